@@ -1,0 +1,156 @@
+"""Activations: ReLU, Softmax, Sigmoid, Linear.
+
+Each pairs ``forward`` with ``backward`` and has ``predictions(outputs)``, which turns the
+network's outputs into what accuracy compares with the targets (as in the book).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from array_api_compat import device
+
+from .backend import backend_of
+from .layers import Layer
+
+__all__ = ["Linear", "ReLU", "Sigmoid", "Softmax", "softmax_jacobian"]
+
+
+class _Activation(Layer):
+    def forward(self, x: Any, training: bool = True) -> Any:
+        if self.backend is None:
+            self.backend = backend_of(x)
+        return self._forward(x)
+
+    def _forward(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def predictions(self, outputs: Any) -> Any:
+        """What accuracy compares with the targets: the outputs themselves by default."""
+        return outputs
+
+
+class ReLU(_Activation):
+    r"""Rectified linear unit :math:`y = \max(x, 0)`; :math:`dx = dy \cdot [x > 0]`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> relu = ReLU()
+    >>> relu.forward(np.array([[-1.0, 0.0, 2.0]])).tolist()
+    [[0.0, 0.0, 2.0]]
+    >>> relu.backward(np.array([[5.0, 5.0, 5.0]])).tolist()
+    [[0.0, 0.0, 5.0]]
+    """
+
+    def _forward(self, x: Any) -> Any:
+        self.x = x
+        return self.xp.maximum(x, 0)
+
+    def backward(self, dy: Any) -> Any:
+        # the gradient at exactly 0 is taken as 0, as in the book (`dinputs[inputs <= 0] = 0`)
+        return self.xp.where(self.x > 0, dy, 0)
+
+
+class Softmax(_Activation):
+    r"""Softmax over the last axis, :math:`s_i = e^{x_i - \max x} / \sum_j e^{x_j - \max x}`.
+
+    Subtracting the row maximum changes nothing mathematically but keeps ``exp`` from
+    overflowing for large logits. The backward pass is the Jacobian-vector product
+    :math:`dx = s \odot (dy - \langle dy, s\rangle)`, the vectorised form of multiplying each
+    sample's Jacobian :math:`\mathrm{diag}(s) - s s^T` (see :func:`softmax_jacobian`) by ``dy``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sm = Softmax()
+    >>> s = sm.forward(np.array([[1.0, 2.0, 3.0]]))
+    >>> np.round(s, 4).tolist(), float(s.sum())
+    ([[0.09, 0.2447, 0.6652]], 1.0)
+    >>> sm.predictions(s).tolist()
+    [2]
+    """
+
+    def _forward(self, x: Any) -> Any:
+        xp = self.xp
+        e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
+        self.s = e / xp.sum(e, axis=-1, keepdims=True)
+        return self.s
+
+    def backward(self, dy: Any) -> Any:
+        s = self.s
+        return s * (dy - self.xp.sum(dy * s, axis=-1, keepdims=True))
+
+    def jacobian(self) -> Any:
+        """The per-sample Jacobians of the last forward pass, shape (n_samples, k, k)."""
+        return softmax_jacobian(self.s)
+
+    def predictions(self, outputs: Any) -> Any:
+        return self.xp.argmax(outputs, axis=-1)
+
+
+def softmax_jacobian(s: Any) -> Any:
+    r"""Per-sample softmax Jacobians :math:`J = \mathrm{diag}(s) - s s^T`.
+
+    Parameters
+    ----------
+    s : array, shape (n_samples, k)
+        Softmax outputs.
+
+    Returns
+    -------
+    array, shape (n_samples, k, k)
+        ``J[n, i, j] = ds_i/dx_j`` for sample ``n``; ``J[n] @ dy[n]`` equals
+        ``Softmax.backward(dy)[n]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> softmax_jacobian(np.array([[0.5, 0.5]])).tolist()
+    [[[0.25, -0.25], [-0.25, 0.25]]]
+    """
+    xp = backend_of(s).xp
+    k = s.shape[-1]
+    eye = xp.eye(k, dtype=s.dtype, device=device(s))
+    return s[..., :, None] * eye - s[..., :, None] * s[..., None, :]
+
+
+class Sigmoid(_Activation):
+    r"""Logistic sigmoid :math:`s = 1 / (1 + e^{-x})`; :math:`dx = dy\,(1 - s)\,s`.
+
+    ``predictions`` thresholds at 0.5 (binary classification).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sg = Sigmoid()
+    >>> sg.forward(np.array([[0.0]])).tolist(), sg.predictions(np.array([[0.7, 0.2]])).tolist()
+    ([[0.5]], [[1, 0]])
+    """
+
+    def _forward(self, x: Any) -> Any:
+        self.s = 1 / (1 + self.xp.exp(-x))
+        return self.s
+
+    def backward(self, dy: Any) -> Any:
+        return dy * (1 - self.s) * self.s
+
+    def predictions(self, outputs: Any) -> Any:
+        return self.xp.astype(outputs > 0.5, self.xp.int64)
+
+
+class Linear(_Activation):
+    """Identity activation for regression outputs: ``y = x``, ``dx = dy``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Linear().forward(np.array([[1.5]])).tolist()
+    [[1.5]]
+    """
+
+    def _forward(self, x: Any) -> Any:
+        return x
+
+    def backward(self, dy: Any) -> Any:
+        return dy

@@ -1,0 +1,265 @@
+"""Array backends: the only module that knows library names.
+
+Everything else in xpnet receives a :class:`Backend` (an Array API namespace ``xp``, a
+device and a name) and writes its maths against ``xp``. Resolving happens once, at the
+public boundary (a model, a dataset call), never per element.
+
+>>> b = resolve("numpy")
+>>> b.name, b.xp.__name__
+('numpy', 'array_api_compat.numpy')
+>>> x = b.asarray([[1.0, 2.0]], dtype=b.xp.float32)
+>>> to_numpy(x).dtype
+dtype('float32')
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from .errors import BackendError
+
+__all__ = ["BACKENDS", "Backend", "available", "backend_of", "resolve", "to_numpy"]
+
+#: Backend names accepted by ``backend=`` everywhere in xpnet.
+BACKENDS = ("numpy", "array_api_strict", "torch", "cupy")
+
+_INSTALL_HINT = {
+    "numpy": "pip install numpy",
+    "array_api_strict": "pip install 'xpnet[strict]'",
+    "torch": "pip install 'xpnet[torch]'",
+    "cupy": "pip install 'xpnet[cupy-cuda12]' (or cupy-cuda13) on a machine with a CUDA GPU",
+}
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An Array API namespace together with the device arrays are allocated on.
+
+    Parameters
+    ----------
+    xp : module
+        An Array API compatible namespace (as returned by ``array_api_compat``).
+    name : str
+        One of :data:`BACKENDS`.
+    device : object
+        The device new arrays are created on (``"cpu"``, a CUDA device, ...).
+    """
+
+    xp: ModuleType
+    name: str
+    device: Any
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name!r}, device={self.device!r})"
+
+    # -- moving data in and out -------------------------------------------------
+    def asarray(self, x: Any, dtype: Any = None) -> Any:
+        """Copy host data (a NumPy array, list or scalar) onto this backend's device.
+
+        An array that already belongs to this backend is returned as is (cast if
+        ``dtype`` differs); an array of another backend raises :class:`BackendError`.
+        """
+        if self.is_array(x):
+            if dtype is not None and x.dtype != dtype:
+                return self.xp.astype(x, dtype)
+            return x
+        if array_api_compat.is_array_api_obj(x) and not isinstance(x, np.ndarray):
+            msg = (
+                f"expected a host (NumPy) array or an array of backend {self.name!r}, "
+                f"got {_describe(x)}. Convert it with xpnet.backend.to_numpy(x) first."
+            )
+            raise BackendError(msg)
+        if self.name == "torch" and isinstance(x, np.ndarray):
+            # torch.asarray cannot take non-writeable or negatively strided NumPy arrays.
+            x = np.ascontiguousarray(x)
+        return self.xp.asarray(x, dtype=dtype, device=self.device)
+
+    def is_array(self, x: Any) -> bool:
+        """True when ``x`` is an array of this backend on this backend's device."""
+        if not array_api_compat.is_array_api_obj(x):
+            return False
+        try:
+            xp = array_api_compat.array_namespace(x)
+        except TypeError:
+            return False
+        return xp is self.xp and _same_device(array_api_compat.device(x), self.device)
+
+    def check(self, x: Any, what: str) -> None:
+        """Raise a clear :class:`BackendError` unless ``x`` lives on this backend."""
+        if self.is_array(x):
+            return
+        if not array_api_compat.is_array_api_obj(x):
+            msg = (
+                f"{what} must be an array of backend {self.name!r}, got {type(x).__name__}. "
+                f"Create it with xpnet.datasets(..., backend={self.name!r}) or convert it with "
+                f"xpnet.backend.resolve({self.name!r}).asarray(...)."
+            )
+            raise BackendError(msg)
+        msg = (
+            f"{what} is {_describe(x)}, but this model runs on {self!r}. Arrays of two "
+            f"backends or devices cannot be mixed: create the data with backend={self.name!r} "
+            f"or move it with xpnet.backend.resolve({self.name!r}).asarray(xpnet.backend.to_numpy(x))."
+        )
+        raise BackendError(msg)
+
+    def synchronize(self) -> None:
+        """Wait until queued device work is done (for honest timings on GPUs)."""
+        if self.name == "cupy":
+            import cupy
+
+            cupy.cuda.get_current_stream().synchronize()
+        elif self.name == "torch" and getattr(self.device, "type", "cpu") == "cuda":
+            import torch
+
+            torch.cuda.synchronize(self.device)
+
+    @property
+    def has_float64(self) -> bool:
+        """Whether the device supports float64 (Apple MPS, for one, does not)."""
+        info = getattr(self.xp, "__array_namespace_info__", None)
+        if info is None:
+            return True
+        return "float64" in info().dtypes(device=self.device)
+
+
+def _same_device(a: Any, b: Any) -> bool:
+    return a == b or str(a) == str(b)
+
+
+def _describe(x: Any) -> str:
+    try:
+        xp = array_api_compat.array_namespace(x)
+        name = _name_of(xp)
+        return f"an array of backend {name!r} on device {array_api_compat.device(x)!r}"
+    except TypeError:
+        return f"an object of type {type(x).__name__}"
+
+
+def _name_of(xp: ModuleType) -> str:
+    if array_api_compat.is_numpy_namespace(xp):
+        return "numpy"
+    if array_api_compat.is_cupy_namespace(xp):
+        return "cupy"
+    if array_api_compat.is_torch_namespace(xp):
+        return "torch"
+    if array_api_compat.is_array_api_strict_namespace(xp):
+        return "array_api_strict"
+    return getattr(xp, "__name__", repr(xp))
+
+
+def _import(name: str) -> ModuleType:
+    module = {"array_api_strict": "array_api_strict"}.get(name, name)
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        msg = f"backend {name!r} is not installed ({exc}). Install it with: {_INSTALL_HINT[name]}."
+        raise BackendError(msg) from exc
+
+
+def _default_device(name: str, lib: ModuleType) -> Any:
+    if name == "numpy":
+        return "cpu"
+    if name == "torch":
+        return lib.device("cpu")
+    if name == "cupy":
+        try:
+            lib.cuda.runtime.getDeviceCount()
+        except Exception as exc:  # CUDARuntimeError has no stable public import path
+            msg = f"backend 'cupy' needs a CUDA GPU, but none could be used: {exc}"
+            raise BackendError(msg) from exc
+        return lib.cuda.Device()
+    return lib.__array_namespace_info__().default_device()
+
+
+def resolve(backend: str | ModuleType | Backend | None = None, device: Any = None) -> Backend:
+    """Turn ``"numpy"``, ``"cupy"``, ``"torch"``, ``"array_api_strict"`` or a namespace
+    into a :class:`Backend`.
+
+    Parameters
+    ----------
+    backend : str, module, Backend or None
+        A name from :data:`BACKENDS`, an array namespace (``numpy``, ``torch``,
+        ``array_api_strict``...), or a ``Backend`` (returned unchanged). ``None`` means NumPy.
+    device : optional
+        The device to allocate on; the library's default device when omitted
+        (``"cuda"`` strings are accepted for PyTorch).
+    """
+    if isinstance(backend, Backend):
+        return backend if device is None else Backend(backend.xp, backend.name, device)
+    if backend is None:
+        backend = "numpy"
+    if isinstance(backend, str):
+        name = backend.replace("-", "_").lower()
+        if name == "strict":
+            name = "array_api_strict"
+        if name not in BACKENDS:
+            msg = f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}."
+            raise BackendError(msg)
+        lib = _import(name)
+    else:
+        lib = backend
+        name = _name_of(lib)
+        if name not in BACKENDS:
+            # Any other Array API namespace: trust it, and name it by its module.
+            return Backend(lib, name, device)
+    xp = array_api_compat.array_namespace(_probe(name, lib))
+    if device is None:
+        device = _default_device(name, lib)
+    elif name == "torch" and isinstance(device, str):
+        device = lib.device(device)
+    return Backend(xp, name, device)
+
+
+def _probe(name: str, lib: ModuleType) -> Any:
+    """A tiny array of ``lib``, from which array_api_compat finds the wrapped namespace."""
+    if name == "torch":
+        return lib.zeros(1)
+    if name == "cupy":
+        return lib.zeros(1)
+    return lib.asarray([0.0])
+
+
+def backend_of(x: Any) -> Backend:
+    """The :class:`Backend` an array belongs to."""
+    try:
+        xp = array_api_compat.array_namespace(x)
+    except TypeError as exc:
+        msg = f"expected an array, got {type(x).__name__}."
+        raise BackendError(msg) from exc
+    return Backend(xp, _name_of(xp), array_api_compat.device(x))
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Copy an array of any backend to a NumPy array on the host."""
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, (int, float, bool, np.generic)):
+        return np.asarray(x)
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()
+    if array_api_compat.is_array_api_obj(x):
+        try:
+            return np.from_dlpack(x)
+        except (TypeError, RuntimeError, BufferError):
+            return np.asarray(x)
+    return np.asarray(x)
+
+
+def available() -> list[str]:
+    """Names of the backends that can be used on this machine (CuPy only with a GPU)."""
+    names = []
+    for name in BACKENDS:
+        try:
+            resolve(name)
+        except BackendError:
+            continue
+        names.append(name)
+    return names

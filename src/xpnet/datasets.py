@@ -1,0 +1,148 @@
+"""The book's toy datasets: ``spiral``, ``vertical`` and ``sine``.
+
+The algorithms are those of the ``nnfs`` package: drawn on the host from a
+:class:`~xpnet.random.Generator` and moved to the requested backend once, so a seed gives
+the same data on every backend. With the book's stream (``seed="nnfs"``, or a shared
+``Generator("nnfs")``) the values are bit-identical to ``nnfs.datasets``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .backend import Backend, resolve
+from .random import SeedLike, as_generator
+
+__all__ = ["sine", "spiral", "vertical"]
+
+
+def _check_counts(samples: int, classes: int | None = None) -> None:
+    if not isinstance(samples, (int, np.integer)) or samples < 1:
+        msg = f"samples must be a positive integer, got {samples!r}."
+        raise ValueError(msg)
+    if classes is not None and (not isinstance(classes, (int, np.integer)) or classes < 1):
+        msg = f"classes must be a positive integer, got {classes!r}."
+        raise ValueError(msg)
+
+
+def _to_backend(
+    X: np.ndarray, y: np.ndarray, backend: str | Backend | None, device: Any, dtype: str
+) -> tuple[Any, Any]:
+    b = resolve(backend, device)
+    xp = b.xp
+    float_dtype = getattr(xp, dtype)
+    y_dtype = float_dtype if y.dtype.kind == "f" else xp.int64
+    return b.asarray(X, dtype=float_dtype), b.asarray(y, dtype=y_dtype)
+
+
+def spiral(
+    samples: int = 100,
+    classes: int = 3,
+    *,
+    seed: SeedLike = 0,
+    backend: str | Backend | None = "numpy",
+    device: Any = None,
+    dtype: str = "float32",
+) -> tuple[Any, Any]:
+    r"""Interleaved spiral arms, one per class (the book's main dataset).
+
+    For class :math:`c`: radius :math:`r` from 0 to 1, angle
+    :math:`t = \mathrm{linspace}(4c, 4(c+1)) + 0.2\,\mathcal N(0, 1)`, point
+    :math:`(r \sin 2.5t,\ r \cos 2.5t)`.
+
+    Parameters
+    ----------
+    samples : int
+        Points per class.
+    classes : int
+        Number of classes (spiral arms).
+    seed : int, "nnfs" or Generator
+        The random stream (share one ``Generator`` to continue a stream, as the book does).
+    backend, device : optional
+        Where the arrays are created (see :func:`xpnet.backend.resolve`).
+    dtype : str
+        Floating dtype of ``X``.
+
+    Returns
+    -------
+    X : array, shape (samples * classes, 2)
+    y : array of int64, shape (samples * classes,)
+        Class labels ``0 .. classes - 1``, in blocks of ``samples``.
+
+    Examples
+    --------
+    >>> X, y = spiral(samples=5, classes=2, seed=0)
+    >>> X.shape, X.dtype, y.tolist()
+    ((10, 2), dtype('float32'), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    """
+    _check_counts(samples, classes)
+    rng = as_generator(seed)
+    X = np.zeros((samples * classes, 2), dtype=np.dtype(dtype))
+    y = np.zeros(samples * classes, dtype=np.int64)
+    for c in range(classes):
+        ix = slice(samples * c, samples * (c + 1))
+        r = np.linspace(0.0, 1, samples)
+        t = np.linspace(c * 4, (c + 1) * 4, samples) + rng.randn(samples) * 0.2
+        X[ix] = np.c_[r * np.sin(t * 2.5), r * np.cos(t * 2.5)]
+        y[ix] = c
+    return _to_backend(X, y, backend, device, dtype)
+
+
+def vertical(
+    samples: int = 100,
+    classes: int = 3,
+    *,
+    seed: SeedLike = 0,
+    backend: str | Backend | None = "numpy",
+    device: Any = None,
+    dtype: str = "float32",
+) -> tuple[Any, Any]:
+    r"""Vertical clusters: class :math:`c` is centred at :math:`(c/3, 0.5)` with spread 0.1.
+
+    Parameters and returns as :func:`spiral`.
+
+    Examples
+    --------
+    >>> X, y = vertical(samples=4, classes=3, seed=1)
+    >>> X.shape, y.shape
+    ((12, 2), (12,))
+    """
+    _check_counts(samples, classes)
+    rng = as_generator(seed)
+    X = np.zeros((samples * classes, 2), dtype=np.dtype(dtype))
+    y = np.zeros(samples * classes, dtype=np.int64)
+    for c in range(classes):
+        ix = slice(samples * c, samples * (c + 1))
+        X[ix] = np.c_[rng.randn(samples) * 0.1 + c / 3, rng.randn(samples) * 0.1 + 0.5]
+        y[ix] = c
+    return _to_backend(X, y, backend, device, dtype)
+
+
+def sine(
+    samples: int = 1000,
+    *,
+    backend: str | Backend | None = "numpy",
+    device: Any = None,
+    dtype: str = "float32",
+) -> tuple[Any, Any]:
+    r"""One period of a sine: :math:`x = i / n`, :math:`y = \sin(2\pi x)`, as columns.
+
+    Deterministic (no seed). The ``nnfs`` package returns float64 arrays; pass
+    ``dtype="float64"`` for those exact values (the ``ch17`` preset does in faithful mode).
+
+    Returns
+    -------
+    X, y : arrays, shape (samples, 1)
+
+    Examples
+    --------
+    >>> X, y = sine(samples=4)
+    >>> X[:, 0].tolist(), [round(v, 3) for v in y[:, 0].tolist()]
+    ([0.0, 0.25, 0.5, 0.75], [0.0, 1.0, 0.0, -1.0])
+    """
+    _check_counts(samples)
+    X = np.arange(samples).reshape(-1, 1) / samples
+    y = np.sin(2 * np.pi * X).reshape(-1, 1)
+    return _to_backend(X, y, backend, device, dtype)

@@ -1,0 +1,304 @@
+"""Layers: the :class:`Layer` protocol, :class:`Dense` and :class:`Dropout`.
+
+A layer pairs ``forward`` and ``backward``. ``forward(x, training)`` returns the output
+and keeps exactly what ``backward`` needs; ``backward(dy)`` returns the input gradient
+``dx`` and stores parameter gradients in ``grads`` (same keys as ``params``).
+
+The protocol is all a component needs to be trained by :class:`xpnet.Model` and checked by
+``xpnet gradcheck``: a class with ``forward``/``backward``, optional ``params``/``grads``
+dicts, and optional ``build(backend, rng, precision)`` to allocate its state.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from . import precision as _precision
+from .backend import Backend, backend_of
+from .random import Generator, SeedLike, as_generator
+
+__all__ = ["Dense", "Dropout", "Layer"]
+
+#: The book's weight initialisation scale: ``W = 0.01 * randn(n_in, n_out)``.
+DEFAULT_INIT_SCALE = 0.01
+
+
+class Layer:
+    """Base class of every layer and activation.
+
+    Attributes
+    ----------
+    params : dict[str, array]
+        Trainable arrays by name (empty for activations).
+    grads : dict[str, array]
+        Gradients of the loss with respect to ``params``, set by ``backward``.
+    need_input_grad : bool
+        When False, ``backward`` may skip computing ``dx`` (the model sets this on its
+        first layer, whose input gradient nobody uses) and return None.
+    """
+
+    #: registry of layer classes by name, for saving and loading models
+    registry: ClassVar[dict[str, type[Layer]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        Layer.registry[cls.__name__] = cls
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+        self.grads: dict[str, Any] = {}
+        self.need_input_grad = True
+        self.backend: Backend | None = None
+        self.precision = _precision.DEFAULT
+
+    @property
+    def xp(self) -> Any:
+        if self.backend is None:
+            msg = f"{type(self).__name__} is not built yet: add it to a Model or call forward first."
+            raise RuntimeError(msg)
+        return self.backend.xp
+
+    def build(
+        self, backend: Backend, rng: Generator, precision: _precision.Precision
+    ) -> None:
+        """Bind the layer to a backend and precision policy, allocating any state."""
+        self.backend = backend
+        self.precision = precision
+
+    @property
+    def built(self) -> bool:
+        return self.backend is not None
+
+    def _build_from(self, x: Any, seed: SeedLike) -> None:
+        """Build a layer used on its own from its first input (backend and float dtype)."""
+        if self.backend is None:
+            backend = backend_of(x)
+            dtype = "float64" if x.dtype == backend.xp.float64 else "float32"
+            self.build(backend, as_generator(seed), self.precision.with_dtype(dtype))
+
+    def forward(self, x: Any, training: bool = True) -> Any:
+        raise NotImplementedError
+
+    def backward(self, dy: Any) -> Any:
+        raise NotImplementedError
+
+    def regularization_loss(self) -> Any:
+        """This layer's regularization penalty (0 when it has none)."""
+        return 0
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-serialisable, for saving the architecture."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Dense(Layer):
+    r"""Fully connected layer :math:`y = x W + b`.
+
+    Weights are shaped ``(n_in, n_out)`` so that the forward pass needs no transpose;
+    they start as ``init_scale * randn(n_in, n_out)`` and the biases as zeros ``(1, n_out)``.
+    Optional L1/L2 penalties :math:`\lambda_1 \sum |w| + \lambda_2 \sum w^2` on weights
+    and biases add :math:`\lambda_1\,\mathrm{sign}(w)` and :math:`2 \lambda_2 w` to the
+    gradients (the book's sign: +1 at exactly 0).
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Numbers of input features and of neurons.
+    weight_l1, weight_l2, bias_l1, bias_l2 : float
+        Regularization strengths (0 disables a term).
+    init_scale : float
+        Standard deviation of the initial weights.
+    seed : int, "nnfs" or Generator, optional
+        Only for a layer used on its own: the stream that draws its weights when it is
+        first built. Inside a :class:`~xpnet.Model` the model's stream is used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = Dense(2, 3, seed=0)
+    >>> y = layer.forward(np.ones((4, 2), dtype=np.float32))
+    >>> y.shape, layer.params["W"].shape, layer.params["b"].shape
+    ((4, 3), (2, 3), (1, 3))
+    >>> dx = layer.backward(np.ones((4, 3), dtype=np.float32))
+    >>> dx.shape, layer.grads["W"].shape
+    ((4, 2), (2, 3))
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        *,
+        weight_l1: float = 0.0,
+        weight_l2: float = 0.0,
+        bias_l1: float = 0.0,
+        bias_l2: float = 0.0,
+        init_scale: float = DEFAULT_INIT_SCALE,
+        seed: SeedLike = None,
+    ):
+        super().__init__()
+        for name, value in (("n_in", n_in), ("n_out", n_out)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                msg = f"Dense {name} must be a positive integer, got {value!r}."
+                raise ValueError(msg)
+        for name, value in (
+            ("weight_l1", weight_l1), ("weight_l2", weight_l2),
+            ("bias_l1", bias_l1), ("bias_l2", bias_l2),
+        ):
+            if not value >= 0:
+                msg = f"Dense {name} must be >= 0, got {value!r}."
+                raise ValueError(msg)
+        self.n_in, self.n_out = n_in, n_out
+        self.weight_l1, self.weight_l2 = float(weight_l1), float(weight_l2)
+        self.bias_l1, self.bias_l2 = float(bias_l1), float(bias_l2)
+        self.init_scale = float(init_scale)
+        self.seed = seed
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "n_in": self.n_in, "n_out": self.n_out,
+            "weight_l1": self.weight_l1, "weight_l2": self.weight_l2,
+            "bias_l1": self.bias_l1, "bias_l2": self.bias_l2,
+            "init_scale": self.init_scale,
+        }
+
+    def build(self, backend: Backend, rng: Generator, precision: _precision.Precision) -> None:
+        super().build(backend, rng, precision)
+        # Drawn on the host, so every backend starts from identical weights; the scale is
+        # applied in float32 exactly as the book's `0.01 * np.random.randn(...)` does.
+        W = self.init_scale * rng.randn(self.n_in, self.n_out)
+        xp = backend.xp
+        dtype = getattr(xp, precision.dtype)
+        self.params = {
+            "W": backend.asarray(W, dtype=dtype),
+            "b": xp.zeros((1, self.n_out), dtype=dtype, device=backend.device),
+        }
+
+    @property
+    def W(self) -> Any:
+        return self.params["W"]
+
+    @property
+    def b(self) -> Any:
+        return self.params["b"]
+
+    def forward(self, x: Any, training: bool = True) -> Any:
+        self._build_from(x, self.seed)
+        if x.ndim != 2 or x.shape[1] != self.n_in:
+            msg = (
+                f"Dense({self.n_in}, {self.n_out}) expected inputs of shape (n_samples, "
+                f"{self.n_in}), got shape {tuple(x.shape)}. Reshape the data (a single "
+                f"sample is x[None, :]) or build the layer with n_in={_features(x)}."
+            )
+            raise ValueError(msg)
+        self.x = x
+        return self.precision.matmul(self.xp, x, self.W) + self.b
+
+    def backward(self, dy: Any) -> Any:
+        xp, x, W, b = self.xp, self.x, self.W, self.b
+        dW = self.precision.matmul(xp, xp.matrix_transpose(x), dy)
+        db = xp.sum(dy, axis=0, keepdims=True)
+        # penalty gradients, in the book's order and operation order
+        if self.weight_l1 > 0:
+            dW = dW + self.weight_l1 * _sign_book(xp, W)
+        if self.weight_l2 > 0:
+            dW = dW + 2 * self.weight_l2 * W
+        if self.bias_l1 > 0:
+            db = db + self.bias_l1 * _sign_book(xp, b)
+        if self.bias_l2 > 0:
+            db = db + 2 * self.bias_l2 * b
+        self.grads = {"W": dW, "b": db}
+        if not self.need_input_grad:
+            return None
+        return self.precision.matmul(xp, dy, xp.matrix_transpose(W))
+
+    def regularization_loss(self) -> Any:
+        """:math:`\\lambda_1 \\sum|W| + \\lambda_2 \\sum W^2` (and the same for ``b``)."""
+        xp = self.xp
+        loss: Any = 0
+        if self.weight_l1 > 0:
+            loss = loss + self.weight_l1 * xp.sum(xp.abs(self.W))
+        if self.weight_l2 > 0:
+            loss = loss + self.weight_l2 * xp.sum(self.W * self.W)
+        if self.bias_l1 > 0:
+            loss = loss + self.bias_l1 * xp.sum(xp.abs(self.b))
+        if self.bias_l2 > 0:
+            loss = loss + self.bias_l2 * xp.sum(self.b * self.b)
+        return loss
+
+
+def _sign_book(xp: Any, w: Any) -> Any:
+    """+1 where ``w >= 0``, -1 where ``w < 0`` (the book's L1 subgradient)."""
+    return 1 - 2 * xp.astype(w < 0, w.dtype)
+
+
+def _features(x: Any) -> int | str:
+    return x.shape[1] if x.ndim == 2 else "?"
+
+
+class Dropout(Layer):
+    """Inverted dropout: zero each unit with probability ``rate`` while training.
+
+    Kept units are scaled by ``1 / (1 - rate)`` so that the expected activation is unchanged;
+    when not training the layer is the identity.
+
+    Parameters
+    ----------
+    rate : float
+        Probability of dropping a unit, ``0 <= rate < 1``.
+    seed : int, "nnfs" or Generator, optional
+        Only for a layer used on its own; inside a Model the model's stream draws the masks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> drop = Dropout(0.5, seed=0)
+    >>> y = drop.forward(np.ones((2, 4), dtype=np.float32))
+    >>> sorted(set(y.ravel().tolist())) in ([0.0, 2.0], [2.0], [0.0])
+    True
+    >>> drop.forward(np.ones((2, 4), dtype=np.float32), training=False).sum()
+    np.float32(8.0)
+    """
+
+    def __init__(self, rate: float, *, seed: SeedLike = None):
+        super().__init__()
+        if not 0 <= rate < 1:
+            msg = f"Dropout rate must be in [0, 1), got {rate!r}."
+            raise ValueError(msg)
+        self.rate = float(rate)
+        self.keep = 1 - self.rate
+        self.seed = seed
+        self.mask: Any = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"rate": self.rate}
+
+    def build(self, backend: Backend, rng: Generator, precision: _precision.Precision) -> None:
+        super().build(backend, rng, precision)
+        self.rng = rng
+
+    def forward(self, x: Any, training: bool = True) -> Any:
+        self._build_from(x, self.seed)
+        if not training:
+            self.mask = None
+            return x
+        xp = self.xp
+        keep = self.rng.keep_mask(self.keep, tuple(x.shape))
+        dtype = self.precision.mask_dtype(xp, x.dtype)
+        # The book divides the 0/1 draws by `keep` in float64; do the same on the host, then
+        # move the finished mask to the device once.
+        self.mask = self.backend.asarray((keep / self.keep).astype(_host_dtype(xp, dtype)))
+        return x * self.mask
+
+    def backward(self, dy: Any) -> Any:
+        if self.mask is None:
+            return dy
+        return dy * self.mask
+
+
+def _host_dtype(xp: Any, dtype: Any) -> str:
+    return "float64" if dtype == xp.float64 else "float32"

@@ -1,0 +1,314 @@
+"""Losses: categorical and binary cross-entropy, mean squared and mean absolute error,
+the fused softmax + cross-entropy, and the regularization penalty.
+
+A loss has ``forward(y_pred, y_true)`` returning one loss per sample, ``calculate`` (their
+mean, the data loss) and ``backward(y_pred, y_true)`` returning the gradient of the data loss
+with respect to ``y_pred`` (already divided by the number of samples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from array_api_compat import device
+
+from .activations import Softmax
+from .backend import backend_of
+
+__all__ = [
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "Loss",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "SoftmaxCrossentropy",
+    "regularization_loss",
+]
+
+#: Predictions are clipped to [EPS, 1 - EPS] before the log, so that a confident wrong
+#: prediction costs at most -log(1e-7) ~ 16.1 instead of infinity (the book's constant).
+EPS = 1e-7
+
+
+class Loss:
+    """Base class: ``calculate`` averages the per-sample losses of ``forward``."""
+
+    registry: ClassVar[dict[str, type[Loss]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        Loss.registry[cls.__name__] = cls
+
+    def forward(self, y_pred: Any, y_true: Any) -> Any:
+        raise NotImplementedError
+
+    def backward(self, y_pred: Any, y_true: Any) -> Any:
+        raise NotImplementedError
+
+    def calculate(self, y_pred: Any, y_true: Any) -> Any:
+        """The data loss: the mean of the per-sample losses (a 0-d array)."""
+        return backend_of(y_pred).xp.mean(self.forward(y_pred, y_true))
+
+    def check_targets(self, y_true: Any, n_outputs: int) -> None:
+        """Validate targets once, before training (may read values back from the device)."""
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _is_integer(xp: Any, y: Any) -> bool:
+    return xp.isdtype(y.dtype, "integral")
+
+
+def one_hot(xp: Any, y: Any, k: int, dtype: Any) -> Any:
+    """Integer labels of shape (n,) as a one-hot array of shape (n, k)."""
+    return xp.astype(y[:, None] == xp.arange(k, device=device(y)), dtype)
+
+
+class CategoricalCrossentropy(Loss):
+    r"""Categorical cross-entropy :math:`-\log \hat y_{i, y_i}` for integer labels, or
+    :math:`-\sum_j y_{ij} \log \hat y_{ij}` for one-hot targets.
+
+    ``y_pred`` holds probabilities (a softmax output), clipped to :math:`[10^{-7}, 1-10^{-7}]`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]], dtype=np.float32)
+    >>> np.round(CategoricalCrossentropy().forward(p, np.array([0, 1])), 4).tolist()
+    [0.3567, 0.6931]
+    """
+
+    def forward(self, y_pred: Any, y_true: Any) -> Any:
+        xp = backend_of(y_pred).xp
+        _check_class_targets(xp, y_pred, y_true)
+        p = xp.clip(y_pred, EPS, 1 - EPS)
+        if y_true.ndim == 1:
+            index = xp.astype(y_true, xp.int64)[:, None]
+            confidences = xp.take_along_axis(p, index, axis=1)[:, 0]
+        else:
+            confidences = xp.sum(p * y_true, axis=1)
+        return -xp.log(confidences)
+
+    def backward(self, y_pred: Any, y_true: Any) -> Any:
+        xp = backend_of(y_pred).xp
+        n, k = y_pred.shape
+        if y_true.ndim == 1:
+            y_true = one_hot(xp, y_true, k, y_pred.dtype)
+        return -y_true / y_pred / n
+
+    def check_targets(self, y_true: Any, n_outputs: int) -> None:
+        _check_label_values(y_true, n_outputs)
+
+
+class SoftmaxCrossentropy(Loss):
+    r"""Softmax followed by categorical cross-entropy, with the fused gradient.
+
+    ``forward`` takes logits; ``backward`` returns :math:`(\hat y - y) / n`, which is what
+    Softmax's backward after cross-entropy's backward simplifies to, in one cheap pass.
+    :class:`~xpnet.Model` uses this gradient automatically when the network ends in
+    :class:`~xpnet.activations.Softmax` and the loss is :class:`CategoricalCrossentropy`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> loss = SoftmaxCrossentropy()
+    >>> logits = np.array([[2.0, 1.0, 0.1]], dtype=np.float32)
+    >>> round(float(loss.calculate(logits, np.array([0]))), 4)
+    0.417
+    >>> np.round(loss.backward(logits, np.array([0])), 3).tolist()
+    [[-0.341, 0.242, 0.099]]
+    """
+
+    def __init__(self) -> None:
+        self.softmax = Softmax()
+        self.crossentropy = CategoricalCrossentropy()
+
+    def forward(self, y_pred: Any, y_true: Any) -> Any:
+        self.s = self.softmax.forward(y_pred)
+        return self.crossentropy.forward(self.s, y_true)
+
+    def backward(self, y_pred: Any, y_true: Any) -> Any:
+        """Gradient with respect to the logits of the last ``forward`` call."""
+        return self.backward_from_probabilities(self.s, y_true)
+
+    @staticmethod
+    def backward_from_probabilities(s: Any, y_true: Any) -> Any:
+        r""":math:`(s - y) / n` from softmax outputs ``s`` (the book's fused backward)."""
+        xp = backend_of(s).xp
+        n, k = s.shape
+        if y_true.ndim == 1:
+            y_true = one_hot(xp, y_true, k, s.dtype)
+        return (s - y_true) / n
+
+    def check_targets(self, y_true: Any, n_outputs: int) -> None:
+        _check_label_values(y_true, n_outputs)
+
+
+class BinaryCrossentropy(Loss):
+    r"""Binary cross-entropy :math:`-[y \log \hat y + (1-y) \log(1-\hat y)]`, averaged over
+    outputs; ``y_pred`` are sigmoid probabilities (clipped like cross-entropy's).
+
+    Targets have the shape of the predictions, e.g. ``(n_samples, 1)`` for one output.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.9], [0.2]], dtype=np.float32)
+    >>> np.round(BinaryCrossentropy().forward(p, np.array([[1], [0]])), 4).tolist()
+    [0.1054, 0.2231]
+    """
+
+    def forward(self, y_pred: Any, y_true: Any) -> Any:
+        xp = backend_of(y_pred).xp
+        y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
+        p = xp.clip(y_pred, EPS, 1 - EPS)
+        sample_losses = -(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p))
+        return xp.mean(sample_losses, axis=-1)
+
+    def backward(self, y_pred: Any, y_true: Any) -> Any:
+        xp = backend_of(y_pred).xp
+        y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
+        n, outputs = y_pred.shape
+        p = xp.clip(y_pred, EPS, 1 - EPS)
+        return -(y_true / p - (1 - y_true) / (1 - p)) / outputs / n
+
+    def check_targets(self, y_true: Any, n_outputs: int) -> None:
+        from .backend import to_numpy
+
+        values = to_numpy(y_true)
+        bad = (values != 0) & (values != 1)
+        if bad.any():
+            msg = (
+                f"BinaryCrossentropy expects targets of 0 or 1, got {values[bad].ravel()[0]!r}. "
+                "Encode the two classes as 0 and 1."
+            )
+            raise ValueError(msg)
+
+
+class MeanSquaredError(Loss):
+    r"""Mean squared error :math:`\frac1m \sum_j (y_j - \hat y_j)^2` per sample; gradient
+    :math:`-2 (y - \hat y) / m / n`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> MeanSquaredError().forward(np.array([[1.0, 2.0]]), np.array([[0.0, 0.0]])).tolist()
+    [2.5]
+    """
+
+    def forward(self, y_pred: Any, y_true: Any) -> Any:
+        xp = backend_of(y_pred).xp
+        y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
+        return xp.mean((y_true - y_pred) ** 2, axis=-1)
+
+    def backward(self, y_pred: Any, y_true: Any) -> Any:
+        xp = backend_of(y_pred).xp
+        y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
+        n, outputs = y_pred.shape
+        return -2 * (y_true - y_pred) / outputs / n
+
+
+class MeanAbsoluteError(Loss):
+    r"""Mean absolute error :math:`\frac1m \sum_j |y_j - \hat y_j|` per sample.
+
+    The gradient is :math:`\mathrm{sign}(\hat y - y) / m / n`. (The book's listing returns
+    ``sign(y - ŷ)``, the wrong sign: a model trained with it walks away from its targets.
+    ``xpnet gradcheck`` catches exactly this kind of mistake.)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mae = MeanAbsoluteError()
+    >>> mae.forward(np.array([[1.0, -2.0]]), np.array([[0.0, 0.0]])).tolist()
+    [1.5]
+    >>> mae.backward(np.array([[1.0, -2.0]]), np.array([[0.0, 0.0]])).tolist()
+    [[0.5, -0.5]]
+    """
+
+    def forward(self, y_pred: Any, y_true: Any) -> Any:
+        xp = backend_of(y_pred).xp
+        y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
+        return xp.mean(xp.abs(y_true - y_pred), axis=-1)
+
+    def backward(self, y_pred: Any, y_true: Any) -> Any:
+        xp = backend_of(y_pred).xp
+        y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
+        n, outputs = y_pred.shape
+        return xp.sign(y_pred - y_true) / outputs / n
+
+
+def regularization_loss(layers: Iterable[Any]) -> Any:
+    r"""The penalty :math:`\sum \lambda_1 |w| + \lambda_2 w^2` summed over ``layers``.
+
+    Each layer contributes its own :meth:`~xpnet.layers.Layer.regularization_loss`; the
+    result is the integer 0 when no layer is regularized (so it prints as ``0.000``).
+    """
+    total: Any = 0
+    for layer in layers:
+        total = total + layer.regularization_loss()
+    return total
+
+
+# -- target checks ------------------------------------------------------------------------
+
+def _check_class_targets(xp: Any, y_pred: Any, y_true: Any) -> None:
+    if y_pred.ndim != 2:
+        msg = (
+            f"cross-entropy expects predictions of shape (n_samples, n_classes), got shape "
+            f"{tuple(y_pred.shape)}."
+        )
+        raise ValueError(msg)
+    n, k = y_pred.shape
+    if y_true.ndim == 1:
+        if not _is_integer(xp, y_true):
+            msg = (
+                f"cross-entropy expects integer class labels, got dtype {y_true.dtype}. "
+                "Convert them with xp.astype(y, xp.int64) (or pass one-hot targets of shape "
+                f"({n}, {k}))."
+            )
+            raise TypeError(msg)
+        if y_true.shape[0] != n:
+            msg = f"cross-entropy got {y_true.shape[0]} labels for {n} predictions."
+            raise ValueError(msg)
+    elif y_true.ndim != 2 or tuple(y_true.shape) != (n, k):
+        msg = (
+            f"cross-entropy expects labels of shape ({n},) or one-hot targets of shape "
+            f"({n}, {k}), got shape {tuple(y_true.shape)}."
+        )
+        raise ValueError(msg)
+
+
+def _check_label_values(y_true: Any, k: int) -> None:
+    from .backend import to_numpy
+
+    if y_true.ndim != 1:
+        return
+    values = to_numpy(y_true)
+    if values.size and (values.min() < 0 or values.max() >= k):
+        msg = (
+            f"class labels must lie in [0, {k - 1}] for a model with {k} outputs, got labels "
+            f"from {values.min()} to {values.max()}. Renumber the classes 0..{k - 1} or give "
+            "the last Dense layer one output per class."
+        )
+        raise ValueError(msg)
+
+
+def _float_targets(xp: Any, y_pred: Any, y_true: Any, who: str) -> Any:
+    if tuple(y_true.shape) != tuple(y_pred.shape):
+        hint = ""
+        if y_true.ndim == 1 and y_pred.ndim == 2 and y_pred.shape[1] == 1:
+            hint = " Reshape the targets to a column with y[:, None] (the book's y.reshape(-1, 1))."
+        msg = (
+            f"{who} expects targets of the predictions' shape {tuple(y_pred.shape)}, got shape "
+            f"{tuple(y_true.shape)}.{hint}"
+        )
+        raise ValueError(msg)
+    if xp.isdtype(y_true.dtype, "real floating"):
+        return y_true
+    # integer or boolean targets (class ids 0/1): exact in the predictions' float dtype
+    return xp.astype(y_true, y_pred.dtype)

@@ -1,0 +1,114 @@
+"""Accuracy: categorical, binary and regression, as in the book.
+
+``calculate(predictions, y)`` compares predictions (from the output activation's
+``predictions``) with the targets and returns the fraction that match, as a 0-d array.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from .backend import backend_of
+
+__all__ = ["Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "RegressionAccuracy"]
+
+
+class Accuracy:
+    """Base class: ``calculate`` is the mean of ``compare``."""
+
+    registry: ClassVar[dict[str, type[Accuracy]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        Accuracy.registry[cls.__name__] = cls
+
+    def init(self, y: Any, reinit: bool = False) -> None:
+        """Look at the training targets before training (regression sets its precision)."""
+
+    def compare(self, predictions: Any, y: Any) -> Any:
+        raise NotImplementedError
+
+    def calculate(self, predictions: Any, y: Any) -> Any:
+        b = backend_of(predictions)
+        matches = self.compare(predictions, y)
+        # float64 where the device has it: the fraction k/n is then exactly the book's
+        dtype = b.xp.float64 if b.has_float64 else b.xp.float32
+        return b.xp.mean(b.xp.astype(matches, dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class CategoricalAccuracy(Accuracy):
+    """Fraction of predicted class indices equal to the labels (one-hot targets accepted).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(CategoricalAccuracy().calculate(np.array([0, 2, 1]), np.array([0, 1, 1])))
+    0.6666666666666666
+    """
+
+    def compare(self, predictions: Any, y: Any) -> Any:
+        xp = backend_of(predictions).xp
+        if y.ndim == 2:
+            y = xp.argmax(y, axis=1)
+        return predictions == y
+
+
+class BinaryAccuracy(Accuracy):
+    """Fraction of 0/1 predictions (sigmoid outputs thresholded at 0.5) equal to the targets.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(BinaryAccuracy().calculate(np.array([[1], [0]]), np.array([[1], [1]])))
+    0.5
+    """
+
+    def compare(self, predictions: Any, y: Any) -> Any:
+        return predictions == y
+
+
+class RegressionAccuracy(Accuracy):
+    r"""Fraction of predictions within ``precision`` of the target, where by default
+    :math:`\mathrm{precision} = \mathrm{std}(y) / 250` of the training targets (the book's rule).
+
+    Parameters
+    ----------
+    precision : float, optional
+        A fixed tolerance; computed from the targets by :meth:`init` when omitted.
+    divisor : float
+        The 250 in ``std(y) / 250``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> acc = RegressionAccuracy(precision=0.1)
+    >>> float(acc.calculate(np.array([[1.0], [2.0]]), np.array([[1.05], [2.5]])))
+    0.5
+    """
+
+    def __init__(self, precision: float | None = None, divisor: float = 250.0):
+        self.precision = precision
+        self.divisor = float(divisor)
+        self._fixed = precision is not None
+
+    def init(self, y: Any, reinit: bool = False) -> None:
+        if self._fixed or (self.precision is not None and not reinit):
+            return
+        xp = backend_of(y).xp
+        self.precision = xp.std(y) / self.divisor
+
+    def compare(self, predictions: Any, y: Any) -> Any:
+        if self.precision is None:
+            self.init(y)
+        xp = backend_of(predictions).xp
+        return xp.abs(predictions - y) < self.precision
+
+    def get_config(self) -> dict[str, Any]:
+        return {"precision": float(self.precision) if self._fixed else None,
+                "divisor": self.divisor}

@@ -1,0 +1,253 @@
+r"""Optimizers: SGD (with momentum), Adagrad, RMSprop, Adam.
+
+One base class holds the book's learning-rate decay
+
+.. math:: \eta_t = \eta / (1 + \mathrm{decay} \cdot t)
+
+and the step counter ``iterations``; a subclass writes only the update of one parameter
+array from its gradient and its state (``update``). State arrays live in
+``layer.optimizer_state[name]``, next to the parameter they belong to, as in the book.
+
+Call order per training step, as in the book::
+
+    optimizer.pre_update_params()          # decay the learning rate
+    for layer in trainable_layers:
+        optimizer.update_params(layer)
+    optimizer.post_update_params()         # iterations += 1
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop"]
+
+#: Added to denominators so a parameter with a zero gradient history does not divide by 0.
+EPSILON = 1e-7
+
+
+class Optimizer:
+    """Base class: learning-rate decay, the step counter and the per-array loop.
+
+    Parameters
+    ----------
+    learning_rate : float
+        The initial learning rate :math:`\\eta`.
+    decay : float
+        The decay of the learning rate per step (0 keeps it constant).
+    """
+
+    registry: ClassVar[dict[str, type[Optimizer]]] = {}
+    #: names of the state arrays kept per parameter (e.g. ``("m", "v")`` for Adam)
+    state_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        Optimizer.registry[cls.__name__] = cls
+
+    def __init__(self, learning_rate: float, decay: float = 0.0):
+        if not learning_rate > 0:
+            msg = f"learning_rate must be > 0, got {learning_rate!r}."
+            raise ValueError(msg)
+        if not decay >= 0:
+            msg = f"decay must be >= 0, got {decay!r}."
+            raise ValueError(msg)
+        self.learning_rate = float(learning_rate)
+        self.current_learning_rate = float(learning_rate)
+        self.decay = float(decay)
+        self.iterations = 0
+
+    def pre_update_params(self) -> None:
+        """Decay the learning rate for the coming step: ``lr / (1 + decay * iterations)``."""
+        if self.decay:
+            self.current_learning_rate = self.learning_rate * (
+                1.0 / (1.0 + self.decay * self.iterations)
+            )
+
+    def update_params(self, layer: Any) -> None:
+        """Update every parameter array of ``layer`` from ``layer.grads``."""
+        state = getattr(layer, "optimizer_state", None)
+        if state is None:
+            state = layer.optimizer_state = {}
+        for name, p in layer.params.items():
+            g = layer.grads[name]
+            s = state.get(name)
+            if s is None:
+                xp = layer.xp
+                s = state[name] = {
+                    key: xp.zeros_like(p) for key in self.state_names
+                }
+            layer.params[name] = self.update(p, g, s)
+
+    def post_update_params(self) -> None:
+        """Count the step (bias corrections and decay use ``iterations``)."""
+        self.iterations += 1
+
+    def step(self, layers: Any) -> None:
+        """One full update: pre_update, every layer's parameters, post_update."""
+        self.pre_update_params()
+        for layer in layers:
+            self.update_params(layer)
+        self.post_update_params()
+
+    def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
+        """Return the updated parameter ``p`` given its gradient ``g``; update ``state``."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, "decay": self.decay}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _apply(p: Any, delta: Any) -> Any:
+    """``p + delta`` with the result kept in ``p``'s dtype, in place where possible.
+
+    The book's ``layer.weights += ...`` computes in the promoted dtype (float64 when a
+    gradient is float64) and casts back to the parameter's float32; this does the same.
+    """
+    if delta.dtype == p.dtype:
+        p += delta
+        return p
+    from array_api_compat import array_namespace
+
+    xp = array_namespace(p)
+    return xp.astype(p + delta, p.dtype)
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with optional momentum.
+
+    Without momentum: :math:`p \leftarrow p - \eta_t g`. With momentum :math:`\mu`:
+    :math:`u \leftarrow \mu u - \eta_t g`, :math:`p \leftarrow p + u`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> opt = SGD(learning_rate=0.5, momentum=0.9)
+    >>> p, state = np.array([1.0]), {"u": np.array([0.0])}
+    >>> opt.update(p, np.array([2.0]), state).tolist(), state["u"].tolist()
+    ([0.0], [-1.0])
+    """
+
+    state_names = ("u",)
+
+    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0):
+        super().__init__(learning_rate, decay)
+        if not 0 <= momentum < 1:
+            msg = f"momentum must be in [0, 1), got {momentum!r}."
+            raise ValueError(msg)
+        self.momentum = float(momentum)
+        if not self.momentum:
+            self.state_names = ()
+
+    def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
+        if self.momentum:
+            u = state["u"] = self.momentum * state["u"] - self.current_learning_rate * g
+            return _apply(p, u)
+        return _apply(p, -self.current_learning_rate * g)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum}
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad: :math:`c \leftarrow c + g^2`, :math:`p \leftarrow p - \eta_t g / (\sqrt c + \epsilon)`.
+
+    Each parameter's step shrinks with the sum of all its past squared gradients
+    (Duchi, Hazan & Singer, 2011).
+    """
+
+    state_names = ("cache",)
+
+    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = EPSILON):
+        super().__init__(learning_rate, decay)
+        self.epsilon = float(epsilon)
+
+    def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
+        from array_api_compat import array_namespace
+
+        xp = array_namespace(p)
+        cache = state["cache"] = state["cache"] + g**2
+        return _apply(p, -self.current_learning_rate * g / (xp.sqrt(cache) + self.epsilon))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop: :math:`c \leftarrow \rho c + (1-\rho) g^2`,
+    :math:`p \leftarrow p - \eta_t g / (\sqrt c + \epsilon)` (Hinton, lecture 6e).
+    """
+
+    state_names = ("cache",)
+
+    def __init__(
+        self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = EPSILON,
+        rho: float = 0.9,
+    ):
+        super().__init__(learning_rate, decay)
+        self.epsilon, self.rho = float(epsilon), float(rho)
+
+    def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
+        from array_api_compat import array_namespace
+
+        xp = array_namespace(p)
+        cache = state["cache"] = self.rho * state["cache"] + (1 - self.rho) * g**2
+        return _apply(p, -self.current_learning_rate * g / (xp.sqrt(cache) + self.epsilon))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "epsilon": self.epsilon, "rho": self.rho}
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba, 2015), in the book's form.
+
+    .. math::
+        m &\leftarrow \beta_1 m + (1-\beta_1) g, \qquad
+        v \leftarrow \beta_2 v + (1-\beta_2) g^2 \\
+        \hat m &= m / (1-\beta_1^{t+1}), \qquad \hat v = v / (1-\beta_2^{t+1}) \\
+        p &\leftarrow p - \eta_t \hat m / (\sqrt{\hat v} + \epsilon)
+
+    with ``t = iterations`` (0 on the first step). ``m`` and ``v`` are exponential averages
+    over all past steps with time constants of about :math:`1/(1-\beta_1) = 10` and
+    :math:`1/(1-\beta_2) = 1000` steps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> opt = Adam(learning_rate=0.1)
+    >>> state = {"m": np.zeros(1), "v": np.zeros(1)}
+    >>> p = opt.update(np.array([1.0]), np.array([0.5]), state)
+    >>> round(float(p[0]), 6)   # the first step moves by ~lr whatever the gradient's size
+    0.9
+    """
+
+    state_names = ("m", "v")
+
+    def __init__(
+        self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = EPSILON,
+        beta_1: float = 0.9, beta_2: float = 0.999,
+    ):
+        super().__init__(learning_rate, decay)
+        self.epsilon, self.beta_1, self.beta_2 = float(epsilon), float(beta_1), float(beta_2)
+
+    def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
+        from array_api_compat import array_namespace
+
+        xp = array_namespace(p)
+        b1, b2, t = self.beta_1, self.beta_2, self.iterations + 1
+        m = state["m"] = b1 * state["m"] + (1 - b1) * g
+        v = state["v"] = b2 * state["v"] + (1 - b2) * g**2
+        # bias correction: m and v start at 0, so early averages are too small
+        m_hat = m / (1 - b1**t)
+        v_hat = v / (1 - b2**t)
+        return _apply(p, -self.current_learning_rate * m_hat / (xp.sqrt(v_hat) + self.epsilon))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(), "epsilon": self.epsilon,
+            "beta_1": self.beta_1, "beta_2": self.beta_2,
+        }

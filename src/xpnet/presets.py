@@ -1,0 +1,195 @@
+"""The book's chapter models as named, overridable configurations.
+
+``run(get("ch15"), seed="nnfs")`` trains chapter 15's network exactly as the book's script
+does (same data, draw order, arithmetic and loop), reporting each logged epoch to a callback.
+``xpnet train --preset ch15 --seed nnfs`` prints the book's lines from it.
+
+Loop styles: chapters 14-17 run ``for epoch in range(epochs + 1)`` and print *before* the
+update (so the printed ``lr`` is the previous step's); chapter 18's ``Model.train`` runs
+epochs ``1..epochs`` and prints *after* it. ``epochs`` keeps each chapter's meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from . import datasets
+from .activations import Linear, ReLU, Sigmoid, Softmax
+from .layers import Dense, Dropout
+from .losses import BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError
+from .metrics import BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
+from .model import History, Model
+from .optimizers import Adam
+from .random import Generator, SeedLike, as_generator
+
+__all__ = ["PRESETS", "Preset", "Run", "build", "get", "run"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A chapter's network, data and loop. Every field can be overridden (``--set k=v``)."""
+
+    name: str
+    task: str  # "classification" | "binary" | "regression"
+    train_samples: int
+    test_samples: int
+    classes: int
+    hidden: int
+    hidden_layers: int
+    l2: float  # weight and bias L2 on the first Dense layer
+    dropout: float
+    lr: float
+    decay: float
+    epochs: int
+    init_scale: float
+    loop: str  # "book" (range(epochs + 1), log before update) | "model" (1..epochs, after)
+    test_data: str  # "after" training (ch14-16) | "before" building the model (ch18) | "none"
+    log_every: int = 100
+    batch_size: int = 0  # 0: full batch
+
+    def with_overrides(self, overrides: dict[str, str]) -> Preset:
+        """A copy with fields set from strings (``{"lr": "0.01"}``), type-checked."""
+        types = {f.name: f.type for f in fields(self)}
+        values: dict[str, Any] = {}
+        for key, raw in overrides.items():
+            if key not in types or key == "name":
+                known = ", ".join(sorted(k for k in types if k != "name"))
+                msg = f"unknown preset setting {key!r}; settings are: {known}."
+                raise ValueError(msg)
+            kind = {"int": int, "float": float, "str": str}[str(types[key])]
+            try:
+                values[key] = kind(float(raw)) if kind is int and "e" in raw.lower() else kind(raw)
+            except ValueError:
+                msg = f"--set {key}={raw!r}: expected a value of type {kind.__name__}."
+                raise ValueError(msg) from None
+        return replace(self, **values)
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset("ch14", "classification", 100, 100, 3, 64, 1, 5e-4, 0.0, 0.02, 5e-7, 10000,
+               0.01, "book", "after"),
+        Preset("ch15", "classification", 1000, 100, 3, 64, 1, 5e-4, 0.1, 0.05, 5e-5, 10000,
+               0.01, "book", "after"),
+        Preset("ch16", "binary", 100, 100, 2, 64, 1, 5e-4, 0.0, 0.001, 5e-7, 10000,
+               0.01, "book", "after"),
+        Preset("ch17", "regression", 1000, 0, 1, 64, 2, 0.0, 0.0, 0.005, 1e-3, 10000,
+               0.1, "book", "none"),
+        Preset("ch18", "classification", 1000, 100, 3, 512, 1, 5e-4, 0.1, 0.05, 5e-5, 10000,
+               0.01, "model", "before"),
+    )
+}
+
+
+def get(name: str) -> Preset:
+    """The preset called ``name`` (``ch14`` ... ``ch18``)."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        msg = f"unknown preset {name!r}; presets are: {', '.join(PRESETS)}."
+        raise ValueError(msg) from None
+
+
+def _data(p: Preset, samples: int, rng: Generator, backend: Any, faithful: bool) -> tuple:
+    if p.task == "regression":
+        # the nnfs package's sine data is float64; the default mode trains in float32
+        return datasets.sine(samples, backend=backend,
+                             dtype="float64" if faithful else "float32")
+    X, y = datasets.spiral(samples, p.classes, seed=rng, backend=backend)
+    if p.task == "binary":
+        y = y[:, None]  # the book's y.reshape(-1, 1)
+    return X, y
+
+
+def build(p: Preset, *, backend: Any = "numpy", seed: SeedLike = 0) -> tuple[Model, tuple, Any]:
+    """Draw the training data and build the model in the book's order.
+
+    Returns ``(model, (X, y), test)``, where ``test`` is the test data when the chapter
+    draws it before building the model (ch18), else a function drawing it later (or None).
+    """
+    rng = as_generator(seed)
+    model = Model(backend=backend, seed=rng)
+    faithful = model.precision.name == "nnfs"
+    train = _data(p, p.train_samples, rng, model.backend, faithful)
+    test: Any = None
+    if p.test_data == "before":
+        test = _data(p, p.test_samples, rng, model.backend, faithful)
+    elif p.test_data == "after":
+        def test() -> tuple:
+            return _data(p, p.test_samples, rng, model.backend, faithful)
+
+    n_in = 1 if p.task == "regression" else 2
+    n_out = {"classification": p.classes, "binary": 1, "regression": 1}[p.task]
+    width = n_in
+    for i in range(p.hidden_layers):
+        l2 = p.l2 if i == 0 else 0.0
+        model.add(Dense(width, p.hidden, weight_l2=l2, bias_l2=l2, init_scale=p.init_scale))
+        model.add(ReLU())
+        if p.dropout:
+            model.add(Dropout(p.dropout))
+        width = p.hidden
+    model.add(Dense(width, n_out, init_scale=p.init_scale))
+    if p.task == "classification":
+        model.add(Softmax())
+        model.set(loss=CategoricalCrossentropy(), accuracy=CategoricalAccuracy(),
+                  optimizer=Adam(learning_rate=p.lr, decay=p.decay))
+    elif p.task == "binary":
+        model.add(Sigmoid())
+        model.set(loss=BinaryCrossentropy(), accuracy=BinaryAccuracy(),
+                  optimizer=Adam(learning_rate=p.lr, decay=p.decay))
+    else:
+        model.add(Linear())
+        model.set(loss=MeanSquaredError(), accuracy=RegressionAccuracy(),
+                  optimizer=Adam(learning_rate=p.lr, decay=p.decay))
+    return model, train, test
+
+
+@dataclass
+class Run:
+    """The outcome of :func:`run`: the model, its history and the final validation."""
+
+    model: Model
+    history: History
+    validation: dict[str, float] | None
+    preset: Preset
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"preset": asdict(self.preset), "history": self.history.to_dict(),
+                "validation": self.validation}
+
+
+def run(
+    p: Preset,
+    *,
+    backend: Any = "numpy",
+    seed: SeedLike = 0,
+    epochs: int | None = None,
+    log_every: int | None = None,
+    callback: Callable[[Model, int, dict], Any] | None = None,
+) -> Run:
+    """Train preset ``p`` with the chapter's loop and evaluate it as the chapter does."""
+    if epochs is not None:
+        p = replace(p, epochs=epochs)
+    if log_every is not None:
+        p = replace(p, log_every=log_every)
+    model, (X, y), test = build(p, backend=backend, seed=seed)
+    book_loop = p.loop == "book"
+    history = model.train(
+        X, y,
+        epochs=p.epochs + 1 if book_loop else p.epochs,
+        start_epoch=0 if book_loop else 1,
+        log_before_update=book_loop,
+        log_every=p.log_every or None,
+        batch_size=p.batch_size or None,
+        callbacks=[callback] if callback else (),
+    )
+    validation = None
+    if callable(test):
+        test = test()
+    if test is not None:
+        validation = model.evaluate(*test)
+        history.validation = validation
+    return Run(model, history, validation, p)

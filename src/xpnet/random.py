@@ -1,0 +1,123 @@
+"""Randomness policy: explicit, seeded, host-side streams.
+
+The Array API standard has no random numbers, so every draw in xpnet (initial weights,
+data, dropout masks, shuffling) comes from a :class:`Generator` that the caller passes in
+(or that a seed creates). Draws happen on the host with NumPy and are moved to the device
+once, so the same seed gives identical data and initial weights on every backend.
+
+``Generator("nnfs")`` is the book's stream: what ``nnfs.init()`` sets up, i.e. NumPy's
+legacy generator seeded with 0, standard normals cast to float32. One such stream shared
+by the data and the model reproduces the book's draw order (data, then each Dense layer's
+weights in construction order, then one dropout mask per training forward pass).
+
+>>> rng = Generator("nnfs")
+>>> rng.randn(2).tolist()  # np.random.seed(0); np.random.randn(2).astype("float32")
+[1.7640523910522461, 0.40015721321105957]
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import numpy as np
+
+__all__ = ["NNFS", "Generator", "SeedLike", "as_generator"]
+
+#: The seed value that selects the book-compatible stream.
+NNFS = "nnfs"
+
+
+class Generator:
+    """A seeded stream of host draws.
+
+    Parameters
+    ----------
+    seed : int, "nnfs" or None
+        An integer seeds a PCG64 generator (NumPy's default); ``"nnfs"`` selects the book's
+        legacy stream (``np.random.seed(0)``); ``None`` draws fresh entropy from the OS.
+    """
+
+    def __init__(self, seed: int | str | None = 0):
+        if isinstance(seed, str):
+            if seed.lower() != NNFS:
+                msg = f"seed must be an integer, 'nnfs' or None, got the string {seed!r}."
+                raise ValueError(msg)
+            self.nnfs = True
+            self._legacy = np.random.RandomState(0)
+        elif seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+            if seed is not None and seed < 0:
+                msg = f"seed must be a non-negative integer, got {seed}."
+                raise ValueError(msg)
+            self.nnfs = False
+            self._pcg = np.random.default_rng(seed)
+        else:
+            msg = f"seed must be an integer, 'nnfs' or None, got {type(seed).__name__} {seed!r}."
+            raise TypeError(msg)
+        self.seed = seed
+
+    def __repr__(self) -> str:
+        return f"Generator({self.seed!r})"
+
+    def randn(self, *shape: int) -> np.ndarray:
+        """Standard normal float32 draws of ``shape`` (the book's ``np.random.randn``)."""
+        if self.nnfs:
+            return self._legacy.randn(*shape).astype(np.float32)
+        return self._pcg.standard_normal(shape, dtype=np.float32)
+
+    def keep_mask(self, keep: float, shape: tuple[int, ...]) -> np.ndarray:
+        """Bernoulli(``keep``) draws of ``shape``: 1 keeps a unit, 0 drops it.
+
+        The book's stream draws ``np.random.binomial(1, keep, shape)`` (int64); other streams
+        compare float32 uniforms with ``keep``, several times faster, and return uint8.
+        """
+        if self.nnfs:
+            return self._legacy.binomial(1, keep, size=shape)
+        return (self._pcg.random(shape, dtype=np.float32) < keep).view(np.uint8)
+
+    def permutation(self, n: int) -> np.ndarray:
+        """A random permutation of ``range(n)`` (int64), for shuffling mini-batches."""
+        if self.nnfs:
+            return self._legacy.permutation(n)
+        return self._pcg.permutation(n)
+
+    def spawn_seed(self) -> int:
+        """A fresh integer seed drawn from this stream (for child generators)."""
+        if self.nnfs:
+            return int(self._legacy.randint(0, 2**31 - 1))
+        return int(self._pcg.integers(0, 2**63 - 1))
+
+    # -- state, so that a saved model resumes the same stream -------------------------
+    def get_state(self) -> dict:
+        """A JSON-serialisable snapshot of the stream."""
+        if self.nnfs:
+            kind, keys, pos, has_gauss, cached = self._legacy.get_state()
+            return {
+                "kind": kind, "keys": keys.tolist(), "pos": int(pos),
+                "has_gauss": int(has_gauss), "cached_gaussian": float(cached), "nnfs": True,
+            }
+        state = self._pcg.bit_generator.state
+        return {"pcg64": state, "nnfs": False}
+
+    def set_state(self, state: dict) -> None:
+        """Restore a snapshot taken by :meth:`get_state`."""
+        if state.get("nnfs"):
+            self.nnfs = True
+            self._legacy = np.random.RandomState(0)
+            self._legacy.set_state((
+                state["kind"], np.asarray(state["keys"], dtype=np.uint32), state["pos"],
+                state["has_gauss"], state["cached_gaussian"],
+            ))
+        else:
+            self.nnfs = False
+            self._pcg = np.random.default_rng()
+            self._pcg.bit_generator.state = state["pcg64"]
+
+
+SeedLike = Union[int, str, Generator, None]
+
+
+def as_generator(seed: SeedLike) -> Generator:
+    """Return ``seed`` if it is a :class:`Generator`, else a new one seeded with it."""
+    if isinstance(seed, Generator):
+        return seed
+    return Generator(seed)
