@@ -65,7 +65,7 @@ class Softmax(_Activation):
     >>> import numpy as np
     >>> sm = Softmax()
     >>> s = sm.forward(np.array([[1.0, 2.0, 3.0]]))
-    >>> np.round(s, 4).tolist(), float(s.sum())
+    >>> np.round(s, 4).tolist(), round(float(s.sum()), 12)
     ([[0.09, 0.2447, 0.6652]], 1.0)
     >>> sm.predictions(s).tolist()
     [2]
@@ -86,7 +86,7 @@ class Softmax(_Activation):
         return softmax_jacobian(self.s)
 
     def predictions(self, outputs: Any) -> Any:
-        return self.xp.argmax(outputs, axis=-1)
+        return backend_of(outputs).xp.argmax(outputs, axis=-1)
 
 
 def softmax_jacobian(s: Any) -> Any:
@@ -129,14 +129,19 @@ class Sigmoid(_Activation):
     """
 
     def _forward(self, x: Any) -> Any:
-        self.s = 1 / (1 + self.xp.exp(-x))
+        xp = self.xp
+        # exp(-x) overflows below x = -88 (float32) / -709 (float64), where s is 0 to working
+        # precision anyway; bounding x there changes no result the book's formula gets right
+        floor = -88.0 if x.dtype == xp.float32 else -709.0
+        self.s = 1 / (1 + xp.exp(-xp.maximum(x, floor)))
         return self.s
 
     def backward(self, dy: Any) -> Any:
         return dy * (1 - self.s) * self.s
 
     def predictions(self, outputs: Any) -> Any:
-        return self.xp.astype(outputs > 0.5, self.xp.int64)
+        xp = backend_of(outputs).xp
+        return xp.astype(outputs > 0.5, xp.int64)
 
 
 class Linear(_Activation):

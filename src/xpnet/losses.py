@@ -79,7 +79,7 @@ class CategoricalCrossentropy(Loss):
     --------
     >>> import numpy as np
     >>> p = np.array([[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]], dtype=np.float32)
-    >>> np.round(CategoricalCrossentropy().forward(p, np.array([0, 1])), 4).tolist()
+    >>> [round(v, 4) for v in CategoricalCrossentropy().forward(p, np.array([0, 1])).tolist()]
     [0.3567, 0.6931]
     """
 
@@ -120,8 +120,8 @@ class SoftmaxCrossentropy(Loss):
     >>> logits = np.array([[2.0, 1.0, 0.1]], dtype=np.float32)
     >>> round(float(loss.calculate(logits, np.array([0]))), 4)
     0.417
-    >>> np.round(loss.backward(logits, np.array([0])), 3).tolist()
-    [[-0.341, 0.242, 0.099]]
+    >>> [round(v, 3) for v in loss.backward(logits, np.array([0]))[0].tolist()]
+    [-0.341, 0.242, 0.099]
     """
 
     def __init__(self) -> None:
@@ -159,7 +159,7 @@ class BinaryCrossentropy(Loss):
     --------
     >>> import numpy as np
     >>> p = np.array([[0.9], [0.2]], dtype=np.float32)
-    >>> np.round(BinaryCrossentropy().forward(p, np.array([[1], [0]])), 4).tolist()
+    >>> [round(v, 4) for v in BinaryCrossentropy().forward(p, np.array([[1], [0]])).tolist()]
     [0.1054, 0.2231]
     """
 

@@ -12,7 +12,7 @@ weights in construction order, then one dropout mask per training forward pass).
 
 >>> rng = Generator("nnfs")
 >>> rng.randn(2).tolist()  # np.random.seed(0); np.random.randn(2).astype("float32")
-[1.7640523910522461, 0.40015721321105957]
+[1.764052391052246, 0.40015721321105957]
 """
 
 from __future__ import annotations

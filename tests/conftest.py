@@ -1,0 +1,52 @@
+"""Shared fixtures: an ``xp`` backend fixture over every installed backend.
+
+``XPNET_TEST_BACKENDS=numpy,torch`` restricts the matrix (nox sets one per session);
+backends that are not installed, or CuPy without a GPU, are skipped, never failed.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from xpnet.backend import BACKENDS, resolve
+from xpnet.errors import BackendError
+
+# the book's scripts are oracles run in subprocesses, not test modules
+collect_ignore_glob = ["book/*"]
+
+
+def _selected() -> list[str]:
+    wanted = os.environ.get("XPNET_TEST_BACKENDS")
+    return [b.strip() for b in wanted.split(",")] if wanted else list(BACKENDS)
+
+
+def _backend_or_skip(name: str):
+    try:
+        backend = resolve(name)
+    except BackendError as exc:
+        pytest.skip(f"backend {name!r} unavailable: {exc}")
+    if name == "torch":
+        import torch
+
+        # two intra-op threads on this shared 2-core machine made small ops ~30x slower
+        torch.set_num_threads(1)
+    return backend
+
+
+@pytest.fixture(params=_selected())
+def backend(request):
+    """A :class:`xpnet.backend.Backend` for each selected backend."""
+    return _backend_or_skip(request.param)
+
+
+@pytest.fixture
+def xp(backend):
+    return backend.xp
+
+
+@pytest.fixture
+def np_backend():
+    return resolve("numpy")
