@@ -14,6 +14,7 @@ dtype('float32')
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
@@ -118,6 +119,13 @@ class Backend:
             import torch
 
             torch.cuda.synchronize(self.device)
+
+    def quiet_float_errors(self) -> contextlib.AbstractContextManager[Any]:
+        """Silence overflow/invalid warnings while training: xpnet checks the loss itself
+        and raises :class:`~xpnet.errors.DivergenceError` naming the epoch instead."""
+        if self.name in ("numpy", "array_api_strict"):
+            return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+        return contextlib.nullcontext()
 
     @property
     def has_float64(self) -> bool:

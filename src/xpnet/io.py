@@ -101,7 +101,8 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         msg = f"no model file at {str(path)!r}."
         raise ModelFileError(msg)
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # open the file ourselves: np.load leaks its handle when the archive is corrupt
+        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         msg = (

@@ -253,11 +253,26 @@ class Model:
         callbacks = list(callbacks)
         history = History()
         last = start_epoch + epochs - 1
-        last_finite = None
         batches = [(0, n)] if batch_size is None else [
             (s, min(s + batch_size, n)) for s in range(0, n, batch_size)
         ]
 
+        with self.backend.quiet_float_errors():
+            stopped = self._loop(X, y, n, start_epoch, last, log_every, log_before_update,
+                                 batches, shuffle, validation_data, validate_every, batch_size,
+                                 callbacks, history)
+        history.stopped_early = stopped
+        if validation_data is not None:
+            history.validation = self.evaluate(*validation_data, batch_size=batch_size)
+        return history
+
+    def _loop(self, X: Any, y: Any, n: int, start_epoch: int, last: int,
+              log_every: int | None, log_before_update: bool, batches: list[tuple[int, int]],
+              shuffle: bool, validation_data: Any, validate_every: int | None,
+              batch_size: int | None, callbacks: list[Callback], history: History) -> bool:
+        """The epochs of :meth:`train`; returns True when a callback stopped training."""
+        assert self.optimizer is not None
+        last_finite = None
         for epoch in range(start_epoch, last + 1):
             logged = epoch == last or (bool(log_every) and epoch % log_every == 0)
             Xe, ye = (X, y) if not shuffle else self._shuffled(X, y, n)
@@ -289,11 +304,8 @@ class Model:
             last_finite = epoch
             history.records.append(logs)
             if any([bool(cb(self, epoch, logs)) for cb in callbacks]):
-                history.stopped_early = True
-                break
-        if validation_data is not None:
-            history.validation = self.evaluate(*validation_data, batch_size=batch_size)
-        return history
+                return True
+        return False
 
     def _batch_metrics(self, output: Any, y: Any, count: int) -> tuple[Any, Any, int]:
         """Data loss and accuracy of one batch (0-d arrays, left on the device)."""

@@ -1,0 +1,68 @@
+"""The ``xpnet`` command: book-format lines, JSON lines, overrides and exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from xpnet.cli import main
+
+
+def run(*argv):
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue().splitlines()
+
+
+def test_train_json_lines_follow_the_contract():
+    code, lines = run("train", "--preset", "ch14", "--epochs", "200", "--json")
+    assert code == 0
+    records = [json.loads(line) for line in lines]
+    assert [r["epoch"] for r in records[:-1]] == [0, 100, 200]
+    assert set(records[0]) == {"epoch", "acc", "loss", "data_loss", "reg_loss", "lr"}
+    assert set(records[-1]) == {"validation"}
+    assert set(records[-1]["validation"]) == {"acc", "loss"}
+
+
+def test_train_book_format_and_print_every():
+    code, lines = run("train", "--preset", "ch18", "--epochs", "20", "--print-every", "10",
+                      "--set", "hidden=32")
+    assert code == 0
+    assert lines[0].startswith("epoch: 10, acc: ")
+    assert " (data_loss: " in lines[0] and "), lr: " in lines[0]
+    assert lines[-1].startswith("validation, acc: ")
+    assert len(lines) == 3
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--preset", "ch99"],
+    ["train", "--preset", "ch14", "--seed", "abc"],
+    ["train", "--preset", "ch14", "--print-every", "0"],
+])
+def test_bad_usage_exits_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+
+
+def test_unknown_setting_exits_2_with_the_known_settings(capsys):
+    code, _ = run("train", "--preset", "ch14", "--set", "learning_rate=0.1")
+    assert code == 2
+    assert "unknown preset setting 'learning_rate'" in capsys.readouterr().err
+
+
+def test_diverging_run_exits_1(capsys):
+    code, _ = run("train", "--preset", "ch17", "--epochs", "100", "--set", "lr=1e9",
+                  "--print-every", "1")
+    assert code == 1
+    assert "training diverged at epoch" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "xpnet", "--version"], capture_output=True,
+                          text=True, check=True)
+    assert proc.stdout.startswith("xpnet ")

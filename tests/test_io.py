@@ -1,0 +1,77 @@
+"""Saving and loading: round trips across backends, resumed training, corrupt files."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from _util import host
+from test_model import classifier
+
+import xpnet
+from xpnet.errors import ModelFileError
+
+
+def test_save_on_numpy_load_on_any_backend_predicts_the_same(tmp_path, backend):
+    X, y = xpnet.datasets.spiral(30, 3, seed=0)
+    model = classifier("numpy", dropout=0.1)
+    model.train(X, y, epochs=20)
+    model.save(tmp_path / "m.npz")
+    loaded = xpnet.Model.load(tmp_path / "m.npz", backend=backend)
+    assert [type(layer).__name__ for layer in loaded.layers] == [
+        type(layer).__name__ for layer in model.layers]
+    assert loaded.optimizer.iterations == 20
+    assert loaded.optimizer.current_learning_rate == model.optimizer.current_learning_rate
+    out = loaded.predict(backend.asarray(X))
+    np.testing.assert_allclose(host(out), model.predict(X), rtol=1e-5, atol=1e-7)
+
+
+def test_training_resumes_exactly_after_a_save(tmp_path):
+    X, y = xpnet.datasets.spiral(30, 3, seed=0)
+    straight = classifier("numpy", dropout=0.1)
+    straight.train(X, y, epochs=20)
+    straight.train(X, y, epochs=10)
+
+    first = classifier("numpy", dropout=0.1)
+    first.train(X, y, epochs=20)
+    first.save(tmp_path / "half")  # .npz is appended
+    resumed = xpnet.Model.load(tmp_path / "half.npz")
+    resumed.train(X, y, epochs=10)
+    for a, b in zip(straight.parameters().values(), resumed.parameters().values()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_save_file_is_plain_npz_without_pickle(tmp_path):
+    classifier("numpy").save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        meta = json.loads(f["xpnet.json"].tobytes())
+        assert meta["format"] == "xpnet-model"
+        assert f["layers.0.W"].shape == (2, 16)
+    assert not list(tmp_path.glob(".*tmp"))  # the atomic write left no temporary file
+
+
+def test_corrupt_truncated_and_foreign_files_are_refused(tmp_path):
+    good = tmp_path / "m.npz"
+    classifier("numpy").save(good)
+    data = good.read_bytes()
+    (tmp_path / "truncated.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="not a readable xpnet model file"):
+        xpnet.Model.load(tmp_path / "truncated.npz")
+    np.savez(tmp_path / "foreign.npz", weights=np.ones(3))
+    with pytest.raises(ModelFileError, match="not one written by xpnet"):
+        xpnet.Model.load(tmp_path / "foreign.npz")
+    with pytest.raises(ModelFileError, match="no model file"):
+        xpnet.Model.load(tmp_path / "missing.npz")
+    # a well-formed file whose arrays do not fit the architecture
+    with zipfile.ZipFile(good) as z, zipfile.ZipFile(tmp_path / "bad.npz", "w") as out:
+        for item in z.namelist():
+            if item == "layers.0.W.npy":
+                buf = tmp_path / "w.npy"
+                np.save(buf, np.ones((5, 5), dtype=np.float32))
+                out.write(buf, item)
+            else:
+                out.writestr(item, z.read(item))
+    with pytest.raises(ModelFileError, match=r"has shape \(5, 5\)"):
+        xpnet.Model.load(tmp_path / "bad.npz")
