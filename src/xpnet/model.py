@@ -230,8 +230,9 @@ class Model:
         start_epoch : int
             Number of the first epoch (the book's chapters 14-17 count from 0).
         log_before_update : bool
-            Log an epoch's metrics before its parameter update (chapters 14-17 print there,
-            so their ``lr`` is the previous step's) instead of after it (chapter 18).
+            Log as the book's chapters 14-17 do, before the epoch's update, so the logged
+            ``lr`` is the previous step's; otherwise (chapter 18) the step's own. The losses
+            and accuracy are those of the epoch's forward pass either way.
 
         Raises
         ------
@@ -277,19 +278,25 @@ class Model:
             logged = epoch == last or (bool(log_every) and epoch % log_every == 0)
             Xe, ye = (X, y) if not shuffle else self._shuffled(X, y, n)
             sums: list[Any] = []
+            lr_before = self.optimizer.current_learning_rate
             for lo, hi in batches:
                 Xb, yb = (Xe, ye) if (lo, hi) == (0, n) else (Xe[lo:hi, ...], ye[lo:hi, ...])
                 output = self.forward(Xb, training=True)
                 if logged:
                     sums.append(self._batch_metrics(output, yb, hi - lo))
-                    if log_before_update:
-                        logs = self._logs(epoch, sums, n)
+                    if len(batches) == 1:
+                        # full batch: the penalty of the weights that produced this forward
+                        # pass, as the book computes it (before the update)
+                        reg_loss = regularization_loss(self.trainable_layers)
                 self.backward(output, yb)
                 self.optimizer.step(self.trainable_layers)
             if not logged:
                 continue
-            if not log_before_update:
-                logs = self._logs(epoch, sums, n)
+            if len(batches) > 1:
+                # mini-batches: the penalty after the epoch, as the book's calculate_accumulated
+                reg_loss = regularization_loss(self.trainable_layers)
+            lr = lr_before if log_before_update else self.optimizer.current_learning_rate
+            logs = self._logs(epoch, sums, reg_loss, lr, n)
             if validate_every and epoch % validate_every == 0 and validation_data is not None:
                 val = self.evaluate(*validation_data, batch_size=batch_size)
                 logs["val_acc"], logs["val_loss"] = val["acc"], val["loss"]
@@ -314,19 +321,20 @@ class Model:
         acc = self.accuracy.calculate(self.predictions(output), y)
         return data_loss, acc, count
 
-    def _logs(self, epoch: int, sums: Sequence[tuple[Any, Any, int]], n: int) -> dict[str, Any]:
-        assert self.optimizer is not None
+    @staticmethod
+    def _logs(
+        epoch: int, sums: Sequence[tuple[Any, Any, int]], reg_loss: Any, lr: float, n: int
+    ) -> dict[str, Any]:
+        """One epoch's metrics as Python floats (this is where device values are read)."""
         if len(sums) == 1:
             data_loss, acc = sums[0][0], sums[0][1]
         else:  # mini-batches: sample-weighted means over the epoch, as the book accumulates
             data_loss = sum(float(d) * c for d, _, c in sums) / n
             acc = sum(float(a) * c for _, a, c in sums) / n
-        reg_loss = regularization_loss(self.trainable_layers)
         loss = data_loss + reg_loss
         return {
             "epoch": epoch, "acc": float(acc), "loss": float(loss),
-            "data_loss": float(data_loss), "reg_loss": float(reg_loss),
-            "lr": self.optimizer.current_learning_rate,
+            "data_loss": float(data_loss), "reg_loss": float(reg_loss), "lr": lr,
         }
 
     def _shuffled(self, X: Any, y: Any, n: int) -> tuple[Any, Any]:
