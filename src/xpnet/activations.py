@@ -48,8 +48,12 @@ class ReLU(_Activation):
         return self.xp.maximum(x, 0)
 
     def backward(self, dy: Any) -> Any:
-        # the gradient at exactly 0 is taken as 0, as in the book (`dinputs[inputs <= 0] = 0`)
-        return self.xp.where(self.x > 0, dy, 0)
+        # The gradient at exactly 0 is taken as 0, as in the book (`dinputs[inputs <= 0] = 0`).
+        # A product with the 0/1 mask is ~10x faster than `where` on random masks (no branch
+        # mispredictions); it differs only in the sign of zeros, which no later step sees.
+        dx = self.xp.astype(self.x > 0, dy.dtype)
+        dx *= dy  # in place on the fresh mask: one allocation fewer
+        return dx
 
 
 class Softmax(_Activation):
@@ -73,8 +77,8 @@ class Softmax(_Activation):
 
     def _forward(self, x: Any) -> Any:
         xp = self.xp
-        e = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
-        self.s = e / xp.sum(e, axis=-1, keepdims=True)
+        e = xp.exp(x - _row_max(xp, x))
+        self.s = e / self.precision.row_sums(xp, e)
         return self.s
 
     def backward(self, dy: Any) -> Any:
@@ -87,6 +91,22 @@ class Softmax(_Activation):
 
     def predictions(self, outputs: Any) -> Any:
         return backend_of(outputs).xp.argmax(outputs, axis=-1)
+
+
+#: Up to this many columns, row maxima are taken column by column: reducing many short rows
+#: one by one is ~20x slower in NumPy than a few elementwise maxima over whole columns.
+_COLUMNWISE_MAX = 16
+
+
+def _row_max(xp: Any, x: Any) -> Any:
+    """``max(x, axis=-1, keepdims=True)``, exact, fast for few columns."""
+    k = x.shape[-1]
+    if x.ndim != 2 or k > _COLUMNWISE_MAX:
+        return xp.max(x, axis=-1, keepdims=True)
+    m = x[:, 0:1]
+    for j in range(1, k):
+        m = xp.maximum(m, x[:, j:j + 1])
+    return m
 
 
 def softmax_jacobian(s: Any) -> Any:

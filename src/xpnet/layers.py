@@ -196,12 +196,16 @@ class Dense(Layer):
             )
             raise ValueError(msg)
         self.x = x
-        return self.precision.matmul(self.xp, x, self.W) + self.b
+        y = self.precision.matmul(self.xp, x, self.W)
+        if y.dtype == self.b.dtype:
+            y += self.b  # in place: y is a fresh array, and this saves a pass and an allocation
+            return y
+        return y + self.b
 
     def backward(self, dy: Any) -> Any:
         xp, x, W, b = self.xp, self.x, self.W, self.b
         dW = self.precision.matmul(xp, xp.matrix_transpose(x), dy)
-        db = xp.sum(dy, axis=0, keepdims=True)
+        db = self.precision.sum_rows(xp, dy)
         # penalty gradients, in the book's order and operation order
         if self.weight_l1 > 0:
             dW = dW + self.weight_l1 * _sign_book(xp, W)
@@ -287,11 +291,10 @@ class Dropout(Layer):
             self.mask = None
             return x
         xp = self.xp
-        keep = self.rng.keep_mask(self.keep, tuple(x.shape))
         dtype = self.precision.mask_dtype(xp, x.dtype)
-        # The book divides the 0/1 draws by `keep` in float64; do the same on the host, then
-        # move the finished mask to the device once.
-        self.mask = self.backend.asarray((keep / self.keep).astype(_host_dtype(xp, dtype)))
+        # drawn and scaled on the host, then moved to the device once
+        mask = self.rng.dropout_mask(self.keep, tuple(x.shape), _host_dtype(xp, dtype))
+        self.mask = self.backend.asarray(mask)
         return x * self.mask
 
     def backward(self, dy: Any) -> Any:

@@ -64,15 +64,21 @@ class Generator:
             return self._legacy.randn(*shape).astype(np.float32)
         return self._pcg.standard_normal(shape, dtype=np.float32)
 
-    def keep_mask(self, keep: float, shape: tuple[int, ...]) -> np.ndarray:
-        """Bernoulli(``keep``) draws of ``shape``: 1 keeps a unit, 0 drops it.
+    def dropout_mask(self, keep: float, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+        """An inverted-dropout mask: ``1 / keep`` with probability ``keep``, else 0.
 
-        The book's stream draws ``np.random.binomial(1, keep, shape)`` (int64); other streams
-        compare float32 uniforms with ``keep``, several times faster, and return uint8.
+        The book's stream computes ``np.random.binomial(1, keep, shape) / keep`` (float64,
+        then cast to ``dtype``). Other streams compare raw 32-bit draws with
+        ``keep * 2**32`` (probability exact to 2**-32), about 10x faster than the binomial.
         """
         if self.nnfs:
-            return self._legacy.binomial(1, keep, size=shape)
-        return (self._pcg.random(shape, dtype=np.float32) < keep).view(np.uint8)
+            return (self._legacy.binomial(1, keep, size=shape) / keep).astype(dtype, copy=False)
+        n = int(np.prod(shape))
+        if keep >= 1:
+            return np.ones(shape, dtype=dtype)
+        threshold = np.uint32(round(keep * 2**32))
+        bits = self._pcg.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
+        return ((bits < threshold) * np.dtype(dtype).type(1 / keep)).reshape(shape)
 
     def permutation(self, n: int) -> np.ndarray:
         """A random permutation of ``range(n)`` (int64), for shuffling mini-batches."""
