@@ -1,0 +1,37 @@
+"""Datasets: shapes, dtypes, labels, and identical values on every backend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _util import host
+
+from xpnet import datasets
+
+
+@pytest.mark.parametrize("make", [datasets.spiral, datasets.vertical])
+def test_classification_data_is_the_same_on_every_backend(backend, make):
+    X, y = make(20, 4, seed=3, backend=backend)
+    Xn, yn = make(20, 4, seed=3)
+    assert X.shape == (80, 2) and y.shape == (80,)
+    assert X.dtype == backend.xp.float32 and y.dtype == backend.xp.int64
+    np.testing.assert_array_equal(host(X), Xn)
+    np.testing.assert_array_equal(host(y), np.repeat(np.arange(4), 20))
+
+
+def test_spiral_geometry():
+    X, _ = datasets.spiral(100, 3, seed=0)
+    r = np.hypot(X[:, 0], X[:, 1])
+    np.testing.assert_allclose(r[:100], np.linspace(0, 1, 100), atol=1e-6)
+
+
+def test_sine_values_and_dtype(backend):
+    X, y = datasets.sine(8, backend=backend)
+    np.testing.assert_allclose(host(y)[:, 0], np.sin(2 * np.pi * np.arange(8) / 8), atol=1e-6)
+    assert X.shape == y.shape == (8, 1) and X.dtype == backend.xp.float32
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5])
+def test_bad_counts_are_refused(bad):
+    with pytest.raises(ValueError, match="samples must be a positive integer"):
+        datasets.spiral(bad, 3)

@@ -1,0 +1,53 @@
+"""The randomness policy: seeded host streams, the book's stream, state round trips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xpnet.random import Generator, as_generator
+
+
+def test_nnfs_stream_is_the_books_legacy_generator():
+    rng = Generator("nnfs")
+    legacy = np.random.RandomState(0)
+    np.testing.assert_array_equal(rng.randn(3, 2), legacy.randn(3, 2).astype(np.float32))
+    mask = rng.dropout_mask(0.9, (4, 5), "float64")
+    np.testing.assert_array_equal(mask, legacy.binomial(1, 0.9, size=(4, 5)) / 0.9)
+
+
+def test_integer_seeds_are_reproducible_and_distinct():
+    a, b, c = Generator(7), Generator(7), Generator(8)
+    np.testing.assert_array_equal(a.randn(5), b.randn(5))
+    assert not np.array_equal(Generator(7).randn(5), c.randn(5))
+    assert a.randn(2).dtype == np.float32
+
+
+def test_default_dropout_mask_has_the_right_rate_and_scale():
+    mask = Generator(0).dropout_mask(0.75, (400, 250), "float32")
+    assert mask.dtype == np.float32 and mask.shape == (400, 250)
+    assert set(np.unique(mask).tolist()) == {0.0, np.float32(1 / 0.75)}
+    assert abs((mask > 0).mean() - 0.75) < 0.005
+    np.testing.assert_array_equal(Generator(0).dropout_mask(1.0, (2, 3), "float32"), np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("seed", [3, "nnfs"])
+def test_state_round_trip_continues_the_stream(seed):
+    rng = Generator(seed)
+    rng.randn(10)
+    state = rng.get_state()
+    expected = rng.randn(4)
+    other = Generator(0)
+    other.set_state(state)
+    np.testing.assert_array_equal(other.randn(4), expected)
+
+
+def test_bad_seeds_are_refused():
+    with pytest.raises(ValueError, match="seed must be an integer, 'nnfs' or None"):
+        Generator("book")
+    with pytest.raises(ValueError, match="non-negative"):
+        Generator(-1)
+    with pytest.raises(TypeError, match="seed must be"):
+        Generator(1.5)
+    rng = Generator(1)
+    assert as_generator(rng) is rng
