@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 
 from xpnet.backend import BACKENDS, resolve

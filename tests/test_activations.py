@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _util import host, numerical_grad
 
+from _util import host, numerical_grad
 from xpnet.activations import Linear, ReLU, Sigmoid, Softmax, softmax_jacobian
 
 

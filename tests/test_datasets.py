@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _util import host
 
+from _util import host
 from xpnet import datasets
 
 
 @pytest.mark.parametrize("make", [datasets.spiral, datasets.vertical])
 def test_classification_data_is_the_same_on_every_backend(backend, make):
     X, y = make(20, 4, seed=3, backend=backend)
-    Xn, yn = make(20, 4, seed=3)
+    Xn, _ = make(20, 4, seed=3)
     assert X.shape == (80, 2) and y.shape == (80,)
     assert X.dtype == backend.xp.float32 and y.dtype == backend.xp.int64
     np.testing.assert_array_equal(host(X), Xn)

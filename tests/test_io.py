@@ -7,10 +7,10 @@ import zipfile
 
 import numpy as np
 import pytest
-from _util import host
-from test_model import classifier
 
 import xpnet
+from _util import host
+from test_model import classifier
 from xpnet.errors import ModelFileError
 
 
@@ -39,7 +39,7 @@ def test_training_resumes_exactly_after_a_save(tmp_path):
     first.save(tmp_path / "half")  # .npz is appended
     resumed = xpnet.Model.load(tmp_path / "half.npz")
     resumed.train(X, y, epochs=10)
-    for a, b in zip(straight.parameters().values(), resumed.parameters().values()):
+    for a, b in zip(straight.parameters().values(), resumed.parameters().values(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _util import host
 
 import xpnet
+from _util import host
 from xpnet.activations import Linear, ReLU, Sigmoid, Softmax
 from xpnet.errors import BackendError, DivergenceError
 from xpnet.layers import Dense, Dropout
@@ -43,7 +43,7 @@ def test_training_learns_the_spiral_on_every_backend(backend):
 def test_same_seed_same_start_on_every_backend(backend):
     ref = classifier("numpy")
     model = classifier(backend)
-    for (name, p), q in zip(model.parameters().items(), ref.parameters().values()):
+    for (name, p), q in zip(model.parameters().items(), ref.parameters().values(), strict=True):
         np.testing.assert_array_equal(host(p), q, err_msg=name)
 
 

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from _util import host
 
+from _util import host
 from xpnet.optimizers import SGD, Adagrad, Adam, RMSprop
 
 

@@ -105,7 +105,8 @@ class Backend:
         msg = (
             f"{what} is {_describe(x)}, but this model runs on {self!r}. Arrays of two "
             f"backends or devices cannot be mixed: create the data with backend={self.name!r} "
-            f"or move it with xpnet.backend.resolve({self.name!r}).asarray(xpnet.backend.to_numpy(x))."
+            f"or move it with xpnet.backend.resolve({self.name!r})"
+            ".asarray(xpnet.backend.to_numpy(x))."
         )
         raise BackendError(msg)
 

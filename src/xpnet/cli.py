@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--backend", default="numpy", choices=BACKENDS,
                        help="array library (default: numpy)")
     train.add_argument("--seed", type=_seed, default=0,
-                       help="'nnfs' for the book's stream and arithmetic, or an integer (default 0)")
+                       help="'nnfs' for the book's stream and arithmetic, or an integer "
+                       "(default 0)")
     train.add_argument("--set", type=_setting, action="append", default=[], metavar="KEY=VALUE",
                        help="override a preset setting, e.g. --set lr=0.01 --set hidden=128")
     train.add_argument("--print-every", type=_positive, default=None, metavar="K",

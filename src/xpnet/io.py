@@ -64,7 +64,8 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
     layers = []
     for i, layer in enumerate(model.layers):
         if type(layer).__name__ not in Layer.registry:
-            msg = f"cannot save layer {layer!r}: only subclasses of xpnet.layers.Layer can be saved."
+            msg = (f"cannot save layer {layer!r}: only subclasses of xpnet.layers.Layer can "
+                   "be saved.")
             raise TypeError(msg)
         layers.append(_describe(layer))
         for name, p in getattr(layer, "params", {}).items():
@@ -92,7 +93,7 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
         }
     arrays[_META] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # (numpy's stub: no key is allow_pickle)
     atomic_write_bytes(path, buffer.getvalue())
 
 

@@ -54,7 +54,8 @@ class Layer:
     @property
     def xp(self) -> Any:
         if self.backend is None:
-            msg = f"{type(self).__name__} is not built yet: add it to a Model or call forward first."
+            msg = (f"{type(self).__name__} is not built yet: add it to a Model or call forward "
+                   "first.")
             raise RuntimeError(msg)
         return self.backend.xp
 
@@ -83,7 +84,7 @@ class Layer:
         raise NotImplementedError
 
     def regularization_loss(self) -> Any:
-        """This layer's regularization penalty (0 when it has none)."""
+        """This layer's regularization penalty (the integer 0 when it has none)."""
         return 0
 
     def get_config(self) -> dict[str, Any]:
@@ -141,9 +142,9 @@ class Dense(Layer):
         seed: SeedLike = None,
     ):
         super().__init__()
-        for name, value in (("n_in", n_in), ("n_out", n_out)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                msg = f"Dense {name} must be a positive integer, got {value!r}."
+        for name, count in (("n_in", n_in), ("n_out", n_out)):
+            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                msg = f"Dense {name} must be a positive integer, got {count!r}."
                 raise ValueError(msg)
         for name, value in (
             ("weight_l1", weight_l1), ("weight_l2", weight_l2),
@@ -294,6 +295,7 @@ class Dropout(Layer):
         dtype = self.precision.mask_dtype(xp, x.dtype)
         # drawn and scaled on the host, then moved to the device once
         mask = self.rng.dropout_mask(self.keep, tuple(x.shape), _host_dtype(xp, dtype))
+        assert self.backend is not None
         self.mask = self.backend.asarray(mask)
         return x * self.mask
 

@@ -110,5 +110,6 @@ class RegressionAccuracy(Accuracy):
         return xp.abs(predictions - y) < self.precision
 
     def get_config(self) -> dict[str, Any]:
-        return {"precision": float(self.precision) if self._fixed else None,
+        fixed = float(self.precision) if self._fixed and self.precision is not None else None
+        return {"precision": fixed,
                 "divisor": self.divisor}

@@ -275,7 +275,8 @@ class Model:
         assert self.optimizer is not None
         last_finite = None
         for epoch in range(start_epoch, last + 1):
-            logged = epoch == last or (bool(log_every) and epoch % log_every == 0)
+            logged = epoch == last or (log_every is not None and log_every > 0
+                                       and epoch % log_every == 0)
             Xe, ye = (X, y) if not shuffle else self._shuffled(X, y, n)
             sums: list[Any] = []
             lr_before = self.optimizer.current_learning_rate
@@ -383,7 +384,8 @@ class Model:
             )
             raise ValueError(msg)
         if not xp.isdtype(X.dtype, "real floating"):
-            msg = f"{what} must hold floating-point values, got dtype {X.dtype}; convert with xp.astype(X, xp.float32)."
+            msg = (f"{what} must hold floating-point values, got dtype {X.dtype}; convert with "
+                   "xp.astype(X, xp.float32).")
             raise TypeError(msg)
         if not self.precision.float64_matmul and X.dtype != getattr(xp, self.precision.dtype):
             msg = (
@@ -408,7 +410,8 @@ class Model:
         n = self._check_inputs(X, xname)
         self.backend.check(y, yname)
         if y.ndim == 0 or y.shape[0] != n:
-            msg = f"{xname} has {n} samples but {yname} has shape {tuple(y.shape)}; they must match."
+            msg = (f"{xname} has {n} samples but {yname} has shape {tuple(y.shape)}; they must "
+                   "match.")
             raise ValueError(msg)
         xp = self.backend.xp
         if xp.isdtype(y.dtype, "real floating") and not bool(xp.all(xp.isfinite(y))):
@@ -444,7 +447,8 @@ class Model:
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
-        return f"Model(backend={self.backend.name!r}, precision={self.precision.name!r}, layers=[\n  {inner}\n])"
+        return (f"Model(backend={self.backend.name!r}, precision={self.precision.name!r}, "
+                f"layers=[\n  {inner}\n])")
 
 
 def _n_outputs(layers: Sequence[Layer]) -> int:

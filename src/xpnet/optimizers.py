@@ -132,7 +132,7 @@ class SGD(Optimizer):
     ([0.0], [-1.0])
     """
 
-    state_names = ("u",)
+    state_names = ("u",)  # used only with momentum; a zero array per parameter otherwise
 
     def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0):
         super().__init__(learning_rate, decay)
@@ -140,8 +140,6 @@ class SGD(Optimizer):
             msg = f"momentum must be in [0, 1), got {momentum!r}."
             raise ValueError(msg)
         self.momentum = float(momentum)
-        if not self.momentum:
-            self.state_names = ()
 
     def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
         if self.momentum:
@@ -154,7 +152,8 @@ class SGD(Optimizer):
 
 
 class Adagrad(Optimizer):
-    r"""Adagrad: :math:`c \leftarrow c + g^2`, :math:`p \leftarrow p - \eta_t g / (\sqrt c + \epsilon)`.
+    r"""Adagrad: :math:`c \leftarrow c + g^2`,
+    :math:`p \leftarrow p - \eta_t g / (\sqrt c + \epsilon)`.
 
     Each parameter's step shrinks with the sum of all its past squared gradients
     (Duchi, Hazan & Singer, 2011).

@@ -17,7 +17,7 @@ weights in construction order, then one dropout mask per training forward pass).
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Union, cast
 
 import numpy as np
 
@@ -96,7 +96,7 @@ class Generator:
     def get_state(self) -> dict:
         """A JSON-serialisable snapshot of the stream."""
         if self.nnfs:
-            kind, keys, pos, has_gauss, cached = self._legacy.get_state()
+            kind, keys, pos, has_gauss, cached = cast(tuple, self._legacy.get_state(legacy=True))
             return {
                 "kind": kind, "keys": keys.tolist(), "pos": int(pos),
                 "has_gauss": int(has_gauss), "cached_gaussian": float(cached), "nnfs": True,
@@ -119,7 +119,7 @@ class Generator:
             self._pcg.bit_generator.state = state["pcg64"]
 
 
-SeedLike = Union[int, str, Generator, None]
+SeedLike = Union[int, str, Generator, None]  # noqa: UP007 (a runtime alias on Python 3.10)
 
 
 def as_generator(seed: SeedLike) -> Generator:

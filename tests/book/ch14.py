@@ -5,13 +5,15 @@ Run as a subprocess: ``python tests/book/ch14.py [--epochs N] [--print-every K]`
 
 import argparse
 
-import numpy as np
 import nnfs
+import numpy as np
 from nnfs.datasets import spiral_data
-
-from nnfs_book import (Layer_Dense, Activation_ReLU,
-                       Activation_Softmax_Loss_CategoricalCrossentropy,
-                       Optimizer_Adam)
+from nnfs_book import (
+    Activation_ReLU,
+    Activation_Softmax_Loss_CategoricalCrossentropy,
+    Layer_Dense,
+    Optimizer_Adam,
+)
 
 parser = argparse.ArgumentParser()
 parser.add_argument('--epochs', type=int, default=10000)

@@ -5,12 +5,16 @@ Run as a subprocess: ``python tests/book/ch16.py [--epochs N] [--print-every K]`
 
 import argparse
 
-import numpy as np
 import nnfs
+import numpy as np
 from nnfs.datasets import spiral_data
-
-from nnfs_book import (Layer_Dense, Activation_ReLU, Activation_Sigmoid,
-                       Loss_BinaryCrossentropy, Optimizer_Adam)
+from nnfs_book import (
+    Activation_ReLU,
+    Activation_Sigmoid,
+    Layer_Dense,
+    Loss_BinaryCrossentropy,
+    Optimizer_Adam,
+)
 
 parser = argparse.ArgumentParser()
 parser.add_argument('--epochs', type=int, default=10000)

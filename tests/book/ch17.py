@@ -9,12 +9,16 @@ Run as a subprocess: ``python tests/book/ch17.py [--epochs N] [--print-every K]`
 
 import argparse
 
-import numpy as np
 import nnfs
+import numpy as np
 from nnfs.datasets import sine_data
-
-from nnfs_book import (Layer_Dense, Activation_ReLU, Activation_Linear,
-                       Loss_MeanSquaredError, Optimizer_Adam)
+from nnfs_book import (
+    Activation_Linear,
+    Activation_ReLU,
+    Layer_Dense,
+    Loss_MeanSquaredError,
+    Optimizer_Adam,
+)
 
 parser = argparse.ArgumentParser()
 parser.add_argument('--epochs', type=int, default=10000)

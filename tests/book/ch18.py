@@ -8,10 +8,16 @@ import argparse
 
 import nnfs
 from nnfs.datasets import spiral_data
-
-from nnfs_book import (Model, Layer_Dense, Layer_Dropout, Activation_ReLU,
-                       Activation_Softmax, Loss_CategoricalCrossentropy,
-                       Optimizer_Adam, Accuracy_Categorical)
+from nnfs_book import (
+                       Accuracy_Categorical,
+                       Activation_ReLU,
+                       Activation_Softmax,
+                       Layer_Dense,
+                       Layer_Dropout,
+                       Loss_CategoricalCrossentropy,
+                       Model,
+                       Optimizer_Adam,
+)
 
 parser = argparse.ArgumentParser()
 parser.add_argument('--epochs', type=int, default=10000)

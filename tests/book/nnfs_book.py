@@ -574,7 +574,7 @@ class Loss_CategoricalCrossentropy(Loss):
 
 # Softmax classifier - combined Softmax activation
 # and cross-entropy loss for faster backward step
-class Activation_Softmax_Loss_CategoricalCrossentropy():
+class Activation_Softmax_Loss_CategoricalCrossentropy:
 
     # Creates activation and loss function objects
     def __init__(self):
@@ -891,7 +891,7 @@ class Model:
             accuracy = self.accuracy.calculate(predictions, y_val)
 
             # Print a summary
-            print(f'validation, ' +
+            print('validation, ' +
                   f'acc: {accuracy:.3f}, ' +
                   f'loss: {loss:.3f}')
 
