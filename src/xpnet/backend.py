@@ -59,6 +59,9 @@ class Backend:
     def __repr__(self) -> str:
         return f"Backend({self.name!r}, device={self.device!r})"
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Backend:
+        return self  # immutable, and modules cannot be copied: copies of layers share it
+
     # -- moving data in and out -------------------------------------------------
     def asarray(self, x: Any, dtype: Any = None) -> Any:
         """Copy host data (a NumPy array, list or scalar) onto this backend's device.

@@ -1,0 +1,575 @@
+r"""Numerical gradient checking: does a component's ``backward`` match its ``forward``?
+
+For a layer, the scalar checked is :math:`L = \sum_{ij} f(x)_{ij}\,dy_{ij} + R` with a random
+``dy`` and the layer's regularization penalty :math:`R`, so ``backward(dy)`` must return
+:math:`\partial L/\partial x` and store :math:`\partial L/\partial p` for every parameter
+(penalty terms included). For a loss, :math:`L` is the data loss ``calculate(y_pred, y)`` and
+``backward(y_pred, y)`` must return :math:`\partial L/\partial \hat y`.
+
+Numerical derivatives are central differences computed in float64 (on a float64 copy of the
+component) whatever the component's own dtype, on any backend. Each entry is compared with
+
+.. math:: \mathrm{rel} = |a - n| / \max(|a| + |n|, \mathrm{tiny})
+
+and passes when ``rel <= rtol`` or ``|a - n| <= atol``. Where the function has a kink (ReLU
+at 0, L1 at 0, MAE where the prediction equals the target) the one-sided differences
+disagree; the check point is then nudged away, and entries still on a kink are reported as
+"non-differentiable here" rather than failed. Dropout is checked with its mask frozen.
+
+Components may follow xpnet's layer protocol (``forward`` returns the output, ``backward``
+returns ``dx``, ``params``/``grads`` dicts) or the book's style (``forward`` sets
+``self.output``, ``backward`` sets ``self.dinputs``, ``self.dweights``, ``self.dbiases``).
+
+>>> from xpnet.layers import Dense
+>>> report = check(Dense(3, 2, weight_l2=0.1))
+>>> report.passed, [c.parameter for c in report.checks]
+(True, ['x', 'W', 'b'])
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import precision as _precision
+from .backend import Backend, resolve, to_numpy
+from .random import Generator
+
+__all__ = ["TOLERANCES", "Check", "Report", "builtin_components", "check", "check_many"]
+
+#: Default (rtol, atol) by the dtype of the component's analytic gradient.
+TOLERANCES = {"float64": (1e-6, 1e-9), "float32": (1e-3, 1e-5)}
+#: Central-difference step (the function is evaluated in float64).
+STEP = 1e-6
+#: Guards the relative error against 0/0.
+TINY = 1e-30
+#: One-sided slopes differing by more than this (relative) mark a kink.
+KINK = 1e-2
+MODES = ("full", "directional", "sampled")
+
+
+@dataclass
+class Check:
+    """The comparison for one component and one differentiated quantity."""
+
+    component: str
+    parameter: str
+    passed: bool
+    max_rel_error: float
+    max_abs_error: float
+    index: list[int] | None
+    numeric: float
+    analytic: float
+    rtol: float
+    atol: float
+    checked: int
+    non_differentiable: int = 0
+    note: str = ""
+
+
+@dataclass
+class Report:
+    """All checks of a run, printable as a table and serialisable as JSON."""
+
+    checks: list[Check] = field(default_factory=list)
+    backend: str = "numpy"
+    dtype: str = "float64"
+    mode: str = "full"
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    def extend(self, other: Report) -> None:
+        self.checks.extend(other.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backend": self.backend, "dtype": self.dtype, "mode": self.mode,
+                "passed": self.passed, "checks": [asdict(c) for c in self.checks]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    def __str__(self) -> str:
+        head = ("component", "param", "max rel err", "worst index", "numeric", "analytic",
+                "result")
+        rows = [head]
+        for c in self.checks:
+            result = "ok" if c.passed else "FAIL"
+            if c.non_differentiable:
+                result += f" ({c.non_differentiable} non-differentiable here)"
+            rows.append((
+                c.component, c.parameter, f"{c.max_rel_error:.2e}",
+                "" if c.index is None else str(tuple(c.index)),
+                f"{c.numeric:.6g}", f"{c.analytic:.6g}", result,
+            ))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+                 for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        n_fail = len(self.failures)
+        summary = (f"{len(self.checks)} gradients checked on {self.backend} ({self.dtype}, "
+                   f"{self.mode}): " + ("all passed" if not n_fail else f"{n_fail} FAILED: "
+                   + ", ".join(f"{c.component}.{c.parameter}" for c in self.failures)))
+        return "\n".join([*lines, summary])
+
+
+# -- adapting components -------------------------------------------------------------------
+
+def is_loss(component: Any) -> bool:
+    """Losses take ``(y_pred, y_true)``: xpnet's Loss classes, or anything with
+    ``calculate`` (the book's losses)."""
+    from .losses import Loss
+
+    return isinstance(component, Loss) or hasattr(component, "calculate")
+
+
+def _params(layer: Any) -> dict[str, Any]:
+    params = getattr(layer, "params", None)
+    if isinstance(params, dict):
+        return params
+    # the book's style: weights and biases attributes
+    return {k: getattr(layer, k) for k in ("weights", "biases") if hasattr(layer, k)}
+
+
+def _set_param(layer: Any, name: str, value: Any) -> None:
+    if isinstance(getattr(layer, "params", None), dict):
+        layer.params[name] = value
+    else:
+        setattr(layer, name, value)
+
+
+def _grads(layer: Any) -> dict[str, Any]:
+    grads = getattr(layer, "grads", None)
+    if isinstance(grads, dict) and grads:
+        return grads
+    return {k: getattr(layer, "d" + k) for k in ("weights", "biases") if hasattr(layer, "d" + k)}
+
+
+def _forward(layer: Any, x: Any) -> Any:
+    try:
+        out = layer.forward(x, True)
+    except TypeError:
+        out = layer.forward(x)  # the book's early chapters: forward(inputs)
+    return layer.output if out is None else out
+
+
+def _backward(layer: Any, dy: Any) -> Any:
+    out = layer.backward(dy)
+    return getattr(layer, "dinputs", None) if out is None else out
+
+
+def _penalty(layer: Any, xp: Any) -> Any:
+    if hasattr(layer, "regularization_loss"):
+        return layer.regularization_loss()
+    # the book's attribute names (Loss.regularization_loss(layer) in chapters 14-17)
+    total: Any = 0
+    for p, base in (("weights", "weight"), ("biases", "bias")):
+        if not hasattr(layer, p):
+            continue
+        w = getattr(layer, p)
+        l1 = getattr(layer, f"{base}_regularizer_l1", 0)
+        l2 = getattr(layer, f"{base}_regularizer_l2", 0)
+        if l1 > 0:
+            total = total + l1 * xp.sum(xp.abs(w))
+        if l2 > 0:
+            total = total + l2 * xp.sum(w * w)
+    return total
+
+
+def _name(component: Any) -> str:
+    return type(component).__name__
+
+
+# -- the core comparison -------------------------------------------------------------------
+
+@dataclass
+class _Target:
+    """One differentiated array: its analytic gradient and how to perturb its float64 copy."""
+
+    name: str
+    analytic: np.ndarray  # host float64 copy of the analytic gradient
+    owner: Any  # a dict holding the float64 input, or the float64 copy of the component
+    key: str
+    dtype: str = "float64"  # of the analytic gradient: picks the default tolerances
+
+    def get(self) -> Any:
+        """The float64 array on the device that the objective reads."""
+        if isinstance(self.owner, dict):
+            return self.owner[self.key]
+        return _params(self.owner)[self.key]
+
+    def set(self, value: Any) -> None:
+        if isinstance(self.owner, dict):
+            self.owner[self.key] = value
+        else:
+            _set_param(self.owner, self.key, value)
+
+
+def _perturbed(b: Backend, target: _Target, index: tuple[int, ...], delta: float,
+               f: Callable[[], float]) -> float:
+    arr = target.get()
+    old = arr[index]
+    arr[index] = old + delta
+    try:
+        return f()
+    finally:
+        arr[index] = old
+
+
+def _compare(component: str, target: _Target, numeric: np.ndarray, analytic: np.ndarray,
+             rtol: float | None, atol: float | None, kinks: np.ndarray, mode: str,
+             indices: list[tuple[int, ...]] | None) -> Check:
+    default_rtol, default_atol = TOLERANCES[target.dtype]
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    diff = np.abs(analytic - numeric)
+    rel = diff / np.maximum(np.abs(analytic) + np.abs(numeric), TINY)
+    ok = (rel <= rtol) | (diff <= atol)
+    ok |= kinks
+    score = np.where(kinks, 0.0, np.minimum(rel / rtol, diff / max(atol, TINY)))
+    worst = int(np.argmax(score)) if score.size else 0
+    index: list[int] | None
+    if mode == "directional":
+        index = None
+    elif indices is not None:
+        index = list(indices[worst])
+    else:
+        index = [int(i) for i in np.unravel_index(worst, target.analytic.shape)]
+    valid = ~kinks
+    n_kinks = int(kinks.sum())
+    note = "non-differentiable here" if n_kinks else ""
+    return Check(
+        component=component, parameter=target.name, passed=bool(ok.all()),
+        max_rel_error=float(rel[valid].max()) if valid.any() else 0.0,
+        max_abs_error=float(diff[valid].max()) if valid.any() else 0.0,
+        index=index, numeric=float(numeric.reshape(-1)[worst]) if numeric.size else 0.0,
+        analytic=float(analytic.reshape(-1)[worst]) if analytic.size else 0.0,
+        rtol=rtol, atol=atol, checked=int(valid.sum()), non_differentiable=n_kinks, note=note,
+    )
+
+
+def _numeric(b: Backend, target: _Target, f: Callable[[], float], mode: str, samples: int,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                list[tuple[int, ...]] | None]:
+    """Numeric gradient entries, the matching analytic entries and kink flags."""
+    shape = target.analytic.shape
+    f0 = f()
+    if mode == "directional":
+        u = rng.standard_normal(shape)
+        u /= np.linalg.norm(u) or 1.0
+        arr = target.get()
+        xp = b.xp
+        du = b.asarray(u * STEP, dtype=arr.dtype)
+        base = xp.asarray(arr, copy=True)
+        target.set(base + du)
+        fp = f()
+        target.set(base - du)
+        fm = f()
+        target.set(base)
+        numeric = np.array([(fp - fm) / (2 * STEP)])
+        kink = _is_kink(fp, fm, f0)
+        analytic = np.array([float(np.sum(target.analytic * u))])
+        return numeric, analytic, np.array([kink]), None
+    size = int(np.prod(shape))
+    if mode == "sampled" and samples < size:
+        flat = rng.choice(size, size=samples, replace=False)
+    else:
+        flat = np.arange(size)
+    indices = [tuple(int(i) for i in np.unravel_index(k, shape)) for k in flat]
+    numeric = np.empty(len(indices))
+    kinks = np.zeros(len(indices), dtype=bool)
+    for j, index in enumerate(indices):
+        fp = _perturbed(b, target, index, STEP, f)
+        fm = _perturbed(b, target, index, -STEP, f)
+        numeric[j] = (fp - fm) / (2 * STEP)
+        kinks[j] = _is_kink(fp, fm, f0)
+    analytic = np.array([target.analytic[i] for i in indices])
+    return numeric, analytic, kinks, (indices if mode == "sampled" else None)
+
+
+def _is_kink(fp: float, fm: float, f0: float) -> bool:
+    right, left = (fp - f0) / STEP, (f0 - fm) / STEP
+    return abs(right - left) > KINK * (abs(right) + abs(left)) + 1e-6
+
+
+# -- checking a layer or a loss --------------------------------------------------------------
+
+def _float64_copy(component: Any, b: Backend) -> Any:
+    c64 = copy.deepcopy(component)
+    for name, p in _params(c64).items():
+        _set_param(c64, name, b.xp.astype(p, b.xp.float64))
+    if isinstance(getattr(c64, "precision", None), _precision.Precision):
+        c64.precision = c64.precision.with_dtype("float64")
+    return c64
+
+
+def _rng_state(component: Any) -> Callable[[], None]:
+    """A function that rewinds the component's random stream (freezes dropout masks)."""
+    rng = getattr(component, "rng", None)
+    if rng is None or not hasattr(rng, "get_state"):
+        return lambda: None
+    state = rng.get_state()
+    return lambda: rng.set_state(state)
+
+
+def _check_layer(layer: Any, x: Any, b: Backend, mode: str, samples: int,
+                 seed: int, rtol: float | None, atol: float | None, label: str) -> list[Check]:
+    xp = b.xp
+    rng = np.random.default_rng(seed)
+    rewind = _rng_state(layer)
+    out = _forward(layer, x)
+    dy_host = rng.standard_normal(tuple(out.shape))
+    for _attempt in range(3):
+        rewind()
+        c64 = _float64_copy(layer, b)
+        rewind64 = _rng_state(c64)
+        rewind()
+        y = _forward(layer, x)
+        dy = b.asarray(dy_host, dtype=y.dtype)
+        dx = _backward(layer, dy)
+        x64 = b.asarray(to_numpy(x).astype(np.float64), dtype=xp.float64)
+        dy64 = b.asarray(dy_host, dtype=xp.float64)
+        state = {"x": x64}
+
+        def f(c64: Any = c64, rewind64: Callable[[], None] = rewind64,
+              state: dict[str, Any] = state, dy64: Any = dy64) -> float:
+            rewind64()
+            out64 = _forward(c64, state["x"])
+            return float(xp.sum(out64 * dy64) + _penalty(c64, xp))
+
+        targets = []
+        if dx is not None:
+            targets.append(_Target("x", to_numpy(dx).astype(np.float64), state, "x",
+                                   _dtype_name(xp, dx)))
+        grads = _grads(layer)
+        for name in _params(layer):
+            if name not in grads:
+                msg = f"{label}.backward did not set the gradient of parameter {name!r}."
+                raise ValueError(msg)
+            targets.append(_Target(name, to_numpy(grads[name]).astype(np.float64), c64, name,
+                                   _dtype_name(xp, grads[name])))
+        checks, kinked = [], []
+        for t in targets:
+            numeric, analytic, kinks, idx = _numeric(b, t, f, mode, samples, rng)
+            checks.append(_compare(label, t, numeric, analytic, rtol, atol, kinks, mode, idx))
+            if kinks.any() and mode != "directional":
+                kinked.append((t.name, [i for i, k in zip(
+                    idx or [tuple(int(v) for v in np.unravel_index(j, t.analytic.shape))
+                            for j in range(t.analytic.size)], kinks, strict=True) if k]))
+        if not kinked:
+            return checks
+        # move the check point off the kinks and try again
+        for name, bad in kinked:
+            if name == "x":
+                host_x = to_numpy(x).copy()
+                for i in bad:
+                    host_x[i] += 10 * STEP * (1 if host_x[i] >= 0 else -1) + 1e-3
+                x = b.asarray(host_x, dtype=x.dtype)
+            else:
+                p = _params(layer)[name]
+                host_p = to_numpy(p).copy()
+                for i in bad:
+                    host_p[i] += 1e-3 if host_p[i] >= 0 else -1e-3
+                _set_param(layer, name, b.asarray(host_p, dtype=p.dtype))
+    return checks
+
+
+def _check_loss(loss: Any, y_pred: Any, y_true: Any, b: Backend, mode: str, samples: int,
+                seed: int, rtol: float | None, atol: float | None, label: str) -> list[Check]:
+    xp = b.xp
+    rng = np.random.default_rng(seed)
+    for _attempt in range(3):
+        loss.calculate(y_pred, y_true)  # fused losses cache the softmax here
+        g = _backward_loss(loss, y_pred, y_true)
+        p64 = b.asarray(to_numpy(y_pred).astype(np.float64), dtype=xp.float64)
+        t64 = y_true
+        if xp.isdtype(y_true.dtype, "real floating"):
+            t64 = xp.astype(y_true, xp.float64)
+        loss64 = copy.deepcopy(loss)
+        state = {"p": p64}
+
+        def f(loss64: Any = loss64, state: dict[str, Any] = state, t64: Any = t64) -> float:
+            return float(loss64.calculate(state["p"], t64))
+
+        target = _Target("y_pred", to_numpy(g).astype(np.float64), state, "p",
+                         _dtype_name(xp, g))
+        numeric, analytic, kinks, idx = _numeric(b, target, f, mode, samples, rng)
+        result = _compare(label, target, numeric, analytic, rtol, atol, kinks, mode, idx)
+        if not kinks.any() or mode == "directional":
+            return [result]
+        host = to_numpy(y_pred).copy()
+        flat = np.flatnonzero(kinks) if idx is None else [
+            np.ravel_multi_index(i, host.shape) for i, k in zip(idx, kinks, strict=True) if k]
+        host.reshape(-1)[flat] += 1e-3
+        y_pred = b.asarray(host, dtype=y_pred.dtype)
+    return [result]
+
+
+def _dtype_name(xp: Any, a: Any) -> str:
+    return "float64" if a.dtype == xp.float64 else "float32"
+
+
+def _backward_loss(loss: Any, y_pred: Any, y_true: Any) -> Any:
+    out = loss.backward(y_pred, y_true)
+    return loss.dinputs if out is None else out
+
+
+# -- inputs for the built-in components -------------------------------------------------------
+
+def _softmax_rows(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    e = np.exp(rng.standard_normal((n, k)))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def default_inputs(component: Any, b: Backend, dtype: str, seed: int = 0,
+                   batch: int = 4, features: int = 5) -> tuple[Any, ...]:
+    """Inputs of the right shape for ``component``, away from kinks where it is known.
+
+    Layers get ``(x,)`` with ``n_in`` (or ``features``) columns; losses get
+    ``(y_pred, y_true)`` matching what the loss expects.
+    """
+    from .losses import BinaryCrossentropy, CategoricalCrossentropy, SoftmaxCrossentropy
+
+    rng = np.random.default_rng(seed + 1)
+    dt = getattr(b.xp, dtype)
+    if is_loss(component):
+        k = 3
+        if isinstance(component, CategoricalCrossentropy):
+            return (b.asarray(_softmax_rows(rng, batch, k) * 0.9 + 0.1 / k, dtype=dt),
+                    b.asarray(rng.integers(0, k, batch), dtype=b.xp.int64))
+        if isinstance(component, SoftmaxCrossentropy):
+            return (b.asarray(rng.standard_normal((batch, k)), dtype=dt),
+                    b.asarray(rng.integers(0, k, batch), dtype=b.xp.int64))
+        if isinstance(component, BinaryCrossentropy):
+            return (b.asarray(rng.uniform(0.1, 0.9, (batch, 2)), dtype=dt),
+                    b.asarray(rng.integers(0, 2, (batch, 2)), dtype=dt))
+        # regression losses: predictions at least 0.1 from the targets (MAE's kink)
+        y_true = rng.standard_normal((batch, 2))
+        offset = rng.uniform(0.1, 1.0, (batch, 2)) * rng.choice([-1, 1], (batch, 2))
+        return b.asarray(y_true + offset, dtype=dt), b.asarray(y_true, dtype=dt)
+    n_in = getattr(component, "n_in", None) or features
+    x = rng.standard_normal((batch, n_in))
+    x += np.sign(x) * 0.1  # away from 0, where ReLU-like activations have their kink
+    return (b.asarray(x, dtype=dt),)
+
+
+def builtin_components() -> dict[str, Callable[[], Any]]:
+    """Every built-in layer, activation and loss, with and without regularization."""
+    from .activations import Linear, ReLU, Sigmoid, Softmax
+    from .layers import Dense, Dropout
+    from .losses import (
+        BinaryCrossentropy,
+        CategoricalCrossentropy,
+        MeanAbsoluteError,
+        MeanSquaredError,
+        SoftmaxCrossentropy,
+    )
+
+    return {
+        "Dense": lambda: Dense(3, 4),
+        "Dense[L1+L2]": lambda: Dense(3, 4, weight_l1=0.01, weight_l2=0.02, bias_l1=0.03,
+                                      bias_l2=0.04),
+        "Dropout": lambda: Dropout(0.3),
+        "ReLU": ReLU,
+        "Softmax": Softmax,
+        "Sigmoid": Sigmoid,
+        "Linear": Linear,
+        "CategoricalCrossentropy": CategoricalCrossentropy,
+        "BinaryCrossentropy": BinaryCrossentropy,
+        "MeanSquaredError": MeanSquaredError,
+        "MeanAbsoluteError": MeanAbsoluteError,
+        "SoftmaxCrossentropy": SoftmaxCrossentropy,
+    }
+
+
+# -- public entry points -------------------------------------------------------------------
+
+def check(
+    component: Any,
+    inputs: Iterable[Any] | None = None,
+    *,
+    backend: Any = "numpy",
+    dtype: str = "float64",
+    mode: str = "full",
+    samples: int = 10,
+    seed: int = 0,
+    rtol: float | None = None,
+    atol: float | None = None,
+    name: str | None = None,
+) -> Report:
+    """Check every gradient of one component.
+
+    Parameters
+    ----------
+    component : layer or loss
+        An xpnet layer/loss or one written in the book's style. An unbuilt xpnet layer is
+        built on ``backend`` in ``dtype``.
+    inputs : tuple, optional
+        ``(x,)`` for a layer, ``(y_pred, y_true)`` for a loss; generated when omitted.
+    backend : str or Backend
+        Where the component and its inputs live.
+    dtype : "float64" or "float32"
+        The component's dtype (the numerical derivative always runs in float64).
+    mode : "full", "directional" or "sampled"
+        Every entry; one random unit direction per array (cheap for big arrays); or
+        ``samples`` random entries.
+    rtol, atol : float, optional
+        Tolerances; :data:`TOLERANCES` by the dtype of each analytic gradient when omitted.
+
+    Returns
+    -------
+    Report
+    """
+    if mode not in MODES:
+        msg = f"mode must be one of {MODES}, got {mode!r}."
+        raise ValueError(msg)
+    if dtype not in TOLERANCES:
+        msg = f"dtype must be one of {tuple(TOLERANCES)}, got {dtype!r}."
+        raise ValueError(msg)
+    b = resolve(backend)
+    label = name or _name(component)
+    if hasattr(component, "build") and not getattr(component, "built", True):
+        component.build(b, Generator(seed), _precision.DEFAULT.with_dtype(dtype))
+    args = tuple(inputs) if inputs is not None else default_inputs(component, b, dtype, seed)
+    if is_loss(component):
+        if len(args) != 2:
+            msg = f"a loss is checked on inputs (y_pred, y_true); got {len(args)} arrays."
+            raise ValueError(msg)
+        checks = _check_loss(component, args[0], args[1], b, mode, samples, seed, rtol, atol,
+                             label)
+    else:
+        # move L1's kinks at 0 (biases start at zero) off the check point
+        for pname, p in _params(component).items():
+            host = to_numpy(p)
+            if not np.any(host == 0):
+                continue
+            moved = np.where(host == 0, np.random.default_rng(seed).uniform(0.01, 0.1,
+                                                                           host.shape), host)
+            _set_param(component, pname, b.asarray(moved, dtype=p.dtype))
+        checks = _check_layer(component, args[0], b, mode, samples, seed, rtol, atol, label)
+    return Report(checks=checks, backend=b.name, dtype=dtype, mode=mode)
+
+
+def check_many(components: dict[str, Callable[[], Any]] | None = None, **kwargs: Any) -> Report:
+    """Check several components (every built-in by default) into one report."""
+    components = builtin_components() if components is None else components
+    report: Report | None = None
+    for label, make in components.items():
+        r = check(make(), name=label, **kwargs)
+        if report is None:
+            report = r
+        else:
+            report.extend(r)
+    assert report is not None
+    return report
+
