@@ -6,9 +6,14 @@
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib
+import importlib.util
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__, presets
@@ -92,6 +97,101 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+class UsageError(Exception):
+    """Bad command-line usage discovered after parsing (exit status 2)."""
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+#: Defaults for constructor arguments a user component requires, by common names.
+_ARG_DEFAULTS = {"n_in": 3, "n_inputs": 3, "n_out": 4, "n_neurons": 4, "n_outputs": 4,
+                 "rate": 0.3, "drop_rate": 0.3}
+
+
+def _load_class(spec: str) -> type:
+    """``package.module:ClassName`` or ``path/to/file.py:ClassName``."""
+    target, sep, cls_name = spec.rpartition(":")
+    if not sep or not target or not cls_name:
+        msg = (f"unknown component {spec!r}: give a built-in name ({', '.join(_builtin_names())}) "
+               "or package.module:ClassName or path/to/file.py:ClassName.")
+        raise UsageError(msg)
+    if target.endswith(".py") or os.sep in target:
+        path = Path(target)
+        if not path.is_file():
+            msg = f"file not found: {target!r} (from {spec!r})."
+            raise UsageError(msg)
+        module_spec = importlib.util.spec_from_file_location(path.stem, path)
+        assert module_spec is not None and module_spec.loader is not None
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules.setdefault(path.stem, module)
+        module_spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
+            msg = f"cannot import module {target!r} (from {spec!r}): {exc}."
+            raise UsageError(msg) from exc
+    cls = getattr(module, cls_name, None)
+    if not isinstance(cls, type):
+        msg = f"{target!r} has no class {cls_name!r}."
+        raise UsageError(msg)
+    if not (hasattr(cls, "forward") and hasattr(cls, "backward")):
+        msg = (f"{cls_name} is not a layer or loss: it needs forward and backward methods "
+               "(see the layer protocol in the docs).")
+        raise UsageError(msg)
+    return cls
+
+
+def _construct(cls: type, args: dict[str, Any]) -> Any:
+    import inspect
+
+    kwargs = dict(args)
+    for name, param in inspect.signature(cls).parameters.items():
+        if name in kwargs or param.default is not inspect.Parameter.empty or param.kind in (
+                param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if name not in _ARG_DEFAULTS:
+            msg = f"{cls.__name__} needs the argument {name!r}: pass --arg {name}=VALUE."
+            raise UsageError(msg)
+        kwargs[name] = _ARG_DEFAULTS[name]
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        msg = f"cannot construct {cls.__name__}({kwargs}): {exc}."
+        raise UsageError(msg) from exc
+
+
+def _builtin_names() -> list[str]:
+    from .gradcheck import builtin_components
+
+    return list(builtin_components())
+
+
+def _gradcheck(args: argparse.Namespace, out: TextIO) -> int:
+    from . import gradcheck
+
+    builtins = gradcheck.builtin_components()
+    lowered = {name.lower(): name for name in builtins}
+    components: dict[str, Any] = {}
+    ctor_args = {k: _literal(v) for k, v in args.arg}
+    for spec in args.components or list(builtins):
+        if spec.lower() in lowered:
+            name = lowered[spec.lower()]
+            components[name] = builtins[name]
+        else:
+            cls = _load_class(spec)
+            components[spec] = lambda cls=cls: _construct(cls, ctor_args)
+    report = gradcheck.check_many(components, backend=args.backend, dtype=args.dtype,
+                                  mode=args.mode, seed=args.seed)
+    out.write((report.to_json() if args.json else str(report)) + "\n")
+    return 0 if report.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xpnet",
@@ -122,6 +222,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one JSON object per logged epoch, then the validation")
     train.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
     train.set_defaults(func=_train)
+
+    check = sub.add_parser(
+        "gradcheck", help="check backward passes against numerical gradients",
+        description="Compare every analytic gradient (inputs and parameters, regularization "
+        "included) with float64 central differences. Exit 0 when all pass, 1 when one fails.",
+    )
+    check.add_argument("components", nargs="*", metavar="COMPONENT",
+                       help="built-in names (default: all of them), package.module:Class or "
+                       "path/to/file.py:Class")
+    check.add_argument("--backend", default="numpy", choices=BACKENDS)
+    check.add_argument("--dtype", default="float64", choices=("float64", "float32"),
+                       help="the component's dtype (numerical gradients always use float64)")
+    check.add_argument("--mode", default="full", choices=("full", "directional", "sampled"))
+    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--arg", type=_setting, action="append", default=[], metavar="KEY=VALUE",
+                       help="constructor argument of a user component, e.g. --arg n_in=5")
+    check.add_argument("--json", action="store_true", help="the report as JSON")
+    check.set_defaults(func=_gradcheck)
     return parser
 
 
@@ -132,6 +250,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args, out))
+    except UsageError as exc:
+        sys.stderr.write(f"xpnet {args.command}: error: {exc}\n")
+        return 2
     except DivergenceError as exc:
         sys.stderr.write(f"xpnet {args.command}: error: {exc}\n")
         return 1

@@ -218,7 +218,7 @@ class _Target:
 def _perturbed(b: Backend, target: _Target, index: tuple[int, ...], delta: float,
                f: Callable[[], float]) -> float:
     arr = target.get()
-    old = arr[index]
+    old = float(arr[index])  # a Python float: a 0-d torch index is a view, not a copy
     arr[index] = old + delta
     try:
         return f()
@@ -457,7 +457,10 @@ def default_inputs(component: Any, b: Backend, dtype: str, seed: int = 0,
         y_true = rng.standard_normal((batch, 2))
         offset = rng.uniform(0.1, 1.0, (batch, 2)) * rng.choice([-1, 1], (batch, 2))
         return b.asarray(y_true + offset, dtype=dt), b.asarray(y_true, dtype=dt)
-    n_in = getattr(component, "n_in", None) or features
+    n_in = getattr(component, "n_in", None)
+    if n_in is None:  # e.g. the book's Layer_Dense: its weights are (n_in, n_out)
+        weights = _params(component).get("W", _params(component).get("weights"))
+        n_in = weights.shape[0] if weights is not None else features
     x = rng.standard_normal((batch, n_in))
     x += np.sign(x) * 0.1  # away from 0, where ReLU-like activations have their kink
     return (b.asarray(x, dtype=dt),)

@@ -1,0 +1,155 @@
+"""gradcheck: passes every built-in on every backend, fails wrong backwards, never fails on a
+kink, and its command line exits 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xpnet import gradcheck
+from xpnet.activations import ReLU
+from xpnet.cli import main
+from xpnet.layers import Dense, Dropout
+from xpnet.losses import MeanAbsoluteError
+
+BOOK = Path(__file__).parent / "book"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_builtin_passes_on_every_backend(backend, dtype):
+    report = gradcheck.check_many(backend=backend, dtype=dtype)
+    assert report.passed, str(report)
+    names = {c.component for c in report.checks}
+    assert set(gradcheck.builtin_components()) == names
+    params = {(c.component, c.parameter) for c in report.checks}
+    assert {("Dense[L1+L2]", "W"), ("Dense[L1+L2]", "b"), ("Dense", "x")} <= params
+
+
+@pytest.mark.parametrize("mode", ["directional", "sampled"])
+def test_cheap_modes_pass_the_builtins(mode):
+    assert gradcheck.check_many(mode=mode, samples=3).passed
+
+
+class WrongWeightGradient(Dense):
+    def backward(self, dy):
+        dx = super().backward(dy)
+        self.grads["W"] = self.grads["W"] * 1.01
+        return dx
+
+
+class ForgetsL2(Dense):
+    """Leaves the penalty's gradient out of dW: the check must notice."""
+
+    def backward(self, dy):
+        dx = super().backward(dy)
+        self.grads["W"] = self.grads["W"] - 2 * self.weight_l2 * self.W
+        return dx
+
+
+@pytest.mark.parametrize("layer", [WrongWeightGradient(3, 2), ForgetsL2(3, 2, weight_l2=0.5)])
+def test_a_wrong_backward_fails_and_is_named(layer):
+    report = gradcheck.check(layer)
+    assert not report.passed
+    assert [(c.component, c.parameter) for c in report.failures] == [(type(layer).__name__, "W")]
+    worst = report.failures[0]
+    assert worst.max_rel_error > 1e-3
+    assert worst.numeric != pytest.approx(worst.analytic, rel=1e-6)
+    assert f"1 FAILED: {type(layer).__name__}.W" in str(report)
+
+
+def test_kinks_are_moved_or_reported_never_failed():
+    # ReLU exactly at its kink, L1 with weights exactly 0, MAE with y_hat == y
+    assert gradcheck.check(ReLU(), (np.array([[0.0, 1.0, -1.0, 0.0]]),)).passed
+    dense = Dense(3, 2, weight_l1=0.1)
+    report = gradcheck.check(dense)
+    assert report.passed
+    y = np.array([[0.5, -1.0], [2.0, 0.0]])
+    assert gradcheck.check(MeanAbsoluteError(), (y.copy(), y)).passed
+
+
+def test_dropout_is_checked_with_its_mask_frozen(backend):
+    report = gradcheck.check(Dropout(0.5), backend=backend)
+    assert report.passed and report.checks[0].checked == 20
+
+
+def test_book_style_components_are_adapted():
+    sys.path.insert(0, str(BOOK))
+    try:
+        import nnfs_book as nb
+    finally:
+        sys.path.remove(str(BOOK))
+    y_pred = np.array([[1.0, 2.0], [0.5, -1.0]])
+    y_true = np.array([[0.0, 0.0], [1.0, 1.0]])
+    mae = gradcheck.check(nb.Loss_MeanAbsoluteError(), (y_pred, y_true))
+    assert not mae.passed  # the book's sign error
+    failure = mae.failures[0]
+    assert failure.numeric == pytest.approx(-failure.analytic)
+    layer = nb.Layer_Dense(3, 4, weight_regularizer_l1=0.01, bias_regularizer_l2=0.1)
+    assert gradcheck.check(layer).passed
+    assert gradcheck.check(nb.Activation_Softmax()).passed
+
+
+def test_report_json_and_bad_arguments():
+    report = gradcheck.check(Dense(2, 2))
+    data = json.loads(report.to_json())
+    assert data["passed"] is True and data["backend"] == "numpy"
+    assert {c["parameter"] for c in data["checks"]} == {"x", "W", "b"}
+    with pytest.raises(ValueError, match="mode must be one of"):
+        gradcheck.check(Dense(2, 2), mode="half")
+    with pytest.raises(ValueError, match=r"a loss is checked on inputs \(y_pred, y_true\)"):
+        gradcheck.check(MeanAbsoluteError(), (np.ones((2, 2)),))
+
+
+def run(*argv):
+    out = io.StringIO()
+    code = main(["gradcheck", *argv], out=out)
+    return code, out.getvalue()
+
+
+def test_cli_all_builtins_pass_with_a_table_and_summary():
+    code, text = run()
+    assert code == 0
+    assert "16 gradients checked on numpy (float64, full): all passed" in text
+    assert "Dense[L1+L2]" in text and "SoftmaxCrossentropy" in text
+
+
+def test_cli_fails_with_exit_1_naming_the_component(tmp_path):
+    layer_file = tmp_path / "mylayer.py"
+    layer_file.write_text(textwrap.dedent("""
+        import numpy as np
+
+        class Doubled:
+            '''y = 2x, but backward forgets the 2.'''
+            def forward(self, inputs, training=True):
+                self.inputs = inputs
+                return 2 * inputs
+
+            def backward(self, dvalues):
+                return dvalues
+    """))
+    code, text = run(f"{layer_file}:Doubled", "--json")
+    assert code == 1
+    report = json.loads(text)
+    assert report["passed"] is False
+    assert report["checks"][0]["component"].endswith("mylayer.py:Doubled")
+
+
+@pytest.mark.parametrize("argv", [["nope"], ["missing_file.py:X"], ["xpnet.model:History"],
+                                  ["xpnet.layers:Dense", "--arg", "n_in=0"]])
+def test_cli_bad_usage_exits_2(argv, capsys):
+    code, _ = run(*argv)
+    assert code == 2
+    assert "xpnet gradcheck: error:" in capsys.readouterr().err
+
+
+def test_cli_user_component_with_arguments_and_backend_options():
+    code, text = run("xpnet.layers:Dense", "--arg", "n_in=2", "--arg", "n_out=3",
+                     "--arg", "weight_l2=0.1", "--dtype", "float32", "--mode", "sampled")
+    assert code == 0, text
+    assert "(float32, sampled): all passed" in text
