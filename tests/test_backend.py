@@ -57,3 +57,22 @@ def test_importing_xpnet_imports_no_optional_backend():
             "print(sorted(m for m in ('cupy', 'torch', 'array_api_strict') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_cupy_without_a_gpu_is_a_clean_backend_error(monkeypatch):
+    """CuPy imports on machines with no GPU; resolving it must then fail cleanly (so the
+    test matrix skips), before any array is created."""
+    import types
+
+    from xpnet import backend as backend_module
+
+    def no_device():
+        raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+
+    fake = types.SimpleNamespace(
+        cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=no_device)),
+        zeros=lambda n: pytest.fail("an array was created before the GPU check"),
+    )
+    monkeypatch.setattr(backend_module, "_import", lambda name: fake)
+    with pytest.raises(BackendError, match="needs a CUDA GPU, but none could be used"):
+        resolve("cupy")

@@ -169,7 +169,7 @@ def _import(name: str) -> ModuleType:
     module = {"array_api_strict": "array_api_strict"}.get(name, name)
     try:
         return importlib.import_module(module)
-    except ImportError as exc:
+    except Exception as exc:  # CuPy without its CUDA libraries fails with other errors too
         msg = f"backend {name!r} is not installed ({exc}). Install it with: {_INSTALL_HINT[name]}."
         raise BackendError(msg) from exc
 
@@ -214,13 +214,21 @@ def resolve(backend: str | ModuleType | Backend | None = None, device: Any = Non
             msg = f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}."
             raise BackendError(msg)
         lib = _import(name)
+        if name == "cupy":
+            # ask for a GPU before touching one: CuPy imports fine on machines without
+            default = _default_device(name, lib)
+            device = default if device is None else device
     else:
         lib = backend
         name = _name_of(lib)
         if name not in BACKENDS:
             # Any other Array API namespace: trust it, and name it by its module.
             return Backend(lib, name, device)
-    xp = array_api_compat.array_namespace(_probe(name, lib))
+    try:
+        xp = array_api_compat.array_namespace(_probe(name, lib))
+    except Exception as exc:
+        msg = f"backend {name!r} is installed but cannot create arrays here: {exc}"
+        raise BackendError(msg) from exc
     if device is None:
         device = _default_device(name, lib)
     elif name == "torch" and isinstance(device, str):

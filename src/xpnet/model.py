@@ -1,5 +1,7 @@
 """The :class:`Model`: a stack of layers with a loss, an optimizer and an accuracy.
 
+Examples
+--------
 >>> import xpnet
 >>> from xpnet.layers import Dense
 >>> from xpnet.activations import ReLU, Softmax
@@ -26,7 +28,7 @@ from typing import Any
 from . import precision as _precision
 from .activations import Softmax
 from .backend import Backend, resolve
-from .errors import DivergenceError
+from .errors import BackendError, DivergenceError
 from .layers import Dense, Layer
 from .losses import (
     BinaryCrossentropy,
@@ -121,7 +123,7 @@ class Model:
                 f"{layer!r} was built on {layer.backend!r} but this model uses "
                 f"{self.backend!r}; create a new layer for this model."
             )
-            raise ValueError(msg)
+            raise BackendError(msg)
         if not getattr(layer, "built", False) and hasattr(layer, "build"):
             layer.build(self.backend, self.rng, self.precision)
         self.layers.append(layer)

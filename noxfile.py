@@ -1,0 +1,113 @@
+"""nox sessions: the test matrix over backends, lint, typecheck, docs, examples, bench.
+
+    nox -l                                  # list the sessions
+    nox -s "tests(backend='numpy')"         # one backend (numpy, array_api_strict, torch, cupy)
+    nox -s tests_slow                       # the full-length faithful runs (minutes)
+    nox -s lint typecheck docs examples     # what a pull request should pass
+    nox -s bench                            # the quick core benchmark
+
+Each session gets a plain ``venv`` with pip (no uv or conda needed, which keeps it working
+where only a package index, or a local wheel folder, is reachable). Add ``-r`` to reuse the
+environments between runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = [
+    "tests(backend='numpy')",
+    "tests(backend='array_api_strict')",
+    "tests(backend='torch')",
+    "tests(backend='cupy')",
+    "lint",
+    "typecheck",
+    "docs",
+    "examples",
+]
+
+ROOT = Path(__file__).parent
+BACKENDS = ["numpy", "array_api_strict", "torch", "cupy"]
+#: The CPU build of PyTorch that the project tests against (installed before xpnet so that
+#: the ``torch`` requirement is already met by it).
+TORCH = "torch==2.13.0"
+
+# One thread for BLAS and OpenMP: on small shared machines (CI's has 2 cores) more threads
+# only fight each other, and PyTorch with 2 threads ran xpnet's small ops ~30x slower.
+ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+#: pytest exit status when every test was deselected or skipped at collection (e.g. CuPy
+#: without a GPU); not a failure for the optional backends.
+NO_TESTS_COLLECTED = 5
+
+
+@nox.session
+@nox.parametrize("backend", BACKENDS)
+def tests(session: nox.Session, backend: str) -> None:
+    """The test suite (without the slow full-length runs) on one backend."""
+    env = {**ENV, "XPNET_TEST_BACKENDS": backend}
+    if backend == "torch":
+        session.install(TORCH)
+    extras = "test,cupy-cuda12" if backend == "cupy" else "test"
+    session.install("-e", f".[{extras}]")
+    success = [0, NO_TESTS_COLLECTED] if backend == "cupy" else [0]
+    session.run("pytest", "-m", "not slow", *session.posargs, env=env, success_codes=success)
+
+
+@nox.session
+def tests_slow(session: nox.Session) -> None:
+    """The full-length faithful runs against the book's output (several minutes)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "slow", *session.posargs, env=ENV)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the library, tests, examples, benchmarks and these tools."""
+    session.install("ruff")
+    session.run("ruff", "check", "src", "tests", "examples", "benchmarks", "noxfile.py",
+                "docs", *session.posargs)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy on the library (configured in pyproject.toml) and on the examples."""
+    session.install("mypy", "-e", ".")
+    session.run("mypy", *session.posargs)
+    session.run("mypy", "examples")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the site with warnings as errors, then run every code block of the pages."""
+    session.install("-e", ".[docs,strict]")
+    env = {**ENV, "NO_MKDOCS_2_WARNING": "1"}
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp())
+                / "site"), env=env)
+    session.run("python", "docs/run_snippets.py", env=env)
+
+
+@nox.session
+def examples(session: nox.Session) -> None:
+    """Each example script, briefly (20 epochs) on NumPy."""
+    session.install("-e", ".")
+    scripts = sorted((ROOT / "examples").glob("[0-9][0-9]_*.py"))
+    if not scripts:
+        session.error("no example scripts found in examples/")
+    for script in scripts:
+        session.run("python", str(script.relative_to(ROOT)), "--backend", "numpy",
+                    "--epochs", "20", env=ENV)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The quick core benchmark, if the benchmarks are there."""
+    script = ROOT / "benchmarks" / "bench_core.py"
+    if not script.exists():
+        session.skip(f"{script.relative_to(ROOT)} does not exist")
+    session.install(TORCH)
+    session.install("-e", ".")
+    session.run("python", str(script.relative_to(ROOT)), "--quick", *session.posargs, env=ENV)
