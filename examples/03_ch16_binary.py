@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import Any
+
+from _common import make_parser, parse, print_epoch
 
 import xpnet
 from xpnet.activations import ReLU, Sigmoid
@@ -26,46 +27,10 @@ from xpnet.layers import Dense
 from xpnet.losses import BinaryCrossentropy
 from xpnet.optimizers import Adam
 
-EPOCHS = 10_000  # the chapter's
-
-
-def seed(text: str) -> int | str:
-    """``"nnfs"`` (the book's random stream and arithmetic) or a non-negative integer."""
-    if text.lower() == "nnfs":
-        return "nnfs"
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        msg = f"expected 'nnfs' or a non-negative integer, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numpy", choices=xpnet.backend.BACKENDS,
-                        help="array library to train on (default: numpy)")
-    parser.add_argument("--seed", type=seed, default=0,
-                        help="an integer, or 'nnfs' for the book's numbers (default: 0)")
-    parser.add_argument("--epochs", type=int, default=EPOCHS,
-                        help=f"number of epochs (default: the chapter's {EPOCHS})")
-    parser.add_argument("--print-every", type=int, default=None, metavar="K",
-                        help="print every K epochs (default: 100, fewer for short runs)")
-    args = parser.parse_args(argv)
-    if args.epochs < 1:
-        parser.error("--epochs must be at least 1")
-    if args.print_every is None:
-        args.print_every = max(1, min(100, args.epochs // 5))
-    return args
-
-
-def print_epoch(model: xpnet.Model, epoch: int, logs: dict[str, Any]) -> None:
-    """A training callback that prints one line in the book's format."""
-    print(f"epoch: {epoch}, acc: {logs['acc']:.3f}, loss: {logs['loss']:.3f} "
-          f"(data_loss: {logs['data_loss']:.3f}, reg_loss: {logs['reg_loss']:.3f}), "
-          f"lr: {logs['lr']}")
+    parser = make_parser(__doc__)
+    return parse(parser, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

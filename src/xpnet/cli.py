@@ -19,22 +19,16 @@ from typing import Any, TextIO
 from . import __version__, presets
 from .backend import BACKENDS
 from .errors import DivergenceError, XpnetError
+from .random import parse_seed
 
 __all__ = ["main"]
 
 
 def _seed(text: str) -> int | str:
-    if text.lower() == "nnfs":
-        return "nnfs"
     try:
-        value = int(text)
-    except ValueError:
-        msg = f"expected 'nnfs' or a non-negative integer, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if value < 0:
-        msg = f"expected a non-negative integer, got {value}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+        return parse_seed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(text: str) -> int:

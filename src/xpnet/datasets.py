@@ -8,12 +8,13 @@ the same data on every backend. With the book's stream (``seed="nnfs"``, or a sh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .backend import Backend, resolve
-from .random import SeedLike, as_generator
+from .random import Generator, SeedLike, as_generator
 
 __all__ = ["sine", "spiral", "vertical"]
 
@@ -35,6 +36,25 @@ def _to_backend(
     float_dtype = getattr(xp, dtype)
     y_dtype = float_dtype if y.dtype.kind == "f" else xp.int64
     return b.asarray(X, dtype=float_dtype), b.asarray(y, dtype=y_dtype)
+
+
+def _by_class(
+    points: Callable[[int, Generator], np.ndarray], samples: int, classes: int, seed: SeedLike,
+    backend: str | Backend | None, device: Any, dtype: str,
+) -> tuple[Any, Any]:
+    """Stack ``points(c, rng)`` for each class ``c`` in order, as the ``nnfs`` package does.
+
+    ``X`` is allocated in ``dtype`` on the host and filled class by class, so the float64
+    points are rounded once, as in the package's float32 arrays under ``nnfs.init()``."""
+    _check_counts(samples, classes)
+    rng = as_generator(seed)
+    X = np.zeros((samples * classes, 2), dtype=np.dtype(dtype))
+    y = np.zeros(samples * classes, dtype=np.int64)
+    for c in range(classes):
+        ix = slice(samples * c, samples * (c + 1))
+        X[ix] = points(c, rng)
+        y[ix] = c
+    return _to_backend(X, y, backend, device, dtype)
 
 
 def spiral(
@@ -77,17 +97,12 @@ def spiral(
     >>> X.shape, X.dtype, y.tolist()
     ((10, 2), dtype('float32'), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
     """
-    _check_counts(samples, classes)
-    rng = as_generator(seed)
-    X = np.zeros((samples * classes, 2), dtype=np.dtype(dtype))
-    y = np.zeros(samples * classes, dtype=np.int64)
-    for c in range(classes):
-        ix = slice(samples * c, samples * (c + 1))
+    def arm(c: int, rng: Generator) -> np.ndarray:
         r = np.linspace(0.0, 1, samples)
         t = np.linspace(c * 4, (c + 1) * 4, samples) + rng.randn(samples) * 0.2
-        X[ix] = np.c_[r * np.sin(t * 2.5), r * np.cos(t * 2.5)]
-        y[ix] = c
-    return _to_backend(X, y, backend, device, dtype)
+        return np.c_[r * np.sin(t * 2.5), r * np.cos(t * 2.5)]
+
+    return _by_class(arm, samples, classes, seed, backend, device, dtype)
 
 
 def vertical(
@@ -109,15 +124,10 @@ def vertical(
     >>> X.shape, y.shape
     ((12, 2), (12,))
     """
-    _check_counts(samples, classes)
-    rng = as_generator(seed)
-    X = np.zeros((samples * classes, 2), dtype=np.dtype(dtype))
-    y = np.zeros(samples * classes, dtype=np.int64)
-    for c in range(classes):
-        ix = slice(samples * c, samples * (c + 1))
-        X[ix] = np.c_[rng.randn(samples) * 0.1 + c / 3, rng.randn(samples) * 0.1 + 0.5]
-        y[ix] = c
-    return _to_backend(X, y, backend, device, dtype)
+    def cluster(c: int, rng: Generator) -> np.ndarray:
+        return np.c_[rng.randn(samples) * 0.1 + c / 3, rng.randn(samples) * 0.1 + 0.5]
+
+    return _by_class(cluster, samples, classes, seed, backend, device, dtype)
 
 
 def sine(

@@ -21,7 +21,7 @@ from typing import Union, cast
 
 import numpy as np
 
-__all__ = ["NNFS", "Generator", "SeedLike", "as_generator"]
+__all__ = ["NNFS", "Generator", "SeedLike", "as_generator", "parse_seed"]
 
 #: The seed value that selects the book-compatible stream.
 NNFS = "nnfs"
@@ -117,6 +117,24 @@ class Generator:
             self.nnfs = False
             self._pcg = np.random.default_rng()
             self._pcg.bit_generator.state = state["pcg64"]
+
+
+def parse_seed(text: str) -> int | str:
+    """Read a seed from the command line: ``"nnfs"`` or a non-negative integer.
+
+    >>> parse_seed("NNFS"), parse_seed("42")
+    ('nnfs', 42)
+    """
+    if text.strip().lower() == NNFS:
+        return NNFS
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        msg = f"expected 'nnfs' or a non-negative integer, got {text!r}"
+        raise ValueError(msg)
+    return value
 
 
 SeedLike = Union[int, str, Generator, None]  # noqa: UP007 (a runtime alias on Python 3.10)
