@@ -52,3 +52,10 @@ def test_bad_seeds_are_refused():
         Generator(1.5)
     rng = Generator(1)
     assert as_generator(rng) is rng
+
+
+@pytest.mark.parametrize("keep", [1 - 1e-12, 1e-12, 0.5])
+def test_dropout_mask_extreme_keep_probabilities(keep):
+    mask = Generator(0).dropout_mask(keep, (10, 10), "float64")
+    assert mask.shape == (10, 10)
+    assert set(np.unique(mask).tolist()) <= {0.0, 1 / keep}

@@ -74,11 +74,11 @@ class Generator:
         if self.nnfs:
             return (self._legacy.binomial(1, keep, size=shape) / keep).astype(dtype, copy=False)
         n = int(np.prod(shape))
-        if keep >= 1:
+        threshold = round(keep * 2**32)
+        if threshold >= 2**32:  # keep within 2**-33 of 1: every unit is kept
             return np.ones(shape, dtype=dtype)
-        threshold = np.uint32(round(keep * 2**32))
         bits = self._pcg.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
-        return ((bits < threshold) * np.dtype(dtype).type(1 / keep)).reshape(shape)
+        return ((bits < np.uint32(threshold)) * np.dtype(dtype).type(1 / keep)).reshape(shape)
 
     def permutation(self, n: int) -> np.ndarray:
         """A random permutation of ``range(n)`` (int64), for shuffling mini-batches."""
