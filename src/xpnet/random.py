@@ -76,7 +76,7 @@ class Generator:
         n = int(np.prod(shape))
         threshold = round(keep * 2**32)
         if threshold >= 2**32:  # keep within 2**-33 of 1: every unit is kept
-            return np.ones(shape, dtype=dtype)
+            return np.full(shape, 1 / keep, dtype=dtype)
         bits = self._pcg.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
         return ((bits < np.uint32(threshold)) * np.dtype(dtype).type(1 / keep)).reshape(shape)
 
