@@ -10,6 +10,7 @@ from typing import Any
 
 from array_api_compat import device
 
+from . import trace as _trace
 from .backend import backend_of
 from .layers import Layer
 
@@ -20,7 +21,21 @@ class _Activation(Layer):
     def forward(self, x: Any, training: bool = True) -> Any:
         if self.backend is None:
             self.backend = backend_of(x)
-        return self._forward(x)
+        y = self._forward(x)
+        if _trace.ACTIVE is not None:
+            _trace.emit(self.name, "x", x, "forward")
+            _trace.emit(self.name, "y", y, "forward")
+        return y
+
+    def backward(self, dy: Any) -> Any:
+        dx = self._backward(dy)
+        if _trace.ACTIVE is not None:
+            _trace.emit(self.name, "dy", dy, "backward")
+            _trace.emit(self.name, "dx", dx, "backward")
+        return dx
+
+    def _backward(self, dy: Any) -> Any:
+        raise NotImplementedError
 
     def _forward(self, x: Any) -> Any:
         raise NotImplementedError
@@ -47,7 +62,7 @@ class ReLU(_Activation):
         self.x = x
         return self.xp.maximum(x, 0)
 
-    def backward(self, dy: Any) -> Any:
+    def _backward(self, dy: Any) -> Any:
         # The gradient at exactly 0 is taken as 0, as in the book (`dinputs[inputs <= 0] = 0`).
         # A product with the 0/1 mask is ~10x faster than `where` on random masks (no branch
         # mispredictions); it differs only in the sign of zeros, which no later step sees.
@@ -77,13 +92,23 @@ class Softmax(_Activation):
 
     def _forward(self, x: Any) -> Any:
         xp = self.xp
-        e = xp.exp(x - _row_max(xp, x))
-        self.s = e / self.precision.row_sums(xp, e)
+        row_max = _row_max(xp, x)
+        shifted = x - row_max
+        e = xp.exp(shifted)
+        total = self.precision.row_sums(xp, e)
+        self.s = e / total
+        if _trace.ACTIVE is not None:
+            for quantity, value in (("max", row_max), ("shifted", shifted), ("exp", e),
+                                    ("sum", total)):
+                _trace.emit(self.name, quantity, value, "forward")
         return self.s
 
-    def backward(self, dy: Any) -> Any:
+    def _backward(self, dy: Any) -> Any:
         s = self.s
-        return s * (dy - self.xp.sum(dy * s, axis=-1, keepdims=True))
+        dot = self.xp.sum(dy * s, axis=-1, keepdims=True)
+        if _trace.ACTIVE is not None:
+            _trace.emit(self.name, "dot", dot, "backward")  # <dy, s> per sample
+        return s * (dy - dot)
 
     def jacobian(self) -> Any:
         """The per-sample Jacobians of the last forward pass, shape (n_samples, k, k)."""
@@ -156,7 +181,7 @@ class Sigmoid(_Activation):
         self.s = 1 / (1 + xp.exp(-xp.maximum(x, floor)))
         return self.s
 
-    def backward(self, dy: Any) -> Any:
+    def _backward(self, dy: Any) -> Any:
         return dy * (1 - self.s) * self.s
 
     def predictions(self, outputs: Any) -> Any:
@@ -177,5 +202,5 @@ class Linear(_Activation):
     def _forward(self, x: Any) -> Any:
         return x
 
-    def backward(self, dy: Any) -> Any:
+    def _backward(self, dy: Any) -> Any:
         return dy

@@ -186,6 +186,26 @@ def _gradcheck(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if report.passed else 1
 
 
+def _explain(args: argparse.Namespace, out: TextIO) -> int:
+    from . import explain
+
+    if args.plot:
+        if args.topic != "adam":
+            msg = "--plot is available for the adam topic."
+            raise UsageError(msg)
+        explain.adam_plot(args.plot, preset=args.preset or "ch15", steps=args.plot_steps,
+                          backend=args.backend, seed=args.seed)
+    ex = explain.explain(args.topic, steps=args.steps, preset=args.preset,
+                         backend=args.backend, seed=args.seed)
+    if args.json:
+        out.write(ex.json_lines() + "\n")
+    elif args.markdown:
+        out.write(ex.markdown())
+    else:
+        out.write(ex.text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xpnet",
@@ -234,6 +254,30 @@ def build_parser() -> argparse.ArgumentParser:
                        help="constructor argument of a user component, e.g. --arg n_in=5")
     check.add_argument("--json", action="store_true", help="the report as JSON")
     check.set_defaults(func=_gradcheck)
+
+    from .explain import TOPICS
+
+    ex = sub.add_parser(
+        "explain", help="show, from the real computation, what a component computes",
+        description="Train a tiny network (or a preset) for a few steps and show, from the "
+        "values the library computed, what the topic's component does, with the maths.",
+    )
+    ex.add_argument("topic", choices=TOPICS)
+    ex.add_argument("--preset", choices=sorted(presets.PRESETS), default=None,
+                    help="explain on a chapter's model (arrays summarised) instead of a tiny one")
+    ex.add_argument("--steps", type=_positive, default=3, help="training steps to show")
+    ex.add_argument("--backend", default="numpy", choices=BACKENDS)
+    ex.add_argument("--seed", type=_seed, default=0)
+    fmt = ex.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true",
+                     help="one JSON event per line (enough to recompute every step)")
+    fmt.add_argument("--markdown", action="store_true", help="Markdown, for docs")
+    ex.add_argument("--plot", metavar="FILE.png",
+                    help="adam: plot lr, effective step sizes, |m| and sqrt(v) over a run "
+                    "(needs matplotlib)")
+    ex.add_argument("--plot-steps", type=_positive, default=2000, metavar="N",
+                    help="training steps for --plot (default 2000)")
+    ex.set_defaults(func=_explain)
     return parser
 
 

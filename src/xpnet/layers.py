@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from . import precision as _precision
+from . import trace as _trace
 from .backend import Backend, backend_of
 from .random import Generator, SeedLike, as_generator
 
@@ -50,6 +51,8 @@ class Layer:
         self.need_input_grad = True
         self.backend: Backend | None = None
         self.precision = _precision.DEFAULT
+        #: how explain mode names this layer (a Model sets "Dense[0]", "ReLU[1]", ...)
+        self.name = type(self).__name__
 
     @property
     def xp(self) -> Any:
@@ -200,26 +203,44 @@ class Dense(Layer):
         y = self.precision.matmul(self.xp, x, self.W)
         if y.dtype == self.b.dtype:
             y += self.b  # in place: y is a fresh array, and this saves a pass and an allocation
-            return y
-        return y + self.b
+        else:
+            y = y + self.b
+        if _trace.ACTIVE is not None:
+            for quantity, value in (("x", x), ("W", self.W), ("b", self.b), ("y", y)):
+                _trace.emit(self.name, quantity, value, "forward")
+        return y
 
     def backward(self, dy: Any) -> Any:
         xp, x, W, b = self.xp, self.x, self.W, self.b
+        tracing = _trace.ACTIVE is not None
         dW = self.precision.matmul(xp, xp.matrix_transpose(x), dy)
         db = self.precision.sum_rows(xp, dy)
+        if tracing:
+            for quantity, value in (("dy", dy), ("dW_data", dW), ("db_data", db)):
+                _trace.emit(self.name, quantity, value, "backward")
         # penalty gradients, in the book's order and operation order
+        penalties = []
         if self.weight_l1 > 0:
-            dW = dW + self.weight_l1 * _sign_book(xp, W)
+            penalties.append(("dW_l1", self.weight_l1 * _sign_book(xp, W)))
+            dW = dW + penalties[-1][1]
         if self.weight_l2 > 0:
-            dW = dW + 2 * self.weight_l2 * W
+            penalties.append(("dW_l2", 2 * self.weight_l2 * W))
+            dW = dW + penalties[-1][1]
         if self.bias_l1 > 0:
-            db = db + self.bias_l1 * _sign_book(xp, b)
+            penalties.append(("db_l1", self.bias_l1 * _sign_book(xp, b)))
+            db = db + penalties[-1][1]
         if self.bias_l2 > 0:
-            db = db + 2 * self.bias_l2 * b
+            penalties.append(("db_l2", 2 * self.bias_l2 * b))
+            db = db + penalties[-1][1]
         self.grads = {"W": dW, "b": db}
-        if not self.need_input_grad:
-            return None
-        return self.precision.matmul(xp, dy, xp.matrix_transpose(W))
+        dx = None
+        if self.need_input_grad:
+            dx = self.precision.matmul(xp, dy, xp.matrix_transpose(W))
+        if tracing:
+            for quantity, value in (*penalties, ("dW", dW), ("db", db), ("dx", dx)):
+                if value is not None:
+                    _trace.emit(self.name, quantity, value, "backward")
+        return dx
 
     def regularization_loss(self) -> Any:
         """:math:`\\lambda_1 \\sum|W| + \\lambda_2 \\sum W^2` (and the same for ``b``)."""
@@ -297,12 +318,18 @@ class Dropout(Layer):
         mask = self.rng.dropout_mask(self.keep, tuple(x.shape), _host_dtype(xp, dtype))
         assert self.backend is not None
         self.mask = self.backend.asarray(mask)
-        return x * self.mask
+        y = x * self.mask
+        if _trace.ACTIVE is not None:
+            for quantity, value in (("x", x), ("mask", self.mask), ("y", y)):
+                _trace.emit(self.name, quantity, value, "forward", keep=self.keep)
+        return y
 
     def backward(self, dy: Any) -> Any:
-        if self.mask is None:
-            return dy
-        return dy * self.mask
+        dx = dy if self.mask is None else dy * self.mask
+        if _trace.ACTIVE is not None:
+            _trace.emit(self.name, "dy", dy, "backward")
+            _trace.emit(self.name, "dx", dx, "backward")
+        return dx
 
 
 def _host_dtype(xp: Any, dtype: Any) -> str:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from array_api_compat import device
 
+from . import trace as _trace
 from .activations import Softmax
 from .backend import backend_of
 
@@ -48,7 +49,14 @@ class Loss:
 
     def calculate(self, y_pred: Any, y_true: Any) -> Any:
         """The data loss: the mean of the per-sample losses (a 0-d array)."""
-        return backend_of(y_pred).xp.mean(self.forward(y_pred, y_true))
+        sample_losses = self.forward(y_pred, y_true)
+        data_loss = backend_of(y_pred).xp.mean(sample_losses)
+        if _trace.ACTIVE is not None:
+            name = type(self).__name__
+            _trace.emit(name, "y_pred", y_pred, "forward")
+            _trace.emit(name, "sample_losses", sample_losses, "forward")
+            _trace.emit(name, "data_loss", data_loss, "forward")
+        return data_loss
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
         """Validate targets once, before training (may read values back from the device)."""
@@ -143,7 +151,11 @@ class SoftmaxCrossentropy(Loss):
         n, k = s.shape
         if y_true.ndim == 1:
             y_true = one_hot(xp, y_true, k, s.dtype)
-        return (s - y_true) / n
+        dx = (s - y_true) / n
+        if _trace.ACTIVE is not None:
+            for quantity, value in (("s", s), ("y_one_hot", y_true), ("dx", dx)):
+                _trace.emit("SoftmaxCrossentropy", quantity, value, "backward")
+        return dx
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
         _check_label_values(y_true, n_outputs)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import precision as _precision
+from . import trace as _trace
 from .activations import Softmax
 from .backend import Backend, resolve
 from .errors import BackendError, DivergenceError
@@ -126,6 +127,7 @@ class Model:
             raise BackendError(msg)
         if not getattr(layer, "built", False) and hasattr(layer, "build"):
             layer.build(self.backend, self.rng, self.precision)
+        layer.name = f"{type(layer).__name__}[{len(self.layers)}]"
         self.layers.append(layer)
         return layer
 
@@ -277,6 +279,8 @@ class Model:
         assert self.optimizer is not None
         last_finite = None
         for epoch in range(start_epoch, last + 1):
+            if _trace.ACTIVE is not None:
+                _trace.ACTIVE.step = epoch
             logged = epoch == last or (log_every is not None and log_every > 0
                                        and epoch % log_every == 0)
             Xe, ye = (X, y) if not shuffle else self._shuffled(X, y, n)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from . import trace as _trace
+
 __all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop"]
 
 #: Added to denominators so a parameter with a zero gradient history does not divide by 0.
@@ -56,6 +58,7 @@ class Optimizer:
         self.current_learning_rate = float(learning_rate)
         self.decay = float(decay)
         self.iterations = 0
+        self._param = ""  # the parameter being updated, as explain mode names it
 
     def pre_update_params(self) -> None:
         """Decay the learning rate for the coming step: ``lr / (1 + decay * iterations)``."""
@@ -63,12 +66,16 @@ class Optimizer:
             self.current_learning_rate = self.learning_rate * (
                 1.0 / (1.0 + self.decay * self.iterations)
             )
+        if _trace.ACTIVE is not None:
+            _trace.emit(type(self).__name__, "lr", self.current_learning_rate, "update",
+                        step=self.iterations + 1, **self.get_config())
 
     def update_params(self, layer: Any) -> None:
         """Update every parameter array of ``layer`` from ``layer.grads``."""
         state = getattr(layer, "optimizer_state", None)
         if state is None:
             state = layer.optimizer_state = {}
+        tracing = _trace.ACTIVE is not None
         for name, p in layer.params.items():
             g = layer.grads[name]
             s = state.get(name)
@@ -77,7 +84,18 @@ class Optimizer:
                 s = state[name] = {
                     key: xp.zeros_like(p) for key in self.state_names
                 }
+            if tracing:
+                self._param = f"{getattr(layer, 'name', type(layer).__name__)}.{name}"
+                self._emit("g", g)
+                self._emit("p_before", p)
             layer.params[name] = self.update(p, g, s)
+            if tracing:
+                self._emit("p_after", layer.params[name])
+
+    def _emit(self, quantity: str, value: Any) -> None:
+        """Report a per-parameter quantity of the current step to explain mode."""
+        _trace.emit(type(self).__name__, quantity, value, "update", param=self._param,
+                    step=self.iterations + 1)
 
     def post_update_params(self) -> None:
         """Count the step (bias corrections and decay use ``iterations``)."""
@@ -144,8 +162,11 @@ class SGD(Optimizer):
     def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
         if self.momentum:
             u = state["u"] = self.momentum * state["u"] - self.current_learning_rate * g
-            return _apply(p, u)
-        return _apply(p, -self.current_learning_rate * g)
+        else:
+            u = -self.current_learning_rate * g
+        if _trace.ACTIVE is not None:
+            self._emit("update", u)
+        return _apply(p, u)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum}
@@ -170,7 +191,11 @@ class Adagrad(Optimizer):
 
         xp = array_namespace(p)
         cache = state["cache"] = state["cache"] + g**2
-        return _apply(p, -self.current_learning_rate * g / (xp.sqrt(cache) + self.epsilon))
+        update = -self.current_learning_rate * g / (xp.sqrt(cache) + self.epsilon)
+        if _trace.ACTIVE is not None:
+            self._emit("cache", cache)
+            self._emit("update", update)
+        return _apply(p, update)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "epsilon": self.epsilon}
@@ -195,7 +220,11 @@ class RMSprop(Optimizer):
 
         xp = array_namespace(p)
         cache = state["cache"] = self.rho * state["cache"] + (1 - self.rho) * g**2
-        return _apply(p, -self.current_learning_rate * g / (xp.sqrt(cache) + self.epsilon))
+        update = -self.current_learning_rate * g / (xp.sqrt(cache) + self.epsilon)
+        if _trace.ACTIVE is not None:
+            self._emit("cache", cache)
+            self._emit("update", update)
+        return _apply(p, update)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "epsilon": self.epsilon, "rho": self.rho}
@@ -243,7 +272,12 @@ class Adam(Optimizer):
         # bias correction: m and v start at 0, so early averages are too small
         m_hat = m / (1 - b1**t)
         v_hat = v / (1 - b2**t)
-        return _apply(p, -self.current_learning_rate * m_hat / (xp.sqrt(v_hat) + self.epsilon))
+        update = -self.current_learning_rate * m_hat / (xp.sqrt(v_hat) + self.epsilon)
+        if _trace.ACTIVE is not None:
+            for quantity, value in (("m", m), ("v", v), ("m_hat", m_hat), ("v_hat", v_hat),
+                                    ("update", update)):
+                self._emit(quantity, value)
+        return _apply(p, update)
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,160 @@
+"""Explain mode's engine: named events emitted from inside the real computation.
+
+Layers, losses and optimizers report what they compute (``component``, ``quantity``,
+``step``, ``value``) to the active :class:`Tracer`, from the very code that trains. With no
+tracer active, each emission point costs one global lookup and a comparison with None.
+
+>>> import numpy as np
+>>> from xpnet.layers import Dense
+>>> layer = Dense(2, 3, seed=0)
+>>> with Tracer() as tracer:
+...     _ = layer.forward(np.ones((4, 2), dtype=np.float32))
+>>> [(e.component, e.quantity, e.shape) for e in tracer.events]
+[('Dense', 'x', [4, 2]), ('Dense', 'W', [2, 3]), ('Dense', 'b', [1, 3]), ('Dense', 'y', [4, 3])]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .backend import to_numpy
+
+__all__ = ["ACTIVE", "Event", "Tracer", "emit"]
+
+#: The tracer receiving events, or None (explain mode off). Read it as ``trace.ACTIVE``.
+ACTIVE: Tracer | None = None
+
+
+@dataclass
+class Event:
+    """One quantity computed by one component at one step.
+
+    ``value`` is the full array (as nested lists in JSON) when kept, else None with the
+    summary fields (shape, min, mean, max, norm) only.
+    """
+
+    component: str
+    quantity: str
+    step: int
+    phase: str
+    shape: list[int]
+    value: np.ndarray | float | None
+    min: float
+    mean: float
+    max: float
+    norm: float
+    param: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        value = self.value
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        return {
+            "component": self.component, "quantity": self.quantity, "step": self.step,
+            "phase": self.phase, "param": self.param, "shape": self.shape, "value": value,
+            "min": self.min, "mean": self.mean, "max": self.max, "norm": self.norm,
+            **({"info": self.info} if self.info else {}),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+
+class Tracer:
+    """Collects :class:`Event` s while active (``with Tracer() as t: ...``).
+
+    Parameters
+    ----------
+    components : iterable of str, optional
+        Keep only events whose component name contains one of these (case-insensitive).
+    quantities : iterable of str, optional
+        Keep only these quantities (e.g. ``{"m", "v"}``).
+    full : bool or "auto"
+        Keep whole arrays (True), only summaries (False), or whole arrays up to
+        ``max_size`` elements ("auto").
+    max_size : int
+        The size limit for "auto".
+    max_steps : int, optional
+        Stop recording once the step exceeds this.
+    """
+
+    def __init__(
+        self,
+        components: Iterable[str] | None = None,
+        quantities: Iterable[str] | None = None,
+        full: bool | str = "auto",
+        max_size: int = 256,
+        max_steps: int | None = None,
+    ):
+        self.components = [c.lower() for c in components] if components else None
+        self.quantities = set(quantities) if quantities else None
+        self.full = full
+        self.max_size = max_size
+        self.max_steps = max_steps
+        self.step = 0
+        self.events: list[Event] = []
+        self._previous: Tracer | None = None
+
+    def __enter__(self) -> Tracer:
+        global ACTIVE
+        self._previous, ACTIVE = ACTIVE, self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global ACTIVE
+        ACTIVE = self._previous
+
+    def wants(self, component: str, quantity: str) -> bool:
+        if self.max_steps is not None and self.step > self.max_steps:
+            return False
+        if self.quantities is not None and quantity not in self.quantities:
+            return False
+        return self.components is None or any(c in component.lower() for c in self.components)
+
+    def record(self, component: str, quantity: str, value: Any, phase: str = "",
+               param: str = "", step: int | None = None, **info: Any) -> None:
+        """Store one event (the value is copied to the host here, and only here)."""
+        if not self.wants(component, quantity):
+            return
+        host = np.asarray(to_numpy(value), dtype=np.float64) if not isinstance(
+            value, (int, float)) else np.float64(value)
+        keep = self.full is True or (self.full == "auto" and host.size <= self.max_size)
+        finite = host[np.isfinite(host)] if host.size else host
+        self.events.append(Event(
+            component=component, quantity=quantity,
+            step=self.step if step is None else step, phase=phase,
+            shape=list(host.shape),
+            value=(host.copy() if host.ndim else float(host)) if keep else None,
+            min=float(finite.min()) if finite.size else math.nan,
+            mean=float(finite.mean()) if finite.size else math.nan,
+            max=float(finite.max()) if finite.size else math.nan,
+            norm=float(np.linalg.norm(finite)) if finite.size else math.nan,
+            param=param, info=info,
+        ))
+
+    def select(self, component: str | None = None, quantity: str | None = None,
+               param: str | None = None, step: int | None = None) -> list[Event]:
+        """The events matching every given field."""
+        return [e for e in self.events
+                if (component is None or e.component == component)
+                and (quantity is None or e.quantity == quantity)
+                and (param is None or e.param == param)
+                and (step is None or e.step == step)]
+
+
+def emit(component: str, quantity: str, value: Any, phase: str = "", param: str = "",
+         step: int | None = None, **info: Any) -> None:
+    """Report a value to the active tracer, if any.
+
+    Hot paths guard the call with ``if trace.ACTIVE is not None`` so that explain mode costs
+    nothing measurable when it is off.
+    """
+    if ACTIVE is not None:
+        ACTIVE.record(component, quantity, value, phase, param, step, **info)

@@ -1,0 +1,151 @@
+"""Explain mode: the JSON events alone recompute every step of Adam, softmax and a dense
+layer; the tracer's selection and summaries; the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from xpnet import trace
+from xpnet.cli import main
+from xpnet.explain import TOPICS, explain
+from xpnet.layers import Dense
+
+
+def events(topic, backend, steps=3):
+    lines = explain(topic, steps=steps, backend=backend).json_lines().splitlines()
+    config = json.loads(lines[0])
+    assert config["event"] == "config" and config["topic"] == topic
+    return config, [json.loads(line) for line in lines[1:]]
+
+
+def value(evs, **match):
+    found = [e for e in evs if all(e[k] == v for k, v in match.items())]
+    assert len(found) == 1, (match, len(found))
+    return np.asarray(found[0]["value"], dtype=np.float64)
+
+
+def test_adam_json_recomputes_every_update(backend):
+    config, evs = events("adam", backend)
+    opt = config["optimizer"]
+    b1, b2, eps, lr0, decay = (opt[k] for k in ("beta_1", "beta_2", "epsilon",
+                                                "learning_rate", "decay"))
+    params = sorted({e["param"] for e in evs if e["component"] == "Adam" and e["param"]})
+    assert params == ["Dense[0].W", "Dense[0].b", "Dense[2].W", "Dense[2].b"]
+    for name in params:
+        m = v = 0.0
+        p = value(evs, component="Adam", quantity="p_before", param=name, step=1)
+        for t in (1, 2, 3):
+            lr = float(value(evs, component="Adam", quantity="lr", step=t))
+            assert lr == pytest.approx(lr0 / (1 + decay * (t - 1)), rel=1e-15)
+            g = value(evs, component="Adam", quantity="g", param=name, step=t)
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g**2
+            update = -lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+            np.testing.assert_allclose(value(evs, component="Adam", quantity="update",
+                                             param=name, step=t), update, rtol=1e-4, atol=1e-7)
+            np.testing.assert_array_equal(
+                value(evs, component="Adam", quantity="p_before", param=name, step=t), p)
+            p = p + update
+            after = value(evs, component="Adam", quantity="p_after", param=name, step=t)
+            np.testing.assert_allclose(after, p, rtol=1e-5, atol=1e-7)
+            p = after  # continue from the library's (float32) parameters
+
+
+def test_softmax_json_recomputes_forward_and_backward(backend):
+    _, evs = events("softmax", backend, steps=1)
+    x = value(evs, component="Softmax[3]", quantity="x", step=1, phase="forward")
+    s = value(evs, component="Softmax[3]", quantity="y", step=1, phase="forward")
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(s, e / e.sum(axis=1, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(s.sum(axis=1), 1.0, rtol=1e-6)
+    dy = value(evs, component="Softmax[3]", quantity="dy", phase="backward")
+    dx = value(evs, component="Softmax[3]", quantity="dx", phase="backward")
+    fused = [f for f in evs if f["component"] == "SoftmaxCrossentropy"]
+    s_eval = np.asarray(fused[-3]["value"])
+    one_hot = np.asarray(fused[-2]["value"])
+    jacobians = np.einsum("ni,ij->nij", s_eval, np.eye(3)) - np.einsum("ni,nj->nij",
+                                                                      s_eval, s_eval)
+    np.testing.assert_allclose(np.einsum("nij,nj->ni", jacobians, dy), dx, atol=1e-6)
+    np.testing.assert_allclose((s_eval - one_hot) / len(s_eval), np.asarray(fused[-1]["value"]),
+                               atol=1e-7)
+    np.testing.assert_allclose(np.asarray(fused[-1]["value"]), dx, atol=1e-6)
+
+
+def test_dense_json_recomputes_forward_backward_and_penalties(backend):
+    config, evs = events("dense", backend, steps=1)
+    cfg = config["layers"][0]["config"]
+    q = {name: value(evs, component="Dense[0]", quantity=name, step=1)
+         for name in ("x", "W", "b", "y", "dy", "dW_data", "db_data", "dW_l1", "dW_l2",
+                      "db_l1", "db_l2", "dW", "db")}
+    np.testing.assert_allclose(q["y"], q["x"] @ q["W"] + q["b"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(q["dW_data"], q["x"].T @ q["dy"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(q["db_data"], q["dy"].sum(axis=0, keepdims=True), atol=1e-7)
+    sign = np.where(q["W"] < 0, -1.0, 1.0)
+    np.testing.assert_allclose(q["dW_l1"], cfg["weight_l1"] * sign, rtol=1e-6)
+    np.testing.assert_allclose(q["dW_l2"], 2 * cfg["weight_l2"] * q["W"], rtol=1e-6)
+    np.testing.assert_allclose(q["dW"], q["dW_data"] + q["dW_l1"] + q["dW_l2"], atol=1e-7)
+    np.testing.assert_allclose(q["db"], q["db_data"] + q["db_l1"] + q["db_l2"], atol=1e-7)
+    assert "dx" not in {e["quantity"] for e in evs if e["component"] == "Dense[0]"}
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_every_topic_renders_text_and_markdown(topic):
+    ex = explain(topic, steps=2)
+    text, md = ex.text(), ex.markdown()
+    assert ex.sections and all(body for _, body in ex.sections)
+    assert md.startswith(f"# `xpnet explain {topic}`") and "```text" in md
+    assert ex.sections[0][0] in text
+
+
+def test_explain_on_a_preset_summarises_big_arrays():
+    ex = explain("adam", steps=1, preset="ch15")
+    big = [e for e in ex.events if e.shape == [2, 64] and e.quantity == "m"]
+    assert big and big[0].value is not None  # 128 entries: still kept
+    assert "What the numbers show" in ex.text()
+
+
+def test_tracer_selection_summaries_and_max_steps():
+    layer = Dense(3, 2, seed=0)
+    x = np.ones((4, 3), dtype=np.float32)
+    with trace.Tracer(quantities={"y"}, full=False) as t:
+        layer.forward(x)
+    assert trace.ACTIVE is None
+    (e,) = t.events
+    assert e.value is None and e.shape == [4, 2]
+    assert e.min <= e.mean <= e.max and e.norm >= 0
+    with trace.Tracer(components=["nothing"]) as t2:
+        layer.forward(x)
+    assert t2.events == []
+    with trace.Tracer(max_steps=0) as t3:
+        t3.step = 1
+        layer.forward(x)
+    assert t3.events == []
+    layer.forward(x)  # no tracer: nothing recorded anywhere
+
+
+def run(*argv):
+    out = io.StringIO()
+    return main(["explain", *argv], out=out), out.getvalue()
+
+
+def test_cli_json_markdown_and_errors(tmp_path, capsys):
+    code, text = run("adam", "--json", "--steps", "2")
+    assert code == 0
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert lines[0]["event"] == "config" and len(lines) > 10
+    code, text = run("dense", "--markdown")
+    assert code == 0 and text.startswith("# `xpnet explain dense`")
+    code, _ = run("softmax", "--plot", str(tmp_path / "x.png"))
+    assert code == 2 and "--plot is available for the adam topic" in capsys.readouterr().err
+
+
+def test_cli_adam_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "adam.png"
+    code, _ = run("adam", "--plot", str(path), "--plot-steps", "30", "--preset", "ch14")
+    assert code == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
