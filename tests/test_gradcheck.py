@@ -153,3 +153,18 @@ def test_cli_user_component_with_arguments_and_backend_options():
                      "--arg", "weight_l2=0.1", "--dtype", "float32", "--mode", "sampled")
     assert code == 0, text
     assert "(float32, sampled): all passed" in text
+
+
+def test_a_layer_drawing_from_a_global_stream_fails_with_the_reason():
+    class GlobalDropout:
+        def forward(self, inputs, training=True):
+            self.mask = np.random.default_rng().binomial(1, 0.5, inputs.shape) / 0.5
+            return inputs * self.mask
+
+        def backward(self, dvalues):
+            return dvalues * self.mask
+
+    report = gradcheck.check(GlobalDropout(), (np.ones((3, 4)),))
+    assert not report.passed
+    assert "draws random numbers" in report.checks[0].note
+    assert "draws random numbers" in str(report)

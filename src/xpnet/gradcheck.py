@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -107,6 +108,8 @@ class Report:
             result = "ok" if c.passed else "FAIL"
             if c.non_differentiable:
                 result += f" ({c.non_differentiable} non-differentiable here)"
+            if not c.passed and c.note:
+                result += f": {c.note}"
             rows.append((
                 c.component, c.parameter, f"{c.max_rel_error:.2e}",
                 "" if c.index is None else str(tuple(c.index)),
@@ -248,8 +251,12 @@ def _compare(component: str, target: _Target, numeric: np.ndarray, analytic: np.
     valid = ~kinks
     n_kinks = int(kinks.sum())
     note = "non-differentiable here" if n_kinks else ""
+    passed = bool(ok.all())
+    if kinks.size and not valid.any():
+        passed = False  # nothing was compared: that is no evidence of a correct gradient
+        note = "no entry could be checked: every one sits on a kink"
     return Check(
-        component=component, parameter=target.name, passed=bool(ok.all()),
+        component=component, parameter=target.name, passed=passed,
         max_rel_error=float(rel[valid].max()) if valid.any() else 0.0,
         max_abs_error=float(diff[valid].max()) if valid.any() else 0.0,
         index=index, numeric=float(numeric.reshape(-1)[worst]) if numeric.size else 0.0,
@@ -347,6 +354,15 @@ def _check_layer(layer: Any, x: Any, b: Backend, mode: str, samples: int,
             out64 = _forward(c64, state["x"])
             return float(xp.sum(out64 * dy64) + _penalty(c64, xp))
 
+        if f() != f():
+            return [Check(
+                component=label, parameter="forward", passed=False, max_rel_error=math.inf,
+                max_abs_error=math.inf, index=None, numeric=math.nan, analytic=math.nan,
+                rtol=math.nan, atol=math.nan, checked=0,
+                note="the forward pass gives different results for the same input: it draws "
+                     "random numbers from a stream gradcheck cannot rewind (a global one?). "
+                     "Give the layer an `rng` attribute (an xpnet.random.Generator) to draw "
+                     "from, so its draws can be frozen.")]
         targets = []
         if dx is not None:
             targets.append(_Target("x", to_numpy(dx).astype(np.float64), state, "x",
