@@ -21,7 +21,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,7 +205,7 @@ class Model:
         batch_size: int | None = None,
         shuffle: bool = False,
         validation_data: tuple[Any, Any] | None = None,
-        log_every: int | None = 1,
+        log_every: int | Collection[int] | None = 1,
         validate_every: int | None = None,
         callbacks: Iterable[Callback] = (),
         start_epoch: int = 1,
@@ -226,9 +226,10 @@ class Model:
             Reshuffle the samples (from the model's stream) before every epoch.
         validation_data : (X_val, y_val), optional
             Evaluated once after training (and every ``validate_every`` epochs if given).
-        log_every : int or None
-            Record metrics (and call ``callbacks``) every this many epochs; ``None`` only at
-            the end. Metrics are computed only for logged epochs.
+        log_every : int, collection of int, or None
+            Record metrics (and call ``callbacks``) every this many epochs, or at exactly
+            these epochs (e.g. log-spaced ones); ``None`` only at the end. Metrics are
+            computed only for logged epochs.
         callbacks : iterable of callables
             ``callback(model, epoch, logs)``; a callback returning True stops training.
         start_epoch : int
@@ -272,17 +273,20 @@ class Model:
         return history
 
     def _loop(self, X: Any, y: Any, n: int, start_epoch: int, last: int,
-              log_every: int | None, log_before_update: bool, batches: list[tuple[int, int]],
+              log_every: int | Collection[int] | None, log_before_update: bool,
+              batches: list[tuple[int, int]],
               shuffle: bool, validation_data: Any, validate_every: int | None,
               batch_size: int | None, callbacks: list[Callback], history: History) -> bool:
         """The epochs of :meth:`train`; returns True when a callback stopped training."""
         assert self.optimizer is not None
         last_finite = None
+        every = log_every if isinstance(log_every, int) else 0
+        at = frozenset(log_every) if log_every is not None and not isinstance(
+            log_every, int) else frozenset()
         for epoch in range(start_epoch, last + 1):
             if _trace.ACTIVE is not None:
                 _trace.ACTIVE.step = epoch
-            logged = epoch == last or (log_every is not None and log_every > 0
-                                       and epoch % log_every == 0)
+            logged = epoch == last or (every > 0 and epoch % every == 0) or epoch in at
             Xe, ye = (X, y) if not shuffle else self._shuffled(X, y, n)
             sums: list[Any] = []
             lr_before = self.optimizer.current_learning_rate

@@ -1,0 +1,18 @@
+"""The experiment lab: sweeps over sample sizes, epochs and learning rates, repeated over
+seeds, stored as they finish (resumable), run in parallel locally or on a Dask cluster.
+
+>>> from xpnet.experiments import plan
+>>> trials = plan(["lr"], grid="quick", seeds=2)
+>>> len(trials), sorted({t.lr for t in trials})
+(8, [0.001, 0.01, 0.05, 0.5])
+"""
+
+from __future__ import annotations
+
+from .plan import GRIDS, STUDIES, Trial, log_epochs, plan
+from .runner import run
+from .store import COLUMNS, Store
+from .trial import run_trial
+
+__all__ = ["COLUMNS", "GRIDS", "STUDIES", "Store", "Trial", "log_epochs", "plan", "run",
+           "run_trial"]

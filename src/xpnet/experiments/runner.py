@@ -1,0 +1,112 @@
+"""Running many trials: skip the stored ones, run the rest in parallel, store each at once.
+
+Locally, trials run in a pool of worker processes (one BLAS thread each); with Dask they run
+on a distributed cluster (``"local"`` starts a LocalCluster, an address joins a scheduler).
+Either way the parent process alone writes to the store, as each trial finishes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+from .plan import Trial
+from .store import Store
+from .trial import run_trial
+
+__all__ = ["run"]
+
+#: ``progress(done, total, trial)`` after each stored trial (the CLI draws a bar with it).
+Progress = Callable[[int, int, Trial], None]
+
+
+def _init_worker() -> None:
+    # small matrices: extra BLAS threads per process only fight the other workers
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def run(
+    trials: Sequence[Trial],
+    store: Store,
+    *,
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Run every trial not yet in ``store``; return ``{"stored", "ran", "skipped"}``.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Local worker processes (default: the number of CPUs); 1 runs in this process.
+    dask : str, optional
+        ``"local"`` for a Dask LocalCluster with ``workers`` workers, or a scheduler address
+        (``"tcp://host:8786"``).
+    """
+    done_keys = store.keys()
+    pending = [t for t in trials if t.key not in done_keys]
+    total, finished = len(trials), len(trials) - len(pending)
+    if progress:
+        for t in trials:
+            if t.key in done_keys:
+                progress(finished, total, t)
+                break
+
+    def stored(trial: Trial, result: dict[str, Any]) -> None:
+        nonlocal finished
+        store.add(result)
+        finished += 1
+        if progress:
+            progress(finished, total, trial)
+
+    n_workers = workers or os.cpu_count() or 1
+    if dask:
+        _run_dask(pending, dask, n_workers, stored)
+    elif n_workers == 1 or len(pending) <= 1:
+        for trial in pending:
+            stored(trial, run_trial(trial))
+    else:
+        # "spawn": fresh interpreters that read the one-thread BLAS setting at start-up
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(n_workers, mp_context=context,
+                                 initializer=_init_worker) as pool:
+            futures = {pool.submit(run_trial, t): t for t in pending}
+            try:
+                while futures:
+                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        stored(futures.pop(future), future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    return {"stored": finished, "ran": len(pending), "skipped": total - len(pending)}
+
+
+def _run_dask(pending: list[Trial], address: str, workers: int,
+              stored: Callable[[Trial, dict[str, Any]], None]) -> None:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:
+        msg = "--dask needs the distributed package: pip install 'xpnet[dask]'."
+        raise RuntimeError(msg) from exc
+    cluster = None
+    if address == "local":
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None,
+                               env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+        client = Client(cluster)
+    else:
+        client = Client(address)
+    try:
+        futures = client.map(run_trial, pending, pure=False)
+        by_key = {f.key: t for f, t in zip(futures, pending, strict=True)}
+        for future in as_completed(futures):
+            stored(by_key[future.key], future.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
