@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ __all__ = ["GRIDS", "STUDIES", "Trial", "log_epochs", "plan"]
 STUDIES = ("samples", "epochs", "lr")
 
 #: Default and --quick grids. Sample counts are per class, as in the book.
-GRIDS = {
+GRIDS: dict[str, dict[str, Any]] = {
     "default": {
         "seeds": 10,
         "train_samples": (30, 100, 300, 1000, 3000),

@@ -44,7 +44,7 @@ def _rows(trial: Trial, epoch: int, split: str, metrics: dict[str, float],
 
 def _model_bytes(model: Any) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **{k: np.asarray(v) for k, v in _host_params(model).items()})
+    np.savez(buffer, **_host_params(model))  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
