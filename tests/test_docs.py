@@ -1,12 +1,15 @@
-"""The gradcheck pages' code blocks run as written (docs/run_snippets.py, in a subprocess).
+"""The docs pages' code blocks run as written (docs/run_snippets.py, in a subprocess), and
+the explain-mode pages match what docs/gen_explain.py generates from the command's output.
 
-The pages write their example files (``mae_book.py``, ``my_layers.py``, a pytest file) into
-a temporary directory, check them with ``xpnet.gradcheck`` and ``xpnet gradcheck``, and
-assert that the deliberately wrong versions fail: so the user-layer example is proven here.
+The gradcheck pages write their example files (``mae_book.py``, ``my_layers.py``, a pytest
+file) into a temporary directory, check them with ``xpnet.gradcheck`` and ``xpnet
+gradcheck``, and assert that the deliberately wrong versions fail: so the user-layer example
+is proven here. The Adam explain page recomputes Adam's steps from ``xpnet explain --json``.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import subprocess
@@ -17,7 +20,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-PAGES = ["gradcheck.md", "own-layer.md"]
+PAGES = ["gradcheck.md", "own-layer.md", "explain/adam.md"]
+EXPLAIN = DOCS / "explain"
+STALE = "docs/explain is stale: run python docs/gen_explain.py"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
 def _listing(folder: Path) -> list[Path]:
@@ -28,10 +34,9 @@ def _listing(folder: Path) -> list[Path]:
 @pytest.mark.parametrize("page", PAGES)
 def test_page_code_blocks_run(page, tmp_path):
     before = _listing(DOCS)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     result = subprocess.run(
         [sys.executable, str(DOCS / "run_snippets.py"), str(DOCS / page)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAILED" not in result.stdout
@@ -39,7 +44,7 @@ def test_page_code_blocks_run(page, tmp_path):
     text = (DOCS / page).read_text(encoding="utf-8")
     fences = len(re.findall(r"^```python", text, re.MULTILINE))
     files = len(re.findall(r'^```python[^\n]*title="', text, re.MULTILINE))
-    summary = re.search(rf"^{re.escape(page)}: (\d+) blocks ran, (\d+) skipped"
+    summary = re.search(rf"^{re.escape(Path(page).name)}: (\d+) blocks ran, (\d+) skipped"
                         r"(?:, (\d+) files? written)?$", result.stdout, re.MULTILINE)
     assert summary, result.stdout
     ran, skipped, written = (int(g or 0) for g in summary.groups())
@@ -47,3 +52,44 @@ def test_page_code_blocks_run(page, tmp_path):
     # the pages' files live in run_snippets' own temporary directory, and vanish with it
     assert list(tmp_path.iterdir()) == [], "the page wrote files in the working directory"
     assert _listing(DOCS) == before, "the page left files in docs/"
+
+
+def test_explain_pages_are_current(tmp_path):
+    """docs/gen_explain.py, run into a temporary folder, rewrites every committed page of
+    docs/explain byte for byte (the plot is only checked to exist: matplotlib's bytes may
+    vary between versions)."""
+    before = _listing(DOCS)
+    out = tmp_path / "explain"
+    result = subprocess.run(
+        [sys.executable, str(DOCS / "gen_explain.py"), "--out", str(out)],
+        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _listing(DOCS) == before, "the generator left files in docs/"
+    generated = {p.name for p in out.glob("*.md")}
+    committed = {p.name for p in EXPLAIN.glob("*.md")}
+    assert {"index.md", "adam.md", "softmax.md", "dense.md"} <= generated
+    if generated != committed:
+        pytest.fail(f"{STALE} (only generated: {sorted(generated - committed)}, "
+                    f"only committed: {sorted(committed - generated)})")
+    differ = []
+    for name in sorted(generated):
+        new = (out / name).read_text(encoding="utf-8")
+        old = (EXPLAIN / name).read_text(encoding="utf-8")
+        if new != old:
+            diff = difflib.unified_diff(old.splitlines(), new.splitlines(),
+                                        f"docs/explain/{name}", "generated", lineterm="", n=1)
+            differ.append("\n".join(list(diff)[:30]))
+    if differ:
+        pytest.fail(f"{STALE}\n\n" + "\n\n".join(differ))
+    # the Adam page's plot: drawn by the run, committed, and small
+    assert (out / "adam_ch15.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png = EXPLAIN / "adam_ch15.png"
+    assert png.is_file(), STALE
+    assert png.stat().st_size < 300_000, "docs/explain/adam_ch15.png is over 300 KB"
+
+
+def test_explain_pages_are_in_the_nav():
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    missing = [p.name for p in sorted(EXPLAIN.glob("*.md")) if f"explain/{p.name}" not in nav]
+    assert not missing, f"add these pages to the nav of mkdocs.yml: {missing}"

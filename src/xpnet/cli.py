@@ -206,6 +206,56 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _numbers(kind: type) -> Any:
+    def parse(text: str) -> tuple:
+        try:
+            values = tuple(kind(float(v)) if kind is int else kind(v)
+                           for v in text.split(",") if v.strip())
+        except ValueError:
+            msg = f"expected comma-separated {kind.__name__}s, got {text!r}"
+            raise argparse.ArgumentTypeError(msg) from None
+        if not values or any(v <= 0 for v in values):
+            msg = f"expected positive values, got {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return values
+    return parse
+
+
+class _Bar:
+    """A one-line progress bar on a terminal's stderr; silent when stderr is not a TTY."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int, trial: Any) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} trials")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _study(args: argparse.Namespace, out: TextIO) -> int:
+    from .experiments import run_study
+
+    try:
+        result = run_study(
+            args.study, args.out, preset=args.preset, quick=args.quick, seeds=args.seeds,
+            train_samples=args.train_samples, test_samples=args.test_samples,
+            epochs=args.epochs, lr=args.lr, backend=args.backend, workers=args.workers,
+            dask=args.dask, resume=args.resume, progress=_Bar())
+    except FileExistsError as exc:
+        raise UsageError(str(exc).replace("resume=True (--resume)", "--resume")) from exc
+    out.write(f"{result['ran']} trials run, {result['skipped']} already stored; "
+              f"results in {args.out}\n")
+    for path in result["outputs"]:
+        out.write(f"  {path}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xpnet",
@@ -278,6 +328,38 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--plot-steps", type=_positive, default=2000, metavar="N",
                     help="training steps for --plot (default 2000)")
     ex.set_defaults(func=_explain)
+
+    st = sub.add_parser(
+        "study", help="sweep sample sizes, epochs or learning rates over seeds, with statistics",
+        description="Train a preset many times (grids x seeds), store each trial as it "
+        "finishes, and write a results table, plots and a report answering what the numbers "
+        "of samples, the epochs and the learning rate do.",
+    )
+    st.add_argument("study", choices=("samples", "epochs", "lr", "all"))
+    st.add_argument("--preset", default="ch15", choices=sorted(presets.PRESETS))
+    st.add_argument("--seeds", type=_positive, default=None,
+                    help="repeats with different seeds (default 10; 3 with --quick)")
+    st.add_argument("--quick", action="store_true",
+                    help="a small grid and 3 seeds, for a first look (about 2 minutes)")
+    st.add_argument("--train-samples", type=_numbers(int), default=None, metavar="N,N,...",
+                    help="training samples per class (default 30,100,300,1000,3000)")
+    st.add_argument("--test-samples", type=_numbers(int), default=None, metavar="N,N,...",
+                    help="test-set sizes per class (default 10,30,100,300,1000,10000)")
+    st.add_argument("--epochs", type=_positive, default=None,
+                    help="length of the epochs study's runs (default 30000)")
+    st.add_argument("--lr", type=_numbers(float), default=None, metavar="LR,LR,...",
+                    help="learning rates (default 1e-4,1e-3,1e-2,0.05,0.2,1)")
+    st.add_argument("--backend", default="numpy", choices=BACKENDS)
+    st.add_argument("--out", default="xpnet-study", metavar="DIR",
+                    help="where the results, plots and report go (default ./xpnet-study)")
+    st.add_argument("--workers", type=_positive, default=None,
+                    help="parallel worker processes (default: one per CPU)")
+    st.add_argument("--dask", metavar="local|ADDRESS",
+                    help="run the trials on Dask: 'local' starts a LocalCluster, an address "
+                    "joins a running scheduler")
+    st.add_argument("--resume", action="store_true",
+                    help="continue a study in --out: stored trials are not run again")
+    st.set_defaults(func=_study)
     return parser
 
 

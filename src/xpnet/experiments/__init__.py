@@ -12,7 +12,8 @@ from __future__ import annotations
 from .plan import GRIDS, STUDIES, Trial, log_epochs, plan
 from .runner import run
 from .store import COLUMNS, Store
+from .study import finish, run_study
 from .trial import run_trial
 
-__all__ = ["COLUMNS", "GRIDS", "STUDIES", "Store", "Trial", "log_epochs", "plan", "run",
-           "run_trial"]
+__all__ = ["COLUMNS", "GRIDS", "STUDIES", "Store", "Trial", "finish", "log_epochs", "plan",
+           "run", "run_study", "run_trial"]

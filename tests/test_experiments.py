@@ -1,0 +1,139 @@
+"""The experiment lab's backbone: plans, deterministic trials, the store, resuming after a
+kill, local and Dask runs giving the same table, and the ``xpnet study`` command."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from xpnet.cli import main
+from xpnet.experiments import Store, log_epochs, plan, run, run_study, run_trial
+
+TINY = {"grid": "quick", "seeds": 2, "train_samples": (10, 30), "epochs": 60,
+        "test_samples": (10, 50)}
+
+
+def tiny_plan(studies=("samples",)):
+    return plan(list(studies), **TINY)
+
+
+def table(store):
+    return sorted(tuple(r.values()) for r in store.rows())
+
+
+def test_plan_shares_the_base_trial_and_keys_are_stable():
+    trials = plan(["samples", "lr"], grid="quick", seeds=2)
+    base = [t for t in trials if set(t.studies) == {"samples", "lr"}]
+    assert len(base) == 2 and all(t.train_samples == 1000 and t.lr == 0.05 for t in base)
+    assert len({t.key for t in trials}) == len(trials)
+    assert plan(["samples", "lr"], grid="quick", seeds=2)[0].key == trials[0].key
+    with pytest.raises(ValueError, match="unknown study 'size'"):
+        plan(["size"])
+
+
+def test_log_epochs_are_log_spaced_and_end_at_the_last():
+    epochs = log_epochs(10000)
+    assert epochs[0] == 1 and epochs[-1] == 10000
+    assert all(b > a for a, b in itertools.pairwise(epochs))
+    assert 15 <= len(epochs) <= 25
+
+
+def test_a_trial_is_a_pure_function_of_its_configuration():
+    trial = tiny_plan()[0]
+    first, second = run_trial(trial), run_trial(trial)
+    assert first["rows"] == second["rows"] and first["diverged_at"] is None
+    splits = {r["split"] for r in first["rows"]}
+    assert splits == {"train", "validation", "test"}
+    tests = [r for r in first["rows"] if r["split"] == "test"]
+    assert {r["test_samples"] for r in tests} == {10, 50}
+
+
+def test_a_diverging_trial_is_stored_as_diverged():
+    trial = plan(["lr"], grid="quick", seeds=1, lr=(1e30,), epochs=50)[0]
+    result = run_trial(trial)
+    assert result["diverged_at"] is not None
+    assert not [r for r in result["rows"] if r["split"] == "test"]
+
+
+def test_resume_skips_stored_trials(tmp_path):
+    trials = tiny_plan()
+    with Store(tmp_path) as store:
+        first = run(trials[:2], store, workers=1)
+        assert first == {"stored": 2, "ran": 2, "skipped": 0}
+        second = run(trials, store, workers=1)
+        assert second == {"stored": len(trials), "ran": len(trials) - 2, "skipped": 2}
+        assert len(store.keys()) == len(trials)
+
+
+def test_dask_local_cluster_gives_the_same_table_as_local_workers(tmp_path):
+    pytest.importorskip("distributed")
+    trials = tiny_plan()
+    with Store(tmp_path / "local") as local:
+        run(trials, local, workers=2)
+        expected = table(local)
+    with Store(tmp_path / "dask") as dask:
+        run(trials, dask, workers=2, dask="local")
+        assert table(dask) == expected
+
+
+def test_a_killed_study_resumes_without_repeating_stored_trials(tmp_path):
+    out = tmp_path / "study"
+    argv = [sys.executable, "-m", "xpnet", "study", "samples", "--quick", "--seeds", "4",
+            "--train-samples", "10,30,60", "--epochs", "50", "--workers", "1", "--out",
+            str(out)]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    stored = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        try:
+            with sqlite3.connect(out / "results.sqlite") as db:
+                stored = db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+        except sqlite3.Error:
+            continue
+        if stored >= 2:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(out / "results.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        before = db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+        rows_per_trial = db.execute(
+            "SELECT COUNT(DISTINCT n) FROM (SELECT key, COUNT(*) AS n FROM rows GROUP BY key)"
+        ).fetchone()[0]
+    assert before >= 2 and rows_per_trial <= 3  # whole trials only (row counts by size)
+    result = run_study("samples", out, quick=True, seeds=4, train_samples=(10, 30, 60),
+                       epochs=50, workers=1, resume=True)
+    assert result["skipped"] == before
+    assert result["ran"] == 12 - before
+    assert (out / "results.csv").exists()
+
+
+def test_cli_refuses_to_mix_studies_without_resume(tmp_path, capsys):
+    out = tmp_path / "s"
+    args = ["study", "samples", "--quick", "--seeds", "1", "--train-samples", "10",
+            "--test-samples", "10", "--workers", "1", "--out", str(out)]
+    assert main(args, out=io.StringIO()) == 0
+    assert main(args, out=io.StringIO()) == 2
+    assert "pass --resume" in capsys.readouterr().err
+    text = io.StringIO()
+    assert main([*args, "--resume"], out=text) == 0
+    assert text.getvalue().startswith("0 trials run, 1 already stored")
+
+
+@pytest.mark.parametrize("bad", [["--lr", "0.1,abc"], ["--train-samples", "0"],
+                                 ["--seeds", "0"]])
+def test_cli_bad_grids_exit_2(bad, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["study", "lr", *bad])
+    assert exc.value.code == 2
