@@ -1,0 +1,429 @@
+"""Regenerate the explain-mode pages, docs/explain/*.md, from the real command output.
+
+Usage: ``python docs/gen_explain.py [--out DIR] [--check]``.
+
+Each topic page is a hand-written introduction (``INTROS`` below) followed by what
+``xpnet explain TOPIC --steps 3 --markdown`` prints (seed 0, NumPy), its headings moved down
+one level so that the page keeps a single title. The Adam page also gets the plot of
+``xpnet.explain.adam_plot`` over a 2000-step run of the ch15 preset, with a paragraph whose
+numbers come from the data the plot was drawn from. The output is deterministic (no
+timestamps): a rerun on the same versions rewrites identical pages.
+
+``--out DIR`` writes the pages there instead of docs/explain/ (tests/test_docs.py does, to
+compare them with the committed ones). ``--check`` writes nothing: it generates into a
+temporary directory and exits with status 1 if a committed page differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import io
+import os
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+# One BLAS thread: the same sums in the same order wherever the pages are generated.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+DOCS = Path(__file__).resolve().parent
+OUT = DOCS / "explain"
+STEPS = 3
+PLOT = {"file": "adam_ch15.png", "preset": "ch15", "steps": 2000}
+STALE = "docs/explain is stale: run python docs/gen_explain.py"
+
+#: (nav title, the learner's question, the answer: what the page shows), per topic.
+INTROS: dict[str, tuple[str, str, str]] = {
+    "adam": (
+        "Adam",
+        "Using print statements, what happens inside `Optimizer_Adam`? What are `m` and `v` "
+        "after a few steps, and what do the bias corrections do?",
+        """\
+        Here is every value Adam computes in the first steps of training a tiny network,
+        from the library's own code: `xpnet.optimizers.Adam` (the book's `Optimizer_Adam`)
+        reports each quantity to a tracer from inside its update, so these are the numbers
+        that training used, not a re-implementation printed beside it. For each of the
+        network's four parameter arrays and each step you see the gradient `g`, the moments
+        `m` and `v`, their bias-corrected `m_hat` and `v_hat`, the update, and the parameter
+        before and after it; the last section reads the numbers.""",
+    ),
+    "softmax": (
+        "Softmax",
+        "How does softmax turn a layer's outputs into probabilities, why does it subtract the "
+        "maximum first, and what is its backward pass?",
+        """\
+        Below, the network's softmax output layer at the first training step: the logits,
+        the row maxima it subtracts, the exponentials, their sums and the probabilities.
+        Then the backward pass, three ways, on the network after its training steps: one
+        sample's full Jacobian, the vectorised product that the layer computes, and the
+        shortcut fused with cross-entropy; the page shows that they give the same gradient.""",
+    ),
+    "dense": (
+        "Dense layer",
+        "What does a dense layer compute, forward and backward, and where do the L1 and L2 "
+        "penalties enter its gradients?",
+        """\
+        Below, the first `Dense` layer of the tiny network at the first training step,
+        with small L1 and L2 penalties switched on for this topic: its input, weights,
+        biases and output, then the gradients that its backward pass computes, and the
+        penalty terms added to `dW` and `db`.""",
+    ),
+    "sgd": (
+        "SGD with momentum",
+        "What does stochastic gradient descent, with learning-rate decay and momentum, do to "
+        "each weight?",
+        """\
+        Below, every parameter array of the tiny network through the first steps of
+        `xpnet.optimizers.SGD` (the book's `Optimizer_SGD`): the decayed learning rate, the
+        gradient, the update (which carries the momentum of the previous steps) and the
+        parameter before and after it.""",
+    ),
+    "rmsprop": (
+        "RMSprop",
+        "How does RMSprop's cache give each weight its own step size?",
+        """\
+        Below, every parameter array of the tiny network through the first steps of
+        `xpnet.optimizers.RMSprop` (the book's `Optimizer_RMSprop`): the gradient, the
+        cache (a moving average of the squared gradients), the update and the parameter
+        before and after it. Compare the update with the gradient: dividing by
+        `sqrt(cache)` evens out their sizes.""",
+    ),
+    "adagrad": (
+        "Adagrad",
+        "How does Adagrad's cache scale each weight's step, and why do its steps shrink?",
+        """\
+        Below, every parameter array of the tiny network through the first steps of
+        `xpnet.optimizers.Adagrad` (the book's `Optimizer_Adagrad`): the gradient, the
+        cache (the sum of all the squared gradients so far, which only grows), the update
+        and the parameter before and after it.""",
+    ),
+    "relu": (
+        "ReLU",
+        "What does the ReLU activation do to a batch, forward and backward?",
+        """\
+        Below, the hidden ReLU layer of the tiny network at the first training step: its
+        input (the first dense layer's output), its output, the gradient arriving from the
+        layer above and the gradient it passes down. Compare the zeros of the output with
+        those of `dx`: the gradient flows only where the input was positive.""",
+    ),
+    "dropout": (
+        "Dropout",
+        "What does dropout do to the activations and to the gradient, and why does it scale "
+        "the kept units?",
+        """\
+        For this topic the tiny network gets a `Dropout` layer after its ReLU. Below, at the
+        first training step: the layer's input, the random mask it draws (0 for a dropped
+        unit, 1/keep for a kept one), its output, and the gradient on its way back, which
+        goes through the same mask.""",
+    ),
+    "loss": (
+        "Cross-entropy loss",
+        "What is categorical cross-entropy on a batch, and what gradient does it send back "
+        "into softmax?",
+        """\
+        Below, the loss's formula, then the values recorded at the first training step:
+        the predicted probabilities `s`, the one-hot targets and the gradient that the
+        combined softmax and cross-entropy backward pass sends to the logits.""",
+    ),
+}
+
+JSON_SNIPPET = '''\
+```python
+import io
+import json
+
+import numpy as np
+
+from xpnet.cli import main
+
+out = io.StringIO()
+main(["explain", "adam", "--steps", "3", "--json"], out=out)  # = the command line
+config, *events = (json.loads(line) for line in out.getvalue().splitlines())
+
+
+def value(quantity, step, param="Dense[0].W"):
+    (event,) = (e for e in events if e["component"] == "Adam" and e["quantity"] == quantity
+                and e["step"] == step and e["param"] == param)
+    return np.array(event["value"])
+
+
+opt = config["optimizer"]
+b1, b2, eps = opt["beta_1"], opt["beta_2"], opt["epsilon"]
+p, m, v = value("p_before", 1), 0.0, 0.0
+for t in (1, 2, 3):
+    g = value("g", t)
+    lr_t = opt["learning_rate"] / (1 + opt["decay"] * (t - 1))
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g**2
+    p = p - lr_t * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+    # the library computes in float32, this recomputation in float64
+    assert np.allclose(p, value("p_after", t), rtol=0, atol=1e-6)
+```'''
+
+
+def _para(text: str) -> str:
+    return textwrap.dedent(text).strip()
+
+
+def command_output(topic: str) -> str:
+    """What ``xpnet explain TOPIC --steps 3 --markdown`` prints (run in this process)."""
+    from xpnet.cli import main
+
+    out = io.StringIO()
+    status = main(["explain", topic, "--steps", str(STEPS), "--markdown"], out=out)
+    if status != 0:
+        msg = f"xpnet explain {topic} failed with status {status}"
+        raise RuntimeError(msg)
+    return out.getvalue()
+
+
+def demote(markdown: str, title: str) -> str:
+    """Replace the output's H1 by the H2 ``title`` and move its other headings down a
+    level (not the lines inside code blocks)."""
+    lines, fenced, first = [], False, True
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            line = f"## {title}" if first and line.startswith("# ") else "#" + line
+            first = False
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def zero_rows() -> list[int]:
+    """The rows of the tiny network's input that are the origin (computed, not typed)."""
+    import numpy as np
+
+    from xpnet.explain import explain
+
+    (x,) = (e for e in explain("dense", steps=1).events
+            if e.component == "Dense[0]" and e.quantity == "x")
+    return [int(i) for i in np.flatnonzero(~np.asarray(x.value).any(axis=1))]
+
+
+def _fill(text: str) -> str:
+    """Rewrap a paragraph whose line lengths changed with the numbers put into it."""
+    return textwrap.fill(" ".join(text.split()), width=92, break_long_words=False,
+                         break_on_hyphens=False)
+
+
+def _listing(items: list[int]) -> str:
+    words = [str(i) for i in items]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def index_page() -> str:
+    from xpnet.explain import explain
+
+    config = explain("adam", steps=1).config
+    layers = []
+    for layer in config["layers"]:
+        c = layer["config"]
+        shape = f" ({c['n_in']} → {c['n_out']})" if "n_in" in c else ""
+        layers.append(f"`{layer['name']}`{shape}")
+    rows = zero_rows()
+    topics = "\n".join(f"| [{INTROS[t][0]}]({t}.md) | `xpnet explain {t}` | {INTROS[t][1]} |"
+                       for t in INTROS)
+    return f"""\
+# Explain mode
+
+`xpnet explain TOPIC` trains a network for a few steps and shows what one component
+computes, with the maths beside the numbers. The numbers are not recomputed for the
+occasion: layers, losses and optimizers report each quantity they compute to a tracer
+(`xpnet.trace`) from inside the code that trains, and explain mode prints what was
+recorded. With no tracer active, those reports cost nothing measurable.
+
+Each page below answers one question with the output of `xpnet explain TOPIC --steps {STEPS}`.
+
+| page | command | the question it answers |
+|---|---|---|
+{topics}
+
+## The tiny network
+
+To keep every array small enough to print, explain mode trains a tiny network: 6 points
+of the spiral data (2 per class, 3 classes), full batch, through
+{", ".join(layers[:-1])} and {layers[-1]}, with categorical cross-entropy, seed 0 and
+NumPy. Each optimizer page uses its own optimizer; the other pages use Adam. The dropout
+page adds a `Dropout` layer after the ReLU, and the dense page switches on small L1 and L2
+penalties on the first layer.
+
+The first point of every spiral arm lies at radius 0, so rows {_listing(rows)} of the input
+are the origin (printed `0.` or `-0.`, a negative zero: 0 times a negative sine). Their
+hidden activations are 0 and their probabilities a uniform 1/3 at the first step: expect
+those rows of zeros and thirds in the pages.
+
+## Options
+
+```console
+$ xpnet explain adam                    # plain text, 3 steps
+$ xpnet explain adam --steps 5          # more steps
+$ xpnet explain adam --markdown         # Markdown, as in these pages
+$ xpnet explain adam --json             # one JSON object per line: every recorded value
+$ xpnet explain adam --preset ch15      # a chapter's model; big arrays abridged
+$ xpnet explain adam --plot adam.png    # also plot Adam over a 2000-step run of ch15
+```
+
+`--json` first prints the run's configuration (optimizer settings, layers), then one event
+per line: the component, the quantity, the step, the parameter it belongs to and the full
+value, enough to recompute every step (the [Adam page](adam.md#recompute-adam-from-the-json)
+does). `--seed` and `--backend` choose the random stream and the array library.
+
+These pages are generated by `docs/gen_explain.py` from the command's output, and
+`tests/test_docs.py` fails when they no longer match it.
+"""
+
+
+def plot_section(out: Path) -> str:
+    """Draw the Adam plot into ``out`` (atomically) and describe it from its data."""
+    import numpy as np
+
+    from xpnet.explain import adam_plot
+
+    final = out / PLOT["file"]
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=out)  # matplotlib infers the format
+    os.close(fd)
+    try:
+        data = adam_plot(tmp, preset=PLOT["preset"], steps=PLOT["steps"])
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    steps = np.asarray(data["steps"])
+    lr = np.asarray(data["lr"])
+    q = np.asarray(data["effective_step_percentiles"])  # 5th, 50th, 95th per step
+    mid = int(np.searchsorted(steps, steps[-1] // 10))
+    n = int(steps[-1])
+    reading = _fill(f"""
+The decay schedule lowers `lr_t` from {lr[0]:.3g} to {lr[-1]:.3g} over the run,
+by {100 * (1 - lr[-1] / lr[0]):.1f}%, the same for every parameter. The effective step
+changes much more: its median goes from {q[0, 1]:.3g} at step {steps[0]} to
+{q[mid, 1]:.3g} at step {steps[mid]} and {q[-1, 1]:.3g} at step {n},
+{q[0, 1] / q[-1, 1]:.0f} times smaller, as `v_hat` fills with the squared gradients. At
+step {n} it still spans {q[-1, 0]:.3g} to {q[-1, 2]:.3g} between the 5th and 95th
+percentiles, a factor of {q[-1, 2] / q[-1, 0]:.0f} between parameters that share one
+`lr_t`. Most of the change in Adam's step factor comes from `v_hat`, parameter by
+parameter, not from the schedule. (At step 1, `m_hat` is `g` and the effective step is
+`lr / |g|`, so its large values there only undo small gradients: every first update is
+`±lr`.)""")
+    return f"""\
+## Over a whole run
+
+Three steps cannot show what the decay schedule and `v_hat` do over training. This plot
+follows Adam through {n} steps of chapter 15's model (preset `{PLOT["preset"]}`, seed 0):
+the learning rate, the spread over all the model's parameters of the effective step
+`lr_t / (sqrt(v_hat) + eps)` (the factor by which Adam multiplies `m_hat`), and the medians
+of `|m|` and `sqrt(v)`.
+
+![Adam over {n} steps of the {PLOT["preset"]} preset: the learning rate, the 5th to 95th
+percentiles and the median of the effective step, and the medians of |m| and
+sqrt(v)]({PLOT["file"]})
+
+{reading}
+
+To draw it yourself:
+
+```console
+$ xpnet explain adam --plot {PLOT["file"]}
+```
+
+or, in Python, `xpnet.explain.adam_plot("{PLOT["file"]}", preset="{PLOT["preset"]}",
+steps={n})`, which also returns the plotted data."""
+
+
+def topic_page(topic: str, out: Path) -> str:
+    title, question, answer = INTROS[topic]
+    parts = [
+        f"# {title}, step by step",
+        f"> *{question}*",
+        _para(answer),
+        f"""\
+The network is the [tiny network](index.md#the-tiny-network) of explain mode, trained for
+{STEPS} full-batch steps (seed 0, NumPy). To see the same on your machine:
+
+```console
+$ xpnet explain {topic} --steps {STEPS}
+```
+
+prints it as plain text, `--markdown` as below, and `--json` one event per line (the
+configuration first): every recorded value in full, enough to recompute each step.""",
+        demote(command_output(topic), f"What `xpnet explain {topic} --steps {STEPS}` prints"),
+    ]
+    if topic == "adam":
+        parts.append(plot_section(out))
+        parts.append(f"""\
+## Recompute Adam from the JSON
+
+The `--json` events hold every value Adam read and wrote. From the gradients `g` alone and
+the configuration line, this replays the three steps of `Dense[0].W` and finds the
+library's `p_after` at each one:
+
+{JSON_SNIPPET}""")
+    return "\n\n".join(parts) + "\n"
+
+
+def write(path: Path, text: str) -> None:
+    """Replace ``path`` atomically (a reader never sees half a page)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp's 0o600 is for secrets, not pages
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def generate(out: Path) -> list[Path]:
+    """Write every page (and the Adam plot) into ``out``; returns the pages written."""
+    out.mkdir(parents=True, exist_ok=True)
+    pages = [out / "index.md"]
+    write(pages[0], index_page())
+    for topic in INTROS:
+        pages.append(out / f"{topic}.md")
+        write(pages[-1], topic_page(topic, out))
+    return pages
+
+
+def stale(generated: Path, committed: Path) -> list[str]:
+    """The .md pages that differ between the two folders (missing or extra ones too)."""
+    names = {p.name for p in generated.glob("*.md")} | {p.name for p in committed.glob("*.md")}
+    return sorted(n for n in names if not (generated / n).is_file()
+                  or not (committed / n).is_file()
+                  or not filecmp.cmp(generated / n, committed / n, shallow=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT,
+                        help="folder to write the pages in (default: docs/explain)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if the committed pages are stale")
+    args = parser.parse_args(argv)
+    from xpnet.explain import TOPICS
+
+    if set(TOPICS) != set(INTROS):
+        msg = f"topics without an intro or intros without a topic: {set(TOPICS) ^ set(INTROS)}"
+        raise SystemExit(msg)
+    if args.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            generate(Path(tmp))
+            differ = stale(Path(tmp), args.out)
+        if differ:
+            print(f"{STALE} ({', '.join(differ)} differ)")
+            return 1
+        print(f"{args.out}: up to date")
+        return 0
+    for page in generate(args.out):
+        print(page)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
