@@ -194,26 +194,10 @@ def demote(markdown: str, title: str) -> str:
     return "\n".join(lines)
 
 
-def zero_rows() -> list[int]:
-    """The rows of the tiny network's input that are the origin (computed, not typed)."""
-    import numpy as np
-
-    from xpnet.explain import explain
-
-    (x,) = (e for e in explain("dense", steps=1).events
-            if e.component == "Dense[0]" and e.quantity == "x")
-    return [int(i) for i in np.flatnonzero(~np.asarray(x.value).any(axis=1))]
-
-
 def _fill(text: str) -> str:
     """Rewrap a paragraph whose line lengths changed with the numbers put into it."""
     return textwrap.fill(" ".join(text.split()), width=92, break_long_words=False,
                          break_on_hyphens=False)
-
-
-def _listing(items: list[int]) -> str:
-    words = [str(i) for i in items]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def index_page() -> str:
@@ -225,7 +209,6 @@ def index_page() -> str:
         c = layer["config"]
         shape = f" ({c['n_in']} → {c['n_out']})" if "n_in" in c else ""
         layers.append(f"`{layer['name']}`{shape}")
-    rows = zero_rows()
     topics = "\n".join(f"| [{INTROS[t][0]}]({t}.md) | `xpnet explain {t}` | {INTROS[t][1]} |"
                        for t in INTROS)
     return f"""\
@@ -246,16 +229,13 @@ Each page below answers one question with the output of `xpnet explain TOPIC --s
 ## The tiny network
 
 To keep every array small enough to print, explain mode trains a tiny network: 6 points
-of the spiral data (2 per class, 3 classes), full batch, through
+of the spiral data (2 per class, 3 classes, at radii 0.5 and 1: every arm starts at the
+origin, and points there teach nothing), full batch, through
 {", ".join(layers[:-1])} and {layers[-1]}, with categorical cross-entropy, seed 0 and
 NumPy. Each optimizer page uses its own optimizer; the other pages use Adam. The dropout
 page adds a `Dropout` layer after the ReLU, and the dense page switches on small L1 and L2
-penalties on the first layer.
-
-The first point of every spiral arm lies at radius 0, so rows {_listing(rows)} of the input
-are the origin (printed `0.` or `-0.`, a negative zero: 0 times a negative sine). Their
-hidden activations are 0 and their probabilities a uniform 1/3 at the first step: expect
-those rows of zeros and thirds in the pages.
+penalties on the output layer, the one it explains (the first layer skips computing `dx`:
+nothing uses the gradient with respect to the data).
 
 ## Options
 
@@ -301,14 +281,14 @@ def plot_section(out: Path) -> str:
     n = int(steps[-1])
     reading = _fill(f"""
 The decay schedule lowers `lr_t` from {lr[0]:.3g} to {lr[-1]:.3g} over the run,
-by {100 * (1 - lr[-1] / lr[0]):.1f}%, the same for every parameter. The effective step
+by {100 * (1 - lr[-1] / lr[0]):.1f}%, the same for every parameter. The step-size multiplier
 changes much more: its median goes from {q[0, 1]:.3g} at step {steps[0]} to
 {q[mid, 1]:.3g} at step {steps[mid]} and {q[-1, 1]:.3g} at step {n},
 {q[0, 1] / q[-1, 1]:.0f} times smaller, as `v_hat` fills with the squared gradients. At
 step {n} it still spans {q[-1, 0]:.3g} to {q[-1, 2]:.3g} between the 5th and 95th
 percentiles, a factor of {q[-1, 2] / q[-1, 0]:.0f} between parameters that share one
 `lr_t`. Most of the change in Adam's step factor comes from `v_hat`, parameter by
-parameter, not from the schedule. (At step 1, `m_hat` is `g` and the effective step is
+parameter, not from the schedule. (At step 1, `m_hat` is `g` and the multiplier is
 `lr / |g|`, so its large values there only undo small gradients: every first update is
 `±lr`.)""")
     return f"""\
@@ -316,12 +296,12 @@ parameter, not from the schedule. (At step 1, `m_hat` is `g` and the effective s
 
 Three steps cannot show what the decay schedule and `v_hat` do over training. This plot
 follows Adam through {n} steps of chapter 15's model (preset `{PLOT["preset"]}`, seed 0):
-the learning rate, the spread over all the model's parameters of the effective step
+the learning rate, the spread over all the model's parameters of the step-size multiplier
 `lr_t / (sqrt(v_hat) + eps)` (the factor by which Adam multiplies `m_hat`), and the medians
 of `|m|` and `sqrt(v)`.
 
 ![Adam over {n} steps of the {PLOT["preset"]} preset: the learning rate, the 5th to 95th
-percentiles and the median of the effective step, and the medians of |m| and
+percentiles and the median of the step-size multiplier, and the medians of |m| and
 sqrt(v)]({PLOT["file"]})
 
 {reading}

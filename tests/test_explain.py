@@ -77,10 +77,10 @@ def test_softmax_json_recomputes_forward_and_backward(backend):
 
 def test_dense_json_recomputes_forward_backward_and_penalties(backend):
     config, evs = events("dense", backend, steps=1)
-    cfg = config["layers"][0]["config"]
-    q = {name: value(evs, component="Dense[0]", quantity=name, step=1)
+    cfg = config["layers"][2]["config"]
+    q = {name: value(evs, component="Dense[2]", quantity=name, step=1)
          for name in ("x", "W", "b", "y", "dy", "dW_data", "db_data", "dW_l1", "dW_l2",
-                      "db_l1", "db_l2", "dW", "db")}
+                      "db_l1", "db_l2", "dW", "db", "dx")}
     np.testing.assert_allclose(q["y"], q["x"] @ q["W"] + q["b"], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(q["dW_data"], q["x"].T @ q["dy"], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(q["db_data"], q["dy"].sum(axis=0, keepdims=True), atol=1e-7)
@@ -89,6 +89,7 @@ def test_dense_json_recomputes_forward_backward_and_penalties(backend):
     np.testing.assert_allclose(q["dW_l2"], 2 * cfg["weight_l2"] * q["W"], rtol=1e-6)
     np.testing.assert_allclose(q["dW"], q["dW_data"] + q["dW_l1"] + q["dW_l2"], atol=1e-7)
     np.testing.assert_allclose(q["db"], q["db_data"] + q["db_l1"] + q["db_l2"], atol=1e-7)
+    np.testing.assert_allclose(q["dx"], q["dy"] @ q["W"].T, rtol=1e-5, atol=1e-7)
     assert "dx" not in {e["quantity"] for e in evs if e["component"] == "Dense[0]"}
 
 

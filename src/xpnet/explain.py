@@ -63,21 +63,23 @@ class Explanation:
 
 
 def _md_body(body: str) -> list[str]:
-    """Prose lines stay prose; indented lines (numbers, formulas) become code blocks."""
+    """Each prose line becomes its own paragraph; indented lines (numbers, formulas) become
+    fenced code blocks, with blank lines around both so Markdown keeps them apart."""
     out: list[str] = []
     block: list[str] = []
 
     def flush() -> None:
         if block:
-            out.extend(["```text", *block, "```"])
+            out.extend(["```text", *block, "```", ""])
             block.clear()
 
     for line in body.splitlines():
         if line.startswith("    "):
             block.append(line[4:])
-        else:
-            flush()
-            out.append(line)
+            continue
+        flush()
+        if line.strip():
+            out.extend([line, ""])
     flush()
     return out
 
@@ -115,16 +117,20 @@ def _one(events: list[Event], **match: Any) -> Event | None:
 # -- the runs ------------------------------------------------------------------------------
 
 def _tiny(topic: str, backend: Any, seed: SeedLike) -> tuple[Model, Any, Any]:
-    """A network small enough to print: 6 spiral points, 2 -> 4 -> 3."""
+    """A network small enough to print: 6 spiral points (two per arm, off the centre, where
+    every arm starts at the origin), 2 -> 4 -> 3."""
     rng = as_generator(seed)
-    X, y = datasets.spiral(2, 3, seed=rng, backend=backend)
+    X, y = datasets.spiral(3, 3, seed=rng, backend=backend)
     model = Model(backend=backend, seed=rng)
+    keep = model.backend.asarray(np.array([1, 2, 4, 5, 7, 8]), dtype=model.backend.xp.int64)
+    xp = model.backend.xp
+    X, y = xp.take(X, keep, axis=0), xp.take(y, keep, axis=0)
     l1, l2 = (1e-3, 5e-3) if topic == "dense" else (0.0, 0.0)
-    model.add(Dense(2, 4, init_scale=0.5, weight_l1=l1, weight_l2=l2, bias_l1=l1, bias_l2=l2))
+    model.add(Dense(2, 4, init_scale=0.5))
     model.add(ReLU())
     if topic == "dropout":
         model.add(Dropout(0.25))
-    model.add(Dense(4, 3, init_scale=0.5))
+    model.add(Dense(4, 3, init_scale=0.5, weight_l1=l1, weight_l2=l2, bias_l1=l1, bias_l2=l2))
     model.add(Softmax())
     optimizer = OPTIMIZERS.get(topic, OPTIMIZERS["adam"])()
     model.set(loss=CategoricalCrossentropy(), optimizer=optimizer)
@@ -160,7 +166,8 @@ def explain(topic: str, *, steps: int = 3, preset: str | None = None, backend: A
         full = True
     tracer = Tracer(full=full, max_size=4096)
     with tracer:
-        model.train(X, y, epochs=steps, log_every=None)
+        # metrics every step: the loss topic shows the loss each step computes
+        model.train(X, y, epochs=steps, log_every=1)
         if topic == "softmax" and isinstance(model.layers[-1], Softmax):
             tracer.step = steps + 1  # an evaluation pass after the recorded training steps
             _softmax_backward_paths(model, X, y)
@@ -198,9 +205,9 @@ def _adam(ex: Explanation, model: Model) -> list[tuple[str, str]]:
     sections = [("What Adam computes", (
         "For every parameter array p with gradient g, at step t = 1, 2, ... "
         f"(beta_1 = {b1}, beta_2 = {b2}, epsilon = {eps}, lr = {lr0}, decay = {decay}):\n"
-        "    lr_t  = lr / (1 + decay * (t - 1))          the book's decay schedule\n"
-        "    m     = beta_1 * m + (1 - beta_1) * g        first moment (mean of g)\n"
-        "    v     = beta_2 * v + (1 - beta_2) * g**2     second moment (mean of g**2)\n"
+        "    lr_t  = lr / (1 + decay * (t - 1))           the book's decay schedule\n"
+        "    m     = beta_1 * m + (1 - beta_1) * g        moving average of g\n"
+        "    v     = beta_2 * v + (1 - beta_2) * g**2     moving average of g**2\n"
         "    m_hat = m / (1 - beta_1**t)                  bias corrections: m and v start at 0\n"
         "    v_hat = v / (1 - beta_2**t)\n"
         "    p     = p - lr_t * m_hat / (sqrt(v_hat) + epsilon)\n"
@@ -209,7 +216,7 @@ def _adam(ex: Explanation, model: Model) -> list[tuple[str, str]]:
     params = list(dict.fromkeys(e.param for e in ex.events if e.param))
     for t in steps:
         lr = _one(ex.events, component="Adam", quantity="lr", step=t)
-        lines = [f"lr_t = {lr0} / (1 + {decay} * {t - 1}) = {lr.value if lr else '?'}"]
+        lines = [f"lr_t = {lr0} / (1 + {decay} * {t - 1}) = {_fmt(lr.value if lr else None, 8)}"]
         for name in params:
             lines.append(f"\n{name}:")
             for q, label in (("g", "g (gradient)"), ("m", "m"), ("v", "v"),
@@ -229,7 +236,8 @@ def _adam_summary(ex: Explanation, b1: float, b2: float, eps: float, steps: list
     t = steps[-1]
     lines = [
         f"m and v are exponential averages over all past steps, not a cache of a fixed number "
-        f"of epochs: a gradient from k steps ago still weighs beta**k. Their time constants "
+        f"of epochs: a gradient from k steps ago still weighs (1 - beta) * beta**k. Their "
+        "time constants "
         f"are 1/(1 - beta_1) = {1 / (1 - b1):.0f} and 1/(1 - beta_2) = {1 / (1 - b2):.0f} steps.",
         f"After {t} step(s) the bias corrections divide m by {1 - b1**t:.4g} and v by "
         f"{1 - b2**t:.4g}; without them the first steps would be far too small.",
@@ -248,11 +256,12 @@ def _adam_summary(ex: Explanation, b1: float, b2: float, eps: float, steps: list
             e.value is not None for e in v_hat) else None
         if sizes is not None and sizes.size:
             lines.append(
-                f"The effective step size lr_t / (sqrt(v_hat) + eps) at step {t} ranges from "
-                f"{sizes.min():.3g} to {sizes.max():.3g} across the {sizes.size} parameters: "
-                "Adam adapts each parameter's step through v_hat, while the decay schedule "
-                "only shrinks lr_t with the step count and knows nothing of where the "
-                "minimum is.")
+                f"The step-size multiplier lr_t / (sqrt(v_hat) + eps), which multiplies m_hat "
+                f"to give the update, ranges at step {t} from {sizes.min():.3g} to "
+                f"{sizes.max():.3g} across the {sizes.size} parameters: Adam adapts each "
+                "parameter's step through v_hat (parameters with small gradients get large "
+                "multipliers), while the decay schedule only shrinks lr_t with the step "
+                "count and knows nothing of where the minimum is.")
     return "\n\n".join(lines)
 
 
@@ -264,11 +273,16 @@ def _optimizer(ex: Explanation, model: Model) -> list[tuple[str, str]]:
                    "    p = p - lr_t * g / (sqrt(cache) + epsilon)",
         "Adagrad": "    cache = cache + g**2\n    p = p - lr_t * g / (sqrt(cache) + epsilon)",
     }[name]
-    sections = [(f"What {name} computes", f"Settings: {ex.config['optimizer']}\n{formulas}")]
+    settings = ", ".join(f"{k} = {v}" for k, v in ex.config["optimizer"].items()
+                         if k != "class")
+    formulas = "    lr_t = lr / (1 + decay * (t - 1))\n" + formulas
+    if name == "SGD":
+        formulas += "\n(the update shown below is u, the momentum buffer)"
+    sections = [(f"What {name} computes", f"Settings: {settings}.\n{formulas}")]
     for t in sorted({e.step for e in ex.events if e.component == name}):
         lines = []
         lr = _one(ex.events, component=name, quantity="lr", step=t)
-        lines.append(f"lr_t = {lr.value if lr else '?'}")
+        lines.append(f"lr_t = {_fmt(lr.value if lr else None, 8)}")
         for param in dict.fromkeys(e.param for e in ex.events if e.param):
             lines.append(f"\n{param}:")
             for q in ("g", "cache", "update", "p_before", "p_after"):
@@ -331,7 +345,8 @@ def _softmax(ex: Explanation, model: Model) -> list[tuple[str, str]]:
             sections.append(("Backward: the vectorised form used in practice", "\n".join([
                 "dx = s * (dy - sum(dy * s, axis=1)): no n x k x k Jacobians are built.",
                 "dy (from cross-entropy's backward, -y / s / n):", _indent(_fmt(dy_v)),
-                "sum(dy * s) per sample:", _show(dot[-1] if dot else None),
+                "sum(dy * s) per sample (always -1/n here: dy = -y/s/n is non-zero only at "
+                "the true class, where dy * s = -1/n):", _show(dot[-1] if dot else None),
                 "dx:", _indent(_fmt(dx_v)),
                 f"largest |J @ dy - dx| over the batch: "
                 f"{np.abs(np.einsum('nij,nj->ni', _jac(s_eval), dy_v) - dx_v).max():.3g}",
@@ -351,8 +366,9 @@ def _jac(s: np.ndarray) -> np.ndarray:
 
 
 def _dense(ex: Explanation, model: Model) -> list[tuple[str, str]]:
-    layer = model.layers[0]
-    assert isinstance(layer, Dense)
+    # the output layer: it has L1/L2 penalties here, and a previous layer to pass dx to
+    # (the first layer skips dx: nothing uses the gradient with respect to the data)
+    layer = [layer for layer in model.layers if isinstance(layer, Dense)][-1]
     name, t = layer.name, 1
     e = {q: _one(ex.events, component=name, quantity=q, step=t) for q in (
         "x", "W", "b", "y", "dy", "dW_data", "db_data", "dW_l1", "dW_l2", "db_l1", "db_l2",
@@ -403,11 +419,13 @@ def _activation(ex: Explanation, model: Model) -> list[tuple[str, str]]:
         e = _one(ex.events, component=layer.name, quantity=q, step=t)
         if e is not None:
             rows += [f"{q}:", _show(e)]
+    keep = getattr(layer, "keep", None)
     what = ("y = max(x, 0); dx = dy where x > 0, else 0 (the gradient at exactly 0 is "
             "taken as 0)" if kind == "ReLU" else
-            "while training, each unit is kept with probability keep and scaled by 1/keep "
-            "(mask values 0 or 1/keep), so the expected activation is unchanged; dx = dy * "
-            "mask. When not training, dropout is the identity.")
+            f"While training, each unit is kept with probability keep = {keep} and scaled by "
+            f"1/keep = {_fmt(1 / keep if keep else None)} (mask values 0 or 1/keep), so the "
+            "expected activation is unchanged; dx = dy * mask. When not training, dropout "
+            "is the identity.")
     return [(f"What {kind} computes", what), (f"Step {t}", "\n".join(rows))]
 
 
@@ -456,14 +474,17 @@ def adam_plot(path: str, *, preset: str = "ch15", steps: int = 2000, backend: An
     q = np.array([np.percentile(e, [5, 50, 95]) for e in eff])
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     axes[0].plot(t, lr)
-    axes[0].set(title="learning rate lr_t = lr / (1 + decay (t-1))", xlabel="step")
+    axes[0].set(title="learning rate lr_t = lr / (1 + decay (t-1))", xlabel="step",
+                ylabel="lr_t", ylim=(0, lr.max() * 1.05))
     axes[1].fill_between(t, q[:, 0], q[:, 2], alpha=0.3, label="5-95%")
     axes[1].plot(t, q[:, 1], label="median")
-    axes[1].set(title="effective step lr_t / (sqrt(v_hat) + eps)", xlabel="step", yscale="log")
+    axes[1].set(title="step-size multiplier lr_t / (sqrt(v_hat) + eps)", xlabel="step",
+                ylabel="multiplier of m_hat (per parameter)", yscale="log")
     axes[1].legend()
     axes[2].plot(t, [np.median(np.abs(x)) for x in m], label="median |m|")
     axes[2].plot(t, [np.median(np.sqrt(x)) for x in v], label="median sqrt(v)")
-    axes[2].set(title="moments", xlabel="step", yscale="log")
+    axes[2].set(title="moments", xlabel="step", ylabel="median over parameters",
+                yscale="log")
     axes[2].legend()
     fig.suptitle(f"Adam on preset {preset} ({steps} steps)")
     fig.tight_layout()
