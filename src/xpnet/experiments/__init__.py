@@ -9,11 +9,13 @@ seeds, stored as they finish (resumable), run in parallel locally or on a Dask c
 
 from __future__ import annotations
 
+from .analysis import Base, analyze
 from .plan import GRIDS, STUDIES, Trial, log_epochs, plan
+from .report import write_report
 from .runner import run
 from .store import COLUMNS, Store
 from .study import finish, run_study
 from .trial import run_trial
 
-__all__ = ["COLUMNS", "GRIDS", "STUDIES", "Store", "Trial", "finish", "log_epochs", "plan",
-           "run", "run_study", "run_trial"]
+__all__ = ["COLUMNS", "GRIDS", "STUDIES", "Base", "Store", "Trial", "analyze", "finish",
+           "log_epochs", "plan", "run", "run_study", "run_trial", "write_report"]

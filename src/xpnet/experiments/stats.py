@@ -90,7 +90,7 @@ def ci_half_width(values: Iterable[float]) -> float:
     """Half-width of the 95% CI of the mean, ``t_{0.975,n-1} * sd / sqrt(n)``; NaN for n < 2.
 
     >>> round(ci_half_width([1.0, 2.0, 6.0]), 4)  # 4.3027 * 2.6458 / sqrt(3)
-    6.5724
+    6.5725
     """
     xs = list(values)
     if len(xs) < 2:

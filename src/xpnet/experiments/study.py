@@ -58,7 +58,11 @@ def run_study(
 
 def finish(store: Store, outdir: Path, studies: Sequence[str],
            trials: Sequence[Trial]) -> list[Path]:
-    """Export the tidy results of ``trials`` to ``outdir/results.csv``; returns the paths."""
-    path = outdir / "results.csv"
-    store.export_csv(path, keys=[t.key for t in trials])
-    return [path]
+    """Write the results table (``results.csv``), the plots and the report (``report.md``,
+    ``report.html``) of ``trials`` to ``outdir``; returns their paths."""
+    from .analysis import Base
+    from .report import write_report
+
+    md, html = write_report(store, outdir, studies, Base.from_plan(trials),
+                            keys=[t.key for t in trials])
+    return [outdir / "results.csv", *sorted(outdir.glob("*.png")), md, html]

@@ -1,0 +1,235 @@
+"""Figures of a study, drawn from the tables of :mod:`xpnet.experiments.analysis`.
+
+Every function draws one PNG with matplotlib's Agg backend (imported when first needed, so
+the lab runs without matplotlib until a figure is asked for), writes it atomically and
+returns its path. Lines are means over seeds; bands and error bars are 95% CIs.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import presets
+from ..backend import to_numpy
+from ..io import atomic_write_bytes
+from .analysis import Base, Table
+from .stats import Summary
+from .store import Store
+
+__all__ = ["plot_boundaries", "plot_epochs", "plot_lr", "plot_samples", "plot_test_size"]
+
+PathLike = str | os.PathLike[str]
+#: Half-width of the square the decision boundaries are drawn on (the spiral's radius is 1).
+_EXTENT = 1.15
+#: Grid points per side for the decision-boundary pictures.
+_GRID = 200
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: PathLike) -> Path:
+    plt = _pyplot()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+    return Path(path)
+
+
+def _band(ax: Any, x: Sequence[float], s: Sequence[Summary], label: str,
+          **style: Any) -> None:
+    """Mean line with its 95% CI band."""
+    (line,) = ax.plot(x, [v.mean for v in s], label=label, **style)
+    ax.fill_between(x, [v.ci_low for v in s], [v.ci_high for v in s], alpha=0.2,
+                    color=line.get_color(), linewidth=0)
+
+
+def plot_samples(table: Table, path: PathLike) -> Path:
+    """Final accuracy, loss and generalization gap against training samples per class."""
+    plt = _pyplot()
+    rows = table["rows"]
+    x = [r["train_samples"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for ax, metric, title in ((axes[0], "acc", "accuracy"), (axes[1], "loss", "loss")):
+        _band(ax, x, [r[f"train_{metric}"] for r in rows], "train (no dropout)", marker="o")
+        _band(ax, x, [r[f"val_{metric}"] for r in rows], "validation", marker="s")
+        ax.set(xscale="log", xlabel="training samples per class", title=f"final {title}")
+        ax.legend()
+    _band(axes[2], x, [r["gap"] for r in rows], "train acc - validation acc", marker="o",
+          color="tab:red")
+    axes[2].axhline(0, color="grey", linewidth=0.8)
+    axes[2].set(xscale="log", xlabel="training samples per class",
+                title="generalization gap")
+    axes[2].legend()
+    fig.suptitle("Training-set size (mean over seeds, 95% CI bands)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_test_size(table: Table, path: PathLike) -> Path:
+    """Measured accuracy against test-set size: its mean (bias?) and its spread against
+    the binomial law ``sqrt(p (1 - p) / (n k))``."""
+    plt = _pyplot()
+    rows = table["rows"]
+    n = np.array([r["test_samples"] for r in rows], dtype=float)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    bias = [r["acc_bias"] for r in rows[:-1]]
+    err = np.array([s.half_width for s in bias])
+    axes[0].errorbar(n[:-1], [s.mean for s in bias], yerr=np.where(np.isfinite(err), err, 0),
+                     marker="o", capsize=4, label="measured at n - measured at "
+                     f"{table['reference']}/class")
+    axes[0].axhline(0, color="grey", linestyle="--", label="no bias")
+    axes[0].set(xscale="log", xlabel="test samples per class", ylabel="accuracy difference",
+                title="bias of the measured accuracy (same model; 95% CI)")
+    axes[0].legend()
+    sd = np.array([r["acc_sd"] for r in rows])
+    keep = np.isfinite(sd) & (sd > 0)
+    axes[1].plot(n[keep], sd[keep], "o", label="measured: sd across test sets")
+    k, p = table["classes"], table["p"]
+    dense = np.geomspace(n.min(), n.max(), 100)
+    axes[1].plot(dense, np.sqrt(p * (1 - p) / (dense * k)), "-",
+                 label=f"binomial: sqrt(p(1-p)/({k}n)), p={p:.3f}")
+    axes[1].set(xscale="log", yscale="log", xlabel="test samples per class",
+                ylabel="sd of measured accuracy",
+                title=f"spread vs the 1/sqrt(n) law (fitted slope {table['slope']:.2f})")
+    axes[1].legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_epochs(table: Table, path: PathLike) -> Path:
+    """Train and validation curves over epochs, best epochs and overfitting onset marked."""
+    plt = _pyplot()
+    rows = table["rows"]
+    x = [r["epoch"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    for ax, metric in ((axes[0], "acc"), (axes[1], "loss")):
+        _band(ax, x, [r[f"train_{metric}"] for r in rows], "train (no dropout)")
+        _band(ax, x, [r[f"val_{metric}"] for r in rows], "validation")
+        ax.set(xscale="log", xlabel="epoch", title="accuracy" if metric == "acc" else "loss")
+    if table["best_acc_epoch"] is not None:
+        axes[0].axvline(table["best_acc_epoch"], color="tab:green", linestyle=":",
+                        label=f"best validation acc (epoch {table['best_acc_epoch']})")
+        axes[1].axvline(table["best_loss_epoch"], color="tab:green", linestyle=":",
+                        label=f"lowest validation loss (epoch {table['best_loss_epoch']})")
+    if table["onset"] is not None:
+        axes[1].axvline(table["rise_epoch"], color="tab:red", linestyle="--",
+                        label=f"loss higher beyond its CI (epoch {table['rise_epoch']})")
+    else:
+        axes[1].text(0.02, 0.02, "no overfitting onset observed", transform=axes[1].transAxes)
+    for ax in axes:
+        ax.legend()
+    fig.suptitle(f"Epochs ({table['n']} seeds, 95% CI bands)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_lr(table: Table, path: PathLike) -> Path:
+    """Final and best validation accuracy and loss against lr (diverged runs marked), and
+    the validation curves of every lr."""
+    plt = _pyplot()
+    rows = table["rows"]
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    for ax, metric, name in ((axes[0, 0], "acc", "accuracy"), (axes[0, 1], "loss", "loss")):
+        ok = [r for r in rows if r["n"]]
+        x = [r["lr"] for r in ok]
+        for key, label, marker in ((f"val_{metric}", "final", "o"),
+                                   (f"best_val_{metric}", "best over epochs", "s")):
+            s = [r[key] for r in ok]
+            err = np.array([v.half_width for v in s])
+            ax.errorbar(x, [v.mean for v in s], yerr=np.where(np.isfinite(err), err, 0),
+                        marker=marker, capsize=4, label=label)
+        for r in rows:
+            if r["diverged"]:
+                ax.plot(r["lr"], 0.95, "x", color="tab:red", markersize=10,
+                        transform=ax.get_xaxis_transform())
+                ax.annotate(f"{r['diverged']}/{r['n'] + r['diverged']} diverged",
+                            (r["lr"], 0.95), xycoords=ax.get_xaxis_transform(),
+                            textcoords="offset points", xytext=(-8, -4), ha="right",
+                            color="tab:red")
+        ax.set(xscale="log", xlabel="learning rate", title=f"validation {name}")
+        ax.legend()
+    for ax, metric in ((axes[1, 0], "acc"), (axes[1, 1], "loss")):
+        for r in rows:
+            if r["curve"]:
+                curve = r["curve"]
+                _band(ax, [c["epoch"] for c in curve], [c[f"val_{metric}"] for c in curve],
+                      f"lr {r['lr']:g}")
+        ax.set(xscale="log", yscale="linear" if metric == "acc" else "log", xlabel="epoch",
+               title=f"validation {'accuracy' if metric == 'acc' else 'loss'} over epochs")
+        ax.legend(fontsize="small")
+    fig.suptitle("Learning rate (mean over non-diverged seeds, 95% CIs)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _rebuilt(config: dict[str, Any], blob: bytes) -> tuple[Any, Any, Any]:
+    """The trial's model with the snapshot's parameters, and its training data."""
+    p = replace(presets.get(config["preset"]), train_samples=config["train_samples"],
+                lr=config["lr"])
+    model, (X, y), _ = presets.build(p, backend="numpy", seed=config["seed"])
+    with np.load(io.BytesIO(blob), allow_pickle=False) as saved:
+        for i, layer in enumerate(model.layers):
+            for name, current in getattr(layer, "params", {}).items():
+                layer.params[name] = model.backend.asarray(saved[f"layers.{i}.{name}"],
+                                                           dtype=current.dtype)
+    return model, to_numpy(X), to_numpy(y)
+
+
+def _classes(model: Any, X: np.ndarray) -> np.ndarray:
+    out = to_numpy(model.predict(model.backend.asarray(X)))
+    return (out[:, 0] > 0.5).astype(int) if out.shape[1] == 1 else out.argmax(axis=1)
+
+
+def plot_boundaries(store: Store, base: Base, panels: Sequence[dict[str, Any]],
+                    path: PathLike) -> Path | None:
+    """Decision regions of snapshot models on the spiral, two panels per row of
+    :func:`~xpnet.experiments.analysis.boundary_panels` (None when there are none)."""
+    if not panels or presets.get(base.preset).task == "regression":
+        return None
+    plt = _pyplot()
+    names = list(dict.fromkeys(p["row"] for p in panels))
+    fig, axes = plt.subplots(len(names), 2, figsize=(9, 4.3 * len(names)), squeeze=False)
+    ticks = np.linspace(-_EXTENT, _EXTENT, _GRID, dtype=np.float32)
+    gx, gy = np.meshgrid(ticks, ticks)
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    cmap = plt.get_cmap("tab10")
+    for i, name in enumerate(names):
+        for j, panel in enumerate(p for p in panels if p["row"] == name):
+            ax = axes[i, j]
+            blob = store.snapshot(panel["key"], panel["epoch"])
+            if blob is None:
+                ax.set_axis_off()
+                continue
+            model, X, y = _rebuilt(panel["config"], blob)
+            regions = _classes(model, grid).reshape(gx.shape)
+            k = int(max(regions.max(), y.max())) + 1
+            ax.imshow(regions, origin="lower", extent=(-_EXTENT, _EXTENT, -_EXTENT, _EXTENT),
+                      cmap=cmap, vmin=0, vmax=9, alpha=0.35, interpolation="nearest")
+            labels = y.ravel().astype(int)
+            size = 12 if len(labels) <= 300 else 2
+            for c in range(k):
+                ax.scatter(*X[labels == c].T, s=size, color=cmap(c), edgecolors="none")
+            acc = panel["val_acc"]
+            score = "" if math.isnan(acc) else f", val acc {acc:.3f}"
+            ax.set_title(f"{panel['label']} (seed {panel['config']['seed']}{score})")
+            ax.set(xticks=[], yticks=[], aspect="equal")
+        axes[i, 0].set_ylabel(name)
+    fig.suptitle("Decision regions and training data")
+    fig.tight_layout()
+    return _save(fig, path)

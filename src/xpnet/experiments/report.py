@@ -1,0 +1,400 @@
+"""The study report: tables, plots and plain-language answers, every claim from the data.
+
+:func:`write_report` writes ``report.md`` and ``report.html`` (one
+:class:`~xpnet.experiments.document.Document`, two renderings), the PNGs of
+:mod:`~xpnet.experiments.plots` and ``results.csv``. Each sentence that answers a question
+quotes the means and 95% CIs it rests on, and its wording is chosen by comparing CIs
+(:func:`~xpnet.experiments.stats.compare`): a difference is stated only when the two CIs
+do not overlap; otherwise the report says it is within the noise.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..io import atomic_write_bytes
+from . import plots
+from .analysis import Base, Table, analyze, load_runs
+from .document import Document
+from .plan import STUDIES
+from .stats import Summary, compare, fmt
+from .store import Store
+
+__all__ = ["build_report", "write_report"]
+
+QUESTIONS = {
+    "samples": "1. What do the numbers of training and of test samples do to accuracy and "
+               "loss?",
+    "epochs": "2. What does the number of epochs do?",
+    "lr": "3. What do different learning rates do?",
+}
+_NOISE = "within the noise (the 95% CIs overlap)"
+
+
+def _sd(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x:.4f}"
+
+
+def _change(what: str, a: Summary, b: Summary, at_a: str, at_b: str, cause: str) -> str:
+    """One sentence comparing ``what`` between two settings by their CIs."""
+    verdict = compare(a, b)
+    if verdict == "higher":
+        return f"{cause} raised {what} from {fmt(a)} {at_a} to {fmt(b)} {at_b}."
+    if verdict == "lower":
+        return f"{cause} lowered {what} from {fmt(a)} {at_a} to {fmt(b)} {at_b}."
+    if verdict == "overlap":
+        return (f"{what[0].upper()}{what[1:]} {at_a} ({fmt(a)}) and {at_b} ({fmt(b)}) "
+                f"differ by less than the noise: their 95% CIs overlap.")
+    return (f"{what[0].upper()}{what[1:]} {at_a} ({fmt(a)}) and {at_b} ({fmt(b)}) cannot be "
+            "compared: one of them has fewer than two runs.")
+
+
+def _beyond_zero(s: Summary) -> bool:
+    return s.n >= 2 and (s.ci_low > 0 or s.ci_high < 0)
+
+
+def _versus_zero(s: Summary, up: str, down: str) -> str:
+    """How a change's CI sits against zero, in words."""
+    if s.n < 2:
+        return "with no CI (fewer than two runs)"
+    if s.ci_high < 0:
+        return f"{down} beyond the noise"
+    if s.ci_low > 0:
+        return f"{up} beyond the noise"
+    return "within the noise of zero"
+
+
+# -- question 1 ------------------------------------------------------------------------------
+def _samples_section(doc: Document, t: Table, sizes: Table) -> None:
+    rows = t["rows"]
+    doc.heading(3, "Training samples")
+    if len(rows) < 2:
+        doc.paragraph("Fewer than two training-set sizes are stored; nothing to compare.")
+    else:
+        lo, hi = rows[0], rows[-1]
+        at_lo, at_hi = f"at {lo['train_samples']}/class", f"at {hi['train_samples']}/class"
+        cause = "More training samples"
+        said = [_change("validation accuracy", lo["val_acc"], hi["val_acc"], at_lo, at_hi,
+                        cause),
+                _change("validation loss", lo["val_loss"], hi["val_loss"], at_lo, at_hi,
+                        cause),
+                _change("training accuracy (measured without dropout)", lo["train_acc"],
+                        hi["train_acc"], at_lo, at_hi, cause)]
+        top = max(rows, key=lambda r: r["val_acc"].mean)
+        if top is not lo and top is not hi:
+            said.append(f"The highest mean validation accuracy was at {top['train_samples']}"
+                        f"/class: {fmt(top['val_acc'])}. " + _change(
+                            "validation accuracy", lo["val_acc"], top["val_acc"], at_lo,
+                            f"at {top['train_samples']}/class", cause))
+        if compare(lo["val_acc"], hi["val_acc"]) == "higher":
+            first = next(r for r in rows if compare(r["val_acc"], hi["val_acc"]) != "higher")
+            if first is not hi:
+                said.append(f"Already at {first['train_samples']}/class, validation accuracy "
+                            f"({fmt(first['val_acc'])}) is within the noise of its value at "
+                            f"{hi['train_samples']}/class ({fmt(hi['val_acc'])}).")
+        for r in (lo, hi):
+            gap = r["gap"]
+            if _beyond_zero(gap):
+                word = "exceeded" if gap.mean > 0 else "fell short of"
+                said.append(f"At {r['train_samples']}/class, training accuracy {word} "
+                            f"validation accuracy by {fmt(gap)} (the generalization gap; its "
+                            "CI excludes zero).")
+            else:
+                said.append(f"At {r['train_samples']}/class, the generalization gap "
+                            f"{fmt(gap)} is within the noise of zero.")
+        if compare(lo["gap"], hi["gap"]) == "lower":
+            said.append(f"The gap shrank with more training data, from {fmt(lo['gap'])} to "
+                        f"{fmt(hi['gap'])}.")
+        doc.items(said)
+    doc.table(["train samples/class", "runs", "diverged", "train acc", "val acc",
+               "gap (train - val acc)", "train loss", "val loss"],
+              [[str(r["train_samples"]), str(r["n"]), str(r["diverged"]),
+                fmt(r["train_acc"]), fmt(r["val_acc"]), fmt(r["gap"]), fmt(r["train_loss"]),
+                fmt(r["val_loss"])] for r in rows])
+    doc.image("samples.png", "Final accuracy, loss and generalization gap against training "
+              "samples per class (mean over seeds, 95% CI bands).")
+    _test_size_section(doc, sizes)
+
+
+def _test_size_section(doc: Document, t: Table) -> None:
+    rows = t["rows"]
+    doc.heading(3, "Test samples")
+    if len(rows) < 2:
+        doc.paragraph("Fewer than two test-set sizes are stored; nothing to compare.")
+        return
+    ref, small, big = t["reference"], rows[0], rows[-1]
+    doc.paragraph(
+        f"Every trained model of the base setting ({t['trials']} trials) was measured on "
+        f"{small['repeats']} independent fresh test sets of each size. The spread across "
+        "these test sets is the measurement noise alone (the model is fixed); the bias is "
+        f"the per-model difference from the measurement at the largest size ({ref}/class).")
+    said = []
+    biased = [r for r in rows[:-1] if _beyond_zero(r["acc_bias"])]
+    tests = 2 * (len(rows) - 1)
+    if not biased:
+        said.append(f"No test-set size biased the measured accuracy: at every size the mean "
+                    f"difference from {ref}/class has a 95% CI that includes zero (at "
+                    f"{small['test_samples']}/class: {fmt(small['acc_bias'], 4)}).")
+    else:
+        said.append("The measured accuracy differed from the measurement at "
+                    f"{ref}/class beyond the noise at " + ", ".join(
+                        f"{r['test_samples']}/class ({fmt(r['acc_bias'], 4)})" for r in biased)
+                    + ".")
+    loss_biased = [r for r in rows[:-1] if _beyond_zero(r["loss_bias"])]
+    said.append("The measured loss likewise showed no bias beyond the noise (at "
+                f"{small['test_samples']}/class: {fmt(small['loss_bias'], 4)})." if not
+                loss_biased else "The measured loss differed beyond the noise at " + ", ".join(
+                    f"{r['test_samples']}/class ({fmt(r['loss_bias'], 4)})" for r in loss_biased)
+                + ".")
+    if (biased or loss_biased) and len(biased) + len(loss_biased) < tests:
+        said.append(f"These are {tests} comparisons (accuracy and loss at {len(rows) - 1} "
+                    "sizes); at 95% each can exclude zero by chance 5% of the time, so a single "
+                    "flagged size is weak evidence of bias.")
+    said.append(
+        f"The spread of the measured accuracy went from sd {_sd(small['acc_sd'])} at "
+        f"{small['test_samples']}/class to {_sd(big['acc_sd'])} at {big['test_samples']}/class"
+        f"; the binomial law sqrt(p(1-p)/({t['classes']}n)) with p = {t['p']:.3f} predicts "
+        f"{_sd(small['binomial_sd'])} and {_sd(big['binomial_sd'])}. The fitted slope of log "
+        f"sd against log n is {t['slope']:.2f} (the 1/sqrt(n) law: -0.50).")
+    ratios = [r["acc_sd"] / r["binomial_sd"] for r in rows
+              if r["binomial_sd"] > 0 and math.isfinite(r["acc_sd"])]
+    if ratios:
+        said.append(f"The measured spreads are {min(ratios):.2f} to {max(ratios):.2f} times "
+                    "the binomial prediction.")
+    if not biased and small["acc_sd"] > big["acc_sd"]:
+        said.append("So here a small test set did not bias the estimate of accuracy; it made "
+                    "it noisier.")
+    book = next((r for r in rows if r["test_samples"] == 100), None)
+    if book is not None and not math.isnan(book["acc_sd"]):
+        said.append(f"With the book's 100 samples per class, one measurement of the same model's "
+                    f"accuracy has sd {_sd(book['acc_sd'])} (binomial: "
+                    f"{_sd(book['binomial_sd'])}), so two such measurements are expected to "
+                    f"differ by up to {1.96 * math.sqrt(2) * book['acc_sd']:.3f} "
+                    "(1.96 x sqrt(2) x sd) 95% of the time from the test set alone.")
+    doc.items(said)
+    doc.table(["test samples/class", "trials x repeats", "measured acc", f"acc bias vs {ref}",
+               "sd across test sets", "binomial sd", "measured loss", f"loss bias vs {ref}"],
+              [[str(r["test_samples"]), f"{r['trials']} x {r['repeats']}", fmt(r["acc"]),
+                "reference" if r is big else fmt(r["acc_bias"], 4), _sd(r["acc_sd"]),
+                _sd(r["binomial_sd"]), fmt(r["loss"]),
+                "reference" if r is big else fmt(r["loss_bias"], 4)] for r in rows])
+    doc.image("test_size.png", "Measured accuracy against test-set size: bias relative to "
+              "the largest test set, same model, with 95% CI (left), and spread across test "
+              "sets against the binomial 1/sqrt(n) law (right).")
+
+
+# -- question 2 ------------------------------------------------------------------------------
+def _epochs_section(doc: Document, t: Table) -> None:
+    rows = t["rows"]
+    if not rows:
+        doc.paragraph("No epochs-study run finished without diverging; nothing to report.")
+        return
+    by_epoch = {r["epoch"]: r for r in rows}
+    last = rows[-1]
+    e_acc, e_loss = t["best_acc_epoch"], t["best_loss_epoch"]
+    best_acc, best_loss = by_epoch[e_acc], by_epoch[e_loss]
+    said = [f"{t['n']} runs of {last['epoch']} epochs"
+            + (f" ({t['diverged']} more diverged and are left out)." if t["diverged"] else ".")]
+    said.append(f"Validation accuracy was highest (mean over seeds) at epoch {e_acc}: "
+                f"{fmt(best_acc['val_acc'])}; at the last epoch, {last['epoch']}, it was "
+                f"{fmt(last['val_acc'])}. Per seed, it changed from epoch {e_acc} to "
+                f"{last['epoch']} by {fmt(t['acc_change'])}: "
+                f"{_versus_zero(t['acc_change'], 'a rise', 'a decline')}.")
+    plateau = t["plateau_epoch"]
+    if plateau is not None and plateau < e_acc:
+        said.append(f"From epoch {plateau} on (where it was "
+                    f"{fmt(by_epoch[plateau]['val_acc'])}), validation accuracy stayed within "
+                    f"the noise of its best: per seed, no later logged epoch was below epoch "
+                    f"{e_acc} by more than the 95% CI.")
+    said.append(f"Validation loss was lowest at epoch {e_loss}: {fmt(best_loss['val_loss'])}.")
+    if e_loss == last["epoch"]:
+        said.append("Validation loss was still at its lowest at the last epoch, so no "
+                    f"overfitting onset was observed within {last['epoch']} epochs.")
+    elif t["onset"] is not None:
+        rise = by_epoch[t["rise_epoch"]]
+        said.append(f"It then rose by more than its CI: at epoch {t['rise_epoch']} it was "
+                    f"{fmt(rise['val_loss'])}, and by the last epoch it had risen by "
+                    f"{fmt(t['loss_rise'])} per seed. By validation loss, overfitting sets in "
+                    f"around epoch {t['onset']}.")
+    else:
+        said.append("No overfitting onset was observed: at no later logged epoch did "
+                    "validation loss rise above its minimum by more than its 95% CI (rise by "
+                    f"the last epoch: {fmt(t['loss_rise'])}).")
+    said.append(f"Training accuracy (without dropout) went from {fmt(best_acc['train_acc'])} "
+                f"at epoch {e_acc} to {fmt(last['train_acc'])} at epoch {last['epoch']}; per "
+                f"seed, a change of {fmt(t['train_change'])}: "
+                f"{_versus_zero(t['train_change'], 'a rise', 'a decline')}.")
+    gap = last["gap"]
+    said.append(f"At the last epoch the generalization gap (train - validation accuracy) "
+                f"is {fmt(gap)}: {_versus_zero(gap, 'positive', 'negative')}.")
+    doc.items(said)
+    marks = {e_acc: "best val acc", e_loss: "lowest val loss"}
+    if t["rise_epoch"] is not None:
+        marks[t["rise_epoch"]] = "val loss above its minimum beyond the CI"
+    if e_acc == e_loss:
+        marks[e_acc] = "best val acc, lowest val loss"
+    doc.table(["epoch", "train acc", "val acc", "gap", "train loss", "val loss", "note"],
+              [[str(r["epoch"]), fmt(r["train_acc"]), fmt(r["val_acc"]), fmt(r["gap"]),
+                fmt(r["train_loss"]), fmt(r["val_loss"]), marks.get(r["epoch"], "")]
+               for r in rows])
+    doc.image("epochs.png", "Train and validation accuracy and loss over epochs (log scale; "
+              "mean over seeds, 95% CI bands), best epochs and overfitting onset marked.")
+
+
+# -- question 3 ------------------------------------------------------------------------------
+def _lr_section(doc: Document, t: Table, classes: int) -> None:
+    rows = t["rows"]
+    said = []
+    diverged = [r for r in rows if r["diverged"]]
+    for r in diverged:
+        total = r["n"] + r["diverged"]
+        at = ", ".join(str(e) for e in r["diverged_at"])
+        said.append(f"lr {r['lr']:g}: {r['diverged']} of {total} runs diverged (the loss "
+                    f"became NaN or infinite, at epoch {at}); they are left out of the means"
+                    + ("; no run at this lr finished." if r["n"] == 0 else "."))
+    if not diverged:
+        said.append("No run diverged at any learning rate.")
+    ok = [r for r in rows if r["n"]]
+    if ok:
+        best = max(ok, key=lambda r: r["val_acc"].mean)
+        said.append(f"The highest mean final validation accuracy was at lr {best['lr']:g}: "
+                    f"{fmt(best['val_acc'])}.")
+        near = [r for r in ok if r is not best and compare(best["val_acc"], r["val_acc"])
+                == "overlap"]
+        low = [r for r in ok if compare(best["val_acc"], r["val_acc"]) == "lower"]
+        if near:
+            said.append("Within the noise of it: " + ", ".join(
+                f"lr {r['lr']:g} ({fmt(r['val_acc'])})" for r in near) + ".")
+        if low:
+            said.append("Lower beyond the noise: " + ", ".join(
+                f"lr {r['lr']:g} ({fmt(r['val_acc'])})" for r in low) + ".")
+        best_loss = min(ok, key=lambda r: r["val_loss"].mean)
+        said.append(f"The lowest mean final validation loss was at lr {best_loss['lr']:g}: "
+                    f"{fmt(best_loss['val_loss'])}.")
+        chance = 1 / classes
+        guessing = [r for r in ok if r["val_acc"].n >= 2
+                    and r["val_acc"].ci_low <= chance <= r["val_acc"].ci_high]
+        if guessing:
+            said.append(", ".join(f"lr {r['lr']:g} ({fmt(r['val_acc'])})" for r in guessing)
+                        + f": validation accuracy indistinguishable from guessing "
+                        f"(1/{classes} = {chance:.3f}).")
+    doc.items(said)
+    doc.paragraph("'Best' is the highest validation accuracy (lowest loss) over the logged "
+                  "epochs of each run; being the extreme of noisy measurements it is biased "
+                  "upward, so learning rates are compared by their final values.")
+    doc.table(["lr", "runs", "diverged (at epoch)", "final train acc", "final val acc",
+               "best val acc", "final val loss", "best val loss"],
+              [[f"{r['lr']:g}", str(r["n"]),
+                f"{r['diverged']}" + (f" ({', '.join(map(str, r['diverged_at']))})"
+                                      if r["diverged"] else ""),
+                fmt(r["train_acc"]), fmt(r["val_acc"]), fmt(r["best_val_acc"]),
+                fmt(r["val_loss"]), fmt(r["best_val_loss"])] for r in rows])
+    doc.image("lr.png", "Final and best validation accuracy and loss against the learning "
+              "rate (95% CIs; diverged runs marked x), and validation curves per lr.")
+
+
+def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
+                 seeds: int, images: Iterable[str] = ()) -> Document:
+    """The report's document from :func:`~xpnet.experiments.analysis.analyze`'s tables;
+    ``images`` are the PNG names that exist (others are not referenced)."""
+    have = set(images)
+    doc = Document()
+    doc.heading(1, f"What training samples, epochs and the learning rate do: preset "
+                f"{base.preset}")
+    doc.paragraph(
+        f"Base setting: {base.train_samples} training samples per class, Adam with learning "
+        f"rate {base.lr:g}, {base.epochs} epochs"
+        + (f" ({base.long_epochs} in the epochs study)" if base.long_epochs else "")
+        + f"; each study varies one of these, repeated over up to {seeds} seeds (a seed draws "
+        "the training data, the initial weights and dropout; the validation and test sets "
+        "come from separate streams of the same seed).")
+    doc.paragraph(
+        "Numbers are mean [95% CI] over seeds, the CI being mean +- t(0.975, n-1) sd / "
+        "sqrt(n). A difference is stated only when the two CIs do not overlap; otherwise it is "
+        "called within the noise. This rule is conservative: a small real difference can be "
+        "reported as within the noise. Runs whose loss became NaN or infinite are counted as "
+        "diverged and left out of the means. Training accuracy and loss are measured on the "
+        "training set without dropout.")
+    sections = {
+        "samples": lambda: _samples_section(doc, tables["samples"], tables["test_size"]),
+        "epochs": lambda: _epochs_section(doc, tables["epochs"]),
+        "lr": lambda: _lr_section(doc, tables["lr"], base.classes),
+    }
+    for name in STUDIES:
+        doc.heading(2, QUESTIONS[name])
+        if name in studies and (name != "epochs" or "epochs" in tables):
+            sections[name]()
+        else:
+            doc.paragraph(f"Not studied in this run (xpnet study {name} answers it).")
+    if tables.get("panels") and "boundaries.png" in have:
+        doc.heading(2, "Decision boundaries")
+        doc.paragraph("One seed per picture (the tables above give the spread over seeds). "
+                      "Each row contrasts two settings; the background is the class the "
+                      "model predicts, the dots are its training data.")
+        doc.items([f"{p['row']}: {p['label']} (seed {p['config']['seed']}, "
+                   + (f"after {p['epoch']} epochs" if p["row"] != "epochs" else
+                      f"{p['config']['train_samples']}/class, lr {p['config']['lr']:g}")
+                   + ("; validation accuracy not logged at this epoch)"
+                      if math.isnan(p["val_acc"]) else
+                      f"; validation accuracy {p['val_acc']:.3f})")
+                   for p in tables["panels"]])
+        doc.image("boundaries.png", "Decision regions of chosen settings.")
+    doc.heading(2, "Data")
+    doc.paragraph("results.csv holds every measurement (one row per trial, split, metric and "
+                  "epoch or test set); results.sqlite also holds the configurations and the "
+                  "saved parameters.")
+    doc.blocks = [b for b in doc.blocks if b[0] != "image" or b[1] in have]
+    return doc
+
+
+def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequence[str],
+                 base: Base, *, keys: Iterable[str] | None = None) -> tuple[Path, Path]:
+    """Analyze ``store`` (its trials of ``keys`` only, if given), draw the plots, and write
+    ``out_dir/report.md``, ``out_dir/report.html`` and ``out_dir/results.csv``.
+
+    Parameters
+    ----------
+    store : Store
+        The study's results.
+    out_dir : path
+        Where the files go (the PNGs: samples, test_size, epochs, lr, boundaries).
+    studies : sequence of str
+        The studies to report ("samples", "epochs", "lr"; or "all").
+    base : Base
+        The base setting the studies vary (see :class:`~xpnet.experiments.analysis.Base`).
+    keys : iterable of str, optional
+        Restrict to these trials (a plan's keys), when the store holds others too.
+
+    Returns
+    -------
+    (Path, Path)
+        The Markdown and HTML reports.
+    """
+    out = Path(out_dir)
+    names = list(STUDIES) if studies == "all" or "all" in studies else list(studies)
+    keys = None if keys is None else list(keys)
+    runs = load_runs(store, keys)
+    tables = analyze(runs, names, base)
+    drawn = []
+    if "samples" in tables and tables["samples"]["rows"]:
+        drawn.append(plots.plot_samples(tables["samples"], out / "samples.png"))
+    if "test_size" in tables and tables["test_size"]["rows"]:
+        drawn.append(plots.plot_test_size(tables["test_size"], out / "test_size.png"))
+    if "epochs" in tables and tables["epochs"]["rows"]:
+        drawn.append(plots.plot_epochs(tables["epochs"], out / "epochs.png"))
+    if "lr" in tables and tables["lr"]["rows"]:
+        drawn.append(plots.plot_lr(tables["lr"], out / "lr.png"))
+    picture = plots.plot_boundaries(store, base, tables["panels"], out / "boundaries.png")
+    if picture is not None:
+        drawn.append(picture)
+    store.export_csv(out / "results.csv", keys)
+    seeds = len({r.config["seed"] for r in runs})
+    doc = build_report(tables, names, base, seeds=seeds, images=[p.name for p in drawn])
+    md, page = out / "report.md", out / "report.html"
+    atomic_write_bytes(md, doc.markdown().encode())
+    atomic_write_bytes(page, doc.html(f"xpnet study: {base.preset}").encode())
+    return md, page

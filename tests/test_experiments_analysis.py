@@ -1,0 +1,245 @@
+"""The study's statistics, tables, plots and report, checked against a small real store and
+against recomputations straight from its tidy rows."""
+
+from __future__ import annotations
+
+import math
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from xpnet.experiments import Store, plan, plots, run
+from xpnet.experiments import analysis as an
+from xpnet.experiments.report import QUESTIONS, write_report
+from xpnet.experiments.stats import compare, fmt, summarize, t_quantile
+
+#: A study small enough to run in seconds: two seeds, a diverging learning rate.
+TINY = {"grid": "quick", "seeds": 2, "train_samples": (10, 30), "test_samples": (10, 50),
+        "epochs": 150, "long_epochs": 200, "lr": (0.05, 1e20)}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    trials = plan(["samples", "epochs", "lr"], **TINY)
+    with Store(out) as store:
+        run(trials, store, workers=1)
+        yield store, an.Base.from_plan(trials), trials, out
+
+
+def ci(values):
+    """95% CI of the mean, recomputed with NumPy."""
+    x = np.asarray(values, dtype=float)
+    h = t_quantile(len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
+    return x.mean(), x.mean() - h, x.mean() + h
+
+
+def close(summary, values):
+    assert (summary.mean, summary.ci_low, summary.ci_high) == pytest.approx(ci(values))
+
+
+def values_at(store, keys, split, metric, epoch=None, size=None):
+    """``{key: [value, ...]}`` straight from the tidy rows."""
+    out: dict[str, list[float]] = {}
+    for r in store.rows():
+        if (r["key"] in keys and r["split"] == split and r["metric"] == metric
+                and (epoch is None or r["epoch"] == epoch)
+                and (size is None or r["test_samples"] == size)):
+            out.setdefault(r["key"], []).append(r["value"])
+    return out
+
+
+# -- stats ----------------------------------------------------------------------------------
+def test_t_quantiles_and_a_summary_by_hand():
+    assert round(t_quantile(2), 3) == 4.303
+    assert round(t_quantile(1), 3) == 12.706 and round(t_quantile(30), 3) == 2.042
+    # the series beyond the table continues it smoothly down to the normal 1.96
+    assert 1.96 < t_quantile(31) < t_quantile(30)
+    assert t_quantile(10**6) == pytest.approx(1.95996, abs=1e-5)
+    s = summarize([1.0, 2.0, 6.0, float("nan"), float("inf")])
+    assert (s.n, s.excluded, s.mean) == (3, 2, 3.0)
+    assert s.sd == pytest.approx(math.sqrt(7))  # squares 4 + 1 + 9 over n - 1 = 2
+    assert s.ci_high - s.mean == pytest.approx(4.3027 * math.sqrt(7) / math.sqrt(3))
+    assert math.isnan(summarize([5.0]).ci_low) and summarize([]).n == 0
+    with pytest.raises(ValueError, match="at least 1 degree"):
+        t_quantile(0)
+
+
+def test_compare_calls_a_difference_only_when_the_cis_separate():
+    a, b = summarize([0.50, 0.51, 0.52]), summarize([0.70, 0.71, 0.72])
+    assert (compare(a, b), compare(b, a)) == ("higher", "lower")
+    assert compare(a, summarize([0.45, 0.60])) == "overlap"
+    assert compare(a, summarize([0.9])) == "unknown"
+    assert fmt(a) == "0.510 [0.485, 0.535]"
+
+
+# -- tables ---------------------------------------------------------------------------------
+def test_samples_table_matches_the_rows(study):
+    store, base, _, _ = study
+    table = an.samples_table(store, base)
+    # the base trial (1000/class, run for the lr study) is a point on this axis too
+    assert [r["train_samples"] for r in table["rows"]] == [10, 30, 1000]
+    for row in table["rows"]:
+        keys = {t["key"] for t in store.trials()
+                if t["config"]["train_samples"] == row["train_samples"]
+                and t["config"]["lr"] == base.lr and t["config"]["epochs"] == base.epochs}
+        train = values_at(store, keys, "train", "acc", epoch=base.epochs)
+        val = values_at(store, keys, "validation", "acc", epoch=base.epochs)
+        loss = values_at(store, keys, "validation", "loss", epoch=base.epochs)
+        assert row["n"] == len(keys) == 2 and row["diverged"] == 0
+        close(row["train_acc"], [v[0] for v in train.values()])
+        close(row["val_acc"], [v[0] for v in val.values()])
+        close(row["val_loss"], [v[0] for v in loss.values()])
+        close(row["gap"], [train[k][0] - val[k][0] for k in keys])
+
+
+def test_test_size_table_matches_the_rows(study):
+    store, base, _, _ = study
+    table = an.test_size_table(store, base)
+    keys = {t["key"] for t in store.trials() if t["config"]["train_samples"] == 1000
+            and t["config"]["lr"] == 0.05 and t["config"]["epochs"] == base.epochs}
+    ref = values_at(store, keys, "test", "acc", size=50)
+    assert table["reference"] == 50 and table["trials"] == len(keys) == 2
+    assert table["p"] == pytest.approx(np.mean([np.mean(v) for v in ref.values()]))
+    for row in table["rows"]:
+        n = row["test_samples"]
+        acc = values_at(store, keys, "test", "acc", size=n)
+        assert row["repeats"] == 3 and all(len(v) == 3 for v in acc.values())
+        close(row["acc"], [np.mean(v) for v in acc.values()])
+        pooled = math.sqrt(np.mean([np.var(v, ddof=1) for v in acc.values()]))
+        assert row["acc_sd"] == pytest.approx(pooled)
+        p = table["p"]
+        assert row["binomial_sd"] == pytest.approx(math.sqrt(p * (1 - p) / (3 * n)))
+        if n != 50:
+            close(row["acc_bias"], [np.mean(acc[k]) - np.mean(ref[k]) for k in keys])
+
+
+def test_lr_table_counts_diverged_runs_and_leaves_them_out(study):
+    store, base, _, _ = study
+    table = an.lr_table(store, base)
+    by_lr = {r["lr"]: r for r in table["rows"]}
+    assert set(by_lr) == {0.05, 1e20}
+    wild = by_lr[1e20]
+    assert (wild["n"], wild["diverged"]) == (0, 2) and len(wild["diverged_at"]) == 2
+    assert wild["val_acc"].n == 0 and wild["best_val_acc"].n == 0
+    # its rows before diverging are stored, but no mean includes them
+    diverged = {t["key"] for t in store.trials() if t["diverged_at"] is not None}
+    assert len(diverged) == 2 and values_at(store, diverged, "validation", "acc")
+    good = {t["key"] for t in store.trials() if t["config"]["lr"] == 0.05
+            and t["config"]["train_samples"] == 1000 and t["config"]["epochs"] == base.epochs}
+    curves = values_at(store, good, "validation", "acc")
+    close(by_lr[0.05]["best_val_acc"], [max(v) for v in curves.values()])
+    close(by_lr[0.05]["val_acc"], [v[0] for v in values_at(
+        store, good, "validation", "acc", epoch=base.epochs).values()])
+    assert table["best_lr"] == 0.05
+
+
+def test_epochs_table_matches_the_rows(study):
+    store, base, _, _ = study
+    table = an.epochs_table(store, base)
+    keys = {t["key"] for t in store.trials() if t["config"]["epochs"] == base.long_epochs}
+    assert table["n"] == len(keys) == 2 and table["rows"][-1]["epoch"] == 200
+    for row in table["rows"][::7]:
+        val = values_at(store, keys, "validation", "loss", epoch=row["epoch"])
+        close(row["val_loss"], [v[0] for v in val.values()])
+    means = {r["epoch"]: r["val_acc"].mean for r in table["rows"]}
+    assert table["best_acc_epoch"] == max(means, key=means.__getitem__)
+    losses = {r["epoch"]: r["val_loss"].mean for r in table["rows"]}
+    assert table["best_loss_epoch"] == min(losses, key=losses.__getitem__)
+
+
+def synthetic(losses_by_seed, epochs=(1, 10, 100, 1000)):
+    runs = []
+    for seed, losses in enumerate(losses_by_seed):
+        config = {"preset": "ch15", "seed": seed, "train_samples": 1000, "lr": 0.05,
+                  "epochs": epochs[-1], "snapshots": []}
+        run_ = an.Run(f"k{seed}", config, None)
+        for split in ("train", "validation"):
+            run_.curve[(split, "loss")] = dict(zip(epochs, losses, strict=True))
+            run_.curve[(split, "acc")] = {e: 0.7 for e in epochs}
+        runs.append(run_)
+    return runs
+
+
+def test_overfitting_onset_needs_a_rise_beyond_the_ci():
+    base = an.Base(1000, 0.05, 10, long_epochs=1000)
+    rising = synthetic([[1.0, 0.50, 0.60, 0.90], [1.0, 0.52, 0.63, 0.95],
+                        [1.0, 0.49, 0.58, 0.91]])
+    table = an.epochs_table(rising, base)
+    assert (table["best_loss_epoch"], table["onset"], table["rise_epoch"]) == (10, 10, 100)
+    noisy = synthetic([[1.0, 0.50, 0.45, 0.60], [1.0, 0.52, 0.60, 0.40],
+                       [1.0, 0.49, 0.50, 0.52]])
+    table = an.epochs_table(noisy, base)
+    assert table["onset"] is None and table["loss_rise"].ci_low < 0 < table["loss_rise"].ci_high
+
+
+# -- plots and report -------------------------------------------------------------------------
+def test_plots_write_pngs(study, tmp_path):
+    store, base, _, _ = study
+    tables = an.analyze(store, "all", base)
+    paths = [plots.plot_samples(tables["samples"], tmp_path / "s.png"),
+             plots.plot_test_size(tables["test_size"], tmp_path / "t.png"),
+             plots.plot_epochs(tables["epochs"], tmp_path / "e.png"),
+             plots.plot_lr(tables["lr"], tmp_path / "l.png"),
+             plots.plot_boundaries(store, base, tables["panels"], tmp_path / "b.png")]
+    assert [p["row"] for p in tables["panels"]] == ["training samples"] * 2 + ["epochs"] * 2
+    for path in paths:
+        assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.open: list[str] = []
+        self.seen: set[str] = set()
+        self.mismatched = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.seen.add(tag)
+        if tag not in {"img", "meta"}:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        if self.open and self.open[-1] == tag:
+            self.open.pop()
+        else:
+            self.mismatched += 1
+
+
+def _summaries(obj):
+    """Every Summary inside the tables, however deep."""
+    if isinstance(obj, tuple) and hasattr(obj, "ci_low"):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _summaries(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _summaries(v)
+
+
+def test_report_answers_from_the_tables(study):
+    store, base, trials, out = study
+    md, page = write_report(store, out, "all", base, keys=[t.key for t in trials])
+    text = md.read_text()
+    for question in QUESTIONS.values():
+        assert f"## {question}" in text
+    tables = an.analyze(store, "all", base)
+    for row in tables["samples"]["rows"] + tables["lr"]["rows"]:
+        assert fmt(row["val_acc"]) in text
+    assert "2 of 2 runs diverged" in text
+    # every "mean [low, high]" a sentence quotes is one of the tables' summaries
+    known = {fmt(s, d) for s in _summaries(tables) for d in (3, 4)}
+    quoted = [q for line in text.splitlines() if line.startswith("- ")
+              for q in re.findall(r"-?\d+\.\d+ \[-?\d+\.\d+, -?\d+\.\d+\]", line)]
+    assert quoted and set(quoted) <= known
+    tags = _Tags()
+    tags.feed(page.read_text())
+    assert {"table", "img", "h2", "li"} <= tags.seen
+    assert tags.open == [] and tags.mismatched == 0
+    for name in ("samples", "test_size", "epochs", "lr", "boundaries"):
+        assert (out / f"{name}.png").exists() and f"{name}.png" in text
+    csv_lines = (out / "results.csv").read_text().splitlines()
+    assert len(csv_lines) == 1 + len(list(store.rows()))
