@@ -168,3 +168,14 @@ def test_a_layer_drawing_from_a_global_stream_fails_with_the_reason():
     assert not report.passed
     assert "draws random numbers" in report.checks[0].note
     assert "draws random numbers" in str(report)
+
+
+def test_cli_rereads_a_user_file_edited_within_the_same_second(tmp_path):
+    """Fix-and-recheck: the corrected file must be checked, not a cached compilation."""
+    path = tmp_path / "mae_user.py"
+    path.write_text(BOOK.joinpath("nnfs_book.py").read_text())
+    spec = f"{path}:Loss_MeanAbsoluteError"
+    assert run(spec)[0] == 1
+    path.write_text(path.read_text().replace("np.sign(y_true - dvalues)",
+                                             "np.sign(dvalues - y_true)"))
+    assert run(spec)[0] == 0

@@ -134,11 +134,11 @@ def test_optimizer_steps_follow_the_formulas(backend, p, g, lr, decay, steps):
             if isinstance(opt, SGD):
                 state["u"] = 0.5 * state["u"] - lr_t * g
                 expected = expected + state["u"]
+            elif isinstance(opt, RMSprop):  # (an Adagrad with a leaky cache: test it first)
+                state["c"] = 0.9 * state["c"] + 0.1 * g**2
+                expected = expected - lr_t * g / (np.sqrt(state["c"]) + 1e-7)
             elif isinstance(opt, Adagrad):
                 state["c"] = state["c"] + g**2
-                expected = expected - lr_t * g / (np.sqrt(state["c"]) + 1e-7)
-            elif isinstance(opt, RMSprop):
-                state["c"] = 0.9 * state["c"] + 0.1 * g**2
                 expected = expected - lr_t * g / (np.sqrt(state["c"]) + 1e-7)
             else:
                 state["m"] = 0.9 * state["m"] + 0.1 * g

@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib
-import importlib.util
 import json
 import os
 import sys
+import types
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -119,11 +119,12 @@ def _load_class(spec: str) -> type:
         if not path.is_file():
             msg = f"file not found: {target!r} (from {spec!r})."
             raise UsageError(msg)
-        module_spec = importlib.util.spec_from_file_location(path.stem, path)
-        assert module_spec is not None and module_spec.loader is not None
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules.setdefault(path.stem, module)
-        module_spec.loader.exec_module(module)
+        # compiled from the source every time, never from a cached .pyc: a file edited within
+        # the same second (the usual fix-and-recheck loop) must not run its old code
+        module = types.ModuleType(path.stem)
+        module.__file__ = str(path)
+        sys.modules[path.stem] = module
+        exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
     else:
         try:
             module = importlib.import_module(target)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from array_api_compat import array_namespace
+
 from . import trace as _trace
 
 __all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop"]
@@ -129,8 +131,6 @@ def _apply(p: Any, delta: Any) -> Any:
     if delta.dtype == p.dtype:
         p += delta
         return p
-    from array_api_compat import array_namespace
-
     xp = array_namespace(p)
     return xp.astype(p + delta, p.dtype)
 
@@ -186,11 +186,13 @@ class Adagrad(Optimizer):
         super().__init__(learning_rate, decay)
         self.epsilon = float(epsilon)
 
-    def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
-        from array_api_compat import array_namespace
+    def accumulate(self, cache: Any, g: Any) -> Any:
+        """The new cache of squared gradients."""
+        return cache + g**2
 
+    def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
         xp = array_namespace(p)
-        cache = state["cache"] = state["cache"] + g**2
+        cache = state["cache"] = self.accumulate(state["cache"], g)
         update = -self.current_learning_rate * g / (xp.sqrt(cache) + self.epsilon)
         if _trace.ACTIVE is not None:
             self._emit("cache", cache)
@@ -201,33 +203,23 @@ class Adagrad(Optimizer):
         return {**super().get_config(), "epsilon": self.epsilon}
 
 
-class RMSprop(Optimizer):
-    r"""RMSprop: :math:`c \leftarrow \rho c + (1-\rho) g^2`,
-    :math:`p \leftarrow p - \eta_t g / (\sqrt c + \epsilon)` (Hinton, lecture 6e).
+class RMSprop(Adagrad):
+    r"""RMSprop: Adagrad with a leaky cache, :math:`c \leftarrow \rho c + (1-\rho) g^2`
+    (Hinton, lecture 6e), so old gradients are forgotten and steps do not shrink forever.
     """
-
-    state_names = ("cache",)
 
     def __init__(
         self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = EPSILON,
         rho: float = 0.9,
     ):
-        super().__init__(learning_rate, decay)
-        self.epsilon, self.rho = float(epsilon), float(rho)
+        super().__init__(learning_rate, decay, epsilon)
+        self.rho = float(rho)
 
-    def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
-        from array_api_compat import array_namespace
-
-        xp = array_namespace(p)
-        cache = state["cache"] = self.rho * state["cache"] + (1 - self.rho) * g**2
-        update = -self.current_learning_rate * g / (xp.sqrt(cache) + self.epsilon)
-        if _trace.ACTIVE is not None:
-            self._emit("cache", cache)
-            self._emit("update", update)
-        return _apply(p, update)
+    def accumulate(self, cache: Any, g: Any) -> Any:
+        return self.rho * cache + (1 - self.rho) * g**2
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "epsilon": self.epsilon, "rho": self.rho}
+        return {**super().get_config(), "rho": self.rho}
 
 
 class Adam(Optimizer):
@@ -263,8 +255,6 @@ class Adam(Optimizer):
         self.epsilon, self.beta_1, self.beta_2 = float(epsilon), float(beta_1), float(beta_2)
 
     def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
-        from array_api_compat import array_namespace
-
         xp = array_namespace(p)
         b1, b2, t = self.beta_1, self.beta_2, self.iterations + 1
         m = state["m"] = b1 * state["m"] + (1 - b1) * g
