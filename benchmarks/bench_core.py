@@ -455,6 +455,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, help="timed repeats per contender (default 5)")
     parser.add_argument("--epochs", type=int, help="epochs per timed repeat (default 500)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed epochs first (20)")
+    parser.add_argument("--samples-per-class", type=int, default=SAMPLES_PER_CLASS,
+                        help=f"spiral samples per class (default {SAMPLES_PER_CLASS}; the "
+                        "'big' case of the performance issue uses 10000)")
+    parser.add_argument("--hidden", type=int, default=HIDDEN,
+                        help=f"hidden units (default {HIDDEN}; the 'wide' and 'big' cases: 512)")
     parser.add_argument("--contenders", default=",".join(CONTENDERS),
                         help=f"comma-separated subset of {','.join(CONTENDERS)}")
     args = parser.parse_args(argv)
@@ -471,7 +476,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global SAMPLES_PER_CLASS, HIDDEN
     args = parse_args(argv)
+    # the workload's size, read by the contenders' builders when they are called
+    SAMPLES_PER_CLASS, HIDDEN = args.samples_per_class, args.hidden
     try:
         import torch
 
