@@ -288,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
     train.set_defaults(func=_train)
 
+    from .gradcheck import MODES, TOLERANCES
+
     check = sub.add_parser(
         "gradcheck", help="check backward passes against numerical gradients",
         description="Compare every analytic gradient (inputs and parameters, regularization "
@@ -297,9 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="built-in names (default: all of them), package.module:Class or "
                        "path/to/file.py:Class")
     check.add_argument("--backend", default="numpy", choices=BACKENDS)
-    check.add_argument("--dtype", default="float64", choices=("float64", "float32"),
+    check.add_argument("--dtype", default="float64", choices=tuple(TOLERANCES),
                        help="the component's dtype (numerical gradients always use float64)")
-    check.add_argument("--mode", default="full", choices=("full", "directional", "sampled"))
+    check.add_argument("--mode", default="full", choices=MODES)
     check.add_argument("--seed", type=int, default=0)
     check.add_argument("--arg", type=_setting, action="append", default=[], metavar="KEY=VALUE",
                        help="constructor argument of a user component, e.g. --arg n_in=5")

@@ -24,7 +24,7 @@ from .model import History, Model
 from .optimizers import Adam
 from .random import Generator, SeedLike, as_generator
 
-__all__ = ["PRESETS", "Preset", "Run", "build", "get", "run"]
+__all__ = ["PRESETS", "Preset", "Run", "build", "draw_data", "get", "run"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,10 @@ def get(name: str) -> Preset:
         raise ValueError(msg) from None
 
 
-def _data(p: Preset, samples: int, rng: Generator, backend: Any, faithful: bool) -> tuple:
+def draw_data(p: Preset, samples: int, rng: Generator, backend: Any,
+              faithful: bool = False) -> tuple[Any, Any]:
+    """A chapter's data: ``samples`` per class of spiral (labels as a column for the binary
+    chapter), or the sine data for regression (float64 in faithful mode, as nnfs makes it)."""
     if p.task == "regression":
         # the nnfs package's sine data is float64; the default mode trains in float32
         return datasets.sine(samples, backend=backend,
@@ -113,13 +116,13 @@ def build(p: Preset, *, backend: Any = "numpy", seed: SeedLike = 0) -> tuple[Mod
     rng = as_generator(seed)
     model = Model(backend=backend, seed=rng)
     faithful = model.precision.name == "nnfs"
-    train = _data(p, p.train_samples, rng, model.backend, faithful)
+    train = draw_data(p, p.train_samples, rng, model.backend, faithful)
     test: Any = None
     if p.test_data == "before":
-        test = _data(p, p.test_samples, rng, model.backend, faithful)
+        test = draw_data(p, p.test_samples, rng, model.backend, faithful)
     elif p.test_data == "after":
         def test() -> tuple:
-            return _data(p, p.test_samples, rng, model.backend, faithful)
+            return draw_data(p, p.test_samples, rng, model.backend, faithful)
 
     n_in = 1 if p.task == "regression" else 2
     n_out = {"classification": p.classes, "binary": 1, "regression": 1}[p.task]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import datasets, presets
+from .. import presets
 from ..errors import DivergenceError
 from ..random import Generator
 from .plan import Trial
@@ -67,7 +67,8 @@ def run_trial(trial: Trial) -> TrialResult:
                 epochs=trial.epochs, test_samples=trial.validation_samples)
     model, (X, y), _ = presets.build(p, backend=trial.backend, seed=trial.seed)
     b = model.backend
-    Xv, yv = _data(p, trial.validation_samples, _stream(trial.seed, _VALIDATION_STREAM), b)
+    validation_stream = _stream(trial.seed, _VALIDATION_STREAM)
+    Xv, yv = presets.draw_data(p, trial.validation_samples, validation_stream, b)
     rows: list[dict[str, Any]] = []
     snapshots: dict[int, bytes] = {}
     wanted = set(trial.log_at) | set(trial.snapshots)
@@ -87,15 +88,9 @@ def run_trial(trial: Trial) -> TrialResult:
     if diverged_at is None:
         for size in trial.test_samples:
             for rep in range(trial.test_repeats):
-                Xt, yt = _data(p, size, _stream(trial.seed, _TEST_STREAM, size, rep), b)
+                Xt, yt = presets.draw_data(p, size, _stream(trial.seed, _TEST_STREAM, size, rep), b)
                 rows.extend(_rows(trial, trial.epochs, "test", model.evaluate(Xt, yt),
                                   test_samples=size, rep=rep))
     return TrialResult(key=trial.key, config=trial.config, rows=rows, snapshots=snapshots,
                        seconds=time.perf_counter() - started, diverged_at=diverged_at)
 
-
-def _data(p: presets.Preset, samples: int, rng: Generator, backend: Any) -> tuple[Any, Any]:
-    X, y = datasets.spiral(samples, p.classes, seed=rng, backend=backend)
-    if p.task == "binary":
-        y = y[:, None]
-    return X, y
