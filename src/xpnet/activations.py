@@ -126,11 +126,11 @@ _COLUMNWISE_MAX = 16
 def _row_max(xp: Any, x: Any) -> Any:
     """``max(x, axis=-1, keepdims=True)``, exact, fast for few columns."""
     k = x.shape[-1]
-    if x.ndim != 2 or k > _COLUMNWISE_MAX:
+    if x.ndim < 2 or k > _COLUMNWISE_MAX:
         return xp.max(x, axis=-1, keepdims=True)
-    m = x[:, 0:1]
+    m = x[..., 0:1]
     for j in range(1, k):
-        m = xp.maximum(m, x[:, j:j + 1])
+        m = xp.maximum(m, x[..., j:j + 1])
     return m
 
 

@@ -1,0 +1,41 @@
+"""Many models at once: each copy ends bit for bit where training it alone ends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _util import host
+from xpnet import presets
+from xpnet.batched import ManyModels
+
+
+@pytest.mark.parametrize("preset", ["ch14", "ch15"])
+def test_batched_copies_equal_models_trained_one_by_one(preset):
+    seeds, lrs, l2s = [3, 7, 11], [0.01, 0.02, 0.05], [0.0, 5e-4, 1e-3]
+    many = ManyModels(preset, seeds=seeds, lr=lrs, l2=l2s)
+    logs = many.train(epochs=30)
+    for m, seed in enumerate(seeds):
+        model, (X, y), _ = presets.build(many.preset_of(m), seed=seed)
+        history = model.train(X, y, epochs=30, log_every=None)
+        alone = model.parameters()
+        batched = many.parameters(m)
+        assert set(batched) == set(alone)
+        for name in alone:
+            np.testing.assert_array_equal(host(batched[name]), host(alone[name]), err_msg=name)
+        assert logs["acc"][m] == pytest.approx(history["acc"][-1], abs=1e-12)
+        assert logs["data_loss"][m] == pytest.approx(history["data_loss"][-1], rel=1e-5)
+
+
+def test_batched_on_other_backends_trains(backend):
+    many = ManyModels("ch14", seeds=[0, 1], backend=backend)
+    first = many.train(epochs=1)["loss"]
+    last = many.train(epochs=100)["loss"]
+    assert all(b < a for a, b in zip(first, last, strict=True))
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="lr has 2 values for 3 seeds"):
+        ManyModels("ch14", seeds=[0, 1, 2], lr=[0.1, 0.2])
+    with pytest.raises(ValueError, match="spiral classifiers"):
+        ManyModels("ch17", seeds=[0])
