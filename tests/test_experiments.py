@@ -137,3 +137,8 @@ def test_cli_bad_grids_exit_2(bad, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["study", "lr", *bad])
     assert exc.value.code == 2
+
+
+def test_regression_presets_are_refused_with_the_choices():
+    with pytest.raises(ValueError, match=r"regression model\. Choose one of ch14, ch15, ch16"):
+        plan(["lr"], preset="ch17")

@@ -339,7 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
         "of samples, the epochs and the learning rate do.",
     )
     st.add_argument("study", choices=("samples", "epochs", "lr", "all"))
-    st.add_argument("--preset", default="ch15", choices=sorted(presets.PRESETS))
+    from .experiments.plan import LAB_PRESETS
+
+    st.add_argument("--preset", default="ch15", choices=LAB_PRESETS)
     st.add_argument("--seeds", type=_positive, default=None,
                     help="repeats with different seeds (default 10; 3 with --quick)")
     st.add_argument("--quick", action="store_true",

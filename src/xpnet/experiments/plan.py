@@ -19,6 +19,8 @@ from .. import presets
 __all__ = ["GRIDS", "STUDIES", "Trial", "log_epochs", "plan"]
 
 STUDIES = ("samples", "epochs", "lr")
+#: The presets a study can start from (classifiers, whose samples come per class).
+LAB_PRESETS = tuple(name for name, p in presets.PRESETS.items() if p.task != "regression")
 
 #: Default and --quick grids. Sample counts are per class, as in the book.
 GRIDS: dict[str, dict[str, Any]] = {
@@ -131,6 +133,10 @@ def plan(
             raise ValueError(msg)
     g = GRIDS[grid]
     p = presets.get(preset)
+    if p.task == "regression":
+        msg = (f"the experiment lab studies the spiral classifiers; {preset!r} is a regression "
+               f"model. Choose one of {', '.join(LAB_PRESETS)}.")
+        raise ValueError(msg)
     n_seeds = seeds or g["seeds"]
     sizes = train_samples or g["train_samples"]
     tests = test_samples or g["test_samples"]
