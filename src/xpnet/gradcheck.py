@@ -230,7 +230,7 @@ def _perturbed(b: Backend, target: _Target, index: tuple[int, ...], delta: float
 
 
 def _compare(component: str, target: _Target, numeric: np.ndarray, analytic: np.ndarray,
-             rtol: float | None, atol: float | None, kinks: np.ndarray, mode: str,
+             rtol: float | None, atol: float | None, kinks: np.ndarray,
              indices: list[tuple[int, ...]] | None) -> Check:
     default_rtol, default_atol = TOLERANCES[target.dtype]
     rtol = default_rtol if rtol is None else rtol
@@ -241,13 +241,7 @@ def _compare(component: str, target: _Target, numeric: np.ndarray, analytic: np.
     ok |= kinks
     score = np.where(kinks, 0.0, np.minimum(rel / rtol, diff / max(atol, TINY)))
     worst = int(np.argmax(score)) if score.size else 0
-    index: list[int] | None
-    if mode == "directional":
-        index = None
-    elif indices is not None:
-        index = list(indices[worst])
-    else:
-        index = [int(i) for i in np.unravel_index(worst, target.analytic.shape)]
+    index = list(indices[worst]) if indices is not None else None
     valid = ~kinks
     n_kinks = int(kinks.sum())
     note = "non-differentiable here" if n_kinks else ""
@@ -268,7 +262,8 @@ def _compare(component: str, target: _Target, numeric: np.ndarray, analytic: np.
 def _numeric(b: Backend, target: _Target, f: Callable[[], float], mode: str, samples: int,
              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                 list[tuple[int, ...]] | None]:
-    """Numeric gradient entries, the matching analytic entries and kink flags."""
+    """Numeric gradient entries, the matching analytic entries, kink flags, and the entries'
+    indices (None for a directional check, which has one entry: the direction)."""
     shape = target.analytic.shape
     f0 = f()
     if mode == "directional":
@@ -301,7 +296,7 @@ def _numeric(b: Backend, target: _Target, f: Callable[[], float], mode: str, sam
         numeric[j] = (fp - fm) / (2 * STEP)
         kinks[j] = _is_kink(fp, fm, f0)
     analytic = np.array([target.analytic[i] for i in indices])
-    return numeric, analytic, kinks, (indices if mode == "sampled" else None)
+    return numeric, analytic, kinks, indices
 
 
 def _is_kink(fp: float, fm: float, f0: float) -> bool:
@@ -377,11 +372,9 @@ def _check_layer(layer: Any, x: Any, b: Backend, mode: str, samples: int,
         checks, kinked = [], []
         for t in targets:
             numeric, analytic, kinks, idx = _numeric(b, t, f, mode, samples, rng)
-            checks.append(_compare(label, t, numeric, analytic, rtol, atol, kinks, mode, idx))
-            if kinks.any() and mode != "directional":
-                kinked.append((t.name, [i for i, k in zip(
-                    idx or [tuple(int(v) for v in np.unravel_index(j, t.analytic.shape))
-                            for j in range(t.analytic.size)], kinks, strict=True) if k]))
+            checks.append(_compare(label, t, numeric, analytic, rtol, atol, kinks, idx))
+            if kinks.any() and idx is not None:
+                kinked.append((t.name, [i for i, k in zip(idx, kinks, strict=True) if k]))
         if not kinked:
             return checks
         # move the check point off the kinks and try again
@@ -420,13 +413,13 @@ def _check_loss(loss: Any, y_pred: Any, y_true: Any, b: Backend, mode: str, samp
         target = _Target("y_pred", to_numpy(g).astype(np.float64), state, "p",
                          _dtype_name(xp, g))
         numeric, analytic, kinks, idx = _numeric(b, target, f, mode, samples, rng)
-        result = _compare(label, target, numeric, analytic, rtol, atol, kinks, mode, idx)
-        if not kinks.any() or mode == "directional":
+        result = _compare(label, target, numeric, analytic, rtol, atol, kinks, idx)
+        if not kinks.any() or idx is None:
             return [result]
         host = to_numpy(y_pred).copy()
-        flat = np.flatnonzero(kinks) if idx is None else [
-            np.ravel_multi_index(i, host.shape) for i, k in zip(idx, kinks, strict=True) if k]
-        host.reshape(-1)[flat] += 1e-3
+        for i, kink in zip(idx, kinks, strict=True):
+            if kink:
+                host[i] += 1e-3
         y_pred = b.asarray(host, dtype=y_pred.dtype)
     return [result]
 
