@@ -7,17 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import xpnet
-from xpnet.cli import book_line
-from xpnet.random import parse_seed
+from xpnet.cli import book_line, seed_type
 
 EPOCHS = 10_000  # the book's chapters train for 10,000 epochs
-
-
-def _seed(text: str) -> int | str:
-    try:
-        return parse_seed(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def make_parser(doc: str, epochs: int = EPOCHS) -> argparse.ArgumentParser:
@@ -25,7 +17,7 @@ def make_parser(doc: str, epochs: int = EPOCHS) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--backend", default="numpy", choices=xpnet.backend.BACKENDS,
                         help="array library to train on (default: numpy)")
-    parser.add_argument("--seed", type=_seed, default=0,
+    parser.add_argument("--seed", type=seed_type, default=0,
                         help="an integer, or 'nnfs' for the book's numbers (default: 0)")
     parser.add_argument("--epochs", type=int, default=epochs,
                         help=f"number of epochs (default: the chapter's {epochs})")

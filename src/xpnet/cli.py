@@ -24,7 +24,8 @@ from .random import parse_seed
 __all__ = ["main"]
 
 
-def _seed(text: str) -> int | str:
+def seed_type(text: str) -> int | str:
+    """An argparse type for ``--seed``: ``nnfs`` or a non-negative integer."""
     try:
         return parse_seed(text)
     except ValueError as exc:
@@ -276,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="number of epochs (keeps the chapter's loop: ch14-17 run 0..N)")
     train.add_argument("--backend", default="numpy", choices=BACKENDS,
                        help="array library (default: numpy)")
-    train.add_argument("--seed", type=_seed, default=0,
+    train.add_argument("--seed", type=seed_type, default=0,
                        help="'nnfs' for the book's stream and arithmetic, or an integer "
                        "(default 0)")
     train.add_argument("--set", type=_setting, action="append", default=[], metavar="KEY=VALUE",
@@ -320,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="explain on a chapter's model (arrays summarised) instead of a tiny one")
     ex.add_argument("--steps", type=_positive, default=3, help="training steps to show")
     ex.add_argument("--backend", default="numpy", choices=BACKENDS)
-    ex.add_argument("--seed", type=_seed, default=0)
+    ex.add_argument("--seed", type=seed_type, default=0)
     fmt = ex.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true",
                      help="one JSON event per line (enough to recompute every step)")

@@ -22,7 +22,7 @@ from .losses import CategoricalCrossentropy, SoftmaxCrossentropy
 from .model import Model
 from .optimizers import SGD, Adagrad, Adam, RMSprop
 from .random import SeedLike, as_generator
-from .trace import Event, Tracer
+from .trace import Event, Tracer, select
 
 __all__ = ["TOPICS", "Explanation", "explain"]
 
@@ -108,10 +108,9 @@ def _show(e: Event | None) -> str:
 
 
 def _one(events: list[Event], **match: Any) -> Event | None:
-    for e in events:
-        if all(getattr(e, k) == v for k, v in match.items()):
-            return e
-    return None
+    """The first event matching ``match``, or None."""
+    found = select(events, **match)
+    return found[0] if found else None
 
 
 # -- the runs ------------------------------------------------------------------------------
@@ -212,7 +211,7 @@ def _adam(ex: Explanation, model: Model) -> list[tuple[str, str]]:
         "    v_hat = v / (1 - beta_2**t)\n"
         "    p     = p - lr_t * m_hat / (sqrt(v_hat) + epsilon)\n"
         "Below, each quantity is the value the library computed."))]
-    steps = sorted({e.step for e in ex.events if e.component == "Adam"})
+    steps = sorted({e.step for e in select(ex.events, component="Adam")})
     params = list(dict.fromkeys(e.param for e in ex.events if e.param))
     for t in steps:
         lr = _one(ex.events, component="Adam", quantity="lr", step=t)
@@ -247,7 +246,7 @@ def _adam_summary(ex: Explanation, b1: float, b2: float, eps: float, steps: list
             "At step 1, m_hat = g and v_hat = g**2 exactly, so every update is "
             "-lr * g / (|g| + eps), i.e. +-lr: the first step ignores the gradients' sizes "
             "and keeps only their signs (see the updates of step 1 above).")
-    v_hat = [e for e in ex.events if e.quantity == "v_hat" and e.step == t]
+    v_hat = select(ex.events, quantity="v_hat", step=t)
     lr = _one(ex.events, component="Adam", quantity="lr", step=t)
     if v_hat and lr is not None:
         sizes = np.concatenate([
@@ -279,7 +278,7 @@ def _optimizer(ex: Explanation, model: Model) -> list[tuple[str, str]]:
     if name == "SGD":
         formulas += "\n(the update shown below is u, the momentum buffer)"
     sections = [(f"What {name} computes", f"Settings: {settings}.\n{formulas}")]
-    for t in sorted({e.step for e in ex.events if e.component == name}):
+    for t in sorted({e.step for e in select(ex.events, component=name)}):
         lines = []
         lr = _one(ex.events, component=name, quantity="lr", step=t)
         lines.append(f"lr_t = {_fmt(lr.value if lr else None, 8)}")
@@ -317,16 +316,14 @@ def _softmax(ex: Explanation, model: Model) -> list[tuple[str, str]]:
             f"  predicted class argmax(s) = {int(np.argmax(s_all[i]))}",
         ])))
         # the backward paths recorded by _softmax_backward_paths (the last events)
-        dy = [e for e in ex.events if e.component == name and e.quantity == "dy"]
-        dx = [e for e in ex.events if e.component == name and e.quantity == "dx"]
-        dot = [e for e in ex.events if e.component == name and e.quantity == "dot"]
-        fused = [e for e in ex.events
-                 if e.component == "SoftmaxCrossentropy" and e.quantity == "dx"]
+        dy = select(ex.events, component=name, quantity="dy")
+        dx = select(ex.events, component=name, quantity="dx")
+        dot = select(ex.events, component=name, quantity="dot")
+        fused = select(ex.events, component="SoftmaxCrossentropy", quantity="dx")
         if dy and dx and fused:
             dy_v, dx_v = np.asarray(dy[-1].value), np.asarray(dx[-1].value)
             fused_v = np.asarray(fused[-1].value)
-            s_evals = [e for e in ex.events
-                       if e.component == "SoftmaxCrossentropy" and e.quantity == "s"]
+            s_evals = select(ex.events, component="SoftmaxCrossentropy", quantity="s")
             s_eval = np.asarray(s_evals[-1].value)  # the evaluation pass, after training
             i = int(np.argmax(s_eval.max(axis=1) - s_eval.min(axis=1)))
             Js = np.diag(s_eval[i]) - np.outer(s_eval[i], s_eval[i])

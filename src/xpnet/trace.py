@@ -25,7 +25,7 @@ import numpy as np
 
 from .backend import to_numpy
 
-__all__ = ["ACTIVE", "Event", "Tracer", "emit"]
+__all__ = ["ACTIVE", "Event", "Tracer", "emit", "select"]
 
 #: The tracer receiving events, or None (explain mode off). Read it as ``trace.ACTIVE``.
 ACTIVE: Tracer | None = None
@@ -139,14 +139,15 @@ class Tracer:
             param=param, info=info,
         ))
 
-    def select(self, component: str | None = None, quantity: str | None = None,
-               param: str | None = None, step: int | None = None) -> list[Event]:
-        """The events matching every given field."""
-        return [e for e in self.events
-                if (component is None or e.component == component)
-                and (quantity is None or e.quantity == quantity)
-                and (param is None or e.param == param)
-                and (step is None or e.step == step)]
+    def select(self, **fields: Any) -> list[Event]:
+        """The recorded events whose fields equal every one given (see :func:`select`)."""
+        return select(self.events, **fields)
+
+
+def select(events: Iterable[Event], **fields: Any) -> list[Event]:
+    """The events whose fields equal every one given, e.g.
+    ``select(events, component="Adam", quantity="m", step=2)``."""
+    return [e for e in events if all(getattr(e, k) == v for k, v in fields.items())]
 
 
 def emit(component: str, quantity: str, value: Any, phase: str = "", param: str = "",
