@@ -263,67 +263,56 @@ class Model:
             (s, min(s + batch_size, n)) for s in range(0, n, batch_size)
         ]
 
+        # the loss is checked below; NumPy's overflow warnings would only repeat it
         with self.backend.quiet_float_errors():
-            stopped = self._loop(X, y, n, start_epoch, last, log_every, log_before_update,
-                                 batches, shuffle, validation_data, validate_every, batch_size,
-                                 callbacks, history)
-        history.stopped_early = stopped
+            last_finite = None
+            every = log_every if isinstance(log_every, int) else 0
+            at = frozenset(log_every) if log_every is not None and not isinstance(
+                log_every, int) else frozenset()
+            for epoch in range(start_epoch, last + 1):
+                if _trace.ACTIVE is not None:
+                    _trace.ACTIVE.step = epoch
+                logged = epoch == last or (every > 0 and epoch % every == 0) or epoch in at
+                Xe, ye = (X, y) if not shuffle else self._shuffled(X, y, n)
+                sums: list[Any] = []
+                lr_before = self.optimizer.current_learning_rate
+                for lo, hi in batches:
+                    Xb, yb = (Xe, ye) if (lo, hi) == (0, n) else (Xe[lo:hi, ...], ye[lo:hi, ...])
+                    output = self.forward(Xb, training=True)
+                    if logged:
+                        sums.append(self._batch_metrics(output, yb, hi - lo))
+                        if len(batches) == 1:
+                            # full batch: the penalty of the weights that produced this forward
+                            # pass, as the book computes it (before the update)
+                            reg_loss = regularization_loss(self.trainable_layers)
+                    self.backward(output, yb)
+                    self.optimizer.step(self.trainable_layers)
+                if not logged:
+                    continue
+                if len(batches) > 1:
+                    # mini-batches: the penalty after the epoch, as the book's calculate_accumulated
+                    reg_loss = regularization_loss(self.trainable_layers)
+                lr = lr_before if log_before_update else self.optimizer.current_learning_rate
+                logs = self._logs(epoch, sums, reg_loss, lr, n)
+                if validate_every and epoch % validate_every == 0 and validation_data is not None:
+                    val = self.evaluate(*validation_data, batch_size=batch_size)
+                    logs["val_acc"], logs["val_loss"] = val["acc"], val["loss"]
+                if not math.isfinite(logs["loss"]):
+                    since = "" if last_finite is None else f" (last finite at epoch {last_finite})"
+                    msg = (
+                        f"training diverged at epoch {epoch}: the loss is {logs['loss']}{since}. "
+                        f"Lower the learning rate (it is {self.optimizer.learning_rate}), scale "
+                        "the inputs, or add regularization."
+                    )
+                    raise DivergenceError(msg, epoch)
+                last_finite = epoch
+                history.records.append(logs)
+                if any([bool(cb(self, epoch, logs)) for cb in callbacks]):
+                    history.stopped_early = True
+                    break
         if validation_data is not None:
             history.validation = self.evaluate(*validation_data, batch_size=batch_size)
         return history
-
-    def _loop(self, X: Any, y: Any, n: int, start_epoch: int, last: int,
-              log_every: int | Collection[int] | None, log_before_update: bool,
-              batches: list[tuple[int, int]],
-              shuffle: bool, validation_data: Any, validate_every: int | None,
-              batch_size: int | None, callbacks: list[Callback], history: History) -> bool:
-        """The epochs of :meth:`train`; returns True when a callback stopped training."""
-        assert self.optimizer is not None
-        last_finite = None
-        every = log_every if isinstance(log_every, int) else 0
-        at = frozenset(log_every) if log_every is not None and not isinstance(
-            log_every, int) else frozenset()
-        for epoch in range(start_epoch, last + 1):
-            if _trace.ACTIVE is not None:
-                _trace.ACTIVE.step = epoch
-            logged = epoch == last or (every > 0 and epoch % every == 0) or epoch in at
-            Xe, ye = (X, y) if not shuffle else self._shuffled(X, y, n)
-            sums: list[Any] = []
-            lr_before = self.optimizer.current_learning_rate
-            for lo, hi in batches:
-                Xb, yb = (Xe, ye) if (lo, hi) == (0, n) else (Xe[lo:hi, ...], ye[lo:hi, ...])
-                output = self.forward(Xb, training=True)
-                if logged:
-                    sums.append(self._batch_metrics(output, yb, hi - lo))
-                    if len(batches) == 1:
-                        # full batch: the penalty of the weights that produced this forward
-                        # pass, as the book computes it (before the update)
-                        reg_loss = regularization_loss(self.trainable_layers)
-                self.backward(output, yb)
-                self.optimizer.step(self.trainable_layers)
-            if not logged:
-                continue
-            if len(batches) > 1:
-                # mini-batches: the penalty after the epoch, as the book's calculate_accumulated
-                reg_loss = regularization_loss(self.trainable_layers)
-            lr = lr_before if log_before_update else self.optimizer.current_learning_rate
-            logs = self._logs(epoch, sums, reg_loss, lr, n)
-            if validate_every and epoch % validate_every == 0 and validation_data is not None:
-                val = self.evaluate(*validation_data, batch_size=batch_size)
-                logs["val_acc"], logs["val_loss"] = val["acc"], val["loss"]
-            if not math.isfinite(logs["loss"]):
-                since = "" if last_finite is None else f" (last finite at epoch {last_finite})"
-                msg = (
-                    f"training diverged at epoch {epoch}: the loss is {logs['loss']}{since}. "
-                    f"Lower the learning rate (it is {self.optimizer.learning_rate}), scale the "
-                    "inputs, or add regularization."
-                )
-                raise DivergenceError(msg, epoch)
-            last_finite = epoch
-            history.records.append(logs)
-            if any([bool(cb(self, epoch, logs)) for cb in callbacks]):
-                return True
-        return False
 
     def _batch_metrics(self, output: Any, y: Any, count: int) -> tuple[Any, Any, int]:
         """Data loss and accuracy of one batch (0-d arrays, left on the device)."""
