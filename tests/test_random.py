@@ -32,6 +32,17 @@ def test_default_dropout_mask_has_the_right_rate_and_scale():
     np.testing.assert_array_equal(ones, np.ones((2, 3)))
 
 
+def test_keep_mask_resolves_ties_of_the_high_half_with_a_low_half():
+    # keep = 1 - 2**-17: the threshold's high half is 0xFFFF and its low half 0x8000, so a
+    # unit is dropped only when its high draw ties (2**-16) AND its low draw is >= 0x8000
+    # (1/2). Deciding on 16 bits alone would drop 2**-16 of the units (or none).
+    n = 2**24
+    drops = int(n - np.count_nonzero(Generator(5).keep_mask(1 - 2**-17, (n,))))
+    assert 70 <= drops <= 190  # expected 128, sd ~11
+    scaled = Generator(5).dropout_mask(0.5, (3, 4), "float32")
+    np.testing.assert_array_equal(scaled, Generator(5).keep_mask(0.5, (3, 4)) * np.float32(2))
+
+
 @pytest.mark.parametrize("seed", [3, "nnfs"])
 def test_state_round_trip_continues_the_stream(seed):
     rng = Generator(seed)
@@ -59,3 +70,11 @@ def test_dropout_mask_extreme_keep_probabilities(keep):
     mask = Generator(0).dropout_mask(keep, (10, 10), "float64")
     assert mask.shape == (10, 10)
     assert set(np.unique(mask).tolist()) <= {0.0, 1 / keep}
+
+
+def test_keep_mask_draws_in_chunks_without_changing_the_stream(monkeypatch):
+    import xpnet.random
+
+    whole = Generator(11).keep_mask(0.6, (37, 29))
+    monkeypatch.setattr(xpnet.random, "_MASK_CHUNK", 8)
+    np.testing.assert_array_equal(Generator(11).keep_mask(0.6, (37, 29)), whole)

@@ -17,6 +17,7 @@ from . import precision as _precision
 from . import trace as _trace
 from .backend import Backend, backend_of
 from .random import Generator, SeedLike, as_generator
+from .workspace import Workspace
 
 __all__ = ["Dense", "Dropout", "Layer"]
 
@@ -36,10 +37,22 @@ class Layer:
     need_input_grad : bool
         When False, ``backward`` may skip computing ``dx`` (the model sets this on its
         first layer, whose input gradient nobody uses) and return None.
+    workspace : Workspace or None
+        Buffers to write training outputs into, reused from step to step; the model sets it
+        while it trains (see :mod:`xpnet.workspace`). None means: allocate.
+    overwrite_input, overwrite_dy : bool
+        Set by the model while it trains: the layer may write its output over its input
+        (the layer before has :attr:`scratch_output`), or its input gradient over ``dy``
+        (the layer after has :attr:`scratch_dx`).
     """
 
     #: registry of layer classes by name, for saving and loading models
     registry: ClassVar[dict[str, type[Layer]]] = {}
+    #: The training output is an array this layer neither keeps nor gets from elsewhere, so
+    #: the next layer may overwrite it. False (the safe answer) unless a layer declares it.
+    scratch_output: ClassVar[bool] = False
+    #: Likewise for the input gradient ``backward`` returns.
+    scratch_dx: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any):
         super().__init_subclass__(**kwargs)
@@ -49,6 +62,9 @@ class Layer:
         self.params: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
         self.need_input_grad = True
+        self.workspace: Workspace | None = None
+        self.overwrite_input = False
+        self.overwrite_dy = False
         self.backend: Backend | None = None
         self.precision = _precision.DEFAULT
         #: how explain mode names this layer (a Model sets "Dense[0]", "ReLU[1]", ...)
@@ -79,6 +95,15 @@ class Layer:
             backend = backend_of(x)
             dtype = "float64" if x.dtype == backend.xp.float64 else "float32"
             self.build(backend, as_generator(seed), self.precision.with_dtype(dtype))
+
+    def _workspace(self, training: bool = True) -> Workspace | None:
+        """The workspace to write into now, if any: only while training with a namespace
+        that takes ``out=``, and never while explain mode records (it must see each
+        step's arrays before the next step overwrites them)."""
+        ws = self.workspace
+        if ws is None or ws.native is None or not training or _trace.ACTIVE is not None:
+            return None
+        return ws
 
     def forward(self, x: Any, training: bool = True) -> Any:
         raise NotImplementedError
@@ -131,6 +156,9 @@ class Dense(Layer):
     >>> dx.shape, layer.grads["W"].shape
     ((4, 2), (2, 3))
     """
+
+    scratch_output = True
+    scratch_dx = True
 
     def __init__(
         self,
@@ -200,7 +228,11 @@ class Dense(Layer):
             )
             raise ValueError(msg)
         self.x = x
-        y = self.precision.matmul(self.xp, x, self.W)
+        ws = self._workspace(training)
+        if ws is not None and self.precision.plain_matmul(x, self.W):
+            y = ws.native.matmul(x, self.W, out=ws.buffer("y", (x.shape[0], self.n_out), x.dtype))
+        else:
+            y = self.precision.matmul(self.xp, x, self.W)
         if y.dtype == self.b.dtype:
             y += self.b  # in place: y is a fresh array, and this saves a pass and an allocation
         else:
@@ -235,7 +267,13 @@ class Dense(Layer):
         self.grads = {"W": dW, "b": db}
         dx = None
         if self.need_input_grad:
-            dx = self.precision.matmul(xp, dy, xp.matrix_transpose(W))
+            Wt = xp.matrix_transpose(W)
+            ws = self._workspace()
+            if ws is not None and self.precision.plain_matmul(dy, Wt):
+                dx = ws.native.matmul(dy, Wt, out=ws.buffer("dx", (dy.shape[0], self.n_in),
+                                                              dy.dtype))
+            else:
+                dx = self.precision.matmul(xp, dy, Wt)
         if tracing:
             for quantity, value in (*penalties, ("dW", dW), ("db", db), ("dx", dx)):
                 if value is not None:
@@ -290,6 +328,9 @@ class Dropout(Layer):
     np.float32(8.0)
     """
 
+    scratch_output = True
+    scratch_dx = True
+
     def __init__(self, rate: float, *, seed: SeedLike = None):
         super().__init__()
         if not 0 <= rate < 1:
@@ -298,7 +339,10 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.keep = 1 - self.rate
         self.seed = seed
+        #: the last training pass's mask: ``1/keep`` or 0 in the activations' dtype, or (on
+        #: the workspace path) booleans, with ``scale = 1/keep`` applied separately
         self.mask: Any = None
+        self.scale: Any = None
 
     def get_config(self) -> dict[str, Any]:
         return {"rate": self.rate}
@@ -309,23 +353,49 @@ class Dropout(Layer):
 
     def forward(self, x: Any, training: bool = True) -> Any:
         self._build_from(x, self.seed)
+        self.mask = self.scale = None  # the last step's mask is freed before a new one is drawn
         if not training:
             self.mask = None
             return x
         xp = self.xp
-        dtype = self.precision.mask_dtype(xp, x.dtype)
-        # drawn and scaled on the host, then moved to the device once
-        mask = self.rng.dropout_mask(self.keep, tuple(x.shape), _host_dtype(xp, dtype))
         assert self.backend is not None
-        self.mask = self.backend.asarray(mask)
-        y = x * self.mask
+        shape = tuple(x.shape)
+        dtype = self.precision.mask_dtype(xp, x.dtype)
+        if self.rng.nnfs or dtype != x.dtype:
+            # the book's mask: binomial / keep, in the policy's dtype (float64 when faithful)
+            mask = self.rng.dropout_mask(self.keep, shape, _host_dtype(xp, dtype))
+            self.mask = self.backend.asarray(mask)  # drawn on the host, moved once
+            y = x * self.mask
+        else:
+            keep = self.backend.asarray(self.rng.keep_mask(self.keep, shape))
+            scale = 1 / self.keep
+            ws = self._workspace(training)
+            if ws is not None:
+                # booleans (a quarter of the bytes of a float mask) and the scale apart:
+                # x * scale * [kept] has the same values as x * (scale * [kept])
+                self.mask, self.scale = keep, scale
+                out = x if self.overwrite_input else ws.buffer("y", shape, x.dtype)
+                y = ws.native.multiply(x, scale, out=out)
+                y *= keep
+            else:
+                self.mask = xp.astype(keep, x.dtype) * scale
+                y = x * self.mask
         if _trace.ACTIVE is not None:
             for quantity, value in (("x", x), ("mask", self.mask), ("y", y)):
                 _trace.emit(self.name, quantity, value, "forward", keep=self.keep)
         return y
 
     def backward(self, dy: Any) -> Any:
-        dx = dy if self.mask is None else dy * self.mask
+        if self.mask is None:
+            dx = dy
+        elif self.scale is not None:  # the workspace path: boolean mask, scale apart
+            ws = self.workspace
+            assert ws is not None and ws.native is not None
+            out = dy if self.overwrite_dy else ws.buffer("dx", tuple(dy.shape), dy.dtype)
+            dx = ws.native.multiply(dy, self.scale, out=out)
+            dx *= self.mask
+        else:
+            dx = dy * self.mask
         if _trace.ACTIVE is not None:
             _trace.emit(self.name, "dy", dy, "backward")
             _trace.emit(self.name, "dx", dx, "backward")

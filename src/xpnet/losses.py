@@ -36,10 +36,15 @@ class Loss:
     """Base class: ``calculate`` averages the per-sample losses of ``forward``."""
 
     registry: ClassVar[dict[str, type[Loss]]] = {}
+    #: ``backward`` returns a fresh array it does not keep, which the last layer's backward
+    #: may overwrite (see :attr:`xpnet.layers.Layer.scratch_dx`); the built-in losses do.
+    scratch_dx: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any):
         super().__init_subclass__(**kwargs)
         Loss.registry[cls.__name__] = cls
+        if cls.__module__ == __name__:
+            cls.scratch_dx = True
 
     def forward(self, y_pred: Any, y_true: Any) -> Any:
         raise NotImplementedError

@@ -20,8 +20,9 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ from .losses import (
 from .metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
 from .optimizers import Optimizer
 from .random import SeedLike, as_generator
+from .workspace import Workspace
 
 __all__ = ["Callback", "History", "Model"]
 
@@ -167,6 +169,32 @@ class Model:
         for i, layer in enumerate(self.layers):
             layer.need_input_grad = i > 0
 
+    @contextlib.contextmanager
+    def _workspaces(self) -> Iterator[None]:
+        """Lend every layer a :class:`~xpnet.workspace.Workspace` while training, and tell it
+        which arrays nobody else keeps: its input (when the layer before declares
+        ``scratch_output``) and its ``dy`` (when the layer after, or the loss, declares
+        ``scratch_dx``), which it may then overwrite."""
+        layers = [layer for layer in self.layers if isinstance(layer, Layer)]
+        if len(layers) != len(self.layers):  # a component of another kind: no sharing
+            yield
+            return
+        backward = layers[:-1] if self._fused else layers
+        loss_scratch = self._fused or bool(getattr(self.loss, "scratch_dx", False))
+        for i, layer in enumerate(layers):
+            layer.workspace = Workspace(self.backend)
+            layer.overwrite_input = i > 0 and layers[i - 1].scratch_output
+            layer.overwrite_dy = (
+                loss_scratch if i == len(backward) - 1
+                else i < len(backward) and layers[i + 1].scratch_dx
+            )
+        try:
+            yield
+        finally:
+            for layer in layers:
+                layer.workspace = None
+                layer.overwrite_input = layer.overwrite_dy = False
+
     # -- computing -----------------------------------------------------------------------
     def forward(self, X: Any, training: bool = False) -> Any:
         """Run ``X`` through every layer (dropout active only when ``training``)."""
@@ -264,7 +292,7 @@ class Model:
         ]
 
         # the loss is checked below; NumPy's overflow warnings would only repeat it
-        with self.backend.quiet_float_errors():
+        with self.backend.quiet_float_errors(), self._workspaces():
             last_finite = None
             every = log_every if isinstance(log_every, int) else 0
             at = frozenset(log_every) if log_every is not None and not isinstance(

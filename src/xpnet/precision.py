@@ -63,6 +63,11 @@ class Precision:
             return xp.astype(out, getattr(xp, self.dtype))
         return xp.matmul(a, b)
 
+    def plain_matmul(self, a: Any, b: Any) -> bool:
+        """Whether ``a @ b`` is a plain product in the operands' own (common) dtype, so that
+        it may be written into a buffer of that dtype (the book's float64 detour may not)."""
+        return not self.float64_matmul and a.dtype == b.dtype
+
     def sum_rows(self, xp: ModuleType, dy: Any) -> Any:
         """Column sums of ``dy`` as shape (1, n_cols): a bias gradient.
 

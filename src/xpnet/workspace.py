@@ -1,0 +1,86 @@
+"""Reusable output buffers for the training loop.
+
+Training runs the same layers on arrays of the same shapes every step. Allocating each
+step's activations and gradients afresh costs more than computing them once the arrays
+outgrow the CPU caches: a fresh block of tens of megabytes is mapped page by page, and the
+kernel zeroes every page on first touch, which doubles the time of a pass like
+``maximum(x, 0)``. During :meth:`xpnet.Model.train`, each layer therefore gets a
+:class:`Workspace` and writes its step's outputs into buffers kept from the step before.
+
+The standard has no ``out=`` argument, so a workspace only hands out buffers for namespaces
+whose functions take one (NumPy and CuPy); elsewhere :attr:`Workspace.native` is None and the
+layers allocate as usual. Values are the same either way.
+
+A buffer is overwritten on the next step, so a layer only writes into one when nobody keeps
+the previous step's array: the model grants a workspace while it trains, never to a plain
+``forward`` call, and explain mode copies the values it records.
+
+>>> import numpy as np
+>>> from xpnet.backend import resolve
+>>> ws = Workspace(resolve("numpy"))
+>>> a = ws.buffer("y", (2, 3), np.float32)
+>>> a is ws.buffer("y", (2, 3), np.float32), a is ws.buffer("y", (1, 3), np.float32)
+(True, False)
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from .backend import Backend
+
+__all__ = ["Workspace", "native_namespace"]
+
+
+def native_namespace(backend: Backend) -> ModuleType | None:
+    """The array library itself (``numpy``/``cupy``) when its functions take ``out=``."""
+    if backend.name == "numpy":
+        import numpy
+
+        return numpy
+    if backend.name == "cupy":
+        import cupy
+
+        return cupy
+    return None
+
+
+class Workspace:
+    """Named buffers that one layer reuses from one training step to the next.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the buffers live.
+
+    Attributes
+    ----------
+    native : module or None
+        ``numpy`` or ``cupy``, whose ufuncs and ``matmul`` write into a buffer with ``out=``;
+        None when the namespace cannot, and then :meth:`buffer` is not to be used.
+    """
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        # typed Any: callers only use it after checking it is not None (Layer._workspace)
+        self.native: Any = native_namespace(backend)
+        self._buffers: dict[tuple[str, tuple[int, ...], Any], Any] = {}
+
+    def buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
+        """An uninitialised array for ``name``: the same one each time for the same shape.
+
+        Mini-batch training alternates between the batch shape and the last, smaller batch,
+        so buffers are kept per shape.
+        """
+        key = (name, tuple(shape), dtype)
+        out = self._buffers.get(key)
+        if out is None:
+            xp = self.backend.xp
+            out = self._buffers[key] = xp.empty(shape, dtype=dtype, device=self.backend.device)
+        return out
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in buffers."""
+        return sum(int(b.size) * b.dtype.itemsize for b in self._buffers.values())
