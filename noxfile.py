@@ -4,7 +4,7 @@
     nox -s "tests(backend='numpy')"         # one backend (numpy, array_api_strict, torch, cupy)
     nox -s tests_slow                       # the full-length faithful runs (minutes)
     nox -s lint typecheck docs examples     # what a pull request should pass
-    nox -s bench                            # the quick core benchmark
+    nox -s bench                            # the quick benchmark suite (xpnet bench)
 
 Each session gets a plain ``venv`` with pip (no uv or conda needed, which keeps it working
 where only a package index, or a local wheel folder, is reachable). Add ``-r`` to reuse the
@@ -13,6 +13,7 @@ environments between runs.
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import nox
@@ -104,10 +105,12 @@ def examples(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The quick core benchmark, if the benchmarks are there."""
-    script = ROOT / "benchmarks" / "bench_core.py"
-    if not script.exists():
-        session.skip(f"{script.relative_to(ROOT)} does not exist")
+    """The quick benchmark suite (``xpnet bench --quick``), JSON into benchmarks/results/.
+
+    Arguments after ``--`` replace the default ones: ``nox -s bench -- --cases reference``.
+    """
     session.install(TORCH)
-    session.install("-e", ".")
-    session.run("python", str(script.relative_to(ROOT)), "--quick", *session.posargs, env=ENV)
+    session.install("-e", ".[bench]")
+    out = ROOT / "benchmarks" / "results" / f"bench-{datetime.date.today().isoformat()}.json"
+    args = session.posargs or ["--quick", "--json", str(out.relative_to(ROOT))]
+    session.run("xpnet", "bench", *args, env=ENV)

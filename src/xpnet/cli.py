@@ -258,6 +258,62 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _nonnegative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        msg = f"expected a non-negative integer, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _names(choices: Sequence[str], what: str) -> Any:
+    """An argparse type for a comma-separated subset of ``choices`` (or ``all``)."""
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        if names == ["all"]:
+            return list(choices)
+        unknown = [n for n in names if n not in choices]
+        if unknown or not names:
+            msg = (f"unknown {what} {', '.join(map(repr, unknown)) or repr(text)}; "
+                   f"choose from {', '.join(choices)} (comma-separated) or all")
+            raise argparse.ArgumentTypeError(msg)
+        return [n for n in choices if n in names]
+    return parse
+
+
+def _bench(args: argparse.Namespace, out: TextIO) -> int:
+    from .bench import harness, report, workloads
+
+    # torch reads these when it loads (after this); NumPy is loaded already, so its BLAS
+    # is limited in place by the harness (threadpoolctl)
+    for var in harness.THREAD_VARS:
+        os.environ.setdefault(var, str(args.threads))
+    cases = [workloads.get(name).resized(args.samples_per_class, args.hidden)
+             for name in args.cases]
+
+    def progress(message: str) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r\033[K{message}")
+        else:
+            sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+
+    result = harness.run_suite(
+        cases, args.contenders, epochs=args.epochs, repeats=args.repeats, warmup=args.warmup,
+        quick=args.quick, threads=args.threads, memory=not args.no_memory,
+        ceilings=not args.no_ceilings, progress=progress)
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    out.write(report.render(result))
+    if args.json:
+        harness.save(result, args.json)
+        out.write(f"wrote {args.json}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xpnet",
@@ -366,6 +422,45 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--resume", action="store_true",
                     help="continue a study in --out: stored trials are not run again")
     st.set_defaults(func=_study)
+
+    from .bench.contenders import CONTENDERS
+    from .bench.workloads import CASES
+
+    bn = sub.add_parser(
+        "bench", help="time xpnet against the book's NumPy code and PyTorch",
+        description="Time xpnet, the book's plain-NumPy code and PyTorch (eager and "
+        "torch.compile, when installed) on the reference, wide and big workloads, in one "
+        "process with one thread; print ms/epoch, ratios, GFLOP/s and GB/s against the "
+        "machine's measured ceilings, and peak memory against what the maths needs.",
+    )
+    bn.add_argument("--cases", type=_names(list(CASES), "case"), default=list(CASES),
+                    metavar="NAME,...|all",
+                    help=f"cases to run (default all: {', '.join(CASES)})")
+    bn.add_argument("--contenders", type=_names(list(CONTENDERS), "contender"),
+                    default=list(CONTENDERS), metavar="NAME,...|all",
+                    help=f"contenders (default all: {', '.join(CONTENDERS)}; the torch ones "
+                    "are skipped when torch is missing)")
+    bn.add_argument("--quick", action="store_true",
+                    help="a fifth of the epochs and 3 repeats, for a first look")
+    bn.add_argument("--epochs", type=_positive, default=None,
+                    help="epochs per timed repeat, every case (default: scaled per case so "
+                    "that a repeat takes about 0.3-1 s)")
+    bn.add_argument("--repeats", type=_positive, default=None,
+                    help="timed repeats per contender (default 5; 3 with --quick)")
+    bn.add_argument("--warmup", type=_nonnegative, default=None,
+                    help="untimed epochs first (default: a fifth of --epochs, 2 to 20)")
+    bn.add_argument("--threads", type=_positive, default=1,
+                    help="BLAS, OpenMP and torch threads (default 1)")
+    bn.add_argument("--samples-per-class", type=_positive, default=None, metavar="N",
+                    help="override every case's spiral samples per class")
+    bn.add_argument("--hidden", type=_positive, default=None, metavar="H",
+                    help="override every case's hidden width")
+    bn.add_argument("--no-memory", action="store_true",
+                    help="skip the (untimed) peak-memory pass")
+    bn.add_argument("--no-ceilings", action="store_true",
+                    help="skip measuring the machine's ceilings (about 2 s)")
+    bn.add_argument("--json", metavar="PATH", help="also write every number to PATH (atomically)")
+    bn.set_defaults(func=_bench)
     return parser
 
 

@@ -1,0 +1,435 @@
+"""The contenders: one training loop each, built for a workload.
+
+Each factory takes ``(workload, X, y)`` and returns ``run(epochs) -> (loss, accuracy)``, which
+trains for ``epochs`` more full-batch epochs (training continues from where the previous call
+stopped) and returns the loss and accuracy of the last one. A contender that cannot run here
+(torch missing, no compiler for ``torch.compile``) raises :class:`Unavailable` with the reason.
+
+* ``book``           plain NumPy in the NNFS book's idioms, float32 ``np.dot``
+* ``book_nnfs``      the same with ``nnfs.init()``'s float64 dot workaround (done locally)
+* ``xpnet``          xpnet's public API, default precision
+* ``xpnet_faithful`` xpnet with ``seed="nnfs"`` (the book's precision policy)
+* ``torch_eager``    PyTorch CPU eager
+* ``torch_compile``  PyTorch CPU with ``torch.compile`` of the forward pass and loss, and of
+  the optimizer's step (Adam's learning rate held in a tensor, so the decayed rate does not
+  recompile it)
+
+None of them sets thread counts: the harness does, for all of them at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .workloads import DECAY, LEARNING_RATE, LOG_EVERY, Workload
+
+__all__ = ["CONTENDERS", "NUMPY_CONTENDERS", "Run", "Unavailable", "make"]
+
+#: ``run(epochs) -> (loss, accuracy)``
+Run = Callable[[int], tuple[float, float]]
+
+
+class Unavailable(Exception):
+    """A contender cannot run in this environment; the message says why."""
+
+
+# ---------------------------------------------------------------------------------------
+# The book's plain-NumPy code (chapters 14-16 idioms).
+#
+# The only change from the book: parameters are created in float32 explicitly, which is what
+# the book gets from nnfs.init(default_dtype="float32") -- we must not call nnfs.init(), since
+# it monkeypatches NumPy for the whole process (and would skew every other contender).
+# ---------------------------------------------------------------------------------------
+
+def _dot_float32(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.dot(a, b)
+
+
+def _dot_nnfs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # nnfs.init()'s workaround (numpy/numpy#15591): products in float64, results in float32
+    return np.dot(a.astype("float64"), b.astype("float64")).astype("float32")
+
+
+def _book(w: Workload, X: np.ndarray, y: np.ndarray, dot: Callable[..., Any]) -> Run:
+    """The book's script as a function ``run(epochs) -> (loss, acc)`` that keeps training."""
+
+    class Layer_Dense:
+        def __init__(self, n_inputs, n_neurons, weight_regularizer_l1=0, weight_regularizer_l2=0,
+                     bias_regularizer_l1=0, bias_regularizer_l2=0):
+            # the book's legacy global stream, on purpose (NPY002)
+            self.weights = (0.01 * np.random.randn(n_inputs, n_neurons)).astype(  # noqa: NPY002
+                "float32")
+            self.biases = np.zeros((1, n_neurons), dtype="float32")
+            self.weight_regularizer_l1 = weight_regularizer_l1
+            self.weight_regularizer_l2 = weight_regularizer_l2
+            self.bias_regularizer_l1 = bias_regularizer_l1
+            self.bias_regularizer_l2 = bias_regularizer_l2
+
+        def forward(self, inputs):
+            self.inputs = inputs
+            self.output = dot(inputs, self.weights) + self.biases
+
+        def backward(self, dvalues):
+            self.dweights = dot(self.inputs.T, dvalues)
+            self.dbiases = np.sum(dvalues, axis=0, keepdims=True)
+            if self.weight_regularizer_l1 > 0:
+                dL1 = np.ones_like(self.weights)
+                dL1[self.weights < 0] = -1
+                self.dweights += self.weight_regularizer_l1 * dL1
+            if self.weight_regularizer_l2 > 0:
+                self.dweights += 2 * self.weight_regularizer_l2 * self.weights
+            if self.bias_regularizer_l1 > 0:
+                dL1 = np.ones_like(self.biases)
+                dL1[self.biases < 0] = -1
+                self.dbiases += self.bias_regularizer_l1 * dL1
+            if self.bias_regularizer_l2 > 0:
+                self.dbiases += 2 * self.bias_regularizer_l2 * self.biases
+            self.dinputs = dot(dvalues, self.weights.T)
+
+    class Layer_Dropout:
+        def __init__(self, rate):
+            self.rate = 1 - rate  # the book stores the keep probability
+
+        def forward(self, inputs):
+            self.inputs = inputs
+            self.binary_mask = np.random.binomial(  # noqa: NPY002 (the book's stream)
+                1, self.rate, size=inputs.shape) / self.rate
+            self.output = inputs * self.binary_mask
+
+        def backward(self, dvalues):
+            self.dinputs = dvalues * self.binary_mask
+
+    class Activation_ReLU:
+        def forward(self, inputs):
+            self.inputs = inputs
+            self.output = np.maximum(0, inputs)
+
+        def backward(self, dvalues):
+            self.dinputs = dvalues.copy()
+            self.dinputs[self.inputs <= 0] = 0
+
+    class Activation_Softmax:
+        def forward(self, inputs):
+            self.inputs = inputs
+            exp_values = np.exp(inputs - np.max(inputs, axis=1, keepdims=True))
+            probabilities = exp_values / np.sum(exp_values, axis=1, keepdims=True)
+            self.output = probabilities
+
+    class Loss:
+        def regularization_loss(self, layer):
+            regularization_loss = 0
+            if layer.weight_regularizer_l1 > 0:
+                regularization_loss += layer.weight_regularizer_l1 * np.sum(np.abs(layer.weights))
+            if layer.weight_regularizer_l2 > 0:
+                regularization_loss += layer.weight_regularizer_l2 * np.sum(
+                    layer.weights * layer.weights)
+            if layer.bias_regularizer_l1 > 0:
+                regularization_loss += layer.bias_regularizer_l1 * np.sum(np.abs(layer.biases))
+            if layer.bias_regularizer_l2 > 0:
+                regularization_loss += layer.bias_regularizer_l2 * np.sum(
+                    layer.biases * layer.biases)
+            return regularization_loss
+
+        def calculate(self, output, y):
+            sample_losses = self.forward(output, y)
+            data_loss = np.mean(sample_losses)
+            return data_loss
+
+    class Loss_CategoricalCrossentropy(Loss):
+        def forward(self, y_pred, y_true):
+            samples = len(y_pred)
+            y_pred_clipped = np.clip(y_pred, 1e-7, 1 - 1e-7)
+            if len(y_true.shape) == 1:
+                correct_confidences = y_pred_clipped[range(samples), y_true]
+            elif len(y_true.shape) == 2:
+                correct_confidences = np.sum(y_pred_clipped * y_true, axis=1)
+            negative_log_likelihoods = -np.log(correct_confidences)
+            return negative_log_likelihoods
+
+    class Activation_Softmax_Loss_CategoricalCrossentropy:
+        def __init__(self):
+            self.activation = Activation_Softmax()
+            self.loss = Loss_CategoricalCrossentropy()
+
+        def forward(self, inputs, y_true):
+            self.activation.forward(inputs)
+            self.output = self.activation.output
+            return self.loss.calculate(self.output, y_true)
+
+        def backward(self, dvalues, y_true):
+            samples = len(dvalues)
+            if len(y_true.shape) == 2:
+                y_true = np.argmax(y_true, axis=1)
+            self.dinputs = dvalues.copy()
+            self.dinputs[range(samples), y_true] -= 1
+            self.dinputs = self.dinputs / samples
+
+    class Optimizer_Adam:
+        def __init__(self, learning_rate=0.001, decay=0., epsilon=1e-7, beta_1=0.9,
+                     beta_2=0.999):
+            self.learning_rate = learning_rate
+            self.current_learning_rate = learning_rate
+            self.decay = decay
+            self.iterations = 0
+            self.epsilon = epsilon
+            self.beta_1 = beta_1
+            self.beta_2 = beta_2
+
+        def pre_update_params(self):
+            if self.decay:
+                self.current_learning_rate = self.learning_rate * (
+                    1. / (1. + self.decay * self.iterations))
+
+        def update_params(self, layer):
+            if not hasattr(layer, "weight_cache"):
+                layer.weight_momentums = np.zeros_like(layer.weights)
+                layer.weight_cache = np.zeros_like(layer.weights)
+                layer.bias_momentums = np.zeros_like(layer.biases)
+                layer.bias_cache = np.zeros_like(layer.biases)
+            layer.weight_momentums = self.beta_1 * layer.weight_momentums + (
+                1 - self.beta_1) * layer.dweights
+            layer.bias_momentums = self.beta_1 * layer.bias_momentums + (
+                1 - self.beta_1) * layer.dbiases
+            weight_momentums_corrected = layer.weight_momentums / (
+                1 - self.beta_1 ** (self.iterations + 1))
+            bias_momentums_corrected = layer.bias_momentums / (
+                1 - self.beta_1 ** (self.iterations + 1))
+            layer.weight_cache = self.beta_2 * layer.weight_cache + (
+                1 - self.beta_2) * layer.dweights ** 2
+            layer.bias_cache = self.beta_2 * layer.bias_cache + (
+                1 - self.beta_2) * layer.dbiases ** 2
+            weight_cache_corrected = layer.weight_cache / (
+                1 - self.beta_2 ** (self.iterations + 1))
+            bias_cache_corrected = layer.bias_cache / (
+                1 - self.beta_2 ** (self.iterations + 1))
+            layer.weights += -self.current_learning_rate * weight_momentums_corrected / (
+                np.sqrt(weight_cache_corrected) + self.epsilon)
+            layer.biases += -self.current_learning_rate * bias_momentums_corrected / (
+                np.sqrt(bias_cache_corrected) + self.epsilon)
+
+        def post_update_params(self):
+            self.iterations += 1
+
+    np.random.seed(0)  # noqa: NPY002 (what nnfs.init() does; no other contender uses it)
+    dense1 = Layer_Dense(w.features, w.hidden)
+    activation1 = Activation_ReLU()
+    dropout1 = Layer_Dropout(w.dropout) if w.dropout else None
+    dense2 = Layer_Dense(w.hidden, w.classes)
+    loss_activation = Activation_Softmax_Loss_CategoricalCrossentropy()
+    optimizer = Optimizer_Adam(learning_rate=LEARNING_RATE, decay=DECAY)
+    state = {"epoch": 0}
+
+    def run(epochs: int) -> tuple[float, float]:
+        loss = accuracy = float("nan")
+        for _ in range(epochs):
+            epoch = state["epoch"]
+            dense1.forward(X)
+            activation1.forward(dense1.output)
+            if dropout1 is not None:
+                dropout1.forward(activation1.output)
+                dense2.forward(dropout1.output)
+            else:
+                dense2.forward(activation1.output)
+            data_loss = loss_activation.forward(dense2.output, y)
+            regularization_loss = (loss_activation.loss.regularization_loss(dense1)
+                                   + loss_activation.loss.regularization_loss(dense2))
+            loss = data_loss + regularization_loss
+            predictions = np.argmax(loss_activation.output, axis=1)
+            accuracy = np.mean(predictions == y)
+            if not epoch % LOG_EVERY:
+                # the book prints here; a benchmark must not, but builds the same line
+                _ = (f"epoch: {epoch}, acc: {accuracy:.3f}, loss: {loss:.3f}, "
+                     f"lr: {optimizer.current_learning_rate}")
+            loss_activation.backward(loss_activation.output, y)
+            dense2.backward(loss_activation.dinputs)
+            if dropout1 is not None:
+                dropout1.backward(dense2.dinputs)
+                activation1.backward(dropout1.dinputs)
+            else:
+                activation1.backward(dense2.dinputs)
+            dense1.backward(activation1.dinputs)
+            optimizer.pre_update_params()
+            optimizer.update_params(dense1)
+            optimizer.update_params(dense2)
+            optimizer.post_update_params()
+            state["epoch"] = epoch + 1
+        return float(loss), float(accuracy)
+
+    return run
+
+
+def book(w: Workload, X: np.ndarray, y: np.ndarray) -> Run:
+    """The book's code with float32 ``np.dot``."""
+    return _book(w, X, y, _dot_float32)
+
+
+def book_nnfs(w: Workload, X: np.ndarray, y: np.ndarray) -> Run:
+    """The book's code with ``nnfs.init()``'s float64 products, cast back to float32."""
+    return _book(w, X, y, _dot_nnfs)
+
+
+# ---------------------------------------------------------------------------------------
+# xpnet through its public API.
+# ---------------------------------------------------------------------------------------
+
+def _xpnet(w: Workload, X: np.ndarray, y: np.ndarray, seed: Any) -> Run:
+    from .. import Model
+    from ..activations import ReLU, Softmax
+    from ..layers import Dense, Dropout
+    from ..losses import CategoricalCrossentropy
+    from ..optimizers import Adam
+
+    m = Model(backend="numpy", seed=seed)
+    m.add(Dense(w.features, w.hidden))
+    m.add(ReLU())
+    if w.dropout:
+        m.add(Dropout(w.dropout))
+    m.add(Dense(w.hidden, w.classes))
+    m.add(Softmax())
+    m.set(loss=CategoricalCrossentropy(),
+          optimizer=Adam(learning_rate=LEARNING_RATE, decay=DECAY))
+
+    def run(epochs: int) -> tuple[float, float]:
+        history = m.train(X, y, epochs=epochs, log_every=LOG_EVERY)
+        last = history.records[-1]
+        return float(last["loss"]), float(last["acc"])
+
+    return run
+
+
+def xpnet(w: Workload, X: np.ndarray, y: np.ndarray) -> Run:
+    """xpnet's default mode: ``Model(backend="numpy", seed=0)``."""
+    return _xpnet(w, X, y, seed=0)
+
+
+def xpnet_faithful(w: Workload, X: np.ndarray, y: np.ndarray) -> Run:
+    """xpnet's faithful mode, ``seed="nnfs"``: the book's stream and precision policy."""
+    return _xpnet(w, X, y, seed="nnfs")
+
+
+# ---------------------------------------------------------------------------------------
+# PyTorch CPU: eager, and torch.compile.
+# ---------------------------------------------------------------------------------------
+
+def _import_torch() -> Any:
+    try:
+        import torch
+    except ImportError as exc:
+        msg = f"torch is not installed ({exc})"
+        raise Unavailable(msg) from None
+    return torch
+
+
+def _torch(w: Workload, X: np.ndarray, y: np.ndarray, compiled: bool) -> Run:
+    torch = _import_torch()
+    import torch.nn.functional as F
+    from torch import nn
+
+    torch.manual_seed(0)
+    layers: list[Any] = [nn.Linear(w.features, w.hidden), nn.ReLU()]
+    if w.dropout:
+        layers.append(nn.Dropout(w.dropout))
+    layers.append(nn.Linear(w.hidden, w.classes))
+    net = nn.Sequential(*layers)
+    net.train()
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
+
+    def forward(inputs: Any, labels: Any) -> tuple[Any, Any]:
+        logits = net(inputs)
+        return F.cross_entropy(logits, labels), logits
+
+    # eps=1e-7 as the book's Adam; the book's decay lr / (1 + decay * t) is set per step. The
+    # compiled step reads the rate from a tensor: a new Python float would recompile it.
+    lr: Any = torch.tensor(LEARNING_RATE) if compiled else LEARNING_RATE
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr, eps=1e-7)
+    step = optimizer.step
+    if compiled:
+        forward = torch.compile(forward)
+        step = torch.compile(optimizer.step)
+    state = {"step": 0}
+
+    def run(epochs: int) -> tuple[float, float]:
+        loss_value = acc = float("nan")
+        for i in range(epochs):
+            rate = LEARNING_RATE / (1.0 + DECAY * state["step"])
+            for group in optimizer.param_groups:
+                if compiled:
+                    group["lr"].fill_(rate)
+                else:
+                    group["lr"] = rate
+            loss, logits = forward(Xt, yt)
+            # metrics only on logged epochs, as xpnet's Model.train records them
+            if (state["step"] + 1) % LOG_EVERY == 0 or i == epochs - 1:
+                with torch.no_grad():
+                    acc = float((logits.argmax(dim=1) == yt).float().mean())
+                    loss_value = float(loss.detach())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            step()
+            state["step"] += 1
+        return loss_value, acc
+
+    if not compiled:
+        return run
+
+    def run_compiled(epochs: int) -> tuple[float, float]:
+        # Dynamo warns once that it ignores the profiler's record_function in Adam.step:
+        # harmless, and not for the benchmark's output
+        quiet = logging.getLogger("torch._dynamo.variables.ctx_manager")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            return run(epochs)
+        except Exception as exc:
+            if state["step"] <= 1:  # the first calls compile: a failure there is the compiler's
+                msg = f"torch.compile failed: {type(exc).__name__}: {exc}"
+                raise Unavailable(msg.splitlines()[0][:500]) from exc
+            raise
+        finally:
+            quiet.setLevel(level)
+
+    return run_compiled
+
+
+def torch_eager(w: Workload, X: np.ndarray, y: np.ndarray) -> Run:
+    """PyTorch CPU eager: ``nn.Linear``/``nn.ReLU``/``nn.Dropout``, ``F.cross_entropy`` on
+    the logits, ``torch.optim.Adam(eps=1e-7)`` with the book's decay set every step."""
+    return _torch(w, X, y, compiled=False)
+
+
+def torch_compile(w: Workload, X: np.ndarray, y: np.ndarray) -> Run:
+    """``torch_eager`` with ``torch.compile`` on the forward pass + loss and on Adam's step.
+
+    Compilation happens on the first calls (the harness's warmup). Needs a C++ compiler; when
+    compiling fails, the first call raises :class:`Unavailable`.
+    """
+    return _torch(w, X, y, compiled=True)
+
+
+#: name -> factory, in the order of the tables.
+CONTENDERS: dict[str, Callable[[Workload, np.ndarray, np.ndarray], Run]] = {
+    "book": book,
+    "book_nnfs": book_nnfs,
+    "xpnet": xpnet,
+    "xpnet_faithful": xpnet_faithful,
+    "torch_eager": torch_eager,
+    "torch_compile": torch_compile,
+}
+
+#: The contenders whose arrays are NumPy's, so that tracemalloc sees their allocations.
+NUMPY_CONTENDERS = ("book", "book_nnfs", "xpnet", "xpnet_faithful")
+
+
+def make(name: str, w: Workload, X: np.ndarray, y: np.ndarray) -> Run:
+    """Build contender ``name`` for workload ``w`` on data ``(X, y)``."""
+    try:
+        factory = CONTENDERS[name]
+    except KeyError:
+        msg = f"unknown contender {name!r}; choose from {', '.join(CONTENDERS)}."
+        raise ValueError(msg) from None
+    return factory(w, X, y)
