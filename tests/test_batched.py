@@ -10,10 +10,11 @@ from xpnet import presets
 from xpnet.batched import ManyModels
 
 
-@pytest.mark.parametrize("preset", ["ch14", "ch15"])
-def test_batched_copies_equal_models_trained_one_by_one(preset):
+@pytest.mark.parametrize(("preset", "block"), [("ch14", None), ("ch15", None), ("ch15", 2)])
+def test_batched_copies_equal_models_trained_one_by_one(preset, block):
     seeds, lrs, l2s = [3, 7, 11], [0.01, 0.02, 0.05], [0.0, 5e-4, 1e-3]
-    many = ManyModels(preset, seeds=seeds, lr=lrs, l2=l2s)
+    many = ManyModels(preset, seeds=seeds, lr=lrs, l2=l2s, block=block)
+    assert many.block == (2 if block else 3)  # blocks of 2 and 1 copies, or one of 3
     logs = many.train(epochs=30)
     for m, seed in enumerate(seeds):
         model, (X, y), _ = presets.build(many.preset_of(m), seed=seed)
@@ -39,3 +40,5 @@ def test_bad_settings_are_refused():
         ManyModels("ch14", seeds=[0, 1, 2], lr=[0.1, 0.2])
     with pytest.raises(ValueError, match="spiral classifiers"):
         ManyModels("ch17", seeds=[0])
+    with pytest.raises(ValueError, match="block must be a positive integer"):
+        ManyModels("ch14", seeds=[0], block=0)

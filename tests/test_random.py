@@ -32,10 +32,10 @@ def test_default_dropout_mask_has_the_right_rate_and_scale():
     np.testing.assert_array_equal(ones, np.ones((2, 3)))
 
 
-def test_keep_mask_resolves_ties_of_the_high_half_with_a_low_half():
-    # keep = 1 - 2**-17: the threshold's high half is 0xFFFF and its low half 0x8000, so a
-    # unit is dropped only when its high draw ties (2**-16) AND its low draw is >= 0x8000
-    # (1/2). Deciding on 16 bits alone would drop 2**-16 of the units (or none).
+def test_keep_mask_resolves_ties_of_the_top_byte_with_the_other_bits():
+    # keep = 1 - 2**-17: the threshold's top byte is 0xFF and its other 24 bits 0xFF8000, so
+    # a unit is dropped only when its byte ties (1/256) AND its other bits are >= 0xFF8000
+    # (2**-9). Deciding on the byte alone would drop 1/256 of the units (or none).
     n = 2**24
     drops = int(n - np.count_nonzero(Generator(5).keep_mask(1 - 2**-17, (n,))))
     assert 70 <= drops <= 190  # expected 128, sd ~11
@@ -76,5 +76,10 @@ def test_keep_mask_draws_in_chunks_without_changing_the_stream(monkeypatch):
     import xpnet.random
 
     whole = Generator(11).keep_mask(0.6, (37, 29))
-    monkeypatch.setattr(xpnet.random, "_MASK_CHUNK", 8)
+    monkeypatch.setattr(xpnet.random, "_MASK_CHUNK", 16)
     np.testing.assert_array_equal(Generator(11).keep_mask(0.6, (37, 29)), whole)
+    out = np.empty((37, 29), dtype=bool)
+    assert Generator(11).keep_mask(0.6, (37, 29), out=out) is out
+    np.testing.assert_array_equal(out, whole)
+    with pytest.raises(ValueError, match="C-contiguous bool array of shape"):
+        Generator(11).keep_mask(0.6, (37, 29), out=np.empty((29, 37), dtype=bool))

@@ -26,10 +26,14 @@ import numpy as np
 
 from . import presets
 from .activations import _row_max
-from .backend import resolve
+from .backend import resolve, to_numpy
 from .random import Generator
+from .workspace import Workspace
 
 __all__ = ["ManyModels"]
+
+#: Default budget for one block's (copies, n, hidden) float32 activation, in bytes.
+_BLOCK_BYTES = 3 * 2**20
 
 
 class ManyModels:
@@ -37,8 +41,9 @@ class ManyModels:
 
     Parameters
     ----------
-    preset : str
-        ``ch14``, ``ch15`` or ``ch18`` (or any preset with the same shape of network).
+    preset : str or Preset
+        ``ch14``, ``ch15`` or ``ch18``, or a :class:`~xpnet.presets.Preset` with the same shape
+        of network (e.g. ``dataclasses.replace(presets.get("ch15"), dropout=0.0)``).
     seeds : sequence of int
         One seed per copy (its data, initial weights and dropout masks).
     lr, l2 : float or sequence of float, optional
@@ -46,13 +51,17 @@ class ManyModels:
         preset's by default).
     backend : str
         Array backend.
+    block : int, optional
+        Copies computed together per operation. Many copies at once share Python's overhead,
+        but arrays that outgrow the CPU caches stream through memory at a fraction of the
+        speed; the default keeps a block's activations within a few megabytes.
     """
 
-    def __init__(self, preset: str, *, seeds: Sequence[int], lr: Any = None, l2: Any = None,
-                 backend: Any = "numpy"):
-        p = presets.get(preset)
+    def __init__(self, preset: str | presets.Preset, *, seeds: Sequence[int], lr: Any = None,
+                 l2: Any = None, backend: Any = "numpy", block: int | None = None):
+        p = preset if isinstance(preset, presets.Preset) else presets.get(preset)
         if p.task != "classification" or p.hidden_layers != 1:
-            msg = f"ManyModels trains the spiral classifiers (ch14, ch15, ch18), not {preset!r}."
+            msg = f"ManyModels trains the spiral classifiers (ch14, ch15, ch18), not {p.name!r}."
             raise ValueError(msg)
         self.preset = p
         self.M = len(seeds)
@@ -96,6 +105,16 @@ class ManyModels:
         self._ones_k = xp.ones((p.classes, 1), dtype=f32, device=self.b.device)
         self._one_hot = xp.astype(
             self.y[..., None] == xp.arange(p.classes, device=self.b.device), f32)
+        self.ws = Workspace(self.b)
+        self._host_masks: dict[tuple[int, ...], np.ndarray] = {}
+        if block is None:
+            # copies per block: enough that the (copies, n, hidden) activations of a block
+            # stay in a CPU's outer cache instead of streaming through memory
+            block = max(1, _BLOCK_BYTES // (self.n * p.hidden * 4))
+        if not isinstance(block, int) or block < 1:
+            msg = f"block must be a positive integer or None, got {block!r}."
+            raise ValueError(msg)
+        self.block = min(block, self.M)
 
     def _per_model(self, value: Any, default: float, name: str) -> list[float]:
         """One value per copy, from None (the preset's), a number, or a sequence."""
@@ -114,38 +133,82 @@ class ManyModels:
 
     # -- one epoch ------------------------------------------------------------------------
     def _step(self, logged: bool) -> dict[str, Any] | None:
-        xp, P = self.b.xp, self.params
-        # forward
-        h = xp.matmul(self.X, P["W1"])
+        """One epoch of every copy: forward and backward block by block, then one Adam step."""
+        logs: dict[str, list[float]] = {}
+        parts = []
+        for lo in range(0, self.M, self.block):
+            block_grads, block_logs = self._forward_backward(
+                lo, min(lo + self.block, self.M), logged)
+            parts.append(block_grads)
+            for key, values in (block_logs or {}).items():
+                logs.setdefault(key, []).extend(values)
+        # gradients are small (parameter-sized): joining the blocks' costs little
+        grads = parts[0] if len(parts) == 1 else {
+            k: self.b.xp.concat([part[k] for part in parts], axis=0) for k in parts[0]}
+        self._adam(grads)
+        return logs if logged else None
+
+    def _forward_backward(self, lo: int, hi: int,
+                          logged: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        # The operations of Model.train's layers on their workspace path, in their order, with
+        # a model axis in front; buffers are reused from step to step (see xpnet.workspace).
+        # Multiplying by the dropout and ReLU masks in another order, or by the two combined,
+        # gives the same bits: every factor is exactly 0 or 1.
+        xp, ws, keep = self.b.xp, self.ws, self.keep
+        P = {k: v[lo:hi, ...] for k, v in self.params.items()}
+        X = self.X[lo:hi, ...]
+        native = ws.native
+        # forward: Dense, ReLU (in place), [Dropout], Dense, Softmax
+        h = ws.matmul("h", X, P["W1"])
         h += P["b1"]
-        a = xp.maximum(h, 0)
+        a = relu = native.maximum(h, 0, out=h) if native is not None else xp.maximum(h, 0)
         mask = None
         if self.preset.dropout:
-            masks = [rng.dropout_mask(self.keep, (self.n, self.preset.hidden), "float32")
-                     for rng in self.rngs]
-            mask = self.b.asarray(np.stack(masks))
-            a = a * mask
-        z = xp.matmul(a, P["W2"])
+            mask = self._masks(lo, hi)
+            if native is not None:
+                a = native.multiply(relu, 1 / keep,
+                                    out=ws.buffer("drop", tuple(relu.shape), relu.dtype))
+                a *= mask
+            else:
+                a = relu * (xp.astype(mask, relu.dtype) * (1 / keep))
+        z = ws.matmul("z", a, P["W2"])
         z += P["b2"]
         e = xp.exp(z - _row_max(xp, z))
         s = e / xp.matmul(e, self._ones_k)
-        logs = self._metrics(s) if logged else None
+        logs = self._metrics(s, lo, hi) if logged else None
         # backward: the fused softmax + cross-entropy gradient, then the layers
-        dz = (s - self._one_hot) / self.n
+        dz = (s - self._one_hot[lo:hi, ...]) / self.n
         dW2 = xp.matmul(xp.matrix_transpose(a), dz)
         db2 = xp.matmul(self._ones_n, dz)
-        da = xp.matmul(dz, xp.matrix_transpose(P["W2"]))
-        if mask is not None:
-            da = da * mask
-        dh = xp.astype(h > 0, da.dtype)
-        dh *= da
-        dW1 = xp.matmul(xp.matrix_transpose(self.X), dh)
+        da = ws.matmul("da", dz, xp.matrix_transpose(P["W2"]))
+        if native is not None:
+            kept = native.greater(relu, 0, out=ws.buffer("kept", tuple(relu.shape), bool))
+            if mask is not None:
+                da *= 1 / keep
+                kept &= mask
+            dh = native.multiply(da, kept, out=da)
+        else:
+            if mask is not None:
+                da = da * (xp.astype(mask, da.dtype) * (1 / keep))
+            dh = xp.astype(relu > 0, da.dtype)
+            dh *= da
+        dW1 = xp.matmul(xp.matrix_transpose(X), dh)
         db1 = xp.matmul(self._ones_n, dh)
         if any(self.l2s):
-            dW1 = dW1 + self._two_l2 * P["W1"]
-            db1 = db1 + self._two_l2 * P["b1"]
-        self._adam({"W1": dW1, "b1": db1, "W2": dW2, "b2": db2})
-        return logs
+            two_l2 = self._two_l2[lo:hi, ...]
+            dW1 = dW1 + two_l2 * P["W1"]
+            db1 = db1 + two_l2 * P["b1"]
+        return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}, logs
+
+    def _masks(self, lo: int, hi: int) -> Any:
+        """Keep masks of copies lo..hi-1, each from its own stream, as one array."""
+        shape = (hi - lo, self.n, self.preset.hidden)
+        host = self._host_masks.get(shape)
+        if host is None:
+            host = self._host_masks[shape] = np.empty(shape, dtype=bool)
+        for m in range(lo, hi):
+            self.rngs[m].keep_mask(self.keep, shape[1:], out=host[m - lo])
+        return self.b.asarray(host)
 
     def _adam(self, grads: dict[str, Any]) -> None:
         xp = self.b.xp
@@ -164,17 +227,16 @@ class ManyModels:
             self.params[name] += neg_lr * m_hat / (xp.sqrt(v_hat) + eps)
         self.iterations += 1
 
-    def _metrics(self, s: Any) -> dict[str, Any]:
+    def _metrics(self, s: Any, lo: int, hi: int) -> dict[str, Any]:
         xp = self.b.xp
         clipped = xp.clip(s, 1e-7, 1 - 1e-7)
-        conf = xp.take_along_axis(clipped, self.y[..., None], axis=-1)[..., 0]
+        y = self.y[lo:hi, ...]
+        conf = xp.take_along_axis(clipped, y[..., None], axis=-1)[..., 0]
         data_loss = xp.mean(-xp.log(conf), axis=-1)
-        W1, b1 = self.params["W1"], self.params["b1"]
-        l2 = self._column(self.l2s)[:, 0, 0]
+        W1, b1 = self.params["W1"][lo:hi, ...], self.params["b1"][lo:hi, ...]
+        l2 = self._column(self.l2s[lo:hi])[:, 0, 0]
         reg = l2 * xp.sum(W1 * W1, axis=(1, 2)) + l2 * xp.sum(b1 * b1, axis=(1, 2))
-        hits = xp.astype(xp.argmax(s, axis=-1) == self.y, xp.float64)
-        from .backend import to_numpy
-
+        hits = xp.astype(xp.argmax(s, axis=-1) == y, xp.float64)
         return {"data_loss": to_numpy(data_loss).tolist(), "reg_loss": to_numpy(reg).tolist(),
                 "loss": to_numpy(data_loss + reg).tolist(),
                 "acc": to_numpy(xp.mean(hits, axis=-1)).tolist()}

@@ -26,7 +26,7 @@ __all__ = ["NNFS", "Generator", "SeedLike", "as_generator", "parse_seed"]
 #: The seed value that selects the book-compatible stream.
 NNFS = "nnfs"
 
-#: Dropout-mask draws are made this many at a time (a multiple of 4: four per 64-bit draw).
+#: Dropout-mask draws are made this many at a time (a multiple of 8: eight per 64-bit draw).
 _MASK_CHUNK = 2**18
 
 
@@ -67,40 +67,51 @@ class Generator:
             return self._legacy.randn(*shape).astype(np.float32)
         return self._pcg.standard_normal(shape, dtype=np.float32)
 
-    def keep_mask(self, keep: float, shape: tuple[int, ...]) -> np.ndarray:
+    def keep_mask(self, keep: float, shape: tuple[int, ...],
+                  out: np.ndarray | None = None) -> np.ndarray:
         """A boolean dropout mask: True (keep the unit) with probability ``keep``.
 
         The probability is exact to 2**-32: a unit is kept when a 32-bit uniform draw is below
-        ``round(keep * 2**32)``. The draw is made 16 bits at a time: the high half decides
-        unless it equals the threshold's high half (probability 2**-16), and only those
-        ties draw a low half. That is the same comparison at a quarter of the random bits.
+        ``round(keep * 2**32)``. The draw is made in two parts: a byte decides, unless it
+        equals the threshold's top byte (probability 1/256), and only those ties draw the
+        other 24 bits. That is the same comparison at an eighth of the random bits.
         The book's stream draws ``binomial(1, keep, shape)`` instead.
+
+        ``out``, a C-contiguous boolean array of ``shape``, receives the mask if given.
 
         >>> mask = Generator(0).keep_mask(0.75, (400, 250))
         >>> mask.dtype, round(float(mask.mean()), 2)
         (dtype('bool'), 0.75)
         """
+        if out is None:
+            out = np.empty(shape, dtype=bool)
+        elif out.shape != tuple(shape) or out.dtype != bool or not out.flags.c_contiguous:
+            msg = (f"keep_mask needs out to be a C-contiguous bool array of shape {shape}, got "
+                   f"{out.dtype} {out.shape}.")
+            raise ValueError(msg)
         if self.nnfs:
-            return self._legacy.binomial(1, keep, size=shape).astype(bool)
-        n = int(np.prod(shape))
+            out[...] = self._legacy.binomial(1, keep, size=shape)
+            return out
+        mask = out.reshape(-1)
+        n = mask.size
         threshold = round(keep * 2**32)
         if threshold >= 2**32:  # keep within 2**-33 of 1: every unit is kept
-            return np.ones(shape, dtype=bool)
-        high, low = np.uint16(threshold >> 16), np.uint16(threshold & 0xFFFF)
+            mask[...] = True
+            return out
+        top, rest = np.uint8(threshold >> 24), np.uint32(threshold & 0xFFFFFF)
         raw = self._pcg.bit_generator.random_raw
-        mask = np.empty(n, dtype=bool)
         ties = []
-        # in chunks (a multiple of 4 draws: the stream is the same as one big draw), so the
+        # in chunks (a multiple of 8 bytes: the stream is the same as one big draw), so the
         # random bits never take more memory than a chunk
         for start in range(0, n, _MASK_CHUNK):
             stop = min(start + _MASK_CHUNK, n)
-            draws = raw((stop - start + 3) // 4).view(np.uint16)[:stop - start]
-            np.less(draws, high, out=mask[start:stop])
-            ties.append(np.flatnonzero(draws == high) + start)
+            draws = raw((stop - start + 7) // 8).view(np.uint8)[:stop - start]
+            np.less(draws, top, out=mask[start:stop])
+            ties.append(np.flatnonzero(draws == top) + start)
         tied = np.concatenate(ties)
         if tied.size:
-            mask[tied] = raw((tied.size + 3) // 4).view(np.uint16)[:tied.size] < low
-        return mask.reshape(shape)
+            mask[tied] = (raw((tied.size + 1) // 2).view(np.uint32)[:tied.size] >> 8) < rest
+        return out
 
     def dropout_mask(self, keep: float, shape: tuple[int, ...], dtype: str) -> np.ndarray:
         """An inverted-dropout mask: ``1 / keep`` with probability ``keep``, else 0.

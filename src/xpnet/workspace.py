@@ -80,7 +80,29 @@ class Workspace:
             out = self._buffers[key] = xp.empty(shape, dtype=dtype, device=self.backend.device)
         return out
 
+    # -- operations that write into a named buffer where they can, else allocate --------
+    def matmul(self, name: str, a: Any, b: Any) -> Any:
+        """``a @ b`` (leading axes broadcast), into buffer ``name`` when possible."""
+        if self.native is None or a.dtype != b.dtype:
+            return self.backend.xp.matmul(a, b)
+        lead = _broadcast(a.shape[:-2], b.shape[:-2])
+        out = self.buffer(name, (*lead, a.shape[-2], b.shape[-1]), a.dtype)
+        return self.native.matmul(a, b, out=out)
+
+    def maximum(self, name: str, x: Any, floor: float) -> Any:
+        """``maximum(x, floor)`` into buffer ``name`` when possible."""
+        if self.native is None:
+            return self.backend.xp.maximum(x, floor)
+        return self.native.maximum(x, floor, out=self.buffer(name, tuple(x.shape), x.dtype))
+
     @property
     def nbytes(self) -> int:
         """Bytes held in buffers."""
         return sum(int(b.size) * b.dtype.itemsize for b in self._buffers.values())
+
+
+def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The broadcast of two shapes (of leading axes)."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    return tuple(max(i, j) for i, j in zip(a, b, strict=True))
