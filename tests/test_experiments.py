@@ -15,7 +15,8 @@ import time
 import pytest
 
 from xpnet.cli import main
-from xpnet.experiments import Store, log_epochs, plan, run, run_study, run_trial
+from xpnet.experiments import Store, log_epochs, plan, run, run_study, run_trial, run_trials
+from xpnet.experiments.runner import _groups
 
 TINY = {"grid": "quick", "seeds": 2, "train_samples": (10, 30), "epochs": 60,
         "test_samples": (10, 50)}
@@ -61,6 +62,35 @@ def test_a_diverging_trial_is_stored_as_diverged():
     result = run_trial(trial)
     assert result["diverged_at"] is not None
     assert not [r for r in result["rows"] if r["split"] == "test"]
+
+
+def test_trials_of_one_shape_train_together_with_the_results_of_training_alone():
+    # seeds and learning rates vary, one of them diverges; everything else is shared
+    trials = plan(["lr"], grid="quick", seeds=2, lr=(1e30, 0.01, 0.05), epochs=40,
+                  train_samples=(20,), test_samples=(10,))
+    for trial in trials:
+        object.__setattr__(trial, "snapshots", (10, 40))
+    assert len(trials) == 6
+    together, alone = run_trials(trials), [run_trial(t) for t in trials]
+    assert [r["diverged_at"] is not None for r in together] == [t.lr == 1e30 for t in trials]
+    for a, b in zip(together, alone, strict=True):
+        assert a["key"] == b["key"] and a["diverged_at"] == b["diverged_at"]
+        assert repr(a["rows"]) == repr(b["rows"])  # repr: NaN rows (dropout-off evaluation
+        assert a["snapshots"] == b["snapshots"]     # of a diverging run) compare equal too
+    assert sum(bool(r["snapshots"]) for r in together) == 4
+
+
+def test_trials_are_grouped_by_shape_and_shared_among_workers():
+    trials = plan(["samples", "lr"], grid="quick", seeds=3)
+    groups = _groups(trials, group_size=4, workers=2)
+    assert sorted(t.key for g in groups for t in g) == sorted(t.key for t in trials)
+    for group in groups:
+        assert 1 <= len(group) <= 4
+        assert len({(t.train_samples, t.epochs, t.log_at) for t in group}) == 1
+    assert max(len(g) for g in groups) > 1
+    assert all(len(g) == 1 for g in _groups(trials, group_size=1, workers=2))
+    with pytest.raises(ValueError, match="group_size must be a positive integer"):
+        _groups(trials, group_size=0, workers=2)
 
 
 def test_resume_skips_stored_trials(tmp_path):

@@ -248,7 +248,7 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
             args.study, args.out, preset=args.preset, quick=args.quick, seeds=args.seeds,
             train_samples=args.train_samples, test_samples=args.test_samples,
             epochs=args.epochs, lr=args.lr, backend=args.backend, workers=args.workers,
-            dask=args.dask, resume=args.resume, progress=_Bar())
+            dask=args.dask, resume=args.resume, group_size=args.group_size, progress=_Bar())
     except FileExistsError as exc:
         raise UsageError(str(exc).replace("resume=True (--resume)", "--resume")) from exc
     out.write(f"{result['ran']} trials run, {result['skipped']} already stored; "
@@ -419,6 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--dask", metavar="local|ADDRESS",
                     help="run the trials on Dask: 'local' starts a LocalCluster, an address "
                     "joins a running scheduler")
+    st.add_argument("--group-size", type=_positive, default=32, metavar="N",
+                    help="train up to N trials that differ only in seed and learning rate "
+                    "together as one batched model, with the same results (default 32; 1 "
+                    "trains each alone)")
     st.add_argument("--resume", action="store_true",
                     help="continue a study in --out: stored trials are not run again")
     st.set_defaults(func=_study)

@@ -15,7 +15,7 @@ from .report import write_report
 from .runner import run
 from .store import COLUMNS, Store
 from .study import finish, run_study
-from .trial import run_trial
+from .trial import run_trial, run_trials
 
 __all__ = ["COLUMNS", "GRIDS", "STUDIES", "Base", "Store", "Trial", "analyze", "finish",
-           "log_epochs", "plan", "run", "run_study", "run_trial", "write_report"]
+           "log_epochs", "plan", "run", "run_study", "run_trial", "run_trials", "write_report"]

@@ -3,6 +3,10 @@
 Locally, trials run in a pool of worker processes (one BLAS thread each); with Dask they run
 on a distributed cluster (``"local"`` starts a LocalCluster, an address joins a scheduler).
 Either way the parent process alone writes to the store, as each trial finishes.
+
+Trials that differ only in seed and learning rate train together as one batched model
+(:func:`~xpnet.experiments.trial.run_trials`, at most ``group_size`` at a time), with
+results identical to training them one by one; a group is stored when it finishes.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 from .plan import Trial
 from .store import Store
-from .trial import run_trial
+from .trial import run_trials, shape_of
 
 __all__ = ["run"]
 
@@ -35,6 +39,7 @@ def run(
     workers: int | None = None,
     dask: str | None = None,
     progress: Progress | None = None,
+    group_size: int = 32,
 ) -> dict[str, int]:
     """Run every trial not yet in ``store``; return ``{"stored", "ran", "skipped"}``.
 
@@ -45,6 +50,8 @@ def run(
     dask : str, optional
         ``"local"`` for a Dask LocalCluster with ``workers`` workers, or a scheduler address
         (``"tcp://host:8786"``).
+    group_size : int
+        Most trials trained together as one batched model; 1 trains each alone.
     """
     done_keys = store.keys()
     pending = [t for t in trials if t.key not in done_keys]
@@ -62,23 +69,28 @@ def run(
         if progress:
             progress(finished, total, trial)
 
+    def stored_group(group: list[Trial], results: Sequence[dict[str, Any]]) -> None:
+        for trial, result in zip(group, results, strict=True):
+            stored(trial, result)
+
     n_workers = workers or os.cpu_count() or 1
+    groups = _groups(pending, group_size, n_workers)
     if dask:
-        _run_dask(pending, dask, n_workers, stored)
-    elif n_workers == 1 or len(pending) <= 1:
-        for trial in pending:
-            stored(trial, run_trial(trial))
+        _run_dask(groups, dask, n_workers, stored_group)
+    elif n_workers == 1 or len(groups) <= 1:
+        for group in groups:
+            stored_group(group, run_trials(group))
     else:
         # "spawn": fresh interpreters that read the one-thread BLAS setting at start-up
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(n_workers, mp_context=context,
                                  initializer=_init_worker) as pool:
-            futures = {pool.submit(run_trial, t): t for t in pending}
+            futures = {pool.submit(run_trials, g): g for g in groups}
             try:
                 while futures:
                     done, _ = wait(futures, return_when=FIRST_COMPLETED)
                     for future in done:
-                        stored(futures.pop(future), future.result())
+                        stored_group(futures.pop(future), future.result())
             except BaseException:
                 for future in futures:
                     future.cancel()
@@ -86,8 +98,28 @@ def run(
     return {"stored": finished, "ran": len(pending), "skipped": total - len(pending)}
 
 
-def _run_dask(pending: list[Trial], address: str, workers: int,
-              stored: Callable[[Trial, dict[str, Any]], None]) -> None:
+def _groups(pending: Sequence[Trial], group_size: int, workers: int) -> list[list[Trial]]:
+    """Pending trials in groups that train together: of one shape, at most ``group_size``,
+    and split so that every worker gets a share."""
+    if group_size < 1:
+        msg = f"group_size must be a positive integer, got {group_size!r}."
+        raise ValueError(msg)
+    groups: list[list[Trial]] = []
+    by_shape: dict[Any, list[Trial]] = {}
+    for trial in pending:
+        shape = shape_of(trial) if group_size > 1 else None
+        if shape is None:
+            groups.append([trial])
+        else:
+            by_shape.setdefault(shape, []).append(trial)
+    for trials in by_shape.values():
+        size = max(1, min(group_size, -(-len(trials) // workers)))
+        groups.extend(trials[i:i + size] for i in range(0, len(trials), size))
+    return groups
+
+
+def _run_dask(groups: list[list[Trial]], address: str, workers: int,
+              stored: Callable[[list[Trial], Sequence[dict[str, Any]]], None]) -> None:
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError as exc:
@@ -102,8 +134,8 @@ def _run_dask(pending: list[Trial], address: str, workers: int,
     else:
         client = Client(address)
     try:
-        futures = client.map(run_trial, pending, pure=False)
-        by_key = {f.key: t for f, t in zip(futures, pending, strict=True)}
+        futures = client.map(run_trials, groups, pure=False)
+        by_key = {f.key: g for f, g in zip(futures, groups, strict=True)}
         for future in as_completed(futures):
             stored(by_key[future.key], future.result())
     finally:

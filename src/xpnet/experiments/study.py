@@ -30,6 +30,7 @@ def run_study(
     dask: str | None = None,
     resume: bool = False,
     progress: Progress | None = None,
+    group_size: int = 32,
 ) -> dict[str, Any]:
     """Run ``studies`` ("samples", "epochs", "lr" or "all") and write the results table,
     plots and report to ``out``; returns ``{"ran", "skipped", "stored", "outputs"}``.
@@ -51,7 +52,8 @@ def run_study(
                    "resume=True (--resume) to continue, skipping them, or choose another "
                    "output directory.")
             raise FileExistsError(msg)
-        counts = run(trials, store, workers=workers, dask=dask, progress=progress)
+        counts = run(trials, store, workers=workers, dask=dask, progress=progress,
+                     group_size=group_size)
         outputs = finish(store, outdir, names, trials)
     return {**counts, "outputs": outputs}
 

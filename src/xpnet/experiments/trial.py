@@ -8,7 +8,9 @@ rows wherever it runs.
 from __future__ import annotations
 
 import io
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +21,7 @@ from ..errors import DivergenceError
 from ..random import Generator
 from .plan import Trial
 
-__all__ = ["TrialResult", "run_trial"]
+__all__ = ["TrialResult", "run_trial", "run_trials", "shape_of"]
 
 #: Offsets that derive the evaluation streams from a trial's seed: the validation set and
 #: each test set come from streams independent of training (and of each other).
@@ -54,6 +56,38 @@ def _host_params(model: Any) -> dict[str, np.ndarray]:
     return {name: to_numpy(p) for name, p in model.parameters().items()}
 
 
+def _prepare(trial: Trial) -> tuple[presets.Preset, Any, tuple[Any, Any], tuple[Any, Any]]:
+    """The trial's preset, its model (built in the book's draw order) with its training
+    data, and its validation set (from a stream of its own)."""
+    p = replace(presets.get(trial.preset), train_samples=trial.train_samples, lr=trial.lr,
+                epochs=trial.epochs, test_samples=trial.validation_samples)
+    model, (X, y), _ = presets.build(p, backend=trial.backend, seed=trial.seed)
+    validation_stream = _stream(trial.seed, _VALIDATION_STREAM)
+    validation = presets.draw_data(p, trial.validation_samples, validation_stream, model.backend)
+    return p, model, (X, y), validation
+
+
+def _measure(trial: Trial, model: Any, epoch: int, train: tuple[Any, Any],
+             validation: tuple[Any, Any], rows: list[dict[str, Any]],
+             snapshots: dict[int, bytes]) -> None:
+    """The rows (and snapshot) of a logged epoch."""
+    if epoch in trial.log_at:
+        rows.extend(_rows(trial, epoch, "train", model.evaluate(*train)))
+        rows.extend(_rows(trial, epoch, "validation", model.evaluate(*validation)))
+    if epoch in trial.snapshots:
+        snapshots[epoch] = _model_bytes(model)
+
+
+def _test(trial: Trial, p: presets.Preset, model: Any, rows: list[dict[str, Any]]) -> None:
+    """The rows of the fresh test sets, after training."""
+    for size in trial.test_samples:
+        for rep in range(trial.test_repeats):
+            Xt, yt = presets.draw_data(p, size, _stream(trial.seed, _TEST_STREAM, size, rep),
+                                       model.backend)
+            rows.extend(_rows(trial, trial.epochs, "test", model.evaluate(Xt, yt),
+                              test_samples=size, rep=rep))
+
+
 def run_trial(trial: Trial) -> TrialResult:
     """Train ``trial``'s model and return its tidy rows.
 
@@ -63,34 +97,92 @@ def run_trial(trial: Trial) -> TrialResult:
     stops there and is marked ``diverged_at`` (its rows up to then are kept).
     """
     started = time.perf_counter()
-    p = replace(presets.get(trial.preset), train_samples=trial.train_samples, lr=trial.lr,
-                epochs=trial.epochs, test_samples=trial.validation_samples)
-    model, (X, y), _ = presets.build(p, backend=trial.backend, seed=trial.seed)
-    b = model.backend
-    validation_stream = _stream(trial.seed, _VALIDATION_STREAM)
-    Xv, yv = presets.draw_data(p, trial.validation_samples, validation_stream, b)
+    p, model, train, validation = _prepare(trial)
     rows: list[dict[str, Any]] = []
     snapshots: dict[int, bytes] = {}
     wanted = set(trial.log_at) | set(trial.snapshots)
 
     def measure(model: Any, epoch: int, logs: dict[str, Any]) -> None:
-        if epoch in trial.log_at:
-            rows.extend(_rows(trial, epoch, "train", model.evaluate(X, y)))
-            rows.extend(_rows(trial, epoch, "validation", model.evaluate(Xv, yv)))
-        if epoch in trial.snapshots:
-            snapshots[epoch] = _model_bytes(model)
+        _measure(trial, model, epoch, train, validation, rows, snapshots)
 
     diverged_at = None
     try:
-        model.train(X, y, epochs=trial.epochs, log_every=sorted(wanted), callbacks=[measure])
+        model.train(*train, epochs=trial.epochs, log_every=sorted(wanted), callbacks=[measure])
     except DivergenceError as exc:
         diverged_at = exc.epoch
     if diverged_at is None:
-        for size in trial.test_samples:
-            for rep in range(trial.test_repeats):
-                Xt, yt = presets.draw_data(p, size, _stream(trial.seed, _TEST_STREAM, size, rep), b)
-                rows.extend(_rows(trial, trial.epochs, "test", model.evaluate(Xt, yt),
-                                  test_samples=size, rep=rep))
+        _test(trial, p, model, rows)
     return TrialResult(key=trial.key, config=trial.config, rows=rows, snapshots=snapshots,
                        seconds=time.perf_counter() - started, diverged_at=diverged_at)
 
+
+def shape_of(trial: Trial) -> tuple[Any, ...] | None:
+    """Trials with the same shape can train together as one batched model
+    (:class:`~xpnet.batched.ManyModels`): everything but the seed and the learning rate
+    agrees, and the preset is one of the spiral classifiers. None when it cannot batch."""
+    p = presets.get(trial.preset)
+    if p.task != "classification" or p.hidden_layers != 1:
+        return None
+    config = trial.config
+    del config["seed"], config["lr"]
+    return tuple(sorted((k, v if not isinstance(v, list) else tuple(v))
+                        for k, v in config.items()))
+
+
+def run_trials(trials: Sequence[Trial]) -> list[TrialResult]:
+    """Run trials of one :func:`shape_of` together, as one batched model.
+
+    Each copy trains bit for bit as :func:`run_trial` trains it alone, so every result
+    (rows, snapshots, divergence) is the one :func:`run_trial` gives; ``seconds`` is the
+    group's time shared equally. Trials that cannot batch run one by one.
+    """
+    from ..batched import ManyModels
+
+    shapes = {shape_of(t) for t in trials}
+    if len(trials) < 2 or None in shapes:
+        return [run_trial(t) for t in trials]
+    if len(shapes) != 1:
+        msg = "run_trials needs trials of one shape (they may differ in seed and lr only)."
+        raise ValueError(msg)
+    started = time.perf_counter()
+    prepared = [_prepare(t) for t in trials]
+    first = trials[0]
+    many = ManyModels(prepared[0][0], seeds=[t.seed for t in trials], lr=[t.lr for t in trials],
+                      backend=first.backend)
+    rows: list[list[dict[str, Any]]] = [[] for _ in trials]
+    snapshots: list[dict[int, bytes]] = [{} for _ in trials]
+    diverged: list[int | None] = [None] * len(trials)
+    # the epochs Model.train logs (and checks for divergence): the wanted ones and the last
+    checkpoints = sorted((set(first.log_at) | set(first.snapshots) | {first.epochs})
+                         & set(range(1, first.epochs + 1)))
+    with many.b.quiet_float_errors():
+        for epoch in checkpoints:
+            logs = many.train(epoch - many.iterations)
+            for m, (trial, (_, model, train, validation)) in enumerate(
+                    zip(trials, prepared, strict=True)):
+                if diverged[m] is not None:
+                    continue
+                if not math.isfinite(logs["loss"][m]):
+                    diverged[m] = epoch
+                    continue
+                if epoch in trial.log_at or epoch in trial.snapshots:
+                    _load(model, many.parameters(m))
+                    _measure(trial, model, epoch, train, validation, rows[m], snapshots[m])
+    seconds = (time.perf_counter() - started) / len(trials)
+    results = []
+    for m, (trial, (p, model, _, _)) in enumerate(zip(trials, prepared, strict=True)):
+        if diverged[m] is None:
+            _load(model, many.parameters(m))
+            _test(trial, p, model, rows[m])
+        results.append(TrialResult(key=trial.key, config=trial.config, rows=rows[m],
+                                   snapshots=snapshots[m], seconds=seconds,
+                                   diverged_at=diverged[m]))
+    return results
+
+
+def _load(model: Any, params: dict[str, Any]) -> None:
+    """Set a model's parameters from ``{"layers.{i}.{name}": array}``."""
+    for key, value in params.items():
+        _, index, name = key.split(".")
+        layer = model.layers[int(index)]
+        layer.params[name] = model.backend.xp.asarray(value, copy=True)
