@@ -2,6 +2,10 @@
 (xpnet.batched.ManyModels) against the same M trained one after another (xpnet.Model).
 
     python benchmarks/bench_many.py [--models 32] [--epochs 200] [--preset ch15] [--repeats 3]
+                                    [--no-dropout] [--block B]
+
+``--no-dropout`` trains the preset without its dropout layer (ch15 without dropout is the
+performance issue's reference workload: N=3000, H=64).
 
 Prints model-epochs per second for both and their ratio (the performance issue's target:
 32 models batched >= 1.5x the throughput of 32 sequential runs).
@@ -17,21 +21,22 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
 
 from xpnet import presets  # noqa: E402
 from xpnet.batched import ManyModels  # noqa: E402
 
 
-def sequential(preset: str, seeds: list[int], epochs: int) -> float:
-    models = [presets.build(presets.get(preset), seed=s) for s in seeds]
+def sequential(preset: presets.Preset, seeds: list[int], epochs: int) -> float:
+    models = [presets.build(preset, seed=s) for s in seeds]
     start = time.perf_counter()
     for model, (X, y), _ in models:
         model.train(X, y, epochs=epochs, log_every=None)
     return time.perf_counter() - start
 
 
-def batched(preset: str, seeds: list[int], epochs: int) -> float:
-    many = ManyModels(preset, seeds=seeds)
+def batched(preset: presets.Preset, seeds: list[int], epochs: int, block: int | None) -> float:
+    many = ManyModels(preset, seeds=seeds, block=block)
     start = time.perf_counter()
     many.train(epochs=epochs)
     return time.perf_counter() - start
@@ -43,15 +48,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--preset", default="ch15")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-dropout", action="store_true", help="the preset without dropout")
+    parser.add_argument("--block", type=int, default=None,
+                        help="copies per block (default: ManyModels' cache-sized choice)")
     args = parser.parse_args(argv)
+    preset = presets.get(args.preset)
+    if args.no_dropout:
+        preset = replace(preset, dropout=0.0)
     seeds = list(range(args.models))
     work = args.models * args.epochs
     seq, bat = [], []
     for _ in range(args.repeats):  # alternate, so load drifts hit both
-        seq.append(sequential(args.preset, seeds, args.epochs))
-        bat.append(batched(args.preset, seeds, args.epochs))
+        seq.append(sequential(preset, seeds, args.epochs))
+        bat.append(batched(preset, seeds, args.epochs, args.block))
     s, b = statistics.median(seq), statistics.median(bat)
-    print(f"{args.models} x {args.preset}, {args.epochs} epochs, median of {args.repeats}; "
+    variant = " without dropout" if args.no_dropout else ""
+    print(f"{args.models} x {args.preset}{variant}, {args.epochs} epochs, median of "
+          f"{args.repeats}; block {ManyModels(preset, seeds=seeds, block=args.block).block}; "
           f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
     print(f"sequential: {s:.3f} s  ({work / s:8.1f} model-epochs/s)")
     print(f"batched:    {b:.3f} s  ({work / b:8.1f} model-epochs/s)")
