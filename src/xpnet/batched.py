@@ -153,23 +153,31 @@ class ManyModels:
         # The operations of Model.train's layers on their workspace path, in their order, with
         # a model axis in front; buffers are reused from step to step (see xpnet.workspace).
         # Multiplying by the dropout and ReLU masks in another order, or by the two combined,
-        # gives the same bits: every factor is exactly 0 or 1.
+        # gives the same bits (up to the sign of zeros, which no later step sees): every
+        # factor is exactly 0 or 1.
         xp, ws, keep = self.b.xp, self.ws, self.keep
         P = {k: v[lo:hi, ...] for k, v in self.params.items()}
         X = self.X[lo:hi, ...]
         native = ws.native
-        # forward: Dense, ReLU (in place), [Dropout], Dense, Softmax
+        # forward: Dense, ReLU, [Dropout], Dense, Softmax
         h = ws.matmul("h", X, P["W1"])
         h += P["b1"]
-        a = relu = native.maximum(h, 0, out=h) if native is not None else xp.maximum(h, 0)
-        mask = None
+        mask = kept = None
         if self.preset.dropout:
             mask = self._masks(lo, hi)
-            if native is not None:
-                a = native.multiply(relu, 1 / keep,
-                                    out=ws.buffer("drop", tuple(relu.shape), relu.dtype))
-                a *= mask
+        if native is not None:
+            # One boolean mask, [h > 0] and [kept by dropout], serves both passes: ReLU then
+            # dropout is h * scale * mask on it, in place (up to the sign of zeros).
+            kept = native.greater(h, 0, out=ws.buffer("kept", tuple(h.shape), bool))
+            if mask is not None:
+                kept &= mask
+                a = native.multiply(h, 1 / keep, out=h)
+                a *= kept
             else:
+                a = native.multiply(h, kept, out=h)
+        else:
+            a = relu = xp.maximum(h, 0)
+            if mask is not None:
                 a = relu * (xp.astype(mask, relu.dtype) * (1 / keep))
         z = ws.matmul("z", a, P["W2"])
         z += P["b2"]
@@ -180,12 +188,10 @@ class ManyModels:
         dz = (s - self._one_hot[lo:hi, ...]) / self.n
         dW2 = xp.matmul(xp.matrix_transpose(a), dz)
         db2 = xp.matmul(self._ones_n, dz)
-        da = ws.matmul("da", dz, xp.matrix_transpose(P["W2"]))
+        da = ws.matmul("da", dz, ws.transpose("W2t", P["W2"]))
         if native is not None:
-            kept = native.greater(relu, 0, out=ws.buffer("kept", tuple(relu.shape), bool))
             if mask is not None:
                 da *= 1 / keep
-                kept &= mask
             dh = native.multiply(da, kept, out=da)
         else:
             if mask is not None:

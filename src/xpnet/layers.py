@@ -270,8 +270,7 @@ class Dense(Layer):
             Wt = xp.matrix_transpose(W)
             ws = self._workspace()
             if ws is not None and self.precision.plain_matmul(dy, Wt):
-                dx = ws.native.matmul(dy, Wt, out=ws.buffer("dx", (dy.shape[0], self.n_in),
-                                                              dy.dtype))
+                dx = ws.matmul("dx", dy, ws.transpose("Wt", W))
             else:
                 dx = self.precision.matmul(xp, dy, Wt)
         if tracing:

@@ -89,11 +89,19 @@ class Workspace:
         out = self.buffer(name, (*lead, a.shape[-2], b.shape[-1]), a.dtype)
         return self.native.matmul(a, b, out=out)
 
-    def maximum(self, name: str, x: Any, floor: float) -> Any:
-        """``maximum(x, floor)`` into buffer ``name`` when possible."""
+    def transpose(self, name: str, a: Any) -> Any:
+        """``matrix_transpose(a)`` as a C-contiguous array (in buffer ``name`` when possible).
+
+        Small products like ``dy @ W.T`` with a 3-column ``W`` run about twice as fast in
+        OpenBLAS on a contiguous copy of the transpose than on the transposed view, with the
+        same result bits.
+        """
+        at = self.backend.xp.matrix_transpose(a)
         if self.native is None:
-            return self.backend.xp.maximum(x, floor)
-        return self.native.maximum(x, floor, out=self.buffer(name, tuple(x.shape), x.dtype))
+            return at
+        out = self.buffer(name, tuple(at.shape), a.dtype)
+        self.native.copyto(out, at)
+        return out
 
     @property
     def nbytes(self) -> int:
