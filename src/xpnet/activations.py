@@ -67,7 +67,7 @@ class ReLU(_Activation):
         ws = self._workspace(training)
         if ws is not None:
             out = x if self.overwrite_input else ws.buffer("y", tuple(x.shape), x.dtype)
-            self.y = ws.native.maximum(x, 0, out=out)
+            self.y = ws.native.maximum(x, ws.zeros_like(x), out=out)
         else:
             self.y = self.xp.maximum(x, 0)
         return self.y

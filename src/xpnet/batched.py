@@ -180,7 +180,7 @@ class ManyModels:
                 a = native.multiply(h, 1 / keep, out=h)
                 a *= kept
             else:
-                a = native.multiply(h, kept, out=h)
+                a = native.maximum(h, ws.zeros_like(h), out=h)
         else:
             a = relu = xp.maximum(h, 0)
             if mask is not None:
