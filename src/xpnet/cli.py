@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,15 +32,24 @@ def seed_type(text: str) -> int | str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 1:
-        msg = f"expected a positive integer, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+def _at_least(minimum: int, what: str) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum`` (``what`` names it in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            msg = f"expected a {what} integer, got {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return parse
+
+
+_positive = _at_least(1, "positive")
+_nonnegative = _at_least(0, "non-negative")
 
 
 def _setting(text: str) -> tuple[str, str]:
@@ -256,17 +265,6 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
     for path in result["outputs"]:
         out.write(f"  {path}\n")
     return 0
-
-
-def _nonnegative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        msg = f"expected a non-negative integer, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def _names(choices: Sequence[str], what: str) -> Any:
