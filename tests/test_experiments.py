@@ -80,6 +80,21 @@ def test_trials_of_one_shape_train_together_with_the_results_of_training_alone()
     assert sum(bool(r["snapshots"]) for r in together) == 4
 
 
+def test_worker_processes_start_with_one_blas_thread(monkeypatch):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from xpnet.experiments.runner import _one_thread_children
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    with _one_thread_children(), ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        seen = pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result()
+    assert seen == "1"
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "4" and "MKL_NUM_THREADS" not in os.environ
+
+
 def test_trials_are_grouped_by_shape_and_shared_among_workers():
     trials = plan(["samples", "lr"], grid="quick", seeds=3)
     groups = _groups(trials, group_size=4, workers=2)
@@ -88,6 +103,8 @@ def test_trials_are_grouped_by_shape_and_shared_among_workers():
         assert 1 <= len(group) <= 4
         assert len({(t.train_samples, t.epochs, t.log_at) for t in group}) == 1
     assert max(len(g) for g in groups) > 1
+    work = [sum(t.epochs * t.train_samples for t in g) for g in groups]
+    assert work == sorted(work, reverse=True)  # the longest groups start first
     assert all(len(g) == 1 for g in _groups(trials, group_size=1, workers=2))
     with pytest.raises(ValueError, match="group_size must be a positive integer"):
         _groups(trials, group_size=0, workers=2)

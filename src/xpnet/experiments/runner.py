@@ -11,9 +11,10 @@ results identical to training them one by one; a group is stored when it finishe
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
@@ -27,9 +28,29 @@ __all__ = ["run"]
 Progress = Callable[[int, int, Trial], None]
 
 
-def _init_worker() -> None:
-    # small matrices: extra BLAS threads per process only fight the other workers
-    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"
+#: Worker processes run one BLAS thread each: the workers already fill the CPUs, and extra
+#: BLAS threads per process only fight them (several times slower on a 2-core machine).
+_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _one_thread_children() -> Iterator[None]:
+    """Give processes started inside the block one BLAS thread.
+
+    BLAS libraries read these variables once, when they load, and a spawned worker loads
+    NumPy while it unpickles its first task, before any initializer could set them; so they
+    are set in this process's environment, which the workers inherit, and restored after.
+    """
+    saved = {name: os.environ.get(name) for name in _ONE_THREAD}
+    os.environ.update(_ONE_THREAD)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def run(
@@ -83,8 +104,7 @@ def run(
     else:
         # "spawn": fresh interpreters that read the one-thread BLAS setting at start-up
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(n_workers, mp_context=context,
-                                 initializer=_init_worker) as pool:
+        with _one_thread_children(), ProcessPoolExecutor(n_workers, mp_context=context) as pool:
             futures = {pool.submit(run_trials, g): g for g in groups}
             try:
                 while futures:
@@ -115,6 +135,8 @@ def _groups(pending: Sequence[Trial], group_size: int, workers: int) -> list[lis
     for trials in by_shape.values():
         size = max(1, min(group_size, -(-len(trials) // workers)))
         groups.extend(trials[i:i + size] for i in range(0, len(trials), size))
+    # the longest first, so that no worker starts a long group while the others finish
+    groups.sort(key=lambda g: -sum(t.epochs * t.train_samples for t in g))
     return groups
 
 
