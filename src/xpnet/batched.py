@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from . import presets
-from . import workspace as _workspace
 from .activations import _row_max
 from .backend import resolve, to_numpy
 from .random import Generator
@@ -161,7 +160,7 @@ class ManyModels:
         X = self.X[lo:hi, ...]
         native = ws.native
         # forward: Dense, ReLU, [Dropout], Dense, Softmax
-        if native is not None and X.shape[-1] <= _workspace.FOLD_MAX_INPUTS:
+        if ws.folds_bias(X, P["W1"], P["b1"]):
             # the bias folded into the product, as Dense does on its workspace path
             X1 = ws.with_ones("X1", self.X)[lo:hi, ...]
             h = ws.matmul("h", X1, ws.stack_rows("W1b", P["W1"], P["b1"]))

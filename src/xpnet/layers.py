@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 
 from . import precision as _precision
 from . import trace as _trace
-from . import workspace as _workspace
 from .backend import Backend, backend_of
 from .random import Generator, SeedLike, as_generator
 from .workspace import Workspace
@@ -231,7 +230,7 @@ class Dense(Layer):
         self.x = x
         ws = self._workspace(training)
         if ws is not None and self.precision.plain_matmul(x, self.W):
-            if self.n_in <= _workspace.FOLD_MAX_INPUTS and x.dtype == self.b.dtype:
+            if ws.folds_bias(x, self.W, self.b):
                 # the bias folded into the product: [x, 1] @ [W; b], one pass fewer
                 # (no trace event to emit: explain mode turns workspaces off)
                 return ws.matmul("y", ws.with_ones("x1", x), ws.stack_rows("Wb", self.W, self.b))
@@ -359,7 +358,6 @@ class Dropout(Layer):
         self._build_from(x, self.seed)
         self.mask = self.scale = None  # the last step's mask is freed before a new one is drawn
         if not training:
-            self.mask = None
             return x
         xp = self.xp
         assert self.backend is not None

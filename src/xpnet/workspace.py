@@ -122,6 +122,12 @@ class Workspace:
             zeros = self._zeros[key] = xp.zeros(shape, dtype=x.dtype, device=self.backend.device)
         return zeros
 
+    def folds_bias(self, x: Any, W: Any, b: Any) -> bool:
+        """Whether ``x @ W + b`` is computed as ``[x, 1] @ [W; b]`` (see
+        :data:`FOLD_MAX_INPUTS`): Dense and ManyModels both ask, so they agree bit for bit."""
+        return (self.native is not None and x.shape[-1] <= FOLD_MAX_INPUTS
+                and x.dtype == W.dtype == b.dtype)
+
     def with_ones(self, name: str, x: Any) -> Any:
         """``[x, 1]``: ``x`` with a column of ones after its last, built once while the same
         array ``x`` comes back (the training data of full-batch steps)."""

@@ -151,7 +151,7 @@ def _run_dask(groups: list[list[Trial]], address: str, workers: int,
     if address == "local":
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address=None,
-                               env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+                               env=dict(_ONE_THREAD))
         client = Client(cluster)
     else:
         client = Client(address)
