@@ -17,7 +17,6 @@ data and prints one validation line.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 from _common import make_parser, parse, print_epoch
@@ -29,13 +28,8 @@ from xpnet.losses import CategoricalCrossentropy
 from xpnet.optimizers import Adam
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = make_parser(__doc__)
-    return parse(parser, argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = parse(make_parser(__doc__), argv)
     backend = xpnet.backend.resolve(args.backend)  # resolve once, use everywhere
     # One random stream for everything, drawn in the book's order: training data, the
     # initial weights (as each Dense layer is added), one dropout mask per training forward
