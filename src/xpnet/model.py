@@ -31,6 +31,7 @@ from . import trace as _trace
 from .activations import Softmax
 from .backend import Backend, resolve
 from .errors import BackendError, DivergenceError
+from .fast import Kernels, ScalarTable, kernels_for
 from .layers import Dense, Layer
 from .losses import (
     BinaryCrossentropy,
@@ -93,6 +94,12 @@ class Model:
         Arithmetic policy; ``"nnfs"`` when the stream is the book's, else ``"default"``.
     dtype : str
         Parameter dtype, ``"float32"`` (default) or ``"float64"``.
+    fast : bool
+        Train with the backend's fused kernels (:mod:`xpnet.fast`): one kernel per optimizer
+        update, softmax and softmax + cross-entropy gradient instead of several. CuPy has
+        them; elsewhere the flag changes nothing. Not with faithful mode, whose rounding is
+        the book's. (Tests pass a :class:`xpnet.fast.Kernels` to run the reference
+        implementation on NumPy.)
     """
 
     def __init__(
@@ -103,12 +110,22 @@ class Model:
         seed: SeedLike = 0,
         precision: str | _precision.Precision | None = None,
         dtype: str = "float32",
+        fast: bool | Kernels = False,
     ):
         self.backend = resolve(backend, device)
         self.rng = as_generator(seed)
         if precision is None:
             precision = "nnfs" if self.rng.nnfs else "default"
         self.precision = _precision.get(precision).with_dtype(dtype)
+        if not isinstance(fast, (bool, Kernels)):
+            msg = f"fast must be True or False, got {fast!r}."
+            raise TypeError(msg)
+        if fast and self.precision.name == "nnfs":
+            msg = ("fast=True cannot be combined with faithful mode: the fused kernels round "
+                   "differently from the book's code. Drop fast=True, or use an integer seed.")
+            raise ValueError(msg)
+        self.fast = fast
+        self._kernels: Kernels | None = None  # built on the first training run that uses them
         self.layers: list[Layer] = []
         self.loss: Loss | None = None
         self.optimizer: Optimizer | None = None
@@ -169,20 +186,29 @@ class Model:
         for i, layer in enumerate(self.layers):
             layer.need_input_grad = i > 0
 
+    def _fast_kernels(self) -> Kernels | None:
+        """The fused kernels this model trains with, or None (see ``fast``)."""
+        if self.fast and self._kernels is None:
+            self._kernels = kernels_for(self.backend, self.fast)
+        return self._kernels if self.fast else None
+
     @contextlib.contextmanager
-    def _workspaces(self) -> Iterator[None]:
+    def _workspaces(self, kernels: Kernels | None = None) -> Iterator[None]:
         """Lend every layer a :class:`~xpnet.workspace.Workspace` while training, and tell it
         which arrays nobody else keeps: its input (when the layer before declares
         ``scratch_output``) and its ``dy`` (when the layer after, or the loss, declares
-        ``scratch_dx``), which it may then overwrite."""
+        ``scratch_dx``), which it may then overwrite. ``kernels`` (the fast paths, if any)
+        go to the workspaces and the optimizer."""
+        assert self.optimizer is not None
         layers = [layer for layer in self.layers if isinstance(layer, Layer)]
         if len(layers) != len(self.layers):  # a component of another kind: no sharing
-            yield
-            return
+            layers = []
         backward = layers[:-1] if self._fused else layers
         loss_scratch = self._fused or bool(getattr(self.loss, "scratch_dx", False))
+        self.optimizer.kernels = kernels
         for i, layer in enumerate(layers):
             layer.workspace = Workspace(self.backend)
+            layer.workspace.kernels = kernels
             layer.overwrite_input = i > 0 and layers[i - 1].scratch_output
             layer.overwrite_dy = (
                 loss_scratch if i == len(backward) - 1
@@ -191,6 +217,7 @@ class Model:
         try:
             yield
         finally:
+            self.optimizer.kernels = None
             for layer in layers:
                 layer.workspace = None
                 layer.overwrite_input = layer.overwrite_dy = False
@@ -208,7 +235,13 @@ class Model:
         assert self.loss is not None
         layers = self.layers
         if self._fused:
-            dout = SoftmaxCrossentropy.backward_from_probabilities(output, y)
+            ws = getattr(layers[-1], "workspace", None)
+            kernels = None if ws is None or _trace.ACTIVE is not None else ws.kernels
+            if ws is not None and kernels is not None and y.ndim == 1 and output.ndim == 2:
+                dx = ws.buffer("dx_ce", tuple(output.shape), output.dtype)
+                dout = kernels.softmax_ce_backward(output, y, dx)
+            else:
+                dout = SoftmaxCrossentropy.backward_from_probabilities(output, y)
             layers = layers[:-1]
         else:
             dout = self.loss.backward(output, y)
@@ -238,6 +271,7 @@ class Model:
         callbacks: Iterable[Callback] = (),
         start_epoch: int = 1,
         log_before_update: bool = False,
+        graph: bool = False,
     ) -> History:
         """Train for ``epochs`` passes over ``(X, y)`` and return the :class:`History`.
 
@@ -266,6 +300,12 @@ class Model:
             Log as the book's chapters 14-17 do, before the epoch's update, so the logged
             ``lr`` is the previous step's; otherwise (chapter 18) the step's own. The losses
             and accuracy are those of the epoch's forward pass either way.
+        graph : bool
+            Record the first epoch's training step as a CUDA graph and replay it for the
+            others: one launch per epoch instead of one per operation. Needs a model built
+            with ``fast=True`` on CuPy, full batches without shuffling, no Dropout (its
+            masks are drawn on the host), and a built-in optimizer. Values are those of
+            ``fast=True`` without a graph.
 
         Raises
         ------
@@ -283,6 +323,9 @@ class Model:
         if batch_size is not None and (batch_size < 1 or not isinstance(batch_size, int)):
             msg = f"batch_size must be a positive integer or None, got {batch_size!r}."
             raise ValueError(msg)
+        kernels = self._fast_kernels()
+        if graph:
+            self._check_graph(kernels, batch_size, shuffle)
         self.accuracy.init(y)
         callbacks = list(callbacks)
         history = History()
@@ -292,7 +335,10 @@ class Model:
         ]
 
         # the loss is checked below; NumPy's overflow warnings would only repeat it
-        with self.backend.quiet_float_errors(), self._workspaces():
+        replaying = kernels.replaying() if graph and kernels is not None else \
+            contextlib.nullcontext()
+        with self.backend.quiet_float_errors(), self._workspaces(kernels), replaying:
+            run_graph = _GraphRun(self, kernels, X, y, epochs) if graph and kernels else None
             last_finite = None
             every = log_every if isinstance(log_every, int) else 0
             at = frozenset(log_every) if log_every is not None and not isinstance(
@@ -304,7 +350,16 @@ class Model:
                 Xe, ye = (X, y) if not shuffle else self._shuffled(X, y, n)
                 sums: list[Any] = []
                 lr_before = self.optimizer.current_learning_rate
-                for lo, hi in batches:
+                if run_graph is not None:
+                    if logged:  # the penalty of the weights before this epoch's update
+                        reg_loss = regularization_loss(self.trainable_layers)
+                    output = run_graph.epoch()
+                    if logged:
+                        sums.append(self._batch_metrics(output, y, n))
+                    batches_now: list[tuple[int, int]] = []
+                else:
+                    batches_now = batches
+                for lo, hi in batches_now:
                     Xb, yb = (Xe, ye) if (lo, hi) == (0, n) else (Xe[lo:hi, ...], ye[lo:hi, ...])
                     output = self.forward(Xb, training=True)
                     if logged:
@@ -341,6 +396,30 @@ class Model:
         if validation_data is not None:
             history.validation = self.evaluate(*validation_data, batch_size=batch_size)
         return history
+
+    def _check_graph(self, kernels: Kernels | None, batch_size: int | None,
+                     shuffle: bool) -> None:
+        """Refuse ``graph=True`` where a recorded step could not replay the training."""
+        assert self.optimizer is not None
+        from .layers import Dropout
+
+        problem = None
+        if kernels is None:
+            problem = ("it needs the fused kernels: build the model with fast=True on "
+                       f"backend 'cupy' (this one is {self.backend.name!r})")
+        elif batch_size is not None or shuffle:
+            problem = "it records one full-batch step: drop batch_size and shuffle"
+        elif any(isinstance(layer, Dropout) for layer in self.layers):
+            problem = ("Dropout draws its masks on the host each step, and a replay would "
+                       "reuse the recorded mask: train without graph=True")
+        elif self.optimizer.kernel_rule() is None:
+            problem = (f"{type(self.optimizer).__name__} has no fused update kernel "
+                       "(kernel_rule); use a built-in optimizer")
+        elif _trace.ACTIVE is not None:
+            problem = "explain mode records every step's arrays, which a replay never forms"
+        if problem is not None:
+            msg = f"graph=True cannot be used here: {problem}."
+            raise ValueError(msg)
 
     def _batch_metrics(self, output: Any, y: Any, count: int) -> tuple[Any, Any, int]:
         """Data loss and accuracy of one batch (0-d arrays, left on the device)."""
@@ -476,6 +555,61 @@ class Model:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return (f"Model(backend={self.backend.name!r}, precision={self.precision.name!r}, "
                 f"layers=[\n  {inner}\n])")
+
+
+class _GraphRun:
+    """The epochs of ``train(graph=True)``: the first runs eagerly (buffers, optimizer state
+    and kernels come into being), the second records the step, every later one replays it.
+
+    The optimizer's host state (decayed learning rate, step count) advances every epoch as
+    usual; what the device needs of it comes from a table written once for the whole run.
+    """
+
+    def __init__(self, model: Model, kernels: Kernels, X: Any, y: Any, epochs: int):
+        import copy
+
+        optimizer = model.optimizer
+        assert optimizer is not None
+        shadow = copy.copy(optimizer)  # the coming steps' scalars, without touching optimizer
+        rows = []
+        for _ in range(epochs):
+            shadow.pre_update_params()
+            rows.append(shadow.kernel_scalars())
+            shadow.post_update_params()
+        self.model, self.kernels, self.X, self.y = model, kernels, X, y
+        dtype = next(iter(model.trainable_layers[0].params.values())).dtype
+        self.table = ScalarTable(model.backend, rows, dtype)
+        self.launch: Callable[[], Any] | None = None
+        self.eager_done = False
+
+    def step(self) -> Any:
+        """One training step on the device, the optimizer's scalars read from the table."""
+        model = self.model
+        assert model.optimizer is not None
+        output = model.forward(self.X, training=True)
+        model.backward(output, self.y)
+        for layer in model.trainable_layers:
+            model.optimizer.update_params(layer)
+        self.table.advance()
+        return output
+
+    def epoch(self) -> Any:
+        optimizer = self.model.optimizer
+        assert optimizer is not None
+        self.kernels.table = self.table
+        try:
+            optimizer.pre_update_params()
+            if not self.eager_done:
+                output = self.step()
+                self.eager_done = True
+            else:
+                if self.launch is None:
+                    self.launch = self.kernels.capture(self.step)
+                output = self.launch()
+            optimizer.post_update_params()
+        finally:
+            self.kernels.table = None
+        return output
 
 
 def _n_outputs(layers: Sequence[Layer]) -> int:

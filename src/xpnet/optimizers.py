@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from array_api_compat import array_namespace
 
 from . import trace as _trace
+from .fast import RULES, UpdateRule
 
 __all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop"]
 
@@ -61,6 +62,8 @@ class Optimizer:
         self.decay = float(decay)
         self.iterations = 0
         self._param = ""  # the parameter being updated, as explain mode names it
+        #: fused update kernels (:mod:`xpnet.fast`) lent by a model while it trains, or None
+        self.kernels: Any = None
 
     def pre_update_params(self) -> None:
         """Decay the learning rate for the coming step: ``lr / (1 + decay * iterations)``."""
@@ -78,6 +81,9 @@ class Optimizer:
         if state is None:
             state = layer.optimizer_state = {}
         tracing = _trace.ACTIVE is not None
+        kernels = getattr(self, "kernels", None)
+        rule = None if kernels is None or tracing else self.kernel_rule()
+        fused = kernels if rule is not None else None
         for name, p in layer.params.items():
             g = layer.grads[name]
             s = state.get(name)
@@ -86,6 +92,10 @@ class Optimizer:
                 s = state[name] = {
                     key: xp.zeros_like(p) for key in self.state_names
                 }
+            if fused is not None and rule is not None and g.dtype == p.dtype and all(
+                    a.dtype == p.dtype for a in s.values()):
+                fused.update(rule, self.kernel_scalars(), p, g, [s[k] for k in rule.state])
+                continue
             if tracing:
                 self._param = f"{getattr(layer, 'name', type(layer).__name__)}.{name}"
                 self._emit("g", g)
@@ -112,6 +122,15 @@ class Optimizer:
 
     def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
         """Return the updated parameter ``p`` given its gradient ``g``; update ``state``."""
+        raise NotImplementedError
+
+    def kernel_rule(self) -> UpdateRule | None:
+        """The fused kernel that does :meth:`update` in one pass (:mod:`xpnet.fast`), or
+        None for none: then fast paths leave this optimizer to the generic code."""
+        return None
+
+    def kernel_scalars(self) -> tuple[float, ...]:
+        """This step's scalars for :meth:`kernel_rule`, in its order."""
         raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
@@ -168,6 +187,13 @@ class SGD(Optimizer):
             self._emit("update", u)
         return _apply(p, u)
 
+    def kernel_rule(self) -> UpdateRule | None:
+        return RULES["sgd_momentum" if self.momentum else "sgd"]
+
+    def kernel_scalars(self) -> tuple[float, ...]:
+        lr = self.current_learning_rate
+        return (self.momentum, lr) if self.momentum else (-lr,)
+
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum}
 
@@ -188,7 +214,7 @@ class Adagrad(Optimizer):
 
     def accumulate(self, cache: Any, g: Any) -> Any:
         """The new cache of squared gradients."""
-        return cache + g**2
+        return cache + g * g
 
     def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
         xp = array_namespace(p)
@@ -198,6 +224,12 @@ class Adagrad(Optimizer):
             self._emit("cache", cache)
             self._emit("update", update)
         return _apply(p, update)
+
+    def kernel_rule(self) -> UpdateRule | None:
+        return RULES["adagrad"]
+
+    def kernel_scalars(self) -> tuple[float, ...]:
+        return (-self.current_learning_rate, self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "epsilon": self.epsilon}
@@ -216,7 +248,13 @@ class RMSprop(Adagrad):
         self.rho = float(rho)
 
     def accumulate(self, cache: Any, g: Any) -> Any:
-        return self.rho * cache + (1 - self.rho) * g**2
+        return self.rho * cache + (1 - self.rho) * (g * g)
+
+    def kernel_rule(self) -> UpdateRule | None:
+        return RULES["rmsprop"]
+
+    def kernel_scalars(self) -> tuple[float, ...]:
+        return (-self.current_learning_rate, self.epsilon, self.rho, 1 - self.rho)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rho": self.rho}
@@ -258,7 +296,7 @@ class Adam(Optimizer):
         xp = array_namespace(p)
         b1, b2, t = self.beta_1, self.beta_2, self.iterations + 1
         m = state["m"] = b1 * state["m"] + (1 - b1) * g
-        v = state["v"] = b2 * state["v"] + (1 - b2) * g**2
+        v = state["v"] = b2 * state["v"] + (1 - b2) * (g * g)
         # bias correction: m and v start at 0, so early averages are too small
         m_hat = m / (1 - b1**t)
         v_hat = v / (1 - b2**t)
@@ -268,6 +306,14 @@ class Adam(Optimizer):
                                     ("update", update)):
                 self._emit(quantity, value)
         return _apply(p, update)
+
+    def kernel_rule(self) -> UpdateRule | None:
+        return RULES["adam"]
+
+    def kernel_scalars(self) -> tuple[float, ...]:
+        b1, b2, t = self.beta_1, self.beta_2, self.iterations + 1
+        return (-self.current_learning_rate, self.epsilon, b1, 1 - b1, b2, 1 - b2,
+                1 - b1**t, 1 - b2**t)
 
     def get_config(self) -> dict[str, Any]:
         return {

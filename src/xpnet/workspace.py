@@ -78,6 +78,8 @@ class Workspace:
         self.backend = backend
         # typed Any: callers only use it after checking it is not None (Layer._workspace)
         self.native: Any = native_namespace(backend)
+        #: the model's fused kernels (:mod:`xpnet.fast`) when it trains with ``fast``, or None
+        self.kernels: Any = None
         self._buffers: dict[tuple[str, tuple[int, ...], Any], Any] = {}
         self._with_ones: dict[str, tuple[Any, Any]] = {}
         self._zeros: dict[tuple[tuple[int, ...], Any], Any] = {}

@@ -1,0 +1,311 @@
+"""The fast paths (xpnet.fast): fused kernels and graph replay give the generic path's values.
+
+On the CPU, ``fast.Kernels`` (the reference: the kernels' own text run as Python on NumPy)
+stands in for the GPU, so everything but the CUDA compilation is checked here. The tests
+at the end run CuPy's kernels against the generic CuPy path and skip without a GPU.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import fast, trace
+from xpnet.activations import ReLU, Softmax
+from xpnet.backend import resolve
+from xpnet.errors import BackendError
+from xpnet.layers import Dense, Dropout
+from xpnet.losses import CategoricalCrossentropy, MeanSquaredError
+from xpnet.optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
+
+OPTIMIZERS = {
+    "adam": lambda: Adam(learning_rate=0.02, decay=1e-3),
+    "sgd": lambda: SGD(learning_rate=0.5, decay=1e-2),
+    "sgd_momentum": lambda: SGD(learning_rate=0.5, decay=1e-3, momentum=0.9),
+    "adagrad": lambda: Adagrad(learning_rate=0.3, decay=1e-4),
+    "rmsprop": lambda: RMSprop(learning_rate=0.01, decay=1e-4, rho=0.99),
+}
+
+
+class Counting(fast.Kernels):
+    """The reference kernels, counting what the model asked of them."""
+
+    def __init__(self, backend):
+        super().__init__(backend)
+        self.calls: collections.Counter = collections.Counter()
+
+    def update(self, rule, scalars, p, g, state):
+        self.calls[rule.name, "table" if self.table is not None else "value"] += 1
+        super().update(rule, scalars, p, g, state)
+
+    def softmax(self, x, out):
+        self.calls["softmax"] += 1
+        return super().softmax(x, out)
+
+    def softmax_ce_backward(self, s, y, out):
+        self.calls["softmax_ce"] += 1
+        return super().softmax_ce_backward(s, y, out)
+
+    def capture(self, step):
+        self.calls["capture"] += 1
+        return super().capture(step)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return xpnet.datasets.spiral(samples=60, classes=3, seed=1)
+
+
+def build(fast_paths, optimizer, *, dropout=False, l2=0.0, backend="numpy"):
+    model = xpnet.Model(backend=backend, seed=3, fast=fast_paths)
+    model.add(Dense(2, 16, weight_l2=l2, bias_l2=l2))
+    model.add(ReLU())
+    if dropout:
+        model.add(Dropout(0.1))
+    model.add(Dense(16, 3))
+    model.add(Softmax())
+    model.set(loss=CategoricalCrossentropy(), optimizer=optimizer)
+    return model
+
+
+def assert_same_params(a, b):
+    pa, pb = a.parameters(), b.parameters()
+    assert pa.keys() == pb.keys()
+    for key in pa:
+        np.testing.assert_array_equal(xpnet.backend.to_numpy(pa[key]),
+                                      xpnet.backend.to_numpy(pb[key]), err_msg=key)
+
+
+# -- the update rules ----------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_each_rule_gives_the_generic_update_bit_for_bit(name, dtype):
+    rng = np.random.default_rng(0)
+    generic, fused = OPTIMIZERS[name](), OPTIMIZERS[name]()
+    rule = fused.kernel_rule()
+    assert rule is fast.RULES[name]
+    kernels = fast.Kernels(resolve("numpy"))
+    p0 = rng.standard_normal((5, 7)).astype(dtype)
+    p_generic, p_fused = p0.copy(), p0.copy()
+    s_generic = {k: np.zeros_like(p0) for k in generic.state_names}
+    s_fused = {k: np.zeros_like(p0) for k in fused.state_names}
+    for _ in range(30):  # decay and Adam's bias corrections change with the step
+        g = rng.standard_normal(p0.shape).astype(dtype) * dtype(rng.uniform(1e-3, 10))
+        generic.pre_update_params()
+        p_generic = generic.update(p_generic, g, s_generic)
+        generic.post_update_params()
+        fused.pre_update_params()
+        kernels.update(rule, fused.kernel_scalars(), p_fused, g,
+                       [s_fused[k] for k in rule.state])
+        fused.post_update_params()
+    assert p_fused.dtype == dtype
+    np.testing.assert_array_equal(p_fused, p_generic)
+    for k in rule.state:
+        np.testing.assert_array_equal(s_fused[k], s_generic[k], err_msg=k)
+
+
+def test_rule_bodies_assign_exactly_their_outputs():
+    for rule in fast.RULES.values():
+        code = compile(rule.body, rule.name, "exec")
+        assigned = {name for name in code.co_names if f"{name} = " in rule.body}
+        assert assigned == {"p", *rule.state}, rule.name
+        assert "**" not in rule.body  # C has no power operator
+
+
+def test_a_table_of_step_scalars_is_read_at_its_counter():
+    table = fast.ScalarTable(resolve("numpy"), [(1.0, 2.0), (3.0, 4.0)], np.float32)
+    kernels = fast.Kernels(resolve("numpy"))
+    kernels.table = table
+    rule = fast.RULES["sgd_momentum"]  # u = mu * u - lr * g; p = p + u
+    p, u, g = np.zeros(2, np.float32), np.ones(2, np.float32), np.ones(2, np.float32)
+    kernels.update(rule, (0.0, 0.0), p, g, [u])  # the passed scalars are not used
+    assert u.tolist() == [1 * 1 - 2, 1 * 1 - 2] and p.tolist() == [-1, -1]
+    table.advance()
+    kernels.update(rule, (0.0, 0.0), p, g, [u])
+    assert u.tolist() == [3 * -1 - 4] * 2 and p.tolist() == [-8, -8]
+
+
+# -- models ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_training_with_the_fast_paths_gives_the_generic_values(data, name):
+    X, y = data
+    generic = build(False, OPTIMIZERS[name](), l2=5e-4)
+    kernels = Counting(resolve("numpy"))
+    fused = build(kernels, OPTIMIZERS[name](), l2=5e-4)
+    h_generic = generic.train(X, y, epochs=40, log_every=10)
+    h_fused = fused.train(X, y, epochs=40, log_every=10)
+    assert h_fused.records == h_generic.records
+    assert_same_params(fused, generic)
+    assert kernels.calls == {(name, "value"): 4 * 40, "softmax": 40, "softmax_ce": 40}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_a_replayed_graph_gives_the_generic_values(data, name):
+    X, y = data
+    generic = build(False, OPTIMIZERS[name](), l2=5e-4)
+    kernels = Counting(resolve("numpy"))
+    replayed = build(kernels, OPTIMIZERS[name](), l2=5e-4)
+    logs = [1, 2, 3, 17, 40]
+    h_generic = generic.train(X, y, epochs=40, log_every=logs)
+    h_replayed = replayed.train(X, y, epochs=40, log_every=logs, graph=True)
+    assert h_replayed.records == h_generic.records
+    assert_same_params(replayed, generic)
+    assert kernels.calls["capture"] == 1
+    assert kernels.calls[name, "table"] == 4 * 40 and kernels.calls[name, "value"] == 0
+    # the optimizer's host state moved on as usual, so training goes on seamlessly
+    for attr in ("iterations", "current_learning_rate"):
+        assert getattr(replayed.optimizer, attr) == getattr(generic.optimizer, attr)
+    assert (replayed.train(X, y, epochs=5, start_epoch=41).records
+            == generic.train(X, y, epochs=5, start_epoch=41).records)
+    assert_same_params(replayed, generic)
+
+
+def test_fast_paths_with_dropout_and_mini_batches(data):
+    X, y = data
+    generic = build(False, Adam(learning_rate=0.01), dropout=True)
+    kernels = Counting(resolve("numpy"))
+    fused = build(kernels, Adam(learning_rate=0.01), dropout=True)
+    kw = {"epochs": 6, "batch_size": 64, "shuffle": True, "log_every": 2}
+    assert fused.train(X, y, **kw).records == generic.train(X, y, **kw).records
+    assert_same_params(fused, generic)
+    assert kernels.calls["adam", "value"] == 4 * 6 * 3  # three batches of 180 samples
+
+
+def test_a_regression_model_uses_only_the_update_kernels(data):
+    X, _ = data
+    target = X[:, :1] * 0.5
+    models = []
+    for fast_paths in (False, Counting(resolve("numpy"))):
+        m = xpnet.Model(seed=0, fast=fast_paths)
+        for layer in (Dense(2, 8), ReLU(), Dense(8, 1)):
+            m.add(layer)
+        m.set(loss=MeanSquaredError(), optimizer=RMSprop(learning_rate=0.01))
+        m.train(X, target, epochs=15, log_every=None, graph=bool(fast_paths))
+        models.append(m)
+    assert_same_params(*models)
+    assert set(models[1].fast.calls) == {("rmsprop", "table"), "capture"}
+
+
+def test_explain_mode_runs_the_generic_path(data):
+    X, y = data
+    kernels = Counting(resolve("numpy"))
+    model = build(kernels, Adam(learning_rate=0.01))
+    with trace.Tracer(quantities={"m_hat"}) as t:
+        model.train(X, y, epochs=2, log_every=None)
+    assert not kernels.calls
+    assert any(e.quantity == "m_hat" for e in t.events)  # the intermediates it needs exist
+
+
+def test_fast_true_on_numpy_is_the_generic_path(data):
+    X, y = data
+    a, b = build(True, Adam(learning_rate=0.01)), build(False, Adam(learning_rate=0.01))
+    assert a.train(X, y, epochs=5).records == b.train(X, y, epochs=5).records
+    assert fast.kernels_for(resolve("numpy"), True) is None
+
+
+# -- errors ------------------------------------------------------------------------------------
+def test_graph_refusals_say_why(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"fast=True on backend 'cupy'.*'numpy'"):
+        build(False, Adam()).train(X, y, graph=True)
+    kernels = fast.Kernels(resolve("numpy"))
+    with pytest.raises(ValueError, match="full-batch step: drop batch_size and shuffle"):
+        build(kernels, Adam()).train(X, y, batch_size=10, graph=True)
+    with pytest.raises(ValueError, match="Dropout draws its masks on the host"):
+        build(kernels, Adam(), dropout=True).train(X, y, graph=True)
+
+    class Plain(Optimizer):
+        def update(self, p, g, state):
+            return p - 0.1 * g
+
+    with pytest.raises(ValueError, match="Plain has no fused update kernel"):
+        build(kernels, Plain(0.1)).train(X, y, graph=True)
+
+
+def test_fast_argument_errors():
+    with pytest.raises(ValueError, match="faithful mode"):
+        xpnet.Model(seed="nnfs", fast=True)
+    with pytest.raises(TypeError, match="fast must be True or False, got 'yes'"):
+        xpnet.Model(fast="yes")
+    pytest.importorskip("array_api_strict")
+    with pytest.raises(BackendError, match=r"built for backend 'numpy'.*'array_api_strict'"):
+        fast.kernels_for(resolve("array_api_strict"), fast.Kernels(resolve("numpy")))
+
+
+# -- CuPy: the compiled kernels against the generic CuPy path -------------------------------
+@pytest.fixture
+def cupy_backend():
+    wanted = os.environ.get("XPNET_TEST_BACKENDS")
+    if wanted and "cupy" not in wanted.split(","):
+        pytest.skip("cupy is not among XPNET_TEST_BACKENDS")
+    pytest.importorskip("cupy")
+    try:
+        return resolve("cupy")
+    except BackendError as exc:
+        pytest.skip(f"backend 'cupy' unavailable: {exc}")
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_cupy_update_kernels_give_the_generic_bits(cupy_backend, name):
+    import cupy
+
+    rng = np.random.default_rng(0)
+    kernels = fast.CupyKernels(cupy_backend)
+    generic, fused = OPTIMIZERS[name](), OPTIMIZERS[name]()
+    rule = fused.kernel_rule()
+    p0 = rng.standard_normal((300, 70)).astype(np.float32)
+    p_generic, p_fused = cupy.asarray(p0), cupy.asarray(p0)
+    s_generic = {k: cupy.zeros_like(p_generic) for k in generic.state_names}
+    s_fused = {k: cupy.zeros_like(p_fused) for k in fused.state_names}
+    for _ in range(20):
+        g = cupy.asarray(rng.standard_normal(p0.shape).astype(np.float32))
+        generic.pre_update_params()
+        p_generic = generic.update(p_generic, g, s_generic)
+        generic.post_update_params()
+        fused.pre_update_params()
+        kernels.update(rule, fused.kernel_scalars(), p_fused, g,
+                       [s_fused[k] for k in rule.state])
+        fused.post_update_params()
+    np.testing.assert_array_equal(cupy.asnumpy(p_fused), cupy.asnumpy(p_generic))
+
+
+def test_cupy_softmax_kernels_match_the_generic_path(cupy_backend):
+    import cupy
+
+    rng = np.random.default_rng(1)
+    x = cupy.asarray(rng.standard_normal((1000, 7)).astype(np.float32) * 10)
+    y = cupy.asarray(rng.integers(0, 7, 1000))
+    kernels = fast.CupyKernels(cupy_backend)
+    s = kernels.softmax(x, cupy.empty_like(x))
+    generic = Softmax().forward(x)
+    # only the order of the row sum may differ
+    np.testing.assert_array_max_ulp(cupy.asnumpy(s), cupy.asnumpy(generic), maxulp=4)
+    dx = kernels.softmax_ce_backward(s, y, cupy.empty_like(s))
+    expected = xpnet.losses.SoftmaxCrossentropy.backward_from_probabilities(s, y)
+    np.testing.assert_array_equal(cupy.asnumpy(dx), cupy.asnumpy(expected))
+
+
+def test_cupy_training_fast_and_replayed(cupy_backend, data):
+    import cupy
+
+    X, y = (cupy.asarray(a) for a in data)
+    generic = build(False, Adam(learning_rate=0.02, decay=1e-3), backend="cupy")
+    fused = build(True, Adam(learning_rate=0.02, decay=1e-3), backend="cupy")
+    replayed = build(True, Adam(learning_rate=0.02, decay=1e-3), backend="cupy")
+    h_generic = generic.train(X, y, epochs=100, log_every=25)
+    h_fused = fused.train(X, y, epochs=100, log_every=25)
+    h_replayed = replayed.train(X, y, epochs=100, log_every=25, graph=True)
+    for a, b in zip(h_fused.records, h_generic.records, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+    # the graph replays the very kernels of the fast path: the same bits
+    assert h_replayed.records == h_fused.records
+    assert_same_params(replayed, fused)
+    # and the model trains on after the graph as if there had been none
+    assert replayed.optimizer.iterations == 100
+    replayed.train(X, y, epochs=3)
+    fused.train(X, y, epochs=3)
+    assert_same_params(replayed, fused)
