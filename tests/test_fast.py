@@ -309,3 +309,16 @@ def test_cupy_training_fast_and_replayed(cupy_backend, data):
     replayed.train(X, y, epochs=3)
     fused.train(X, y, epochs=3)
     assert_same_params(replayed, fused)
+
+
+def test_a_model_with_fast_paths_can_be_copied(data):
+    import copy
+
+    X, y = data
+    kernels = fast.Kernels(resolve("numpy"))
+    model = build(kernels, Adam(learning_rate=0.01))
+    model.train(X, y, epochs=3, graph=True)
+    twin = copy.deepcopy(model)
+    assert twin.fast is kernels
+    assert (twin.train(X, y, epochs=3, start_epoch=4, graph=True).records
+            == model.train(X, y, epochs=3, start_epoch=4, graph=True).records)

@@ -130,6 +130,11 @@ class Kernels:
         self.backend = backend
         self.table: ScalarTable | None = None  # set while a graph's steps read scalars from it
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Kernels:
+        # shared, not copied: compiled kernels and a capture pool serve any number of models
+        # (a recorded graph lives only as long as the train() call that replays it)
+        return self
+
     # -- optimizer updates ---------------------------------------------------------------
     def update(self, rule: UpdateRule, scalars: Sequence[float], p: Any, g: Any,
                state: Sequence[Any]) -> None:
