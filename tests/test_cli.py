@@ -38,6 +38,15 @@ def test_train_book_format_and_print_every():
     assert len(lines) == 3
 
 
+def test_train_fast_flag(capsys):
+    # NumPy has no fused kernels: --fast leaves the numbers as they are
+    plain = run("train", "--preset", "ch14", "--epochs", "100", "--json")
+    assert run("train", "--preset", "ch14", "--epochs", "100", "--json", "--fast") == plain
+    code, _ = run("train", "--preset", "ch14", "--seed", "nnfs", "--fast")
+    assert code == 2
+    assert "fast=True cannot be combined with faithful mode" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv", [
     ["train", "--preset", "ch99"],
     ["train", "--preset", "ch14", "--seed", "abc"],

@@ -89,7 +89,7 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
 
     result = presets.run(
         preset, backend=args.backend, seed=args.seed, epochs=args.epochs,
-        log_every=every, callback=report,
+        log_every=every, callback=report, fast=args.fast,
     )
     if result.validation is not None:
         if args.json:
@@ -338,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a preset setting, e.g. --set lr=0.01 --set hidden=128")
     train.add_argument("--print-every", type=_positive, default=None, metavar="K",
                        help="log every K epochs (default: the chapter's 100)")
+    train.add_argument("--fast", action="store_true",
+                       help="use the backend's fused kernels (CuPy; see docs/performance.md)")
     train.add_argument("--json", action="store_true",
                        help="one JSON object per logged epoch, then the validation")
     train.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")

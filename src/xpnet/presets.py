@@ -107,14 +107,16 @@ def draw_data(p: Preset, samples: int, rng: Generator, backend: Any,
     return X, y
 
 
-def build(p: Preset, *, backend: Any = "numpy", seed: SeedLike = 0) -> tuple[Model, tuple, Any]:
-    """Draw the training data and build the model in the book's order.
+def build(p: Preset, *, backend: Any = "numpy", seed: SeedLike = 0,
+          fast: bool = False) -> tuple[Model, tuple, Any]:
+    """Draw the training data and build the model in the book's order (``fast``: see
+    :class:`~xpnet.Model`).
 
     Returns ``(model, (X, y), test)``, where ``test`` is the test data when the chapter
     draws it before building the model (ch18), else a function drawing it later (or None).
     """
     rng = as_generator(seed)
-    model = Model(backend=backend, seed=rng)
+    model = Model(backend=backend, seed=rng, fast=fast)
     faithful = model.precision.name == "nnfs"
     train = draw_data(p, p.train_samples, rng, model.backend, faithful)
     test: Any = None
@@ -172,13 +174,15 @@ def run(
     epochs: int | None = None,
     log_every: int | None = None,
     callback: Callable[[Model, int, dict], Any] | None = None,
+    fast: bool = False,
 ) -> Run:
-    """Train preset ``p`` with the chapter's loop and evaluate it as the chapter does."""
+    """Train preset ``p`` with the chapter's loop and evaluate it as the chapter does
+    (``fast``: the backend's fused kernels, see :class:`~xpnet.Model`)."""
     if epochs is not None:
         p = replace(p, epochs=epochs)
     if log_every is not None:
         p = replace(p, log_every=log_every)
-    model, (X, y), test = build(p, backend=backend, seed=seed)
+    model, (X, y), test = build(p, backend=backend, seed=seed, fast=fast)
     book_loop = p.loop == "book"
     history = model.train(
         X, y,
