@@ -1,27 +1,42 @@
-"""The benchmark suite (xpnet.bench, ``xpnet bench``): the cost model against hand counts, the
-harness's result schema on a tiny workload, and the command. No timing is asserted."""
+"""The benchmark suite (xpnet.bench, ``xpnet bench``): the cost model and the floor against hand
+counts, the harness's result schema on a tiny workload, the command, and a GPU run's logic
+(devices, synchronization, skips) on the CPU by standing NumPy in for CuPy. The tests at the
+end need CuPy and a GPU and skip without them. No timing is asserted."""
 
 from __future__ import annotations
 
 import io
 import json
 import math
+import re
+import sys
 
+import numpy as np
 import pytest
 
-from xpnet.bench import contenders, harness, workloads
+import xpnet
+from xpnet.backend import resolve
+from xpnet.bench import contenders, harness, machine, workloads
 from xpnet.bench.ceilings import Ceilings, measure
 from xpnet.bench.report import render
 from xpnet.bench.workloads import Workload
 from xpnet.cli import main
+from xpnet.errors import BackendError
 
 # N=6 samples (2 per class), D=2 features, H=4 hidden units, C=3 classes
 TINY = Workload("tiny", samples_per_class=2, hidden=4, dropout=0.0)
 TINY_DROPOUT = Workload("tiny_dropout", samples_per_class=2, hidden=4, dropout=0.5)
 #: the result's per-contender keys
-ROW = {"median_ms", "min_ms", "max_ms", "spread", "samples_ms", "final_loss", "final_acc",
-       "gflops", "gbps", "gflops_fraction", "gbps_fraction", "peak_bytes", "needed_bytes",
-       "peak_over_needed", "vs_book", "vs_book_nnfs", "vs_torch_eager", "vs_torch_compile"}
+ROW = {"device", "median_ms", "min_ms", "max_ms", "spread", "samples_ms", "setup_s",
+       "final_loss", "final_acc", "gflops", "gbps", "gflops_fraction", "gbps_fraction",
+       "floor_ms", "vs_floor", "peak_bytes", "peak_method", "needed_bytes", "peak_over_needed",
+       "vs_book", "vs_book_nnfs", "vs_torch_eager", "vs_torch_compile"}
+#: the result's top-level keys
+TOP = {"benchmark", "complete", "device", "environment", "threads", "ceilings", "host_ceilings",
+       "memory_methods", "config", "cases"}
+#: the ceilings the fake-GPU tests use: a CPU and a GPU ten times faster
+CPU_CEILINGS = Ceilings(matmul_gflops=100.0, bandwidth_gbps=10.0)
+GPU_CEILINGS = Ceilings(matmul_gflops=1000.0, bandwidth_gbps=100.0, device="cuda")
 
 
 def test_flops_by_hand():
@@ -67,10 +82,61 @@ def test_the_six_cases_and_their_epochs():
     assert {w.hidden for w in workloads.CASES.values()} == {64, 512}
     for w in workloads.CASES.values():
         assert 2 <= workloads.default_epochs(w, quick=True) <= workloads.default_epochs(w)
-    with pytest.raises(ValueError, match="unknown benchmark case 'huge'; choose from reference"):
-        workloads.get("huge")
+    with pytest.raises(ValueError, match="unknown benchmark case 'giant'; choose from "
+                       "reference, reference_dropout, wide, wide_dropout, big, big_dropout, "
+                       "huge"):
+        workloads.get("giant")
     with pytest.raises(ValueError, match="dropout rate"):
         Workload("bad", 10, 8, 1.5)
+
+
+def test_the_huge_case_by_hand():
+    w = workloads.get("huge")
+    assert list(workloads.GPU_CASES) == ["huge"] and "huge" not in workloads.CASES
+    assert (w.samples_per_class, w.classes, w.N, w.features, w.hidden, w.dropout) == (
+        100000, 3, 300000, 2, 1024, 0.0)
+    N, D, H, C = 300000, 2, 1024, 3
+    # forward X@W1, h@W2; backward dW2, dh, dW1: 2*N*(2*D*H + 3*H*C)
+    assert workloads.flops(w) == 2 * N * D * H * 2 + 2 * N * H * C * 3 == 7_987_200_000
+    assert w.n_parameters == D * H + H + H * C + C == 6147
+    t = workloads.traffic(w)
+    assert t["forward_hidden"] == 4 * (N * D + D * H + H + N * H) == 1_231_212_288
+    assert t["backward_hidden"] == 4 * (N * C + H * C + 2 * N * H) == 2_461_212_288
+    assert t["adam"] == 7 * 4 * 6147
+    # six float32 N*H transfers (7.37 GB) dominate the 7.40 GB an epoch must move
+    assert workloads.bytes_moved(w) == 7_400_633_580
+    assert 6 * 4 * N * H == 7_372_800_000
+    assert workloads.needed_bytes(w) == 4 * N * D + 8 * N + 16 * 6147 + 2 * 4 * N * H + 4 * N * C
+    assert workloads.default_epochs(w) == 3 and workloads.default_epochs(w, quick=True) == 2
+
+
+def test_default_cases_and_contenders_per_device():
+    assert workloads.default_cases("cpu") == list(workloads.CASES.values())
+    assert [w.name for w in workloads.default_cases("cuda")] == [
+        "reference", "huge", "reference_dropout", "wide", "wide_dropout", "big", "big_dropout"]
+    with pytest.raises(ValueError, match="unknown device 'tpu'; choose from cpu, cuda"):
+        workloads.default_cases("tpu")
+    assert contenders.default_contenders("cpu") == [
+        "book", "book_nnfs", "xpnet", "xpnet_faithful", "torch_eager", "torch_compile"]
+    assert contenders.default_contenders("cuda") == list(contenders.CONTENDERS) == [
+        "book", "book_nnfs", "xpnet", "xpnet_faithful", "xpnet_fast", "xpnet_graph",
+        "torch_eager", "torch_compile"]
+
+
+def test_floor_by_hand():
+    # TINY: 624 FLOP at 100 GFLOP/s = 6.24 ns; 2148 B at 10 GB/s = 214.8 ns
+    f = workloads.floor_ms(TINY, matmul_gflops=100.0, bandwidth_gbps=10.0)
+    assert f["matmul_ms"] == pytest.approx(6.24e-6, rel=1e-12)
+    assert f["traffic_ms"] == pytest.approx(2.148e-4, rel=1e-12)
+    assert f["floor_ms"] == pytest.approx(6.24e-6 + 2.148e-4, rel=1e-12)
+    # huge at an H100's float32 rate and bandwidth (about 50 TFLOP/s, 3 TB/s): 0.16 ms of
+    # products + 2.47 ms of traffic = 2.63 ms; the GPU target is within 2x of it
+    h = workloads.floor_ms(workloads.get("huge"), matmul_gflops=50_000.0, bandwidth_gbps=3000.0)
+    assert h["matmul_ms"] == pytest.approx(7_987_200_000 / 50e12 * 1e3, rel=1e-12)
+    assert h["traffic_ms"] == pytest.approx(7_400_633_580 / 3e12 * 1e3, rel=1e-12)
+    assert h["floor_ms"] == pytest.approx(2.62662186, rel=1e-9)
+    with pytest.raises(ValueError, match="positive ceilings"):
+        workloads.floor_ms(TINY, 0.0, 10.0)
 
 
 def test_ceilings_are_positive():
@@ -91,30 +157,39 @@ def test_run_suite_schema_and_ratios():
         names.append("torch_eager")
     result = _suite(names)
     json.dumps(result, allow_nan=False)  # serialisable as strict JSON
-    assert set(result) == {"benchmark", "environment", "threads", "ceilings", "config",
-                           "cases"}
+    assert set(result) == TOP
+    assert result["complete"] is True and result["device"] == "cpu"
+    assert result["environment"]["device"] == "cpu" and result["environment"]["cuda"] is None
+    assert result["ceilings"]["device"] == "cpu" and result["host_ceilings"] is None
     assert result["threads"]["requested"] == 1
     case = result["cases"]["small"]
     assert case["skipped"] == {}
     assert case["workload"]["N"] == 30
+    floor = workloads.floor_ms(Workload("small", 10, 8, 0.1), 100.0, 10.0)
+    assert case["floor"] == {"cpu": floor} and case["floor_ms"] == floor["floor_ms"]
     rows = case["results"]
     assert list(rows) == names
     for name, row in rows.items():
         assert set(row) == ROW
+        assert row["device"] == "cpu"
         assert len(row["samples_ms"]) == 2
         assert 0 < row["min_ms"] <= row["median_ms"] <= row["max_ms"]
+        assert row["setup_s"] > 0
         assert row["gflops"] > 0 and row["gbps"] > 0
         assert row["gflops_fraction"] == pytest.approx(row["gflops"] / 100.0)
+        assert row["floor_ms"] == floor["floor_ms"]
+        assert row["vs_floor"] == pytest.approx(row["median_ms"] / floor["floor_ms"])
         assert row["needed_bytes"] == workloads.needed_bytes(Workload("small", 10, 8, 0.1))
         assert 0 <= row["final_acc"] <= 1 and math.isfinite(row["final_loss"])
         assert row["vs_book"] == pytest.approx(row["median_ms"] / rows["book"]["median_ms"])
         assert row["vs_book_nnfs"] is None  # not run
         if name in contenders.NUMPY_CONTENDERS:
-            assert row["peak_bytes"] > 0
+            assert row["peak_method"] == "tracemalloc" and row["peak_bytes"] > 0
             assert row["peak_over_needed"] == pytest.approx(
                 row["peak_bytes"] / row["needed_bytes"])
         else:
             assert row["peak_bytes"] is None and row["peak_over_needed"] is None
+            assert row["peak_method"] is None
     if "torch_eager" in rows:
         assert rows["xpnet"]["vs_torch_eager"] == pytest.approx(
             rows["xpnet"]["median_ms"] / rows["torch_eager"]["median_ms"])
@@ -167,8 +242,9 @@ def test_cli_writes_json(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--cases", "reference,huge"], "unknown case 'huge'; choose from reference, "
-     "reference_dropout, wide, wide_dropout, big, big_dropout"),
+    (["--cases", "reference,giant"], "unknown case 'giant'; choose from reference, "
+     "reference_dropout, wide, wide_dropout, big, big_dropout, huge"),
+    (["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
     (["--contenders", "jax"], "unknown contender 'jax'; choose from book,"),
     (["--repeats", "0"], "expected a positive integer"),
     (["--warmup", "-1"], "expected a non-negative integer"),
@@ -178,3 +254,272 @@ def test_cli_bad_values_exit_2_naming_the_choices(argv, message, capsys):
         main(["bench", *argv])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------
+# A GPU run's logic, on the CPU.
+# ---------------------------------------------------------------------------------------
+
+def _host_data(w=TINY):
+    X, y = harness._data(w)
+    return X, y
+
+
+def test_every_timed_region_starts_and_ends_with_a_synchronize():
+    events = []
+
+    def run(epochs):
+        events.append(f"run {epochs}")
+        return 0.5, 0.25
+
+    ms, last = harness._time(run, 4, lambda: events.append("sync"))
+    assert events == ["sync", "run 4", "sync"]
+    assert last == (0.5, 0.25) and ms >= 0
+
+
+def test_where_each_contender_computes_synchronizes_and_is_measured():
+    assert [contenders.placement(n, "cuda") for n in contenders.CONTENDERS] == [
+        "cpu", "cpu", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda"]
+    assert {contenders.placement(n, "cpu") for n in contenders.CONTENDERS} == {"cpu"}
+    methods = {n: contenders.memory_method(n, "cuda") for n in contenders.CONTENDERS}
+    assert methods == {"book": "tracemalloc", "book_nnfs": "tracemalloc",
+                       "xpnet": "cupy_pool", "xpnet_faithful": "cupy_pool",
+                       "xpnet_fast": "cupy_pool", "xpnet_graph": "cuda_free_memory",
+                       "torch_eager": "torch_cuda", "torch_compile": None}
+    assert set(methods.values()) - {None} <= set(harness.MEMORY_METHODS)
+    assert contenders.memory_method("torch_eager", "cpu") is None
+    # host work has nothing to wait for
+    assert contenders.synchronizer("book", "cuda") is contenders._no_op
+    assert contenders.synchronizer("xpnet", "cpu") is contenders._no_op
+
+
+def test_cuda_without_cupy_is_a_usage_error_naming_the_install(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # `import cupy` fails, as without CuPy
+    with pytest.raises(BackendError, match=r"--device cuda needs CuPy and a CUDA GPU"):
+        harness.run_suite(["reference"], ["xpnet"], device="cuda")
+    out = io.StringIO()
+    code = main(["bench", "--device", "cuda", "--cases", "reference", "--contenders", "xpnet",
+                 "--no-ceilings"], out=out)
+    assert code == 2
+    assert out.getvalue() == ""  # nothing was run
+    err = capsys.readouterr().err
+    assert err.startswith("xpnet bench: error: --device cuda needs CuPy and a CUDA GPU, and "
+                          "CuPy cannot be used here: CuPy is not installed (")
+    assert "Install it with pip install 'xpnet[cupy-cuda12]' for CUDA 12" in err
+    assert err.rstrip().endswith("Without a GPU, use --device cpu.")
+    assert "Traceback" not in err
+
+
+def test_cuda_without_a_gpu_says_so(monkeypatch):
+    def no_gpu(name, device=None):
+        raise BackendError("backend 'cupy' needs a CUDA GPU, but none could be used: "
+                           "cudaErrorNoDevice: no CUDA-capable device is detected")
+
+    monkeypatch.setattr(machine, "resolve", no_gpu)
+    with pytest.raises(BackendError) as exc:
+        harness.require_device("cuda")
+    assert str(exc.value) == (
+        "--device cuda needs CuPy and a CUDA GPU, and CuPy cannot be used here: backend 'cupy' "
+        "needs a CUDA GPU, but none could be used: cudaErrorNoDevice: no CUDA-capable device "
+        "is detected. If CuPy was built for another CUDA version than the driver's, install the "
+        "matching build: pip install 'xpnet[cupy-cuda12]' for CUDA 12, pip install "
+        "'xpnet[cupy-cuda13]' for CUDA 13 (nvidia-smi shows the driver's CUDA version). "
+        "Without a GPU, use --device cpu.")
+    harness.require_device("cpu")  # nothing to check
+
+
+def test_gpu_only_contenders_are_skipped_on_the_cpu():
+    X, y = _host_data()
+    with pytest.raises(contenders.Unavailable, match="xpnet_fast runs on a GPU only"):
+        contenders.make("xpnet_fast", TINY, X, y)
+    result = harness.run_suite([TINY], ["xpnet", "xpnet_graph"], epochs=2, repeats=1,
+                               warmup=1, memory=False, ceilings=False)
+    case = result["cases"]["tiny"]
+    assert list(case["results"]) == ["xpnet"]
+    assert case["skipped"] == {
+        "xpnet_graph": "xpnet_graph runs on a GPU only (CuPy's fused kernels): use --device cuda"}
+
+
+@pytest.fixture
+def numpy_as_gpu(monkeypatch):
+    """A GPU run's code paths on the CPU: xpnet's 'cuda' contenders on NumPy, torch's on the
+    CPU (synchronize is then a no-op and memory is measured with tracemalloc)."""
+    monkeypatch.setitem(contenders.XPNET_BACKEND, "cuda", "numpy")
+    monkeypatch.setitem(contenders.TORCH_DEVICE, "cuda", "cpu")
+
+
+def test_fast_and_graph_are_skipped_with_the_reason_when_the_api_is_absent(numpy_as_gpu,
+                                                                           monkeypatch):
+    X, y = _host_data()
+
+    class WithoutFast(xpnet.Model):  # an xpnet from before fast= and graph=
+        def __init__(self, *, backend="numpy", seed=0):
+            super().__init__(backend=backend, seed=seed)
+
+    monkeypatch.setattr(xpnet, "Model", WithoutFast)
+    with pytest.raises(contenders.Unavailable,
+                       match=r"Model\(backend='numpy', fast=True\) is not available: "
+                       r"TypeError: .*unexpected keyword argument 'fast'"):
+        contenders.make("xpnet_fast", TINY, X, y, device="cuda")
+
+    class WithoutGraph(xpnet.Model):  # fast= accepted, train() without graph=
+        def __init__(self, *, backend="numpy", seed=0, fast=False):
+            super().__init__(backend=backend, seed=seed)
+
+        def train(self, X, y, *, epochs=1, log_every=1):
+            return super().train(X, y, epochs=epochs, log_every=log_every)
+
+    monkeypatch.setattr(xpnet, "Model", WithoutGraph)
+    run = contenders.make("xpnet_graph", TINY, X, y, device="cuda")
+    with pytest.raises(contenders.Unavailable,
+                       match=r"train\(graph=True\) is not available: TypeError: .*'graph'"):
+        run(2)
+    # the plain contender is unaffected and really trains on the device's copy of the data
+    loss, acc = contenders.make("xpnet", TINY, X, y, device="cuda")(3)
+    assert math.isfinite(loss) and 0 <= acc <= 1
+
+
+def test_a_gpu_run_on_numpy_labels_devices_floors_and_skips(numpy_as_gpu, monkeypatch):
+    def no_compiler(w, X, y, device="cpu"):
+        raise contenders.Unavailable("no compiler here")
+
+    monkeypatch.setitem(contenders.CONTENDERS, "torch_compile", no_compiler)
+    small, huge = Workload("small", 10, 8, 0.0), Workload("huge", 10, 8, 0.0)  # huge's name
+    saved = []
+    result = harness.run_suite([small, huge], device="cuda", epochs=2, repeats=2, warmup=1,
+                               ceilings=[CPU_CEILINGS, GPU_CEILINGS],
+                               checkpoint=lambda r: saved.append(json.loads(json.dumps(r))))
+    json.dumps(result, allow_nan=False)
+    assert set(result) == TOP and result["device"] == "cuda" and result["complete"] is True
+    # one checkpoint per case, the partial result marked incomplete
+    assert [(s["complete"], list(s["cases"])) for s in saved] == [
+        (False, ["small"]), (False, ["small", "huge"])]
+    assert result["ceilings"] == GPU_CEILINGS.to_dict()
+    assert result["host_ceilings"] == CPU_CEILINGS.to_dict()
+    env = result["environment"]
+    assert env["device"] == "cuda" and set(env["cuda"]) >= {"gpu", "cupy_tf32", "errors"}
+    assert result["config"]["contenders"] == list(contenders.CONTENDERS)
+
+    case = result["cases"]["small"]
+    cpu_floor = workloads.floor_ms(small, 100.0, 10.0)["floor_ms"]
+    gpu_floor = workloads.floor_ms(small, 1000.0, 100.0)["floor_ms"]
+    assert case["device"] == "cuda" and case["floor_ms"] == gpu_floor
+    assert case["floor"]["cpu"]["floor_ms"] == cpu_floor
+    assert gpu_floor == pytest.approx(cpu_floor / 10)
+    rows, skipped = case["results"], case["skipped"]
+    assert skipped["torch_compile"] == "no compiler here"
+    # graph=True refuses a model without fused kernels (here: NumPy), with the reason
+    assert skipped["xpnet_graph"].startswith("train(graph=True) is not available: ValueError: "
+                                             "graph=True cannot be used here")
+    for name, row in rows.items():
+        assert set(row) == ROW
+        on_host = name in contenders.HOST_ONLY
+        assert row["device"] == ("cpu" if on_host else "cuda")
+        assert row["floor_ms"] == (cpu_floor if on_host else gpu_floor)
+        assert row["vs_floor"] == pytest.approx(row["median_ms"] / row["floor_ms"])
+        ceiling = CPU_CEILINGS if on_host else GPU_CEILINGS
+        assert row["gbps_fraction"] == pytest.approx(row["gbps"] / ceiling.bandwidth_gbps)
+    for name in ("xpnet", "xpnet_faithful"):
+        assert rows[name]["peak_method"] == "tracemalloc" and rows[name]["peak_bytes"] > 0
+        assert rows[name]["vs_book"] == pytest.approx(
+            rows[name]["median_ms"] / rows["book"]["median_ms"])
+
+    # the CPU baselines sit out the GPU case unless named, with the reason
+    huge_case = result["cases"]["huge"]
+    for name in contenders.HOST_ONLY:
+        assert huge_case["skipped"][name].startswith(
+            f"{name} runs on the CPU; a GPU run times it on the CPU-sized cases only")
+        assert name not in huge_case["results"]
+    assert "xpnet" in huge_case["results"]
+
+    text = render(result)
+    assert re.search(r"^book \(cpu\) ", text, re.MULTILINE)
+    assert re.search(r"^xpnet +\d", text, re.MULTILINE)  # on the run's device: no label
+    assert " floor ms x floor " in text and "; floor on cuda " in text
+    assert "on cuda: xpnet on CuPy" in text and "GPU ceilings, CUDA events" in text
+
+
+def test_cli_json_is_written_after_every_case(tmp_path, monkeypatch):
+    path = tmp_path / "bench.json"
+    seen = []
+    real_save = harness.save
+
+    def save(result, where):
+        seen.append((result["complete"], list(result["cases"])))
+        real_save(result, where)
+
+    monkeypatch.setattr(harness, "save", save)
+    code = main(["bench", "--cases", "reference,wide", "--contenders", "xpnet",
+                 "--samples-per-class", "10", "--hidden", "8", "--epochs", "2", "--repeats", "1",
+                 "--warmup", "0", "--no-ceilings", "--no-memory", "--json", str(path)],
+                out=io.StringIO())
+    assert code == 0
+    assert seen == [(False, ["reference"]), (False, ["reference", "wide"]),
+                    (True, ["reference", "wide"])]
+    result = json.loads(path.read_text())
+    assert result["complete"] is True and result["config"]["device"] == "cpu"
+    assert result["cases"]["wide"]["floor"] == {} and result["cases"]["wide"]["floor_ms"] is None
+
+
+def test_cli_cases_all_means_the_devices_cases(monkeypatch):
+    seen = {}
+
+    def fake_suite(cases, contenders_, **kwargs):
+        seen["cases"] = [w.name for w in cases]
+        seen["contenders"], seen["device"] = contenders_, kwargs["device"]
+        raise KeyboardInterrupt  # stop before anything is timed
+
+    monkeypatch.setattr(harness, "run_suite", fake_suite)
+    assert main(["bench", "--cases", "all", "--contenders", "all"], out=io.StringIO()) == 130
+    assert seen == {"cases": list(workloads.CASES), "contenders": None, "device": "cpu"}
+    assert main(["bench", "--cases", "huge"], out=io.StringIO()) == 130  # named: it runs
+    assert seen["cases"] == ["huge"]
+
+
+# ---------------------------------------------------------------------------------------
+# On a GPU (skipped without CuPy and a CUDA device).
+# ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def gpu():
+    cupy = pytest.importorskip("cupy")
+    try:
+        resolve("cupy")
+    except BackendError as exc:
+        pytest.skip(f"no usable CUDA GPU: {exc}")
+    return cupy
+
+
+def test_gpu_ceilings_and_facts(gpu):
+    from xpnet.bench.ceilings import measure_cuda
+
+    c = measure_cuda(matmul_n=1024, copy_bytes=2**26, tries=2)
+    assert c.device == "cuda" and c.matmul_gflops > 0 and c.bandwidth_gbps > 0
+    facts = harness.cuda_facts()
+    assert isinstance(facts["gpu"], str) and facts["gpu"]
+    assert re.fullmatch(r"\d+\.\d+", facts["cuda_runtime"])
+    assert re.fullmatch(r"\d+\.\d+", facts["cuda_driver"])
+    assert facts["cupy"] == gpu.__version__ and facts["memory_bytes"] > 0
+
+
+def test_a_small_gpu_run(gpu):
+    names = ["book", "xpnet", "xpnet_fast", "xpnet_graph", "torch_eager"]
+    w = Workload("small", 100, 16, 0.0)
+    result = harness.run_suite([w], names, device="cuda", epochs=5, repeats=2, warmup=2,
+                               ceilings=[CPU_CEILINGS, GPU_CEILINGS])
+    json.dumps(result, allow_nan=False)
+    case = result["cases"]["small"]
+    rows, skipped = case["results"], case["skipped"]
+    assert set(rows) | set(skipped) == set(names) and all(skipped.values())
+    assert rows["book"]["device"] == "cpu" and rows["book"]["peak_method"] == "tracemalloc"
+    xp_row = rows["xpnet"]
+    assert xp_row["device"] == "cuda" and xp_row["peak_method"] == "cupy_pool"
+    # at least the data and the parameters live in the pool
+    assert xp_row["peak_bytes"] >= w.N * (4 * w.features + 8)
+    assert xp_row["vs_floor"] == pytest.approx(xp_row["median_ms"] / case["floor_ms"])
+    assert 0 <= xp_row["final_acc"] <= 1 and math.isfinite(xp_row["final_loss"])
+    if "torch_eager" in rows:
+        assert rows["torch_eager"]["peak_method"] == "torch_cuda"
+        assert rows["torch_eager"]["peak_bytes"] > 0
+    assert result["environment"]["cuda"]["gpu"]
+    assert np.isfinite(result["ceilings"]["matmul_gflops"])

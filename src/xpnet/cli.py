@@ -267,12 +267,13 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _names(choices: Sequence[str], what: str) -> Any:
-    """An argparse type for a comma-separated subset of ``choices`` (or ``all``)."""
-    def parse(text: str) -> list[str]:
+def _names(choices: Sequence[str], what: str, all_is_default: bool = False) -> Any:
+    """An argparse type for a comma-separated subset of ``choices`` (or ``all``: every
+    choice, or None, the command's default for the device, with ``all_is_default``)."""
+    def parse(text: str) -> list[str] | None:
         names = [n.strip() for n in text.split(",") if n.strip()]
         if names == ["all"]:
-            return list(choices)
+            return None if all_is_default else list(choices)
         unknown = [n for n in names if n not in choices]
         if unknown or not names:
             msg = (f"unknown {what} {', '.join(map(repr, unknown)) or repr(text)}; "
@@ -289,8 +290,13 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     # is limited in place by the harness (threadpoolctl)
     for var in harness.THREAD_VARS:
         os.environ.setdefault(var, str(args.threads))
+    # before anything is measured: no CuPy or no GPU is a usage error (exit 2) that says
+    # what to install
+    harness.require_device(args.device)
+    names = args.cases if args.cases is not None else [
+        w.name for w in workloads.default_cases(args.device)]
     cases = [workloads.get(name).resized(args.samples_per_class, args.hidden)
-             for name in args.cases]
+             for name in names]
 
     def progress(message: str) -> None:
         if sys.stderr.isatty():
@@ -299,10 +305,15 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
             sys.stderr.write(message + "\n")
         sys.stderr.flush()
 
+    def checkpoint(partial: dict[str, Any]) -> None:
+        # every finished case reaches the file at once: a run cut short keeps them
+        harness.save(partial, args.json)
+
     result = harness.run_suite(
         cases, args.contenders, epochs=args.epochs, repeats=args.repeats, warmup=args.warmup,
         quick=args.quick, threads=args.threads, memory=not args.no_memory,
-        ceilings=not args.no_ceilings, progress=progress)
+        ceilings=not args.no_ceilings, device=args.device, progress=progress,
+        checkpoint=checkpoint if args.json else None)
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
     out.write(report.render(result))
@@ -427,23 +438,31 @@ def build_parser() -> argparse.ArgumentParser:
                     help="continue a study in --out: stored trials are not run again")
     st.set_defaults(func=_study)
 
-    from .bench.contenders import CONTENDERS
-    from .bench.workloads import CASES
+    from .bench.contenders import CONTENDERS, GPU_ONLY
+    from .bench.workloads import ALL_CASES, CASES, DEVICES, GPU_CASES
 
     bn = sub.add_parser(
         "bench", help="time xpnet against the book's NumPy code and PyTorch",
         description="Time xpnet, the book's plain-NumPy code and PyTorch (eager and "
         "torch.compile, when installed) on the reference, wide and big workloads, in one "
         "process with one thread; print ms/epoch, ratios, GFLOP/s and GB/s against the "
-        "machine's measured ceilings, and peak memory against what the maths needs.",
+        "machine's measured ceilings, the time floor they imply, and peak memory against "
+        "what the maths needs. With --device cuda, xpnet runs on CuPy and PyTorch on CUDA.",
     )
-    bn.add_argument("--cases", type=_names(list(CASES), "case"), default=list(CASES),
-                    metavar="NAME,...|all",
-                    help=f"cases to run (default all: {', '.join(CASES)})")
-    bn.add_argument("--contenders", type=_names(list(CONTENDERS), "contender"),
-                    default=list(CONTENDERS), metavar="NAME,...|all",
-                    help=f"contenders (default all: {', '.join(CONTENDERS)}; the torch ones "
-                    "are skipped when torch is missing)")
+    bn.add_argument("--device", choices=DEVICES, default="cpu",
+                    help="where xpnet and torch compute (default cpu); cuda: xpnet on CuPy, "
+                    "PyTorch CUDA eager as the peer, the book's code on the CPU, and the "
+                    f"cases {', '.join(GPU_CASES)} and contenders {', '.join(GPU_ONLY)} added")
+    bn.add_argument("--cases", type=_names(list(ALL_CASES), "case", all_is_default=True),
+                    default=None, metavar="NAME,...|all",
+                    help=f"cases to run (default and all: {', '.join(CASES)}; with --device "
+                    f"cuda also {', '.join(GPU_CASES)}, which the CPU runs only when named)")
+    bn.add_argument("--contenders", type=_names(list(CONTENDERS), "contender",
+                                                all_is_default=True),
+                    default=None, metavar="NAME,...|all",
+                    help=f"contenders (default and all: {', '.join(CONTENDERS)}, "
+                    f"{' and '.join(GPU_ONLY)} with --device cuda only; the torch ones are "
+                    "skipped when torch is missing)")
     bn.add_argument("--quick", action="store_true",
                     help="a fifth of the epochs and 3 repeats, for a first look")
     bn.add_argument("--epochs", type=_positive, default=None,
@@ -463,7 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="skip the (untimed) peak-memory pass")
     bn.add_argument("--no-ceilings", action="store_true",
                     help="skip measuring the machine's ceilings (about 2 s)")
-    bn.add_argument("--json", metavar="PATH", help="also write every number to PATH (atomically)")
+    bn.add_argument("--json", metavar="PATH",
+                    help="also write every number to PATH (atomically, after every case)")
     bn.set_defaults(func=_bench)
     return parser
 

@@ -10,7 +10,8 @@ epoch (one forward, one backward, one Adam step), independent of how a contender
 ``flops`` (the matrix products), ``bytes_moved`` (a minimal-traffic model) and
 ``needed_bytes`` (the arrays that must exist at once). Achieved GFLOP/s and GB/s are these
 counts divided by the measured time, so a contender that does more work than the minimum
-shows up as a lower rate, not as a different count.
+shows up as a lower rate, not as a different count. :func:`floor_ms` turns the counts into
+the least time an epoch can take on a machine with given ceilings.
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ import dataclasses
 from dataclasses import dataclass
 
 __all__ = [
+    "ALL_CASES",
     "CASES",
     "DECAY",
+    "DEVICES",
+    "GPU_CASES",
     "LEARNING_RATE",
     "LOG_EVERY",
     "Workload",
     "bytes_moved",
+    "default_cases",
     "default_epochs",
     "default_warmup",
+    "floor_ms",
     "flops",
     "get",
     "needed_arrays",
@@ -36,6 +42,8 @@ __all__ = [
 
 LEARNING_RATE = 0.05
 DECAY = 5e-5
+#: Where a suite can run: the host, or a CUDA GPU (xpnet on CuPy, PyTorch on ``cuda``).
+DEVICES = ("cpu", "cuda")
 #: Epochs between metric logs (the book's every-100-epochs line).
 LOG_EVERY = 100
 
@@ -125,17 +133,48 @@ CASES: dict[str, Workload] = {w.name: w for w in (
 )}
 
 
-def get(name: str) -> Workload:
-    """The case called ``name``.
+#: Cases a GPU run adds: ``huge`` (N=300000, H=1024) has 1.2 GB per N*H float32 array,
+#: minutes per epoch for the book's code on one core, and a GPU target (within 2x of
+#: :func:`floor_ms`).
+GPU_CASES: dict[str, Workload] = {w.name: w for w in (
+    Workload("huge", 100000, 1024, 0.0),
+)}
 
-    >>> get("big").N
-    30000
+#: Every case, CPU ones first.
+ALL_CASES: dict[str, Workload] = {**CASES, **GPU_CASES}
+
+
+def get(name: str) -> Workload:
+    """The case called ``name`` (one of :data:`ALL_CASES`).
+
+    >>> get("big").N, get("huge").N
+    (30000, 300000)
     """
     try:
-        return CASES[name]
+        return ALL_CASES[name]
     except KeyError:
-        msg = f"unknown benchmark case {name!r}; choose from {', '.join(CASES)} (or 'all')."
+        msg = (f"unknown benchmark case {name!r}; choose from {', '.join(ALL_CASES)} "
+               "(or 'all').")
         raise ValueError(msg) from None
+
+
+def default_cases(device: str = "cpu") -> list[Workload]:
+    """The cases a run on ``device`` times when none are named.
+
+    On the CPU the six :data:`CASES`; on a GPU also :data:`GPU_CASES`, right after
+    ``reference``: the two cases with GPU targets come first, so that a session cut short
+    by a time limit has measured them.
+
+    >>> [w.name for w in default_cases("cuda")][:3]
+    ['reference', 'huge', 'reference_dropout']
+    """
+    if device not in DEVICES:
+        msg = f"unknown device {device!r}; choose from {', '.join(DEVICES)}."
+        raise ValueError(msg)
+    cpu = list(CASES.values())
+    if device == "cpu":
+        return cpu
+    return [cpu[0], *GPU_CASES.values(), *cpu[1:]]
 
 
 #: N*H of the reference workload: the unit the default epoch counts scale with.
@@ -221,6 +260,12 @@ def traffic(w: Workload) -> dict[str, int]:
     The N*H arrays dominate: 6 float32 N*H transfers without dropout, 7 float32 and 2 one-byte
     ones with dropout. For small H they fit in cache, so a rate above the memory bandwidth
     is possible there.
+
+    Every read the layer-by-layer arithmetic cannot avoid is here: each product's operands
+    once and its result once, the labels for the loss and for its gradient, the mask in both
+    passes, Adam's seven arrays per parameter. Not counted: the accuracy and loss of logged
+    epochs (one in :data:`LOG_EVERY`), and anything saved by fusing two products into one
+    pass (see :func:`floor_ms`).
     """
     N, D, H, C = w.N, w.features, w.hidden, w.classes
     f, lab, msk = FLOAT_BYTES, LABEL_BYTES, MASK_BYTES
@@ -244,6 +289,31 @@ def bytes_moved(w: Workload) -> int:
     4898700
     """
     return sum(traffic(w).values())
+
+
+def floor_ms(w: Workload, matmul_gflops: float, bandwidth_gbps: float) -> dict[str, float]:
+    """The least time one epoch can take with the given ceilings, in milliseconds.
+
+    ``floor = flops / matmul rate + bytes_moved / bandwidth``: the matrix products at the
+    measured float32 matrix-product rate, plus the minimal traffic of :func:`traffic` at the
+    measured copy bandwidth. The sum assumes the two do not overlap (the products here are
+    skinny, ``K = 2`` or ``N = 3``, and memory-bound themselves), so it is the floor of a
+    layer-by-layer implementation that writes each layer's output once; a kernel fusing the
+    whole network and recomputing the N*H activations from X could go below it.
+
+    Returns ``{"floor_ms", "matmul_ms", "traffic_ms"}``.
+
+    >>> f = floor_ms(get("reference"), matmul_gflops=100.0, bandwidth_gbps=10.0)
+    >>> round(f["matmul_ms"], 4), round(f["traffic_ms"], 4), round(f["floor_ms"], 4)
+    (0.0499, 0.4899, 0.5398)
+    """
+    if matmul_gflops <= 0 or bandwidth_gbps <= 0:
+        msg = (f"floor_ms needs positive ceilings, got {matmul_gflops} GFLOP/s and "
+               f"{bandwidth_gbps} GB/s.")
+        raise ValueError(msg)
+    matmul = flops(w) / (matmul_gflops * 1e9) * 1e3
+    memory = bytes_moved(w) / (bandwidth_gbps * 1e9) * 1e3
+    return {"floor_ms": matmul + memory, "matmul_ms": matmul, "traffic_ms": memory}
 
 
 def needed_arrays(w: Workload) -> dict[str, int]:

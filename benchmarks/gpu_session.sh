@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# One GPU session in one command: the device, the versions, `xpnet bench --device cuda` (all
+# cases, huge included), bench_many.py on CuPy, and the CuPy test matrix, every output in DIR.
+#
+#   bash benchmarks/gpu_session.sh [DIR]        # DIR defaults to $OUT; run from anywhere
+#
+# Needs python3 with CuPy and PyTorch CUDA (PYTHON=... picks another). The pure-Python deps
+# (array-api-compat, array-api-strict, nnfs, hatchling, ...) come from ./wheelhouse when the
+# machine has no index: benchmarks/README.md ("GPU session runbook") says how to build it.
+#
+# Every step logs to a file in DIR and records "STEP rc=N seconds=S" in DIR/summary.txt; a
+# failed step does not stop the next. Each step has a time limit, cut to what is left of
+# GPU_SESSION_SECONDS (default 525: the whole session stays under 9 minutes); a step that
+# reaches its limit gets SIGINT (rc 124; bench keeps the cases it finished: it writes its
+# JSON after every case) and SIGKILL 15 s later. DIR receives 8 files: summary.txt, env.txt,
+# many.log, many-gpu.json, bench.log, bench-gpu.json, pytest.log (the fast-path tests, then the
+# matrix), pytest-cupy.xml.
+#
+# Estimated durations on one H100 (not yet measured; the first session's summary.txt has the
+# real ones): device and versions ~15 s, installs ~10 s, bench_many ~60 s (two runs), bench
+# ~4-5 min (torch.compile compiles each of the 7 cases for ~20-40 s; the CPU baselines take
+# ~40 s in all at 3 repeats), pytest ~2 min.
+set -u
+
+DIR=${1:-${OUT:-}}
+if [ -z "$DIR" ]; then
+    echo "usage: $0 DIR (or set OUT): where the session's files go" >&2
+    exit 2
+fi
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 2
+PY=${PYTHON:-python3}
+DEADLINE=${GPU_SESSION_SECONDS:-525}
+START=$(date +%s)
+SUMMARY=$DIR/summary.txt
+ENVLOG=$DIR/env.txt
+
+# one BLAS thread for the book's CPU baselines, as on the CPU; unbuffered logs; the checkout's
+# xpnet importable even where the editable install below fails
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONUNBUFFERED=1
+export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}"
+
+{
+    echo "xpnet GPU session, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(git rev-parse --short HEAD 2>/dev/null || echo 'no git')$(git status --porcelain -- src 2>/dev/null | grep -q . && echo '+dirty')"
+    echo "python: $(command -v "$PY"); deadline ${DEADLINE}s"
+} > "$SUMMARY"
+
+# step NAME LOG LIMIT_S COMMAND...: run COMMAND with its output appended to LOG, at most
+# LIMIT_S seconds (fewer if the session's deadline is nearer), and record its exit status.
+step() {
+    local name=$1 log=$2 limit=$3
+    shift 3
+    local left=$((DEADLINE - ($(date +%s) - START)))
+    if [ "$left" -lt "$limit" ]; then limit=$left; fi
+    if [ "$limit" -lt 5 ]; then
+        echo "$name rc=skipped (the session's ${DEADLINE}s are spent)" >> "$SUMMARY"
+        return 0
+    fi
+    local t0
+    t0=$(date +%s)
+    echo "=== $name (limit ${limit}s): $*" >> "$log"
+    timeout -s INT -k 15 "$limit" "$@" >> "$log" 2>&1
+    local rc=$?
+    echo "$name rc=$rc seconds=$(($(date +%s) - t0))" >> "$SUMMARY"
+    return 0
+}
+
+# --- the device and the software (~15 s) ------------------------------------------------------
+step nvidia-smi "$ENVLOG" 20 nvidia-smi
+step nvidia-smi-query "$ENVLOG" 20 nvidia-smi \
+    --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem,power.limit \
+    --format=csv
+
+# --- installs, offline (~10 s) ------------------------------------------------------------------
+if [ -d wheelhouse ]; then
+    step install-deps "$ENVLOG" 60 "$PY" -m pip install --no-index --find-links wheelhouse \
+        --no-cache-dir array-api-compat array-api-strict nnfs hypothesis threadpoolctl
+    FIND_LINKS=(--find-links wheelhouse)  # also hatchling, for the editable build below
+else
+    echo "no ./wheelhouse: pure-Python deps must already be installed" >> "$ENVLOG"
+    FIND_LINKS=()
+fi
+step install-xpnet "$ENVLOG" 60 "$PY" -m pip install --no-index --no-deps --no-cache-dir \
+    ${FIND_LINKS[@]+"${FIND_LINKS[@]}"} -e .
+if ! grep -q "^install-xpnet rc=0" "$SUMMARY"; then
+    # no build backend in an isolated environment: try the installed one (if any); without
+    # it, PYTHONPATH=src (above) still imports the checkout
+    step install-xpnet-no-isolation "$ENVLOG" 60 "$PY" -m pip install --no-index --no-deps \
+        --no-cache-dir --no-build-isolation -e .
+fi
+step versions "$ENVLOG" 60 "$PY" - <<'EOF'
+import importlib, sys
+print("python", sys.version.split()[0], sys.executable)
+for name in ("numpy", "array_api_compat", "array_api_strict", "cupy", "torch", "nnfs",
+             "hypothesis", "pytest", "threadpoolctl", "xpnet"):
+    try:
+        module = importlib.import_module(name)
+    except Exception as exc:
+        print(f"{name}: MISSING ({type(exc).__name__}: {exc})")
+        continue
+    print(f"{name} {getattr(module, '__version__', '?')} ({getattr(module, '__file__', '')})")
+try:
+    import cupy
+    rt = cupy.cuda.runtime
+    props = rt.getDeviceProperties(cupy.cuda.Device().id)
+    print("cupy: CUDA runtime", rt.runtimeGetVersion(), "driver", rt.driverGetVersion(),
+          "device", props["name"], "cc", props["major"], props["minor"],
+          "CUPY_TF32", __import__("os").environ.get("CUPY_TF32"))
+except Exception as exc:
+    print(f"cupy CUDA: {type(exc).__name__}: {exc}")
+try:
+    import torch
+    print("torch: CUDA", torch.version.cuda, "available", torch.cuda.is_available(),
+          torch.cuda.get_device_name() if torch.cuda.is_available() else "")
+except Exception as exc:
+    print(f"torch CUDA: {type(exc).__name__}: {exc}")
+from xpnet.backend import available
+print("xpnet backends here:", available())
+EOF
+
+# --- the fast paths first (~30 s): CuPy's fused kernels and graph replay against the generic
+# path (tests/test_fast.py), the part of xpnet that no CPU test can run -----------------------
+step fast-paths "$DIR/pytest.log" 90 env XPNET_TEST_BACKENDS=cupy "$PY" -m pytest -q \
+    tests/test_fast.py -p no:cacheprovider -rs
+
+# --- many models at once (~60 s) ----------------------------------------------------------------
+# the issue's command (ch15, with Dropout: every copy draws its masks on the host), then the
+# reference workload without dropout, which only the GPU's launches limit
+step many "$DIR/many.log" 75 "$PY" benchmarks/bench_many.py --device cuda --models 64 \
+    --epochs 50 --repeats 3 --json "$DIR/many-gpu.json"
+step many-no-dropout "$DIR/many.log" 45 "$PY" benchmarks/bench_many.py --device cuda \
+    --models 64 --epochs 50 --repeats 3 --no-dropout
+
+# --- the suite (~4-5 min): reference and huge first, every case written as it finishes ---------
+step bench "$DIR/bench.log" 300 "$PY" -m xpnet bench --device cuda --repeats 3 \
+    --json "$DIR/bench-gpu.json"
+
+# --- the CuPy test matrix (~2 min, or what is left) ---------------------------------------------
+step pytest-cupy "$DIR/pytest.log" 240 env XPNET_TEST_BACKENDS=cupy "$PY" -m pytest -q \
+    -m "not slow" -x -p no:cacheprovider --durations=15 --junitxml "$DIR/pytest-cupy.xml"
+
+echo "total seconds=$(($(date +%s) - START))" >> "$SUMMARY"
+cat "$SUMMARY"
