@@ -81,20 +81,19 @@ def assert_same_params(a, b):
 
 
 # -- the update rules ----------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_each_rule_gives_the_generic_update_bit_for_bit(name, dtype):
+def run_rule(name, kernels, shape, dtype, steps, to_device=np.asarray):
+    """Train one parameter array ``steps`` times with optimizer ``name``'s generic update
+    and with its fused rule on ``kernels``; returns both ``(p, state)`` pairs."""
     rng = np.random.default_rng(0)
     generic, fused = OPTIMIZERS[name](), OPTIMIZERS[name]()
     rule = fused.kernel_rule()
     assert rule is fast.RULES[name]
-    kernels = fast.Kernels(resolve("numpy"))
-    p0 = rng.standard_normal((5, 7)).astype(dtype)
-    p_generic, p_fused = p0.copy(), p0.copy()
-    s_generic = {k: np.zeros_like(p0) for k in generic.state_names}
-    s_fused = {k: np.zeros_like(p0) for k in fused.state_names}
-    for _ in range(30):  # decay and Adam's bias corrections change with the step
-        g = rng.standard_normal(p0.shape).astype(dtype) * dtype(rng.uniform(1e-3, 10))
+    p0 = rng.standard_normal(shape).astype(dtype)
+    p_generic, p_fused = to_device(p0.copy()), to_device(p0.copy())
+    s_generic = {k: to_device(np.zeros_like(p0)) for k in generic.state_names}
+    s_fused = {k: to_device(np.zeros_like(p0)) for k in fused.state_names}
+    for _ in range(steps):  # decay and Adam's bias corrections change with the step
+        g = to_device(rng.standard_normal(shape).astype(dtype) * dtype(rng.uniform(1e-3, 10)))
         generic.pre_update_params()
         p_generic = generic.update(p_generic, g, s_generic)
         generic.post_update_params()
@@ -102,9 +101,17 @@ def test_each_rule_gives_the_generic_update_bit_for_bit(name, dtype):
         kernels.update(rule, fused.kernel_scalars(), p_fused, g,
                        [s_fused[k] for k in rule.state])
         fused.post_update_params()
+    return (p_fused, {k: s_fused[k] for k in rule.state}), (p_generic, s_generic)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_each_rule_gives_the_generic_update_bit_for_bit(name, dtype):
+    kernels = fast.Kernels(resolve("numpy"))
+    (p_fused, s_fused), (p_generic, s_generic) = run_rule(name, kernels, (5, 7), dtype, 30)
     assert p_fused.dtype == dtype
     np.testing.assert_array_equal(p_fused, p_generic)
-    for k in rule.state:
+    for k in s_fused:
         np.testing.assert_array_equal(s_fused[k], s_generic[k], err_msg=k)
 
 
@@ -130,38 +137,27 @@ def test_a_table_of_step_scalars_is_read_at_its_counter():
 
 
 # -- models ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("graph", [False, True], ids=["eager", "graph"])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_training_with_the_fast_paths_gives_the_generic_values(data, name):
+def test_training_with_the_fast_paths_gives_the_generic_values(data, name, graph):
     X, y = data
     generic = build(False, OPTIMIZERS[name](), l2=5e-4)
     kernels = Counting(resolve("numpy"))
     fused = build(kernels, OPTIMIZERS[name](), l2=5e-4)
-    h_generic = generic.train(X, y, epochs=40, log_every=10)
-    h_fused = fused.train(X, y, epochs=40, log_every=10)
+    logs = [1, 2, 3, 17, 40]  # the first, the recorded and replayed ones, the last
+    h_generic = generic.train(X, y, epochs=40, log_every=logs)
+    h_fused = fused.train(X, y, epochs=40, log_every=logs, graph=graph)
     assert h_fused.records == h_generic.records
     assert_same_params(fused, generic)
-    assert kernels.calls == {(name, "value"): 4 * 40, "softmax": 40, "softmax_ce": 40}
-
-
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_a_replayed_graph_gives_the_generic_values(data, name):
-    X, y = data
-    generic = build(False, OPTIMIZERS[name](), l2=5e-4)
-    kernels = Counting(resolve("numpy"))
-    replayed = build(kernels, OPTIMIZERS[name](), l2=5e-4)
-    logs = [1, 2, 3, 17, 40]
-    h_generic = generic.train(X, y, epochs=40, log_every=logs)
-    h_replayed = replayed.train(X, y, epochs=40, log_every=logs, graph=True)
-    assert h_replayed.records == h_generic.records
-    assert_same_params(replayed, generic)
-    assert kernels.calls["capture"] == 1
-    assert kernels.calls[name, "table"] == 4 * 40 and kernels.calls[name, "value"] == 0
+    mode = "table" if graph else "value"
+    assert kernels.calls == {(name, mode): 4 * 40, "softmax": 40, "softmax_ce": 40,
+                             **({"capture": 1} if graph else {})}
     # the optimizer's host state moved on as usual, so training goes on seamlessly
     for attr in ("iterations", "current_learning_rate"):
-        assert getattr(replayed.optimizer, attr) == getattr(generic.optimizer, attr)
-    assert (replayed.train(X, y, epochs=5, start_epoch=41).records
+        assert getattr(fused.optimizer, attr) == getattr(generic.optimizer, attr)
+    assert (fused.train(X, y, epochs=5, start_epoch=41).records
             == generic.train(X, y, epochs=5, start_epoch=41).records)
-    assert_same_params(replayed, generic)
+    assert_same_params(fused, generic)
 
 
 def test_fast_paths_with_dropout_and_mini_batches(data):
@@ -253,24 +249,12 @@ def cupy_backend():
 def test_cupy_update_kernels_give_the_generic_bits(cupy_backend, name):
     import cupy
 
-    rng = np.random.default_rng(0)
     kernels = fast.CupyKernels(cupy_backend)
-    generic, fused = OPTIMIZERS[name](), OPTIMIZERS[name]()
-    rule = fused.kernel_rule()
-    p0 = rng.standard_normal((300, 70)).astype(np.float32)
-    p_generic, p_fused = cupy.asarray(p0), cupy.asarray(p0)
-    s_generic = {k: cupy.zeros_like(p_generic) for k in generic.state_names}
-    s_fused = {k: cupy.zeros_like(p_fused) for k in fused.state_names}
-    for _ in range(20):
-        g = cupy.asarray(rng.standard_normal(p0.shape).astype(np.float32))
-        generic.pre_update_params()
-        p_generic = generic.update(p_generic, g, s_generic)
-        generic.post_update_params()
-        fused.pre_update_params()
-        kernels.update(rule, fused.kernel_scalars(), p_fused, g,
-                       [s_fused[k] for k in rule.state])
-        fused.post_update_params()
+    (p_fused, s_fused), (p_generic, s_generic) = run_rule(
+        name, kernels, (300, 70), np.float32, 20, to_device=cupy.asarray)
     np.testing.assert_array_equal(cupy.asnumpy(p_fused), cupy.asnumpy(p_generic))
+    for k in s_fused:
+        np.testing.assert_array_equal(cupy.asnumpy(s_fused[k]), cupy.asnumpy(s_generic[k]))
 
 
 def test_cupy_softmax_kernels_match_the_generic_path(cupy_backend):
