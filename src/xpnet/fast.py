@@ -39,8 +39,10 @@ from typing import Any
 
 import numpy as np
 
+from .activations import _row_max
 from .backend import Backend
 from .errors import BackendError
+from .losses import one_hot
 
 __all__ = ["RULES", "CupyKernels", "Kernels", "UpdateRule", "kernels_for"]
 
@@ -159,13 +161,9 @@ class Kernels:
     def softmax(self, x: Any, out: Any) -> Any:
         """Row softmax of a 2-D ``x`` into ``out``: maximum, exponentials and their sum taken
         column by column in order, as the kernel's loop over a row does."""
-        k = x.shape[1]
-        m = x[:, 0:1]
-        for j in range(1, k):
-            m = np.maximum(m, x[:, j:j + 1])
-        np.exp(x - m, out=out)
+        np.exp(x - _row_max(np, x), out=out)
         total = out[:, 0:1].copy()
-        for j in range(1, k):
+        for j in range(1, x.shape[1]):
             total += out[:, j:j + 1]
         out /= total
         return out
@@ -173,8 +171,7 @@ class Kernels:
     def softmax_ce_backward(self, s: Any, y: Any, out: Any) -> Any:
         """``(s - one_hot(y)) / n`` for integer labels ``y``, into ``out``."""
         n, k = s.shape
-        hot = (y[:, None] == np.arange(k)).astype(s.dtype)
-        np.subtract(s, hot, out=out)
+        np.subtract(s, one_hot(self.backend.xp, y, k, s.dtype), out=out)
         out /= s.dtype.type(n)
         return out
 

@@ -32,7 +32,7 @@ from .activations import Softmax
 from .backend import Backend, resolve
 from .errors import BackendError, DivergenceError
 from .fast import Kernels, ScalarTable, kernels_for
-from .layers import Dense, Layer
+from .layers import Dense, Dropout, Layer
 from .losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -235,11 +235,10 @@ class Model:
         assert self.loss is not None
         layers = self.layers
         if self._fused:
-            ws = getattr(layers[-1], "workspace", None)
-            kernels = None if ws is None or _trace.ACTIVE is not None else ws.kernels
-            if ws is not None and kernels is not None and y.ndim == 1 and output.ndim == 2:
+            ws = layers[-1]._workspace() if isinstance(layers[-1], Layer) else None
+            if ws is not None and ws.kernels is not None and y.ndim == 1 and output.ndim == 2:
                 dx = ws.buffer("dx_ce", tuple(output.shape), output.dtype)
-                dout = kernels.softmax_ce_backward(output, y, dx)
+                dout = ws.kernels.softmax_ce_backward(output, y, dx)
             else:
                 dout = SoftmaxCrossentropy.backward_from_probabilities(output, y)
             layers = layers[:-1]
@@ -356,10 +355,7 @@ class Model:
                     output = run_graph.epoch()
                     if logged:
                         sums.append(self._batch_metrics(output, y, n))
-                    batches_now: list[tuple[int, int]] = []
-                else:
-                    batches_now = batches
-                for lo, hi in batches_now:
+                for lo, hi in batches if run_graph is None else ():
                     Xb, yb = (Xe, ye) if (lo, hi) == (0, n) else (Xe[lo:hi, ...], ye[lo:hi, ...])
                     output = self.forward(Xb, training=True)
                     if logged:
@@ -401,8 +397,6 @@ class Model:
                      shuffle: bool) -> None:
         """Refuse ``graph=True`` where a recorded step could not replay the training."""
         assert self.optimizer is not None
-        from .layers import Dropout
-
         problem = None
         if kernels is None:
             problem = ("it needs the fused kernels: build the model with fast=True on "
@@ -588,8 +582,7 @@ class _GraphRun:
         assert model.optimizer is not None
         output = model.forward(self.X, training=True)
         model.backward(output, self.y)
-        for layer in model.trainable_layers:
-            model.optimizer.update_params(layer)
+        model.optimizer.update_layers(model.trainable_layers)
         self.table.advance()
         return output
 

@@ -83,7 +83,7 @@ class Optimizer:
         tracing = _trace.ACTIVE is not None
         kernels = getattr(self, "kernels", None)
         rule = None if kernels is None or tracing else self.kernel_rule()
-        fused = kernels if rule is not None else None
+        scalars = self.kernel_scalars() if rule is not None else ()  # the same for every array
         for name, p in layer.params.items():
             g = layer.grads[name]
             s = state.get(name)
@@ -92,9 +92,9 @@ class Optimizer:
                 s = state[name] = {
                     key: xp.zeros_like(p) for key in self.state_names
                 }
-            if fused is not None and rule is not None and g.dtype == p.dtype and all(
+            if rule is not None and kernels is not None and g.dtype == p.dtype and all(
                     a.dtype == p.dtype for a in s.values()):
-                fused.update(rule, self.kernel_scalars(), p, g, [s[k] for k in rule.state])
+                kernels.update(rule, scalars, p, g, [s[k] for k in rule.state])
                 continue
             if tracing:
                 self._param = f"{getattr(layer, 'name', type(layer).__name__)}.{name}"
@@ -116,9 +116,13 @@ class Optimizer:
     def step(self, layers: Any) -> None:
         """One full update: pre_update, every layer's parameters, post_update."""
         self.pre_update_params()
+        self.update_layers(layers)
+        self.post_update_params()
+
+    def update_layers(self, layers: Any) -> None:
+        """Update every parameter array of every layer (the middle of :meth:`step`)."""
         for layer in layers:
             self.update_params(layer)
-        self.post_update_params()
 
     def update(self, p: Any, g: Any, state: dict[str, Any]) -> Any:
         """Return the updated parameter ``p`` given its gradient ``g``; update ``state``."""
