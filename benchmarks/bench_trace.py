@@ -30,10 +30,10 @@ import xpnet  # noqa: E402
 TIMER = """
 import sys, time
 import xpnet
-from xpnet.activations import ReLU, Softmax
-from xpnet.layers import Dense, Dropout
-from xpnet.losses import CategoricalCrossentropy
-from xpnet.optimizers import Adam
+from xpnet.nn.activations import ReLU, Softmax
+from xpnet.nn.layers import Dense, Dropout
+from xpnet.nn.losses import CategoricalCrossentropy
+from xpnet.nn.optimizers import Adam
 epochs, dropout = int(sys.argv[1]), float(sys.argv[2])
 X, y = xpnet.datasets.spiral(1000, 3, seed=0)
 model = xpnet.Model(seed=0)

@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from _common import make_parser, parse, print_epoch
 
 import xpnet
-from xpnet.activations import ReLU, Softmax
-from xpnet.layers import Dense
-from xpnet.losses import CategoricalCrossentropy
-from xpnet.optimizers import Adam
+from xpnet.nn.activations import ReLU, Softmax
+from xpnet.nn.layers import Dense
+from xpnet.nn.losses import CategoricalCrossentropy
+from xpnet.nn.optimizers import Adam
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from _common import make_parser, parse, print_epoch
 
 import xpnet
-from xpnet.activations import ReLU, Sigmoid
-from xpnet.layers import Dense
-from xpnet.losses import BinaryCrossentropy
-from xpnet.optimizers import Adam
+from xpnet.nn.activations import ReLU, Sigmoid
+from xpnet.nn.layers import Dense
+from xpnet.nn.losses import BinaryCrossentropy
+from xpnet.nn.optimizers import Adam
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from _common import make_parser, parse, print_epoch
 
 import xpnet
-from xpnet.activations import Linear, ReLU
-from xpnet.layers import Dense
-from xpnet.losses import MeanSquaredError
-from xpnet.optimizers import Adam
+from xpnet.nn.activations import Linear, ReLU
+from xpnet.nn.layers import Dense
+from xpnet.nn.losses import MeanSquaredError
+from xpnet.nn.optimizers import Adam
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = xpnet.Model(backend=backend, seed=rng)
     # The nnfs package's sine data is float64, and faithful mode uses it as is; otherwise
     # the data takes the model's float32.
-    dtype = "float64" if model.precision.name == "nnfs" else "float32"
+    dtype = "float64" if model.precision == "nnfs" else "float32"
     X, y = xpnet.datasets.sine(samples=1000, backend=backend, dtype=dtype)
 
     model.add(Dense(1, 64, init_scale=0.1))

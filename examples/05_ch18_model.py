@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from _common import make_parser, parse, print_epoch
 
 import xpnet
-from xpnet.activations import ReLU, Softmax
-from xpnet.layers import Dense, Dropout
-from xpnet.losses import CategoricalCrossentropy
-from xpnet.metrics import CategoricalAccuracy
-from xpnet.optimizers import Adam
+from xpnet.nn.activations import ReLU, Softmax
+from xpnet.nn.layers import Dense, Dropout
+from xpnet.nn.losses import CategoricalCrossentropy
+from xpnet.nn.metrics import CategoricalAccuracy
+from xpnet.nn.optimizers import Adam
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

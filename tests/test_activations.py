@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from _util import host, numerical_grad
-from xpnet.activations import Linear, ReLU, Sigmoid, Softmax, softmax_jacobian
+from xpnet.nn.activations import Linear, ReLU, Sigmoid, Softmax, softmax_jacobian
 
 
 def test_relu_forward_backward(backend):

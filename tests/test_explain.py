@@ -12,7 +12,7 @@ import pytest
 from xpnet import trace
 from xpnet.cli import main
 from xpnet.explain import TOPICS, explain
-from xpnet.layers import Dense
+from xpnet.nn.layers import Dense
 
 
 def events(topic, backend, steps=3):

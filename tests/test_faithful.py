@@ -114,7 +114,7 @@ def test_faithful_dtype_flow_follows_the_book():
         out = layer.forward(out, True)
         dtypes.append(str(out.dtype))
     assert dtypes == ["float32", "float32", "float64", "float32", "float32"]
-    model._ready(training=True)
+    model.check_ready(training=True)
     model.backward(out, y)
     dense1, dense2 = model.layers[0], model.layers[3]
     assert dense1.grads["b"].dtype == np.float64 and dense1.grads["W"].dtype == np.float32

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from xpnet import gradcheck
-from xpnet.activations import ReLU
 from xpnet.cli import main
-from xpnet.layers import Dense, Dropout
-from xpnet.losses import MeanAbsoluteError
+from xpnet.nn.activations import ReLU
+from xpnet.nn.layers import Dense, Dropout
+from xpnet.nn.losses import MeanAbsoluteError
 
 BOOK = Path(__file__).parent / "book"
 

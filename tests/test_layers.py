@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 
 from _util import host, numerical_grad
-from xpnet import precision
-from xpnet.layers import Dense, Dropout
+from xpnet.engine.faithful import FaithfulOps
+from xpnet.nn.layers import Dense, Dropout
+from xpnet.nn.ops import Ops
 from xpnet.random import Generator
 
 
 def _dense(backend, n_in=3, n_out=4, dtype="float32", **reg):
     layer = Dense(n_in, n_out, **reg)
-    layer.build(backend, Generator(1), precision.DEFAULT.with_dtype(dtype))
+    layer.build(Ops(backend), Generator(1), dtype)
     return layer
 
 
@@ -111,7 +112,7 @@ def test_standalone_dense_builds_from_first_input():
 def test_dropout_mask_scales_kept_units_and_is_identity_in_eval(backend):
     xp = backend.xp
     drop = Dropout(0.25)
-    drop.build(backend, Generator(0), precision.DEFAULT)
+    drop.build(Ops(backend), Generator(0))
     x = backend.asarray(np.ones((200, 50), dtype=np.float32))
     y = host(drop.forward(x, training=True))
     values = set(np.unique(y).tolist())
@@ -125,7 +126,7 @@ def test_dropout_mask_scales_kept_units_and_is_identity_in_eval(backend):
 
 def test_dropout_faithful_mask_is_books_float64_binomial(np_backend):
     drop = Dropout(0.1)
-    drop.build(np_backend, Generator("nnfs"), precision.NNFS)
+    drop.build(FaithfulOps(np_backend), Generator("nnfs"))
     x = np.ones((4, 5), dtype=np.float32)
     y = drop.forward(x)
     expected = np.random.RandomState(0).binomial(1, 0.9, size=(4, 5)) / 0.9

@@ -7,11 +7,11 @@ import pytest
 
 import xpnet
 from _util import host
-from xpnet.activations import Linear, ReLU, Sigmoid, Softmax
 from xpnet.errors import BackendError, DivergenceError
-from xpnet.layers import Dense, Dropout
-from xpnet.losses import BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError
-from xpnet.optimizers import SGD, Adam
+from xpnet.nn.activations import Linear, ReLU, Sigmoid, Softmax
+from xpnet.nn.layers import Dense, Dropout
+from xpnet.nn.losses import BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError
+from xpnet.nn.optimizers import SGD, Adam
 
 
 def classifier(backend, seed=0, hidden=16, dropout=0.0, lr=0.02):
@@ -59,7 +59,7 @@ def test_fused_path_equals_separate_softmax_and_crossentropy_gradients(np_backen
     X, y = xpnet.datasets.spiral(20, 3, seed=0)
     model = classifier("numpy")
     out = model.forward(X, training=True)
-    model._ready(training=True)
+    model.check_ready(training=True)
     model.backward(out, y)
     fused = {k: v.copy() for k, v in model.layers[2].grads.items()}
     # the unfused chain: CE backward then Softmax backward

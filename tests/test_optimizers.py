@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from _util import host
-from xpnet.optimizers import SGD, Adagrad, Adam, RMSprop
+from xpnet.nn.optimizers import SGD, Adagrad, Adam, RMSprop
 
 
 class _Param:

@@ -11,17 +11,17 @@ from hypothesis import strategies as st
 from _util import host
 from strategies import batch_sizes, features, logits_and_labels, matrices, seeds, shaped, strengths
 from xpnet import gradcheck
-from xpnet.activations import Linear, ReLU, Sigmoid, Softmax
-from xpnet.layers import Dense, Dropout
-from xpnet.losses import (
+from xpnet.nn.activations import Linear, ReLU, Sigmoid, Softmax
+from xpnet.nn.layers import Dense, Dropout
+from xpnet.nn.losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
     MeanAbsoluteError,
     MeanSquaredError,
     SoftmaxCrossentropy,
 )
-from xpnet.optimizers import SGD, Adagrad, Adam, RMSprop
-from xpnet.precision import DEFAULT
+from xpnet.nn.ops import Ops
+from xpnet.nn.optimizers import SGD, Adagrad, Adam, RMSprop
 from xpnet.random import Generator
 
 # the backend fixture is a constant per test: safe to share across hypothesis examples
@@ -125,7 +125,7 @@ def test_optimizer_steps_follow_the_formulas(backend, p, g, lr, decay, steps):
     for opt in (SGD(lr, decay, momentum=0.5), Adagrad(lr, decay), RMSprop(lr, decay),
                 Adam(lr, decay)):
         layer = Dense(2, 3)
-        layer.build(backend, Generator(0), DEFAULT.with_dtype("float64"))
+        layer.build(Ops(backend), Generator(0), "float64")
         layer.params = {"W": backend.asarray(p.copy())}
         layer.grads = {"W": backend.asarray(g)}
         expected, state = p.copy(), {"u": 0.0, "c": 0.0, "m": 0.0, "v": 0.0}

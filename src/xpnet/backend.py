@@ -132,6 +132,14 @@ class Backend:
         return contextlib.nullcontext()
 
     @property
+    def native(self) -> ModuleType | None:
+        """The array library itself (``numpy``, ``cupy``) when its functions write into an
+        existing array with ``out=`` (the in-place engines need it); None elsewhere."""
+        if self.name in ("numpy", "cupy"):
+            return importlib.import_module(self.name)
+        return None
+
+    @property
     def has_float64(self) -> bool:
         """Whether the device supports float64 (Apple MPS, for one, does not)."""
         info = getattr(self.xp, "__array_namespace_info__", None)

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from . import datasets, presets
-from .activations import ReLU, Softmax
-from .layers import Dense, Dropout
-from .losses import CategoricalCrossentropy, SoftmaxCrossentropy
 from .model import Model
-from .optimizers import SGD, Adagrad, Adam, RMSprop
+from .nn.activations import ReLU, Softmax
+from .nn.layers import Dense, Dropout
+from .nn.losses import CategoricalCrossentropy, softmax_crossentropy_backward
+from .nn.optimizers import SGD, Adagrad, Adam, RMSprop
 from .random import SeedLike, as_generator
 from .trace import Event, Tracer, select
 
@@ -192,7 +192,7 @@ def _softmax_backward_paths(model: Model, X: Any, y: Any) -> None:
     s = model.forward(X, training=False)
     ce = CategoricalCrossentropy()
     softmax.backward(ce.backward(s, y))  # Jacobian-vector product, vectorised
-    SoftmaxCrossentropy.backward_from_probabilities(s, y)  # fused
+    softmax_crossentropy_backward(s, y)  # fused
 
 
 # -- renderers -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ Components may follow xpnet's layer protocol (``forward`` returns the output, ``
 returns ``dx``, ``params``/``grads`` dicts) or the book's style (``forward`` sets
 ``self.output``, ``backward`` sets ``self.dinputs``, ``self.dweights``, ``self.dbiases``).
 
->>> from xpnet.layers import Dense
+>>> from xpnet.nn.layers import Dense
 >>> report = check(Dense(3, 2, weight_l2=0.1))
 >>> report.passed, [c.parameter for c in report.checks]
 (True, ['x', 'W', 'b'])
@@ -37,8 +37,18 @@ from typing import Any
 
 import numpy as np
 
-from . import precision as _precision
 from .backend import Backend, resolve, to_numpy
+from .nn.activations import Linear, ReLU, Sigmoid, Softmax
+from .nn.layers import Dense, Dropout
+from .nn.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Loss,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SoftmaxCrossentropy,
+)
+from .nn.ops import Ops
 from .random import Generator
 
 __all__ = ["TOLERANCES", "Check", "Report", "builtin_components", "check", "check_many"]
@@ -131,8 +141,6 @@ class Report:
 def is_loss(component: Any) -> bool:
     """Losses take ``(y_pred, y_true)``: xpnet's Loss classes, or anything with
     ``calculate`` (the book's losses)."""
-    from .losses import Loss
-
     return isinstance(component, Loss) or hasattr(component, "calculate")
 
 
@@ -310,8 +318,8 @@ def _float64_copy(component: Any, b: Backend) -> Any:
     c64 = copy.deepcopy(component)
     for name, p in _params(c64).items():
         _set_param(c64, name, b.xp.astype(p, b.xp.float64))
-    if isinstance(getattr(c64, "precision", None), _precision.Precision):
-        c64.precision = c64.precision.with_dtype("float64")
+    if isinstance(getattr(c64, "ops", None), Ops):
+        c64.ops = Ops(b)  # plain float64 arithmetic: the book's float32 casts would blur it
     return c64
 
 
@@ -447,8 +455,6 @@ def default_inputs(component: Any, b: Backend, dtype: str, seed: int = 0,
     Layers get ``(x,)`` with ``n_in`` (or ``features``) columns; losses get
     ``(y_pred, y_true)`` matching what the loss expects.
     """
-    from .losses import BinaryCrossentropy, CategoricalCrossentropy, SoftmaxCrossentropy
-
     rng = np.random.default_rng(seed + 1)
     dt = getattr(b.xp, dtype)
     if is_loss(component):
@@ -477,16 +483,6 @@ def default_inputs(component: Any, b: Backend, dtype: str, seed: int = 0,
 
 def builtin_components() -> dict[str, Callable[[], Any]]:
     """Every built-in layer, activation and loss, with and without regularization."""
-    from .activations import Linear, ReLU, Sigmoid, Softmax
-    from .layers import Dense, Dropout
-    from .losses import (
-        BinaryCrossentropy,
-        CategoricalCrossentropy,
-        MeanAbsoluteError,
-        MeanSquaredError,
-        SoftmaxCrossentropy,
-    )
-
     return {
         "Dense": lambda: Dense(3, 4),
         "Dense[L1+L2]": lambda: Dense(3, 4, weight_l1=0.01, weight_l2=0.02, bias_l1=0.03,
@@ -551,7 +547,7 @@ def check(
     b = resolve(backend)
     label = name or _name(component)
     if hasattr(component, "build") and not getattr(component, "built", True):
-        component.build(b, Generator(seed), _precision.DEFAULT.with_dtype(dtype))
+        component.build(Ops(b), Generator(seed), dtype)
     args = tuple(inputs) if inputs is not None else default_inputs(component, b, dtype, seed)
     if is_loss(component):
         if len(args) != 2:

@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,14 @@ import numpy as np
 
 from .backend import to_numpy
 from .errors import ModelFileError
-from .layers import Layer
-from .losses import Loss
-from .metrics import Accuracy
-from .optimizers import Optimizer
+from .nn.layers import Layer
+from .nn.losses import Loss
+from .nn.metrics import Accuracy
+from .nn.optimizers import Optimizer
+from .random import Generator
 
-__all__ = ["FORMAT", "VERSION", "atomic_write_bytes", "load_model", "save_model"]
+__all__ = ["FORMAT", "VERSION", "SavedModel", "atomic_write_bytes", "read_model_file",
+           "save_model"]
 
 FORMAT = "xpnet-model"
 VERSION = 1
@@ -81,8 +84,8 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
         "format": FORMAT,
         "version": VERSION,
         "backend": model.backend.name,
-        "precision": model.precision.name,
-        "dtype": model.precision.dtype,
+        "precision": model.precision,
+        "dtype": model.dtype,
         "layers": layers,
         "loss": _describe(model.loss) if model.loss is not None else None,
         "accuracy": _describe(model.accuracy) if model.accuracy is not None else None,
@@ -147,56 +150,65 @@ def _make(registry: dict[str, type], spec: dict[str, Any], what: str, path: Path
         raise ModelFileError(msg) from exc
 
 
-def load_model(path: str | os.PathLike[str], *, backend: Any = None, device: Any = None) -> Any:
-    """Read a model saved by :func:`save_model` onto ``backend`` (NumPy by default)."""
-    from .model import Model
-    from .random import Generator
+@dataclass
+class SavedModel:
+    """A model file's description (``meta``) and arrays, read and checked by
+    :func:`read_model_file`; :meth:`restore` rebuilds the model into a new one."""
 
+    path: Path
+    meta: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+    def restore(self, model: Any) -> None:
+        """Add the saved layers (with their parameters and optimizer state) to an empty
+        ``model`` and set its loss, optimizer, accuracy and random stream."""
+        meta, arrays, path = self.meta, self.arrays, self.path
+        rng = Generator(0)
+        rng.set_state(meta["rng"])
+        model.rng = rng
+        b = model.backend
+        for i, spec in enumerate(meta["layers"]):
+            layer = _make(Layer.registry, spec, "layer", path)
+            model.add(layer)
+            for name, current in list(getattr(layer, "params", {}).items()):
+                key = f"layers.{i}.{name}"
+                if key not in arrays:
+                    msg = f"{str(path)!r} is missing the array {key!r}; the file is incomplete."
+                    raise ModelFileError(msg)
+                value = arrays[key]
+                if tuple(value.shape) != tuple(current.shape):
+                    msg = (
+                        f"{str(path)!r}: array {key!r} has shape {value.shape}, but layer {i} "
+                        f"({layer!r}) needs {tuple(current.shape)}; the file is corrupt."
+                    )
+                    raise ModelFileError(msg)
+                layer.params[name] = b.asarray(value, dtype=current.dtype)
+            state: dict[str, dict[str, Any]] = {}
+            prefix = f"optimizer.{i}."
+            for key, value in arrays.items():
+                if key.startswith(prefix):
+                    name, slot = key[len(prefix):].split(".", 1)
+                    state.setdefault(name, {})[slot] = b.asarray(value)
+            if state:
+                layer.optimizer_state = state
+        # the rng was advanced by building the layers: restore the saved stream
+        rng.set_state(meta["rng"])
+        if meta.get("loss"):
+            loss = _make(Loss.registry, meta["loss"], "loss", path)
+            optimizer = None
+            if meta.get("optimizer"):
+                optimizer = _make(Optimizer.registry, meta["optimizer"], "optimizer", path)
+                optimizer.iterations = int(meta["optimizer"]["iterations"])
+                optimizer.current_learning_rate = float(
+                    meta["optimizer"]["current_learning_rate"])
+            accuracy = None
+            if meta.get("accuracy"):
+                accuracy = _make(Accuracy.registry, meta["accuracy"], "accuracy", path)
+            model.set(loss=loss, optimizer=optimizer, accuracy=accuracy)
+
+
+def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
+    """Read and check a file written by :func:`save_model` (``Model.load`` rebuilds it)."""
     path = Path(path)
     meta, arrays = _read(path)
-    model = Model(
-        backend=backend or "numpy", device=device, seed=0,
-        precision=meta["precision"], dtype=meta.get("dtype", "float32"),
-    )
-    rng = Generator(0)
-    rng.set_state(meta["rng"])
-    model.rng = rng
-    b = model.backend
-    for i, spec in enumerate(meta["layers"]):
-        layer = _make(Layer.registry, spec, "layer", path)
-        model.add(layer)
-        for name, current in list(getattr(layer, "params", {}).items()):
-            key = f"layers.{i}.{name}"
-            if key not in arrays:
-                msg = f"{str(path)!r} is missing the array {key!r}; the file is incomplete."
-                raise ModelFileError(msg)
-            value = arrays[key]
-            if tuple(value.shape) != tuple(current.shape):
-                msg = (
-                    f"{str(path)!r}: array {key!r} has shape {value.shape}, but layer {i} "
-                    f"({layer!r}) needs {tuple(current.shape)}; the file is corrupt."
-                )
-                raise ModelFileError(msg)
-            layer.params[name] = b.asarray(value, dtype=current.dtype)
-        state: dict[str, dict[str, Any]] = {}
-        prefix = f"optimizer.{i}."
-        for key, value in arrays.items():
-            if key.startswith(prefix):
-                name, slot = key[len(prefix):].split(".", 1)
-                state.setdefault(name, {})[slot] = b.asarray(value)
-        if state:
-            layer.optimizer_state = state
-    # the rng was advanced by building the layers: restore the saved stream
-    rng.set_state(meta["rng"])
-    if meta.get("loss"):
-        loss = _make(Loss.registry, meta["loss"], "loss", path)
-        optimizer = None
-        if meta.get("optimizer"):
-            optimizer = _make(Optimizer.registry, meta["optimizer"], "optimizer", path)
-            optimizer.iterations = int(meta["optimizer"]["iterations"])
-            optimizer.current_learning_rate = float(meta["optimizer"]["current_learning_rate"])
-        accuracy = None
-        if meta.get("accuracy"):
-            accuracy = _make(Accuracy.registry, meta["accuracy"], "accuracy", path)
-        model.set(loss=loss, optimizer=optimizer, accuracy=accuracy)
-    return model
+    return SavedModel(path, meta, arrays)

@@ -3,8 +3,8 @@
 Examples
 --------
 >>> import xpnet
->>> from xpnet.layers import Dense
->>> from xpnet.activations import ReLU, Softmax
+>>> from xpnet.nn.layers import Dense
+>>> from xpnet.nn.activations import ReLU, Softmax
 >>> X, y = xpnet.datasets.spiral(samples=100, classes=3, seed=0)
 >>> model = xpnet.Model(seed=0)
 >>> for layer in (Dense(2, 32), ReLU(), Dense(32, 3), Softmax()):
@@ -20,86 +20,58 @@ True
 
 from __future__ import annotations
 
-import contextlib
-import math
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+import os
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from . import precision as _precision
-from . import trace as _trace
-from .activations import Softmax
+from . import engine, io
 from .backend import Backend, resolve
-from .errors import BackendError, DivergenceError
-from .fast import Kernels, ScalarTable, kernels_for
-from .layers import Dense, Dropout, Layer
-from .losses import (
-    BinaryCrossentropy,
-    CategoricalCrossentropy,
-    Loss,
-    SoftmaxCrossentropy,
-    regularization_loss,
-)
-from .metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
-from .optimizers import Optimizer
+from .engine.fused import Kernels, kernels_for
+from .errors import BackendError
+from .nn.layers import Dense, Layer
+from .nn.losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SoftmaxCrossentropy
+from .nn.metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
+from .nn.optimizers import Optimizer
 from .random import SeedLike, as_generator
-from .workspace import Workspace
+from .training import Callback, History, train
 
 __all__ = ["Callback", "History", "Model"]
 
-#: ``callback(model, epoch, logs)``; return True to stop training after this epoch.
-Callback = Callable[["Model", int, dict], Any]
-
-
-@dataclass
-class History:
-    """Metrics of a training run: one record per logged epoch.
-
-    ``history["loss"]`` is the list of one metric over the logged epochs; ``records`` holds
-    dicts with ``epoch, acc, loss, data_loss, reg_loss, lr`` (and ``val_acc, val_loss``
-    where validation ran); ``validation`` the final validation metrics, if any.
-    """
-
-    records: list[dict[str, Any]] = field(default_factory=list)
-    validation: dict[str, float] | None = None
-    stopped_early: bool = False
-
-    def __getitem__(self, key: str) -> list[Any]:
-        if self.records and key not in self.records[0]:
-            msg = f"History has no metric {key!r}; it has {sorted(self.records[0])}."
-            raise KeyError(msg)
-        return [r[key] for r in self.records]
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"records": self.records, "validation": self.validation,
-                "stopped_early": self.stopped_early}
+#: Arithmetic policies: the default one, and the book's (``nnfs.init()``'s float64 products,
+#: float64 dropout masks, NumPy's sums), which the faithful engine implements.
+PRECISIONS = ("default", "nnfs")
 
 
 class Model:
-    """A sequential network trained with the book's loop.
+    """A sequential network: architecture, forward and backward passes, predict, evaluate,
+    save and load. Training is :func:`xpnet.training.train`, behind :meth:`train`.
 
     Parameters
     ----------
     backend : str, namespace or Backend
-        ``"numpy"`` (default), ``"cupy"``, ``"torch"``, ``"array_api_strict"``, or a namespace.
+        ``"numpy"`` (default), ``"cupy"``, ``"torch"``, ``"jax"``, ``"array_api_strict"``, or a
+        namespace.
     device : optional
         Device for the parameters (the backend's default when omitted).
     seed : int, "nnfs" or Generator
         The stream for initial weights, dropout masks and shuffling. ``"nnfs"`` (or a
         ``Generator("nnfs")`` shared with the data) selects faithful mode.
-    precision : str or Precision, optional
-        Arithmetic policy; ``"nnfs"`` when the stream is the book's, else ``"default"``.
+    precision : {"default", "nnfs"}, optional
+        Arithmetic policy; ``"nnfs"`` (the book's, see :mod:`xpnet.engine.faithful`) when the
+        stream is the book's, else ``"default"``.
     dtype : str
         Parameter dtype, ``"float32"`` (default) or ``"float64"``.
     fast : bool
-        Train with the backend's fused kernels (:mod:`xpnet.fast`): one kernel per optimizer
-        update, softmax and softmax + cross-entropy gradient instead of several. CuPy has
-        them; elsewhere the flag changes nothing. Not with faithful mode, whose rounding is
-        the book's. (Tests pass a :class:`xpnet.fast.Kernels` to run the reference
-        implementation on NumPy.)
+        Train with fused kernels (:mod:`xpnet.engine.fused`): one kernel per optimizer
+        update instead of a dozen. CuPy has them; elsewhere the flag changes nothing. Not
+        with faithful mode, whose rounding is the book's. (Tests pass a
+        :class:`xpnet.engine.fused.Kernels` to run the reference implementation on NumPy.)
+
+    Attributes
+    ----------
+    ops : Ops
+        The model's engine (plain or faithful), which its layers compute with outside
+        training steps.
     """
 
     def __init__(
@@ -108,7 +80,7 @@ class Model:
         backend: str | Backend | Any = "numpy",
         device: Any = None,
         seed: SeedLike = 0,
-        precision: str | _precision.Precision | None = None,
+        precision: str | None = None,
         dtype: str = "float32",
         fast: bool | Kernels = False,
     ):
@@ -116,15 +88,21 @@ class Model:
         self.rng = as_generator(seed)
         if precision is None:
             precision = "nnfs" if self.rng.nnfs else "default"
-        self.precision = _precision.get(precision).with_dtype(dtype)
+        if precision not in PRECISIONS:
+            msg = f"unknown precision policy {precision!r}; expected one of {list(PRECISIONS)}."
+            raise ValueError(msg)
+        if dtype not in ("float32", "float64"):
+            msg = f"dtype must be 'float32' or 'float64', got {dtype!r}."
+            raise ValueError(msg)
         if not isinstance(fast, (bool, Kernels)):
             msg = f"fast must be True or False, got {fast!r}."
             raise TypeError(msg)
-        if fast and self.precision.name == "nnfs":
+        if fast and precision == "nnfs":
             msg = ("fast=True cannot be combined with faithful mode: the fused kernels round "
                    "differently from the book's code. Drop fast=True, or use an integer seed.")
             raise ValueError(msg)
-        self.fast = fast
+        self.precision, self.dtype, self.fast = precision, dtype, fast
+        self.ops = engine.for_model(self.backend, precision, dtype)
         self._kernels: Kernels | None = None  # built on the first training run that uses them
         self.layers: list[Layer] = []
         self.loss: Loss | None = None
@@ -145,7 +123,7 @@ class Model:
             )
             raise BackendError(msg)
         if not getattr(layer, "built", False) and hasattr(layer, "build"):
-            layer.build(self.backend, self.rng, self.precision)
+            layer.build(self.ops, self.rng, self.dtype)
         layer.name = f"{type(layer).__name__}[{len(self.layers)}]"
         self.layers.append(layer)
         return layer
@@ -170,13 +148,13 @@ class Model:
         return [layer for layer in self.layers if getattr(layer, "params", None)]
 
     @property
-    def _fused(self) -> bool:
-        """Softmax output + cross-entropy: use the cheap fused gradient (ŷ - y) / n."""
-        return bool(self.layers) and isinstance(self.layers[-1], Softmax) and isinstance(
-            self.loss, CategoricalCrossentropy
-        )
+    def engine(self) -> str:
+        """The name of the engine a training step runs on here (see :mod:`xpnet.engine`)."""
+        views = engine.training_views(self.ops, self.layers, self.loss, self.fused_kernels())
+        return views[0].name if views else self.ops.name
 
-    def _ready(self, training: bool) -> None:
+    def check_ready(self, training: bool) -> None:
+        """Raise unless the model has layers, a loss and (to train) an optimizer."""
         if not self.layers:
             msg = "the model has no layers; add some with model.add(...)."
             raise RuntimeError(msg)
@@ -186,41 +164,11 @@ class Model:
         for i, layer in enumerate(self.layers):
             layer.need_input_grad = i > 0
 
-    def _fast_kernels(self) -> Kernels | None:
+    def fused_kernels(self) -> Kernels | None:
         """The fused kernels this model trains with, or None (see ``fast``)."""
         if self.fast and self._kernels is None:
             self._kernels = kernels_for(self.backend, self.fast)
         return self._kernels if self.fast else None
-
-    @contextlib.contextmanager
-    def _workspaces(self, kernels: Kernels | None = None) -> Iterator[None]:
-        """Lend every layer a :class:`~xpnet.workspace.Workspace` while training, and tell it
-        which arrays nobody else keeps: its input (when the layer before declares
-        ``scratch_output``) and its ``dy`` (when the layer after, or the loss, declares
-        ``scratch_dx``), which it may then overwrite. ``kernels`` (the fast paths, if any)
-        go to the workspaces and the optimizer."""
-        assert self.optimizer is not None
-        layers = [layer for layer in self.layers if isinstance(layer, Layer)]
-        if len(layers) != len(self.layers):  # a component of another kind: no sharing
-            layers = []
-        backward = layers[:-1] if self._fused else layers
-        loss_scratch = self._fused or bool(getattr(self.loss, "scratch_dx", False))
-        self.optimizer.kernels = kernels
-        for i, layer in enumerate(layers):
-            layer.workspace = Workspace(self.backend)
-            layer.workspace.kernels = kernels
-            layer.overwrite_input = i > 0 and layers[i - 1].scratch_output
-            layer.overwrite_dy = (
-                loss_scratch if i == len(backward) - 1
-                else i < len(backward) and layers[i + 1].scratch_dx
-            )
-        try:
-            yield
-        finally:
-            self.optimizer.kernels = None
-            for layer in layers:
-                layer.workspace = None
-                layer.overwrite_input = layer.overwrite_dy = False
 
     # -- computing -----------------------------------------------------------------------
     def forward(self, X: Any, training: bool = False) -> Any:
@@ -231,21 +179,20 @@ class Model:
         return out
 
     def backward(self, output: Any, y: Any) -> None:
-        """Backpropagate the data loss of ``output`` against ``y`` through every layer."""
+        """Backpropagate the data loss of ``output`` against ``y`` through every layer.
+
+        When the loss and the last layer have a joint gradient (softmax + cross-entropy:
+        ``(s - y) / n``), it starts from that, at the last layer's input.
+        """
         assert self.loss is not None
         layers = self.layers
-        if self._fused:
-            ws = layers[-1]._workspace() if isinstance(layers[-1], Layer) else None
-            if ws is not None and ws.kernels is not None and y.ndim == 1 and output.ndim == 2:
-                dx = ws.buffer("dx_ce", tuple(output.shape), output.dtype)
-                dout = ws.kernels.softmax_ce_backward(output, y, dx)
-            else:
-                dout = SoftmaxCrossentropy.backward_from_probabilities(output, y)
-            layers = layers[:-1]
+        dx = self.loss.backward_through(layers[-1], output, y)
+        if dx is None:
+            dx = self.loss.backward(output, y)
         else:
-            dout = self.loss.backward(output, y)
+            layers = layers[:-1]
         for layer in reversed(layers):
-            dout = layer.backward(dout)
+            dx = layer.backward(dx)
 
     def predictions(self, output: Any) -> Any:
         """What accuracy compares: the output activation's (or the loss's) predictions."""
@@ -255,7 +202,21 @@ class Model:
                 return predict(output)
         return output
 
-    # -- the training loop --------------------------------------------------------------
+    def batch_metrics(self, output: Any, y: Any, count: int) -> tuple[Any, Any, int]:
+        """Data loss and accuracy of one batch (0-d arrays, left on the device), and its
+        sample count."""
+        assert self.loss is not None and self.accuracy is not None
+        data_loss = self.loss.calculate(output, y)
+        acc = self.accuracy.calculate(self.predictions(output), y)
+        return data_loss, acc, count
+
+    def shuffled(self, X: Any, y: Any) -> tuple[Any, Any]:
+        """``X`` and ``y`` in an order drawn from the model's stream."""
+        xp = self.backend.xp
+        index = self.backend.asarray(self.rng.permutation(int(X.shape[0])), dtype=xp.int64)
+        return xp.take(X, index, axis=0), xp.take(y, index, axis=0)
+
+    # -- training -----------------------------------------------------------------------
     def train(
         self,
         X: Any,
@@ -311,151 +272,24 @@ class Model:
         DivergenceError
             When a logged loss is NaN or infinite.
         """
-        self._ready(training=True)
-        assert self.optimizer is not None and self.accuracy is not None and self.loss is not None
-        if not isinstance(epochs, int) or epochs < 0:
-            msg = f"epochs must be a non-negative integer, got {epochs!r}."
-            raise ValueError(msg)
-        n = self._check_data(X, y, "X", "y")
-        if validation_data is not None:
-            self._check_data(*validation_data, "validation X", "validation y")
-        if batch_size is not None and (batch_size < 1 or not isinstance(batch_size, int)):
-            msg = f"batch_size must be a positive integer or None, got {batch_size!r}."
-            raise ValueError(msg)
-        kernels = self._fast_kernels()
-        if graph:
-            self._check_graph(kernels, batch_size, shuffle)
-        self.accuracy.init(y)
-        callbacks = list(callbacks)
-        history = History()
-        last = start_epoch + epochs - 1
-        batches = [(0, n)] if batch_size is None else [
-            (s, min(s + batch_size, n)) for s in range(0, n, batch_size)
-        ]
-
-        # the loss is checked below; NumPy's overflow warnings would only repeat it
-        replaying = kernels.replaying() if graph and kernels is not None else \
-            contextlib.nullcontext()
-        with self.backend.quiet_float_errors(), self._workspaces(kernels), replaying:
-            run_graph = _GraphRun(self, kernels, X, y, epochs) if graph and kernels else None
-            last_finite = None
-            every = log_every if isinstance(log_every, int) else 0
-            at = frozenset(log_every) if log_every is not None and not isinstance(
-                log_every, int) else frozenset()
-            for epoch in range(start_epoch, last + 1):
-                if _trace.ACTIVE is not None:
-                    _trace.ACTIVE.step = epoch
-                logged = epoch == last or (every > 0 and epoch % every == 0) or epoch in at
-                Xe, ye = (X, y) if not shuffle else self._shuffled(X, y, n)
-                sums: list[Any] = []
-                lr_before = self.optimizer.current_learning_rate
-                if run_graph is not None:
-                    if logged:  # the penalty of the weights before this epoch's update
-                        reg_loss = regularization_loss(self.trainable_layers)
-                    output = run_graph.epoch()
-                    if logged:
-                        sums.append(self._batch_metrics(output, y, n))
-                for lo, hi in batches if run_graph is None else ():
-                    Xb, yb = (Xe, ye) if (lo, hi) == (0, n) else (Xe[lo:hi, ...], ye[lo:hi, ...])
-                    output = self.forward(Xb, training=True)
-                    if logged:
-                        sums.append(self._batch_metrics(output, yb, hi - lo))
-                        if len(batches) == 1:
-                            # full batch: the penalty of the weights that produced this forward
-                            # pass, as the book computes it (before the update)
-                            reg_loss = regularization_loss(self.trainable_layers)
-                    self.backward(output, yb)
-                    self.optimizer.step(self.trainable_layers)
-                if not logged:
-                    continue
-                if len(batches) > 1:
-                    # mini-batches: the penalty after the epoch, as the book's calculate_accumulated
-                    reg_loss = regularization_loss(self.trainable_layers)
-                lr = lr_before if log_before_update else self.optimizer.current_learning_rate
-                logs = self._logs(epoch, sums, reg_loss, lr, n)
-                if validate_every and epoch % validate_every == 0 and validation_data is not None:
-                    val = self.evaluate(*validation_data, batch_size=batch_size)
-                    logs["val_acc"], logs["val_loss"] = val["acc"], val["loss"]
-                if not math.isfinite(logs["loss"]):
-                    since = "" if last_finite is None else f" (last finite at epoch {last_finite})"
-                    msg = (
-                        f"training diverged at epoch {epoch}: the loss is {logs['loss']}{since}. "
-                        f"Lower the learning rate (it is {self.optimizer.learning_rate}), scale "
-                        "the inputs, or add regularization."
-                    )
-                    raise DivergenceError(msg, epoch)
-                last_finite = epoch
-                history.records.append(logs)
-                if any([bool(cb(self, epoch, logs)) for cb in callbacks]):
-                    history.stopped_early = True
-                    break
-        if validation_data is not None:
-            history.validation = self.evaluate(*validation_data, batch_size=batch_size)
-        return history
-
-    def _check_graph(self, kernels: Kernels | None, batch_size: int | None,
-                     shuffle: bool) -> None:
-        """Refuse ``graph=True`` where a recorded step could not replay the training."""
-        assert self.optimizer is not None
-        problem = None
-        if kernels is None:
-            problem = ("it needs the fused kernels: build the model with fast=True on "
-                       f"backend 'cupy' (this one is {self.backend.name!r})")
-        elif batch_size is not None or shuffle:
-            problem = "it records one full-batch step: drop batch_size and shuffle"
-        elif any(isinstance(layer, Dropout) for layer in self.layers):
-            problem = ("Dropout draws its masks on the host each step, and a replay would "
-                       "reuse the recorded mask: train without graph=True")
-        elif self.optimizer.kernel_rule() is None:
-            problem = (f"{type(self.optimizer).__name__} has no fused update kernel "
-                       "(kernel_rule); use a built-in optimizer")
-        elif _trace.ACTIVE is not None:
-            problem = "explain mode records every step's arrays, which a replay never forms"
-        if problem is not None:
-            msg = f"graph=True cannot be used here: {problem}."
-            raise ValueError(msg)
-
-    def _batch_metrics(self, output: Any, y: Any, count: int) -> tuple[Any, Any, int]:
-        """Data loss and accuracy of one batch (0-d arrays, left on the device)."""
-        assert self.loss is not None and self.accuracy is not None
-        data_loss = self.loss.calculate(output, y)
-        acc = self.accuracy.calculate(self.predictions(output), y)
-        return data_loss, acc, count
-
-    @staticmethod
-    def _logs(
-        epoch: int, sums: Sequence[tuple[Any, Any, int]], reg_loss: Any, lr: float, n: int
-    ) -> dict[str, Any]:
-        """One epoch's metrics as Python floats (this is where device values are read)."""
-        if len(sums) == 1:
-            data_loss, acc = sums[0][0], sums[0][1]
-        else:  # mini-batches: sample-weighted means over the epoch, as the book accumulates
-            data_loss = sum(float(d) * c for d, _, c in sums) / n
-            acc = sum(float(a) * c for _, a, c in sums) / n
-        loss = data_loss + reg_loss
-        return {
-            "epoch": epoch, "acc": float(acc), "loss": float(loss),
-            "data_loss": float(data_loss), "reg_loss": float(reg_loss), "lr": lr,
-        }
-
-    def _shuffled(self, X: Any, y: Any, n: int) -> tuple[Any, Any]:
-        xp = self.backend.xp
-        index = self.backend.asarray(self.rng.permutation(n), dtype=xp.int64)
-        return xp.take(X, index, axis=0), xp.take(y, index, axis=0)
+        return train(self, X, y, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+                     validation_data=validation_data, log_every=log_every,
+                     validate_every=validate_every, callbacks=callbacks,
+                     start_epoch=start_epoch, log_before_update=log_before_update, graph=graph)
 
     # -- using a trained model ---------------------------------------------------------
     def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None) -> dict[str, float]:
         """Data loss and accuracy on ``(X, y)`` with dropout off: ``{"acc", "loss"}``."""
-        self._ready(training=False)
-        n = self._check_data(X, y, "X", "y")
+        self.check_ready(training=False)
+        n = self.check_data(X, y, "X", "y")
         if batch_size is None:
-            data_loss, acc, _ = self._batch_metrics(self.forward(X, training=False), y, n)
+            data_loss, acc, _ = self.batch_metrics(self.forward(X, training=False), y, n)
             return {"acc": float(acc), "loss": float(data_loss)}
         sums = []
         for lo in range(0, n, batch_size):
             hi = min(lo + batch_size, n)
             output = self.forward(X[lo:hi, ...], training=False)
-            data_loss, acc, count = self._batch_metrics(output, y[lo:hi, ...], hi - lo)
+            data_loss, acc, count = self.batch_metrics(output, y[lo:hi, ...], hi - lo)
             sums.append((float(data_loss), float(acc), count))
         return {
             "acc": sum(a * c for _, a, c in sums) / n,
@@ -464,7 +298,7 @@ class Model:
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> Any:
         """The network's outputs for ``X`` (dropout off)."""
-        self._check_inputs(X, "X")
+        self.check_inputs(X, "X")
         if batch_size is None:
             return self.forward(X, training=False)
         xp = self.backend.xp
@@ -474,7 +308,8 @@ class Model:
         return xp.concat(parts, axis=0)
 
     # -- input checks --------------------------------------------------------------------
-    def _check_inputs(self, X: Any, what: str) -> int:
+    def check_inputs(self, X: Any, what: str) -> int:
+        """Check inputs ``X`` (backend, shape, dtype, features, finiteness); their count."""
         self.backend.check(X, what)
         xp = self.backend.xp
         if X.ndim != 2 or X.shape[0] == 0:
@@ -487,10 +322,10 @@ class Model:
             msg = (f"{what} must hold floating-point values, got dtype {X.dtype}; convert with "
                    "xp.astype(X, xp.float32).")
             raise TypeError(msg)
-        if not self.precision.float64_matmul and X.dtype != getattr(xp, self.precision.dtype):
+        if self.precision != "nnfs" and X.dtype != getattr(xp, self.dtype):
             msg = (
-                f"{what} has dtype {X.dtype} but the model computes in {self.precision.dtype}. "
-                f"Convert the data (xp.astype(X, xp.{self.precision.dtype})) or create the model "
+                f"{what} has dtype {X.dtype} but the model computes in {self.dtype}. "
+                f"Convert the data (xp.astype(X, xp.{self.dtype})) or create the model "
                 f"with dtype={_dtype_name(xp, X.dtype)!r}."
             )
             raise TypeError(msg)
@@ -506,8 +341,9 @@ class Model:
             raise ValueError(msg)
         return int(X.shape[0])
 
-    def _check_data(self, X: Any, y: Any, xname: str, yname: str) -> int:
-        n = self._check_inputs(X, xname)
+    def check_data(self, X: Any, y: Any, xname: str, yname: str) -> int:
+        """Check inputs and targets together (see :meth:`check_inputs`); their count."""
+        n = self.check_inputs(X, xname)
         self.backend.check(y, yname)
         if y.ndim == 0 or y.shape[0] != n:
             msg = (f"{xname} has {n} samples but {yname} has shape {tuple(y.shape)}; they must "
@@ -518,8 +354,7 @@ class Model:
             msg = f"{yname} contains NaN or infinite values."
             raise ValueError(msg)
         assert self.loss is not None
-        n_outputs = _n_outputs(self.layers)
-        self.loss.check_targets(y, n_outputs)
+        self.loss.check_targets(y, _n_outputs(self.layers))
         return n
 
     # -- state ---------------------------------------------------------------------------
@@ -531,81 +366,28 @@ class Model:
             for name, p in getattr(layer, "params", {}).items()
         }
 
-    def save(self, path: Any) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write parameters, architecture and optimizer state to one ``.npz`` file
         (atomically; no pickle). See :mod:`xpnet.io`."""
-        from .io import save_model
-
-        save_model(self, path)
+        io.save_model(self, path)
 
     @classmethod
-    def load(cls, path: Any, *, backend: Any = None, device: Any = None) -> Model:
+    def load(cls, path: str | os.PathLike[str], *, backend: Any = None,
+             device: Any = None) -> Model:
         """Read a model written by :meth:`save`, onto ``backend`` (NumPy by default)."""
-        from .io import load_model
-
-        return load_model(path, backend=backend, device=device)
+        saved = io.read_model_file(path)
+        model = cls(backend=backend or "numpy", device=device, seed=0,
+                    precision=saved.meta["precision"], dtype=saved.meta.get("dtype", "float32"))
+        saved.restore(model)
+        return model
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
-        return (f"Model(backend={self.backend.name!r}, precision={self.precision.name!r}, "
+        return (f"Model(backend={self.backend.name!r}, precision={self.precision!r}, "
                 f"layers=[\n  {inner}\n])")
 
 
-class _GraphRun:
-    """The epochs of ``train(graph=True)``: the first runs eagerly (buffers, optimizer state
-    and kernels come into being), the second records the step, every later one replays it.
-
-    The optimizer's host state (decayed learning rate, step count) advances every epoch as
-    usual; what the device needs of it comes from a table written once for the whole run.
-    """
-
-    def __init__(self, model: Model, kernels: Kernels, X: Any, y: Any, epochs: int):
-        import copy
-
-        optimizer = model.optimizer
-        assert optimizer is not None
-        shadow = copy.copy(optimizer)  # the coming steps' scalars, without touching optimizer
-        rows = []
-        for _ in range(epochs):
-            shadow.pre_update_params()
-            rows.append(shadow.kernel_scalars())
-            shadow.post_update_params()
-        self.model, self.kernels, self.X, self.y = model, kernels, X, y
-        dtype = next(iter(model.trainable_layers[0].params.values())).dtype
-        self.table = ScalarTable(model.backend, rows, dtype)
-        self.launch: Callable[[], Any] | None = None
-        self.eager_done = False
-
-    def step(self) -> Any:
-        """One training step on the device, the optimizer's scalars read from the table."""
-        model = self.model
-        assert model.optimizer is not None
-        output = model.forward(self.X, training=True)
-        model.backward(output, self.y)
-        model.optimizer.update_layers(model.trainable_layers)
-        self.table.advance()
-        return output
-
-    def epoch(self) -> Any:
-        optimizer = self.model.optimizer
-        assert optimizer is not None
-        self.kernels.table = self.table
-        try:
-            optimizer.pre_update_params()
-            if not self.eager_done:
-                output = self.step()
-                self.eager_done = True
-            else:
-                if self.launch is None:
-                    self.launch = self.kernels.capture(self.step)
-                output = self.launch()
-            optimizer.post_update_params()
-        finally:
-            self.kernels.table = None
-        return output
-
-
-def _n_outputs(layers: Sequence[Layer]) -> int:
+def _n_outputs(layers: Sequence[Any]) -> int:
     for layer in reversed(layers):
         if isinstance(layer, Dense):
             return layer.n_out

@@ -16,12 +16,12 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from . import datasets
-from .activations import Linear, ReLU, Sigmoid, Softmax
-from .layers import Dense, Dropout
-from .losses import BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError
-from .metrics import BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
 from .model import History, Model
-from .optimizers import Adam
+from .nn.activations import Linear, ReLU, Sigmoid, Softmax
+from .nn.layers import Dense, Dropout
+from .nn.losses import BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError
+from .nn.metrics import BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
+from .nn.optimizers import Adam
 from .random import Generator, SeedLike, as_generator
 
 __all__ = ["PRESETS", "Preset", "Run", "build", "draw_data", "get", "run"]
@@ -117,7 +117,7 @@ def build(p: Preset, *, backend: Any = "numpy", seed: SeedLike = 0,
     """
     rng = as_generator(seed)
     model = Model(backend=backend, seed=rng, fast=fast)
-    faithful = model.precision.name == "nnfs"
+    faithful = model.precision == "nnfs"
     train = draw_data(p, p.train_samples, rng, model.backend, faithful)
     test: Any = None
     if p.test_data == "before":

@@ -299,10 +299,10 @@ def book_nnfs(w: Workload, X: np.ndarray, y: np.ndarray) -> Run:
 def _xpnet(w: Workload, X: np.ndarray, y: np.ndarray, seed: Any, device: str = "cpu",
            fast: bool = False, graph: bool = False) -> Run:
     from .. import Model
-    from ..activations import ReLU, Softmax
-    from ..layers import Dense, Dropout
-    from ..losses import CategoricalCrossentropy
-    from ..optimizers import Adam
+    from ..nn.activations import ReLU, Softmax
+    from ..nn.layers import Dense, Dropout
+    from ..nn.losses import CategoricalCrossentropy
+    from ..nn.optimizers import Adam
 
     backend = XPNET_BACKEND[device]
     if fast:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from .. import presets
+from ..backend import to_numpy
+from ..engine.many import ManyModels
 from ..errors import DivergenceError
 from ..random import Generator
 from .plan import Trial
@@ -51,8 +53,6 @@ def _model_bytes(model: Any) -> bytes:
 
 
 def _host_params(model: Any) -> dict[str, np.ndarray]:
-    from ..backend import to_numpy
-
     return {name: to_numpy(p) for name, p in model.parameters().items()}
 
 
@@ -118,7 +118,7 @@ def run_trial(trial: Trial) -> TrialResult:
 
 def shape_of(trial: Trial) -> tuple[Any, ...] | None:
     """Trials with the same shape can train together as one batched model
-    (:class:`~xpnet.batched.ManyModels`): everything but the seed and the learning rate
+    (:class:`~xpnet.engine.many.ManyModels`): everything but the seed and the learning rate
     agrees, and the preset is one of the spiral classifiers. None when it cannot batch."""
     p = presets.get(trial.preset)
     if p.task != "classification" or p.hidden_layers != 1:
@@ -132,12 +132,12 @@ def shape_of(trial: Trial) -> tuple[Any, ...] | None:
 def run_trials(trials: Sequence[Trial]) -> list[TrialResult]:
     """Run trials of one :func:`shape_of` together, as one batched model.
 
-    Each copy trains bit for bit as :func:`run_trial` trains it alone, so every result
-    (rows, snapshots, divergence) is the one :func:`run_trial` gives; ``seconds`` is the
-    group's time shared equally. Trials that cannot batch run one by one.
+    Each trial's model is built (data and weights drawn in the book's order) as
+    :func:`run_trial` builds it; the copies then train stacked on those very arrays
+    (:class:`~xpnet.engine.many.ManyModels`), bit for bit as each would alone, so every
+    result (rows, snapshots, divergence) is the one :func:`run_trial` gives; ``seconds`` is
+    the group's time shared equally. Trials that cannot batch run one by one.
     """
-    from ..batched import ManyModels
-
     shapes = {shape_of(t) for t in trials}
     if len(trials) < 2 or None in shapes:
         return [run_trial(t) for t in trials]
@@ -147,8 +147,8 @@ def run_trials(trials: Sequence[Trial]) -> list[TrialResult]:
     started = time.perf_counter()
     prepared = [_prepare(t) for t in trials]
     first = trials[0]
-    many = ManyModels(prepared[0][0], seeds=[t.seed for t in trials], lr=[t.lr for t in trials],
-                      backend=first.backend)
+    many = ManyModels.from_models([model for _, model, _, _ in prepared],
+                                  [train for _, _, train, _ in prepared])
     rows: list[list[dict[str, Any]]] = [[] for _ in trials]
     snapshots: list[dict[int, bytes]] = [{} for _ in trials]
     diverged: list[int | None] = [None] * len(trials)
@@ -158,7 +158,7 @@ def run_trials(trials: Sequence[Trial]) -> list[TrialResult]:
     with many.b.quiet_float_errors():
         for epoch in checkpoints:
             logs = many.train(epoch - many.iterations)
-            for m, (trial, (_, model, train, validation)) in enumerate(
+            for m, (trial, (_, _, train, validation)) in enumerate(
                     zip(trials, prepared, strict=True)):
                 if diverged[m] is not None:
                     continue
@@ -166,23 +166,14 @@ def run_trials(trials: Sequence[Trial]) -> list[TrialResult]:
                     diverged[m] = epoch
                     continue
                 if epoch in trial.log_at or epoch in trial.snapshots:
-                    _load(model, many.parameters(m))
-                    _measure(trial, model, epoch, train, validation, rows[m], snapshots[m])
+                    _measure(trial, many.sync(m), epoch, train, validation, rows[m],
+                             snapshots[m])
     seconds = (time.perf_counter() - started) / len(trials)
     results = []
-    for m, (trial, (p, model, _, _)) in enumerate(zip(trials, prepared, strict=True)):
+    for m, (trial, (p, _, _, _)) in enumerate(zip(trials, prepared, strict=True)):
         if diverged[m] is None:
-            _load(model, many.parameters(m))
-            _test(trial, p, model, rows[m])
+            _test(trial, p, many.sync(m), rows[m])
         results.append(TrialResult(key=trial.key, config=trial.config, rows=rows[m],
                                    snapshots=snapshots[m], seconds=seconds,
                                    diverged_at=diverged[m]))
     return results
-
-
-def _load(model: Any, params: dict[str, Any]) -> None:
-    """Set a model's parameters from ``{"layers.{i}.{name}": array}``."""
-    for key, value in params.items():
-        _, index, name = key.split(".")
-        layer = model.layers[int(index)]
-        layer.params[name] = model.backend.xp.asarray(value, copy=True)

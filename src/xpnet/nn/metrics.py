@@ -8,19 +8,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .backend import backend_of
+from ..backend import backend_of
+from .registry import Registered
 
 __all__ = ["Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "RegressionAccuracy"]
 
 
-class Accuracy:
+class Accuracy(Registered):
     """Base class: ``calculate`` is the mean of ``compare``."""
 
-    registry: ClassVar[dict[str, type[Accuracy]]] = {}
-
-    def __init_subclass__(cls, **kwargs: Any):
-        super().__init_subclass__(**kwargs)
-        Accuracy.registry[cls.__name__] = cls
+    #: the axes ``calculate`` averages over (None: all); the categorical accuracy averages
+    #: over the samples only, so many models at once get one accuracy per copy
+    axes: ClassVar[int | None] = None
 
     def init(self, y: Any, reinit: bool = False) -> None:
         """Look at the training targets before training (regression sets its precision)."""
@@ -33,7 +32,7 @@ class Accuracy:
         matches = self.compare(predictions, y)
         # float64 where the device has it: the fraction k/n is then exactly the book's
         dtype = b.xp.float64 if b.has_float64 else b.xp.float32
-        return b.xp.mean(b.xp.astype(matches, dtype))
+        return b.xp.mean(b.xp.astype(matches, dtype), axis=self.axes)
 
     def get_config(self) -> dict[str, Any]:
         return {}
@@ -52,10 +51,12 @@ class CategoricalAccuracy(Accuracy):
     0.6666666666666666
     """
 
+    axes = -1
+
     def compare(self, predictions: Any, y: Any) -> Any:
         xp = backend_of(predictions).xp
-        if y.ndim == 2:
-            y = xp.argmax(y, axis=1)
+        if y.ndim == predictions.ndim + 1:  # one-hot targets
+            y = xp.argmax(y, axis=-1)
         return predictions == y
 
 

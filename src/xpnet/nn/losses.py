@@ -9,13 +9,14 @@ with respect to ``y_pred`` (already divided by the number of samples).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from array_api_compat import device
 
-from . import trace as _trace
+from .. import trace
+from ..backend import backend_of, to_numpy
 from .activations import Softmax
-from .backend import backend_of
+from .registry import Registered
 
 __all__ = [
     "BinaryCrossentropy",
@@ -24,7 +25,9 @@ __all__ = [
     "MeanAbsoluteError",
     "MeanSquaredError",
     "SoftmaxCrossentropy",
+    "one_hot",
     "regularization_loss",
+    "softmax_crossentropy_backward",
 ]
 
 #: Predictions are clipped to [EPS, 1 - EPS] before the log, so that a confident wrong
@@ -32,19 +35,8 @@ __all__ = [
 EPS = 1e-7
 
 
-class Loss:
+class Loss(Registered):
     """Base class: ``calculate`` averages the per-sample losses of ``forward``."""
-
-    registry: ClassVar[dict[str, type[Loss]]] = {}
-    #: ``backward`` returns a fresh array it does not keep, which the last layer's backward
-    #: may overwrite (see :attr:`xpnet.layers.Layer.scratch_dx`); the built-in losses do.
-    scratch_dx: ClassVar[bool] = False
-
-    def __init_subclass__(cls, **kwargs: Any):
-        super().__init_subclass__(**kwargs)
-        Loss.registry[cls.__name__] = cls
-        if cls.__module__ == __name__:
-            cls.scratch_dx = True
 
     def forward(self, y_pred: Any, y_true: Any) -> Any:
         raise NotImplementedError
@@ -53,15 +45,19 @@ class Loss:
         raise NotImplementedError
 
     def calculate(self, y_pred: Any, y_true: Any) -> Any:
-        """The data loss: the mean of the per-sample losses (a 0-d array)."""
+        """The data loss: the mean of the per-sample losses (a 0-d array; one per model
+        copy when the arrays have a leading model axis)."""
         sample_losses = self.forward(y_pred, y_true)
-        data_loss = backend_of(y_pred).xp.mean(sample_losses)
-        if _trace.ACTIVE is not None:
-            name = type(self).__name__
-            _trace.emit(name, "y_pred", y_pred, "forward")
-            _trace.emit(name, "sample_losses", sample_losses, "forward")
-            _trace.emit(name, "data_loss", data_loss, "forward")
+        data_loss = backend_of(y_pred).xp.mean(sample_losses, axis=-1)
+        trace.emit(type(self).__name__, "forward", y_pred=y_pred, sample_losses=sample_losses,
+                   data_loss=data_loss)
         return data_loss
+
+    def backward_through(self, layer: Any, y_pred: Any, y_true: Any) -> Any:
+        """The gradient at the *input* of ``layer`` (the network's last layer, whose output
+        is ``y_pred``) when this loss and that layer have a joint gradient simpler than
+        their two backward passes (softmax + cross-entropy); None otherwise."""
+        return None
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
         """Validate targets once, before training (may read values back from the device)."""
@@ -78,8 +74,33 @@ def _is_integer(xp: Any, y: Any) -> bool:
 
 
 def one_hot(xp: Any, y: Any, k: int, dtype: Any) -> Any:
-    """Integer labels of shape (n,) as a one-hot array of shape (n, k)."""
-    return xp.astype(y[:, None] == xp.arange(k, device=device(y)), dtype)
+    """Integer labels of shape (..., n) as a one-hot array of shape (..., n, k).
+
+    >>> import numpy as np, array_api_compat.numpy as xp
+    >>> one_hot(xp, np.array([2, 0]), 3, xp.float32).tolist()
+    [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    """
+    return xp.astype(y[..., None] == xp.arange(k, device=device(y)), dtype)
+
+
+def softmax_crossentropy_backward(s: Any, y_true: Any) -> Any:
+    r"""The gradient of the mean cross-entropy at the logits of a softmax: :math:`(s - y)/n`,
+    from the softmax outputs ``s`` and integer labels (or one-hot targets) ``y_true``.
+
+    This is what Softmax's backward after cross-entropy's backward simplifies to, in one
+    cheap pass (the book's ``Activation_Softmax_Loss_CategoricalCrossentropy.backward``).
+
+    >>> import numpy as np
+    >>> softmax_crossentropy_backward(np.array([[0.5, 0.5]]), np.array([1])).tolist()
+    [[0.5, -0.5]]
+    """
+    xp = backend_of(s).xp
+    n, k = s.shape[-2:]
+    if y_true.ndim == s.ndim - 1:
+        y_true = one_hot(xp, y_true, k, s.dtype)
+    dx = (s - y_true) / n
+    trace.emit("SoftmaxCrossentropy", "backward", s=s, y_one_hot=y_true, dx=dx)
+    return dx
 
 
 class CategoricalCrossentropy(Loss):
@@ -100,19 +121,24 @@ class CategoricalCrossentropy(Loss):
         xp = backend_of(y_pred).xp
         _check_class_targets(xp, y_pred, y_true)
         p = xp.clip(y_pred, EPS, 1 - EPS)
-        if y_true.ndim == 1:
-            index = xp.astype(y_true, xp.int64)[:, None]
-            confidences = xp.take_along_axis(p, index, axis=1)[:, 0]
+        if y_true.ndim == y_pred.ndim - 1:  # labels
+            index = xp.astype(y_true, xp.int64)[..., None]
+            confidences = xp.take_along_axis(p, index, axis=-1)[..., 0]
         else:
-            confidences = xp.sum(p * y_true, axis=1)
+            confidences = xp.sum(p * y_true, axis=-1)
         return -xp.log(confidences)
 
     def backward(self, y_pred: Any, y_true: Any) -> Any:
         xp = backend_of(y_pred).xp
-        n, k = y_pred.shape
-        if y_true.ndim == 1:
+        n, k = y_pred.shape[-2:]
+        if y_true.ndim == y_pred.ndim - 1:
             y_true = one_hot(xp, y_true, k, y_pred.dtype)
         return -y_true / y_pred / n
+
+    def backward_through(self, layer: Any, y_pred: Any, y_true: Any) -> Any:
+        if isinstance(layer, Softmax):
+            return softmax_crossentropy_backward(y_pred, y_true)
+        return None
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
         _check_label_values(y_true, n_outputs)
@@ -124,7 +150,8 @@ class SoftmaxCrossentropy(Loss):
     ``forward`` takes logits; ``backward`` returns :math:`(\hat y - y) / n`, which is what
     Softmax's backward after cross-entropy's backward simplifies to, in one cheap pass.
     :class:`~xpnet.Model` uses this gradient automatically when the network ends in
-    :class:`~xpnet.activations.Softmax` and the loss is :class:`CategoricalCrossentropy`.
+    :class:`~xpnet.nn.activations.Softmax` and the loss is :class:`CategoricalCrossentropy`
+    (see :meth:`Loss.backward_through`).
 
     Examples
     --------
@@ -147,20 +174,7 @@ class SoftmaxCrossentropy(Loss):
 
     def backward(self, y_pred: Any, y_true: Any) -> Any:
         """Gradient with respect to the logits of the last ``forward`` call."""
-        return self.backward_from_probabilities(self.s, y_true)
-
-    @staticmethod
-    def backward_from_probabilities(s: Any, y_true: Any) -> Any:
-        r""":math:`(s - y) / n` from softmax outputs ``s`` (the book's fused backward)."""
-        xp = backend_of(s).xp
-        n, k = s.shape
-        if y_true.ndim == 1:
-            y_true = one_hot(xp, y_true, k, s.dtype)
-        dx = (s - y_true) / n
-        if _trace.ACTIVE is not None:
-            for quantity, value in (("s", s), ("y_one_hot", y_true), ("dx", dx)):
-                _trace.emit("SoftmaxCrossentropy", quantity, value, "backward")
-        return dx
+        return softmax_crossentropy_backward(self.s, y_true)
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
         _check_label_values(y_true, n_outputs)
@@ -195,8 +209,6 @@ class BinaryCrossentropy(Loss):
         return -(y_true / p - (1 - y_true) / (1 - p)) / outputs / n
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
-        from .backend import to_numpy
-
         values = to_numpy(y_true)
         bad = (values != 0) & (values != 1)
         if bad.any():
@@ -262,7 +274,7 @@ class MeanAbsoluteError(Loss):
 def regularization_loss(layers: Iterable[Any]) -> Any:
     r"""The penalty :math:`\sum \lambda_1 |w| + \lambda_2 w^2` summed over ``layers``.
 
-    Each layer contributes its own :meth:`~xpnet.layers.Layer.regularization_loss`; the
+    Each layer contributes its own :meth:`~xpnet.nn.layers.Layer.regularization_loss`; the
     result is the integer 0 when no layer is regularized (so it prints as ``0.000``).
     """
     total: Any = 0
@@ -274,35 +286,37 @@ def regularization_loss(layers: Iterable[Any]) -> Any:
 # -- target checks ------------------------------------------------------------------------
 
 def _check_class_targets(xp: Any, y_pred: Any, y_true: Any) -> None:
-    if y_pred.ndim != 2:
+    """Predictions (..., n, k) against labels (..., n) or one-hot targets (..., n, k); the
+    leading axes are those of many models trained at once."""
+    if y_pred.ndim < 2:
         msg = (
             f"cross-entropy expects predictions of shape (n_samples, n_classes), got shape "
             f"{tuple(y_pred.shape)}."
         )
         raise ValueError(msg)
-    n, k = y_pred.shape
-    if y_true.ndim == 1:
+    shape = tuple(y_pred.shape)
+    labels, onehot = shape[:-1], shape
+    if y_true.ndim == y_pred.ndim - 1:
         if not _is_integer(xp, y_true):
             msg = (
                 f"cross-entropy expects integer class labels, got dtype {y_true.dtype}. "
                 "Convert them with xp.astype(y, xp.int64) (or pass one-hot targets of shape "
-                f"({n}, {k}))."
+                f"{onehot})."
             )
             raise TypeError(msg)
-        if y_true.shape[0] != n:
-            msg = f"cross-entropy got {y_true.shape[0]} labels for {n} predictions."
+        if tuple(y_true.shape) != labels:
+            msg = (f"cross-entropy got labels of shape {tuple(y_true.shape)} for predictions "
+                   f"of shape {shape}; it needs one label per prediction, shape {labels}.")
             raise ValueError(msg)
-    elif y_true.ndim != 2 or tuple(y_true.shape) != (n, k):
+    elif tuple(y_true.shape) != onehot:
         msg = (
-            f"cross-entropy expects labels of shape ({n},) or one-hot targets of shape "
-            f"({n}, {k}), got shape {tuple(y_true.shape)}."
+            f"cross-entropy expects labels of shape {labels} or one-hot targets of shape "
+            f"{onehot}, got shape {tuple(y_true.shape)}."
         )
         raise ValueError(msg)
 
 
 def _check_label_values(y_true: Any, k: int) -> None:
-    from .backend import to_numpy
-
     if y_true.ndim != 1:
         return
     values = to_numpy(y_true)

@@ -1,4 +1,4 @@
-"""Workspaces: training into reused buffers changes no value and bounds the memory."""
+"""The buffered engine: training into reused buffers changes no value and bounds the memory."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 
 import xpnet
 import xpnet.backend
-import xpnet.workspace
-from xpnet.activations import Linear, ReLU, Softmax
-from xpnet.layers import Dense, Dropout
-from xpnet.losses import CategoricalCrossentropy, MeanSquaredError
-from xpnet.optimizers import Adam
+from xpnet.engine import buffered
+from xpnet.nn.activations import Linear, ReLU, Softmax
+from xpnet.nn.layers import Dense, Dropout
+from xpnet.nn.losses import CategoricalCrossentropy, MeanSquaredError
+from xpnet.nn.optimizers import Adam
 
 
 def spiral_model(hidden=16, dropout=0.0, seed=0):
@@ -65,13 +65,13 @@ def assert_same(fast, plain, fh, ph, exact=True):
 
 def test_folded_bias_product_equals_the_product_plus_the_bias():
     rng = np.random.default_rng(3)
-    ws = xpnet.workspace.Workspace(xpnet.backend.resolve("numpy"))
+    ops = buffered.BufferedOps(xpnet.backend.resolve("numpy"))
     for n, d, h in [(3000, 2, 64), (999, 1, 7), (64, 4, 512)]:
         x = rng.standard_normal((n, d)).astype(np.float32)
         W = (0.01 * rng.standard_normal((d, h))).astype(np.float32)
         b = rng.standard_normal((1, h)).astype(np.float32)
-        folded = ws.matmul("y", ws.with_ones("x1", x), ws.stack_rows("Wb", W, b))
-        assert ws.with_ones("x1", x) is ws.with_ones("x1", x)  # built once per array
+        folded = ops.affine(x, W, b)
+        assert ops.affine(x, W, b) is folded  # into the same buffer
         if OPENBLAS:
             np.testing.assert_array_equal(folded, x @ W + b)
         else:
@@ -79,11 +79,11 @@ def test_folded_bias_product_equals_the_product_plus_the_bias():
 
 
 def train_both(monkeypatch, make, X, y, **kwargs):
-    """Train twice from the same seed: into workspaces, then with them switched off."""
+    """Train twice from the same seed: with buffered engines, then with the plain one."""
     fast = make()
     fast_history = fast.train(X, y, **kwargs)
     with monkeypatch.context() as m:
-        m.setattr(xpnet.workspace, "native_namespace", lambda backend: None)
+        m.setattr(buffered, "views", lambda base, layers, *a, **k: [base] * len(layers))
         plain = make()
         plain_history = plain.train(X, y, **kwargs)
     return fast, fast_history, plain, plain_history
@@ -91,7 +91,7 @@ def train_both(monkeypatch, make, X, y, **kwargs):
 
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
 @pytest.mark.parametrize("batch_size", [None, 64])
-def test_training_into_workspaces_is_bit_identical(monkeypatch, dropout, batch_size):
+def test_training_into_buffers_is_bit_identical(monkeypatch, dropout, batch_size):
     X, y = xpnet.datasets.spiral(50, 3, seed=0)  # 150 samples: batches of 64, 64 and 22
     fast, fh, plain, ph = train_both(
         monkeypatch, lambda: spiral_model(dropout=dropout), X, y, epochs=30,
@@ -99,8 +99,8 @@ def test_training_into_workspaces_is_bit_identical(monkeypatch, dropout, batch_s
     assert_same(fast, plain, fh, ph, exact=OPENBLAS)
 
 
-def test_training_into_workspaces_without_folding_is_bit_identical(monkeypatch):
-    monkeypatch.setattr(xpnet.workspace, "FOLD_MAX_INPUTS", 0)
+def test_training_into_buffers_without_folding_is_bit_identical(monkeypatch):
+    monkeypatch.setattr(buffered, "FOLD_MAX_INPUTS", 0)
     X, y = xpnet.datasets.spiral(50, 3, seed=0)
     fast, fh, plain, ph = train_both(monkeypatch, lambda: spiral_model(dropout=0.2), X, y,
                                      epochs=30, log_every=10)
@@ -114,37 +114,43 @@ def test_regression_with_a_non_fused_loss_is_bit_identical(monkeypatch):
     assert_same(fast, plain, fh, ph, exact=OPENBLAS)
 
 
-def test_workspaces_are_lent_only_while_training():
+def test_buffered_engines_are_lent_only_for_a_training_step():
     X, y = xpnet.datasets.spiral(20, 3, seed=0)
     model = spiral_model(dropout=0.1)
-    model.train(X, y, epochs=2, log_every=None)
-    assert all(layer.workspace is None for layer in model.layers)
-    assert not any(layer.overwrite_input or layer.overwrite_dy for layer in model.layers)
-    # a forward pass outside train() allocates: an earlier result is never overwritten
-    first = model.forward(X, training=True)
-    kept = first.copy()
-    model.forward(X[::-1], training=True)
-    np.testing.assert_array_equal(first, kept)
-
-
-def test_the_model_says_which_arrays_a_layer_may_overwrite():
-    model = spiral_model(dropout=0.1)
-    seen = {}
+    assert model.engine == "buffered"
+    kept = []
 
     def record(m, epoch, logs):
-        for layer in m.layers:
-            seen[layer.name] = (layer.overwrite_input, layer.overwrite_dy)
+        # a callback sees the model's own (plain) engine, and what it predicts stays intact
+        assert all(layer.ops is m.ops for layer in m.layers)
+        hidden = m.layers[1].forward(m.layers[0].forward(X, False), False)
+        kept.append((hidden, hidden.copy()))
 
-    X, y = xpnet.datasets.spiral(20, 3, seed=0)
-    model.train(X, y, epochs=1, callbacks=[record])
+    model.train(X, y, epochs=3, log_every=1, callbacks=[record])
+    assert all(layer.ops is model.ops for layer in model.layers)
+    for hidden, copy in kept:
+        np.testing.assert_array_equal(hidden, copy)
+
+
+def test_the_engine_says_which_arrays_a_layer_may_overwrite():
+    model = spiral_model(dropout=0.1)
+    views = buffered.views(model.ops, model.layers, model.loss)
+    seen = {layer.name: (v.overwrite_input, v.overwrite_dy)
+            for layer, v in zip(model.layers, views, strict=True)}
     # ReLU may overwrite the Dense output before it; Dropout may not overwrite the ReLU
-    # output (ReLU keeps it for its backward pass); the fused loss gradient is scratch, and
-    # Softmax (skipped by the fused backward pass) gets no dy
+    # output (ReLU keeps it for its backward pass); the loss gradient is fresh
     assert seen == {
         "Dense[0]": (False, True), "ReLU[1]": (True, True), "Dropout[2]": (False, True),
         "Dense[3]": (True, True), "ReLU[4]": (True, True), "Dense[5]": (False, True),
-        "Softmax[6]": (True, False),
+        "Softmax[6]": (True, True),
     }
+
+    class Custom(xpnet.losses.CategoricalCrossentropy):
+        pass
+
+    # a loss of the user's may keep its gradient; a component of the user's shares nothing
+    assert not buffered.views(model.ops, model.layers, Custom())[-1].overwrite_dy
+    assert buffered.views(model.ops, [*model.layers, object()], model.loss) == [model.ops] * 8
 
 
 @pytest.mark.parametrize(("dropout", "arrays"), [(0.0, 2.0), (0.1, 3.25)])

@@ -1,8 +1,9 @@
-"""The fast paths (xpnet.fast): fused kernels and graph replay give the generic path's values.
+"""The fused engine (xpnet.engine.fused): update kernels compiled from the optimizers' own
+rules, and graph replay, give the plain engine's values.
 
-On the CPU, ``fast.Kernels`` (the reference: the kernels' own text run as Python on NumPy)
-stands in for the GPU, so everything but the CUDA compilation is checked here. The tests
-at the end run CuPy's kernels against the generic CuPy path and skip without a GPU.
+On the CPU, ``fused.Kernels`` (the reference: the kernels' translated text run as Python on
+NumPy) stands in for the GPU, so everything but the CUDA compilation is checked here. The
+tests at the end run CuPy's kernels against the plain CuPy path and skip without a GPU.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import numpy as np
 import pytest
 
 import xpnet
-from xpnet import fast, trace
-from xpnet.activations import ReLU, Softmax
+from xpnet import trace
 from xpnet.backend import resolve
+from xpnet.engine import fused as fast
+from xpnet.engine.rules import compile_rule
 from xpnet.errors import BackendError
-from xpnet.layers import Dense, Dropout
-from xpnet.losses import CategoricalCrossentropy, MeanSquaredError
-from xpnet.optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
+from xpnet.nn.activations import ReLU, Softmax
+from xpnet.nn.layers import Dense, Dropout
+from xpnet.nn.losses import CategoricalCrossentropy, MeanSquaredError
+from xpnet.nn.ops import Ops
+from xpnet.nn.optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
 
 OPTIMIZERS = {
     "adam": lambda: Adam(learning_rate=0.02, decay=1e-3),
@@ -29,6 +33,9 @@ OPTIMIZERS = {
     "adagrad": lambda: Adagrad(learning_rate=0.3, decay=1e-4),
     "rmsprop": lambda: RMSprop(learning_rate=0.01, decay=1e-4, rho=0.99),
 }
+#: each optimizer's rule, as the kernels name it
+RULE_NAMES = {"adam": "Adam_update", "sgd": "SGD_update", "sgd_momentum": "SGD_momentum_update",
+              "adagrad": "Adagrad_update", "rmsprop": "RMSprop_update"}
 
 
 class Counting(fast.Kernels):
@@ -41,14 +48,6 @@ class Counting(fast.Kernels):
     def update(self, rule, scalars, p, g, state):
         self.calls[rule.name, "table" if self.table is not None else "value"] += 1
         super().update(rule, scalars, p, g, state)
-
-    def softmax(self, x, out):
-        self.calls["softmax"] += 1
-        return super().softmax(x, out)
-
-    def softmax_ce_backward(self, s, y, out):
-        self.calls["softmax_ce"] += 1
-        return super().softmax_ce_backward(s, y, out)
 
     def capture(self, step):
         self.calls["capture"] += 1
@@ -82,12 +81,13 @@ def assert_same_params(a, b):
 
 # -- the update rules ----------------------------------------------------------------------
 def run_rule(name, kernels, shape, dtype, steps, to_device=np.asarray):
-    """Train one parameter array ``steps`` times with optimizer ``name``'s generic update
-    and with its fused rule on ``kernels``; returns both ``(p, state)`` pairs."""
+    """Train one parameter array ``steps`` times with optimizer ``name``'s rule on the plain
+    engine and compiled on ``kernels``; returns both ``(p, state)`` pairs."""
     rng = np.random.default_rng(0)
     generic, fused = OPTIMIZERS[name](), OPTIMIZERS[name]()
-    rule = fused.kernel_rule()
-    assert rule is fast.RULES[name]
+    ops = Ops(resolve("cupy" if to_device is not np.asarray else "numpy"))
+    rule = compile_rule(fused.rule())
+    assert rule is not None and rule.name == RULE_NAMES[name]
     p0 = rng.standard_normal(shape).astype(dtype)
     p_generic, p_fused = to_device(p0.copy()), to_device(p0.copy())
     s_generic = {k: to_device(np.zeros_like(p0)) for k in generic.state_names}
@@ -95,10 +95,10 @@ def run_rule(name, kernels, shape, dtype, steps, to_device=np.asarray):
     for _ in range(steps):  # decay and Adam's bias corrections change with the step
         g = to_device(rng.standard_normal(shape).astype(dtype) * dtype(rng.uniform(1e-3, 10)))
         generic.pre_update_params()
-        p_generic = generic.update(p_generic, g, s_generic)
+        p_generic = ops.update(generic, p_generic, g, s_generic)
         generic.post_update_params()
         fused.pre_update_params()
-        kernels.update(rule, fused.kernel_scalars(), p_fused, g,
+        kernels.update(rule, rule.scalar_values(fused.hyperparameters()), p_fused, g,
                        [s_fused[k] for k in rule.state])
         fused.post_update_params()
     return (p_fused, {k: s_fused[k] for k in rule.state}), (p_generic, s_generic)
@@ -115,19 +115,50 @@ def test_each_rule_gives_the_generic_update_bit_for_bit(name, dtype):
         np.testing.assert_array_equal(s_fused[k], s_generic[k], err_msg=k)
 
 
-def test_rule_bodies_assign_exactly_their_outputs():
-    for rule in fast.RULES.values():
-        code = compile(rule.body, rule.name, "exec")
-        assigned = {name for name in code.co_names if f"{name} = " in rule.body}
-        assert assigned == {"p", *rule.state}, rule.name
-        assert "**" not in rule.body  # C has no power operator
+def test_a_compiled_rule_hoists_every_scalar_and_assigns_its_outputs():
+    rule = compile_rule(Adam().update)
+    # the state and p are assigned; m_hat, v_hat and step are declared temporaries in C
+    assert rule.state == ("m", "v")
+    assert [line.split(" = ")[0] for line in rule.python.splitlines()] == [
+        "m", "v", "m_hat", "v_hat", "step", "p"]
+    assert [line.split(" = ")[0] for line in rule.c.splitlines()] == [
+        "m", "v", "T m_hat", "T v_hat", "T step", "p"]
+    # no number and no hyperparameter is left in the body: C would compute them in double
+    for name in ("beta_1", "beta_2", "lr", "epsilon", "**"):
+        assert name not in rule.c and name not in rule.python, name
+    adam = Adam(learning_rate=0.05, beta_1=0.8)
+    adam.iterations = 4
+    values = dict(zip(rule.scalars, rule.scalar_values(adam.hyperparameters()), strict=True))
+    assert 1 - 0.8 in values.values() and -0.05 in values.values()
+    assert 1 - 0.8**5 in values.values()  # the bias correction of step t = 5
+
+
+def test_a_users_optimizer_is_compiled_and_an_unusual_one_falls_back(data):
+    class Momentumless(Optimizer):
+        def update(self, xp, p, g, *, lr):
+            return (p - lr * g / (xp.sqrt(g * g) + 1e-3),)
+
+    class Clipped(Optimizer):
+        def update(self, xp, p, g, *, lr):
+            return (p - lr * xp.clip(g, -1.0, 1.0),)  # clip: not in the kernels' subset
+
+    assert compile_rule(Momentumless(0.1).update) is not None
+    assert compile_rule(Clipped(0.1).update) is None
+    X, y = data
+    for make, used in ((lambda: Momentumless(0.05), True), (lambda: Clipped(0.05), False)):
+        kernels = Counting(resolve("numpy"))
+        fused, plain = build(kernels, make()), build(False, make())
+        assert fused.train(X, y, epochs=5).records == plain.train(X, y, epochs=5).records
+        assert_same_params(fused, plain)
+        assert bool(kernels.calls) is used
 
 
 def test_a_table_of_step_scalars_is_read_at_its_counter():
     table = fast.ScalarTable(resolve("numpy"), [(1.0, 2.0), (3.0, 4.0)], np.float32)
     kernels = fast.Kernels(resolve("numpy"))
     kernels.table = table
-    rule = fast.RULES["sgd_momentum"]  # u = mu * u - lr * g; p = p + u
+    rule = compile_rule(SGD(momentum=0.9).momentum_update)  # u = _k0 * u - _k1 * g; p = p + u
+    assert rule.python.splitlines()[0] == "u = _k0 * u - _k1 * g"
     p, u, g = np.zeros(2, np.float32), np.ones(2, np.float32), np.ones(2, np.float32)
     kernels.update(rule, (0.0, 0.0), p, g, [u])  # the passed scalars are not used
     assert u.tolist() == [1 * 1 - 2, 1 * 1 - 2] and p.tolist() == [-1, -1]
@@ -150,7 +181,7 @@ def test_training_with_the_fast_paths_gives_the_generic_values(data, name, graph
     assert h_fused.records == h_generic.records
     assert_same_params(fused, generic)
     mode = "table" if graph else "value"
-    assert kernels.calls == {(name, mode): 4 * 40, "softmax": 40, "softmax_ce": 40,
+    assert kernels.calls == {(RULE_NAMES[name], mode): 4 * 40,
                              **({"capture": 1} if graph else {})}
     # the optimizer's host state moved on as usual, so training goes on seamlessly
     for attr in ("iterations", "current_learning_rate"):
@@ -168,7 +199,7 @@ def test_fast_paths_with_dropout_and_mini_batches(data):
     kw = {"epochs": 6, "batch_size": 64, "shuffle": True, "log_every": 2}
     assert fused.train(X, y, **kw).records == generic.train(X, y, **kw).records
     assert_same_params(fused, generic)
-    assert kernels.calls["adam", "value"] == 4 * 6 * 3  # three batches of 180 samples
+    assert kernels.calls["Adam_update", "value"] == 4 * 6 * 3  # three batches of 180 samples
 
 
 def test_a_regression_model_uses_only_the_update_kernels(data):
@@ -183,7 +214,7 @@ def test_a_regression_model_uses_only_the_update_kernels(data):
         m.train(X, target, epochs=15, log_every=None, graph=bool(fast_paths))
         models.append(m)
     assert_same_params(*models)
-    assert set(models[1].fast.calls) == {("rmsprop", "table"), "capture"}
+    assert set(models[1].fast.calls) == {("RMSprop_update", "table"), "capture"}
 
 
 def test_explain_mode_runs_the_generic_path(data):
@@ -215,10 +246,10 @@ def test_graph_refusals_say_why(data):
         build(kernels, Adam(), dropout=True).train(X, y, graph=True)
 
     class Plain(Optimizer):
-        def update(self, p, g, state):
-            return p - 0.1 * g
+        def update(self, xp, p, g, *, lr):
+            return (xp.where(g > 0, p - lr, p + lr),)  # where: not in the kernels' subset
 
-    with pytest.raises(ValueError, match="Plain has no fused update kernel"):
+    with pytest.raises(ValueError, match="Plain's update rule cannot be compiled"):
         build(kernels, Plain(0.1)).train(X, y, graph=True)
 
 
@@ -255,22 +286,6 @@ def test_cupy_update_kernels_give_the_generic_bits(cupy_backend, name):
     np.testing.assert_array_equal(cupy.asnumpy(p_fused), cupy.asnumpy(p_generic))
     for k in s_fused:
         np.testing.assert_array_equal(cupy.asnumpy(s_fused[k]), cupy.asnumpy(s_generic[k]))
-
-
-def test_cupy_softmax_kernels_match_the_generic_path(cupy_backend):
-    import cupy
-
-    rng = np.random.default_rng(1)
-    x = cupy.asarray(rng.standard_normal((1000, 7)).astype(np.float32) * 10)
-    y = cupy.asarray(rng.integers(0, 7, 1000))
-    kernels = fast.CupyKernels(cupy_backend)
-    s = kernels.softmax(x, cupy.empty_like(x))
-    generic = Softmax().forward(x)
-    # only the order of the row sum may differ
-    np.testing.assert_array_max_ulp(cupy.asnumpy(s), cupy.asnumpy(generic), maxulp=4)
-    dx = kernels.softmax_ce_backward(s, y, cupy.empty_like(s))
-    expected = xpnet.losses.SoftmaxCrossentropy.backward_from_probabilities(s, y)
-    np.testing.assert_array_equal(cupy.asnumpy(dx), cupy.asnumpy(expected))
 
 
 def test_cupy_training_fast_and_replayed(cupy_backend, data):

@@ -1,0 +1,62 @@
+"""The faithful engine: the book's precision flow, operation for operation.
+
+The book's ``nnfs.init()`` makes ``np.dot`` compute in float64 and cast the result to
+float32, and its dropout mask ``binomial(...) / keep`` is a float64 array, so everything
+after a dropout layer (and the gradients flowing back through it) is float64 until the next
+dense product. Sums are NumPy's (pairwise) ``sum``. This engine does exactly that; the
+layers are the same code as in every other mode, so the byte-for-byte comparison with the
+book's output (in the tests) also tests the code everyone uses.
+
+>>> import numpy as np
+>>> from xpnet.backend import resolve
+>>> ops = FaithfulOps(resolve("numpy"))
+>>> a = np.ones((2, 3), dtype=np.float32)
+>>> ops.matmul(a, np.ones((3, 1), dtype=np.float32)).dtype
+dtype('float32')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import Backend
+from ..nn.ops import Ops
+from ..random import Generator
+
+__all__ = ["FaithfulOps"]
+
+
+class FaithfulOps(Ops):
+    """The book's arithmetic: float64 products cast back to ``dtype``, NumPy's sums, float64
+    dropout masks.
+
+    Parameters
+    ----------
+    backend : Backend
+    dtype : str
+        What products are cast back to (the model's parameter dtype, float32 for the book).
+    """
+
+    name = "faithful"
+
+    def __init__(self, backend: Backend, dtype: str = "float32"):
+        super().__init__(backend)
+        self.dtype = getattr(self.xp, dtype)
+
+    def matmul(self, a: Any, b: Any) -> Any:
+        xp = self.xp
+        out = xp.matmul(xp.astype(a, xp.float64), xp.astype(b, xp.float64))
+        return xp.astype(out, self.dtype)  # the book's workaround returns float32 whatever went in
+
+    def sum_rows(self, dy: Any) -> Any:
+        return self.xp.sum(dy, axis=-2, keepdims=True)
+
+    def row_sum(self, e: Any) -> Any:
+        return self.xp.sum(e, axis=-1, keepdims=True)
+
+    def row_max(self, x: Any) -> Any:
+        return self.xp.max(x, axis=-1, keepdims=True)
+
+    def dropout_mask(self, rng: Generator, keep: float, x: Any) -> Any:
+        # the book's `np.random.binomial(1, keep, shape) / keep`: float64
+        return self.backend.asarray(rng.dropout_mask(keep, tuple(x.shape), "float64"))

@@ -1,0 +1,289 @@
+r"""The fused engine: each optimizer update as one kernel, and CUDA-graph replay of a step.
+
+The plain engine launches one GPU kernel per array operation: Adam's update of one parameter
+is fourteen of them. On the small networks of the book a kernel does almost no work, so a
+training step costs what its launches cost. With ``Model(backend="cupy", fast=True)`` a
+model trains with :class:`FusedOps`: the buffered engine, with every optimizer update run
+as one elementwise kernel that updates the parameter and its state in place. The kernel is
+compiled from the optimizer's own ``update`` method (:mod:`xpnet.engine.rules`), so each rule
+is written once, in Python, for every engine.
+
+``Model.train(..., graph=True)`` goes further: it records one full-batch training step as a
+CUDA graph and replays it every epoch, one launch instead of dozens (:class:`GraphRun`).
+
+Faithful to the generic path
+----------------------------
+The CUDA kernel is compiled with ``--fmad=false`` (so the compiler does not contract
+``a * b + c`` into one rounding), with the rule's operations in the method's order and its
+scalar subexpressions computed on the host as the method computes them. :class:`Kernels`,
+the reference implementation used on the CPU, executes the same translated body with NumPy
+scalars and arrays. The tests check that the reference gives the plain engine's bits, and
+(on a GPU) that CuPy's kernels give the reference's.
+
+Fused updates are used only where they give the plain values: while a model trains, with the
+parameter, gradient and state of one dtype, and never while explain mode records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..backend import Backend
+from ..errors import BackendError
+from ..nn.optimizers import Optimizer
+from .buffered import BufferedOps
+from .rules import UpdateRule, compile_rule
+
+__all__ = ["CupyKernels", "FusedOps", "GraphRun", "Kernels", "ScalarTable", "kernels_for"]
+
+
+class ScalarTable:
+    """The step scalars of a run of graph replays: one row per step, read on the device at
+    row ``counter[0]``, and a counter the step itself advances.
+
+    A captured graph replays fixed kernel arguments, so what changes from step to step (the
+    decayed learning rate, Adam's bias corrections) cannot be passed by value; it is written
+    here once for the whole run instead.
+    """
+
+    def __init__(self, backend: Backend, rows: Sequence[Sequence[float]], dtype: Any):
+        xp = backend.xp
+        self.width = max((len(r) for r in rows), default=0)
+        flat = np.zeros((max(len(rows) * self.width, 1),), dtype=np.float64)
+        for i, r in enumerate(rows):
+            if len(r) != self.width:
+                msg = f"every step needs {self.width} scalars, step {i} has {len(r)}"
+                raise ValueError(msg)
+            flat[i * self.width:(i + 1) * self.width] = r
+        #: row ``t`` is ``table[t * width:(t + 1) * width]`` (one axis: what a kernel indexes)
+        self.table = backend.asarray(flat, dtype=dtype)
+        self.counter = xp.zeros((1,), dtype=xp.int32, device=backend.device)
+
+    def advance(self) -> None:
+        """Move to the next row (recorded into the graph with the step)."""
+        self.counter += 1
+
+
+class Kernels:
+    """The fused kernels' reference implementation, in NumPy.
+
+    It runs each :class:`~xpnet.engine.rules.UpdateRule`'s body as Python on NumPy scalars of
+    the arrays' dtype, and "captures" a step by keeping the function to call again. Tests pass
+    ``Model(fast=Kernels(backend))`` to check on a CPU everything the CUDA path does but
+    compile: which arrays it updates, the scalars, the table of a graph's steps.
+    :class:`CupyKernels` is the GPU implementation.
+    """
+
+    name = "reference"
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        self.table: ScalarTable | None = None  # set while a graph's steps read scalars from it
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Kernels:
+        # shared, not copied: compiled kernels and a capture pool serve any number of models
+        # (a recorded graph lives only as long as the train() call that replays it)
+        return self
+
+    def update(self, rule: UpdateRule, scalars: Sequence[Any], p: Any, g: Any,
+               state: Sequence[Any]) -> None:
+        """Apply ``rule`` to ``p`` and ``state`` in place, with ``scalars`` (or the current
+        row of :attr:`table` while a graph's step runs)."""
+        dtype = p.dtype.type
+        values = self._row(len(scalars)) if self.table is not None else scalars
+        env: dict[str, Any] = {name: dtype(v) for name, v in zip(rule.scalars, values,
+                                                                   strict=True)}
+        env.update(p=p, g=g, sqrt=np.sqrt, **dict(zip(rule.state, state, strict=True)))
+        exec(rule.python, {"__builtins__": {}}, env)  # translated from our own rule methods
+        for name, array in zip(("p", *rule.state), (p, *state), strict=True):
+            if env[name] is not array:
+                np.copyto(array, env[name])
+
+    def _row(self, width: int) -> Any:
+        assert self.table is not None
+        t, w = int(self.table.counter[0]), self.table.width
+        return [float(v) for v in self.table.table[t * w:t * w + width]]
+
+    @contextlib.contextmanager
+    def replaying(self) -> Iterator[None]:
+        """The context the steps of a graph run in (CuPy: a capture stream)."""
+        yield
+
+    def capture(self, step: Callable[[], Any]) -> Callable[[], Any]:
+        """Record ``step`` (without running it) as one launch that runs it and returns its
+        output. The reference records nothing: its launch calls the step."""
+        return step
+
+
+class CupyKernels(Kernels):
+    """The CUDA fused kernels and graphs, with CuPy."""
+
+    name = "cupy"
+
+    def __init__(self, backend: Backend):
+        super().__init__(backend)
+        import cupy
+
+        self._cupy = cupy
+        self._compiled: dict[tuple[str, bool], Any] = {}
+        self._pool: Any = None  # the capture's private memory pool, kept with the model
+        self._stream: Any = None
+
+    def _kernel(self, rule: UpdateRule, table: bool) -> Any:
+        key = (rule.name, table)
+        kernel = self._compiled.get(key)
+        if kernel is None:
+            if table:
+                ins = "T g, raw T table, raw int32 counter"
+                width = len(rule.scalars)
+                prefix = "".join(
+                    f"const T {name} = table[counter[0] * {width} + {j}]; "
+                    for j, name in enumerate(rule.scalars))
+            else:
+                ins = ", ".join(["T g", *(f"T {name}" for name in rule.scalars)])
+                prefix = ""
+            outs = ", ".join(f"T {name}" for name in ("p", *rule.state))
+            kernel = self._compiled[key] = self._cupy.ElementwiseKernel(
+                ins, outs, prefix + rule.c, name=f"xpnet_{rule.name}",
+                options=("--fmad=false",))
+        return kernel
+
+    def update(self, rule: UpdateRule, scalars: Sequence[Any], p: Any, g: Any,
+               state: Sequence[Any]) -> None:
+        if self.table is not None:
+            if self.table.width != len(scalars):
+                msg = (f"the step table has {self.table.width} scalars, {rule.name} needs "
+                       f"{len(scalars)}")
+                raise RuntimeError(msg)
+            self._kernel(rule, True)(g, self.table.table, self.table.counter, p, *state)
+        else:
+            self._kernel(rule, False)(g, *scalars, p, *state)
+
+    @contextlib.contextmanager
+    def replaying(self) -> Iterator[None]:
+        # a graph is captured and replayed on a stream of its own; a blocking stream, so
+        # work on the default stream waits for the replays before it
+        if self._stream is None:
+            self._stream = self._cupy.cuda.Stream(non_blocking=False)
+        with self._stream:
+            try:
+                yield
+            finally:
+                self._stream.synchronize()
+
+    def capture(self, step: Callable[[], Any]) -> Callable[[], Any]:
+        cupy = self._cupy
+        stream = cupy.cuda.get_current_stream()
+        # Temporaries the step allocates while it is recorded get their memory from a pool
+        # of their own, kept as long as the model: the graph writes to those addresses on
+        # every replay, so nothing else may ever be given them.
+        if self._pool is None:
+            self._pool = cupy.cuda.MemoryPool()
+        with cupy.cuda.using_allocator(self._pool.malloc):
+            stream.begin_capture()
+            try:
+                out = step()
+            finally:
+                graph = stream.end_capture()
+
+        def launch() -> Any:
+            graph.launch(stream)
+            return out  # the replay rewrites the arrays the recorded step returned
+
+        return launch
+
+
+def kernels_for(backend: Backend, fast: bool | Kernels) -> Kernels | None:
+    """The fused kernels a model on ``backend`` trains with: ``fast`` itself when it is a
+    :class:`Kernels`, CuPy's when ``fast`` is true on CuPy, else None (no fused engine)."""
+    if isinstance(fast, Kernels):
+        if fast.backend.name != backend.name:
+            msg = (f"fast paths built for backend {fast.backend.name!r} cannot run a model on "
+                   f"{backend.name!r}; pass fast=True to pick the model's own.")
+            raise BackendError(msg)
+        return fast
+    if not fast or backend.name != "cupy":
+        return None
+    return CupyKernels(backend)
+
+
+class FusedOps(BufferedOps):
+    """The buffered engine with each optimizer update as one kernel of ``kernels``."""
+
+    name = "fused"
+
+    def __init__(self, backend: Backend, *, kernels: Kernels, **options: Any):
+        super().__init__(backend, **options)
+        self.kernels = kernels
+
+    def update(self, optimizer: Optimizer, p: Any, g: Any, state: dict[str, Any]) -> Any:
+        rule = compile_rule(optimizer.rule())
+        arrays = [state[k] for k in optimizer.state_names]
+        if rule is None or any(a.dtype != p.dtype for a in (g, *arrays)):
+            return super().update(optimizer, p, g, state)
+        scalars = rule.scalar_values(optimizer.hyperparameters())
+        self.kernels.update(rule, scalars, p, g, arrays)
+        return p
+
+
+class GraphRun:
+    """The epochs of ``train(graph=True)``: the first runs eagerly (buffers, optimizer state
+    and kernels come into being), the second records the step, every later one replays it.
+
+    The optimizer's host state (decayed learning rate, step count) advances every epoch as
+    usual; what the device needs of it comes from a table written once for the whole run.
+
+    Parameters
+    ----------
+    step : callable
+        One training step (forward, backward, every parameter's update) returning the output.
+    optimizer : Optimizer
+    kernels : Kernels
+    backend : Backend
+    epochs : int
+        How many steps the table must cover.
+    dtype : dtype
+        The parameters' dtype (the table's).
+    """
+
+    def __init__(self, step: Callable[[], Any], optimizer: Optimizer, kernels: Kernels,
+                 backend: Backend, epochs: int, dtype: Any):
+        rule = compile_rule(optimizer.rule())
+        assert rule is not None  # checked by the trainer before
+        shadow = copy.copy(optimizer)  # the coming steps' scalars, without touching optimizer
+        rows = []
+        for _ in range(epochs):
+            shadow.pre_update_params()
+            rows.append(rule.scalar_values(shadow.hyperparameters()))
+            shadow.post_update_params()
+        self.step, self.optimizer, self.kernels = step, optimizer, kernels
+        self.table = ScalarTable(backend, rows, dtype)
+        self.launch: Callable[[], Any] | None = None
+        self.eager_done = False
+
+    def _step(self) -> Any:
+        output = self.step()
+        self.table.advance()
+        return output
+
+    def epoch(self) -> Any:
+        """One epoch: the optimizer's pre/post calls on the host, the step on the device."""
+        self.kernels.table = self.table
+        try:
+            self.optimizer.pre_update_params()
+            if not self.eager_done:
+                output = self._step()
+                self.eager_done = True
+            else:
+                if self.launch is None:
+                    self.launch = self.kernels.capture(self._step)
+                output = self.launch()
+            self.optimizer.post_update_params()
+        finally:
+            self.kernels.table = None
+        return output

@@ -1,0 +1,244 @@
+"""Many models at once: M copies of one network trained as one, with a leading model axis.
+
+Each copy keeps its own data, initial weights, dropout stream and learning rate; every array
+carries the model axis first (``W`` of the first layer is ``(M, 2, H)``), so one batched
+product does the work of M small ones. The copies run **the same layers and optimizer code**
+as a single model (:mod:`xpnet.nn` works on any leading axes) with the same engine, so each
+copy ends bit for bit where training it alone ends (a test checks this).
+
+:meth:`ManyModels.from_models` stacks models that are already built (the lab's trials, whose
+data and weights were drawn in the book's order) without drawing anything again;
+``ManyModels(preset, seeds=...)`` builds them from a preset.
+
+>>> many = ManyModels("ch14", seeds=[0, 1, 2], lr=[0.01, 0.02, 0.05])
+>>> logs = many.train(epochs=50)
+>>> len(logs["loss"]), logs["epoch"]
+(3, 50)
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .. import presets
+from ..backend import to_numpy
+from ..model import Model
+from ..nn.losses import regularization_loss
+from ..random import Generator
+from . import lend, training_views
+
+__all__ = ["ManyModels", "Streams"]
+
+#: Default budget for one block's (copies, n, hidden) float32 activation, in bytes.
+BLOCK_BYTES = 3 * 2**20
+
+
+class Streams:
+    """The random streams of several copies, drawing as one: ``randn(a, b)`` and
+    ``keep_mask(keep, (M, ...))`` give each copy's draw, from its own stream, stacked."""
+
+    def __init__(self, rngs: Sequence[Generator]):
+        self.rngs = list(rngs)
+        self.nnfs = any(r.nnfs for r in self.rngs)
+        self._masks: dict[tuple[int, ...], np.ndarray] = {}
+
+    def randn(self, *shape: int) -> np.ndarray:
+        return np.stack([rng.randn(*shape) for rng in self.rngs])
+
+    def keep_mask(self, keep: float, shape: tuple[int, ...]) -> np.ndarray:
+        host = self._masks.get(shape)
+        if host is None:  # one host array per shape, reused: drawn into, then moved
+            host = self._masks[shape] = np.empty(shape, dtype=bool)
+        for m, rng in enumerate(self.rngs):
+            rng.keep_mask(keep, shape[1:], out=host[m])
+        return host
+
+
+class ManyModels:
+    """M copies of a network trained together.
+
+    Parameters
+    ----------
+    preset : str or Preset
+        ``ch14``, ``ch15`` or ``ch18`` (a spiral classifier), or a
+        :class:`~xpnet.presets.Preset` of that shape (e.g. without dropout).
+    seeds : sequence of int
+        One seed per copy (its data, initial weights and dropout masks).
+    lr : float or sequence of float, optional
+        The initial learning rate, per copy (the preset's by default).
+    l2 : float, optional
+        The first layer's L2 strength, for every copy (the preset's by default).
+    backend : str
+        Array backend.
+    block : int, optional
+        Copies computed together per operation. Many copies at once share Python's overhead,
+        but arrays that outgrow the CPU caches stream through memory at a fraction of the
+        speed; the default keeps a block's activations within a few megabytes.
+    """
+
+    def __init__(self, preset: str | presets.Preset, *, seeds: Sequence[int], lr: Any = None,
+                 l2: float | None = None, backend: Any = "numpy", block: int | None = None):
+        p = preset if isinstance(preset, presets.Preset) else presets.get(preset)
+        if p.task != "classification" or p.hidden_layers != 1:
+            msg = f"ManyModels trains the spiral classifiers (ch14, ch15, ch18), not {p.name!r}."
+            raise ValueError(msg)
+        if len(seeds) < 1:
+            msg = "ManyModels needs at least one seed."
+            raise ValueError(msg)
+        lrs = _per_copy(lr, p.lr, len(seeds))
+        if min(lrs) <= 0 or (l2 is not None and l2 < 0):
+            msg = "learning rates must be > 0 and the L2 strength >= 0."
+            raise ValueError(msg)
+        self.preset: presets.Preset | None = p if l2 is None else replace(p, l2=float(l2))
+        built = [presets.build(replace(self.preset, lr=r), backend=backend, seed=int(s))
+                 for s, r in zip(seeds, lrs, strict=True)]
+        self._setup([m for m, _, _ in built], [d for _, d, _ in built], block)
+
+    @classmethod
+    def from_models(cls, models: Sequence[Model], data: Sequence[tuple[Any, Any]], *,
+                    block: int | None = None) -> ManyModels:
+        """Train ``models`` (built alike, differing in weights, streams and learning rate)
+        together on their own ``data`` (``(X, y)`` each): nothing is drawn again."""
+        self = cls.__new__(cls)
+        self.preset = None
+        self._setup(list(models), list(data), block)
+        return self
+
+    def _setup(self, models: list[Model], data: list[tuple[Any, Any]],
+               block: int | None) -> None:
+        first = models[0]
+        if first.optimizer is None or first.loss is None:
+            msg = "ManyModels needs built models with a loss and an optimizer (model.set)."
+            raise ValueError(msg)
+        self.models, self.M = models, len(models)
+        self.b = first.backend
+        xp = self.b.xp
+        n, hidden = int(data[0][0].shape[0]), max(
+            (getattr(layer, "n_out", 0) for layer in first.layers), default=1)
+        if block is None:
+            # copies per block: enough that the (copies, n, hidden) activations of a block
+            # stay in a CPU's outer cache instead of streaming through memory
+            block = max(1, BLOCK_BYTES // (n * hidden * 4))
+        if not isinstance(block, int) or isinstance(block, bool) or block < 1:
+            msg = f"block must be a positive integer or None, got {block!r}."
+            raise ValueError(msg)
+        self.block = min(block, self.M)
+        self.blocks: list[Model] = []
+        self.data: list[tuple[Any, Any]] = []
+        self.views: list[list[Any]] = []
+        for lo in range(0, self.M, self.block):
+            part = models[lo:lo + self.block]
+            stacked = _stack(part)
+            self.blocks.append(stacked)
+            self.data.append((xp.stack([d[0] for d in data[lo:lo + self.block]]),
+                              xp.stack([d[1] for d in data[lo:lo + self.block]])))
+            self.views.append(training_views(stacked.ops, stacked.layers, stacked.loss))
+        self.iterations = 0
+
+    # -- training -------------------------------------------------------------------------
+    def _epoch(self, logged: bool) -> dict[str, list[float]]:
+        """One epoch of every copy, block by block; the metrics per copy when logged."""
+        logs: dict[str, list[float]] = {}
+        for model, (X, y), views in zip(self.blocks, self.data, self.views, strict=True):
+            assert model.optimizer is not None
+            if logged:
+                reg = regularization_loss(model.trainable_layers)
+            model.optimizer.pre_update_params()
+            with lend(model.layers, views):
+                output = model.forward(X, training=True)
+                model.backward(output, y)
+                model.optimizer.update_layers(model.trainable_layers)
+            model.optimizer.post_update_params()
+            if logged:
+                data_loss, acc, _ = model.batch_metrics(output, y, int(X.shape[-2]))
+                for key, value in (("data_loss", data_loss), ("reg_loss", reg),
+                                   ("loss", data_loss + reg), ("acc", acc)):
+                    values = np.broadcast_to(to_numpy(value), (int(X.shape[0]),))
+                    logs.setdefault(key, []).extend(float(v) for v in values)
+        self.iterations += 1
+        return logs
+
+    def train(self, epochs: int) -> dict[str, Any]:
+        """Train every copy for ``epochs`` epochs; returns the last epoch's metrics per copy
+        (``{"epoch", "acc", "loss", "data_loss", "reg_loss"}``, lists of length M)."""
+        if not isinstance(epochs, int) or epochs < 1:
+            msg = f"epochs must be a positive integer, got {epochs!r}."
+            raise ValueError(msg)
+        with self.b.quiet_float_errors():
+            for epoch in range(1, epochs + 1):
+                logs = self._epoch(logged=epoch == epochs)
+        return {"epoch": self.iterations, **logs}
+
+    # -- the copies -----------------------------------------------------------------------
+    def parameters(self, m: int) -> dict[str, Any]:
+        """Copy ``m``'s parameters (views), named as :meth:`xpnet.Model.parameters` names
+        them."""
+        model, i = self.blocks[m // self.block], m % self.block
+        return {name: p[i] for name, p in model.parameters().items()}
+
+    def sync(self, m: int) -> Model:
+        """Model ``m`` with copy ``m``'s current parameters (views, nothing copied), to
+        evaluate, predict or save."""
+        model = self.models[m]
+        for key, value in self.parameters(m).items():
+            _, index, name = key.split(".")
+            model.layers[int(index)].params[name] = value
+        return model
+
+    def preset_of(self, m: int) -> presets.Preset:
+        """The preset that trains copy ``m`` alone, settings included."""
+        if self.preset is None:
+            msg = "this ManyModels was stacked from models, not built from a preset."
+            raise ValueError(msg)
+        optimizer = self.models[m].optimizer
+        assert optimizer is not None
+        return replace(self.preset, lr=optimizer.learning_rate)
+
+
+def _per_copy(value: Any, default: float, count: int) -> list[float]:
+    """One value per copy, from None (the default), a number, or a sequence."""
+    if value is None:
+        return [default] * count
+    if isinstance(value, (int, float, np.floating, np.integer)):
+        return [float(value)] * count
+    values = [float(v) for v in value]
+    if len(values) != count:
+        msg = f"lr has {len(values)} values for {count} seeds; give one per seed."
+        raise ValueError(msg)
+    return values
+
+
+def _stack(models: Sequence[Model]) -> Model:
+    """One model whose layers hold the parameters of ``models`` along a leading axis, with
+    their streams and one optimizer holding every copy's learning rate."""
+    first = models[0]
+    described = [(type(layer), layer.get_config()) for layer in first.layers]
+    for model in models[1:]:
+        if [(type(layer), layer.get_config()) for layer in model.layers] != described:
+            msg = "ManyModels needs models of one architecture (the same layers and settings)."
+            raise ValueError(msg)
+    stacked = Model(backend=first.backend, seed=0, precision=first.precision,
+                    dtype=first.dtype)
+    streams = Streams([model.rng for model in models])
+    xp = first.backend.xp
+    for i, layer in enumerate(first.layers):
+        twin = copy.copy(layer)  # the same settings; parameters and stream of its own
+        twin.params = {name: xp.stack([model.layers[i].params[name] for model in models])
+                       for name in layer.params}
+        twin.grads = {}
+        if hasattr(twin, "rng"):
+            twin.rng = streams
+        stacked.add(twin)
+    optimizer: Any = copy.copy(first.optimizer)
+    assert first.loss is not None and all(m.optimizer is not None for m in models)
+    # one learning rate per copy, as a column the update broadcasts over the copies
+    rates = np.asarray([m.optimizer.learning_rate for m in models])  # type: ignore[union-attr]
+    optimizer.learning_rate = optimizer.current_learning_rate = rates.reshape(-1, 1, 1)
+    stacked.set(loss=first.loss, optimizer=optimizer, accuracy=first.accuracy)
+    stacked.check_ready(training=True)
+    return stacked

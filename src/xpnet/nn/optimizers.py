@@ -1,0 +1,295 @@
+r"""Optimizers: SGD (with momentum), Adagrad, RMSprop, Adam.
+
+One base class holds the book's learning-rate decay
+
+.. math:: \eta_t = \eta / (1 + \mathrm{decay} \cdot t)
+
+and the step counter ``iterations``. A subclass writes only its **update rule**: a method
+``update(xp, p, g, *state, **hyperparameters)`` that returns the new parameter and state
+arrays, in plain arithmetic on the arrays it is given. That one definition serves every
+engine (:mod:`xpnet.engine`): the plain engine calls it; the fused engine compiles the very
+same method into one GPU kernel per parameter array; many models at once call it with a
+leading model axis and one learning rate per copy.
+
+State arrays live in ``layer.optimizer_state[name]``, next to the parameter they belong to,
+as in the book. Call order per training step, as in the book::
+
+    optimizer.pre_update_params()          # decay the learning rate
+    for layer in trainable_layers:
+        optimizer.update_params(layer)
+    optimizer.post_update_params()         # iterations += 1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .. import trace
+from ..backend import backend_of
+from .ops import Ops
+from .registry import Registered
+
+__all__ = ["EPSILON", "SGD", "Adagrad", "Adam", "Optimizer", "RMSprop"]
+
+#: Added to denominators so a parameter with a zero gradient history does not divide by 0.
+EPSILON = 1e-7
+
+
+class Optimizer(Registered):
+    """Base class: learning-rate decay, the step counter and the per-array loop.
+
+    Parameters
+    ----------
+    learning_rate : float
+        The initial learning rate :math:`\\eta`.
+    decay : float
+        The decay of the learning rate per step (0 keeps it constant).
+
+    Attributes
+    ----------
+    state_names : tuple of str
+        The state arrays kept per parameter, in the order ``update`` takes them (``("m",
+        "v")`` for Adam).
+    """
+
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, learning_rate: float, decay: float = 0.0):
+        if not learning_rate > 0:
+            msg = f"learning_rate must be > 0, got {learning_rate!r}."
+            raise ValueError(msg)
+        if not decay >= 0:
+            msg = f"decay must be >= 0, got {decay!r}."
+            raise ValueError(msg)
+        self.learning_rate = float(learning_rate)
+        self.current_learning_rate = float(learning_rate)
+        self.decay = float(decay)
+        self.iterations = 0
+        self.param = ""  # the parameter being updated, as explain mode names it
+
+    # -- the book's three calls -----------------------------------------------------------
+    def pre_update_params(self) -> None:
+        """Decay the learning rate for the coming step: ``lr / (1 + decay * iterations)``."""
+        if self.decay:
+            self.current_learning_rate = self.learning_rate * (
+                1.0 / (1.0 + self.decay * self.iterations)
+            )
+        trace.emit(type(self).__name__, "update", step=self.iterations + 1,
+                   info=self.get_config(), lr=self.current_learning_rate)
+
+    def update_params(self, layer: Any) -> None:
+        """Update every parameter array of ``layer`` from ``layer.grads``, with the engine
+        the layer computes with (``layer.ops``; the plain one for a component without)."""
+        states = getattr(layer, "optimizer_state", None)
+        if states is None:
+            states = layer.optimizer_state = {}
+        ops = getattr(layer, "ops", None)
+        for name, p in layer.params.items():
+            ops = ops or Ops(backend_of(p))
+            g = layer.grads[name]
+            state = states.get(name)
+            if state is None:
+                state = states[name] = {k: ops.xp.zeros_like(p) for k in self.state_names}
+            self.param = f"{getattr(layer, 'name', type(layer).__name__)}.{name}"
+            self.emit(g=g, p_before=p)
+            layer.params[name] = ops.update(self, p, g, state)
+            self.emit(p_after=layer.params[name])
+
+    def post_update_params(self) -> None:
+        """Count the step (bias corrections and decay use ``iterations``)."""
+        self.iterations += 1
+
+    def step(self, layers: Any) -> None:
+        """One full update: pre_update, every layer's parameters, post_update."""
+        self.pre_update_params()
+        self.update_layers(layers)
+        self.post_update_params()
+
+    def update_layers(self, layers: Any) -> None:
+        """Update every parameter array of every layer (the middle of :meth:`step`)."""
+        for layer in layers:
+            self.update_params(layer)
+
+    # -- what a subclass writes -----------------------------------------------------------
+    def hyperparameters(self) -> dict[str, Any]:
+        """The keyword arguments of this step's update rule (the decayed rate ``lr``...)."""
+        return {"lr": self.current_learning_rate}
+
+    def update(self, xp: Any, p: Any, g: Any, *state: Any, **hyperparameters: Any) -> Any:
+        """The update rule: the new ``p`` and state arrays from ``p``, its gradient ``g`` and
+        its state (in :attr:`state_names` order), as a tuple ``(p, *state)``.
+
+        Write it in plain arithmetic (``+ - * /``, ``xp.sqrt``, names), one assignment per
+        line, so that the fused engine can compile it (:mod:`xpnet.engine.rules`).
+        """
+        raise NotImplementedError
+
+    def rule(self) -> Callable[..., Any]:
+        """The update rule this optimizer runs (``update``, unless a setting picks another)."""
+        return self.update
+
+    def emit(self, **values: Any) -> None:
+        """Report per-parameter quantities of the current step to explain mode."""
+        trace.emit(type(self).__name__, "update", param=self.param, step=self.iterations + 1,
+                   **values)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, "decay": self.decay}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with optional momentum.
+
+    Without momentum: :math:`p \leftarrow p - \eta_t g`. With momentum :math:`\mu`:
+    :math:`u \leftarrow \mu u - \eta_t g`, :math:`p \leftarrow p + u`.
+
+    Examples
+    --------
+    >>> import numpy as np, array_api_compat.numpy as xp
+    >>> opt = SGD(learning_rate=0.5, momentum=0.9)
+    >>> p, u = opt.momentum_update(xp, np.array([1.0]), np.array([2.0]), np.array([0.0]),
+    ...                            lr=0.5, momentum=0.9)
+    >>> p.tolist(), u.tolist()
+    ([0.0], [-1.0])
+    """
+
+    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0):
+        super().__init__(learning_rate, decay)
+        if not 0 <= momentum < 1:
+            msg = f"momentum must be in [0, 1), got {momentum!r}."
+            raise ValueError(msg)
+        self.momentum = float(momentum)
+        self.state_names = ("u",) if self.momentum else ()
+
+    def hyperparameters(self) -> dict[str, Any]:
+        lr = self.current_learning_rate
+        return {"lr": lr, "momentum": self.momentum} if self.momentum else {"lr": lr}
+
+    def update(self, xp: Any, p: Any, g: Any, *, lr: float) -> Any:
+        step = -lr * g
+        self.emit(update=step)
+        return (p + step,)
+
+    def momentum_update(self, xp: Any, p: Any, g: Any, u: Any, *, lr: float,
+                        momentum: float) -> Any:
+        u = momentum * u - lr * g  # the step, with a share of the previous one
+        self.emit(update=u)
+        return p + u, u
+
+    def rule(self) -> Callable[..., Any]:
+        return self.momentum_update if self.momentum else self.update
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum}
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad: :math:`c \leftarrow c + g^2`,
+    :math:`p \leftarrow p - \eta_t g / (\sqrt c + \epsilon)`.
+
+    Each parameter's step shrinks with the sum of all its past squared gradients
+    (Duchi, Hazan & Singer, 2011).
+    """
+
+    state_names = ("cache",)
+
+    def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = EPSILON):
+        super().__init__(learning_rate, decay)
+        self.epsilon = float(epsilon)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"lr": self.current_learning_rate, "epsilon": self.epsilon}
+
+    def update(self, xp: Any, p: Any, g: Any, cache: Any, *, lr: float,
+               epsilon: float) -> Any:
+        cache = cache + g * g
+        step = -lr * g / (xp.sqrt(cache) + epsilon)
+        self.emit(cache=cache, update=step)
+        return p + step, cache
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+class RMSprop(Adagrad):
+    r"""RMSprop: Adagrad with a leaky cache, :math:`c \leftarrow \rho c + (1-\rho) g^2`
+    (Hinton, lecture 6e), so old gradients are forgotten and steps do not shrink forever.
+    """
+
+    def __init__(
+        self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = EPSILON,
+        rho: float = 0.9,
+    ):
+        super().__init__(learning_rate, decay, epsilon)
+        self.rho = float(rho)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {**super().hyperparameters(), "rho": self.rho}
+
+    def update(self, xp: Any, p: Any, g: Any, cache: Any, *, lr: float,  # type: ignore[override]
+               epsilon: float, rho: float) -> Any:
+        cache = rho * cache + (1 - rho) * (g * g)
+        step = -lr * g / (xp.sqrt(cache) + epsilon)
+        self.emit(cache=cache, update=step)
+        return p + step, cache
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho}
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba, 2015), in the book's form.
+
+    .. math::
+        m &\leftarrow \beta_1 m + (1-\beta_1) g, \qquad
+        v \leftarrow \beta_2 v + (1-\beta_2) g^2 \\
+        \hat m &= m / (1-\beta_1^{t}), \qquad \hat v = v / (1-\beta_2^{t}) \\
+        p &\leftarrow p - \eta_t \hat m / (\sqrt{\hat v} + \epsilon)
+
+    with ``t = iterations + 1`` (1 on the first step). ``m`` and ``v`` are exponential
+    averages over all past steps with time constants of about :math:`1/(1-\beta_1) = 10` and
+    :math:`1/(1-\beta_2) = 1000` steps.
+
+    Examples
+    --------
+    >>> import numpy as np, array_api_compat.numpy as xp
+    >>> opt = Adam(learning_rate=0.1)
+    >>> p, m, v = opt.update(xp, np.array([1.0]), np.array([0.5]), np.zeros(1), np.zeros(1),
+    ...                      **opt.hyperparameters())
+    >>> round(float(p[0]), 6)   # the first step moves by ~lr whatever the gradient's size
+    0.9
+    """
+
+    state_names = ("m", "v")
+
+    def __init__(
+        self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = EPSILON,
+        beta_1: float = 0.9, beta_2: float = 0.999,
+    ):
+        super().__init__(learning_rate, decay)
+        self.epsilon, self.beta_1, self.beta_2 = float(epsilon), float(beta_1), float(beta_2)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"lr": self.current_learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "t": self.iterations + 1}
+
+    def update(self, xp: Any, p: Any, g: Any, m: Any, v: Any, *, lr: float, beta_1: float,
+               beta_2: float, epsilon: float, t: int) -> Any:
+        m = beta_1 * m + (1 - beta_1) * g  # moving average of g
+        v = beta_2 * v + (1 - beta_2) * (g * g)  # moving average of g**2
+        m_hat = m / (1 - beta_1**t)  # bias correction: m and v start at 0
+        v_hat = v / (1 - beta_2**t)
+        step = -lr * m_hat / (xp.sqrt(v_hat) + epsilon)
+        self.emit(m=m, v=v, m_hat=m_hat, v_hat=v_hat, update=step)
+        return p + step, m, v
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(), "epsilon": self.epsilon,
+            "beta_1": self.beta_1, "beta_2": self.beta_2,
+        }

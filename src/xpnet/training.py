@@ -1,0 +1,258 @@
+"""The training loop, apart from the model: epochs, batches, metrics, callbacks, divergence.
+
+:meth:`xpnet.Model.train` calls :func:`train`. The loop is the book's: for each epoch, a
+forward pass, the loss, a backward pass and one optimizer step per batch; metrics are
+computed only for the epochs that are logged. While it runs, each layer computes with the
+engine the run was given (:mod:`xpnet.engine`): reused buffers on NumPy and CuPy, fused
+kernels with ``fast=True``, a replayed CUDA graph with ``graph=True``; the plain engine
+while explain mode records. The engines are lent for each training step only, so callbacks,
+``evaluate`` and ``predict`` always see plain arrays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import engine, trace
+from .errors import DivergenceError
+from .nn.layers import Dropout
+from .nn.losses import regularization_loss
+from .nn.ops import Ops
+
+if TYPE_CHECKING:  # the model imports this module, not the other way round
+    from .model import Model
+
+__all__ = ["Callback", "History", "train"]
+
+#: ``callback(model, epoch, logs)``; return True to stop training after this epoch.
+Callback = Callable[[Any, int, dict], Any]
+
+
+@dataclass
+class History:
+    """Metrics of a training run: one record per logged epoch.
+
+    ``history["loss"]`` is the list of one metric over the logged epochs; ``records`` holds
+    dicts with ``epoch, acc, loss, data_loss, reg_loss, lr`` (and ``val_acc, val_loss``
+    where validation ran); ``validation`` the final validation metrics, if any.
+    """
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    validation: dict[str, float] | None = None
+    stopped_early: bool = False
+
+    def __getitem__(self, key: str) -> list[Any]:
+        if self.records and key not in self.records[0]:
+            msg = f"History has no metric {key!r}; it has {sorted(self.records[0])}."
+            raise KeyError(msg)
+        return [r[key] for r in self.records]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"records": self.records, "validation": self.validation,
+                "stopped_early": self.stopped_early}
+
+
+def train(
+    model: Model,
+    X: Any,
+    y: Any,
+    *,
+    epochs: int = 1,
+    batch_size: int | None = None,
+    shuffle: bool = False,
+    validation_data: tuple[Any, Any] | None = None,
+    log_every: int | Collection[int] | None = 1,
+    validate_every: int | None = None,
+    callbacks: Iterable[Callback] = (),
+    start_epoch: int = 1,
+    log_before_update: bool = False,
+    graph: bool = False,
+) -> History:
+    """Train ``model`` on ``(X, y)``; see :meth:`xpnet.Model.train` for the parameters."""
+    model.check_ready(training=True)
+    if not isinstance(epochs, int) or epochs < 0:
+        msg = f"epochs must be a non-negative integer, got {epochs!r}."
+        raise ValueError(msg)
+    n = model.check_data(X, y, "X", "y")
+    if validation_data is not None:
+        model.check_data(*validation_data, "validation X", "validation y")
+    if batch_size is not None and (batch_size < 1 or not isinstance(batch_size, int)):
+        msg = f"batch_size must be a positive integer or None, got {batch_size!r}."
+        raise ValueError(msg)
+    kernels = model.fused_kernels()
+    if graph:
+        _check_graph(model, kernels, batch_size, shuffle)
+    assert model.accuracy is not None and model.optimizer is not None
+    model.accuracy.init(y)
+    run = _Run(model, X, y, n, batch_size, shuffle, log_before_update, list(callbacks))
+    history = History()
+    schedule = _Schedule(log_every, start_epoch + epochs - 1)
+    # the loss is checked below; NumPy's overflow warnings would only repeat it
+    with model.backend.quiet_float_errors(), run.lending(kernels, graph, epochs):
+        for epoch in range(start_epoch, start_epoch + epochs):
+            if trace.ACTIVE is not None:
+                trace.ACTIVE.step = epoch
+            logs = run.epoch(epoch, schedule.logs(epoch))
+            if logs is None:
+                continue
+            if validate_every and epoch % validate_every == 0 and validation_data is not None:
+                val = model.evaluate(*validation_data, batch_size=batch_size)
+                logs["val_acc"], logs["val_loss"] = val["acc"], val["loss"]
+            _check_finite(model, logs, history)
+            history.records.append(logs)
+            if any([bool(cb(model, epoch, logs)) for cb in run.callbacks]):
+                history.stopped_early = True
+                break
+    if validation_data is not None:
+        history.validation = model.evaluate(*validation_data, batch_size=batch_size)
+    return history
+
+
+class _Schedule:
+    """Which epochs are logged: every ``log_every``-th, the listed ones, and the last."""
+
+    def __init__(self, log_every: int | Collection[int] | None, last: int):
+        self.every = log_every if isinstance(log_every, int) else 0
+        self.at = frozenset(log_every) if log_every is not None and not isinstance(
+            log_every, int) else frozenset()
+        self.last = last
+
+    def logs(self, epoch: int) -> bool:
+        return epoch == self.last or (self.every > 0 and epoch % self.every == 0) or \
+            epoch in self.at
+
+
+class _Run:
+    """The state of one :func:`train` call: data, batches, the engines lent to the layers."""
+
+    def __init__(self, model: Model, X: Any, y: Any, n: int, batch_size: int | None,
+                 shuffle: bool, log_before_update: bool, callbacks: list[Callback]):
+        self.model, self.X, self.y, self.n = model, X, y, n
+        self.batches = [(0, n)] if batch_size is None else [
+            (s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
+        self.shuffle = shuffle
+        self.log_before_update = log_before_update
+        self.callbacks = callbacks
+        self.views: list[Ops] = []
+        self.graph: engine.fused.GraphRun | None = None
+
+    @contextlib.contextmanager
+    def lending(self, kernels: Any, graph: bool, epochs: int) -> Iterator[None]:
+        """Choose the step's engines once for the run (and a graph's recording context)."""
+        model = self.model
+        self.views = engine.training_views(model.ops, model.layers, model.loss, kernels)
+        replaying: Any = contextlib.nullcontext()
+        if graph and kernels is not None:
+            replaying = kernels.replaying()
+        with replaying:
+            if graph and kernels is not None:
+                assert model.optimizer is not None
+                dtype = next(iter(model.trainable_layers[0].params.values())).dtype
+                self.graph = engine.fused.GraphRun(
+                    lambda: self.step(self.X, self.y), model.optimizer, kernels,
+                    model.backend, epochs, dtype)
+            yield
+
+    def step(self, X: Any, y: Any) -> Any:
+        """Forward, backward and every parameter's update (the optimizer's pre/post calls
+        are the caller's): the output of the forward pass."""
+        model = self.model
+        assert model.optimizer is not None
+        with engine.lend(model.layers, self.views):
+            output = model.forward(X, training=True)
+            model.backward(output, y)
+            model.optimizer.update_layers(model.trainable_layers)
+        return output
+
+    def epoch(self, epoch: int, logged: bool) -> dict[str, Any] | None:
+        """One pass over the data; its metrics when the epoch is logged."""
+        model, optimizer = self.model, self.model.optimizer
+        assert optimizer is not None
+        X, y = (self.X, self.y) if not self.shuffle else model.shuffled(self.X, self.y)
+        sums: list[tuple[Any, Any, int]] = []
+        lr_before = optimizer.current_learning_rate
+        reg_loss: Any = 0
+        if self.graph is not None:
+            if logged:  # the penalty of the weights before this epoch's update
+                reg_loss = regularization_loss(model.trainable_layers)
+            output = self.graph.epoch()
+            if logged:
+                sums.append(model.batch_metrics(output, y, self.n))
+        else:
+            for lo, hi in self.batches:
+                full = (lo, hi) == (0, self.n)
+                Xb, yb = (X, y) if full else (X[lo:hi, ...], y[lo:hi, ...])
+                if logged and full:
+                    # full batch: the penalty of the weights that produce this forward pass,
+                    # as the book computes it (before the update)
+                    reg_loss = regularization_loss(model.trainable_layers)
+                optimizer.pre_update_params()
+                output = self.step(Xb, yb)
+                optimizer.post_update_params()
+                if logged:
+                    sums.append(model.batch_metrics(output, yb, hi - lo))
+        if not logged:
+            return None
+        if len(self.batches) > 1:
+            # mini-batches: the penalty after the epoch, as the book's calculate_accumulated
+            reg_loss = regularization_loss(model.trainable_layers)
+        lr = lr_before if self.log_before_update else optimizer.current_learning_rate
+        return _logs(epoch, sums, reg_loss, lr, self.n)
+
+
+def _logs(epoch: int, sums: Sequence[tuple[Any, Any, int]], reg_loss: Any, lr: float,
+          n: int) -> dict[str, Any]:
+    """One epoch's metrics as Python floats (this is where device values are read)."""
+    if len(sums) == 1:
+        data_loss, acc = sums[0][0], sums[0][1]
+    else:  # mini-batches: sample-weighted means over the epoch, as the book accumulates
+        data_loss = sum(float(d) * c for d, _, c in sums) / n
+        acc = sum(float(a) * c for _, a, c in sums) / n
+    loss = data_loss + reg_loss
+    return {
+        "epoch": epoch, "acc": float(acc), "loss": float(loss),
+        "data_loss": float(data_loss), "reg_loss": float(reg_loss), "lr": lr,
+    }
+
+
+def _check_finite(model: Model, logs: dict[str, Any], history: History) -> None:
+    if math.isfinite(logs["loss"]):
+        return
+    last = history.records[-1]["epoch"] if history.records else None
+    since = "" if last is None else f" (last finite at epoch {last})"
+    assert model.optimizer is not None
+    msg = (
+        f"training diverged at epoch {logs['epoch']}: the loss is {logs['loss']}{since}. "
+        f"Lower the learning rate (it is {model.optimizer.learning_rate}), scale the inputs, "
+        "or add regularization."
+    )
+    raise DivergenceError(msg, logs["epoch"])
+
+
+def _check_graph(model: Model, kernels: Any, batch_size: int | None, shuffle: bool) -> None:
+    """Refuse ``graph=True`` where a recorded step could not replay the training."""
+    assert model.optimizer is not None
+    problem = None
+    if kernels is None:
+        problem = ("it needs the fused kernels: build the model with fast=True on "
+                   f"backend 'cupy' (this one is {model.backend.name!r})")
+    elif batch_size is not None or shuffle:
+        problem = "it records one full-batch step: drop batch_size and shuffle"
+    elif any(isinstance(layer, Dropout) for layer in model.layers):
+        problem = ("Dropout draws its masks on the host each step, and a replay would "
+                   "reuse the recorded mask: train without graph=True")
+    elif engine.rules.compile_rule(model.optimizer.rule()) is None:
+        problem = (f"{type(model.optimizer).__name__}'s update rule cannot be compiled into "
+                   "one kernel (see xpnet.engine.rules); use a built-in optimizer")
+    elif trace.ACTIVE is not None:
+        problem = "explain mode records every step's arrays, which a replay never forms"
+    if problem is not None:
+        msg = f"graph=True cannot be used here: {problem}."
+        raise ValueError(msg)
