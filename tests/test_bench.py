@@ -16,7 +16,7 @@ import pytest
 
 import xpnet
 from xpnet.backend import resolve
-from xpnet.bench import contenders, harness, machine, workloads
+from xpnet.bench import contenders, harness, machine, nnfs_book, workloads
 from xpnet.bench.ceilings import Ceilings, measure
 from xpnet.bench.report import render
 from xpnet.bench.workloads import Workload
@@ -220,6 +220,67 @@ def test_a_contender_that_cannot_run_is_skipped_with_its_reason(monkeypatch):
 def test_run_suite_rejects_unknown_contenders():
     with pytest.raises(ValueError, match=r"unknown contenders.*choose from book, book_nnfs"):
         harness.run_suite(["reference"], ["numpy"])
+
+
+def _oracle_losses(w, X, y, epochs):
+    """The book's classes (xpnet.bench.nnfs_book) run directly, as chapter 15's script runs
+    them, with float32 parameters: the loss of each epoch."""
+    np.random.seed(0)  # noqa: NPY002 (the book's global stream, as the contender)
+    dense1 = nnfs_book.Layer_Dense(w.features, w.hidden)
+    activation1 = nnfs_book.Activation_ReLU()
+    dropout1 = nnfs_book.Layer_Dropout(w.dropout)
+    dense2 = nnfs_book.Layer_Dense(w.hidden, w.classes)
+    for dense in (dense1, dense2):
+        dense.weights = dense.weights.astype(np.float32)
+        dense.biases = dense.biases.astype(np.float32)
+    loss_activation = nnfs_book.Activation_Softmax_Loss_CategoricalCrossentropy()
+    optimizer = nnfs_book.Optimizer_Adam(learning_rate=workloads.LEARNING_RATE,
+                                         decay=workloads.DECAY)
+    losses = []
+    for _ in range(epochs):
+        dense1.forward(X)
+        activation1.forward(dense1.output)
+        hidden = activation1
+        if w.dropout:
+            dropout1.forward(activation1.output)
+            hidden = dropout1
+        dense2.forward(hidden.output)
+        loss = (loss_activation.forward(dense2.output, y)
+                + loss_activation.loss.regularization_loss(dense1)
+                + loss_activation.loss.regularization_loss(dense2))
+        losses.append(float(loss))
+        loss_activation.backward(loss_activation.output, y)
+        dense2.backward(loss_activation.dinputs)
+        if w.dropout:
+            dropout1.backward(dense2.dinputs)
+            activation1.backward(dropout1.dinputs)
+        else:
+            activation1.backward(dense2.dinputs)
+        dense1.backward(activation1.dinputs)
+        optimizer.pre_update_params()
+        optimizer.update_params(dense1)
+        optimizer.update_params(dense2)
+        optimizer.post_update_params()
+    return losses
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_the_book_contender_is_the_oracle_run_directly(dropout):
+    w = Workload("small", 10, 8, dropout)
+    X, y = harness._data(w)
+    run = contenders.make("book", w, X, y)
+    assert [run(1)[0] for _ in range(5)] == _oracle_losses(w, X, y, 5)
+
+
+def test_book_nnfs_leaves_numpy_and_the_shared_oracle_alone():
+    dot = np.dot
+    X, y = harness._data(TINY_DROPOUT)
+    nnfs_loss = contenders.make("book_nnfs", TINY_DROPOUT, X, y)(3)[0]
+    assert np.dot is dot and nnfs_book.np is np
+    # its products are float64 cast back to float32: the loss is float32's, unlike book's
+    # (the float64 dropout mask makes book's second product float64)
+    assert nnfs_loss == float(np.float32(nnfs_loss))
+    assert contenders.make("book", TINY_DROPOUT, X, y)(3)[0] != nnfs_loss
 
 
 def test_cli_writes_json(tmp_path, capsys):

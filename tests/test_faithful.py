@@ -1,8 +1,9 @@
 """Faithful mode: the book's numbers, line for line.
 
-The oracle is the book's own code (``tests/book/``), run with the ``nnfs`` package in a
-subprocess (``nnfs.init()`` patches NumPy for the whole process); chapter 15 is also held
-to the reference output measured on this kind of machine (``../shared/reference``).
+The oracle is the book's own code (the classes in ``xpnet.bench.nnfs_book``, the chapter
+scripts in ``tests/book/``), run with the ``nnfs`` package in a subprocess (``nnfs.init()``
+patches NumPy for the whole process); chapter 15 is also held to the reference output
+measured on this kind of machine (``../shared/reference``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from xpnet.cli import main
 
 BOOK = Path(__file__).parent / "book"
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ch15_nnfs_output.txt"
-ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+# the scripts import the oracle from the xpnet these tests import
+XPNET_SRC = str(Path(xpnet.__file__).resolve().parents[1])
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1",
+       "PYTHONPATH": os.pathsep.join(filter(None, [XPNET_SRC, os.environ.get("PYTHONPATH")]))}
 
 
 def book(script: str, *args: str) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import textwrap
 from pathlib import Path
 
@@ -13,12 +12,11 @@ import numpy as np
 import pytest
 
 from xpnet import gradcheck
+from xpnet.bench import nnfs_book as nb
 from xpnet.cli import main
 from xpnet.nn.activations import ReLU
 from xpnet.nn.layers import Dense, Dropout
 from xpnet.nn.losses import MeanAbsoluteError
-
-BOOK = Path(__file__).parent / "book"
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -79,11 +77,6 @@ def test_dropout_is_checked_with_its_mask_frozen(backend):
 
 
 def test_book_style_components_are_adapted():
-    sys.path.insert(0, str(BOOK))
-    try:
-        import nnfs_book as nb
-    finally:
-        sys.path.remove(str(BOOK))
     y_pred = np.array([[1.0, 2.0], [0.5, -1.0]])
     y_true = np.array([[0.0, 0.0], [1.0, 1.0]])
     mae = gradcheck.check(nb.Loss_MeanAbsoluteError(), (y_pred, y_true))
@@ -173,7 +166,7 @@ def test_a_layer_drawing_from_a_global_stream_fails_with_the_reason():
 def test_cli_rereads_a_user_file_edited_within_the_same_second(tmp_path):
     """Fix-and-recheck: the corrected file must be checked, not a cached compilation."""
     path = tmp_path / "mae_user.py"
-    path.write_text(BOOK.joinpath("nnfs_book.py").read_text())
+    path.write_text(Path(nb.__file__).read_text())
     spec = f"{path}:Loss_MeanAbsoluteError"
     assert run(spec)[0] == 1
     path.write_text(path.read_text().replace("np.sign(y_true - dvalues)",

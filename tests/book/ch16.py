@@ -8,7 +8,7 @@ import argparse
 import nnfs
 import numpy as np
 from nnfs.datasets import spiral_data
-from nnfs_book import (
+from xpnet.bench.nnfs_book import (
     Activation_ReLU,
     Activation_Sigmoid,
     Layer_Dense,

@@ -12,7 +12,7 @@ import argparse
 import nnfs
 import numpy as np
 from nnfs.datasets import sine_data
-from nnfs_book import (
+from xpnet.bench.nnfs_book import (
     Activation_Linear,
     Activation_ReLU,
     Layer_Dense,

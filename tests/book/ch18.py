@@ -8,7 +8,7 @@ import argparse
 
 import nnfs
 from nnfs.datasets import spiral_data
-from nnfs_book import (
+from xpnet.bench.nnfs_book import (
                        Accuracy_Categorical,
                        Activation_ReLU,
                        Activation_Softmax,

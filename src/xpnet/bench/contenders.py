@@ -28,12 +28,16 @@ synchronizes a device either: :func:`synchronizer` gives the harness what ends a
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
+import types
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from . import nnfs_book
 from .workloads import DECAY, LEARNING_RATE, LOG_EVERY, Workload
 
 __all__ = ["CONTENDERS", "GPU_ONLY", "HOST_ONLY", "NUMPY_CONTENDERS", "Run", "Unavailable",
@@ -58,189 +62,63 @@ class Unavailable(Exception):
 
 
 # ---------------------------------------------------------------------------------------
-# The book's plain-NumPy code (chapters 14-16 idioms).
+# The book's plain-NumPy code: the classes of xpnet.bench.nnfs_book (the project's one copy of
+# the book's code, also the tests' oracle), driven by the book's chapter 15 training loop.
 #
-# The only change from the book: parameters are created in float32 explicitly, which is what
-# the book gets from nnfs.init(default_dtype="float32") -- we must not call nnfs.init(), since
-# it monkeypatches NumPy for the whole process (and would skew every other contender).
+# nnfs.init() is never called here: it monkeypatches NumPy for the whole process and would
+# skew every other contender. What the book gets from it is done locally instead:
+#
+# * default_dtype="float32": the oracle's Layer_Dense creates its parameters with
+#   np.random.randn and np.zeros, float64 without nnfs.init(); they are cast to float32 right
+#   after construction (the same values: randn is drawn in float64 either way).
+# * The dot workaround (book_nnfs only): every oracle method looks ``np`` up in its module's
+#   globals when it runs, so book_nnfs uses a private instance of the oracle module, executed
+#   from the same source file and never entered in sys.modules, whose ``np`` is a copy of
+#   NumPy's namespace with ``dot`` replaced by the workaround. Every other name in that copy
+#   is NumPy's own object (np.random is the same global stream), so only the products
+#   change, with no lookup overhead; NumPy itself and the shared oracle module (used by
+#   ``book``) are never modified, not even while book_nnfs trains. Patching ``np.dot`` for
+#   the duration of each run() would also give these numbers, but it would change NumPy for
+#   the whole process during the timed region and rely on every exit path restoring it.
 # ---------------------------------------------------------------------------------------
-
-def _dot_float32(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.dot(a, b)
-
 
 def _dot_nnfs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     # nnfs.init()'s workaround (numpy/numpy#15591): products in float64, results in float32
     return np.dot(a.astype("float64"), b.astype("float64")).astype("float32")
 
 
-def _book(w: Workload, X: np.ndarray, y: np.ndarray, dot: Callable[..., Any]) -> Run:
-    """The book's script as a function ``run(epochs) -> (loss, acc)`` that keeps training."""
+@functools.cache
+def _oracle_with_dot(dot: Callable[..., Any]) -> types.ModuleType:
+    """A private instance of :mod:`xpnet.bench.nnfs_book` whose ``np.dot`` is ``dot``.
 
-    class Layer_Dense:
-        def __init__(self, n_inputs, n_neurons, weight_regularizer_l1=0, weight_regularizer_l2=0,
-                     bias_regularizer_l1=0, bias_regularizer_l2=0):
-            # the book's legacy global stream, on purpose (NPY002)
-            self.weights = (0.01 * np.random.randn(n_inputs, n_neurons)).astype(  # noqa: NPY002
-                "float32")
-            self.biases = np.zeros((1, n_neurons), dtype="float32")
-            self.weight_regularizer_l1 = weight_regularizer_l1
-            self.weight_regularizer_l2 = weight_regularizer_l2
-            self.bias_regularizer_l1 = bias_regularizer_l1
-            self.bias_regularizer_l2 = bias_regularizer_l2
+    Built once per ``dot`` (cached, so that it is not rebuilt inside a memory measurement).
+    """
+    path = nnfs_book.__file__
+    spec = importlib.util.spec_from_file_location(f"{nnfs_book.__name__}_nnfs_dot", path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a source file always has one
+        msg = f"cannot load a private copy of the book's code from {path}"
+        raise RuntimeError(msg)
+    oracle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(oracle)
+    numpy_with_dot = types.ModuleType(np.__name__, np.__doc__)
+    vars(numpy_with_dot).update(vars(np), dot=dot)
+    vars(oracle)["np"] = numpy_with_dot  # replaces the oracle's `import numpy as np`
+    return oracle
 
-        def forward(self, inputs):
-            self.inputs = inputs
-            self.output = dot(inputs, self.weights) + self.biases
 
-        def backward(self, dvalues):
-            self.dweights = dot(self.inputs.T, dvalues)
-            self.dbiases = np.sum(dvalues, axis=0, keepdims=True)
-            if self.weight_regularizer_l1 > 0:
-                dL1 = np.ones_like(self.weights)
-                dL1[self.weights < 0] = -1
-                self.dweights += self.weight_regularizer_l1 * dL1
-            if self.weight_regularizer_l2 > 0:
-                self.dweights += 2 * self.weight_regularizer_l2 * self.weights
-            if self.bias_regularizer_l1 > 0:
-                dL1 = np.ones_like(self.biases)
-                dL1[self.biases < 0] = -1
-                self.dbiases += self.bias_regularizer_l1 * dL1
-            if self.bias_regularizer_l2 > 0:
-                self.dbiases += 2 * self.bias_regularizer_l2 * self.biases
-            self.dinputs = dot(dvalues, self.weights.T)
-
-    class Layer_Dropout:
-        def __init__(self, rate):
-            self.rate = 1 - rate  # the book stores the keep probability
-
-        def forward(self, inputs):
-            self.inputs = inputs
-            self.binary_mask = np.random.binomial(  # noqa: NPY002 (the book's stream)
-                1, self.rate, size=inputs.shape) / self.rate
-            self.output = inputs * self.binary_mask
-
-        def backward(self, dvalues):
-            self.dinputs = dvalues * self.binary_mask
-
-    class Activation_ReLU:
-        def forward(self, inputs):
-            self.inputs = inputs
-            self.output = np.maximum(0, inputs)
-
-        def backward(self, dvalues):
-            self.dinputs = dvalues.copy()
-            self.dinputs[self.inputs <= 0] = 0
-
-    class Activation_Softmax:
-        def forward(self, inputs):
-            self.inputs = inputs
-            exp_values = np.exp(inputs - np.max(inputs, axis=1, keepdims=True))
-            probabilities = exp_values / np.sum(exp_values, axis=1, keepdims=True)
-            self.output = probabilities
-
-    class Loss:
-        def regularization_loss(self, layer):
-            regularization_loss = 0
-            if layer.weight_regularizer_l1 > 0:
-                regularization_loss += layer.weight_regularizer_l1 * np.sum(np.abs(layer.weights))
-            if layer.weight_regularizer_l2 > 0:
-                regularization_loss += layer.weight_regularizer_l2 * np.sum(
-                    layer.weights * layer.weights)
-            if layer.bias_regularizer_l1 > 0:
-                regularization_loss += layer.bias_regularizer_l1 * np.sum(np.abs(layer.biases))
-            if layer.bias_regularizer_l2 > 0:
-                regularization_loss += layer.bias_regularizer_l2 * np.sum(
-                    layer.biases * layer.biases)
-            return regularization_loss
-
-        def calculate(self, output, y):
-            sample_losses = self.forward(output, y)
-            data_loss = np.mean(sample_losses)
-            return data_loss
-
-    class Loss_CategoricalCrossentropy(Loss):
-        def forward(self, y_pred, y_true):
-            samples = len(y_pred)
-            y_pred_clipped = np.clip(y_pred, 1e-7, 1 - 1e-7)
-            if len(y_true.shape) == 1:
-                correct_confidences = y_pred_clipped[range(samples), y_true]
-            elif len(y_true.shape) == 2:
-                correct_confidences = np.sum(y_pred_clipped * y_true, axis=1)
-            negative_log_likelihoods = -np.log(correct_confidences)
-            return negative_log_likelihoods
-
-    class Activation_Softmax_Loss_CategoricalCrossentropy:
-        def __init__(self):
-            self.activation = Activation_Softmax()
-            self.loss = Loss_CategoricalCrossentropy()
-
-        def forward(self, inputs, y_true):
-            self.activation.forward(inputs)
-            self.output = self.activation.output
-            return self.loss.calculate(self.output, y_true)
-
-        def backward(self, dvalues, y_true):
-            samples = len(dvalues)
-            if len(y_true.shape) == 2:
-                y_true = np.argmax(y_true, axis=1)
-            self.dinputs = dvalues.copy()
-            self.dinputs[range(samples), y_true] -= 1
-            self.dinputs = self.dinputs / samples
-
-    class Optimizer_Adam:
-        def __init__(self, learning_rate=0.001, decay=0., epsilon=1e-7, beta_1=0.9,
-                     beta_2=0.999):
-            self.learning_rate = learning_rate
-            self.current_learning_rate = learning_rate
-            self.decay = decay
-            self.iterations = 0
-            self.epsilon = epsilon
-            self.beta_1 = beta_1
-            self.beta_2 = beta_2
-
-        def pre_update_params(self):
-            if self.decay:
-                self.current_learning_rate = self.learning_rate * (
-                    1. / (1. + self.decay * self.iterations))
-
-        def update_params(self, layer):
-            if not hasattr(layer, "weight_cache"):
-                layer.weight_momentums = np.zeros_like(layer.weights)
-                layer.weight_cache = np.zeros_like(layer.weights)
-                layer.bias_momentums = np.zeros_like(layer.biases)
-                layer.bias_cache = np.zeros_like(layer.biases)
-            layer.weight_momentums = self.beta_1 * layer.weight_momentums + (
-                1 - self.beta_1) * layer.dweights
-            layer.bias_momentums = self.beta_1 * layer.bias_momentums + (
-                1 - self.beta_1) * layer.dbiases
-            weight_momentums_corrected = layer.weight_momentums / (
-                1 - self.beta_1 ** (self.iterations + 1))
-            bias_momentums_corrected = layer.bias_momentums / (
-                1 - self.beta_1 ** (self.iterations + 1))
-            layer.weight_cache = self.beta_2 * layer.weight_cache + (
-                1 - self.beta_2) * layer.dweights ** 2
-            layer.bias_cache = self.beta_2 * layer.bias_cache + (
-                1 - self.beta_2) * layer.dbiases ** 2
-            weight_cache_corrected = layer.weight_cache / (
-                1 - self.beta_2 ** (self.iterations + 1))
-            bias_cache_corrected = layer.bias_cache / (
-                1 - self.beta_2 ** (self.iterations + 1))
-            layer.weights += -self.current_learning_rate * weight_momentums_corrected / (
-                np.sqrt(weight_cache_corrected) + self.epsilon)
-            layer.biases += -self.current_learning_rate * bias_momentums_corrected / (
-                np.sqrt(bias_cache_corrected) + self.epsilon)
-
-        def post_update_params(self):
-            self.iterations += 1
-
+def _book(w: Workload, X: np.ndarray, y: np.ndarray, oracle: types.ModuleType) -> Run:
+    """The book's script on ``oracle``'s classes as ``run(epochs) -> (loss, acc)`` that keeps
+    training."""
     np.random.seed(0)  # noqa: NPY002 (what nnfs.init() does; no other contender uses it)
-    dense1 = Layer_Dense(w.features, w.hidden)
-    activation1 = Activation_ReLU()
-    dropout1 = Layer_Dropout(w.dropout) if w.dropout else None
-    dense2 = Layer_Dense(w.hidden, w.classes)
-    loss_activation = Activation_Softmax_Loss_CategoricalCrossentropy()
-    optimizer = Optimizer_Adam(learning_rate=LEARNING_RATE, decay=DECAY)
+    dense1 = oracle.Layer_Dense(w.features, w.hidden)
+    activation1 = oracle.Activation_ReLU()
+    dropout1 = oracle.Layer_Dropout(w.dropout) if w.dropout else None
+    dense2 = oracle.Layer_Dense(w.hidden, w.classes)
+    for dense in (dense1, dense2):  # nnfs.init()'s default_dtype="float32" (see above)
+        dense.weights = dense.weights.astype(np.float32)
+        dense.biases = dense.biases.astype(np.float32)
+    loss_activation = oracle.Activation_Softmax_Loss_CategoricalCrossentropy()
+    optimizer = oracle.Optimizer_Adam(learning_rate=LEARNING_RATE, decay=DECAY)
     state = {"epoch": 0}
 
     def run(epochs: int) -> tuple[float, float]:
@@ -284,12 +162,12 @@ def _book(w: Workload, X: np.ndarray, y: np.ndarray, dot: Callable[..., Any]) ->
 
 def book(w: Workload, X: np.ndarray, y: np.ndarray) -> Run:
     """The book's code with float32 ``np.dot``."""
-    return _book(w, X, y, _dot_float32)
+    return _book(w, X, y, nnfs_book)
 
 
 def book_nnfs(w: Workload, X: np.ndarray, y: np.ndarray) -> Run:
     """The book's code with ``nnfs.init()``'s float64 products, cast back to float32."""
-    return _book(w, X, y, _dot_nnfs)
+    return _book(w, X, y, _oracle_with_dot(_dot_nnfs))
 
 
 # ---------------------------------------------------------------------------------------

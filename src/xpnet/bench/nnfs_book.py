@@ -5,6 +5,12 @@ This module is a test oracle: do not "improve" it.  Every expression keeps the
 book's evaluation order so that, run after ``nnfs.init()``, it reproduces the
 book's printed numbers bit for bit.
 
+It is the project's single copy of the book's code: the benchmark's ``book`` and
+``book_nnfs`` contenders (:mod:`xpnet.bench.contenders`) build their workload from
+these classes, and the test oracle scripts ``tests/book/ch14.py`` ... ``ch18.py``
+import them from here and call ``nnfs.init()`` before using them.  It imports
+nothing but NumPy, has no side effects on import and never calls ``nnfs.init()``.
+
 Deviations from the printed listings, all of which leave the arithmetic of
 every listing unchanged:
 
