@@ -15,18 +15,43 @@ import contextlib
 import math
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import engine, trace
+from .backend import Backend
 from .errors import DivergenceError
 from .nn.layers import Dropout
-from .nn.losses import regularization_loss
+from .nn.losses import Loss, regularization_loss
+from .nn.metrics import Accuracy
 from .nn.ops import Ops
+from .nn.optimizers import Optimizer
+from .random import Generator
 
-if TYPE_CHECKING:  # the model imports this module, not the other way round
-    from .model import Model
+__all__ = ["Callback", "History", "Trainable", "train"]
 
-__all__ = ["Callback", "History", "train"]
+
+class Trainable(Protocol):
+    """What the loop needs of a model (:class:`xpnet.Model` has it all)."""
+
+    backend: Backend
+    ops: Ops
+    rng: Generator
+    layers: list[Any]
+    loss: Loss | None
+    optimizer: Optimizer | None
+    accuracy: Accuracy | None
+
+    @property
+    def trainable_layers(self) -> list[Any]: ...
+    def check_ready(self, training: bool) -> None: ...
+    def check_data(self, X: Any, y: Any, xname: str, yname: str) -> int: ...
+    def fused_kernels(self) -> Any: ...
+    def forward(self, X: Any, training: bool = False) -> Any: ...
+    def backward(self, output: Any, y: Any) -> None: ...
+    def batch_metrics(self, output: Any, y: Any, count: int) -> tuple[Any, Any, int]: ...
+    def shuffled(self, X: Any, y: Any) -> tuple[Any, Any]: ...
+    def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None) -> dict[str, float]:
+        ...
 
 #: ``callback(model, epoch, logs)``; return True to stop training after this epoch.
 Callback = Callable[[Any, int, dict], Any]
@@ -60,7 +85,7 @@ class History:
 
 
 def train(
-    model: Model,
+    model: Trainable,
     X: Any,
     y: Any,
     *,
@@ -132,7 +157,7 @@ class _Schedule:
 class _Run:
     """The state of one :func:`train` call: data, batches, the engines lent to the layers."""
 
-    def __init__(self, model: Model, X: Any, y: Any, n: int, batch_size: int | None,
+    def __init__(self, model: Trainable, X: Any, y: Any, n: int, batch_size: int | None,
                  shuffle: bool, log_before_update: bool, callbacks: list[Callback]):
         self.model, self.X, self.y, self.n = model, X, y, n
         self.batches = [(0, n)] if batch_size is None else [
@@ -222,7 +247,7 @@ def _logs(epoch: int, sums: Sequence[tuple[Any, Any, int]], reg_loss: Any, lr: f
     }
 
 
-def _check_finite(model: Model, logs: dict[str, Any], history: History) -> None:
+def _check_finite(model: Trainable, logs: dict[str, Any], history: History) -> None:
     if math.isfinite(logs["loss"]):
         return
     last = history.records[-1]["epoch"] if history.records else None
@@ -236,7 +261,7 @@ def _check_finite(model: Model, logs: dict[str, Any], history: History) -> None:
     raise DivergenceError(msg, logs["epoch"])
 
 
-def _check_graph(model: Model, kernels: Any, batch_size: int | None, shuffle: bool) -> None:
+def _check_graph(model: Trainable, kernels: Any, batch_size: int | None, shuffle: bool) -> None:
     """Refuse ``graph=True`` where a recorded step could not replay the training."""
     assert model.optimizer is not None
     problem = None

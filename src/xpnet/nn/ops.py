@@ -22,13 +22,10 @@ once per run by the model, never by the maths.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..backend import Backend
-
-if TYPE_CHECKING:  # annotations only: the optimizers and the random streams import nothing here
-    from ..random import Generator
-    from .optimizers import Optimizer
+from ..random import Generator
 
 __all__ = ["COLUMNWISE_MAX", "Ops"]
 
@@ -135,9 +132,12 @@ class Ops:
         return dy * mask
 
     # -- optimizer updates ----------------------------------------------------------------
-    def update(self, optimizer: Optimizer, p: Any, g: Any, state: dict[str, Any]) -> Any:
+    def update(self, optimizer: Any, p: Any, g: Any, state: dict[str, Any]) -> Any:
         """Run ``optimizer``'s update rule on one parameter array: return the new ``p``
         (in ``p``'s dtype) and store the new state arrays in ``state``.
+
+        ``optimizer`` is an :class:`~xpnet.nn.optimizers.Optimizer`; this uses its
+        ``rule()``, ``hyperparameters()`` and ``state_names``.
 
         A hyperparameter given per model copy (an array, for many models at once) is used in
         the parameter's dtype, rounded as a Python float would be.
