@@ -1,5 +1,5 @@
 """Many models at once: M copies of the reference classifier trained as one batched model
-(xpnet.engine.many.ManyModels) against the same M trained one after another (xpnet.Model).
+(xpnet.many.ManyModels) against the same M trained one after another (xpnet.Model).
 
     python benchmarks/bench_many.py [--models 32] [--epochs 200] [--preset ch15] [--repeats 3]
                                     [--no-dropout] [--block B] [--device cpu|cuda]
@@ -33,8 +33,8 @@ from typing import Any  # noqa: E402
 from xpnet import presets  # noqa: E402
 from xpnet.backend import resolve  # noqa: E402
 from xpnet.bench import contenders, harness  # noqa: E402
-from xpnet.engine.many import ManyModels  # noqa: E402
 from xpnet.errors import BackendError  # noqa: E402
+from xpnet.many import ManyModels  # noqa: E402
 
 #: The throughput ratio each device's issue target asks for.
 TARGETS = {"cpu": 1.5, "cuda": 20.0}

@@ -10,7 +10,7 @@ buffered    :class:`~xpnet.engine.buffered.BufferedOps`: reused buffers, in plac
             (NumPy and CuPy, while training)
 fused       :class:`~xpnet.engine.fused.FusedOps`: each optimizer update as one kernel
             (``fast=True``), and CUDA-graph replay of a step (``graph=True``)
-many        :class:`~xpnet.engine.many.ManyModels`: M copies with a model axis
+many        :class:`~xpnet.many.ManyModels`: M copies with a model axis
 ==========  =====================================================================
 
 A model's own engine (:func:`for_model`) serves ``predict`` and ``evaluate``; a training run

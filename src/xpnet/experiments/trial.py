@@ -18,8 +18,8 @@ import numpy as np
 
 from .. import presets
 from ..backend import to_numpy
-from ..engine.many import ManyModels
 from ..errors import DivergenceError
+from ..many import ManyModels
 from ..random import Generator
 from .plan import Trial
 
@@ -118,7 +118,7 @@ def run_trial(trial: Trial) -> TrialResult:
 
 def shape_of(trial: Trial) -> tuple[Any, ...] | None:
     """Trials with the same shape can train together as one batched model
-    (:class:`~xpnet.engine.many.ManyModels`): everything but the seed and the learning rate
+    (:class:`~xpnet.many.ManyModels`): everything but the seed and the learning rate
     agrees, and the preset is one of the spiral classifiers. None when it cannot batch."""
     p = presets.get(trial.preset)
     if p.task != "classification" or p.hidden_layers != 1:
@@ -134,7 +134,7 @@ def run_trials(trials: Sequence[Trial]) -> list[TrialResult]:
 
     Each trial's model is built (data and weights drawn in the book's order) as
     :func:`run_trial` builds it; the copies then train stacked on those very arrays
-    (:class:`~xpnet.engine.many.ManyModels`), bit for bit as each would alone, so every
+    (:class:`~xpnet.many.ManyModels`), bit for bit as each would alone, so every
     result (rows, snapshots, divergence) is the one :func:`run_trial` gives; ``seconds`` is
     the group's time shared equally. Trials that cannot batch run one by one.
     """

@@ -7,7 +7,7 @@ import pytest
 
 from _util import host
 from xpnet import presets
-from xpnet.engine.many import ManyModels
+from xpnet.many import ManyModels
 
 
 @pytest.mark.parametrize(("preset", "block", "l2"), [("ch14", None, None), ("ch15", None, 1e-3),

@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import presets
-from ..backend import to_numpy
-from ..model import Model
-from ..nn.losses import regularization_loss
-from ..random import Generator
-from . import lend, training_views
+from . import presets
+from .backend import to_numpy
+from .engine import lend, training_views
+from .model import Model
+from .nn.losses import regularization_loss
+from .random import Generator
 
 __all__ = ["ManyModels", "Streams"]
 
