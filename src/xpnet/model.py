@@ -21,7 +21,7 @@ True
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from . import engine, io
@@ -217,65 +217,8 @@ class Model:
         return xp.take(X, index, axis=0), xp.take(y, index, axis=0)
 
     # -- training -----------------------------------------------------------------------
-    def train(
-        self,
-        X: Any,
-        y: Any,
-        *,
-        epochs: int = 1,
-        batch_size: int | None = None,
-        shuffle: bool = False,
-        validation_data: tuple[Any, Any] | None = None,
-        log_every: int | Collection[int] | None = 1,
-        validate_every: int | None = None,
-        callbacks: Iterable[Callback] = (),
-        start_epoch: int = 1,
-        log_before_update: bool = False,
-        graph: bool = False,
-    ) -> History:
-        """Train for ``epochs`` passes over ``(X, y)`` and return the :class:`History`.
-
-        Parameters
-        ----------
-        X : array, shape (n_samples, n_features)
-        y : array
-            Labels ``(n_samples,)`` for cross-entropy, else targets of the output's shape.
-        epochs : int
-            Number of passes over the data.
-        batch_size : int, optional
-            Mini-batch size; ``None`` trains on the full batch (the book's chapters 14-18).
-        shuffle : bool
-            Reshuffle the samples (from the model's stream) before every epoch.
-        validation_data : (X_val, y_val), optional
-            Evaluated once after training (and every ``validate_every`` epochs if given).
-        log_every : int, collection of int, or None
-            Record metrics (and call ``callbacks``) every this many epochs, or at exactly
-            these epochs (e.g. log-spaced ones); ``None`` only at the end. Metrics are
-            computed only for logged epochs.
-        callbacks : iterable of callables
-            ``callback(model, epoch, logs)``; a callback returning True stops training.
-        start_epoch : int
-            Number of the first epoch (the book's chapters 14-17 count from 0).
-        log_before_update : bool
-            Log as the book's chapters 14-17 do, before the epoch's update, so the logged
-            ``lr`` is the previous step's; otherwise (chapter 18) the step's own. The losses
-            and accuracy are those of the epoch's forward pass either way.
-        graph : bool
-            Record the first epoch's training step as a CUDA graph and replay it for the
-            others: one launch per epoch instead of one per operation. Needs a model built
-            with ``fast=True`` on CuPy, full batches without shuffling, no Dropout (its
-            masks are drawn on the host), and a built-in optimizer. Values are those of
-            ``fast=True`` without a graph.
-
-        Raises
-        ------
-        DivergenceError
-            When a logged loss is NaN or infinite.
-        """
-        return train(self, X, y, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
-                     validation_data=validation_data, log_every=log_every,
-                     validate_every=validate_every, callbacks=callbacks,
-                     start_epoch=start_epoch, log_before_update=log_before_update, graph=graph)
+    #: ``model.train(X, y, *, epochs=1, ...)``: the loop lives in :mod:`xpnet.training`
+    train = train
 
     # -- using a trained model ---------------------------------------------------------
     def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None) -> dict[str, float]:

@@ -100,7 +100,46 @@ def train(
     log_before_update: bool = False,
     graph: bool = False,
 ) -> History:
-    """Train ``model`` on ``(X, y)``; see :meth:`xpnet.Model.train` for the parameters."""
+    """Train ``model`` for ``epochs`` passes over ``(X, y)`` and return the :class:`History`
+    (also ``model.train(X, y, ...)``).
+
+    Parameters
+    ----------
+    X : array, shape (n_samples, n_features)
+    y : array
+        Labels ``(n_samples,)`` for cross-entropy, else targets of the output's shape.
+    epochs : int
+        Number of passes over the data.
+    batch_size : int, optional
+        Mini-batch size; ``None`` trains on the full batch (the book's chapters 14-18).
+    shuffle : bool
+        Reshuffle the samples (from the model's stream) before every epoch.
+    validation_data : (X_val, y_val), optional
+        Evaluated once after training (and every ``validate_every`` epochs if given).
+    log_every : int, collection of int, or None
+        Record metrics (and call ``callbacks``) every this many epochs, or at exactly
+        these epochs (e.g. log-spaced ones); ``None`` only at the end. Metrics are
+        computed only for logged epochs.
+    callbacks : iterable of callables
+        ``callback(model, epoch, logs)``; a callback returning True stops training.
+    start_epoch : int
+        Number of the first epoch (the book's chapters 14-17 count from 0).
+    log_before_update : bool
+        Log as the book's chapters 14-17 do, before the epoch's update, so the logged
+        ``lr`` is the previous step's; otherwise (chapter 18) the step's own. The losses
+        and accuracy are those of the epoch's forward pass either way.
+    graph : bool
+        Record the first epoch's training step as a CUDA graph and replay it for the
+        others: one launch per epoch instead of one per operation. Needs a model built
+        with ``fast=True`` on CuPy, full batches without shuffling, no Dropout (its
+        masks are drawn on the host), and a built-in optimizer. Values are those of
+        ``fast=True`` without a graph.
+
+    Raises
+    ------
+    DivergenceError
+        When a logged loss is NaN or infinite.
+    """
     model.check_ready(training=True)
     if not isinstance(epochs, int) or epochs < 0:
         msg = f"epochs must be a non-negative integer, got {epochs!r}."
