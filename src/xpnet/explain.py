@@ -17,7 +17,7 @@ import numpy as np
 
 from . import datasets, presets
 from .model import Model
-from .nn.activations import ReLU, Softmax
+from .nn.activations import ReLU, Softmax, softmax_jacobian
 from .nn.layers import Dense, Dropout
 from .nn.losses import CategoricalCrossentropy, softmax_crossentropy_backward
 from .nn.optimizers import SGD, Adagrad, Adam, RMSprop
@@ -326,7 +326,8 @@ def _softmax(ex: Explanation, model: Model) -> list[tuple[str, str]]:
             s_evals = select(ex.events, component="SoftmaxCrossentropy", quantity="s")
             s_eval = np.asarray(s_evals[-1].value)  # the evaluation pass, after training
             i = int(np.argmax(s_eval.max(axis=1) - s_eval.min(axis=1)))
-            Js = np.diag(s_eval[i]) - np.outer(s_eval[i], s_eval[i])
+            jacobians = softmax_jacobian(s_eval)  # the library's own, diag(s) - s s^T
+            Js = jacobians[i]
             sections.append(("Backward: the Jacobian of one sample", "\n".join([
                 f"(The backward passes use the network after its {ex.config['steps']} "
                 "recorded step(s), evaluated without dropout.)",
@@ -346,7 +347,7 @@ def _softmax(ex: Explanation, model: Model) -> list[tuple[str, str]]:
                 "the true class, where dy * s = -1/n):", _show(dot[-1] if dot else None),
                 "dx:", _indent(_fmt(dx_v)),
                 f"largest |J @ dy - dx| over the batch: "
-                f"{np.abs(np.einsum('nij,nj->ni', _jac(s_eval), dy_v) - dx_v).max():.3g}",
+                f"{np.abs(np.einsum('nij,nj->ni', jacobians, dy_v) - dx_v).max():.3g}",
             ])))
             sections.append(("Backward: fused with cross-entropy", "\n".join([
                 "Softmax followed by cross-entropy simplifies to (s - y_one_hot) / n:",
@@ -356,10 +357,6 @@ def _softmax(ex: Explanation, model: Model) -> list[tuple[str, str]]:
                 "a row reduction (and without dividing by small probabilities).",
             ])))
     return sections
-
-
-def _jac(s: np.ndarray) -> np.ndarray:
-    return np.einsum("ni,ij->nij", s, np.eye(s.shape[1])) - np.einsum("ni,nj->nij", s, s)
 
 
 def _dense(ex: Explanation, model: Model) -> list[tuple[str, str]]:

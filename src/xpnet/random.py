@@ -129,12 +129,6 @@ class Generator:
             return self._legacy.permutation(n)
         return self._pcg.permutation(n)
 
-    def spawn_seed(self) -> int:
-        """A fresh integer seed drawn from this stream (for child generators)."""
-        if self.nnfs:
-            return int(self._legacy.randint(0, 2**31 - 1))
-        return int(self._pcg.integers(0, 2**63 - 1))
-
     # -- state, so that a saved model resumes the same stream -------------------------
     def get_state(self) -> dict:
         """A JSON-serialisable snapshot of the stream."""
