@@ -164,3 +164,26 @@ def test_missing_jax_is_a_backend_error_with_the_install_command(monkeypatch):
                        match=r"backend 'jax' is not installed .*pip install 'xpnet\[jax\]'"):
         resolve("jax")
     assert "jax" not in available()
+
+
+def test_the_test_matrix_has_a_jax_session_that_installs_jax():
+    """nox's tests(backend=...) sessions come from the same names as BACKENDS, and the jax
+    session installs the jax extra that pyproject.toml declares."""
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("nox")
+    tomllib = pytest.importorskip("tomllib")
+    from xpnet.backend import BACKENDS
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("xpnet_noxfile", root / "noxfile.py")
+    noxfile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noxfile)
+    assert noxfile.BACKENDS == list(BACKENDS)
+    assert "tests(backend='jax')" in noxfile.nox.options.sessions
+    assert noxfile.EXTRAS["jax"] == "jax"
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert extras["jax"] == ["jax>=0.4.30"]
+    assert "jax>=0.4.30" in extras["test"]
