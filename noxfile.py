@@ -1,7 +1,7 @@
 """nox sessions: the test matrix over backends, lint, typecheck, docs, examples, bench.
 
     nox -l                                  # list the sessions
-    nox -s "tests(backend='numpy')"         # one backend (numpy, array_api_strict, torch, cupy)
+    nox -s "tests(backend='jax')"           # one backend: numpy, array_api_strict, torch, cupy, jax
     nox -s tests_slow                       # the full-length faithful runs (minutes)
     nox -s lint typecheck docs examples     # what a pull request should pass
     nox -s bench                            # the quick benchmark suite (xpnet bench)
@@ -24,6 +24,7 @@ nox.options.sessions = [
     "tests(backend='array_api_strict')",
     "tests(backend='torch')",
     "tests(backend='cupy')",
+    "tests(backend='jax')",
     "lint",
     "typecheck",
     "docs",
@@ -31,7 +32,9 @@ nox.options.sessions = [
 ]
 
 ROOT = Path(__file__).parent
-BACKENDS = ["numpy", "array_api_strict", "torch", "cupy"]
+BACKENDS = ["numpy", "array_api_strict", "torch", "cupy", "jax"]
+#: The extras each backend's test session installs besides ``test`` (CPU JAX comes from PyPI).
+EXTRAS = {"cupy": "cupy-cuda12", "jax": "jax"}
 #: The CPU build of PyTorch that the project tests against (installed before xpnet so that
 #: the ``torch`` requirement is already met by it).
 TORCH = "torch==2.13.0"
@@ -52,7 +55,7 @@ def tests(session: nox.Session, backend: str) -> None:
     env = {**ENV, "XPNET_TEST_BACKENDS": backend}
     if backend == "torch":
         session.install(TORCH)
-    extras = "test,cupy-cuda12" if backend == "cupy" else "test"
+    extras = f"test,{EXTRAS[backend]}" if backend in EXTRAS else "test"
     session.install("-e", f".[{extras}]")
     success = [0, NO_TESTS_COLLECTED] if backend == "cupy" else [0]
     session.run("pytest", "-m", "not slow", *session.posargs, env=env, success_codes=success)

@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _util import host
 from xpnet import gradcheck
+from xpnet.backend import backend_of
 from xpnet.bench import nnfs_book as nb
 from xpnet.cli import main
 from xpnet.nn.activations import ReLU
@@ -74,6 +76,55 @@ def test_kinks_are_moved_or_reported_never_failed():
 def test_dropout_is_checked_with_its_mask_frozen(backend):
     report = gradcheck.check(Dropout(0.5), backend=backend)
     assert report.passed and report.checks[0].checked == 20
+
+
+class Scale:
+    """A pure layer, ``y = x * w`` (``w`` one row), that keeps every array it is given and
+    checks on each call that none has changed since: gradcheck must hand it new arrays, never
+    write into old ones (JAX arrays cannot be written into)."""
+
+    n_in = 3
+
+    def __init__(self, w):
+        self.params, self.grads, self.seen = {"w": w}, {}, []
+
+    def forward(self, x, training=True):
+        for a, snapshot in self.seen:
+            np.testing.assert_array_equal(host(a), snapshot)
+        w = self.params["w"]
+        self.seen.extend([(x, host(x).copy()), (w, host(w).copy())])
+        self.x = x
+        return x * w
+
+    def backward(self, dy):
+        xp = backend_of(dy).xp
+        self.grads["w"] = xp.sum(self.x * dy, axis=0, keepdims=True)
+        return dy * self.params["w"]
+
+
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_perturbations_replace_arrays_and_never_write_into_them(backend, mode):
+    xp = backend.xp
+    w = backend.asarray([[0.5, -2.0, 1.5]], dtype=xp.float64)
+    x = backend.asarray([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]], dtype=xp.float64)
+    layer = Scale(w)
+    report = gradcheck.check(layer, (x,), backend=backend, mode=mode)
+    assert report.passed, str(report)
+    checked = [6, 3] if mode == "full" else [1, 1]
+    assert [(c.parameter, c.checked) for c in report.checks] == list(zip("xw", checked,
+                                                                          strict=True))
+    assert max(c.max_rel_error for c in report.checks) < 1e-7  # central differences: ~1e-8
+    # the component's own arrays are untouched
+    assert layer.params["w"] is w
+    np.testing.assert_array_equal(host(w), [[0.5, -2.0, 1.5]])
+    np.testing.assert_array_equal(host(x), [[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]])
+
+
+def test_cli_checks_the_builtins_on_jax():
+    pytest.importorskip("jax")
+    code, text = run("Dense[L1+L2]", "Dropout", "SoftmaxCrossentropy", "--backend", "jax")
+    assert code == 0, text
+    assert "5 gradients checked on jax (float64, full): all passed" in text
 
 
 def test_book_style_components_are_adapted():

@@ -28,6 +28,22 @@ def test_save_on_numpy_load_on_any_backend_predicts_the_same(tmp_path, backend):
     np.testing.assert_allclose(host(out), model.predict(X), rtol=1e-5, atol=1e-7)
 
 
+def test_save_on_any_backend_load_on_numpy_keeps_every_array(tmp_path, backend):
+    X, y = xpnet.datasets.spiral(30, 3, seed=0, backend=backend)
+    model = classifier(backend)
+    model.train(X, y, epochs=5)
+    model.save(tmp_path / "m.npz")
+    loaded = xpnet.Model.load(tmp_path / "m.npz")
+    assert loaded.backend.name == "numpy" and loaded.optimizer.iterations == 5
+    for layer, again in zip(model.layers, loaded.layers, strict=True):
+        for name, p in layer.params.items():
+            assert again.params[name].dtype == np.float32
+            np.testing.assert_array_equal(again.params[name], host(p))
+        for name, state in getattr(layer, "optimizer_state", {}).items():
+            for slot, value in state.items():
+                np.testing.assert_array_equal(again.optimizer_state[name][slot], host(value))
+
+
 def test_training_resumes_exactly_after_a_save(tmp_path):
     X, y = xpnet.datasets.spiral(30, 3, seed=0)
     straight = classifier("numpy", dropout=0.1)

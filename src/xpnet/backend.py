@@ -4,6 +4,12 @@ Everything else in xpnet receives a :class:`Backend` (an Array API namespace ``x
 device and a name) and writes its maths against ``xp``. Resolving happens once, at the
 public boundary (a model, a dataset call), never per element.
 
+Resolving ``"jax"`` turns on JAX's 64-bit mode (``jax_enable_x64``) for the whole process:
+without it JAX silently creates float32 arrays when float64 is asked for, and gradient
+checks and faithful mode need float64. xpnet passes ``dtype=`` to every array it creates,
+so its float32 training is unchanged; your own JAX code that relies on JAX's 32-bit
+default dtypes will get 64-bit ones.
+
 >>> b = resolve("numpy")
 >>> b.name, b.xp.__name__
 ('numpy', 'array_api_compat.numpy')
@@ -28,13 +34,14 @@ from .errors import BackendError
 __all__ = ["BACKENDS", "Backend", "available", "backend_of", "resolve", "to_numpy"]
 
 #: Backend names accepted by ``backend=`` everywhere in xpnet.
-BACKENDS = ("numpy", "array_api_strict", "torch", "cupy")
+BACKENDS = ("numpy", "array_api_strict", "torch", "cupy", "jax")
 
 _INSTALL_HINT = {
     "numpy": "pip install numpy",
     "array_api_strict": "pip install 'xpnet[strict]'",
     "torch": "pip install 'xpnet[torch]'",
     "cupy": "pip install 'xpnet[cupy-cuda12]' (or cupy-cuda13) on a machine with a CUDA GPU",
+    "jax": "pip install 'xpnet[jax]'",
 }
 
 
@@ -49,7 +56,7 @@ class Backend:
     name : str
         One of :data:`BACKENDS`.
     device : object
-        The device new arrays are created on (``"cpu"``, a CUDA device, ...).
+        The device new arrays are created on (``"cpu"``, a CUDA device, a JAX device...).
     """
 
     xp: ModuleType
@@ -113,8 +120,18 @@ class Backend:
         )
         raise BackendError(msg)
 
-    def synchronize(self) -> None:
-        """Wait until queued device work is done (for honest timings on GPUs)."""
+    def synchronize(self, *arrays: Any) -> None:
+        """Wait until queued device work is done (for honest timings on GPUs).
+
+        Parameters
+        ----------
+        *arrays : arrays, optional
+            Results to wait for. CuPy and PyTorch wait for the whole device and ignore
+            them. JAX dispatches asynchronously (on CPU too) and has no device-wide wait:
+            it waits for the given arrays only (``jax.block_until_ready``), and with none
+            given this is a no-op; reading a value back (``float(loss)``,
+            :func:`to_numpy`) waits for the work that produced it anyway.
+        """
         if self.name == "cupy":
             import cupy
 
@@ -123,6 +140,10 @@ class Backend:
             import torch
 
             torch.cuda.synchronize(self.device)
+        elif self.name == "jax" and arrays:
+            import jax
+
+            jax.block_until_ready(arrays)
 
     def quiet_float_errors(self) -> contextlib.AbstractContextManager[Any]:
         """Silence overflow/invalid warnings while training: xpnet checks the loss itself
@@ -134,7 +155,9 @@ class Backend:
     @property
     def native(self) -> ModuleType | None:
         """The array library itself (``numpy``, ``cupy``) when its functions write into an
-        existing array with ``out=`` (the in-place engines need it); None elsewhere."""
+        existing array with ``out=`` (the in-place engines need it); None elsewhere (JAX's
+        arrays cannot be written into at all; torch and array-api-strict run the plain
+        engine)."""
         if self.name in ("numpy", "cupy"):
             return importlib.import_module(self.name)
         return None
@@ -149,7 +172,14 @@ class Backend:
 
 
 def _same_device(a: Any, b: Any) -> bool:
-    return a == b or str(a) == str(b)
+    """Devices compare by equivalence: ``"cuda"`` is ``cuda:0``, ``"cpu"`` is JAX's
+    ``CpuDevice(id=0)`` (whose ``str`` is ``cpu:0``)."""
+    return a == b or _device_key(a) == _device_key(b)
+
+
+def _device_key(device: Any) -> str:
+    key = str(device)
+    return key if ":" in key else f"{key}:0"
 
 
 def _describe(x: Any) -> str:
@@ -170,15 +200,41 @@ def _name_of(xp: ModuleType) -> str:
         return "torch"
     if array_api_compat.is_array_api_strict_namespace(xp):
         return "array_api_strict"
+    if array_api_compat.is_jax_namespace(xp):
+        return "jax"
     return getattr(xp, "__name__", repr(xp))
 
 
 def _import(name: str) -> ModuleType:
-    module = {"array_api_strict": "array_api_strict"}.get(name, name)
+    module = {"array_api_strict": "array_api_strict", "jax": "jax.numpy"}.get(name, name)
     try:
         return importlib.import_module(module)
     except Exception as exc:  # CuPy without its CUDA libraries fails with other errors too
         msg = f"backend {name!r} is not installed ({exc}). Install it with: {_INSTALL_HINT[name]}."
+        raise BackendError(msg) from exc
+
+
+def _enable_x64() -> None:
+    """Turn on JAX's float64 (off by default, when ``float64`` quietly gives float32).
+
+    Process-wide and set before xpnet creates a JAX array; arrays created earlier keep
+    their dtypes. Gradient checks run in float64 and faithful mode multiplies in float64.
+    """
+    jax = importlib.import_module("jax")
+    if not jax.config.read("jax_enable_x64"):
+        jax.config.update("jax_enable_x64", True)
+
+
+def _jax_device(device: Any) -> Any:
+    """A JAX device from ``"cpu"``, ``"cpu:1"``, ``"gpu"`` ... or a JAX device itself."""
+    if not isinstance(device, str):
+        return device
+    platform, _, index = device.partition(":")
+    try:
+        return importlib.import_module("jax").devices(platform)[int(index or 0)]
+    except (RuntimeError, IndexError, ValueError) as exc:
+        msg = (f"backend 'jax' has no device {device!r} ({exc}). Pass a device JAX lists, "
+               "e.g. device='cpu' or one of jax.devices().")
         raise BackendError(msg) from exc
 
 
@@ -194,24 +250,39 @@ def _default_device(name: str, lib: ModuleType) -> Any:
             msg = f"backend 'cupy' needs a CUDA GPU, but none could be used: {exc}"
             raise BackendError(msg) from exc
         return lib.cuda.Device()
+    if name == "jax":
+        # jax.numpy's namespace info has no default device (it says None): take the first
+        # CPU device, as PyTorch's default is its CPU (pass device="gpu" for a GPU)
+        return _jax_device("cpu")
     return lib.__array_namespace_info__().default_device()
 
 
 def resolve(backend: str | ModuleType | Backend | None = None, device: Any = None) -> Backend:
-    """Turn ``"numpy"``, ``"cupy"``, ``"torch"``, ``"array_api_strict"`` or a namespace
-    into a :class:`Backend`.
+    """Turn ``"numpy"``, ``"cupy"``, ``"torch"``, ``"array_api_strict"``, ``"jax"`` or a
+    namespace into a :class:`Backend`.
 
     Parameters
     ----------
     backend : str, module, Backend or None
         A name from :data:`BACKENDS`, an array namespace (``numpy``, ``torch``,
-        ``array_api_strict``...), or a ``Backend`` (returned unchanged). ``None`` means NumPy.
+        ``array_api_strict``, ``jax.numpy``...), or a ``Backend`` (returned unchanged).
+        ``None`` means NumPy.
     device : optional
         The device to allocate on; the library's default device when omitted
-        (``"cuda"`` strings are accepted for PyTorch).
+        (``"cuda"`` strings are accepted for PyTorch; for JAX the first CPU device, and
+        strings such as ``"cpu"`` or ``"gpu:0"`` are accepted).
+
+    Notes
+    -----
+    Resolving ``"jax"`` (or ``jax.numpy``) enables JAX's 64-bit mode process-wide
+    (``jax.config.update("jax_enable_x64", True)``), which float64 needs.
     """
     if isinstance(backend, Backend):
-        return backend if device is None else Backend(backend.xp, backend.name, device)
+        if device is None:
+            return backend
+        if backend.name == "jax":
+            device = _jax_device(device)
+        return Backend(backend.xp, backend.name, device)
     if backend is None:
         backend = "numpy"
     if isinstance(backend, str):
@@ -232,6 +303,8 @@ def resolve(backend: str | ModuleType | Backend | None = None, device: Any = Non
         if name not in BACKENDS:
             # Any other Array API namespace: trust it, and name it by its module.
             return Backend(lib, name, device)
+    if name == "jax":
+        _enable_x64()  # before the probe, so no JAX array of xpnet's predates it
     try:
         xp = array_api_compat.array_namespace(_probe(name, lib))
     except Exception as exc:
@@ -241,6 +314,8 @@ def resolve(backend: str | ModuleType | Backend | None = None, device: Any = Non
         device = _default_device(name, lib)
     elif name == "torch" and isinstance(device, str):
         device = lib.device(device)
+    elif name == "jax":
+        device = _jax_device(device)
     return Backend(xp, name, device)
 
 
@@ -273,6 +348,8 @@ def to_numpy(x: Any) -> np.ndarray:
         return x.get()
     if array_api_compat.is_torch_array(x):
         return x.detach().cpu().numpy()
+    if array_api_compat.is_jax_array(x):
+        return np.array(x)  # a writeable copy (np.asarray gives a read-only view on CPU)
     if array_api_compat.is_array_api_obj(x):
         try:
             return np.from_dlpack(x)

@@ -226,15 +226,25 @@ class _Target:
             _set_param(self.owner, self.key, value)
 
 
-def _perturbed(b: Backend, target: _Target, index: tuple[int, ...], delta: float,
-               f: Callable[[], float]) -> float:
+def _perturbed(b: Backend, target: _Target, host: np.ndarray, index: tuple[int, ...],
+               delta: float, f: Callable[[], float]) -> float:
+    """``f()`` with entry ``index`` of the target moved by ``delta``.
+
+    The entry is moved in ``host`` (the caller's float64 NumPy copy of the target) and a
+    new device array replaces the target while ``f`` runs: the component's own arrays are
+    never written into, which JAX's immutable arrays (and read-only NumPy ones) forbid.
+    The device array gets a copy of ``host``: on the CPU, NumPy, PyTorch and
+    array-api-strict would share its memory, and the next entry's move would change it.
+    """
     arr = target.get()
-    old = float(arr[index])  # a Python float: a 0-d torch index is a view, not a copy
-    arr[index] = old + delta
+    old = host[index]
+    host[index] = old + delta
     try:
+        target.set(b.asarray(host.copy(), dtype=arr.dtype))
         return f()
     finally:
-        arr[index] = old
+        host[index] = old
+        target.set(arr)
 
 
 def _compare(component: str, target: _Target, numeric: np.ndarray, analytic: np.ndarray,
@@ -277,15 +287,15 @@ def _numeric(b: Backend, target: _Target, f: Callable[[], float], mode: str, sam
     if mode == "directional":
         u = rng.standard_normal(shape)
         u /= np.linalg.norm(u) or 1.0
-        arr = target.get()
-        xp = b.xp
-        du = b.asarray(u * STEP, dtype=arr.dtype)
-        base = xp.asarray(arr, copy=True)
-        target.set(base + du)
-        fp = f()
-        target.set(base - du)
-        fm = f()
-        target.set(base)
+        base = target.get()
+        du = b.asarray(u * STEP, dtype=base.dtype)
+        try:  # new arrays in place of the target: it is never written into
+            target.set(base + du)
+            fp = f()
+            target.set(base - du)
+            fm = f()
+        finally:
+            target.set(base)
         numeric = np.array([(fp - fm) / (2 * STEP)])
         kink = _is_kink(fp, fm, f0)
         analytic = np.array([float(np.sum(target.analytic * u))])
@@ -298,9 +308,10 @@ def _numeric(b: Backend, target: _Target, f: Callable[[], float], mode: str, sam
     indices = [tuple(int(i) for i in np.unravel_index(k, shape)) for k in flat]
     numeric = np.empty(len(indices))
     kinks = np.zeros(len(indices), dtype=bool)
+    host = to_numpy(target.get()).astype(np.float64)  # a copy, ours to write into
     for j, index in enumerate(indices):
-        fp = _perturbed(b, target, index, STEP, f)
-        fm = _perturbed(b, target, index, -STEP, f)
+        fp = _perturbed(b, target, host, index, STEP, f)
+        fm = _perturbed(b, target, host, index, -STEP, f)
         numeric[j] = (fp - fm) / (2 * STEP)
         kinks[j] = _is_kink(fp, fm, f0)
     analytic = np.array([target.analytic[i] for i in indices])
