@@ -43,7 +43,7 @@ INTROS: dict[str, tuple[str, str, str]] = {
         "after a few steps, and what do the bias corrections do?",
         """\
         Here is every value Adam computes in the first steps of training a tiny network,
-        from the library's own code: `xpnet.optimizers.Adam` (the book's `Optimizer_Adam`)
+        from the library's own code: `xpnet.nn.optimizers.Adam` (the book's `Optimizer_Adam`)
         reports each quantity to a tracer from inside its update, so these are the numbers
         that training used, not a re-implementation printed beside it. For each of the
         network's four parameter arrays and each step you see the gradient `g`, the moments
@@ -77,7 +77,7 @@ INTROS: dict[str, tuple[str, str, str]] = {
         "each weight?",
         """\
         Below, every parameter array of the tiny network through the first steps of
-        `xpnet.optimizers.SGD` (the book's `Optimizer_SGD`): the decayed learning rate, the
+        `xpnet.nn.optimizers.SGD` (the book's `Optimizer_SGD`): the decayed learning rate, the
         gradient, the update (which carries the momentum of the previous steps) and the
         parameter before and after it.""",
     ),
@@ -86,7 +86,7 @@ INTROS: dict[str, tuple[str, str, str]] = {
         "How does RMSprop's cache give each weight its own step size?",
         """\
         Below, every parameter array of the tiny network through the first steps of
-        `xpnet.optimizers.RMSprop` (the book's `Optimizer_RMSprop`): the gradient, the
+        `xpnet.nn.optimizers.RMSprop` (the book's `Optimizer_RMSprop`): the gradient, the
         cache (a moving average of the squared gradients), the update and the parameter
         before and after it. Compare the update with the gradient: dividing by
         `sqrt(cache)` evens out their sizes.""",
@@ -96,7 +96,7 @@ INTROS: dict[str, tuple[str, str, str]] = {
         "How does Adagrad's cache scale each weight's step, and why do its steps shrink?",
         """\
         Below, every parameter array of the tiny network through the first steps of
-        `xpnet.optimizers.Adagrad` (the book's `Optimizer_Adagrad`): the gradient, the
+        `xpnet.nn.optimizers.Adagrad` (the book's `Optimizer_Adagrad`): the gradient, the
         cache (the sum of all the squared gradients so far, which only grows), the update
         and the parameter before and after it.""",
     ),
@@ -217,8 +217,12 @@ def index_page() -> str:
 `xpnet explain TOPIC` trains a network for a few steps and shows what one component
 computes, with the maths beside the numbers. The numbers are not recomputed for the
 occasion: layers, losses and optimizers report each quantity they compute to a tracer
-(`xpnet.trace`) from inside the code that trains, and explain mode prints what was
-recorded. With no tracer active, those reports cost nothing measurable.
+(`xpnet.trace`) from inside the code that trains, one line per place
+(`trace.emit(component, phase, **values)`), and explain mode prints what was recorded.
+While it records, the layers compute with the model's own engine (here the plain one,
+`xpnet.nn.ops.Ops`), never with the buffered engine that reuses arrays during training, so
+each recorded value is one the computation formed and nothing overwrites it later. With no
+tracer active, those reports cost nothing measurable.
 
 Each page below answers one question with the output of `xpnet explain TOPIC --steps {STEPS}`.
 
