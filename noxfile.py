@@ -36,8 +36,9 @@ BACKENDS = ["numpy", "array_api_strict", "torch", "cupy", "jax"]
 #: The extras each backend's test session installs besides ``test`` (CPU JAX comes from PyPI).
 EXTRAS = {"cupy": "cupy-cuda12", "jax": "jax"}
 #: The CPU build of PyTorch that the project tests against (installed before xpnet so that
-#: the ``torch`` requirement is already met by it).
-TORCH = "torch==2.13.0"
+#: the ``torch`` requirement is already met by it), from PyTorch's CPU index: a plain
+#: ``pip install torch`` gets the CUDA build and gigabytes of NVIDIA packages on Linux.
+TORCH = ["torch==2.13.0", "--extra-index-url", "https://download.pytorch.org/whl/cpu"]
 
 # One thread for BLAS and OpenMP: on small shared machines (CI's has 2 cores) more threads
 # only fight each other, and PyTorch with 2 threads ran xpnet's small ops ~30x slower.
@@ -54,7 +55,7 @@ def tests(session: nox.Session, backend: str) -> None:
     """The test suite (without the slow full-length runs) on one backend."""
     env = {**ENV, "XPNET_TEST_BACKENDS": backend}
     if backend == "torch":
-        session.install(TORCH)
+        session.install(*TORCH)
     extras = f"test,{EXTRAS[backend]}" if backend in EXTRAS else "test"
     session.install("-e", f".[{extras}]")
     success = [0, NO_TESTS_COLLECTED] if backend == "cupy" else [0]
@@ -112,7 +113,7 @@ def bench(session: nox.Session) -> None:
 
     Arguments after ``--`` replace the default ones: ``nox -s bench -- --cases reference``.
     """
-    session.install(TORCH)
+    session.install(*TORCH)
     session.install("-e", ".[bench]")
     out = ROOT / "benchmarks" / "results" / f"bench-{datetime.date.today().isoformat()}.json"
     args = session.posargs or ["--quick", "--json", str(out.relative_to(ROOT))]
