@@ -138,18 +138,29 @@ def test_the_engine_says_which_arrays_a_layer_may_overwrite():
     seen = {layer.name: (v.overwrite_input, v.overwrite_dy)
             for layer, v in zip(model.layers, views, strict=True)}
     # ReLU may overwrite the Dense output before it; Dropout may not overwrite the ReLU
-    # output (ReLU keeps it for its backward pass); the loss gradient is fresh
+    # output (ReLU keeps it for its backward pass); only ReLU and Dropout write over
+    # anything (Dense keeps its input; Softmax's gradient is fresh anyway)
     assert seen == {
-        "Dense[0]": (False, True), "ReLU[1]": (True, True), "Dropout[2]": (False, True),
-        "Dense[3]": (True, True), "ReLU[4]": (True, True), "Dense[5]": (False, True),
-        "Softmax[6]": (True, True),
+        "Dense[0]": (False, False), "ReLU[1]": (True, True), "Dropout[2]": (False, True),
+        "Dense[3]": (False, False), "ReLU[4]": (True, True), "Dense[5]": (False, False),
+        "Softmax[6]": (False, False),
     }
 
     class Custom(xpnet.losses.CategoricalCrossentropy):
         pass
 
-    # a loss of the user's may keep its gradient; a component of the user's shares nothing
-    assert not buffered.views(model.ops, model.layers, Custom())[-1].overwrite_dy
+    class Keeps(xpnet.layers.Layer):  # a user's layer: it may keep anything it is given
+        def forward(self, x, training=True):
+            self.x = x
+            return self.ops.relu(x)
+
+    # a loss of the user's may keep its gradient; a layer of the user's runs the plain
+    # engine; a component that is not a layer shares nothing
+    relu_last = [*model.layers[:2]]
+    assert not buffered.views(model.ops, relu_last, Custom())[-1].overwrite_dy
+    assert buffered.views(model.ops, relu_last, model.loss)[-1].overwrite_dy
+    mixed = buffered.views(model.ops, [model.layers[0], Keeps(), model.layers[1]], model.loss)
+    assert mixed[1] is model.ops and isinstance(mixed[2], buffered.BufferedOps)
     assert buffered.views(model.ops, [*model.layers, object()], model.loss) == [model.ops] * 8
 
 

@@ -50,9 +50,15 @@ FOLD_MAX_INPUTS = 4
 #: 1 MiB of float32, about what stays in a core's cache with the arrays it is used on.
 ZEROS_MAX_SIZE = 2**18
 
+#: The layers this engine runs (anything else, a user's layer included, runs the plain one).
+KNOWN = (layers.Dense, layers.Dropout, activations.ReLU, activations.Softmax,
+         activations.Sigmoid, activations.Linear)
 #: Layers whose training output is a fresh array they do not keep: the next layer may write
 #: over it. (ReLU and Softmax keep their outputs for the backward pass.)
 SCRATCH_OUTPUT = (layers.Dense, layers.Dropout)
+#: Layers that keep neither their input nor ``dy``, so they may write over them (Dense
+#: keeps its input for dW; the others write into fresh arrays anyway).
+OVERWRITERS = (activations.ReLU, layers.Dropout)
 #: Layers whose input gradient is a fresh array they do not keep (Linear hands ``dy`` back).
 SCRATCH_DX = (layers.Dense, layers.Dropout, activations.ReLU, activations.Softmax,
               activations.Sigmoid)
@@ -199,21 +205,28 @@ class BufferedOps(Ops):
 def views(base: Ops, layers_: Sequence[Any], loss: Any,
           make: type[BufferedOps] = BufferedOps, **options: Any) -> list[Ops]:
     """One engine per layer for a training step: a ``make`` for each built-in layer, told
-    which arrays it may write over, and ``base`` for any other component (no sharing).
+    which arrays it may write over, and ``base`` for any other (a user's layer computes
+    with the plain engine: nothing of it is assumed).
 
-    A layer may write over its input when the layer before gives it a fresh output nobody
-    keeps, and over ``dy`` when the layer after (or the loss) gives a fresh gradient.
+    ReLU and Dropout may write over their input when the layer before gives them a fresh
+    output nobody keeps, and over ``dy`` when the layer after (or the loss) gives a fresh
+    gradient. Nothing is shared at all when a component is not a layer.
     """
     if not all(isinstance(layer, layers.Layer) for layer in layers_):
         return [base] * len(layers_)
     out: list[Ops] = []
-    for i in range(len(layers_)):
+    for i, layer in enumerate(layers_):
+        if type(layer) not in KNOWN:
+            out.append(base)
+            continue
+        before = layers_[i - 1] if i > 0 else None
         after = layers_[i + 1] if i + 1 < len(layers_) else None
+        overwrites = type(layer) in OVERWRITERS
         out.append(make(
             base.backend,
-            overwrite_input=i > 0 and type(layers_[i - 1]) in SCRATCH_OUTPUT,
-            overwrite_dy=(type(after) in SCRATCH_DX if after is not None
-                          else type(loss) in SCRATCH_LOSSES),
+            overwrite_input=overwrites and type(before) in SCRATCH_OUTPUT,
+            overwrite_dy=overwrites and (type(after) in SCRATCH_DX if after is not None
+                                         else type(loss) in SCRATCH_LOSSES),
             **options))
     return out
 
