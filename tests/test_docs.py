@@ -93,3 +93,22 @@ def test_explain_pages_are_in_the_nav():
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     missing = [p.name for p in sorted(EXPLAIN.glob("*.md")) if f"explain/{p.name}" not in nav]
     assert not missing, f"add these pages to the nav of mkdocs.yml: {missing}"
+
+
+def test_the_side_by_side_page_quotes_the_code_verbatim():
+    """Each ``py`` block of docs/book-side-by-side.md is a verbatim excerpt of the book's code
+    (xpnet.bench.nnfs_book) or of xpnet's maths (xpnet.nn), so the page cannot drift."""
+    src = ROOT / "src" / "xpnet"
+    sources = [(src / "bench" / "nnfs_book.py").read_text(),
+               *(path.read_text() for path in sorted((src / "nn").glob("*.py")))]
+    blocks = re.findall(r"```py\n(.*?)```", (DOCS / "book-side-by-side.md").read_text(), re.S)
+    assert len(blocks) >= 6
+    for block in blocks:
+        lines = block.rstrip("\n").splitlines()
+        indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
+        for text in sources:  # the excerpt, at any indentation of the file
+            if any("\n".join(" " * extra + line[indent:] if line.strip() else ""
+                             for line in lines) in text for extra in range(0, 13, 4)):
+                break
+        else:
+            pytest.fail(f"this block is not in nnfs_book.py or xpnet/nn:\n{block}")
