@@ -115,7 +115,7 @@ def _one(events: list[Event], **match: Any) -> Event | None:
 
 # -- the runs ------------------------------------------------------------------------------
 
-def _tiny(topic: str, backend: Any, seed: SeedLike) -> tuple[Model, Any, Any]:
+def tiny_model(topic: str, backend: Any, seed: SeedLike) -> tuple[Model, Any, Any]:
     """A network small enough to print: 6 spiral points (two per arm, off the centre, where
     every arm starts at the origin), 2 -> 4 -> 3."""
     rng = as_generator(seed)
@@ -161,7 +161,7 @@ def explain(topic: str, *, steps: int = 3, preset: str | None = None, backend: A
         model, (X, y), _ = presets.build(p, backend=backend, seed=seed)
         full: bool | str = "auto"
     else:
-        model, X, y = _tiny(topic, backend, seed)
+        model, X, y = tiny_model(topic, backend, seed)
         full = True
     tracer = Tracer(full=full, max_size=4096)
     with tracer:

@@ -1,0 +1,174 @@
+"""One weight through a whole run: every value its optimizer computed for it, step by step.
+
+``xpnet explain adam --param "Dense[0].W[0,0]" --steps 50`` prints one table, one row per
+step, for that single weight: its gradient ``g``, Adam's ``m`` and ``v``, their bias-corrected
+``m_hat`` and ``v_hat``, the decayed rate ``lr_t`` and the step taken. Every number is the
+one the library computed (recorded by :mod:`xpnet.trace` during training), so the table
+answers questions like "does Adam keep a cache of recent epochs?" (no: ``m`` and ``v`` are
+exponential averages over every step) or "does Adam lower the learning rate near the
+minimum?" (no: ``lr_t`` follows the decay schedule only; the step shrinks through
+``m_hat / sqrt(v_hat)``) from the values themselves.
+
+Two columns say what the numbers mean:
+
+* ``momentum``: "yes" where the step goes against what the current gradient asks for (it
+  moves the weight *with* ``g``, uphill for this step's loss), because ``m`` still points
+  the way earlier gradients did ("g = 0" where the weight moves with no gradient at all:
+  a unit whose ReLU is dead on every sample still has its weights pushed by ``m``);
+* ``|step|/lr_t``: how much of the learning rate the step uses: 1 at the first step (Adam's
+  first step is ``lr * sign(g)``), then ``|m_hat| / (sqrt(v_hat) + eps)``, well below 1
+  once the gradient's sign keeps changing.
+
+>>> table = trace_param("Dense[0].W[0,0]", steps=3)
+>>> [row["step"] for row in table.rows], round(table.rows[0]["ratio"], 6)
+([1, 2, 3], 1.0)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import presets
+from .explain import tiny_model
+from .model import Model
+from .random import SeedLike
+from .trace import Tracer
+
+__all__ = ["ParamTrace", "parse_param", "trace_param"]
+
+_SPEC = re.compile(r"^\s*(?P<layer>\w+\[\d+\])\.(?P<param>\w+)\[(?P<index>[\d,\s]+)\]\s*$")
+#: the quantities shown, in order, where the optimizer reports them
+_COLUMNS = ("g", "m", "v", "m_hat", "v_hat", "cache", "update")
+
+
+@dataclass
+class ParamTrace:
+    """The values one optimizer computed for one weight, one row per step.
+
+    Attributes
+    ----------
+    param : str
+        ``"Dense[0].W[0,0]"``.
+    optimizer : str
+        The optimizer's class name.
+    rows : list of dict
+        ``step, lr, p_before, p_after, ratio, momentum`` and the optimizer's quantities
+        (Adam: ``g, m, v, m_hat, v_hat, update``).
+    """
+
+    param: str
+    optimizer: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        """The optimizer's quantities present in the rows, in :data:`_COLUMNS` order."""
+        return [c for c in _COLUMNS if self.rows and c in self.rows[0]]
+
+    def summary(self) -> str:
+        """Two sentences on the whole run: steps with the gradient, and the step/lr ratio."""
+        n = len(self.rows)
+        against = [r["step"] for r in self.rows if r["momentum"]]
+        ratios = np.array([r["ratio"] for r in self.rows if math.isfinite(r["ratio"])])
+        shown = ", ".join(map(str, against[:10])) + (" ..." if len(against) > 10 else "")
+        lines = [
+            f"{len(against)} of {n} steps went against what the current gradient asks "
+            f"(they moved {self.param} with g: momentum from earlier gradients"
+            f"{'; steps ' + shown if against else ''}).",
+        ]
+        if ratios.size:
+            lines.append(
+                f"|step| / lr_t over the run: median {np.median(ratios):.3g}, min "
+                f"{ratios.min():.3g}, max {ratios.max():.3g} (1 would be a full learning-rate "
+                "step; Adam shrinks the step through m_hat / sqrt(v_hat), not through lr_t).")
+        return "\n".join(lines)
+
+    def text(self) -> str:
+        """The table (one row per step) and the summary."""
+        head = ["step", "lr_t", *self.columns, "p after", "|step|/lr_t", "momentum"]
+        body = [[str(r["step"]), f"{r['lr']:.6g}",
+                 *(f"{r[c]:.6g}" for c in self.columns), f"{r['p_after']:.6g}",
+                 f"{r['ratio']:.3g}", _momentum(r)] for r in self.rows]
+        widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+        lines = ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True))
+                 for row in [head, *body]]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        title = f"{self.optimizer} on {self.param}, every value it computed, step by step"
+        return "\n".join([title, "", *lines, "", self.summary()]) + "\n"
+
+
+def _momentum(row: dict[str, Any]) -> str:
+    if row["momentum"]:
+        return "yes"
+    if row["g"] == 0 and row["p_after"] != row["p_before"]:
+        return "g = 0"  # the weight still moves: m remembers earlier gradients
+    return ""
+
+
+def parse_param(spec: str) -> tuple[str, str, tuple[int, ...]]:
+    """``"Dense[0].W[0,0]"`` -> ``("Dense[0]", "W", (0, 0))``.
+
+    >>> parse_param("Dense[2].b[0, 1]")
+    ('Dense[2]', 'b', (0, 1))
+    """
+    match = _SPEC.match(spec)
+    if match is None:
+        msg = (f"--param expects LAYER[i].PARAM[row,col], e.g. 'Dense[0].W[0,0]' or "
+               f"'Dense[2].b[0,1]', got {spec!r}.")
+        raise ValueError(msg)
+    index = tuple(int(i) for i in match["index"].split(",") if i.strip())
+    return match["layer"], match["param"], index
+
+
+def trace_param(spec: str, *, steps: int = 50, preset: str | None = None,
+                backend: Any = "numpy", seed: SeedLike = 0,
+                optimizer: str = "adam") -> ParamTrace:
+    """Train for ``steps`` steps (the tiny network of ``xpnet explain``, or ``preset``) and
+    return every value ``optimizer`` computed for the weight ``spec``."""
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        msg = f"steps must be a positive integer, got {steps!r}."
+        raise ValueError(msg)
+    layer_name, param, index = parse_param(spec)
+    if preset is not None:
+        model, (X, y), _ = presets.build(presets.get(preset), backend=backend, seed=seed)
+    else:
+        model, X, y = tiny_model(optimizer, backend, seed)
+    _check_param(model, layer_name, param, index)
+    name = type(model.optimizer).__name__
+    with Tracer(components=[name], full=True, max_size=2**31) as tracer:
+        model.train(X, y, epochs=steps, log_every=None)
+    events = [e for e in tracer.events if e.param in ("", f"{layer_name}.{param}")]
+    table = ParamTrace(spec.strip(), name)
+    for step in range(1, steps + 1):
+        at = {e.quantity: e.value for e in events if e.step == step}
+        row: dict[str, Any] = {"step": step, "lr": float(at["lr"])}  # type: ignore[arg-type]
+        for quantity, value in at.items():
+            if quantity != "lr" and value is not None:
+                row[quantity] = float(np.asarray(value)[index])
+        step_taken = row["p_after"] - row["p_before"]
+        row["ratio"] = abs(step_taken) / row["lr"]
+        # against the current gradient's wish: the step and g have the same sign
+        row["momentum"] = bool(step_taken * row["g"] > 0)
+        table.rows.append(row)
+    return table
+
+
+def _check_param(model: Model, layer_name: str, param: str, index: tuple[int, ...]) -> None:
+    shapes = {f"{layer.name}.{k}": tuple(v.shape) for layer in model.layers
+              for k, v in getattr(layer, "params", {}).items()}
+    key = f"{layer_name}.{param}"
+    listing = ", ".join(f"{k}{list(s)}" for k, s in shapes.items())
+    if key not in shapes:
+        msg = f"this model has no parameter {key!r}; its parameters are {listing}."
+        raise ValueError(msg)
+    shape = shapes[key]
+    if len(index) != len(shape) or any(not 0 <= i < n for i, n in zip(index, shape,
+                                                                        strict=False)):
+        msg = (f"index {list(index)} is outside {key}, whose shape is {list(shape)}; indices "
+               f"run from 0 to {[n - 1 for n in shape]}.")
+        raise ValueError(msg)
