@@ -371,12 +371,15 @@ def _check_finite(model: Trainable, logs: dict[str, Any], history: History, run:
                f"{exc} Make the optimizer again with a valid setting.")
         raise DivergenceError(msg, epoch) from exc
     where = _first_non_finite(model, run.X)
-    first_step = model.optimizer.iterations == len(run.batches) == 1
-    if first_step:
+    if model.optimizer.iterations == len(run.batches) == 1:
+        # the initial parameters were finite (checked before the first epoch), and so were
+        # the inputs: the first forward pass overflowed (where, if the update left the
+        # parameters finite enough to run it again)
+        detail = "" if where.startswith("the parameters") else f" ({where})"
         msg = (f"{head} The first forward pass, before any update, already gives it, so the "
                "learning rate is not the cause: the initial weights or the inputs are too "
-               f"large (after that update, {where}). Scale the inputs (e.g. X / abs(X).max()) "
-               "or start from smaller weights (Dense(..., init_scale=0.01)).")
+               f"large{detail}. Scale the inputs (e.g. X / abs(X).max()) or start from "
+               "smaller weights (Dense(..., init_scale=0.01)).")
     else:
         msg = (f"{head} {where[0].upper()}{where[1:]}. Lower the learning rate (it is "
                f"{model.optimizer.learning_rate}), scale the inputs, or add regularization.")

@@ -60,7 +60,7 @@ def describe(value: Any) -> str:
     if len(text) > 60:
         text = text[:57] + "..."
     shape = getattr(value, "shape", None)
-    if shape is not None and not isinstance(value, np.generic):
+    if shape is not None and not isinstance(value, (np.generic, type)):
         return f"an object of type {type(value).__name__} with shape {tuple(shape)}"
     return f"{text} (a {type(value).__name__})"
 
