@@ -31,7 +31,11 @@ def test_sine_values_and_dtype(backend):
     assert X.shape == y.shape == (8, 1) and X.dtype == backend.xp.float32
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.5])
-def test_bad_counts_are_refused(bad):
-    with pytest.raises(ValueError, match="samples must be a positive integer"):
+@pytest.mark.parametrize(("bad", "error", "pattern"), [
+    (0, ValueError, "samples must be a positive integer, got 0"),
+    (-3, ValueError, "samples must be a positive integer"),
+    (2.5, TypeError, "samples must be an integer, got 2.5 .a float.; pass a whole number"),
+])
+def test_bad_counts_are_refused(bad, error, pattern):
+    with pytest.raises(error, match=pattern):
         datasets.spiral(bad, 3)

@@ -94,11 +94,13 @@ def test_dense_rejects_wrong_input_shape(np_backend, shape):
         layer.forward(np.ones(shape, dtype=np.float32))
 
 
-@pytest.mark.parametrize("bad", [{"n_in": 0}, {"n_out": 2.5}, {"weight_l2": -1.0}])
-def test_dense_rejects_bad_arguments(bad):
+@pytest.mark.parametrize(("bad", "error"), [
+    ({"n_in": 0}, ValueError), ({"n_out": 2.5}, TypeError), ({"weight_l2": -1.0}, ValueError),
+])
+def test_dense_rejects_bad_arguments(bad, error):
     args = {"n_in": 2, "n_out": 3}
     args.update(bad)
-    with pytest.raises(ValueError, match="Dense"):
+    with pytest.raises(error, match="Dense"):
         Dense(**args)
 
 

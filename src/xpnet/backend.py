@@ -31,7 +31,8 @@ import numpy as np
 
 from .errors import BackendError
 
-__all__ = ["BACKENDS", "Backend", "available", "backend_of", "resolve", "to_numpy"]
+__all__ = ["BACKENDS", "Backend", "available", "backend_of", "resolve", "same_device",
+           "to_numpy"]
 
 #: Backend names accepted by ``backend=`` everywhere in xpnet.
 BACKENDS = ("numpy", "array_api_strict", "torch", "cupy", "jax")
@@ -99,7 +100,7 @@ class Backend:
             xp = array_api_compat.array_namespace(x)
         except TypeError:
             return False
-        return xp is self.xp and _same_device(array_api_compat.device(x), self.device)
+        return xp is self.xp and same_device(array_api_compat.device(x), self.device)
 
     def check(self, x: Any, what: str) -> None:
         """Raise a clear :class:`BackendError` unless ``x`` lives on this backend."""
@@ -108,14 +109,17 @@ class Backend:
         if not array_api_compat.is_array_api_obj(x):
             msg = (
                 f"{what} must be an array of backend {self.name!r}, got {type(x).__name__}. "
-                f"Create it with xpnet.datasets(..., backend={self.name!r}) or convert it with "
-                f"xpnet.backend.resolve({self.name!r}).asarray(...)."
+                f"Create it with xpnet.datasets.spiral(..., backend={self.name!r}) or convert "
+                f"it with xpnet.backend.resolve({self.name!r}).asarray({what.split()[-1]})."
             )
             raise BackendError(msg)
+        here = repr(self.name)
+        if self.name == "torch" and str(self.device) != "cpu":
+            here += f", device={str(self.device)!r}"
         msg = (
             f"{what} is {_describe(x)}, but this model runs on {self!r}. Arrays of two "
             f"backends or devices cannot be mixed: create the data with backend={self.name!r} "
-            f"or move it with xpnet.backend.resolve({self.name!r})"
+            f"or move it with xpnet.backend.resolve({here})"
             ".asarray(xpnet.backend.to_numpy(x))."
         )
         raise BackendError(msg)
@@ -171,14 +175,20 @@ class Backend:
         return "float64" in info().dtypes(device=self.device)
 
 
-def _same_device(a: Any, b: Any) -> bool:
-    """Devices compare by equivalence: ``"cuda"`` is ``cuda:0``, ``"cpu"`` is JAX's
-    ``CpuDevice(id=0)`` (whose ``str`` is ``cpu:0``)."""
+def same_device(a: Any, b: Any) -> bool:
+    """Whether two devices are the same one, compared by equivalence: ``"cuda"`` is
+    ``cuda:0`` (PyTorch's ``torch.device("cuda")`` too), ``"CPU"`` is ``"cpu"``, and
+    ``"cpu"`` is JAX's ``CpuDevice(id=0)`` (whose ``str`` is ``cpu:0``).
+
+    >>> same_device("cuda", "cuda:0"), same_device("cpu", "CPU:0"), same_device("cuda:0", "cuda:1")
+    (True, True, False)
+    """
     return a == b or _device_key(a) == _device_key(b)
 
 
 def _device_key(device: Any) -> str:
-    key = str(device)
+    """``"type:index"``, the index 0 when the device names none (the first, the default)."""
+    key = str(device).strip().lower().replace(" ", "")
     return key if ":" in key else f"{key}:0"
 
 
@@ -285,6 +295,11 @@ def resolve(backend: str | ModuleType | Backend | None = None, device: Any = Non
         return Backend(backend.xp, backend.name, device)
     if backend is None:
         backend = "numpy"
+    if not isinstance(backend, (str, ModuleType)) and not hasattr(backend, "asarray"):
+        msg = (f"backend must be a name ({', '.join(map(repr, BACKENDS))}), an array namespace "
+               f"or a Backend, got {backend!r} (a {type(backend).__name__}); e.g. "
+               "backend='numpy'.")
+        raise BackendError(msg)
     if isinstance(backend, str):
         name = backend.replace("-", "_").lower()
         if name == "strict":

@@ -13,19 +13,38 @@ from typing import Any
 
 import numpy as np
 
+from . import validate
 from .backend import Backend, resolve
 from .random import Generator, SeedLike, as_generator
 
-__all__ = ["sine", "spiral", "vertical"]
+__all__ = ["MAX_CLASSES", "MAX_POINTS", "sine", "spiral", "vertical"]
 
 
-def _check_counts(samples: int, classes: int | None = None) -> None:
-    if not isinstance(samples, (int, np.integer)) or samples < 1:
-        msg = f"samples must be a positive integer, got {samples!r}."
+#: The most points one call draws (``samples * classes``). Ten million points are 80 MB of
+#: float32 inputs and labels and take seconds to draw; far more would swap or run for
+#: minutes, which is never what a toy dataset is for.
+MAX_POINTS = 10_000_000
+#: The most classes: each is drawn by one Python-level step (the ``nnfs`` package's
+#: algorithm, kept for its exact draws), about 30 microseconds each: 3 s at the limit.
+MAX_CLASSES = 100_000
+
+
+def _check_counts(samples: Any, classes: Any = None) -> tuple[int, int]:
+    """``samples`` and ``classes`` as positive ints within :data:`MAX_POINTS` and
+    :data:`MAX_CLASSES` (``classes`` 1 for a dataset without classes)."""
+    samples = validate.positive_int("samples", samples)
+    classes = 1 if classes is None else validate.positive_int("classes", classes)
+    if classes > MAX_CLASSES:
+        msg = (f"classes must be at most {MAX_CLASSES:,}, got {classes:,}: each class is drawn "
+               "in its own step and this many would run for minutes; ask for fewer, e.g. "
+               "spiral(samples=100, classes=3).")
         raise ValueError(msg)
-    if classes is not None and (not isinstance(classes, (int, np.integer)) or classes < 1):
-        msg = f"classes must be a positive integer, got {classes!r}."
+    if samples * classes > MAX_POINTS:
+        msg = (f"samples * classes must be at most {MAX_POINTS:,} points, got {samples:,} * "
+               f"{classes:,} = {samples * classes:,}, which would take minutes and gigabytes "
+               "to draw; ask for fewer, e.g. spiral(samples=1000, classes=3).")
         raise ValueError(msg)
+    return samples, classes
 
 
 def _to_backend(
@@ -33,7 +52,7 @@ def _to_backend(
 ) -> tuple[Any, Any]:
     b = resolve(backend, device)
     xp = b.xp
-    float_dtype = getattr(xp, dtype)
+    float_dtype = getattr(xp, validate.real_float_dtype("dtype", dtype))
     y_dtype = float_dtype if y.dtype.kind == "f" else xp.int64
     return b.asarray(X, dtype=float_dtype), b.asarray(y, dtype=y_dtype)
 
@@ -46,7 +65,8 @@ def _by_class(
 
     ``X`` is allocated in ``dtype`` on the host and filled class by class, so the float64
     points are rounded once, as in the package's float32 arrays under ``nnfs.init()``."""
-    _check_counts(samples, classes)
+    samples, classes = _check_counts(samples, classes)
+    dtype = validate.real_float_dtype("dtype", dtype)
     rng = as_generator(seed)
     X = np.zeros((samples * classes, 2), dtype=np.dtype(dtype))
     y = np.zeros(samples * classes, dtype=np.int64)
@@ -152,7 +172,7 @@ def sine(
     >>> X[:, 0].tolist(), [round(v, 3) for v in y[:, 0].tolist()]
     ([0.0, 0.25, 0.5, 0.75], [0.0, 1.0, 0.0, -1.0])
     """
-    _check_counts(samples)
+    samples, _ = _check_counts(samples)
     X = np.arange(samples).reshape(-1, 1) / samples
     y = np.sin(2 * np.pi * X).reshape(-1, 1)
     return _to_backend(X, y, backend, device, dtype)

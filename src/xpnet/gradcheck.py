@@ -334,6 +334,22 @@ def _float64_copy(component: Any, b: Backend) -> Any:
     return c64
 
 
+def _non_finite(arrays: dict[str, Any]) -> str | None:
+    """The name of the first array holding NaN or infinity (None when all are finite)."""
+    for name, a in arrays.items():
+        host = to_numpy(a)
+        if host.dtype.kind in "fc" and not np.all(np.isfinite(host)):
+            return name
+    return None
+
+
+def _failed(label: str, parameter: str, note: str) -> Check:
+    """A check that could not run, with the reason."""
+    return Check(component=label, parameter=parameter, passed=False, max_rel_error=math.inf,
+                 max_abs_error=math.inf, index=None, numeric=math.nan, analytic=math.nan,
+                 rtol=math.nan, atol=math.nan, checked=0, note=note)
+
+
 def _rng_state(component: Any) -> Callable[[], None]:
     """A function that rewinds the component's random stream (freezes dropout masks)."""
     rng = getattr(component, "rng", None)
@@ -348,7 +364,14 @@ def _check_layer(layer: Any, x: Any, b: Backend, mode: str, samples: int,
     xp = b.xp
     rng = np.random.default_rng(seed)
     rewind = _rng_state(layer)
-    out = _forward(layer, x)
+    problem = _non_finite({"the input x": x, **{f"the parameter {n}": p
+                                                for n, p in _params(layer).items()}})
+    out = _forward(layer, x) if problem is None else x
+    problem = problem or _non_finite({"the forward output": out})
+    if problem is not None:
+        return [_failed(label, "forward", f"{problem} holds NaN or infinite values, so no "
+                        "gradient can be checked here; check with finite inputs and "
+                        "parameters.")]
     dy_host = rng.standard_normal(tuple(out.shape))
     for _attempt in range(3):
         rewind()
@@ -368,15 +391,17 @@ def _check_layer(layer: Any, x: Any, b: Backend, mode: str, samples: int,
             out64 = _forward(c64, state["x"])
             return float(xp.sum(out64 * dy64) + _penalty(c64, xp))
 
-        if f() != f():
-            return [Check(
-                component=label, parameter="forward", passed=False, max_rel_error=math.inf,
-                max_abs_error=math.inf, index=None, numeric=math.nan, analytic=math.nan,
-                rtol=math.nan, atol=math.nan, checked=0,
-                note="the forward pass gives different results for the same input: it draws "
-                     "random numbers from a stream gradcheck cannot rewind (a global one?). "
-                     "Give the layer an `rng` attribute (an xpnet.random.Generator) to draw "
-                     "from, so its draws can be frozen.")]
+        f0 = f()
+        if not math.isfinite(f0):
+            return [_failed(label, "forward", "the float64 forward pass gives NaN or "
+                            "infinite values for finite inputs and parameters (an overflow?); "
+                            "check at a smaller scale.")]
+        if f0 != f():
+            return [_failed(label, "forward", "the forward pass gives different results for "
+                            "the same input: it draws random numbers from a stream gradcheck "
+                            "cannot rewind (a global one?). Give the layer an `rng` attribute "
+                            "(an xpnet.random.Generator) to draw from, so its draws can be "
+                            "frozen.")]
         targets = []
         if dx is not None:
             targets.append(_Target("x", to_numpy(dx).astype(np.float64), state, "x",
@@ -416,6 +441,12 @@ def _check_loss(loss: Any, y_pred: Any, y_true: Any, b: Backend, mode: str, samp
                 seed: int, rtol: float | None, atol: float | None, label: str) -> list[Check]:
     xp = b.xp
     rng = np.random.default_rng(seed)
+    problem = _non_finite({"y_pred": y_pred, "y_true": y_true})
+    if problem is None and not math.isfinite(float(loss.calculate(y_pred, y_true))):
+        problem = "the loss of these inputs"
+    if problem is not None:
+        return [_failed(label, "y_pred", f"{problem} holds NaN or infinite values, so no "
+                        "gradient can be checked here; check with finite inputs.")]
     for _attempt in range(3):
         loss.calculate(y_pred, y_true)  # fused losses cache the softmax here
         g = _backward_loss(loss, y_pred, y_true)

@@ -20,15 +20,20 @@ True
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
 
-from . import engine, io
+import array_api_compat
+import numpy as np
+
+from . import engine, io, validate
 from .backend import Backend, resolve
 from .engine.fused import Kernels, kernels_for
 from .errors import BackendError
-from .nn.layers import Dense, Layer
+from .nn.activations import Linear, ReLU, Sigmoid, Softmax
+from .nn.layers import Dense, Dropout, Layer
 from .nn.losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SoftmaxCrossentropy
 from .nn.metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
 from .nn.optimizers import Optimizer
@@ -72,6 +77,24 @@ class Model:
     ops : Ops
         The model's engine (plain or faithful), which its layers compute with outside
         training steps.
+
+    Notes
+    -----
+    **Data in.** :meth:`train`, :meth:`evaluate` and :meth:`predict` take data as users have
+    it, converted by one rule:
+
+    * host data (NumPy arrays and nested Python lists) of any real dtype, and arrays already
+      on the model's backend and device, are converted to the model's ``dtype`` on the
+      model's device (``float64`` NumPy data trains a ``float32`` model in float32);
+    * integer (and boolean) targets ``y`` become ``int64`` labels; floating targets follow
+      the inputs' rule;
+    * in faithful mode (``precision="nnfs"``) float32 and float64 data keep their dtype, as
+      in the book (its sine data is float64);
+    * arrays of another backend or device (a CUDA tensor for a CPU model, a JAX array for a
+      NumPy model) raise :class:`~xpnet.errors.BackendError` saying how to move them:
+      ``xpnet.backend.to_numpy(X)`` brings any array to the host.
+
+    Complex, string or object data, NaN and infinity are refused with an error naming them.
     """
 
     def __init__(
@@ -88,15 +111,10 @@ class Model:
         self.rng = as_generator(seed)
         if precision is None:
             precision = "nnfs" if self.rng.nnfs else "default"
-        if precision not in PRECISIONS:
-            msg = f"unknown precision policy {precision!r}; expected one of {list(PRECISIONS)}."
-            raise ValueError(msg)
-        if dtype not in ("float32", "float64"):
-            msg = f"dtype must be 'float32' or 'float64', got {dtype!r}."
-            raise ValueError(msg)
-        if not isinstance(fast, (bool, Kernels)):
-            msg = f"fast must be True or False, got {fast!r}."
-            raise TypeError(msg)
+        validate.one_of("precision", precision, PRECISIONS)
+        dtype = validate.real_float_dtype("Model dtype", dtype)
+        if not isinstance(fast, Kernels):
+            fast = validate.flag("fast", fast)
         if fast and precision == "nnfs":
             msg = ("fast=True cannot be combined with faithful mode: the fused kernels round "
                    "differently from the book's code. Drop fast=True, or use an integer seed.")
@@ -113,9 +131,20 @@ class Model:
     def add(self, layer: Layer) -> Layer:
         """Append ``layer``, drawing its initial weights from the model's stream now
         (so construction order is draw order, as in the book). Returns the layer."""
-        if not hasattr(layer, "forward") or not hasattr(layer, "backward"):
-            msg = f"Model.add expects a layer with forward and backward, got {layer!r}."
+        if isinstance(layer, type):
+            msg = (f"Model.add expects a layer instance, got the class {layer.__name__}; "
+                   f"call it: model.add({layer.__name__}(...)).")
             raise TypeError(msg)
+        if not hasattr(layer, "forward") or not hasattr(layer, "backward"):
+            msg = (f"Model.add expects a layer with forward and backward, got "
+                   f"{validate.describe(layer)}; e.g. model.add(xpnet.layers.Dense(2, 64)).")
+            raise TypeError(msg)
+        previous = _n_outputs(self.layers, through=SHAPE_KEEPING)
+        if isinstance(layer, Dense) and previous and layer.n_in != previous:
+            msg = (f"Dense({layer.n_in}, {layer.n_out}) cannot follow a layer with {previous} "
+                   f"outputs: its n_in must be {previous}; add Dense({previous}, "
+                   f"{layer.n_out}).")
+            raise ValueError(msg)
         if getattr(layer, "built", False) and layer.backend != self.backend:
             msg = (
                 f"{layer!r} was built on {layer.backend!r} but this model uses "
@@ -132,6 +161,11 @@ class Model:
         self, *, loss: Loss, optimizer: Optimizer | None = None, accuracy: Accuracy | None = None
     ) -> None:
         """Choose the loss, the optimizer and the accuracy (inferred from the loss if omitted)."""
+        _instance_of("loss", loss, Loss, "xpnet.losses.CategoricalCrossentropy()")
+        if optimizer is not None:
+            _instance_of("optimizer", optimizer, Optimizer, "xpnet.optimizers.Adam()")
+        if accuracy is not None:
+            _instance_of("accuracy", accuracy, Accuracy, "xpnet.metrics.CategoricalAccuracy()")
         self.loss = loss
         self.optimizer = optimizer
         if accuracy is None:
@@ -155,14 +189,19 @@ class Model:
 
     def check_ready(self, training: bool) -> None:
         """Raise unless the model has layers, a loss and (to train) an optimizer."""
-        if not self.layers:
-            msg = "the model has no layers; add some with model.add(...)."
-            raise RuntimeError(msg)
+        self.check_layers()
         if self.loss is None or (training and self.optimizer is None):
             msg = "set the loss and optimizer first: model.set(loss=..., optimizer=...)."
             raise RuntimeError(msg)
         for i, layer in enumerate(self.layers):
             layer.need_input_grad = i > 0
+
+    def check_layers(self) -> None:
+        """Raise unless the model has layers (a model without any would return its input)."""
+        if not self.layers:
+            msg = ("the model has no layers; add some first, e.g. "
+                   "model.add(xpnet.layers.Dense(2, 64)).")
+            raise RuntimeError(msg)
 
     def fused_kernels(self) -> Kernels | None:
         """The fused kernels this model trains with, or None (see ``fast``)."""
@@ -222,9 +261,14 @@ class Model:
 
     # -- using a trained model ---------------------------------------------------------
     def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None) -> dict[str, float]:
-        """Data loss and accuracy on ``(X, y)`` with dropout off: ``{"acc", "loss"}``."""
+        """Data loss and accuracy on ``(X, y)`` with dropout off: ``{"acc", "loss"}``.
+
+        ``X`` and ``y`` are converted as :class:`Model` describes (lists, NumPy arrays of
+        any real dtype)."""
         self.check_ready(training=False)
-        n = self.check_data(X, y, "X", "y")
+        batch_size = _batch_size(batch_size)
+        X, y = self.convert_data(X, y, "X", "y")
+        n = int(X.shape[0])
         if batch_size is None:
             data_loss, acc, _ = self.batch_metrics(self.forward(X, training=False), y, n)
             return {"acc": float(acc), "loss": float(data_loss)}
@@ -240,8 +284,13 @@ class Model:
         }
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> Any:
-        """The network's outputs for ``X`` (dropout off)."""
-        self.check_inputs(X, "X")
+        """The network's outputs for ``X`` (dropout off), an array of the model's backend.
+
+        ``X`` is converted as :class:`Model` describes (a list, a NumPy array of any real
+        dtype)."""
+        self.check_layers()
+        batch_size = _batch_size(batch_size)
+        X = self.convert_inputs(X, "X")
         if batch_size is None:
             return self.forward(X, training=False)
         xp = self.backend.xp
@@ -250,10 +299,46 @@ class Model:
                  for lo in range(0, n, batch_size)]
         return xp.concat(parts, axis=0)
 
-    # -- input checks --------------------------------------------------------------------
-    def check_inputs(self, X: Any, what: str) -> int:
-        """Check inputs ``X`` (backend, shape, dtype, features, finiteness); their count."""
-        self.backend.check(X, what)
+    def summary(self) -> str:
+        """A text table of the layers (name, output shape, parameter count) and the totals.
+
+        The library never prints: ``print(model.summary())``.
+
+        >>> from xpnet.nn.layers import Dense
+        >>> from xpnet.nn.activations import ReLU
+        >>> model = Model()
+        >>> for layer in (Dense(2, 8), ReLU(), Dense(8, 3)):
+        ...     _ = model.add(layer)
+        >>> print(model.summary())
+        Layer      Output shape   Parameters
+        Dense[0]   (n, 8)                 24
+        ReLU[1]    (n, 8)                  0
+        Dense[2]   (n, 3)                 27
+        Total parameters: 51 (float32, 204 bytes)
+        """
+        rows = [("Layer", "Output shape", "Parameters")]
+        width: int | None = None
+        total = 0
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                width = layer.n_out
+            elif not isinstance(layer, SHAPE_KEEPING):
+                width = None  # a layer of the user's: its output shape is unknown here
+            count = sum(math.prod(p.shape) for p in getattr(layer, "params", {}).values())
+            total += count
+            shape = "?" if width is None else f"(n, {width})"
+            rows.append((layer.name, shape, f"{count:,}"))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        lines = [f"{a:<{widths[0]}}   {b:<{widths[1]}}   {c:>{widths[2]}}" for a, b, c in rows]
+        size = total * (8 if self.dtype == "float64" else 4)
+        lines.append(f"Total parameters: {total:,} ({self.dtype}, {size:,} bytes)")
+        return "\n".join(lines)
+
+    # -- data in: the conversion rule (see the class docstring) ------------------------
+    def convert_inputs(self, X: Any, what: str = "X") -> Any:
+        """``X`` converted by the rule (see :class:`Model`) and checked: a non-empty 2-D
+        array of finite values with the first layer's number of features."""
+        X = self._convert(X, what, labels=False)
         xp = self.backend.xp
         if X.ndim != 2 or X.shape[0] == 0:
             msg = (
@@ -261,44 +346,61 @@ class Model:
                 f"{tuple(X.shape)}. A single feature is X[:, None]; a single sample X[None, :]."
             )
             raise ValueError(msg)
-        if not xp.isdtype(X.dtype, "real floating"):
-            msg = (f"{what} must hold floating-point values, got dtype {X.dtype}; convert with "
-                   "xp.astype(X, xp.float32).")
-            raise TypeError(msg)
-        if self.precision != "nnfs" and X.dtype != getattr(xp, self.dtype):
-            msg = (
-                f"{what} has dtype {X.dtype} but the model computes in {self.dtype}. "
-                f"Convert the data (xp.astype(X, xp.{self.dtype})) or create the model "
-                f"with dtype={_dtype_name(xp, X.dtype)!r}."
-            )
-            raise TypeError(msg)
         first = self.layers[0] if self.layers else None
         if isinstance(first, Dense) and X.shape[1] != first.n_in:
             msg = (
                 f"{what} has {X.shape[1]} features but the first layer, Dense({first.n_in}, "
-                f"{first.n_out}), expects {first.n_in}."
+                f"{first.n_out}), expects {first.n_in}. Pass data with {first.n_in} columns "
+                f"or start the model with Dense({X.shape[1]}, {first.n_out})."
             )
             raise ValueError(msg)
         if not bool(xp.all(xp.isfinite(X))):
-            msg = f"{what} contains NaN or infinite values; clean or impute the data first."
+            msg = (f"{what} contains NaN or infinite values; clean or impute the data first "
+                   "(np.isfinite(X).all(axis=1) marks the good rows).")
             raise ValueError(msg)
-        return int(X.shape[0])
+        return X
 
-    def check_data(self, X: Any, y: Any, xname: str, yname: str) -> int:
-        """Check inputs and targets together (see :meth:`check_inputs`); their count."""
-        n = self.check_inputs(X, xname)
-        self.backend.check(y, yname)
+    def convert_data(self, X: Any, y: Any, xname: str = "X",
+                     yname: str = "y") -> tuple[Any, Any]:
+        """Inputs and targets converted and checked together (see :meth:`convert_inputs`):
+        as many targets as samples, finite, and what the loss expects of them."""
+        X = self.convert_inputs(X, xname)
+        y = self._convert(y, yname, labels=True)
+        n = int(X.shape[0])
         if y.ndim == 0 or y.shape[0] != n:
             msg = (f"{xname} has {n} samples but {yname} has shape {tuple(y.shape)}; they must "
-                   "match.")
+                   "match (one target per sample).")
             raise ValueError(msg)
         xp = self.backend.xp
         if xp.isdtype(y.dtype, "real floating") and not bool(xp.all(xp.isfinite(y))):
-            msg = f"{yname} contains NaN or infinite values."
+            msg = f"{yname} contains NaN or infinite values; clean or drop those samples first."
             raise ValueError(msg)
         assert self.loss is not None
         self.loss.check_targets(y, _n_outputs(self.layers))
-        return n
+        return X, y
+
+    def _convert(self, a: Any, what: str, *, labels: bool) -> Any:
+        """``a`` on this model's backend and device, in the dtype the rule gives it."""
+        b, xp = self.backend, self.backend.xp
+        if isinstance(a, np.ndarray) or not array_api_compat.is_array_api_obj(a):
+            host = _host_array(a, what)
+            floating = host.dtype.kind == "f"
+            name = host.dtype.name
+        else:
+            b.check(a, what)  # an array of another backend or device: BackendError
+            if not xp.isdtype(a.dtype, ("real floating", "integral", "bool")):
+                msg = (f"{what} must hold real numbers, got dtype {a.dtype}; take the real "
+                       f"part or convert it: xpnet.backend.to_numpy({what.split()[-1]}).real.")
+                raise TypeError(msg)
+            host, floating = a, xp.isdtype(a.dtype, "real floating")
+            name = _dtype_name(xp, a.dtype)
+        if not floating:
+            dtype = xp.int64 if labels else getattr(xp, self.dtype)
+        elif self.precision == "nnfs" and name in validate.FLOAT_DTYPES:
+            dtype = getattr(xp, name)  # the book's dtype flow: its data keeps its dtype
+        else:
+            dtype = getattr(xp, self.dtype)
+        return b.asarray(host, dtype=dtype)
 
     # -- state ---------------------------------------------------------------------------
     def parameters(self) -> dict[str, Any]:
@@ -330,12 +432,66 @@ class Model:
                 f"layers=[\n  {inner}\n])")
 
 
-def _n_outputs(layers: Sequence[Any]) -> int:
+#: Layers whose output has their input's shape (what :meth:`Model.summary` and
+#: :meth:`Model.add` may look through to the last Dense layer).
+SHAPE_KEEPING = (Dropout, ReLU, Softmax, Sigmoid, Linear)
+
+
+def _n_outputs(layers: Sequence[Any], through: tuple[type, ...] | None = None) -> int:
+    """The last Dense layer's number of outputs (0 when there is none, or when a layer after
+    it is not one of ``through``)."""
     for layer in reversed(layers):
         if isinstance(layer, Dense):
             return layer.n_out
+        if through is not None and not isinstance(layer, through):
+            return 0
     return 0
 
 
 def _dtype_name(xp: Any, dtype: Any) -> str:
-    return "float64" if dtype == xp.float64 else "float32"
+    for name in ("float64", "float32", "float16"):
+        if dtype == getattr(xp, name, None):
+            return name
+    return str(dtype)
+
+
+def _host_array(a: Any, what: str) -> np.ndarray:
+    """Host data (a NumPy array, nested lists of numbers) as a NumPy array of real numbers."""
+    var = what.split()[-1]
+    try:
+        host = np.asarray(a)
+    except (ValueError, TypeError) as exc:  # ragged lists
+        msg = (f"{what} must be an array or nested lists of numbers of one shape, got "
+               f"{validate.describe(a)} ({exc}). Build it with np.asarray({var}, "
+               "dtype=np.float32) to see which row differs.")
+        raise TypeError(msg) from exc
+    if host.dtype.kind not in "biuf":
+        msg = (f"{what} must hold real numbers, got {validate.describe(a)} of dtype "
+               f"{host.dtype}; convert it first, e.g. np.asarray({var}, dtype=np.float32).")
+        raise TypeError(msg)
+    return host
+
+
+def _batch_size(batch_size: Any) -> int | None:
+    return None if batch_size is None else validate.positive_int("batch_size", batch_size)
+
+
+def _instance_of(name: str, value: Any, cls: type, example: str) -> None:
+    """Refuse a class where an instance goes, and an object without what ``cls`` offers
+    (duck-typed: the methods the model calls)."""
+    if isinstance(value, type):
+        msg = (f"{name} must be an instance, got the class {value.__name__}; call it: "
+               f"{name}={value.__name__}().")
+        raise TypeError(msg)
+    needed = _NEEDED[cls]
+    if not isinstance(value, cls) and not all(hasattr(value, m) for m in needed):
+        msg = (f"{name} must be an xpnet {cls.__name__} (with {', '.join(needed)}), got "
+               f"{validate.describe(value)}; e.g. {name}={example}.")
+        raise TypeError(msg)
+
+
+_NEEDED: dict[type, tuple[str, ...]] = {
+    Loss: ("calculate", "backward", "check_targets"),
+    Optimizer: ("pre_update_params", "update_layers", "post_update_params"),
+    Accuracy: ("init", "calculate"),
+}

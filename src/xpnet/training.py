@@ -17,14 +17,14 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import engine, trace
+from . import engine, trace, validate
 from .backend import Backend
 from .errors import DivergenceError
 from .nn.layers import Dropout
 from .nn.losses import Loss, regularization_loss
 from .nn.metrics import Accuracy
 from .nn.ops import Ops
-from .nn.optimizers import Optimizer
+from .nn.optimizers import Optimizer, check_settings
 from .random import Generator
 
 __all__ = ["Callback", "History", "Trainable", "train"]
@@ -44,7 +44,8 @@ class Trainable(Protocol):
     @property
     def trainable_layers(self) -> list[Any]: ...
     def check_ready(self, training: bool) -> None: ...
-    def check_data(self, X: Any, y: Any, xname: str, yname: str) -> int: ...
+    def convert_data(self, X: Any, y: Any, xname: str, yname: str) -> tuple[Any, Any]: ...
+    def parameters(self) -> dict[str, Any]: ...
     def fused_kernels(self) -> Any: ...
     def forward(self, X: Any, training: bool = False) -> Any: ...
     def backward(self, output: Any, y: Any) -> None: ...
@@ -105,9 +106,11 @@ def train(
 
     Parameters
     ----------
-    X : array, shape (n_samples, n_features)
-    y : array
-        Labels ``(n_samples,)`` for cross-entropy, else targets of the output's shape.
+    X : array or nested lists, shape (n_samples, n_features)
+        Converted to the model's dtype and device (see :class:`xpnet.Model`).
+    y : array or nested lists
+        Labels ``(n_samples,)`` for cross-entropy (or one-hot targets), else targets of the
+        output's shape (``(n_samples, 1)`` for one output: ``y[:, None]``).
     epochs : int
         Number of passes over the data.
     batch_size : int, optional
@@ -137,25 +140,35 @@ def train(
 
     Raises
     ------
+    TypeError, ValueError
+        For arguments or data of the wrong kind, checked before the first epoch.
     DivergenceError
-        When a logged loss is NaN or infinite.
+        When a logged loss is NaN or infinite; the message names the likely cause.
     """
     model.check_ready(training=True)
-    if not isinstance(epochs, int) or epochs < 0:
-        msg = f"epochs must be a non-negative integer, got {epochs!r}."
-        raise ValueError(msg)
-    n = model.check_data(X, y, "X", "y")
-    if validation_data is not None:
-        model.check_data(*validation_data, "validation X", "validation y")
-    if batch_size is not None and (batch_size < 1 or not isinstance(batch_size, int)):
-        msg = f"batch_size must be a positive integer or None, got {batch_size!r}."
-        raise ValueError(msg)
+    epochs = validate.non_negative_int("epochs", epochs)
+    if batch_size is not None:
+        batch_size = validate.positive_int("batch_size", batch_size)
+    shuffle = validate.flag("shuffle", shuffle)
+    log_every = _log_every(log_every)
+    if validate_every is not None:
+        validate_every = validate.positive_int("validate_every", validate_every)
+    callbacks = _callbacks(callbacks)
+    start_epoch = validate.non_negative_int("start_epoch", start_epoch)
+    log_before_update = validate.flag("log_before_update", log_before_update)
+    graph = validate.flag("graph", graph)
+    pair = _pair(validation_data)
+    X, y = model.convert_data(X, y, "X", "y")
+    n = int(X.shape[0])
+    if pair is not None:
+        validation_data = model.convert_data(*pair, "validation X", "validation y")
+    _check_parameters(model)
     kernels = model.fused_kernels()
     if graph:
         _check_graph(model, kernels, batch_size, shuffle)
     assert model.accuracy is not None and model.optimizer is not None
     model.accuracy.init(y)
-    run = _Run(model, X, y, n, batch_size, shuffle, log_before_update, list(callbacks))
+    run = _Run(model, X, y, n, batch_size, shuffle, log_before_update, callbacks)
     history = History()
     schedule = _Schedule(log_every, start_epoch + epochs - 1)
     # the loss is checked below; NumPy's overflow warnings would only repeat it
@@ -169,7 +182,7 @@ def train(
             if validate_every and epoch % validate_every == 0 and validation_data is not None:
                 val = model.evaluate(*validation_data, batch_size=batch_size)
                 logs["val_acc"], logs["val_loss"] = val["acc"], val["loss"]
-            _check_finite(model, logs, history)
+            _check_finite(model, logs, history, run)
             history.records.append(logs)
             if any([bool(cb(model, epoch, logs)) for cb in run.callbacks]):
                 history.stopped_early = True
@@ -286,18 +299,107 @@ def _logs(epoch: int, sums: Sequence[tuple[Any, Any, int]], reg_loss: Any, lr: f
     }
 
 
-def _check_finite(model: Trainable, logs: dict[str, Any], history: History) -> None:
+def _log_every(log_every: Any) -> int | Collection[int] | None:
+    """``log_every``: None, a positive integer, or a collection of epoch numbers."""
+    if log_every is None or (isinstance(log_every, int) and not isinstance(log_every, bool)):
+        return None if log_every is None else validate.positive_int("log_every", log_every)
+    if isinstance(log_every, Collection) and not isinstance(log_every, (str, bytes)):
+        return [validate.non_negative_int("an epoch in log_every", e) for e in log_every]
+    return validate.positive_int("log_every", log_every)  # raises, saying what arrived
+
+
+def _callbacks(callbacks: Any) -> list[Callback]:
+    if callable(callbacks) or not isinstance(callbacks, Iterable):
+        msg = (f"callbacks must be a list of functions callback(model, epoch, logs), got "
+               f"{validate.describe(callbacks)}; e.g. callbacks=[my_callback].")
+        raise TypeError(msg)
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not callable(cb):
+            msg = (f"each callback must be a function callback(model, epoch, logs), got "
+                   f"{validate.describe(cb)}.")
+            raise TypeError(msg)
+    return callbacks
+
+
+def _pair(validation_data: Any) -> tuple[Any, Any] | None:
+    """``validation_data`` as an ``(X_val, y_val)`` pair (or None)."""
+    if validation_data is None:
+        return None
+    if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
+        return validation_data[0], validation_data[1]
+    got = validate.describe(validation_data)
+    if isinstance(validation_data, (tuple, list)):
+        got = f"a {type(validation_data).__name__} of {len(validation_data)} items"
+    msg = (f"validation_data must be a pair (X_val, y_val), got {got}; pass "
+           "validation_data=(X_val, y_val).")
+    raise TypeError(msg)
+
+
+def _is_finite(model: Trainable, a: Any) -> bool:
+    xp = model.backend.xp
+    return bool(xp.all(xp.isfinite(a)))
+
+
+def _check_parameters(model: Trainable) -> None:
+    """Refuse to start from parameters that are already NaN or infinite."""
+    bad = [name for name, p in model.parameters().items() if not _is_finite(model, p)]
+    if bad:
+        msg = (f"the parameters {', '.join(bad)} hold NaN or infinite values before training "
+               "starts (did an earlier run diverge?), so no learning rate can help. Build the "
+               "model again, or load a saved one with xpnet.Model.load(path).")
+        raise ValueError(msg)
+
+
+def _check_finite(model: Trainable, logs: dict[str, Any], history: History, run: _Run) -> None:
+    """Raise a :class:`DivergenceError` naming the likely cause when the loss is not finite.
+
+    Runs its diagnosis only on failure: the optimizer's settings (changed since it was
+    made?), which parameters went non-finite, and one extra forward pass to find the first
+    layer whose output does."""
     if math.isfinite(logs["loss"]):
         return
+    assert model.optimizer is not None
+    epoch = logs["epoch"]
     last = history.records[-1]["epoch"] if history.records else None
     since = "" if last is None else f" (last finite at epoch {last})"
-    assert model.optimizer is not None
-    msg = (
-        f"training diverged at epoch {logs['epoch']}: the loss is {logs['loss']}{since}. "
-        f"Lower the learning rate (it is {model.optimizer.learning_rate}), scale the inputs, "
-        "or add regularization."
-    )
-    raise DivergenceError(msg, logs["epoch"])
+    head = f"training diverged at epoch {epoch}: the loss is {logs['loss']}{since}."
+    try:
+        check_settings(model.optimizer)
+    except (TypeError, ValueError) as exc:
+        msg = (f"{head} The cause is an optimizer setting, not the learning rate's size: "
+               f"{exc} Make the optimizer again with a valid setting.")
+        raise DivergenceError(msg, epoch) from exc
+    where = _first_non_finite(model, run.X)
+    if model.optimizer.iterations == len(run.batches) == 1:
+        # the initial parameters were finite (checked before the first epoch), and so were
+        # the inputs: the first forward pass overflowed (where, if the update left the
+        # parameters finite enough to run it again)
+        detail = "" if where.startswith("the parameters") else f" ({where})"
+        msg = (f"{head} The first forward pass, before any update, already gives it, so the "
+               "learning rate is not the cause: the initial weights or the inputs are too "
+               f"large{detail}. Scale the inputs (e.g. X / abs(X).max()) or start from "
+               "smaller weights (Dense(..., init_scale=0.01)).")
+    else:
+        msg = (f"{head} {where[0].upper()}{where[1:]}. Lower the learning rate (it is "
+               f"{model.optimizer.learning_rate}), scale the inputs, or add regularization.")
+    raise DivergenceError(msg, epoch)
+
+
+def _first_non_finite(model: Trainable, X: Any) -> str:
+    """Where the numbers first stop being finite: a parameter, or a layer's output in one
+    forward pass (dropout off) with the current parameters."""
+    bad = [name for name, p in model.parameters().items() if not _is_finite(model, p)]
+    if bad:
+        return f"the parameters {', '.join(bad)} are no longer finite (an update overflowed)"
+    out = X
+    for layer in model.layers:
+        out = layer.forward(out, False)
+        if not _is_finite(model, out):
+            return f"the first layer whose output is not finite is {layer.name}"
+    biggest = float(model.backend.xp.max(model.backend.xp.abs(out)))
+    return (f"every layer's output is finite (up to {biggest:.3g} in size) but the loss of "
+            "outputs this large is not")
 
 
 def _check_graph(model: Trainable, kernels: Any, batch_size: int | None, shuffle: bool) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import trace
+from .. import trace, validate
 from ..backend import Backend, backend_of
 from ..random import Generator, SeedLike, as_generator
 from .ops import Ops
@@ -148,21 +148,13 @@ class Dense(Layer):
         seed: SeedLike = None,
     ):
         super().__init__()
-        for name, count in (("n_in", n_in), ("n_out", n_out)):
-            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-                msg = f"Dense {name} must be a positive integer, got {count!r}."
-                raise ValueError(msg)
-        for name, value in (
-            ("weight_l1", weight_l1), ("weight_l2", weight_l2),
-            ("bias_l1", bias_l1), ("bias_l2", bias_l2),
-        ):
-            if not value >= 0:
-                msg = f"Dense {name} must be >= 0, got {value!r}."
-                raise ValueError(msg)
-        self.n_in, self.n_out = n_in, n_out
-        self.weight_l1, self.weight_l2 = float(weight_l1), float(weight_l2)
-        self.bias_l1, self.bias_l2 = float(bias_l1), float(bias_l2)
-        self.init_scale = float(init_scale)
+        self.n_in = validate.positive_int("Dense n_in", n_in)
+        self.n_out = validate.positive_int("Dense n_out", n_out)
+        self.weight_l1 = validate.non_negative_float("Dense weight_l1", weight_l1)
+        self.weight_l2 = validate.non_negative_float("Dense weight_l2", weight_l2)
+        self.bias_l1 = validate.non_negative_float("Dense bias_l1", bias_l1)
+        self.bias_l2 = validate.non_negative_float("Dense bias_l2", bias_l2)
+        self.init_scale = validate.positive_float("Dense init_scale", init_scale)
         self.seed = seed
 
     def get_config(self) -> dict[str, Any]:
@@ -280,10 +272,8 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, *, seed: SeedLike = None):
         super().__init__()
-        if not 0 <= rate < 1:
-            msg = f"Dropout rate must be in [0, 1), got {rate!r}."
-            raise ValueError(msg)
-        self.rate = float(rate)
+        self.rate = validate.probability("Dropout rate", rate,
+                                         why="it is the share of units dropped; 1 drops all")
         self.keep = 1 - self.rate
         self.seed = seed
         #: the last training pass's mask (``1/keep`` or 0, in the form the engine made it)

@@ -141,7 +141,7 @@ class CategoricalCrossentropy(Loss):
         return None
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
-        _check_label_values(y_true, n_outputs)
+        _check_class_target_values(y_true, n_outputs)
 
 
 class SoftmaxCrossentropy(Loss):
@@ -177,7 +177,7 @@ class SoftmaxCrossentropy(Loss):
         return softmax_crossentropy_backward(self.s, y_true)
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
-        _check_label_values(y_true, n_outputs)
+        _check_class_target_values(y_true, n_outputs)
 
 
 class BinaryCrossentropy(Loss):
@@ -209,6 +209,7 @@ class BinaryCrossentropy(Loss):
         return -(y_true / p - (1 - y_true) / (1 - p)) / outputs / n
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
+        _check_target_shape(type(self).__name__, y_true, n_outputs)
         values = to_numpy(y_true)
         bad = (values != 0) & (values != 1)
         if bad.any():
@@ -241,6 +242,9 @@ class MeanSquaredError(Loss):
         n, outputs = y_pred.shape
         return -2 * (y_true - y_pred) / outputs / n
 
+    def check_targets(self, y_true: Any, n_outputs: int) -> None:
+        _check_target_shape(type(self).__name__, y_true, n_outputs)
+
 
 class MeanAbsoluteError(Loss):
     r"""Mean absolute error :math:`\frac1m \sum_j |y_j - \hat y_j|` per sample.
@@ -269,6 +273,9 @@ class MeanAbsoluteError(Loss):
         y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
         n, outputs = y_pred.shape
         return xp.sign(y_pred - y_true) / outputs / n
+
+    def check_targets(self, y_true: Any, n_outputs: int) -> None:
+        _check_target_shape(type(self).__name__, y_true, n_outputs)
 
 
 def regularization_loss(layers: Iterable[Any]) -> Any:
@@ -300,8 +307,8 @@ def _check_class_targets(xp: Any, y_pred: Any, y_true: Any) -> None:
         if not _is_integer(xp, y_true):
             msg = (
                 f"cross-entropy expects integer class labels, got dtype {y_true.dtype}. "
-                "Convert them with xp.astype(y, xp.int64) (or pass one-hot targets of shape "
-                f"{onehot})."
+                "Pass them as integers, e.g. np.asarray(y, dtype=np.int64) for NumPy data "
+                f"(or pass one-hot targets of shape {onehot})."
             )
             raise TypeError(msg)
         if tuple(y_true.shape) != labels:
@@ -316,17 +323,47 @@ def _check_class_targets(xp: Any, y_pred: Any, y_true: Any) -> None:
         raise ValueError(msg)
 
 
-def _check_label_values(y_true: Any, k: int) -> None:
-    if y_true.ndim != 1:
+def _check_class_target_values(y_true: Any, k: int) -> None:
+    """Labels ``(n,)`` of integers in ``[0, k)``, or one-hot targets ``(n, k)``, for a model
+    with ``k`` outputs (0: unknown, only the labels' kind is checked)."""
+    xp = backend_of(y_true).xp
+    if y_true.ndim == 2:
+        if k and y_true.shape[1] != k:
+            msg = (f"one-hot targets have {y_true.shape[1]} columns but the model has {k} "
+                   f"outputs; give the last Dense layer {y_true.shape[1]} outputs, or pass "
+                   "labels y of shape (n_samples,) (y.argmax(axis=1) for one-hot rows).")
+            raise ValueError(msg)
         return
+    if y_true.ndim != 1:
+        msg = (f"cross-entropy expects labels of shape (n_samples,) or one-hot targets of "
+               f"shape (n_samples, {k or 'n_classes'}), got shape {tuple(y_true.shape)}.")
+        raise ValueError(msg)
+    if not _is_integer(xp, y_true):
+        msg = (f"cross-entropy expects integer class labels, got dtype {y_true.dtype}. "
+               "Pass them as integers, e.g. np.asarray(y, dtype=np.int64).")
+        raise TypeError(msg)
     values = to_numpy(y_true)
-    if values.size and (values.min() < 0 or values.max() >= k):
+    if k and values.size and (values.min() < 0 or values.max() >= k):
         msg = (
             f"class labels must lie in [0, {k - 1}] for a model with {k} outputs, got labels "
             f"from {values.min()} to {values.max()}. Renumber the classes 0..{k - 1} or give "
             "the last Dense layer one output per class."
         )
         raise ValueError(msg)
+
+
+def _check_target_shape(who: str, y_true: Any, k: int) -> None:
+    """Targets of the output's shape ``(n, k)`` (``k`` 0: unknown, any width)."""
+    if y_true.ndim == 2 and (not k or y_true.shape[1] == k):
+        return
+    hint = f"Pass targets of shape (n_samples, {k or 'n_outputs'})"
+    if y_true.ndim == 1 and k == 1:
+        hint = "Reshape them to a column with y[:, None] (the book's y.reshape(-1, 1))"
+    elif y_true.ndim == 2:
+        hint += f" or give the last Dense layer {y_true.shape[1]} outputs"
+    msg = (f"{who} expects targets of the model's output shape (n_samples, "
+           f"{k or 'n_outputs'}), got shape {tuple(y_true.shape)}. {hint}.")
+    raise ValueError(msg)
 
 
 def _float_targets(xp: Any, y_pred: Any, y_true: Any, who: str) -> Any:

@@ -23,17 +23,46 @@ as in the book. Call order per training step, as in the book::
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from .. import trace
+from .. import trace, validate
 from ..backend import backend_of
 from .ops import Ops
 from .registry import Registered
 
-__all__ = ["EPSILON", "SGD", "Adagrad", "Adam", "Optimizer", "RMSprop"]
+__all__ = ["EPSILON", "SGD", "Adagrad", "Adam", "Optimizer", "RMSprop", "check_settings",
+           "setting"]
 
 #: Added to denominators so a parameter with a zero gradient history does not divide by 0.
 EPSILON = 1e-7
+
+_AVERAGE = "an average's share of the past; 1 would never let a new gradient in"
+#: The range of each setting, checked once when an optimizer is made.
+_CHECKS: dict[str, Callable[[str, Any], float]] = {
+    "learning_rate": validate.positive_float,
+    "decay": validate.non_negative_float,
+    "epsilon": validate.positive_float,
+    "momentum": partial(validate.probability, why=_AVERAGE),
+    "rho": partial(validate.probability, why=_AVERAGE),
+    "beta_1": partial(validate.probability,
+                      why="at 1 the bias correction m / (1 - beta_1**t) divides by zero"),
+    "beta_2": partial(validate.probability,
+                      why="at 1 the bias correction v / (1 - beta_2**t) divides by zero"),
+}
+
+
+def setting(name: str, value: Any) -> float:
+    """``value`` checked against the range of the setting ``name`` (``"beta_1"``...)."""
+    return _CHECKS[name](name, value)
+
+
+def check_settings(optimizer: Optimizer) -> None:
+    """Check every setting of ``optimizer`` again (one changed after construction, say);
+    raises as the constructor would."""
+    for name, value in optimizer.get_config().items():
+        if name in _CHECKS:
+            _CHECKS[name](name, value)
 
 
 class Optimizer(Registered):
@@ -56,15 +85,9 @@ class Optimizer(Registered):
     state_names: tuple[str, ...] = ()
 
     def __init__(self, learning_rate: float, decay: float = 0.0):
-        if not learning_rate > 0:
-            msg = f"learning_rate must be > 0, got {learning_rate!r}."
-            raise ValueError(msg)
-        if not decay >= 0:
-            msg = f"decay must be >= 0, got {decay!r}."
-            raise ValueError(msg)
-        self.learning_rate = float(learning_rate)
-        self.current_learning_rate = float(learning_rate)
-        self.decay = float(decay)
+        self.learning_rate = setting("learning_rate", learning_rate)
+        self.current_learning_rate = self.learning_rate
+        self.decay = setting("decay", decay)
         self.iterations = 0
         self.param = ""  # the parameter being updated, as explain mode names it
 
@@ -160,10 +183,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0):
         super().__init__(learning_rate, decay)
-        if not 0 <= momentum < 1:
-            msg = f"momentum must be in [0, 1), got {momentum!r}."
-            raise ValueError(msg)
-        self.momentum = float(momentum)
+        self.momentum = setting("momentum", momentum)
         self.state_names = ("u",) if self.momentum else ()
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -200,7 +220,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = EPSILON):
         super().__init__(learning_rate, decay)
-        self.epsilon = float(epsilon)
+        self.epsilon = setting("epsilon", epsilon)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"lr": self.current_learning_rate, "epsilon": self.epsilon}
@@ -226,7 +246,7 @@ class RMSprop(Adagrad):
         rho: float = 0.9,
     ):
         super().__init__(learning_rate, decay, epsilon)
-        self.rho = float(rho)
+        self.rho = setting("rho", rho)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {**super().hyperparameters(), "rho": self.rho}
@@ -272,7 +292,8 @@ class Adam(Optimizer):
         beta_1: float = 0.9, beta_2: float = 0.999,
     ):
         super().__init__(learning_rate, decay)
-        self.epsilon, self.beta_1, self.beta_2 = float(epsilon), float(beta_1), float(beta_2)
+        self.epsilon = setting("epsilon", epsilon)
+        self.beta_1, self.beta_2 = setting("beta_1", beta_1), setting("beta_2", beta_2)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"lr": self.current_learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -1,0 +1,232 @@
+"""Checks of user input at the public boundary: one helper per idiom.
+
+Constructors and entry points (``Dense(...)``, ``Adam(...)``, ``Model(...)``,
+``model.train(...)``, the datasets) call these once; the maths never does. Each helper
+returns the value in its plain form (an ``int``, a ``float``, a dtype name) or raises
+``TypeError`` (the wrong kind of value) or ``ValueError`` (the right kind, out of range)
+whose message says what was expected, what arrived (with its type) and how to fix it.
+
+No bool where a number goes (``True`` is not 1 epoch), no silent truncation (``1.5`` is
+not a batch size), no string where a number goes (``'0.1'`` is not a learning rate).
+
+>>> positive_int("epochs", 10)
+10
+>>> probability("rate", 0.5)
+0.5
+>>> finite_float("lr", "0.1")
+Traceback (most recent call last):
+...
+TypeError: lr must be a number, got the string '0.1'; pass the number 0.1 (without quotes).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Collection
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "FLOAT_DTYPES",
+    "describe",
+    "finite_float",
+    "flag",
+    "in_range",
+    "integer",
+    "non_negative_float",
+    "non_negative_int",
+    "one_of",
+    "positive_float",
+    "positive_int",
+    "probability",
+    "real_float_dtype",
+]
+
+#: The floating dtypes a model computes in (float16 is too coarse for the book's updates).
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def describe(value: Any) -> str:
+    """``value`` as an error message shows it: its repr and its type.
+
+    >>> describe(True), describe("4"), describe(1.5)
+    ('True (a bool)', "the string '4'", '1.5 (a float)')
+    """
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    shape = getattr(value, "shape", None)
+    if shape is not None and not isinstance(value, (np.generic, type)):
+        return f"an object of type {type(value).__name__} with shape {tuple(shape)}"
+    return f"{text} (a {type(value).__name__})"
+
+
+def _string_fix(value: str, example: str) -> str:
+    """The fix for a number passed as a string: the number itself when it parses."""
+    try:
+        float(value)
+    except ValueError:
+        return f"pass a number, e.g. {example}"
+    return f"pass the number {value.strip()} (without quotes)"
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def integer(name: str, value: Any, *, minimum: int | None = None,
+            maximum: int | None = None) -> int:
+    """``value`` as a Python ``int`` in ``[minimum, maximum]`` (either bound optional).
+
+    NumPy integers are accepted; bools, floats (even ``2.0``) and strings are not.
+
+    >>> integer("start_epoch", np.int64(3), minimum=0)
+    3
+    """
+    example = f"{name}={minimum if minimum is not None and minimum > 0 else 10}"
+    if isinstance(value, str):
+        msg = f"{name} must be an integer, got {describe(value)}; {_string_fix(value, example)}."
+        raise TypeError(msg)
+    if _is_bool(value) or not isinstance(value, numbers.Integral):
+        fix = f"pass a whole number, e.g. {example}"
+        if isinstance(value, numbers.Real) and not _is_bool(value) and math.isfinite(value):
+            whole = float(value)
+            fix = (f"pass the whole number {int(whole)}" if whole.is_integer() else
+                   f"pass a whole number such as {math.floor(whole)} or {math.ceil(whole)} "
+                   "(it is not rounded for you)")
+        msg = f"{name} must be an integer, got {describe(value)}; {fix}."
+        raise TypeError(msg)
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        if maximum is None:
+            expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        elif minimum is None:
+            expected = f"an integer <= {maximum}"
+        else:
+            expected = f"an integer from {minimum} to {maximum}"
+        msg = f"{name} must be {expected}, got {value}."
+        raise ValueError(msg)
+    return value
+
+
+def positive_int(name: str, value: Any) -> int:
+    """An integer ``>= 1`` (a count, a size).
+
+    >>> positive_int("batch_size", 32)
+    32
+    """
+    return integer(name, value, minimum=1)
+
+
+def non_negative_int(name: str, value: Any) -> int:
+    """An integer ``>= 0`` (a count that may be zero)."""
+    return integer(name, value, minimum=0)
+
+
+def finite_float(name: str, value: Any) -> float:
+    """A finite real number as a Python ``float`` (ints and NumPy scalars accepted).
+
+    >>> finite_float("init_scale", 1)
+    1.0
+    """
+    if isinstance(value, str):
+        msg = (f"{name} must be a number, got {describe(value)}; "
+               f"{_string_fix(value, f'{name}=0.1')}.")
+        raise TypeError(msg)
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        msg = f"{name} must be a real number, got {describe(value)}; pass e.g. {name}=0.1."
+        raise TypeError(msg)
+    number = float(value)
+    if not math.isfinite(number):
+        msg = f"{name} must be a finite number, got {number}; pass e.g. {name}=0.1."
+        raise ValueError(msg)
+    return number
+
+
+def in_range(name: str, value: Any, lo: float, hi: float, *, include_lo: bool = True,
+             include_hi: bool = False, why: str = "") -> float:
+    """A finite number in the interval from ``lo`` to ``hi`` (``[lo, hi)`` by default);
+    ``why`` says what goes wrong outside it.
+
+    >>> in_range("beta_1", 0.9, 0.0, 1.0)
+    0.9
+    """
+    number = finite_float(name, value)
+    above = number >= lo if include_lo else number > lo
+    below = number <= hi if include_hi else number < hi
+    if not (above and below):
+        interval = f"{'[' if include_lo else '('}{lo:g}, {hi:g}{']' if include_hi else ')'}"
+        msg = f"{name} must be in {interval}, got {number:g}{f' ({why})' if why else ''}."
+        raise ValueError(msg)
+    return number
+
+
+def probability(name: str, value: Any, *, why: str = "") -> float:
+    """A number in ``[0, 1)``: a dropout rate, a momentum, a decay factor like Adam's betas."""
+    return in_range(name, value, 0.0, 1.0, why=why)
+
+
+def positive_float(name: str, value: Any) -> float:
+    """A finite number ``> 0`` (a learning rate, a scale, an epsilon)."""
+    number = finite_float(name, value)
+    if not number > 0:
+        msg = f"{name} must be > 0, got {number:g}; pass e.g. {name}=0.1."
+        raise ValueError(msg)
+    return number
+
+
+def non_negative_float(name: str, value: Any) -> float:
+    """A finite number ``>= 0`` (a penalty strength, a decay; 0 switches it off)."""
+    number = finite_float(name, value)
+    if not number >= 0:
+        msg = f"{name} must be >= 0 (0 switches it off), got {number:g}."
+        raise ValueError(msg)
+    return number
+
+
+def flag(name: str, value: Any) -> bool:
+    """``True`` or ``False`` (NumPy's bool too), nothing that merely converts to one.
+
+    >>> flag("shuffle", np.True_)
+    True
+    """
+    if not _is_bool(value):
+        msg = f"{name} must be True or False, got {describe(value)}."
+        raise TypeError(msg)
+    return bool(value)
+
+
+def one_of(name: str, value: Any, choices: Collection[Any]) -> Any:
+    """``value`` if it is one of ``choices``.
+
+    >>> one_of("mode", "full", ("full", "sampled"))
+    'full'
+    """
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        msg = f"{name} must be one of {options}, got {describe(value)}."
+        raise ValueError(msg)
+    return value
+
+
+def real_float_dtype(name: str, value: Any) -> str:
+    """The name of a floating dtype a model computes in, ``"float32"`` or ``"float64"``,
+    from that name or a NumPy dtype (``np.float32``, ``np.dtype("float64")``).
+
+    >>> real_float_dtype("dtype", np.float64)
+    'float64'
+    """
+    try:  # np.dtype(None) is float64: None is no dtype here
+        dtype = None if value is None else np.dtype(value.lower() if isinstance(value, str)
+                                                    else value)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.name not in FLOAT_DTYPES:
+        msg = (f"{name} must be 'float32' (the default) or 'float64', got {describe(value)}. "
+               "Parameters are floating point; integer data is converted when it arrives.")
+        raise (TypeError if dtype is None and not isinstance(value, str) else ValueError)(msg)
+    return dtype.name

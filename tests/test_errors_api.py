@@ -1,0 +1,459 @@
+"""Bad input at every public boundary ends in one clear error: the right class, a message
+that names what was wrong and the fix. And the conversion rule for data as users pass it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import datasets, gradcheck, validate
+from xpnet.backend import resolve, same_device
+from xpnet.errors import BackendError, DivergenceError
+from xpnet.nn.activations import Linear, ReLU, Sigmoid, Softmax
+from xpnet.nn.layers import Dense, Dropout
+from xpnet.nn.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    MeanAbsoluteError,
+    MeanSquaredError,
+)
+from xpnet.nn.optimizers import SGD, Adagrad, Adam, RMSprop
+
+
+def classifier(backend="numpy", **kwargs):
+    model = xpnet.Model(backend=backend, seed=0, **kwargs)
+    for layer in (Dense(2, 8), ReLU(), Dense(8, 3), Softmax()):
+        model.add(layer)
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.01))
+    return model
+
+
+def regressor(loss=MeanSquaredError, outputs=1):
+    model = xpnet.Model(seed=0)
+    for layer in (Dense(1, 8), ReLU(), Dense(8, outputs), Linear()):
+        model.add(layer)
+    model.set(loss=loss(), optimizer=Adam(learning_rate=0.01))
+    return model
+
+
+def binary():
+    model = xpnet.Model(seed=0)
+    for layer in (Dense(2, 4), ReLU(), Dense(4, 1), Sigmoid()):
+        model.add(layer)
+    model.set(loss=BinaryCrossentropy(), optimizer=Adam())
+    return model
+
+
+X, Y = datasets.spiral(10, 3, seed=0)
+XS, YS = datasets.sine(20)
+
+# -- constructors: (call, error class, what the message must say) -------------------------------
+CONSTRUCTORS = [
+    # Dense
+    (lambda: Dense(0, 3), ValueError, r"Dense n_in must be a positive integer, got 0"),
+    (lambda: Dense(2, -1), ValueError, r"Dense n_out must be a positive integer, got -1"),
+    (lambda: Dense(2.5, 3), TypeError, r"n_in must be an integer, got 2\.5 \(a float\); pass a "
+                                       r"whole number such as 2 or 3"),
+    (lambda: Dense(2.0, 3), TypeError, r"got 2\.0 \(a float\); pass the whole number 2"),
+    (lambda: Dense(True, 3), TypeError, r"n_in must be an integer, got True \(a bool\)"),
+    (lambda: Dense("2", 3), TypeError, r"got the string '2'; pass the number 2 \(without quotes\)"),
+    (lambda: Dense(None, 3), TypeError, r"n_in must be an integer, got None"),
+    (lambda: Dense(2, 3, init_scale=math.nan), ValueError,
+     r"init_scale must be a finite number, got nan"),
+    (lambda: Dense(2, 3, init_scale=math.inf), ValueError, r"init_scale must be a finite number"),
+    (lambda: Dense(2, 3, init_scale=0), ValueError, r"init_scale must be > 0, got 0"),
+    (lambda: Dense(2, 3, init_scale=-0.01), ValueError, r"init_scale must be > 0"),
+    (lambda: Dense(2, 3, init_scale="0.01"), TypeError, r"pass the number 0\.01"),
+    (lambda: Dense(2, 3, weight_l2=-1.0), ValueError, r"weight_l2 must be >= 0 \(0 switches it"),
+    (lambda: Dense(2, 3, weight_l1=math.nan), ValueError, r"weight_l1 must be a finite number"),
+    (lambda: Dense(2, 3, bias_l2="5e-4"), TypeError, r"bias_l2 must be a number, got the "
+                                                     r"string '5e-4'; pass the number 5e-4"),
+    (lambda: Dense(2, 3, bias_l1=[0.1]), TypeError, r"bias_l1 must be a real number, got "),
+    # Dropout
+    (lambda: Dropout(1.0), ValueError, r"Dropout rate must be in \[0, 1\), got 1 \(.*1 drops all"),
+    (lambda: Dropout(-0.1), ValueError, r"Dropout rate must be in \[0, 1\)"),
+    (lambda: Dropout("0.5"), TypeError, r"got the string '0\.5'; pass the number 0\.5"),
+    (lambda: Dropout(math.nan), ValueError, r"rate must be a finite number"),
+    (lambda: Dropout(True), TypeError, r"rate must be a real number, got True \(a bool\)"),
+    # optimizers
+    (lambda: Adam(learning_rate="0.1"), TypeError,
+     r"learning_rate must be a number, got the string '0\.1'; pass the number 0\.1"),
+    (lambda: Adam(learning_rate=0), ValueError, r"learning_rate must be > 0, got 0"),
+    (lambda: SGD(learning_rate=-1), ValueError, r"learning_rate must be > 0, got -1"),
+    (lambda: SGD(learning_rate=math.inf), ValueError, r"learning_rate must be a finite number"),
+    (lambda: SGD(learning_rate=None), TypeError, r"learning_rate must be a real number, got None"),
+    (lambda: SGD(decay=-1e-3), ValueError, r"decay must be >= 0"),
+    (lambda: SGD(decay="1e-3"), TypeError, r"pass the number 1e-3"),
+    (lambda: SGD(momentum=1.0), ValueError, r"momentum must be in \[0, 1\), got 1"),
+    (lambda: SGD(momentum=-0.5), ValueError, r"momentum must be in \[0, 1\)"),
+    (lambda: Adagrad(epsilon=0), ValueError, r"epsilon must be > 0"),
+    (lambda: RMSprop(rho=1.0), ValueError, r"rho must be in \[0, 1\), got 1 \(an average"),
+    (lambda: RMSprop(rho="0.9"), TypeError, r"pass the number 0\.9"),
+    (lambda: Adam(beta_1=1.0), ValueError,
+     r"beta_1 must be in \[0, 1\), got 1 \(at 1 the bias correction m / \(1 - beta_1\*\*t\) "
+     r"divides by zero"),
+    (lambda: Adam(beta_2=1.0), ValueError, r"beta_2 must be in \[0, 1\).*divides by zero"),
+    (lambda: Adam(beta_1=-0.1), ValueError, r"beta_1 must be in \[0, 1\)"),
+    (lambda: Adam(epsilon=math.nan), ValueError, r"epsilon must be a finite number"),
+    # Model
+    (lambda: xpnet.Model(dtype="int32"), ValueError,
+     r"Model dtype must be 'float32' \(the default\) or 'float64', got the string 'int32'"),
+    (lambda: xpnet.Model(dtype="float16"), ValueError, r"must be 'float32' .* or 'float64'"),
+    (lambda: xpnet.Model(dtype=None), TypeError, r"Model dtype must be 'float32'"),
+    (lambda: xpnet.Model(dtype=np.int64), ValueError, r"Model dtype must be 'float32'"),
+    (lambda: xpnet.Model(fast=1), TypeError, r"fast must be True or False, got 1 \(a int\)"),
+    (lambda: xpnet.Model(fast="yes"), TypeError, r"fast must be True or False"),
+    (lambda: xpnet.Model(precision="book"), ValueError,
+     r"precision must be one of 'default', 'nnfs', got the string 'book'"),
+    (lambda: xpnet.Model(backend="numpyy"), BackendError, r"unknown backend 'numpyy'; expected"),
+    (lambda: xpnet.Model(backend=5), BackendError,
+     r"backend must be a name .*got 5 \(a int\); e\.g\. backend='numpy'"),
+    (lambda: xpnet.Model(seed="0"), ValueError, r"seed must be an integer, 'nnfs' or None"),
+    # datasets
+    (lambda: datasets.spiral(samples=1, classes=10**7), ValueError,
+     r"classes must be at most 100,000, got 10,000,000"),
+    (lambda: datasets.spiral(samples=10**6, classes=11), ValueError,
+     r"samples \* classes must be at most 10,000,000 points, got 1,000,000 \* 11"),
+    (lambda: datasets.vertical(samples=0), ValueError, r"samples must be a positive integer"),
+    (lambda: datasets.spiral(samples="100"), TypeError, r"pass the number 100"),
+    (lambda: datasets.spiral(classes=True), TypeError, r"classes must be an integer, got True"),
+    (lambda: datasets.spiral(classes=3.0), TypeError, r"pass the whole number 3"),
+    (lambda: datasets.sine(samples=-5), ValueError, r"samples must be a positive integer"),
+    (lambda: datasets.sine(samples=10**8), ValueError, r"at most 10,000,000 points"),
+    (lambda: datasets.spiral(dtype="int32"), ValueError, r"dtype must be 'float32'"),
+    (lambda: datasets.sine(dtype="float16"), ValueError, r"dtype must be 'float32'"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"), CONSTRUCTORS)
+def test_bad_constructor_arguments(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+# -- building a model ---------------------------------------------------------------------------
+def _add_class():
+    xpnet.Model().add(Dense)
+
+
+def _add_mismatch():
+    model = xpnet.Model()
+    model.add(Dense(2, 8))
+    model.add(ReLU())
+    model.add(Dense(4, 3))
+
+
+def _set(**kwargs):
+    model = xpnet.Model()
+    model.add(Dense(2, 3))
+    args = {"loss": CategoricalCrossentropy()}
+    args.update(kwargs)
+    model.set(**args)
+
+
+BUILDING = [
+    (_add_class, TypeError, r"a layer instance, got the class Dense; call it: model\.add\(Dense"),
+    (lambda: xpnet.Model().add("Dense"), TypeError, r"Model\.add expects a layer.*the string"),
+    (_add_mismatch, ValueError, r"Dense\(4, 3\) cannot follow a layer with 8 outputs: its n_in "
+                                r"must be 8; add Dense\(8, 3\)"),
+    (lambda: _set(loss=CategoricalCrossentropy), TypeError,
+     r"loss must be an instance, got the class CategoricalCrossentropy; call it: "
+     r"loss=CategoricalCrossentropy\(\)"),
+    (lambda: _set(loss="mse"), TypeError, r"loss must be an xpnet Loss .*the string 'mse'"),
+    (lambda: _set(optimizer=Adam), TypeError, r"optimizer must be an instance.*optimizer=Adam\(\)"),
+    (lambda: _set(optimizer=0.01), TypeError, r"optimizer must be an xpnet Optimizer"),
+    (lambda: _set(accuracy="acc"), TypeError, r"accuracy must be an xpnet Accuracy"),
+    (lambda: xpnet.Model().predict(X), RuntimeError,
+     r"the model has no layers; add some first, e\.g\. model\.add\(xpnet\.layers\.Dense"),
+    (lambda: xpnet.Model().evaluate(X, Y), RuntimeError, r"the model has no layers"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"), BUILDING)
+def test_bad_model_building(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+# -- train / evaluate / predict arguments ----------------------------------------------------
+CALLS = [
+    ({"epochs": True}, TypeError, r"epochs must be an integer, got True \(a bool\)"),
+    ({"epochs": 2.5}, TypeError, r"epochs must be an integer, got 2\.5 .*not rounded"),
+    ({"epochs": "10"}, TypeError, r"got the string '10'; pass the number 10"),
+    ({"epochs": -1}, ValueError, r"epochs must be an integer >= 0, got -1"),
+    ({"batch_size": 0}, ValueError, r"batch_size must be a positive integer, got 0"),
+    ({"batch_size": -1}, ValueError, r"batch_size must be a positive integer, got -1"),
+    ({"batch_size": "4"}, TypeError, r"batch_size must be an integer, got the string '4'; pass "
+                                     r"the number 4"),
+    ({"batch_size": 4.0}, TypeError, r"pass the whole number 4"),
+    ({"shuffle": 1}, TypeError, r"shuffle must be True or False, got 1"),
+    ({"validation_data": X}, TypeError, r"validation_data must be a pair \(X_val, y_val\), got "
+                                        r"an object of type ndarray with shape \(30, 2\)"),
+    ({"validation_data": (X, Y, Y)}, TypeError, r"got a tuple of 3 items; pass "
+                                                r"validation_data=\(X_val, y_val\)"),
+    ({"validation_data": (X[:, :1], Y)}, ValueError, r"validation X has 1 features"),
+    ({"validation_data": (X, Y[:-1])}, ValueError, r"validation X has 30 samples but "
+                                                   r"validation y has shape \(29,\)"),
+    ({"log_every": 0}, ValueError, r"log_every must be a positive integer, got 0"),
+    ({"log_every": "10"}, TypeError, r"log_every must be an integer, got the string '10'"),
+    ({"log_every": [1, 2.5]}, TypeError, r"an epoch in log_every must be an integer, got 2\.5"),
+    ({"log_every": True}, TypeError, r"log_every must be an integer, got True"),
+    ({"validate_every": 0}, ValueError, r"validate_every must be a positive integer"),
+    ({"start_epoch": -1}, ValueError, r"start_epoch must be an integer >= 0"),
+    ({"start_epoch": 1.0}, TypeError, r"start_epoch must be an integer.*whole number 1"),
+    ({"callbacks": print}, TypeError, r"callbacks must be a list of functions.*"
+                                      r"callbacks=\[my_callback\]"),
+    ({"callbacks": [1]}, TypeError, r"each callback must be a function"),
+    ({"log_before_update": "no"}, TypeError, r"log_before_update must be True or False"),
+    ({"graph": 1}, TypeError, r"graph must be True or False"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "pattern"), CALLS)
+def test_bad_train_arguments(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        classifier().train(X, Y, **kwargs)
+
+
+@pytest.mark.parametrize(("method", "batch_size", "error", "pattern"), [
+    ("evaluate", -1, ValueError, r"batch_size must be a positive integer, got -1"),
+    ("evaluate", 0, ValueError, r"batch_size must be a positive integer, got 0"),
+    ("evaluate", "4", TypeError, r"got the string '4'; pass the number 4"),
+    ("predict", 2.5, TypeError, r"batch_size must be an integer, got 2\.5"),
+    ("predict", True, TypeError, r"batch_size must be an integer, got True \(a bool\)"),
+])
+def test_bad_batch_size_to_evaluate_and_predict(method, batch_size, error, pattern):
+    model = classifier()
+    args = (X, Y) if method == "evaluate" else (X,)
+    with pytest.raises(error, match=pattern):
+        getattr(model, method)(*args, batch_size=batch_size)
+
+
+# -- data -----------------------------------------------------------------------------------
+DATA = [
+    (classifier, lambda: ([[0.1, 0.2], [0.3]], [0, 1]), TypeError,
+     r"X must be an array or nested lists of numbers of one shape"),
+    (classifier, lambda: ([["a", "b"]], [0]), TypeError,
+     r"X must hold real numbers.*np\.asarray\(X, dtype=np\.float32\)"),
+    (classifier, lambda: (X.astype(np.complex128), Y), TypeError, r"X must hold real numbers"),
+    (classifier, lambda: (X, Y.astype(str)), TypeError,
+     r"y must hold real numbers.*np\.asarray\(y, dtype=np\.float32\)"),
+    (classifier, lambda: (X, Y.astype(np.float64)), TypeError,
+     r"integer class labels, got dtype float32\. .*np\.asarray\(y, dtype=np\.int64\)"),
+    (classifier, lambda: (X, np.eye(4)[Y]), ValueError,
+     r"one-hot targets have 4 columns but the model has 3 outputs; give the last Dense layer 4"),
+    (classifier, lambda: (X, Y[:, None, None]), ValueError,
+     r"cross-entropy expects labels of shape \(n_samples,\) or one-hot targets of shape "
+     r"\(n_samples, 3\)"),
+    (classifier, lambda: (X, Y - 1), ValueError, r"class labels must lie in \[0, 2\]"),
+    (classifier, lambda: (X, [0.5] * 30), TypeError, r"integer class labels"),
+    (classifier, lambda: (np.full((30, 2), np.inf), Y), ValueError,
+     r"X contains NaN or infinite values; clean or impute"),
+    (classifier, lambda: (X[None], Y), ValueError, r"X must be a non-empty 2-D array"),
+    (classifier, lambda: (X, 3), ValueError, r"X has 30 samples but y has shape \(\)"),
+    (regressor, lambda: (XS, XS[:, 0]), ValueError,
+     r"MeanSquaredError expects targets of the model's output shape \(n_samples, 1\), got shape "
+     r"\(20,\)\. Reshape them to a column with y\[:, None\]"),
+    (lambda: regressor(MeanAbsoluteError), lambda: (XS, np.c_[XS, XS]), ValueError,
+     r"MeanAbsoluteError expects .*\(n_samples, 1\), got shape \(20, 2\).*give the last Dense "
+     r"layer 2 outputs"),
+    (lambda: regressor(outputs=2), lambda: (XS, XS), ValueError,
+     r"expects targets of the model's output shape \(n_samples, 2\), got shape \(20, 1\)"),
+    (regressor, lambda: (XS, np.where(XS > 0.5, np.nan, XS)), ValueError,
+     r"y contains NaN or infinite values"),
+    (binary, lambda: (X, Y % 2), ValueError,
+     r"BinaryCrossentropy expects .*got shape \(30,\)\. Reshape them to a column with "
+     r"y\[:, None\]"),
+    (binary, lambda: (X, Y[:, None]), ValueError, r"BinaryCrossentropy expects targets of 0 or 1"),
+]
+
+
+@pytest.mark.parametrize(("make", "data", "error", "pattern"), DATA)
+def test_bad_data_is_refused_before_the_first_epoch(make, data, error, pattern):
+    with pytest.raises(error, match=pattern):
+        make().train(*data(), epochs=1)
+
+
+def test_arrays_of_another_backend_get_a_backend_error_saying_how_to_move_them():
+    pytest.importorskip("array_api_strict")
+    Xs = resolve("array_api_strict").asarray(X)
+    with pytest.raises(BackendError, match=r"backend 'array_api_strict'.*cannot be mixed.*"
+                                           r"xpnet\.backend\.to_numpy\(x\)"):
+        classifier().predict(Xs)
+
+
+# -- the conversion rule ----------------------------------------------------------------------
+def _backend_names():
+    return ["numpy", "array_api_strict", "torch", "jax"]
+
+
+@pytest.mark.parametrize("name", _backend_names())
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_host_data_of_any_real_dtype_becomes_the_models_dtype(name, dtype):
+    try:
+        backend = resolve(name)
+    except BackendError:
+        pytest.skip(f"{name} is not installed")
+    model = classifier(name, dtype=dtype)
+    xp = backend.xp
+    reference = xpnet.backend.to_numpy(model.predict(backend.asarray(X, dtype=getattr(xp, dtype))))
+    for data in (X.astype(np.float64), X.astype(np.float32), X.tolist()):
+        out = model.predict(data)
+        assert out.dtype == getattr(xp, dtype)
+        assert same_device(xpnet.backend.backend_of(out).device, backend.device)
+        np.testing.assert_allclose(xpnet.backend.to_numpy(out), reference, rtol=1e-6)
+    ints = np.asarray([[1, -2], [3, 0]], dtype=np.int16)
+    out = model.predict(ints)
+    assert out.dtype == getattr(xp, dtype)
+    np.testing.assert_allclose(xpnet.backend.to_numpy(out),
+                               xpnet.backend.to_numpy(model.predict(ints.astype(dtype))),
+                               rtol=1e-6)
+    history = model.train(X.astype(np.float64), Y.astype(np.uint8).tolist(), epochs=2)
+    assert len(history) == 2
+    result = model.evaluate(X.tolist(), Y.astype(np.int16))
+    assert set(result) == {"acc", "loss"}
+
+
+def test_the_newcomers_first_prediction_works():
+    model = classifier()
+    out = model.predict(np.array([[0.1, 0.2]]))  # NumPy's default float64
+    assert out.shape == (1, 3) and out.dtype == np.float32
+
+
+def test_integer_targets_become_int64_labels_and_float_targets_the_models_dtype():
+    model = classifier()
+    X2, y2 = model.convert_data(X.astype(np.float64), Y.astype(np.uint8))
+    assert X2.dtype == np.float32 and y2.dtype == np.int64
+    reg = regressor()
+    _, ys = reg.convert_data(XS.astype(np.float64), XS.astype(np.float64))
+    assert ys.dtype == np.float32
+    _, yb = binary().convert_data(X, (Y[:, None] % 2).astype(bool))
+    assert yb.dtype == np.int64
+
+
+def test_faithful_mode_keeps_the_books_dtypes():
+    model = xpnet.Model(seed="nnfs")
+    model.add(Dense(1, 1))
+    model.add(Linear())
+    model.set(loss=MeanSquaredError(), optimizer=Adam())
+    X64, y64 = datasets.sine(10, dtype="float64")  # nnfs's sine data is float64
+    Xc, yc = model.convert_data(X64, y64)
+    assert Xc.dtype == np.float64 and yc.dtype == np.float64
+    Xc, yc = model.convert_data(X64.astype(np.float32), y64.astype(np.float32))
+    assert Xc.dtype == np.float32 and yc.dtype == np.float32
+    Xc, _ = model.convert_data(np.arange(10)[:, None], y64)  # integers: the model's dtype
+    assert Xc.dtype == np.float32
+
+
+def test_data_already_in_the_models_dtype_is_not_copied():
+    model = classifier()
+    assert model.convert_inputs(X) is X
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("cuda", "cuda:0", True),
+    ("cuda:0", "cuda", True),
+    ("cuda:1", "cuda", False),
+    ("cpu", "CPU", True),
+    ("cpu", "cpu:0", True),
+    ("cpu", "cuda", False),
+])
+def test_devices_compare_by_equivalence(a, b, same):
+    assert same_device(a, b) is same
+
+
+def test_torch_devices_compare_by_equivalence():
+    torch = pytest.importorskip("torch")
+    assert same_device(torch.device("cuda"), torch.device("cuda:0"))
+    assert same_device(torch.device("cuda:0"), "cuda")
+    assert same_device(torch.device("cpu"), "cpu")
+    assert not same_device(torch.device("cuda:1"), torch.device("cuda:0"))
+    assert not same_device(torch.device("cpu"), torch.device("cuda"))
+
+
+# -- summary --------------------------------------------------------------------------------
+def test_summary_lists_layers_shapes_and_parameter_counts():
+    model = xpnet.Model(dtype="float64")
+    for layer in (Dense(2, 64), ReLU(), Dropout(0.1), Dense(64, 3), Softmax()):
+        model.add(layer)
+    lines = model.summary().splitlines()
+    assert lines[0].split() == ["Layer", "Output", "shape", "Parameters"]
+    rows = [line.split() for line in lines[1:-1]]
+    assert [r[0] for r in rows] == ["Dense[0]", "ReLU[1]", "Dropout[2]", "Dense[3]", "Softmax[4]"]
+    assert [" ".join(r[1:3]) for r in rows] == ["(n, 64)"] * 3 + ["(n, 3)"] * 2
+    assert [r[3] for r in rows] == ["192", "0", "0", "195", "0"]
+    assert lines[-1] == "Total parameters: 387 (float64, 3,096 bytes)"
+
+
+def test_summary_of_an_empty_model():
+    assert xpnet.Model().summary().splitlines()[-1] == "Total parameters: 0 (float32, 0 bytes)"
+
+
+# -- divergence diagnoses --------------------------------------------------------------------
+def _sine_model(init_scale=1.0, optimizer=None):
+    model = xpnet.Model(seed=0)
+    for layer in (Dense(1, 8, init_scale=init_scale), ReLU(),
+                  Dense(8, 1, init_scale=init_scale), Linear()):
+        model.add(layer)
+    model.set(loss=MeanSquaredError(), optimizer=optimizer or SGD(learning_rate=1e6))
+    return model
+
+
+def test_a_diverging_learning_rate_is_named_with_the_layer():
+    with pytest.raises(DivergenceError, match=r"training diverged at epoch \d+.*(parameters "
+                                              r"layers\.\d\.[Wb]|the first layer whose output"
+                                              r").*Lower the learning rate \(it is 1000000\.0\)"):
+        _sine_model().train(XS, XS, epochs=50)
+
+
+def test_a_huge_first_forward_pass_does_not_blame_the_learning_rate():
+    model = _sine_model(init_scale=1e30, optimizer=Adam(learning_rate=1e-3))
+    with pytest.raises(DivergenceError, match=r"at epoch 1: .*before any update, already gives "
+                                              r"it, so the learning rate is not the cause") as e:
+        model.train(XS, XS, epochs=5)
+    assert e.value.epoch == 1
+    assert "Lower the learning rate" not in str(e.value)
+
+
+def test_an_optimizer_setting_changed_after_construction_is_named():
+    optimizer = Adam(learning_rate=0.01)
+    model = _sine_model(init_scale=0.1, optimizer=optimizer)
+    optimizer.beta_2 = 1.0  # v / (1 - beta_2**t) divides by zero
+    with pytest.raises(DivergenceError, match=r"The cause is an optimizer setting, not the "
+                                              r"learning rate's size: beta_2 must be in "
+                                              r"\[0, 1\).*divides by zero"):
+        model.train(XS, XS, epochs=3)
+
+
+def test_non_finite_parameters_are_refused_before_training():
+    model = _sine_model(init_scale=0.1)
+    W = model.layers[0].params["W"]
+    W[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"the parameters layers\.0\.W hold NaN or infinite "
+                                         r"values before training starts.*Model\.load"):
+        model.train(XS, XS, epochs=1)
+
+
+def test_gradcheck_reports_non_finite_values_as_such():
+    layer = Dense(2, 2, seed=0)
+    report = gradcheck.check(layer, (np.array([[np.nan, 1.0]]),))
+    assert not report.passed
+    assert "the input x holds NaN or infinite values" in report.checks[0].note
+    assert "random numbers" not in report.checks[0].note
+    dense = Dense(2, 2, seed=0)
+    dense.build_from(np.zeros((1, 2)))
+    dense.params["W"] = np.full((2, 2), np.inf)
+    assert "the parameter W holds NaN" in gradcheck.check(dense).checks[0].note
+    report = gradcheck.check(MeanSquaredError(), (np.array([[np.inf]]), np.array([[0.0]])))
+    assert "y_pred holds NaN or infinite values" in report.checks[0].note
+
+
+def test_validate_helpers_return_plain_values():
+    assert validate.positive_int("n", np.int64(3)) == 3
+    assert type(validate.positive_int("n", np.int64(3))) is int
+    assert validate.finite_float("x", np.float32(0.5)) == 0.5
+    assert validate.real_float_dtype("dtype", "FLOAT64") == "float64"
+    assert validate.flag("f", np.bool_(False)) is False
