@@ -20,7 +20,7 @@ Two columns say what the numbers mean:
   once the gradient's sign keeps changing.
 
 >>> table = trace_param("Dense[0].W[0,0]", steps=3)
->>> [row["step"] for row in table.rows], round(table.rows[0]["ratio"], 6)
+>>> [row["step"] for row in table.rows], round(table.rows[0]["ratio"], 4)
 ([1, 2, 3], 1.0)
 """
 
