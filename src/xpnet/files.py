@@ -6,11 +6,22 @@ The library writes every file it produces (models, tables, reports, plots) throu
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import socket
+import time
 from pathlib import Path
+from types import TracebackType
 
-__all__ = ["atomic_write_bytes", "pid_alive"]
+from .errors import StudyError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["FolderLock", "atomic_write_bytes", "pid_alive"]
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -101,3 +112,81 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True  # it exists, under another user
     return True
+
+
+class FolderLock:
+    """An exclusive lock on ``folder``, held by one process while it writes there.
+
+    The lock is ``folder/.xpnet-lock``, holding the holder's pid, host and start time. On
+    POSIX it is an ``flock`` on that file: the kernel releases it when the holder dies, even
+    by ``kill -9``, so a lock left by a dead process is simply taken over (:attr:`note` says
+    so). Elsewhere the file's existence is the lock, and a holder that no longer runs is
+    detected by its pid.
+
+    Raises
+    ------
+    StudyError
+        When another live process holds the lock (the message names its pid and start).
+    """
+
+    NAME = ".xpnet-lock"
+
+    def __init__(self, folder: str | os.PathLike[str]):
+        self.folder = Path(folder)
+        self.path = self.folder / self.NAME
+        self.note: str | None = None  # "took over the lock of ..." when a holder had died
+        self._fd: int | None = None
+
+    def __enter__(self) -> FolderLock:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if fcntl is not None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise self._busy(self._holder()) from None
+        else:
+            holder = self._holder()
+            if holder and pid_alive(int(holder.get("pid", -1))):
+                raise self._busy(holder)
+            self.path.unlink(missing_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        previous = self._holder()
+        if previous:
+            self.note = (f"took over the lock on {str(self.folder)!r} left by pid "
+                         f"{previous.get('pid')} (started {previous.get('started')}), which "
+                         "no longer runs.")
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, json.dumps(me).encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._fd is None:
+            return
+        # empty (not deleted, which would race with a process opening it): free again
+        os.ftruncate(self._fd, 0)
+        os.close(self._fd)  # closing releases the flock
+        self._fd = None
+        if fcntl is None:
+            self.path.unlink(missing_ok=True)
+
+    def _holder(self) -> dict:
+        try:
+            holder = json.loads(self.path.read_text() or "{}")
+        except (OSError, ValueError):
+            return {}
+        return holder if isinstance(holder, dict) else {}
+
+    def _busy(self, holder: dict) -> StudyError:
+        who = (f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}, started "
+               f"{holder.get('started', '?')}")
+        msg = (f"{str(self.folder)!r} is in use by another xpnet study ({who}). Wait for it "
+               "to finish, or write to another folder (--out OTHER_DIR); if no study runs "
+               f"there, delete {str(self.path)!r}.")
+        return StudyError(msg)

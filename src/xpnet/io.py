@@ -297,7 +297,7 @@ class SavedModel:
                     name, slot = key[len(prefix):].split(".", 1)
                     state.setdefault(name, {})[slot] = b.asarray(value)
             if state:
-                layer.optimizer_state = state
+                layer.optimizer_state = state  # type: ignore[attr-defined]
         # the rng was advanced by building the layers: restore the saved stream
         rng.set_state(self.meta["rng"])
         if self.loss is not None:
