@@ -251,7 +251,8 @@ def _make(path: Path, registry: dict[str, type], spec: dict[str, Any], where: st
     config = _typed(path, spec, "config", (dict,), where)
     unknown = sorted(set(spec) - {"class", "config", *extra})
     if unknown:
-        raise _error(path, f"the key {where!r}", f"only the keys {['class', 'config', *extra]}",
+        raise _error(path, f"the key {where.rstrip('.')!r}",
+                     f"only the keys {['class', 'config', *extra]}",
                      f"also {unknown}")
     if name not in registry:
         raise _error(path, f"the key {where + 'class'!r}", f"one of {sorted(registry)}",
