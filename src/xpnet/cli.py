@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib
 import json
+import linecache
 import os
 import sys
-import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__, presets
+from . import __version__, presets, usercode
 from .backend import BACKENDS
-from .errors import DivergenceError, XpnetError
+from .errors import DivergenceError, StudyError, UserCodeError, XpnetError
 from .random import parse_seed
 
 __all__ = ["main"]
@@ -75,11 +74,17 @@ def validation_line(validation: dict[str, float]) -> str:
 
 def _train(args: argparse.Namespace, out: TextIO) -> int:
     preset = presets.get(args.preset).with_overrides(dict(args.set))
-    every = args.print_every or preset.log_every
+    save = None
+    if args.save:
+        save = Path(args.save)
+        if save.suffix != ".npz":  # as model.save names it
+            save = save.with_name(save.name + ".npz")
+        writable(save, "--save")  # before training, not after: the model would be lost
+    every = args.print_every or preset.log_every  # 0: log nothing
     keys = ("epoch", "acc", "loss", "data_loss", "reg_loss", "lr")
 
     def report(model: Any, epoch: int, logs: dict[str, Any]) -> None:
-        if epoch % every:
+        if not every or epoch % every:
             return
         if args.json:
             out.write(json.dumps({k: logs[k] for k in keys}) + "\n")
@@ -96,9 +101,34 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
             out.write(json.dumps({"validation": result.validation}) + "\n")
         else:
             out.write(validation_line(result.validation) + "\n")
-    if args.save:
-        result.model.save(args.save)
+    if save is not None:
+        result.model.save(save)
     return 0
+
+
+def writable(path: Path, option: str, folder: bool = False) -> None:
+    """Refuse an output ``path`` (a file, or with ``folder`` a directory) that cannot be
+    written, before any work: its nearest existing ancestor must be a writable folder."""
+    if folder and path.exists() and not path.is_dir():
+        msg = f"{option} {str(path)!r} is a file, not a folder; give a folder: {option} DIR."
+        raise UsageError(msg)
+    if not folder and path.is_dir():
+        msg = (f"{option} {str(path)!r} is a folder; give a file path inside it: "
+               f"{option} {str(path / 'model.npz')!r}.")
+        raise UsageError(msg)
+    existing = path if folder else path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        msg = (f"{option} {str(path)!r}: {str(existing)!r} is a file, not a folder, so nothing "
+               f"can be written under it. Choose another path, e.g. {option} "
+               f"{str(Path.cwd() / path.name)!r}.")
+        raise UsageError(msg)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        msg = (f"{option} {str(path)!r}: the folder {str(existing)!r} is not writable "
+               f"(permission denied or read-only). Choose a writable place, e.g. {option} "
+               f"{str(Path.home() / path.name)!r}.")
+        raise UsageError(msg)
 
 
 class UsageError(Exception):
@@ -110,71 +140,6 @@ def _literal(text: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
-
-
-#: Defaults for constructor arguments a user component requires, by common names.
-_ARG_DEFAULTS = {"n_in": 3, "n_inputs": 3, "n_out": 4, "n_neurons": 4, "n_outputs": 4,
-                 "rate": 0.3, "drop_rate": 0.3}
-
-
-def _load_class(spec: str) -> type:
-    """``package.module:ClassName`` or ``path/to/file.py:ClassName``."""
-    target, sep, cls_name = spec.rpartition(":")
-    if not sep or not target or not cls_name:
-        msg = (f"unknown component {spec!r}: give a built-in name ({', '.join(_builtin_names())}) "
-               "or package.module:ClassName or path/to/file.py:ClassName.")
-        raise UsageError(msg)
-    if target.endswith(".py") or os.sep in target:
-        path = Path(target)
-        if not path.is_file():
-            msg = f"file not found: {target!r} (from {spec!r})."
-            raise UsageError(msg)
-        # compiled from the source every time, never from a cached .pyc: a file edited within
-        # the same second (the usual fix-and-recheck loop) must not run its old code
-        module = types.ModuleType(path.stem)
-        module.__file__ = str(path)
-        sys.modules[path.stem] = module
-        exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ImportError as exc:
-            msg = f"cannot import module {target!r} (from {spec!r}): {exc}."
-            raise UsageError(msg) from exc
-    cls = getattr(module, cls_name, None)
-    if not isinstance(cls, type):
-        msg = f"{target!r} has no class {cls_name!r}."
-        raise UsageError(msg)
-    if not (hasattr(cls, "forward") and hasattr(cls, "backward")):
-        msg = (f"{cls_name} is not a layer or loss: it needs forward and backward methods "
-               "(see the layer protocol in the docs).")
-        raise UsageError(msg)
-    return cls
-
-
-def _construct(cls: type, args: dict[str, Any]) -> Any:
-    import inspect
-
-    kwargs = dict(args)
-    for name, param in inspect.signature(cls).parameters.items():
-        if name in kwargs or param.default is not inspect.Parameter.empty or param.kind in (
-                param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        if name not in _ARG_DEFAULTS:
-            msg = f"{cls.__name__} needs the argument {name!r}: pass --arg {name}=VALUE."
-            raise UsageError(msg)
-        kwargs[name] = _ARG_DEFAULTS[name]
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        msg = f"cannot construct {cls.__name__}({kwargs}): {exc}."
-        raise UsageError(msg) from exc
-
-
-def _builtin_names() -> list[str]:
-    from .gradcheck import builtin_components
-
-    return list(builtin_components())
 
 
 def _gradcheck(args: argparse.Namespace, out: TextIO) -> int:
@@ -189,8 +154,8 @@ def _gradcheck(args: argparse.Namespace, out: TextIO) -> int:
             name = lowered[spec.lower()]
             components[name] = builtins[name]
         else:
-            cls = _load_class(spec)
-            components[spec] = lambda cls=cls: _construct(cls, ctor_args)
+            cls = usercode.load_class(spec, list(builtins))
+            components[spec] = lambda cls=cls: usercode.construct(cls, ctor_args)
     report = gradcheck.check_many(components, backend=args.backend, dtype=args.dtype,
                                   mode=args.mode, seed=args.seed)
     out.write((report.to_json() if args.json else str(report)) + "\n")
@@ -204,6 +169,7 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
         if args.topic != "adam":
             msg = "--plot is available for the adam topic."
             raise UsageError(msg)
+        writable(Path(args.plot), "--plot")
         explain.adam_plot(args.plot, preset=args.preset or "ch15", steps=args.plot_steps,
                           backend=args.backend, seed=args.seed)
     ex = explain.explain(args.topic, steps=args.steps, preset=args.preset,
@@ -218,17 +184,19 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _numbers(kind: type) -> Any:
+    """An argparse type: comma-separated positive numbers of ``kind`` (``1e3`` is an int,
+    ``1.5`` is not)."""
     def parse(text: str) -> tuple:
         try:
-            values = tuple(kind(float(v)) if kind is int else kind(v)
-                           for v in text.split(",") if v.strip())
+            numbers = [float(v) for v in text.split(",") if v.strip()]
         except ValueError:
-            msg = f"expected comma-separated {kind.__name__}s, got {text!r}"
-            raise argparse.ArgumentTypeError(msg) from None
-        if not values or any(v <= 0 for v in values):
-            msg = f"expected positive values, got {text!r}"
+            numbers = []
+        if not numbers or any(not (n > 0 and n < float("inf")) for n in numbers) or (
+                kind is int and not all(n.is_integer() for n in numbers)):
+            what = "integers" if kind is int else "numbers"
+            msg = f"expected comma-separated positive {what} (e.g. 10,100,1000), got {text!r}"
             raise argparse.ArgumentTypeError(msg)
-        return values
+        return tuple(kind(n) for n in numbers)
     return parse
 
 
@@ -252,14 +220,17 @@ class _Bar:
 def _study(args: argparse.Namespace, out: TextIO) -> int:
     from .experiments import run_study
 
+    writable(Path(args.out), "--out", folder=True)
     try:
         result = run_study(
             args.study, args.out, preset=args.preset, quick=args.quick, seeds=args.seeds,
             train_samples=args.train_samples, test_samples=args.test_samples,
             epochs=args.epochs, lr=args.lr, backend=args.backend, workers=args.workers,
             dask=args.dask, resume=args.resume, group_size=args.group_size, progress=_Bar())
-    except FileExistsError as exc:
+    except StudyError as exc:
         raise UsageError(str(exc).replace("resume=True (--resume)", "--resume")) from exc
+    for note in result["notes"]:
+        sys.stderr.write(f"xpnet study: {note}\n")
     out.write(f"{result['ran']} trials run, {result['skipped']} already stored; "
               f"results in {args.out}\n")
     for path in result["outputs"]:
@@ -293,6 +264,8 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     # before anything is measured: no CuPy or no GPU is a usage error (exit 2) that says
     # what to install
     harness.require_device(args.device)
+    if args.json:
+        writable(Path(args.json), "--json")
     names = args.cases if args.cases is not None else [
         w.name for w in workloads.default_cases(args.device)]
     cases = [workloads.get(name).resized(args.samples_per_class, args.hidden)
@@ -338,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--preset", required=True, choices=sorted(presets.PRESETS),
                        help="chapter model to train")
-    train.add_argument("--epochs", type=int, default=None,
+    train.add_argument("--epochs", type=_nonnegative, default=None,
                        help="number of epochs (keeps the chapter's loop: ch14-17 run 0..N)")
     train.add_argument("--backend", default="numpy", choices=BACKENDS,
                        help="array library (default: numpy)")
@@ -488,24 +461,76 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Set to 1 to see the traceback of every error, the user's included.
+DEBUG_VARIABLE = "XPNET_DEBUG"
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 failure, 2 bad usage)."""
+    """Run the command line; returns the exit status (0 ok, 1 failure, 2 bad usage).
+
+    A user's mistake (xpnet's own errors, bad arguments or files) is one line on stderr,
+    ``xpnet COMMAND: error: ...``, never a traceback; exit status 2, or 1 for a run that
+    failed (training diverged, a checked gradient or the user's code failed while
+    checked). Any other exception is a bug: it says so and keeps its traceback. With
+    ``XPNET_DEBUG=1`` every error keeps its traceback.
+    """
     out = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args, out))
-    except UsageError as exc:
-        sys.stderr.write(f"xpnet {args.command}: error: {exc}\n")
-        return 2
-    except DivergenceError as exc:
-        sys.stderr.write(f"xpnet {args.command}: error: {exc}\n")
-        return 1
-    except (XpnetError, ValueError, TypeError) as exc:
-        sys.stderr.write(f"xpnet {args.command}: error: {exc}\n")
-        return 2
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        status = exit_status(exc)
+        if status is None or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+            if status is None:
+                sys.stderr.write(f"xpnet {args.command}: internal error: an exception xpnet "
+                                 "does not expect, probably a bug. Please report it with the "
+                                 "command and the traceback below.\n")
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        sys.stderr.write(f"xpnet {args.command}: error: {message}\n")
+        return status
+
+
+def exit_status(exc: BaseException) -> int | None:
+    """The exit status for an error that is the user's to fix, or None for a bug.
+
+    The user's: xpnet's own errors (:class:`~xpnet.errors.XpnetError`: 1 for a run that
+    diverged or user code that failed while checked, else 2), usage errors (2), an
+    ``OSError`` about a named file (1: the system refused), and a ``ValueError`` or
+    ``TypeError`` that xpnet raised on purpose at its boundary (a ``raise`` statement in
+    xpnet's code checking an argument; 2). Everything else (a ``KeyError``, a NumPy error,
+    a ``ZeroDivisionError``) is a bug, not a message.
+    """
+    if isinstance(exc, DivergenceError):
+        return 1
+    if isinstance(exc, UserCodeError):
+        return 1 if exc.phase == "check" else 2
+    if isinstance(exc, (XpnetError, UsageError)):
+        return 2
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return 1
+    if isinstance(exc, (ValueError, TypeError)) and _raised_by_xpnet(exc):
+        return 2
+    return None
+
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _raised_by_xpnet(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from a ``raise`` statement in xpnet's own code."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename
+    if not Path(filename).resolve().is_relative_to(_PACKAGE):
+        return False
+    return linecache.getline(filename, tb.tb_lineno).lstrip().startswith("raise ")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["BackendError", "DivergenceError", "ModelFileError", "XpnetError"]
+__all__ = ["BackendError", "DivergenceError", "ModelFileError", "StudyError", "UserCodeError",
+           "XpnetError"]
 
 
 class XpnetError(Exception):
@@ -29,3 +30,22 @@ class DivergenceError(XpnetError, FloatingPointError):
 
 class ModelFileError(XpnetError, ValueError):
     """A saved model file that is missing, corrupt, or not written by xpnet."""
+
+
+class StudyError(XpnetError, RuntimeError):
+    """A study's output folder is in use by another run, or holds another study."""
+
+
+class UserCodeError(XpnetError):
+    """A user's file (``xpnet gradcheck FILE.py:Class``) failed to load or raised an error.
+
+    Attributes
+    ----------
+    phase : str
+        ``"load"`` (importing the file), ``"construct"`` (the class's ``__init__``) or
+        ``"check"`` (its ``forward``/``backward`` while being checked).
+    """
+
+    def __init__(self, message: str, phase: str):
+        super().__init__(message)
+        self.phase = phase

@@ -50,6 +50,7 @@ from .nn.losses import (
 )
 from .nn.ops import Ops
 from .random import Generator
+from .usercode import source_of, user_error
 
 __all__ = ["TOLERANCES", "Check", "Report", "builtin_components", "check", "check_many"]
 
@@ -611,11 +612,25 @@ def check(
 
 
 def check_many(components: dict[str, Callable[[], Any]] | None = None, **kwargs: Any) -> Report:
-    """Check several components (every built-in by default) into one report."""
+    """Check several components (every built-in by default) into one report.
+
+    Raises
+    ------
+    UserCodeError
+        When a user's component raises while being checked (the message points at the
+        line of the user's file).
+    """
     components = builtin_components() if components is None else components
     report: Report | None = None
     for label, make in components.items():
-        r = check(make(), name=label, **kwargs)
+        component = make()
+        try:
+            r = check(component, name=label, **kwargs)
+        except Exception as exc:
+            source = source_of(component)
+            if source is None:
+                raise  # xpnet's own component: a bug, with its traceback
+            raise user_error(exc, source, f"checking {label}", "check") from exc
         if report is None:
             report = r
         else:

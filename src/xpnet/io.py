@@ -3,59 +3,53 @@
 The file holds every parameter (``layers.{i}.{name}``), the optimizer state
 (``optimizer.{i}.{name}.{state}``) and, under the key ``xpnet.json``, a JSON document with
 the architecture, loss, accuracy, optimizer settings and step count, precision policy and
-the random stream's state. Nothing is pickled: ``numpy.load(..., allow_pickle=False)``
-reads it, and a model saved on one backend loads on any other. Writes are atomic (a
-temporary file renamed over the target), so an interrupted save never leaves a torn file.
+the random stream's state. Nothing is pickled, and a model saved on one backend loads on
+any other. Writes are atomic (:func:`xpnet.files.atomic_write_bytes`): an interrupted save never
+leaves a torn file, nor, on Linux, a temporary one.
+
+Reading checks the whole file against the format before anything is built or allocated:
+each array's header (shape and dtype) against the bytes the archive holds, every key of the
+description with its type, the layers' shapes against each other and against the arrays,
+the optimizer state against its parameters. Every array must be used. Each problem is one
+:class:`~xpnet.errors.ModelFileError` that names the file, the key, what was expected, what
+was found, and the fix.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zlib import error as zlib_error
 
 import numpy as np
 
-from .backend import to_numpy
+from .backend import resolve, to_numpy
 from .errors import ModelFileError
-from .nn.layers import Layer
+from .files import atomic_write_bytes
+from .nn.layers import Dense, Layer
 from .nn.losses import Loss
 from .nn.metrics import Accuracy
+from .nn.ops import Ops
 from .nn.optimizers import Optimizer
 from .random import Generator
 
-__all__ = ["FORMAT", "VERSION", "SavedModel", "atomic_write_bytes", "read_model_file",
-           "save_model"]
+__all__ = ["DTYPES", "FORMAT", "PRECISIONS", "VERSION", "SavedModel", "atomic_write_bytes",
+           "read_model_file", "save_model"]
 
 FORMAT = "xpnet-model"
 VERSION = 1
 _META = "xpnet.json"
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync'd,
-    then renamed over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp creates the file 0600; give it the permissions a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+#: Arithmetic policies: the default one, and the book's (``nnfs.init()``'s float64 products,
+#: float64 dropout masks, NumPy's sums), which the faithful engine implements.
+PRECISIONS = ("default", "nnfs")
+#: The dtypes a model's parameters can have.
+DTYPES = ("float32", "float64")
 
 
 def _describe(obj: Any) -> dict[str, Any]:
@@ -104,111 +98,332 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    if not path.exists():
-        msg = f"no model file at {str(path)!r}."
+# -- reading ---------------------------------------------------------------------------------
+# A file is read in three passes, each refusing before the next does any work: the archive
+# (every member a .npy array whose header agrees with its size), the description (every key
+# with its type, the components rebuilt from it, unbuilt), then the arrays against the
+# architecture (names, shapes, dtypes; none left over). Only then is any array loaded.
+
+#: Most a deflated member can expand (zlib's limit is about 1032:1).
+_MAX_DEFLATE_RATIO = 1100
+
+
+def _resave(path: Path) -> str:
+    return (f"The file is damaged or was not written by xpnet's model.save; save the model "
+            f"again with model.save({str(path)!r}) from the program that trained it.")
+
+
+def _error(path: Path, key: str, expected: str, found: str, fix: str | None = None) -> \
+        ModelFileError:
+    """The one form of every problem: file, key, what was expected, what was found, fix."""
+    return ModelFileError(f"{str(path)!r}: {key} should be {expected}, but the file has "
+                          f"{found}. {fix or _resave(path)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@dataclass
+class _Header:
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    member: zipfile.ZipInfo
+
+
+def _read_headers(path: Path, archive: zipfile.ZipFile) -> dict[str, _Header]:
+    """Every member's .npy header, checked against the member's size (nothing is loaded)."""
+    on_disk = path.stat().st_size
+    headers: dict[str, _Header] = {}
+    for member in archive.infolist():
+        name = member.filename
+        key = f"the archive member {name!r}"
+        if not name.endswith(".npy"):
+            raise _error(path, key, "a .npy array", "another kind of file")
+        if name[:-4] in headers:
+            raise _error(path, key, "present once", "it twice")
+        bound = on_disk if member.compress_type == zipfile.ZIP_STORED else (
+            member.compress_size * _MAX_DEFLATE_RATIO)
+        if member.file_size > bound:
+            raise _error(path, key, f"at most {bound} bytes (what the file can hold)",
+                         f"a declared size of {member.file_size} bytes")
+        with archive.open(member) as f:
+            try:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f".npy format version {version}")
+            except ValueError as exc:
+                raise _error(path, key, "a .npy header of version 1.0 or 2.0",
+                             f"an unreadable one ({exc})") from exc
+            start = f.tell()
+        if dtype.hasobject:
+            raise _error(path, key, "an array of numbers (objects would need unpickling, "
+                         "which xpnet never does)", f"dtype {dtype}")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if start + nbytes != member.file_size:
+            raise _error(path, key, f"{nbytes} bytes of data (shape {shape} x {dtype.itemsize}"
+                         f" bytes of {dtype})", f"{member.file_size - start} bytes")
+        headers[name[:-4]] = _Header(tuple(shape), dtype, member)
+    return headers
+
+
+def _load(archive: zipfile.ZipFile, header: _Header) -> np.ndarray:
+    with archive.open(header.member) as f:
+        return np.lib.format.read_array(f, allow_pickle=False)
+
+
+#: The description's keys and their JSON types (None: the key may be null).
+_SCHEMA: dict[str, tuple[type, ...]] = {
+    "format": (str,), "version": (int,), "backend": (str,), "precision": (str,),
+    "dtype": (str,), "layers": (list,), "loss": (dict, type(None)),
+    "accuracy": (dict, type(None)), "optimizer": (dict, type(None)), "rng": (dict,),
+}
+_JSON_TYPES = {str: "a string", int: "an integer", float: "a number", list: "a list",
+               dict: "an object", type(None): "null"}
+
+
+def _typed(path: Path, doc: dict[str, Any], key: str, kinds: tuple[type, ...],
+           where: str = "") -> Any:
+    """``doc[key]``, checked to be present and of one of ``kinds`` (JSON types)."""
+    name = f"the key {where + key!r}"
+    expected = " or ".join(_JSON_TYPES[k] for k in kinds)
+    if key not in doc:
+        raise _error(path, name, expected, "no such key")
+    value = doc[key]
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise _error(path, name, expected, f"{_short(value)} ({type(value).__name__})")
+    return value
+
+
+def _read_description(path: Path, archive: zipfile.ZipFile,
+                      headers: dict[str, _Header]) -> dict[str, Any]:
+    if _META not in headers:
+        msg = (f"{str(path)!r} is an .npz file but not one written by xpnet (it has no {_META!r}"
+               f" entry; its arrays are {sorted(headers)[:5]}). Load it with "
+               f"numpy.load({str(path)!r}) instead.")
         raise ModelFileError(msg)
+    header = headers.pop(_META)
+    if header.dtype != np.uint8 or len(header.shape) != 1:
+        raise _error(path, f"the array {_META!r}", "UTF-8 bytes (a 1-D uint8 array)",
+                     f"dtype {header.dtype}, shape {header.shape}")
     try:
-        # open the file ourselves: np.load leaks its handle when the archive is corrupt
-        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        msg = (
-            f"{str(path)!r} is not a readable xpnet model file ({exc}). It may be truncated or "
-            "corrupt; save the model again with model.save(path)."
-        )
-        raise ModelFileError(msg) from exc
-    if _META not in arrays:
-        msg = (
-            f"{str(path)!r} is an .npz file but not one written by xpnet (it has no {_META!r} "
-            f"entry; its arrays are {sorted(arrays)[:5]}). Load it with numpy.load instead."
-        )
-        raise ModelFileError(msg)
-    try:
-        meta = json.loads(arrays.pop(_META).tobytes().decode())
+        meta = json.loads(_load(archive, header).tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        msg = f"{str(path)!r}: the model description is corrupt ({exc})."
-        raise ModelFileError(msg) from exc
+        raise _error(path, f"the array {_META!r}", "a JSON document",
+                     f"unreadable text ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise _error(path, f"the array {_META!r}", "a JSON object", type(meta).__name__)
     if meta.get("format") != FORMAT:
-        msg = f"{str(path)!r} has format {meta.get('format')!r}, expected {FORMAT!r}."
-        raise ModelFileError(msg)
+        raise _error(path, "the key 'format'", repr(FORMAT), _short(meta.get("format")),
+                     f"Only files written by xpnet's model.save load; read it with "
+                     f"numpy.load({str(path)!r}) instead.")
     if meta.get("version") != VERSION:
-        msg = (
-            f"{str(path)!r} was written in xpnet model format version {meta.get('version')}, "
-            f"but this xpnet reads version {VERSION}; upgrade xpnet."
-        )
-        raise ModelFileError(msg)
-    return meta, arrays
-
-
-def _make(registry: dict[str, type], spec: dict[str, Any], what: str, path: Path) -> Any:
+        raise _error(path, "the key 'version'", f"{VERSION} (the format this xpnet reads)",
+                     _short(meta.get("version")),
+                     "Upgrade xpnet to read it: pip install --upgrade xpnet.")
+    for key, kinds in _SCHEMA.items():
+        _typed(path, meta, key, kinds)
+    extra = sorted(set(meta) - set(_SCHEMA))
+    if extra:
+        raise _error(path, "the description", f"only the keys {sorted(_SCHEMA)}",
+                     f"also {extra}")
+    for key, allowed in (("precision", PRECISIONS), ("dtype", DTYPES)):
+        if meta[key] not in allowed:
+            raise _error(path, f"the key {key!r}", f"one of {list(allowed)}",
+                         _short(meta[key]))
     try:
-        cls = registry[spec["class"]]
-        return cls(**spec["config"])
-    except (KeyError, TypeError, ValueError) as exc:
-        msg = f"{str(path)!r}: cannot rebuild the {what} {spec!r} ({exc})."
-        raise ModelFileError(msg) from exc
+        Generator(0).set_state(meta["rng"])
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise _error(path, "the key 'rng'", "a random stream's state (Generator.get_state())",
+                     f"{_short(meta['rng'])} ({type(exc).__name__}: {exc})") from exc
+    return meta
+
+
+def _make(path: Path, registry: dict[str, type], spec: dict[str, Any], where: str,
+          extra: tuple[str, ...] = ()) -> Any:
+    """The unbuilt component that ``spec`` (``{"class", "config"}``) describes."""
+    name = _typed(path, spec, "class", (str,), where)
+    config = _typed(path, spec, "config", (dict,), where)
+    unknown = sorted(set(spec) - {"class", "config", *extra})
+    if unknown:
+        raise _error(path, f"the key {where.rstrip('.')!r}",
+                     f"only the keys {['class', 'config', *extra]}",
+                     f"also {unknown}")
+    if name not in registry:
+        raise _error(path, f"the key {where + 'class'!r}", f"one of {sorted(registry)}",
+                     repr(name), f"If {name} is your own class, import the module that "
+                     "defines it before Model.load; else save the model again.")
+    try:
+        return registry[name](**config)
+    except (TypeError, ValueError) as exc:
+        raise _error(path, f"the key {where + 'config'!r}", f"the arguments of {name}",
+                     f"{_short(config)} ({exc})") from exc
 
 
 @dataclass
 class SavedModel:
-    """A model file's description (``meta``) and arrays, read and checked by
-    :func:`read_model_file`; :meth:`restore` rebuilds the model into a new one."""
+    """A model file, read and checked by :func:`read_model_file`: its description
+    (``meta``), its arrays, and its components, unbuilt; :meth:`restore` builds them into
+    a new model."""
 
     path: Path
     meta: dict[str, Any]
     arrays: dict[str, np.ndarray]
+    layers: list[Layer]
+    loss: Loss | None
+    optimizer: Optimizer | None
+    accuracy: Accuracy | None
 
     def restore(self, model: Any) -> None:
         """Add the saved layers (with their parameters and optimizer state) to an empty
         ``model`` and set its loss, optimizer, accuracy and random stream."""
-        meta, arrays, path = self.meta, self.arrays, self.path
         rng = Generator(0)
-        rng.set_state(meta["rng"])
+        rng.set_state(self.meta["rng"])
         model.rng = rng
         b = model.backend
-        for i, spec in enumerate(meta["layers"]):
-            layer = _make(Layer.registry, spec, "layer", path)
+        for i, layer in enumerate(self.layers):
             model.add(layer)
-            for name, current in list(getattr(layer, "params", {}).items()):
-                key = f"layers.{i}.{name}"
-                if key not in arrays:
-                    msg = f"{str(path)!r} is missing the array {key!r}; the file is incomplete."
-                    raise ModelFileError(msg)
-                value = arrays[key]
-                if tuple(value.shape) != tuple(current.shape):
-                    msg = (
-                        f"{str(path)!r}: array {key!r} has shape {value.shape}, but layer {i} "
-                        f"({layer!r}) needs {tuple(current.shape)}; the file is corrupt."
-                    )
-                    raise ModelFileError(msg)
-                layer.params[name] = b.asarray(value, dtype=current.dtype)
+            for name, current in list(layer.params.items()):
+                layer.params[name] = b.asarray(self.arrays[f"layers.{i}.{name}"],
+                                               dtype=current.dtype)
             state: dict[str, dict[str, Any]] = {}
             prefix = f"optimizer.{i}."
-            for key, value in arrays.items():
+            for key, value in self.arrays.items():
                 if key.startswith(prefix):
                     name, slot = key[len(prefix):].split(".", 1)
                     state.setdefault(name, {})[slot] = b.asarray(value)
             if state:
-                layer.optimizer_state = state
+                layer.optimizer_state = state  # type: ignore[attr-defined]
         # the rng was advanced by building the layers: restore the saved stream
-        rng.set_state(meta["rng"])
-        if meta.get("loss"):
-            loss = _make(Loss.registry, meta["loss"], "loss", path)
-            optimizer = None
-            if meta.get("optimizer"):
-                optimizer = _make(Optimizer.registry, meta["optimizer"], "optimizer", path)
-                optimizer.iterations = int(meta["optimizer"]["iterations"])
-                optimizer.current_learning_rate = float(
-                    meta["optimizer"]["current_learning_rate"])
-            accuracy = None
-            if meta.get("accuracy"):
-                accuracy = _make(Accuracy.registry, meta["accuracy"], "accuracy", path)
-            model.set(loss=loss, optimizer=optimizer, accuracy=accuracy)
+        rng.set_state(self.meta["rng"])
+        if self.loss is not None:
+            model.set(loss=self.loss, optimizer=self.optimizer, accuracy=self.accuracy)
+
+
+def _components(path: Path, meta: dict[str, Any]) -> tuple[list[Layer], Any, Any, Any]:
+    layers = []
+    for i, spec in enumerate(meta["layers"]):
+        if not isinstance(spec, dict):
+            raise _error(path, f"the key 'layers[{i}]'", "an object {'class', 'config'}",
+                         _short(spec))
+        layers.append(_make(path, Layer.registry, spec, f"layers[{i}]."))
+    loss = accuracy = optimizer = None
+    if meta["loss"] is not None:
+        loss = _make(path, Loss.registry, meta["loss"], "loss.")
+    if meta["accuracy"] is not None:
+        accuracy = _make(path, Accuracy.registry, meta["accuracy"], "accuracy.")
+    spec = meta["optimizer"]
+    if spec is not None:
+        if loss is None:
+            raise _error(path, "the key 'optimizer'", "null when 'loss' is null (a model "
+                         "without a loss has no optimizer)", _short(spec))
+        optimizer = _make(path, Optimizer.registry, spec, "optimizer.",
+                          ("iterations", "current_learning_rate"))
+        iterations = _typed(path, spec, "iterations", (int,), "optimizer.")
+        lr = _typed(path, spec, "current_learning_rate", (int, float), "optimizer.")
+        if iterations < 0:
+            raise _error(path, "the key 'optimizer.iterations'", "a count >= 0", str(iterations))
+        if not (math.isfinite(lr) and lr >= 0):
+            raise _error(path, "the key 'optimizer.current_learning_rate'",
+                         "a finite number >= 0", repr(lr))
+        optimizer.iterations, optimizer.current_learning_rate = iterations, float(lr)
+    return layers, loss, optimizer, accuracy
+
+
+def _parameter_shapes(layer: Layer, dtype: str) -> dict[str, tuple[int, ...]]:
+    """The shape of each parameter ``layer`` will have once built, without building it
+    (a Dense's arrays can be large), or, for another class, from a built copy."""
+    if type(layer) is Dense:
+        return {"W": (layer.n_in, layer.n_out), "b": (1, layer.n_out)}
+    probe = type(layer)(**layer.get_config())
+    probe.build(Ops(resolve("numpy")), Generator(0), dtype)
+    return {name: tuple(p.shape) for name, p in probe.params.items()}
+
+
+def _check_arrays(path: Path, meta: dict[str, Any], layers: list[Layer],
+                  optimizer: Optimizer | None, headers: dict[str, _Header]) -> None:
+    """Every array named, shaped and typed as the architecture needs; none left over."""
+    unused = dict(headers)
+    width = None  # the features flowing out of the last layer, when known
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Dense):
+            if width is not None and layer.n_in != width:
+                raise _error(path, f"the key 'layers[{i}].config.n_in'", f"{width} (the width "
+                             "of the previous Dense layer's output)", str(layer.n_in))
+            width = layer.n_out
+        elif not type(layer).__module__.startswith("xpnet."):
+            width = None  # a user's layer may change the width
+        shapes = _parameter_shapes(layer, meta["dtype"])
+        for name, shape in shapes.items():
+            key = f"layers.{i}.{name}"
+            header = unused.pop(key, None)
+            if header is None:
+                raise _error(path, f"the array {key!r}", f"present, shape {shape} (parameter "
+                             f"{name} of {layer!r})", "no such array")
+            _check_array(path, key, header, shape, f"parameter {name} of {layer!r}")
+            names = optimizer.state_names if optimizer is not None else ()
+            state_keys = [f"optimizer.{i}.{name}.{slot}" for slot in names]
+            present = [k for k in state_keys if k in unused]
+            missing = [k for k in state_keys if k not in unused]
+            if present and missing:
+                raise _error(path, f"the array {missing[0]!r}", "present (the optimizer "
+                             f"keeps {list(names)} for each parameter, all or none)",
+                             "no such array")
+            for slot, state_key in zip(names, present, strict=False):
+                _check_array(path, state_key, unused.pop(state_key), shape,
+                             f"{type(optimizer).__name__} state {slot!r} of {key}")
+    if unused:
+        key = sorted(unused)[0]
+        found = f"an array {key!r} that the model does not use"
+        if key.startswith("layers."):
+            found += f" (the description lists {len(layers)} layers: is its list cut short?)"
+        elif key.startswith("optimizer.") and optimizer is not None:
+            found += (f" ({type(optimizer).__name__}'s state is "
+                      f"{list(optimizer.state_names)} per parameter)")
+        raise _error(path, "every array", "used by the model it describes", found)
+
+
+def _check_array(path: Path, key: str, header: _Header, shape: tuple[int, ...],
+                 what: str) -> None:
+    if header.shape != shape:
+        raise _error(path, f"the array {key!r}", f"of shape {shape} ({what})",
+                     f"shape {header.shape}")
+    if header.dtype.kind != "f":
+        raise _error(path, f"the array {key!r}", "of a real floating-point dtype "
+                     "(float32 or float64)", f"dtype {header.dtype}")
 
 
 def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
-    """Read and check a file written by :func:`save_model` (``Model.load`` rebuilds it)."""
+    """Read and check a file written by :func:`save_model` (``Model.load`` builds it).
+
+    Raises
+    ------
+    ModelFileError
+        When the file is missing, not an xpnet model file, or breaks the format anywhere
+        (the message names the key, what was expected, what was found and the fix).
+    """
     path = Path(path)
-    meta, arrays = _read(path)
-    return SavedModel(path, meta, arrays)
+    if not path.is_file():
+        msg = (f"no model file at {str(path)!r}. Check the path, or write one with "
+               f"model.save({str(path)!r}).")
+        raise ModelFileError(msg)
+    try:
+        # open the file ourselves: zipfile keeps no handle when the archive is corrupt
+        with path.open("rb") as fh, zipfile.ZipFile(fh) as archive:
+            headers = _read_headers(path, archive)
+            meta = _read_description(path, archive, headers)
+            layers, loss, optimizer, accuracy = _components(path, meta)
+            _check_arrays(path, meta, layers, optimizer, headers)
+            arrays = {key: _load(archive, h) for key, h in headers.items()}
+    except (zipfile.BadZipFile, EOFError, OSError, zlib_error) as exc:
+        msg = (
+            f"{str(path)!r} is not a readable xpnet model file ({exc}). It may be truncated or "
+            f"corrupt; save the model again with model.save({str(path)!r})."
+        )
+        raise ModelFileError(msg) from exc
+    return SavedModel(path, meta, arrays, layers, loss, optimizer, accuracy)

@@ -42,9 +42,8 @@ from .training import Callback, History, train
 
 __all__ = ["Callback", "History", "Model"]
 
-#: Arithmetic policies: the default one, and the book's (``nnfs.init()``'s float64 products,
-#: float64 dropout masks, NumPy's sums), which the faithful engine implements.
-PRECISIONS = ("default", "nnfs")
+#: Arithmetic policies (defined with the file format, which stores them)
+PRECISIONS = io.PRECISIONS
 
 
 class Model:

@@ -11,6 +11,7 @@ epochs ``1..epochs`` and prints *after* it. ``epochs`` keeps each chapter's mean
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -24,7 +25,7 @@ from .nn.metrics import BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
 from .nn.optimizers import Adam
 from .random import Generator, SeedLike, as_generator
 
-__all__ = ["PRESETS", "Preset", "Run", "build", "draw_data", "get", "run"]
+__all__ = ["PRESETS", "SETTINGS", "Preset", "Run", "build", "draw_data", "get", "run"]
 
 
 @dataclass(frozen=True)
@@ -50,21 +51,84 @@ class Preset:
     batch_size: int = 0  # 0: full batch
 
     def with_overrides(self, overrides: dict[str, str]) -> Preset:
-        """A copy with fields set from strings (``{"lr": "0.01"}``), type-checked."""
-        types = {f.name: f.type for f in fields(self)}
+        """A copy with fields set from strings (``{"lr": "0.01"}``), checked by type and
+        range (:data:`SETTINGS`).
+
+        Raises
+        ------
+        ValueError
+            For an unknown setting, a value of the wrong type or out of range.
+        """
+        kinds = {f.name: f.type for f in fields(self)}
         values: dict[str, Any] = {}
         for key, raw in overrides.items():
-            if key not in types or key == "name":
-                known = ", ".join(sorted(k for k in types if k != "name"))
-                msg = f"unknown preset setting {key!r}; settings are: {known}."
+            if key not in SETTINGS:
+                msg = (f"unknown preset setting {key!r}; settings are: "
+                       f"{', '.join(sorted(SETTINGS))}.")
                 raise ValueError(msg)
-            kind = {"int": int, "float": float, "str": str}[str(types[key])]
-            try:
-                values[key] = kind(float(raw)) if kind is int and "e" in raw.lower() else kind(raw)
-            except ValueError:
-                msg = f"--set {key}={raw!r}: expected a value of type {kind.__name__}."
-                raise ValueError(msg) from None
-        return replace(self, **values)
+            value = _parse(key, raw, str(kinds[key]), getattr(self, key))
+            test, expected = SETTINGS[key]
+            if not test(value):
+                msg = (f"setting {key}={raw!r}: expected {expected}. For example: --set "
+                       f"{key}={getattr(self, key)} (the preset's own value).")
+                raise ValueError(msg)
+            values[key] = value
+        p = replace(self, **values)
+        for problem, fix in (
+            (p.task == "classification" and p.classes < 2, "--set classes=3"),
+            (p.task == "binary" and p.classes != 2, "--set classes=2"),
+            (p.test_data != "none" and p.test_samples < 1, "--set test_samples=100"),
+        ):
+            if problem:
+                msg = (f"settings task={p.task!r}, classes={p.classes}, test_data="
+                       f"{p.test_data!r}, test_samples={p.test_samples} do not fit together: "
+                       "a classifier needs 2 classes or more (a binary one exactly 2), and "
+                       f"a test set at least 1 sample. For example: {fix}.")
+                raise ValueError(msg)
+        return p
+
+
+def _parse(key: str, raw: str, kind: str, example: Any) -> Any:
+    """``raw`` as the setting's type (``"1e3"`` is an integer; ``"1.5"`` is not)."""
+    try:
+        if kind == "str":
+            return raw
+        number = float(raw)
+        if kind == "float":
+            return number
+        if number.is_integer():
+            return int(number)
+    except (ValueError, OverflowError):
+        pass
+    what = {"int": "an integer", "float": "a number"}[kind]
+    msg = f"setting {key}={raw!r}: expected {what}. For example: --set {key}={example}."
+    raise ValueError(msg)
+
+
+def _finite(test: Callable[[float], bool]) -> Callable[[float], bool]:
+    return lambda v: math.isfinite(v) and test(v)
+
+
+#: Every setting ``--set`` can change: a test of its value and what the test wants.
+SETTINGS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "task": (lambda v: v in ("classification", "binary", "regression"),
+             "one of classification, binary, regression"),
+    "train_samples": (lambda v: v >= 1, "an integer >= 1"),
+    "test_samples": (lambda v: v >= 0, "an integer >= 0"),
+    "classes": (lambda v: v >= 1, "an integer >= 1"),
+    "hidden": (lambda v: v >= 1, "an integer >= 1"),
+    "hidden_layers": (lambda v: v >= 0, "an integer >= 0"),
+    "l2": (_finite(lambda v: v >= 0), "a number >= 0"),
+    "dropout": (_finite(lambda v: 0 <= v < 1), "a number in [0, 1)"),
+    "lr": (_finite(lambda v: v > 0), "a number > 0"),
+    "decay": (_finite(lambda v: v >= 0), "a number >= 0"),
+    "epochs": (lambda v: v >= 0, "an integer >= 0"),
+    "init_scale": (_finite(lambda v: v > 0), "a number > 0"),
+    "loop": (lambda v: v in ("book", "model"), "book or model"),
+    "test_data": (lambda v: v in ("after", "before", "none"), "one of after, before, none"),
+    "log_every": (lambda v: v >= 0, "an integer >= 0 (0 logs nothing)"),
+    "batch_size": (lambda v: v >= 0, "an integer >= 0 (0: full batch)"),
+}
 
 
 PRESETS: dict[str, Preset] = {

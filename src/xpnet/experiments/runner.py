@@ -4,6 +4,11 @@ Locally, trials run in a pool of worker processes (one BLAS thread each); with D
 on a distributed cluster (``"local"`` starts a LocalCluster, an address joins a scheduler).
 Either way the parent process alone writes to the store, as each trial finishes.
 
+Local workers (pool processes, or a LocalCluster's) exit when their parent dies, even by
+``kill -9``: each watches its parent's pid (:func:`exit_with_parent`), so no orphan keeps a
+CPU busy, and the multiprocessing resource tracker, which lives until its last client is
+gone, follows them.
+
 Trials that differ only in seed and learning rate train together as one batched model
 (:func:`~xpnet.experiments.trial.run_trials`, at most ``group_size`` at a time), with
 results identical to training them one by one; a group is stored when it finishes.
@@ -14,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
@@ -22,7 +29,7 @@ from .plan import Trial
 from .store import Store
 from .trial import run_trials, shape_of
 
-__all__ = ["run"]
+__all__ = ["exit_with_parent", "run"]
 
 #: ``progress(done, total, trial)`` after each stored trial (the CLI draws a bar with it).
 Progress = Callable[[int, int, Trial], None]
@@ -51,6 +58,29 @@ def _one_thread_children() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def exit_with_parent(parent: int | None = None, every: float = 0.5) -> None:
+    """Make this (worker) process exit once process ``parent`` (default: its parent now)
+    is no longer its parent.
+
+    A daemon thread polls ``os.getppid()``: when the parent dies, the kernel hands its
+    children to another process (init, or a subreaper), and the pid changes. Polling works
+    on every POSIX system; ``prctl(PR_SET_PDEATHSIG)`` would be immediate but is Linux-only
+    and fires when the parent's *thread* that started the worker ends, which in a process
+    pool is not the parent's death. (On Windows a parent's pid does not change; workers
+    there end when their pipe to the parent breaks.)
+    """
+    parent = os.getppid() if parent is None else parent
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="xpnet-exit-with-parent", daemon=True).start()
 
 
 def run(
@@ -104,7 +134,9 @@ def run(
     else:
         # "spawn": fresh interpreters that read the one-thread BLAS setting at start-up
         context = multiprocessing.get_context("spawn")
-        with _one_thread_children(), ProcessPoolExecutor(n_workers, mp_context=context) as pool:
+        with _one_thread_children(), ProcessPoolExecutor(
+                n_workers, mp_context=context, initializer=exit_with_parent,
+                initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(run_trials, g): g for g in groups}
             try:
                 while futures:
@@ -153,6 +185,8 @@ def _run_dask(groups: list[list[Trial]], address: str, workers: int,
                                host="127.0.0.1", dashboard_address=None,
                                env=dict(_ONE_THREAD))
         client = Client(cluster)
+        # the cluster's worker processes go with the process that started them (this one)
+        client.run(exit_with_parent)
     else:
         client = Client(address)
     try:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import StudyError
+from ..files import FolderLock, atomic_write_bytes
 from .plan import STUDIES, Trial, plan
 from .runner import Progress, run
 from .store import Store
 
-__all__ = ["finish", "run_study"]
+__all__ = ["PLAN_FILE", "describe", "finish", "run_study"]
+
+#: The plan's description, kept in the output folder so that --resume continues that plan.
+PLAN_FILE = "study.json"
 
 
 def run_study(
@@ -33,11 +39,19 @@ def run_study(
     group_size: int = 32,
 ) -> dict[str, Any]:
     """Run ``studies`` ("samples", "epochs", "lr" or "all") and write the results table,
-    plots and report to ``out``; returns ``{"ran", "skipped", "stored", "outputs"}``.
+    plots and report to ``out``; returns ``{"ran", "skipped", "stored", "outputs", "notes"}``.
 
     ``epochs`` is the length of the epochs study's runs; the other studies train for the
     preset's epochs (the quick grid's fewer). With ``resume``, trials already stored in
-    ``out`` are not run again; without it, a non-empty ``out`` is refused.
+    ``out`` are not run again; without it, a non-empty ``out`` is refused. ``out`` is locked
+    while the study runs, and records its plan (``study.json``): a second run on it is
+    refused, and so is resuming it with another study, preset or grid.
+
+    Raises
+    ------
+    StudyError
+        When ``out`` is in use by another run, holds trials and ``resume`` is False, or
+        holds another plan (the message says what differs).
     """
     names = list(STUDIES) if studies == "all" else [studies] if isinstance(
         studies, str) else list(studies)
@@ -45,17 +59,65 @@ def run_study(
                   train_samples=train_samples, test_samples=test_samples, long_epochs=epochs,
                   lr=lr, backend=backend)
     outdir = Path(out)
-    with Store(outdir) as store:
+    with FolderLock(outdir) as lock, Store(outdir) as store:
         stored = store.keys()
         if stored and not resume:
             msg = (f"{str(outdir)!r} already holds {len(stored)} stored trials; pass "
                    "resume=True (--resume) to continue, skipping them, or choose another "
                    "output directory.")
-            raise FileExistsError(msg)
+            raise StudyError(msg)
+        _check_plan(outdir, describe(names, trials), fresh=not stored)
         counts = run(trials, store, workers=workers, dask=dask, progress=progress,
                      group_size=group_size)
         outputs = finish(store, outdir, names, trials)
-    return {**counts, "outputs": outputs}
+    return {**counts, "outputs": outputs, "notes": [lock.note] if lock.note else []}
+
+
+def describe(studies: Sequence[str], trials: Sequence[Trial]) -> dict[str, Any]:
+    """What a plan is, read from its trials: the studies, preset, backend and the grid's
+    values (what ``--resume`` must find unchanged)."""
+    def values(field: str) -> list[Any]:
+        return sorted({getattr(t, field) for t in trials})
+
+    return {
+        "studies": sorted(studies), "preset": values("preset"), "backend": values("backend"),
+        "seeds": len(values("seed")), "train_samples": values("train_samples"),
+        "lr": values("lr"), "epochs": values("epochs"),
+        "test_samples": sorted({n for t in trials for n in t.test_samples}),
+        "trials": sorted(t.key for t in trials),
+    }
+
+
+def _check_plan(outdir: Path, plan_now: dict[str, Any], fresh: bool) -> None:
+    """Record the plan in ``outdir``, or refuse one that differs from the plan there
+    (unless the folder is ``fresh``: no trial stored, nothing to mix)."""
+    path = outdir / PLAN_FILE
+    if fresh:
+        atomic_write_bytes(path, json.dumps(plan_now, indent=1).encode())
+        return
+    try:
+        before = json.loads(path.read_text())
+    except FileNotFoundError:
+        before = None
+    except (OSError, ValueError) as exc:
+        msg = (f"{str(path)!r} is not a readable study plan ({exc}); move {str(outdir)!r} "
+               "away or choose another output directory (--out OTHER_DIR).")
+        raise StudyError(msg) from exc
+    if before is not None and before != plan_now:
+        differs = "; ".join(
+            f"{key}: {_brief(before.get(key))} there, {_brief(plan_now[key])} now"
+            for key in plan_now if key != "trials" and before.get(key) != plan_now[key])
+        msg = (f"{str(outdir)!r} holds another study ({differs or 'other trials'}). Resume it "
+               "with the arguments that started it, or write this study to another folder "
+               "(--out OTHER_DIR).")
+        raise StudyError(msg)
+    if before is None:
+        atomic_write_bytes(path, json.dumps(plan_now, indent=1).encode())
+
+
+def _brief(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def finish(store: Store, outdir: Path, studies: Sequence[str],

@@ -1,0 +1,774 @@
+"""The errors a user meets with files and the command line: model files checked against the
+format, saves that leave no temporary behind, one-line CLI errors, study folders locked and
+plans kept, workers that die with their parent."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import xpnet
+from xpnet import cli, files
+from xpnet.errors import ModelFileError, StudyError, UserCodeError
+from xpnet.experiments import run_study
+from xpnet.experiments.study import PLAN_FILE
+from xpnet.files import FolderLock
+from xpnet.nn.activations import ReLU, Softmax
+from xpnet.nn.layers import Dense, Dropout
+from xpnet.nn.losses import CategoricalCrossentropy
+from xpnet.nn.optimizers import Adam
+
+SRC = str(Path(xpnet.__file__).resolve().parent.parent)
+ENV = {**os.environ, "PYTHONPATH": SRC, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
+# -- model files ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory) -> Path:
+    """A trained model's file: Dense(2,8), ReLU, Dropout, Dense(8,3), Softmax; Adam state."""
+    X, y = xpnet.datasets.spiral(20, 3, seed=0)
+    model = xpnet.Model(seed=0)
+    for layer in (Dense(2, 8), ReLU(), Dropout(0.1), Dense(8, 3), Softmax()):
+        model.add(layer)
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.01))
+    model.train(X, y, epochs=3)
+    path = tmp_path_factory.mktemp("good") / "m.npz"
+    model.save(path)
+    return path
+
+
+def contents(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    return json.loads(arrays.pop("xpnet.json").tobytes()), arrays
+
+
+def write(path: Path, meta: object, arrays: dict[str, np.ndarray]) -> Path:
+    meta_bytes = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **{"xpnet.json": meta_bytes, **arrays})
+    return path
+
+
+def edited(good: Path, tmp_path: Path, edit) -> Path:
+    meta, arrays = contents(good)
+    edit(meta, arrays)
+    return write(tmp_path / "bad.npz", meta, arrays)
+
+
+def refused(path: Path, *fragments: str) -> str:
+    with pytest.raises(ModelFileError) as info:
+        xpnet.Model.load(path)
+    message = str(info.value)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+RESAVE = "model.save("
+
+
+def test_a_good_file_loads_with_its_state(good):
+    model = xpnet.Model.load(good)
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Dense", "ReLU", "Dropout", "Dense", "Softmax"]
+    assert model.optimizer.iterations == 3
+    assert set(model.layers[0].optimizer_state["W"]) == {"m", "v"}
+
+
+def test_a_faithful_model_with_float64_state_round_trips(tmp_path):
+    run = xpnet.presets.run(xpnet.presets.get("ch15"), seed="nnfs", epochs=2,
+                            log_every=0)
+    run.model.save(tmp_path / "m.npz")
+    again = xpnet.Model.load(tmp_path / "m.npz")
+    assert again.precision == "nnfs"
+    assert again.layers[0].optimizer_state["b"]["m"].dtype == np.float64
+
+
+def test_a_model_without_loss_round_trips(tmp_path):
+    model = xpnet.Model(seed=0)
+    model.add(Dense(2, 3))
+    model.save(tmp_path / "m.npz")
+    assert xpnet.Model.load(tmp_path / "m.npz").loss is None
+
+
+def drop_last_layers(meta, arrays):
+    meta["layers"] = meta["layers"][:2]
+
+
+def set_key(key, value):
+    def edit(meta, arrays):
+        meta[key] = value
+    return edit
+
+
+def del_key(key):
+    def edit(meta, arrays):
+        del meta[key]
+    return edit
+
+
+def set_layer(i, **config):
+    def edit(meta, arrays):
+        meta["layers"][i]["config"].update(config)
+    return edit
+
+
+def set_array(key, value):
+    def edit(meta, arrays):
+        arrays[key] = value
+    return edit
+
+
+def del_array(key):
+    def edit(meta, arrays):
+        del arrays[key]
+    return edit
+
+
+def set_optimizer(**values):
+    def edit(meta, arrays):
+        meta["optimizer"].update(values)
+    return edit
+
+
+@pytest.mark.parametrize(("edit", "fragments"), [
+    (drop_last_layers, ["'layers.3.W' that the model does not use", "cut short"]),
+    (del_key("layers"), ["'layers'", "a list", "no such key", RESAVE]),
+    (del_key("precision"), ["'precision'", "a string", "no such key"]),
+    (del_key("rng"), ["'rng'", "an object", "no such key"]),
+    (del_key("dtype"), ["'dtype'", "no such key"]),
+    (set_key("dtype", "int8"), ["'dtype'", "['float32', 'float64']", "'int8'"]),
+    (set_key("dtype", 32), ["'dtype'", "a string", "32 (int)"]),
+    (set_key("precision", "fast"), ["'precision'", "['default', 'nnfs']", "'fast'"]),
+    (set_key("layers", {"0": 1}), ["'layers'", "a list", "(dict)"]),
+    (set_key("version", 2), ["'version'", "pip install --upgrade xpnet"]),
+    (set_key("version", True), ["'version'", "True"]),
+    (set_key("format", "keras"), ["'format'", "'keras'", "numpy.load("]),
+    (set_key("extra", 1), ["also ['extra']"]),
+    (set_key("rng", {"x": 1}), ["'rng'", "Generator.get_state()"]),
+    (set_key("rng", {"pcg64": "nonsense", "nnfs": False}), ["'rng'", "nonsense"]),
+    (set_key("loss", {"class": "Hinge", "config": {}}), ["'loss.class'", "'Hinge'",
+                                                           "CategoricalCrossentropy"]),
+    (set_key("accuracy", {"class": "CategoricalAccuracy"}), ["'accuracy.config'",
+                                                              "no such key"]),
+    (set_key("loss", None), ["'optimizer'", "null when 'loss' is null"]),
+    (lambda m, a: m["layers"].__setitem__(1, "ReLU"), ["'layers[1]'", "'ReLU'"]),
+    (lambda m, a: m["layers"][0].__setitem__("class", "Conv2D"),
+     ["'layers[0].class'", "'Conv2D'", "import the module that defines it"]),
+    (lambda m, a: m["layers"][0].__setitem__("weights", []), ["also ['weights']"]),
+    (set_layer(0, n_in=-1), ["'layers[0].config'", "must be a positive integer"]),
+    (set_layer(0, bogus=1), ["'layers[0].config'", "bogus"]),
+    (set_layer(3, n_in=5), ["'layers[3].config.n_in'", "8 (the width of the previous",
+                            "has 5"]),
+    (set_layer(0, n_out=5), ["'layers.0.W'", "of shape (2, 5)", "has shape (2, 8)"]),
+    (set_array("layers.0.W", np.ones((5, 5), np.float32)), ["'layers.0.W'", "(2, 8)",
+                                                            "shape (5, 5)"]),
+    (del_array("layers.3.b"), ["'layers.3.b'", "(1, 3)", "no such array"]),
+    (set_array("layers.0.W", np.ones((2, 8), np.int8)), ["'layers.0.W'", "real floating",
+                                                         "dtype int8"]),
+    (set_array("layers.0.W", np.ones((2, 8), np.complex64)), ["dtype complex64"]),
+    (set_array("optimizer.0.W.m", np.ones((3, 3), np.float32)),
+     ["'optimizer.0.W.m'", "shape (2, 8)", "Adam state 'm'", "shape (3, 3)"]),
+    (set_array("optimizer.0.W.v", np.ones((2, 8), np.int32)), ["'optimizer.0.W.v'",
+                                                               "dtype int32"]),
+    (set_array("optimizer.0.W.z", np.ones((2, 8), np.float32)),
+     ["'optimizer.0.W.z'", "does not use", "['m', 'v']"]),
+    (set_array("optimizer.1.W.m", np.ones((2, 8), np.float32)), ["'optimizer.1.W.m'"]),
+    (del_array("optimizer.3.b.v"), ["'optimizer.3.b.v'", "all or none"]),
+    (set_array("notes", np.ones(3)), ["'notes' that the model does not use"]),
+    (set_array("layers.9.W", np.ones(3)), ["'layers.9.W'", "lists 5 layers"]),
+    (set_key("optimizer", None), ["'optimizer.0.W.m' that the model does not use"]),
+    (set_optimizer(iterations=-1), ["'optimizer.iterations'", ">= 0", "-1"]),
+    (set_optimizer(iterations="3"), ["'optimizer.iterations'", "an integer", "'3' (str)"]),
+    (set_optimizer(current_learning_rate=float("nan")), ["current_learning_rate",
+                                                         "finite"]),
+    (lambda m, a: m["optimizer"]["config"].update(learning_rate=-1.0),
+     ["'optimizer.config'", "learning_rate must be > 0"]),
+    (set_optimizer(learning_rate=-1.0), ["the key 'optimizer'", "also ['learning_rate']"]),
+    (lambda m, a: m["optimizer"].pop("iterations"), ["'optimizer.iterations'",
+                                                     "no such key"]),
+])
+def test_a_broken_description_or_array_is_named_with_the_fix(good, tmp_path, edit, fragments):
+    path = edited(good, tmp_path, edit)
+    message = refused(path, *fragments)
+    assert "should be" in message and "but the file has" in message
+
+
+def test_the_description_must_be_a_json_object_of_bytes(tmp_path, good):
+    _, arrays = contents(good)
+    np.savez(tmp_path / "a.npz", **{"xpnet.json": np.frombuffer(b"[1, 2]", np.uint8)},
+             **arrays)
+    refused(tmp_path / "a.npz", "a JSON object", "list")
+    np.savez(tmp_path / "b.npz", **{"xpnet.json": np.frombuffer(b"{oops", np.uint8)})
+    refused(tmp_path / "b.npz", "a JSON document", "unreadable")
+    np.savez(tmp_path / "c.npz", **{"xpnet.json": np.ones(3)})
+    refused(tmp_path / "c.npz", "1-D uint8", "float64")
+
+
+def forged(tmp_path: Path, good: Path, member: str, data: bytes, name="forged.npz") -> Path:
+    out = tmp_path / name
+    with zipfile.ZipFile(good) as z, zipfile.ZipFile(out, "w") as w:
+        for item in z.namelist():
+            w.writestr(item, data if item == member else z.read(item))
+        if member not in z.namelist():
+            w.writestr(member, data)
+    return out
+
+
+def with_magic(shape, descr="<f4") -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def test_a_huge_header_is_refused_before_any_allocation(tmp_path, good):
+    path = forged(tmp_path, good, "layers.0.W.npy",
+                  with_magic((100000, 100000)) + b"\0" * 64)
+    start = time.perf_counter()
+    refused(path, "'layers.0.W.npy'", "40000000000 bytes of data", "64 bytes")
+    assert time.perf_counter() - start < 2
+
+
+def test_an_object_array_is_never_unpickled(tmp_path, good):
+    path = forged(tmp_path, good, "layers.0.W.npy", with_magic((2, 8), "|O") + b"\0" * 64)
+    refused(path, "never does", "dtype object")
+
+
+def test_an_unreadable_npy_header_is_refused(tmp_path, good):
+    refused(forged(tmp_path, good, "layers.0.W.npy", b"not an array"), "'layers.0.W.npy'",
+            "version 1.0 or 2.0")
+    refused(forged(tmp_path, good, "layers.0.W.npy", np.lib.format.magic(3, 0) + b"x" * 20,
+                   "v3.npz"), "version 1.0 or 2.0")
+
+
+def test_a_member_that_is_not_an_array_is_refused(tmp_path, good):
+    refused(forged(tmp_path, good, "readme.txt", b"hello"), "'readme.txt'", "a .npy array")
+
+
+def test_truncated_foreign_missing_and_folder_paths(tmp_path, good):
+    data = good.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    refused(tmp_path / "cut.npz", "not a readable xpnet model file", RESAVE)
+    np.savez(tmp_path / "foreign.npz", weights=np.ones(3))
+    refused(tmp_path / "foreign.npz", "not one written by xpnet", "numpy.load(")
+    refused(tmp_path / "missing.npz", "no model file", RESAVE)
+    refused(tmp_path, "no model file")
+
+
+def test_a_user_layer_file_is_checked_against_its_built_parameters(tmp_path):
+    class Scale(xpnet.nn.layers.Layer):
+        def build(self, ops, rng, dtype="float32"):
+            super().build(ops, rng, dtype)
+            self.params = {"s": ops.xp.ones((1, 2), dtype=getattr(ops.xp, dtype))}
+
+        def forward(self, x, training=True):
+            return x * self.params["s"]
+
+        def backward(self, dy):
+            return dy
+
+    model = xpnet.Model(seed=0)
+    model.add(Scale())
+    model.save(tmp_path / "m.npz")
+    assert xpnet.Model.load(tmp_path / "m.npz").layers[0].params["s"].shape == (1, 2)
+    path = edited(tmp_path / "m.npz", tmp_path, set_array("layers.0.s", np.ones((3, 3))))
+    refused(path, "'layers.0.s'", "(1, 2)", "shape (3, 3)")
+
+
+# -- saving leaves no temporary file ---------------------------------------------------------
+
+KILLED_SAVE = """
+import os, sys, time
+import xpnet
+from xpnet import files
+from xpnet.nn.layers import Dense
+if sys.argv[2] == "named":
+    files._unnamed_file = lambda folder: None
+def stop(fd):
+    print("writing", flush=True)
+    time.sleep(60)
+os.fsync = stop
+model = xpnet.Model(seed=0)
+model.add(Dense(2, 3))
+model.save(sys.argv[1])
+"""
+
+
+def killed_mid_save(tmp_path: Path, mode: str) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, str(tmp_path / "m.npz"), mode],
+                            stdout=subprocess.PIPE, env=ENV, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc.stdout.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "O_TMPFILE"), reason="Linux's O_TMPFILE")
+def test_a_save_killed_mid_write_leaves_no_file(tmp_path):
+    killed_mid_save(tmp_path, "unnamed")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pids are checked on POSIX")
+def test_a_named_temporary_of_a_killed_save_goes_at_the_next_save(tmp_path):
+    killed_mid_save(tmp_path, "named")
+    stale = list(tmp_path.glob(".m.npz.*.tmp"))
+    assert len(stale) == 1
+    model = xpnet.Model(seed=0)
+    model.add(Dense(2, 3))
+    model.save(tmp_path / "m.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_a_live_writers_temporary_is_left_alone(tmp_path):
+    mine = tmp_path / f".m.npz.{os.getpid()}.abcd.tmp"
+    mine.write_bytes(b"")
+    files.atomic_write_bytes(tmp_path / "m.npz", b"data")
+    assert mine.exists() and (tmp_path / "m.npz").read_bytes() == b"data"
+
+
+def test_an_atomic_write_keeps_the_umask_permissions(tmp_path):
+    files.atomic_write_bytes(tmp_path / "deep" / "f.txt", b"x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "deep" / "f.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# -- the command line ----------------------------------------------------------------------
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    out = io.StringIO()
+    code = cli.main(list(argv), out=out)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, out.getvalue(), err
+
+
+def one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("xpnet ") and ": error: " in lines[0]
+    return lines[0]
+
+
+TRAIN = ("train", "--preset", "ch14", "--epochs", "2")
+
+
+@pytest.mark.parametrize(("setting", "fragments"), [
+    ("task=foo", ["task='foo'", "one of classification, binary, regression",
+                  "--set task=classification"]),
+    ("train_samples=1.5", ["train_samples='1.5'", "an integer", "--set train_samples=100"]),
+    ("train_samples=0", ["an integer >= 1"]),
+    ("lr=nan", ["lr='nan'", "a number > 0", "--set lr=0.02"]),
+    ("lr=-1", ["a number > 0"]),
+    ("lr=inf", ["a number > 0"]),
+    ("dropout=1", ["a number in [0, 1)"]),
+    ("hidden=0", ["hidden='0'", "an integer >= 1"]),
+    ("hidden=abc", ["an integer"]),
+    ("log_every=-3", ["an integer >= 0"]),
+    ("loop=fast", ["book or model"]),
+    ("test_data=later", ["one of after, before, none"]),
+    ("batch_size=-1", ["an integer >= 0"]),
+    ("classes=1", ["do not fit together", "--set classes=3"]),
+    ("test_samples=0", ["do not fit together", "--set test_samples=100"]),
+    ("learning_rate=0.1", ["unknown preset setting 'learning_rate'", "lr"]),
+])
+def test_a_bad_preset_setting_is_one_line_exit_2(capsys, setting, fragments):
+    code, out, err = run_cli(capsys, *TRAIN, "--set", setting)
+    assert code == 2 and out == ""
+    line = one_line(err)
+    for fragment in fragments:
+        assert fragment in line
+
+
+def test_log_every_0_logs_nothing_but_the_validation(capsys):
+    code, out, _ = run_cli(capsys, *TRAIN, "--set", "log_every=0")
+    assert code == 0
+    assert out.splitlines()[0].startswith("validation, acc: ")
+    assert len(out.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--preset", "ch14", "--epochs", "-1"],
+    ["train", "--preset", "ch14", "--epochs", "1.5"],
+    ["study", "samples", "--train-samples", "1.5"],
+    ["study", "samples", "--train-samples", "10,-3"],
+    ["study", "lr", "--lr", "0.1,inf"],
+])
+def test_bad_numbers_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    assert "expected" in capsys.readouterr().err
+
+
+def test_save_under_a_file_is_refused_before_training(capsys, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    code, out, err = run_cli(capsys, *TRAIN, "--save", str(tmp_path / "afile" / "m.npz"))
+    assert code == 2 and out == ""  # nothing trained: no line printed
+    line = one_line(err)
+    assert "is a file, not a folder" in line and "--save" in line
+
+
+def test_save_onto_a_folder_is_refused(capsys, tmp_path):
+    (tmp_path / "m.npz").mkdir()
+    code, out, err = run_cli(capsys, *TRAIN, "--save", str(tmp_path / "m.npz"))
+    assert code == 2 and out == ""
+    assert "is a folder; give a file path inside it" in one_line(err)
+
+
+def test_save_into_a_read_only_folder_is_refused_before_training(capsys, tmp_path,
+                                                                 monkeypatch):
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != locked and real(p, mode))
+    code, out, err = run_cli(capsys, *TRAIN, "--save", str(locked / "m.npz"))
+    assert code == 2 and out == ""
+    assert "is not writable" in one_line(err)
+
+
+def test_save_into_new_folders_works(capsys, tmp_path):
+    code, _, _ = run_cli(capsys, *TRAIN, "--save", str(tmp_path / "a" / "b" / "m"))
+    assert code == 0
+    assert xpnet.Model.load(tmp_path / "a" / "b" / "m.npz").layers
+
+
+def test_an_os_error_while_saving_is_one_line_exit_1(capsys, tmp_path, monkeypatch):
+    def refuse(self, path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(xpnet.Model, "save", refuse)
+    code, _, err = run_cli(capsys, *TRAIN, "--save", str(tmp_path / "m.npz"))
+    assert code == 1
+    assert "Permission denied" in one_line(err)
+
+
+def test_a_bug_keeps_its_traceback_and_says_so(capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        return {}["missing"]
+
+    monkeypatch.setattr(xpnet.presets, "run", broken)
+    with pytest.raises(KeyError):
+        cli.main(list(TRAIN), out=io.StringIO())
+    assert "internal error" in capsys.readouterr().err
+
+
+def test_xpnet_debug_shows_the_traceback_of_a_user_error(capsys, monkeypatch):
+    monkeypatch.setenv("XPNET_DEBUG", "1")
+    with pytest.raises(ValueError, match="task='foo'"):
+        cli.main([*TRAIN, "--set", "task=foo"], out=io.StringIO())
+
+
+def test_exit_status_tells_a_users_error_from_a_bug():
+    def raised(make):
+        try:
+            make()
+        except Exception as exc:
+            return exc
+        raise AssertionError
+
+    assert cli.exit_status(raised(lambda: xpnet.presets.get("ch99"))) == 2
+    assert cli.exit_status(raised(lambda: np.ones(2) + np.ones(3))) is None
+    assert cli.exit_status(raised(lambda: 1 / 0)) is None
+    assert cli.exit_status(raised(lambda: int("x"))) is None
+    assert cli.exit_status(FileNotFoundError(2, "No such file", "x.npz")) == 1
+    assert cli.exit_status(UserCodeError("m", "check")) == 1
+    assert cli.exit_status(UserCodeError("m", "load")) == 2
+    assert cli.exit_status(StudyError("m")) == 2
+
+
+USER = {
+    "syntax.py": "class L:\n    def forward(self x):\n        return x\n",
+    "init.py": """
+        import xpnet
+        class L(xpnet.nn.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                raise ValueError("width must be even")
+            def forward(self, x, training=True):
+                return x
+            def backward(self, dy):
+                return dy
+    """,
+    "forward.py": """
+        import xpnet
+        class L(xpnet.nn.layers.Layer):
+            def forward(self, x, training=True):
+                return x[99]
+            def backward(self, dy):
+                return dy
+    """,
+    "inspect.py": """
+        import xpnet
+        class Double(xpnet.nn.layers.Layer):
+            def forward(self, x, training=True):
+                return 2 * x
+            def backward(self, dy):
+                return 2 * dy
+        class NotALayer:
+            pass
+        class Needs(xpnet.nn.layers.Layer):
+            def __init__(self, width):
+                super().__init__()
+            def forward(self, x, training=True):
+                return x
+            def backward(self, dy):
+                return dy
+    """,
+    "importerror.py": "import no_such_module_xyz\n",
+}
+
+
+@pytest.fixture
+def user_dir(tmp_path) -> Path:
+    for name, text in USER.items():
+        (tmp_path / name).write_text(textwrap.dedent(text).lstrip())
+    return tmp_path
+
+
+@pytest.mark.parametrize(("spec", "code", "fragments"), [
+    ("syntax.py:L", 2, ["SyntaxError", "syntax.py, line 2", "def forward(self x):"]),
+    ("init.py:L", 2, ["L() raised ValueError: width must be even", "init.py, line 5",
+                      "in __init__"]),
+    ("forward.py:L", 1, ["IndexError", "forward.py, line 4, in forward", "x[99]"]),
+    ("importerror.py:L", 2, ["ModuleNotFoundError", "importerror.py, line 1"]),
+    ("inspect.py:Nope", 2, ["has no class 'Nope'", "inspect.py:Double"]),
+    ("inspect.py:NotALayer", 2, ["needs forward and backward methods"]),
+    ("inspect.py:Needs", 2, ["needs the argument 'width'", "--arg width=VALUE"]),
+    ("missing.py:L", 2, ["file not found"]),
+    ("nosuchcomponent", 2, ["unknown component 'nosuchcomponent'", "Dense"]),
+])
+def test_a_users_file_error_is_shown_at_its_line(capsys, user_dir, spec, code, fragments):
+    target = str(user_dir / spec) if ":" in spec else spec
+    status, _, err = run_cli(capsys, "gradcheck", target)
+    assert status == code
+    line = one_line(err)
+    for fragment in fragments:
+        assert fragment in line, line
+    if spec.partition(":")[0] in ("syntax.py", "init.py", "forward.py", "importerror.py"):
+        assert "Fix that line of your code" in line
+
+
+def test_a_module_that_is_not_installed(capsys):
+    status, _, err = run_cli(capsys, "gradcheck", "no_such_pkg_xyz.layers:L")
+    assert status == 2
+    assert "cannot import module 'no_such_pkg_xyz.layers'" in one_line(err)
+
+
+def test_a_user_file_named_like_a_stdlib_module_shadows_nothing(capsys, user_dir):
+    import inspect
+
+    status, out, _ = run_cli(capsys, "gradcheck", f"{user_dir / 'inspect.py'}:Double")
+    assert status == 0 and "Double" in out
+    assert sys.modules["inspect"] is inspect
+    assert any(name.startswith("_xpnet_user_inspect_") for name in sys.modules)
+
+
+def test_a_user_file_edited_at_once_runs_its_new_code(capsys, tmp_path):
+    path = tmp_path / "layer.py"
+    body = ("import xpnet\nclass L(xpnet.nn.layers.Layer):\n"
+            "    def forward(self, x, training=True):\n        return {}\n"
+            "    def backward(self, dy):\n        return dy\n")
+    path.write_text(body.format("x"))
+    assert run_cli(capsys, "gradcheck", f"{path}:L")[0] == 0
+    path.write_text(body.format("2 * x"))
+    assert run_cli(capsys, "gradcheck", f"{path}:L")[0] == 1  # backward now wrong
+
+
+def test_gradcheck_exit_codes_keep_their_contract(capsys):
+    assert run_cli(capsys, "gradcheck", "Dense")[0] == 0
+    with pytest.raises(SystemExit) as info:
+        cli.main(["gradcheck", "--dtype", "int8"])
+    assert info.value.code == 2
+
+
+def test_explain_plot_into_a_file_path_is_refused(capsys, tmp_path):
+    (tmp_path / "f").write_text("")
+    status, _, err = run_cli(capsys, "explain", "adam", "--plot", str(tmp_path / "f" / "p.png"))
+    assert status == 2 and "--plot" in one_line(err)
+
+
+def test_study_out_that_is_a_file_is_refused(capsys, tmp_path):
+    (tmp_path / "f").write_text("")
+    status, _, err = run_cli(capsys, "study", "lr", "--quick", "--out", str(tmp_path / "f"))
+    assert status == 2
+    assert "is a file, not a folder" in one_line(err)
+
+
+# -- studies -------------------------------------------------------------------------------
+
+TINY = {"quick": True, "seeds": 1, "train_samples": (10,), "test_samples": (10,),
+        "workers": 1}
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("study") / "s"
+    run_study("samples", out, **TINY)
+    return out
+
+
+@pytest.fixture
+def copy(study_dir, tmp_path) -> Path:
+    out = tmp_path / "s"
+    shutil.copytree(study_dir, out)
+    return out
+
+
+def test_a_study_records_its_plan_and_frees_its_lock(study_dir):
+    plan = json.loads((study_dir / PLAN_FILE).read_text())
+    assert plan["studies"] == ["samples"] and plan["preset"] == ["ch15"]
+    assert (study_dir / FolderLock.NAME).read_text() == ""
+
+
+def test_resume_with_the_same_plan_runs_nothing(copy):
+    result = run_study("samples", copy, resume=True, **TINY)
+    assert result["ran"] == 0 and result["notes"] == []
+
+
+@pytest.mark.parametrize(("change", "fragments"), [
+    ({"preset": "ch14"}, ["preset: [\"ch15\"] there, [\"ch14\"] now"]),
+    ({"train_samples": (20,)}, ["train_samples: [10] there, [20] now"]),
+    ({"seeds": 2}, ["seeds: 1 there, 2 now"]),
+    ({"studies": "lr"}, ["studies: [\"samples\"] there, [\"lr\"] now"]),
+])
+def test_resume_refuses_another_plan_and_says_what_differs(copy, change, fragments):
+    kwargs = {**TINY, **change}
+    studies = kwargs.pop("studies", "samples")
+    with pytest.raises(StudyError) as info:
+        run_study(studies, copy, resume=True, **kwargs)
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message
+    assert "--out OTHER_DIR" in message
+
+
+def test_a_full_folder_without_resume_is_refused(copy, capsys):
+    with pytest.raises(StudyError, match="resume=True"):
+        run_study("samples", copy, **TINY)
+    status, _, err = run_cli(capsys, "study", "samples", "--quick", "--seeds", "1",
+                             "--train-samples", "10", "--test-samples", "10", "--workers",
+                             "1", "--out", str(copy))
+    assert status == 2 and "pass --resume" in one_line(err)
+
+
+def test_an_unreadable_plan_is_refused(copy):
+    (copy / PLAN_FILE).write_text("{not json")
+    with pytest.raises(StudyError, match="not a readable study plan"):
+        run_study("samples", copy, resume=True, **TINY)
+
+
+HOLD = """
+import sys, time
+from xpnet.files import FolderLock
+with FolderLock(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_second_run_on_a_locked_folder_refuses_naming_the_holder(tmp_path, capsys):
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "s")],
+                            stdout=subprocess.PIPE, env=ENV, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(StudyError) as info:
+            run_study("samples", tmp_path / "s", **TINY)
+        assert f"pid {proc.pid}" in str(info.value) and "started 20" in str(info.value)
+        status, _, err = run_cli(capsys, "study", "samples", "--quick", "--out",
+                                 str(tmp_path / "s"))
+        assert status == 2
+        assert f"in use by another xpnet study (pid {proc.pid}" in one_line(err)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+
+
+def test_the_lock_of_a_killed_run_is_taken_over_saying_so(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "s")],
+                            stdout=subprocess.PIPE, env=ENV, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    with FolderLock(tmp_path / "s") as lock:
+        assert lock.note is not None and f"pid {proc.pid}" in lock.note
+        assert "no longer runs" in lock.note
+    with FolderLock(tmp_path / "s") as lock:
+        assert lock.note is None  # released cleanly the last time
+
+
+ORPHANS = """
+import sys
+from xpnet.experiments import Store, plan, run
+trials = plan(["samples"], grid="quick", seeds=4, train_samples=(1000, 3000))
+with Store(sys.argv[1]) as store:
+    run(trials, store, workers=2, group_size=1)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_workers_and_resource_tracker_die_with_a_killed_parent(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", ORPHANS, str(tmp_path / "s")], env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(children) < 3:  # 2 workers + tracker
+            time.sleep(0.2)
+            children = _children(proc.pid)
+        assert len(children) >= 3, children
+        time.sleep(3)  # the workers start their watch
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_running(c) for c in children):
+            time.sleep(0.2)
+        assert not [c for c in children if _running(c)]
+    finally:
+        for child in children:
+            if _running(child):
+                os.kill(child, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
