@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-PAGES = ["gradcheck.md", "own-layer.md", "explain/adam.md", "study/index.md"]
+PAGES = ["gradcheck.md", "own-layer.md", "explain/adam.md", "study/index.md", "book-names.md"]
 EXPLAIN = DOCS / "explain"
 STALE = "docs/explain is stale: run python docs/gen_explain.py"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}

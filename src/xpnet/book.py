@@ -1,0 +1,800 @@
+"""The book's own names on xpnet: ``from xpnet.book import *`` runs a chapter script.
+
+*Neural Networks from Scratch* (Kinsley & Kukieła) builds its network from classes named
+``Layer_Dense``, ``Activation_ReLU``, ``Optimizer_Adam``, ``Model`` ... whose ``forward`` and
+``backward`` methods set attributes (``.output``, ``.dinputs``, ``.dweights``) instead of
+returning values. This module gives those names, signatures and attributes to thin adapters
+over xpnet's own classes, so a chapter script runs on xpnet with its imports changed::
+
+    # import nnfs                                 from xpnet.book import *
+    # from nnfs.datasets import spiral_data
+    # nnfs.init()                                 init()
+
+Each adapter holds the xpnet object doing the work as ``.xpnet`` (``Layer_Dense(2, 64).xpnet``
+is an :class:`xpnet.nn.layers.Dense`), so the maths is xpnet's one copy, the arrays are
+those of xpnet's backend, ``xpnet gradcheck`` checks a book-style layer, and explain mode
+sees the xpnet classes underneath.
+
+:func:`init` is what ``nnfs.init()`` does for the book, without touching NumPy: every object
+created after it draws from the book's random stream (``xpnet.random.Generator("nnfs")``,
+shared by the data functions and the layers, in the book's order) and computes with the
+faithful engine (:mod:`xpnet.engine.faithful`), so the scripts print the book's numbers.
+``init(backend="torch")`` (or :func:`set_backend`) puts everything created afterwards on
+another backend; the choice is module-wide, like ``nnfs.init()``'s. Before :func:`init`,
+objects use NumPy, the plain engine and a stream seeded with 0.
+
+Printing: :meth:`Model.train` and :meth:`Model.evaluate` print the book's progress lines,
+exactly in the book's format. That is this compatibility layer's contract, and the only
+place where xpnet prints: the rest of the library reports through return values and
+callbacks (``xpnet.Model.train`` returns a History).
+
+Examples
+--------
+>>> from xpnet.book import *
+>>> init()
+>>> X, y = spiral_data(samples=100, classes=3)
+>>> dense1 = Layer_Dense(2, 3)
+>>> dense1.forward(X)
+>>> dense1.output.shape, dense1.weights.dtype
+((300, 3), dtype('float32'))
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import datasets
+from . import model as xpnet_model
+from .backend import Backend, backend_of, resolve, to_numpy
+from .engine import for_model
+from .errors import ModelFileError
+from .io import atomic_write_bytes
+from .nn import activations, layers, losses, metrics, optimizers
+from .nn.ops import Ops
+from .random import Generator
+
+__all__ = [
+    "Accuracy",
+    "Accuracy_Categorical",
+    "Accuracy_Regression",
+    "Activation_Linear",
+    "Activation_ReLU",
+    "Activation_Sigmoid",
+    "Activation_Softmax",
+    "Activation_Softmax_Loss_CategoricalCrossentropy",
+    "Layer_Dense",
+    "Layer_Dropout",
+    "Layer_Input",
+    "Loss",
+    "Loss_BinaryCrossentropy",
+    "Loss_CategoricalCrossentropy",
+    "Loss_MeanAbsoluteError",
+    "Loss_MeanSquaredError",
+    "Model",
+    "Optimizer_Adagrad",
+    "Optimizer_Adam",
+    "Optimizer_RMSprop",
+    "Optimizer_SGD",
+    "init",
+    "set_backend",
+    "sine_data",
+    "spiral_data",
+    "vertical_data",
+]
+
+
+# -- the module-wide choice: backend, stream, engine -------------------------------------------
+
+@dataclass
+class _Session:
+    """What objects created now are built with (changed by :func:`init`, :func:`set_backend`)."""
+
+    backend: Backend
+    rng: Generator
+    precision: str  # "nnfs" after init(): the faithful engine
+
+    def ops(self) -> Ops:
+        return for_model(self.backend, self.precision, "float32")
+
+
+_session = _Session(resolve("numpy"), Generator(0), "default")
+
+
+def init(backend: Any = None, device: Any = None) -> None:
+    """Do for xpnet what ``nnfs.init()`` does for the book, without patching NumPy.
+
+    Everything created afterwards (data, layers, models) draws from one new book stream,
+    ``Generator("nnfs")`` (NumPy's legacy generator seeded with 0, as ``nnfs.init()``
+    seeds it), and computes with the faithful engine (float64 products cast back to
+    float32, float64 dropout masks), so a chapter script prints the book's numbers.
+
+    Parameters
+    ----------
+    backend : str or namespace, optional
+        Where the arrays live (``"numpy"``, ``"torch"``, ``"array_api_strict"``, ...);
+        the current one (NumPy unless :func:`set_backend` chose another) when omitted.
+    device : optional
+        The backend's device (its default when omitted).
+    """
+    global _session
+    chosen = _session.backend if backend is None else resolve(backend, device)
+    _session = _Session(chosen, Generator("nnfs"), "nnfs")
+
+
+def set_backend(backend: Any, device: Any = None) -> None:
+    """Create everything from now on on ``backend`` (keeping the stream and the engine).
+
+    Objects created before keep their backend: arrays of two backends cannot be mixed.
+    """
+    global _session
+    _session = _Session(resolve(backend, device), _session.rng, _session.precision)
+
+
+# -- the nnfs package's data functions -------------------------------------------------------
+
+def spiral_data(samples: int, classes: int) -> tuple[Any, Any]:
+    """``nnfs.datasets.spiral_data``: ``samples`` points per class of interleaved spirals,
+    drawn from the module's stream (see :func:`xpnet.datasets.spiral`)."""
+    return datasets.spiral(samples, classes, seed=_session.rng, backend=_session.backend)
+
+
+def vertical_data(samples: int, classes: int) -> tuple[Any, Any]:
+    """``nnfs.datasets.vertical_data`` (see :func:`xpnet.datasets.vertical`)."""
+    return datasets.vertical(samples, classes, seed=_session.rng, backend=_session.backend)
+
+
+def sine_data(samples: int = 1000) -> tuple[Any, Any]:
+    """``nnfs.datasets.sine_data``: float64 after :func:`init`, as the nnfs package's arrays
+    are; float32 before, the dtype the plain engine trains in (see
+    :func:`xpnet.datasets.sine`)."""
+    dtype = "float64" if _session.precision == "nnfs" else "float32"
+    return datasets.sine(samples, backend=_session.backend, dtype=dtype)
+
+
+# -- attributes under the book's names ---------------------------------------------------------
+
+class _Through:
+    """An attribute of the xpnet object underneath (``obj.xpnet``) under the book's name."""
+
+    def __init__(self, name: str, *, writable: bool = True):
+        self.name, self.writable = name, writable
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return self if obj is None else getattr(obj.xpnet, self.name)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        if not self.writable:
+            msg = f"{type(obj).__name__}.{self.name} is read-only; create a new object instead."
+            raise AttributeError(msg)
+        setattr(obj.xpnet, self.name, value)
+
+
+class _Entry:
+    """The book's name for an entry of one of the xpnet layer's dicts: ``weights`` is
+    ``params["W"]``, ``dweights`` is ``grads["W"]``, ``weight_momentums`` is Adam's
+    ``optimizer_state["W"]["m"]`` (and SGD's ``"u"``). Missing until set, as in the book
+    (``hasattr(layer, "dweights")`` is False before a backward pass)."""
+
+    def __init__(self, table: str, key: str, *slots: str):
+        self.table, self.key, self.slots = table, key, slots
+
+    def __set_name__(self, owner: type, attr: str) -> None:
+        self.attr = attr
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        entry = getattr(obj.xpnet, self.table, {}).get(self.key)
+        if self.slots:  # optimizer state: the first of the slots this optimizer keeps
+            kept = [entry[slot] for slot in self.slots if entry is not None and slot in entry]
+            entry = kept[0] if kept else None
+        if entry is None:
+            msg = f"{type(obj).__name__} has no {self.attr} yet."
+            raise AttributeError(msg)
+        return entry
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        if self.slots:
+            msg = f"{self.attr} is the optimizer's state; set it through the optimizer."
+            raise AttributeError(msg)
+        getattr(obj.xpnet, self.table)[self.key] = value
+
+
+# -- layers and activations ------------------------------------------------------------------
+
+class _Layer:
+    """A book-style face of an xpnet layer: ``forward``/``backward`` set ``.output`` and
+    ``.dinputs`` (and return None, as the book's do)."""
+
+    xpnet: layers.Layer
+
+    def __init__(self, layer: layers.Layer):
+        # built now, from the module's stream: construction order is draw order, as in the book
+        layer.build(_session.ops(), _session.rng, "float32")
+        self.xpnet = layer
+
+    @classmethod
+    def around(cls, layer: layers.Layer) -> Any:
+        """The adapter of an already built xpnet layer (a loaded model's)."""
+        adapter = cls.__new__(cls)
+        adapter.xpnet = layer
+        return adapter
+
+    @property
+    def ops(self) -> Ops:
+        """The engine the layer computes with (``xpnet gradcheck`` swaps in a plain one)."""
+        return self.xpnet.ops
+
+    @ops.setter
+    def ops(self, ops: Ops) -> None:
+        self.xpnet.ops = ops
+
+    def forward(self, inputs: Any, training: bool = True) -> None:
+        self.inputs = self.xpnet.ops.backend.asarray(inputs)  # host data is moved once
+        self.output = self.xpnet.forward(self.inputs, training)
+
+    def backward(self, dvalues: Any) -> None:
+        self.dinputs = self.xpnet.backward(dvalues)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} over {self.xpnet!r}"
+
+
+class Layer_Dense(_Layer):
+    """The book's dense layer, over :class:`xpnet.nn.layers.Dense`.
+
+    ``weights`` (``(n_inputs, n_neurons)``, ``init_scale * randn``, drawn when the layer is
+    created) and ``biases`` are the xpnet layer's ``params["W"]`` and ``params["b"]``;
+    ``dweights``/``dbiases`` its ``grads``; ``weight_momentums``, ``weight_cache``,
+    ``bias_momentums``, ``bias_cache`` its ``optimizer_state`` after an optimizer step.
+    ``init_scale`` (keyword) is the ``0.01`` of the listing (chapter 17 ends with 0.1).
+    """
+
+    weights = _Entry("params", "W")
+    biases = _Entry("params", "b")
+    dweights = _Entry("grads", "W")
+    dbiases = _Entry("grads", "b")
+    weight_momentums = _Entry("optimizer_state", "W", "m", "u")
+    weight_cache = _Entry("optimizer_state", "W", "v", "cache")
+    bias_momentums = _Entry("optimizer_state", "b", "m", "u")
+    bias_cache = _Entry("optimizer_state", "b", "v", "cache")
+    weight_regularizer_l1 = _Through("weight_l1")
+    weight_regularizer_l2 = _Through("weight_l2")
+    bias_regularizer_l1 = _Through("bias_l1")
+    bias_regularizer_l2 = _Through("bias_l2")
+
+    def __init__(self, n_inputs: int, n_neurons: int,
+                 weight_regularizer_l1: float = 0, weight_regularizer_l2: float = 0,
+                 bias_regularizer_l1: float = 0, bias_regularizer_l2: float = 0,
+                 *, init_scale: float = layers.DEFAULT_INIT_SCALE):
+        super().__init__(layers.Dense(
+            n_inputs, n_neurons, weight_l1=weight_regularizer_l1,
+            weight_l2=weight_regularizer_l2, bias_l1=bias_regularizer_l1,
+            bias_l2=bias_regularizer_l2, init_scale=init_scale))
+
+    def get_parameters(self) -> tuple[Any, Any]:
+        """``(weights, biases)``."""
+        return self.weights, self.biases
+
+    def set_parameters(self, weights: Any, biases: Any) -> None:
+        """Replace the weights and biases (host arrays are moved to the layer's backend)."""
+        b, params = self.xpnet.ops.backend, self.xpnet.params
+        self.weights = b.asarray(weights, dtype=params["W"].dtype)
+        self.biases = b.asarray(biases, dtype=params["b"].dtype)
+
+
+class Layer_Dropout(_Layer):
+    """The book's dropout layer, over :class:`xpnet.nn.layers.Dropout`.
+
+    ``rate`` is the fraction of units to drop, and, as in the book, the attribute ``.rate``
+    holds the fraction kept (``1 - rate``). ``binary_mask`` is the last training pass's
+    scaled mask. ``forward(inputs)`` drops (the chapter 15 listing); ``forward(inputs,
+    False)`` passes the inputs through (chapter 18).
+    """
+
+    rate = _Through("keep", writable=False)
+    binary_mask = _Through("mask", writable=False)
+
+    def __init__(self, rate: float):
+        super().__init__(layers.Dropout(rate))
+
+    @property
+    def rng(self) -> Generator:
+        """The stream the masks are drawn from (``xpnet gradcheck`` rewinds it)."""
+        return self.xpnet.rng  # type: ignore[attr-defined]
+
+
+class Layer_Input:
+    """The book's input "layer" (chapter 18): its output is the model's input."""
+
+    def forward(self, inputs: Any, training: bool = True) -> None:
+        self.output = inputs
+
+
+class _Activation(_Layer):
+    xpnet: activations.Activation
+
+    def predictions(self, outputs: Any) -> Any:
+        """What accuracy compares with the targets (chapter 18)."""
+        return self.xpnet.predictions(outputs)
+
+
+class Activation_ReLU(_Activation):
+    """The book's ReLU, over :class:`xpnet.nn.activations.ReLU`."""
+
+    def __init__(self) -> None:
+        super().__init__(activations.ReLU())
+
+
+class Activation_Softmax(_Activation):
+    """The book's softmax, over :class:`xpnet.nn.activations.Softmax` (whose backward pass
+    is the Jacobian-vector product the book computes sample by sample)."""
+
+    def __init__(self) -> None:
+        super().__init__(activations.Softmax())
+
+
+class Activation_Sigmoid(_Activation):
+    """The book's sigmoid, over :class:`xpnet.nn.activations.Sigmoid`."""
+
+    def __init__(self) -> None:
+        super().__init__(activations.Sigmoid())
+
+
+class Activation_Linear(_Activation):
+    """The book's linear activation, over :class:`xpnet.nn.activations.Linear`."""
+
+    def __init__(self) -> None:
+        super().__init__(activations.Linear())
+
+
+# -- losses ---------------------------------------------------------------------------------
+
+class Loss:
+    """The book's loss base class: ``calculate`` is the mean of ``forward``'s sample losses.
+
+    A subclass from the book (``Loss_CategoricalCrossentropy``...) runs an xpnet loss,
+    ``.xpnet``; one written in the book's style (``forward`` returning sample losses,
+    ``backward`` setting ``self.dinputs``) gets ``calculate``, the regularization penalty
+    and the accumulated loss from here.
+    """
+
+    xpnet: losses.Loss
+    trainable_layers: list[Any] = []  # noqa: RUF012 (replaced, never mutated)
+    accumulated_sum: Any = 0.0
+    accumulated_count = 0
+
+    @classmethod
+    def around(cls, loss: losses.Loss) -> Any:
+        adapter = cls.__new__(cls)
+        adapter.xpnet = loss
+        return adapter
+
+    def forward(self, y_pred: Any, y_true: Any) -> Any:
+        return self.xpnet.forward(y_pred, y_true)
+
+    def backward(self, dvalues: Any, y_true: Any) -> None:
+        self.dinputs = self.xpnet.backward(dvalues, y_true)
+
+    def regularization_loss(self, layer: Any = None) -> Any:
+        """The penalty of ``layer`` (chapters 14-17), or of every remembered trainable layer
+        (chapter 18's ``regularization_loss()``)."""
+        chosen = self.trainable_layers if layer is None else [layer]
+        return losses.regularization_loss(each.xpnet for each in chosen)
+
+    def remember_trainable_layers(self, trainable_layers: list[Any]) -> None:
+        self.trainable_layers = trainable_layers
+
+    def calculate(self, output: Any, y: Any, *, include_regularization: bool = False) -> Any:
+        """The data loss (and, with ``include_regularization``, the penalty too)."""
+        sample_losses = self.forward(output, y)
+        xp = backend_of(sample_losses).xp
+        data_loss = xp.mean(sample_losses, axis=-1)
+        self.accumulated_sum = self.accumulated_sum + xp.sum(sample_losses)
+        self.accumulated_count += sample_losses.shape[0]
+        if not include_regularization:
+            return data_loss
+        return data_loss, self.regularization_loss()
+
+    def calculate_accumulated(self, *, include_regularization: bool = False) -> Any:
+        """The mean loss over every sample since :meth:`new_pass` (chapter 19's batches)."""
+        data_loss = self.accumulated_sum / self.accumulated_count
+        if not include_regularization:
+            return data_loss
+        return data_loss, self.regularization_loss()
+
+    def new_pass(self) -> None:
+        self.accumulated_sum, self.accumulated_count = 0.0, 0
+
+
+class Loss_CategoricalCrossentropy(Loss):
+    """The book's categorical cross-entropy, over
+    :class:`xpnet.nn.losses.CategoricalCrossentropy`."""
+
+    def __init__(self) -> None:
+        self.xpnet = losses.CategoricalCrossentropy()
+
+
+class Loss_BinaryCrossentropy(Loss):
+    """The book's binary cross-entropy, over :class:`xpnet.nn.losses.BinaryCrossentropy`."""
+
+    def __init__(self) -> None:
+        self.xpnet = losses.BinaryCrossentropy()
+
+
+class Loss_MeanSquaredError(Loss):
+    """The book's mean squared error, over :class:`xpnet.nn.losses.MeanSquaredError`."""
+
+    def __init__(self) -> None:
+        self.xpnet = losses.MeanSquaredError()
+
+
+class Loss_MeanAbsoluteError(Loss):
+    """The book's mean absolute error, over :class:`xpnet.nn.losses.MeanAbsoluteError`
+    (whose gradient has the right sign; the book's listing's points away from the targets)."""
+
+    def __init__(self) -> None:
+        self.xpnet = losses.MeanAbsoluteError()
+
+
+class Activation_Softmax_Loss_CategoricalCrossentropy:
+    """The book's softmax with cross-entropy and their joint gradient ``(s - y) / n``
+    (:func:`xpnet.nn.losses.softmax_crossentropy_backward`).
+
+    ``forward(inputs, y_true)`` sets ``.output`` (the probabilities) and returns the data
+    loss; ``backward(dvalues, y_true)`` sets ``.dinputs``, the gradient at the logits.
+    """
+
+    def __init__(self) -> None:
+        self.activation = Activation_Softmax()
+        self.loss = Loss_CategoricalCrossentropy()
+
+    def forward(self, inputs: Any, y_true: Any) -> Any:
+        self.activation.forward(inputs)
+        self.output = self.activation.output
+        return self.loss.calculate(self.output, y_true)
+
+    def backward(self, dvalues: Any, y_true: Any) -> None:
+        self.dinputs = losses.softmax_crossentropy_backward(dvalues, y_true)
+
+
+# -- optimizers -----------------------------------------------------------------------------
+
+class _Optimizer:
+    """A book-style face of an xpnet optimizer: the book's three calls per step, on the
+    book's layers."""
+
+    xpnet: optimizers.Optimizer
+    learning_rate = _Through("learning_rate")
+    current_learning_rate = _Through("current_learning_rate")
+    decay = _Through("decay")
+    iterations = _Through("iterations")
+
+    @classmethod
+    def around(cls, optimizer: optimizers.Optimizer) -> Any:
+        adapter = cls.__new__(cls)
+        adapter.xpnet = optimizer
+        return adapter
+
+    def pre_update_params(self) -> None:
+        self.xpnet.pre_update_params()
+
+    def update_params(self, layer: Any) -> None:
+        self.xpnet.update_params(layer.xpnet)
+
+    def post_update_params(self) -> None:
+        self.xpnet.post_update_params()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} over {self.xpnet!r}"
+
+
+class Optimizer_SGD(_Optimizer):
+    """The book's SGD with momentum, over :class:`xpnet.nn.optimizers.SGD`."""
+
+    momentum = _Through("momentum", writable=False)
+
+    def __init__(self, learning_rate: float = 1., decay: float = 0., momentum: float = 0.):
+        self.xpnet = optimizers.SGD(learning_rate, decay, momentum)
+
+
+class Optimizer_Adagrad(_Optimizer):
+    """The book's Adagrad, over :class:`xpnet.nn.optimizers.Adagrad`."""
+
+    epsilon = _Through("epsilon")
+
+    def __init__(self, learning_rate: float = 1., decay: float = 0., epsilon: float = 1e-7):
+        self.xpnet = optimizers.Adagrad(learning_rate, decay, epsilon)
+
+
+class Optimizer_RMSprop(_Optimizer):
+    """The book's RMSprop, over :class:`xpnet.nn.optimizers.RMSprop`."""
+
+    epsilon = _Through("epsilon")
+    rho = _Through("rho")
+
+    def __init__(self, learning_rate: float = 0.001, decay: float = 0., epsilon: float = 1e-7,
+                 rho: float = 0.9):
+        self.xpnet = optimizers.RMSprop(learning_rate, decay, epsilon, rho)
+
+
+class Optimizer_Adam(_Optimizer):
+    """The book's Adam, over :class:`xpnet.nn.optimizers.Adam`."""
+
+    epsilon = _Through("epsilon")
+    beta_1 = _Through("beta_1")
+    beta_2 = _Through("beta_2")
+
+    def __init__(self, learning_rate: float = 0.001, decay: float = 0., epsilon: float = 1e-7,
+                 beta_1: float = 0.9, beta_2: float = 0.999):
+        self.xpnet = optimizers.Adam(learning_rate, decay, epsilon, beta_1, beta_2)
+
+
+# -- accuracy -------------------------------------------------------------------------------
+
+class Accuracy:
+    """The book's accuracy base class: ``calculate`` is the mean of ``compare``."""
+
+    xpnet: metrics.Accuracy
+    accumulated_sum: Any = 0.0
+    accumulated_count = 0
+
+    @classmethod
+    def around(cls, accuracy: metrics.Accuracy) -> Any:
+        adapter = cls.__new__(cls)
+        adapter.xpnet = accuracy
+        return adapter
+
+    def init(self, y: Any, reinit: bool = False) -> None:
+        self.xpnet.init(y, reinit)
+
+    def compare(self, predictions: Any, y: Any) -> Any:
+        return self.xpnet.compare(predictions, y)
+
+    def calculate(self, predictions: Any, y: Any) -> Any:
+        comparisons = self.compare(predictions, y)
+        b = backend_of(comparisons)
+        # float64 where the device has it, as xpnet's accuracies (the book's np.mean)
+        matches = b.xp.astype(comparisons, b.xp.float64 if b.has_float64 else b.xp.float32)
+        self.accumulated_sum = self.accumulated_sum + b.xp.sum(matches)
+        self.accumulated_count += math.prod(matches.shape)
+        return b.xp.mean(matches)
+
+    def calculate_accumulated(self) -> Any:
+        """The accuracy over every comparison since :meth:`new_pass` (chapter 19)."""
+        return self.accumulated_sum / self.accumulated_count
+
+    def new_pass(self) -> None:
+        self.accumulated_sum, self.accumulated_count = 0.0, 0
+
+
+class Accuracy_Categorical(Accuracy):
+    """The book's classification accuracy: :class:`xpnet.nn.metrics.CategoricalAccuracy`,
+    or with ``binary=True`` :class:`xpnet.nn.metrics.BinaryAccuracy`."""
+
+    def __init__(self, *, binary: bool = False):
+        self.xpnet = metrics.BinaryAccuracy() if binary else metrics.CategoricalAccuracy()
+
+    @property
+    def binary(self) -> bool:
+        return isinstance(self.xpnet, metrics.BinaryAccuracy)
+
+
+class Accuracy_Regression(Accuracy):
+    """The book's regression accuracy, over :class:`xpnet.nn.metrics.RegressionAccuracy`
+    (``precision`` is ``std(y) / 250`` of the targets ``init`` sees)."""
+
+    precision = _Through("precision")
+
+    def __init__(self) -> None:
+        self.xpnet = metrics.RegressionAccuracy()
+
+
+# -- the chapter 18 Model -------------------------------------------------------------------
+
+class Model:
+    """The book's ``Model`` (chapters 18-22), over :class:`xpnet.Model` and its training
+    loop (:func:`xpnet.training.train`).
+
+    ``add`` the book's layers, ``set(loss=, optimizer=, accuracy=)``, ``finalize()``, then
+    ``train``, which prints the book's lines. After ``finalize``, ``.xpnet`` is the
+    :class:`xpnet.Model` doing the work (``model.xpnet.train`` returns a History instead of
+    printing).
+    """
+
+    def __init__(self) -> None:
+        self.layers: list[Any] = []
+        self.loss: Any = None
+        self.optimizer: Any = None
+        self.accuracy: Any = None
+        self.xpnet: xpnet_model.Model | None = None
+
+    def add(self, layer: Any) -> None:
+        self.layers.append(layer)
+
+    def set(self, *, loss: Any = None, optimizer: Any = None, accuracy: Any = None) -> None:
+        """Choose the loss, optimizer and accuracy (each one given replaces the current)."""
+        if loss is not None:
+            self.loss = loss
+        if optimizer is not None:
+            self.optimizer = optimizer
+        if accuracy is not None:
+            self.accuracy = accuracy
+
+    def finalize(self) -> None:
+        """Assemble the xpnet model (the layers were built, and drew their weights, when
+        they were created)."""
+        for part, what in ((self.loss, "loss"), (self.accuracy, "accuracy")):
+            if part is None:
+                msg = (f"the model has no {what}: call model.set(loss=..., optimizer=..., "
+                       "accuracy=...) before model.finalize().")
+                raise RuntimeError(msg)
+        # the model computes as its layers were built to: on their backend, with their engine
+        ops = self.layers[0].xpnet.ops if self.layers else _session.ops()
+        net = xpnet_model.Model(backend=ops.backend, seed=_session.rng,
+                                precision="nnfs" if ops.name == "faithful" else "default")
+        for layer in self.layers:
+            net.add(layer.xpnet)
+        net.set(loss=self.loss.xpnet, accuracy=self.accuracy.xpnet,
+                optimizer=None if self.optimizer is None else self.optimizer.xpnet)
+        self.xpnet = net
+        self.input_layer = Layer_Input()
+        self.trainable_layers = [layer for layer in self.layers if hasattr(layer, "weights")]
+        self.output_layer_activation = self.layers[-1]
+        self.loss.remember_trainable_layers(self.trainable_layers)
+
+    def _net(self) -> xpnet_model.Model:
+        if self.xpnet is None:
+            msg = "call model.finalize() after model.add(...) and model.set(...) first."
+            raise RuntimeError(msg)
+        return self.xpnet
+
+    def train(self, X: Any, y: Any, *, epochs: int = 1, batch_size: int | None = None,
+              print_every: int = 1, validation_data: tuple[Any, Any] | None = None) -> None:
+        """Train and print the book's lines.
+
+        Without ``batch_size`` (chapter 18): ``epoch: N, acc: ..., loss: ... (data_loss:
+        ..., reg_loss: ...), lr: ...`` every ``print_every`` epochs, after that epoch's
+        update, then one ``validation, acc: ..., loss: ...`` line. With ``batch_size``
+        (chapter 19): ``epoch: N``, a ``step: S, ...`` line every ``print_every`` steps and
+        at the last, a ``training, ...`` line over the epoch, and a validation line, every
+        epoch.
+        """
+        net = self._net()
+        if batch_size is None:
+            def report(_model: Any, epoch: int, logs: dict[str, Any]) -> None:
+                if not epoch % print_every:
+                    print(_line(f"epoch: {epoch}", logs))
+
+            history = net.train(X, y, epochs=epochs, log_every=print_every,
+                                validation_data=validation_data, callbacks=[report])
+            if history.validation is not None:
+                _print_validation(history.validation)
+            return
+        assert net.accuracy is not None
+        net.accuracy.init(y)  # from all the targets, before the first batch
+        n = int(X.shape[0])
+        steps = -(-n // batch_size)
+        for epoch in range(1, epochs + 1):
+            print(f"epoch: {epoch}")
+            sums = []
+            for step in range(steps):
+                lo, hi = step * batch_size, min((step + 1) * batch_size, n)
+                logs = net.train(X[lo:hi, ...], y[lo:hi, ...], epochs=1).records[0]
+                sums.append((logs["data_loss"], logs["acc"], hi - lo))
+                if not step % print_every or step == steps - 1:
+                    print(_line(f"step: {step}", logs))
+            data_loss = sum(d * c for d, _, c in sums) / n
+            acc = sum(a * c for _, a, c in sums) / n
+            reg_loss = float(losses.regularization_loss(net.trainable_layers))
+            assert net.optimizer is not None
+            print(_line("training", {
+                "acc": acc, "loss": data_loss + reg_loss, "data_loss": data_loss,
+                "reg_loss": reg_loss, "lr": net.optimizer.current_learning_rate}))
+            if validation_data is not None:
+                self.evaluate(*validation_data, batch_size=batch_size)
+
+    def evaluate(self, X_val: Any, y_val: Any, *, batch_size: int | None = None) -> None:
+        """Print ``validation, acc: ..., loss: ...`` (data loss, dropout off)."""
+        _print_validation(self._net().evaluate(X_val, y_val, batch_size=batch_size))
+
+    def predict(self, X: Any, *, batch_size: int | None = None) -> Any:
+        """The model's outputs for ``X`` (dropout off)."""
+        return self._net().predict(X, batch_size=batch_size)
+
+    def forward(self, X: Any, training: bool) -> Any:
+        """The output of the whole network for ``X``."""
+        return self._net().forward(X, training)
+
+    # -- parameters and files ---------------------------------------------------------------
+    def get_parameters(self) -> list[tuple[Any, Any]]:
+        """``[(weights, biases), ...]``, one pair per trainable layer."""
+        return [layer.get_parameters() for layer in self.trainable_layers]
+
+    def set_parameters(self, parameters: list[tuple[Any, Any]]) -> None:
+        """Set what :meth:`get_parameters` returned (host arrays are moved)."""
+        for pair, layer in zip(parameters, self.trainable_layers, strict=True):
+            layer.set_parameters(*pair)
+
+    def save_parameters(self, path: str | os.PathLike[str]) -> None:
+        """Write the parameters to ``path`` as an ``.npz`` file (the book pickles them;
+        xpnet never pickles)."""
+        arrays = {f"{i}.{name}": to_numpy(p) for i, pair in enumerate(self.get_parameters())
+                  for name, p in zip(("weights", "biases"), pair, strict=True)}
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub: no allow_pickle
+        atomic_write_bytes(path, buffer.getvalue())
+
+    def load_parameters(self, path: str | os.PathLike[str]) -> None:
+        """Read parameters written by :meth:`save_parameters`."""
+        try:
+            with Path(path).open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+            pairs = [(arrays[f"{i}.weights"], arrays[f"{i}.biases"])
+                     for i in range(len(self.trainable_layers))]
+        except (OSError, ValueError, KeyError) as exc:
+            msg = (f"cannot read parameters for this model from {os.fspath(path)!r} ({exc}); "
+                   "write them with model.save_parameters(path) from the same architecture.")
+            raise ModelFileError(msg) from exc
+        self.set_parameters(pairs)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the whole model (architecture, parameters, optimizer state) with
+        :meth:`xpnet.Model.save`, to ``path`` with ``.npz`` appended if missing."""
+        self._net().save(path)
+
+    @staticmethod
+    def load(path: str | os.PathLike[str]) -> Model:
+        """A model written by :meth:`save`, on the current backend."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        net = xpnet_model.Model.load(path, backend=_session.backend)
+        model = Model()
+        model.layers = [_ADAPTERS[type(layer)].around(layer) for layer in net.layers]
+        if net.loss is not None:
+            model.loss = _ADAPTERS[type(net.loss)].around(net.loss)
+        if net.optimizer is not None:
+            model.optimizer = _ADAPTERS[type(net.optimizer)].around(net.optimizer)
+        if net.accuracy is not None:
+            model.accuracy = _ADAPTERS[type(net.accuracy)].around(net.accuracy)
+        model.xpnet = net
+        model.input_layer = Layer_Input()
+        model.trainable_layers = [layer for layer in model.layers if hasattr(layer, "weights")]
+        model.output_layer_activation = model.layers[-1]
+        if model.loss is not None:
+            model.loss.remember_trainable_layers(model.trainable_layers)
+        return model
+
+
+def _line(head: str, logs: dict[str, Any]) -> str:
+    """One of the book's progress lines."""
+    return (f"{head}, acc: {logs['acc']:.3f}, loss: {logs['loss']:.3f} (data_loss: "
+            f"{logs['data_loss']:.3f}, reg_loss: {logs['reg_loss']:.3f}), lr: {logs['lr']}")
+
+
+def _print_validation(metrics_: dict[str, float]) -> None:
+    print(f"validation, acc: {metrics_['acc']:.3f}, loss: {metrics_['loss']:.3f}")
+
+
+#: The book's class of each xpnet class (to wrap a loaded model's parts).
+_ADAPTERS: dict[type, Any] = {
+    layers.Dense: Layer_Dense, layers.Dropout: Layer_Dropout,
+    activations.ReLU: Activation_ReLU, activations.Softmax: Activation_Softmax,
+    activations.Sigmoid: Activation_Sigmoid, activations.Linear: Activation_Linear,
+    losses.CategoricalCrossentropy: Loss_CategoricalCrossentropy,
+    losses.BinaryCrossentropy: Loss_BinaryCrossentropy,
+    losses.MeanSquaredError: Loss_MeanSquaredError,
+    losses.MeanAbsoluteError: Loss_MeanAbsoluteError,
+    optimizers.SGD: Optimizer_SGD, optimizers.Adagrad: Optimizer_Adagrad,
+    optimizers.RMSprop: Optimizer_RMSprop, optimizers.Adam: Optimizer_Adam,
+    metrics.CategoricalAccuracy: Accuracy_Categorical,
+    metrics.BinaryAccuracy: Accuracy_Categorical, metrics.RegressionAccuracy: Accuracy_Regression,
+}

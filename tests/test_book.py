@@ -1,0 +1,337 @@
+"""``xpnet.book``: the book's names on xpnet.
+
+The main check runs the book's own chapter scripts (tests/book/chNN.py) with their imports
+swapped for ``from xpnet.book import *`` and ``init()`` and holds them to the reference
+outputs the book's code printed (tests/book/*.out.txt).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _util import BOOK, REFERENCES, host, reference, run_script
+from xpnet import book, gradcheck, trace
+from xpnet.cli import main
+from xpnet.nn.layers import Dense, Dropout
+
+# -- the chapter scripts, with their imports swapped ---------------------------------------
+
+#: (pattern, replacement) per line the swap changes; each must match exactly once
+SWAPS = (
+    (r"^import nnfs\n", ""),
+    (r"^from nnfs\.datasets import \w+\n", ""),
+    (r"^from xpnet\.bench\.nnfs_book import \([^)]*\)\n", "from xpnet.book import *\n"),
+    (r"^nnfs\.init\(\)\n", "{init}\n"),
+)
+
+
+def swapped(chapter: str, tmp_path: Path, init: str = "init()") -> Path:
+    """A copy of ``tests/book/{chapter}.py`` that runs on xpnet.book."""
+    text = (BOOK / f"{chapter}.py").read_text()
+    for pattern, replacement in SWAPS:
+        text, count = re.subn(pattern, replacement.format(init=init), text, flags=re.M)
+        assert count == 1, f"{chapter}.py: {pattern!r} matched {count} times"
+    path = tmp_path / f"{chapter}_xpnet_book.py"
+    path.write_text(text)
+    return path
+
+
+def test_the_swap_changes_only_the_imports_and_init(tmp_path):
+    original = (BOOK / "ch14.py").read_text().splitlines()
+    copy = swapped("ch14", tmp_path).read_text().splitlines()
+    removed = [line for line in original if line not in copy]
+    assert removed == ["import nnfs", "from nnfs.datasets import spiral_data",
+                       "from xpnet.bench.nnfs_book import (", "    Activation_ReLU,",
+                       "    Activation_Softmax_Loss_CategoricalCrossentropy,",
+                       "    Layer_Dense,", "    Optimizer_Adam,", ")", "nnfs.init()"]
+    assert [line for line in copy if line not in original] == ["from xpnet.book import *",
+                                                               "init()"]
+
+
+def test_ch14_on_xpnet_book_prints_the_books_first_epochs(tmp_path):
+    lines = run_script(swapped("ch14", tmp_path), "--epochs", "1000")
+    assert lines[:-1] == reference("ch14")[:11]  # epochs 0, 100, ..., 1000
+    assert lines[-1].startswith("validation, acc: ")
+
+
+def test_ch18_on_xpnet_book_prints_the_reference(tmp_path):
+    assert run_script(swapped("ch18", tmp_path), "--epochs", "100") == \
+        reference("ch18.epochs-100")
+
+
+def test_ch18_on_array_api_strict_prints_the_reference(tmp_path):
+    pytest.importorskip("array_api_strict")
+    script = swapped("ch18", tmp_path, init='init(backend="array_api_strict")')
+    assert run_script(script, "--epochs", "100") == reference("ch18.epochs-100")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(REFERENCES))
+def test_every_chapter_on_xpnet_book_prints_the_reference(name, tmp_path):
+    chapter = name.split(".")[0]
+    assert run_script(swapped(chapter, tmp_path), *REFERENCES[name]) == reference(name)
+
+
+# -- the adapters -----------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def fresh_stream():
+    """Each test starts from the book's stream on NumPy (init() is module-wide state)."""
+    book.init(backend="numpy")
+    yield
+    book.init(backend="numpy")
+
+
+def test_dense_has_the_books_attributes_over_xpnets_dense():
+    X, _ = book.spiral_data(samples=10, classes=3)
+    dense = book.Layer_Dense(2, 4, weight_regularizer_l2=5e-4, bias_regularizer_l1=0.1)
+    assert isinstance(dense.xpnet, Dense)
+    assert dense.weights is dense.xpnet.params["W"] and dense.weights.shape == (2, 4)
+    assert dense.weight_regularizer_l2 == 5e-4 and dense.bias_regularizer_l1 == 0.1
+    assert not hasattr(dense, "dweights") and not hasattr(dense, "weight_momentums")
+    assert dense.forward(X) is None
+    assert dense.inputs is X
+    np.testing.assert_array_equal(dense.output, dense.xpnet.forward(X))
+    assert dense.backward(np.ones((30, 4), dtype=np.float32)) is None
+    assert dense.dinputs.shape == (30, 2)
+    assert dense.dweights is dense.xpnet.grads["W"] and dense.dbiases.shape == (1, 4)
+
+
+def test_optimizer_state_under_the_books_names():
+    dense = book.Layer_Dense(2, 3)
+    dense.forward(np.ones((5, 2), dtype=np.float32))
+    dense.backward(np.ones((5, 3), dtype=np.float32))
+    adam = book.Optimizer_Adam(learning_rate=0.01, decay=0.1)
+    adam.pre_update_params()
+    adam.update_params(dense)
+    adam.post_update_params()
+    state = dense.xpnet.optimizer_state
+    assert dense.weight_momentums is state["W"]["m"] and dense.weight_cache is state["W"]["v"]
+    assert dense.bias_momentums is state["b"]["m"] and dense.bias_cache is state["b"]["v"]
+    assert adam.iterations == 1 and adam.current_learning_rate == 0.01
+    adam.pre_update_params()
+    assert adam.current_learning_rate == pytest.approx(0.01 / 1.1)
+    for optimizer, momentums, cache in ((book.Optimizer_SGD(momentum=0.5), "u", None),
+                                        (book.Optimizer_Adagrad(), None, "cache"),
+                                        (book.Optimizer_RMSprop(), None, "cache")):
+        layer = book.Layer_Dense(2, 3)
+        layer.forward(np.ones((5, 2), dtype=np.float32))
+        layer.backward(np.ones((5, 3), dtype=np.float32))
+        optimizer.update_params(layer)
+        state = layer.xpnet.optimizer_state["W"]
+        assert hasattr(layer, "weight_momentums") == (momentums is not None)
+        assert hasattr(layer, "weight_cache") == (cache is not None)
+        if momentums:
+            assert layer.weight_momentums is state[momentums]
+        if cache:
+            assert layer.weight_cache is state[cache]
+
+
+def test_optimizer_defaults_are_the_books():
+    assert (book.Optimizer_SGD().learning_rate, book.Optimizer_SGD().momentum) == (1.0, 0.0)
+    assert (book.Optimizer_Adagrad().learning_rate, book.Optimizer_Adagrad().epsilon) == \
+        (1.0, 1e-7)
+    rms = book.Optimizer_RMSprop()
+    assert (rms.learning_rate, rms.decay, rms.epsilon, rms.rho) == (0.001, 0.0, 1e-7, 0.9)
+    adam = book.Optimizer_Adam()
+    assert (adam.learning_rate, adam.epsilon, adam.beta_1, adam.beta_2) == \
+        (0.001, 1e-7, 0.9, 0.999)
+
+
+def test_dropout_rate_is_the_drop_rate_and_stores_the_keep_rate():
+    drop = book.Layer_Dropout(0.1)
+    assert isinstance(drop.xpnet, Dropout) and drop.xpnet.rate == 0.1
+    assert drop.rate == pytest.approx(0.9)  # the book stores 1 - rate
+    x = np.ones((4, 50), dtype=np.float32)
+    drop.forward(x)
+    assert set(np.unique(drop.output).round(6).tolist()) <= {0.0, round(1 / 0.9, 6)}
+    assert drop.binary_mask is drop.xpnet.mask
+    drop.forward(x, False)
+    assert drop.output is x
+
+
+def test_losses_calculate_regularize_and_accumulate():
+    dense = book.Layer_Dense(2, 3, weight_regularizer_l2=0.5)
+    loss = book.Loss_CategoricalCrossentropy()
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]], dtype=np.float32)
+    y = np.array([0, 1])
+    expected = -(np.log(0.7) + np.log(0.5)) / 2
+    assert float(loss.calculate(p, y)) == pytest.approx(expected, rel=1e-6)
+    penalty = 0.5 * float(np.sum(host(dense.weights) ** 2))
+    assert float(loss.regularization_loss(dense)) == pytest.approx(penalty, rel=1e-6)
+    loss.remember_trainable_layers([dense])
+    data, reg = loss.calculate(p, y, include_regularization=True)
+    assert float(data) == pytest.approx(expected, rel=1e-6)
+    assert float(reg) == pytest.approx(penalty, rel=1e-6)
+    assert float(loss.calculate_accumulated()) == pytest.approx(expected, rel=1e-6)
+    loss.new_pass()
+    loss.calculate(p[:1], y[:1])
+    assert float(loss.calculate_accumulated()) == pytest.approx(-np.log(0.7), rel=1e-6)
+    assert loss.backward(p, y) is None and loss.dinputs.shape == (2, 3)
+
+
+def test_softmax_with_crossentropy_sets_output_and_the_joint_gradient():
+    combined = book.Activation_Softmax_Loss_CategoricalCrossentropy()
+    logits = np.array([[2.0, 1.0, 0.1]], dtype=np.float32)
+    assert float(combined.forward(logits, np.array([0]))) == pytest.approx(0.417, abs=1e-3)
+    combined.backward(combined.output, np.array([0]))
+    np.testing.assert_allclose(combined.dinputs, combined.output - [[1, 0, 0]])
+
+
+def test_a_books_style_loss_subclass_gets_calculate_from_the_base():
+    class Loss_Half(book.Loss):
+        def forward(self, y_pred, y_true):
+            return np.mean(y_pred - y_true, axis=-1) / 2
+
+    loss = Loss_Half()
+    assert float(loss.calculate(np.ones((4, 2)), np.zeros((4, 2)))) == 0.5
+    assert loss.regularization_loss() == 0
+
+
+def test_accuracies():
+    acc = book.Accuracy_Categorical()
+    assert float(acc.calculate(np.array([0, 2, 1]), np.array([0, 1, 1]))) == \
+        pytest.approx(2 / 3)
+    assert book.Accuracy_Categorical(binary=True).binary
+    reg = book.Accuracy_Regression()
+    reg.init(np.array([[0.0], [2.0]]))
+    assert float(reg.precision) == pytest.approx(1 / 250)
+    assert float(acc.calculate_accumulated()) == pytest.approx(2 / 3)
+
+
+def spiral_model(dropout: bool = False) -> tuple[book.Model, tuple, tuple]:
+    X, y = book.spiral_data(samples=50, classes=3)
+    X_test, y_test = book.spiral_data(samples=20, classes=3)
+    model = book.Model()
+    model.add(book.Layer_Dense(2, 16, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4))
+    model.add(book.Activation_ReLU())
+    if dropout:
+        model.add(book.Layer_Dropout(0.1))
+    model.add(book.Layer_Dense(16, 3))
+    model.add(book.Activation_Softmax())
+    model.set(loss=book.Loss_CategoricalCrossentropy(),
+              optimizer=book.Optimizer_Adam(learning_rate=0.05, decay=5e-5),
+              accuracy=book.Accuracy_Categorical())
+    model.finalize()
+    return model, (X, y), (X_test, y_test)
+
+
+NUMBER = r"\d+\.\d{3}"
+LINE = (rf"acc: {NUMBER}, loss: {NUMBER} \(data_loss: {NUMBER}, reg_loss: {NUMBER}\), "
+        r"lr: [0-9.e-]+")
+
+
+def test_model_train_prints_the_chapter_18_lines(capsys):
+    model, (X, y), test = spiral_model(dropout=True)
+    assert model.train(X, y, epochs=25, print_every=10, validation_data=test) is None
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in lines] == ["epoch: 10", "epoch: 20", "validation"]
+    assert all(re.fullmatch(rf"epoch: \d+, {LINE}", line) for line in lines[:2])
+    assert re.fullmatch(rf"validation, acc: {NUMBER}, loss: {NUMBER}", lines[2])
+    assert model.trainable_layers == [model.layers[0], model.layers[3]]
+    assert model.output_layer_activation is model.layers[-1]
+
+
+def test_model_train_with_batches_prints_the_chapter_19_lines(capsys):
+    model, (X, y), test = spiral_model()
+    model.train(X, y, epochs=2, batch_size=40, print_every=2, validation_data=test)
+    lines = capsys.readouterr().out.splitlines()
+    heads = [line.split(",")[0] for line in lines]
+    # 150 samples in batches of 40: steps 0-3, printed at 0, 2 and the last, 3
+    epoch = ["step: 0", "step: 2", "step: 3", "training", "validation"]
+    assert heads == ["epoch: 1", *epoch, "epoch: 2", *epoch]
+    assert all(re.fullmatch(rf"(step: \d|training), {LINE}", line)
+               for line in lines if not line.startswith(("epoch", "validation")))
+    assert model.optimizer.iterations == 8
+
+
+def test_model_predict_evaluate_and_parameters(tmp_path, capsys):
+    model, (X, y), test = spiral_model()
+    model.train(X, y, epochs=5, print_every=100)
+    out = model.predict(X)
+    np.testing.assert_array_equal(model.predict(X, batch_size=7), out)
+    model.evaluate(*test)
+    assert capsys.readouterr().out.startswith("validation, acc: ")
+    params = model.get_parameters()
+    assert [tuple(w.shape) for w, _ in params] == [(2, 16), (16, 3)]
+    model.save_parameters(tmp_path / "p.npz")
+    other, _, _ = spiral_model()
+    other.load_parameters(tmp_path / "p.npz")
+    np.testing.assert_array_equal(other.predict(X), out)
+    other.set_parameters([(np.zeros((2, 16)), np.zeros((1, 16))), params[1]])
+    assert not np.any(host(other.layers[0].weights))
+
+
+def test_model_save_and_load_round_trip(tmp_path):
+    model, (X, y), _ = spiral_model()
+    model.train(X, y, epochs=5, print_every=100)
+    model.save(tmp_path / "spiral.model")  # the book's name; written as spiral.model.npz
+    loaded = book.Model.load(tmp_path / "spiral.model")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert isinstance(loaded.layers[0], book.Layer_Dense)
+    assert isinstance(loaded.optimizer, book.Optimizer_Adam)
+    assert loaded.optimizer.iterations == 5
+
+
+def test_model_needs_finalize_and_a_loss():
+    model = book.Model()
+    with pytest.raises(RuntimeError, match=r"model\.finalize\(\)"):
+        model.predict(np.ones((1, 2), dtype=np.float32))
+    model.add(book.Layer_Dense(2, 1))
+    with pytest.raises(RuntimeError, match="no loss"):
+        model.finalize()
+
+
+def test_before_init_the_plain_engine_and_after_it_the_books_stream():
+    book.init()
+    first = host(book.Layer_Dense(2, 3).weights)
+    assert book.Layer_Dense(2, 3).xpnet.ops.name == "faithful"
+    book.init()
+    np.testing.assert_array_equal(host(book.Layer_Dense(2, 3).weights), first)
+    np.testing.assert_array_equal(first[0], (0.01 * np.float32(
+        np.random.RandomState(0).randn(6)[:3])).astype(np.float32))
+
+
+def test_another_backend_holds_the_books_arrays():
+    torch = pytest.importorskip("torch")
+    book.init(backend="torch")
+    X, _ = book.spiral_data(samples=5, classes=2)
+    dense = book.Layer_Dense(2, 3)
+    dense.forward(X)
+    assert isinstance(dense.output, torch.Tensor) and isinstance(dense.weights, torch.Tensor)
+    book.set_backend("numpy")
+    assert isinstance(book.Layer_Dense(2, 3).weights, np.ndarray)
+
+
+def test_gradcheck_understands_the_books_layers():
+    book.set_backend("numpy")
+    for layer in (book.Layer_Dense(3, 4, 0.01, 0.02, 0.03, 0.04), book.Layer_Dropout(0.3),
+                  book.Activation_ReLU(), book.Activation_Softmax(),
+                  book.Activation_Sigmoid(), book.Activation_Linear()):
+        report = gradcheck.check(layer)
+        assert report.passed, str(report)
+    assert [c.parameter for c in gradcheck.check(book.Layer_Dense(3, 2)).checks] == \
+        ["x", "weights", "biases"]
+    report = gradcheck.check(book.Loss_MeanSquaredError(),
+                             (np.array([[0.5, 1.0]]), np.array([[0.0, 2.0]])))
+    assert report.passed
+
+
+def test_xpnet_gradcheck_command_checks_a_book_layer():
+    import io
+
+    out = io.StringIO()
+    code = main(["gradcheck", "xpnet.book:Layer_Dense", "--arg", "n_inputs=3",
+                 "--arg", "n_neurons=2", "--arg", "weight_regularizer_l2=0.1"], out=out)
+    assert code == 0, out.getvalue()
+
+
+def test_explain_mode_sees_the_xpnet_classes_underneath():
+    dense = book.Layer_Dense(2, 3)
+    with trace.Tracer() as tracer:
+        dense.forward(np.ones((4, 2), dtype=np.float32))
+    assert {(e.component, e.quantity) for e in tracer.events} >= {("Dense", "y")}
