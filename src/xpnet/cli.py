@@ -394,8 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="one JSON event per line (enough to recompute every step)")
     fmt.add_argument("--markdown", action="store_true", help="Markdown, for docs")
     ex.add_argument("--plot", metavar="FILE.png",
-                    help="adam: plot lr, effective step sizes, |m| and sqrt(v) over a run "
-                    "(needs matplotlib)")
+                    help="adam: plot lr, effective step sizes, |m| and sqrt(v) over a run")
     ex.add_argument("--plot-steps", type=_positive, default=2000, metavar="N",
                     help="training steps for --plot (default 2000)")
     ex.set_defaults(func=_explain)
