@@ -80,19 +80,26 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     every = args.print_every or preset.log_every
     keys = ("epoch", "acc", "loss", "data_loss", "reg_loss", "lr")
 
+    epochs = args.epochs if args.epochs is not None else preset.epochs
+    bar = _Progress("epoch")
+
     def report(model: Any, epoch: int, logs: dict[str, Any]) -> None:
         if epoch % every:
             return
+        if bar.bar is not None:
+            bar.bar.clear()  # the line goes where the bar was; the bar is drawn below it
         if args.json:
             out.write(json.dumps({k: logs[k] for k in keys}) + "\n")
         else:
             out.write(book_line(logs) + "\n")
         out.flush()
+        bar.update(epoch, epochs)
 
-    result = presets.run(
-        preset, backend=args.backend, seed=args.seed, epochs=args.epochs,
-        log_every=every, callback=report, fast=args.fast,
-    )
+    with bar:
+        result = presets.run(
+            preset, backend=args.backend, seed=args.seed, epochs=args.epochs,
+            log_every=every, callback=report, fast=args.fast,
+        )
     if result.validation is not None:
         if args.json:
             out.write(json.dumps({"validation": result.validation}) + "\n")
