@@ -114,7 +114,7 @@ def bench(session: nox.Session) -> None:
     Arguments after ``--`` replace the default ones: ``nox -s bench -- --cases reference``.
     """
     session.install(*TORCH)
-    session.install("-e", ".[bench]")
+    session.install("-e", ".")
     out = ROOT / "benchmarks" / "results" / f"bench-{datetime.date.today().isoformat()}.json"
     args = session.posargs or ["--quick", "--json", str(out.relative_to(ROOT))]
     session.run("xpnet", "bench", *args, env=ENV)

@@ -1,9 +1,10 @@
 """A griffe extension that makes xpnet's reStructuredText-flavoured docstrings read well
 as Markdown in the API reference. It changes only what the docs site shows, never the source.
 
-* ``:class:`~xpnet.Model``` and the other roles become code spans (``Model``);
-  ``:math:`x W + b``` becomes ``x W + b`` in a code span.
-* ``.. math::`` blocks and ``text::`` literal blocks become fenced code blocks.
+* ``:class:`~xpnet.Model``` and the other roles become code spans (``Model``).
+* ``:math:`x W + b``` becomes ``\\(x W + b\\)`` and a ``.. math::`` block a ``\\[ ... \\]``
+  block, which ``pymdownx.arithmatex`` marks and MathJax typesets (``mkdocs.yml``).
+* ``text::`` literal blocks become fenced code blocks.
 * Doctest blocks outside a numpydoc ``Examples`` section (module docstrings have them)
   become fenced ``pycon`` blocks; without this, Markdown would run them into one paragraph
   and read ``[50, 100]`` in their output as a link.
@@ -19,7 +20,8 @@ from typing import Any
 
 import griffe
 
-_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|data|attr|exc|obj|math):`(~?)([^`]+)`")
+_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|data|attr|exc|obj):`(~?)([^`]+)`")
+_MATH = re.compile(r":math:`([^`]+)`")
 _SECTION_RULE = re.compile(r"^\s*-{3,}\s*$")
 
 
@@ -51,7 +53,7 @@ def _fence(body: list[str], lang: str, indent: str) -> list[str]:
 
 def markdownify(text: str) -> str:
     """The docstring ``text`` with the reST constructs above turned into Markdown."""
-    lines = _ROLE.sub(_role, text).splitlines()
+    lines = _MATH.sub(r"\\(\1\\)", _ROLE.sub(_role, text)).splitlines()
     out: list[str] = []
     section = ""
     i = 0
@@ -64,8 +66,9 @@ def markdownify(text: str) -> str:
             base = _indent(line)
             end = _block(lines, i + 1, base)
             body = [stripped[len(".. math::"):].strip()] if stripped != ".. math::" else []
-            body += [ln for ln in lines[i + 1:end] if ln.strip()]
-            out += _fence(body, "latex", line[:base])
+            body += [ln.strip() for ln in lines[i + 1:end] if ln.strip()]
+            indent = line[:base]
+            out += ["", f"{indent}\\[", *(indent + ln for ln in body), f"{indent}\\]", ""]
             i = end
             continue
         if stripped.endswith("::") and not stripped.startswith(".."):

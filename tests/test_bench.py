@@ -121,6 +121,28 @@ def test_default_cases_and_contenders_per_device():
     assert contenders.default_contenders("cuda") == list(contenders.CONTENDERS) == [
         "book", "book_nnfs", "xpnet", "xpnet_faithful", "xpnet_fast", "xpnet_graph",
         "torch_eager", "torch_compile"]
+    # --quick: the small cases, and nothing that takes a minute to compile
+    assert [w.name for w in workloads.default_cases("cpu", quick=True)] == [
+        "reference", "reference_dropout", "wide"]
+    assert contenders.default_contenders("cpu", quick=True) == [
+        "book", "book_nnfs", "xpnet", "xpnet_faithful", "torch_eager"]
+
+
+def test_the_tables_fit_in_100_columns_and_verbose_adds_the_details():
+    result = _suite(["book", "xpnet"], Workload("reference_dropout", 10, 8, 0.1))
+    result["config"]["quick"] = True
+    text = render(result)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    header = next(line for line in text.splitlines() if line.startswith("contender"))
+    assert header.split() == ["contender", "ms/epoch", "+-%", "vs", "book", "GB/s", "x", "floor",
+                              "peak", "MB", "acc"]  # vs nnfs, vs eager: not run here
+    assert "--quick: fewer epochs" in text and "--verbose adds" in text
+    rows = result["cases"]["reference_dropout"]["results"]
+    line = next(line for line in text.splitlines() if line.startswith("xpnet "))
+    assert line.split()[1] == f"{rows['xpnet']['median_ms']:.3f}"
+    wide = render(result, verbose=True)
+    assert "min-max" in wide and "GFLOP/s" in wide and "peak MB (x need)" in wide
+    assert max(len(line) for line in wide.splitlines()) > 100
 
 
 def test_floor_by_hand():
@@ -145,19 +167,23 @@ def test_ceilings_are_positive():
     assert set(c.to_dict()) >= {"matmul_gflops", "bandwidth_gbps"}
 
 
-def _suite(names, w=None):
+def _suite(names, w=None, progress=None):
     fake = Ceilings(matmul_gflops=100.0, bandwidth_gbps=10.0)
     return harness.run_suite([w or Workload("small", 10, 8, 0.1)], names, epochs=2,
-                             repeats=2, warmup=1, ceilings=fake)
+                             repeats=2, warmup=1, ceilings=fake, progress=progress)
 
 
 def test_run_suite_schema_and_ratios():
     names = ["book", "xpnet"]
     if _torch_available():
         names.append("torch_eager")
-    result = _suite(names)
+    steps = []
+    result = _suite(names, progress=lambda message, done, total: steps.append((done, total)))
     json.dumps(result, allow_nan=False)  # serialisable as strict JSON
     assert set(result) == TOP
+    # per contender: build and warm up, 2 timed repeats, and a memory pass where measurable
+    total = sum(3 + (contenders.memory_method(n, "cpu") is not None) for n in names)
+    assert steps == [(done, total) for done in range(total)]
     assert result["complete"] is True and result["device"] == "cpu"
     assert result["environment"]["device"] == "cpu" and result["environment"]["cuda"] is None
     assert result["ceilings"]["device"] == "cpu" and result["host_ceilings"] is None
@@ -493,7 +519,7 @@ def test_a_gpu_run_on_numpy_labels_devices_floors_and_skips(numpy_as_gpu, monkey
         assert name not in huge_case["results"]
     assert "xpnet" in huge_case["results"]
 
-    text = render(result)
+    text = render(result, verbose=True)
     assert re.search(r"^book \(cpu\) ", text, re.MULTILINE)
     assert re.search(r"^xpnet +\d", text, re.MULTILINE)  # on the run's device: no label
     assert " floor ms x floor " in text and "; floor on cuda " in text

@@ -8,9 +8,10 @@ import re
 from html.parser import HTMLParser
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from xpnet.experiments import Store, plan, plots, run
+from xpnet.experiments import Store, load, plan, plots, run
 from xpnet.experiments import analysis as an
 from xpnet.experiments.report import QUESTIONS, write_report
 from xpnet.experiments.stats import compare, fmt, summarize, t_quantile
@@ -30,9 +31,9 @@ def study(tmp_path_factory):
 
 
 def ci(values):
-    """95% CI of the mean, recomputed with NumPy."""
+    """95% CI of the mean, recomputed with NumPy and the printed t table."""
     x = np.asarray(values, dtype=float)
-    h = t_quantile(len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
+    h = T975[len(x) - 1] * x.std(ddof=1) / math.sqrt(len(x))
     return x.mean(), x.mean() - h, x.mean() + h
 
 
@@ -52,16 +53,20 @@ def values_at(store, keys, split, metric, epoch=None, size=None):
 
 
 # -- stats ----------------------------------------------------------------------------------
+#: t_{0.975, df} from a printed table (six decimals), by degrees of freedom.
+T975 = {1: 12.706205, 2: 4.302653, 3: 3.182446, 4: 2.776445, 9: 2.262157, 30: 2.042272,
+        120: 1.979930}
+
+
 def test_t_quantiles_and_a_summary_by_hand():
-    assert round(t_quantile(2), 3) == 4.303
-    assert round(t_quantile(1), 3) == 12.706 and round(t_quantile(30), 3) == 2.042
-    # the series beyond the table continues it smoothly down to the normal 1.96
-    assert 1.96 < t_quantile(31) < t_quantile(30)
-    assert t_quantile(10**6) == pytest.approx(1.95996, abs=1e-5)
+    for df, t in T975.items():
+        assert t_quantile(df) == pytest.approx(t, abs=1e-6)
+    # towards the normal's 1.959964 as the degrees of freedom grow
+    assert t_quantile(10**6) == pytest.approx(1.959964, abs=1e-5)
     s = summarize([1.0, 2.0, 6.0, float("nan"), float("inf")])
     assert (s.n, s.excluded, s.mean) == (3, 2, 3.0)
     assert s.sd == pytest.approx(math.sqrt(7))  # squares 4 + 1 + 9 over n - 1 = 2
-    assert s.ci_high - s.mean == pytest.approx(4.3027 * math.sqrt(7) / math.sqrt(3))
+    assert s.ci_high - s.mean == pytest.approx(4.302653 * math.sqrt(7) / math.sqrt(3))
     assert math.isnan(summarize([5.0]).ci_low) and summarize([]).n == 0
     with pytest.raises(ValueError, match="at least 1 degree"):
         t_quantile(0)
@@ -76,6 +81,27 @@ def test_compare_calls_a_difference_only_when_the_cis_separate():
 
 
 # -- tables ---------------------------------------------------------------------------------
+def test_load_gives_the_tidy_frame_of_a_study(study, tmp_path):
+    store, _, trials, out = study
+    frame = load(out)
+    assert tuple(frame.columns) == an.FRAME_COLUMNS
+    assert len(frame) == len(list(store.rows())) and frame["key"].nunique() == len(trials)
+    assert set(frame["split"]) == {"train", "validation", "test"}
+    assert set(frame["metric"]) == {"acc", "loss"}
+    # each diverged run (lr 1e20) is marked on all its rows, and the others nowhere
+    diverged = frame.groupby("key")["diverged_at"].agg(lambda d: d.notna().all())
+    assert diverged.sum() == 2 and set(frame.loc[frame["diverged_at"].notna(), "lr"]) == {1e20}
+    row = next(r for r in store.rows() if r["split"] == "test")
+    match = frame[(frame["key"] == row["key"]) & (frame["split"] == "test")
+                  & (frame["metric"] == row["metric"])
+                  & (frame["test_samples"] == row["test_samples"]) & (frame["rep"] == row["rep"])]
+    assert match["value"].tolist() == [row["value"]]
+    one = trials[0]
+    assert load(out, keys=[one.key])["key"].unique().tolist() == [one.key]
+    with pytest.raises(FileNotFoundError, match=r"no results\.sqlite"):
+        load(tmp_path / "nowhere")
+
+
 def test_samples_table_matches_the_rows(study):
     store, base, _, _ = study
     table = an.samples_table(store, base)
@@ -151,16 +177,15 @@ def test_epochs_table_matches_the_rows(study):
 
 
 def synthetic(losses_by_seed, epochs=(1, 10, 100, 1000)):
-    runs = []
-    for seed, losses in enumerate(losses_by_seed):
-        config = {"preset": "ch15", "seed": seed, "train_samples": 1000, "lr": 0.05,
-                  "epochs": epochs[-1], "snapshots": []}
-        run_ = an.Run(f"k{seed}", config, None)
-        for split in ("train", "validation"):
-            run_.curve[(split, "loss")] = dict(zip(epochs, losses, strict=True))
-            run_.curve[(split, "acc")] = {e: 0.7 for e in epochs}
-        runs.append(run_)
-    return runs
+    """A frame like load()'s: one long run per seed, with these validation losses."""
+    rows = [{"key": f"k{seed}", "preset": "ch15", "seed": seed, "train_samples": 1000,
+             "lr": 0.05, "epochs": epochs[-1], "diverged_at": pd.NA, "epoch": e,
+             "split": split, "metric": metric, "test_samples": 0, "rep": 0,
+             "value": loss if metric == "loss" else 0.7}
+            for seed, losses in enumerate(losses_by_seed)
+            for e, loss in zip(epochs, losses, strict=True)
+            for split in ("train", "validation") for metric in ("acc", "loss")]
+    return pd.DataFrame(rows, columns=list(an.FRAME_COLUMNS)).astype({"diverged_at": "Int64"})
 
 
 def test_overfitting_onset_needs_a_rise_beyond_the_ci():

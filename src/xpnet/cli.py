@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from tqdm import tqdm
+
 from . import __version__, presets, usercode
 from .backend import BACKENDS
 from .errors import DivergenceError, StudyError, UserCodeError, XpnetError
@@ -83,19 +85,26 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     every = args.print_every or preset.log_every  # 0: log nothing
     keys = ("epoch", "acc", "loss", "data_loss", "reg_loss", "lr")
 
+    epochs = args.epochs if args.epochs is not None else preset.epochs
+    bar = _Progress("epoch")
+
     def report(model: Any, epoch: int, logs: dict[str, Any]) -> None:
         if not every or epoch % every:
             return
+        if bar.bar is not None:
+            bar.bar.clear()  # the line goes where the bar was; the bar is drawn below it
         if args.json:
             out.write(json.dumps({k: logs[k] for k in keys}) + "\n")
         else:
             out.write(book_line(logs) + "\n")
         out.flush()
+        bar.update(epoch, epochs)
 
-    result = presets.run(
-        preset, backend=args.backend, seed=args.seed, epochs=args.epochs,
-        log_every=every, callback=report, fast=args.fast,
-    )
+    with bar:
+        result = presets.run(
+            preset, backend=args.backend, seed=args.seed, epochs=args.epochs,
+            log_every=every, callback=report, fast=args.fast,
+        )
     if result.validation is not None:
         if args.json:
             out.write(json.dumps({"validation": result.validation}) + "\n")
@@ -200,21 +209,30 @@ def _numbers(kind: type) -> Any:
     return parse
 
 
-class _Bar:
-    """A one-line progress bar on a terminal's stderr; silent when stderr is not a TTY."""
+class _Progress:
+    """A progress bar with rate and ETA (tqdm) on a terminal's stderr, fed ``(done,
+    total)``; nothing at all when stderr is not a terminal, so piped output stays quiet."""
 
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
+    def __init__(self, unit: str) -> None:
+        self.unit = unit
+        self.bar: tqdm | None = None
 
-    def __call__(self, done: int, total: int, trial: Any) -> None:
-        if not self.enabled:
+    def update(self, done: int, total: int, description: str | None = None) -> None:
+        if not sys.stderr.isatty():
             return
-        width = 30
-        filled = width * done // max(total, 1)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} trials")
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        if self.bar is None:
+            self.bar = tqdm(total=total, initial=done, unit=self.unit, file=sys.stderr,
+                            dynamic_ncols=True, leave=False)
+        if description is not None:
+            self.bar.set_description_str(description, refresh=False)
+        self.bar.update(done - self.bar.n)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _study(args: argparse.Namespace, out: TextIO) -> int:
@@ -222,11 +240,13 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
 
     writable(Path(args.out), "--out", folder=True)
     try:
-        result = run_study(
-            args.study, args.out, preset=args.preset, quick=args.quick, seeds=args.seeds,
-            train_samples=args.train_samples, test_samples=args.test_samples,
-            epochs=args.epochs, lr=args.lr, backend=args.backend, workers=args.workers,
-            dask=args.dask, resume=args.resume, group_size=args.group_size, progress=_Bar())
+        with _Progress("trial") as bar:
+            result = run_study(
+                args.study, args.out, preset=args.preset, quick=args.quick, seeds=args.seeds,
+                train_samples=args.train_samples, test_samples=args.test_samples,
+                epochs=args.epochs, lr=args.lr, backend=args.backend, workers=args.workers,
+                dask=args.dask, resume=args.resume, group_size=args.group_size,
+                progress=lambda done, total, trial: bar.update(done, total))
     except StudyError as exc:
         raise UsageError(str(exc).replace("resume=True (--resume)", "--resume")) from exc
     for note in result["notes"]:
@@ -267,29 +287,22 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         writable(Path(args.json), "--json")
     names = args.cases if args.cases is not None else [
-        w.name for w in workloads.default_cases(args.device)]
+        w.name for w in workloads.default_cases(args.device, args.quick)]
     cases = [workloads.get(name).resized(args.samples_per_class, args.hidden)
              for name in names]
-
-    def progress(message: str) -> None:
-        if sys.stderr.isatty():
-            sys.stderr.write(f"\r\033[K{message}")
-        else:
-            sys.stderr.write(message + "\n")
-        sys.stderr.flush()
 
     def checkpoint(partial: dict[str, Any]) -> None:
         # every finished case reaches the file at once: a run cut short keeps them
         harness.save(partial, args.json)
 
-    result = harness.run_suite(
-        cases, args.contenders, epochs=args.epochs, repeats=args.repeats, warmup=args.warmup,
-        quick=args.quick, threads=args.threads, memory=not args.no_memory,
-        ceilings=not args.no_ceilings, device=args.device, progress=progress,
-        checkpoint=checkpoint if args.json else None)
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
-    out.write(report.render(result))
+    with _Progress("step") as bar:
+        result = harness.run_suite(
+            cases, args.contenders, epochs=args.epochs, repeats=args.repeats,
+            warmup=args.warmup, quick=args.quick, threads=args.threads,
+            memory=not args.no_memory, ceilings=not args.no_ceilings, device=args.device,
+            progress=lambda message, done, total: bar.update(done, total, message),
+            checkpoint=checkpoint if args.json else None)
+    out.write(report.render(result, verbose=args.verbose))
     if args.json:
         harness.save(result, args.json)
         out.write(f"wrote {args.json}\n")
@@ -367,8 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="one JSON event per line (enough to recompute every step)")
     fmt.add_argument("--markdown", action="store_true", help="Markdown, for docs")
     ex.add_argument("--plot", metavar="FILE.png",
-                    help="adam: plot lr, effective step sizes, |m| and sqrt(v) over a run "
-                    "(needs matplotlib)")
+                    help="adam: plot lr, effective step sizes, |m| and sqrt(v) over a run")
     ex.add_argument("--plot-steps", type=_positive, default=2000, metavar="N",
                     help="training steps for --plot (default 2000)")
     ex.set_defaults(func=_explain)
@@ -437,7 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
                     f"{' and '.join(GPU_ONLY)} with --device cuda only; the torch ones are "
                     "skipped when torch is missing)")
     bn.add_argument("--quick", action="store_true",
-                    help="a fifth of the epochs and 3 repeats, for a first look")
+                    help="a fifth of the epochs and 3 repeats; unless named, only the cases "
+                    "reference, reference_dropout and wide, and no torch_compile: a first "
+                    "look in about half a minute")
+    bn.add_argument("--verbose", action="store_true",
+                    help="wider tables: min-max, GFLOP/s, share of the ceilings, the floor, "
+                    "peak memory over the need (every number is in --json)")
     bn.add_argument("--epochs", type=_positive, default=None,
                     help="epochs per timed repeat, every case (default: scaled per case so "
                     "that a repeat takes about 0.3-1 s)")

@@ -40,8 +40,9 @@ import numpy as np
 from . import nnfs_book
 from .workloads import DECAY, LEARNING_RATE, LOG_EVERY, Workload
 
-__all__ = ["CONTENDERS", "GPU_ONLY", "HOST_ONLY", "NUMPY_CONTENDERS", "Run", "Unavailable",
-           "default_contenders", "make", "memory_method", "placement", "synchronizer"]
+__all__ = ["CONTENDERS", "GPU_ONLY", "HOST_ONLY", "NUMPY_CONTENDERS", "SLOW_TO_START", "Run",
+           "Unavailable", "default_contenders", "make", "memory_method", "placement",
+           "synchronizer"]
 
 #: ``run(epochs) -> (loss, accuracy)``
 Run = Callable[[int], tuple[float, float]]
@@ -393,14 +394,22 @@ CONTENDERS: dict[str, Callable[..., Run]] = {
 NUMPY_CONTENDERS = ("book", "book_nnfs", "xpnet", "xpnet_faithful")
 
 
-def default_contenders(device: str = "cpu") -> list[str]:
+#: Left out of a quick run unless named: compiling takes about a minute on a small CPU.
+SLOW_TO_START = ("torch_compile",)
+
+
+def default_contenders(device: str = "cpu", quick: bool = False) -> list[str]:
     """The contenders a run on ``device`` times when none are named: on the CPU all but
-    :data:`GPU_ONLY`, on a GPU all of them.
+    :data:`GPU_ONLY`, on a GPU all of them; a ``quick`` run leaves out
+    :data:`SLOW_TO_START`.
 
     >>> default_contenders("cpu")
     ['book', 'book_nnfs', 'xpnet', 'xpnet_faithful', 'torch_eager', 'torch_compile']
+    >>> default_contenders("cpu", quick=True)[-1]
+    'torch_eager'
     """
-    return [n for n in CONTENDERS if device != "cpu" or n not in GPU_ONLY]
+    return [n for n in CONTENDERS if (device != "cpu" or n not in GPU_ONLY)
+            and not (quick and n in SLOW_TO_START)]
 
 
 def placement(name: str, device: str) -> str:

@@ -100,7 +100,22 @@ MEMORY_METHODS = {
                   "tensors",
 }
 
-Progress = Callable[[str], None]
+#: ``progress(message, done, total)`` as each step starts: what it does, how many of the
+#: suite's steps are done and how many there are (building and warming up a contender,
+#: a timed repeat of a case, a peak-memory pass, a ceilings measurement).
+Progress = Callable[[str, int, int], None]
+
+
+class _Steps:
+    """Counts the steps of a suite for a :data:`Progress` callback."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.done, self.total, self.progress = 0, total, progress
+
+    def __call__(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message, min(self.done, self.total), self.total)
+        self.done += 1
 
 
 # ---------------------------------------------------------------------------------------
@@ -251,7 +266,7 @@ def _floors(w: Workload, ceilings: dict[str, _ceilings.Ceilings]) -> dict[str, d
 
 def _run_case(w: Workload, names: Sequence[str], *, epochs: int, repeats: int, warmup: int,
               memory: bool, ceilings: dict[str, _ceilings.Ceilings], device: str,
-              explicit: bool, progress: Progress) -> dict[str, Any]:
+              explicit: bool, progress: Callable[[str], None]) -> dict[str, Any]:
     X, y = _data(w)
     skipped: dict[str, str] = {}
     runs: dict[str, Run] = {}
@@ -266,8 +281,8 @@ def _run_case(w: Workload, names: Sequence[str], *, epochs: int, repeats: int, w
             start = time.perf_counter()
             syncs[name] = synchronizer(name, device)
             runs[name] = make(name, w, X, y, device)
+            progress(f"{w.name}: building {name}, warming up ({warmup} epochs)")
             if warmup:
-                progress(f"{w.name}: warming up {name} ({warmup} epochs)")
                 runs[name](warmup)
             syncs[name]()
             setup_s[name] = time.perf_counter() - start
@@ -278,10 +293,10 @@ def _run_case(w: Workload, names: Sequence[str], *, epochs: int, repeats: int, w
     samples: dict[str, list[float]] = {n: [] for n in runs}
     last: dict[str, tuple[float, float]] = {}
     for r in range(repeats):
-        progress(f"{w.name}: repeat {r + 1}/{repeats}")
         order = list(runs)
         shift = r % max(len(order), 1)
         for name in order[shift:] + order[:shift]:  # rotate the order each repeat
+            progress(f"{w.name}: repeat {r + 1}/{repeats} of {name}")
             try:
                 ms, last[name] = _time(runs[name], epochs, syncs[name])
             except Exception as exc:  # without warmup, a compiler fails here first
@@ -342,7 +357,7 @@ def _run_case(w: Workload, names: Sequence[str], *, epochs: int, repeats: int, w
 
 def _measure_ceilings(ceilings: _ceilings.Ceilings | Sequence[_ceilings.Ceilings] | bool,
                       names: Sequence[str], device: str,
-                      report: Progress) -> dict[str, _ceilings.Ceilings]:
+                      report: Callable[[str], None]) -> dict[str, _ceilings.Ceilings]:
     """The ceilings of every device a contender computes on, by device."""
     if isinstance(ceilings, _ceilings.Ceilings):
         return {ceilings.device: ceilings}
@@ -374,11 +389,11 @@ def run_suite(cases: Sequence[Workload | str] | None = None,
     ----------
     cases : sequence of Workload or str, optional
         Workloads, or names of :data:`~xpnet.bench.workloads.ALL_CASES` (default:
-        :func:`~xpnet.bench.workloads.default_cases` of ``device``).
+        :func:`~xpnet.bench.workloads.default_cases` of ``device`` and ``quick``).
     contenders : sequence of str, optional
         Names from :data:`~xpnet.bench.contenders.CONTENDERS` (default:
-        :func:`~xpnet.bench.contenders.default_contenders` of ``device``). One that cannot
-        run here is listed under the case's ``skipped`` with the reason.
+        :func:`~xpnet.bench.contenders.default_contenders` of ``device`` and ``quick``).
+        One that cannot run here is listed under the case's ``skipped`` with the reason.
     epochs : int, optional
         Epochs per timed repeat (default: :func:`~xpnet.bench.workloads.default_epochs`).
     repeats : int, optional
@@ -386,7 +401,8 @@ def run_suite(cases: Sequence[Workload | str] | None = None,
     warmup : int, optional
         Untimed epochs first (default: :func:`~xpnet.bench.workloads.default_warmup`).
     quick : bool
-        Fewer epochs and repeats, for a first look.
+        Fewer epochs and repeats, and by default no ``big`` case and no ``torch_compile``:
+        a first look in well under a minute.
     threads : int
         BLAS, OpenMP and torch threads while timing (see :func:`limit_threads`).
     memory : bool
@@ -399,7 +415,8 @@ def run_suite(cases: Sequence[Workload | str] | None = None,
         book's code stays on the CPU). Raises :class:`~xpnet.errors.BackendError` naming
         what is missing when CuPy cannot be used.
     progress : callable, optional
-        ``progress(message)`` before each step, for a progress display.
+        ``progress(message, done, total)`` before each step, for a progress display (see
+        :data:`Progress`).
     checkpoint : callable, optional
         ``checkpoint(result)`` after every case with the result so far (``"complete":
         False``), so that a run cut short keeps the cases it finished.
@@ -420,13 +437,13 @@ def run_suite(cases: Sequence[Workload | str] | None = None,
     if device not in DEVICES:
         msg = f"run_suite needs device 'cpu' or 'cuda', got {device!r}."
         raise ValueError(msg)
-    workloads = default_cases(device) if cases is None else [
+    workloads = default_cases(device, quick) if cases is None else [
         get(c) if isinstance(c, str) else c for c in cases]
     if not workloads:
         msg = "run_suite needs at least one case."
         raise ValueError(msg)
     explicit = contenders is not None
-    names = default_contenders(device) if contenders is None else list(contenders)
+    names = default_contenders(device, quick) if contenders is None else list(contenders)
     unknown = [n for n in names if n not in CONTENDERS]
     if unknown or not names:
         msg = (f"unknown contenders {unknown}; choose from {', '.join(CONTENDERS)}." if unknown
@@ -439,7 +456,10 @@ def run_suite(cases: Sequence[Workload | str] | None = None,
             msg = f"run_suite needs {label} >= {least}, got {value}."
             raise ValueError(msg)
     require_device(device)
-    report = progress or (lambda message: None)
+    per_case = sum(1 + repeats + (memory and memory_method(n, device) is not None)
+                   for n in names)
+    devices = {placement(n, device) for n in names} if ceilings is True else set()
+    report = _Steps(len(devices) + len(workloads) * per_case, progress)
 
     torch = torch_module(names)
     env = environment(torch, device)

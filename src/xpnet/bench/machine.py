@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import threadpoolctl
 
 from ..backend import resolve
 from ..errors import BackendError
@@ -45,29 +46,20 @@ def limit_threads(threads: int, torch: Any = None) -> Iterator[dict[str, Any]]:
     """Run the body with ``threads`` BLAS/OpenMP threads (threadpoolctl) and torch threads.
 
     The thread variables are read only when a library loads, and NumPy is loaded before
-    this runs, so the pools are resized in place with ``threadpoolctl`` when it is
-    installed (the ``bench`` extra). Yields what is in effect: the requested count, the
-    variables, every pool threadpoolctl sees and torch's count; ``warnings`` says when a
-    limit could not be applied.
+    this runs, so the pools are resized in place with ``threadpoolctl``. Yields what is in
+    effect: the requested count, the variables, every pool threadpoolctl sees and torch's
+    count; ``warnings`` says when a limit could not be applied.
     """
     info: dict[str, Any] = {"requested": threads,
                             "env": {var: os.environ.get(var) for var in THREAD_VARS},
                             "warnings": []}
     with contextlib.ExitStack() as stack:
-        try:
-            import threadpoolctl
-        except ImportError:
-            info["threadpoolctl"] = None
-            info["warnings"].append(
-                "threadpoolctl is not installed (pip install 'xpnet[bench]'): the BLAS uses "
-                "the threads its environment variables gave it when NumPy loaded")
-        else:
-            stack.enter_context(threadpoolctl.threadpool_limits(limits=threads))
-            info["threadpoolctl"] = threadpoolctl.__version__
-            info["pools"] = [
-                {k: pool.get(k) for k in ("user_api", "internal_api", "prefix", "version",
-                                          "num_threads")}
-                for pool in threadpoolctl.threadpool_info()]
+        stack.enter_context(threadpoolctl.threadpool_limits(limits=threads))
+        info["threadpoolctl"] = threadpoolctl.__version__
+        info["pools"] = [
+            {k: pool.get(k) for k in ("user_api", "internal_api", "prefix", "version",
+                                      "num_threads")}
+            for pool in threadpoolctl.threadpool_info()]
         if torch is not None:
             before = torch.get_num_threads()
             torch.set_num_threads(threads)

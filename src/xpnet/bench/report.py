@@ -1,16 +1,29 @@
-"""Text tables of a :func:`~xpnet.bench.harness.run_suite` result (returned, not printed)."""
+"""Text tables of a :func:`~xpnet.bench.harness.run_suite` result (returned, not printed).
+
+By default every line fits in :data:`WIDTH` columns: per contender the median, its spread,
+the ratios, the achieved bandwidth, the distance to the floor, the peak memory and the
+accuracy. ``verbose=True`` adds the min-max, GFLOP/s, the share of the ceilings and the
+floor itself in wider rows; the JSON holds every number.
+"""
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
-__all__ = ["render", "render_case"]
+__all__ = ["WIDTH", "render", "render_case"]
 
-_COLUMNS = (("contender", 15, "<"), ("ms/epoch", 9, ">"), ("min-max", 15, ">"),
-            ("vs book", 7, ">"), ("vs nnfs", 7, ">"), ("vs eager", 8, ">"),
-            ("vs compile", 10, ">"), ("GFLOP/s", 7, ">"), ("GB/s", 6, ">"),
-            ("%ceil F/B", 9, ">"), ("floor ms", 8, ">"), ("x floor", 7, ">"),
-            ("peak MB (x need)", 16, ">"), ("acc", 5, ">"))
+#: Columns the default tables fit in.
+WIDTH = 100
+
+#: (title, width, alignment, shown by default)
+_COLUMNS = (("contender", 15, "<", True), ("ms/epoch", 9, ">", True),
+            ("+-%", 4, ">", True), ("min-max", 15, ">", False),
+            ("vs book", 7, ">", True), ("vs nnfs", 7, ">", True), ("vs eager", 8, ">", True),
+            ("vs compile", 10, ">", True), ("GFLOP/s", 7, ">", False), ("GB/s", 6, ">", True),
+            ("%ceil F/B", 9, ">", False), ("floor ms", 8, ">", False),
+            ("x floor", 7, ">", True), ("peak MB (x need)", 16, ">", False),
+            ("peak MB", 7, ">", True), ("acc", 5, ">", True))
 
 
 def _ms(value: float) -> str:
@@ -44,12 +57,25 @@ def _percent(fraction: float | None) -> str:
     return f"{100 * fraction:.0f}" if fraction >= 0.1 else f"{100 * fraction:.1f}"
 
 
-def _line(cells: list[str]) -> str:
-    return " ".join(f"{cell:{align}{width}}" for cell, (_, width, align) in zip(
-        cells, _COLUMNS, strict=True)).rstrip()
+def _table(rows: list[list[str]], verbose: bool) -> list[str]:
+    """Header, rule and ``rows`` (a cell per column of :data:`_COLUMNS`): the default
+    columns, or the verbose ones; a column with nothing but "-" is left out."""
+    keep = [i for i, (title, _, _, default) in enumerate(_COLUMNS)
+            if (default if not verbose else title != "peak MB")
+            and (i == 0 or any(row[i] != "-" for row in rows))]
+
+    def line(cells: list[str]) -> str:
+        return " ".join(f"{cells[i]:{_COLUMNS[i][2]}{_COLUMNS[i][1]}}" for i in keep).rstrip()
+
+    header = line([title for title, *_ in _COLUMNS])
+    return [header, "-" * len(header), *(line(row) for row in rows)]
 
 
-def render_case(name: str, case: dict[str, Any]) -> str:
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False)
+
+
+def render_case(name: str, case: dict[str, Any], verbose: bool = False) -> str:
     """One case: a header with the workload and its cost, then a row per contender."""
     w = case["workload"]
     device = case.get("device", "cpu")
@@ -58,29 +84,29 @@ def render_case(name: str, case: dict[str, Any]) -> str:
     floor = "".join(
         f"; floor on {dev} {_floor_ms(f['floor_ms'])} ms ({_floor_ms(f['matmul_ms'])} "
         f"products + {_floor_ms(f['traffic_ms'])} traffic)" for dev, f in floors.items())
-    lines = [
-        f"{name}: N={w['N']}, H={w['hidden']}, {dropout}; {case['epochs']} epochs x "
-        f"{case['repeats']} repeats (warmup {case['warmup']}); per epoch "
-        f"{w['flops'] / 1e6:.2f} MFLOP, {w['bytes_moved'] / 1e6:.2f} MB moved, "
-        f"{w['needed_bytes'] / 1e6:.2f} MB needed{floor}",
-        _line([title for title, _, _ in _COLUMNS]),
-    ]
-    lines.append("-" * len(lines[-1]))
+    rows = []
     for contender, row in case["results"].items():
-        peak = ("-" if row["peak_bytes"] is None else
-                f"{row['peak_bytes'] / 1e6:.1f} ({row['peak_over_needed']:.2f}x)")
+        peak = row["peak_bytes"]
         acc = "-" if row["final_acc"] is None else f"{row['final_acc']:.3f}"
         where = row.get("device", device)
-        label = contender if where == device else f"{contender} ({where})"
-        lines.append(_line([
-            label, _ms(row["median_ms"]), f"{_ms(row['min_ms'])}-{_ms(row['max_ms'])}",
+        rows.append([
+            contender if where == device else f"{contender} ({where})",
+            _ms(row["median_ms"]), f"{50 * row['spread']:.0f}",
+            f"{_ms(row['min_ms'])}-{_ms(row['max_ms'])}",
             _ratio(row["vs_book"]), _ratio(row["vs_book_nnfs"]),
             _ratio(row["vs_torch_eager"]), _ratio(row["vs_torch_compile"]),
             f"{row['gflops']:.2f}", f"{row['gbps']:.2f}",
             f"{_percent(row['gflops_fraction'])}/{_percent(row['gbps_fraction'])}",
-            _floor_ms(row.get("floor_ms")), _times(row.get("vs_floor")), peak, acc]))
+            _floor_ms(row.get("floor_ms")), _times(row.get("vs_floor")),
+            "-" if peak is None else f"{peak / 1e6:.1f} ({row['peak_over_needed']:.2f}x)",
+            "-" if peak is None else f"{peak / 1e6:.1f}", acc])
+    lines = [_wrap(
+        f"{name}: N={w['N']}, H={w['hidden']}, {dropout}; {case['epochs']} epochs x "
+        f"{case['repeats']} repeats (warmup {case['warmup']}); per epoch "
+        f"{w['flops'] / 1e6:.2f} MFLOP, {w['bytes_moved'] / 1e6:.2f} MB moved, "
+        f"{w['needed_bytes'] / 1e6:.2f} MB needed{floor}"), *_table(rows, verbose)]
     for contender, reason in case["skipped"].items():
-        lines.append(f"  skipped {contender}: {reason}")
+        lines.append(_wrap(f"  skipped {contender}: {reason}"))
     return "\n".join(lines)
 
 
@@ -104,9 +130,10 @@ def _device_note(cuda: dict[str, Any]) -> str:
     return ", ".join(parts) + ("; " + "; ".join(cuda["errors"]) if cuda.get("errors") else "")
 
 
-def render(result: dict[str, Any]) -> str:
-    """Every case's table, then the ceilings, threads and load average."""
-    parts = [render_case(name, case) for name, case in result["cases"].items()]
+def render(result: dict[str, Any], verbose: bool = False) -> str:
+    """Every case's table, then the ceilings, threads and load average; within
+    :data:`WIDTH` columns unless ``verbose``."""
+    parts = [render_case(name, case, verbose) for name, case in result["cases"].items()]
     env, threads, ceilings = result["environment"], result["threads"], result["ceilings"]
     device = result.get("device", "cpu")
     notes = []
@@ -131,12 +158,20 @@ def render(result: dict[str, Any]) -> str:
                  + f"; load average (1 min) {env['loadavg_1m_start']} at start, "
                  f"{env['loadavg_1m_end']} at end, cpu_count={env['cpu_count']}")
     notes.extend(f"warning: {w}" for w in threads.get("warnings", []))
-    notes.append("ms/epoch is the median over repeats; ratios are median/median (<1 = faster "
-                 "than the reference; torch ratios on xpnet rows); GFLOP/s and GB/s are the "
-                 "cost model's counts over the median time; %ceil is the share of the "
-                 "ceilings; floor = FLOPs at the matmul ceiling + bytes moved at the copy "
-                 "bandwidth, x floor the median over it; acc is the last timed epoch's "
-                 "accuracy")
+    notes.append("ms/epoch is the median over repeats, +-% half its min-max range; ratios are "
+                 "median/median (<1 = faster than the reference; torch ratios on xpnet "
+                 "rows); GFLOP/s and GB/s are the cost model's counts over the median time; "
+                 "%ceil is the share of the ceilings; floor = FLOPs at the matmul ceiling + "
+                 "bytes moved at the copy bandwidth, x floor the median over it; peak MB is "
+                 "the peak memory (x need: over what the maths needs); acc is the last "
+                 "timed epoch's accuracy"
+                 + ("" if verbose else "; --verbose adds min-max, GFLOP/s, %ceil, the floor "
+                    "and the peak over the need, the JSON every number"))
+    config = result.get("config", {})
+    if config.get("quick"):
+        notes.append("--quick: fewer epochs and repeats; unless named with --cases and "
+                     "--contenders, only the reference, reference_dropout and wide cases, and "
+                     "no torch_compile (a minute of compiling)")
     if not result.get("complete", True):
         notes.append("INCOMPLETE: the run stopped before its last case")
-    return "\n\n".join(parts) + "\n\n" + "\n".join(notes) + "\n"
+    return "\n\n".join(parts) + "\n\n" + "\n".join(_wrap(n) for n in notes) + "\n"

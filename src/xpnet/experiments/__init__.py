@@ -9,7 +9,7 @@ seeds, stored as they finish (resumable), run in parallel locally or on a Dask c
 
 from __future__ import annotations
 
-from .analysis import Base, analyze
+from .analysis import Base, analyze, load
 from .plan import GRIDS, STUDIES, Trial, log_epochs, plan
 from .report import write_report
 from .runner import run
@@ -17,5 +17,5 @@ from .store import COLUMNS, Store
 from .study import finish, run_study
 from .trial import run_trial, run_trials
 
-__all__ = ["COLUMNS", "GRIDS", "STUDIES", "Base", "Store", "Trial", "analyze", "finish",
+__all__ = ["COLUMNS", "GRIDS", "STUDIES", "Base", "Store", "Trial", "analyze", "finish", "load",
            "log_epochs", "plan", "run", "run_study", "run_trial", "run_trials", "write_report"]

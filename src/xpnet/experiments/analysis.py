@@ -1,12 +1,14 @@
-"""Tables from a study's store: what the samples, epochs and lr studies measured.
+"""Tables from a study's results: what the samples, epochs and lr studies measured.
 
-Each table is a plain dict holding ``"rows"`` (a list of dicts) and a few findings; every
-quantity over seeds is a :class:`~xpnet.experiments.stats.Summary` (mean, sd, 95% CI).
-Runs whose loss became NaN or infinite (``diverged_at`` set) are counted in ``"diverged"``
-and left out of every mean, never averaged in as NaN.
+:func:`load` reads a study's results into one tidy :class:`pandas.DataFrame`; every table is
+a selection and a group-by over it. A table is a plain dict holding ``"rows"`` (a list of
+dicts) and a few findings; every quantity over seeds is a
+:class:`~xpnet.experiments.stats.Summary` (mean, sd, 95% CI). Runs whose loss became NaN or
+infinite (``diverged_at`` set) are counted in ``"diverged"`` and left out of every mean,
+never averaged in as NaN.
 
 Which trials a table reads is fixed by a :class:`Base` the caller gives (the setting every
-study varies one thing of), not guessed from the store:
+study varies one thing of), not guessed from the results:
 
 - samples: ``lr == base.lr``, ``epochs == base.epochs``, any ``train_samples``;
 - test sizes: the base setting itself (``train_samples``, ``lr``, ``epochs`` all base);
@@ -17,21 +19,94 @@ study varies one thing of), not guessed from the store:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy import stats
 
 from .. import presets
 from .plan import STUDIES
 from .stats import Summary, summarize
 from .store import Store
 
-__all__ = ["Base", "Run", "analyze", "boundary_panels", "epochs_table", "load_runs",
+__all__ = ["FRAME_COLUMNS", "Base", "analyze", "boundary_panels", "epochs_table", "load",
            "lr_table", "samples_table", "test_size_table"]
 
 Table = dict[str, Any]
+
+#: Columns of :func:`load`'s frame: the trial's configuration (``key`` to ``diverged_at``),
+#: then what was measured (``epoch`` to ``value``).
+FRAME_COLUMNS = ("key", "preset", "seed", "train_samples", "lr", "epochs", "diverged_at",
+                 "epoch", "split", "metric", "test_samples", "rep", "value")
+_TRIAL_COLUMNS = FRAME_COLUMNS[:7]
+_MEASURED = FRAME_COLUMNS[7:]
+
+
+def load(source: str | os.PathLike[str] | Store,
+         keys: Iterable[str] | None = None) -> pd.DataFrame:
+    """A study's results as one tidy table: one row per trial, split, metric and logged
+    epoch (``split`` "train" or "validation") or test-set size and repeat ("test").
+
+    Parameters
+    ----------
+    source : path or Store
+        The directory a study wrote (``xpnet study ... --out DIR``), or its open store.
+    keys : iterable of str, optional
+        Only these trials (a plan's keys), when the directory holds others too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`FRAME_COLUMNS`: ``key, preset, seed, train_samples, lr, epochs,
+        diverged_at`` (the trial; ``diverged_at`` is ``<NA>`` for a run that finished),
+        ``epoch, split, metric, test_samples, rep, value`` (``test_samples`` and ``rep``
+        are 0 outside the test split; ``value`` is NaN where the metric was NaN). A trial
+        that stored no measurement (diverged before its first logged epoch) is one row with
+        the measured columns missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d, Store(d) as store:
+    ...     store.add({"key": "k1", "config": {"preset": "ch15", "seed": 0, "lr": 0.05,
+    ...                "train_samples": 10, "epochs": 5}, "rows": [{"epoch": 5,
+    ...                "split": "validation", "metric": "acc", "value": 0.5,
+    ...                "test_samples": 0, "rep": 0}], "snapshots": {}, "seconds": 0.1,
+    ...                "diverged_at": None})
+    ...     frame = load(d)
+    >>> frame[["key", "lr", "epoch", "split", "metric", "value"]].to_dict("records")
+    [{'key': 'k1', 'lr': 0.05, 'epoch': 5, 'split': 'validation', 'metric': 'acc', 'value': 0.5}]
+    """
+    if isinstance(source, Store):
+        return _frame(source, keys)
+    path = Path(source)
+    if not (path / "results.sqlite").is_file():
+        msg = (f"{str(path)!r} holds no study results (no results.sqlite): pass the "
+               f"directory a study wrote, e.g. after `xpnet study all --quick --out {path}`.")
+        raise FileNotFoundError(msg)
+    with Store(path) as store:
+        return _frame(store, keys)
+
+
+def _frame(store: Store, keys: Iterable[str] | None) -> pd.DataFrame:
+    wanted = None if keys is None else set(keys)
+    trials = pd.DataFrame(
+        [{"key": t["key"], "preset": t["config"]["preset"], "diverged_at": t["diverged_at"],
+          **{c: t["config"][c] for c in ("seed", "train_samples", "lr", "epochs")}}
+         for t in store.trials() if wanted is None or t["key"] in wanted],
+        columns=list(_TRIAL_COLUMNS))
+    rows = pd.DataFrame(list(store.rows(None if wanted is None else list(trials["key"]))),
+                        columns=["key", *_MEASURED])
+    frame = trials.merge(rows, on="key", how="left")
+    # nullable integers: a finished run has no diverged_at, a trial without rows no epoch;
+    # SQLite stores a NaN value as NULL, which arrives as None
+    return frame.astype({"diverged_at": "Int64", "epoch": "Int64", "test_samples": "Int64",
+                         "rep": "Int64", "value": "float64"})[list(FRAME_COLUMNS)]
 
 
 @dataclass(frozen=True)
@@ -77,78 +152,58 @@ class Base:
         return presets.get(self.preset).classes
 
 
-@dataclass
-class Run:
-    """One stored trial's measurements, indexed for the tables.
-
-    ``curve[(split, metric)]`` maps each logged epoch to its value; ``test[(metric, size)]``
-    lists the values of the test-set repeats in order.
-    """
-
-    key: str
-    config: dict[str, Any]
-    diverged_at: int | None
-    curve: dict[tuple[str, str], dict[int, float]] = field(default_factory=dict)
-    test: dict[tuple[str, int], list[float]] = field(default_factory=dict)
-
-    @property
-    def diverged(self) -> bool:
-        return self.diverged_at is not None
-
-    def final(self, split: str, metric: str) -> float:
-        """The value at the run's last epoch (NaN if not logged, as for a diverged run)."""
-        return self.curve.get((split, metric), {}).get(self.config["epochs"], math.nan)
+def _trials(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per trial (indexed by key): its configuration and ``diverged_at``."""
+    return frame.drop_duplicates("key").set_index("key")[list(_TRIAL_COLUMNS[1:])]
 
 
-def load_runs(store: Store, keys: Iterable[str] | None = None) -> list[Run]:
-    """Every stored trial (of ``keys`` only, if given) with its rows, ordered by key."""
-    wanted = None if keys is None else set(keys)
-    runs = {t["key"]: Run(t["key"], t["config"], t["diverged_at"]) for t in store.trials()
-            if wanted is None or t["key"] in wanted}
-    for r in store.rows(None if wanted is None else list(runs)):
-        run = runs.get(r["key"])
-        if run is None:
-            continue
-        # SQLite stores NaN as NULL
-        value = math.nan if r["value"] is None else float(r["value"])
-        if r["split"] == "test":
-            run.test.setdefault((r["metric"], r["test_samples"]), []).append(value)
-        else:
-            run.curve.setdefault((r["split"], r["metric"]), {})[r["epoch"]] = value
-    return list(runs.values())
-
-
-def _runs(source: Store | Sequence[Run]) -> list[Run]:
-    return load_runs(source) if isinstance(source, Store) else list(source)
-
-
-def _same(a: float, b: float) -> bool:
-    return math.isclose(float(a), float(b), rel_tol=1e-9)
-
-
-def _select(runs: list[Run], base: Base, *, train_samples: bool = True, lr: bool = True,
-            epochs: int | None = None) -> list[Run]:
-    """Runs of ``base.preset`` at ``epochs`` (default base), with the base train_samples
+def _select(frame: pd.DataFrame, base: Base, *, train_samples: bool = True, lr: bool = True,
+            epochs: int | None = None) -> pd.DataFrame:
+    """Rows of ``base.preset`` at ``epochs`` (default base), with the base train_samples
     and/or lr where asked."""
-    epochs = base.epochs if epochs is None else epochs
-    return [r for r in runs
-            if r.config["preset"] == base.preset and r.config["epochs"] == epochs
-            and (not train_samples or r.config["train_samples"] == base.train_samples)
-            and (not lr or _same(r.config["lr"], base.lr))]
+    keep = (frame["preset"] == base.preset) & (
+        frame["epochs"] == (base.epochs if epochs is None else epochs))
+    if train_samples:
+        keep &= frame["train_samples"] == base.train_samples
+    if lr:
+        keep &= np.isclose(frame["lr"], base.lr, rtol=1e-9, atol=0)
+    return frame[keep]
 
 
-def _final_metrics(runs: list[Run]) -> dict[str, Summary]:
-    ok = [r for r in runs if not r.diverged]
-    return {
-        "train_acc": summarize(r.final("train", "acc") for r in ok),
-        "train_loss": summarize(r.final("train", "loss") for r in ok),
-        "val_acc": summarize(r.final("validation", "acc") for r in ok),
-        "val_loss": summarize(r.final("validation", "loss") for r in ok),
-        "gap": summarize(r.final("train", "acc") - r.final("validation", "acc") for r in ok),
-    }
+def _finished(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the runs that did not diverge."""
+    return frame[frame["diverged_at"].isna()]
 
 
-def samples_table(source: Store | Sequence[Run], base: Base) -> Table:
+def _wide(frame: pd.DataFrame, split: str, metric: str) -> pd.DataFrame:
+    """``metric`` on ``split``: one row per trial, one column per logged epoch."""
+    picked = frame[(frame["split"] == split) & (frame["metric"] == metric)]
+    return picked.pivot(index="key", columns="epoch", values="value")
+
+
+#: The per-run quantities of a curve: (name, split, metric); ``gap`` is train - val acc.
+_CURVES = (("train_acc", "train", "acc"), ("train_loss", "train", "loss"),
+           ("val_acc", "validation", "acc"), ("val_loss", "validation", "loss"))
+
+
+def _finals(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per finished run (indexed by key): the last epoch's train/validation accuracy and
+    loss, and the generalization gap."""
+    last = _finished(frame)
+    last = last[last["epoch"] == last["epochs"]]
+    # one column per run length; each run has a value in its own (max skips the NaNs)
+    out = pd.DataFrame({name: _wide(last, split, metric).max(axis=1)
+                        for name, split, metric in _CURVES},
+                       index=pd.Index(last["key"].unique(), name="key"))
+    out["gap"] = out["train_acc"] - out["val_acc"]
+    return out
+
+
+def _summaries(values: pd.DataFrame) -> dict[str, Summary]:
+    return {name: summarize(column) for name, column in values.items()}
+
+
+def samples_table(source: Store | pd.DataFrame, base: Base) -> Table:
     """Per training-set size: final train/validation accuracy and loss and the
     generalization gap (train acc - validation acc, per run), each with its 95% CI.
 
@@ -156,97 +211,99 @@ def samples_table(source: Store | Sequence[Run], base: Base) -> Table:
     "val_acc", "val_loss", "gap"}, ...]}`` ordered by ``train_samples``; ``n`` counts the
     runs that did not diverge.
     """
-    runs = _select(_runs(source), base, train_samples=False)
-    rows = []
-    for size in sorted({r.config["train_samples"] for r in runs}):
-        group = [r for r in runs if r.config["train_samples"] == size]
-        n_div = sum(r.diverged for r in group)
-        rows.append({"train_samples": size, "n": len(group) - n_div, "diverged": n_div,
-                     **_final_metrics(group)})
+    picked = _select(_frame_of(source), base, train_samples=False)
+    finals = _finals(picked)
+    rows: list[dict[str, Any]] = []
+    for size, group in _trials(picked).groupby("train_samples"):
+        n_div = int(group["diverged_at"].notna().sum())
+        rows.append({"train_samples": int(size), "n": len(group) - n_div, "diverged": n_div,
+                     **_summaries(finals.loc[finals.index.intersection(group.index)])})
     return {"study": "samples", "rows": rows}
 
 
-def _log_slope(x: Sequence[float], y: Sequence[float]) -> float:
-    pts = [(math.log(a), math.log(b)) for a, b in zip(x, y, strict=True)
-           if a > 0 and b > 0 and math.isfinite(b)]
-    if len(pts) < 2:
-        return math.nan
-    lx, ly = np.array(pts).T
-    return float(np.polyfit(lx, ly, 1)[0])
-
-
-def test_size_table(source: Store | Sequence[Run], base: Base) -> Table:
+def test_size_table(source: Store | pd.DataFrame, base: Base) -> Table:
     """Per test-set size ``n`` (per class): how the measured accuracy and loss of the base
     setting's trained models behave, over trials and test-set repeats.
 
     Columns of each row: ``acc``/``loss`` (mean over trials of the mean over repeats, CI
     over trials); ``acc_sd``/``loss_sd`` (sd across repeats within a trial, pooled over
-    trials as ``sqrt(mean of variances)``); ``binomial_sd`` = ``sqrt(p (1 - p) / (n k))``
-    with ``k`` classes and ``p`` the mean accuracy at the largest size; ``acc_bias``/
-    ``loss_bias`` (per trial, mean at ``n`` minus mean at the largest size; CI over
-    trials). ``slope`` is the least-squares slope of log ``acc_sd`` against log ``n``
-    (the binomial law's is -1/2).
+    trials as ``sqrt(mean of variances)``); ``binomial_sd``, the sd of the accuracy on
+    ``n k`` samples each right with probability ``p`` (a binomial count over ``n k``:
+    ``sqrt(p (1 - p) / (n k))``), ``k`` classes and ``p`` the mean accuracy at the largest
+    size; ``acc_bias``/``loss_bias`` (per trial, mean at ``n`` minus mean at the largest
+    size; CI over trials). ``slope`` is the least-squares slope of log ``acc_sd`` against
+    log ``n`` (the binomial law's is -1/2).
     """
-    runs = [r for r in _select(_runs(source), base) if not r.diverged]
-    sizes = sorted({n for r in runs for (m, n) in r.test if m == "acc"})
+    picked = _finished(_select(_frame_of(source), base))
+    keys = pd.Index(picked["key"].unique(), name="key")
+    test = picked[picked["split"] == "test"]
+    # per metric, size and trial: the mean and variance over the test-set repeats
+    per = test.groupby(["metric", "test_samples", "key"])["value"].agg(["mean", "var", "count"])
+    sizes = sorted(int(n) for n in test.loc[test["metric"] == "acc", "test_samples"].unique())
     if not sizes:
         return {"study": "test_size", "rows": [], "reference": None, "p": math.nan,
                 "classes": base.classes, "slope": math.nan, "trials": 0}
     ref = sizes[-1]
 
-    def per_trial(metric: str, n: int) -> list[float]:
-        return [float(np.mean(r.test[(metric, n)])) if r.test.get((metric, n)) else math.nan
-                for r in runs]
+    def per_trial(metric: str, n: int) -> pd.Series:
+        return per.loc[(metric, n), "mean"].reindex(keys)
 
     def pooled_sd(metric: str, n: int) -> float:
-        variances = [float(np.var(v, ddof=1)) for r in runs
-                     if len(v := r.test.get((metric, n), [])) >= 2]
-        return math.sqrt(float(np.mean(variances))) if variances else math.nan
+        at = per.loc[(metric, n)]
+        variances = at.loc[at["count"] >= 2, "var"]
+        return math.sqrt(variances.mean()) if len(variances) else math.nan
 
     p = summarize(per_trial("acc", ref)).mean
     rows: list[dict[str, Any]] = []
     for n in sizes:
-        acc, loss = per_trial("acc", n), per_trial("loss", n)
-        acc_ref, loss_ref = per_trial("acc", ref), per_trial("loss", ref)
+        draws = n * base.classes
         rows.append({
             "test_samples": n,
-            "trials": len(runs),
-            "repeats": max(len(r.test.get(("acc", n), [])) for r in runs),
-            "acc": summarize(acc),
+            "trials": len(keys),
+            "repeats": int(per.loc[("acc", n), "count"].max()),
+            "acc": summarize(per_trial("acc", n)),
             "acc_sd": pooled_sd("acc", n),
-            "binomial_sd": math.sqrt(p * (1 - p) / (n * base.classes)),
-            "acc_bias": summarize(a - b for a, b in zip(acc, acc_ref, strict=True)),
-            "loss": summarize(loss),
+            "binomial_sd": float(stats.binom.std(draws, p)) / draws,
+            "acc_bias": summarize(per_trial("acc", n) - per_trial("acc", ref)),
+            "loss": summarize(per_trial("loss", n)),
             "loss_sd": pooled_sd("loss", n),
-            "loss_bias": summarize(a - b for a, b in zip(loss, loss_ref, strict=True)),
+            "loss_bias": summarize(per_trial("loss", n) - per_trial("loss", ref)),
         })
-    slope = _log_slope([r["test_samples"] for r in rows], [r["acc_sd"] for r in rows])
     return {"study": "test_size", "rows": rows, "reference": ref, "p": p,
-            "classes": base.classes, "slope": slope, "trials": len(runs)}
+            "classes": base.classes, "slope": _log_slope(rows), "trials": len(keys)}
 
 
-def _curves(runs: list[Run]) -> list[dict[str, Any]]:
-    """Per logged epoch (those every run logged): train/validation acc and loss, gap."""
-    epochs = sorted(set.intersection(*(set(r.curve.get(("validation", "acc"), {}))
-                                       for r in runs))) if runs else []
-    rows = []
-    for e in epochs:
-        row: dict[str, Any] = {"epoch": e, "n": len(runs)}
-        for split, short in (("train", "train"), ("validation", "val")):
-            for metric in ("acc", "loss"):
-                row[f"{short}_{metric}"] = summarize(r.curve[(split, metric)][e] for r in runs)
-        row["gap"] = summarize(r.curve[("train", "acc")][e] - r.curve[("validation", "acc")][e]
-                               for r in runs)
-        rows.append(row)
-    return rows
+def _log_slope(rows: list[dict[str, Any]]) -> float:
+    """Least-squares slope of log ``acc_sd`` against log ``test_samples``."""
+    points = [(math.log(r["test_samples"]), math.log(r["acc_sd"])) for r in rows
+              if math.isfinite(r["acc_sd"]) and r["acc_sd"] > 0]
+    if len(points) < 2:
+        return math.nan
+    x, y = zip(*points, strict=True)
+    return float(stats.linregress(x, y).slope)
 
 
-def _paired(runs: list[Run], split: str, metric: str, e: int, ref: int) -> Summary:
-    """Per-run change of ``metric`` from epoch ``ref`` to epoch ``e`` (same seed)."""
-    return summarize(r.curve[(split, metric)][e] - r.curve[(split, metric)][ref] for r in runs)
+def _curves(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per run (rows) and logged epoch (columns): train/validation acc and loss, and gap."""
+    curves = {name: _wide(frame, split, metric) for name, split, metric in _CURVES}
+    curves["gap"] = curves["train_acc"] - curves["val_acc"]
+    return curves
 
 
-def epochs_table(source: Store | Sequence[Run], base: Base) -> Table:
+def _curve_rows(curves: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
+    """Per epoch that every run logged: each curve's summary over runs."""
+    logged = [set(c.dropna(axis=1).columns) for c in curves.values()]
+    n = len(curves["val_acc"].index)
+    return [{"epoch": int(e), "n": n, **{name: summarize(c[e]) for name, c in curves.items()}}
+            for e in sorted(set.intersection(*logged))]
+
+
+def _paired(curve: pd.DataFrame, e: int, ref: int) -> Summary:
+    """Per-run change of a curve from epoch ``ref`` to epoch ``e`` (same seed)."""
+    return summarize(curve[e] - curve[ref])
+
+
+def epochs_table(source: Store | pd.DataFrame, base: Base) -> Table:
     """Per logged epoch of the epochs study's long runs: train/validation accuracy and loss
     and the gap with CIs, and what the curves show.
 
@@ -265,40 +322,41 @@ def epochs_table(source: Store | Sequence[Run], base: Base) -> Table:
     if base.long_epochs is None:
         msg = "epochs_table needs base.long_epochs, the length of the epochs study's runs."
         raise ValueError(msg)
-    group = _select(_runs(source), base, epochs=base.long_epochs)
-    runs = [r for r in group if not r.diverged]
-    rows = _curves(runs)
-    out: Table = {"study": "epochs", "rows": rows, "n": len(runs),
-                  "diverged": len(group) - len(runs), "best_acc_epoch": None,
+    group = _select(_frame_of(source), base, epochs=base.long_epochs)
+    finished = _finished(group)
+    curves = _curves(finished)
+    rows = _curve_rows(curves)
+    n = finished["key"].nunique()
+    out: Table = {"study": "epochs", "rows": rows, "n": n,
+                  "diverged": group["key"].nunique() - n, "best_acc_epoch": None,
                   "best_loss_epoch": None, "onset": None, "rise_epoch": None,
                   "loss_rise": None, "acc_change": None, "train_change": None,
                   "plateau_epoch": None}
     if not rows:
         return out
     last = rows[-1]["epoch"]
-    best_acc = max(rows, key=lambda row: row["val_acc"].mean)
-    best_loss = min(rows, key=lambda row: row["val_loss"].mean)
-    e_acc, e_loss = best_acc["epoch"], best_loss["epoch"]
+    e_acc = max(rows, key=lambda row: row["val_acc"].mean)["epoch"]
+    e_loss = min(rows, key=lambda row: row["val_loss"].mean)["epoch"]
+    val_acc, val_loss = curves["val_acc"], curves["val_loss"]
     out.update(best_acc_epoch=e_acc, best_loss_epoch=e_loss,
-               loss_rise=_paired(runs, "validation", "loss", last, e_loss),
-               acc_change=_paired(runs, "validation", "acc", last, e_acc),
-               train_change=_paired(runs, "train", "acc", last, e_acc))
+               loss_rise=_paired(val_loss, last, e_loss),
+               acc_change=_paired(val_acc, last, e_acc),
+               train_change=_paired(curves["train_acc"], last, e_acc))
     for row in rows:
-        if row["epoch"] > e_loss and _paired(runs, "validation", "loss", row["epoch"],
-                                             e_loss).ci_low > 0:
+        if row["epoch"] > e_loss and _paired(val_loss, row["epoch"], e_loss).ci_low > 0:
             out.update(onset=e_loss, rise_epoch=row["epoch"])
             break
     # walk back from the end while each epoch is within the noise of the best one
     plateau = None
-    for row in reversed(rows if len(runs) >= 2 else []):
-        if _paired(runs, "validation", "acc", row["epoch"], e_acc).ci_high < 0:
+    for row in reversed(rows if n >= 2 else []):
+        if _paired(val_acc, row["epoch"], e_acc).ci_high < 0:
             break
         plateau = row["epoch"]
     out["plateau_epoch"] = plateau
     return out
 
 
-def lr_table(source: Store | Sequence[Run], base: Base) -> Table:
+def lr_table(source: Store | pd.DataFrame, base: Base) -> Table:
     """Per learning rate: runs, diverged runs, and over the runs that did not diverge the
     final and best (over logged epochs) validation accuracy and loss with CIs.
 
@@ -308,85 +366,101 @@ def lr_table(source: Store | Sequence[Run], base: Base) -> Table:
     ``curve`` is per logged epoch as in :func:`epochs_table`. ``best_lr`` has the highest
     mean final validation accuracy.
     """
-    runs = _select(_runs(source), base, lr=False)
-    rows = []
-    for rate in sorted({r.config["lr"] for r in runs}):
-        group = [r for r in runs if _same(r.config["lr"], rate)]
-        ok = [r for r in group if not r.diverged]
-        best_acc = [max(r.curve[("validation", "acc")].values()) for r in ok]
-        best_loss = [min(r.curve[("validation", "loss")].values()) for r in ok]
-        final = _final_metrics(ok)
+    picked = _select(_frame_of(source), base, lr=False)
+    rows: list[dict[str, Any]] = []
+    for rate, group in _trials(picked).groupby("lr"):
+        finished = _finished(picked[picked["key"].isin(group.index)])
+        finals = _finals(finished)
+        curves = _curves(finished)
+        best_acc = curves["val_acc"].max(axis=1)
         rows.append({
-            "lr": rate, "n": len(ok), "diverged": len(group) - len(ok),
-            "diverged_at": sorted(r.diverged_at for r in group if r.diverged_at is not None),
-            "train_acc": final["train_acc"], "val_acc": final["val_acc"],
-            "val_loss": final["val_loss"], "best_val_acc": summarize(best_acc),
-            "best_val_loss": summarize(best_loss),
-            "best_minus_final_acc": summarize(
-                b - r.final("validation", "acc") for b, r in zip(best_acc, ok, strict=True)),
-            "curve": _curves(ok),
+            "lr": float(rate), "n": len(finals), "diverged": len(group) - len(finals),
+            "diverged_at": sorted(int(e) for e in group["diverged_at"].dropna()),
+            "train_acc": summarize(finals["train_acc"]),
+            "val_acc": summarize(finals["val_acc"]),
+            "val_loss": summarize(finals["val_loss"]),
+            "best_val_acc": summarize(best_acc),
+            "best_val_loss": summarize(curves["val_loss"].min(axis=1)),
+            "best_minus_final_acc": summarize(best_acc - finals["val_acc"]),
+            "curve": _curve_rows(curves),
         })
     ranked = [row for row in rows if row["n"]]
     best = max(ranked, key=lambda row: row["val_acc"].mean)["lr"] if ranked else None
     return {"study": "lr", "rows": rows, "best_lr": best}
 
 
-def boundary_panels(source: Store | Sequence[Run], base: Base,
+def boundary_panels(frame: pd.DataFrame, configs: dict[str, dict[str, Any]], base: Base,
                     studies: Sequence[str]) -> list[dict[str, Any]]:
     """The settings the decision-boundary figure shows, in pairs: fewest vs most training
     samples, early vs late epoch, smallest vs largest learning rate (of the runs with a
     snapshot), each at the lowest seed both ends share.
 
+    ``frame`` is :func:`load`'s, ``configs`` each trial's configuration by key (its
+    ``snapshots`` say at which epochs its parameters were saved).
+
     Returns ``[{"row", "label", "key", "config", "epoch", "val_acc"}, ...]``.
     """
-    runs = [r for r in _runs(source) if not r.diverged]
-    pairs: list[tuple[str, list[tuple[str, Run, int]]]] = []
+    trials = _finished(_trials(frame))
+    val_acc = _wide(frame, "validation", "acc")
+    pairs: list[tuple[str, list[tuple[str, str, int]]]] = []
 
-    def ends(group: list[Run], attr: str) -> list[Run]:
-        values = sorted({r.config[attr] for r in group})
+    def ends(group: pd.DataFrame, attr: str) -> list[str]:
+        values = sorted(group[attr].unique())
         if len(values) < 2:
             return []
-        firsts = [[r for r in group if r.config[attr] == v] for v in (values[0], values[-1])]
-        seeds = {r.config["seed"] for r in firsts[0]} & {r.config["seed"] for r in firsts[1]}
+        firsts = [group[group[attr] == v] for v in (values[0], values[-1])]
+        seeds = set(firsts[0]["seed"]) & set(firsts[1]["seed"])
         if not seeds:
             return []
-        return [next(r for r in g if r.config["seed"] == min(seeds)) for g in firsts]
+        return [str(g.index[g["seed"] == min(seeds)][0]) for g in firsts]
 
-    with_snapshot = [r for r in runs if base.epochs in r.config["snapshots"]]
+    with_snapshot = trials[[base.epochs in configs[k]["snapshots"] for k in trials.index]]
     if "samples" in studies:
-        pair = ends(_select(with_snapshot, base, train_samples=False), "train_samples")
-        if pair:
+        keys = ends(_select(with_snapshot, base, train_samples=False), "train_samples")
+        if keys:
             pairs.append(("training samples", [
-                (f"{r.config['train_samples']}/class", r, base.epochs) for r in pair]))
+                (f"{configs[k]['train_samples']}/class", k, base.epochs) for k in keys]))
     if "epochs" in studies and base.long_epochs is not None:
-        long = sorted(_select(runs, base, epochs=base.long_epochs),
-                      key=lambda r: r.config["seed"])
-        if long and len(long[0].config["snapshots"]) >= 2:
-            r = long[0]
-            snaps = sorted(r.config["snapshots"])
-            pairs.append(("epochs", [(f"epoch {e}", r, e) for e in (snaps[0], snaps[-1])]))
+        long = _select(trials, base, epochs=base.long_epochs).sort_values("seed")
+        if len(long) and len(configs[long.index[0]]["snapshots"]) >= 2:
+            k = str(long.index[0])
+            snaps = sorted(configs[k]["snapshots"])
+            pairs.append(("epochs", [(f"epoch {e}", k, e) for e in (snaps[0], snaps[-1])]))
     if "lr" in studies:
-        pair = ends(_select(with_snapshot, base, lr=False), "lr")
-        if pair:
+        keys = ends(_select(with_snapshot, base, lr=False), "lr")
+        if keys:
             pairs.append(("learning rate", [
-                (f"lr {r.config['lr']:g}", r, base.epochs) for r in pair]))
-    return [{"row": name, "label": label, "key": r.key, "config": r.config, "epoch": e,
-             "val_acc": r.curve.get(("validation", "acc"), {}).get(e, math.nan)}
-            for name, panel in pairs for label, r, e in panel]
+                (f"lr {configs[k]['lr']:g}", k, base.epochs) for k in keys]))
+
+    def accuracy(key: str, epoch: int) -> float:
+        if key in val_acc.index and epoch in val_acc.columns:
+            return float(val_acc.at[key, epoch])
+        return math.nan
+
+    return [{"row": name, "label": label, "key": k, "config": configs[k], "epoch": e,
+             "val_acc": accuracy(k, e)} for name, panel in pairs for label, k, e in panel]
 
 
-def analyze(store: Store | Sequence[Run], studies: Sequence[str], base: Base) -> dict[str, Any]:
-    """Every table of ``studies`` (``"all"`` or any of "samples", "epochs", "lr"):
-    ``{"samples", "test_size", "epochs", "lr", "panels"}`` (the studies asked for)."""
+def _frame_of(source: Store | pd.DataFrame) -> pd.DataFrame:
+    return load(source) if isinstance(source, Store) else source
+
+
+def analyze(store: Store, studies: Sequence[str], base: Base, *,
+            keys: Iterable[str] | None = None) -> dict[str, Any]:
+    """Every table of ``studies`` (``"all"`` or any of "samples", "epochs", "lr") over the
+    trials in ``store`` (of ``keys`` only, if given): ``{"samples", "test_size", "epochs",
+    "lr", "panels"}`` (the studies asked for)."""
     names = list(STUDIES) if studies == "all" or "all" in studies else list(studies)
-    runs = _runs(store)
+    keys = None if keys is None else list(keys)
+    frame = load(store, keys)
+    configs = {t["key"]: t["config"] for t in store.trials()}
     tables: dict[str, Any] = {}
     if "samples" in names:
-        tables["samples"] = samples_table(runs, base)
-        tables["test_size"] = test_size_table(runs, base)
+        tables["samples"] = samples_table(frame, base)
+        tables["test_size"] = test_size_table(frame, base)
     if "epochs" in names and base.long_epochs is not None:
-        tables["epochs"] = epochs_table(runs, base)
+        tables["epochs"] = epochs_table(frame, base)
     if "lr" in names:
-        tables["lr"] = lr_table(runs, base)
-    tables["panels"] = boundary_panels(runs, base, names)
+        tables["lr"] = lr_table(frame, base)
+    tables["panels"] = boundary_panels(frame, configs, base, names)
     return tables

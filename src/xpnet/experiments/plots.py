@@ -1,8 +1,8 @@
 """Figures of a study, drawn from the tables of :mod:`xpnet.experiments.analysis`.
 
-Every function draws one PNG with matplotlib's Agg backend (imported when first needed, so
-the lab runs without matplotlib until a figure is asked for), writes it atomically and
-returns its path. Lines are means over seeds; bands and error bars are 95% CIs.
+Every function draws one PNG with matplotlib's Agg backend (imported when the first figure
+is drawn: loading it takes a moment that importing the lab need not pay), writes it
+atomically and returns its path. Lines are means over seeds; bands and error bars are 95% CIs.
 """
 
 from __future__ import annotations

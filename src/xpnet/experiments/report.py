@@ -18,7 +18,7 @@ from typing import Any
 
 from ..io import atomic_write_bytes
 from . import plots
-from .analysis import Base, Table, analyze, load_runs
+from .analysis import Base, Table, analyze
 from .document import Document
 from .plan import STUDIES
 from .stats import Summary, compare, fmt
@@ -377,8 +377,7 @@ def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequenc
     out = Path(out_dir)
     names = list(STUDIES) if studies == "all" or "all" in studies else list(studies)
     keys = None if keys is None else list(keys)
-    runs = load_runs(store, keys)
-    tables = analyze(runs, names, base)
+    tables = analyze(store, names, base, keys=keys)
     drawn = []
     if "samples" in tables and tables["samples"]["rows"]:
         drawn.append(plots.plot_samples(tables["samples"], out / "samples.png"))
@@ -392,7 +391,9 @@ def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequenc
     if picture is not None:
         drawn.append(picture)
     store.export_csv(out / "results.csv", keys)
-    seeds = len({r.config["seed"] for r in runs})
+    wanted = None if keys is None else set(keys)
+    seeds = len({t["config"]["seed"] for t in store.trials()
+                 if wanted is None or t["key"] in wanted})
     doc = build_report(tables, names, base, seeds=seeds, images=[p.name for p in drawn])
     md, page = out / "report.md", out / "report.html"
     atomic_write_bytes(md, doc.markdown().encode())
