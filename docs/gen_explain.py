@@ -320,6 +320,39 @@ or, in Python, `xpnet.explain.adam_plot("{PLOT["file"]}", preset="{PLOT["preset"
 steps={n})`, which also returns the plotted data."""
 
 
+#: the weight followed by the --param sections, and for how many steps
+PARAM = {"spec": "Dense[0].W[0,0]", "steps": 30}
+
+
+def param_section(topic: str) -> str:
+    """``xpnet explain TOPIC --param ...``: one weight through 30 steps, one row per step."""
+    from xpnet.cli import main
+
+    out = io.StringIO()
+    args = ["explain", topic, "--param", PARAM["spec"], "--steps", str(PARAM["steps"])]
+    status = main(args, out=out)
+    if status != 0:
+        msg = f"xpnet {' '.join(args)} failed with status {status}"
+        raise RuntimeError(msg)
+    return f"""\
+## One weight through the whole run
+
+`--param` follows a single weight and prints one row per step with every value the optimizer
+computed for it. The column `momentum` marks steps that go against what the current gradient
+asks (the step moves the weight *with* `g`: the momentum of earlier gradients wins), and
+`g = 0` marks a weight that moves with no gradient at all (its ReLU unit is dead on every
+sample of the tiny network, yet `m` keeps pushing it). `|step|/lr_t` is how much of the
+learning rate the step used.
+
+```console
+$ xpnet explain {topic} --param "{PARAM['spec']}" --steps {PARAM['steps']}
+```
+
+```text
+{out.getvalue().rstrip()}
+```"""
+
+
 def topic_page(topic: str, out: Path) -> str:
     title, question, answer = INTROS[topic]
     parts = [
@@ -338,6 +371,8 @@ prints it as plain text, `--markdown` as below, and `--json` one event per line 
 configuration first): every recorded value in full, enough to recompute each step.""",
         demote(command_output(topic), f"What `xpnet explain {topic} --steps {STEPS}` prints"),
     ]
+    if topic in ("adam", "sgd"):
+        parts.append(param_section(topic))
     if topic == "adam":
         parts.append(plot_section(out))
         parts.append(f"""\

@@ -4,6 +4,8 @@ those of the book's own Optimizer_Adam fed the same gradients."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,29 @@ def test_a_weight_of_a_dead_unit_moves_on_momentum_alone():
     dead = [r for r in table.rows if r["g"] == 0]
     assert dead and all(r["p_after"] != r["p_before"] for r in dead)
     assert "g = 0" in table.text()
+
+
+def test_the_command_prints_the_table_or_json_rows(capsys):
+    from xpnet.cli import main
+
+    assert main(["explain", "adam", "--param", "Dense[0].W[0,0]", "--steps", "4"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Adam on Dense[0].W[0,0]") and "|step|/lr_t" in text
+    assert main(["explain", "adam", "--param", "Dense[0].W[0,0]", "--steps", "4",
+                 "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and {"m", "v", "m_hat"} <= set(rows[0])
+    assert main(["explain", "relu", "--param", "Dense[0].W[0,0]"]) == 2
+    assert "use it with adam, sgd, rmsprop, adagrad, not 'relu'" in capsys.readouterr().err
+
+
+def test_a_slow_backend_is_announced_before_training(capsys):
+    from xpnet.cli import main
+
+    pytest.importorskip("array_api_strict")
+    assert main(["train", "--preset", "ch14", "--epochs", "1", "--backend",
+                 "array_api_strict"]) == 0
+    err = capsys.readouterr().err
+    assert "note: on a CPU the array_api_strict backend is several times slower" in err
+    assert main(["train", "--preset", "ch14", "--epochs", "1"]) == 0
+    assert "note" not in capsys.readouterr().err

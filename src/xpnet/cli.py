@@ -86,6 +86,7 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     keys = ("epoch", "acc", "loss", "data_loss", "reg_loss", "lr")
 
     epochs = args.epochs if args.epochs is not None else preset.epochs
+    _slow_backend_note("train", args.backend)
     bar = _Progress("epoch")
 
     def report(model: Any, epoch: int, logs: dict[str, Any]) -> None:
@@ -171,8 +172,28 @@ def _gradcheck(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if report.passed else 1
 
 
+#: Backends that run xpnet's plain engine operation by operation on a CPU: at the book's
+#: sizes each operation costs more in the library's overhead than in arithmetic.
+_SLOW_ON_CPU = {
+    "torch": "PyTorch runs each operation eagerly through its dispatcher",
+    "jax": "JAX dispatches each operation on its own (xpnet does not jit)",
+    "array_api_strict": "array-api-strict checks every call (it exists to prove portability)",
+}
+
+
+def _slow_backend_note(command: str, backend: str) -> None:
+    """Say before the work starts that a backend will be slower than NumPy here, and why."""
+    why = _SLOW_ON_CPU.get(backend)
+    if why is not None:
+        sys.stderr.write(
+            f"xpnet {command}: note: on a CPU the {backend} backend is several times slower "
+            f"than numpy at the book's sizes (docs/backends.md has the figures): {why}, and "
+            "with small arrays that overhead is most of the cost. The results are the same; "
+            "--backend numpy trains fast.\n")
+
+
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
-    from . import explain
+    from . import explain, explain_param
 
     if args.plot:
         if args.topic != "adam":
@@ -181,6 +202,21 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
         writable(Path(args.plot), "--plot")
         explain.adam_plot(args.plot, preset=args.preset or "ch15", steps=args.plot_steps,
                           backend=args.backend, seed=args.seed)
+        out.write(f"wrote {args.plot}\n")  # the picture alone: the text is another command
+        return 0
+    if args.param:
+        if args.topic not in explain.OPTIMIZERS:
+            msg = (f"--param follows one weight through an optimizer's updates: use it with "
+                   f"{', '.join(explain.OPTIMIZERS)}, not {args.topic!r}.")
+            raise UsageError(msg)
+        table = explain_param.trace_param(args.param, steps=args.steps, preset=args.preset,
+                                          backend=args.backend, seed=args.seed,
+                                          optimizer=args.topic)
+        if args.json:
+            out.write("".join(json.dumps(row) + "\n" for row in table.rows))
+        else:
+            out.write(table.text())
+        return 0
     ex = explain.explain(args.topic, steps=args.steps, preset=args.preset,
                          backend=args.backend, seed=args.seed)
     if args.json:
@@ -239,6 +275,7 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
     from .experiments import run_study
 
     writable(Path(args.out), "--out", folder=True)
+    _slow_backend_note("study", args.backend)
     try:
         with _Progress("trial") as bar:
             result = run_study(
@@ -379,8 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true",
                      help="one JSON event per line (enough to recompute every step)")
     fmt.add_argument("--markdown", action="store_true", help="Markdown, for docs")
+    ex.add_argument("--param", metavar="LAYER[i].P[r,c]",
+                    help="follow one weight, e.g. 'Dense[0].W[0,0]': a table of every value "
+                    "the optimizer computed for it, one row per step (--steps of them)")
     ex.add_argument("--plot", metavar="FILE.png",
-                    help="adam: plot lr, effective step sizes, |m| and sqrt(v) over a run")
+                    help="adam: plot lr, effective step sizes, |m| and sqrt(v) over a run "
+                    "(writes the picture only)")
     ex.add_argument("--plot-steps", type=_positive, default=2000, metavar="N",
                     help="training steps for --plot (default 2000)")
     ex.set_defaults(func=_explain)
