@@ -188,3 +188,19 @@ def test_peak_memory_stays_near_the_arrays_the_maths_needs(dropout, arrays):
     # needed: the hidden activation and one gradient of its size (plus, with dropout, the
     # dropout output and a one-byte mask); allocating afresh each step peaked at ~4.3x
     assert peak <= 1.25 * arrays * activation, peak / activation
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_large_arrays_run_in_row_blocks_with_the_same_bits(monkeypatch, dropout):
+    # 1500 x 512 float32 hidden arrays (3 MB): past BLOCK_MIN_BYTES, so products, ReLU's
+    # backward pass and dropout run block by block, and x^T @ dy as (dy^T @ x)^T
+    X, y = xpnet.datasets.spiral(500, 3, seed=2)
+    assert X.shape[0] * 512 * 4 > buffered.BLOCK_MIN_BYTES
+    blocks = []
+    original = buffered.BufferedOps._blocks
+    monkeypatch.setattr(buffered.BufferedOps, "_blocks",
+                        lambda self, *a: blocks.append(len(r := original(self, *a))) or r)
+    fast, fh, plain, ph = train_both(monkeypatch, lambda: spiral_model(hidden=512,
+                                     dropout=dropout), X, y, epochs=3, log_every=1)
+    assert max(blocks) == 2  # 1500 rows: a block of 1024 and one of 476
+    assert_same(fast, plain, fh, ph, exact=OPENBLAS)
