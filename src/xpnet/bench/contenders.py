@@ -37,6 +37,12 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import resolve
+from ..model import Model
+from ..nn.activations import ReLU, Softmax
+from ..nn.layers import Dense, Dropout
+from ..nn.losses import CategoricalCrossentropy
+from ..nn.optimizers import Adam
 from . import nnfs_book
 from .workloads import DECAY, LEARNING_RATE, LOG_EVERY, Workload
 
@@ -177,12 +183,6 @@ def book_nnfs(w: Workload, X: np.ndarray, y: np.ndarray) -> Run:
 
 def _xpnet(w: Workload, X: np.ndarray, y: np.ndarray, seed: Any, device: str = "cpu",
            fast: bool = False, graph: bool = False) -> Run:
-    from .. import Model
-    from ..nn.activations import ReLU, Softmax
-    from ..nn.layers import Dense, Dropout
-    from ..nn.losses import CategoricalCrossentropy
-    from ..nn.optimizers import Adam
-
     backend = XPNET_BACKEND[device]
     if fast:
         try:
@@ -447,8 +447,6 @@ def synchronizer(name: str, device: str) -> Callable[[], None]:
     if placement(name, device) == "cpu":
         return _no_op
     if name.startswith("xpnet"):
-        from ..backend import resolve
-
         return resolve(XPNET_BACKEND[device]).synchronize
     if name.startswith("torch") and TORCH_DEVICE[device] != "cpu":
         torch = _import_torch()

@@ -9,6 +9,7 @@ the file consistent whatever moment the process dies at.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sqlite3
@@ -132,8 +133,6 @@ class Store:
 
     def export_csv(self, path: str | os.PathLike[str], keys: Iterable[str] | None = None) -> int:
         """Write the tidy table (atomically) as CSV; returns the number of rows."""
-        import io
-
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
         writer.writeheader()

@@ -124,6 +124,8 @@ def finish(store: Store, outdir: Path, studies: Sequence[str],
            trials: Sequence[Trial]) -> list[Path]:
     """Write the results table (``results.csv``), the plots and the report (``report.md``,
     ``report.html``) of ``trials`` to ``outdir``; returns their paths."""
+    # pandas, SciPy and matplotlib load when a report is written, not with every import of
+    # the lab (the worker processes never need them)
     from .analysis import Base
     from .report import write_report
 
