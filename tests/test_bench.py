@@ -443,7 +443,7 @@ def test_fast_and_graph_are_skipped_with_the_reason_when_the_api_is_absent(numpy
         def __init__(self, *, backend="numpy", seed=0):
             super().__init__(backend=backend, seed=seed)
 
-    monkeypatch.setattr(xpnet, "Model", WithoutFast)
+    monkeypatch.setattr(contenders, "Model", WithoutFast)
     with pytest.raises(contenders.Unavailable,
                        match=r"Model\(backend='numpy', fast=True\) is not available: "
                        r"TypeError: .*unexpected keyword argument 'fast'"):
@@ -456,7 +456,7 @@ def test_fast_and_graph_are_skipped_with_the_reason_when_the_api_is_absent(numpy
         def train(self, X, y, *, epochs=1, log_every=1):
             return super().train(X, y, epochs=epochs, log_every=log_every)
 
-    monkeypatch.setattr(xpnet, "Model", WithoutGraph)
+    monkeypatch.setattr(contenders, "Model", WithoutGraph)
     run = contenders.make("xpnet_graph", TINY, X, y, device="cuda")
     with pytest.raises(contenders.Unavailable,
                        match=r"train\(graph=True\) is not available: TypeError: .*'graph'"):
