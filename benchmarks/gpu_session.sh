@@ -121,9 +121,9 @@ print("xpnet backends here:", available())
 EOF
 
 # --- the fast paths first (~30 s): CuPy's fused kernels and graph replay against the generic
-# path (tests/test_fast.py), the part of xpnet that no CPU test can run -----------------------
+# path (tests/test_engine_fused.py), the part of xpnet that no CPU test can run -----------------------
 step fast-paths "$DIR/pytest.log" 90 env XPNET_TEST_BACKENDS=cupy "$PY" -m pytest -q \
-    tests/test_fast.py -p no:cacheprovider -rs
+    tests/test_engine_fused.py -p no:cacheprovider -rs
 
 # --- many models at once (~60 s) ----------------------------------------------------------------
 # the command (ch15, with Dropout: every copy draws its masks on the host), then the
