@@ -183,7 +183,8 @@ class ManyModels:
 
     def sync(self, m: int) -> Model:
         """Model ``m`` with copy ``m``'s current parameters (views, nothing copied), to
-        evaluate, predict or save."""
+        evaluate or predict. Its optimizer state is not copied back (the stacked model holds
+        it), so train the copies on here, not the returned model."""
         model = self.models[m]
         for key, value in self.parameters(m).items():
             _, index, name = key.split(".")
