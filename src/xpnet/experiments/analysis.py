@@ -34,21 +34,9 @@ from .plan import STUDIES
 from .stats import Summary, summarize
 from .store import Store
 
-__all__ = [
-    "FRAME_COLUMNS",
-    "Base",
-    "analyze",
-    "boundary_panels",
-    "collapsed_at",
-    "epochs_table",
-    "load",
-    "lr_table",
-    "overconfident_at",
-    "samples_table",
-    "test_size_table",
-    "trial_status",
-    "why_table",
-]
+__all__ = ["FRAME_COLUMNS", "Base", "analyze", "boundary_panels", "collapsed_at",
+           "epochs_table", "load", "lr_table", "overconfident_at", "samples_table",
+           "seed_points", "test_size_table", "trial_status", "why_table"]
 
 Table = dict[str, Any]
 
@@ -615,3 +603,24 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
             })
     return {"study": "why", "rows": rows, "loss_rise": LOSS_RISE, "acc_hold": ACC_HOLD,
             "classes": base.classes}
+
+
+def seed_points(source: Store | pd.DataFrame, base: Base) -> dict[str, pd.DataFrame]:
+    """The per-run values behind the plotted means, so a split between seeds shows.
+
+    ``"samples"`` and ``"lr"``: one row per finished run (its ``seed``, ``train_samples``
+    or ``lr`` and its final values, as in :func:`samples_table`); ``"epochs"`` (with
+    ``base.long_epochs``): one row per finished run and logged epoch (``key, epoch`` and the
+    curves of :func:`epochs_table`).
+    """
+    frame = _frame_of(source)
+    out: dict[str, pd.DataFrame] = {}
+    for name, vary, picked in (("samples", "train_samples",
+                                _select(frame, base, train_samples=False)),
+                               ("lr", "lr", _select(frame, base, lr=False))):
+        out[name] = _finals(picked).join(_trials(picked)[["seed", vary]])
+    if base.long_epochs is not None:
+        curves = _curves(_finished(_select(frame, base, epochs=base.long_epochs)))
+        out["epochs"] = pd.concat({name: c.stack() for name, c in curves.items()},
+                                  axis=1).reset_index()
+    return out

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..io import atomic_write_bytes
 from . import plots
-from .analysis import Base, Table, analyze
+from .analysis import Base, Table, analyze, load, seed_points
 from .document import Document
 from .plan import STUDIES
 from .stats import Summary, compare, fmt
@@ -457,15 +457,18 @@ def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequenc
     names = list(STUDIES) if studies == "all" or "all" in studies else list(studies)
     keys = None if keys is None else list(keys)
     tables = analyze(store, names, base, keys=keys)
+    points = seed_points(load(store, keys), base)
     drawn = []
     if "samples" in tables and tables["samples"]["rows"]:
-        drawn.append(plots.plot_samples(tables["samples"], out / "samples.png"))
+        drawn.append(plots.plot_samples(tables["samples"], out / "samples.png",
+                                        points["samples"]))
     if "test_size" in tables and tables["test_size"]["rows"]:
         drawn.append(plots.plot_test_size(tables["test_size"], out / "test_size.png"))
     if "epochs" in tables and tables["epochs"]["rows"]:
-        drawn.append(plots.plot_epochs(tables["epochs"], out / "epochs.png"))
+        drawn.append(plots.plot_epochs(tables["epochs"], out / "epochs.png",
+                                       points.get("epochs")))
     if "lr" in tables and tables["lr"]["rows"]:
-        drawn.append(plots.plot_lr(tables["lr"], out / "lr.png"))
+        drawn.append(plots.plot_lr(tables["lr"], out / "lr.png", points["lr"]))
     picture = plots.plot_boundaries(store, base, tables["panels"], out / "boundaries.png")
     if picture is not None:
         drawn.append(picture)
