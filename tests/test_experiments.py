@@ -78,6 +78,8 @@ def test_trials_of_one_shape_train_together_with_the_results_of_training_alone()
         assert repr(a["rows"]) == repr(b["rows"])  # repr: NaN rows (dropout-off evaluation
         assert a["snapshots"] == b["snapshots"]     # of a diverging run) compare equal too
     assert sum(bool(r["snapshots"]) for r in together) == 4
+    measured = {(r["split"], r["metric"]) for r in together[2]["rows"]}
+    assert {("train", "dead_units"), ("train", "classes"), ("validation", "classes")} <= measured
 
 
 def test_worker_processes_start_with_one_blas_thread(monkeypatch):

@@ -87,7 +87,7 @@ def test_load_gives_the_tidy_frame_of_a_study(study, tmp_path):
     assert tuple(frame.columns) == an.FRAME_COLUMNS
     assert len(frame) == len(list(store.rows())) and frame["key"].nunique() == len(trials)
     assert set(frame["split"]) == {"train", "validation", "test"}
-    assert set(frame["metric"]) == {"acc", "loss"}
+    assert set(frame["metric"]) == {"acc", "loss", "classes", "dead_units"}
     # each diverged run (lr 1e20) is marked on all its rows, and the others nowhere
     diverged = frame.groupby("key")["diverged_at"].agg(lambda d: d.notna().all())
     assert diverged.sum() == 2 and set(frame.loc[frame["diverged_at"].notna(), "lr"]) == {1e20}

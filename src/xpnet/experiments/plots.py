@@ -2,7 +2,10 @@
 
 Every function draws one PNG with matplotlib's Agg backend (imported when the first figure
 is drawn: loading it takes a moment that importing the lab need not pay), writes it
-atomically and returns its path. Lines are means over seeds; bands and error bars are 95% CIs.
+atomically and returns its path. Lines are means over seeds; bands and error bars are 95% CIs;
+small translucent dots, where the caller passes
+:func:`~xpnet.experiments.analysis.seed_points`, are the seeds themselves, so a split between
+seeds shows beside its mean.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .. import presets
 from ..backend import to_numpy
@@ -52,31 +56,44 @@ def _save(fig: Any, path: PathLike) -> Path:
 
 
 def _band(ax: Any, x: Sequence[float], s: Sequence[Summary], label: str,
-          **style: Any) -> None:
-    """Mean line with its 95% CI band."""
+          **style: Any) -> Any:
+    """Mean line with its 95% CI band; returns the line's colour."""
     (line,) = ax.plot(x, [v.mean for v in s], label=label, **style)
     ax.fill_between(x, [v.ci_low for v in s], [v.ci_high for v in s], alpha=0.2,
                     color=line.get_color(), linewidth=0)
+    return line.get_color()
 
 
-def plot_samples(table: Table, path: PathLike) -> Path:
-    """Final accuracy, loss and generalization gap against training samples per class."""
+def _seeds(ax: Any, points: pd.DataFrame | None, x: str, y: str, color: Any) -> None:
+    """One small translucent dot per run (seed) of ``points`` (nothing if None)."""
+    if points is not None and len(points):
+        ax.scatter(points[x], points[y], s=22, alpha=0.55, color=color, edgecolors="none",
+                   zorder=3)
+
+
+def plot_samples(table: Table, path: PathLike, points: pd.DataFrame | None = None) -> Path:
+    """Final accuracy, loss and generalization gap against training samples per class
+    (``points``: one dot per seed, :func:`~xpnet.experiments.analysis.seed_points`)."""
     plt = _pyplot()
     rows = table["rows"]
     x = [r["train_samples"] for r in rows]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     for ax, metric, title in ((axes[0], "acc", "accuracy"), (axes[1], "loss", "loss")):
-        _band(ax, x, [r[f"train_{metric}"] for r in rows], "train (no dropout)", marker="o")
-        _band(ax, x, [r[f"val_{metric}"] for r in rows], "validation", marker="s")
+        for split, label, marker in (("train", "train (no dropout)", "o"),
+                                     ("val", "validation", "s")):
+            color = _band(ax, x, [r[f"{split}_{metric}"] for r in rows], label, marker=marker)
+            _seeds(ax, points, "train_samples", f"{split}_{metric}", color)
         ax.set(xscale="log", xlabel="training samples per class", title=f"final {title}")
         ax.legend()
-    _band(axes[2], x, [r["gap"] for r in rows], "train acc - validation acc", marker="o",
-          color="tab:red")
+    _seeds(axes[2], points, "train_samples", "gap",
+           _band(axes[2], x, [r["gap"] for r in rows], "train acc - validation acc",
+                 marker="o", color="tab:red"))
     axes[2].axhline(0, color="grey", linewidth=0.8)
     axes[2].set(xscale="log", xlabel="training samples per class",
                 title="generalization gap")
     axes[2].legend()
-    fig.suptitle("Training-set size (mean over seeds, 95% CI bands)")
+    fig.suptitle("Training-set size (mean over seeds, 95% CI bands"
+                 + ("; dots: seeds)" if points is not None else ")"))
     fig.tight_layout()
     return _save(fig, path)
 
@@ -112,15 +129,17 @@ def plot_test_size(table: Table, path: PathLike) -> Path:
     return _save(fig, path)
 
 
-def plot_epochs(table: Table, path: PathLike) -> Path:
-    """Train and validation curves over epochs, best epochs and overfitting onset marked."""
+def plot_epochs(table: Table, path: PathLike, points: pd.DataFrame | None = None) -> Path:
+    """Train and validation curves over epochs, best epochs and overfitting onset marked
+    (``points``: one dot per seed and logged epoch)."""
     plt = _pyplot()
     rows = table["rows"]
     x = [r["epoch"] for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     for ax, metric in ((axes[0], "acc"), (axes[1], "loss")):
-        _band(ax, x, [r[f"train_{metric}"] for r in rows], "train (no dropout)")
-        _band(ax, x, [r[f"val_{metric}"] for r in rows], "validation")
+        for split, label in (("train", "train (no dropout)"), ("val", "validation")):
+            color = _band(ax, x, [r[f"{split}_{metric}"] for r in rows], label)
+            _seeds(ax, points, "epoch", f"{split}_{metric}", color)
         ax.set(xscale="log", xlabel="epoch", title="accuracy" if metric == "acc" else "loss")
     if table["best_acc_epoch"] is not None:
         axes[0].axvline(table["best_acc_epoch"], color="tab:green", linestyle=":",
@@ -134,14 +153,15 @@ def plot_epochs(table: Table, path: PathLike) -> Path:
         axes[1].text(0.02, 0.02, "no overfitting onset observed", transform=axes[1].transAxes)
     for ax in axes:
         ax.legend()
-    fig.suptitle(f"Epochs ({table['n']} seeds, 95% CI bands)")
+    fig.suptitle(f"Epochs ({table['n']} seeds, 95% CI bands"
+                 + ("; dots: seeds)" if points is not None else ")"))
     fig.tight_layout()
     return _save(fig, path)
 
 
-def plot_lr(table: Table, path: PathLike) -> Path:
-    """Final and best validation accuracy and loss against lr (diverged runs marked), and
-    the validation curves of every lr."""
+def plot_lr(table: Table, path: PathLike, points: pd.DataFrame | None = None) -> Path:
+    """Final and best validation accuracy and loss against lr (diverged runs marked;
+    ``points``: each seed's final value), and the validation curves of every lr."""
     plt = _pyplot()
     rows = table["rows"]
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
@@ -152,8 +172,10 @@ def plot_lr(table: Table, path: PathLike) -> Path:
                                    (f"best_val_{metric}", "best over epochs", "s")):
             s = [r[key] for r in ok]
             err = np.array([v.half_width for v in s])
-            ax.errorbar(x, [v.mean for v in s], yerr=np.where(np.isfinite(err), err, 0),
-                        marker=marker, capsize=4, label=label)
+            bars = ax.errorbar(x, [v.mean for v in s], yerr=np.where(np.isfinite(err), err, 0),
+                               marker=marker, capsize=4, label=label)
+            if key.startswith("val_"):
+                _seeds(ax, points, "lr", key, bars.lines[0].get_color())
         for r in rows:
             if r["diverged"]:
                 ax.plot(r["lr"], 0.95, "x", color="tab:red", markersize=10,
@@ -173,7 +195,8 @@ def plot_lr(table: Table, path: PathLike) -> Path:
         ax.set(xscale="log", yscale="linear" if metric == "acc" else "log", xlabel="epoch",
                title=f"validation {'accuracy' if metric == 'acc' else 'loss'} over epochs")
         ax.legend(fontsize="small")
-    fig.suptitle("Learning rate (mean over non-diverged seeds, 95% CIs)")
+    fig.suptitle("Learning rate (mean over non-diverged seeds, 95% CIs"
+                 + ("; dots: seeds' final values)" if points is not None else ")"))
     fig.tight_layout()
     return _save(fig, path)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..io import atomic_write_bytes
 from . import plots
-from .analysis import Base, Table, analyze
+from .analysis import Base, Table, analyze, load, seed_points
 from .document import Document
 from .plan import STUDIES
 from .stats import Summary, compare, fmt
@@ -297,6 +297,83 @@ def _lr_section(doc: Document, t: Table, classes: int) -> None:
               "rate (95% CIs; diverged runs marked x), and validation curves per lr.")
 
 
+# -- the why ---------------------------------------------------------------------------------
+_VARY = {"train_samples": lambda v: f"{int(v)} training samples/class",
+         "epochs": lambda v: f"{int(v)} epochs (the epochs study)",
+         "lr": lambda v: f"lr {float(v):g}"}
+
+
+def _epochs_list(epochs: list[int]) -> str:
+    return ", ".join(map(str, epochs))
+
+
+def _why_section(doc: Document, t: Table) -> None:
+    """Dead units, collapse to one class and loss-versus-accuracy divergence per setting:
+    measurements that explain the means above."""
+    rows = [r for r in t["rows"] if r["measured"]]
+    doc.heading(2, "Inside the runs: dead units, collapse, overconfidence")
+    if not rows:
+        doc.paragraph("This store holds no inside measurements (it was written before they "
+                      "were recorded); rerun the study into a new --out directory for them.")
+        return
+    chance = 1 / t["classes"]
+    doc.paragraph(
+        "Measured on every run that did not diverge, at every logged epoch: dead hidden units "
+        "(ReLU output 0 for every training sample, dropout off: such a unit also passes no "
+        "gradient, so training cannot revive it); collapse (the run predicted two or more "
+        "classes, then one class only on the validation set); overconfidence (validation loss "
+        f"more than {t['loss_rise']:.0%} above its lowest value so far while validation "
+        f"accuracy stays within {t['acc_hold'] * 100:g} point of its value there: the loss "
+        "says the model got worse while its answers did not).")
+    said = []
+    for r in rows:
+        where = _VARY[r["vary"]](r["value"])
+        if r["half_dead"]:
+            acc = r["half_dead_acc"]
+            near = acc.n >= 2 and acc.ci_low <= chance <= acc.ci_high
+            said.append(
+                f"At {where}, {r['half_dead']} of {r['measured']} runs end with more than half "
+                f"of their {r['hidden']} hidden units dead (dead fraction over all "
+                f"{r['measured']} runs: {fmt(r['dead'])}); their final validation accuracy "
+                f"is {fmt(acc)}"
+                + (f", indistinguishable from chance (1/{t['classes']} = {chance:.3f})."
+                   if near else f" (chance: {chance:.3f})."))
+        if r["collapsed"]:
+            said.append(
+                f"At {where}, {r['collapsed']} of {r['measured']} runs collapsed to predicting "
+                f"one class (at epoch {_epochs_list(r['collapsed_at'])}); "
+                + (f"{r['collapsed_end']} still did at the end." if r["collapsed_end"] else
+                   "none still did at the end."))
+        if r["overconfident"]:
+            said.append(
+                f"At {where}, {r['overconfident']} of {r['measured']} runs became "
+                f"overconfident (from epoch {_epochs_list(r['overconfident_at'])}); final "
+                f"validation accuracy {fmt(r['val_acc'])}.")
+    samples = [r for r in rows if r["study"] == "samples"]
+    if len(samples) >= 2 and samples[0]["dead"].n and samples[-1]["dead"].n:
+        lo, hi = samples[0], samples[-1]
+        said.append(f"Fraction of hidden units dead at the end: {fmt(lo['dead'])} with "
+                    f"{_VARY['train_samples'](lo['value'])}, {fmt(hi['dead'])} with "
+                    f"{_VARY['train_samples'](hi['value'])}.")
+    if not any(r["collapsed"] for r in rows):
+        said.append(f"No run collapsed to one class ({sum(r['measured'] for r in rows)} "
+                    "run-settings measured).")
+    if not any(r["overconfident"] for r in rows):
+        said.append(f"No run became overconfident ({sum(r['measured'] for r in rows)} "
+                    "run-settings measured).")
+    doc.items(said)
+    doc.table(["setting", "runs", "diverged", "collapsed (at epoch)", "still collapsed at end",
+               "overconfident (from epoch)", "dead units at end", "runs > half dead",
+               "final val acc"],
+              [[_VARY[r["vary"]](r["value"]), str(r["runs"]), str(r["diverged"]),
+                f"{r['collapsed']}" + (f" ({_epochs_list(r['collapsed_at'])})"
+                                       if r["collapsed"] else ""),
+                str(r["collapsed_end"]),
+                f"{r['overconfident']}" + (f" ({_epochs_list(r['overconfident_at'])})"
+                                           if r["overconfident"] else ""),
+                fmt(r["dead"]), str(r["half_dead"]), fmt(r["val_acc"])] for r in t["rows"]])
+
+
 def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
                  seeds: int, images: Iterable[str] = ()) -> Document:
     """The report's document from :func:`~xpnet.experiments.analysis.analyze`'s tables;
@@ -330,6 +407,8 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
             sections[name]()
         else:
             doc.paragraph(f"Not studied in this run (xpnet study {name} answers it).")
+    if "why" in tables:
+        _why_section(doc, tables["why"])
     if tables.get("panels") and "boundaries.png" in have:
         doc.heading(2, "Decision boundaries")
         doc.paragraph("One seed per picture (the tables above give the spread over seeds). "
@@ -378,15 +457,18 @@ def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequenc
     names = list(STUDIES) if studies == "all" or "all" in studies else list(studies)
     keys = None if keys is None else list(keys)
     tables = analyze(store, names, base, keys=keys)
+    points = seed_points(load(store, keys), base)
     drawn = []
     if "samples" in tables and tables["samples"]["rows"]:
-        drawn.append(plots.plot_samples(tables["samples"], out / "samples.png"))
+        drawn.append(plots.plot_samples(tables["samples"], out / "samples.png",
+                                        points["samples"]))
     if "test_size" in tables and tables["test_size"]["rows"]:
         drawn.append(plots.plot_test_size(tables["test_size"], out / "test_size.png"))
     if "epochs" in tables and tables["epochs"]["rows"]:
-        drawn.append(plots.plot_epochs(tables["epochs"], out / "epochs.png"))
+        drawn.append(plots.plot_epochs(tables["epochs"], out / "epochs.png",
+                                       points.get("epochs")))
     if "lr" in tables and tables["lr"]["rows"]:
-        drawn.append(plots.plot_lr(tables["lr"], out / "lr.png"))
+        drawn.append(plots.plot_lr(tables["lr"], out / "lr.png", points["lr"]))
     picture = plots.plot_boundaries(store, base, tables["panels"], out / "boundaries.png")
     if picture is not None:
         drawn.append(picture)

@@ -20,10 +20,12 @@ from .. import presets
 from ..backend import to_numpy
 from ..errors import DivergenceError
 from ..many import ManyModels
+from ..nn.activations import ReLU
 from ..random import Generator
 from .plan import Trial
 
-__all__ = ["TrialResult", "run_trial", "run_trials", "shape_of"]
+__all__ = ["TrialResult", "dead_units", "predicted_classes", "run_trial", "run_trials",
+           "shape_of"]
 
 #: Offsets that derive the evaluation streams from a trial's seed: the validation set and
 #: each test set come from streams independent of training (and of each other).
@@ -67,6 +69,39 @@ def _prepare(trial: Trial) -> tuple[presets.Preset, Any, tuple[Any, Any], tuple[
     return p, model, (X, y), validation
 
 
+def dead_units(model: Any) -> int:
+    """Hidden ReLU units whose output was 0 for every sample of the last forward pass.
+
+    Call it right after ``model.forward(X, training=False)``: each :class:`~xpnet.nn.ReLU`
+    keeps its output ``y`` (samples x units), and a unit is dead on ``X`` when its column is
+    all zero. A dead unit also passes no gradient back (ReLU's derivative is 0 where its
+    output is), so nothing in ``X`` can revive it: the layer is that much narrower.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xpnet import Model
+    >>> from xpnet.nn import Dense, ReLU
+    >>> model = Model(seed=0)
+    >>> dense = model.add(Dense(2, 3))
+    >>> _ = model.add(ReLU())
+    >>> dense.params["W"][...] = [[1.0, -1.0, 0.0], [0.0, -1.0, 0.0]]  # unit 1: -x0 - x1 < 0 here
+    >>> dense.params["b"][...] = [[0.0, 0.0, -1.0]]                     # unit 2: always < 0
+    >>> _ = model.forward(np.array([[1.0, 2.0], [3.0, 0.5]]), training=False)
+    >>> dead_units(model)
+    2
+    """
+    return sum(int((~(to_numpy(layer.y) > 0).any(axis=0)).sum())
+               for layer in model.layers if isinstance(layer, ReLU))
+
+
+def predicted_classes(model: Any, X: Any) -> int:
+    """How many distinct classes ``model`` predicts on ``X`` (dropout off); 1 means it
+    collapsed to one class. Its forward pass leaves each ReLU's output for
+    :func:`dead_units`."""
+    return len(np.unique(to_numpy(model.predictions(model.forward(X, training=False)))))
+
+
 def _measure(trial: Trial, model: Any, epoch: int, train: tuple[Any, Any],
              validation: tuple[Any, Any], rows: list[dict[str, Any]],
              snapshots: dict[int, bytes]) -> None:
@@ -74,6 +109,11 @@ def _measure(trial: Trial, model: Any, epoch: int, train: tuple[Any, Any],
     if epoch in trial.log_at:
         rows.extend(_rows(trial, epoch, "train", model.evaluate(*train)))
         rows.extend(_rows(trial, epoch, "validation", model.evaluate(*validation)))
+        classes = predicted_classes(model, train[0])
+        rows.extend(_rows(trial, epoch, "train",
+                          {"classes": classes, "dead_units": dead_units(model)}))
+        rows.extend(_rows(trial, epoch, "validation",
+                          {"classes": predicted_classes(model, validation[0])}))
     if epoch in trial.snapshots:
         snapshots[epoch] = _model_bytes(model)
 
@@ -92,7 +132,10 @@ def run_trial(trial: Trial) -> TrialResult:
     """Train ``trial``'s model and return its tidy rows.
 
     Rows: at every epoch in ``log_at``, split ``"train"`` (the training set, dropout off)
-    and ``"validation"``, metrics ``acc`` and ``loss`` (data loss); after training, split
+    and ``"validation"``, metrics ``acc``, ``loss`` (data loss) and ``classes`` (distinct
+    classes predicted: 1 is a collapse to one class), and on ``"train"`` ``dead_units``
+    (hidden ReLU units never active on the training set, :func:`dead_units`); after
+    training, split
     ``"test"`` for each test-set size and repeat. A run whose loss became NaN or infinite
     stops there and is marked ``diverged_at`` (its rows up to then are kept).
     """

@@ -1,0 +1,140 @@
+"""The why, measured: dead ReLU units, collapse to one class and loss-versus-accuracy
+divergence, from hand-made models and histories to a study's report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xpnet import Model
+from xpnet.experiments import Store, plan, run
+from xpnet.experiments import analysis as an
+from xpnet.experiments.report import write_report
+from xpnet.experiments.trial import dead_units, predicted_classes
+from xpnet.nn import Dense, ReLU, Softmax
+
+X = np.array([[1.0, 2.0], [3.0, 0.5], [-1.0, 1.0]])
+
+
+def hand_made(W1, b1, W2=None, b2=None):
+    """Dense(2, 4) -> ReLU -> Dense(4, 3) -> Softmax with the given parameters."""
+    model = Model(seed=0)
+    first = model.add(Dense(2, 4))
+    model.add(ReLU())
+    second = model.add(Dense(4, 3))
+    model.add(Softmax())
+    first.params["W"][...], first.params["b"][...] = W1, b1
+    if W2 is not None:
+        second.params["W"][...], second.params["b"][...] = W2, b2
+    return model
+
+
+def test_dead_units_counts_the_all_zero_columns_of_the_relu_outputs():
+    # unit 0 follows x0 (active on rows 0, 1), unit 1 is -x0 - x1 (negative on rows 0, 1,
+    # zero on row 2: never > 0, so dead), unit 2 has bias -10 (dead), unit 3 is x1 (active)
+    W1 = [[1.0, -1.0, 0.0, 0.0], [0.0, -1.0, 0.0, 1.0]]
+    model = hand_made(W1, [[0.0, 0.0, -10.0, 0.0]])
+    model.forward(X, training=False)
+    assert dead_units(model) == 2
+    model.forward(X[2:], training=False)  # on row 2 alone unit 0 is dead too
+    assert dead_units(model) == 3
+
+
+def test_predicted_classes_sees_a_collapse_to_one_class():
+    W1 = [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]
+    W2 = np.zeros((4, 3))
+    collapsed = hand_made(W1, np.zeros((1, 4)), W2, [[0.0, 5.0, 0.0]])  # class 1 always
+    assert predicted_classes(collapsed, X) == 1
+    assert dead_units(collapsed) == 2  # its forward pass left the ReLU outputs behind
+    W2[0, 0], W2[1, 2] = 10.0, 10.0  # x0 votes class 0, x1 class 2
+    apart = hand_made(W1, np.zeros((1, 4)), W2, [[0.0, 0.0, 0.0]])
+    assert predicted_classes(apart, X) == 2
+
+
+def test_collapsed_at_skips_the_opening_and_finds_the_first_collapse():
+    epochs = [1, 2, 5, 10, 20]
+    assert an.collapsed_at(pd.Series([1, 1, 3, 3, 3], epochs)) is None  # one class at first
+    assert an.collapsed_at(pd.Series([1, 3, 1, 3, 1], epochs)) == 5
+    assert an.collapsed_at(pd.Series([2, 3, 3, np.nan, 1], epochs)) == 20
+
+
+def test_overconfident_at_flags_loss_rising_while_accuracy_holds():
+    epochs = [1, 10, 100, 300, 1000]
+    loss = pd.Series([1.10, 0.60, 0.50, 0.54, 0.70], epochs)
+    # +8% at 300 is under the 10% threshold; +40% at 1000 with accuracy up: flagged there
+    assert an.overconfident_at(loss, pd.Series([0.4, 0.8, 0.85, 0.85, 0.86], epochs)) == 1000
+    # accuracy 0.5 point below its value at the lowest loss still holds; 2 points does not
+    assert an.overconfident_at(loss, pd.Series([0.4, 0.8, 0.85, 0.85, 0.845], epochs)) == 1000
+    assert an.overconfident_at(loss, pd.Series([0.4, 0.8, 0.85, 0.85, 0.83], epochs)) is None
+    # a swing before the loss beats a uniform guess (ln 3) is not overconfidence
+    swing = pd.Series([1.5, 3.0, 1.0, 0.9, 0.9], epochs)
+    acc = pd.Series([0.4, 0.4, 0.5, 0.6, 0.6], epochs)
+    assert an.overconfident_at(swing, acc) == 10
+    assert an.overconfident_at(swing, acc, below=np.log(3)) is None
+
+
+def _trial(key, lr, seed, history, diverged_at=None):
+    """A stored trial of ch15 (64 hidden units) with rows per epoch:
+    (val loss, val acc, val classes, dead units)."""
+    rows = []
+    for epoch, (loss, acc, classes, dead) in history.items():
+        for split, metric, value in (("validation", "loss", loss), ("validation", "acc", acc),
+                                     ("validation", "classes", classes),
+                                     ("train", "dead_units", dead)):
+            rows.append({"epoch": epoch, "split": split, "metric": metric, "value": value,
+                         "test_samples": 0, "rep": 0})
+    return {"key": key, "config": {"preset": "ch15", "seed": seed, "lr": lr,
+                                   "train_samples": 1000, "epochs": 100},
+            "rows": rows, "snapshots": {}, "seconds": 0.1, "diverged_at": diverged_at}
+
+
+def test_why_table_counts_dead_collapsed_and_overconfident_runs(tmp_path):
+    with Store(tmp_path) as store:
+        store.add(_trial("a", 0.05, 0, {1: (1.0, 0.5, 3, 0), 50: (0.5, 0.8, 3, 1),
+                                        100: (0.6, 0.8, 3, 2)}))
+        store.add(_trial("b", 0.05, 1, {1: (1.0, 0.5, 3, 0), 100: (0.5, 0.8, 3, 0)}))
+        store.add(_trial("c", 1.0, 0, {1: (1.0, 0.4, 2, 10), 50: (1.1, 0.33, 1, 40),
+                                       100: (1.1, 0.33, 1, 60)}))
+        store.add(_trial("d", 1.0, 1, {1: (1.0, 0.4, 2, 10), 50: (1.1, 0.35, 1, 20),
+                                       100: (1.0, 0.4, 3, 30)}))
+        store.add(_trial("e", 1.0, 2, {1: (np.nan, 0.3, 1, 64)}, diverged_at=3))
+        status = an.trial_status(store)
+        assert status.loc["a", "overconfident_at"] == 100 and status["measured"].all()
+        assert status.loc["c", "dead_fraction"] == 60 / 64 and status.loc["c", "collapsed_end"]
+        base = an.Base(1000, 0.05, 100)
+        rows = {r["value"]: r for r in an.why_table(store, base, ["lr"])["rows"]}
+    slow, fast = rows[0.05], rows[1.0]
+    assert (slow["overconfident"], slow["overconfident_at"], slow["half_dead"]) == (1, [100], 0)
+    assert slow["dead"].mean == pytest.approx(1 / 64)  # (2 + 0) / 2 of 64
+    assert (fast["runs"], fast["measured"], fast["diverged"]) == (3, 2, 1)
+    assert (fast["collapsed"], fast["collapsed_at"], fast["collapsed_end"]) == (2, [50, 50], 1)
+    assert fast["half_dead"] == 1 and fast["half_dead_acc"].mean == pytest.approx(0.33)
+
+
+def test_an_old_store_without_the_measurements_reads_and_says_so(tmp_path):
+    with Store(tmp_path) as store:
+        old = _trial("a", 0.05, 0, {})
+        old["rows"] = [{"epoch": 100, "split": "validation", "metric": "acc", "value": 0.8,
+                        "test_samples": 0, "rep": 0}]
+        store.add(old)
+        status = an.trial_status(store)
+        rows = an.why_table(store, an.Base(1000, 0.05, 100), ["lr"])["rows"]
+    assert not status.loc["a", "measured"] and rows[0]["measured"] == 0
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("why")
+    trials = plan(["lr"], grid="quick", seeds=2, train_samples=(30,), lr=(0.05, 0.5),
+                  epochs=200, test_samples=(10,))
+    with Store(out) as store:
+        run(trials, store, workers=1)
+        md, _ = write_report(store, out, ["lr"], an.Base.from_plan(trials))
+    return md.read_text()
+
+
+def test_the_report_states_the_inside_measurements_with_their_numbers(report):
+    assert "## Inside the runs: dead units, collapse, overconfidence" in report
+    assert "| setting | runs | diverged | collapsed (at epoch) |" in report
+    assert "| lr 0.5 | 2 | 0 |" in report
