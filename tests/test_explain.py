@@ -96,10 +96,13 @@ def test_dense_json_recomputes_forward_backward_and_penalties(backend):
 @pytest.mark.parametrize("topic", TOPICS)
 def test_every_topic_renders_text_and_markdown(topic):
     ex = explain(topic, steps=2)
-    text, md = ex.text(), ex.markdown()
+    text, md, full = ex.text(), ex.markdown(), ex.text(full=True)
     assert ex.sections and all(body for _, body in ex.sections)
+    assert ex.summary and all(body for _, body in ex.summary)
     assert md.startswith(f"# `xpnet explain {topic}`") and "```text" in md
-    assert ex.sections[0][0] in text
+    assert ex.summary[0][0] in text and all(h in full for h, _ in ex.sections)
+    assert ex.summary[-1][0] == "Faithful to the book" and "--seed nnfs" in text
+    assert len(text) <= len(full)
 
 
 def test_explain_on_a_preset_summarises_big_arrays():
@@ -140,8 +143,10 @@ def test_cli_json_markdown_and_errors(tmp_path, capsys):
     assert lines[0]["event"] == "config" and len(lines) > 10
     code, text = run("dense", "--markdown")
     assert code == 0 and text.startswith("# `xpnet explain dense`")
-    code, _ = run("softmax", "--plot", str(tmp_path / "x.png"))
-    assert code == 2 and "--plot is available for the adam topic" in capsys.readouterr().err
+    code, short = run("dense")
+    code_full, full = run("dense", "--full")
+    assert code == code_full == 0 and len(short) < len(full)
+    assert "One entry, worked" in short and "Backward\n========" in full
 
 
 def test_cli_adam_plot_writes_a_png(tmp_path):
@@ -150,3 +155,27 @@ def test_cli_adam_plot_writes_a_png(tmp_path):
     code, _ = run("adam", "--plot", str(path), "--plot-steps", "30", "--preset", "ch14")
     assert code == 0
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("topic", [t for t in TOPICS if t != "adam"])
+def test_cli_plot_works_for_every_topic(tmp_path, topic):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / f"{topic}.png"
+    code, text = run(topic, "--plot", str(path), "--plot-steps", "20")
+    assert code == 0 and text == f"wrote {path}\n"  # the picture, not the text
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_returns_the_data_it_draws(tmp_path):
+    from xpnet.explain import plot
+
+    data = plot("relu", str(tmp_path / "r.png"), steps=5)
+    assert data["steps"] == [1, 2, 3, 4, 5] and all(0 <= f <= 1 for f in data["fraction"])
+    data = plot("dropout", str(tmp_path / "d.png"), steps=5)
+    assert len(data["fraction"]) == 5
+    data = plot("softmax", str(tmp_path / "s.png"), steps=5)
+    assert np.allclose(np.sum(data["probabilities"], axis=-1), 1.0, atol=1e-6)
+    data = plot("loss", str(tmp_path / "l.png"), steps=5)
+    assert len(data["loss"]) == 5 and data["loss"][-1] < data["loss"][0]
+    with pytest.raises(ValueError, match="unknown topic 'nope'; topics are: adam"):
+        plot("nope", str(tmp_path / "n.png"))

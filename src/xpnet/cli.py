@@ -196,12 +196,9 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
     from . import explain, explain_param
 
     if args.plot:
-        if args.topic != "adam":
-            msg = "--plot is available for the adam topic."
-            raise UsageError(msg)
         writable(Path(args.plot), "--plot")
-        explain.adam_plot(args.plot, preset=args.preset or "ch15", steps=args.plot_steps,
-                          backend=args.backend, seed=args.seed)
+        explain.plot(args.topic, args.plot, preset=args.preset, steps=args.plot_steps,
+                     backend=args.backend, seed=args.seed)
         out.write(f"wrote {args.plot}\n")  # the picture alone: the text is another command
         return 0
     if args.param:
@@ -222,9 +219,9 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         out.write(ex.json_lines() + "\n")
     elif args.markdown:
-        out.write(ex.markdown())
+        out.write(ex.markdown(full=args.full))
     else:
-        out.write(ex.text())
+        out.write(ex.text(full=args.full))
     return 0
 
 
@@ -416,12 +413,16 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true",
                      help="one JSON event per line (enough to recompute every step)")
     fmt.add_argument("--markdown", action="store_true", help="Markdown, for docs")
+    ex.add_argument("--full", action="store_true",
+                    help="every recorded array at every step, not the one-minute summary")
     ex.add_argument("--param", metavar="LAYER[i].P[r,c]",
                     help="follow one weight, e.g. 'Dense[0].W[0,0]': a table of every value "
                     "the optimizer computed for it, one row per step (--steps of them)")
     ex.add_argument("--plot", metavar="FILE.png",
-                    help="adam: plot lr, effective step sizes, |m| and sqrt(v) over a run "
-                    "(writes the picture only)")
+                    help="plot the topic over a whole run (adam: lr, step sizes, |m| and "
+                    "sqrt(v) on ch15; softmax: probabilities; dense: weights; relu/dropout: "
+                    "active/kept fraction; loss; sgd/rmsprop/adagrad: lr and step sizes); "
+                    "writes the picture only")
     ex.add_argument("--plot-steps", type=_positive, default=2000, metavar="N",
                     help="training steps for --plot (default 2000)")
     ex.set_defaults(func=_explain)

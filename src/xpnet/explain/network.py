@@ -1,0 +1,74 @@
+"""The tiny network that explain mode trains, the optimizer each topic uses, and which of the
+book's classes compute each topic's values (the faithful-mode oracle)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import datasets
+from ..model import Model
+from ..nn.activations import ReLU, Softmax
+from ..nn.layers import Dense, Dropout
+from ..nn.losses import CategoricalCrossentropy
+from ..nn.optimizers import SGD, Adagrad, Adam, RMSprop
+from ..random import SeedLike, as_generator
+
+__all__ = ["BOOK_CLASSES", "OPTIMIZERS", "TOPICS", "faithful_note", "tiny_model"]
+
+OPTIMIZERS: dict[str, Callable[[], Any]] = {
+    "adam": lambda: Adam(learning_rate=0.05, decay=5e-5),
+    "sgd": lambda: SGD(learning_rate=0.5, decay=1e-3, momentum=0.9),
+    "rmsprop": lambda: RMSprop(learning_rate=0.02, decay=1e-4, rho=0.9),
+    "adagrad": lambda: Adagrad(learning_rate=0.5, decay=1e-4),
+}
+TOPICS = ("adam", "softmax", "dense", "sgd", "rmsprop", "adagrad", "relu", "dropout", "loss")
+
+#: the classes of the book (xpnet.bench.nnfs_book) that compute what each topic shows
+BOOK_CLASSES: dict[str, tuple[str, ...]] = {
+    "adam": ("Optimizer_Adam",),
+    "sgd": ("Optimizer_SGD",),
+    "rmsprop": ("Optimizer_RMSprop",),
+    "adagrad": ("Optimizer_Adagrad",),
+    "softmax": ("Activation_Softmax", "Loss_CategoricalCrossentropy",
+                "Activation_Softmax_Loss_CategoricalCrossentropy"),
+    "dense": ("Layer_Dense", "Loss.regularization_loss"),
+    "relu": ("Activation_ReLU",),
+    "dropout": ("Layer_Dropout",),
+    "loss": ("Loss_CategoricalCrossentropy",
+             "Activation_Softmax_Loss_CategoricalCrossentropy"),
+}
+
+
+def faithful_note(topic: str, seed: SeedLike) -> str:
+    """One paragraph: in faithful mode the values are the book's own, and how that is shown."""
+    classes = ", ".join(f"`{c}`" for c in BOOK_CLASSES[topic])
+    mode = ("This run is in faithful mode (--seed nnfs): " if seed == "nnfs" else
+            "Run with --seed nnfs for faithful mode: ")
+    return (mode + f"every value is then bit for bit what the book's own {classes} compute "
+            "from the same inputs (after nnfs.init(), whose np.dot is float64 products cast "
+            "to float32); tests/test_explain_faithful.py feeds the book's classes the "
+            "recorded inputs and compares with ==.")
+
+
+def tiny_model(topic: str, backend: Any, seed: SeedLike) -> tuple[Model, Any, Any]:
+    """A network small enough to print: 6 spiral points (two per arm, off the centre, where
+    every arm starts at the origin), 2 -> 4 -> 3."""
+    rng = as_generator(seed)
+    X, y = datasets.spiral(3, 3, seed=rng, backend=backend)
+    model = Model(backend=backend, seed=rng)
+    keep = model.backend.asarray(np.array([1, 2, 4, 5, 7, 8]), dtype=model.backend.xp.int64)
+    xp = model.backend.xp
+    X, y = xp.take(X, keep, axis=0), xp.take(y, keep, axis=0)
+    l1, l2 = (1e-3, 5e-3) if topic == "dense" else (0.0, 0.0)
+    model.add(Dense(2, 4, init_scale=0.5))
+    model.add(ReLU())
+    if topic == "dropout":
+        model.add(Dropout(0.25))
+    model.add(Dense(4, 3, init_scale=0.5, weight_l1=l1, weight_l2=l2, bias_l1=l1, bias_l2=l2))
+    model.add(Softmax())
+    optimizer = OPTIMIZERS.get(topic, OPTIMIZERS["adam"])()
+    model.set(loss=CategoricalCrossentropy(), optimizer=optimizer)
+    return model, X, y

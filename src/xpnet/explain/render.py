@@ -1,0 +1,105 @@
+"""How an explained run is shown: the :class:`Explanation` (events plus sections of text) and
+the few formatting helpers its renderers share."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..trace import Event, select
+
+__all__ = ["Explanation", "fmt", "indent", "md_body", "one", "show"]
+
+
+@dataclass
+class Explanation:
+    """The events of an explained run and how to show them.
+
+    ``summary`` is the short page (the formulas, one step's key numbers, what they show);
+    ``sections`` is everything (``--full``). Both are lists of ``(heading, body)``.
+    """
+
+    topic: str
+    events: list[Event]
+    config: dict[str, Any]
+    sections: list[tuple[str, str]] = field(default_factory=list)
+    summary: list[tuple[str, str]] = field(default_factory=list)
+
+    def json_lines(self) -> str:
+        """One JSON object per line: the run's configuration, then every event."""
+        head = json.dumps({"event": "config", "topic": self.topic, **self.config})
+        return "\n".join([head, *(e.to_json() for e in self.events)])
+
+    def _parts(self, full: bool) -> list[tuple[str, str]]:
+        return self.sections if full or not self.summary else self.summary
+
+    def text(self, full: bool = False) -> str:
+        """Plain text: the summary, or every section with ``full=True``."""
+        parts = []
+        for heading, body in self._parts(full):
+            parts += [heading, "=" * len(heading), body, ""]
+        return "\n".join(parts).rstrip() + "\n"
+
+    def markdown(self, full: bool = False) -> str:
+        """Markdown, for docs: the summary, or every section with ``full=True``."""
+        parts = [f"# `xpnet explain {self.topic}`", ""]
+        for heading, body in self._parts(full):
+            parts += [f"## {heading}", "", *md_body(body), ""]
+        return "\n".join(parts).rstrip() + "\n"
+
+
+def md_body(body: str) -> list[str]:
+    """Each prose line becomes its own paragraph; indented lines (numbers, formulas) become
+    fenced code blocks, with blank lines around both so Markdown keeps them apart."""
+    out: list[str] = []
+    block: list[str] = []
+
+    def flush() -> None:
+        if block:
+            out.extend(["```text", *block, "```", ""])
+            block.clear()
+
+    for line in body.splitlines():
+        if line.startswith("    "):
+            block.append(line[4:])
+            continue
+        flush()
+        if line.strip():
+            out.extend([line, ""])
+    flush()
+    return out
+
+
+def fmt(value: Any, digits: int = 5) -> str:
+    """A number or a small array, printed with ``digits`` significant digits."""
+    if value is None:
+        return "(summary only)"
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return f"{float(arr):.{digits}g}"
+    return np.array2string(arr, precision=digits, suppress_small=False, max_line_width=88,
+                           threshold=64, floatmode="maxprec")
+
+
+def indent(text: str) -> str:
+    """Indent every line by four spaces (a code block in Markdown)."""
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def show(e: Event | None) -> str:
+    """An event's value, indented; its summary where the array was too big to keep."""
+    if e is None:
+        return "    (not recorded)"
+    if e.value is None:
+        return indent(f"shape {tuple(e.shape)}: min {e.min:.4g}, mean {e.mean:.4g}, "
+                      f"max {e.max:.4g}, norm {e.norm:.4g}")
+    return indent(fmt(e.value))
+
+
+def one(events: list[Event], **match: Any) -> Event | None:
+    """The first event matching ``match``, or None."""
+    found = select(events, **match)
+    return found[0] if found else None
