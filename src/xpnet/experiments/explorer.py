@@ -71,7 +71,16 @@ def predicted_classes(model: Any, X: np.ndarray) -> np.ndarray:
 def boundary(model: Any, size: int = GRID) -> np.ndarray:
     """The decision regions of ``model``: uint8 classes of shape ``(size, size)``, entry
     ``[r, c]`` at ``y = ticks[r]``, ``x = ticks[c]`` with ``ticks = linspace(-EXTENT,
-    EXTENT, size)`` (row 0 at the bottom)."""
+    EXTENT, size)`` (row 0 at the bottom).
+
+    Examples
+    --------
+    >>> from xpnet import presets
+    >>> model, _, _ = presets.build(presets.get("ch15"), seed=0)
+    >>> image = boundary(model, size=8)
+    >>> image.shape, image.dtype, bool(image.max() < 3)
+    ((8, 8), dtype('uint8'), True)
+    """
     ticks = np.linspace(-EXTENT, EXTENT, size, dtype=np.float32)
     gx, gy = np.meshgrid(ticks, ticks)
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
