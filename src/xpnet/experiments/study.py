@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import StudyError
 from ..files import FolderLock, atomic_write_bytes
+from .explorer import write_explorer
 from .plan import STUDIES, Trial, plan
 from .runner import Progress, run
 from .store import Store
@@ -122,8 +123,9 @@ def _brief(value: Any) -> str:
 
 def finish(store: Store, outdir: Path, studies: Sequence[str],
            trials: Sequence[Trial]) -> list[Path]:
-    """Write the results table (``results.csv``), the plots and the report (``report.md``,
-    ``report.html``) of ``trials`` to ``outdir``; returns their paths."""
+    """Write the results table (``results.csv``), the plots, the report (``report.md``,
+    ``report.html``) and the explorer (``explorer.html``) of ``trials`` to ``outdir``;
+    returns their paths."""
     # pandas, SciPy and matplotlib load when a report is written, not with every import of
     # the lab (the worker processes never need them)
     from .analysis import Base
@@ -131,4 +133,5 @@ def finish(store: Store, outdir: Path, studies: Sequence[str],
 
     md, html = write_report(store, outdir, studies, Base.from_plan(trials),
                             keys=[t.key for t in trials])
-    return [outdir / "results.csv", *sorted(outdir.glob("*.png")), md, html]
+    explorer = write_explorer(store, outdir, trials)
+    return [outdir / "results.csv", *sorted(outdir.glob("*.png")), md, html, explorer]

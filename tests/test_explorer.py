@@ -1,0 +1,188 @@
+"""The explorer page: its embedded data checked against the store, and the page itself run in
+a real headless browser (Debian's chromium), where it must load without a script error and
+its sliders and play button must change what is shown."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from xpnet.experiments import Store, plan, run, run_study
+from xpnet.experiments.explorer import (
+    EXTENT,
+    GRID,
+    boundary,
+    explorer_data,
+    predicted_classes,
+    snapshot_model,
+    write_explorer,
+)
+
+#: Small enough to run in seconds: two seeds, every study, a diverging learning rate.
+TINY = {"grid": "quick", "seeds": 2, "train_samples": (10, 30), "test_samples": (10,),
+        "epochs": 120, "long_epochs": 200, "lr": (0.05, 1e20)}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("explorer")
+    trials = plan(["samples", "epochs", "lr"], **TINY)
+    with Store(out) as store:
+        run(trials, store, workers=1)
+        page = write_explorer(store, out, trials)
+        yield store, trials, explorer_data(store, trials), page
+
+
+def grid_of(b64):
+    return np.frombuffer(base64.b64decode(b64), dtype=np.uint8).reshape(GRID, GRID)
+
+
+def embedded(page):
+    text = page.read_text()
+    found = re.search(r'<script id="data" type="application/json">(.*?)</script>', text, re.S)
+    assert found is not None
+    return json.loads(found.group(1))
+
+
+# -- the data -------------------------------------------------------------------------------
+def test_the_page_embeds_the_data_and_works_offline(study):
+    data, page = study[2:]
+    assert embedded(page) == json.loads(json.dumps(data))
+    text = page.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)  # nothing fetched
+    assert page.stat().st_size < 300_000
+
+
+def test_sliders_are_the_settings_the_study_varied(study):
+    _, trials, data, _ = study
+    fields = {f["name"]: f["values"] for f in data["fields"]}
+    assert fields == {"train_samples": [10, 30, 1000], "lr": [0.05, 1e20],
+                      "epochs": [120, 200]}
+    assert next(f for f in data["fields"] if f["name"] == "lr")["labels"] == ["0.05", "1e+20"]
+    settings = {(s["train_samples"], s["lr"], s["epochs"]) for s in data["settings"]}
+    assert settings == {(t.train_samples, t.lr, t.epochs) for t in trials}
+    assert all(len(s["runs"]) == 2 for s in data["settings"])  # both seeds of each
+
+
+def test_curves_are_the_stored_rows(study):
+    store, trials, data, _ = study
+    rows = list(store.rows())
+    for s in data["settings"]:
+        for r in s["runs"]:
+            key = next(t.key for t in trials if (t.train_samples, t.lr, t.epochs, t.seed) == (
+                s["train_samples"], s["lr"], s["epochs"], r["seed"]))
+            mine = [x for x in rows if x["key"] == key and x["split"] == "validation"
+                    and x["metric"] == "acc"]
+            assert r["epoch"] == sorted(x["epoch"] for x in mine)
+            assert r["validation_acc"] == [x["value"] for x in sorted(mine,
+                                                                      key=lambda x: x["epoch"])]
+            assert len(r["train_loss"]) == len(r["epoch"])
+
+
+def test_boundaries_only_at_stored_snapshot_epochs(study):
+    store, trials, data, _ = study
+    for s in data["settings"]:
+        for r in s["runs"]:
+            trial = next(t for t in trials if (t.train_samples, t.lr, t.epochs, t.seed) == (
+                s["train_samples"], s["lr"], s["epochs"], r["seed"]))
+            stored = [e for e in trial.snapshots if store.snapshot(trial.key, e) is not None]
+            assert sorted(map(int, r["boundaries"])) == stored
+            if s["lr"] == 1e20:  # diverged at once: no snapshot, no picture
+                assert r["diverged_at"] is not None and r["boundaries"] == {}
+    long = next(s for s in data["settings"] if s["epochs"] == 200)
+    assert all(sorted(map(int, r["boundaries"])) == [100, 200] for r in long["runs"])
+
+
+def test_a_boundary_is_the_models_prediction_on_the_grid(study):
+    store, trials, data, _ = study
+    trial = next(t for t in trials if t.train_samples == 30 and t.seed == 1)
+    s = next(s for s in data["settings"] if s["train_samples"] == 30)
+    image = grid_of(next(r for r in s["runs"] if r["seed"] == 1)["boundaries"]["120"])
+    model, X, y = snapshot_model(trial.config, store.snapshot(trial.key, 120))
+    ticks = np.linspace(-EXTENT, EXTENT, GRID, dtype=np.float32)
+    for r, c in [(0, 0), (5, 50), (30, 30), (59, 12)]:  # row r is y = ticks[r]
+        point = np.array([[ticks[c], ticks[r]]], dtype=np.float32)
+        assert image[r, c] == predicted_classes(model, point)[0]
+    assert image.dtype == np.uint8 and set(np.unique(image)) <= {0, 1, 2}
+    assert len(np.unique(image)) >= 2  # a trained model splits the square
+    assert np.array_equal(boundary(model), image)
+    # the training points are the trial's own data, quantised to a byte per coordinate
+    pts = data["points"][f"30/{trial.seed}"]
+    xy = np.frombuffer(base64.b64decode(pts["xy"]), np.uint8).reshape(-1, 2)
+    assert pts["n"] == len(X) == 90
+    np.testing.assert_allclose(xy / 255 * 2 * EXTENT - EXTENT, X, atol=EXTENT / 255 + 1e-6)
+    assert np.array_equal(np.frombuffer(base64.b64decode(pts["y"]), np.uint8), y.ravel())
+
+
+def test_a_study_writes_its_explorer(tmp_path):
+    result = run_study("epochs", tmp_path, quick=True, seeds=2, epochs=60, workers=1)
+    page = tmp_path / "explorer.html"
+    assert page in result["outputs"]
+    data = embedded(page)
+    assert data["fields"] == []  # one setting: only the epoch and seed sliders
+    assert [sorted(map(int, r["boundaries"])) for r in data["settings"][0]["runs"]] == [
+        [60], [60]]  # min(100, 60) and 60: one stored epoch
+
+
+# -- the page in a browser ------------------------------------------------------------------
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
+
+#: Moves the first slider, then the run-length slider to its longest runs, plays the
+#: animation, and writes what the page showed at each step into the DOM.
+DRIVER = """<script>
+window.addEventListener("load", function () {
+  var out = {}, st = document.getElementById("state");
+  function shown() { return {setting: st.dataset.setting, epoch: st.dataset.epoch,
+    frames: st.dataset.frames, checksum: st.dataset.checksum}; }
+  function move(input, index) {
+    input.value = String(index); input.dispatchEvent(new Event("input")); }
+  out.start = shown();
+  var first = document.querySelector("#sliders input");
+  move(first, (Number(first.value) + 1) % (Number(first.max) + 1));
+  out.moved = shown();
+  var length = document.getElementById("slider-epochs");
+  move(length, Number(length.max));
+  out.longest = shown();
+  move(document.getElementById("frame"), 0);
+  out.first_frame = shown();
+  document.getElementById("play").click();
+  setTimeout(function () {
+    out.played = shown();
+    var pre = document.createElement("pre");
+    pre.id = "driven"; pre.textContent = JSON.stringify(out);
+    document.body.appendChild(pre);
+  }, 5000);
+});
+</script></body>"""
+
+
+@pytest.mark.skipif(BROWSER is None, reason="no chromium: `apt-get install chromium` (.ci/run "
+                    "installs it where apt-get exists)")
+def test_the_page_runs_in_a_browser_and_its_sliders_change_what_is_shown(study, tmp_path):
+    page = study[3]
+    driven = tmp_path / "driven.html"
+    driven.write_text(page.read_text().replace("</body>", DRIVER))
+    # virtual time: the page's timers (the animation, the driver's wait) run at once
+    dom = subprocess.run(
+        [BROWSER, "--headless", "--disable-gpu", "--no-sandbox", "--virtual-time-budget=20000",
+         "--dump-dom", driven.as_uri()], capture_output=True, text=True, timeout=60,
+        check=True).stdout
+    errors = re.search(r'<pre id="errors"[^>]*>(.*?)</pre>', dom, re.S)
+    assert errors is not None and errors.group(1) == ""
+    found = re.search(r'<pre id="driven">(.*?)</pre>', dom, re.S)
+    assert found is not None, dom[-2000:]
+    shown = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert shown["start"]["setting"] == "10 samples/class, lr 0.05, 120 epochs"
+    assert shown["moved"]["setting"] == "30 samples/class, lr 0.05, 120 epochs"
+    assert shown["moved"]["checksum"] != shown["start"]["checksum"]
+    # the longest runs (the epochs study's) animate over their two stored epochs
+    assert shown["longest"]["setting"] == "1000 samples/class, lr 0.05, 200 epochs"
+    assert shown["longest"]["frames"] == "100,200"
+    assert (shown["first_frame"]["epoch"], shown["played"]["epoch"]) == ("100", "200")
+    assert shown["first_frame"]["checksum"] != shown["played"]["checksum"]
