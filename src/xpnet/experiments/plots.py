@@ -14,7 +14,6 @@ import io
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from .. import presets
-from ..backend import to_numpy
 from ..io import atomic_write_bytes
 from .analysis import Base, Table
+from .explorer import EXTENT, predicted_classes, snapshot_model
 from .stats import Summary
 from .store import Store
 
@@ -32,7 +31,6 @@ __all__ = ["plot_boundaries", "plot_epochs", "plot_lr", "plot_samples", "plot_te
 
 PathLike = str | os.PathLike[str]
 #: Half-width of the square the decision boundaries are drawn on (the spiral's radius is 1).
-_EXTENT = 1.15
 #: Grid points per side for the decision-boundary pictures.
 _GRID = 200
 
@@ -201,24 +199,6 @@ def plot_lr(table: Table, path: PathLike, points: pd.DataFrame | None = None) ->
     return _save(fig, path)
 
 
-def _rebuilt(config: dict[str, Any], blob: bytes) -> tuple[Any, Any, Any]:
-    """The trial's model with the snapshot's parameters, and its training data."""
-    p = replace(presets.get(config["preset"]), train_samples=config["train_samples"],
-                lr=config["lr"])
-    model, (X, y), _ = presets.build(p, backend="numpy", seed=config["seed"])
-    with np.load(io.BytesIO(blob), allow_pickle=False) as saved:
-        for i, layer in enumerate(model.layers):
-            for name, current in getattr(layer, "params", {}).items():
-                layer.params[name] = model.backend.asarray(saved[f"layers.{i}.{name}"],
-                                                           dtype=current.dtype)
-    return model, to_numpy(X), to_numpy(y)
-
-
-def _classes(model: Any, X: np.ndarray) -> np.ndarray:
-    out = to_numpy(model.predict(model.backend.asarray(X)))
-    return (out[:, 0] > 0.5).astype(int) if out.shape[1] == 1 else out.argmax(axis=1)
-
-
 def plot_boundaries(store: Store, base: Base, panels: Sequence[dict[str, Any]],
                     path: PathLike) -> Path | None:
     """Decision regions of snapshot models on the spiral, two panels per row of
@@ -228,7 +208,7 @@ def plot_boundaries(store: Store, base: Base, panels: Sequence[dict[str, Any]],
     plt = _pyplot()
     names = list(dict.fromkeys(p["row"] for p in panels))
     fig, axes = plt.subplots(len(names), 2, figsize=(9, 4.3 * len(names)), squeeze=False)
-    ticks = np.linspace(-_EXTENT, _EXTENT, _GRID, dtype=np.float32)
+    ticks = np.linspace(-EXTENT, EXTENT, _GRID, dtype=np.float32)
     gx, gy = np.meshgrid(ticks, ticks)
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
     cmap = plt.get_cmap("tab10")
@@ -239,10 +219,10 @@ def plot_boundaries(store: Store, base: Base, panels: Sequence[dict[str, Any]],
             if blob is None:
                 ax.set_axis_off()
                 continue
-            model, X, y = _rebuilt(panel["config"], blob)
-            regions = _classes(model, grid).reshape(gx.shape)
+            model, X, y = snapshot_model(panel["config"], blob)
+            regions = predicted_classes(model, grid).reshape(gx.shape)
             k = int(max(regions.max(), y.max())) + 1
-            ax.imshow(regions, origin="lower", extent=(-_EXTENT, _EXTENT, -_EXTENT, _EXTENT),
+            ax.imshow(regions, origin="lower", extent=(-EXTENT, EXTENT, -EXTENT, EXTENT),
                       cmap=cmap, vmin=0, vmax=9, alpha=0.35, interpolation="nearest")
             labels = y.ravel().astype(int)
             size = 12 if len(labels) <= 300 else 2
