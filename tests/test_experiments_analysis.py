@@ -86,7 +86,7 @@ def test_load_gives_the_tidy_frame_of_a_study(study, tmp_path):
     frame = load(out)
     assert tuple(frame.columns) == an.FRAME_COLUMNS
     assert len(frame) == len(list(store.rows())) and frame["key"].nunique() == len(trials)
-    assert set(frame["split"]) == {"train", "validation", "test"}
+    assert set(frame["split"]) == {"train", "validation", "test", "test_iid"}
     assert set(frame["metric"]) == {"acc", "loss"}
     # each diverged run (lr 1e20) is marked on all its rows, and the others nowhere
     diverged = frame.groupby("key")["diverged_at"].agg(lambda d: d.notna().all())
@@ -310,3 +310,5 @@ def test_report_states_paired_comparisons_and_detectable_differences(study, tmp_
     assert fmt(row["acc"].diff, 4) in text
     if row["acc_holm"] >= 0.05:
         assert f"detects only differences of {row['acc'].mde:.4f} or more" in text
+    assert "#### Independent test points" in text and "times the binomial law" in text
+    assert "How many test samples a ±1-point estimate needs" in text

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from xpnet.datasets import spiral
 from xpnet.experiments.stats import binomial_sd, detectable, holm, paired, samples_for_margin
 
 
@@ -76,3 +77,14 @@ def test_binomial_spread_and_samples_for_a_margin():
     assert samples_for_margin(0.9) == math.ceil(stats.norm.ppf(0.975) ** 2 * 0.09 / 1e-4)
     assert samples_for_margin(0.5) == 9604
     assert samples_for_margin(0.9, margin=0.02) == 865
+
+
+def test_iid_spiral_draws_random_radii_on_the_same_arms():
+    X, y = spiral(2000, 3, seed=0, iid=True)
+    r = np.hypot(X[:, 0], X[:, 1])
+    assert X.shape == (6000, 2) and y.tolist()[::2000] == [0, 1, 2]
+    # radii uniform on [0, 1) and in random order (the book's rise evenly within a class)
+    assert stats.kstest(r, "uniform").pvalue > 0.01
+    assert not np.all(np.diff(r[:2000]) >= 0)
+    book = np.hypot(*spiral(2000, 3, seed=0)[0][:2000].T)
+    assert np.all(np.diff(book) >= -1e-6)

@@ -32,7 +32,7 @@ from scipy import stats
 
 from .. import presets
 from .plan import STUDIES
-from .stats import Summary, holm, paired, summarize
+from .stats import Summary, binomial_sd, holm, paired, summarize
 from .store import Store
 
 __all__ = ["FRAME_COLUMNS", "Base", "analyze", "boundary_panels", "epochs_table", "load",
@@ -51,7 +51,8 @@ _MEASURED = FRAME_COLUMNS[7:]
 def load(source: str | os.PathLike[str] | Store,
          keys: Iterable[str] | None = None) -> pd.DataFrame:
     """A study's results as one tidy table: one row per trial, split, metric and logged
-    epoch (``split`` "train" or "validation") or test-set size and repeat ("test").
+    epoch (``split`` "train" or "validation") or test-set size and repeat ("test", and
+    "test_iid" for the test sets of independent points).
 
     Parameters
     ----------
@@ -222,7 +223,7 @@ def samples_table(source: Store | pd.DataFrame, base: Base) -> Table:
     return {"study": "samples", "rows": rows}
 
 
-def test_size_table(source: Store | pd.DataFrame, base: Base) -> Table:
+def test_size_table(source: Store | pd.DataFrame, base: Base, split: str = "test") -> Table:
     """Per test-set size ``n`` (per class): how the measured accuracy and loss of the base
     setting's trained models behave, over trials and test-set repeats.
 
@@ -233,11 +234,12 @@ def test_size_table(source: Store | pd.DataFrame, base: Base) -> Table:
     ``sqrt(p (1 - p) / (n k))``), ``k`` classes and ``p`` the mean accuracy at the largest
     size; ``acc_bias``/``loss_bias`` (per trial, mean at ``n`` minus mean at the largest
     size; CI over trials). ``slope`` is the least-squares slope of log ``acc_sd`` against
-    log ``n`` (the binomial law's is -1/2).
+    log ``n`` (the binomial law's is -1/2). ``split`` is ``"test"`` (the book's spiral,
+    evenly spaced radii) or ``"test_iid"`` (random radii: independent points).
     """
     picked = _finished(_select(_frame_of(source), base))
     keys = pd.Index(picked["key"].unique(), name="key")
-    test = picked[picked["split"] == "test"]
+    test = picked[picked["split"] == split]
     # per metric, size and trial: the mean and variance over the test-set repeats
     per = test.groupby(["metric", "test_samples", "key"])["value"].agg(["mean", "var", "count"])
     sizes = sorted(int(n) for n in test.loc[test["metric"] == "acc", "test_samples"].unique())
@@ -264,7 +266,7 @@ def test_size_table(source: Store | pd.DataFrame, base: Base) -> Table:
             "repeats": int(per.loc[("acc", n), "count"].max()),
             "acc": summarize(per_trial("acc", n)),
             "acc_sd": pooled_sd("acc", n),
-            "binomial_sd": float(stats.binom.std(draws, p)) / draws,
+            "binomial_sd": binomial_sd(p, draws),
             "acc_bias": summarize(per_trial("acc", n) - per_trial("acc", ref)),
             "loss": summarize(per_trial("loss", n)),
             "loss_sd": pooled_sd("loss", n),
@@ -508,6 +510,7 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
         tables["samples"] = samples_table(frame, base)
         tables["test_size"] = test_size_table(frame, base)
         tables["samples_scan"] = neighbours_table(frame, base, "samples")
+        tables["test_size_iid"] = test_size_table(frame, base, "test_iid")
     if "epochs" in names and base.long_epochs is not None:
         tables["epochs"] = epochs_table(frame, base)
     if "lr" in names:

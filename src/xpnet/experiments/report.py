@@ -21,7 +21,7 @@ from . import plots
 from .analysis import Base, Table, analyze
 from .document import Document
 from .plan import STUDIES
-from .stats import Paired, Summary, compare, fmt
+from .stats import Paired, Summary, compare, fmt, samples_for_margin
 from .store import Store
 
 __all__ = ["build_report", "write_report"]
@@ -127,7 +127,8 @@ def _scan_section(doc: Document, t: Table, name: str, label: Any) -> None:
 
 
 # -- question 1 ------------------------------------------------------------------------------
-def _samples_section(doc: Document, t: Table, sizes: Table, scan: Table) -> None:
+def _samples_section(doc: Document, t: Table, sizes: Table, scan: Table,
+                     iid: Table | None) -> None:
     rows = t["rows"]
     doc.heading(3, "Training samples")
     if len(rows) < 2:
@@ -177,6 +178,7 @@ def _samples_section(doc: Document, t: Table, sizes: Table, scan: Table) -> None
               "samples per class (mean over seeds, 95% CI bands).")
     _scan_section(doc, scan, "training-set sizes", lambda n: f"{n}/class")
     _test_size_section(doc, sizes)
+    _iid_section(doc, sizes, iid)
 
 
 def _test_size_section(doc: Document, t: Table) -> None:
@@ -244,6 +246,74 @@ def _test_size_section(doc: Document, t: Table) -> None:
     doc.image("test_size.png", "Measured accuracy against test-set size: bias relative to "
               "the largest test set, same model, with 95% CI (left), and spread across test "
               "sets against the binomial 1/sqrt(n) law (right).")
+
+
+def _ratios(t: Table) -> dict[int, float]:
+    """Measured sd over the binomial law's, per test size."""
+    return {r["test_samples"]: r["acc_sd"] / r["binomial_sd"] for r in t["rows"]
+            if r["binomial_sd"] > 0 and math.isfinite(r["acc_sd"])}
+
+
+def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
+    """The book's evenly spaced spiral test sets against i.i.d. ones, and the samples a
+    ±1-point estimate needs."""
+    said = []
+    if iid is not None and len(iid["rows"]) >= 2 and len(book["rows"]) >= 2:
+        doc.heading(4, "Independent test points")
+        doc.paragraph(
+            "The book's spiral spaces each class's radii evenly from 0 to 1, so every test "
+            "set covers its arm from the crowded centre to the rim alike: the points are not "
+            "independent draws, which the binomial law assumes. Each model was therefore also "
+            "measured on test sets of the same sizes whose radii are drawn at random "
+            "(independent, identically distributed points of the same arms).")
+        spiral, indep = _ratios(book), _ratios(iid)
+        small = min(set(spiral) & set(indep), default=None)
+        if small is not None:
+            rs, ri = book["rows"][0], iid["rows"][0]
+            said.append(f"At {small}/class the accuracy's sd across test sets was "
+                        f"{_sd(rs['acc_sd'])} on the book's spiral and {_sd(ri['acc_sd'])} on "
+                        f"i.i.d. sets; the binomial law predicts {_sd(ri['binomial_sd'])}: "
+                        f"ratios {spiral[small]:.2f} and {indep[small]:.2f}.")
+            said.append(f"Over all sizes the i.i.d. sets' spread is {min(indep.values()):.2f} "
+                        f"to {max(indep.values()):.2f} times the binomial law (fitted slope "
+                        f"{iid['slope']:.2f}, the law's -0.50); the book's sets' "
+                        f"{min(spiral.values()):.2f} to {max(spiral.values()):.2f} times.")
+            df = rs["trials"] * (rs["repeats"] - 1)
+            if df > 0:
+                said.append(f"Each sd pools {rs['trials']} trials x {rs['repeats']} test sets "
+                            f"({df} degrees of freedom), so each ratio is uncertain by about "
+                            f"±{100 / math.sqrt(2 * df):.0f}% (1/sqrt(2 df)).")
+            if spiral[small] < indep[small]:
+                said.append("So the evenly spaced radii make a small test set's accuracy less "
+                            "noisy than independent points would; the binomial law then "
+                            "overstates its error bar, and a spread measured on the book's "
+                            "sets understates that of test data drawn independently.")
+            else:
+                said.append("So the evenly spaced radii did not make a small test set's "
+                            "accuracy less noisy than independent points here.")
+        bias = iid["rows"][0]["acc_bias"]
+        said.append(f"On the i.i.d. sets, the accuracy at {iid['rows'][0]['test_samples']}"
+                    f"/class differs from that at {iid['reference']}/class by "
+                    f"{fmt(bias, 4)} per model: "
+                    f"{_versus_zero(bias, 'higher', 'lower')}.")
+        doc.items(said)
+        doc.table(["test samples/class", "sd, book's spiral", "sd, i.i.d. points",
+                   "binomial sd"],
+                  [[str(a["test_samples"]), _sd(a["acc_sd"]), _sd(b["acc_sd"]),
+                    _sd(b["binomial_sd"])]
+                   for a, b in zip(book["rows"], iid["rows"], strict=False)
+                   if a["test_samples"] == b["test_samples"]])
+    p = book.get("p", math.nan)
+    if isinstance(p, float) and 0 < p < 1:
+        n = samples_for_margin(p)
+        k = book["classes"]
+        doc.paragraph(
+            f"How many test samples a ±1-point estimate needs: for a 95% interval of ±0.01 "
+            f"around an accuracy p, n = 1.96^2 p(1-p) / 0.01^2 independent samples. At the "
+            f"measured accuracy p = {p:.3f} that is {n} samples ({math.ceil(n / k)} per "
+            f"class over {k} classes); at p = 0.5, the worst case, {samples_for_margin(0.5)}. "
+            "The book's 100 per class gives a 95% margin of about ±"
+            f"{1.96 * math.sqrt(p * (1 - p) / (100 * k)):.3f} at this p.")
 
 
 # -- question 2 ------------------------------------------------------------------------------
@@ -384,7 +454,8 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
         "report gives the smallest difference the design could have detected.")
     sections = {
         "samples": lambda: _samples_section(doc, tables["samples"], tables["test_size"],
-                                            tables["samples_scan"]),
+                                            tables["samples_scan"],
+                                            tables.get("test_size_iid")),
         "epochs": lambda: _epochs_section(doc, tables["epochs"]),
         "lr": lambda: _lr_section(doc, tables["lr"], base.classes, tables["lr_scan"]),
     }
