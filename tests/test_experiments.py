@@ -52,7 +52,7 @@ def test_a_trial_is_a_pure_function_of_its_configuration():
     first, second = run_trial(trial), run_trial(trial)
     assert first["rows"] == second["rows"] and first["diverged_at"] is None
     splits = {r["split"] for r in first["rows"]}
-    assert splits == {"train", "validation", "test"}
+    assert splits == {"train", "validation", "test", "test_iid"}
     tests = [r for r in first["rows"] if r["split"] == "test"]
     assert {r["test_samples"] for r in tests} == {10, 50}
 

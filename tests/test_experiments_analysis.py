@@ -86,7 +86,7 @@ def test_load_gives_the_tidy_frame_of_a_study(study, tmp_path):
     frame = load(out)
     assert tuple(frame.columns) == an.FRAME_COLUMNS
     assert len(frame) == len(list(store.rows())) and frame["key"].nunique() == len(trials)
-    assert set(frame["split"]) == {"train", "validation", "test"}
+    assert set(frame["split"]) == {"train", "validation", "test", "test_iid"}
     assert set(frame["metric"]) == {"acc", "loss", "classes", "dead_units"}
     # each diverged run (lr 1e20) is marked on all its rows, and the others nowhere
     diverged = frame.groupby("key")["diverged_at"].agg(lambda d: d.notna().all())
@@ -240,7 +240,7 @@ def _summaries(obj):
     elif isinstance(obj, dict):
         for v in obj.values():
             yield from _summaries(v)
-    elif isinstance(obj, list):
+    elif isinstance(obj, list | tuple):  # a Paired holds its differences' Summary
         for v in obj:
             yield from _summaries(v)
 
@@ -268,3 +268,47 @@ def test_report_answers_from_the_tables(study):
         assert (out / f"{name}.png").exists() and f"{name}.png" in text
     csv_lines = (out / "results.csv").read_text().splitlines()
     assert len(csv_lines) == 1 + len(list(store.rows()))
+
+
+# -- paired scans of neighbouring settings ---------------------------------------------------
+@pytest.mark.parametrize(("study_name", "varied"), [("samples", "train_samples"), ("lr", "lr")])
+def test_neighbours_table_pairs_seeds_on_the_largest_test_sets(study, study_name, varied):
+    store, base, _, _ = study
+    frame = load(store)
+    t = an.neighbours_table(frame, base, study_name)
+    test = frame[(frame["split"] == "test") & (frame["metric"] == "acc")
+                 & (frame["test_samples"] == max(TINY["test_samples"]))
+                 & frame["diverged_at"].isna() & (frame["epochs"] == base.epochs)]
+    other = "lr" if varied == "train_samples" else "train_samples"
+    test = test[np.isclose(test[other], getattr(base, other))]
+    per = test.groupby([varied, "seed"])["value"].mean().unstack(varied)
+    assert t["test_samples"] == max(TINY["test_samples"])
+    assert len(t["rows"]) == per.shape[1] - 1  # lr 1e20 never finished: no test sets
+    for row in t["rows"]:
+        d = (per[row["b"]] - per[row["a"]]).to_numpy()
+        assert row["acc"].diff.mean == pytest.approx(d.mean())
+        assert row["acc"].diff.n == len(d)
+    ps = [r["acc"].p for r in t["rows"]]
+    if len(ps) == 2:  # Holm by hand: the smaller p times 2, the larger times 1, no lower
+        lo, hi = sorted(ps)
+        expected = [min(1, 2 * lo), min(1, max(2 * lo, hi))]
+        assert sorted(r["acc_holm"] for r in t["rows"]) == pytest.approx(expected)
+    else:
+        assert [r["acc_holm"] for r in t["rows"]] == pytest.approx(ps)
+    with pytest.raises(ValueError, match="'samples' or 'lr'"):
+        an.neighbours_table(frame, base, "epochs")
+
+
+def test_report_states_paired_comparisons_and_detectable_differences(study, tmp_path):
+    store, base, trials, _ = study
+    md, _ = write_report(store, tmp_path, "all", base, keys=[t.key for t in trials])
+    text = md.read_text()
+    assert "#### Neighbouring training-set sizes, paired by seed" in text
+    assert "accuracy differences survive Holm's correction" in text
+    scan = an.neighbours_table(load(store), base, "samples")
+    row = scan["rows"][0]
+    assert fmt(row["acc"].diff, 4) in text
+    if row["acc_holm"] >= 0.05:
+        assert f"detects only differences of {row['acc'].mde:.4f} or more" in text
+    assert "#### Independent test points" in text and "times the binomial law" in text
+    assert "How many test samples a ±1-point estimate needs" in text

@@ -85,12 +85,18 @@ def spiral(
     backend: str | Backend | None = "numpy",
     device: Any = None,
     dtype: str = "float32",
+    iid: bool = False,
 ) -> tuple[Any, Any]:
     r"""Interleaved spiral arms, one per class (the book's main dataset).
 
     For class :math:`c`: radius :math:`r` from 0 to 1, angle
     :math:`t = \mathrm{linspace}(4c, 4(c+1)) + 0.2\,\mathcal N(0, 1)`, point
     :math:`(r \sin 2.5t,\ r \cos 2.5t)`.
+
+    The book spaces the radii evenly, so the points of a class are not independent draws:
+    every set covers the arm from centre to rim alike. With ``iid=True`` each point's radius
+    is drawn uniformly, :math:`r \sim U(0, 1)` and :math:`t = 4c + 4r + 0.2\,\mathcal N(0, 1)`
+    (the same arm), so the points of a class are independent and identically distributed.
 
     Parameters
     ----------
@@ -104,6 +110,8 @@ def spiral(
         Where the arrays are created (see :func:`xpnet.backend.resolve`).
     dtype : str
         Floating dtype of ``X``.
+    iid : bool
+        Draw each point's radius at random instead of evenly spaced (see above).
 
     Returns
     -------
@@ -118,6 +126,10 @@ def spiral(
     ((10, 2), dtype('float32'), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
     """
     def arm(c: int, rng: Generator) -> np.ndarray:
+        if iid:
+            r = rng.rand(samples)
+            t = c * 4 + 4 * r + rng.randn(samples) * 0.2
+            return np.c_[r * np.sin(t * 2.5), r * np.cos(t * 2.5)]
         r = np.linspace(0.0, 1, samples)
         t = np.linspace(c * 4, (c + 1) * 4, samples) + rng.randn(samples) * 0.2
         return np.c_[r * np.sin(t * 2.5), r * np.cos(t * 2.5)]

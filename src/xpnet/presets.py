@@ -158,14 +158,15 @@ def get(name: str) -> Preset:
 
 
 def draw_data(p: Preset, samples: int, rng: Generator, backend: Any,
-              faithful: bool = False) -> tuple[Any, Any]:
+              faithful: bool = False, iid: bool = False) -> tuple[Any, Any]:
     """A chapter's data: ``samples`` per class of spiral (labels as a column for the binary
-    chapter), or the sine data for regression (float64 in faithful mode, as nnfs makes it)."""
+    chapter; ``iid``: random radii, see :func:`~xpnet.datasets.spiral`), or the sine data
+    for regression (float64 in faithful mode, as nnfs makes it)."""
     if p.task == "regression":
         # the nnfs package's sine data is float64; the default mode trains in float32
         return datasets.sine(samples, backend=backend,
                              dtype="float64" if faithful else "float32")
-    X, y = datasets.spiral(samples, p.classes, seed=rng, backend=backend)
+    X, y = datasets.spiral(samples, p.classes, seed=rng, backend=backend, iid=iid)
     if p.task == "binary":
         y = y[:, None]  # the book's y.reshape(-1, 1)
     return X, y

@@ -67,6 +67,12 @@ class Generator:
             return self._legacy.randn(*shape).astype(np.float32)
         return self._pcg.standard_normal(shape, dtype=np.float32)
 
+    def rand(self, *shape: int) -> np.ndarray:
+        """Uniform float64 draws on [0, 1) of ``shape`` (the book's ``np.random.rand``)."""
+        if self.nnfs:
+            return self._legacy.rand(*shape)
+        return self._pcg.random(shape)
+
     def keep_mask(self, keep: float, shape: tuple[int, ...],
                   out: np.ndarray | None = None) -> np.ndarray:
         """A boolean dropout mask: True (keep the unit) with probability ``keep``.

@@ -18,6 +18,7 @@ study varies one thing of), not guessed from the results:
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -31,12 +32,12 @@ from scipy import stats
 
 from .. import presets
 from .plan import STUDIES
-from .stats import Summary, summarize
+from .stats import Summary, binomial_sd, holm, paired, summarize
 from .store import Store
 
 __all__ = ["FRAME_COLUMNS", "Base", "analyze", "boundary_panels", "collapsed_at",
-           "epochs_table", "load", "lr_table", "overconfident_at", "samples_table",
-           "seed_points", "test_size_table", "trial_status", "why_table"]
+           "epochs_table", "load", "lr_table", "neighbours_table", "overconfident_at",
+           "samples_table", "seed_points", "test_size_table", "trial_status", "why_table"]
 
 Table = dict[str, Any]
 
@@ -51,7 +52,8 @@ _MEASURED = FRAME_COLUMNS[7:]
 def load(source: str | os.PathLike[str] | Store,
          keys: Iterable[str] | None = None) -> pd.DataFrame:
     """A study's results as one tidy table: one row per trial, split, metric and logged
-    epoch (``split`` "train" or "validation") or test-set size and repeat ("test").
+    epoch (``split`` "train" or "validation") or test-set size and repeat ("test", and
+    "test_iid" for the test sets of independent points).
 
     Parameters
     ----------
@@ -222,7 +224,7 @@ def samples_table(source: Store | pd.DataFrame, base: Base) -> Table:
     return {"study": "samples", "rows": rows}
 
 
-def test_size_table(source: Store | pd.DataFrame, base: Base) -> Table:
+def test_size_table(source: Store | pd.DataFrame, base: Base, split: str = "test") -> Table:
     """Per test-set size ``n`` (per class): how the measured accuracy and loss of the base
     setting's trained models behave, over trials and test-set repeats.
 
@@ -233,11 +235,12 @@ def test_size_table(source: Store | pd.DataFrame, base: Base) -> Table:
     ``sqrt(p (1 - p) / (n k))``), ``k`` classes and ``p`` the mean accuracy at the largest
     size; ``acc_bias``/``loss_bias`` (per trial, mean at ``n`` minus mean at the largest
     size; CI over trials). ``slope`` is the least-squares slope of log ``acc_sd`` against
-    log ``n`` (the binomial law's is -1/2).
+    log ``n`` (the binomial law's is -1/2). ``split`` is ``"test"`` (the book's spiral,
+    evenly spaced radii) or ``"test_iid"`` (random radii: independent points).
     """
     picked = _finished(_select(_frame_of(source), base))
     keys = pd.Index(picked["key"].unique(), name="key")
-    test = picked[picked["split"] == "test"]
+    test = picked[picked["split"] == split]
     # per metric, size and trial: the mean and variance over the test-set repeats
     per = test.groupby(["metric", "test_samples", "key"])["value"].agg(["mean", "var", "count"])
     sizes = sorted(int(n) for n in test.loc[test["metric"] == "acc", "test_samples"].unique())
@@ -264,7 +267,7 @@ def test_size_table(source: Store | pd.DataFrame, base: Base) -> Table:
             "repeats": int(per.loc[("acc", n), "count"].max()),
             "acc": summarize(per_trial("acc", n)),
             "acc_sd": pooled_sd("acc", n),
-            "binomial_sd": float(stats.binom.std(draws, p)) / draws,
+            "binomial_sd": binomial_sd(p, draws),
             "acc_bias": summarize(per_trial("acc", n) - per_trial("acc", ref)),
             "loss": summarize(per_trial("loss", n)),
             "loss_sd": pooled_sd("loss", n),
@@ -390,6 +393,54 @@ def lr_table(source: Store | pd.DataFrame, base: Base) -> Table:
     return {"study": "lr", "rows": rows, "best_lr": best}
 
 
+#: What each study varies, for :func:`neighbours_table`.
+_VARIED = {"samples": "train_samples", "lr": "lr"}
+
+
+def neighbours_table(source: Store | pd.DataFrame, base: Base, study: str) -> Table:
+    """Each setting of the ``"samples"`` or ``"lr"`` study against the next, paired by seed
+    on the largest fresh test sets.
+
+    Per finished run, accuracy and loss are the mean over the test-set repeats at the
+    largest test size (the most precise measurement a trial has). Neighbouring settings
+    ``a < b`` share their seeds (same training data and initial weights), so ``b - a`` is
+    taken seed by seed (:func:`~xpnet.experiments.stats.paired`; a seed where either run
+    diverged drops out of that pair). The p-values of the scan are Holm-adjusted within
+    each metric (``acc_holm``, ``loss_holm``).
+
+    Returns ``{"study", "varied", "test_samples", "rows": [{"a", "b", "acc", "acc_holm",
+    "loss", "loss_holm"}, ...]}``, ``acc`` and ``loss`` being
+    :class:`~xpnet.experiments.stats.Paired`.
+    """
+    if study not in _VARIED:
+        msg = (f"neighbours_table compares the settings of the 'samples' or 'lr' study, got "
+               f"{study!r}; call neighbours_table(frame, base, 'lr').")
+        raise ValueError(msg)
+    varied = _VARIED[study]
+    picked = _finished(_select(_frame_of(source), base, train_samples=study != "samples",
+                               lr=study != "lr"))
+    test = picked[picked["split"] == "test"]
+    out: Table = {"study": study, "varied": varied, "test_samples": None, "rows": []}
+    if test.empty:
+        return out
+    size = int(test["test_samples"].max())
+    largest = test[test["test_samples"] == size]
+    means = largest.groupby(["metric", varied, "seed"])["value"].mean()
+    settings = sorted(largest[varied].unique())
+    rows: list[dict[str, Any]] = []
+    for a, b in itertools.pairwise(settings):
+        row: dict[str, Any] = {"a": a.item(), "b": b.item()}
+        for metric in ("acc", "loss"):
+            at = means.loc[metric].unstack(varied)
+            row[metric] = paired(at[a], at[b])
+        rows.append(row)
+    for metric in ("acc", "loss"):
+        for row, q in zip(rows, holm([r[metric].p for r in rows]), strict=True):
+            row[f"{metric}_holm"] = q
+    out.update(test_samples=size, rows=rows)
+    return out
+
+
 def boundary_panels(frame: pd.DataFrame, configs: dict[str, dict[str, Any]], base: Base,
                     studies: Sequence[str]) -> list[dict[str, Any]]:
     """The settings the decision-boundary figure shows, in pairs: fewest vs most training
@@ -449,8 +500,8 @@ def _frame_of(source: Store | pd.DataFrame) -> pd.DataFrame:
 def analyze(store: Store, studies: Sequence[str], base: Base, *,
             keys: Iterable[str] | None = None) -> dict[str, Any]:
     """Every table of ``studies`` (``"all"`` or any of "samples", "epochs", "lr") over the
-    trials in ``store`` (of ``keys`` only, if given): ``{"samples", "test_size", "epochs",
-    "lr", "panels"}`` (the studies asked for)."""
+    trials in ``store`` (of ``keys`` only, if given): ``{"samples", "test_size",
+    "samples_scan", "epochs", "lr", "lr_scan", "panels"}`` (the studies asked for)."""
     names = list(STUDIES) if studies == "all" or "all" in studies else list(studies)
     keys = None if keys is None else list(keys)
     frame = load(store, keys)
@@ -459,10 +510,13 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
     if "samples" in names:
         tables["samples"] = samples_table(frame, base)
         tables["test_size"] = test_size_table(frame, base)
+        tables["samples_scan"] = neighbours_table(frame, base, "samples")
+        tables["test_size_iid"] = test_size_table(frame, base, "test_iid")
     if "epochs" in names and base.long_epochs is not None:
         tables["epochs"] = epochs_table(frame, base)
     if "lr" in names:
         tables["lr"] = lr_table(frame, base)
+        tables["lr_scan"] = neighbours_table(frame, base, "lr")
     tables["panels"] = boundary_panels(frame, configs, base, names)
     tables["why"] = why_table(frame, base, names)
     return tables

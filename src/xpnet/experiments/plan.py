@@ -76,6 +76,10 @@ class Trial:
         Per-class sizes of the fresh test sets evaluated once, after training.
     test_repeats : int
         How many independent test sets of each size.
+    iid_test : bool
+        Also measure on test sets whose points are i.i.d. (spiral radii drawn at random,
+        split ``"test_iid"``), beside the book's evenly spaced ones, to show what the
+        book's sampling does to the spread of a small test set's accuracy.
     snapshots : tuple of int
         Epochs at which the model's parameters are kept (for decision-boundary plots).
     backend : str
@@ -91,6 +95,7 @@ class Trial:
     validation_samples: int = 100
     test_samples: tuple[int, ...] = ()
     test_repeats: int = 0
+    iid_test: bool = False
     snapshots: tuple[int, ...] = ()
     backend: str = "numpy"
     studies: tuple[str, ...] = field(default=(), compare=False)
@@ -145,7 +150,7 @@ def plan(
     lrs = lr or g["lr"]
     base = Trial(preset=preset, train_samples=p.train_samples, lr=p.lr, epochs=n_epochs,
                  log_at=log_epochs(n_epochs), validation_samples=p.test_samples,
-                 test_samples=tuple(tests), test_repeats=g["test_repeats"],
+                 test_samples=tuple(tests), test_repeats=g["test_repeats"], iid_test=True,
                  snapshots=(n_epochs,), backend=backend)
     trials: dict[str, Trial] = {}
 

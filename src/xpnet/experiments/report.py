@@ -21,7 +21,7 @@ from . import plots
 from .analysis import Base, Table, analyze, load, seed_points
 from .document import Document
 from .plan import STUDIES
-from .stats import Summary, compare, fmt
+from .stats import Paired, Summary, compare, fmt, samples_for_margin
 from .store import Store
 
 __all__ = ["build_report", "write_report"]
@@ -68,8 +68,67 @@ def _versus_zero(s: Summary, up: str, down: str) -> str:
     return "within the noise of zero"
 
 
+def _p(x: float) -> str:
+    """A p-value after "p": ``= 0.015``, ``< 0.001`` or ``n/a``."""
+    return "n/a" if math.isnan(x) else f"= {x:.3f}" if x >= 0.001 else "< 0.001"
+
+
+def _paired_verdict(what: str, r: Paired, q: float, m: int) -> str:
+    """How one seed-by-seed difference reads after Holm's correction over ``m`` tests."""
+    d = r.diff
+    if d.n < 2:
+        return f"{what}: fewer than two seeds finished both runs; no test."
+    if q < 0.05:
+        word = "a rise" if d.mean > 0 else "a fall"
+        return (f"{what}: changed by {fmt(d, 4)} per seed, {word} (p {_p(r.p)}, Holm-adjusted "
+                f"p {_p(q)} over {m} comparisons) that survives the correction.")
+    head = (f"{what}: changed by {fmt(d, 4)} per seed, p {_p(r.p)} (Holm-adjusted "
+            f"p {_p(q)}); " if r.p < 0.05 else
+            f"{what}: changed by {fmt(d, 4)} per seed, p {_p(r.p)}; ")
+    lead = ("significant alone but not after correcting for "
+            f"{m} comparisons. " if r.p < 0.05 else "no difference detected. ")
+    return (head + lead + f"With {d.n} seeds and sd {d.sd:.4f} of the per-seed differences, "
+            f"the design detects only differences of {r.mde:.4f} or more (80% power, 5% "
+            "level), so a smaller one may be there.")
+
+
+def _scan_section(doc: Document, t: Table, name: str, label: Any) -> None:
+    """Neighbouring settings compared seed by seed on the largest test sets, Holm-corrected."""
+    rows = t["rows"]
+    if not rows:
+        return
+    doc.heading(4, f"Neighbouring {name}, paired by seed")
+    m = len(rows)
+    doc.paragraph(
+        f"Each {name[:-1]} against the next, seed by seed (the same seed gives both runs the "
+        "same training data and initial weights), measured on the largest fresh test sets "
+        f"({t['test_samples']}/class, mean over the repeats): the per-seed difference (next "
+        "minus this), its 95% CI, the paired t-test p-value, and Holm's adjustment over the "
+        f"{m} comparisons of accuracy (and, separately, of loss). Where no difference is "
+        "detected, the smallest difference the design could have detected is given.")
+    said = [_paired_verdict(f"Test accuracy from {label(r['a'])} to {label(r['b'])}",
+                            r["acc"], r["acc_holm"], m) for r in rows]
+    kept = [r for r in rows if r["acc_holm"] < 0.05]
+    said.append(f"{len(kept)} of {m} accuracy differences survive Holm's correction"
+                + (": " + ", ".join(f"{label(r['a'])} to {label(r['b'])}" for r in kept)
+                   if kept else "") + ".")
+    loss_kept = [r for r in rows if r["loss_holm"] < 0.05]
+    said.append(f"{len(loss_kept)} of {m} test-loss differences survive it"
+                + (": " + ", ".join(f"{label(r['a'])} to {label(r['b'])} "
+                                    f"({fmt(r['loss'].diff, 4)})" for r in loss_kept)
+                   if loss_kept else "") + ".")
+    doc.items(said)
+    doc.table(["from", "to", "seeds", "acc diff [95% CI]", "p", "Holm p", "detectable acc diff",
+               "loss diff [95% CI]", "Holm p (loss)"],
+              [[label(r["a"]), label(r["b"]), str(r["acc"].diff.n), fmt(r["acc"].diff, 4),
+                _p(r["acc"].p).lstrip("= "), _p(r["acc_holm"]).lstrip("= "),
+                f"{r['acc'].mde:.4f}", fmt(r["loss"].diff, 4),
+                _p(r["loss_holm"]).lstrip("= ")] for r in rows])
+
+
 # -- question 1 ------------------------------------------------------------------------------
-def _samples_section(doc: Document, t: Table, sizes: Table) -> None:
+def _samples_section(doc: Document, t: Table, sizes: Table, scan: Table,
+                     iid: Table | None) -> None:
     rows = t["rows"]
     doc.heading(3, "Training samples")
     if len(rows) < 2:
@@ -117,7 +176,9 @@ def _samples_section(doc: Document, t: Table, sizes: Table) -> None:
                 fmt(r["val_loss"])] for r in rows])
     doc.image("samples.png", "Final accuracy, loss and generalization gap against training "
               "samples per class (mean over seeds, 95% CI bands).")
+    _scan_section(doc, scan, "training-set sizes", lambda n: f"{n}/class")
     _test_size_section(doc, sizes)
+    _iid_section(doc, sizes, iid)
 
 
 def _test_size_section(doc: Document, t: Table) -> None:
@@ -187,6 +248,74 @@ def _test_size_section(doc: Document, t: Table) -> None:
               "sets against the binomial 1/sqrt(n) law (right).")
 
 
+def _ratios(t: Table) -> dict[int, float]:
+    """Measured sd over the binomial law's, per test size."""
+    return {r["test_samples"]: r["acc_sd"] / r["binomial_sd"] for r in t["rows"]
+            if r["binomial_sd"] > 0 and math.isfinite(r["acc_sd"])}
+
+
+def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
+    """The book's evenly spaced spiral test sets against i.i.d. ones, and the samples a
+    ±1-point estimate needs."""
+    said = []
+    if iid is not None and len(iid["rows"]) >= 2 and len(book["rows"]) >= 2:
+        doc.heading(4, "Independent test points")
+        doc.paragraph(
+            "The book's spiral spaces each class's radii evenly from 0 to 1, so every test "
+            "set covers its arm from the crowded centre to the rim alike: the points are not "
+            "independent draws, which the binomial law assumes. Each model was therefore also "
+            "measured on test sets of the same sizes whose radii are drawn at random "
+            "(independent, identically distributed points of the same arms).")
+        spiral, indep = _ratios(book), _ratios(iid)
+        small = min(set(spiral) & set(indep), default=None)
+        if small is not None:
+            rs, ri = book["rows"][0], iid["rows"][0]
+            said.append(f"At {small}/class the accuracy's sd across test sets was "
+                        f"{_sd(rs['acc_sd'])} on the book's spiral and {_sd(ri['acc_sd'])} on "
+                        f"i.i.d. sets; the binomial law predicts {_sd(ri['binomial_sd'])}: "
+                        f"ratios {spiral[small]:.2f} and {indep[small]:.2f}.")
+            said.append(f"Over all sizes the i.i.d. sets' spread is {min(indep.values()):.2f} "
+                        f"to {max(indep.values()):.2f} times the binomial law (fitted slope "
+                        f"{iid['slope']:.2f}, the law's -0.50); the book's sets' "
+                        f"{min(spiral.values()):.2f} to {max(spiral.values()):.2f} times.")
+            df = rs["trials"] * (rs["repeats"] - 1)
+            if df > 0:
+                said.append(f"Each sd pools {rs['trials']} trials x {rs['repeats']} test sets "
+                            f"({df} degrees of freedom), so each ratio is uncertain by about "
+                            f"±{100 / math.sqrt(2 * df):.0f}% (1/sqrt(2 df)).")
+            if spiral[small] < indep[small]:
+                said.append("So the evenly spaced radii make a small test set's accuracy less "
+                            "noisy than independent points would; the binomial law then "
+                            "overstates its error bar, and a spread measured on the book's "
+                            "sets understates that of test data drawn independently.")
+            else:
+                said.append("So the evenly spaced radii did not make a small test set's "
+                            "accuracy less noisy than independent points here.")
+        bias = iid["rows"][0]["acc_bias"]
+        said.append(f"On the i.i.d. sets, the accuracy at {iid['rows'][0]['test_samples']}"
+                    f"/class differs from that at {iid['reference']}/class by "
+                    f"{fmt(bias, 4)} per model: "
+                    f"{_versus_zero(bias, 'higher', 'lower')}.")
+        doc.items(said)
+        doc.table(["test samples/class", "sd, book's spiral", "sd, i.i.d. points",
+                   "binomial sd"],
+                  [[str(a["test_samples"]), _sd(a["acc_sd"]), _sd(b["acc_sd"]),
+                    _sd(b["binomial_sd"])]
+                   for a, b in zip(book["rows"], iid["rows"], strict=False)
+                   if a["test_samples"] == b["test_samples"]])
+    p = book.get("p", math.nan)
+    if isinstance(p, float) and 0 < p < 1:
+        n = samples_for_margin(p)
+        k = book["classes"]
+        doc.paragraph(
+            f"How many test samples a ±1-point estimate needs: for a 95% interval of ±0.01 "
+            f"around an accuracy p, n = 1.96^2 p(1-p) / 0.01^2 independent samples. At the "
+            f"measured accuracy p = {p:.3f} that is {n} samples ({math.ceil(n / k)} per "
+            f"class over {k} classes); at p = 0.5, the worst case, {samples_for_margin(0.5)}. "
+            "The book's 100 per class gives a 95% margin of about ±"
+            f"{1.96 * math.sqrt(p * (1 - p) / (100 * k)):.3f} at this p.")
+
+
 # -- question 2 ------------------------------------------------------------------------------
 def _epochs_section(doc: Document, t: Table) -> None:
     rows = t["rows"]
@@ -246,7 +375,7 @@ def _epochs_section(doc: Document, t: Table) -> None:
 
 
 # -- question 3 ------------------------------------------------------------------------------
-def _lr_section(doc: Document, t: Table, classes: int) -> None:
+def _lr_section(doc: Document, t: Table, classes: int, scan: Table) -> None:
     rows = t["rows"]
     said = []
     diverged = [r for r in rows if r["diverged"]]
@@ -295,6 +424,7 @@ def _lr_section(doc: Document, t: Table, classes: int) -> None:
                 fmt(r["val_loss"]), fmt(r["best_val_loss"])] for r in rows])
     doc.image("lr.png", "Final and best validation accuracy and loss against the learning "
               "rate (95% CIs; diverged runs marked x), and validation curves per lr.")
+    _scan_section(doc, scan, "learning rates", lambda lr: f"lr {lr:g}")
 
 
 # -- the why ---------------------------------------------------------------------------------
@@ -395,11 +525,16 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
         "called within the noise. This rule is conservative: a small real difference can be "
         "reported as within the noise. Runs whose loss became NaN or infinite are counted as "
         "diverged and left out of the means. Training accuracy and loss are measured on the "
-        "training set without dropout.")
+        "training set without dropout. Neighbouring settings are also compared seed by seed "
+        "(paired, which removes the seed-to-seed spread) on the largest test sets, with "
+        "Holm's correction for the number of comparisons; where no difference is found, the "
+        "report gives the smallest difference the design could have detected.")
     sections = {
-        "samples": lambda: _samples_section(doc, tables["samples"], tables["test_size"]),
+        "samples": lambda: _samples_section(doc, tables["samples"], tables["test_size"],
+                                            tables["samples_scan"],
+                                            tables.get("test_size_iid")),
         "epochs": lambda: _epochs_section(doc, tables["epochs"]),
-        "lr": lambda: _lr_section(doc, tables["lr"], base.classes),
+        "lr": lambda: _lr_section(doc, tables["lr"], base.classes, tables["lr_scan"]),
     }
     for name in STUDIES:
         doc.heading(2, QUESTIONS[name])

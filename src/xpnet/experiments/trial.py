@@ -31,6 +31,7 @@ __all__ = ["TrialResult", "dead_units", "predicted_classes", "run_trial", "run_t
 #: each test set come from streams independent of training (and of each other).
 _VALIDATION_STREAM = 1
 _TEST_STREAM = 2
+_IID_TEST_STREAM = 3
 
 
 def _stream(seed: int, *path: int) -> Generator:
@@ -119,13 +120,17 @@ def _measure(trial: Trial, model: Any, epoch: int, train: tuple[Any, Any],
 
 
 def _test(trial: Trial, p: presets.Preset, model: Any, rows: list[dict[str, Any]]) -> None:
-    """The rows of the fresh test sets, after training."""
-    for size in trial.test_samples:
-        for rep in range(trial.test_repeats):
-            Xt, yt = presets.draw_data(p, size, _stream(trial.seed, _TEST_STREAM, size, rep),
-                                       model.backend)
-            rows.extend(_rows(trial, trial.epochs, "test", model.evaluate(Xt, yt),
-                              test_samples=size, rep=rep))
+    """The rows of the fresh test sets, after training: the book's spiral ("test") and,
+    if the trial asks, spiral sets with random radii ("test_iid", independent points)."""
+    kinds = [("test", _TEST_STREAM, False)] + (
+        [("test_iid", _IID_TEST_STREAM, True)] if trial.iid_test else [])
+    for split, offset, iid in kinds:
+        for size in trial.test_samples:
+            for rep in range(trial.test_repeats):
+                Xt, yt = presets.draw_data(p, size, _stream(trial.seed, offset, size, rep),
+                                           model.backend, iid=iid)
+                rows.extend(_rows(trial, trial.epochs, split, model.evaluate(Xt, yt),
+                                  test_samples=size, rep=rep))
 
 
 def run_trial(trial: Trial) -> TrialResult:
