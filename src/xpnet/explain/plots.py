@@ -56,14 +56,8 @@ def adam_plot(path: str, *, preset: str = "ch15", steps: int = 2000, backend: An
     eff = [lr[i] / (np.sqrt(v_hat[i]) + eps) for i in range(len(t))]
     q = np.array([np.percentile(e, [5, 50, 95]) for e in eff])
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    axes[0].plot(t, lr)
-    axes[0].set(title="learning rate lr_t = lr / (1 + decay (t-1))", xlabel="step",
-                ylabel="lr_t", ylim=(0, lr.max() * 1.05))
-    axes[1].fill_between(t, q[:, 0], q[:, 2], alpha=0.3, label="5-95%")
-    axes[1].plot(t, q[:, 1], label="median")
-    axes[1].set(title="step-size multiplier lr_t / (sqrt(v_hat) + eps)", xlabel="step",
-                ylabel="multiplier of m_hat (per parameter)", yscale="log")
-    axes[1].legend()
+    _schedule_and_spread(axes, t, lr, q, "step-size multiplier lr_t / (sqrt(v_hat) + eps)")
+    axes[1].set(ylabel="multiplier of m_hat (per parameter)")
     axes[2].plot(t, [np.median(np.abs(x)) for x in m], label="median |m|")
     axes[2].plot(t, [np.median(np.sqrt(x)) for x in v], label="median sqrt(v)")
     axes[2].set(title="moments", xlabel="step", ylabel="median over parameters",
@@ -198,6 +192,18 @@ def _loss(plt: Any, events: list[Event], name: str) -> tuple[Any, dict[str, Any]
     return fig, {"steps": t.tolist(), "loss": loss.tolist()}
 
 
+def _schedule_and_spread(axes: Any, t: Any, lr: Any, q: Any, title: str) -> None:
+    """The first two panels of an optimizer's figure: the decayed learning rate, and the
+    5-95% band and median over the parameters of a per-step quantity ``q`` (log scale)."""
+    axes[0].plot(t, lr)
+    axes[0].set(title="learning rate lr_t = lr / (1 + decay (t-1))", xlabel="step",
+                ylabel="lr_t", ylim=(0, lr.max() * 1.05))
+    axes[1].fill_between(t, q[:, 0], q[:, 2], alpha=0.3, label="5-95%")
+    axes[1].plot(t, q[:, 1], label="median")
+    axes[1].set(title=title, xlabel="step", yscale="log")
+    axes[1].legend()
+
+
 def _optimizer(plt: Any, events: list[Event], name: str) -> tuple[Any, dict[str, Any]]:
     t, lr = _first(events, "lr")
     _, updates = _by_step(events, "update")
@@ -205,13 +211,7 @@ def _optimizer(plt: Any, events: list[Event], name: str) -> tuple[Any, dict[str,
     ratio = [np.abs(u) / lr_t for u, lr_t in zip(updates, lr, strict=True)]
     q = np.array([np.percentile(r, [5, 50, 95]) for r in ratio])
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    axes[0].plot(t, lr)
-    axes[0].set(title="learning rate lr_t = lr / (1 + decay (t-1))", xlabel="step",
-                ylabel="lr_t", ylim=(0, lr.max() * 1.05))
-    axes[1].fill_between(t, q[:, 0], q[:, 2], alpha=0.3, label="5-95%")
-    axes[1].plot(t, q[:, 1], label="median")
-    axes[1].set(title="|update| / lr_t per parameter", xlabel="step", yscale="log")
-    axes[1].legend()
+    _schedule_and_spread(axes, t, lr, q, "|update| / lr_t per parameter")
     axes[2].plot(t, [np.median(np.abs(g)) for g in grads], label="median |g|")
     _, caches = _by_step(events, "cache")
     if caches:
