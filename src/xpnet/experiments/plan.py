@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import presets
 
-__all__ = ["GRIDS", "STUDIES", "Trial", "log_epochs", "plan"]
+__all__ = ["GRIDS", "STUDIES", "Trial", "kept_epochs", "log_epochs", "plan"]
 
 STUDIES = ("samples", "epochs", "lr")
 #: The presets a study can start from (classifiers, whose samples come per class).
@@ -49,6 +49,25 @@ def log_epochs(last: int, points: int = 24) -> tuple[int, ...]:
     """About ``points`` log-spaced epochs from 1 to ``last`` (``last`` included)."""
     raw = np.unique(np.round(np.logspace(0, np.log10(max(last, 1)), points)).astype(int))
     return tuple(int(e) for e in raw if 1 <= e <= last) + (() if last in raw else (last,))
+
+
+#: The first epoch whose model the epochs study keeps (the boundary figure's "early" panel).
+EARLY = 100
+#: About this many kept models per run of the epochs study: the explorer animates them.
+FRAMES = 8
+
+
+def kept_epochs(log_at: tuple[int, ...], last: int) -> tuple[int, ...]:
+    """The epochs of a long run whose models are kept: :data:`EARLY`, about :data:`FRAMES`
+    log-spaced logged epochs after it, and ``last``.
+
+    >>> kept_epochs(log_epochs(3000, 40), 3000)
+    (100, 138, 208, 314, 473, 713, 1075, 1621, 2443, 3000)
+    """
+    early = min(EARLY, last)
+    later = [e for e in log_at if early < e < last]
+    step = max(1, round(len(later) / (FRAMES - 1)))
+    return tuple(sorted({early, *later[step - 1::step], last}))
 
 
 @dataclass(frozen=True)
@@ -167,7 +186,7 @@ def plan(
             for rate in lrs:
                 add(replace(base, seed=seed, lr=float(rate)), "lr")
         if "epochs" in studies:
-            early = min(100, n_long)
-            add(replace(base, seed=seed, epochs=n_long, log_at=log_epochs(n_long, 40),
-                        snapshots=(early, n_long)), "epochs")
+            log_at = log_epochs(n_long, 40)
+            add(replace(base, seed=seed, epochs=n_long, log_at=log_at,
+                        snapshots=kept_epochs(log_at, n_long)), "epochs")
     return list(trials.values())
