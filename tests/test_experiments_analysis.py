@@ -13,8 +13,8 @@ import pytest
 
 from xpnet.experiments import Store, load, plan, plots, run
 from xpnet.experiments import analysis as an
-from xpnet.experiments.report import QUESTIONS, write_report
-from xpnet.experiments.stats import compare, fmt, summarize, t_quantile
+from xpnet.experiments.report import QUESTIONS, build_report, write_report
+from xpnet.experiments.stats import compare, detectable, fmt, summarize, t_quantile
 
 #: A study small enough to run in seconds: two seeds, a diverging learning rate.
 TINY = {"grid": "quick", "seeds": 2, "train_samples": (10, 30), "test_samples": (10, 50),
@@ -312,3 +312,15 @@ def test_report_states_paired_comparisons_and_detectable_differences(study, tmp_
         assert f"detects only differences of {row['acc'].mde:.4f} or more" in text
     assert "#### Independent test points" in text and "times the binomial law" in text
     assert "How many test samples a ±1-point estimate needs" in text
+
+
+def test_no_onset_states_the_smallest_rise_the_design_detects():
+    base = an.Base(1000, 0.05, 10, long_epochs=1000)
+    noisy = synthetic([[1.0, 0.50, 0.45, 0.60], [1.0, 0.52, 0.60, 0.40],
+                       [1.0, 0.49, 0.50, 0.52]])
+    table = an.epochs_table(noisy, base)
+    rise = table["loss_rise"]
+    text = build_report({"epochs": table}, ["epochs"], base, seeds=3).markdown()
+    assert "No overfitting onset was observed" in text
+    assert (f"With 3 seeds and sd {rise.sd:.4f} of the per-seed rises, the design detects only "
+            f"rises of {detectable(rise.sd, 3):.4f} or more") in text

@@ -21,7 +21,7 @@ from . import plots
 from .analysis import Base, Table, analyze, load, seed_points
 from .document import Document
 from .plan import STUDIES
-from .stats import Paired, Summary, compare, fmt, samples_for_margin
+from .stats import Paired, Summary, compare, detectable, fmt, samples_for_margin
 from .store import Store
 
 __all__ = ["build_report", "write_report"]
@@ -350,9 +350,15 @@ def _epochs_section(doc: Document, t: Table) -> None:
                     f"{fmt(t['loss_rise'])} per seed. By validation loss, overfitting sets in "
                     f"around epoch {t['onset']}.")
     else:
+        rise = t["loss_rise"]
+        floor = detectable(rise.sd, rise.n)
         said.append("No overfitting onset was observed: at no later logged epoch did "
                     "validation loss rise above its minimum by more than its 95% CI (rise by "
-                    f"the last epoch: {fmt(t['loss_rise'])}).")
+                    f"the last epoch: {fmt(rise)})."
+                    + ("" if not math.isfinite(floor) else
+                       f" With {rise.n} seeds and sd {rise.sd:.4f} of the per-seed rises, the "
+                       f"design detects only rises of {floor:.4f} or more (80% power, 5% "
+                       "level), so a smaller one may be there."))
     said.append(f"Training accuracy (without dropout) went from {fmt(best_acc['train_acc'])} "
                 f"at epoch {e_acc} to {fmt(last['train_acc'])} at epoch {last['epoch']}; per "
                 f"seed, a change of {fmt(t['train_change'])}: "
