@@ -207,9 +207,36 @@ class _Entry:
         getattr(obj.xpnet, self.table)[self.key] = value
 
 
+class _Adapter:
+    """A book-style face of an xpnet object, kept as ``.xpnet``."""
+
+    xpnet: Any
+
+    @classmethod
+    def around(cls, obj: Any) -> Any:
+        """The adapter of an existing xpnet object (a loaded model's part, already built)."""
+        adapter = cls.__new__(cls)
+        adapter.xpnet = obj
+        return adapter
+
+
+class _Accumulating(_Adapter):
+    """The book's running totals over the batches of a pass (``calculate_accumulated``)."""
+
+    accumulated_sum: Any = 0.0
+    accumulated_count = 0
+
+    def _accumulate(self, total: Any, count: int) -> None:
+        self.accumulated_sum = self.accumulated_sum + total
+        self.accumulated_count += count
+
+    def new_pass(self) -> None:
+        self.accumulated_sum, self.accumulated_count = 0.0, 0
+
+
 # -- layers and activations ------------------------------------------------------------------
 
-class _Layer:
+class _Layer(_Adapter):
     """A book-style face of an xpnet layer: ``forward``/``backward`` set ``.output`` and
     ``.dinputs`` (and return None, as the book's do)."""
 
@@ -219,13 +246,6 @@ class _Layer:
         # built now, from the module's stream: construction order is draw order, as in the book
         layer.build(_session.ops(), _session.rng, "float32")
         self.xpnet = layer
-
-    @classmethod
-    def around(cls, layer: layers.Layer) -> Any:
-        """The adapter of an already built xpnet layer (a loaded model's)."""
-        adapter = cls.__new__(cls)
-        adapter.xpnet = layer
-        return adapter
 
     @property
     def ops(self) -> Ops:
@@ -357,7 +377,7 @@ class Activation_Linear(_Activation):
 
 # -- losses ---------------------------------------------------------------------------------
 
-class Loss:
+class Loss(_Accumulating):
     """The book's loss base class: ``calculate`` is the mean of ``forward``'s sample losses.
 
     A subclass from the book (``Loss_CategoricalCrossentropy``...) runs an xpnet loss,
@@ -368,15 +388,6 @@ class Loss:
 
     xpnet: losses.Loss
     trainable_layers: list[Any] = []  # noqa: RUF012 (replaced, never mutated)
-    accumulated_sum: Any = 0.0
-    accumulated_count = 0
-
-    @classmethod
-    def around(cls, loss: losses.Loss) -> Any:
-        adapter = cls.__new__(cls)
-        adapter.xpnet = loss
-        return adapter
-
     def forward(self, y_pred: Any, y_true: Any) -> Any:
         return self.xpnet.forward(y_pred, y_true)
 
@@ -397,8 +408,7 @@ class Loss:
         sample_losses = self.forward(output, y)
         xp = backend_of(sample_losses).xp
         data_loss = xp.mean(sample_losses, axis=-1)
-        self.accumulated_sum = self.accumulated_sum + xp.sum(sample_losses)
-        self.accumulated_count += sample_losses.shape[0]
+        self._accumulate(xp.sum(sample_losses), sample_losses.shape[0])
         if not include_regularization:
             return data_loss
         return data_loss, self.regularization_loss()
@@ -409,9 +419,6 @@ class Loss:
         if not include_regularization:
             return data_loss
         return data_loss, self.regularization_loss()
-
-    def new_pass(self) -> None:
-        self.accumulated_sum, self.accumulated_count = 0.0, 0
 
 
 class Loss_CategoricalCrossentropy(Loss):
@@ -467,7 +474,7 @@ class Activation_Softmax_Loss_CategoricalCrossentropy:
 
 # -- optimizers -----------------------------------------------------------------------------
 
-class _Optimizer:
+class _Optimizer(_Adapter):
     """A book-style face of an xpnet optimizer: the book's three calls per step, on the
     book's layers."""
 
@@ -476,12 +483,6 @@ class _Optimizer:
     current_learning_rate = _Through("current_learning_rate")
     decay = _Through("decay")
     iterations = _Through("iterations")
-
-    @classmethod
-    def around(cls, optimizer: optimizers.Optimizer) -> Any:
-        adapter = cls.__new__(cls)
-        adapter.xpnet = optimizer
-        return adapter
 
     def pre_update_params(self) -> None:
         self.xpnet.pre_update_params()
@@ -539,19 +540,10 @@ class Optimizer_Adam(_Optimizer):
 
 # -- accuracy -------------------------------------------------------------------------------
 
-class Accuracy:
+class Accuracy(_Accumulating):
     """The book's accuracy base class: ``calculate`` is the mean of ``compare``."""
 
     xpnet: metrics.Accuracy
-    accumulated_sum: Any = 0.0
-    accumulated_count = 0
-
-    @classmethod
-    def around(cls, accuracy: metrics.Accuracy) -> Any:
-        adapter = cls.__new__(cls)
-        adapter.xpnet = accuracy
-        return adapter
-
     def init(self, y: Any, reinit: bool = False) -> None:
         self.xpnet.init(y, reinit)
 
@@ -563,16 +555,12 @@ class Accuracy:
         b = backend_of(comparisons)
         # float64 where the device has it, as xpnet's accuracies (the book's np.mean)
         matches = b.xp.astype(comparisons, b.xp.float64 if b.has_float64 else b.xp.float32)
-        self.accumulated_sum = self.accumulated_sum + b.xp.sum(matches)
-        self.accumulated_count += math.prod(matches.shape)
+        self._accumulate(b.xp.sum(matches), math.prod(matches.shape))
         return b.xp.mean(matches)
 
     def calculate_accumulated(self) -> Any:
         """The accuracy over every comparison since :meth:`new_pass` (chapter 19)."""
         return self.accumulated_sum / self.accumulated_count
-
-    def new_pass(self) -> None:
-        self.accumulated_sum, self.accumulated_count = 0.0, 0
 
 
 class Accuracy_Categorical(Accuracy):
