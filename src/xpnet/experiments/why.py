@@ -1,0 +1,157 @@
+"""The why: what happened inside each run (dead units, collapse to one class,
+loss-versus-accuracy divergence), per run and per setting of each study."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from .. import presets
+from . import frame as fr
+from .frame import Base, Table
+from .stats import summarize
+from .store import Store
+
+__all__ = ["ACC_HOLD", "LOSS_RISE", "collapsed_at", "overconfident_at", "trial_status",
+           "why_table"]
+
+#: Loss-versus-accuracy divergence (an "overconfident" model): validation loss more than
+#: ``LOSS_RISE`` (relative) above its lowest value so far while validation accuracy is no more
+#: than ``ACC_HOLD`` below its value at that lowest loss. Loss on a fixed validation set is
+#: not sampling noise between epochs, so a 10% rise is a real change of the model; 1 point
+#: of accuracy is 3 of the book's 300 validation samples.
+LOSS_RISE = 0.10
+ACC_HOLD = 0.01
+
+
+def overconfident_at(loss: pd.Series, acc: pd.Series, *, rise: float = LOSS_RISE,
+                     hold: float = ACC_HOLD, below: float = math.inf) -> int | None:
+    """The first logged epoch at which validation loss has risen by more than ``rise``
+    (relative) above its lowest value so far while validation accuracy stayed within
+    ``hold`` of (or rose above) its value at that lowest loss; None if never.
+
+    ``loss`` and ``acc`` are one run's values indexed by epoch. A lowest loss counts only
+    once it is under ``below``: :func:`trial_status` passes ln k, the loss of a uniform
+    guess over k classes, so a start that swings before the model has learned anything is
+    not taken for overconfidence.
+
+    Examples
+    --------
+    >>> epochs = [1, 10, 100, 1000]
+    >>> overconfident_at(pd.Series([1.0, 0.5, 0.4, 0.5], epochs),
+    ...                  pd.Series([0.4, 0.8, 0.85, 0.86], epochs))
+    1000
+    >>> overconfident_at(pd.Series([1.0, 0.5, 0.4, 0.5], epochs),
+    ...                  pd.Series([0.4, 0.8, 0.85, 0.7], epochs)) is None
+    True
+    """
+    best_loss, best_acc = math.inf, math.nan
+    for epoch, value in loss.dropna().sort_index().items():
+        if value < min(best_loss, below):
+            best_loss, best_acc = value, acc.get(epoch, math.nan)
+        elif value > (1 + rise) * best_loss and acc.get(epoch, math.nan) >= best_acc - hold:
+            return int(epoch)
+    return None
+
+
+def collapsed_at(classes: pd.Series) -> int | None:
+    """The first logged epoch at which a run that had already predicted two or more classes
+    predicts a single class (``classes`` indexed by epoch: distinct classes predicted);
+    None if never. The opening epochs, before a run first tells classes apart, are not a
+    collapse: a model starting from small weights often predicts one class at first."""
+    learned = False
+    for epoch, value in classes.dropna().sort_index().items():
+        if value >= 2:
+            learned = True
+        elif learned:
+            return int(epoch)
+    return None
+
+
+def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
+    """Per trial (indexed by key): what happened inside it.
+
+    Columns: the configuration and ``diverged_at``; ``measured`` (whether the store holds
+    the inside measurements: stores written before them do not); ``hidden`` (hidden ReLU
+    units); at the last logged epoch ``dead_units`` (never active on the training set),
+    ``dead_fraction``, ``val_acc`` and ``collapsed_end`` (one class predicted on the
+    validation set); ``collapsed_at`` (:func:`collapsed_at`, validation set) and
+    ``overconfident_at`` (:func:`overconfident_at`), ``<NA>`` when it did not happen.
+    """
+    frame = fr.frame_of(source)
+    trials = fr.trials_of(frame)
+    dead, val_acc = fr.wide(frame, "train", "dead_units"), fr.wide(frame, "validation", "acc")
+    classes = fr.wide(frame, "validation", "classes")
+    val_loss = fr.wide(frame, "validation", "loss")
+
+    def last(wide: pd.DataFrame) -> pd.Series:
+        return wide.ffill(axis=1).iloc[:, -1].reindex(trials.index) if len(wide.columns) \
+            else pd.Series(math.nan, index=trials.index)
+
+    def guess(preset: str) -> float:
+        return math.log(max(presets.get(preset).classes, 2))
+
+    acc_of = {k: val_acc.loc[k] if k in val_acc.index else pd.Series(dtype=float)
+              for k in val_loss.index}
+
+    out = trials.copy()
+    out["measured"] = trials.index.isin(classes.index)
+    out["hidden"] = [presets.get(p).hidden * presets.get(p).hidden_layers
+                     for p in trials["preset"]]
+    out["dead_units"] = last(dead)
+    out["dead_fraction"] = out["dead_units"] / out["hidden"]
+    out["val_acc"] = last(val_acc)
+    out["collapsed_end"] = last(classes) == 1
+    out["collapsed_at"] = pd.Series({k: collapsed_at(classes.loc[k]) for k in classes.index},
+                                    dtype="Int64").reindex(trials.index)
+    out["overconfident_at"] = pd.Series(
+        {k: overconfident_at(val_loss.loc[k], acc_of[k], below=guess(trials.at[k, "preset"]))
+         for k in val_loss.index}, dtype="Int64").reindex(trials.index)
+    return out
+
+
+def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) -> Table:
+    """Per setting of each study: what happened inside its runs (:func:`trial_status`).
+
+    Rows ``{"study", "vary", "value", "runs", "measured", "hidden", "diverged", "collapsed",
+    "collapsed_at", "collapsed_end", "overconfident", "overconfident_at", "dead",
+    "half_dead", "half_dead_acc", "val_acc"}``: ``collapsed``/``overconfident`` count the
+    runs (of those ``measured``, not diverged) with a ``collapsed_at``/``overconfident_at``
+    epoch, listed in the ``*_at`` lists; ``collapsed_end`` those predicting one class at
+    their last logged epoch; ``dead`` is the fraction of hidden units dead at the end, over
+    runs; ``half_dead`` counts the runs ending with more than half of them dead and
+    ``half_dead_acc`` is their final validation accuracy; ``val_acc`` that of all runs.
+    """
+    status = trial_status(source)
+    picks: list[tuple[str, str, pd.DataFrame]] = []
+    if "samples" in studies:
+        picks.append(("samples", "train_samples", fr.select(status, base, train_samples=False)))
+    if "epochs" in studies and base.long_epochs is not None:
+        picks.append(("epochs", "epochs", fr.select(status, base, epochs=base.long_epochs)))
+    if "lr" in studies:
+        picks.append(("lr", "lr", fr.select(status, base, lr=False)))
+    rows: list[dict[str, Any]] = []
+    for study, vary, picked in picks:
+        for value, group in picked.groupby(vary):
+            ok = group[group["diverged_at"].isna() & group["measured"]]
+            half = ok[ok["dead_fraction"] > 0.5]
+            rows.append({
+                "study": study, "vary": vary, "value": value, "runs": len(group),
+                "measured": len(ok), "hidden": int(group["hidden"].max()),
+                "diverged": int(group["diverged_at"].notna().sum()),
+                "collapsed": int(ok["collapsed_at"].notna().sum()),
+                "collapsed_at": sorted(int(e) for e in ok["collapsed_at"].dropna()),
+                "collapsed_end": int(ok["collapsed_end"].sum()),
+                "overconfident": int(ok["overconfident_at"].notna().sum()),
+                "overconfident_at": sorted(int(e) for e in ok["overconfident_at"].dropna()),
+                "dead": summarize(ok["dead_fraction"]), "half_dead": len(half),
+                "half_dead_acc": summarize(half["val_acc"]),
+                "val_acc": summarize(ok["val_acc"]),
+            })
+    return {"study": "why", "rows": rows, "loss_rise": LOSS_RISE, "acc_hold": ACC_HOLD,
+            "classes": base.classes}
+
+
