@@ -52,9 +52,16 @@ def test_a_trial_is_a_pure_function_of_its_configuration():
     first, second = run_trial(trial), run_trial(trial)
     assert first["rows"] == second["rows"] and first["diverged_at"] is None
     splits = {r["split"] for r in first["rows"]}
-    assert splits == {"train", "validation", "test", "test_iid"}
+    assert splits == {"train", "validation", "test", "test_iid", "test_curve"}
     tests = [r for r in first["rows"] if r["split"] == "test"]
     assert {r["test_samples"] for r in tests} == {10, 50}
+    # the curve's test set (the largest size) at every logged epoch, apart from validation
+    curve = {(r["epoch"], r["metric"]): r for r in first["rows"] if r["split"] == "test_curve"}
+    assert {e for e, _ in curve} == set(trial.log_at) and trial.curve_test == 50
+    assert {r["test_samples"] for r in curve.values()} == {50}
+    validation = {(r["epoch"], r["metric"]): r["value"] for r in first["rows"]
+                  if r["split"] == "validation"}
+    assert any(curve[k]["value"] != validation[k] for k in curve)
 
 
 def test_a_diverging_trial_is_stored_as_diverged():

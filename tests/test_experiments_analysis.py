@@ -179,7 +179,7 @@ def test_epochs_table_matches_the_rows(study):
 def synthetic(losses_by_seed, epochs=(1, 10, 100, 1000)):
     """A frame like load()'s: one long run per seed, with these validation losses."""
     rows = [{"key": f"k{seed}", "preset": "ch15", "seed": seed, "train_samples": 1000,
-             "lr": 0.05, "epochs": epochs[-1], "diverged_at": pd.NA, "epoch": e,
+             "lr": 0.05, "epochs": epochs[-1], "arm": "book", "diverged_at": pd.NA, "epoch": e,
              "split": split, "metric": metric, "test_samples": 0, "rep": 0,
              "value": loss if metric == "loss" else 0.7}
             for seed, losses in enumerate(losses_by_seed)

@@ -428,14 +428,16 @@ def build_parser() -> argparse.ArgumentParser:
     ex.set_defaults(func=_explain)
 
     st = sub.add_parser(
-        "study", help="sweep sample sizes, epochs or learning rates over seeds, with statistics",
+        "study", help="sweep sample sizes, epochs, learning rates or regularizers over seeds, "
+        "with statistics",
         description="Train a preset many times (grids x seeds), store each trial as it "
-        "finishes, and write a results table, plots and a report answering what the numbers "
-        "of samples, the epochs and the learning rate do.",
+        "finishes, and write a results table, plots, a report, answer sheets (answers.md) and "
+        "an explorer answering what the numbers of samples, the epochs, the learning rate and "
+        "the regularizers do.",
     )
-    st.add_argument("study", choices=("samples", "epochs", "lr", "all"))
-    from .experiments.plan import LAB_PRESETS
+    from .experiments.plan import LAB_PRESETS, STUDIES
 
+    st.add_argument("study", choices=(*STUDIES, "all"))
     st.add_argument("--preset", default="ch15", choices=LAB_PRESETS)
     st.add_argument("--seeds", type=_positive, default=None,
                     help="repeats with different seeds (default 10; 3 with --quick)")

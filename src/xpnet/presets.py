@@ -49,6 +49,7 @@ class Preset:
     test_data: str  # "after" training (ch14-16) | "before" building the model (ch18) | "none"
     log_every: int = 100
     batch_size: int = 0  # 0: full batch
+    l1: float = 0.0  # weight and bias L1 on the first Dense layer (no chapter model uses it)
 
     def with_overrides(self, overrides: dict[str, str]) -> Preset:
         """A copy with fields set from strings (``{"lr": "0.01"}``), checked by type and
@@ -119,6 +120,7 @@ SETTINGS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "hidden": (lambda v: v >= 1, "an integer >= 1"),
     "hidden_layers": (lambda v: v >= 0, "an integer >= 0"),
     "l2": (_finite(lambda v: v >= 0), "a number >= 0"),
+    "l1": (_finite(lambda v: v >= 0), "a number >= 0"),
     "dropout": (_finite(lambda v: 0 <= v < 1), "a number in [0, 1)"),
     "lr": (_finite(lambda v: v > 0), "a number > 0"),
     "decay": (_finite(lambda v: v >= 0), "a number >= 0"),
@@ -195,8 +197,9 @@ def build(p: Preset, *, backend: Any = "numpy", seed: SeedLike = 0,
     n_out = {"classification": p.classes, "binary": 1, "regression": 1}[p.task]
     width = n_in
     for i in range(p.hidden_layers):
-        l2 = p.l2 if i == 0 else 0.0
-        model.add(Dense(width, p.hidden, weight_l2=l2, bias_l2=l2, init_scale=p.init_scale))
+        l1, l2 = (p.l1, p.l2) if i == 0 else (0.0, 0.0)
+        model.add(Dense(width, p.hidden, weight_l1=l1, bias_l1=l1, weight_l2=l2, bias_l2=l2,
+                        init_scale=p.init_scale))
         model.add(ReLU())
         if p.dropout:
             model.add(Dropout(p.dropout))

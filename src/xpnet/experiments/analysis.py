@@ -18,26 +18,29 @@ study varies one thing of), not guessed from the results:
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from scipy import stats
 
 from . import frame as fr
 from .frame import FRAME_COLUMNS, Base, Table, load
 from .neighbours import neighbours_table
-from .plan import STUDIES
-from .stats import binomial_sd, summarize
+from .plan import ARMS, STUDIES
+from .stats import Summary, binomial_sd, holm, paired, summarize
 from .store import Store
 from .why import collapsed_at, overconfident_at, trial_status, why_table
 
 # load, Base, neighbours_table and the why's functions live in their own modules
 # (frame, neighbours, why); they are named here too, the analysis's whole surface.
 __all__ = ["FRAME_COLUMNS", "Base", "analyze", "boundary_panels", "collapsed_at",
-           "epochs_table", "load", "lr_table", "neighbours_table", "overconfident_at",
-           "samples_table", "seed_points", "test_size_table", "trial_status", "why_table"]
+           "crossed_table", "early_stopping", "epochs_table", "load", "lr_table",
+           "neighbours_table", "overconfident_at", "regularizers_table", "samples_table",
+           "seed_points", "test_size_table", "trial_status", "weight_stats", "why_table"]
 
 
 def samples_table(source: Store | pd.DataFrame, base: Base) -> Table:
@@ -121,7 +124,8 @@ def _log_slope(rows: list[dict[str, Any]]) -> float:
     return float(stats.linregress(x, y).slope)
 
 
-def epochs_table(source: Store | pd.DataFrame, base: Base) -> Table:
+def epochs_table(source: Store | pd.DataFrame, base: Base,
+                 train_samples: int | None = None) -> Table:
     """Per logged epoch of the epochs study's long runs: train/validation accuracy and loss
     and the gap with CIs, and what the curves show.
 
@@ -135,21 +139,29 @@ def epochs_table(source: Store | pd.DataFrame, base: Base) -> Table:
     epoch from which on validation accuracy stays within the noise of its best (at every
     later logged epoch the per-seed difference from the best epoch has a CI reaching zero).
     Per-seed (paired) changes compare a run with itself, so the model-to-model spread
-    cancels.
+    cancels. ``early_stopping`` is :func:`early_stopping` of these runs.
+
+    ``train_samples`` picks the long runs of another training size (the epochs study
+    crosses sizes with epochs); default the base size.
     """
     if base.long_epochs is None:
         msg = "epochs_table needs base.long_epochs, the length of the epochs study's runs."
         raise ValueError(msg)
-    group = fr.select(fr.frame_of(source), base, epochs=base.long_epochs)
+    frame = fr.frame_of(source)
+    if train_samples is not None:
+        frame = frame[frame["train_samples"] == train_samples]
+    group = fr.select(frame, base, epochs=base.long_epochs,
+                      train_samples=train_samples is None)
     finished = fr.finished(group)
     curves = fr.curves(finished)
     rows = fr.curve_rows(curves)
     n = finished["key"].nunique()
-    out: Table = {"study": "epochs", "rows": rows, "n": n,
+    out: Table = {"study": "epochs", "train_samples": train_samples or base.train_samples,
+                  "rows": rows, "n": n,
                   "diverged": group["key"].nunique() - n, "best_acc_epoch": None,
                   "best_loss_epoch": None, "onset": None, "rise_epoch": None,
                   "loss_rise": None, "acc_change": None, "train_change": None,
-                  "plateau_epoch": None}
+                  "plateau_epoch": None, "early_stopping": early_stopping(finished)}
     if not rows:
         return out
     last = rows[-1]["epoch"]
@@ -174,15 +186,73 @@ def epochs_table(source: Store | pd.DataFrame, base: Base) -> Table:
     return out
 
 
+def early_stopping(frame: pd.DataFrame) -> Table | None:
+    """What early stopping would have given each run of ``frame`` (finished runs with a
+    ``test_curve``): keep the model of the logged epoch with the lowest validation loss
+    (as Keras's ``EarlyStopping(restore_best_weights=True)`` does, with patience to the
+    end), and measure it on the fresh test set logged beside it, which took no part in the
+    choice.
+
+    Returns None without a test curve, else ``{"epochs": [stop epoch per run], "last",
+    "acc_stop", "acc_last", "acc_gain", "loss_stop", "loss_last", "loss_gain", "test_samples"}``:
+    test accuracy and loss at the stop and at the last epoch, and the per-run
+    differences (stop minus last; paired, the same run).
+    """
+    val_loss = fr.wide(frame, "validation", "loss")
+    test_acc, test_loss = fr.wide(frame, "test_curve", "acc"), fr.wide(frame, "test_curve", "loss")
+    keys = val_loss.index.intersection(test_acc.index)
+    if not len(keys):
+        return None
+    stop = val_loss.loc[keys].idxmin(axis=1)
+    last = int(test_acc.columns.max())
+    at_stop = {name: pd.Series([w.at[k, stop[k]] for k in keys], index=keys)
+               for name, w in (("acc", test_acc), ("loss", test_loss))}
+    at_last = {"acc": test_acc.loc[keys, last], "loss": test_loss.loc[keys, last]}
+    sizes = frame.loc[frame["split"] == "test_curve", "test_samples"]
+    return {"epochs": sorted(int(e) for e in stop), "last": last,
+            "test_samples": int(sizes.max()),
+            **{f"{m}_{when}": summarize(values[m]) for when, values in
+               (("stop", at_stop), ("last", at_last)) for m in ("acc", "loss")},
+            "acc_gain": summarize(at_stop["acc"] - at_last["acc"]),
+            "loss_gain": summarize(at_stop["loss"] - at_last["loss"])}
+
+
+def crossed_table(source: Store | pd.DataFrame, base: Base) -> Table:
+    """The epochs study at each of its training sizes: :func:`epochs_table` per size,
+    ``{"rows": [table, ...]}`` ordered by ``train_samples`` (empty without long runs)."""
+    if base.long_epochs is None:
+        return {"study": "crossed", "rows": []}
+    frame = fr.frame_of(source)
+    long = fr.select(frame, base, train_samples=False, epochs=base.long_epochs)
+    sizes = sorted(int(n) for n in long["train_samples"].unique())
+    return {"study": "crossed", "rows": [epochs_table(frame, base, n) for n in sizes]}
+
+
+def _late_change(frame: pd.DataFrame) -> tuple[Summary, Summary, int | None, str]:
+    """Per run of ``frame``: the change of accuracy and loss from the logged epoch nearest
+    half the run to the last one (fresh test curve where logged, else validation); with
+    the epoch compared from and the split used."""
+    split = "test_curve" if (frame["split"] == "test_curve").any() else "validation"
+    acc, loss = fr.wide(frame, split, "acc"), fr.wide(frame, split, "loss")
+    if acc.empty:
+        return summarize([]), summarize([]), None, split
+    last = int(acc.columns.max())
+    half = int(min(acc.columns, key=lambda e: abs(e - last / 2)))
+    return (fr.change(acc, last, half), fr.change(loss, last, half), half, split)
+
+
 def lr_table(source: Store | pd.DataFrame, base: Base) -> Table:
     """Per learning rate: runs, diverged runs, and over the runs that did not diverge the
     final and best (over logged epochs) validation accuracy and loss with CIs.
 
     Rows: ``{"lr", "n", "diverged", "diverged_at", "train_acc", "val_acc", "val_loss",
-    "best_val_acc", "best_val_loss", "best_minus_final_acc", "curve"}``; ``n`` counts the
-    runs that did not diverge, ``diverged_at`` lists the epochs at which the others did,
-    ``curve`` is per logged epoch as in :func:`epochs_table`. ``best_lr`` has the highest
-    mean final validation accuracy.
+    "best_val_acc", "best_val_loss", "best_minus_final_acc", "late_acc", "late_loss",
+    "late_from", "late_split", "curve"}``; ``n`` counts the runs that did not diverge,
+    ``diverged_at`` lists the epochs at which the others did, ``curve`` is per logged epoch
+    as in :func:`epochs_table`; ``late_acc``/``late_loss`` are the per-run changes over the
+    second half of the run (from logged epoch ``late_from`` to the last, on ``late_split``:
+    the fresh test curve where logged), which say whether a rate was still improving when
+    training stopped. ``best_lr`` has the highest mean final validation accuracy.
     """
     picked = fr.select(fr.frame_of(source), base, lr=False)
     rows: list[dict[str, Any]] = []
@@ -200,6 +270,8 @@ def lr_table(source: Store | pd.DataFrame, base: Base) -> Table:
             "best_val_acc": summarize(best_acc),
             "best_val_loss": summarize(curves["val_loss"].min(axis=1)),
             "best_minus_final_acc": summarize(best_acc - finals["val_acc"]),
+            **dict(zip(("late_acc", "late_loss", "late_from", "late_split"),
+                       _late_change(finished), strict=True)),
             "curve": fr.curve_rows(curves),
         })
     ranked = [row for row in rows if row["n"]]
@@ -261,9 +333,10 @@ def boundary_panels(frame: pd.DataFrame, configs: dict[str, dict[str, Any]], bas
 
 def analyze(store: Store, studies: Sequence[str], base: Base, *,
             keys: Iterable[str] | None = None) -> dict[str, Any]:
-    """Every table of ``studies`` (``"all"`` or any of "samples", "epochs", "lr") over the
-    trials in ``store`` (of ``keys`` only, if given): ``{"samples", "test_size",
-    "samples_scan", "epochs", "lr", "lr_scan", "panels"}`` (the studies asked for)."""
+    """Every table of ``studies`` (``"all"`` or any of :data:`~xpnet.experiments.plan.STUDIES`)
+    over the trials in ``store`` (of ``keys`` only, if given): ``{"samples", "test_size",
+    "samples_scan", "test_size_iid", "epochs", "crossed", "lr", "lr_scan", "regularizers",
+    "panels", "why"}`` (those of the studies asked for)."""
     names = list(STUDIES) if studies == "all" or "all" in studies else list(studies)
     keys = None if keys is None else list(keys)
     frame = load(store, keys)
@@ -276,9 +349,12 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
         tables["test_size_iid"] = test_size_table(frame, base, "test_iid")
     if "epochs" in names and base.long_epochs is not None:
         tables["epochs"] = epochs_table(frame, base)
+        tables["crossed"] = crossed_table(frame, base)
     if "lr" in names:
         tables["lr"] = lr_table(frame, base)
         tables["lr_scan"] = neighbours_table(frame, base, "lr")
+    if "regularizers" in names:
+        tables["regularizers"] = regularizers_table(frame, base, store)
     tables["panels"] = boundary_panels(frame, configs, base, names)
     tables["why"] = why_table(frame, base, names)
     return tables
@@ -303,3 +379,88 @@ def seed_points(source: Store | pd.DataFrame, base: Base) -> dict[str, pd.DataFr
         out["epochs"] = pd.concat({name: c.stack() for name, c in curves.items()},
                                   axis=1).reset_index()
     return out
+
+
+def weight_stats(blob: bytes, layer: int = 0, small: float = 1e-3) -> dict[str, float]:
+    """The weights of Dense layer ``layer`` in a stored snapshot (the .npz bytes of
+    :meth:`~xpnet.experiments.store.Store.snapshot`): ``mean_abs`` (mean ``|W|``),
+    ``small`` (fraction with ``|W| < small``) and ``zero`` (fraction exactly 0)."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as saved:
+        W = np.asarray(saved[f"layers.{layer}.W"], dtype=np.float64)
+    return {"mean_abs": float(np.abs(W).mean()), "small": float((np.abs(W) < small).mean()),
+            "zero": float((W == 0).mean())}
+
+
+def regularizers_table(source: Store | pd.DataFrame, base: Base,
+                       store: Store | None = None) -> Table:
+    """The regularizers study: each arm (:data:`~xpnet.experiments.plan.ARMS`) at each of
+    its training sizes, against the book's own arm, paired by seed.
+
+    Per run: test accuracy and loss on the largest fresh test sets; the generalization gap
+    (final training accuracy, dropout off, minus that test accuracy); ``overfit``, how far
+    the fresh test curve's loss ended above its lowest logged value; and, with ``store``,
+    the first layer's weights at the end (:func:`weight_stats`). Per arm and size, each of
+    these summarised, and ``acc_vs_book``/``loss_vs_book`` (:func:`~xpnet.experiments.stats.paired`,
+    arm minus book) with Holm-adjusted p-values over the arms of that size
+    (``acc_holm``, ``loss_holm``).
+
+    Returns ``{"study": "regularizers", "test_samples", "rows": [{"train_samples", "arm",
+    "runs", "diverged", "acc", "loss", "gap", "overfit", "mean_abs", "small", "zero",
+    "acc_vs_book", "acc_holm", "loss_vs_book", "loss_holm"}, ...]}``.
+    """
+    frame = fr.frame_of(source)
+    picked = fr.select(frame, base, train_samples=False, arm=None)
+    picked = picked[picked["key"].isin(_regularizer_keys(picked))]
+    trials = fr.trials_of(picked)
+    done = fr.finished(picked)
+    size, tests = fr.largest_test(done)
+    finals = fr.finals(done)
+    curve_loss = fr.wide(done, "test_curve", "loss")
+    per = tests.join(finals[["train_acc"]], how="outer")
+    per["gap"] = per["train_acc"] - per["acc"]
+    if not curve_loss.empty:
+        last = curve_loss.columns.max()
+        per["overfit"] = (curve_loss[last] - curve_loss.min(axis=1)).reindex(per.index)
+    else:
+        per["overfit"] = math.nan
+    for name in ("mean_abs", "small", "zero"):
+        per[name] = math.nan
+    if store is not None:
+        for key in per.index:
+            blob = store.snapshot(key, int(trials.at[key, "epochs"]))
+            if blob is not None:
+                for name, value in weight_stats(blob).items():
+                    per.at[key, name] = value
+    per = per.join(trials[["seed", "train_samples", "arm"]])
+    rows: list[dict[str, Any]] = []
+    for n, at_size in trials.groupby("train_samples"):
+        book = per[(per["train_samples"] == n) & (per["arm"] == "book")].set_index("seed")
+        size_rows = []
+        for arm in [a for a in ARMS if a in set(at_size["arm"])]:
+            group = at_size[at_size["arm"] == arm]
+            mine = per[(per["train_samples"] == n) & (per["arm"] == arm)].set_index("seed")
+            seeds = sorted(set(book.index) & set(mine.index))
+            row: dict[str, Any] = {
+                "train_samples": int(n), "arm": arm, "runs": len(group),
+                "diverged": int(group["diverged_at"].notna().sum()),
+                **{name: summarize(mine[name]) for name in
+                   ("acc", "loss", "gap", "overfit", "mean_abs", "small", "zero")}}
+            if arm != "book":
+                row["acc_vs_book"] = paired(book.loc[seeds, "acc"], mine.loc[seeds, "acc"])
+                row["loss_vs_book"] = paired(book.loc[seeds, "loss"], mine.loc[seeds, "loss"])
+            size_rows.append(row)
+        others = [r for r in size_rows if r["arm"] != "book"]
+        for metric in ("acc", "loss"):
+            for r, q in zip(others, holm([r[f"{metric}_vs_book"].p for r in others]),
+                            strict=True):
+                r[f"{metric}_holm"] = q
+        rows.extend(size_rows)
+    return {"study": "regularizers", "test_samples": size, "rows": rows}
+
+
+def _regularizer_keys(frame: pd.DataFrame) -> set[str]:
+    """The trials of ``frame`` at the sizes where some arm other than the book's ran (the
+    regularizers study's sizes; the book's arm there is its reference)."""
+    trials = fr.trials_of(frame)
+    sizes = set(trials.loc[trials["arm"] != "book", "train_samples"])
+    return set(trials.index[trials["train_samples"].isin(sizes)])

@@ -20,7 +20,6 @@ import io
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ import numpy as np
 from .. import presets
 from ..backend import to_numpy
 from ..files import atomic_write_bytes
-from .plan import Trial
+from .plan import Trial, preset_of
 from .store import Store
 
 __all__ = ["EXTENT", "FIELDS", "GRID", "boundary", "explorer_data", "predicted_classes",
@@ -50,9 +49,7 @@ def snapshot_model(config: dict[str, Any], blob: bytes) -> tuple[Any, np.ndarray
     """The trial's model (``config``) with a snapshot's parameters (``blob``, the .npz that
     :meth:`~xpnet.experiments.store.Store.snapshot` returns), and its training data
     ``(X, y)`` as NumPy arrays."""
-    p = replace(presets.get(config["preset"]), train_samples=config["train_samples"],
-                lr=config["lr"])
-    model, (X, y), _ = presets.build(p, backend="numpy", seed=config["seed"])
+    model, (X, y), _ = presets.build(preset_of(config), backend="numpy", seed=config["seed"])
     with np.load(io.BytesIO(blob), allow_pickle=False) as saved:
         for i, layer in enumerate(model.layers):
             for name, current in getattr(layer, "params", {}).items():

@@ -19,22 +19,23 @@ import numpy as np
 import pandas as pd
 
 from .. import presets
+from .plan import arm_of
 from .stats import Summary, summarize
 from .store import Store
 
 __all__ = ["CURVES", "FRAME_COLUMNS", "Base", "Table", "change", "curve_rows", "curves",
-           "finals", "finished", "frame_of", "load", "select", "summaries", "trials_of",
-           "wide"]
+           "finals", "finished", "frame_of", "largest_test", "load", "select", "summaries",
+           "trials_of", "wide"]
 
 #: A table: a plain dict holding ``"rows"`` (a list of dicts) and a few findings.
 Table = dict[str, Any]
 
 #: Columns of :func:`load`'s frame: the trial's configuration (``key`` to ``diverged_at``),
 #: then what was measured (``epoch`` to ``value``).
-FRAME_COLUMNS = ("key", "preset", "seed", "train_samples", "lr", "epochs", "diverged_at",
-                 "epoch", "split", "metric", "test_samples", "rep", "value")
-TRIAL_COLUMNS = FRAME_COLUMNS[:7]
-MEASURED = FRAME_COLUMNS[7:]
+FRAME_COLUMNS = ("key", "preset", "seed", "train_samples", "lr", "epochs", "arm",
+                 "diverged_at", "epoch", "split", "metric", "test_samples", "rep", "value")
+TRIAL_COLUMNS = FRAME_COLUMNS[:8]
+MEASURED = FRAME_COLUMNS[8:]
 
 
 def load(source: str | os.PathLike[str] | Store,
@@ -53,10 +54,12 @@ def load(source: str | os.PathLike[str] | Store,
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`FRAME_COLUMNS`: ``key, preset, seed, train_samples, lr, epochs,
-        diverged_at`` (the trial; ``diverged_at`` is ``<NA>`` for a run that finished),
-        ``epoch, split, metric, test_samples, rep, value`` (``test_samples`` and ``rep``
-        are 0 outside the test split; ``value`` is NaN where the metric was NaN). A trial
+        Columns :data:`FRAME_COLUMNS`: ``key, preset, seed, train_samples, lr, epochs, arm,
+        diverged_at`` (the trial; ``arm`` names its regularizers,
+        :func:`~xpnet.experiments.plan.arm_of`, ``"book"`` for the preset's own;
+        ``diverged_at`` is ``<NA>`` for a run that finished), ``epoch, split, metric,
+        test_samples, rep, value`` (``test_samples`` is the size of a test set, else 0;
+        ``rep`` the test set's repeat, else 0; ``value`` is NaN where the metric was NaN). A trial
         that stored no measurement (diverged before its first logged epoch) is one row with
         the measured columns missing.
 
@@ -88,6 +91,7 @@ def _frame(store: Store, keys: Iterable[str] | None) -> pd.DataFrame:
     wanted = None if keys is None else set(keys)
     trials = pd.DataFrame(
         [{"key": t["key"], "preset": t["config"]["preset"], "diverged_at": t["diverged_at"],
+          "arm": arm_of(t["config"]),
           **{c: t["config"][c] for c in ("seed", "train_samples", "lr", "epochs")}}
          for t in store.trials() if wanted is None or t["key"] in wanted],
         columns=list(TRIAL_COLUMNS))
@@ -116,6 +120,8 @@ class Base:
         Length of the epochs study's runs (None: no epochs study).
     preset : str
         The preset trained.
+    refined : tuple of float
+        Learning rates the lr study added around its best rate after its first pass.
     """
 
     train_samples: int
@@ -123,6 +129,7 @@ class Base:
     epochs: int
     long_epochs: int | None = None
     preset: str = "ch15"
+    refined: tuple[float, ...] = ()
 
     @classmethod
     def from_plan(cls, trials: Sequence[Any]) -> Base:
@@ -136,7 +143,8 @@ class Base:
         long = {t.epochs for t in trials if "epochs" in t.studies}
         short = {t.epochs for t in trials if set(t.studies) & {"samples", "lr"}}
         epochs = min(short) if short else max(long)
-        return cls(p.train_samples, p.lr, epochs, max(long) if long else None, preset)
+        refined = tuple(sorted({t.lr for t in trials if "refine" in t.studies}))
+        return cls(p.train_samples, p.lr, epochs, max(long) if long else None, preset, refined)
 
     @property
     def classes(self) -> int:
@@ -149,11 +157,14 @@ def trials_of(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def select(frame: pd.DataFrame, base: Base, *, train_samples: bool = True, lr: bool = True,
-            epochs: int | None = None) -> pd.DataFrame:
+           epochs: int | None = None, arm: str | None = "book") -> pd.DataFrame:
     """Rows of ``base.preset`` at ``epochs`` (default base), with the base train_samples
-    and/or lr where asked."""
+    and/or lr where asked, of the regularizers ``arm`` (default the preset's own; None:
+    any)."""
     keep = (frame["preset"] == base.preset) & (
         frame["epochs"] == (base.epochs if epochs is None else epochs))
+    if arm is not None:
+        keep &= frame["arm"] == arm
     if train_samples:
         keep &= frame["train_samples"] == base.train_samples
     if lr:
@@ -218,3 +229,18 @@ def frame_of(source: Store | pd.DataFrame) -> pd.DataFrame:
     return load(source) if isinstance(source, Store) else source
 
 
+
+
+def largest_test(frame: pd.DataFrame) -> tuple[int | None, pd.DataFrame]:
+    """Per run of ``frame``, accuracy and loss on its largest fresh test sets (the most
+    precise measurement a trial has), each the mean over the test-set repeats.
+
+    Returns ``(size, table)``: the size per class (None without test rows) and a frame
+    indexed by key with columns ``acc`` and ``loss``.
+    """
+    test = frame[frame["split"] == "test"]
+    if test.empty:
+        return None, pd.DataFrame(columns=["acc", "loss"], dtype=float)
+    size = int(test["test_samples"].max())
+    means = test[test["test_samples"] == size].groupby(["key", "metric"])["value"].mean()
+    return size, means.unstack("metric")[["acc", "loss"]]

@@ -16,9 +16,10 @@ import numpy as np
 
 from .. import presets
 
-__all__ = ["GRIDS", "STUDIES", "Trial", "kept_epochs", "log_epochs", "plan"]
+__all__ = ["ARMS", "GRIDS", "STUDIES", "Trial", "arm_of", "kept_epochs", "log_epochs", "plan",
+           "preset_of", "refine_lr"]
 
-STUDIES = ("samples", "epochs", "lr")
+STUDIES = ("samples", "epochs", "lr", "regularizers")
 #: The presets a study can start from (classifiers, whose samples come per class).
 LAB_PRESETS = tuple(name for name, p in presets.PRESETS.items() if p.task != "regression")
 
@@ -32,6 +33,9 @@ GRIDS: dict[str, dict[str, Any]] = {
         "epochs": 10000,
         "long_epochs": 30000,
         "lr": (1e-4, 1e-3, 1e-2, 0.05, 0.2, 1.0),
+        "refine": 2,
+        "epochs_samples": (30, 100, 300, 1000),
+        "regularizer_samples": (100, 1000),
     },
     "quick": {
         "seeds": 3,
@@ -41,8 +45,25 @@ GRIDS: dict[str, dict[str, Any]] = {
         "epochs": 1500,
         "long_epochs": 3000,
         "lr": (1e-3, 1e-2, 0.05, 0.5),
+        "refine": 1,
+        "epochs_samples": (30, 1000),
+        "regularizer_samples": (100, 1000),
     },
 }
+
+#: The regularizers study's arms: the chapter's own regularizers (dropout 0.1, L2 5e-4 on the
+#: first layer's weights and biases, Adam's learning-rate decay 5e-5) switched off one at a
+#: time, all together, and L1 in place of L2 (at the same strength). ``"book"`` is the preset.
+ARMS: dict[str, dict[str, float]] = {
+    "book": {},
+    "no dropout": {"dropout": 0.0},
+    "no L2": {"l2": 0.0},
+    "no decay": {"decay": 0.0},
+    "L1 for L2": {"l1": 5e-4, "l2": 0.0},
+    "none": {"dropout": 0.0, "l2": 0.0, "decay": 0.0},
+}
+#: A trial's regularizer fields (None: the preset's value).
+REGULARIZERS = ("dropout", "l2", "l1", "decay")
 
 
 def log_epochs(last: int, points: int = 24) -> tuple[int, ...]:
@@ -95,6 +116,13 @@ class Trial:
         Per-class sizes of the fresh test sets evaluated once, after training.
     test_repeats : int
         How many independent test sets of each size.
+    curve_test : int
+        Per class, a fresh test set (a stream of its own) evaluated at every logged epoch,
+        beside the validation set: the honest measure of an epoch chosen on validation
+        (early stopping). 0: none.
+    dropout, l2, l1, decay : float or None
+        The regularizers (first layer's L2 and L1 on weights and biases, Adam's decay);
+        None keeps the preset's. :data:`ARMS` names the regularizers study's choices.
     iid_test : bool
         Also measure on test sets whose points are i.i.d. (spiral radii drawn at random,
         split ``"test_iid"``), beside the book's evenly spaced ones, to show what the
@@ -117,20 +145,80 @@ class Trial:
     iid_test: bool = False
     snapshots: tuple[int, ...] = ()
     backend: str = "numpy"
+    curve_test: int = 0
+    dropout: float | None = None
+    l2: float | None = None
+    l1: float | None = None
+    decay: float | None = None
     studies: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def config(self) -> dict:
-        """Everything that determines the result (not which studies asked for it)."""
+        """Everything that determines the result (not which studies asked for it).
+
+        Fields added later are left out while they keep their defaults, so that the key
+        (and a stored study's results) of a trial that does not use them stays the same."""
         data = asdict(self)
         data.pop("studies")
+        if not data["curve_test"]:
+            del data["curve_test"]
+        for name in REGULARIZERS:
+            if data[name] is None:
+                del data[name]
         return data
+
+    @property
+    def arm(self) -> str:
+        """The regularizers' setting in words (:func:`arm_of`)."""
+        return arm_of(self.config)
 
     @property
     def key(self) -> str:
         """A stable identifier of the configuration and seed."""
         text = json.dumps(self.config, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def preset_of(config: dict[str, Any]) -> presets.Preset:
+    """The preset a trial's ``config`` trains: its preset with the trial's training samples,
+    learning rate, epochs, validation size and regularizers."""
+    p = presets.get(config["preset"])
+    changes = {name: config[name] for name in REGULARIZERS if config.get(name) is not None}
+    return replace(p, train_samples=config["train_samples"], lr=config["lr"],
+                   epochs=config["epochs"],
+                   test_samples=config.get("validation_samples", p.test_samples), **changes)
+
+
+def arm_of(config: dict[str, Any]) -> str:
+    """The name of a trial's regularizers in :data:`ARMS` (``"book"`` for the preset's own),
+    or, for a mix no arm names, the changed values (``"dropout 0.2"``)."""
+    changes = {name: config[name] for name in REGULARIZERS if config.get(name) is not None}
+    for name, arm in ARMS.items():
+        if changes == arm:
+            return name
+    return ", ".join(f"{k} {v:g}" for k, v in sorted(changes.items()))
+
+
+def refine_lr(best: float, rates: tuple[float, ...], per_side: int) -> tuple[float, ...]:
+    """Learning rates between ``best`` and its neighbours in ``rates``, ``per_side`` on each
+    side, evenly spaced on a log scale (3 significant digits).
+
+    >>> refine_lr(0.05, (1e-3, 1e-2, 0.05, 0.2, 1.0), 2)
+    (0.0171, 0.0292, 0.0855, 0.146)
+    >>> refine_lr(1.0, (0.01, 0.1, 1.0), 1)
+    (0.316,)
+    """
+    ordered = sorted(rates)
+    i = ordered.index(best)
+    out: list[float] = []
+    for near in (ordered[i - 1] if i > 0 else None, ordered[i + 1] if i + 1 < len(ordered)
+                 else None):
+        if near is None:
+            continue
+        for k in range(1, per_side + 1):
+            value = best * (near / best) ** (k / (per_side + 1))
+            out.append(float(f"{value:.3g}"))
+    return tuple(sorted(set(out) - set(ordered)))
 
 
 def plan(
@@ -146,10 +234,20 @@ def plan(
     lr: tuple[float, ...] | None = None,
     backend: str = "numpy",
 ) -> list[Trial]:
-    """The trials of ``studies`` ("samples", "epochs", "lr"), deduplicated.
+    """The trials of ``studies`` ("samples", "epochs", "lr", "regularizers"), deduplicated.
 
-    The base setting is the preset's (``ch15``: 1000 training samples per class, lr 0.05);
-    each study varies one thing, over ``seeds`` seeds.
+    The base setting is the preset's (``ch15``: 1000 training samples per class, lr 0.05,
+    its dropout, L2 and decay); each study varies one or two things, over ``seeds`` seeds:
+
+    - samples: the training samples per class;
+    - epochs: long runs (``long_epochs``) at the grid's ``epochs_samples`` training sizes
+      (and the base size): where overfitting starts depends on both;
+    - lr: the learning rate (the study refines the grid around the best rate afterwards,
+      :func:`refine_lr`);
+    - regularizers: each of :data:`ARMS` at the grid's ``regularizer_samples`` sizes.
+
+    Every trial measures a fresh test set of the largest test size at each logged epoch
+    (``curve_test``).
     """
     for study in studies:
         if study not in STUDIES:
@@ -170,7 +268,9 @@ def plan(
     base = Trial(preset=preset, train_samples=p.train_samples, lr=p.lr, epochs=n_epochs,
                  log_at=log_epochs(n_epochs), validation_samples=p.test_samples,
                  test_samples=tuple(tests), test_repeats=g["test_repeats"], iid_test=True,
-                 snapshots=(n_epochs,), backend=backend)
+                 snapshots=(n_epochs,), backend=backend, curve_test=max(tests))
+    long_log = log_epochs(n_long, 40)
+    long = replace(base, epochs=n_long, log_at=long_log, snapshots=kept_epochs(long_log, n_long))
     trials: dict[str, Trial] = {}
 
     def add(trial: Trial, study: str) -> None:
@@ -186,7 +286,11 @@ def plan(
             for rate in lrs:
                 add(replace(base, seed=seed, lr=float(rate)), "lr")
         if "epochs" in studies:
-            log_at = log_epochs(n_long, 40)
-            add(replace(base, seed=seed, epochs=n_long, log_at=log_at,
-                        snapshots=kept_epochs(log_at, n_long)), "epochs")
+            for n in sorted({*g["epochs_samples"], p.train_samples}):
+                add(replace(long, seed=seed, train_samples=n), "epochs")
+        if "regularizers" in studies:
+            for n in g["regularizer_samples"]:
+                for arm in ARMS.values():
+                    add(replace(base, seed=seed, train_samples=n, **arm),  # type: ignore[arg-type]
+                        "regularizers")
     return list(trials.values())

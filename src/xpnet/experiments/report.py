@@ -31,6 +31,8 @@ QUESTIONS = {
                "loss?",
     "epochs": "2. What does the number of epochs do?",
     "lr": "3. What do different learning rates do?",
+    "regularizers": "4. What do the chapter's regularizers (dropout, L2) and its learning-rate "
+                    "decay do?",
 }
 _NOISE = "within the noise (the 95% CIs overlap)"
 
@@ -433,6 +435,132 @@ def _lr_section(doc: Document, t: Table, classes: int, scan: Table) -> None:
     _scan_section(doc, scan, "learning rates", lambda lr: f"lr {lr:g}")
 
 
+def _crossed_section(doc: Document, t: Table) -> None:
+    """The epochs study at each training size: where overfitting starts, and what early
+    stopping on the validation loss would have given on a fresh test set."""
+    rows = [r for r in t["rows"] if r["rows"]]
+    if not rows:
+        return
+    doc.heading(3, "Training size x epochs, and early stopping")
+    doc.paragraph(
+        "The long runs were repeated at several training sizes, since where overfitting "
+        "starts depends on both. Early stopping here keeps each run's model of the logged "
+        "epoch with the lowest validation loss; it is then measured on a fresh test set "
+        "logged beside the validation set, which took no part in the choice, and compared "
+        "with the same run's last epoch (paired: the same run).")
+    said = []
+    for r in rows:
+        n, last = r["train_samples"], r["rows"][-1]
+        head = f"At {n}/class ({r['n']} runs): validation loss lowest at epoch " \
+               f"{r['best_loss_epoch']}"
+        if r["onset"] is not None:
+            head += (f", then above it beyond the noise from epoch {r['rise_epoch']} (risen by "
+                     f"{fmt(r['loss_rise'])} per seed at epoch {last['epoch']})")
+        else:
+            head += (f", with no rise beyond the noise after it (change to the last epoch "
+                     f"{fmt(r['loss_rise'])})")
+        head += (f"; validation accuracy changed from its best epoch {r['best_acc_epoch']} to "
+                 f"the last by {fmt(r['acc_change'])} "
+                 f"({_versus_zero(r['acc_change'], 'a rise', 'a decline')}); final gap "
+                 f"{fmt(last['gap'])}.")
+        said.append(head)
+        stop = r["early_stopping"]
+        if stop is not None and stop["acc_gain"].n:
+            said.append(
+                f"At {n}/class early stopping chose epochs {_epochs_span(stop['epochs'])}; "
+                f"on the fresh test set ({stop['test_samples']}/class) it gave accuracy "
+                f"{fmt(stop['acc_stop'])} against {fmt(stop['acc_last'])} at epoch "
+                f"{stop['last']}: per run {fmt(stop['acc_gain'], 4)} "
+                f"({_versus_zero(stop['acc_gain'], 'a gain', 'a loss')}), and test loss "
+                f"{fmt(stop['loss_gain'], 4)} "
+                f"({_versus_zero(stop['loss_gain'], 'higher', 'lower')}).")
+    doc.items(said)
+    doc.table(["train samples/class", "runs", "lowest val loss at", "loss rise to the end",
+               "best val acc at", "val acc change to the end", "final gap",
+               "early-stopping test acc gain"],
+              [[str(r["train_samples"]), str(r["n"]), str(r["best_loss_epoch"]),
+                fmt(r["loss_rise"], 4), str(r["best_acc_epoch"]), fmt(r["acc_change"], 4),
+                fmt(r["rows"][-1]["gap"]),
+                fmt(r["early_stopping"]["acc_gain"], 4) if r["early_stopping"] else "n/a"]
+               for r in rows])
+
+
+def _epochs_span(epochs: list[int]) -> str:
+    """``"210 to 3000 (median 1000)"`` for a list of per-run epochs."""
+    if not epochs:
+        return "none"
+    median = sorted(epochs)[len(epochs) // 2]
+    return (f"{epochs[0]}" if epochs[0] == epochs[-1] else
+            f"{min(epochs)} to {max(epochs)} (median {median})")
+
+
+def _lr_late_section(doc: Document, t: Table, base: Base) -> None:
+    """The refined grid, and the rates still improving when training stopped."""
+    said = []
+    if base.refined:
+        said.append("After the first pass, the grid was refined around the best rate with "
+                    + ", ".join(f"{lr:g}" for lr in base.refined)
+                    + " (log-spaced between it and its neighbours, same seeds).")
+    still = [r for r in t["rows"] if r["n"] >= 2 and r["late_from"] is not None and (
+        r["late_loss"].ci_high < 0 or r["late_acc"].ci_low > 0)]
+    split = next((r["late_split"] for r in t["rows"] if r["late_from"] is not None), None)
+    where = "the fresh test set" if split == "test_curve" else "the validation set"
+    for r in still:
+        said.append(f"lr {r['lr']:g} was still improving when training stopped: from epoch "
+                    f"{r['late_from']} to the last, loss on {where} changed by "
+                    f"{fmt(r['late_loss'], 4)} and accuracy by {fmt(r['late_acc'], 4)} per "
+                    "run; more epochs would help it, so its comparison at this length "
+                    "understates it.")
+    settled = [r for r in t["rows"] if r["n"] >= 2 and r["late_from"] is not None
+               and r not in still]
+    if settled:
+        said.append("Not improving beyond the noise over the second half of the run: "
+                    + ", ".join(f"lr {r['lr']:g} (loss {fmt(r['late_loss'], 4)})"
+                                for r in settled) + ".")
+    if said:
+        doc.heading(4, "Still improving at the end?")
+        doc.items(said)
+
+
+# -- question 4 ------------------------------------------------------------------------------
+def _regularizers_section(doc: Document, t: Table) -> None:
+    rows = t["rows"]
+    if not rows:
+        doc.paragraph("No regularizers-study run is stored; nothing to report.")
+        return
+    doc.paragraph(
+        "Each arm switches off one of the chapter's regularizers (dropout 0.1, L2 5e-4 on the "
+        "first layer, Adam's decay 5e-5), all of them, or puts L1 in place of L2, at the "
+        "same seeds as the book's setting; each is compared with the book's arm seed by "
+        f"seed on the largest fresh test sets ({t['test_samples']}/class), Holm-corrected "
+        "over the arms of a training size.")
+    said = []
+    for n in sorted({r["train_samples"] for r in rows}):
+        at = [r for r in rows if r["train_samples"] == n]
+        book = next((r for r in at if r["arm"] == "book"), None)
+        if book is None:
+            continue
+        said.append(f"At {n}/class the book's setting reached test accuracy {fmt(book['acc'])},"
+                    f" loss {fmt(book['loss'])}, gap {fmt(book['gap'])}.")
+        for r in at:
+            if r["arm"] == "book":
+                continue
+            said.append(_paired_verdict(f"{n}/class, {r['arm']}: test accuracy",
+                                        r["acc_vs_book"], r["acc_holm"], len(at) - 1)
+                        + f" Test loss {fmt(r['loss_vs_book'].diff, 4)} (Holm p "
+                        f"{_p(r['loss_holm'])}); gap {fmt(r['gap'])}; mean |W| of the first "
+                        f"layer {fmt(r['mean_abs'], 4)} (book {fmt(book['mean_abs'], 4)}).")
+    doc.items(said)
+    doc.table(["train samples/class", "arm", "runs", "diverged", "test acc", "test loss",
+               "gap (train - test acc)", "test loss above its minimum at the end",
+               "mean |W| (layer 1)", "|W| < 0.001", "acc vs book [95% CI]", "Holm p"],
+              [[str(r["train_samples"]), r["arm"], str(r["runs"]), str(r["diverged"]),
+                fmt(r["acc"]), fmt(r["loss"]), fmt(r["gap"]), fmt(r["overfit"], 4),
+                fmt(r["mean_abs"], 4), fmt(r["small"], 3),
+                fmt(r["acc_vs_book"].diff, 4) if "acc_vs_book" in r else "reference",
+                _p(r["acc_holm"]).lstrip("= ") if "acc_holm" in r else ""] for r in rows])
+
+
 # -- the why ---------------------------------------------------------------------------------
 _VARY = {"train_samples": lambda v: f"{int(v)} training samples/class",
          "epochs": lambda v: f"{int(v)} epochs (the epochs study)",
@@ -535,12 +663,21 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
         "(paired, which removes the seed-to-seed spread) on the largest test sets, with "
         "Holm's correction for the number of comparisons; where no difference is found, the "
         "report gives the smallest difference the design could have detected.")
+    def epochs() -> None:
+        _epochs_section(doc, tables["epochs"])
+        _crossed_section(doc, tables.get("crossed", {"rows": []}))
+
+    def lr() -> None:
+        _lr_section(doc, tables["lr"], base.classes, tables["lr_scan"])
+        _lr_late_section(doc, tables["lr"], base)
+
     sections = {
         "samples": lambda: _samples_section(doc, tables["samples"], tables["test_size"],
                                             tables["samples_scan"],
                                             tables.get("test_size_iid")),
-        "epochs": lambda: _epochs_section(doc, tables["epochs"]),
-        "lr": lambda: _lr_section(doc, tables["lr"], base.classes, tables["lr_scan"]),
+        "epochs": epochs,
+        "lr": lr,
+        "regularizers": lambda: _regularizers_section(doc, tables["regularizers"]),
     }
     for name in STUDIES:
         doc.heading(2, QUESTIONS[name])

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import StudyError
 from ..files import FolderLock, atomic_write_bytes
 from .explorer import write_explorer
-from .plan import STUDIES, Trial, plan
+from .plan import GRIDS, STUDIES, Trial, plan, refine_lr
 from .runner import Progress, run
 from .store import Store
 
-__all__ = ["PLAN_FILE", "describe", "finish", "run_study"]
+__all__ = ["PLAN_FILE", "describe", "finish", "refine_trials", "run_study"]
 
 #: The plan's description, kept in the output folder so that --resume continues that plan.
 PLAN_FILE = "study.json"
@@ -39,14 +40,17 @@ def run_study(
     progress: Progress | None = None,
     group_size: int = 32,
 ) -> dict[str, Any]:
-    """Run ``studies`` ("samples", "epochs", "lr" or "all") and write the results table,
-    plots and report to ``out``; returns ``{"ran", "skipped", "stored", "outputs", "notes"}``.
+    """Run ``studies`` ("samples", "epochs", "lr", "regularizers" or "all") and write the
+    results table, plots, report, answer sheets and explorer to ``out``; returns ``{"ran",
+    "skipped", "stored", "outputs", "notes"}``.
 
     ``epochs`` is the length of the epochs study's runs; the other studies train for the
-    preset's epochs (the quick grid's fewer). With ``resume``, trials already stored in
-    ``out`` are not run again; without it, a non-empty ``out`` is refused. ``out`` is locked
-    while the study runs, and records its plan (``study.json``): a second run on it is
-    refused, and so is resuming it with another study, preset or grid.
+    preset's epochs (the quick grid's fewer). Once the lr study's trials are stored, its
+    grid is refined around the best rate (:func:`refine_trials`) and those trials run too.
+    With ``resume``, trials already stored in ``out`` are not run again; without it, a
+    non-empty ``out`` is refused. ``out`` is locked while the study runs, and records its
+    plan (``study.json``): a second run on it is refused, and so is resuming it with
+    another study, preset or grid.
 
     Raises
     ------
@@ -70,8 +74,38 @@ def run_study(
         _check_plan(outdir, describe(names, trials), fresh=not stored)
         counts = run(trials, store, workers=workers, dask=dask, progress=progress,
                      group_size=group_size)
-        outputs = finish(store, outdir, names, trials)
+        fine = refine_trials(store, trials, GRIDS["quick" if quick else "default"]["refine"])
+        if fine:
+            more = run(fine, store, workers=workers, dask=dask, progress=progress,
+                       group_size=group_size)
+            counts = {k: counts[k] + more[k] for k in counts}
+        outputs = finish(store, outdir, names, trials + fine)
     return {**counts, "outputs": outputs, "notes": [lock.note] if lock.note else []}
+
+
+def refine_trials(store: Store, trials: Sequence[Trial], per_side: int) -> list[Trial]:
+    """The lr study's second pass: ``per_side`` learning rates on each side of its best
+    rate, between it and its neighbours (:func:`~xpnet.experiments.plan.refine_lr`), for
+    every seed; tagged ``"refine"``. The best rate has the highest mean test accuracy on
+    the largest fresh test sets over the stored runs that finished. Empty without lr
+    trials or results (a rerun computes the same trials from the same stored results)."""
+    from .frame import finished, largest_test, load
+
+    coarse = [t for t in trials if "lr" in t.studies]
+    if not coarse or per_side < 1:
+        return []
+    _, tests = largest_test(finished(load(store, [t.key for t in coarse])))
+    by_lr: dict[float, list[float]] = {}
+    for t in coarse:
+        if t.key in tests.index:
+            by_lr.setdefault(t.lr, []).append(float(tests.at[t.key, "acc"]))
+    if not by_lr:
+        return []
+    best = max(by_lr, key=lambda lr: sum(by_lr[lr]) / len(by_lr[lr]))
+    rates = refine_lr(best, tuple(sorted({t.lr for t in coarse})), per_side)
+    base = {t.seed: t for t in coarse if t.lr == best}
+    return [replace(t, lr=rate, studies=("lr", "refine")) for t in base.values()
+            for rate in rates]
 
 
 def describe(studies: Sequence[str], trials: Sequence[Trial]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import io
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ from ..errors import DivergenceError
 from ..many import ManyModels
 from ..nn.activations import ReLU
 from ..random import Generator
-from .plan import Trial
+from .plan import Trial, preset_of
 
 __all__ = ["TrialResult", "dead_units", "predicted_classes", "run_trial", "run_trials",
            "shape_of"]
@@ -32,6 +31,7 @@ __all__ = ["TrialResult", "dead_units", "predicted_classes", "run_trial", "run_t
 _VALIDATION_STREAM = 1
 _TEST_STREAM = 2
 _IID_TEST_STREAM = 3
+_CURVE_TEST_STREAM = 4
 
 
 def _stream(seed: int, *path: int) -> Generator:
@@ -59,15 +59,21 @@ def _host_params(model: Any) -> dict[str, np.ndarray]:
     return {name: to_numpy(p) for name, p in model.parameters().items()}
 
 
-def _prepare(trial: Trial) -> tuple[presets.Preset, Any, tuple[Any, Any], tuple[Any, Any]]:
-    """The trial's preset, its model (built in the book's draw order) with its training
-    data, and its validation set (from a stream of its own)."""
-    p = replace(presets.get(trial.preset), train_samples=trial.train_samples, lr=trial.lr,
-                epochs=trial.epochs, test_samples=trial.validation_samples)
-    model, (X, y), _ = presets.build(p, backend=trial.backend, seed=trial.seed)
-    validation_stream = _stream(trial.seed, _VALIDATION_STREAM)
-    validation = presets.draw_data(p, trial.validation_samples, validation_stream, model.backend)
-    return p, model, (X, y), validation
+class _Prepared:
+    """A trial's preset, its model (built in the book's draw order), its training data and
+    its evaluation sets: the validation set and the curve's test set (None without one),
+    each from a stream of its own."""
+
+    def __init__(self, trial: Trial) -> None:
+        self.preset = preset_of(trial.config)
+        self.model, self.train, _ = presets.build(self.preset, backend=trial.backend,
+                                                  seed=trial.seed)
+        backend = self.model.backend
+        self.validation = presets.draw_data(self.preset, trial.validation_samples,
+                                            _stream(trial.seed, _VALIDATION_STREAM), backend)
+        self.curve = presets.draw_data(self.preset, trial.curve_test,
+                                       _stream(trial.seed, _CURVE_TEST_STREAM),
+                                       backend) if trial.curve_test else None
 
 
 def dead_units(model: Any) -> int:
@@ -103,13 +109,16 @@ def predicted_classes(model: Any, X: Any) -> int:
     return len(np.unique(to_numpy(model.predictions(model.forward(X, training=False)))))
 
 
-def _measure(trial: Trial, model: Any, epoch: int, train: tuple[Any, Any],
-             validation: tuple[Any, Any], rows: list[dict[str, Any]],
-             snapshots: dict[int, bytes]) -> None:
+def _measure(trial: Trial, model: Any, epoch: int, sets: _Prepared,
+             rows: list[dict[str, Any]], snapshots: dict[int, bytes]) -> None:
     """The rows (and snapshot) of a logged epoch."""
+    train, validation = sets.train, sets.validation
     if epoch in trial.log_at:
         rows.extend(_rows(trial, epoch, "train", model.evaluate(*train)))
         rows.extend(_rows(trial, epoch, "validation", model.evaluate(*validation)))
+        if sets.curve is not None:
+            rows.extend(_rows(trial, epoch, "test_curve", model.evaluate(*sets.curve),
+                              test_samples=trial.curve_test))
         classes = predicted_classes(model, train[0])
         rows.extend(_rows(trial, epoch, "train",
                           {"classes": classes, "dead_units": dead_units(model)}))
@@ -145,21 +154,22 @@ def run_trial(trial: Trial) -> TrialResult:
     stops there and is marked ``diverged_at`` (its rows up to then are kept).
     """
     started = time.perf_counter()
-    p, model, train, validation = _prepare(trial)
+    sets = _Prepared(trial)
     rows: list[dict[str, Any]] = []
     snapshots: dict[int, bytes] = {}
     wanted = set(trial.log_at) | set(trial.snapshots)
 
     def measure(model: Any, epoch: int, logs: dict[str, Any]) -> None:
-        _measure(trial, model, epoch, train, validation, rows, snapshots)
+        _measure(trial, model, epoch, sets, rows, snapshots)
 
     diverged_at = None
     try:
-        model.train(*train, epochs=trial.epochs, log_every=sorted(wanted), callbacks=[measure])
+        sets.model.train(*sets.train, epochs=trial.epochs, log_every=sorted(wanted),
+                         callbacks=[measure])
     except DivergenceError as exc:
         diverged_at = exc.epoch
     if diverged_at is None:
-        _test(trial, p, model, rows)
+        _test(trial, sets.preset, sets.model, rows)
     return TrialResult(key=trial.key, config=trial.config, rows=rows, snapshots=snapshots,
                        seconds=time.perf_counter() - started, diverged_at=diverged_at)
 
@@ -193,10 +203,9 @@ def run_trials(trials: Sequence[Trial]) -> list[TrialResult]:
         msg = "run_trials needs trials of one shape (they may differ in seed and lr only)."
         raise ValueError(msg)
     started = time.perf_counter()
-    prepared = [_prepare(t) for t in trials]
+    prepared = [_Prepared(t) for t in trials]
     first = trials[0]
-    many = ManyModels.from_models([model for _, model, _, _ in prepared],
-                                  [train for _, _, train, _ in prepared])
+    many = ManyModels.from_models([s.model for s in prepared], [s.train for s in prepared])
     rows: list[list[dict[str, Any]]] = [[] for _ in trials]
     snapshots: list[dict[int, bytes]] = [{} for _ in trials]
     diverged: list[int | None] = [None] * len(trials)
@@ -206,21 +215,19 @@ def run_trials(trials: Sequence[Trial]) -> list[TrialResult]:
     with many.b.quiet_float_errors():
         for epoch in checkpoints:
             logs = many.train(epoch - many.iterations)
-            for m, (trial, (_, _, train, validation)) in enumerate(
-                    zip(trials, prepared, strict=True)):
+            for m, (trial, sets) in enumerate(zip(trials, prepared, strict=True)):
                 if diverged[m] is not None:
                     continue
                 if not math.isfinite(logs["loss"][m]):
                     diverged[m] = epoch
                     continue
                 if epoch in trial.log_at or epoch in trial.snapshots:
-                    _measure(trial, many.sync(m), epoch, train, validation, rows[m],
-                             snapshots[m])
+                    _measure(trial, many.sync(m), epoch, sets, rows[m], snapshots[m])
     seconds = (time.perf_counter() - started) / len(trials)
     results = []
-    for m, (trial, (p, _, _, _)) in enumerate(zip(trials, prepared, strict=True)):
+    for m, (trial, sets) in enumerate(zip(trials, prepared, strict=True)):
         if diverged[m] is None:
-            _test(trial, p, many.sync(m), rows[m])
+            _test(trial, sets.preset, many.sync(m), rows[m])
         results.append(TrialResult(key=trial.key, config=trial.config, rows=rows[m],
                                    snapshots=snapshots[m], seconds=seconds,
                                    diverged_at=diverged[m]))
