@@ -86,7 +86,7 @@ def test_load_gives_the_tidy_frame_of_a_study(study, tmp_path):
     frame = load(out)
     assert tuple(frame.columns) == an.FRAME_COLUMNS
     assert len(frame) == len(list(store.rows())) and frame["key"].nunique() == len(trials)
-    assert set(frame["split"]) == {"train", "validation", "test", "test_iid"}
+    assert set(frame["split"]) == {"train", "validation", "test", "test_iid", "test_curve"}
     assert set(frame["metric"]) == {"acc", "loss", "classes", "dead_units"}
     # each diverged run (lr 1e20) is marked on all its rows, and the others nowhere
     diverged = frame.groupby("key")["diverged_at"].agg(lambda d: d.notna().all())
@@ -165,7 +165,8 @@ def test_lr_table_counts_diverged_runs_and_leaves_them_out(study):
 def test_epochs_table_matches_the_rows(study):
     store, base, _, _ = study
     table = an.epochs_table(store, base)
-    keys = {t["key"] for t in store.trials() if t["config"]["epochs"] == base.long_epochs}
+    keys = {t["key"] for t in store.trials() if t["config"]["epochs"] == base.long_epochs
+            and t["config"]["train_samples"] == base.train_samples}
     assert table["n"] == len(keys) == 2 and table["rows"][-1]["epoch"] == 200
     for row in table["rows"][::7]:
         val = values_at(store, keys, "validation", "loss", epoch=row["epoch"])

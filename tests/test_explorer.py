@@ -128,9 +128,12 @@ def test_a_study_writes_its_explorer(tmp_path):
     page = tmp_path / "explorer.html"
     assert page in result["outputs"]
     data = embedded(page)
-    assert data["fields"] == []  # one setting: only the epoch and seed sliders
-    assert [sorted(map(int, r["boundaries"])) for r in data["settings"][0]["runs"]] == [
-        [60], [60]]  # min(100, 60) and 60: one stored epoch
+    # the epochs study crosses run length with the quick grid's training sizes: one slider
+    assert data["fields"] == [{"name": "train_samples", "label": "Training samples per class",
+                               "values": [30, 1000], "labels": ["30", "1000"]}]
+    for setting in data["settings"]:
+        assert [sorted(map(int, r["boundaries"])) for r in setting["runs"]] == [
+            [60], [60]]  # min(100, 60) and 60: one stored epoch
 
 
 # -- the page in a browser ------------------------------------------------------------------
@@ -184,8 +187,9 @@ def test_the_page_runs_in_a_browser_and_its_sliders_change_what_is_shown(study, 
     assert shown["start"]["setting"] == "10 samples/class, lr 0.05, 120 epochs"
     assert shown["moved"]["setting"] == "30 samples/class, lr 0.05, 120 epochs"
     assert shown["moved"]["checksum"] != shown["start"]["checksum"]
-    # the longest runs (the epochs study's) animate over their stored epochs
-    assert shown["longest"]["setting"] == "1000 samples/class, lr 0.05, 200 epochs"
+    # the longest runs (the epochs study's, crossed with training sizes: the nearest is at
+    # the size shown) animate over their stored epochs
+    assert shown["longest"]["setting"] == "30 samples/class, lr 0.05, 200 epochs"
     assert shown["longest"]["frames"] == ",".join(map(str, kept_epochs(log_epochs(200, 40),
                                                                        200)))
     assert (shown["first_frame"]["epoch"], shown["played"]["epoch"]) == ("100", "200")

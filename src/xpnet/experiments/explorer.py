@@ -29,7 +29,7 @@ import numpy as np
 from .. import presets
 from ..backend import to_numpy
 from ..files import atomic_write_bytes
-from .plan import Trial, preset_of
+from .plan import ARMS, Trial, preset_of
 from .store import Store
 
 __all__ = ["EXTENT", "FIELDS", "GRID", "boundary", "explorer_data", "predicted_classes",
@@ -41,7 +41,7 @@ EXTENT = 1.15
 GRID = 60
 #: The settings a slider can vary, with their labels.
 FIELDS = {"train_samples": "Training samples per class", "lr": "Learning rate",
-          "epochs": "Epochs trained"}
+          "epochs": "Epochs trained", "arm": "Regularizers"}
 _CURVES = [(split, metric) for split in ("train", "validation") for metric in ("acc", "loss")]
 
 
@@ -95,7 +95,7 @@ def _points(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 
 
 def _label(field: str, value: Any) -> str:
-    return f"{value:g}" if field == "lr" else str(value)
+    return f"{value:g}" if field == "lr" else "the book's" if value == "book" else str(value)
 
 
 def explorer_data(store: Store, trials: Sequence[Trial], size: int = GRID) -> dict[str, Any]:
@@ -103,7 +103,8 @@ def explorer_data(store: Store, trials: Sequence[Trial], size: int = GRID) -> di
 
     Returns ``{"grid", "extent", "classes", "fields", "start", "settings", "points"}``:
     ``fields`` the settings that vary (``{"name", "label", "values", "labels"}``);
-    ``settings`` one entry per stored ``(train_samples, lr, epochs)``, each with its
+    ``settings`` one entry per stored ``(train_samples, lr, epochs, arm)`` (``arm``: the
+    regularizers, :func:`~xpnet.experiments.plan.arm_of`), each with its
     ``runs`` (one per seed: ``seed``, ``diverged_at``, ``epoch`` (the logged epochs) and
     the curves ``train_acc``, ``train_loss``, ``validation_acc``, ``validation_loss``
     (None where not finite), ``boundaries`` ``{epoch: base64 uint8 grid}`` for the stored
@@ -112,18 +113,19 @@ def explorer_data(store: Store, trials: Sequence[Trial], size: int = GRID) -> di
     """
     stored = {t["key"]: t for t in store.trials()}
     ours = sorted((t for t in trials if t.key in stored),
-                  key=lambda t: (t.train_samples, t.lr, t.epochs, t.seed))
+                  key=lambda t: (t.train_samples, t.lr, t.epochs, t.arm != "book", t.arm,
+                                 t.seed))
     curves: dict[str, dict[tuple[str, str], dict[int, float]]] = {t.key: {} for t in ours}
     for row in store.rows([t.key for t in ours]):
         if (row["split"], row["metric"]) in _CURVES:
             curves[row["key"]].setdefault((row["split"], row["metric"]), {})[row["epoch"]] = \
                 row["value"]
-    groups: dict[tuple[int, float, int], list[Trial]] = {}
+    groups: dict[tuple[int, float, int, str], list[Trial]] = {}
     for t in ours:
-        groups.setdefault((t.train_samples, t.lr, t.epochs), []).append(t)
+        groups.setdefault((t.train_samples, t.lr, t.epochs, t.arm), []).append(t)
     points: dict[str, dict[str, Any]] = {}
     settings = []
-    for (n, lr, epochs), group in groups.items():
+    for (n, lr, epochs, arm), group in groups.items():
         runs = []
         for t in group:
             logged = sorted({e for c in curves[t.key].values() for e in c})
@@ -143,10 +145,14 @@ def explorer_data(store: Store, trials: Sequence[Trial], size: int = GRID) -> di
                 run["boundaries"][str(epoch)] = _b64(boundary(model, size))
                 points.setdefault(run["points"], _points(X, y))
             runs.append(run)
-        settings.append({"train_samples": n, "lr": lr, "epochs": epochs, "runs": runs})
+        settings.append({"train_samples": n, "lr": lr, "epochs": epochs, "arm": arm,
+                         "runs": runs})
     fields = []
     for name, label in FIELDS.items():
-        values = sorted({getattr(group[0], name) for group in groups.values()})
+        order = list(ARMS) if name == "arm" else []
+        values = sorted({getattr(group[0], name) for group in groups.values()},
+                        key=lambda v: (order.index(v) if v in order else len(order), v)
+                        if name == "arm" else v)
         if len(values) > 1:
             fields.append({"name": name, "label": label, "values": values,
                            "labels": [_label(name, v) for v in values]})

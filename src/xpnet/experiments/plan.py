@@ -204,7 +204,7 @@ def refine_lr(best: float, rates: tuple[float, ...], per_side: int) -> tuple[flo
     side, evenly spaced on a log scale (3 significant digits).
 
     >>> refine_lr(0.05, (1e-3, 1e-2, 0.05, 0.2, 1.0), 2)
-    (0.0171, 0.0292, 0.0855, 0.146)
+    (0.0171, 0.0292, 0.0794, 0.126)
     >>> refine_lr(1.0, (0.01, 0.1, 1.0), 1)
     (0.316,)
     """
