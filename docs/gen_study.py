@@ -3,10 +3,11 @@
     xpnet study all --out xpnet-study          # the full default grid (minutes)
     python docs/gen_study.py xpnet-study --seconds 812 --command "xpnet study all ..."
 
-Each of the report's three questions becomes a page (with its plots); the decision
-boundaries and the data section go on the page of the last question. The pages state the
-command, date and duration of the run they come from. Nothing is typed by hand: rerun this
-after a new run to refresh them.
+Each of the report's four sections becomes a page (with its plots); the inside measurements,
+the decision boundaries and the data section go on the page of the last one. The answer
+sheets (``answers.md``) become the page ``answers.md``, and the run's explorer is copied
+beside them. The pages state the command, date and duration of the run they come from.
+Nothing is typed by hand: rerun this after a new run to refresh them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ PAGES = {
     "## 1.": ("samples.md", "Training and test samples"),
     "## 2.": ("epochs.md", "Epochs"),
     "## 3.": ("lr.md", "Learning rate"),
+    "## 4.": ("regularizers.md", "Regularizers"),
 }
 
 
@@ -60,8 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         body = re.sub(r"(?m)^## [0-9.]+ ", "## ", body)  # the page's H2: the question
         page = f"# {title}\n\n{provenance}\n{intro}\n\n{body.strip()}\n"
         (out / name).write_text(page)
+    answers = (run / "answers.md").read_text().split("\n", 1)
+    (out / "answers.md").write_text(f"{answers[0]}\n\n{provenance}{answers[1]}")
     for png in run.glob("*.png"):
         shutil.copyfile(png, out / png.name)
+    shutil.copyfile(run / "explorer.html", out / "explorer.html")
     return 0
 
 
