@@ -121,7 +121,8 @@ def test_spread_ratio_against_scipy_f():
                        1 / r.detectable_low))
     assert s.p == pytest.approx(r.p)
     assert spread_ratio(0.05, 6, 0.05, 6).p == pytest.approx(1.0)
-    for bad in ((math.nan, 6, 0.1, 6), (0.1, 6, 0.0, 6), (0.1, 0, 0.1, 6)):
+    for bad in ((math.nan, 6, 0.1, 6), (0.1, 6, 0.0, 6), (0.1, 0, 0.1, 6),
+                (0.1, 6, 0.1, math.inf)):
         assert all(math.isnan(x) for x in spread_ratio(*bad))
 
 

@@ -300,7 +300,7 @@ def spread_ratio(sd_a: float, df_a: float, sd_b: float, df_b: float, *, power: f
     two-sided p-value of "equal spreads" is :math:`2 \min(P(F \le F_{obs}), P(F \ge F_{obs}))`
     (capped at 1). ``detectable_high`` (``detectable_low``) is the true ratio above (below) 1
     the test detects with probability ``power`` at level ``alpha``. NaN throughout when an
-    sd is not finite, ``sd_b`` is 0 or a df is below 1.
+    sd is not finite, ``sd_b`` is 0 or a df is below 1 or infinite.
 
     >>> r = spread_ratio(0.06, 6, 0.03, 6)  # 3 trials x 3 test sets each: 6 df apiece
     >>> round(r.ratio, 2), round(r.ci_low, 2), round(r.ci_high, 2), round(r.p, 3)
@@ -312,8 +312,8 @@ def spread_ratio(sd_a: float, df_a: float, sd_b: float, df_b: float, *, power: f
     (1.108, 1.3, True)
     """
     nan = SpreadRatio(*[math.nan] * 6)
-    if not (math.isfinite(sd_a) and math.isfinite(sd_b) and sd_b > 0 and df_a >= 1
-            and df_b >= 1):
+    if not (math.isfinite(sd_a) and math.isfinite(sd_b) and sd_b > 0
+            and 1 <= df_a < math.inf and 1 <= df_b < math.inf):
         return nan
     f = stats.f(df_a, df_b)
     obs = (sd_a / sd_b) ** 2
