@@ -27,7 +27,7 @@ from scipy import stats
 
 from . import frame as fr
 from .frame import FRAME_COLUMNS, Base, Table, load
-from .neighbours import neighbours_table
+from .neighbours import against_table, neighbours_table
 from .plan import STUDIES
 from .stats import binomial_sd, summarize
 from .store import Store
@@ -263,7 +263,8 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
             keys: Iterable[str] | None = None) -> dict[str, Any]:
     """Every table of ``studies`` (``"all"`` or any of "samples", "epochs", "lr") over the
     trials in ``store`` (of ``keys`` only, if given): ``{"samples", "test_size",
-    "samples_scan", "epochs", "lr", "lr_scan", "panels"}`` (the studies asked for)."""
+    "samples_scan", "samples_against", "epochs", "lr", "lr_scan", "lr_against", "panels"}``
+    (the studies asked for)."""
     names = list(STUDIES) if studies == "all" or "all" in studies else list(studies)
     keys = None if keys is None else list(keys)
     frame = load(store, keys)
@@ -273,12 +274,14 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
         tables["samples"] = samples_table(frame, base)
         tables["test_size"] = test_size_table(frame, base)
         tables["samples_scan"] = neighbours_table(frame, base, "samples")
+        tables["samples_against"] = against_table(frame, base, "samples")
         tables["test_size_iid"] = test_size_table(frame, base, "test_iid")
     if "epochs" in names and base.long_epochs is not None:
         tables["epochs"] = epochs_table(frame, base)
     if "lr" in names:
         tables["lr"] = lr_table(frame, base)
         tables["lr_scan"] = neighbours_table(frame, base, "lr")
+        tables["lr_against"] = against_table(frame, base, "lr")
     tables["panels"] = boundary_panels(frame, configs, base, names)
     tables["why"] = why_table(frame, base, names)
     return tables

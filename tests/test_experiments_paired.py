@@ -1,0 +1,114 @@
+"""Settings compared seed by seed on the largest test sets, and the report sentences those
+comparisons choose, on hand-made frames whose numbers are known."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from xpnet.experiments import analysis as an
+from xpnet.experiments.neighbours import (
+    against_table,
+    compare_settings,
+    neighbours_table,
+    seed_values,
+)
+from xpnet.experiments.stats import holm
+
+BASE = an.Base(100, 0.05, 10)
+SIZES = (10, 50)  # test samples per class; the larger one is what comparisons use
+
+
+def runs(test_acc, varied="train_samples", *, train_acc=None, val_acc=None, reps=2):
+    """A frame like load()'s: per setting of ``varied``, one run per seed with this test
+    accuracy at the largest test size (the mean of ``reps`` repeats, ``value -+ 0.002``),
+    a smaller test size 0.3 off (so using it would show), test loss ``1 - acc``, training
+    accuracy ``acc + 0.05`` (or ``train_acc``) and validation accuracy ``acc`` (or
+    ``val_acc``). A NaN accuracy is a run that diverged."""
+    rows = []
+    for setting, per_seed in test_acc.items():
+        for seed, acc in enumerate(per_seed):
+            config = {"train_samples": BASE.train_samples, "lr": BASE.lr, varied: setting}
+            common = {"key": f"{varied}={setting}/{seed}", "preset": "ch15", "seed": seed,
+                      **config, "epochs": BASE.epochs,
+                      "diverged_at": 3 if math.isnan(acc) else pd.NA}
+            if math.isnan(acc):
+                rows.append({**common, "epoch": 1, "split": "validation", "metric": "acc",
+                             "test_samples": 0, "rep": 0, "value": 0.4})
+                continue
+            train = acc + 0.05 if train_acc is None else train_acc[setting][seed]
+            val = acc if val_acc is None else val_acc[setting][seed]
+            for split, metric, value in (("train", "acc", train), ("train", "loss", 1 - train),
+                                         ("validation", "acc", val),
+                                         ("validation", "loss", 1 - val)):
+                rows.append({**common, "epoch": BASE.epochs, "split": split, "metric": metric,
+                             "test_samples": 0, "rep": 0, "value": value})
+            for size in SIZES:
+                shift = 0.0 if size == SIZES[-1] else 0.3
+                for rep in range(reps):
+                    value = acc + shift + (0.002 if rep % 2 else -0.002) * (reps % 2 == 0)
+                    for metric, v in (("acc", value), ("loss", 1 - value)):
+                        rows.append({**common, "epoch": BASE.epochs, "split": "test",
+                                     "metric": metric, "test_samples": size, "rep": rep,
+                                     "value": v})
+    return pd.DataFrame(rows, columns=list(an.FRAME_COLUMNS)).astype(
+        {"diverged_at": "Int64", "epoch": "Int64", "test_samples": "Int64", "rep": "Int64"})
+
+
+# -- the data side ----------------------------------------------------------------------------
+SMALL = [0.60, 0.63, 0.58, 0.65]
+MID = [0.70, 0.74, 0.69, 0.75]
+LARGE = [0.72, 0.73, 0.71, 0.76]
+
+
+def test_compare_settings_pairs_the_runs_of_a_seed_on_the_largest_test_sets():
+    frame = runs({10: SMALL, 30: [0.70, math.nan, 0.69, 0.75], 100: LARGE})
+    values = seed_values(frame, BASE, "samples")
+    assert values["test_samples"] == SIZES[-1] and values["varied"] == "train_samples"
+    acc = values["values"]["acc"]
+    assert list(acc.columns) == [10, 30, 100] and list(acc.index) == [0, 1, 2, 3]
+    assert acc[10].tolist() == pytest.approx(SMALL)  # the repeats' mean, not the 10/class sets
+    assert values["values"]["gap"][100].tolist() == pytest.approx([0.05] * 4)
+    r = compare_settings(values, 10, 100)
+    assert (r["a"], r["b"]) == (10, 100)
+    d = np.subtract(LARGE, SMALL)
+    assert r["acc"].diff.mean == pytest.approx(d.mean())
+    assert r["acc"].p == pytest.approx(stats.ttest_rel(LARGE, SMALL).pvalue)
+    assert r["loss"].diff.mean == pytest.approx(-d.mean())
+    # seed 1 diverged at 30/class: it drops out of that pair only
+    r = compare_settings(values, 30, 100)
+    assert (r["acc"].diff.n, r["acc"].diff.excluded) == (3, 1)
+    keep = [0, 2, 3]
+    assert r["acc"].p == pytest.approx(stats.ttest_rel(
+        [LARGE[i] for i in keep], [MID[i] for i in keep]).pvalue)
+    # the scans are built from the same comparison, Holm-adjusted within each family
+    scan = neighbours_table(frame, BASE, "samples")
+    assert [(row["a"], row["b"]) for row in scan["rows"]] == [(10, 30), (30, 100)]
+    assert scan["rows"][1]["acc"] == r["acc"]
+    against = against_table(frame, BASE, "samples")
+    assert against["reference"] == 100 and [row["a"] for row in against["rows"]] == [10, 30]
+    assert against["rows"][1]["acc"] == r["acc"]
+    assert [row["acc_holm"] for row in against["rows"]] == pytest.approx(
+        holm([row["acc"].p for row in against["rows"]]))
+    gap = next(s for s in against["settings"] if s["setting"] == 10)["gap"]
+    assert gap.diff.mean == pytest.approx(0.05) and gap.p == 0.0  # the same gap every run
+    with pytest.raises(ValueError, match="'samples' or 'lr'"):
+        seed_values(frame, BASE, "epochs")
+
+
+def test_against_table_picks_the_best_lr_on_the_test_sets():
+    # on the validation set lr 0.01 looks best; on the test sets lr 0.05 is
+    test = {0.01: [0.70, 0.71, 0.69, 0.72], 0.05: [0.75, 0.74, 0.76, 0.77],
+            0.5: [0.40, 0.42, 0.39, 0.41]}
+    val = {0.01: [0.9] * 4, 0.05: [0.8] * 4, 0.5: [0.3] * 4}
+    frame = runs(test, "lr", val_acc=val)
+    t = against_table(frame, BASE, "lr")
+    assert t["reference"] == 0.05 and t["chosen"] == "best"
+    assert an.lr_table(frame, BASE)["best_lr"] == 0.01
+    assert [row["a"] for row in t["rows"]] == [0.01, 0.5]
+    assert t["rows"][1]["acc"].diff.mean == pytest.approx(
+        np.mean(test[0.05]) - np.mean(test[0.5]))
