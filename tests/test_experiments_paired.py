@@ -17,7 +17,8 @@ from xpnet.experiments.neighbours import (
     neighbours_table,
     seed_values,
 )
-from xpnet.experiments.stats import holm
+from xpnet.experiments.report import build_report
+from xpnet.experiments.stats import fmt, holm
 
 BASE = an.Base(100, 0.05, 10)
 SIZES = (10, 50)  # test samples per class; the larger one is what comparisons use
@@ -57,6 +58,17 @@ def runs(test_acc, varied="train_samples", *, train_acc=None, val_acc=None, reps
                                      "value": v})
     return pd.DataFrame(rows, columns=list(an.FRAME_COLUMNS)).astype(
         {"diverged_at": "Int64", "epoch": "Int64", "test_samples": "Int64", "rep": "Int64"})
+
+
+def report(frame, studies):
+    tables = {"samples": an.samples_table(frame, BASE),
+              "test_size": an.test_size_table(frame, BASE),
+              "test_size_iid": an.test_size_table(frame, BASE, "test_iid"),
+              "samples_scan": neighbours_table(frame, BASE, "samples"),
+              "samples_against": against_table(frame, BASE, "samples"),
+              "lr": an.lr_table(frame, BASE), "lr_scan": neighbours_table(frame, BASE, "lr"),
+              "lr_against": against_table(frame, BASE, "lr")}
+    return build_report(tables, studies, BASE, seeds=4).markdown(), tables
 
 
 # -- the data side ----------------------------------------------------------------------------
@@ -112,3 +124,52 @@ def test_against_table_picks_the_best_lr_on_the_test_sets():
     assert [row["a"] for row in t["rows"]] == [0.01, 0.5]
     assert t["rows"][1]["acc"].diff.mean == pytest.approx(
         np.mean(test[0.05]) - np.mean(test[0.5]))
+
+
+# -- the words --------------------------------------------------------------------------------
+def test_samples_sentences_state_a_detected_rise_with_its_paired_test():
+    text, tables = report(runs({10: SMALL, 30: MID, 100: LARGE}), ["samples"])
+    first = tables["samples_against"]["rows"][0]
+    assert first["acc"].p < 0.05
+    assert ("More training samples raised test accuracy from "
+            f"{fmt(tables['samples_against']['settings'][0]['acc'])} at 10/class") in text
+    assert f"a change of {fmt(first['acc'].diff, 4)} (paired t-test p" in text
+    # 30/class is within the noise of 100/class: a plateau, with what the design could see
+    plateau = tables["samples_against"]["rows"][1]
+    assert plateau["acc"].p >= 0.05
+    assert "Already at 30/class, test accuracy" in text
+    assert f"detects only differences of {plateau['acc'].mde:.4f} or more" in text
+    assert "differ by less than the noise" not in text and "95% CIs overlap" not in text
+
+
+def test_samples_sentences_state_the_detectable_difference_when_none_is_found():
+    same = [0.72, 0.70, 0.74, 0.71]
+    text, tables = report(runs({10: [0.71, 0.72, 0.72, 0.70], 100: same}), ["samples"])
+    first = tables["samples_against"]["rows"][0]
+    assert first["acc"].p >= 0.05
+    assert "More training samples raised test accuracy" not in text
+    assert (f"differ per seed by {fmt(first['acc'].diff, 4)}, p = {first['acc'].p:.3f}: no "
+            "difference detected") in text
+    assert (f"With 4 seeds and sd {first['acc'].diff.sd:.4f} of the per-seed differences, the "
+            f"design detects only differences of {first['acc'].mde:.4f} or more") in text
+    assert "Already at" not in text  # no plateau without a rise to level off
+
+
+def test_lr_sentences_compare_each_rate_with_the_best_after_holm():
+    test = {0.01: [0.73, 0.76, 0.74, 0.73], 0.05: [0.75, 0.74, 0.76, 0.77],
+            0.5: [0.40, 0.42, 0.39, 0.41]}
+    val = {0.01: [0.9] * 4, 0.05: [0.8] * 4, 0.5: [0.3] * 4}
+    text, tables = report(runs(test, "lr", val_acc=val), ["lr"])
+    t = tables["lr_against"]
+    tie, low = t["rows"]
+    assert low["acc_holm"] < 0.05 <= tie["acc_holm"]
+    assert "On the fresh test sets the highest mean test accuracy was at lr 0.05" in text
+    assert "On the validation set the highest mean final accuracy was at lr 0.01" in text
+    assert (f"Lower than at lr 0.05, per seed and after Holm's correction over 2 comparisons: "
+            f"lr 0.5 ({fmt(t['settings'][2]['acc'])}; lr 0.05 higher by "
+            f"{fmt(low['acc'].diff, 4)}") in text
+    assert (f"lr 0.01 ({fmt(t['settings'][0]['acc'])}) is not detectably different from lr "
+            f"0.05: per seed, lr 0.05 minus lr 0.01 is {fmt(tie['acc'].diff, 4)}") in text
+    assert f"detects only differences of {tie['acc'].mde:.4f} or more" in text
+    assert "picked as the best on these same test sets, which flatters it" in text
+    assert "Within the noise of it" not in text and "Lower beyond the noise" not in text
