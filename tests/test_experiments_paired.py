@@ -18,7 +18,7 @@ from xpnet.experiments.neighbours import (
     seed_values,
 )
 from xpnet.experiments.report import build_report
-from xpnet.experiments.stats import fmt, holm
+from xpnet.experiments.stats import fmt, holm, spread_ratio
 
 BASE = an.Base(100, 0.05, 10)
 SIZES = (10, 50)  # test samples per class; the larger one is what comparisons use
@@ -173,3 +173,44 @@ def test_lr_sentences_compare_each_rate_with_the_best_after_holm():
     assert f"detects only differences of {tie['acc'].mde:.4f} or more" in text
     assert "picked as the best on these same test sets, which flatters it" in text
     assert "Within the noise of it" not in text and "Lower beyond the noise" not in text
+
+
+def spreads(book_sd, iid_sd, trials=4, reps=10, seed=0):
+    """The base setting's runs, each measured on ``reps`` book and i.i.d. test sets whose
+    accuracies scatter with these sds (10/class; 5x less at 50/class)."""
+    rng = np.random.default_rng(seed)
+    frame = runs({BASE.train_samples: [0.7] * trials})
+    extra = []
+    for seed_ in range(trials):
+        key = f"train_samples={BASE.train_samples}/{seed_}"
+        common = frame[frame["key"] == key].iloc[0][list(an.FRAME_COLUMNS[:7])].to_dict()
+        for split, sd in (("test", book_sd), ("test_iid", iid_sd)):
+            for size in SIZES:
+                for rep in range(reps):
+                    acc = 0.7 + rng.normal(0, sd * (10 / size) ** 0.5)
+                    extra += [{**common, "epoch": BASE.epochs, "split": split, "metric": m,
+                               "test_samples": size, "rep": rep, "value": v}
+                              for m, v in (("acc", acc), ("loss", 1 - acc))]
+    frame = frame[frame["split"] != "test"]
+    return pd.concat([frame, pd.DataFrame(extra)], ignore_index=True).astype(frame.dtypes)
+
+
+def test_iid_sentence_states_a_difference_only_when_the_ratio_ci_excludes_one():
+    text, tables = report(spreads(0.01, 0.05), ["samples"])
+    book, iid = tables["test_size"]["rows"][0], tables["test_size_iid"]["rows"][0]
+    assert (book["trials"], book["repeats"]) == (4, 10)
+    f = spread_ratio(book["acc_sd"], 36, iid["acc_sd"], 36)  # 4 trials x (10 - 1) apiece
+    assert f.ci_high < 1
+    assert (f"At 10/class the book's sets' sd is {f.ratio:.2f} times the i.i.d. sets' (95% CI "
+            f"[{f.ci_low:.2f}, {f.ci_high:.2f}]") in text
+    assert "less noisy than independent points would" in text
+    assert "cannot tell the two spreads apart" not in text
+
+    text, tables = report(spreads(0.03, 0.03, trials=2, reps=3), ["samples"])
+    book, iid = tables["test_size"]["rows"][0], tables["test_size_iid"]["rows"][0]
+    f = spread_ratio(book["acc_sd"], 4, iid["acc_sd"], 4)
+    assert f.ci_low < 1 < f.ci_high
+    assert "less noisy than independent points" not in text
+    assert (f"cannot tell the two spreads apart: it detects only a true ratio below "
+            f"{f.detectable_low:.2f} or above {f.detectable_high:.2f}") in text
+    assert "How many test samples a ±1-point estimate needs" in text

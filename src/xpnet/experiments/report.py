@@ -21,7 +21,7 @@ from . import plots
 from .analysis import Base, Table, analyze, load, seed_points
 from .document import Document
 from .plan import STUDIES
-from .stats import Paired, Summary, detectable, fmt, samples_for_margin
+from .stats import Paired, Summary, detectable, fmt, samples_for_margin, spread_ratio
 from .store import Store
 
 __all__ = ["build_report", "write_report"]
@@ -330,6 +330,11 @@ def _ratios(t: Table) -> dict[int, float]:
             if r["binomial_sd"] > 0 and math.isfinite(r["acc_sd"])}
 
 
+def _pooled_df(row: dict[str, Any]) -> int:
+    """Degrees of freedom of a test-size row's sd pooled over trials: trials x (repeats - 1)."""
+    return int(row["trials"]) * (int(row["repeats"]) - 1)
+
+
 def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
     """The book's evenly spaced spiral test sets against i.i.d. ones, and the samples a
     ±1-point estimate needs."""
@@ -354,31 +359,47 @@ def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
                         f"to {max(indep.values()):.2f} times the binomial law (fitted slope "
                         f"{iid['slope']:.2f}, the law's -0.50); the book's sets' "
                         f"{min(spiral.values()):.2f} to {max(spiral.values()):.2f} times.")
-            df = rs["trials"] * (rs["repeats"] - 1)
+            df = _pooled_df(rs)
             if df > 0:
                 said.append(f"Each sd pools {rs['trials']} trials x {rs['repeats']} test sets "
-                            f"({df} degrees of freedom), so each ratio is uncertain by about "
-                            f"±{100 / math.sqrt(2 * df):.0f}% (1/sqrt(2 df)).")
-            if spiral[small] < indep[small]:
-                said.append("So the evenly spaced radii make a small test set's accuracy less "
-                            "noisy than independent points would; the binomial law then "
-                            "overstates its error bar, and a spread measured on the book's "
-                            "sets understates that of test data drawn independently.")
-            else:
-                said.append("So the evenly spaced radii did not make a small test set's "
-                            "accuracy less noisy than independent points here.")
+                            f"({df} degrees of freedom), so each ratio to the binomial law is "
+                            f"uncertain by about ±{100 / math.sqrt(2 * df):.0f}% "
+                            "(1/sqrt(2 df)).")
+            f = spread_ratio(rs["acc_sd"], df, ri["acc_sd"], _pooled_df(ri))
+            test = (f"{f.ratio:.2f} times the i.i.d. sets' (95% CI [{f.ci_low:.2f}, "
+                    f"{f.ci_high:.2f}], F-test p {_p(f.p)}, with {df} and {_pooled_df(ri)} "
+                    "degrees of freedom: trials x (test sets - 1))")
+            if f.ci_high < 1:
+                said.append(f"At {small}/class the book's sets' sd is {test}: the evenly "
+                            "spaced radii make a small test set's accuracy less noisy than "
+                            "independent points would; the binomial law then overstates its "
+                            "error bar, and a spread measured on the book's sets understates "
+                            "that of test data drawn independently.")
+            elif f.ci_low > 1:
+                said.append(f"At {small}/class the book's sets' sd is {test}: here the evenly "
+                            "spaced radii made a small test set's accuracy noisier than "
+                            "independent points.")
+            elif math.isfinite(f.ratio):
+                said.append(f"At {small}/class the book's sets' sd is {test}. The CI includes "
+                            "1, so this design cannot tell the two spreads apart: it detects "
+                            f"only a true ratio below {f.detectable_low:.2f} or above "
+                            f"{f.detectable_high:.2f} (80% power, 5% level).")
         bias = iid["rows"][0]["acc_bias"]
         said.append(f"On the i.i.d. sets, the accuracy at {iid['rows'][0]['test_samples']}"
                     f"/class differs from that at {iid['reference']}/class by "
                     f"{fmt(bias, 4)} per model: "
                     f"{_versus_zero(bias, 'higher', 'lower')}.")
         doc.items(said)
+        rows = []
+        for a, b in zip(book["rows"], iid["rows"], strict=False):
+            if a["test_samples"] == b["test_samples"]:
+                f = spread_ratio(a["acc_sd"], _pooled_df(a), b["acc_sd"], _pooled_df(b))
+                rows.append([str(a["test_samples"]), _sd(a["acc_sd"]), _sd(b["acc_sd"]),
+                             _sd(b["binomial_sd"]), "n/a" if math.isnan(f.ratio) else
+                             f"{f.ratio:.2f} [{f.ci_low:.2f}, {f.ci_high:.2f}]",
+                             _p(f.p).lstrip("= ")])
         doc.table(["test samples/class", "sd, book's spiral", "sd, i.i.d. points",
-                   "binomial sd"],
-                  [[str(a["test_samples"]), _sd(a["acc_sd"]), _sd(b["acc_sd"]),
-                    _sd(b["binomial_sd"])]
-                   for a, b in zip(book["rows"], iid["rows"], strict=False)
-                   if a["test_samples"] == b["test_samples"]])
+                   "binomial sd", "sd ratio book / i.i.d. [95% CI]", "F-test p"], rows)
     p = book.get("p", math.nan)
     if isinstance(p, float) and 0 < p < 1:
         n = samples_for_margin(p)
