@@ -3,9 +3,12 @@
 :func:`write_report` writes ``report.md`` and ``report.html`` (one
 :class:`~xpnet.experiments.document.Document`, two renderings), the PNGs of
 :mod:`~xpnet.experiments.plots` and ``results.csv``. Each sentence that answers a question
-quotes the means and 95% CIs it rests on, and its wording is chosen by comparing CIs
-(:func:`~xpnet.experiments.stats.compare`): a difference is stated only when the two CIs
-do not overlap; otherwise the report says it is within the noise.
+quotes the means and 95% CIs it rests on, and its wording is chosen by a test: settings
+are compared seed by seed on the largest fresh test sets
+(:mod:`~xpnet.experiments.neighbours`, :func:`~xpnet.experiments.stats.paired`), scans
+Holm-corrected, and where no difference is found the sentence gives the smallest one the
+design could have detected; two spreads are compared by the F-test
+(:func:`~xpnet.experiments.stats.spread_ratio`).
 """
 
 from __future__ import annotations
@@ -658,14 +661,23 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
         "come from separate streams of the same seed).")
     doc.paragraph(
         "Numbers are mean [95% CI] over seeds, the CI being mean +- t(0.975, n-1) sd / "
-        "sqrt(n). A difference is stated only when the two CIs do not overlap; otherwise it is "
-        "called within the noise. This rule is conservative: a small real difference can be "
-        "reported as within the noise. Runs whose loss became NaN or infinite are counted as "
-        "diverged and left out of the means. Training accuracy and loss are measured on the "
-        "training set without dropout. Neighbouring settings are also compared seed by seed "
-        "(paired, which removes the seed-to-seed spread) on the largest test sets, with "
-        "Holm's correction for the number of comparisons; where no difference is found, the "
-        "report gives the smallest difference the design could have detected.")
+        "sqrt(n). Runs whose loss became NaN or infinite are counted as diverged and left out "
+        "of the means. Training accuracy and loss are measured on the training set without "
+        "dropout. Settings are compared seed by seed (the per-seed difference, its 95% CI and "
+        "the paired t-test's p-value) on the largest fresh test sets, far larger than the "
+        "validation set: the fewest against the most training samples as one planned "
+        "comparison; every training-set size against the largest, every learning rate "
+        "against the best, and each setting against the next, each such scan with Holm's "
+        "correction for its number of comparisons. Where no difference is found, the report "
+        "gives the smallest difference the design could have detected (80% power, 5% level): "
+        "with few seeds, 'no difference detected' is weak evidence of no difference. Changes "
+        "within a run (over epochs, or between test-set sizes for the same model) are called "
+        "a rise or a decline when their 95% CI over runs excludes zero (a paired t-test at "
+        "5%), without a correction for the epochs or sizes looked at. The spreads of the "
+        "measured accuracy on the book's evenly spaced test sets and on i.i.d. ones are "
+        "compared by the F-test on their ratio, and called different only when the ratio's "
+        "95% CI excludes 1. The validation-set tables are descriptive: no sentence rests on "
+        "their CIs overlapping or not.")
     sections = {
         "samples": lambda: _samples_section(doc, tables["samples"], tables["test_size"],
                                             tables["samples_scan"],
