@@ -498,8 +498,8 @@ def _lr_section(doc: Document, t: Table, classes: int, scan: Table,
     if against is not None and against["rows"]:
         ref, size, comps = against["reference"], against["test_samples"], against["rows"]
         m = len(comps)
-        at = {s["setting"]: s for s in against["settings"]}
-        best = at[ref]
+        by_lr = {s["setting"]: s for s in against["settings"]}
+        best = by_lr[ref]
         doc.paragraph(
             f"Measured on fresh test sets of {size}/class (the mean over the repeats, per run) "
             f"and compared seed by seed ({_SHARED['lr']}): each learning rate against the one "
@@ -515,7 +515,7 @@ def _lr_section(doc: Document, t: Table, classes: int, scan: Table,
         if below:
             said.append(f"Lower than at lr {ref:g}, per seed and after Holm's correction over "
                         f"{m} comparisons: " + ", ".join(
-                            f"lr {r['a']:g} ({fmt(at[r['a']]['acc'])}; lr {ref:g} higher by "
+                            f"lr {r['a']:g} ({fmt(by_lr[r['a']]['acc'])}; lr {ref:g} higher by "
                             f"{fmt(r['acc'].diff, 4)}, Holm-adjusted p {_p(r['acc_holm'])})"
                             for r in below) + ".")
         if above:  # possible only when some seeds diverged at one of the two rates
@@ -524,7 +524,7 @@ def _lr_section(doc: Document, t: Table, classes: int, scan: Table,
                 f"{_p(r['acc_holm'])})" for r in above) + ".")
         for r in comps:
             if not r["acc_holm"] < 0.05:
-                said.append(f"lr {r['a']:g} ({fmt(at[r['a']]['acc'])}) is not detectably "
+                said.append(f"lr {r['a']:g} ({fmt(by_lr[r['a']]['acc'])}) is not detectably "
                             f"different from lr {ref:g}: per seed, lr {ref:g} minus lr "
                             f"{r['a']:g} is {fmt(r['acc'].diff, 4)}, p {_p(r['acc'].p)} "
                             f"(Holm-adjusted p {_p(r['acc_holm'])}). " + _detects(r["acc"]))
