@@ -139,7 +139,21 @@ def test_samples_sentences_state_a_detected_rise_with_its_paired_test():
     assert plateau["acc"].p >= 0.05
     assert "Already at 30/class, test accuracy" in text
     assert f"detects only differences of {plateau['acc'].mde:.4f} or more" in text
+    assert plateau["acc"].mde < first["acc"].diff.mean
+    assert "weak evidence that accuracy levels off" not in text
     assert "differ by less than the noise" not in text and "95% CIs overlap" not in text
+
+
+def test_a_plateau_the_design_could_not_have_missed_is_called_weak():
+    # a small, steady rise from 10/class; 30/class scatters too much to place a plateau
+    text, tables = report(runs({10: [0.60, 0.61, 0.62, 0.60], 30: [0.66, 0.58, 0.70, 0.62],
+                                100: [0.66, 0.66, 0.67, 0.65]}), ["samples"])
+    first, plateau = tables["samples_against"]["rows"]
+    assert first["acc"].p < 0.05 <= plateau["acc"].p
+    assert plateau["acc"].mde > first["acc"].diff.mean
+    assert "Already at 30/class, test accuracy" in text
+    assert (f"That is no smaller than the whole change from 10/class to 100/class "
+            f"({first['acc'].diff.mean:.4f}), so this is weak evidence") in text
 
 
 def test_samples_sentences_state_the_detectable_difference_when_none_is_found():

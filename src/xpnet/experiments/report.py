@@ -207,7 +207,12 @@ def _samples_section(doc: Document, t: Table, sizes: Table, scan: Table,
                     f"{fmt(plateau['acc'].diff, 4)} ({ref}/class minus {plateau['a']}/class), "
                     f"p {_p(plateau['acc'].p)}, and no size from {plateau['a']}/class up "
                     f"differs from {ref}/class at p < 0.05 even before correcting for multiple "
-                    "comparisons. " + _detects(plateau["acc"]))
+                    "comparisons. " + _detects(plateau["acc"])
+                    + ("" if plateau["acc"].mde < abs(first["acc"].diff.mean) else
+                       f" That is no smaller than the whole change from {lo['setting']}/class "
+                       f"to {ref}/class ({first['acc'].diff.mean:.4f}), so this is weak "
+                       "evidence that accuracy levels off there: the design could not have "
+                       "seen a step that large."))
         top = max(settings, key=lambda s: s["acc"].mean)
         if top is not lo and top is not hi:
             r = next(x for x in comps if x["a"] == top["setting"])
@@ -532,7 +537,8 @@ def _lr_section(doc: Document, t: Table, classes: int, scan: Table,
                     "flatters it: the highest of several noisy means is biased upward, so a "
                     "difference from it that survives the correction is likely smaller than "
                     "shown, and a near tie may have gone the other way. An unbiased comparison "
-                    "would pick the learning rate on other seeds and test it on these.")
+                    "would pick the learning rate on one set of seeds and compare it on fresh "
+                    "ones.")
         low_loss = min(against["settings"], key=lambda s: s["loss"].mean)
         said.append(f"The lowest mean test loss was at lr {low_loss['setting']:g}: "
                     f"{fmt(low_loss['loss'])}.")
