@@ -211,8 +211,8 @@ def _samples_section(doc: Document, t: Table, sizes: Table, scan: Table,
                     + ("" if plateau["acc"].mde < abs(first["acc"].diff.mean) else
                        f" That is no smaller than the whole change from {lo['setting']}/class "
                        f"to {ref}/class ({first['acc'].diff.mean:.4f}), so this is weak "
-                       "evidence that accuracy levels off there: the design could not have "
-                       "seen a step that large."))
+                       "evidence that accuracy levels off there: the design would likely have "
+                       "missed a step that large."))
         top = max(settings, key=lambda s: s["acc"].mean)
         if top is not lo and top is not hi:
             r = next(x for x in comps if x["a"] == top["setting"])
