@@ -10,7 +10,14 @@ import pytest
 from scipy import stats
 
 from xpnet.datasets import spiral
-from xpnet.experiments.stats import binomial_sd, detectable, holm, paired, samples_for_margin
+from xpnet.experiments.stats import (
+    binomial_sd,
+    detectable,
+    holm,
+    paired,
+    samples_for_margin,
+    spread_ratio,
+)
 
 
 def test_paired_matches_hand_computation():
@@ -88,3 +95,58 @@ def test_iid_spiral_draws_random_radii_on_the_same_arms():
     assert not np.all(np.diff(r[:2000]) >= 0)
     book = np.hypot(*spiral(2000, 3, seed=0)[0][:2000].T)
     assert np.all(np.diff(book) >= -1e-6)
+
+
+def test_spread_ratio_against_scipy_f():
+    r = spread_ratio(0.06, 6, 0.03, 9)
+    f, obs = stats.f(6, 9), 4.0  # (0.06 / 0.03)^2
+    assert r.ratio == pytest.approx(2.0)
+    assert r.p == pytest.approx(2 * min(f.cdf(obs), f.sf(obs)))
+    assert (r.ci_low, r.ci_high) == pytest.approx(
+        (math.sqrt(obs / f.ppf(0.975)), math.sqrt(obs / f.ppf(0.025))))
+    # each end of the CI is a true ratio the two-sided test rejects at exactly 5%
+    for end in (r.ci_low, r.ci_high):
+        scaled = obs / end**2
+        assert 2 * min(f.cdf(scaled), f.sf(scaled)) == pytest.approx(0.05)
+    # at the detectable ratios the test rejects with 80% probability
+    lo, hi = f.ppf(0.025), f.ppf(0.975)
+    for ratio in (r.detectable_low, r.detectable_high):
+        v = ratio**2
+        assert f.sf(hi / v) + f.cdf(lo / v) == pytest.approx(0.8, abs=1e-9)
+    assert r.detectable_low < 1 < r.detectable_high
+    # swapping the two spreads inverts every ratio and keeps the p-value
+    s = spread_ratio(0.03, 9, 0.06, 6)
+    assert (s.ratio, s.ci_low, s.ci_high, s.detectable_low, s.detectable_high) == \
+        pytest.approx((1 / r.ratio, 1 / r.ci_high, 1 / r.ci_low, 1 / r.detectable_high,
+                       1 / r.detectable_low))
+    assert s.p == pytest.approx(r.p)
+    assert spread_ratio(0.05, 6, 0.05, 6).p == pytest.approx(1.0)
+    for bad in ((math.nan, 6, 0.1, 6), (0.1, 6, 0.0, 6), (0.1, 0, 0.1, 6),
+                (0.1, 6, 0.1, math.inf)):
+        assert all(math.isnan(x) for x in spread_ratio(*bad))
+
+
+def pooled_sd(rng, sd, trials, repeats):
+    """sqrt of the mean within-trial variance of normal draws with this sd."""
+    x = rng.normal(0.0, sd, size=(trials, repeats))
+    return math.sqrt(x.var(axis=1, ddof=1).mean()), trials * (repeats - 1)
+
+
+def test_spread_ratio_on_synthetic_data_with_known_spreads():
+    rng = np.random.default_rng(1)
+    # a large design pins a true ratio of 2 down and calls it different from 1
+    r = spread_ratio(*pooled_sd(rng, 2.0, 200, 5), *pooled_sd(rng, 1.0, 200, 5))
+    assert r.ci_low < 2.0 < r.ci_high and r.ci_high - r.ci_low < 0.4 and r.p < 1e-9
+    assert 1 < r.detectable_high < 1.2
+    # the small design of the quick grid (3 trials x 3 test sets, 6 df): the 95% CI covers
+    # the true ratio about 95% of the time, and a true ratio at detectable_high is found
+    # about 80% of the time
+    sims = 400
+    cis = [spread_ratio(*pooled_sd(rng, 2.0, 3, 3), *pooled_sd(rng, 1.0, 3, 3))
+           for _ in range(sims)]
+    covered = sum(r.ci_low < 2.0 < r.ci_high for r in cis)
+    assert 0.92 * sims < covered < 0.98 * sims  # binomial sd of the count: 4.4
+    hi = spread_ratio(1.0, 6, 1.0, 6).detectable_high
+    found = sum(spread_ratio(*pooled_sd(rng, hi, 3, 3), *pooled_sd(rng, 1.0, 3, 3)).p < 0.05
+                for _ in range(sims))
+    assert 0.72 * sims < found < 0.88 * sims  # binomial sd of the count: 8

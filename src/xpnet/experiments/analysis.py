@@ -29,7 +29,7 @@ from scipy import stats
 
 from . import frame as fr
 from .frame import FRAME_COLUMNS, Base, Table, load
-from .neighbours import neighbours_table
+from .neighbours import against_table, neighbours_table
 from .plan import ARMS, STUDIES
 from .stats import Summary, binomial_sd, holm, paired, summarize
 from .store import Store
@@ -335,8 +335,9 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
             keys: Iterable[str] | None = None) -> dict[str, Any]:
     """Every table of ``studies`` (``"all"`` or any of :data:`~xpnet.experiments.plan.STUDIES`)
     over the trials in ``store`` (of ``keys`` only, if given): ``{"samples", "test_size",
-    "samples_scan", "test_size_iid", "epochs", "crossed", "lr", "lr_scan", "regularizers",
-    "panels", "why"}`` (those of the studies asked for)."""
+    "samples_scan", "samples_against", "test_size_iid", "epochs", "crossed", "lr",
+    "lr_scan", "lr_against", "regularizers", "panels", "why"}`` (those of the studies asked
+    for)."""
     names = list(STUDIES) if studies == "all" or "all" in studies else list(studies)
     keys = None if keys is None else list(keys)
     frame = load(store, keys)
@@ -346,6 +347,7 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
         tables["samples"] = samples_table(frame, base)
         tables["test_size"] = test_size_table(frame, base)
         tables["samples_scan"] = neighbours_table(frame, base, "samples")
+        tables["samples_against"] = against_table(frame, base, "samples")
         tables["test_size_iid"] = test_size_table(frame, base, "test_iid")
     if "epochs" in names and base.long_epochs is not None:
         tables["epochs"] = epochs_table(frame, base)
@@ -353,6 +355,7 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
     if "lr" in names:
         tables["lr"] = lr_table(frame, base)
         tables["lr_scan"] = neighbours_table(frame, base, "lr")
+        tables["lr_against"] = against_table(frame, base, "lr")
     if "regularizers" in names:
         tables["regularizers"] = regularizers_table(frame, base, store)
     tables["panels"] = boundary_panels(frame, configs, base, names)

@@ -3,9 +3,12 @@
 :func:`write_report` writes ``report.md`` and ``report.html`` (one
 :class:`~xpnet.experiments.document.Document`, two renderings), the PNGs of
 :mod:`~xpnet.experiments.plots` and ``results.csv``. Each sentence that answers a question
-quotes the means and 95% CIs it rests on, and its wording is chosen by comparing CIs
-(:func:`~xpnet.experiments.stats.compare`): a difference is stated only when the two CIs
-do not overlap; otherwise the report says it is within the noise.
+quotes the means and 95% CIs it rests on, and its wording is chosen by a test: settings
+are compared seed by seed on the largest fresh test sets
+(:mod:`~xpnet.experiments.neighbours`, :func:`~xpnet.experiments.stats.paired`), scans
+Holm-corrected, and where no difference is found the sentence gives the smallest one the
+design could have detected; two spreads are compared by the F-test
+(:func:`~xpnet.experiments.stats.spread_ratio`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from . import plots
 from .analysis import Base, Table, analyze, load, seed_points
 from .document import Document
 from .plan import STUDIES
-from .stats import Paired, Summary, compare, detectable, fmt, samples_for_margin
+from .stats import Paired, Summary, detectable, fmt, samples_for_margin, spread_ratio
 from .store import Store
 
 __all__ = ["build_report", "write_report"]
@@ -34,25 +37,18 @@ QUESTIONS = {
     "regularizers": "4. What do the chapter's regularizers (dropout, L2) and its learning-rate "
                     "decay do?",
 }
-_NOISE = "within the noise (the 95% CIs overlap)"
+#: What the runs of one seed share in each study, which pairing by seed relies on.
+_SHARED = {
+    "samples": "a seed measures every size on the same test sets, so their noise largely "
+               "cancels in the per-seed difference; the training data and initial weights "
+               "differ with the size, as the book draws the data first, from the generator "
+               "that then draws the weights",
+    "lr": "the same seed gives every learning rate the same training data, initial weights "
+          "and test sets"}
 
 
 def _sd(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.4f}"
-
-
-def _change(what: str, a: Summary, b: Summary, at_a: str, at_b: str, cause: str) -> str:
-    """One sentence comparing ``what`` between two settings by their CIs."""
-    verdict = compare(a, b)
-    if verdict == "higher":
-        return f"{cause} raised {what} from {fmt(a)} {at_a} to {fmt(b)} {at_b}."
-    if verdict == "lower":
-        return f"{cause} lowered {what} from {fmt(a)} {at_a} to {fmt(b)} {at_b}."
-    if verdict == "overlap":
-        return (f"{what[0].upper()}{what[1:]} {at_a} ({fmt(a)}) and {at_b} ({fmt(b)}) "
-                f"differ by less than the noise: their 95% CIs overlap.")
-    return (f"{what[0].upper()}{what[1:]} {at_a} ({fmt(a)}) and {at_b} ({fmt(b)}) cannot be "
-            "compared: one of them has fewer than two runs.")
 
 
 def _beyond_zero(s: Summary) -> bool:
@@ -89,9 +85,7 @@ def _paired_verdict(what: str, r: Paired, q: float, m: int) -> str:
             f"{what}: changed by {fmt(d, 4)} per seed, p {_p(r.p)}; ")
     lead = ("significant alone but not after correcting for "
             f"{m} comparisons. " if r.p < 0.05 else "no difference detected. ")
-    return (head + lead + f"With {d.n} seeds and sd {d.sd:.4f} of the per-seed differences, "
-            f"the design detects only differences of {r.mde:.4f} or more (80% power, 5% "
-            "level), so a smaller one may be there.")
+    return head + lead + _detects(r)
 
 
 def _scan_section(doc: Document, t: Table, name: str, label: Any) -> None:
@@ -102,8 +96,8 @@ def _scan_section(doc: Document, t: Table, name: str, label: Any) -> None:
     doc.heading(4, f"Neighbouring {name}, paired by seed")
     m = len(rows)
     doc.paragraph(
-        f"Each {name[:-1]} against the next, seed by seed (the same seed gives both runs the "
-        "same training data and initial weights), measured on the largest fresh test sets "
+        f"Each {name[:-1]} against the next, seed by seed ({_SHARED[t['study']]}), measured "
+        "on the largest fresh test sets "
         f"({t['test_samples']}/class, mean over the repeats): the per-seed difference (next "
         "minus this), its 95% CI, the paired t-test p-value, and Holm's adjustment over the "
         f"{m} comparisons of accuracy (and, separately, of loss). Where no difference is "
@@ -128,49 +122,139 @@ def _scan_section(doc: Document, t: Table, name: str, label: Any) -> None:
                 _p(r["loss_holm"]).lstrip("= ")] for r in rows])
 
 
+def _detects(r: Paired, what: str = "differences") -> str:
+    """The smallest difference the paired design detects, after a "no difference" verdict."""
+    d = r.diff
+    return (f"With {d.n} seeds and sd {d.sd:.4f} of the per-seed {what}, the design detects "
+            f"only {what} of {r.mde:.4f} or more (80% power, 5% level), so a smaller one may "
+            "be there.")
+
+
+def _pair_sentence(what: str, r: Paired, at: tuple[str, str], values: tuple[Summary, Summary],
+                   cause: str) -> str:
+    """One sentence on a single planned comparison of two settings, paired by seed."""
+    d, (at_a, at_b), (a, b) = r.diff, at, values
+    if d.n < 2:
+        return (f"{what[0].upper()}{what[1:]} {at_a} ({fmt(a)}) and {at_b} ({fmt(b)}) cannot "
+                "be compared seed by seed: fewer than two seeds finished both runs.")
+    if r.p < 0.05:
+        word = "raised" if d.mean > 0 else "lowered"
+        return (f"{cause} {word} {what} from {fmt(a)} {at_a} to {fmt(b)} {at_b}: per seed, a "
+                f"change of {fmt(d, 4)} (paired t-test p {_p(r.p)}).")
+    return (f"{what[0].upper()}{what[1:]} {at_a} ({fmt(a)}) and {at_b} ({fmt(b)}) differ per "
+            f"seed by {fmt(d, 4)}, p {_p(r.p)}: no difference detected. " + _detects(r))
+
+
+def _against_table(doc: Document, t: Table, label: Any, what: str) -> None:
+    """Each setting against the reference of an :func:`~xpnet.experiments.neighbours.
+    against_table`, as a table."""
+    ref = t["reference"]
+    by = {r["a"]: r for r in t["rows"]}
+    rows = []
+    for s in t["settings"]:
+        r = by.get(s["setting"])
+        rows.append([label(s["setting"]), str(s["n"]), fmt(s["acc"]),
+                     "reference" if r is None else fmt(r["acc"].diff, 4),
+                     "" if r is None else _p(r["acc"].p).lstrip("= "),
+                     "" if r is None else _p(r["acc_holm"]).lstrip("= "),
+                     "" if r is None else f"{r['acc'].mde:.4f}", fmt(s["loss"]),
+                     "reference" if r is None else fmt(r["loss"].diff, 4),
+                     "" if r is None else _p(r["loss_holm"]).lstrip("= "),
+                     fmt(s["gap"].diff)])
+    doc.table([what, "runs", "test acc", f"{label(ref)} minus this, per seed", "p", "Holm p",
+               "detectable acc diff", "test loss", f"loss: {label(ref)} minus this",
+               "Holm p (loss)", "gap (train - test acc)"], rows)
+
+
 # -- question 1 ------------------------------------------------------------------------------
 def _samples_section(doc: Document, t: Table, sizes: Table, scan: Table,
-                     iid: Table | None) -> None:
+                     iid: Table | None, against: Table | None = None) -> None:
     rows = t["rows"]
     doc.heading(3, "Training samples")
     if len(rows) < 2:
         doc.paragraph("Fewer than two training-set sizes are stored; nothing to compare.")
+    elif against is None or len(against["settings"]) < 2:
+        doc.paragraph("Fewer than two training-set sizes have fresh test sets stored; their "
+                      "validation values are in the table below.")
     else:
-        lo, hi = rows[0], rows[-1]
-        at_lo, at_hi = f"at {lo['train_samples']}/class", f"at {hi['train_samples']}/class"
+        settings, comps = against["settings"], against["rows"]
+        lo, hi, first = settings[0], settings[-1], comps[0]
+        size, ref = against["test_samples"], against["reference"]
+        m = len(comps)
+        doc.paragraph(
+            f"Measured on fresh test sets of {size}/class (the mean over the repeats, per "
+            "run), far more data than the validation set, and compared seed by seed ("
+            f"{_SHARED['samples']}). "
+            f"Each size is compared with the largest, {ref}/class; the smallest against the "
+            "largest is the planned comparison (no correction), the others are Holm-corrected "
+            f"over the {m} comparisons with {ref}/class.")
+        at = (f"at {lo['setting']}/class", f"at {ref}/class")
         cause = "More training samples"
-        said = [_change("validation accuracy", lo["val_acc"], hi["val_acc"], at_lo, at_hi,
-                        cause),
-                _change("validation loss", lo["val_loss"], hi["val_loss"], at_lo, at_hi,
-                        cause),
-                _change("training accuracy (measured without dropout)", lo["train_acc"],
-                        hi["train_acc"], at_lo, at_hi, cause)]
-        top = max(rows, key=lambda r: r["val_acc"].mean)
+        said = [_pair_sentence("test accuracy", first["acc"], at, (lo["acc"], hi["acc"]), cause),
+                _pair_sentence("test loss", first["loss"], at, (lo["loss"], hi["loss"]), cause),
+                _pair_sentence("training accuracy (measured without dropout)",
+                               first["train_acc"], at, (lo["train_acc"], hi["train_acc"]),
+                               cause)]
+        if first["acc"].p < 0.05:
+            plateau = None
+            for r in reversed(comps):
+                if not r["acc"].p >= 0.05:
+                    break
+                plateau = r
+            if plateau is not None:
+                s = next(x for x in settings if x["setting"] == plateau["a"])
+                said.append(
+                    f"Already at {plateau['a']}/class, test accuracy ({fmt(s['acc'])}) is not "
+                    f"detectably different from that at {ref}/class: per seed "
+                    f"{fmt(plateau['acc'].diff, 4)} ({ref}/class minus {plateau['a']}/class), "
+                    f"p {_p(plateau['acc'].p)}, and no size from {plateau['a']}/class up "
+                    f"differs from {ref}/class at p < 0.05 even before correcting for multiple "
+                    "comparisons. " + _detects(plateau["acc"])
+                    + ("" if plateau["acc"].mde < abs(first["acc"].diff.mean) else
+                       f" That is no smaller than the whole change from {lo['setting']}/class "
+                       f"to {ref}/class ({first['acc'].diff.mean:.4f}), so this is weak "
+                       "evidence that accuracy levels off there: the design would likely have "
+                       "missed a step that large."))
+        top = max(settings, key=lambda s: s["acc"].mean)
         if top is not lo and top is not hi:
-            said.append(f"The highest mean validation accuracy was at {top['train_samples']}"
-                        f"/class: {fmt(top['val_acc'])}. " + _change(
-                            "validation accuracy", lo["val_acc"], top["val_acc"], at_lo,
-                            f"at {top['train_samples']}/class", cause))
-        if compare(lo["val_acc"], hi["val_acc"]) == "higher":
-            first = next(r for r in rows if compare(r["val_acc"], hi["val_acc"]) != "higher")
-            if first is not hi:
-                said.append(f"Already at {first['train_samples']}/class, validation accuracy "
-                            f"({fmt(first['val_acc'])}) is within the noise of its value at "
-                            f"{hi['train_samples']}/class ({fmt(hi['val_acc'])}).")
-        for r in (lo, hi):
-            gap = r["gap"]
-            if _beyond_zero(gap):
-                word = "exceeded" if gap.mean > 0 else "fell short of"
-                said.append(f"At {r['train_samples']}/class, training accuracy {word} "
-                            f"validation accuracy by {fmt(gap)} (the generalization gap; its "
-                            "CI excludes zero).")
+            r = next(x for x in comps if x["a"] == top["setting"])
+            said.append(
+                f"The highest mean test accuracy was at {top['setting']}/class: "
+                f"{fmt(top['acc'])}. Per seed, {ref}/class minus {top['setting']}/class is "
+                f"{fmt(r['acc'].diff, 4)}, p {_p(r['acc'].p)}, Holm-adjusted p "
+                f"{_p(r['acc_holm'])} over {m} comparisons"
+                + (f": more data than {top['setting']}/class lowered test accuracy here, "
+                   "beyond the correction (picked as the highest, the size of the drop is "
+                   "likely overstated)." if r["acc_holm"] < 0.05 else
+                   "; no difference detected (and picking the highest mean favours it). "
+                   + _detects(r["acc"])))
+        for s in (lo, hi):
+            g = s["gap"]
+            if g.diff.n < 2:
+                said.append(f"At {s['setting']}/class the generalization gap cannot be tested: "
+                            "fewer than two runs finished.")
+            elif g.p < 0.05:
+                word = "exceeded" if g.diff.mean > 0 else "fell short of"
+                said.append(f"At {s['setting']}/class, training accuracy {word} test accuracy "
+                            f"by {fmt(g.diff)} per run (the generalization gap, on the "
+                            f"{size}/class test sets; one-sample t-test p {_p(g.p)}).")
             else:
-                said.append(f"At {r['train_samples']}/class, the generalization gap "
-                            f"{fmt(gap)} is within the noise of zero.")
-        if compare(lo["gap"], hi["gap"]) == "lower":
-            said.append(f"The gap shrank with more training data, from {fmt(lo['gap'])} to "
-                        f"{fmt(hi['gap'])}.")
+                said.append(f"At {s['setting']}/class, the generalization gap (training minus "
+                            f"test accuracy) {fmt(g.diff)} is not distinguishable from zero, "
+                            f"p {_p(g.p)}. " + _detects(g, "gaps"))
+        g = first["gap"]
+        if g.diff.n >= 2 and g.p < 0.05:
+            said.append(f"The gap {'shrank' if g.diff.mean < 0 else 'grew'} with more training "
+                        f"data: per seed, a change of {fmt(g.diff, 4)} from "
+                        f"{lo['setting']}/class to {ref}/class (p {_p(g.p)}).")
+        elif g.diff.n >= 2:
+            said.append(f"The gap's change from {lo['setting']}/class to {ref}/class, "
+                        f"{fmt(g.diff, 4)} per seed (p {_p(g.p)}), is not detectable. "
+                        + _detects(g, "changes"))
         doc.items(said)
+        _against_table(doc, against, lambda n: f"{n}/class", "train samples/class")
+    doc.paragraph("On the validation set (final epoch, mean [95% CI] over seeds; the gap here "
+                  "is training minus validation accuracy):")
     doc.table(["train samples/class", "runs", "diverged", "train acc", "val acc",
                "gap (train - val acc)", "train loss", "val loss"],
               [[str(r["train_samples"]), str(r["n"]), str(r["diverged"]),
@@ -256,6 +340,11 @@ def _ratios(t: Table) -> dict[int, float]:
             if r["binomial_sd"] > 0 and math.isfinite(r["acc_sd"])}
 
 
+def _pooled_df(row: dict[str, Any]) -> int:
+    """Degrees of freedom of a test-size row's sd pooled over trials: trials x (repeats - 1)."""
+    return int(row["trials"]) * (int(row["repeats"]) - 1)
+
+
 def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
     """The book's evenly spaced spiral test sets against i.i.d. ones, and the samples a
     ±1-point estimate needs."""
@@ -280,31 +369,47 @@ def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
                         f"to {max(indep.values()):.2f} times the binomial law (fitted slope "
                         f"{iid['slope']:.2f}, the law's -0.50); the book's sets' "
                         f"{min(spiral.values()):.2f} to {max(spiral.values()):.2f} times.")
-            df = rs["trials"] * (rs["repeats"] - 1)
+            df = _pooled_df(rs)
             if df > 0:
                 said.append(f"Each sd pools {rs['trials']} trials x {rs['repeats']} test sets "
-                            f"({df} degrees of freedom), so each ratio is uncertain by about "
-                            f"±{100 / math.sqrt(2 * df):.0f}% (1/sqrt(2 df)).")
-            if spiral[small] < indep[small]:
-                said.append("So the evenly spaced radii make a small test set's accuracy less "
-                            "noisy than independent points would; the binomial law then "
-                            "overstates its error bar, and a spread measured on the book's "
-                            "sets understates that of test data drawn independently.")
-            else:
-                said.append("So the evenly spaced radii did not make a small test set's "
-                            "accuracy less noisy than independent points here.")
+                            f"({df} degrees of freedom), so each ratio to the binomial law is "
+                            f"uncertain by about ±{100 / math.sqrt(2 * df):.0f}% "
+                            "(1/sqrt(2 df)).")
+            f = spread_ratio(rs["acc_sd"], df, ri["acc_sd"], _pooled_df(ri))
+            test = (f"{f.ratio:.2f} times the i.i.d. sets' (95% CI [{f.ci_low:.2f}, "
+                    f"{f.ci_high:.2f}], F-test p {_p(f.p)}, with {df} and {_pooled_df(ri)} "
+                    "degrees of freedom: trials x (test sets - 1))")
+            if f.ci_high < 1:
+                said.append(f"At {small}/class the book's sets' sd is {test}: the evenly "
+                            "spaced radii make a small test set's accuracy less noisy than "
+                            "independent points would; the binomial law then overstates its "
+                            "error bar, and a spread measured on the book's sets understates "
+                            "that of test data drawn independently.")
+            elif f.ci_low > 1:
+                said.append(f"At {small}/class the book's sets' sd is {test}: here the evenly "
+                            "spaced radii made a small test set's accuracy noisier than "
+                            "independent points.")
+            elif math.isfinite(f.ratio):
+                said.append(f"At {small}/class the book's sets' sd is {test}. The CI includes "
+                            "1, so this design cannot tell the two spreads apart: it detects "
+                            f"only a true ratio below {f.detectable_low:.2f} or above "
+                            f"{f.detectable_high:.2f} (80% power, 5% level).")
         bias = iid["rows"][0]["acc_bias"]
         said.append(f"On the i.i.d. sets, the accuracy at {iid['rows'][0]['test_samples']}"
                     f"/class differs from that at {iid['reference']}/class by "
                     f"{fmt(bias, 4)} per model: "
                     f"{_versus_zero(bias, 'higher', 'lower')}.")
         doc.items(said)
+        rows = []
+        for a, b in zip(book["rows"], iid["rows"], strict=False):
+            if a["test_samples"] == b["test_samples"]:
+                f = spread_ratio(a["acc_sd"], _pooled_df(a), b["acc_sd"], _pooled_df(b))
+                rows.append([str(a["test_samples"]), _sd(a["acc_sd"]), _sd(b["acc_sd"]),
+                             _sd(b["binomial_sd"]), "n/a" if math.isnan(f.ratio) else
+                             f"{f.ratio:.2f} [{f.ci_low:.2f}, {f.ci_high:.2f}]",
+                             _p(f.p).lstrip("= ")])
         doc.table(["test samples/class", "sd, book's spiral", "sd, i.i.d. points",
-                   "binomial sd"],
-                  [[str(a["test_samples"]), _sd(a["acc_sd"]), _sd(b["acc_sd"]),
-                    _sd(b["binomial_sd"])]
-                   for a, b in zip(book["rows"], iid["rows"], strict=False)
-                   if a["test_samples"] == b["test_samples"]])
+                   "binomial sd", "sd ratio book / i.i.d. [95% CI]", "F-test p"], rows)
     p = book.get("p", math.nan)
     if isinstance(p, float) and 0 < p < 1:
         n = samples_for_margin(p)
@@ -383,7 +488,8 @@ def _epochs_section(doc: Document, t: Table) -> None:
 
 
 # -- question 3 ------------------------------------------------------------------------------
-def _lr_section(doc: Document, t: Table, classes: int, scan: Table) -> None:
+def _lr_section(doc: Document, t: Table, classes: int, scan: Table,
+                against: Table | None = None) -> None:
     rows = t["rows"]
     said = []
     diverged = [r for r in rows if r["diverged"]]
@@ -396,33 +502,67 @@ def _lr_section(doc: Document, t: Table, classes: int, scan: Table) -> None:
     if not diverged:
         said.append("No run diverged at any learning rate.")
     ok = [r for r in rows if r["n"]]
-    if ok:
+    if against is not None and against["rows"]:
+        ref, size, comps = against["reference"], against["test_samples"], against["rows"]
+        m = len(comps)
+        by_lr = {s["setting"]: s for s in against["settings"]}
+        best = by_lr[ref]
+        doc.paragraph(
+            f"Measured on fresh test sets of {size}/class (the mean over the repeats, per run) "
+            f"and compared seed by seed ({_SHARED['lr']}): each learning rate against the one "
+            f"with the highest mean test accuracy, Holm-corrected over the {m} comparisons.")
+        said.append(f"On the fresh test sets the highest mean test accuracy was at lr "
+                    f"{ref:g}: {fmt(best['acc'])}.")
+        val_best = t.get("best_lr")
+        if val_best is not None and not math.isclose(val_best, ref):
+            said.append(f"(On the validation set the highest mean final accuracy was at lr "
+                        f"{val_best:g}: the two choices disagree, a sign of a near tie.)")
+        below = [r for r in comps if r["acc_holm"] < 0.05 and r["acc"].diff.mean > 0]
+        above = [r for r in comps if r["acc_holm"] < 0.05 and r["acc"].diff.mean < 0]
+        if below:
+            said.append(f"Lower than at lr {ref:g}, per seed and after Holm's correction over "
+                        f"{m} comparisons: " + ", ".join(
+                            f"lr {r['a']:g} ({fmt(by_lr[r['a']]['acc'])}; lr {ref:g} higher by "
+                            f"{fmt(r['acc'].diff, 4)}, Holm-adjusted p {_p(r['acc_holm'])})"
+                            for r in below) + ".")
+        if above:  # possible only when some seeds diverged at one of the two rates
+            said.append(f"Higher than at lr {ref:g} on the seeds both finished: " + ", ".join(
+                f"lr {r['a']:g} (by {fmt(r['acc'].diff, 4)} per seed, Holm-adjusted p "
+                f"{_p(r['acc_holm'])})" for r in above) + ".")
+        for r in comps:
+            if not r["acc_holm"] < 0.05:
+                said.append(f"lr {r['a']:g} ({fmt(by_lr[r['a']]['acc'])}) is not detectably "
+                            f"different from lr {ref:g}: per seed, lr {ref:g} minus lr "
+                            f"{r['a']:g} is {fmt(r['acc'].diff, 4)}, p {_p(r['acc'].p)} "
+                            f"(Holm-adjusted p {_p(r['acc_holm'])}). " + _detects(r["acc"]))
+        said.append(f"lr {ref:g} was picked as the best on these same test sets, which "
+                    "flatters it: the highest of several noisy means is biased upward, so a "
+                    "difference from it that survives the correction is likely smaller than "
+                    "shown, and a near tie may have gone the other way. An unbiased comparison "
+                    "would pick the learning rate on one set of seeds and compare it on fresh "
+                    "ones.")
+        low_loss = min(against["settings"], key=lambda s: s["loss"].mean)
+        said.append(f"The lowest mean test loss was at lr {low_loss['setting']:g}: "
+                    f"{fmt(low_loss['loss'])}.")
+        chance = 1 / classes
+        guessing = [s for s in against["settings"] if s["acc"].n >= 2
+                    and s["acc"].ci_low <= chance <= s["acc"].ci_high]
+        if guessing:
+            said.append(", ".join(f"lr {s['setting']:g} ({fmt(s['acc'])})" for s in guessing)
+                        + f": test accuracy indistinguishable from guessing "
+                        f"(1/{classes} = {chance:.3f}; the 95% CI includes it).")
+    elif ok:
         best = max(ok, key=lambda r: r["val_acc"].mean)
         said.append(f"The highest mean final validation accuracy was at lr {best['lr']:g}: "
-                    f"{fmt(best['val_acc'])}.")
-        near = [r for r in ok if r is not best and compare(best["val_acc"], r["val_acc"])
-                == "overlap"]
-        low = [r for r in ok if compare(best["val_acc"], r["val_acc"]) == "lower"]
-        if near:
-            said.append("Within the noise of it: " + ", ".join(
-                f"lr {r['lr']:g} ({fmt(r['val_acc'])})" for r in near) + ".")
-        if low:
-            said.append("Lower beyond the noise: " + ", ".join(
-                f"lr {r['lr']:g} ({fmt(r['val_acc'])})" for r in low) + ".")
-        best_loss = min(ok, key=lambda r: r["val_loss"].mean)
-        said.append(f"The lowest mean final validation loss was at lr {best_loss['lr']:g}: "
-                    f"{fmt(best_loss['val_loss'])}.")
-        chance = 1 / classes
-        guessing = [r for r in ok if r["val_acc"].n >= 2
-                    and r["val_acc"].ci_low <= chance <= r["val_acc"].ci_high]
-        if guessing:
-            said.append(", ".join(f"lr {r['lr']:g} ({fmt(r['val_acc'])})" for r in guessing)
-                        + f": validation accuracy indistinguishable from guessing "
-                        f"(1/{classes} = {chance:.3f}).")
+                    f"{fmt(best['val_acc'])}. Fewer than two learning rates have fresh test "
+                    "sets, so none is compared with it.")
     doc.items(said)
-    doc.paragraph("'Best' is the highest validation accuracy (lowest loss) over the logged "
-                  "epochs of each run; being the extreme of noisy measurements it is biased "
-                  "upward, so learning rates are compared by their final values.")
+    if against is not None and against["rows"]:
+        _against_table(doc, against, lambda lr: f"lr {lr:g}", "lr")
+    doc.paragraph("On the validation set, over seeds: 'best' is the highest validation "
+                  "accuracy (lowest loss) over the logged epochs of each run; being the "
+                  "extreme of noisy measurements it is biased upward, so learning rates are "
+                  "compared by their final values.")
     doc.table(["lr", "runs", "diverged (at epoch)", "final train acc", "final val acc",
                "best val acc", "final val loss", "best val loss"],
               [[f"{r['lr']:g}", str(r["n"]),
@@ -655,26 +795,39 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
         "come from separate streams of the same seed).")
     doc.paragraph(
         "Numbers are mean [95% CI] over seeds, the CI being mean +- t(0.975, n-1) sd / "
-        "sqrt(n). A difference is stated only when the two CIs do not overlap; otherwise it is "
-        "called within the noise. This rule is conservative: a small real difference can be "
-        "reported as within the noise. Runs whose loss became NaN or infinite are counted as "
-        "diverged and left out of the means. Training accuracy and loss are measured on the "
-        "training set without dropout. Neighbouring settings are also compared seed by seed "
-        "(paired, which removes the seed-to-seed spread) on the largest test sets, with "
-        "Holm's correction for the number of comparisons; where no difference is found, the "
-        "report gives the smallest difference the design could have detected.")
+        "sqrt(n). Runs whose loss became NaN or infinite are counted as diverged and left out "
+        "of the means. Training accuracy and loss are measured on the training set without "
+        "dropout. Settings are compared seed by seed (the per-seed difference, its 95% CI and "
+        "the paired t-test's p-value) on the largest fresh test sets, far larger than the "
+        "validation set: the fewest against the most training samples as one planned "
+        "comparison; every training-set size against the largest, every learning rate "
+        "against the best, each regularizers arm against the book's setting, and each setting "
+        "against the next, each such scan with Holm's "
+        "correction for its number of comparisons. Where no difference is found, the report "
+        "gives the smallest difference the design could have detected (80% power, 5% level): "
+        "with few seeds, 'no difference detected' is weak evidence of no difference. Changes "
+        "within a run (over epochs, or between test-set sizes for the same model) are called "
+        "a rise or a decline when their 95% CI over runs excludes zero (a paired t-test at "
+        "5%), without a correction for the epochs or sizes looked at. The spreads of the "
+        "measured accuracy on the book's evenly spaced test sets and on i.i.d. ones are "
+        "compared by the F-test on their ratio, and called different only when the ratio's "
+        "95% CI excludes 1. The validation-set tables are descriptive: no sentence rests on "
+        "their CIs overlapping or not.")
+
     def epochs() -> None:
         _epochs_section(doc, tables["epochs"])
         _crossed_section(doc, tables.get("crossed", {"rows": []}))
 
     def lr() -> None:
-        _lr_section(doc, tables["lr"], base.classes, tables["lr_scan"])
+        _lr_section(doc, tables["lr"], base.classes, tables["lr_scan"],
+                    tables.get("lr_against"))
         _lr_late_section(doc, tables["lr"], base)
 
     sections = {
         "samples": lambda: _samples_section(doc, tables["samples"], tables["test_size"],
                                             tables["samples_scan"],
-                                            tables.get("test_size_iid")),
+                                            tables.get("test_size_iid"),
+                                            tables.get("samples_against")),
         "epochs": epochs,
         "lr": lr,
         "regularizers": lambda: _regularizers_section(doc, tables["regularizers"]),

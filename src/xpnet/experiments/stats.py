@@ -15,7 +15,10 @@ interval above, a two-sided t-test p-value, and the smallest difference the desi
 have detected (:func:`detectable`). A scan over neighbouring settings corrects its p-values
 with Holm's method (:func:`holm`). For accuracy measured on a test set, :func:`binomial_sd`
 is the spread of an estimate from ``n`` independent samples and :func:`samples_for_margin`
-the number of samples a given 95% margin needs.
+the number of samples a given 95% margin needs. Two spreads, each a standard deviation
+pooled over some degrees of freedom, are compared by their ratio with the F distribution
+(:func:`spread_ratio`): a 95% CI for the ratio of the true sds, a two-sided p-value, and the
+smallest ratios the design could have detected.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import optimize, stats
 
-__all__ = ["Paired", "Summary", "binomial_sd", "compare", "detectable", "fmt", "holm",
-           "paired", "samples_for_margin", "summarize", "t_quantile"]
+__all__ = ["Paired", "SpreadRatio", "Summary", "binomial_sd", "compare", "detectable", "fmt",
+           "holm", "paired", "samples_for_margin", "spread_ratio", "summarize", "t_quantile"]
 
 
 def t_quantile(df: int | float) -> float:
@@ -256,3 +259,66 @@ def samples_for_margin(p: float, margin: float = 0.01, confidence: float = 0.95)
     """
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     return math.ceil(z * z * p * (1 - p) / margin**2 - 1e-9)
+
+
+# -- two spreads -----------------------------------------------------------------------------
+class SpreadRatio(NamedTuple):
+    """``sd_a / sd_b`` with the 95% CI of the true ratio, the F-test's two-sided p-value and
+    the smallest true ratios below and above 1 the design detects (:func:`spread_ratio`)."""
+
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p: float
+    detectable_low: float
+    detectable_high: float
+
+
+def _detectable_above(df_a: float, df_b: float, power: float, alpha: float) -> float:
+    """The true sd ratio ``> 1`` at which the two-sided F-test rejects with ``power``."""
+    f = stats.f(df_a, df_b)
+    lo, hi = float(f.ppf(alpha / 2)), float(f.ppf(1 - alpha / 2))
+
+    def shortfall(r: float) -> float:  # r: the true variance ratio
+        return float(f.sf(hi / r)) + float(f.cdf(lo / r)) - power
+
+    top = 2 * hi / float(f.ppf(1 - power))
+    while shortfall(top) < 0:
+        top *= 2
+    return math.sqrt(float(optimize.brentq(shortfall, 1.0, top, xtol=1e-12)))
+
+
+def spread_ratio(sd_a: float, df_a: float, sd_b: float, df_b: float, *, power: float = 0.8,
+                 alpha: float = 0.05) -> SpreadRatio:
+    r"""Compare two standard deviations, each estimated with its degrees of freedom (a
+    variance pooled over ``k`` groups of ``m`` values has ``k (m - 1)``), by the F-test.
+
+    With normal data, :math:`F = (s_a^2 / s_b^2) / (\sigma_a^2 / \sigma_b^2)` follows the F
+    distribution with ``(df_a, df_b)`` degrees of freedom (SciPy's ``stats.f``), so the 95%
+    CI of the true ratio :math:`\sigma_a / \sigma_b` is
+    :math:`\big[\sqrt{F_{obs} / F_{0.975}},\ \sqrt{F_{obs} / F_{0.025}}\big]`, and the
+    two-sided p-value of "equal spreads" is :math:`2 \min(P(F \le F_{obs}), P(F \ge F_{obs}))`
+    (capped at 1). ``detectable_high`` (``detectable_low``) is the true ratio above (below) 1
+    the test detects with probability ``power`` at level ``alpha``. NaN throughout when an
+    sd is not finite, ``sd_b`` is 0 or a df is below 1 or infinite.
+
+    >>> r = spread_ratio(0.06, 6, 0.03, 6)  # 3 trials x 3 test sets each: 6 df apiece
+    >>> round(r.ratio, 2), round(r.ci_low, 2), round(r.ci_high, 2), round(r.p, 3)
+    (2.0, 0.83, 4.82, 0.116)
+    >>> round(r.detectable_low, 2), round(r.detectable_high, 2)  # equal df: reciprocal
+    (0.29, 3.46)
+    >>> r = spread_ratio(0.06, 600, 0.05, 600)
+    >>> round(r.ci_low, 3), round(r.ci_high, 3), r.p < 0.001
+    (1.108, 1.3, True)
+    """
+    nan = SpreadRatio(*[math.nan] * 6)
+    if not (math.isfinite(sd_a) and math.isfinite(sd_b) and sd_b > 0
+            and 1 <= df_a < math.inf and 1 <= df_b < math.inf):
+        return nan
+    f = stats.f(df_a, df_b)
+    obs = (sd_a / sd_b) ** 2
+    p = min(1.0, 2 * min(float(f.cdf(obs)), float(f.sf(obs))))
+    return SpreadRatio(sd_a / sd_b, math.sqrt(obs / float(f.ppf(1 - alpha / 2))),
+                       math.sqrt(obs / float(f.ppf(alpha / 2))), p,
+                       1 / _detectable_above(df_b, df_a, power, alpha),
+                       _detectable_above(df_a, df_b, power, alpha))
