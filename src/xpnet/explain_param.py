@@ -156,9 +156,11 @@ def param_table(spec: str, events: list[Event]) -> ParamTrace:
     layer_name, param, index = parse_param(spec)
     lrs = [e for e in events if e.quantity == "lr"]
     table = ParamTrace(spec.strip(), lrs[0].component if lrs else "")
-    events = [e for e in events if e.param in ("", f"{layer_name}.{param}")]
-    for step in sorted({e.step for e in lrs}):
-        at = {e.quantity: e.value for e in events if e.step == step}
+    by_step: dict[int, dict[str, Any]] = {e.step: {} for e in lrs}
+    for e in events:
+        if e.param in ("", f"{layer_name}.{param}") and e.step in by_step:
+            by_step[e.step][e.quantity] = e.value
+    for step, at in sorted(by_step.items()):
         row: dict[str, Any] = {"step": step, "lr": float(at["lr"])}  # type: ignore[arg-type]
         for quantity, value in at.items():
             if quantity != "lr" and value is not None:
