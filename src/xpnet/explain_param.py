@@ -161,7 +161,7 @@ def param_table(spec: str, events: list[Event]) -> ParamTrace:
         if e.param in ("", f"{layer_name}.{param}") and e.step in by_step:
             by_step[e.step][e.quantity] = e.value
     for step, at in sorted(by_step.items()):
-        row: dict[str, Any] = {"step": step, "lr": float(at["lr"])}  # type: ignore[arg-type]
+        row: dict[str, Any] = {"step": step, "lr": float(at["lr"])}
         for quantity, value in at.items():
             if quantity != "lr" and value is not None:
                 row[quantity] = float(np.asarray(value)[index])
