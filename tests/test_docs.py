@@ -56,8 +56,8 @@ def test_page_code_blocks_run(page, tmp_path):
 
 def test_explain_pages_are_current(tmp_path):
     """docs/gen_explain.py, run into a temporary folder, rewrites every committed page of
-    docs/explain byte for byte (the plot is only checked to exist: matplotlib's bytes may
-    vary between versions)."""
+    docs/explain byte for byte (the figures are only checked to be drawn, committed, embedded
+    and small: matplotlib's bytes may vary between versions)."""
     before = _listing(DOCS)
     out = tmp_path / "explain"
     result = subprocess.run(
@@ -82,11 +82,17 @@ def test_explain_pages_are_current(tmp_path):
             differ.append("\n".join(list(diff)[:30]))
     if differ:
         pytest.fail(f"{STALE}\n\n" + "\n\n".join(differ))
-    # the Adam page's plot: drawn by the run, committed, and small
-    assert (out / "adam_ch15.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    png = EXPLAIN / "adam_ch15.png"
-    assert png.is_file(), STALE
-    assert png.stat().st_size < 300_000, "docs/explain/adam_ch15.png is over 300 KB"
+    # each page's figure (xpnet explain TOPIC --plot): drawn by the run, committed, embedded
+    # in its page with a caption whose numbers the page comparison above has checked
+    figures = {"adam.md": "adam_ch15.png"} | {
+        name: name.replace(".md", ".png") for name in generated - {"index.md", "adam.md"}}
+    assert len(figures) == 9
+    for page, png in figures.items():
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (EXPLAIN / png).is_file(), f"{STALE} (docs/explain/{png} is missing)"
+        assert (EXPLAIN / png).stat().st_size < 300_000, f"docs/explain/{png} is over 300 KB"
+        assert f"]({png})" in (EXPLAIN / page).read_text(encoding="utf-8"), page
+    assert {p.name for p in EXPLAIN.glob("*.png")} == set(figures.values())
 
 
 def test_explain_pages_are_in_the_nav():

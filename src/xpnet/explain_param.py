@@ -37,9 +37,9 @@ from . import presets
 from .explain import tiny_model
 from .model import Model
 from .random import SeedLike
-from .trace import Tracer
+from .trace import Event, Tracer
 
-__all__ = ["ParamTrace", "parse_param", "trace_param"]
+__all__ = ["ParamTrace", "param_table", "parse_param", "record_updates", "trace_param"]
 
 _SPEC = re.compile(r"^\s*(?P<layer>\w+\[\d+\])\.(?P<param>\w+)\[(?P<index>[\d,\s]+)\]\s*$")
 #: the quantities shown, in order, where the optimizer reports them
@@ -139,14 +139,29 @@ def trace_param(spec: str, *, steps: int = 50, preset: str | None = None,
     else:
         model, X, y = tiny_model(optimizer, backend, seed)
     _check_param(model, layer_name, param, index)
-    name = type(model.optimizer).__name__
-    with Tracer(components=[name], full=True, max_size=2**31) as tracer:
+    return param_table(spec, record_updates(model, X, y, steps))
+
+
+def record_updates(model: Model, X: Any, y: Any, steps: int) -> list[Event]:
+    """Train ``model`` on ``(X, y)`` for ``steps`` steps and return every value its optimizer
+    computed: each quantity of every parameter array at every step, in full."""
+    with Tracer(components=[type(model.optimizer).__name__], full=True,
+                max_size=2**31) as tracer:
         model.train(X, y, epochs=steps, log_every=None)
-    events = [e for e in tracer.events if e.param in ("", f"{layer_name}.{param}")]
-    table = ParamTrace(spec.strip(), name)
-    for step in range(1, steps + 1):
-        at = {e.quantity: e.value for e in events if e.step == step}
-        row: dict[str, Any] = {"step": step, "lr": float(at["lr"])}  # type: ignore[arg-type]
+    return tracer.events
+
+
+def param_table(spec: str, events: list[Event]) -> ParamTrace:
+    """One weight's rows, from the events of :func:`record_updates` (every recorded step)."""
+    layer_name, param, index = parse_param(spec)
+    lrs = [e for e in events if e.quantity == "lr"]
+    table = ParamTrace(spec.strip(), lrs[0].component if lrs else "")
+    by_step: dict[int, dict[str, Any]] = {e.step: {} for e in lrs}
+    for e in events:
+        if e.param in ("", f"{layer_name}.{param}") and e.step in by_step:
+            by_step[e.step][e.quantity] = e.value
+    for step, at in sorted(by_step.items()):
+        row: dict[str, Any] = {"step": step, "lr": float(at["lr"])}
         for quantity, value in at.items():
             if quantity != "lr" and value is not None:
                 row[quantity] = float(np.asarray(value)[index])

@@ -27,7 +27,7 @@ import numpy as np
 
 from .backend import to_numpy
 
-__all__ = ["ACTIVE", "Event", "Tracer", "emit", "select"]
+__all__ = ["ACTIVE", "Event", "Tracer", "by_step", "emit", "select"]
 
 #: The tracer receiving events, or None (explain mode off). Read it as ``trace.ACTIVE``.
 ACTIVE: Tracer | None = None
@@ -150,6 +150,18 @@ def select(events: Iterable[Event], **fields: Any) -> list[Event]:
     """The events whose fields equal every one given, e.g.
     ``select(events, component="Adam", quantity="m", step=2)``."""
     return [e for e in events if all(getattr(e, k) == v for k, v in fields.items())]
+
+
+def by_step(events: Iterable[Event], quantity: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The steps at which ``quantity`` was recorded and, per step, its values flattened and
+    joined in the order they were recorded (every parameter array of an optimizer, say);
+    backward-pass events are left out."""
+    found: dict[int, list[np.ndarray]] = {}
+    for e in events:
+        if e.quantity == quantity and e.phase != "backward":
+            found.setdefault(e.step, []).append(np.ravel(np.asarray(e.value)))
+    steps = np.array(sorted(found))
+    return steps, [np.concatenate(found[s]) for s in steps]
 
 
 def emit(component: str, phase: str, /, *, param: str = "", step: int | None = None,

@@ -22,8 +22,10 @@ from typing import Any
 from ..io import atomic_write_bytes
 from . import plots
 from .analysis import Base, Table, analyze, load, seed_points
+from .answers import answer_sheets, write_answers
 from .document import Document
 from .plan import STUDIES
+from .sheets import Sheet, render
 from .stats import Paired, Summary, detectable, fmt, samples_for_margin, spread_ratio
 from .store import Store
 
@@ -599,10 +601,12 @@ def _crossed_section(doc: Document, t: Table) -> None:
         else:
             head += (f", with no rise beyond the noise after it (change to the last epoch "
                      f"{fmt(r['loss_rise'])})")
-        head += (f"; validation accuracy changed from its best epoch {r['best_acc_epoch']} to "
+        head += ("; validation accuracy was highest at the last epoch" if
+                 r["best_acc_epoch"] == last["epoch"] else
+                 f"; validation accuracy changed from its best epoch {r['best_acc_epoch']} to "
                  f"the last by {fmt(r['acc_change'])} "
-                 f"({_versus_zero(r['acc_change'], 'a rise', 'a decline')}); final gap "
-                 f"{fmt(last['gap'])}.")
+                 f"({_versus_zero(r['acc_change'], 'a rise', 'a decline')})")
+        head += f"; final gap {fmt(last['gap'])}."
         said.append(head)
         stop = r["early_stopping"]
         if stop is not None and stop["acc_gain"].n:
@@ -779,13 +783,15 @@ def _why_section(doc: Document, t: Table) -> None:
 
 
 def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
-                 seeds: int, images: Iterable[str] = ()) -> Document:
+                 seeds: int, images: Iterable[str] = (),
+                 sheets: Sequence[Sheet] = ()) -> Document:
     """The report's document from :func:`~xpnet.experiments.analysis.analyze`'s tables;
-    ``images`` are the PNG names that exist (others are not referenced)."""
+    ``images`` are the PNG names that exist (others are not referenced); ``sheets``, the
+    answer sheets (:func:`~xpnet.experiments.answers.answer_sheets`), come first."""
     have = set(images)
     doc = Document()
-    doc.heading(1, f"What training samples, epochs and the learning rate do: preset "
-                f"{base.preset}")
+    doc.heading(1, f"What training samples, epochs, the learning rate and the regularizers "
+                f"do: preset {base.preset}")
     doc.paragraph(
         f"Base setting: {base.train_samples} training samples per class, Adam with learning "
         f"rate {base.lr:g}, {base.epochs} epochs"
@@ -823,6 +829,12 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
                     tables.get("lr_against"))
         _lr_late_section(doc, tables["lr"], base)
 
+    if sheets:
+        doc.heading(2, "Answer sheets")
+        doc.paragraph("Per question, the answer first, then the claims learners often bring, "
+                      "each judged by the number beside it; the sections after these give "
+                      "every table behind them.")
+        render(doc, list(sheets), level=3)
     sections = {
         "samples": lambda: _samples_section(doc, tables["samples"], tables["test_size"],
                                             tables["samples_scan"],
@@ -862,9 +874,11 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
 
 
 def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequence[str],
-                 base: Base, *, keys: Iterable[str] | None = None) -> tuple[Path, Path]:
+                 base: Base, *, keys: Iterable[str] | None = None,
+                 inside: bool = True) -> tuple[Path, Path]:
     """Analyze ``store`` (its trials of ``keys`` only, if given), draw the plots, and write
-    ``out_dir/report.md``, ``out_dir/report.html`` and ``out_dir/results.csv``.
+    ``out_dir/report.md``, ``out_dir/report.html``, ``out_dir/answers.md`` (the answer
+    sheets, also at the top of the report) and ``out_dir/results.csv``.
 
     Parameters
     ----------
@@ -878,6 +892,9 @@ def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequenc
         The base setting the studies vary (see :class:`~xpnet.experiments.analysis.Base`).
     keys : iterable of str, optional
         Restrict to these trials (a plan's keys), when the store holds others too.
+    inside : bool
+        Also answer questions 3 to 5 (Adam, softmax, a dense layer) from seeded runs of the
+        base preset recorded in explain mode (a few seconds).
 
     Returns
     -------
@@ -907,7 +924,12 @@ def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequenc
     wanted = None if keys is None else set(keys)
     seeds = len({t["config"]["seed"] for t in store.trials()
                  if wanted is None or t["key"] in wanted})
-    doc = build_report(tables, names, base, seeds=seeds, images=[p.name for p in drawn])
+    images = [p.name for p in drawn]
+    sheets = answer_sheets(tables, base, inside=inside)
+    for sheet in sheets:
+        sheet.figures = [f for f in sheet.figures if f[0] in images]
+    write_answers(sheets, out, f"Answer sheets: preset {base.preset}, {seeds} seeds")
+    doc = build_report(tables, names, base, seeds=seeds, images=images, sheets=sheets)
     md, page = out / "report.md", out / "report.html"
     atomic_write_bytes(md, doc.markdown().encode())
     atomic_write_bytes(page, doc.html(f"xpnet study: {base.preset}").encode())

@@ -78,6 +78,9 @@ class Sheet:
         ``(file, caption)`` of the pictures that show it (relative to the sheet's folder).
     source : str
         Where the numbers come from (which runs, how many seeds).
+    numbers : dict of str to float
+        The measured values the sentences quote, by name, unrounded (for tests and
+        tables; not rendered).
     """
 
     question: str
@@ -86,6 +89,7 @@ class Sheet:
     evidence: list[str] = field(default_factory=list)
     figures: list[tuple[str, str]] = field(default_factory=list)
     source: str = ""
+    numbers: dict[str, float] = field(default_factory=dict)
 
 
 def render(doc: Document, sheets: list[Sheet], level: int = 2) -> None:

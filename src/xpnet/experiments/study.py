@@ -158,8 +158,8 @@ def _brief(value: Any) -> str:
 def finish(store: Store, outdir: Path, studies: Sequence[str],
            trials: Sequence[Trial]) -> list[Path]:
     """Write the results table (``results.csv``), the plots, the report (``report.md``,
-    ``report.html``) and the explorer (``explorer.html``) of ``trials`` to ``outdir``;
-    returns their paths."""
+    ``report.html``), the answer sheets (``answers.md``) and the explorer
+    (``explorer.html``) of ``trials`` to ``outdir``; returns their paths."""
     # pandas, SciPy and matplotlib load when a report is written, not with every import of
     # the lab (the worker processes never need them)
     from .analysis import Base
@@ -168,4 +168,5 @@ def finish(store: Store, outdir: Path, studies: Sequence[str],
     md, html = write_report(store, outdir, studies, Base.from_plan(trials),
                             keys=[t.key for t in trials])
     explorer = write_explorer(store, outdir, trials)
-    return [outdir / "results.csv", *sorted(outdir.glob("*.png")), md, html, explorer]
+    return [outdir / "results.csv", *sorted(outdir.glob("*.png")), outdir / "answers.md", md,
+            html, explorer]

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import presets
 from ..random import SeedLike
-from ..trace import Event, Tracer
+from ..trace import Event, Tracer, by_step
 from .network import TOPICS, tiny_model
 
 __all__ = ["adam_plot", "plot"]
@@ -46,13 +46,7 @@ def adam_plot(path: str, *, preset: str = "ch15", steps: int = 2000, backend: An
     t = np.array(sorted({e.step for e in tracer.events}))
     lr = np.array([float(e.value) for e in tracer.select(quantity="lr")])  # type: ignore[arg-type]
 
-    def per_step(q: str) -> list[np.ndarray]:
-        by_step: dict[int, list[np.ndarray]] = {}
-        for e in tracer.select(quantity=q):
-            by_step.setdefault(e.step, []).append(np.ravel(np.asarray(e.value)))
-        return [np.concatenate(by_step[s]) for s in t]
-
-    v_hat, m, v = per_step("v_hat"), per_step("m"), per_step("v")
+    (_, v_hat), (_, m), (_, v) = (by_step(tracer.events, q) for q in ("v_hat", "m", "v"))
     eff = [lr[i] / (np.sqrt(v_hat[i]) + eps) for i in range(len(t))]
     q = np.array([np.percentile(e, [5, 50, 95]) for e in eff])
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
@@ -120,16 +114,6 @@ def plot(topic: str, path: str, *, steps: int = 2000, preset: str | None = None,
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return data
-
-
-def _by_step(events: list[Event], quantity: str) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The steps and, per step, the concatenated values of ``quantity``."""
-    found: dict[int, list[np.ndarray]] = {}
-    for e in events:
-        if e.quantity == quantity and e.phase != "backward":
-            found.setdefault(e.step, []).append(np.ravel(np.asarray(e.value)))
-    steps = np.array(sorted(found))
-    return steps, [np.concatenate(found[s]) for s in steps]
 
 
 def _first(events: list[Event], quantity: str) -> tuple[np.ndarray, np.ndarray]:
@@ -206,14 +190,14 @@ def _schedule_and_spread(axes: Any, t: Any, lr: Any, q: Any, title: str) -> None
 
 def _optimizer(plt: Any, events: list[Event], name: str) -> tuple[Any, dict[str, Any]]:
     t, lr = _first(events, "lr")
-    _, updates = _by_step(events, "update")
-    _, grads = _by_step(events, "g")
+    _, updates = by_step(events, "update")
+    _, grads = by_step(events, "g")
     ratio = [np.abs(u) / lr_t for u, lr_t in zip(updates, lr, strict=True)]
     q = np.array([np.percentile(r, [5, 50, 95]) for r in ratio])
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     _schedule_and_spread(axes, t, lr, q, "|update| / lr_t per parameter")
     axes[2].plot(t, [np.median(np.abs(g)) for g in grads], label="median |g|")
-    _, caches = _by_step(events, "cache")
+    _, caches = by_step(events, "cache")
     if caches:
         axes[2].plot(t, [np.median(np.sqrt(c)) for c in caches], label="median sqrt(cache)")
     axes[2].set(title="gradients", xlabel="step", yscale="log")

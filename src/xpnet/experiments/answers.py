@@ -1,0 +1,461 @@
+"""The answer sheets of a study: the learners' six questions, each answered from the runs.
+
+Questions 1 (training and test samples), 2 (epochs) and 6 (learning rates) are answered from
+the study's tables (:func:`~xpnet.experiments.analysis.analyze`); 3 (Adam), 4 (softmax) and
+5 (a dense layer, L1 and L2) from real runs recorded in explain mode
+(:mod:`~xpnet.experiments.inside`), with the regularizers study's paired L1/L2 arms added to
+5. Each verdict is decided here, by the numbers: where the data change, the verdicts change
+with them. :func:`write_answers` writes ``answers.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+from ..files import atomic_write_bytes
+from .document import Document
+from .frame import Base, Table
+from .inside import QUESTIONS as INSIDE_QUESTIONS
+from .inside import inside_sheets
+from .sheets import Claim, Sheet, Verdict, render
+from .stats import Paired, Summary, fmt
+
+__all__ = ["QUESTIONS", "answer_sheets", "study_sheets", "write_answers"]
+
+#: The learners' questions, in the order the sheets answer them (3 to 5: the inside sheets').
+QUESTIONS = {
+    1: "1. What do the numbers of training and test samples do to accuracy and loss?",
+    2: "2. What does the number of epochs do?",
+    **dict(zip((3, 4, 5), INSIDE_QUESTIONS, strict=True)),
+    6: "6. What do different learning rates do?",
+}
+
+
+def _claim(quote: str, verdict: str, because: str) -> Claim:
+    """A claim whose sentence starts with its verdict, as the inside sheets' do (the verdict
+    is checked by :class:`~xpnet.experiments.sheets.Claim`)."""
+    return Claim(quote, cast(Verdict, verdict), f"{verdict}: {because}")
+
+
+def _ci(s: Summary, digits: int = 3) -> str:
+    return fmt(s, digits)
+
+
+def _sig(r: Paired, q: float | None = None) -> bool:
+    """A paired difference that survives (Holm-adjusted ``q`` when given) the 5% level."""
+    p = r.p if q is None else q
+    return r.diff.n >= 2 and math.isfinite(p) and p < 0.05
+
+
+def _pair(r: Paired, q: float | None = None) -> str:
+    """``"+0.021 [0.010, 0.032] per seed, p = 0.004"`` (Holm-adjusted when ``q``)."""
+    p = r.p if q is None else q
+    text = "n/a" if not math.isfinite(p) else f"{p:.3f}" if p >= 0.001 else "< 0.001"
+    word = "Holm p" if q is not None else "p"
+    sign = "+" if r.diff.mean > 0 else ""
+    return f"{sign}{fmt(r.diff, 4)} per seed, {word} {'= ' if p >= 0.001 else ''}{text}"
+
+
+def _undetected(r: Paired) -> str:
+    return (f"no difference detected ({_pair(r)}); with {r.diff.n} seeds the design detects "
+            f"only {r.mde:.3f} or more")
+
+
+# -- 1. samples ------------------------------------------------------------------------------
+def _samples_sheet(t: Table) -> Sheet | None:
+    against, sizes = t.get("samples_against"), t.get("test_size")
+    if not against or not against["rows"] or not sizes or len(sizes["rows"]) < 2:
+        return None
+    ref = against["reference"]
+    by_setting = {s["setting"]: s for s in against["settings"]}
+    rows = sorted(against["rows"], key=lambda r: r["a"])
+    low = rows[0]
+    lo_n = low["a"]
+    acc_up, loss_down = low["acc"], low["loss"]
+    # the smallest size above the fewest from which on no size differs from the reference
+    # after Holm's correction (the reference itself when every one of them does)
+    first_same = ref
+    for r in reversed([r for r in rows if r["a"] > lo_n]):
+        if _sig(r["acc"], r["acc_holm"]):
+            break
+        first_same = r["a"]
+    claims = []
+    gain = acc_up.diff.mean
+    acc_line = (f"test accuracy {_ci(by_setting[lo_n]['acc'])} at {lo_n}/class, "
+                f"{_ci(by_setting[ref]['acc'])} at {ref}/class ({_pair(acc_up)}, one planned "
+                "comparison)")
+    if _sig(acc_up) and gain > 0:
+        verdict = "true" if first_same == ref else "partly"
+        because = acc_line + ("." if first_same == ref else
+                              f"; from {first_same}/class on, no difference from {ref}/class "
+                              "was detected after Holm's correction, so it helps up to a "
+                              "point.")
+        answer = (f"More training data raised test accuracy, from "
+                  f"{_ci(by_setting[lo_n]['acc'])} at {lo_n}/class to "
+                  f"{_ci(by_setting[ref]['acc'])} at {ref}/class")
+    elif _sig(acc_up):
+        verdict, because = "false", acc_line + ": accuracy fell."
+        answer = (f"More training data lowered test accuracy, from "
+                  f"{_ci(by_setting[lo_n]['acc'])} at {lo_n}/class to "
+                  f"{_ci(by_setting[ref]['acc'])} at {ref}/class")
+    else:
+        verdict = "open"
+        because = (acc_line + f": with {acc_up.diff.n} seeds the design detects only "
+                   f"{acc_up.mde:.3f} or more.")
+        answer = (f"More training data did not change test accuracy detectably between "
+                  f"{lo_n}/class and {ref}/class ({_pair(acc_up)})")
+    claims.append(_claim("More training data raises accuracy", verdict, because))
+    lo_loss, hi_loss = by_setting[lo_n]["loss"].mean, by_setting[ref]["loss"].mean
+    rel = (hi_loss - lo_loss) / lo_loss if lo_loss else math.nan
+    loss_line = (f"test loss {_ci(by_setting[lo_n]['loss'])} at {lo_n}/class, "
+                 f"{_ci(by_setting[ref]['loss'])} at {ref}/class "
+                 f"({_pair(loss_down)}, {rel:+.0%})")
+    if _sig(loss_down) and loss_down.diff.mean < 0:
+        slight = abs(rel) < 0.2
+        claims.append(_claim("More training data slightly lowers loss",
+                            "true" if slight else "partly",
+                            loss_line + ("." if slight else ": it lowers loss, and not "
+                                         "slightly.")))
+    elif _sig(loss_down):
+        claims.append(_claim("More training data slightly lowers loss", "false",
+                            loss_line + ": loss rose."))
+    else:
+        claims.append(_claim("More training data slightly lowers loss", "open",
+                             loss_line + f": with {loss_down.diff.n} seeds the design detects "
+                             f"only {loss_down.mde:.3f} or more."))
+    small, big = sizes["rows"][0], sizes["rows"][-1]
+    biased = [r for r in sizes["rows"][:-1] if r["acc_bias"].n >= 2
+              and (r["acc_bias"].ci_low > 0 or r["acc_bias"].ci_high < 0)]
+    bias_line = (f"the same models measured on {small['test_samples']}/class test sets scored "
+                 f"{fmt(small['acc_bias'], 4)} against {big['test_samples']}/class")
+    if not biased:
+        claims.append(_claim("Fewer test samples raise accuracy", "false",
+                            bias_line + "; no size differed beyond the noise. A small test "
+                            f"set is noisier instead: sd {small['acc_sd']:.4f} across test "
+                            f"sets at {small['test_samples']}/class, {big['acc_sd']:.4f} at "
+                            f"{big['test_samples']}/class."))
+    else:
+        claims.append(_claim("Fewer test samples raise accuracy", "partly",
+                            bias_line + "; beyond the noise at " + ", ".join(
+                                f"{r['test_samples']}/class ({fmt(r['acc_bias'], 4)})"
+                                for r in biased) + f", out of {len(sizes['rows']) - 1} sizes "
+                            "compared (each can exclude zero by chance 5% of the time)."))
+    book = next((r for r in sizes["rows"] if r["test_samples"] == 100), None)
+    if book is not None and math.isfinite(book["acc_sd"]):
+        spread = 1.96 * math.sqrt(2) * book["acc_sd"]
+        claims.append(_claim(
+            "The book's 100 test samples per class tell two models apart",
+            "partly" if spread < 0.05 else "false",
+            f"one measurement on 100/class has sd {book['acc_sd']:.4f} from the test set "
+            f"alone, so two measurements of the same model differ by up to {spread:.3f} "
+            "(95%); smaller real differences drown in it."))
+    p = sizes.get("p", math.nan)
+    evidence = []
+    if isinstance(p, float) and 0 < p < 1:
+        from .stats import samples_for_margin
+
+        n = samples_for_margin(p)
+        evidence.append(f"A ±1-point 95% estimate of an accuracy near {p:.3f} needs {n} "
+                        f"independent test samples ({math.ceil(n / sizes['classes'])} per "
+                        f"class); the worst case, p = 0.5, {samples_for_margin(0.5)}.")
+    evidence.append(f"The spread of the measured accuracy fell from sd {small['acc_sd']:.4f} "
+                    f"at {small['test_samples']}/class to {big['acc_sd']:.4f} at "
+                    f"{big['test_samples']}/class; fitted slope of log sd on log n "
+                    f"{sizes['slope']:.2f} (the binomial 1/sqrt(n) law: -0.50).")
+    answer += (f". The test-set size does not move the expected accuracy (at "
+               f"{small['test_samples']}/class: {fmt(small['acc_bias'], 4)} against "
+               f"{big['test_samples']}/class) but its noise: sd {small['acc_sd']:.4f} against "
+               f"{big['acc_sd']:.4f}.")
+    return Sheet(QUESTIONS[1], answer, claims, evidence,
+                 [("samples.png", "Accuracy, loss and gap against training samples."),
+                  ("test_size.png", "Bias and spread against test-set size.")],
+                 f"Paired by seed on {against['test_samples']}/class fresh test sets; "
+                 "Holm-corrected against the largest training size.")
+
+
+# -- 2. epochs -------------------------------------------------------------------------------
+def _epochs_sheet(t: Table) -> Sheet | None:
+    epochs, crossed = t.get("epochs"), t.get("crossed", {"rows": []})
+    if not epochs or not epochs["rows"]:
+        return None
+    sizes = [r for r in crossed["rows"] if r["rows"]] or [epochs]
+    last = epochs["rows"][-1]["epoch"]
+    claims = []
+    falls = [r for r in sizes if r["acc_change"] is not None and r["acc_change"].n >= 2
+             and r["acc_change"].ci_high < 0]
+    rises = [r for r in sizes if r["onset"] is not None]
+
+    def at(r: Table) -> str:
+        return f"{r['train_samples']}/class"
+
+    detail = "; ".join(
+        f"at {at(r)} validation loss lowest at epoch {r['best_loss_epoch']}"
+        + (f", risen by {fmt(r['loss_rise'])} at the end" if r["onset"] is not None else
+           f", no rise beyond the noise ({fmt(r['loss_rise'])})")
+        + (", accuracy highest at the last epoch" if r["best_acc_epoch"] == r["rows"][-1][
+            "epoch"] else f", accuracy from its best epoch {r['best_acc_epoch']} to the end "
+           f"{fmt(r['acc_change'])}") for r in sizes)
+    if falls:
+        verdict = "partly" if len(falls) < len(sizes) else "true"
+        because = ("accuracy fell beyond the noise only at " + ", ".join(at(r) for r in falls)
+                   + ": " + detail + ".")
+    elif rises:
+        verdict, because = "partly", (
+            "the loss rises (the model grows overconfident) but accuracy did not fall "
+            "beyond the noise: " + detail + ".")
+    else:
+        verdict, because = "false", "no overfitting was detected within " \
+            f"{last} epochs: " + detail + "."
+    claims.append(_claim("Too many epochs overfit and lower accuracy", verdict, because))
+    plateau = epochs["plateau_epoch"]
+    base_change = epochs["acc_change"]
+    if plateau is not None and plateau < epochs["best_acc_epoch"]:
+        claims.append(_claim(
+            "More epochs always help", "false",
+            f"at {epochs['train_samples']}/class validation accuracy was within the noise of "
+            f"its best from epoch {plateau} on; from its best epoch "
+            f"{epochs['best_acc_epoch']} to {last} it changed by {fmt(base_change)}."))
+    elif epochs["best_acc_epoch"] == last:
+        claims.append(_claim(
+            "More epochs always help", "partly",
+            f"at {epochs['train_samples']}/class validation accuracy was highest at the last "
+            f"epoch, {last}: within this run length, more epochs did help."))
+    stops = [(r, r["early_stopping"]) for r in sizes if r.get("early_stopping")]
+    if stops:
+        parts, better, worse = [], 0, 0
+        for r, s in stops:
+            acc, loss = s["acc_gain"], s["loss_gain"]
+            up = (acc.n >= 2 and acc.ci_low > 0) or (loss.n >= 2 and loss.ci_high < 0)
+            down = (acc.n >= 2 and acc.ci_high < 0) or (loss.n >= 2 and loss.ci_low > 0)
+            better, worse = better + up, worse + down
+            parts.append(f"at {at(r)} (stopped at epochs {min(s['epochs'])}-"
+                         f"{max(s['epochs'])}) test accuracy {fmt(acc, 4)}, test loss "
+                         f"{fmt(loss, 4)}")
+        verdict = ("true" if better == len(stops) and not worse else
+                   "false" if worse == len(stops) and not better else
+                   "partly" if better or worse else "open")
+        claims.append(_claim(
+            "Stopping at the lowest validation loss gives a better model", verdict,
+            "on a fresh test set, stopped minus the same run's last epoch: "
+            + "; ".join(parts) + " (a CI that excludes zero is a change beyond the noise)."))
+    reg = t.get("regularizers")
+    if reg and reg["rows"]:
+        small = min(r["train_samples"] for r in reg["rows"])
+        book = next((r for r in reg["rows"] if r["train_samples"] == small
+                     and r["arm"] == "book"), None)
+        none = next((r for r in reg["rows"] if r["train_samples"] == small
+                     and r["arm"] == "none"), None)
+        if book and none and "acc_vs_book" in none:
+            d = none["acc_vs_book"]
+            helps = _sig(d, none["acc_holm"]) and d.diff.mean < 0
+            hurts = _sig(d, none["acc_holm"]) and d.diff.mean > 0
+            claims.append(_claim(
+                "Dropout and L2 protect against overfitting",
+                "true" if helps else "false" if hurts else "open",
+                f"at {small}/class, without dropout, L2 and decay the gap (train - test "
+                f"accuracy) was {fmt(none['gap'])} against {fmt(book['gap'])} with them, "
+                f"and test accuracy changed by {_pair(d, none['acc_holm'])}"
+                + ("" if helps or hurts else f"; {_undetected(d)}") + "."))
+    answer = (f"Over {last} epochs at {epochs['train_samples']}/class, validation accuracy "
+              f"peaked at epoch {epochs['best_acc_epoch']} and validation loss bottomed at "
+              f"epoch {epochs['best_loss_epoch']}; " + (
+                  "with less training data the loss starts rising earlier: " + ", ".join(
+                      f"{at(r)} from epoch {r['rise_epoch']}" for r in rises)
+                  if rises else "no training size showed a rise of validation loss beyond "
+                  "the noise") + ".")
+    return Sheet(QUESTIONS[2], answer, claims, [],
+                 [("epochs.png", "Accuracy and loss over epochs.")],
+                 f"{epochs['n']} long runs per training size, paired within each run.")
+
+
+# -- 6. learning rates -----------------------------------------------------------------------
+def _lr_sheet(t: Table, base: Base) -> Sheet | None:
+    lr, against = t.get("lr"), t.get("lr_against")
+    if not lr or not lr["rows"] or not against or against["reference"] is None:
+        return None
+    best = against["reference"]
+    rows = {r["lr"]: r for r in lr["rows"]}
+    settings = {s["setting"]: s for s in against["settings"]}
+    claims = []
+    why_rows = {float(w["value"]): w for w in t.get("why", {"rows": []})["rows"]
+                if w["study"] == "lr"}
+    chance = 1 / base.classes
+
+    def failed(r: Table) -> bool:
+        """Diverged, collapsed to one class, or no better than guessing."""
+        w = why_rows.get(r["lr"])
+        acc = r["val_acc"]
+        return bool(r["diverged"] or (w and w["collapsed_end"]) or (
+            acc.n >= 2 and acc.ci_low <= chance <= acc.ci_high))
+
+    bad = [r for r in lr["rows"] if failed(r)]
+    if bad:
+        parts = []
+        for r in bad:
+            w = why_rows.get(r["lr"])
+            parts.append(f"lr {r['lr']:g}: {r['diverged']} of {r['n'] + r['diverged']} "
+                         f"diverged, final validation accuracy {fmt(r['val_acc'])} (chance "
+                         f"{chance:.3f})"
+                         + (f", {w['half_dead']} of {w['measured']} finished runs ended with "
+                            f"over half their units dead, {w['collapsed']} collapsed to one "
+                            f"class during training ({w['collapsed_end']} still at the end)"
+                            if w else ""))
+        top = max(rows)
+        verdict = "true" if all(r["lr"] > best for r in bad) else "partly"
+        claims.append(_claim("Too high a learning rate makes training fail", verdict,
+                             "; ".join(parts) + (
+                                 "." if verdict == "true" else
+                                 f"; rates below the best ({best:g}) failed too.")
+                             + ("" if any(r["lr"] == top for r in bad) else
+                                f" The highest rate tried, {top:g}, did not fail.")))
+    smallest = min(rows)
+    still = [r for r in lr["rows"] if r["n"] >= 2 and r["late_from"] is not None
+             and (r["late_loss"].ci_high < 0 or r["late_acc"].ci_low > 0)]
+    low_row = next((row for row in against["rows"] if row["a"] == smallest), None)
+    if low_row is not None:
+        verdict = "false" if _sig(low_row["acc"], low_row["acc_holm"]) else "open"
+        claims.append(_claim(
+            "A lower learning rate is more accurate in the end", verdict,
+            f"lr {smallest:g} ended at test accuracy {_ci(settings[smallest]['acc'])}, the "
+            f"best lr {best:g} at {_ci(settings[best]['acc'])} (best minus it: "
+            f"{_pair(low_row['acc'], low_row['acc_holm'])})"
+            + ("; " + ", ".join(f"lr {r['lr']:g}" for r in still) + " were still improving "
+               "when training stopped (loss over the second half: " + ", ".join(
+                   fmt(r["late_loss"], 4) for r in still) + "), so more epochs would help "
+               "them" if still else "") + "."))
+    if not math.isclose(best, base.lr):
+        base_row = next((row for row in against["rows"] if math.isclose(row["a"], base.lr)),
+                        None)
+        if base_row is not None:
+            sig = _sig(base_row["acc"], base_row["acc_holm"])
+            claims.append(_claim(
+                f"The book's lr {base.lr:g} is the best rate", "false" if sig else "partly",
+                f"lr {best:g} had the highest mean test accuracy "
+                f"({_ci(settings[best]['acc'])}), {base.lr:g} "
+                f"{_ci(settings[base.lr]['acc'])}; best minus the book's: "
+                f"{_pair(base_row['acc'], base_row['acc_holm'])}"
+                + ("" if sig else "; the best was picked on these same test sets, so its "
+                   "lead is optimistic, and no difference survives") + "."))
+    else:
+        claims.append(_claim(f"The book's lr {base.lr:g} is the best rate", "true",
+                            f"it had the highest mean test accuracy, "
+                            f"{_ci(settings[best]['acc'])}, of the rates tried."))
+    early = _early_speed(lr["rows"])
+    if early is not None:
+        epoch, ranked = early
+        fastest = max(ranked, key=lambda x: x[1].mean)
+        top = max(ranked, key=lambda x: x[0])
+        slower = [x for x in ranked if x[0] > fastest[0] and x[1].ci_high < fastest[1].ci_low]
+        verdict = "true" if fastest is top else "partly" if slower else "open"
+        claims.append(_claim(
+            "A higher learning rate trains faster", verdict,
+            f"mean validation accuracy at epoch {epoch}, a tenth of the run: " + ", ".join(
+                f"lr {r:g} {fmt(s)}" for r, s in ranked)
+            + ("; the highest rate learned fastest." if verdict == "true" else
+               f"; highest at lr {fastest[0]:g}, and " + ", ".join(
+                   f"lr {r:g}" for r, _ in slower) + " lower beyond the noise (CIs apart): "
+               "speed grows with the rate only up to a point." if slower else
+               f"; highest at lr {fastest[0]:g}, but the higher rates' CIs overlap it.")))
+    answer = (f"The highest mean test accuracy was at lr {best:g}: "
+              f"{_ci(settings[best]['acc'])}"
+              + (" (the grid was refined around it with "
+                 + ", ".join(f"{x:g}" for x in base.refined) + ")" if base.refined else "")
+              + ". " + (f"Rates {_rates(bad)} failed. " if bad else "")
+              + (f"Rates {_rates(still)} were still improving at the end." if still else ""))
+    return Sheet(QUESTIONS[6], answer.strip(), claims, [],
+                 [("lr.png", "Accuracy and loss against the learning rate.")],
+                 f"Each rate against the best, paired by seed on {against['test_samples']}"
+                 "/class fresh test sets, Holm-corrected.")
+
+
+def _rates(rows: list[Table]) -> str:
+    return ", ".join(f"{r['lr']:g}" for r in rows)
+
+
+def _early_speed(rows: list[Table]) -> tuple[int, list[tuple[float, Summary]]] | None:
+    """Validation accuracy per lr at the logged epoch nearest a tenth of the run."""
+    curves = [(r["lr"], {c["epoch"]: c["val_acc"] for c in r["curve"]}) for r in rows
+              if r["n"] >= 2 and r["curve"]]
+    if len(curves) < 2:
+        return None
+    common = set.intersection(*(set(c) for _, c in curves))
+    if not common:
+        return None
+    epoch = min(common, key=lambda e: abs(e - max(common) / 10))
+    return int(epoch), [(rate, c[epoch]) for rate, c in curves]
+
+
+# -- 5. L1 and L2, from the regularizers study ------------------------------------------------
+def regularizer_claims(t: Table) -> list[Claim]:
+    """The L1/L2 claims of question 5 from the regularizers study's arms, over its seeds:
+    the first layer's mean ``|W|`` and its fractions of small and of zero weights at the end,
+    with the book's L2, without it, and with L1 instead. They replace the inside sheet's
+    one-seed claims of the same words."""
+    reg = t.get("regularizers")
+    if not reg or not reg["rows"]:
+        return []
+    claims = []
+    n = max(r["train_samples"] for r in reg["rows"])
+    arm = {r["arm"]: r for r in reg["rows"] if r["train_samples"] == n}
+    book, no_l2, l1 = arm.get("book"), arm.get("no L2"), arm.get("L1 for L2")
+    if book and no_l2 and book["mean_abs"].n:
+        shrinks = book["mean_abs"].ci_high < no_l2["mean_abs"].ci_low
+        claims.append(_claim(
+            "L2 shrinks the weights", "true" if shrinks else "open",
+            f"{n}/class, first layer, end of training: mean |W| {fmt(book['mean_abs'], 4)} "
+            f"with L2 5e-4, {fmt(no_l2['mean_abs'], 4)} without (seeds {book['mean_abs'].n})."))
+    if book and l1 and l1["zero"].n:
+        exact = l1["zero"].mean
+        verdict = "true" if exact > 0.5 else "partly" if l1["small"].mean > \
+            book["small"].mean else "false"
+        claims.append(_claim(
+            "L1 drives weights to exactly zero", verdict,
+            f"with L1 5e-4 instead of L2, {exact:.1%} of the first layer's weights were "
+            f"exactly 0 and {l1['small'].mean:.1%} below 0.001 in size (with L2: "
+            f"{book['small'].mean:.1%}): L1's constant push of lr x 5e-4 per step makes "
+            "weights hover around zero rather than land on it."))
+    return claims
+
+
+def study_sheets(tables: dict[str, Any], base: Base) -> dict[int, Sheet]:
+    """The sheets of questions 1, 2 and 6 that ``tables`` can answer, by question number."""
+    builders: dict[int, Callable[[], Sheet | None]] = {
+        1: lambda: _samples_sheet(tables), 2: lambda: _epochs_sheet(tables),
+        6: lambda: _lr_sheet(tables, base)}
+    return {q: sheet for q, build in builders.items() if (sheet := build()) is not None}
+
+
+def answer_sheets(tables: dict[str, Any], base: Base, *, inside: bool = True,
+                  seed: int = 0) -> list[Sheet]:
+    """All six sheets, in question order: questions 1, 2 and 6 from ``tables`` (those the
+    studies run can answer), 3 to 5 from real runs of ``base.preset`` recorded in explain
+    mode (with ``inside``), question 5 with the regularizers study's L1/L2 claims."""
+    sheets = study_sheets(tables, base)
+    if inside:
+        for q, sheet in zip((3, 4, 5), inside_sheets(preset=base.preset, seed=seed),
+                            strict=True):
+            sheets[q] = sheet
+    extra = regularizer_claims(tables)
+    if extra and 5 in sheets:
+        # the regularizers study's seeds decide what the inside sheet's one seed illustrates
+        quotes = {c.quote for c in extra}
+        sheets[5].claims = [c for c in sheets[5].claims if c.quote not in quotes] + extra
+    return [sheets[q] for q in sorted(sheets)]
+
+
+def write_answers(sheets: list[Sheet], out_dir: str | os.PathLike[str],
+                  title: str) -> Path:
+    """Write ``out_dir/answers.md`` (atomically): ``title`` and the sheets."""
+    doc = Document()
+    doc.heading(1, title)
+    doc.paragraph("Each answer comes first, then the claims learners often bring, each judged "
+                  "true, false, partly or open by the numbers beside it. The report "
+                  "(report.md) has every table behind them.")
+    render(doc, sheets)
+    path = Path(out_dir) / "answers.md"
+    atomic_write_bytes(path, doc.markdown().encode())
+    return path

@@ -1,0 +1,125 @@
+"""The answer sheets: verdicts decided by the numbers (synthetic tables whose numbers are
+known, both ways), and the sheets a real study writes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from xpnet.experiments import analysis as an
+from xpnet.experiments.answers import (
+    QUESTIONS,
+    answer_sheets,
+    regularizer_claims,
+    study_sheets,
+)
+from xpnet.experiments.stats import holm, paired, summarize
+
+BASE = an.Base(1000, 0.05, 100, long_epochs=300)
+
+
+def verdicts(sheet):
+    return {c.quote: c.verdict for c in sheet.claims}
+
+
+def samples_tables(gain, *, bias=0.0, seeds=8, plateau=False):
+    """Tables of a samples study whose fewest-vs-most accuracy gain per seed is ``gain``
+    (+- a little noise), reached at 300/class already with ``plateau`` (else half of it
+    there), and whose small test sets are off by ``bias``."""
+    noise = [0.004 * ((i % 3) - 1) for i in range(seeds)]
+    at_300 = gain if plateau else gain / 2
+    acc = {30: [0.70 + e for e in noise], 300: [0.70 + at_300 + e * 0.5 for e in noise],
+           1000: [0.70 + gain + e * 0.2 for e in noise]}
+    loss = {n: [1.5 - a for a in v] for n, v in acc.items()}
+    rows = []
+    for n in (30, 300):
+        rows.append({"a": n, "b": 1000, "acc": paired(acc[n], acc[1000]),
+                     "loss": paired(loss[n], loss[1000])})
+    for metric in ("acc", "loss"):
+        for r, q in zip(rows, holm([r[metric].p for r in rows]), strict=True):
+            r[f"{metric}_holm"] = q
+    settings = [{"setting": n, "acc": summarize(acc[n]), "loss": summarize(loss[n])}
+                for n in acc]
+    small = {"test_samples": 10, "acc_bias": summarize([bias + e for e in noise]),
+             "acc_sd": 0.06}
+    big = {"test_samples": 1000, "acc_bias": summarize([0.0] * seeds), "acc_sd": 0.006}
+    return {"samples_against": {"reference": 1000, "settings": settings, "rows": rows,
+                                "test_samples": 1000},
+            "test_size": {"rows": [small, big], "p": 0.72, "classes": 3, "slope": -0.5}}
+
+
+def test_the_samples_sheet_follows_the_numbers():
+    rises = study_sheets(samples_tables(0.05), BASE)[1]
+    assert verdicts(rises)["More training data raises accuracy"] == "true"
+    assert rises.answer.startswith("More training data raised test accuracy")
+    assert verdicts(rises)["Fewer test samples raise accuracy"] == "false"
+    levels = study_sheets(samples_tables(0.05, plateau=True), BASE)[1]
+    assert verdicts(levels)["More training data raises accuracy"] == "partly"
+    assert "from 300/class on, no difference" in levels.claims[0].because
+    flat = study_sheets(samples_tables(0.0005), BASE)[1]
+    assert verdicts(flat)["More training data raises accuracy"] == "open"
+    assert "detects only" in next(c.because for c in flat.claims
+                                  if c.quote == "More training data raises accuracy")
+    biased = study_sheets(samples_tables(0.05, bias=0.05), BASE)[1]
+    assert verdicts(biased)["Fewer test samples raise accuracy"] == "partly"
+    for sheet in (rises, flat, biased):
+        assert sheet.question == QUESTIONS[1]
+        assert all(re.search(r"\d", c.because) and c.because.startswith(c.verdict)
+                   for c in sheet.claims)
+
+
+def test_l1_and_l2_claims_come_from_the_regularizers_arms():
+    def arm(name, mean_abs, small, zero=0.0):
+        return {"train_samples": 1000, "arm": name, "mean_abs": summarize(mean_abs),
+                "small": summarize(small), "zero": summarize([zero] * len(small))}
+
+    table = {"regularizers": {"rows": [
+        arm("book", [0.30, 0.32, 0.31], [0.01, 0.01, 0.02]),
+        arm("no L2", [0.60, 0.62, 0.65], [0.0, 0.0, 0.01]),
+        arm("L1 for L2", [0.40, 0.41, 0.42], [0.05, 0.06, 0.04])]}}
+    claims = {c.quote: c for c in regularizer_claims(table)}
+    assert claims["L2 shrinks the weights"].verdict == "true"
+    assert "0.3100" in claims["L2 shrinks the weights"].because
+    assert claims["L1 drives weights to exactly zero"].verdict == "partly"
+    table["regularizers"]["rows"][1] = arm("no L2", [0.30, 0.31, 0.32], [0.01, 0.0, 0.01])
+    assert {c.quote: c.verdict for c in regularizer_claims(table)}[
+        "L2 shrinks the weights"] == "open"
+
+
+def test_a_study_writes_six_sheets(tmp_path):
+    from xpnet.experiments import run_study
+
+    result = run_study(["samples", "epochs", "lr", "regularizers"], tmp_path, quick=True,
+                       seeds=2, epochs=80, train_samples=(20, 60), test_samples=(10, 30),
+                       lr=(0.01, 0.05), workers=1)
+    page = tmp_path / "answers.md"
+    assert page in result["outputs"]
+    text = page.read_text()
+    for question in QUESTIONS.values():
+        assert f"## {question}" in text
+    # the sheets open the report too, before the sections with their tables
+    report = (tmp_path / "report.md").read_text()
+    assert report.index("## Answer sheets") < report.index("## 1. What do the numbers")
+    assert "### 3. What happens inside Adam?" in report
+    # every claim row has a verdict and a number
+    rows = [line for line in text.splitlines() if line.startswith('| "')]
+    assert len(rows) >= 15
+    for line in rows:
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        assert cells[1] in ("true", "false", "partly", "open") and re.search(r"\d", cells[2])
+    # the regularizers study's seeds replace the inside sheet's one-seed L2 claim
+    assert text.count('"L2 shrinks the weights"') == 1
+    assert "seeds 2" in text.split('"L2 shrinks the weights"')[1].split("\n")[0]
+
+
+def test_answer_sheets_without_the_inside_runs_answer_the_studies_only():
+    sheets = answer_sheets(samples_tables(0.05), BASE, inside=False)
+    assert [s.question for s in sheets] == [QUESTIONS[1]]
+
+
+@pytest.mark.parametrize("gain", [0.05, 0.0005])
+def test_every_sentence_of_the_samples_sheet_has_a_number(gain):
+    sheet = study_sheets(samples_tables(gain), BASE)[1]
+    for sentence in [sheet.answer, *sheet.evidence, *(c.because for c in sheet.claims)]:
+        assert re.search(r"\d", sentence), sentence
