@@ -53,6 +53,11 @@ def test_plan_crosses_sizes_with_epochs_and_runs_every_arm():
     assert arm_of({"preset": "ch15", "dropout": 0.2}) == "dropout 0.2"
 
 
+def test_a_regularizers_study_alone_has_a_base():
+    base = an.Base.from_plan(plan(["regularizers"], **TINY))
+    assert (base.epochs, base.long_epochs, base.train_samples) == (60, None, 1000)
+
+
 def test_keys_of_trials_without_the_new_fields_are_unchanged():
     trial = plan(["lr"], **TINY)[0]
     # the fields added for the designs stay out of a key while unused

@@ -141,7 +141,7 @@ class Base:
         preset = trials[0].preset
         p = presets.get(preset)
         long = {t.epochs for t in trials if "epochs" in t.studies}
-        short = {t.epochs for t in trials if set(t.studies) & {"samples", "lr"}}
+        short = {t.epochs for t in trials if set(t.studies) & {"samples", "lr", "regularizers"}}
         epochs = min(short) if short else max(long)
         refined = tuple(sorted({t.lr for t in trials if "refine" in t.studies}))
         return cls(p.train_samples, p.lr, epochs, max(long) if long else None, preset, refined)
