@@ -201,8 +201,8 @@ def _epochs_sheet(t: Table) -> Sheet | None:
            f"{fmt(r['acc_change'])}") for r in sizes)
     if falls:
         verdict = "partly" if len(falls) < len(sizes) else "true"
-        because = ("accuracy fell beyond the noise only at " + ", ".join(at(r) for r in falls)
-                   + ": " + detail + ".")
+        because = ("accuracy fell beyond the noise " + ("only " if verdict == "partly" else "")
+                   + "at " + ", ".join(at(r) for r in falls) + ": " + detail + ".")
     elif rises:
         verdict, because = "partly", (
             "the loss rises (the model grows overconfident) but accuracy did not fall "
@@ -263,11 +263,21 @@ def _epochs_sheet(t: Table) -> Sheet | None:
     answer = (f"Over {last} epochs at {epochs['train_samples']}/class, validation accuracy "
               f"peaked at epoch {epochs['best_acc_epoch']} and validation loss bottomed at "
               f"epoch {epochs['best_loss_epoch']}; " + (
-                  "with less training data the loss starts rising earlier: " + ", ".join(
-                      f"{at(r)} from epoch {r['rise_epoch']}" for r in rises)
+                  "validation loss rose beyond the noise after its minimum at " + ", ".join(
+                      f"{at(r)} (from epoch {r['rise_epoch']})" for r in rises)
+                  + (", not at " + ", ".join(at(r) for r in sizes if r not in rises)
+                     if len(rises) < len(sizes) else "")
                   if rises else "no training size showed a rise of validation loss beyond "
                   "the noise") + ".")
-    return Sheet(QUESTIONS[2], answer, claims, [],
+    why = t.get("why", {"rows": []})
+    evidence = [
+        f"At {int(w['value'])}/class, {w['overconfident']} of {w['measured']} long runs became "
+        f"overconfident (validation loss {why['loss_rise']:.0%} above its lowest while "
+        f"accuracy held within {why['acc_hold'] * 100:g} point), from epoch "
+        f"{', '.join(map(str, w['overconfident_at']))}; final validation accuracy "
+        f"{fmt(w['val_acc'])}." for w in why["rows"]
+        if w["study"] == "epochs" and w["overconfident"]]
+    return Sheet(QUESTIONS[2], answer, claims, evidence,
                  [("epochs.png", "Accuracy and loss over epochs.")],
                  f"{epochs['n']} long runs per training size, paired within each run.")
 

@@ -706,9 +706,10 @@ def _regularizers_section(doc: Document, t: Table) -> None:
 
 
 # -- the why ---------------------------------------------------------------------------------
-_VARY = {"train_samples": lambda v: f"{int(v)} training samples/class",
-         "epochs": lambda v: f"{int(v)} epochs (the epochs study)",
-         "lr": lambda v: f"lr {float(v):g}"}
+#: A why-table row's setting in words, by study.
+_SETTING = {"samples": lambda v: f"{int(v)} training samples/class",
+            "epochs": lambda v: f"{int(v)} training samples/class, long runs (epochs study)",
+            "lr": lambda v: f"lr {float(v):g}"}
 
 
 def _epochs_list(epochs: list[int]) -> str:
@@ -735,7 +736,7 @@ def _why_section(doc: Document, t: Table) -> None:
         "says the model got worse while its answers did not).")
     said = []
     for r in rows:
-        where = _VARY[r["vary"]](r["value"])
+        where = _SETTING[r["study"]](r["value"])
         if r["half_dead"]:
             acc = r["half_dead_acc"]
             near = acc.n >= 2 and acc.ci_low <= chance <= acc.ci_high
@@ -761,8 +762,8 @@ def _why_section(doc: Document, t: Table) -> None:
     if len(samples) >= 2 and samples[0]["dead"].n and samples[-1]["dead"].n:
         lo, hi = samples[0], samples[-1]
         said.append(f"Fraction of hidden units dead at the end: {fmt(lo['dead'])} with "
-                    f"{_VARY['train_samples'](lo['value'])}, {fmt(hi['dead'])} with "
-                    f"{_VARY['train_samples'](hi['value'])}.")
+                    f"{_SETTING['samples'](lo['value'])}, {fmt(hi['dead'])} with "
+                    f"{_SETTING['samples'](hi['value'])}.")
     if not any(r["collapsed"] for r in rows):
         said.append(f"No run collapsed to one class ({sum(r['measured'] for r in rows)} "
                     "run-settings measured).")
@@ -773,7 +774,7 @@ def _why_section(doc: Document, t: Table) -> None:
     doc.table(["setting", "runs", "diverged", "collapsed (at epoch)", "still collapsed at end",
                "overconfident (from epoch)", "dead units at end", "runs > half dead",
                "final val acc"],
-              [[_VARY[r["vary"]](r["value"]), str(r["runs"]), str(r["diverged"]),
+              [[_SETTING[r["study"]](r["value"]), str(r["runs"]), str(r["diverged"]),
                 f"{r['collapsed']}" + (f" ({_epochs_list(r['collapsed_at'])})"
                                        if r["collapsed"] else ""),
                 str(r["collapsed_end"]),

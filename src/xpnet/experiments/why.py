@@ -130,7 +130,9 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
     if "samples" in studies:
         picks.append(("samples", "train_samples", fr.select(status, base, train_samples=False)))
     if "epochs" in studies and base.long_epochs is not None:
-        picks.append(("epochs", "epochs", fr.select(status, base, epochs=base.long_epochs)))
+        # the long runs at every training size the epochs study crossed them with
+        picks.append(("epochs", "train_samples", fr.select(status, base, train_samples=False,
+                                                             epochs=base.long_epochs)))
     if "lr" in studies:
         picks.append(("lr", "lr", fr.select(status, base, lr=False)))
     rows: list[dict[str, Any]] = []
