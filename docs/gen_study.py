@@ -5,8 +5,8 @@
 
 Each of the report's four sections becomes a page (with its plots); the inside measurements,
 the decision boundaries and the data section go on the page of the last one. The answer
-sheets (``answers.md``) become the page ``answers.md``, and the run's explorer is copied
-beside them. The pages state the command, date and duration of the run they come from.
+sheets (``answers.md``) become the page ``answers.md``. (The run's ``explorer.html``,
+about 4 MB for the full grid, is not copied: every run writes its own.) The pages state the command, date and duration of the run they come from.
 Nothing is typed by hand: rerun this after a new run to refresh them.
 """
 
@@ -62,11 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         body = re.sub(r"(?m)^## [0-9.]+ ", "## ", body)  # the page's H2: the question
         page = f"# {title}\n\n{provenance}\n{intro}\n\n{body.strip()}\n"
         (out / name).write_text(page)
-    answers = (run / "answers.md").read_text().split("\n", 1)
-    (out / "answers.md").write_text(f"{answers[0]}\n\n{provenance}{answers[1]}")
+    title, rest = (run / "answers.md").read_text().split("\n", 1)
+    rest = rest.replace("The report (report.md) has every table behind them.",
+                        "The report's pages have every table behind them: "
+                        + ", ".join(f"[{t.lower()}]({n})" for n, t in PAGES.values()) + ".")
+    (out / "answers.md").write_text(f"{title}\n\n{provenance}{rest}")
     for png in run.glob("*.png"):
         shutil.copyfile(png, out / png.name)
-    shutil.copyfile(run / "explorer.html", out / "explorer.html")
     return 0
 
 

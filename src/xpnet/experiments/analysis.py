@@ -403,13 +403,13 @@ def regularizers_table(source: Store | pd.DataFrame, base: Base,
     (final training accuracy, dropout off, minus that test accuracy); ``overfit``, how far
     the fresh test curve's loss ended above its lowest logged value; and, with ``store``,
     the first layer's weights at the end (:func:`weight_stats`). Per arm and size, each of
-    these summarised, and ``acc_vs_book``/``loss_vs_book`` (:func:`~xpnet.experiments.stats.paired`,
-    arm minus book) with Holm-adjusted p-values over the arms of that size
-    (``acc_holm``, ``loss_holm``).
+    these summarised, and ``acc_vs_book``/``loss_vs_book``/``gap_vs_book``
+    (:func:`~xpnet.experiments.stats.paired`, arm minus book), accuracy and loss with
+    Holm-adjusted p-values over the arms of that size (``acc_holm``, ``loss_holm``).
 
     Returns ``{"study": "regularizers", "test_samples", "rows": [{"train_samples", "arm",
     "runs", "diverged", "acc", "loss", "gap", "overfit", "mean_abs", "small", "zero",
-    "acc_vs_book", "acc_holm", "loss_vs_book", "loss_holm"}, ...]}``.
+    "acc_vs_book", "acc_holm", "loss_vs_book", "loss_holm", "gap_vs_book"}, ...]}``.
     """
     frame = fr.frame_of(source)
     picked = fr.select(frame, base, train_samples=False, arm=None)
@@ -449,8 +449,9 @@ def regularizers_table(source: Store | pd.DataFrame, base: Base,
                 **{name: summarize(mine[name]) for name in
                    ("acc", "loss", "gap", "overfit", "mean_abs", "small", "zero")}}
             if arm != "book":
-                row["acc_vs_book"] = paired(book.loc[seeds, "acc"], mine.loc[seeds, "acc"])
-                row["loss_vs_book"] = paired(book.loc[seeds, "loss"], mine.loc[seeds, "loss"])
+                for name in ("acc", "loss", "gap"):
+                    row[f"{name}_vs_book"] = paired(book.loc[seeds, name],
+                                                    mine.loc[seeds, name])
             size_rows.append(row)
         others = [r for r in size_rows if r["arm"] != "book"]
         for metric in ("acc", "loss"):

@@ -22,7 +22,7 @@ from .frame import Base, Table
 from .inside import QUESTIONS as INSIDE_QUESTIONS
 from .inside import inside_sheets
 from .sheets import Claim, Sheet, Verdict, render
-from .stats import Paired, Summary, fmt
+from .stats import Paired, Summary, fmt, samples_for_margin
 
 __all__ = ["QUESTIONS", "answer_sheets", "study_sheets", "write_answers"]
 
@@ -66,67 +66,77 @@ def _undetected(r: Paired) -> str:
 
 
 # -- 1. samples ------------------------------------------------------------------------------
+def _steps(scan: Table, metric: str) -> tuple[list[Table], list[Table]]:
+    """The neighbouring steps of a scan where ``metric`` rose / fell after Holm's
+    correction."""
+    rows = scan["rows"] if scan else []
+    sig = [r for r in rows if _sig(r[metric], r[f"{metric}_holm"])]
+    return ([r for r in sig if r[metric].diff.mean > 0],
+            [r for r in sig if r[metric].diff.mean < 0])
+
+
+def _step(r: Table, metric: str) -> str:
+    return f"{r['a']} to {r['b']}/class ({_pair(r[metric], r[f'{metric}_holm'])})"
+
+
 def _samples_sheet(t: Table) -> Sheet | None:
-    against, sizes = t.get("samples_against"), t.get("test_size")
-    if not against or not against["rows"] or not sizes or len(sizes["rows"]) < 2:
+    against, sizes, scan = t.get("samples_against"), t.get("test_size"), t.get("samples_scan")
+    if not against or not against["rows"] or not sizes or len(sizes["rows"]) < 2 or not scan:
         return None
     ref = against["reference"]
     by_setting = {s["setting"]: s for s in against["settings"]}
-    rows = sorted(against["rows"], key=lambda r: r["a"])
-    low = rows[0]
-    lo_n = low["a"]
-    acc_up, loss_down = low["acc"], low["loss"]
-    # the smallest size above the fewest from which on no size differs from the reference
-    # after Holm's correction (the reference itself when every one of them does)
-    first_same = ref
-    for r in reversed([r for r in rows if r["a"] > lo_n]):
-        if _sig(r["acc"], r["acc_holm"]):
-            break
-        first_same = r["a"]
+    lo_n = min(by_setting)
+    ends = next(r for r in against["rows"] if r["a"] == lo_n)
+    top = max(by_setting, key=lambda n: by_setting[n]["acc"].mean)
+
+    def acc(n: int) -> str:
+        return f"{_ci(by_setting[n]['acc'])} at {n}/class"
+
+    ups, downs = _steps(scan, "acc")
     claims = []
-    gain = acc_up.diff.mean
-    acc_line = (f"test accuracy {_ci(by_setting[lo_n]['acc'])} at {lo_n}/class, "
-                f"{_ci(by_setting[ref]['acc'])} at {ref}/class ({_pair(acc_up)}, one planned "
-                "comparison)")
-    if _sig(acc_up) and gain > 0:
-        verdict = "true" if first_same == ref else "partly"
-        because = acc_line + ("." if first_same == ref else
-                              f"; from {first_same}/class on, no difference from {ref}/class "
-                              "was detected after Holm's correction, so it helps up to a "
-                              "point.")
-        answer = (f"More training data raised test accuracy, from "
-                  f"{_ci(by_setting[lo_n]['acc'])} at {lo_n}/class to "
-                  f"{_ci(by_setting[ref]['acc'])} at {ref}/class")
-    elif _sig(acc_up):
-        verdict, because = "false", acc_line + ": accuracy fell."
-        answer = (f"More training data lowered test accuracy, from "
-                  f"{_ci(by_setting[lo_n]['acc'])} at {lo_n}/class to "
-                  f"{_ci(by_setting[ref]['acc'])} at {ref}/class")
+    path = (f"test accuracy {acc(lo_n)}, "
+            + (f"highest {acc(top)}, " if top not in (lo_n, ref) else "")
+            + f"{acc(ref)}; {lo_n} against {ref}/class {_pair(ends['acc'])} (one planned "
+            "comparison)")
+    if ups and not downs and _sig(ends["acc"]) and len(ups) == len(scan["rows"]):
+        verdict, because = "true", path + "; every step up rose beyond Holm's correction."
+    elif ups:
+        verdict = "partly"
+        because = (path + "; it rose from " + ", ".join(_step(r, "acc") for r in ups)
+                   + (", fell from " + ", ".join(_step(r, "acc") for r in downs)
+                      if downs else "")
+                   + "; no other step changed it detectably after Holm's correction.")
+    elif downs:
+        verdict, because = "false", path + "; it fell from " + ", ".join(
+            _step(r, "acc") for r in downs) + "."
     else:
         verdict = "open"
-        because = (acc_line + f": with {acc_up.diff.n} seeds the design detects only "
-                   f"{acc_up.mde:.3f} or more.")
-        answer = (f"More training data did not change test accuracy detectably between "
-                  f"{lo_n}/class and {ref}/class ({_pair(acc_up)})")
+        because = (path + f"; no step changed it detectably (with {ends['acc'].diff.n} seeds "
+                   f"the design detects {ends['acc'].mde:.3f} or more between the ends).")
     claims.append(_claim("More training data raises accuracy", verdict, because))
+    lups, ldowns = _steps(scan, "loss")
     lo_loss, hi_loss = by_setting[lo_n]["loss"].mean, by_setting[ref]["loss"].mean
     rel = (hi_loss - lo_loss) / lo_loss if lo_loss else math.nan
-    loss_line = (f"test loss {_ci(by_setting[lo_n]['loss'])} at {lo_n}/class, "
-                 f"{_ci(by_setting[ref]['loss'])} at {ref}/class "
-                 f"({_pair(loss_down)}, {rel:+.0%})")
-    if _sig(loss_down) and loss_down.diff.mean < 0:
+    loss_path = (f"test loss {_ci(by_setting[lo_n]['loss'])} at {lo_n}/class, "
+                 f"{_ci(by_setting[ref]['loss'])} at {ref}/class ({rel:+.0%}; "
+                 f"{_pair(ends['loss'])})")
+    if ldowns and not lups:
         slight = abs(rel) < 0.2
-        claims.append(_claim("More training data slightly lowers loss",
-                            "true" if slight else "partly",
-                            loss_line + ("." if slight else ": it lowers loss, and not "
-                                         "slightly.")))
-    elif _sig(loss_down):
+        claims.append(_claim(
+            "More training data slightly lowers loss", "true" if slight else "partly",
+            loss_path + ("." if slight else ": it lowers loss, and not slightly.")))
+    elif ldowns:
+        claims.append(_claim(
+            "More training data slightly lowers loss", "partly",
+            loss_path + ": it fell from " + ", ".join(_step(r, "loss") for r in ldowns)
+            + ", then rose from " + ", ".join(_step(r, "loss") for r in lups) + "."))
+    elif lups:
         claims.append(_claim("More training data slightly lowers loss", "false",
-                            loss_line + ": loss rose."))
+                             loss_path + ": it rose from " + ", ".join(
+                                 _step(r, "loss") for r in lups) + "."))
     else:
         claims.append(_claim("More training data slightly lowers loss", "open",
-                             loss_line + f": with {loss_down.diff.n} seeds the design detects "
-                             f"only {loss_down.mde:.3f} or more."))
+                             loss_path + ": no step changed it detectably."))
     small, big = sizes["rows"][0], sizes["rows"][-1]
     biased = [r for r in sizes["rows"][:-1] if r["acc_bias"].n >= 2
               and (r["acc_bias"].ci_low > 0 or r["acc_bias"].ci_high < 0)]
@@ -134,16 +144,17 @@ def _samples_sheet(t: Table) -> Sheet | None:
                  f"{fmt(small['acc_bias'], 4)} against {big['test_samples']}/class")
     if not biased:
         claims.append(_claim("Fewer test samples raise accuracy", "false",
-                            bias_line + "; no size differed beyond the noise. A small test "
-                            f"set is noisier instead: sd {small['acc_sd']:.4f} across test "
-                            f"sets at {small['test_samples']}/class, {big['acc_sd']:.4f} at "
-                            f"{big['test_samples']}/class."))
+                             bias_line + "; no size differed beyond the noise. A small test "
+                             f"set is noisier instead: sd {small['acc_sd']:.4f} across test "
+                             f"sets at {small['test_samples']}/class, {big['acc_sd']:.4f} at "
+                             f"{big['test_samples']}/class."))
     else:
         claims.append(_claim("Fewer test samples raise accuracy", "partly",
-                            bias_line + "; beyond the noise at " + ", ".join(
-                                f"{r['test_samples']}/class ({fmt(r['acc_bias'], 4)})"
-                                for r in biased) + f", out of {len(sizes['rows']) - 1} sizes "
-                            "compared (each can exclude zero by chance 5% of the time)."))
+                             bias_line + "; beyond the noise at " + ", ".join(
+                                 f"{r['test_samples']}/class ({fmt(r['acc_bias'], 4)})"
+                                 for r in biased) + f", out of {len(sizes['rows']) - 1} "
+                             "sizes compared (each can exclude zero by chance 5% of the "
+                             "time)."))
     book = next((r for r in sizes["rows"] if r["test_samples"] == 100), None)
     if book is not None and math.isfinite(book["acc_sd"]):
         spread = 1.96 * math.sqrt(2) * book["acc_sd"]
@@ -153,11 +164,20 @@ def _samples_sheet(t: Table) -> Sheet | None:
             f"one measurement on 100/class has sd {book['acc_sd']:.4f} from the test set "
             f"alone, so two measurements of the same model differ by up to {spread:.3f} "
             "(95%); smaller real differences drown in it."))
-    p = sizes.get("p", math.nan)
     evidence = []
+    finals = {r["train_samples"]: r for r in t.get("samples", {"rows": []})["rows"]}
+    if lo_n in finals and ref in finals:
+        a, b = finals[lo_n], finals[ref]
+        evidence.append(
+            f"Why the gap closes: training accuracy (dropout off) went from "
+            f"{_ci(a['train_acc'])} at {lo_n}/class to {_ci(b['train_acc'])} at {ref}/class, "
+            f"training loss from {_ci(a['train_loss'])} to {_ci(b['train_loss'])}, and the gap "
+            f"(training minus test accuracy, per run) from {_ci(by_setting[lo_n]['gap'].diff)} "
+            f"to {_ci(by_setting[ref]['gap'].diff)}: a small set is fitted closely and "
+            f"generalizes less, while with the epochs fixed at the base's a large set is "
+            f"fitted less closely (its own loss is higher).")
+    p = sizes.get("p", math.nan)
     if isinstance(p, float) and 0 < p < 1:
-        from .stats import samples_for_margin
-
         n = samples_for_margin(p)
         evidence.append(f"A ±1-point 95% estimate of an accuracy near {p:.3f} needs {n} "
                         f"independent test samples ({math.ceil(n / sizes['classes'])} per "
@@ -166,15 +186,24 @@ def _samples_sheet(t: Table) -> Sheet | None:
                     f"at {small['test_samples']}/class to {big['acc_sd']:.4f} at "
                     f"{big['test_samples']}/class; fitted slope of log sd on log n "
                     f"{sizes['slope']:.2f} (the binomial 1/sqrt(n) law: -0.50).")
-    answer += (f". The test-set size does not move the expected accuracy (at "
-               f"{small['test_samples']}/class: {fmt(small['acc_bias'], 4)} against "
-               f"{big['test_samples']}/class) but its noise: sd {small['acc_sd']:.4f} against "
-               f"{big['acc_sd']:.4f}.")
+    if ups:
+        head = ("More training data raised test accuracy from " + ", ".join(
+            _step(r, "acc") for r in ups) + (", and lowered it from " + ", ".join(
+                _step(r, "acc") for r in downs) if downs else "")
+            + f"; it was highest at {acc(top)}")
+    else:
+        head = (f"More training data changed test accuracy by no step detectably; it ranged "
+                f"from {acc(lo_n)} to {acc(top)}")
+    answer = head + (
+        f". The test-set size does not move the expected accuracy (at "
+        f"{small['test_samples']}/class: {fmt(small['acc_bias'], 4)} against "
+        f"{big['test_samples']}/class) but its noise: sd {small['acc_sd']:.4f} against "
+        f"{big['acc_sd']:.4f}.")
     return Sheet(QUESTIONS[1], answer, claims, evidence,
                  [("samples.png", "Accuracy, loss and gap against training samples."),
                   ("test_size.png", "Bias and spread against test-set size.")],
-                 f"Paired by seed on {against['test_samples']}/class fresh test sets; "
-                 "Holm-corrected against the largest training size.")
+                 f"Paired by seed on {against['test_samples']}/class fresh test sets; steps "
+                 "between neighbouring sizes Holm-corrected.")
 
 
 # -- 2. epochs -------------------------------------------------------------------------------
@@ -193,9 +222,11 @@ def _epochs_sheet(t: Table) -> Sheet | None:
         return f"{r['train_samples']}/class"
 
     detail = "; ".join(
-        f"at {at(r)} validation loss lowest at epoch {r['best_loss_epoch']}"
-        + (f", risen by {fmt(r['loss_rise'])} at the end" if r["onset"] is not None else
-           f", no rise beyond the noise ({fmt(r['loss_rise'])})")
+        f"at {at(r)} validation loss "
+        + (f"lowest at the last epoch, {r['best_loss_epoch']}" if r["best_loss_epoch"] ==
+           r["rows"][-1]["epoch"] else f"lowest at epoch {r['best_loss_epoch']}"
+           + (f", risen by {fmt(r['loss_rise'])} at the end" if r["onset"] is not None else
+              f", no rise beyond the noise after it ({fmt(r['loss_rise'])})"))
         + (", accuracy highest at the last epoch" if r["best_acc_epoch"] == r["rows"][-1][
             "epoch"] else f", accuracy from its best epoch {r['best_acc_epoch']} to the end "
            f"{fmt(r['acc_change'])}") for r in sizes)
@@ -238,10 +269,16 @@ def _epochs_sheet(t: Table) -> Sheet | None:
         verdict = ("true" if better == len(stops) and not worse else
                    "false" if worse == len(stops) and not better else
                    "partly" if better or worse else "open")
+        lost = [at(r) for r, s in stops if s["acc_gain"].n >= 2 and s["acc_gain"].ci_high < 0]
+        won = [at(r) for r, s in stops if s["loss_gain"].n >= 2 and s["loss_gain"].ci_high < 0]
+        summary = ((" By test loss it helped at " + ", ".join(won) if won else "")
+                   + ("; by test accuracy it cost at " + ", ".join(lost) if lost else "")
+                   + ("." if won or lost else ""))
         claims.append(_claim(
             "Stopping at the lowest validation loss gives a better model", verdict,
             "on a fresh test set, stopped minus the same run's last epoch: "
-            + "; ".join(parts) + " (a CI that excludes zero is a change beyond the noise)."))
+            + "; ".join(parts) + " (a CI that excludes zero is a change beyond the noise)."
+            + summary))
     reg = t.get("regularizers")
     if reg and reg["rows"]:
         small = min(r["train_samples"] for r in reg["rows"])
@@ -250,16 +287,36 @@ def _epochs_sheet(t: Table) -> Sheet | None:
         none = next((r for r in reg["rows"] if r["train_samples"] == small
                      and r["arm"] == "none"), None)
         if book and none and "acc_vs_book" in none:
-            d = none["acc_vs_book"]
-            helps = _sig(d, none["acc_holm"]) and d.diff.mean < 0
-            hurts = _sig(d, none["acc_holm"]) and d.diff.mean > 0
+            d, gap = none["acc_vs_book"], none["gap_vs_book"]
+            narrower = _sig(gap) and gap.diff.mean > 0  # wider without them
+            costs = _sig(d, none["acc_holm"]) and d.diff.mean > 0  # better without them
+            verdict = ("true" if narrower and not costs else "partly" if narrower else
+                       "false" if _sig(gap) else "open")
             claims.append(_claim(
-                "Dropout and L2 protect against overfitting",
-                "true" if helps else "false" if hurts else "open",
-                f"at {small}/class, without dropout, L2 and decay the gap (train - test "
-                f"accuracy) was {fmt(none['gap'])} against {fmt(book['gap'])} with them, "
-                f"and test accuracy changed by {_pair(d, none['acc_holm'])}"
-                + ("" if helps or hurts else f"; {_undetected(d)}") + "."))
+                "Dropout and L2 protect against overfitting", verdict,
+                f"at {small}/class, switching off dropout, L2 and decay changed the gap "
+                f"(train - test accuracy) by {_pair(gap)} (from {fmt(book['gap'])} to "
+                f"{fmt(none['gap'])}) and test accuracy by {_pair(d, none['acc_holm'])}"
+                + ("; so they narrow the gap, yet cost accuracy here" if narrower and costs
+                   else "") + "."))
+    if reg and reg["rows"]:
+        parts, costs, helps = [], 0, 0
+        for n in sorted({r["train_samples"] for r in reg["rows"]}):
+            off = next((r for r in reg["rows"] if r["train_samples"] == n
+                        and r["arm"] == "no dropout"), None)
+            if off is None or "acc_vs_book" not in off:
+                continue
+            d = off["acc_vs_book"]
+            costs += _sig(d, off["acc_holm"]) and d.diff.mean > 0
+            helps += _sig(d, off["acc_holm"]) and d.diff.mean < 0
+            parts.append(f"at {n}/class switching dropout off changed test accuracy by "
+                         f"{_pair(d, off['acc_holm'])} and the gap by "
+                         f"{_pair(off['gap_vs_book'])}")
+        if parts:
+            verdict = ("true" if helps == len(parts) else "false" if costs == len(parts)
+                       else "partly" if helps else "open")
+            claims.append(_claim("Dropout makes the model generalize better", verdict,
+                                 "; ".join(parts) + "."))
     answer = (f"Over {last} epochs at {epochs['train_samples']}/class, validation accuracy "
               f"peaked at epoch {epochs['best_acc_epoch']} and validation loss bottomed at "
               f"epoch {epochs['best_loss_epoch']}; " + (
