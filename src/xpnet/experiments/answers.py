@@ -41,10 +41,6 @@ def _claim(quote: str, verdict: str, because: str) -> Claim:
     return Claim(quote, cast(Verdict, verdict), f"{verdict}: {because}")
 
 
-def _ci(s: Summary, digits: int = 3) -> str:
-    return fmt(s, digits)
-
-
 def _sig(r: Paired, q: float | None = None) -> bool:
     """A paired difference that survives (Holm-adjusted ``q`` when given) the 5% level."""
     p = r.p if q is None else q
@@ -58,11 +54,6 @@ def _pair(r: Paired, q: float | None = None) -> str:
     word = "Holm p" if q is not None else "p"
     sign = "+" if r.diff.mean > 0 else ""
     return f"{sign}{fmt(r.diff, 4)} per seed, {word} {'= ' if p >= 0.001 else ''}{text}"
-
-
-def _undetected(r: Paired) -> str:
-    return (f"no difference detected ({_pair(r)}); with {r.diff.n} seeds the design detects "
-            f"only {r.mde:.3f} or more")
 
 
 # -- 1. samples ------------------------------------------------------------------------------
@@ -90,7 +81,7 @@ def _samples_sheet(t: Table) -> Sheet | None:
     top = max(by_setting, key=lambda n: by_setting[n]["acc"].mean)
 
     def acc(n: int) -> str:
-        return f"{_ci(by_setting[n]['acc'])} at {n}/class"
+        return f"{fmt(by_setting[n]['acc'])} at {n}/class"
 
     ups, downs = _steps(scan, "acc")
     claims = []
@@ -117,8 +108,8 @@ def _samples_sheet(t: Table) -> Sheet | None:
     lups, ldowns = _steps(scan, "loss")
     lo_loss, hi_loss = by_setting[lo_n]["loss"].mean, by_setting[ref]["loss"].mean
     rel = (hi_loss - lo_loss) / lo_loss if lo_loss else math.nan
-    loss_path = (f"test loss {_ci(by_setting[lo_n]['loss'])} at {lo_n}/class, "
-                 f"{_ci(by_setting[ref]['loss'])} at {ref}/class ({rel:+.0%}; "
+    loss_path = (f"test loss {fmt(by_setting[lo_n]['loss'])} at {lo_n}/class, "
+                 f"{fmt(by_setting[ref]['loss'])} at {ref}/class ({rel:+.0%}; "
                  f"{_pair(ends['loss'])})")
     if ldowns and not lups:
         slight = abs(rel) < 0.2
@@ -170,10 +161,10 @@ def _samples_sheet(t: Table) -> Sheet | None:
         a, b = finals[lo_n], finals[ref]
         evidence.append(
             f"Why the gap closes: training accuracy (dropout off) went from "
-            f"{_ci(a['train_acc'])} at {lo_n}/class to {_ci(b['train_acc'])} at {ref}/class, "
-            f"training loss from {_ci(a['train_loss'])} to {_ci(b['train_loss'])}, and the gap "
-            f"(training minus test accuracy, per run) from {_ci(by_setting[lo_n]['gap'].diff)} "
-            f"to {_ci(by_setting[ref]['gap'].diff)}: a small set is fitted closely and "
+            f"{fmt(a['train_acc'])} at {lo_n}/class to {fmt(b['train_acc'])} at {ref}/class, "
+            f"training loss from {fmt(a['train_loss'])} to {fmt(b['train_loss'])}, and the gap "
+            f"(training minus test accuracy, per run) from {fmt(by_setting[lo_n]['gap'].diff)} "
+            f"to {fmt(by_setting[ref]['gap'].diff)}: a small set is fitted closely and "
             f"generalizes less, while with the epochs fixed at the base's a large set is "
             f"fitted less closely (its own loss is higher).")
     p = sizes.get("p", math.nan)
@@ -387,8 +378,8 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
         verdict = "false" if _sig(low_row["acc"], low_row["acc_holm"]) else "open"
         claims.append(_claim(
             "A lower learning rate is more accurate in the end", verdict,
-            f"lr {smallest:g} ended at test accuracy {_ci(settings[smallest]['acc'])}, the "
-            f"best lr {best:g} at {_ci(settings[best]['acc'])} (best minus it: "
+            f"lr {smallest:g} ended at test accuracy {fmt(settings[smallest]['acc'])}, the "
+            f"best lr {best:g} at {fmt(settings[best]['acc'])} (best minus it: "
             f"{_pair(low_row['acc'], low_row['acc_holm'])})"
             + ("; " + ", ".join(f"lr {r['lr']:g}" for r in still) + " were still improving "
                "when training stopped (loss over the second half: " + ", ".join(
@@ -402,15 +393,15 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
             claims.append(_claim(
                 f"The book's lr {base.lr:g} is the best rate", "false" if sig else "partly",
                 f"lr {best:g} had the highest mean test accuracy "
-                f"({_ci(settings[best]['acc'])}), {base.lr:g} "
-                f"{_ci(settings[base.lr]['acc'])}; best minus the book's: "
+                f"({fmt(settings[best]['acc'])}), {base.lr:g} "
+                f"{fmt(settings[base.lr]['acc'])}; best minus the book's: "
                 f"{_pair(base_row['acc'], base_row['acc_holm'])}"
                 + ("" if sig else "; the best was picked on these same test sets, so its "
                    "lead is optimistic, and no difference survives") + "."))
     else:
         claims.append(_claim(f"The book's lr {base.lr:g} is the best rate", "true",
                             f"it had the highest mean test accuracy, "
-                            f"{_ci(settings[best]['acc'])}, of the rates tried."))
+                            f"{fmt(settings[best]['acc'])}, of the rates tried."))
     early = _early_speed(lr["rows"])
     if early is not None:
         epoch, ranked = early
@@ -428,7 +419,7 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                "speed grows with the rate only up to a point." if slower else
                f"; highest at lr {fastest[0]:g}, but the higher rates' CIs overlap it.")))
     answer = (f"The highest mean test accuracy was at lr {best:g}: "
-              f"{_ci(settings[best]['acc'])}"
+              f"{fmt(settings[best]['acc'])}"
               + (" (the grid was refined around it with "
                  + ", ".join(f"{x:g}" for x in base.refined) + ")" if base.refined else "")
               + ". " + (f"Rates {_rates(bad)} failed. " if bad else "")
