@@ -1,0 +1,768 @@
+"""The report's sections: per question, the sentences, tables and figures of one study's
+tables, each sentence's wording chosen by a test on the numbers it quotes.
+
+Settings are compared seed by seed on the largest fresh test sets
+(:mod:`~xpnet.experiments.neighbours`, :func:`~xpnet.experiments.stats.paired`), scans
+Holm-corrected, and where no difference is found a sentence gives the smallest one the
+design could have detected; two spreads are compared by the F-test
+(:func:`~xpnet.experiments.stats.spread_ratio`). :mod:`~xpnet.experiments.report` puts the
+sections together.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .document import Document
+from .frame import Base, Table
+from .stats import Paired, Summary, detectable, fmt, samples_for_margin, spread_ratio
+
+__all__ = ["crossed_section", "epochs_section", "lr_late_section", "lr_section",
+           "regularizers_section", "samples_section", "why_section"]
+
+
+#: What the runs of one seed share in each study, which pairing by seed relies on.
+_SHARED = {
+    "samples": "a seed measures every size on the same test sets, so their noise largely "
+               "cancels in the per-seed difference; the training data and initial weights "
+               "differ with the size, as the book draws the data first, from the generator "
+               "that then draws the weights",
+    "lr": "the same seed gives every learning rate the same training data, initial weights "
+          "and test sets"}
+
+
+def _sd(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x:.4f}"
+
+
+def _beyond_zero(s: Summary) -> bool:
+    return s.n >= 2 and (s.ci_low > 0 or s.ci_high < 0)
+
+
+def _versus_zero(s: Summary, up: str, down: str) -> str:
+    """How a change's CI sits against zero, in words."""
+    if s.n < 2:
+        return "with no CI (fewer than two runs)"
+    if s.ci_high < 0:
+        return f"{down} beyond the noise"
+    if s.ci_low > 0:
+        return f"{up} beyond the noise"
+    return "within the noise of zero"
+
+
+def _p(x: float) -> str:
+    """A p-value after "p": ``= 0.015``, ``< 0.001`` or ``n/a``."""
+    return "n/a" if math.isnan(x) else f"= {x:.3f}" if x >= 0.001 else "< 0.001"
+
+
+def _paired_verdict(what: str, r: Paired, q: float, m: int) -> str:
+    """How one seed-by-seed difference reads after Holm's correction over ``m`` tests."""
+    d = r.diff
+    if d.n < 2:
+        return f"{what}: fewer than two seeds finished both runs; no test."
+    if q < 0.05:
+        word = "a rise" if d.mean > 0 else "a fall"
+        return (f"{what}: changed by {fmt(d, 4)} per seed, {word} (p {_p(r.p)}, Holm-adjusted "
+                f"p {_p(q)} over {m} comparisons) that survives the correction.")
+    head = (f"{what}: changed by {fmt(d, 4)} per seed, p {_p(r.p)} (Holm-adjusted "
+            f"p {_p(q)}); " if r.p < 0.05 else
+            f"{what}: changed by {fmt(d, 4)} per seed, p {_p(r.p)}; ")
+    lead = ("significant alone but not after correcting for "
+            f"{m} comparisons. " if r.p < 0.05 else "no difference detected. ")
+    return head + lead + _detects(r)
+
+
+def _scan_section(doc: Document, t: Table, name: str, label: Any) -> None:
+    """Neighbouring settings compared seed by seed on the largest test sets, Holm-corrected."""
+    rows = t["rows"]
+    if not rows:
+        return
+    doc.heading(4, f"Neighbouring {name}, paired by seed")
+    m = len(rows)
+    doc.paragraph(
+        f"Each {name[:-1]} against the next, seed by seed ({_SHARED[t['study']]}), measured "
+        "on the largest fresh test sets "
+        f"({t['test_samples']}/class, mean over the repeats): the per-seed difference (next "
+        "minus this), its 95% CI, the paired t-test p-value, and Holm's adjustment over the "
+        f"{m} comparisons of accuracy (and, separately, of loss). Where no difference is "
+        "detected, the smallest difference the design could have detected is given.")
+    said = [_paired_verdict(f"Test accuracy from {label(r['a'])} to {label(r['b'])}",
+                            r["acc"], r["acc_holm"], m) for r in rows]
+    kept = [r for r in rows if r["acc_holm"] < 0.05]
+    said.append(f"{len(kept)} of {m} accuracy differences survive Holm's correction"
+                + (": " + ", ".join(f"{label(r['a'])} to {label(r['b'])}" for r in kept)
+                   if kept else "") + ".")
+    loss_kept = [r for r in rows if r["loss_holm"] < 0.05]
+    said.append(f"{len(loss_kept)} of {m} test-loss differences survive it"
+                + (": " + ", ".join(f"{label(r['a'])} to {label(r['b'])} "
+                                    f"({fmt(r['loss'].diff, 4)})" for r in loss_kept)
+                   if loss_kept else "") + ".")
+    doc.items(said)
+    doc.table(["from", "to", "seeds", "acc diff [95% CI]", "p", "Holm p", "detectable acc diff",
+               "loss diff [95% CI]", "Holm p (loss)"],
+              [[label(r["a"]), label(r["b"]), str(r["acc"].diff.n), fmt(r["acc"].diff, 4),
+                _p(r["acc"].p).lstrip("= "), _p(r["acc_holm"]).lstrip("= "),
+                f"{r['acc'].mde:.4f}", fmt(r["loss"].diff, 4),
+                _p(r["loss_holm"]).lstrip("= ")] for r in rows])
+
+
+def _detects(r: Paired, what: str = "differences") -> str:
+    """The smallest difference the paired design detects, after a "no difference" verdict."""
+    d = r.diff
+    return (f"With {d.n} seeds and sd {d.sd:.4f} of the per-seed {what}, the design detects "
+            f"only {what} of {r.mde:.4f} or more (80% power, 5% level), so a smaller one may "
+            "be there.")
+
+
+def _pair_sentence(what: str, r: Paired, at: tuple[str, str], values: tuple[Summary, Summary],
+                   cause: str) -> str:
+    """One sentence on a single planned comparison of two settings, paired by seed."""
+    d, (at_a, at_b), (a, b) = r.diff, at, values
+    if d.n < 2:
+        return (f"{what[0].upper()}{what[1:]} {at_a} ({fmt(a)}) and {at_b} ({fmt(b)}) cannot "
+                "be compared seed by seed: fewer than two seeds finished both runs.")
+    if r.p < 0.05:
+        word = "raised" if d.mean > 0 else "lowered"
+        return (f"{cause} {word} {what} from {fmt(a)} {at_a} to {fmt(b)} {at_b}: per seed, a "
+                f"change of {fmt(d, 4)} (paired t-test p {_p(r.p)}).")
+    return (f"{what[0].upper()}{what[1:]} {at_a} ({fmt(a)}) and {at_b} ({fmt(b)}) differ per "
+            f"seed by {fmt(d, 4)}, p {_p(r.p)}: no difference detected. " + _detects(r))
+
+
+def _against_table(doc: Document, t: Table, label: Any, what: str) -> None:
+    """Each setting against the reference of an :func:`~xpnet.experiments.neighbours.
+    against_table`, as a table."""
+    ref = t["reference"]
+    by = {r["a"]: r for r in t["rows"]}
+    rows = []
+    for s in t["settings"]:
+        r = by.get(s["setting"])
+        rows.append([label(s["setting"]), str(s["n"]), fmt(s["acc"]),
+                     "reference" if r is None else fmt(r["acc"].diff, 4),
+                     "" if r is None else _p(r["acc"].p).lstrip("= "),
+                     "" if r is None else _p(r["acc_holm"]).lstrip("= "),
+                     "" if r is None else f"{r['acc'].mde:.4f}", fmt(s["loss"]),
+                     "reference" if r is None else fmt(r["loss"].diff, 4),
+                     "" if r is None else _p(r["loss_holm"]).lstrip("= "),
+                     fmt(s["gap"].diff)])
+    doc.table([what, "runs", "test acc", f"{label(ref)} minus this, per seed", "p", "Holm p",
+               "detectable acc diff", "test loss", f"loss: {label(ref)} minus this",
+               "Holm p (loss)", "gap (train - test acc)"], rows)
+
+
+# -- question 1 ------------------------------------------------------------------------------
+def samples_section(doc: Document, t: Table, sizes: Table, scan: Table,
+                     iid: Table | None, against: Table | None = None) -> None:
+    rows = t["rows"]
+    doc.heading(3, "Training samples")
+    if len(rows) < 2:
+        doc.paragraph("Fewer than two training-set sizes are stored; nothing to compare.")
+    elif against is None or len(against["settings"]) < 2:
+        doc.paragraph("Fewer than two training-set sizes have fresh test sets stored; their "
+                      "validation values are in the table below.")
+    else:
+        settings, comps = against["settings"], against["rows"]
+        lo, hi, first = settings[0], settings[-1], comps[0]
+        size, ref = against["test_samples"], against["reference"]
+        m = len(comps)
+        doc.paragraph(
+            f"Measured on fresh test sets of {size}/class (the mean over the repeats, per "
+            "run), far more data than the validation set, and compared seed by seed ("
+            f"{_SHARED['samples']}). "
+            f"Each size is compared with the largest, {ref}/class; the smallest against the "
+            "largest is the planned comparison (no correction), the others are Holm-corrected "
+            f"over the {m} comparisons with {ref}/class.")
+        at = (f"at {lo['setting']}/class", f"at {ref}/class")
+        cause = "More training samples"
+        said = [_pair_sentence("test accuracy", first["acc"], at, (lo["acc"], hi["acc"]), cause),
+                _pair_sentence("test loss", first["loss"], at, (lo["loss"], hi["loss"]), cause),
+                _pair_sentence("training accuracy (measured without dropout)",
+                               first["train_acc"], at, (lo["train_acc"], hi["train_acc"]),
+                               cause)]
+        if first["acc"].p < 0.05:
+            plateau = None
+            for r in reversed(comps):
+                if not r["acc"].p >= 0.05:
+                    break
+                plateau = r
+            if plateau is not None:
+                s = next(x for x in settings if x["setting"] == plateau["a"])
+                said.append(
+                    f"Already at {plateau['a']}/class, test accuracy ({fmt(s['acc'])}) is not "
+                    f"detectably different from that at {ref}/class: per seed "
+                    f"{fmt(plateau['acc'].diff, 4)} ({ref}/class minus {plateau['a']}/class), "
+                    f"p {_p(plateau['acc'].p)}, and no size from {plateau['a']}/class up "
+                    f"differs from {ref}/class at p < 0.05 even before correcting for multiple "
+                    "comparisons. " + _detects(plateau["acc"])
+                    + ("" if plateau["acc"].mde < abs(first["acc"].diff.mean) else
+                       f" That is no smaller than the whole change from {lo['setting']}/class "
+                       f"to {ref}/class ({first['acc'].diff.mean:.4f}), so this is weak "
+                       "evidence that accuracy levels off there: the design would likely have "
+                       "missed a step that large."))
+        top = max(settings, key=lambda s: s["acc"].mean)
+        if top is not lo and top is not hi:
+            r = next(x for x in comps if x["a"] == top["setting"])
+            said.append(
+                f"The highest mean test accuracy was at {top['setting']}/class: "
+                f"{fmt(top['acc'])}. Per seed, {ref}/class minus {top['setting']}/class is "
+                f"{fmt(r['acc'].diff, 4)}, p {_p(r['acc'].p)}, Holm-adjusted p "
+                f"{_p(r['acc_holm'])} over {m} comparisons"
+                + (f": more data than {top['setting']}/class lowered test accuracy here, "
+                   "beyond the correction (picked as the highest, the size of the drop is "
+                   "likely overstated)." if r["acc_holm"] < 0.05 else
+                   "; no difference detected (and picking the highest mean favours it). "
+                   + _detects(r["acc"])))
+        for s in (lo, hi):
+            g = s["gap"]
+            if g.diff.n < 2:
+                said.append(f"At {s['setting']}/class the generalization gap cannot be tested: "
+                            "fewer than two runs finished.")
+            elif g.p < 0.05:
+                word = "exceeded" if g.diff.mean > 0 else "fell short of"
+                said.append(f"At {s['setting']}/class, training accuracy {word} test accuracy "
+                            f"by {fmt(g.diff)} per run (the generalization gap, on the "
+                            f"{size}/class test sets; one-sample t-test p {_p(g.p)}).")
+            else:
+                said.append(f"At {s['setting']}/class, the generalization gap (training minus "
+                            f"test accuracy) {fmt(g.diff)} is not distinguishable from zero, "
+                            f"p {_p(g.p)}. " + _detects(g, "gaps"))
+        g = first["gap"]
+        if g.diff.n >= 2 and g.p < 0.05:
+            said.append(f"The gap {'shrank' if g.diff.mean < 0 else 'grew'} with more training "
+                        f"data: per seed, a change of {fmt(g.diff, 4)} from "
+                        f"{lo['setting']}/class to {ref}/class (p {_p(g.p)}).")
+        elif g.diff.n >= 2:
+            said.append(f"The gap's change from {lo['setting']}/class to {ref}/class, "
+                        f"{fmt(g.diff, 4)} per seed (p {_p(g.p)}), is not detectable. "
+                        + _detects(g, "changes"))
+        doc.items(said)
+        _against_table(doc, against, lambda n: f"{n}/class", "train samples/class")
+    doc.paragraph("On the validation set (final epoch, mean [95% CI] over seeds; the gap here "
+                  "is training minus validation accuracy):")
+    doc.table(["train samples/class", "runs", "diverged", "train acc", "val acc",
+               "gap (train - val acc)", "train loss", "val loss"],
+              [[str(r["train_samples"]), str(r["n"]), str(r["diverged"]),
+                fmt(r["train_acc"]), fmt(r["val_acc"]), fmt(r["gap"]), fmt(r["train_loss"]),
+                fmt(r["val_loss"])] for r in rows])
+    doc.image("samples.png", "Final accuracy, loss and generalization gap against training "
+              "samples per class (mean over seeds, 95% CI bands).")
+    _scan_section(doc, scan, "training-set sizes", lambda n: f"{n}/class")
+    _test_size_section(doc, sizes)
+    _iid_section(doc, sizes, iid)
+
+
+def _test_size_section(doc: Document, t: Table) -> None:
+    rows = t["rows"]
+    doc.heading(3, "Test samples")
+    if len(rows) < 2:
+        doc.paragraph("Fewer than two test-set sizes are stored; nothing to compare.")
+        return
+    ref, small, big = t["reference"], rows[0], rows[-1]
+    doc.paragraph(
+        f"Every trained model of the base setting ({t['trials']} trials) was measured on "
+        f"{small['repeats']} independent fresh test sets of each size. The spread across "
+        "these test sets is the measurement noise alone (the model is fixed); the bias is "
+        f"the per-model difference from the measurement at the largest size ({ref}/class).")
+    said = []
+    biased = [r for r in rows[:-1] if _beyond_zero(r["acc_bias"])]
+    tests = 2 * (len(rows) - 1)
+    if not biased:
+        said.append(f"No test-set size biased the measured accuracy: at every size the mean "
+                    f"difference from {ref}/class has a 95% CI that includes zero (at "
+                    f"{small['test_samples']}/class: {fmt(small['acc_bias'], 4)}).")
+    else:
+        said.append("The measured accuracy differed from the measurement at "
+                    f"{ref}/class beyond the noise at " + ", ".join(
+                        f"{r['test_samples']}/class ({fmt(r['acc_bias'], 4)})" for r in biased)
+                    + ".")
+    loss_biased = [r for r in rows[:-1] if _beyond_zero(r["loss_bias"])]
+    said.append("The measured loss likewise showed no bias beyond the noise (at "
+                f"{small['test_samples']}/class: {fmt(small['loss_bias'], 4)})." if not
+                loss_biased else "The measured loss differed beyond the noise at " + ", ".join(
+                    f"{r['test_samples']}/class ({fmt(r['loss_bias'], 4)})" for r in loss_biased)
+                + ".")
+    if (biased or loss_biased) and len(biased) + len(loss_biased) < tests:
+        said.append(f"These are {tests} comparisons (accuracy and loss at {len(rows) - 1} "
+                    "sizes); at 95% each can exclude zero by chance 5% of the time, so a single "
+                    "flagged size is weak evidence of bias.")
+    said.append(
+        f"The spread of the measured accuracy went from sd {_sd(small['acc_sd'])} at "
+        f"{small['test_samples']}/class to {_sd(big['acc_sd'])} at {big['test_samples']}/class"
+        f"; the binomial law sqrt(p(1-p)/({t['classes']}n)) with p = {t['p']:.3f} predicts "
+        f"{_sd(small['binomial_sd'])} and {_sd(big['binomial_sd'])}. The fitted slope of log "
+        f"sd against log n is {t['slope']:.2f} (the 1/sqrt(n) law: -0.50).")
+    ratios = [r["acc_sd"] / r["binomial_sd"] for r in rows
+              if r["binomial_sd"] > 0 and math.isfinite(r["acc_sd"])]
+    if ratios:
+        said.append(f"The measured spreads are {min(ratios):.2f} to {max(ratios):.2f} times "
+                    "the binomial prediction.")
+    if not biased and small["acc_sd"] > big["acc_sd"]:
+        said.append("So here a small test set did not bias the estimate of accuracy; it made "
+                    "it noisier.")
+    book = next((r for r in rows if r["test_samples"] == 100), None)
+    if book is not None and not math.isnan(book["acc_sd"]):
+        said.append(f"With the book's 100 samples per class, one measurement of the same model's "
+                    f"accuracy has sd {_sd(book['acc_sd'])} (binomial: "
+                    f"{_sd(book['binomial_sd'])}), so two such measurements are expected to "
+                    f"differ by up to {1.96 * math.sqrt(2) * book['acc_sd']:.3f} "
+                    "(1.96 x sqrt(2) x sd) 95% of the time from the test set alone.")
+    doc.items(said)
+    doc.table(["test samples/class", "trials x repeats", "measured acc", f"acc bias vs {ref}",
+               "sd across test sets", "binomial sd", "measured loss", f"loss bias vs {ref}"],
+              [[str(r["test_samples"]), f"{r['trials']} x {r['repeats']}", fmt(r["acc"]),
+                "reference" if r is big else fmt(r["acc_bias"], 4), _sd(r["acc_sd"]),
+                _sd(r["binomial_sd"]), fmt(r["loss"]),
+                "reference" if r is big else fmt(r["loss_bias"], 4)] for r in rows])
+    doc.image("test_size.png", "Measured accuracy against test-set size: bias relative to "
+              "the largest test set, same model, with 95% CI (left), and spread across test "
+              "sets against the binomial 1/sqrt(n) law (right).")
+
+
+def _ratios(t: Table) -> dict[int, float]:
+    """Measured sd over the binomial law's, per test size."""
+    return {r["test_samples"]: r["acc_sd"] / r["binomial_sd"] for r in t["rows"]
+            if r["binomial_sd"] > 0 and math.isfinite(r["acc_sd"])}
+
+
+def _pooled_df(row: dict[str, Any]) -> int:
+    """Degrees of freedom of a test-size row's sd pooled over trials: trials x (repeats - 1)."""
+    return int(row["trials"]) * (int(row["repeats"]) - 1)
+
+
+def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
+    """The book's evenly spaced spiral test sets against i.i.d. ones, and the samples a
+    ±1-point estimate needs."""
+    said = []
+    if iid is not None and len(iid["rows"]) >= 2 and len(book["rows"]) >= 2:
+        doc.heading(4, "Independent test points")
+        doc.paragraph(
+            "The book's spiral spaces each class's radii evenly from 0 to 1, so every test "
+            "set covers its arm from the crowded centre to the rim alike: the points are not "
+            "independent draws, which the binomial law assumes. Each model was therefore also "
+            "measured on test sets of the same sizes whose radii are drawn at random "
+            "(independent, identically distributed points of the same arms).")
+        spiral, indep = _ratios(book), _ratios(iid)
+        small = min(set(spiral) & set(indep), default=None)
+        if small is not None:
+            rs, ri = book["rows"][0], iid["rows"][0]
+            said.append(f"At {small}/class the accuracy's sd across test sets was "
+                        f"{_sd(rs['acc_sd'])} on the book's spiral and {_sd(ri['acc_sd'])} on "
+                        f"i.i.d. sets; the binomial law predicts {_sd(ri['binomial_sd'])}: "
+                        f"ratios {spiral[small]:.2f} and {indep[small]:.2f}.")
+            said.append(f"Over all sizes the i.i.d. sets' spread is {min(indep.values()):.2f} "
+                        f"to {max(indep.values()):.2f} times the binomial law (fitted slope "
+                        f"{iid['slope']:.2f}, the law's -0.50); the book's sets' "
+                        f"{min(spiral.values()):.2f} to {max(spiral.values()):.2f} times.")
+            df = _pooled_df(rs)
+            if df > 0:
+                said.append(f"Each sd pools {rs['trials']} trials x {rs['repeats']} test sets "
+                            f"({df} degrees of freedom), so each ratio to the binomial law is "
+                            f"uncertain by about ±{100 / math.sqrt(2 * df):.0f}% "
+                            "(1/sqrt(2 df)).")
+            f = spread_ratio(rs["acc_sd"], df, ri["acc_sd"], _pooled_df(ri))
+            test = (f"{f.ratio:.2f} times the i.i.d. sets' (95% CI [{f.ci_low:.2f}, "
+                    f"{f.ci_high:.2f}], F-test p {_p(f.p)}, with {df} and {_pooled_df(ri)} "
+                    "degrees of freedom: trials x (test sets - 1))")
+            if f.ci_high < 1:
+                said.append(f"At {small}/class the book's sets' sd is {test}: the evenly "
+                            "spaced radii make a small test set's accuracy less noisy than "
+                            "independent points would; the binomial law then overstates its "
+                            "error bar, and a spread measured on the book's sets understates "
+                            "that of test data drawn independently.")
+            elif f.ci_low > 1:
+                said.append(f"At {small}/class the book's sets' sd is {test}: here the evenly "
+                            "spaced radii made a small test set's accuracy noisier than "
+                            "independent points.")
+            elif math.isfinite(f.ratio):
+                said.append(f"At {small}/class the book's sets' sd is {test}. The CI includes "
+                            "1, so this design cannot tell the two spreads apart: it detects "
+                            f"only a true ratio below {f.detectable_low:.2f} or above "
+                            f"{f.detectable_high:.2f} (80% power, 5% level).")
+        bias = iid["rows"][0]["acc_bias"]
+        said.append(f"On the i.i.d. sets, the accuracy at {iid['rows'][0]['test_samples']}"
+                    f"/class differs from that at {iid['reference']}/class by "
+                    f"{fmt(bias, 4)} per model: "
+                    f"{_versus_zero(bias, 'higher', 'lower')}.")
+        doc.items(said)
+        rows = []
+        for a, b in zip(book["rows"], iid["rows"], strict=False):
+            if a["test_samples"] == b["test_samples"]:
+                f = spread_ratio(a["acc_sd"], _pooled_df(a), b["acc_sd"], _pooled_df(b))
+                rows.append([str(a["test_samples"]), _sd(a["acc_sd"]), _sd(b["acc_sd"]),
+                             _sd(b["binomial_sd"]), "n/a" if math.isnan(f.ratio) else
+                             f"{f.ratio:.2f} [{f.ci_low:.2f}, {f.ci_high:.2f}]",
+                             _p(f.p).lstrip("= ")])
+        doc.table(["test samples/class", "sd, book's spiral", "sd, i.i.d. points",
+                   "binomial sd", "sd ratio book / i.i.d. [95% CI]", "F-test p"], rows)
+    p = book.get("p", math.nan)
+    if isinstance(p, float) and 0 < p < 1:
+        n = samples_for_margin(p)
+        k = book["classes"]
+        doc.paragraph(
+            f"How many test samples a ±1-point estimate needs: for a 95% interval of ±0.01 "
+            f"around an accuracy p, n = 1.96^2 p(1-p) / 0.01^2 independent samples. At the "
+            f"measured accuracy p = {p:.3f} that is {n} samples ({math.ceil(n / k)} per "
+            f"class over {k} classes); at p = 0.5, the worst case, {samples_for_margin(0.5)}. "
+            "The book's 100 per class gives a 95% margin of about ±"
+            f"{1.96 * math.sqrt(p * (1 - p) / (100 * k)):.3f} at this p.")
+
+
+# -- question 2 ------------------------------------------------------------------------------
+def epochs_section(doc: Document, t: Table) -> None:
+    rows = t["rows"]
+    if not rows:
+        doc.paragraph("No epochs-study run finished without diverging; nothing to report.")
+        return
+    by_epoch = {r["epoch"]: r for r in rows}
+    last = rows[-1]
+    e_acc, e_loss = t["best_acc_epoch"], t["best_loss_epoch"]
+    best_acc, best_loss = by_epoch[e_acc], by_epoch[e_loss]
+    said = [f"{t['n']} runs of {last['epoch']} epochs"
+            + (f" ({t['diverged']} more diverged and are left out)." if t["diverged"] else ".")]
+    said.append(f"Validation accuracy was highest (mean over seeds) at epoch {e_acc}: "
+                f"{fmt(best_acc['val_acc'])}; at the last epoch, {last['epoch']}, it was "
+                f"{fmt(last['val_acc'])}. Per seed, it changed from epoch {e_acc} to "
+                f"{last['epoch']} by {fmt(t['acc_change'])}: "
+                f"{_versus_zero(t['acc_change'], 'a rise', 'a decline')}.")
+    plateau = t["plateau_epoch"]
+    if plateau is not None and plateau < e_acc:
+        said.append(f"From epoch {plateau} on (where it was "
+                    f"{fmt(by_epoch[plateau]['val_acc'])}), validation accuracy stayed within "
+                    f"the noise of its best: per seed, no later logged epoch was below epoch "
+                    f"{e_acc} by more than the 95% CI.")
+    said.append(f"Validation loss was lowest at epoch {e_loss}: {fmt(best_loss['val_loss'])}.")
+    if e_loss == last["epoch"]:
+        said.append("Validation loss was still at its lowest at the last epoch, so no "
+                    f"overfitting onset was observed within {last['epoch']} epochs.")
+    elif t["onset"] is not None:
+        rise = by_epoch[t["rise_epoch"]]
+        said.append(f"It then rose by more than its CI: at epoch {t['rise_epoch']} it was "
+                    f"{fmt(rise['val_loss'])}, and by the last epoch it had risen by "
+                    f"{fmt(t['loss_rise'])} per seed. By validation loss, overfitting sets in "
+                    f"around epoch {t['onset']}.")
+    else:
+        rise = t["loss_rise"]
+        floor = detectable(rise.sd, rise.n)
+        said.append("No overfitting onset was observed: at no later logged epoch did "
+                    "validation loss rise above its minimum by more than its 95% CI (rise by "
+                    f"the last epoch: {fmt(rise)})."
+                    + ("" if not math.isfinite(floor) else
+                       f" With {rise.n} seeds and sd {rise.sd:.4f} of the per-seed rises, the "
+                       f"design detects only rises of {floor:.4f} or more (80% power, 5% "
+                       "level), so a smaller one may be there."))
+    said.append(f"Training accuracy (without dropout) went from {fmt(best_acc['train_acc'])} "
+                f"at epoch {e_acc} to {fmt(last['train_acc'])} at epoch {last['epoch']}; per "
+                f"seed, a change of {fmt(t['train_change'])}: "
+                f"{_versus_zero(t['train_change'], 'a rise', 'a decline')}.")
+    gap = last["gap"]
+    said.append(f"At the last epoch the generalization gap (train - validation accuracy) "
+                f"is {fmt(gap)}: {_versus_zero(gap, 'positive', 'negative')}.")
+    doc.items(said)
+    marks = {e_acc: "best val acc", e_loss: "lowest val loss"}
+    if t["rise_epoch"] is not None:
+        marks[t["rise_epoch"]] = "val loss above its minimum beyond the CI"
+    if e_acc == e_loss:
+        marks[e_acc] = "best val acc, lowest val loss"
+    doc.table(["epoch", "train acc", "val acc", "gap", "train loss", "val loss", "note"],
+              [[str(r["epoch"]), fmt(r["train_acc"]), fmt(r["val_acc"]), fmt(r["gap"]),
+                fmt(r["train_loss"]), fmt(r["val_loss"]), marks.get(r["epoch"], "")]
+               for r in rows])
+    doc.image("epochs.png", "Train and validation accuracy and loss over epochs (log scale; "
+              "mean over seeds, 95% CI bands), best epochs and overfitting onset marked.")
+
+
+# -- question 3 ------------------------------------------------------------------------------
+def lr_section(doc: Document, t: Table, classes: int, scan: Table,
+                against: Table | None = None) -> None:
+    rows = t["rows"]
+    said = []
+    diverged = [r for r in rows if r["diverged"]]
+    for r in diverged:
+        total = r["n"] + r["diverged"]
+        at = ", ".join(str(e) for e in r["diverged_at"])
+        said.append(f"lr {r['lr']:g}: {r['diverged']} of {total} runs diverged (the loss "
+                    f"became NaN or infinite, at epoch {at}); they are left out of the means"
+                    + ("; no run at this lr finished." if r["n"] == 0 else "."))
+    if not diverged:
+        said.append("No run diverged at any learning rate.")
+    ok = [r for r in rows if r["n"]]
+    if against is not None and against["rows"]:
+        ref, size, comps = against["reference"], against["test_samples"], against["rows"]
+        m = len(comps)
+        by_lr = {s["setting"]: s for s in against["settings"]}
+        best = by_lr[ref]
+        doc.paragraph(
+            f"Measured on fresh test sets of {size}/class (the mean over the repeats, per run) "
+            f"and compared seed by seed ({_SHARED['lr']}): each learning rate against the one "
+            f"with the highest mean test accuracy, Holm-corrected over the {m} comparisons.")
+        said.append(f"On the fresh test sets the highest mean test accuracy was at lr "
+                    f"{ref:g}: {fmt(best['acc'])}.")
+        val_best = t.get("best_lr")
+        if val_best is not None and not math.isclose(val_best, ref):
+            said.append(f"(On the validation set the highest mean final accuracy was at lr "
+                        f"{val_best:g}: the two choices disagree, a sign of a near tie.)")
+        below = [r for r in comps if r["acc_holm"] < 0.05 and r["acc"].diff.mean > 0]
+        above = [r for r in comps if r["acc_holm"] < 0.05 and r["acc"].diff.mean < 0]
+        if below:
+            said.append(f"Lower than at lr {ref:g}, per seed and after Holm's correction over "
+                        f"{m} comparisons: " + ", ".join(
+                            f"lr {r['a']:g} ({fmt(by_lr[r['a']]['acc'])}; lr {ref:g} higher by "
+                            f"{fmt(r['acc'].diff, 4)}, Holm-adjusted p {_p(r['acc_holm'])})"
+                            for r in below) + ".")
+        if above:  # possible only when some seeds diverged at one of the two rates
+            said.append(f"Higher than at lr {ref:g} on the seeds both finished: " + ", ".join(
+                f"lr {r['a']:g} (by {fmt(r['acc'].diff, 4)} per seed, Holm-adjusted p "
+                f"{_p(r['acc_holm'])})" for r in above) + ".")
+        for r in comps:
+            if not r["acc_holm"] < 0.05:
+                said.append(f"lr {r['a']:g} ({fmt(by_lr[r['a']]['acc'])}) is not detectably "
+                            f"different from lr {ref:g}: per seed, lr {ref:g} minus lr "
+                            f"{r['a']:g} is {fmt(r['acc'].diff, 4)}, p {_p(r['acc'].p)} "
+                            f"(Holm-adjusted p {_p(r['acc_holm'])}). " + _detects(r["acc"]))
+        said.append(f"lr {ref:g} was picked as the best on these same test sets, which "
+                    "flatters it: the highest of several noisy means is biased upward, so a "
+                    "difference from it that survives the correction is likely smaller than "
+                    "shown, and a near tie may have gone the other way. An unbiased comparison "
+                    "would pick the learning rate on one set of seeds and compare it on fresh "
+                    "ones.")
+        low_loss = min(against["settings"], key=lambda s: s["loss"].mean)
+        said.append(f"The lowest mean test loss was at lr {low_loss['setting']:g}: "
+                    f"{fmt(low_loss['loss'])}.")
+        chance = 1 / classes
+        guessing = [s for s in against["settings"] if s["acc"].n >= 2
+                    and s["acc"].ci_low <= chance <= s["acc"].ci_high]
+        if guessing:
+            said.append(", ".join(f"lr {s['setting']:g} ({fmt(s['acc'])})" for s in guessing)
+                        + f": test accuracy indistinguishable from guessing "
+                        f"(1/{classes} = {chance:.3f}; the 95% CI includes it).")
+    elif ok:
+        best = max(ok, key=lambda r: r["val_acc"].mean)
+        said.append(f"The highest mean final validation accuracy was at lr {best['lr']:g}: "
+                    f"{fmt(best['val_acc'])}. Fewer than two learning rates have fresh test "
+                    "sets, so none is compared with it.")
+    doc.items(said)
+    if against is not None and against["rows"]:
+        _against_table(doc, against, lambda lr: f"lr {lr:g}", "lr")
+    doc.paragraph("On the validation set, over seeds: 'best' is the highest validation "
+                  "accuracy (lowest loss) over the logged epochs of each run; being the "
+                  "extreme of noisy measurements it is biased upward, so learning rates are "
+                  "compared by their final values.")
+    doc.table(["lr", "runs", "diverged (at epoch)", "final train acc", "final val acc",
+               "best val acc", "final val loss", "best val loss"],
+              [[f"{r['lr']:g}", str(r["n"]),
+                f"{r['diverged']}" + (f" ({', '.join(map(str, r['diverged_at']))})"
+                                      if r["diverged"] else ""),
+                fmt(r["train_acc"]), fmt(r["val_acc"]), fmt(r["best_val_acc"]),
+                fmt(r["val_loss"]), fmt(r["best_val_loss"])] for r in rows])
+    doc.image("lr.png", "Final and best validation accuracy and loss against the learning "
+              "rate (95% CIs; diverged runs marked x), and validation curves per lr.")
+    _scan_section(doc, scan, "learning rates", lambda lr: f"lr {lr:g}")
+
+
+def crossed_section(doc: Document, t: Table) -> None:
+    """The epochs study at each training size: where overfitting starts, and what early
+    stopping on the validation loss would have given on a fresh test set."""
+    rows = [r for r in t["rows"] if r["rows"]]
+    if not rows:
+        return
+    doc.heading(3, "Training size x epochs, and early stopping")
+    doc.paragraph(
+        "The long runs were repeated at several training sizes, since where overfitting "
+        "starts depends on both. Early stopping here keeps each run's model of the logged "
+        "epoch with the lowest validation loss; it is then measured on a fresh test set "
+        "logged beside the validation set, which took no part in the choice, and compared "
+        "with the same run's last epoch (paired: the same run).")
+    said = []
+    for r in rows:
+        n, last = r["train_samples"], r["rows"][-1]
+        head = f"At {n}/class ({r['n']} runs): validation loss lowest at epoch " \
+               f"{r['best_loss_epoch']}"
+        if r["onset"] is not None:
+            head += (f", then above it beyond the noise from epoch {r['rise_epoch']} (risen by "
+                     f"{fmt(r['loss_rise'])} per seed at epoch {last['epoch']})")
+        else:
+            head += (f", with no rise beyond the noise after it (change to the last epoch "
+                     f"{fmt(r['loss_rise'])})")
+        head += ("; validation accuracy was highest at the last epoch" if
+                 r["best_acc_epoch"] == last["epoch"] else
+                 f"; validation accuracy changed from its best epoch {r['best_acc_epoch']} to "
+                 f"the last by {fmt(r['acc_change'])} "
+                 f"({_versus_zero(r['acc_change'], 'a rise', 'a decline')})")
+        head += f"; final gap {fmt(last['gap'])}."
+        said.append(head)
+        stop = r["early_stopping"]
+        if stop is not None and stop["acc_gain"].n:
+            said.append(
+                f"At {n}/class early stopping chose epochs {_epochs_span(stop['epochs'])}; "
+                f"on the fresh test set ({stop['test_samples']}/class) it gave accuracy "
+                f"{fmt(stop['acc_stop'])} against {fmt(stop['acc_last'])} at epoch "
+                f"{stop['last']}: per run {fmt(stop['acc_gain'], 4)} "
+                f"({_versus_zero(stop['acc_gain'], 'a gain', 'a loss')}), and test loss "
+                f"{fmt(stop['loss_gain'], 4)} "
+                f"({_versus_zero(stop['loss_gain'], 'higher', 'lower')}).")
+    doc.items(said)
+    doc.table(["train samples/class", "runs", "lowest val loss at", "loss rise to the end",
+               "best val acc at", "val acc change to the end", "final gap",
+               "early-stopping test acc gain"],
+              [[str(r["train_samples"]), str(r["n"]), str(r["best_loss_epoch"]),
+                fmt(r["loss_rise"], 4), str(r["best_acc_epoch"]), fmt(r["acc_change"], 4),
+                fmt(r["rows"][-1]["gap"]),
+                fmt(r["early_stopping"]["acc_gain"], 4) if r["early_stopping"] else "n/a"]
+               for r in rows])
+
+
+def _epochs_span(epochs: list[int]) -> str:
+    """``"210 to 3000 (median 1000)"`` for a list of per-run epochs."""
+    if not epochs:
+        return "none"
+    median = sorted(epochs)[len(epochs) // 2]
+    return (f"{epochs[0]}" if epochs[0] == epochs[-1] else
+            f"{min(epochs)} to {max(epochs)} (median {median})")
+
+
+def lr_late_section(doc: Document, t: Table, base: Base) -> None:
+    """The refined grid, and the rates still improving when training stopped."""
+    said = []
+    if base.refined:
+        said.append("After the first pass, the grid was refined around the best rate with "
+                    + ", ".join(f"{lr:g}" for lr in base.refined)
+                    + " (log-spaced between it and its neighbours, same seeds).")
+    still = [r for r in t["rows"] if r["n"] >= 2 and r["late_from"] is not None and (
+        r["late_loss"].ci_high < 0 or r["late_acc"].ci_low > 0)]
+    split = next((r["late_split"] for r in t["rows"] if r["late_from"] is not None), None)
+    where = "the fresh test set" if split == "test_curve" else "the validation set"
+    for r in still:
+        said.append(f"lr {r['lr']:g} was still improving when training stopped: from epoch "
+                    f"{r['late_from']} to the last, loss on {where} changed by "
+                    f"{fmt(r['late_loss'], 4)} and accuracy by {fmt(r['late_acc'], 4)} per "
+                    "run; more epochs would help it, so its comparison at this length "
+                    "understates it.")
+    settled = [r for r in t["rows"] if r["n"] >= 2 and r["late_from"] is not None
+               and r not in still]
+    if settled:
+        said.append("Not improving beyond the noise over the second half of the run: "
+                    + ", ".join(f"lr {r['lr']:g} (loss {fmt(r['late_loss'], 4)})"
+                                for r in settled) + ".")
+    if said:
+        doc.heading(4, "Still improving at the end?")
+        doc.items(said)
+
+
+# -- question 4 ------------------------------------------------------------------------------
+def regularizers_section(doc: Document, t: Table) -> None:
+    rows = t["rows"]
+    if not rows:
+        doc.paragraph("No regularizers-study run is stored; nothing to report.")
+        return
+    doc.paragraph(
+        "Each arm switches off one of the chapter's regularizers (dropout 0.1, L2 5e-4 on the "
+        "first layer, Adam's decay 5e-5), all of them, or puts L1 in place of L2, at the "
+        "same seeds as the book's setting; each is compared with the book's arm seed by "
+        f"seed on the largest fresh test sets ({t['test_samples']}/class), Holm-corrected "
+        "over the arms of a training size.")
+    said = []
+    for n in sorted({r["train_samples"] for r in rows}):
+        at = [r for r in rows if r["train_samples"] == n]
+        book = next((r for r in at if r["arm"] == "book"), None)
+        if book is None:
+            continue
+        said.append(f"At {n}/class the book's setting reached test accuracy {fmt(book['acc'])},"
+                    f" loss {fmt(book['loss'])}, gap {fmt(book['gap'])}.")
+        for r in at:
+            if r["arm"] == "book":
+                continue
+            said.append(_paired_verdict(f"{n}/class, {r['arm']}: test accuracy",
+                                        r["acc_vs_book"], r["acc_holm"], len(at) - 1)
+                        + f" Test loss {fmt(r['loss_vs_book'].diff, 4)} (Holm p "
+                        f"{_p(r['loss_holm'])}); gap {fmt(r['gap'])}; mean |W| of the first "
+                        f"layer {fmt(r['mean_abs'], 4)} (book {fmt(book['mean_abs'], 4)}).")
+    doc.items(said)
+    doc.table(["train samples/class", "arm", "runs", "diverged", "test acc", "test loss",
+               "gap (train - test acc)", "test loss above its minimum at the end",
+               "mean |W| (layer 1)", "|W| < 0.001", "acc vs book [95% CI]", "Holm p"],
+              [[str(r["train_samples"]), r["arm"], str(r["runs"]), str(r["diverged"]),
+                fmt(r["acc"]), fmt(r["loss"]), fmt(r["gap"]), fmt(r["overfit"], 4),
+                fmt(r["mean_abs"], 4), fmt(r["small"], 3),
+                fmt(r["acc_vs_book"].diff, 4) if "acc_vs_book" in r else "reference",
+                _p(r["acc_holm"]).lstrip("= ") if "acc_holm" in r else ""] for r in rows])
+
+
+# -- the why ---------------------------------------------------------------------------------
+#: A why-table row's setting in words, by study.
+_SETTING = {"samples": lambda v: f"{int(v)} training samples/class",
+            "epochs": lambda v: f"{int(v)} training samples/class, long runs (epochs study)",
+            "lr": lambda v: f"lr {float(v):g}"}
+
+
+def _epochs_list(epochs: list[int]) -> str:
+    return ", ".join(map(str, epochs))
+
+
+def why_section(doc: Document, t: Table) -> None:
+    """Dead units, collapse to one class and loss-versus-accuracy divergence per setting:
+    measurements that explain the means above."""
+    rows = [r for r in t["rows"] if r["measured"]]
+    doc.heading(2, "Inside the runs: dead units, collapse, overconfidence")
+    if not rows:
+        doc.paragraph("This store holds no inside measurements (it was written before they "
+                      "were recorded); rerun the study into a new --out directory for them.")
+        return
+    chance = 1 / t["classes"]
+    doc.paragraph(
+        "Measured on every run that did not diverge, at every logged epoch: dead hidden units "
+        "(ReLU output 0 for every training sample, dropout off: such a unit also passes no "
+        "gradient, so training cannot revive it); collapse (the run predicted two or more "
+        "classes, then one class only on the validation set); overconfidence (validation loss "
+        f"more than {t['loss_rise']:.0%} above its lowest value so far while validation "
+        f"accuracy stays within {t['acc_hold'] * 100:g} point of its value there: the loss "
+        "says the model got worse while its answers did not).")
+    said = []
+    for r in rows:
+        where = _SETTING[r["study"]](r["value"])
+        if r["half_dead"]:
+            acc = r["half_dead_acc"]
+            near = acc.n >= 2 and acc.ci_low <= chance <= acc.ci_high
+            said.append(
+                f"At {where}, {r['half_dead']} of {r['measured']} runs end with more than half "
+                f"of their {r['hidden']} hidden units dead (dead fraction over all "
+                f"{r['measured']} runs: {fmt(r['dead'])}); their final validation accuracy "
+                f"is {fmt(acc)}"
+                + (f", indistinguishable from chance (1/{t['classes']} = {chance:.3f})."
+                   if near else f" (chance: {chance:.3f})."))
+        if r["collapsed"]:
+            said.append(
+                f"At {where}, {r['collapsed']} of {r['measured']} runs collapsed to predicting "
+                f"one class (at epoch {_epochs_list(r['collapsed_at'])}); "
+                + (f"{r['collapsed_end']} still did at the end." if r["collapsed_end"] else
+                   "none still did at the end."))
+        if r["overconfident"]:
+            said.append(
+                f"At {where}, {r['overconfident']} of {r['measured']} runs became "
+                f"overconfident (from epoch {_epochs_list(r['overconfident_at'])}); final "
+                f"validation accuracy {fmt(r['val_acc'])}.")
+    samples = [r for r in rows if r["study"] == "samples"]
+    if len(samples) >= 2 and samples[0]["dead"].n and samples[-1]["dead"].n:
+        lo, hi = samples[0], samples[-1]
+        said.append(f"Fraction of hidden units dead at the end: {fmt(lo['dead'])} with "
+                    f"{_SETTING['samples'](lo['value'])}, {fmt(hi['dead'])} with "
+                    f"{_SETTING['samples'](hi['value'])}.")
+    if not any(r["collapsed"] for r in rows):
+        said.append(f"No run collapsed to one class ({sum(r['measured'] for r in rows)} "
+                    "run-settings measured).")
+    if not any(r["overconfident"] for r in rows):
+        said.append(f"No run became overconfident ({sum(r['measured'] for r in rows)} "
+                    "run-settings measured).")
+    doc.items(said)
+    doc.table(["setting", "runs", "diverged", "collapsed (at epoch)", "still collapsed at end",
+               "overconfident (from epoch)", "dead units at end", "runs > half dead",
+               "final val acc"],
+              [[_SETTING[r["study"]](r["value"]), str(r["runs"]), str(r["diverged"]),
+                f"{r['collapsed']}" + (f" ({_epochs_list(r['collapsed_at'])})"
+                                       if r["collapsed"] else ""),
+                str(r["collapsed_end"]),
+                f"{r['overconfident']}" + (f" ({_epochs_list(r['overconfident_at'])})"
+                                           if r["overconfident"] else ""),
+                fmt(r["dead"]), str(r["half_dead"]), fmt(r["val_acc"])] for r in t["rows"]])
+
+
