@@ -453,3 +453,16 @@ def test_cupy_trains_with_counter_masks_by_default_and_as_numpy_does(cupy_backen
     for name, value in model.parameters().items():
         np.testing.assert_allclose(host(value), host(on_cpu.parameters()[name]), rtol=1e-3,
                                    atol=1e-5)
+
+
+def test_a_loaded_model_keys_its_dropout_layers_apart_from_the_saved_ones(tmp_path):
+    model, (X, y), _ = presets.build(presets.get("ch15"), seed=2, dropout_masks="counter")
+    model.train(X, y, epochs=2, log_every=None)
+    model.save(tmp_path / "m.npz")
+    loaded = xpnet.Model.load(tmp_path / "m.npz")
+    saved_key = next(layer.rng.key for layer in model.layers if isinstance(layer, Dropout))
+    loaded_key = next(layer.rng.key for layer in loaded.layers if isinstance(layer, Dropout))
+    later = loaded.rng.spawn_key()
+    assert len({saved_key, loaded_key, later}) == 3
+    # the host stream resumes where it was saved, as before
+    assert loaded.rng.get_state()["pcg64"] == model.rng.get_state()["pcg64"]
