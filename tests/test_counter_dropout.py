@@ -509,3 +509,25 @@ def test_a_loaded_model_keys_its_dropout_layers_apart_from_the_saved_ones(tmp_pa
     assert len({saved_key, loaded_key, later}) == 3
     # the host stream resumes where it was saved, as before
     assert loaded.rng.get_state()["pcg64"] == model.rng.get_state()["pcg64"]
+
+
+@pytest.mark.parametrize("masks", ["host", "counter"])
+def test_many_models_with_two_dropout_layers_of_one_shape(masks):
+    # each Dropout twin has the copies' streams of its own: a host mask drawn for the second
+    # layer no longer lands in the array the first layer's backward pass reads
+    def built(seed):
+        model = xpnet.Model(seed=seed, dropout_masks=masks)
+        for layer in (Dense(2, 16), ReLU(), Dropout(0.3), Dropout(0.3), Dense(16, 3),
+                      Softmax()):
+            model.add(layer)
+        model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.02))
+        return model, xpnet.datasets.spiral(samples=50, classes=3, seed=seed)
+
+    pairs = [built(s) for s in (1, 2)]
+    many = ManyModels.from_models([m for m, _ in pairs], [d for _, d in pairs])
+    many.train(epochs=5)
+    for i, seed in enumerate((1, 2)):
+        alone, (X, y) = built(seed)
+        alone.train(X, y, epochs=5, log_every=None)
+        for name, value in alone.parameters().items():
+            np.testing.assert_array_equal(host(many.parameters(i)[name]), host(value))
