@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One GPU session in one command: the device, the versions, `xpnet bench --device cuda` (all
-# cases, huge included), bench_many.py on CuPy, and the CuPy test matrix, every output in DIR.
+# cases, huge and huge_dropout included), bench_many.py and bench_masks.py on CuPy, and the
+# CuPy test matrix, every output in DIR.
 #
 #   bash benchmarks/gpu_session.sh [DIR]        # DIR defaults to $OUT; run from anywhere
 #
@@ -12,14 +13,17 @@
 # failed step does not stop the next. Each step has a time limit, cut to what is left of
 # GPU_SESSION_SECONDS (default 525: the whole session stays under 9 minutes); a step that
 # reaches its limit gets SIGINT (rc 124; bench keeps the cases it finished: it writes its
-# JSON after every case) and SIGKILL 15 s later. DIR receives 8 files: summary.txt, env.txt,
-# many.log, many-gpu.json, bench.log, bench-gpu.json, pytest.log (the fast-path tests, then the
-# matrix), pytest-cupy.xml.
+# JSON after every case) and SIGKILL 15 s later. DIR receives 8 files (the device tool returns
+# at most 8): summary.txt, env.txt, many.log (bench_many's two runs, then bench_masks' JSON),
+# many-gpu.json, bench.log, bench-gpu.json, pytest.log (the fast-path and counter-mask tests,
+# then the matrix), pytest-cupy.xml.
 #
 # Estimated durations on one H100 (not yet measured; the first session's summary.txt has the
-# real ones): device and versions ~15 s, installs ~10 s, bench_many ~60 s (two runs), bench
-# ~4-5 min (torch.compile compiles each of the 7 cases for ~20-40 s; the CPU baselines take
-# ~40 s in all at 3 repeats), pytest ~2 min.
+# real ones): device and versions ~15 s, installs ~10 s, the fast paths and masks ~40 s,
+# bench_many ~60 s (two runs), bench_masks ~15 s, bench ~4-5 min (torch.compile compiles each
+# of the 8 cases for ~20-40 s; the CPU baselines take ~40 s in all at 3 repeats; the four
+# cases with GPU targets, reference, reference_dropout, huge and huge_dropout, come first),
+# pytest ~2 min.
 set -u
 
 DIR=${1:-${OUT:-}}
@@ -120,10 +124,12 @@ from xpnet.backend import available
 print("xpnet backends here:", available())
 EOF
 
-# --- the fast paths first (~30 s): CuPy's fused kernels and graph replay against the generic
-# path (tests/test_engine_fused.py), the part of xpnet that no CPU test can run -----------------------
-step fast-paths "$DIR/pytest.log" 90 env XPNET_TEST_BACKENDS=cupy "$PY" -m pytest -q \
-    tests/test_engine_fused.py -p no:cacheprovider -rs
+# --- the fast paths first (~40 s): CuPy's fused kernels and graph replay against the generic
+# path (tests/test_engine_fused.py), and the counter-based dropout masks (Philox on CuPy, in
+# Array API operations and as one kernel) against NumPy's bits (tests/test_counter_dropout.py):
+# the parts of xpnet that no CPU test can run on the device ---------------------------------------
+step fast-paths "$DIR/pytest.log" 120 env XPNET_TEST_BACKENDS=cupy "$PY" -m pytest -q \
+    tests/test_engine_fused.py tests/test_counter_dropout.py -p no:cacheprovider -rs
 
 # --- many models at once (~60 s) ----------------------------------------------------------------
 # the issue's command (ch15, with Dropout: every copy draws its masks on the host), then the
@@ -133,7 +139,13 @@ step many "$DIR/many.log" 75 "$PY" benchmarks/bench_many.py --device cuda --mode
 step many-no-dropout "$DIR/many.log" 45 "$PY" benchmarks/bench_many.py --device cuda \
     --models 64 --epochs 50 --repeats 3 --no-dropout
 
-# --- the suite (~4-5 min): reference and huge first, every case written as it finishes ---------
+# --- one huge-sized dropout mask (~15 s): the host stream and its copy (what every step paid
+# before) against Philox in CuPy operations and as one kernel, and applying a mask, for scale
+# (a JSON object in many.log) -------------------------------------------------------------------
+step masks "$DIR/many.log" 60 "$PY" benchmarks/bench_masks.py --device cuda --repeats 5
+
+# --- the suite (~4-5 min): the cases with GPU targets first (reference, reference_dropout, huge,
+# huge_dropout), every case written as it finishes --------------------------------------------
 step bench "$DIR/bench.log" 300 "$PY" -m xpnet bench --device cuda --repeats 3 \
     --json "$DIR/bench-gpu.json"
 

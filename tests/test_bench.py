@@ -5,6 +5,7 @@ end need CuPy and a GPU and skip without them. No timing is asserted."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -84,7 +85,7 @@ def test_the_six_cases_and_their_epochs():
         assert 2 <= workloads.default_epochs(w, quick=True) <= workloads.default_epochs(w)
     with pytest.raises(ValueError, match="unknown benchmark case 'giant'; choose from "
                        "reference, reference_dropout, wide, wide_dropout, big, big_dropout, "
-                       "huge"):
+                       "huge, huge_dropout"):
         workloads.get("giant")
     with pytest.raises(ValueError, match="dropout rate"):
         Workload("bad", 10, 8, 1.5)
@@ -92,7 +93,10 @@ def test_the_six_cases_and_their_epochs():
 
 def test_the_huge_case_by_hand():
     w = workloads.get("huge")
-    assert list(workloads.GPU_CASES) == ["huge"] and "huge" not in workloads.CASES
+    assert list(workloads.GPU_CASES) == ["huge", "huge_dropout"]
+    assert "huge" not in workloads.CASES and "huge_dropout" not in workloads.CASES
+    assert workloads.get("huge_dropout") == dataclasses.replace(w, name="huge_dropout",
+                                                               dropout=0.1)
     assert (w.samples_per_class, w.classes, w.N, w.features, w.hidden, w.dropout) == (
         100000, 3, 300000, 2, 1024, 0.0)
     N, D, H, C = 300000, 2, 1024, 3
@@ -113,7 +117,10 @@ def test_the_huge_case_by_hand():
 def test_default_cases_and_contenders_per_device():
     assert workloads.default_cases("cpu") == list(workloads.CASES.values())
     assert [w.name for w in workloads.default_cases("cuda")] == [
-        "reference", "huge", "reference_dropout", "wide", "wide_dropout", "big", "big_dropout"]
+        "reference", "reference_dropout", "huge", "huge_dropout", "wide", "wide_dropout", "big",
+        "big_dropout"]
+    assert [w.name for w in workloads.default_cases("cuda", quick=True)] == [
+        "reference", "reference_dropout", "huge", "huge_dropout", "wide"]
     with pytest.raises(ValueError, match="unknown device 'tpu'; choose from cpu, cuda"):
         workloads.default_cases("tpu")
     assert contenders.default_contenders("cpu") == [
@@ -330,7 +337,7 @@ def test_cli_writes_json(tmp_path, capsys):
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--cases", "reference,giant"], "unknown case 'giant'; choose from reference, "
-     "reference_dropout, wide, wide_dropout, big, big_dropout, huge"),
+     "reference_dropout, wide, wide_dropout, big, big_dropout, huge, huge_dropout"),
     (["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
     (["--contenders", "jax"], "unknown contender 'jax'; choose from book,"),
     (["--repeats", "0"], "expected a positive integer"),

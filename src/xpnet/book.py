@@ -58,7 +58,7 @@ from .errors import ModelFileError
 from .io import atomic_write_bytes
 from .nn import activations, layers, losses, metrics, optimizers
 from .nn.ops import Ops
-from .random import Generator
+from .random import DropoutStream, Generator
 
 __all__ = [
     "Accuracy",
@@ -326,7 +326,7 @@ class Layer_Dropout(_Layer):
         super().__init__(layers.Dropout(rate))
 
     @property
-    def rng(self) -> Generator:
+    def rng(self) -> DropoutStream:
         """The stream the masks are drawn from (``xpnet gradcheck`` rewinds it)."""
         return self.xpnet.rng  # type: ignore[attr-defined]
 

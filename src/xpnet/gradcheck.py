@@ -331,7 +331,8 @@ def _float64_copy(component: Any, b: Backend) -> Any:
     for name, p in _params(c64).items():
         _set_param(c64, name, b.xp.astype(p, b.xp.float64))
     if isinstance(getattr(c64, "ops", None), Ops):
-        c64.ops = Ops(b)  # plain float64 arithmetic: the book's float32 casts would blur it
+        # plain float64 arithmetic: the book's float32 casts would blur it (the same masks)
+        c64.ops = Ops(b, masks=c64.ops.masks)
     return c64
 
 

@@ -299,8 +299,11 @@ class SavedModel:
                     state.setdefault(name, {})[slot] = b.asarray(value)
             if state:
                 layer.optimizer_state = state  # type: ignore[attr-defined]
-        # the rng was advanced by building the layers: restore the saved stream
-        rng.set_state(self.meta["rng"])
+        # the rng was advanced by building the layers: restore the saved stream (keeping the
+        # count of counter-based keys its Dropout layers took, so that no later layer of
+        # this model repeats one)
+        taken = rng.get_state()["counter_keys"]
+        rng.set_state({**self.meta["rng"], "counter_keys": taken})
         if self.loss is not None:
             model.set(loss=self.loss, optimizer=self.optimizer, accuracy=self.accuracy)
 

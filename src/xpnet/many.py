@@ -30,7 +30,7 @@ from .backend import to_numpy
 from .engine import lend, training_views
 from .model import Model
 from .nn.losses import regularization_loss
-from .random import Generator
+from .random import DropoutStream, Generator
 
 __all__ = ["ManyModels", "Streams"]
 
@@ -40,15 +40,17 @@ BLOCK_BYTES = 3 * 2**20
 
 class Streams:
     """The random streams of several copies, drawing as one: ``randn(a, b)`` and
-    ``keep_mask(keep, (M, ...))`` give each copy's draw, from its own stream, stacked."""
+    ``keep_mask(keep, (M, ...))`` give each copy's draw, from its own stream, stacked;
+    ``next_counter()`` gives each copy's key and position of a counter-based mask (of
+    :class:`~xpnet.random.DropoutStream` s), as arrays."""
 
-    def __init__(self, rngs: Sequence[Generator]):
+    def __init__(self, rngs: Sequence[Generator | DropoutStream]):
         self.rngs = list(rngs)
         self.nnfs = any(r.nnfs for r in self.rngs)
         self._masks: dict[tuple[int, ...], np.ndarray] = {}
 
     def randn(self, *shape: int) -> np.ndarray:
-        return np.stack([rng.randn(*shape) for rng in self.rngs])
+        return np.stack([rng.randn(*shape) for rng in self.rngs])  # type: ignore[union-attr]
 
     def keep_mask(self, keep: float, shape: tuple[int, ...]) -> np.ndarray:
         host = self._masks.get(shape)
@@ -57,6 +59,13 @@ class Streams:
         for m, rng in enumerate(self.rngs):
             rng.keep_mask(keep, shape[1:], out=host[m])
         return host
+
+    def next_counter(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each copy's key and position (uint64 arrays): copy ``m`` draws the mask it draws
+        alone (:func:`xpnet.philox.keep_mask` takes the arrays)."""
+        taken = [rng.next_counter() for rng in self.rngs]  # type: ignore[union-attr]
+        return (np.asarray([k for k, _ in taken], dtype=np.uint64),
+                np.asarray([p for _, p in taken], dtype=np.uint64))
 
 
 class ManyModels:
@@ -79,10 +88,14 @@ class ManyModels:
         Copies computed together per operation. Many copies at once share Python's overhead,
         but arrays that outgrow the CPU caches stream through memory at a fraction of the
         speed; the default keeps a block's activations within a few megabytes.
+    dropout_masks : {"auto", "host", "counter"}
+        Where the copies' dropout masks come from (see :class:`~xpnet.Model`); each copy
+        draws the masks it draws alone either way.
     """
 
     def __init__(self, preset: str | presets.Preset, *, seeds: Sequence[int], lr: Any = None,
-                 l2: float | None = None, backend: Any = "numpy", block: int | None = None):
+                 l2: float | None = None, backend: Any = "numpy", block: int | None = None,
+                 dropout_masks: str = "auto"):
         p = preset if isinstance(preset, presets.Preset) else presets.get(preset)
         if p.task != "classification" or p.hidden_layers != 1:
             msg = f"ManyModels trains the spiral classifiers (ch14, ch15, ch18), not {p.name!r}."
@@ -95,7 +108,8 @@ class ManyModels:
             msg = "learning rates must be > 0 and the L2 strength >= 0."
             raise ValueError(msg)
         self.preset: presets.Preset | None = p if l2 is None else replace(p, l2=float(l2))
-        built = [presets.build(replace(self.preset, lr=r), backend=backend, seed=int(s))
+        built = [presets.build(replace(self.preset, lr=r), backend=backend, seed=int(s),
+                               dropout_masks=dropout_masks)
                  for s, r in zip(seeds, lrs, strict=True)]
         self._setup([m for m, _, _ in built], [d for _, d, _ in built], block)
 
@@ -223,17 +237,21 @@ def _stack(models: Sequence[Model]) -> Model:
         if [(type(layer), layer.get_config()) for layer in model.layers] != described:
             msg = "ManyModels needs models of one architecture (the same layers and settings)."
             raise ValueError(msg)
+    sources = {model.dropout_masks for model in models}
+    if len(sources) > 1:
+        msg = (f"ManyModels needs models that draw dropout masks alike, got dropout_masks "
+               f"{sorted(sources)}; build them with one dropout_masks.")
+        raise ValueError(msg)
     stacked = Model(backend=first.backend, seed=0, precision=first.precision,
-                    dtype=first.dtype)
-    streams = Streams([model.rng for model in models])
+                    dtype=first.dtype, dropout_masks=first.dropout_masks)
     xp = first.backend.xp
     for i, layer in enumerate(first.layers):
         twin = copy.copy(layer)  # the same settings; parameters and stream of its own
         twin.params = {name: xp.stack([model.layers[i].params[name] for model in models])
                        for name in layer.params}
         twin.grads = {}
-        if hasattr(twin, "rng"):
-            twin.rng = streams
+        if hasattr(twin, "rng"):  # each copy's stream of this layer (host draws: the model's)
+            twin.rng = Streams([model.layers[i].rng for model in models])  # type: ignore[attr-defined]
         stacked.add(twin)
     optimizer: Any = copy.copy(first.optimizer)
     assert first.loss is not None and all(m.optimizer is not None for m in models)

@@ -70,12 +70,23 @@ class Model:
         update instead of a dozen. CuPy has them; elsewhere the flag changes nothing. Not
         with faithful mode, whose rounding is the book's. (Tests pass a
         :class:`xpnet.engine.fused.Kernels` to run the reference implementation on NumPy.)
+    dropout_masks : {"auto", "host", "counter"}
+        Where Dropout layers' masks come from while training. ``"host"``: drawn from the
+        model's random stream on the host and copied to the device. ``"counter"``: computed
+        on the device by a counter-based generator (Philox4x32-10, :mod:`xpnet.philox`) keyed
+        from the seed, one stream per Dropout layer, reproducible from the seed and with no
+        host round trip; the host stream (data, weights, shuffles) is then the same as
+        without dropout. ``"auto"`` (default): ``"counter"`` on CuPy, ``"host"`` elsewhere (on
+        the CPU the host stream is faster and keeps earlier runs' figures). Faithful mode
+        always draws the book's masks on the host (``"counter"`` is refused there).
 
     Attributes
     ----------
     ops : Ops
         The model's engine (plain or faithful), which its layers compute with outside
         training steps.
+    dropout_masks : str
+        ``"host"`` or ``"counter"``: where the masks come from (``"auto"`` resolved).
 
     Notes
     -----
@@ -105,6 +116,7 @@ class Model:
         precision: str | None = None,
         dtype: str = "float32",
         fast: bool | Kernels = False,
+        dropout_masks: str = "auto",
     ):
         self.backend = resolve(backend, device)
         self.rng = as_generator(seed)
@@ -119,7 +131,8 @@ class Model:
                    "differently from the book's code. Drop fast=True, or use an integer seed.")
             raise ValueError(msg)
         self.precision, self.dtype, self.fast = precision, dtype, fast
-        self.ops = engine.for_model(self.backend, precision, dtype)
+        self.dropout_masks = engine.mask_source(dropout_masks, self.backend, precision)
+        self.ops = engine.for_model(self.backend, precision, dtype, self.dropout_masks)
         self._kernels: Kernels | None = None  # built on the first training run that uses them
         self.layers: list[Layer] = []
         self.loss: Loss | None = None

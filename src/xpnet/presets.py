@@ -175,15 +175,15 @@ def draw_data(p: Preset, samples: int, rng: Generator, backend: Any,
 
 
 def build(p: Preset, *, backend: Any = "numpy", seed: SeedLike = 0,
-          fast: bool = False) -> tuple[Model, tuple, Any]:
-    """Draw the training data and build the model in the book's order (``fast``: see
-    :class:`~xpnet.Model`).
+          fast: bool = False, dropout_masks: str = "auto") -> tuple[Model, tuple, Any]:
+    """Draw the training data and build the model in the book's order (``fast`` and
+    ``dropout_masks``: see :class:`~xpnet.Model`).
 
     Returns ``(model, (X, y), test)``, where ``test`` is the test data when the chapter
     draws it before building the model (ch18), else a function drawing it later (or None).
     """
     rng = as_generator(seed)
-    model = Model(backend=backend, seed=rng, fast=fast)
+    model = Model(backend=backend, seed=rng, fast=fast, dropout_masks=dropout_masks)
     faithful = model.precision == "nnfs"
     train = draw_data(p, p.train_samples, rng, model.backend, faithful)
     test: Any = None

@@ -10,6 +10,12 @@ legacy generator seeded with 0, standard normals cast to float32. One such strea
 by the data and the model reproduces the book's draw order (data, then each Dense layer's
 weights in construction order, then one dropout mask per training forward pass).
 
+Dropout masks may instead come from a counter-based generator on the device
+(:mod:`xpnet.philox`, ``Model(dropout_masks="counter")``). Each Dropout layer then has a
+:class:`DropoutStream`: the model's host stream, and a key of its own that
+:meth:`Generator.spawn_key` derives from the seed without drawing anything, so that the
+data, the initial weights and the shuffles are the same whichever source the masks have.
+
 >>> rng = Generator("nnfs")
 >>> rng.randn(2).tolist()  # np.random.seed(0); np.random.randn(2).astype("float32")
 [1.764052391052246, 0.40015721321105957]
@@ -21,13 +27,29 @@ from typing import Union, cast
 
 import numpy as np
 
-__all__ = ["NNFS", "Generator", "SeedLike", "as_generator", "parse_seed"]
+__all__ = ["NNFS", "DropoutStream", "Generator", "SeedLike", "as_generator", "keep_threshold",
+           "parse_seed"]
 
 #: The seed value that selects the book-compatible stream.
 NNFS = "nnfs"
 
 #: Dropout-mask draws are made this many at a time (a multiple of 8: eight per 64-bit draw).
 _MASK_CHUNK = 2**18
+
+#: The first word of the spawn key of every key :meth:`Generator.spawn_key` derives ("DROP"),
+#: so that these keys are no other use's of the same seed.
+_KEY_DOMAIN = 0x44524F50
+
+
+def keep_threshold(keep: float) -> int:
+    """The integer a 32-bit uniform draw is compared with: a unit is kept when its draw is
+    below ``round(keep * 2**32)``, which is exact to 2**-33 (2**32: every unit is kept). The
+    host stream's masks and the counter-based ones (:mod:`xpnet.philox`) use it alike.
+
+    >>> keep_threshold(0.9), keep_threshold(1.0)
+    (3865470566, 4294967296)
+    """
+    return round(keep * 2**32)
 
 
 class Generator:
@@ -47,16 +69,21 @@ class Generator:
                 raise ValueError(msg)
             self.nnfs = True
             self._legacy = np.random.RandomState(0)
+            self._entropy = 0
         elif seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
             if seed is not None and seed < 0:
                 msg = f"seed must be a non-negative integer, got {seed}."
                 raise ValueError(msg)
             self.nnfs = False
-            self._pcg = np.random.default_rng(seed)
+            # what default_rng(seed) does, keeping the entropy (fresh from the OS for None)
+            sequence = np.random.SeedSequence(None if seed is None else int(seed))
+            self._pcg = np.random.default_rng(sequence)
+            self._entropy = int(sequence.entropy)  # type: ignore[arg-type]
         else:
             msg = f"seed must be an integer, 'nnfs' or None, got {type(seed).__name__} {seed!r}."
             raise TypeError(msg)
         self.seed = seed
+        self._keys = 0  # keys handed out by spawn_key
 
     def __repr__(self) -> str:
         return f"Generator({self.seed!r})"
@@ -100,7 +127,7 @@ class Generator:
             return out
         mask = out.reshape(-1)
         n = mask.size
-        threshold = round(keep * 2**32)
+        threshold = keep_threshold(keep)
         if threshold >= 2**32:  # keep within 2**-33 of 1: every unit is kept
             mask[...] = True
             return out
@@ -135,20 +162,52 @@ class Generator:
             return self._legacy.permutation(n)
         return self._pcg.permutation(n)
 
+    def spawn_key(self) -> int:
+        """A 64-bit key for a counter-based stream (:mod:`xpnet.philox`), derived from the
+        seed: the ``n``-th call returns the ``n``-th key of this seed. Nothing is drawn, so
+        the stream's draws (data, weights, shuffles) are the same whether keys are taken or
+        not.
+
+        The key is two words of ``SeedSequence(entropy, spawn_key=("DROP", nnfs, n))``, the
+        entropy being the integer seed (the OS's entropy for ``None``, 0 for ``"nnfs"``).
+
+        >>> a, b = Generator(7), Generator(7)
+        >>> a.spawn_key() == b.spawn_key(), a.spawn_key() == b.spawn_key() != a.spawn_key()
+        (True, True)
+        >>> a.randn(2).tolist() == Generator(7).randn(2).tolist()
+        True
+        """
+        n = self._keys
+        self._keys += 1
+        sequence = np.random.SeedSequence(self._entropy,
+                                          spawn_key=(_KEY_DOMAIN, int(self.nnfs), n))
+        low, high = (int(w) for w in sequence.generate_state(2, np.uint32))
+        return low | high << 32
+
+    def dropout_stream(self) -> DropoutStream:
+        """A Dropout layer's masks: this stream, and a counter-based one of its own keyed by
+        :meth:`spawn_key`."""
+        return DropoutStream(self, self.spawn_key())
+
     # -- state, so that a saved model resumes the same stream -------------------------
     def get_state(self) -> dict:
         """A JSON-serialisable snapshot of the stream."""
+        spawned = {"entropy": self._entropy, "spawned": self._keys}
         if self.nnfs:
             kind, keys, pos, has_gauss, cached = cast(tuple, self._legacy.get_state(legacy=True))
             return {
                 "kind": kind, "keys": keys.tolist(), "pos": int(pos),
                 "has_gauss": int(has_gauss), "cached_gaussian": float(cached), "nnfs": True,
+                "counter_keys": spawned,
             }
         state = self._pcg.bit_generator.state
-        return {"pcg64": state, "nnfs": False}
+        return {"pcg64": state, "nnfs": False, "counter_keys": spawned}
 
     def set_state(self, state: dict) -> None:
-        """Restore a snapshot taken by :meth:`get_state`."""
+        """Restore a snapshot taken by :meth:`get_state`.
+
+        A snapshot from before counter-based keys existed has no ``"counter_keys"``: its keys
+        then derive from the stream's state itself (0 for the book's)."""
         if state.get("nnfs"):
             self.nnfs = True
             self._legacy = np.random.RandomState(0)
@@ -156,10 +215,76 @@ class Generator:
                 state["kind"], np.asarray(state["keys"], dtype=np.uint32), state["pos"],
                 state["has_gauss"], state["cached_gaussian"],
             ))
+            entropy = 0
         else:
             self.nnfs = False
             self._pcg = np.random.default_rng()
             self._pcg.bit_generator.state = state["pcg64"]
+            entropy = int(state["pcg64"]["state"]["state"])
+        spawned = state.get("counter_keys") or {}
+        self._entropy = int(spawned.get("entropy", entropy))
+        self._keys = int(spawned.get("spawned", 0))
+
+
+class DropoutStream:
+    """Where one Dropout layer's masks come from: the model's host stream, shared with every
+    other draw of the model, and a counter-based stream of the layer's own (a 64-bit key from
+    the seed and the number of masks drawn from it so far).
+
+    The engine decides which one a mask is drawn from (``Model(dropout_masks=...)``); the
+    host draws delegate to :attr:`host`. :meth:`get_state` and :meth:`set_state` cover both,
+    so rewinding a layer's stream (``xpnet gradcheck`` does) draws the same mask again.
+
+    Parameters
+    ----------
+    host : Generator
+        The model's stream.
+    key : int
+        The counter-based stream's key (:meth:`Generator.spawn_key`).
+    position : int
+        How many masks the counter-based stream has drawn.
+
+    >>> stream = Generator(0).dropout_stream()
+    >>> key, position = stream.next_counter()
+    >>> position, stream.next_counter() == (key, 1)
+    (0, True)
+    """
+
+    def __init__(self, host: Generator, key: int, position: int = 0):
+        self.host = host
+        self.key = int(key)
+        self.position = int(position)
+
+    def __repr__(self) -> str:
+        return f"DropoutStream({self.host!r}, key={self.key:#018x}, position={self.position})"
+
+    @property
+    def nnfs(self) -> bool:
+        return self.host.nnfs
+
+    def keep_mask(self, keep: float, shape: tuple[int, ...],
+                  out: np.ndarray | None = None) -> np.ndarray:
+        """The host stream's :meth:`Generator.keep_mask`."""
+        return self.host.keep_mask(keep, shape, out=out)
+
+    def dropout_mask(self, keep: float, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+        """The host stream's :meth:`Generator.dropout_mask`."""
+        return self.host.dropout_mask(keep, shape, dtype)
+
+    def next_counter(self) -> tuple[int, int]:
+        """The key and position of the next counter-based mask; moves the position on."""
+        position = self.position
+        self.position += 1
+        return self.key, position
+
+    def get_state(self) -> dict:
+        """The host stream's state and this stream's key and position."""
+        return {"host": self.host.get_state(), "key": self.key, "position": self.position}
+
+    def set_state(self, state: dict) -> None:
+        """Restore a snapshot taken by :meth:`get_state`."""
+        self.host.set_state(state["host"])
+        self.key, self.position = int(state["key"]), int(state["position"])
 
 
 def parse_seed(text: str) -> int | str:

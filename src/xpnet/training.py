@@ -412,7 +412,8 @@ def _check_graph(model: Trainable, kernels: Any, batch_size: int | None, shuffle
     elif batch_size is not None or shuffle:
         problem = "it records one full-batch step: drop batch_size and shuffle"
     elif any(isinstance(layer, Dropout) for layer in model.layers):
-        problem = ("Dropout draws its masks on the host each step, and a replay would "
+        problem = ("Dropout draws a new mask each step (from the host stream, or at a "
+                   "stream position the mask kernel takes by value), and a replay would "
                    "reuse the recorded mask: train without graph=True")
     elif engine.rules.compile_rule(model.optimizer.rule()) is None:
         problem = (f"{type(model.optimizer).__name__}'s update rule cannot be compiled into "

@@ -10,8 +10,10 @@ PyTorch (eager and ``torch.compile``) on the reference, wide and big workloads, 
 * :mod:`~xpnet.bench.harness`: :func:`run_suite`, the fair timing loop, returning a dict.
 
 >>> from xpnet.bench import CASES, GPU_CASES
->>> list(CASES), list(GPU_CASES)
-(['reference', 'reference_dropout', 'wide', 'wide_dropout', 'big', 'big_dropout'], ['huge'])
+>>> list(CASES)
+['reference', 'reference_dropout', 'wide', 'wide_dropout', 'big', 'big_dropout']
+>>> list(GPU_CASES)
+['huge', 'huge_dropout']
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ __all__ = [
     "DECAY",
     "DEVICES",
     "GPU_CASES",
+    "GPU_TARGET_CASES",
     "LEARNING_RATE",
     "LOG_EVERY",
     "QUICK_CASES",
@@ -136,10 +137,17 @@ CASES: dict[str, Workload] = {w.name: w for w in (
 
 #: Cases a GPU run adds: ``huge`` (N=300000, H=1024) has 1.2 GB per N*H float32 array,
 #: minutes per epoch for the book's code on one core, and a GPU target (within 2x of
-#: :func:`floor_ms`).
+#: :func:`floor_ms`); ``huge_dropout`` is the same with Dropout(0.1), whose target is
+#: relative (at most 1.3x ``huge``: masks drawn on the device).
 GPU_CASES: dict[str, Workload] = {w.name: w for w in (
     Workload("huge", 100000, 1024, 0.0),
+    Workload("huge_dropout", 100000, 1024, 0.1),
 )}
+
+#: The cases a GPU run times first, so that a run cut short has measured every GPU target:
+#: ``reference`` (against PyTorch), ``reference_dropout`` (at most 1.2x ``reference``),
+#: ``huge`` (against its floor) and ``huge_dropout`` (at most 1.3x ``huge``).
+GPU_TARGET_CASES = ("reference", "reference_dropout", "huge", "huge_dropout")
 
 #: The CPU cases a quick run times by default: with and without dropout, narrow and wide.
 QUICK_CASES = ("reference", "reference_dropout", "wide")
@@ -165,13 +173,13 @@ def get(name: str) -> Workload:
 def default_cases(device: str = "cpu", quick: bool = False) -> list[Workload]:
     """The cases a run on ``device`` times when none are named.
 
-    On the CPU the six :data:`CASES`; on a GPU also :data:`GPU_CASES`, right after
-    ``reference``: the two cases with GPU targets come first, so that a session cut short
-    by a time limit has measured them. A ``quick`` run times :data:`QUICK_CASES` of the CPU's
-    (a first look in about half a minute on a 2-core machine).
+    On the CPU the six :data:`CASES`; on a GPU also :data:`GPU_CASES`, and the cases with
+    GPU targets first (:data:`GPU_TARGET_CASES`), so that a session cut short by a time
+    limit has measured them. A ``quick`` run times :data:`QUICK_CASES` of the CPU's (a first
+    look in about half a minute on a 2-core machine).
 
-    >>> [w.name for w in default_cases("cuda")][:3]
-    ['reference', 'huge', 'reference_dropout']
+    >>> [w.name for w in default_cases("cuda")][:5]
+    ['reference', 'reference_dropout', 'huge', 'huge_dropout', 'wide']
     >>> [w.name for w in default_cases(quick=True)]
     ['reference', 'reference_dropout', 'wide']
     """
@@ -181,7 +189,9 @@ def default_cases(device: str = "cpu", quick: bool = False) -> list[Workload]:
     cpu = [w for w in CASES.values() if not quick or w.name in QUICK_CASES]
     if device == "cpu":
         return cpu
-    return [cpu[0], *GPU_CASES.values(), *cpu[1:]]
+    every = [*cpu, *GPU_CASES.values()]
+    first = [w for name in GPU_TARGET_CASES for w in every if w.name == name]
+    return first + [w for w in every if w.name not in GPU_TARGET_CASES]
 
 
 #: N*H of the reference workload: the unit the default epoch counts scale with.

@@ -13,6 +13,10 @@ fused       :class:`~xpnet.engine.fused.FusedOps`: each optimizer update as one 
 many        :class:`~xpnet.many.ManyModels`: M copies with a model axis
 ==========  =====================================================================
 
+Dropout masks come from the host stream or, with ``dropout_masks="counter"`` (the default
+on CuPy, :func:`mask_source`), from Philox4x32-10 on the device: :mod:`xpnet.philox` in
+Array API operations on any namespace, :mod:`~xpnet.engine.masks` as one CUDA kernel.
+
 A model's own engine (:func:`for_model`) serves ``predict`` and ``evaluate``; a training run
 lends each layer the engine of its steps (:func:`training_views`).
 """
@@ -23,18 +27,55 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .. import trace
+from .. import trace, validate
 from ..backend import Backend
 from ..nn.ops import Ops
-from . import buffered, faithful, fused, rules
+from . import buffered, faithful, fused, masks, rules
 from .faithful import FaithfulOps
 
-__all__ = ["buffered", "faithful", "for_model", "fused", "lend", "rules", "training_views"]
+__all__ = ["DROPOUT_MASKS", "buffered", "faithful", "for_model", "fused", "lend",
+           "mask_source", "masks", "rules", "training_views"]
+
+#: What ``Model(dropout_masks=...)`` accepts: ``"auto"`` (counter-based on CuPy, the host
+#: stream elsewhere and always in faithful mode), ``"host"`` or ``"counter"``.
+DROPOUT_MASKS = ("auto", "host", "counter")
 
 
-def for_model(backend: Backend, precision: str, dtype: str) -> Ops:
-    """A model's engine: the book's arithmetic (``precision="nnfs"``) or the plain one."""
-    return FaithfulOps(backend, dtype) if precision == "nnfs" else Ops(backend)
+def mask_source(choice: Any, backend: Backend, precision: str) -> str:
+    """Where a model's dropout masks come from, ``"host"`` or ``"counter"``, for the choice
+    ``dropout_masks`` (one of :data:`DROPOUT_MASKS`).
+
+    ``"auto"`` draws them on the device with Philox (:mod:`xpnet.philox`) on CuPy, where a
+    host-drawn mask costs a copy to the GPU every step, and on the host everywhere else,
+    where the host stream is the faster one and gives the figures of earlier runs. Faithful
+    mode keeps the book's stream: asking it for counter-based masks is an error.
+
+    >>> from xpnet.backend import resolve
+    >>> mask_source("auto", resolve("numpy"), "default")
+    'host'
+    """
+    if choice not in DROPOUT_MASKS:
+        msg = (f"dropout_masks must be one of {', '.join(repr(c) for c in DROPOUT_MASKS)}, "
+               f"got {validate.describe(choice)}: 'host' draws the masks from the model's "
+               "random stream on the host, 'counter' computes them on the device (Philox), "
+               "'auto' picks 'counter' on CuPy and 'host' elsewhere.")
+        raise ValueError(msg)
+    if precision == "nnfs":
+        if choice == "counter":
+            msg = ("dropout_masks='counter' cannot be combined with faithful mode: the book's "
+                   "masks are the host stream's binomial draws. Drop dropout_masks, or use an "
+                   "integer seed.")
+            raise ValueError(msg)
+        return "host"
+    if choice == "auto":
+        return "counter" if backend.name == "cupy" else "host"
+    return str(choice)
+
+
+def for_model(backend: Backend, precision: str, dtype: str, masks: str = "host") -> Ops:
+    """A model's engine: the book's arithmetic (``precision="nnfs"``, host masks) or the
+    plain one, drawing dropout masks from ``masks`` (see :func:`mask_source`)."""
+    return FaithfulOps(backend, dtype) if precision == "nnfs" else Ops(backend, masks=masks)
 
 
 def training_views(base: Ops, layers: Sequence[Any], loss: Any,

@@ -31,10 +31,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import philox
 from ..backend import Backend
 from ..nn import activations, layers, losses
-from ..nn.ops import Ops
-from ..random import Generator
+from ..nn.ops import Ops, next_counter
+from ..random import DropoutStream, Generator
+from .masks import CupyMasks
 
 __all__ = ["FOLD_MAX_INPUTS", "BufferedOps", "Mask", "views"]
 
@@ -101,13 +103,15 @@ class BufferedOps(Ops):
         ReLU and dropout may write their output over their input.
     overwrite_dy : bool
         Backward passes may write the input gradient over ``dy``.
+    masks : {"host", "counter"}
+        Where dropout masks come from (see :class:`~xpnet.nn.ops.Ops`).
     """
 
     name = "buffered"
 
     def __init__(self, backend: Backend, *, overwrite_input: bool = False,
-                 overwrite_dy: bool = False):
-        super().__init__(backend)
+                 overwrite_dy: bool = False, masks: str = "host"):
+        super().__init__(backend, masks=masks)
         self.native: Any = backend.native
         if self.native is None:
             msg = f"the buffered engine needs NumPy or CuPy, not {backend.name!r}."
@@ -119,6 +123,7 @@ class BufferedOps(Ops):
         self._buffers: dict[tuple[str, tuple[int, ...], Any], Any] = {}
         self._ones_cache: dict[str, tuple[Any, Any]] = {}
         self._zeros: dict[tuple[tuple[int, ...], Any], Any] = {}
+        self._device_masks: CupyMasks | None = None
 
     def buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
         """An uninitialised array for ``name``: the same one each time for the same shape
@@ -225,8 +230,21 @@ class BufferedOps(Ops):
         return out
 
     # -- dropout --------------------------------------------------------------------------
-    def dropout_mask(self, rng: Generator, keep: float, x: Any) -> Mask:
-        return Mask(self.backend.asarray(rng.keep_mask(keep, tuple(x.shape))), 1 / keep)
+    def keep_mask(self, rng: Generator | DropoutStream, keep: float, x: Any) -> Any:
+        if self.masks == "counter" and self.backend.name == "cupy":
+            # one CUDA kernel (engine.masks) instead of dozens of passes, into a kept buffer
+            if self._device_masks is None:
+                self._device_masks = CupyMasks(self.native)
+            key, position = next_counter(rng)
+            out = self.buffer("keep_mask", tuple(x.shape), bool)
+            drawn = self._device_masks.keep_mask(keep, key, position, out)
+            if drawn is not None:
+                return drawn
+            return philox.keep_mask(self.backend, tuple(x.shape), keep, key, position)
+        return super().keep_mask(rng, keep, x)
+
+    def dropout_mask(self, rng: Generator | DropoutStream, keep: float, x: Any) -> Mask:
+        return Mask(self.keep_mask(rng, keep, x), 1 / keep)
 
     def _scale_and_mask(self, x: Any, mask: Mask, out: Any) -> Any:
         for rows in self._blocks(x, out):
@@ -266,7 +284,7 @@ def views(base: Ops, layers_: Sequence[Any], loss: Any,
             overwrite_input=overwrites and type(before) in SCRATCH_OUTPUT,
             overwrite_dy=overwrites and (type(after) in SCRATCH_DX if after is not None
                                          else type(loss) in SCRATCH_LOSSES),
-            **options))
+            masks=base.masks, **options))
     return out
 
 

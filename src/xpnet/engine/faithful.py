@@ -21,7 +21,7 @@ from typing import Any
 
 from ..backend import Backend
 from ..nn.ops import Ops
-from ..random import Generator
+from ..random import DropoutStream, Generator
 
 __all__ = ["FaithfulOps"]
 
@@ -57,6 +57,7 @@ class FaithfulOps(Ops):
     def row_max(self, x: Any) -> Any:
         return self.xp.max(x, axis=-1, keepdims=True)
 
-    def dropout_mask(self, rng: Generator, keep: float, x: Any) -> Any:
-        # the book's `np.random.binomial(1, keep, shape) / keep`: float64
+    def dropout_mask(self, rng: Generator | DropoutStream, keep: float, x: Any) -> Any:
+        # the book's `np.random.binomial(1, keep, shape) / keep`: float64, from the host
+        # stream whatever the model's dropout_masks (it refuses "counter" in faithful mode)
         return self.backend.asarray(rng.dropout_mask(keep, tuple(x.shape), "float64"))

@@ -259,6 +259,13 @@ class Dropout(Layer):
     seed : int, "nnfs" or Generator, optional
         Only for a layer used on its own; inside a Model the model's stream draws the masks.
 
+    Attributes
+    ----------
+    rng : DropoutStream
+        Where the masks come from (set by ``build``): the model's host stream, or the
+        layer's own counter-based stream, as the engine draws them (see the model's
+        ``dropout_masks``).
+
     Examples
     --------
     >>> import numpy as np
@@ -284,7 +291,9 @@ class Dropout(Layer):
 
     def build(self, ops: Ops, rng: Generator, dtype: str = "float32") -> None:
         super().build(ops, rng, dtype)
-        self.rng = rng
+        # the model's stream, and a counter-based one of the layer's own (keyed from the
+        # seed, nothing drawn): the engine draws the masks from one of them
+        self.rng = rng.dropout_stream()
 
     def forward(self, x: Any, training: bool = True) -> Any:
         self.build_from(x, self.seed)

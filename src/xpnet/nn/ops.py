@@ -24,14 +24,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import philox, validate
 from ..backend import Backend
-from ..random import Generator
+from ..random import DropoutStream, Generator
 
-__all__ = ["COLUMNWISE_MAX", "Ops"]
+__all__ = ["COLUMNWISE_MAX", "MASK_SOURCES", "Ops", "next_counter"]
 
 #: Up to this many columns, :meth:`Ops.row_max` takes the maximum column by column: reducing
 #: many short rows one by one is ~20x slower in NumPy than a few elementwise maxima.
 COLUMNWISE_MAX = 16
+
+#: Where an engine draws dropout masks: ``"host"``, the random stream on the host (moved to
+#: the device once), or ``"counter"``, Philox4x32-10 on the device (:mod:`xpnet.philox`).
+MASK_SOURCES = ("host", "counter")
 
 
 class Ops:
@@ -41,6 +46,9 @@ class Ops:
     ----------
     backend : Backend
         The namespace and device arrays live on.
+    masks : {"host", "counter"}
+        Where dropout masks come from (:data:`MASK_SOURCES`; a model chooses, see its
+        ``dropout_masks``).
 
     Attributes
     ----------
@@ -50,9 +58,10 @@ class Ops:
 
     name = "plain"
 
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, *, masks: str = "host"):
         self.backend = backend
         self.xp = backend.xp
+        self.masks = validate.one_of("masks", masks, MASK_SOURCES)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.backend!r})"
@@ -115,12 +124,25 @@ class Ops:
         return dy * self.xp.astype(y > 0, dy.dtype)
 
     # -- dropout --------------------------------------------------------------------------
-    def dropout_mask(self, rng: Generator, keep: float, x: Any) -> Any:
-        """An inverted-dropout mask for ``x``: ``1 / keep`` with probability ``keep``, else 0.
+    def keep_mask(self, rng: Generator | DropoutStream, keep: float, x: Any) -> Any:
+        """Booleans of ``x``'s shape on its device: True (keep the unit) with probability
+        ``keep``.
 
-        Drawn on the host from ``rng`` (the same draws on every backend), moved once.
+        With ``masks="host"`` drawn on the host from ``rng`` (the same draws on every
+        backend) and moved once; with ``masks="counter"`` computed where ``x`` lives by
+        Philox4x32-10 (:func:`xpnet.philox.keep_mask`) at the next position of ``rng``'s
+        counter-based stream (a :class:`~xpnet.random.DropoutStream`), with no host round
+        trip.
         """
-        kept = self.backend.asarray(rng.keep_mask(keep, tuple(x.shape)))
+        if self.masks == "counter":
+            key, position = next_counter(rng)
+            return philox.keep_mask(self.backend, tuple(x.shape), keep, key, position)
+        return self.backend.asarray(rng.keep_mask(keep, tuple(x.shape)))
+
+    def dropout_mask(self, rng: Generator | DropoutStream, keep: float, x: Any) -> Any:
+        """An inverted-dropout mask for ``x``: ``1 / keep`` with probability ``keep``, else 0
+        (where the units are kept: :meth:`keep_mask`)."""
+        kept = self.keep_mask(rng, keep, x)
         return self.xp.astype(kept, x.dtype) * (1 / keep)
 
     def dropout(self, x: Any, mask: Any) -> Any:
@@ -150,3 +172,14 @@ class Ops:
         state.update(zip(names, new_state, strict=True))
         # the book's `weights += ...` computes in the promoted dtype and keeps the weights'
         return new_p if new_p.dtype == p.dtype else xp.astype(new_p, p.dtype)
+
+
+def next_counter(rng: Any) -> tuple[Any, Any]:
+    """``rng.next_counter()``: the key and position of a counter-based mask."""
+    take = getattr(rng, "next_counter", None)
+    if take is None:
+        msg = (f"counter-based dropout masks need a stream with a key of its own (an "
+               f"xpnet.random.DropoutStream), got {type(rng).__name__}; pass "
+               "rng.dropout_stream() (a Dropout layer built by a model has one).")
+        raise TypeError(msg)
+    return take()

@@ -1,0 +1,137 @@
+"""Counter-based dropout masks on a GPU: Philox4x32-10 as one CUDA kernel.
+
+:func:`xpnet.philox.keep_mask` computes a mask with Array API operations: a few dozen
+elementwise passes over arrays of the mask's size, which on a GPU are a few dozen kernel
+launches and as many round trips through memory. :class:`CupyMasks` computes the same mask
+in one elementwise kernel: each thread runs the ten rounds for one counter in registers and
+writes its four booleans. The buffered engine uses it on CuPy with ``dropout_masks="counter"``
+(the default there).
+
+The kernel's source (:data:`PREAMBLE`, :data:`BODY`) is portable C++: unsigned 32- and 64-bit
+integers, ``(unsigned long long)a * m`` for the full product (which nvcc compiles to
+``mul.hi``/``mul.lo``) and nothing CUDA-specific but the ``__device__ __forceinline__``
+qualifiers. So the tests compile this very text with the host's C++ compiler and check its
+masks against :func:`xpnet.philox.keep_mask`, bit for bit, on machines without a GPU; on a
+GPU, the CuPy tests compare the kernel's masks with the NumPy ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import philox
+from ..random import keep_threshold
+
+__all__ = ["BODY", "IN_PARAMS", "OUT_PARAMS", "PREAMBLE", "CupyMasks"]
+
+#: One Philox multiplication: the low word returned, the high one through ``hi``.
+PREAMBLE = r"""
+static __device__ __forceinline__ unsigned int xpnet_mulhilo(unsigned int a, unsigned int m,
+                                                             unsigned int* hi) {
+    const unsigned long long p = (unsigned long long)a * m;
+    *hi = (unsigned int)(p >> 32);
+    return (unsigned int)p;
+}
+"""
+
+#: The kernel's parameters: the copies' keys (low, high word of each), the mask's position
+#: in the stream (low, high word), counters per copy, elements per copy, the threshold.
+IN_PARAMS = ("raw uint32 keys, uint32 p0, uint32 p1, uint64 blocks, uint64 per, "
+             "uint32 threshold")
+#: The mask, flat: copy ``m``'s elements at ``[m * per, (m + 1) * per)``.
+OUT_PARAMS = "raw bool out"
+
+#: Thread ``i``: counter ``j = i % blocks`` of copy ``m = i // blocks``, whose four words
+#: decide elements ``4j`` to ``4j + 3`` of the copy (the layout of
+#: :func:`xpnet.philox.keep_mask`).
+BODY = f"""
+const unsigned long long t = (unsigned long long)i;
+const unsigned long long m = t / blocks;
+const unsigned long long j = t - m * blocks;
+unsigned int c0 = (unsigned int)j, c1 = 0u, c2 = p0, c3 = p1;
+unsigned int k0 = keys[2 * m], k1 = keys[2 * m + 1];
+for (int r = 0; r < {philox.ROUNDS}; ++r) {{
+    if (r > 0) {{
+        k0 += {philox.W0:#010x}u;
+        k1 += {philox.W1:#010x}u;
+    }}
+    unsigned int hi0, hi1;
+    const unsigned int lo0 = xpnet_mulhilo(c0, {philox.M0:#010x}u, &hi0);
+    const unsigned int lo1 = xpnet_mulhilo(c2, {philox.M1:#010x}u, &hi1);
+    c0 = hi1 ^ c1 ^ k0;
+    c1 = lo1;
+    c2 = hi0 ^ c3 ^ k1;
+    c3 = lo0;
+}}
+const unsigned long long e = {philox.LANES}ull * j;
+const unsigned long long base = m * per + e;
+out[base] = c0 < threshold;
+if (e + 1 < per) out[base + 1] = c1 < threshold;
+if (e + 2 < per) out[base + 2] = c2 < threshold;
+if (e + 3 < per) out[base + 3] = c3 < threshold;
+"""
+
+
+class CupyMasks:
+    """Counter-based keep masks computed by one CUDA kernel (CuPy), the same bits as
+    :func:`xpnet.philox.keep_mask`.
+
+    Parameters
+    ----------
+    cupy : module
+        CuPy (or, in the tests, a stand-in with ``ElementwiseKernel`` and ``asarray``).
+    """
+
+    def __init__(self, cupy: Any):
+        self._cupy = cupy
+        self._kernel: Any = None
+        self._keys: dict[bytes, Any] = {}  # the copies' keys on the device, by value
+
+    def kernel(self) -> Any:
+        """The compiled kernel (compiled on first use)."""
+        if self._kernel is None:
+            self._kernel = self._cupy.ElementwiseKernel(
+                IN_PARAMS, OUT_PARAMS, BODY, name="xpnet_philox_keep_mask", preamble=PREAMBLE)
+        return self._kernel
+
+    def _device_keys(self, keys: np.ndarray) -> Any:
+        """The keys as ``(low, high)`` words on the device, uploaded once per set of keys (a
+        run's layers keep theirs, so no step waits for a copy to the device)."""
+        words = np.stack([keys & np.uint64(0xFFFFFFFF), keys >> np.uint64(32)], axis=-1)
+        words = np.ascontiguousarray(words.astype(np.uint32).reshape(-1))
+        found = self._keys.get(words.tobytes())
+        if found is None:
+            found = self._keys[words.tobytes()] = self._cupy.asarray(words)
+        return found
+
+    def keep_mask(self, keep: float, key: Any, position: Any, out: Any) -> Any | None:
+        """Write the mask of ``out``'s shape (a C-contiguous bool array) into ``out`` and
+        return it; or return None when the kernel cannot draw it (copies at different
+        positions), for the caller to use :func:`xpnet.philox.keep_mask`.
+
+        ``key`` and ``position`` are as :func:`xpnet.philox.keep_mask` takes them: ints, or
+        arrays of one per copy along ``out``'s first axis.
+        """
+        shape = tuple(out.shape)
+        copies = not isinstance(key, (int, np.integer))
+        keys = np.asarray(key, dtype=np.uint64).reshape(-1)
+        where = np.unique(np.asarray(position, dtype=np.uint64))
+        if where.size != 1:
+            return None  # one position is passed by value; copies out of step are rare
+        per = int(np.prod(shape[1:] if copies else shape, dtype=np.int64))
+        blocks = -(-per // philox.LANES)
+        if blocks > 2**32:
+            return None
+        threshold = keep_threshold(keep)
+        if threshold >= 2**32:  # keep within 2**-33 of 1: every unit is kept
+            out[...] = True
+            return out
+        if per == 0:
+            return out
+        p = int(where[0])
+        self.kernel()(self._device_keys(keys), np.uint32(p & 0xFFFFFFFF), np.uint32(p >> 32),
+                      np.uint64(blocks), np.uint64(per), np.uint32(threshold),
+                      out.reshape(-1), size=keys.size * blocks)
+        return out
