@@ -6,8 +6,9 @@
 Each of the report's four sections becomes a page (with its plots); the inside measurements,
 the decision boundaries and the data section go on the page of the last one. The answer
 sheets (``answers.md``) become the page ``answers.md``. (The run's ``explorer.html``,
-about 4 MB for the full grid, is not copied: every run writes its own.) The pages state the command, date and duration of the run they come from.
-Nothing is typed by hand: rerun this after a new run to refresh them.
+about 4 MB for the full grid, is not copied: every run writes its own.) The pages state the
+command, date and duration of the run they come from. Nothing is typed by hand: rerun this
+after a new run to refresh them.
 """
 
 from __future__ import annotations
