@@ -105,11 +105,11 @@ def adam_sheet(*, preset: str = "ch15", seed: SeedLike = 0, steps: int = 1000,
     which = f"{'all ' if kept.all() else ''}{int(kept.sum())}"
     if v_err <= tol and share < 1 - tol:
         cache = Claim("Adam keeps a cache of a set number of recent epochs", "false", (
-            f"false: `m` and `v` are exponential averages over every step. Rebuilt from all {T} "
-            f"recorded gradients as `v = (1-β2)·Σ β2^(t-i)·g_i²`, `v` matches the recorded "
-            f"value for {which} parameters to {v_err:.2g} (relative; {T} float roundings "
-            f"allow {tol:.2g}), while the last {late} steps alone give a median "
-            f"{share:.0%} of it. A gradient from step 1 still weighs β2^{T - 1} = "
+            f"false: `m` and `v` are exponential averages over all {T} steps, not a window. "
+            f"Rebuilt from all {T} recorded gradients as `v = (1-β2)·Σ β2^(t-i)·g_i²`, `v` "
+            f"matches the recorded value for {which} parameters to {v_err:.2g} (relative; "
+            f"{T} float roundings allow {tol:.2g}), while the last {late} steps alone give a "
+            f"median {share:.0%} of it. A gradient from step 1 still weighs β2^{T - 1} = "
             f"{b2 ** (T - 1):.3g} of the newest one in `v`; half of `v`'s weight lies in the "
             f"last ln 2 / -ln β2 = {half:.0f} steps. `m` forgets faster: there it weighs "
             f"{b1 ** (T - 1):.2g}, below 1% of the newest after {m_window} steps."))
@@ -177,12 +177,12 @@ def adam_sheet(*, preset: str = "ch15", seed: SeedLike = 0, steps: int = 1000,
     with_g = sum(r["momentum"] for r in rows)
     return Sheet(
         QUESTIONS[0],
-        (f"Adam keeps two averages per parameter over every step so far, `m` of the gradient "
-         f"and `v` of its square, and moves the parameter by `lr_t·m_hat/(sqrt(v_hat)+eps)`. "
-         f"Over {T} steps, `lr_t` fell only by the decay schedule ({lr0:g} to {lr[-1]:.3g}), "
-         f"while the step relative to `lr_t` fell from a median {early:.3g} (steps 2-11) to "
-         f"{late_ratio:.3g} (the last {late}), parameter by parameter, through `m_hat` and "
-         f"`v_hat`."),
+        (f"Over {T} recorded steps, Adam kept two averages per parameter over every step so "
+         f"far, `m` of the gradient and `v` of its square, and moved each of the {n} "
+         f"parameters by `lr_t·m_hat/(sqrt(v_hat)+eps)`; `lr_t` fell only by the decay "
+         f"schedule ({lr0:g} to {lr[-1]:.3g}), while the step relative to `lr_t` fell from "
+         f"a median {early:.3g} (steps 2-11) to {late_ratio:.3g} (the last {late}), "
+         f"parameter by parameter, through `m_hat` and `v_hat`."),
         [cache, lowers, bias, own],
         [f"At step 1, `m_hat = g` and `v_hat = g²`, so a parameter moves by "
          f"`lr·abs(g)/(abs(g)+eps)`, about the whole learning rate: {int(np.sum(first > 0.99))} "
