@@ -117,6 +117,11 @@ def test_a_study_writes_six_sheets(tmp_path):
     for line in rows:
         cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
         assert cells[1] in ("true", "false", "partly", "open") and re.search(r"\d", cells[2])
+    # every sentence of an answer, a claim or the evidence carries a number
+    for line in text.splitlines():
+        if line.startswith(("**Answer.**", "- ", '| "')):
+            for sentence in re.split(r"(?<=[.;])\s+(?=[A-Z])", line):
+                assert re.search(r"\d", sentence), sentence
     # the regularizers study's seeds replace the inside sheet's one-seed L2 claim
     assert text.count('"L2 shrinks the weights"') == 1
     assert "seeds 2" in text.split('"L2 shrinks the weights"')[1].split("\n")[0]
