@@ -475,6 +475,25 @@ def _torch_uncaptured(w: Workload, X: np.ndarray, y: np.ndarray, device: str = "
     return _stepping(_torch_whole_step(torch, w, X, y, torch.device(TORCH_DEVICE[device])).step)
 
 
+def _captured(torch: Any, parts: types.SimpleNamespace) -> tuple[Any, tuple[Any, Any]]:
+    """``parts.step`` (:func:`_torch_whole_step`, on CUDA) captured as a CUDA graph after
+    :data:`GRAPH_WARMUP_STEPS` eager steps on a side stream, which ``parts.reset()`` then
+    undoes: the graph and the static (loss, accuracy) tensors each replay writes."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(GRAPH_WARMUP_STEPS):
+            parts.step()
+    torch.cuda.current_stream().wait_stream(side)
+    parts.reset()
+    # no gradients at the capture: backward allocates them in the graph's private pool
+    parts.optimizer.zero_grad(set_to_none=True)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static = parts.step()
+    return graph, static
+
+
 def torch_cuda_graph(w: Workload, X: np.ndarray, y: np.ndarray, device: str = "cpu") -> Run:
     """PyTorch's whole training step (forward, loss, backward, ``torch.optim.Adam(
     capturable=True)`` with the book's decay computed on the device) captured once as a CUDA
@@ -492,18 +511,7 @@ def torch_cuda_graph(w: Workload, X: np.ndarray, y: np.ndarray, device: str = "c
                "graph (torch.cuda.CUDAGraph); use --device cuda")
         raise Unavailable(msg)
     _torch_cuda_or_unavailable(torch)
-    parts = _torch_whole_step(torch, w, X, y, where)
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(GRAPH_WARMUP_STEPS):
-            parts.step()
-    torch.cuda.current_stream().wait_stream(side)
-    parts.reset()
-    parts.optimizer.zero_grad(set_to_none=True)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        static = parts.step()
+    graph, static = _captured(torch, _torch_whole_step(torch, w, X, y, where))
 
     def replay() -> tuple[Any, Any]:
         graph.replay()
