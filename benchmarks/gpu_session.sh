@@ -19,11 +19,11 @@
 # then the matrix), pytest-cupy.xml.
 #
 # Estimated durations on one H100 (not yet measured; the first session's summary.txt has the
-# real ones): device and versions ~15 s, installs ~10 s, the fast paths and masks ~40 s,
-# bench_many ~60 s (two runs), bench_masks ~15 s, bench ~4-5 min (torch.compile compiles each
-# of the 8 cases for ~20-40 s; the CPU baselines take ~40 s in all at 3 repeats; the four
-# cases with GPU targets, reference, reference_dropout, huge and huge_dropout, come first),
-# pytest ~2 min.
+# real ones): device and versions ~15 s, installs ~10 s, the fast paths, masks and the new
+# contenders' GPU tests ~50 s, bench_many ~60 s (two runs), bench_masks ~15 s, bench ~4-5 min
+# (torch.compile compiles each of the 8 cases for ~20-40 s, jax_jit and jax_scan compile for a
+# few seconds; the CPU baselines take ~40 s in all at 3 repeats; the four cases with GPU
+# targets, reference, reference_dropout, huge and huge_dropout, come first), pytest ~2 min.
 set -u
 
 DIR=${1:-${OUT:-}}
@@ -44,6 +44,9 @@ ENVLOG=$DIR/env.txt
 # one BLAS thread for the book's CPU baselines, as on the CPU; unbuffered logs; the checkout's
 # xpnet importable even where the editable install below fails
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONUNBUFFERED=1
+# JAX grows its GPU memory as needed instead of taking 75% of it on first use (the jax_*
+# contenders set this too): CuPy and PyTorch share the device in the same process
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
 export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}"
 
 {
@@ -97,8 +100,8 @@ fi
 step versions "$ENVLOG" 60 "$PY" - <<'EOF'
 import importlib, sys
 print("python", sys.version.split()[0], sys.executable)
-for name in ("numpy", "array_api_compat", "array_api_strict", "cupy", "torch", "nnfs",
-             "hypothesis", "pytest", "threadpoolctl", "xpnet"):
+for name in ("numpy", "array_api_compat", "array_api_strict", "cupy", "torch", "jax",
+             "jaxlib", "nnfs", "hypothesis", "pytest", "threadpoolctl", "xpnet"):
     try:
         module = importlib.import_module(name)
     except Exception as exc:
@@ -120,16 +123,29 @@ try:
           torch.cuda.get_device_name() if torch.cuda.is_available() else "")
 except Exception as exc:
     print(f"torch CUDA: {type(exc).__name__}: {exc}")
+try:
+    import jax
+    print("jax: devices", jax.devices(), "default backend", jax.default_backend())
+except Exception as exc:
+    print(f"jax: {type(exc).__name__}: {exc}")
 from xpnet.backend import available
 print("xpnet backends here:", available())
 EOF
 
-# --- the fast paths first (~40 s): CuPy's fused kernels and graph replay against the generic
+# --- the fast paths first (~50 s): CuPy's fused kernels and graph replay against the generic
 # path (tests/test_engine_fused.py), and the counter-based dropout masks (Philox on CuPy, in
 # Array API operations and as one kernel) against NumPy's bits (tests/test_counter_dropout.py):
-# the parts of xpnet that no CPU test can run on the device ---------------------------------------
-step fast-paths "$DIR/pytest.log" 120 env XPNET_TEST_BACKENDS=cupy "$PY" -m pytest -q \
-    tests/test_engine_fused.py tests/test_counter_dropout.py -p no:cacheprovider -rs
+# the parts of xpnet that no CPU test can run on the device; then the bench's GPU-only
+# contenders (GPU_CONTENDER_TESTS): torch_cuda_graph's replays against torch_eager and its
+# dropout masks, JAX on the GPU against JAX on the CPU -------------------------------------------
+GPU_CONTENDER_TESTS=(
+    tests/test_bench.py::test_torch_cuda_graph_replays_torch_eager
+    tests/test_bench.py::test_torch_cuda_graph_draws_new_masks_every_replay
+    tests/test_bench.py::test_jax_on_the_gpu_follows_jax_on_the_cpu
+)
+step fast-paths "$DIR/pytest.log" 150 env XPNET_TEST_BACKENDS=cupy "$PY" -m pytest -q \
+    tests/test_engine_fused.py tests/test_counter_dropout.py "${GPU_CONTENDER_TESTS[@]}" \
+    -p no:cacheprovider -rs
 
 # --- many models at once (~60 s) ----------------------------------------------------------------
 # the issue's command (ch15, with Dropout: every copy draws its masks on the host), then the
@@ -145,13 +161,19 @@ step many-no-dropout "$DIR/many.log" 45 "$PY" benchmarks/bench_many.py --device 
 step masks "$DIR/many.log" 60 "$PY" benchmarks/bench_masks.py --device cuda --repeats 5
 
 # --- the suite (~4-5 min): the cases with GPU targets first (reference, reference_dropout, huge,
-# huge_dropout), every case written as it finishes --------------------------------------------
+# huge_dropout), every case written as it finishes. The default contenders of a GPU run are all
+# of them: the book's code (CPU), xpnet, xpnet_faithful, xpnet_fast, xpnet_graph, and the peers
+# torch_eager, torch_cuda_graph (the whole step as one CUDA graph), jax_jit (a jitted step per
+# epoch), jax_scan (lax.scan, up to 64 epochs a launch) and last torch_compile: the issue's
+# ratios (xpnet against jax_jit and torch_cuda_graph) come from one run ----------------------
 step bench "$DIR/bench.log" 300 "$PY" -m xpnet bench --device cuda --repeats 3 \
     --json "$DIR/bench-gpu.json"
 
-# --- the CuPy test matrix (~2 min, or what is left) ---------------------------------------------
+# --- the CuPy test matrix (~2 min, or what is left), without the contenders' GPU tests, which
+# ran above (a first failure of theirs would stop it: -x) ------------------------------------------
 step pytest-cupy "$DIR/pytest.log" 240 env XPNET_TEST_BACKENDS=cupy "$PY" -m pytest -q \
-    -m "not slow" -x -p no:cacheprovider --durations=15 --junitxml "$DIR/pytest-cupy.xml"
+    -m "not slow" -x -p no:cacheprovider --durations=15 --junitxml "$DIR/pytest-cupy.xml" \
+    "${GPU_CONTENDER_TESTS[@]/#/--deselect=}"
 
 echo "total seconds=$(($(date +%s) - START))" >> "$SUMMARY"
 cat "$SUMMARY"

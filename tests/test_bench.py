@@ -31,7 +31,8 @@ TINY_DROPOUT = Workload("tiny_dropout", samples_per_class=2, hidden=4, dropout=0
 ROW = {"device", "median_ms", "min_ms", "max_ms", "spread", "samples_ms", "setup_s",
        "final_loss", "final_acc", "gflops", "gbps", "gflops_fraction", "gbps_fraction",
        "floor_ms", "vs_floor", "peak_bytes", "peak_method", "needed_bytes", "peak_over_needed",
-       "vs_book", "vs_book_nnfs", "vs_torch_eager", "vs_torch_compile"}
+       "vs_book", "vs_book_nnfs", "vs_torch_eager", "vs_torch_compile", "vs_torch_cuda_graph",
+       "vs_jax_jit"}
 #: the result's top-level keys
 TOP = {"benchmark", "complete", "device", "environment", "threads", "ceilings", "host_ceilings",
        "memory_methods", "config", "cases"}
@@ -124,15 +125,19 @@ def test_default_cases_and_contenders_per_device():
     with pytest.raises(ValueError, match="unknown device 'tpu'; choose from cpu, cuda"):
         workloads.default_cases("tpu")
     assert contenders.default_contenders("cpu") == [
-        "book", "book_nnfs", "xpnet", "xpnet_faithful", "torch_eager", "torch_compile"]
+        "book", "book_nnfs", "xpnet", "xpnet_faithful", "torch_eager", "jax_jit", "jax_scan",
+        "torch_compile"]
     assert contenders.default_contenders("cuda") == list(contenders.CONTENDERS) == [
         "book", "book_nnfs", "xpnet", "xpnet_faithful", "xpnet_fast", "xpnet_graph",
-        "torch_eager", "torch_compile"]
-    # --quick: the small cases, and nothing that takes a minute to compile
+        "torch_eager", "torch_cuda_graph", "jax_jit", "jax_scan", "torch_compile"]
+    # --quick: the small cases, and nothing that compiles first
     assert [w.name for w in workloads.default_cases("cpu", quick=True)] == [
         "reference", "reference_dropout", "wide"]
     assert contenders.default_contenders("cpu", quick=True) == [
         "book", "book_nnfs", "xpnet", "xpnet_faithful", "torch_eager"]
+    assert contenders.default_contenders("cuda", quick=True) == [
+        "book", "book_nnfs", "xpnet", "xpnet_faithful", "xpnet_fast", "xpnet_graph",
+        "torch_eager", "torch_cuda_graph"]
 
 
 def test_the_tables_fit_in_100_columns_and_verbose_adds_the_details():
@@ -373,15 +378,17 @@ def test_every_timed_region_starts_and_ends_with_a_synchronize():
 
 def test_where_each_contender_computes_synchronizes_and_is_measured():
     assert [contenders.placement(n, "cuda") for n in contenders.CONTENDERS] == [
-        "cpu", "cpu", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda"]
+        "cpu", "cpu", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda"]
     assert {contenders.placement(n, "cpu") for n in contenders.CONTENDERS} == {"cpu"}
     methods = {n: contenders.memory_method(n, "cuda") for n in contenders.CONTENDERS}
     assert methods == {"book": "tracemalloc", "book_nnfs": "tracemalloc",
                        "xpnet": "cupy_pool", "xpnet_faithful": "cupy_pool",
                        "xpnet_fast": "cupy_pool", "xpnet_graph": "cuda_free_memory",
-                       "torch_eager": "torch_cuda", "torch_compile": None}
+                       "torch_eager": "torch_cuda", "torch_cuda_graph": "torch_cuda",
+                       "jax_jit": None, "jax_scan": None, "torch_compile": None}
     assert set(methods.values()) - {None} <= set(harness.MEMORY_METHODS)
     assert contenders.memory_method("torch_eager", "cpu") is None
+    assert contenders.memory_method("jax_jit", "cpu") is None
     # host work has nothing to wait for
     assert contenders.synchronizer("book", "cuda") is contenders._no_op
     assert contenders.synchronizer("xpnet", "cpu") is contenders._no_op
@@ -440,6 +447,7 @@ def numpy_as_gpu(monkeypatch):
     CPU (synchronize is then a no-op and memory is measured with tracemalloc)."""
     monkeypatch.setitem(contenders.XPNET_BACKEND, "cuda", "numpy")
     monkeypatch.setitem(contenders.TORCH_DEVICE, "cuda", "cpu")
+    monkeypatch.setitem(contenders.JAX_PLATFORM, "cuda", "cpu")
 
 
 def test_fast_and_graph_are_skipped_with_the_reason_when_the_api_is_absent(numpy_as_gpu,
@@ -505,6 +513,8 @@ def test_a_gpu_run_on_numpy_labels_devices_floors_and_skips(numpy_as_gpu, monkey
     # graph=True refuses a model without fused kernels (here: NumPy), with the reason
     assert skipped["xpnet_graph"].startswith("train(graph=True) is not available: ValueError: "
                                              "graph=True cannot be used here")
+    assert skipped["torch_cuda_graph"].startswith("torch_cuda_graph needs CUDA") or (
+        skipped["torch_cuda_graph"].startswith("torch is not installed"))
     for name, row in rows.items():
         assert set(row) == ROW
         on_host = name in contenders.HOST_ONLY
@@ -525,6 +535,15 @@ def test_a_gpu_run_on_numpy_labels_devices_floors_and_skips(numpy_as_gpu, monkey
             f"{name} runs on the CPU; a GPU run times it on the CPU-sized cases only")
         assert name not in huge_case["results"]
     assert "xpnet" in huge_case["results"]
+
+    for name in ("jax_jit", "jax_scan"):  # JAX's CPU standing in for its GPU
+        assert name in rows or skipped[name].startswith("jax is not installed")
+    if "jax_jit" in rows:
+        assert rows["xpnet"]["vs_jax_jit"] == pytest.approx(
+            rows["xpnet"]["median_ms"] / rows["jax_jit"]["median_ms"])
+        assert rows["jax_scan"]["vs_jax_jit"] is None  # peer ratios: xpnet rows only
+        assert rows["jax_jit"]["peak_method"] is None
+    assert max(len(line) for line in render(result).splitlines()) <= 100
 
     text = render(result, verbose=True)
     assert re.search(r"^book \(cpu\) ", text, re.MULTILINE)
@@ -571,6 +590,147 @@ def test_cli_cases_all_means_the_devices_cases(monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------
+# The JAX contenders and PyTorch's CUDA-graph step, on the CPU.
+# ---------------------------------------------------------------------------------------
+
+def _xpnet_model(w):
+    """The ``xpnet`` contender's model (``Model(backend="numpy", seed=0)``, the same layers),
+    as contenders._xpnet builds it."""
+    from xpnet.nn.activations import ReLU, Softmax
+    from xpnet.nn.layers import Dense, Dropout
+    from xpnet.nn.losses import CategoricalCrossentropy
+    from xpnet.nn.optimizers import Adam
+
+    m = xpnet.Model(backend="numpy", seed=0)
+    m.add(Dense(w.features, w.hidden))
+    m.add(ReLU())
+    if w.dropout:
+        m.add(Dropout(w.dropout))
+    m.add(Dense(w.hidden, w.classes))
+    m.add(Softmax())
+    m.set(loss=CategoricalCrossentropy(),
+          optimizer=Adam(learning_rate=workloads.LEARNING_RATE, decay=workloads.DECAY))
+    return m
+
+
+@pytest.mark.parametrize("scan", [False, True], ids=["jax_jit", "jax_scan"])
+def test_jax_contenders_follow_xpnet_from_its_weights(scan):
+    # the reference workload without dropout, from xpnet's first weights: the loss of each
+    # of 20 epochs within 1e-4 (relative) of xpnet's, in float32 (about 1e-5 is seen; Adam's
+    # early steps, about lr whatever the gradient's size, make two float32 runs drift apart
+    # later: 1e-3 by epoch 50)
+    pytest.importorskip("jax")
+    w = workloads.get("reference")
+    X, y = harness._data(w)
+    m = _xpnet_model(w)
+    first = tuple(np.array(p) for p in m.parameters().values())  # W1, b1, W2, b2
+    expected = m.train(X, y, epochs=20, log_every=1)["loss"]
+    run = contenders._jax(w, X, y, "cpu", scan=scan, params=first)
+    losses = [run(1)[0] for _ in range(20)]
+    assert losses[0] == pytest.approx(expected[0], rel=1e-6)  # the same weights
+    assert losses == pytest.approx(expected, rel=1e-4)
+    assert losses[-1] < losses[0]
+
+
+def test_jax_contenders_start_from_the_books_weights():
+    pytest.importorskip("jax")
+    w = Workload("small", 10, 8, 0.0)
+    X, y = harness._data(w)
+    book, jit = contenders.make("book", w, X, y), contenders.make("jax_jit", w, X, y)
+    assert [jit(1)[0] for _ in range(5)] == pytest.approx([book(1)[0] for _ in range(5)],
+                                                          rel=1e-5)
+
+
+def test_jax_scan_is_jax_jit_several_epochs_per_launch():
+    # with dropout: the same key split per step, so the same masks; 37 epochs = 2 x 16 + 4 + 1
+    # launches of the scan against 37 calls of the step
+    pytest.importorskip("jax")
+    w = Workload("small", 10, 8, 0.5)
+    X, y = harness._data(w)
+    jit, scan = contenders.make("jax_jit", w, X, y), contenders.make("jax_scan", w, X, y)
+    assert contenders.SCAN_LENGTHS == (64, 16, 4, 1)
+    by_step = [jit(1) for _ in range(37)][-1]
+    assert scan(37) == pytest.approx(by_step, rel=1e-5)
+    assert jit(3) == pytest.approx(scan(3), rel=1e-5)  # and training goes on in both
+
+
+def test_jax_dropout_draws_a_new_mask_every_step():
+    jax = pytest.importorskip("jax")
+    w = Workload("small", 10, 8, 0.5)
+    X, y = harness._data(w)
+    step = contenders._jax_step(jax, w)
+    state, Xj, yj = contenders._jax_state(jax, w, X, y, jax.devices("cpu")[0])
+    params = state[0]
+    # the same parameters, two consecutive keys: different masks, so different losses
+    (_, _, _, _, key), (loss_1, _) = step(state, Xj, yj)
+    _, (loss_2, _) = step((params, *state[1:4], key), Xj, yj)
+    _, (again, _) = step(state, Xj, yj)
+    assert float(loss_1) != float(loss_2) and float(again) == float(loss_1)
+    # without dropout the key changes nothing
+    plain = contenders._jax_step(jax, Workload("small", 10, 8, 0.0))
+    _, (loss_a, _) = plain(state, Xj, yj)
+    _, (loss_b, _) = plain((params, *state[1:4], key), Xj, yj)
+    assert float(loss_a) == float(loss_b)
+
+
+def test_jax_without_the_device_is_unavailable(monkeypatch):
+    jax = pytest.importorskip("jax")
+    X, y = _host_data()
+    if not any(d.platform == "gpu" for d in jax.devices()):
+        with pytest.raises(contenders.Unavailable, match=r"jax .* cannot use a gpu device here"):
+            contenders.make("jax_jit", TINY, X, y, device="cuda")
+    monkeypatch.setitem(sys.modules, "jax", None)  # `import jax` fails, as without JAX
+    with pytest.raises(contenders.Unavailable, match="jax is not installed"):
+        contenders.make("jax_scan", TINY, X, y)
+    with pytest.raises(contenders.Unavailable, match="jax is not installed"):
+        contenders.synchronizer("jax_jit", "cpu")
+
+
+def test_torch_cuda_graph_needs_cuda(monkeypatch):
+    pytest.importorskip("torch")
+    X, y = _host_data()
+    assert "torch_cuda_graph" in contenders.CONTENDERS
+    assert "torch_cuda_graph" in contenders.GPU_ONLY
+    assert "torch_cuda_graph" not in contenders.default_contenders("cpu")
+    with pytest.raises(contenders.Unavailable, match=r"torch_cuda_graph needs CUDA: it "
+                       r"captures PyTorch's training step as a CUDA graph"):
+        contenders.make("torch_cuda_graph", TINY, X, y)
+    monkeypatch.setitem(contenders.TORCH_DEVICE, "cuda", "cpu")  # a GPU run without CUDA
+    with pytest.raises(contenders.Unavailable, match="torch_cuda_graph needs CUDA"):
+        contenders.make("torch_cuda_graph", TINY, X, y, device="cuda")
+    result = harness.run_suite([TINY], ["xpnet", "torch_cuda_graph"], epochs=2, repeats=1,
+                               warmup=1, memory=False, ceilings=False)
+    assert result["cases"]["tiny"]["skipped"]["torch_cuda_graph"].startswith(
+        "torch_cuda_graph needs CUDA")
+    assert "skipped torch_cuda_graph: torch_cuda_graph needs CUDA" in render(result)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_torch_cuda_graph_step_uncaptured_is_torch_eager(dropout):
+    # the step the graph records, run eagerly on the CPU: torch_eager's numbers (the same
+    # weights, the same dropout masks from the same generator; the decayed rate computed in
+    # a float32 tensor instead of a Python float)
+    pytest.importorskip("torch")
+    w = Workload("small", 50, 16, dropout)
+    X, y = harness._data(w)
+    eager = contenders.make("torch_eager", w, X, y)
+    expected = [eager(1) for _ in range(6)]  # one after the other: they share torch's stream
+    step = contenders._torch_uncaptured(w, X, y)
+    got = [step(1) for _ in range(6)]
+    assert np.array(got) == pytest.approx(np.array(expected), rel=1e-5)
+
+
+def test_torch_whole_step_reset_undoes_the_warmup():
+    torch = pytest.importorskip("torch")
+    w = Workload("small", 50, 16, 0.0)
+    X, y = harness._data(w)
+    parts = contenders._torch_whole_step(torch, w, X, y, torch.device("cpu"))
+    first = [float(parts.step()[0]) for _ in range(3)]
+    parts.reset()
+    assert [float(parts.step()[0]) for _ in range(3)] == pytest.approx(first, rel=1e-6)
+
+
+# ---------------------------------------------------------------------------------------
 # On a GPU (skipped without CuPy and a CUDA device).
 # ---------------------------------------------------------------------------------------
 
@@ -597,7 +757,8 @@ def test_gpu_ceilings_and_facts(gpu):
 
 
 def test_a_small_gpu_run(gpu):
-    names = ["book", "xpnet", "xpnet_fast", "xpnet_graph", "torch_eager"]
+    names = ["book", "xpnet", "xpnet_fast", "xpnet_graph", "torch_eager", "torch_cuda_graph",
+             "jax_jit", "jax_scan"]
     w = Workload("small", 100, 16, 0.0)
     result = harness.run_suite([w], names, device="cuda", epochs=5, repeats=2, warmup=2,
                                ceilings=[CPU_CEILINGS, GPU_CEILINGS])
@@ -612,8 +773,68 @@ def test_a_small_gpu_run(gpu):
     assert xp_row["peak_bytes"] >= w.N * (4 * w.features + 8)
     assert xp_row["vs_floor"] == pytest.approx(xp_row["median_ms"] / case["floor_ms"])
     assert 0 <= xp_row["final_acc"] <= 1 and math.isfinite(xp_row["final_loss"])
-    if "torch_eager" in rows:
-        assert rows["torch_eager"]["peak_method"] == "torch_cuda"
-        assert rows["torch_eager"]["peak_bytes"] > 0
+    for name in ("torch_eager", "torch_cuda_graph"):
+        if name in rows:
+            assert rows[name]["peak_method"] == "torch_cuda" and rows[name]["peak_bytes"] > 0
+            assert 0 <= rows[name]["final_acc"] <= 1 and math.isfinite(rows[name]["final_loss"])
+    for name in ("jax_jit", "jax_scan"):
+        if name in rows:
+            assert rows[name]["device"] == "cuda" and rows[name]["peak_method"] is None
+            assert 0 <= rows[name]["final_acc"] <= 1 and math.isfinite(rows[name]["final_loss"])
+    if "torch_cuda_graph" in rows:
+        assert xp_row["vs_torch_cuda_graph"] == pytest.approx(
+            xp_row["median_ms"] / rows["torch_cuda_graph"]["median_ms"])
     assert result["environment"]["cuda"]["gpu"]
     assert np.isfinite(result["ceilings"]["matmul_gflops"])
+
+
+@pytest.fixture
+def torch_cuda():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip(f"torch {torch.__version__} cannot use CUDA here")
+    return torch
+
+
+def test_torch_cuda_graph_replays_torch_eager(torch_cuda):
+    # without dropout the replays give torch_eager's numbers (the warmup before the capture
+    # undone; the capturable Adam and the rate computed on the device round differently)
+    w = Workload("small", 100, 16, 0.0)
+    X, y = harness._data(w)
+    eager = contenders.make("torch_eager", w, X, y, device="cuda")
+    expected = [eager(1) for _ in range(10)]
+    graph = contenders.make("torch_cuda_graph", w, X, y, device="cuda")
+    got = [graph(1) for _ in range(10)]
+    assert np.array(got) == pytest.approx(np.array(expected), rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_torch_cuda_graph_draws_new_masks_every_replay(torch_cuda, dropout):
+    # from the same weights (reset between two replays): the same loss without dropout, a
+    # different one with it, since each replay advances the generator's Philox offset
+    torch = torch_cuda
+    w = Workload("small", 100, 16, dropout)
+    X, y = harness._data(w)
+    parts = contenders._torch_whole_step(torch, w, X, y, torch.device("cuda"))
+    graph, (loss, _) = contenders._captured(torch, parts)
+    graph.replay()
+    first = float(loss)
+    parts.reset()
+    graph.replay()
+    assert (float(loss) == first) == (not dropout)
+
+
+def test_jax_on_the_gpu_follows_jax_on_the_cpu():
+    jax = pytest.importorskip("jax")
+    try:
+        jax.devices("gpu")
+    except RuntimeError as exc:
+        pytest.skip(f"JAX has no GPU here: {exc}")
+    w = workloads.get("reference")
+    X, y = harness._data(w)
+    on_cpu = contenders.make("jax_jit", w, X, y)
+    expected = [on_cpu(1)[0] for _ in range(20)]
+    on_gpu = contenders.make("jax_jit", w, X, y, device="cuda")
+    assert [on_gpu(1)[0] for _ in range(20)] == pytest.approx(expected, rel=1e-4)
+    scan = contenders.make("jax_scan", w, X, y, device="cuda")
+    assert scan(20)[0] == pytest.approx(expected[-1], rel=1e-4)

@@ -471,12 +471,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .bench.workloads import ALL_CASES, CASES, DEVICES, GPU_CASES
 
     bn = sub.add_parser(
-        "bench", help="time xpnet against the book's NumPy code and PyTorch",
-        description="Time xpnet, the book's plain-NumPy code and PyTorch (eager and "
-        "torch.compile, when installed) on the reference, wide and big workloads, in one "
+        "bench", help="time xpnet against the book's NumPy code, PyTorch and JAX",
+        description="Time xpnet, the book's plain-NumPy code, PyTorch (eager and "
+        "torch.compile, and on CUDA the training step as one CUDA graph) and JAX (a jitted "
+        "step per epoch, or lax.scan over epochs), when installed, on the reference, wide "
+        "and big workloads, in one "
         "process with one thread; print ms/epoch, ratios, GFLOP/s and GB/s against the "
         "machine's measured ceilings, the time floor they imply, and peak memory against "
-        "what the maths needs. With --device cuda, xpnet runs on CuPy and PyTorch on CUDA.",
+        "what the maths needs. With --device cuda, xpnet runs on CuPy, PyTorch on CUDA and JAX on "
+        "its GPU.",
     )
     bn.add_argument("--device", choices=DEVICES, default="cpu",
                     help="where xpnet and torch compute (default cpu); cuda: xpnet on CuPy, "
@@ -490,12 +493,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                 all_is_default=True),
                     default=None, metavar="NAME,...|all",
                     help=f"contenders (default and all: {', '.join(CONTENDERS)}, "
-                    f"{' and '.join(GPU_ONLY)} with --device cuda only; the torch ones are "
-                    "skipped when torch is missing)")
+                    f"{', '.join(GPU_ONLY)} with --device cuda only; the torch and jax ones "
+                    "are skipped when torch or JAX is missing)")
     bn.add_argument("--quick", action="store_true",
                     help="a fifth of the epochs and 3 repeats; unless named, only the cases "
-                    "reference, reference_dropout and wide, and no torch_compile: a first "
-                    "look in about half a minute")
+                    "reference, reference_dropout and wide, and no torch_compile, jax_jit or "
+                    "jax_scan (they compile first): a first look in about half a minute")
     bn.add_argument("--verbose", action="store_true",
                     help="wider tables: min-max, GFLOP/s, share of the ceilings, the floor, "
                     "peak memory over the need (every number is in --json)")

@@ -1,6 +1,7 @@
-"""The benchmark suite behind ``xpnet bench``: xpnet against the book's plain-NumPy code and
-PyTorch (eager and ``torch.compile``) on the reference, wide and big workloads, on the CPU or
-(``device="cuda"``) with xpnet on CuPy and PyTorch on CUDA.
+"""The benchmark suite behind ``xpnet bench``: xpnet against the book's plain-NumPy code,
+PyTorch (eager, ``torch.compile``, and on CUDA the whole step as one CUDA graph) and JAX (a
+jitted step per epoch, ``lax.scan`` over epochs) on the reference, wide and big workloads, on
+the CPU or (``device="cuda"``) with xpnet on CuPy, PyTorch on CUDA and JAX on its GPU.
 
 * :mod:`~xpnet.bench.workloads`: the cases and their analytic cost (FLOPs, bytes moved,
   bytes needed) and the time floor it implies;

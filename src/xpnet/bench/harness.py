@@ -79,9 +79,11 @@ __all__ = ["MEMORY_METHODS", "THREAD_VARS", "cuda_facts", "environment", "limit_
 #: Epochs trained under tracemalloc to find a contender's peak (the first builds its arrays,
 #: the second shows what a steady-state epoch adds).
 MEMORY_EPOCHS = 2
-#: Ratios reported, as (key, reference contender); torch ratios only for the xpnet rows.
+#: Ratios reported, as (key, reference contender); those to the peers (PyTorch, JAX) only
+#: for the xpnet rows.
 RATIOS = (("vs_book", "book"), ("vs_book_nnfs", "book_nnfs"),
-          ("vs_torch_eager", "torch_eager"), ("vs_torch_compile", "torch_compile"))
+          ("vs_torch_eager", "torch_eager"), ("vs_torch_compile", "torch_compile"),
+          ("vs_torch_cuda_graph", "torch_cuda_graph"), ("vs_jax_jit", "jax_jit"))
 #: How peak memory is measured (a row's ``peak_method``); stored with every result.
 MEMORY_METHODS = {
     "tracemalloc": "NumPy arrays: tracemalloc's peak while the contender is built on copies "
@@ -343,7 +345,7 @@ def _run_case(w: Workload, names: Sequence[str], *, epochs: int, repeats: int, w
         results[name] = row
     for name, row in results.items():
         for key, other in RATIOS:
-            if other.startswith("torch") and not name.startswith("xpnet"):
+            if other not in HOST_ONLY and not name.startswith("xpnet"):
                 row[key] = None
             else:
                 reference = results.get(other)
@@ -431,7 +433,8 @@ def run_suite(cases: Sequence[Workload | str] | None = None,
         max_ms, spread, samples_ms, setup_s, final_loss, final_acc, gflops, gbps,
         gflops_fraction, gbps_fraction, floor_ms, vs_floor, peak_bytes, peak_method,
         needed_bytes, peak_over_needed, vs_book, vs_book_nnfs, vs_torch_eager,
-        vs_torch_compile`` (ratios of medians; the torch ones only on xpnet rows).
+        vs_torch_compile, vs_torch_cuda_graph, vs_jax_jit`` (ratios of medians; those to
+        the torch and JAX contenders only on xpnet rows).
         ``ceilings`` are those of ``device``; ``host_ceilings`` the CPU's on a GPU run.
     """
     if device not in DEVICES:

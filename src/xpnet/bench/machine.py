@@ -171,6 +171,16 @@ def cuda_facts(torch: Any = None) -> dict[str, Any]:
     return facts
 
 
+def _installed(name: str) -> str | None:
+    """The installed version of distribution ``name`` (without importing it), or None."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def environment(torch: Any = None, device: str = "cpu") -> dict[str, Any]:
     """Versions, CPU count, BLAS, git revision and the load average at the start; on a GPU
     run also :func:`cuda_facts` (under ``"cuda"``)."""
@@ -184,6 +194,8 @@ def environment(torch: Any = None, device: str = "cpu") -> dict[str, Any]:
         "numpy": np.__version__,
         "numpy_blas": _blas(),
         "torch": getattr(torch, "__version__", None),
+        "jax": _installed("jax"),
+        "jaxlib": _installed("jaxlib"),
         "xpnet": __version__,
         "git": _git_revision(),
         "loadavg_1m_start": loadavg(),

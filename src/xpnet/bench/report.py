@@ -17,10 +17,11 @@ __all__ = ["WIDTH", "render", "render_case"]
 WIDTH = 100
 
 #: (title, width, alignment, shown by default)
-_COLUMNS = (("contender", 15, "<", True), ("ms/epoch", 9, ">", True),
+_COLUMNS = (("contender", 16, "<", True), ("ms/epoch", 9, ">", True),
             ("+-%", 4, ">", True), ("min-max", 15, ">", False),
             ("vs book", 7, ">", True), ("vs nnfs", 7, ">", True), ("vs eager", 8, ">", True),
-            ("vs compile", 10, ">", True), ("GFLOP/s", 7, ">", False), ("GB/s", 6, ">", True),
+            ("vs compile", 10, ">", True), ("vs graph", 8, ">", False),
+            ("vs jit", 6, ">", False), ("GFLOP/s", 7, ">", False), ("GB/s", 6, ">", True),
             ("%ceil F/B", 9, ">", False), ("floor ms", 8, ">", False),
             ("x floor", 7, ">", True), ("peak MB (x need)", 16, ">", False),
             ("peak MB", 7, ">", True), ("acc", 5, ">", True))
@@ -95,6 +96,7 @@ def render_case(name: str, case: dict[str, Any], verbose: bool = False) -> str:
             f"{_ms(row['min_ms'])}-{_ms(row['max_ms'])}",
             _ratio(row["vs_book"]), _ratio(row["vs_book_nnfs"]),
             _ratio(row["vs_torch_eager"]), _ratio(row["vs_torch_compile"]),
+            _ratio(row.get("vs_torch_cuda_graph")), _ratio(row.get("vs_jax_jit")),
             f"{row['gflops']:.2f}", f"{row['gbps']:.2f}",
             f"{_percent(row['gflops_fraction'])}/{_percent(row['gbps_fraction'])}",
             _floor_ms(row.get("floor_ms")), _times(row.get("vs_floor")),
@@ -140,9 +142,10 @@ def render(result: dict[str, Any], verbose: bool = False) -> str:
     if device != "cpu":
         if env.get("cuda"):
             notes.append(_device_note(env["cuda"]))
-        notes.append(f"on {device}: xpnet on CuPy, torch on {device}; the book's code on the "
-                     "CPU (rows marked (cpu)); data moved to the device before timing; every "
-                     "timed region starts and ends with a device synchronize")
+        notes.append(f"on {device}: xpnet on CuPy, torch on {device}, JAX on its GPU; the "
+                     "book's code on the CPU (rows marked (cpu)); data moved to the device "
+                     "before timing; every timed region starts and ends with a device "
+                     "synchronize")
         if ceilings:
             notes.append(_ceilings_note(ceilings, "GPU ceilings, CUDA events"))
         if result.get("host_ceilings"):
@@ -159,19 +162,20 @@ def render(result: dict[str, Any], verbose: bool = False) -> str:
                  f"{env['loadavg_1m_end']} at end, cpu_count={env['cpu_count']}")
     notes.extend(f"warning: {w}" for w in threads.get("warnings", []))
     notes.append("ms/epoch is the median over repeats, +-% half its min-max range; ratios are "
-                 "median/median (<1 = faster than the reference; torch ratios on xpnet "
-                 "rows); GFLOP/s and GB/s are the cost model's counts over the median time; "
+                 "median/median (<1 = faster than the reference; ratios to torch and JAX on "
+                 "xpnet rows; vs graph: torch_cuda_graph, vs jit: jax_jit); GFLOP/s and GB/s "
+                 "are the cost model's counts over the median time; "
                  "%ceil is the share of the ceilings; floor = FLOPs at the matmul ceiling + "
                  "bytes moved at the copy bandwidth, x floor the median over it; peak MB is "
                  "the peak memory (x need: over what the maths needs); acc is the last "
                  "timed epoch's accuracy"
-                 + ("" if verbose else "; --verbose adds min-max, GFLOP/s, %ceil, the floor "
-                    "and the peak over the need, the JSON every number"))
+                 + ("" if verbose else "; --verbose adds min-max, vs graph, vs jit, GFLOP/s, "
+                    "%ceil, the floor and the peak over the need, the JSON every number"))
     config = result.get("config", {})
     if config.get("quick"):
         notes.append("--quick: fewer epochs and repeats; unless named with --cases and "
                      "--contenders, only the reference, reference_dropout and wide cases, and "
-                     "no torch_compile (a minute of compiling)")
+                     "no torch_compile, jax_jit or jax_scan (they compile first)")
     if not result.get("complete", True):
         notes.append("INCOMPLETE: the run stopped before its last case")
     return "\n\n".join(parts) + "\n\n" + "\n".join(_wrap(n) for n in notes) + "\n"
