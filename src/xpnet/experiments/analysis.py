@@ -416,11 +416,8 @@ def regularizers_table(source: Store | pd.DataFrame, base: Base,
     picked = picked[picked["key"].isin(_regularizer_keys(picked))]
     trials = fr.trials_of(picked)
     done = fr.finished(picked)
-    size, tests = fr.largest_test(done)
-    finals = fr.finals(done)
+    size, per = fr.per_run(done)
     curve_loss = fr.wide(done, "test_curve", "loss")
-    per = tests.join(finals[["train_acc"]], how="outer")
-    per["gap"] = per["train_acc"] - per["acc"]
     if not curve_loss.empty:
         last = curve_loss.columns.max()
         per["overfit"] = (curve_loss[last] - curve_loss.min(axis=1)).reindex(per.index)

@@ -24,8 +24,8 @@ from .stats import Summary, summarize
 from .store import Store
 
 __all__ = ["CURVES", "FRAME_COLUMNS", "Base", "Table", "change", "curve_rows", "curves",
-           "finals", "finished", "frame_of", "largest_test", "load", "select", "summaries",
-           "trials_of", "wide"]
+           "finals", "finished", "frame_of", "largest_test", "load", "per_run", "select",
+           "summaries", "trials_of", "wide"]
 
 #: A table: a plain dict holding ``"rows"`` (a list of dicts) and a few findings.
 Table = dict[str, Any]
@@ -244,3 +244,17 @@ def largest_test(frame: pd.DataFrame) -> tuple[int | None, pd.DataFrame]:
     size = int(test["test_samples"].max())
     means = test[test["test_samples"] == size].groupby(["key", "metric"])["value"].mean()
     return size, means.unstack("metric")[["acc", "loss"]]
+
+
+def per_run(frame: pd.DataFrame) -> tuple[int | None, pd.DataFrame]:
+    """Per finished run of ``frame``, what the paired comparisons compare: ``acc`` and
+    ``loss`` on the largest fresh test sets (:func:`largest_test`), the final training
+    accuracy ``train_acc`` (dropout off) and the generalization gap ``train_acc - acc``.
+
+    Returns ``(size, table)`` as :func:`largest_test` does, the table indexed by key.
+    """
+    done = finished(frame)
+    size, table = largest_test(done)
+    table = table.join(finals(done)[["train_acc"]], how="left")
+    table["gap"] = table["train_acc"] - table["acc"]
+    return size, table

@@ -54,15 +54,10 @@ def seed_values(source: Store | pd.DataFrame, base: Base, study: str) -> Table:
     varied = _VARIED[study]
     picked = fr.finished(fr.select(fr.frame_of(source), base, train_samples=study != "samples",
                                    lr=study != "lr"))
-    test = picked[picked["split"] == "test"]
     out: Table = {"study": study, "varied": varied, "test_samples": None, "values": {}}
-    if test.empty:
+    size, per_run = fr.per_run(picked)
+    if size is None:
         return out
-    size = int(test["test_samples"].max())
-    largest = test[test["test_samples"] == size]
-    per_run = largest.groupby(["key", "metric"])["value"].mean().unstack("metric")
-    per_run["train_acc"] = fr.finals(picked)["train_acc"].reindex(per_run.index)
-    per_run["gap"] = per_run["train_acc"] - per_run["acc"]
     per_run = per_run.join(fr.trials_of(picked)[["seed", varied]])
     twice = per_run.duplicated(["seed", varied])
     if twice.any():
