@@ -10,12 +10,7 @@ a GPU) compare the device's masks with NumPy's bits.
 
 from __future__ import annotations
 
-import ctypes
 import math
-import os
-import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -27,7 +22,6 @@ from xpnet.backend import Backend, resolve
 from xpnet.engine import mask_source, masks
 from xpnet.engine.buffered import BufferedOps
 from xpnet.engine.fused import Kernels
-from xpnet.errors import BackendError
 from xpnet.many import ManyModels
 from xpnet.nn.activations import ReLU, Softmax
 from xpnet.nn.layers import Dense, Dropout
@@ -367,71 +361,6 @@ def test_dropout_gradients_check_with_the_counter_mask_frozen(backend):
 
 
 # -- the CUDA kernel's source, compiled for the host ---------------------------------------
-_C_TYPES = {"uint32": ("unsigned int", ctypes.c_uint32, np.uint32),
-            "uint64": ("unsigned long long", ctypes.c_uint64, np.uint64),
-            "bool": ("bool", None, np.bool_)}
-
-
-class HostKernel:
-    """An ElementwiseKernel's source compiled by the host's C++ compiler: the loop over ``i``
-    that CuPy runs one thread per index, over NumPy arrays."""
-
-    def __init__(self, folder, in_params, out_params, operation, name, preamble=""):
-        self.params = [(p.split()[0] == "raw", *p.split()[-2:])
-                       for p in re.split(r"\s*,\s*", f"{in_params}, {out_params}")]
-        signature = ", ".join(f"{_C_TYPES[t][0]}{'*' if raw else ''} {n}"
-                              for raw, t, n in self.params)
-        source = (f"#include <cstddef>\n#define __device__\n#define __forceinline__ inline\n"
-                  f"{preamble}\nextern \"C\" void {name}({signature}, long long size) {{\n"
-                  f"for (std::ptrdiff_t i = 0; i < size; ++i) {{\n{operation}\n}}\n}}\n")
-        path = os.path.join(folder, f"{name}.cpp")
-        with open(path, "w") as f:
-            f.write(source)
-        subprocess.run([CXX, "-O2", "-shared", "-fPIC", "-o", path[:-4] + ".so", path],
-                       check=True, capture_output=True)
-        self.function = getattr(ctypes.CDLL(path[:-4] + ".so"), name)
-        self.function.argtypes = [ctypes.c_void_p if raw else _C_TYPES[t][1]
-                                  for raw, t, _ in self.params] + [ctypes.c_longlong]
-        self.launches = 0
-
-    def __call__(self, *args, size):
-        converted = []
-        for (raw, t, name), a in zip(self.params, args, strict=True):
-            want = _C_TYPES[t][2]
-            if raw:  # what CuPy would be handed: a contiguous array of the declared type
-                assert a.dtype == want and a.flags.c_contiguous, (name, a.dtype)
-                converted.append(a.ctypes.data)
-            else:
-                assert isinstance(a, want), (name, type(a))
-                converted.append(a)
-        self.function(*converted, size)
-        self.launches += 1
-
-
-class HostCupy:
-    """What CupyMasks asks of CuPy, on the host."""
-
-    def __init__(self, folder):
-        self.folder = folder
-
-    def ElementwiseKernel(self, in_params, out_params, operation, name, preamble=""):
-        return HostKernel(self.folder, in_params, out_params, operation, name, preamble)
-
-    @staticmethod
-    def asarray(a):
-        return np.array(a)
-
-
-CXX = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
-
-
-@pytest.fixture(scope="module")
-def host_cupy(tmp_path_factory):
-    if CXX is None:
-        pytest.skip("no C++ compiler to compile the CUDA kernel's source for the host")
-    return HostCupy(str(tmp_path_factory.mktemp("kernel")))
-
-
 @pytest.mark.parametrize(("shape", "keep", "key", "position"), [
     ((33, 17), 0.9, 7, 0), ((5,), 0.5, 2**64 - 1, 2**32 + 3), ((64, 128), 0.1, 42, 9),
     ((2, 1), 0.75, 1, 1)])
@@ -457,18 +386,6 @@ def test_cuda_kernel_draws_many_copies_in_one_launch(host_cupy, np_backend):
 
 
 # -- CuPy: the device's masks against NumPy's bits (skipped without a GPU) -----------------
-@pytest.fixture
-def cupy_backend():
-    wanted = os.environ.get("XPNET_TEST_BACKENDS")
-    if wanted and "cupy" not in wanted.split(","):
-        pytest.skip("cupy is not among XPNET_TEST_BACKENDS")
-    pytest.importorskip("cupy")
-    try:
-        return resolve("cupy")
-    except BackendError as exc:
-        pytest.skip(f"backend 'cupy' unavailable: {exc}")
-
-
 def test_cupy_masks_are_the_numpy_bits(cupy_backend, np_backend):
     import cupy
 
