@@ -11,6 +11,7 @@ dtype of the first array declared with it. The source is compiled once per such 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import re
 import shutil
@@ -65,12 +66,14 @@ class HostKernel:
             else:
                 signature.append(f"{c}{'*' if raw else ''} {name}")
         typedef = f"typedef {C_TYPES[t][0]} T;\n" if t else ""
-        tag = f"{self.name}_{len(self._compiled)}"
+        body = (f"({', '.join(signature)}, long long size) {{\n{typedef}"
+                f"for (std::ptrdiff_t i = 0; i < size; ++i) {{\n{' '.join(locals_)}\n"
+                f"{self.operation}\n}}\n}}\n")
+        # a name per source: the loader hands back a library already loaded from a path
+        digest = hashlib.sha1(f"{self.preamble}{body}".encode()).hexdigest()[:12]
+        tag = f"{self.name}_{digest}"
         source = (f"#include <cstddef>\n#define __device__\n#define __forceinline__ inline\n"
-                  f"{self.preamble}\nextern \"C\" void {tag}({', '.join(signature)}, "
-                  f"long long size) {{\n{typedef}"
-                  f"for (std::ptrdiff_t i = 0; i < size; ++i) {{\n{' '.join(locals_)}\n"
-                  f"{self.operation}\n}}\n}}\n")
+                  f"{self.preamble}\nextern \"C\" void {tag}{body}")
         path = os.path.join(self.folder, f"{tag}.cpp")
         with open(path, "w") as f:
             f.write(source)
