@@ -134,7 +134,8 @@ EOF
 
 # --- the fast paths first (~50 s): CuPy's fused kernels and graph replay against the generic
 # path (tests/test_engine_fused.py), and the counter-based dropout masks (Philox on CuPy, in
-# Array API operations and as one kernel) against NumPy's bits (tests/test_counter_dropout.py):
+# Array API operations and as one kernel; the one-pass kernel applying them) against NumPy's
+# bits (tests/test_counter_dropout.py):
 # the parts of xpnet that no CPU test can run on the device; then the bench's GPU-only
 # contenders (GPU_CONTENDER_TESTS): torch_cuda_graph's replays against torch_eager and its
 # dropout masks, JAX on the GPU against JAX on the CPU -------------------------------------------

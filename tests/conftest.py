@@ -49,3 +49,23 @@ def xp(backend):
 @pytest.fixture
 def np_backend():
     return resolve("numpy")
+
+
+@pytest.fixture(scope="module")
+def host_cupy(tmp_path_factory):
+    """A stand-in for CuPy whose kernels are compiled for the host (``_host_kernels``)."""
+    from _host_kernels import CXX, HostCupy
+
+    if CXX is None:
+        pytest.skip("no C++ compiler to compile the CUDA kernel's source for the host")
+    return HostCupy(str(tmp_path_factory.mktemp("kernel")))
+
+
+@pytest.fixture
+def cupy_backend():
+    """The CuPy backend, or a skip without CuPy or a GPU."""
+    wanted = os.environ.get("XPNET_TEST_BACKENDS")
+    if wanted and "cupy" not in wanted.split(","):
+        pytest.skip("cupy is not among XPNET_TEST_BACKENDS")
+    pytest.importorskip("cupy")
+    return _backend_or_skip("cupy")

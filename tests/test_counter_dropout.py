@@ -10,12 +10,7 @@ a GPU) compare the device's masks with NumPy's bits.
 
 from __future__ import annotations
 
-import ctypes
 import math
-import os
-import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -25,9 +20,8 @@ from _util import host
 from xpnet import gradcheck, philox, presets
 from xpnet.backend import Backend, resolve
 from xpnet.engine import mask_source, masks
-from xpnet.engine.buffered import BufferedOps
+from xpnet.engine.buffered import BufferedOps, Mask
 from xpnet.engine.fused import Kernels
-from xpnet.errors import BackendError
 from xpnet.many import ManyModels
 from xpnet.nn.activations import ReLU, Softmax
 from xpnet.nn.layers import Dense, Dropout
@@ -367,71 +361,6 @@ def test_dropout_gradients_check_with_the_counter_mask_frozen(backend):
 
 
 # -- the CUDA kernel's source, compiled for the host ---------------------------------------
-_C_TYPES = {"uint32": ("unsigned int", ctypes.c_uint32, np.uint32),
-            "uint64": ("unsigned long long", ctypes.c_uint64, np.uint64),
-            "bool": ("bool", None, np.bool_)}
-
-
-class HostKernel:
-    """An ElementwiseKernel's source compiled by the host's C++ compiler: the loop over ``i``
-    that CuPy runs one thread per index, over NumPy arrays."""
-
-    def __init__(self, folder, in_params, out_params, operation, name, preamble=""):
-        self.params = [(p.split()[0] == "raw", *p.split()[-2:])
-                       for p in re.split(r"\s*,\s*", f"{in_params}, {out_params}")]
-        signature = ", ".join(f"{_C_TYPES[t][0]}{'*' if raw else ''} {n}"
-                              for raw, t, n in self.params)
-        source = (f"#include <cstddef>\n#define __device__\n#define __forceinline__ inline\n"
-                  f"{preamble}\nextern \"C\" void {name}({signature}, long long size) {{\n"
-                  f"for (std::ptrdiff_t i = 0; i < size; ++i) {{\n{operation}\n}}\n}}\n")
-        path = os.path.join(folder, f"{name}.cpp")
-        with open(path, "w") as f:
-            f.write(source)
-        subprocess.run([CXX, "-O2", "-shared", "-fPIC", "-o", path[:-4] + ".so", path],
-                       check=True, capture_output=True)
-        self.function = getattr(ctypes.CDLL(path[:-4] + ".so"), name)
-        self.function.argtypes = [ctypes.c_void_p if raw else _C_TYPES[t][1]
-                                  for raw, t, _ in self.params] + [ctypes.c_longlong]
-        self.launches = 0
-
-    def __call__(self, *args, size):
-        converted = []
-        for (raw, t, name), a in zip(self.params, args, strict=True):
-            want = _C_TYPES[t][2]
-            if raw:  # what CuPy would be handed: a contiguous array of the declared type
-                assert a.dtype == want and a.flags.c_contiguous, (name, a.dtype)
-                converted.append(a.ctypes.data)
-            else:
-                assert isinstance(a, want), (name, type(a))
-                converted.append(a)
-        self.function(*converted, size)
-        self.launches += 1
-
-
-class HostCupy:
-    """What CupyMasks asks of CuPy, on the host."""
-
-    def __init__(self, folder):
-        self.folder = folder
-
-    def ElementwiseKernel(self, in_params, out_params, operation, name, preamble=""):
-        return HostKernel(self.folder, in_params, out_params, operation, name, preamble)
-
-    @staticmethod
-    def asarray(a):
-        return np.array(a)
-
-
-CXX = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
-
-
-@pytest.fixture(scope="module")
-def host_cupy(tmp_path_factory):
-    if CXX is None:
-        pytest.skip("no C++ compiler to compile the CUDA kernel's source for the host")
-    return HostCupy(str(tmp_path_factory.mktemp("kernel")))
-
-
 @pytest.mark.parametrize(("shape", "keep", "key", "position"), [
     ((33, 17), 0.9, 7, 0), ((5,), 0.5, 2**64 - 1, 2**32 + 3), ((64, 128), 0.1, 42, 9),
     ((2, 1), 0.75, 1, 1)])
@@ -456,19 +385,83 @@ def test_cuda_kernel_draws_many_copies_in_one_launch(host_cupy, np_backend):
     assert device.keep_mask(1.0, 1, 0, out).all()
 
 
+# -- applying a mask in one pass: the kernel's source, compiled for the host ----------------
+def awkward(shape, dtype, seed):
+    """Random values of both signs over many magnitudes, with zeros of both signs, NaN, both
+    infinities, subnormals and values whose scaled product overflows, and a mask."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 6, shape)).astype(dtype)
+    info = np.finfo(dtype)
+    specials = np.array([0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, info.smallest_subnormal,
+                         -info.smallest_subnormal, info.max, -info.max, info.tiny],
+                        dtype=dtype)
+    where = rng.random(shape) < 0.2
+    x[where] = rng.choice(specials, size=int(where.sum()))
+    kept = rng.random(shape) < 0.7
+    n = specials.size  # each special value both dropped and kept, whatever the draws
+    x.reshape(-1)[:2 * n] = np.concatenate([specials, specials])
+    kept.reshape(-1)[:2 * n] = np.arange(2 * n) >= n
+    return x, kept
+
+
+def two_passes(x, kept, scale):
+    """The NumPy path: the buffered engine's two passes (``x * scale``, then ``* kept``)."""
+    with np.errstate(all="ignore"):  # overflow and inf * 0 are the point of the inputs
+        return BufferedOps(resolve("numpy"))._scale_and_mask(x, Mask(kept, scale),
+                                                             np.empty_like(x))
+
+
+def assert_same_bits(got, expected):
+    ints = {4: np.uint32, 8: np.uint64}[expected.dtype.itemsize]
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got.view(ints), expected.view(ints))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("shape", "keep"), [((257, 129), 0.9), ((1100, 600), 0.3), ((5, 9), 0.5)])
+def test_apply_kernel_source_gives_the_two_pass_bits(host_cupy, dtype, shape, keep):
+    x, kept = awkward(shape, dtype, seed=shape[0])
+    expected = two_passes(x, kept, 1 / keep)
+    device = masks.CupyMasks(host_cupy)
+    out = np.full_like(x, 7)
+    assert device.scale_and_mask(x, 1 / keep, kept, out) is out
+    assert_same_bits(out, expected)
+    again = x.copy()  # written over its input, as the engine may
+    assert_same_bits(device.scale_and_mask(again, 1 / keep, kept, again), expected)
+    # the cases that decide the formula occur: dropped units give -0.0 and NaN (inf * 0) ...
+    dropped = expected[~kept]
+    assert np.signbit(dropped[dropped == 0]).any() and np.isnan(dropped).any()
+    # ... which a select, kept ? x * scale : 0, would not give
+    with np.errstate(all="ignore"):
+        select = np.where(kept, x * dtype(1 / keep), dtype(0))
+    assert not np.array_equal(select.view(np.uint8), expected.view(np.uint8))
+
+
+def test_buffered_dropout_on_cupy_is_one_kernel_per_pass(host_cupy, np_backend):
+    x, kept = awkward((300, 40), np.float32, seed=1)
+    dy, _ = awkward((300, 40), np.float32, seed=2)
+    mask = Mask(kept, 1 / 0.8)
+    expected = two_passes(x, kept, mask.scale), two_passes(dy, kept, mask.scale)
+    ops = BufferedOps(np_backend, overwrite_input=True)
+    ops.one_pass_dropout = True  # what a CuPy backend sets, with the host's compiled kernel
+    ops._device_masks = masks.CupyMasks(host_cupy)
+    x_in, dy_in = x.copy(), dy.copy()
+    y = ops.dropout(x_in, mask)
+    assert y is x_in  # written over its input
+    assert_same_bits(y, expected[0])
+    dx = ops.dropout_backward(dy_in, mask)
+    assert dx is not dy_in  # overwrite_dy is off
+    assert_same_bits(dx, expected[1])
+    assert ops._device_masks.apply_kernel().launches == 2
+    # other dtypes keep the two passes
+    with np.errstate(all="ignore"):
+        half = ops.dropout(x.astype(np.float16), mask)
+        expected_half = x.astype(np.float16) * np.float16(mask.scale) * kept
+    assert ops._device_masks.apply_kernel().launches == 2
+    np.testing.assert_array_equal(half, expected_half)
+
+
 # -- CuPy: the device's masks against NumPy's bits (skipped without a GPU) -----------------
-@pytest.fixture
-def cupy_backend():
-    wanted = os.environ.get("XPNET_TEST_BACKENDS")
-    if wanted and "cupy" not in wanted.split(","):
-        pytest.skip("cupy is not among XPNET_TEST_BACKENDS")
-    pytest.importorskip("cupy")
-    try:
-        return resolve("cupy")
-    except BackendError as exc:
-        pytest.skip(f"backend 'cupy' unavailable: {exc}")
-
-
 def test_cupy_masks_are_the_numpy_bits(cupy_backend, np_backend):
     import cupy
 
@@ -483,6 +476,25 @@ def test_cupy_masks_are_the_numpy_bits(cupy_backend, np_backend):
         out = cupy.empty(shape, dtype=bool)
         kernel.keep_mask(keep, key, position, out)
         np.testing.assert_array_equal(cupy.asnumpy(out), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cupy_applies_masks_in_one_pass_with_the_numpy_bits(cupy_backend, dtype):
+    import cupy
+
+    x, kept = awkward((1000, 333), dtype, seed=3)
+    expected = two_passes(x, kept, 1 / 0.9)
+    out = masks.CupyMasks(cupy).scale_and_mask(cupy.asarray(x), 1 / 0.9, cupy.asarray(kept),
+                                               cupy.empty(x.shape, dtype=dtype))
+    got = cupy.asnumpy(out)
+    # every bit but NaN payloads (CUDA's arithmetic returns its canonical NaN)
+    nan = np.isnan(expected)
+    np.testing.assert_array_equal(np.isnan(got), nan)
+    assert_same_bits(np.where(nan, 0, got), np.where(nan, 0, expected))
+    ops = BufferedOps(cupy_backend)
+    assert ops.one_pass_dropout
+    y = cupy.asnumpy(ops.dropout(cupy.asarray(x), Mask(cupy.asarray(kept), 1 / 0.9)))
+    assert_same_bits(np.where(nan, 0, y), np.where(nan, 0, expected))
 
 
 def test_cupy_trains_with_counter_masks_by_default_and_as_numpy_does(cupy_backend):

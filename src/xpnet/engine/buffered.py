@@ -124,6 +124,8 @@ class BufferedOps(Ops):
         self._ones_cache: dict[str, tuple[Any, Any]] = {}
         self._zeros: dict[tuple[tuple[int, ...], Any], Any] = {}
         self._device_masks: CupyMasks | None = None
+        #: dropout applies its mask in one CUDA kernel (engine.masks) rather than two passes
+        self.one_pass_dropout = backend.name == "cupy"
 
     def buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
         """An uninitialised array for ``name``: the same one each time for the same shape
@@ -233,20 +235,29 @@ class BufferedOps(Ops):
     def keep_mask(self, rng: Generator | DropoutStream, keep: float, x: Any) -> Any:
         if self.masks == "counter" and self.backend.name == "cupy":
             # one CUDA kernel (engine.masks) instead of dozens of passes, into a kept buffer
-            if self._device_masks is None:
-                self._device_masks = CupyMasks(self.native)
             key, position = next_counter(rng)
             out = self.buffer("keep_mask", tuple(x.shape), bool)
-            drawn = self._device_masks.keep_mask(keep, key, position, out)
+            drawn = self._kernels().keep_mask(keep, key, position, out)
             if drawn is not None:
                 return drawn
             return philox.keep_mask(self.backend, tuple(x.shape), keep, key, position)
         return super().keep_mask(rng, keep, x)
 
+    def _kernels(self) -> CupyMasks:
+        """The CUDA kernels of masks (compiled on first use)."""
+        if self._device_masks is None:
+            self._device_masks = CupyMasks(self.native)
+        return self._device_masks
+
     def dropout_mask(self, rng: Generator | DropoutStream, keep: float, x: Any) -> Mask:
         return Mask(self.keep_mask(rng, keep, x), 1 / keep)
 
     def _scale_and_mask(self, x: Any, mask: Mask, out: Any) -> Any:
+        if self.one_pass_dropout and x.dtype == out.dtype and x.dtype.kind == "f" \
+                and x.dtype.itemsize in (4, 8) and mask.kept.dtype == bool \
+                and x.shape == mask.kept.shape == out.shape:
+            # one pass over x on the GPU, the same bits as the two below (engine.masks)
+            return self._kernels().scale_and_mask(x, mask.scale, mask.kept, out)
         for rows in self._blocks(x, out):
             self.native.multiply(x[rows], mask.scale, out=out[rows])
             out[rows] *= mask.kept[rows]

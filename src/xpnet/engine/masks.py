@@ -13,6 +13,11 @@ integers, ``(unsigned long long)a * m`` for the full product (which nvcc compile
 qualifiers. So the tests compile this very text with the host's C++ compiler and check its
 masks against :func:`xpnet.philox.keep_mask`, bit for bit, on machines without a GPU; on a
 GPU, the CuPy tests compare the kernel's masks with the NumPy ones.
+
+:meth:`CupyMasks.scale_and_mask` applies a mask in one elementwise kernel too
+(:data:`APPLY_BODY`): the buffered engine's dropout on CuPy, forward and backward, reads the
+activation and the mask once and writes the result once, where NumPy's two passes
+(``x * scale``, then ``* kept``) read and write the activation twice.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import numpy as np
 from .. import philox
 from ..random import keep_threshold
 
-__all__ = ["BODY", "IN_PARAMS", "OUT_PARAMS", "PREAMBLE", "CupyMasks"]
+__all__ = ["APPLY_BODY", "APPLY_IN_PARAMS", "APPLY_OUT_PARAMS", "BODY", "IN_PARAMS",
+           "OUT_PARAMS", "PREAMBLE", "CupyMasks"]
 
 #: One Philox multiplication: the low word returned, the high one through ``hi``.
 PREAMBLE = r"""
@@ -73,6 +79,19 @@ if (e + 2 < per) out[base + 2] = c2 < threshold;
 if (e + 3 < per) out[base + 3] = c3 < threshold;
 """
 
+#: Applying a mask: the activation (or gradient), the scale ``1 / keep`` in its dtype, the
+#: mask; the result (which may be the activation's own array: element ``i`` is read before
+#: it is written).
+APPLY_IN_PARAMS = "T x, T scale, bool kept"
+APPLY_OUT_PARAMS = "T out"
+
+#: ``(x * scale) * kept``, the two products of NumPy's two passes in the same order, in one
+#: pass: the same bits. Not ``kept ? x * scale : 0``, which differs where a unit is dropped:
+#: the product gives ``-0.0`` for a negative ``x * scale`` (``+0.0`` for a positive one) and
+#: NaN for a NaN or infinite one (``inf * 0``), where the select would give ``+0.0``. (Only a
+#: NaN's payload may differ between devices: CUDA's arithmetic returns its canonical NaN.)
+APPLY_BODY = "out = x * scale * (T)kept;"
+
 
 class CupyMasks:
     """Counter-based keep masks computed by one CUDA kernel (CuPy), the same bits as
@@ -87,6 +106,7 @@ class CupyMasks:
     def __init__(self, cupy: Any):
         self._cupy = cupy
         self._kernel: Any = None
+        self._apply: Any = None
         self._keys: dict[bytes, Any] = {}  # the copies' keys on the device, by value
 
     def kernel(self) -> Any:
@@ -134,4 +154,20 @@ class CupyMasks:
         self.kernel()(self._device_keys(keys), np.uint32(p & 0xFFFFFFFF), np.uint32(p >> 32),
                       np.uint64(blocks), np.uint64(per), np.uint32(threshold),
                       out.reshape(-1), size=keys.size * blocks)
+        return out
+
+    def apply_kernel(self) -> Any:
+        """The kernel that applies a mask (compiled on first use)."""
+        if self._apply is None:
+            self._apply = self._cupy.ElementwiseKernel(
+                APPLY_IN_PARAMS, APPLY_OUT_PARAMS, APPLY_BODY, name="xpnet_scale_and_mask")
+        return self._apply
+
+    def scale_and_mask(self, x: Any, scale: float, kept: Any, out: Any) -> Any:
+        """``x * scale * kept`` into ``out`` in one pass, and return ``out``: the bits of
+        ``multiply(x, scale, out=out); out *= kept`` (``scale`` rounded to ``x``'s dtype, as
+        NumPy and CuPy round a Python float multiplying an array). ``x`` and ``out`` are
+        float32 or float64 arrays of one shape and dtype, ``kept`` booleans of that shape;
+        ``out`` may be ``x``."""
+        self.apply_kernel()(x, x.dtype.type(scale), kept, out)
         return out
