@@ -9,7 +9,6 @@ tests at the end run CuPy's kernels against the plain CuPy path and skip without
 from __future__ import annotations
 
 import collections
-import os
 
 import numpy as np
 import pytest
@@ -264,18 +263,6 @@ def test_fast_argument_errors():
 
 
 # -- CuPy: the compiled kernels against the generic CuPy path -------------------------------
-@pytest.fixture
-def cupy_backend():
-    wanted = os.environ.get("XPNET_TEST_BACKENDS")
-    if wanted and "cupy" not in wanted.split(","):
-        pytest.skip("cupy is not among XPNET_TEST_BACKENDS")
-    pytest.importorskip("cupy")
-    try:
-        return resolve("cupy")
-    except BackendError as exc:
-        pytest.skip(f"backend 'cupy' unavailable: {exc}")
-
-
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_cupy_update_kernels_give_the_generic_bits(cupy_backend, name):
     import cupy
