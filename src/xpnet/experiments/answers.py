@@ -399,9 +399,14 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                 + ("" if sig else "; the best was picked on these same test sets, so its "
                    "lead is optimistic, and no difference survives") + "."))
     else:
-        claims.append(_claim(f"The book's lr {base.lr:g} is the best rate", "true",
-                            f"it had the highest mean test accuracy, "
-                            f"{fmt(settings[best]['acc'])}, of the rates tried."))
+        close = [row for row in against["rows"] if not _sig(row["acc"], row["acc_holm"])]
+        claims.append(_claim(
+            f"The book's lr {base.lr:g} is the best rate", "partly" if close else "true",
+            f"it had the highest mean test accuracy, {fmt(settings[best]['acc'])}, of the "
+            "rates tried" + (
+                "; within the noise of it (Holm): " + ", ".join(
+                    f"lr {row['a']:g} ({_pair(row['acc'], row['acc_holm'])})" for row in close)
+                if close else ", every other rate lower after Holm's correction") + "."))
     early = _early_speed(lr["rows"])
     if early is not None:
         epoch, ranked = early
