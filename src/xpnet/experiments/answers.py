@@ -22,7 +22,7 @@ from .frame import Base, Table
 from .inside import QUESTIONS as INSIDE_QUESTIONS
 from .inside import inside_sheets
 from .sheets import Claim, Sheet, Verdict, render
-from .stats import Paired, Summary, fmt, samples_for_margin
+from .stats import Paired, Summary, fmt, fmt_p, samples_for_margin
 
 __all__ = ["QUESTIONS", "answer_sheets", "study_sheets", "write_answers"]
 
@@ -49,11 +49,9 @@ def _sig(r: Paired, q: float | None = None) -> bool:
 
 def _pair(r: Paired, q: float | None = None) -> str:
     """``"+0.021 [0.010, 0.032] per seed, p = 0.004"`` (Holm-adjusted when ``q``)."""
-    p = r.p if q is None else q
-    text = "n/a" if not math.isfinite(p) else f"{p:.3f}" if p >= 0.001 else "< 0.001"
     word = "Holm p" if q is not None else "p"
     sign = "+" if r.diff.mean > 0 else ""
-    return f"{sign}{fmt(r.diff, 4)} per seed, {word} {'= ' if p >= 0.001 else ''}{text}"
+    return f"{sign}{fmt(r.diff, 4)} per seed, {word} {fmt_p(r.p if q is None else q)}"
 
 
 # -- 1. samples ------------------------------------------------------------------------------

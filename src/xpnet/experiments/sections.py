@@ -16,7 +16,15 @@ from typing import Any
 
 from .document import Document
 from .frame import Base, Table
-from .stats import Paired, Summary, detectable, fmt, samples_for_margin, spread_ratio
+from .stats import (
+    Paired,
+    Summary,
+    detectable,
+    fmt,
+    fmt_p,
+    samples_for_margin,
+    spread_ratio,
+)
 
 __all__ = ["crossed_section", "epochs_section", "lr_late_section", "lr_section",
            "regularizers_section", "samples_section", "why_section"]
@@ -51,11 +59,6 @@ def _versus_zero(s: Summary, up: str, down: str) -> str:
     return "within the noise of zero"
 
 
-def _p(x: float) -> str:
-    """A p-value after "p": ``= 0.015``, ``< 0.001`` or ``n/a``."""
-    return "n/a" if math.isnan(x) else f"= {x:.3f}" if x >= 0.001 else "< 0.001"
-
-
 def _paired_verdict(what: str, r: Paired, q: float, m: int) -> str:
     """How one seed-by-seed difference reads after Holm's correction over ``m`` tests."""
     d = r.diff
@@ -63,11 +66,11 @@ def _paired_verdict(what: str, r: Paired, q: float, m: int) -> str:
         return f"{what}: fewer than two seeds finished both runs; no test."
     if q < 0.05:
         word = "a rise" if d.mean > 0 else "a fall"
-        return (f"{what}: changed by {fmt(d, 4)} per seed, {word} (p {_p(r.p)}, Holm-adjusted "
-                f"p {_p(q)} over {m} comparisons) that survives the correction.")
-    head = (f"{what}: changed by {fmt(d, 4)} per seed, p {_p(r.p)} (Holm-adjusted "
-            f"p {_p(q)}); " if r.p < 0.05 else
-            f"{what}: changed by {fmt(d, 4)} per seed, p {_p(r.p)}; ")
+        return (f"{what}: changed by {fmt(d, 4)} per seed, {word} (p {fmt_p(r.p)}, Holm-adjusted "
+                f"p {fmt_p(q)} over {m} comparisons) that survives the correction.")
+    head = (f"{what}: changed by {fmt(d, 4)} per seed, p {fmt_p(r.p)} (Holm-adjusted "
+            f"p {fmt_p(q)}); " if r.p < 0.05 else
+            f"{what}: changed by {fmt(d, 4)} per seed, p {fmt_p(r.p)}; ")
     lead = ("significant alone but not after correcting for "
             f"{m} comparisons. " if r.p < 0.05 else "no difference detected. ")
     return head + lead + _detects(r)
@@ -102,9 +105,9 @@ def _scan_section(doc: Document, t: Table, name: str, label: Any) -> None:
     doc.table(["from", "to", "seeds", "acc diff [95% CI]", "p", "Holm p", "detectable acc diff",
                "loss diff [95% CI]", "Holm p (loss)"],
               [[label(r["a"]), label(r["b"]), str(r["acc"].diff.n), fmt(r["acc"].diff, 4),
-                _p(r["acc"].p).lstrip("= "), _p(r["acc_holm"]).lstrip("= "),
+                fmt_p(r["acc"].p).lstrip("= "), fmt_p(r["acc_holm"]).lstrip("= "),
                 f"{r['acc'].mde:.4f}", fmt(r["loss"].diff, 4),
-                _p(r["loss_holm"]).lstrip("= ")] for r in rows])
+                fmt_p(r["loss_holm"]).lstrip("= ")] for r in rows])
 
 
 def _detects(r: Paired, what: str = "differences") -> str:
@@ -125,9 +128,9 @@ def _pair_sentence(what: str, r: Paired, at: tuple[str, str], values: tuple[Summ
     if r.p < 0.05:
         word = "raised" if d.mean > 0 else "lowered"
         return (f"{cause} {word} {what} from {fmt(a)} {at_a} to {fmt(b)} {at_b}: per seed, a "
-                f"change of {fmt(d, 4)} (paired t-test p {_p(r.p)}).")
+                f"change of {fmt(d, 4)} (paired t-test p {fmt_p(r.p)}).")
     return (f"{what[0].upper()}{what[1:]} {at_a} ({fmt(a)}) and {at_b} ({fmt(b)}) differ per "
-            f"seed by {fmt(d, 4)}, p {_p(r.p)}: no difference detected. " + _detects(r))
+            f"seed by {fmt(d, 4)}, p {fmt_p(r.p)}: no difference detected. " + _detects(r))
 
 
 def _against_table(doc: Document, t: Table, label: Any, what: str) -> None:
@@ -140,11 +143,11 @@ def _against_table(doc: Document, t: Table, label: Any, what: str) -> None:
         r = by.get(s["setting"])
         rows.append([label(s["setting"]), str(s["n"]), fmt(s["acc"]),
                      "reference" if r is None else fmt(r["acc"].diff, 4),
-                     "" if r is None else _p(r["acc"].p).lstrip("= "),
-                     "" if r is None else _p(r["acc_holm"]).lstrip("= "),
+                     "" if r is None else fmt_p(r["acc"].p).lstrip("= "),
+                     "" if r is None else fmt_p(r["acc_holm"]).lstrip("= "),
                      "" if r is None else f"{r['acc'].mde:.4f}", fmt(s["loss"]),
                      "reference" if r is None else fmt(r["loss"].diff, 4),
-                     "" if r is None else _p(r["loss_holm"]).lstrip("= "),
+                     "" if r is None else fmt_p(r["loss_holm"]).lstrip("= "),
                      fmt(s["gap"].diff)])
     doc.table([what, "runs", "test acc", f"{label(ref)} minus this, per seed", "p", "Holm p",
                "detectable acc diff", "test loss", f"loss: {label(ref)} minus this",
@@ -192,7 +195,7 @@ def samples_section(doc: Document, t: Table, sizes: Table, scan: Table,
                     f"Already at {plateau['a']}/class, test accuracy ({fmt(s['acc'])}) is not "
                     f"detectably different from that at {ref}/class: per seed "
                     f"{fmt(plateau['acc'].diff, 4)} ({ref}/class minus {plateau['a']}/class), "
-                    f"p {_p(plateau['acc'].p)}, and no size from {plateau['a']}/class up "
+                    f"p {fmt_p(plateau['acc'].p)}, and no size from {plateau['a']}/class up "
                     f"differs from {ref}/class at p < 0.05 even before correcting for multiple "
                     "comparisons. " + _detects(plateau["acc"])
                     + ("" if plateau["acc"].mde < abs(first["acc"].diff.mean) else
@@ -206,8 +209,8 @@ def samples_section(doc: Document, t: Table, sizes: Table, scan: Table,
             said.append(
                 f"The highest mean test accuracy was at {top['setting']}/class: "
                 f"{fmt(top['acc'])}. Per seed, {ref}/class minus {top['setting']}/class is "
-                f"{fmt(r['acc'].diff, 4)}, p {_p(r['acc'].p)}, Holm-adjusted p "
-                f"{_p(r['acc_holm'])} over {m} comparisons"
+                f"{fmt(r['acc'].diff, 4)}, p {fmt_p(r['acc'].p)}, Holm-adjusted p "
+                f"{fmt_p(r['acc_holm'])} over {m} comparisons"
                 + (f": more data than {top['setting']}/class lowered test accuracy here, "
                    "beyond the correction (picked as the highest, the size of the drop is "
                    "likely overstated)." if r["acc_holm"] < 0.05 else
@@ -222,19 +225,19 @@ def samples_section(doc: Document, t: Table, sizes: Table, scan: Table,
                 word = "exceeded" if g.diff.mean > 0 else "fell short of"
                 said.append(f"At {s['setting']}/class, training accuracy {word} test accuracy "
                             f"by {fmt(g.diff)} per run (the generalization gap, on the "
-                            f"{size}/class test sets; one-sample t-test p {_p(g.p)}).")
+                            f"{size}/class test sets; one-sample t-test p {fmt_p(g.p)}).")
             else:
                 said.append(f"At {s['setting']}/class, the generalization gap (training minus "
                             f"test accuracy) {fmt(g.diff)} is not distinguishable from zero, "
-                            f"p {_p(g.p)}. " + _detects(g, "gaps"))
+                            f"p {fmt_p(g.p)}. " + _detects(g, "gaps"))
         g = first["gap"]
         if g.diff.n >= 2 and g.p < 0.05:
             said.append(f"The gap {'shrank' if g.diff.mean < 0 else 'grew'} with more training "
                         f"data: per seed, a change of {fmt(g.diff, 4)} from "
-                        f"{lo['setting']}/class to {ref}/class (p {_p(g.p)}).")
+                        f"{lo['setting']}/class to {ref}/class (p {fmt_p(g.p)}).")
         elif g.diff.n >= 2:
             said.append(f"The gap's change from {lo['setting']}/class to {ref}/class, "
-                        f"{fmt(g.diff, 4)} per seed (p {_p(g.p)}), is not detectable. "
+                        f"{fmt(g.diff, 4)} per seed (p {fmt_p(g.p)}), is not detectable. "
                         + _detects(g, "changes"))
         doc.items(said)
         _against_table(doc, against, lambda n: f"{n}/class", "train samples/class")
@@ -362,7 +365,7 @@ def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
                             "(1/sqrt(2 df)).")
             f = spread_ratio(rs["acc_sd"], df, ri["acc_sd"], _pooled_df(ri))
             test = (f"{f.ratio:.2f} times the i.i.d. sets' (95% CI [{f.ci_low:.2f}, "
-                    f"{f.ci_high:.2f}], F-test p {_p(f.p)}, with {df} and {_pooled_df(ri)} "
+                    f"{f.ci_high:.2f}], F-test p {fmt_p(f.p)}, with {df} and {_pooled_df(ri)} "
                     "degrees of freedom: trials x (test sets - 1))")
             if f.ci_high < 1:
                 said.append(f"At {small}/class the book's sets' sd is {test}: the evenly "
@@ -392,7 +395,7 @@ def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
                 rows.append([str(a["test_samples"]), _sd(a["acc_sd"]), _sd(b["acc_sd"]),
                              _sd(b["binomial_sd"]), "n/a" if math.isnan(f.ratio) else
                              f"{f.ratio:.2f} [{f.ci_low:.2f}, {f.ci_high:.2f}]",
-                             _p(f.p).lstrip("= ")])
+                             fmt_p(f.p).lstrip("= ")])
         doc.table(["test samples/class", "sd, book's spiral", "sd, i.i.d. points",
                    "binomial sd", "sd ratio book / i.i.d. [95% CI]", "F-test p"], rows)
     p = book.get("p", math.nan)
@@ -508,18 +511,18 @@ def lr_section(doc: Document, t: Table, classes: int, scan: Table,
             said.append(f"Lower than at lr {ref:g}, per seed and after Holm's correction over "
                         f"{m} comparisons: " + ", ".join(
                             f"lr {r['a']:g} ({fmt(by_lr[r['a']]['acc'])}; lr {ref:g} higher by "
-                            f"{fmt(r['acc'].diff, 4)}, Holm-adjusted p {_p(r['acc_holm'])})"
+                            f"{fmt(r['acc'].diff, 4)}, Holm-adjusted p {fmt_p(r['acc_holm'])})"
                             for r in below) + ".")
         if above:  # possible only when some seeds diverged at one of the two rates
             said.append(f"Higher than at lr {ref:g} on the seeds both finished: " + ", ".join(
                 f"lr {r['a']:g} (by {fmt(r['acc'].diff, 4)} per seed, Holm-adjusted p "
-                f"{_p(r['acc_holm'])})" for r in above) + ".")
+                f"{fmt_p(r['acc_holm'])})" for r in above) + ".")
         for r in comps:
             if not r["acc_holm"] < 0.05:
                 said.append(f"lr {r['a']:g} ({fmt(by_lr[r['a']]['acc'])}) is not detectably "
                             f"different from lr {ref:g}: per seed, lr {ref:g} minus lr "
-                            f"{r['a']:g} is {fmt(r['acc'].diff, 4)}, p {_p(r['acc'].p)} "
-                            f"(Holm-adjusted p {_p(r['acc_holm'])}). " + _detects(r["acc"]))
+                            f"{r['a']:g} is {fmt(r['acc'].diff, 4)}, p {fmt_p(r['acc'].p)} "
+                            f"(Holm-adjusted p {fmt_p(r['acc_holm'])}). " + _detects(r["acc"]))
         said.append(f"lr {ref:g} was picked as the best on these same test sets, which "
                     "flatters it: the highest of several noisy means is biased upward, so a "
                     "difference from it that survives the correction is likely smaller than "
@@ -675,7 +678,7 @@ def regularizers_section(doc: Document, t: Table) -> None:
             said.append(_paired_verdict(f"{n}/class, {r['arm']}: test accuracy",
                                         r["acc_vs_book"], r["acc_holm"], len(at) - 1)
                         + f" Test loss {fmt(r['loss_vs_book'].diff, 4)} (Holm p "
-                        f"{_p(r['loss_holm'])}); gap {fmt(r['gap'])}; mean |W| of the first "
+                        f"{fmt_p(r['loss_holm'])}); gap {fmt(r['gap'])}; mean |W| of the first "
                         f"layer {fmt(r['mean_abs'], 4)} (book {fmt(book['mean_abs'], 4)}).")
     doc.items(said)
     doc.table(["train samples/class", "arm", "runs", "diverged", "test acc", "test loss",
@@ -685,7 +688,7 @@ def regularizers_section(doc: Document, t: Table) -> None:
                 fmt(r["acc"]), fmt(r["loss"]), fmt(r["gap"]), fmt(r["overfit"], 4),
                 fmt(r["mean_abs"], 4), fmt(r["small"], 3),
                 fmt(r["acc_vs_book"].diff, 4) if "acc_vs_book" in r else "reference",
-                _p(r["acc_holm"]).lstrip("= ") if "acc_holm" in r else ""] for r in rows])
+                fmt_p(r["acc_holm"]).lstrip("= ") if "acc_holm" in r else ""] for r in rows])
 
 
 # -- the why ---------------------------------------------------------------------------------

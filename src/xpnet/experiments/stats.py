@@ -31,7 +31,8 @@ import numpy as np
 from scipy import optimize, stats
 
 __all__ = ["Paired", "SpreadRatio", "Summary", "binomial_sd", "compare", "detectable", "fmt",
-           "holm", "paired", "samples_for_margin", "spread_ratio", "summarize", "t_quantile"]
+           "fmt_p", "holm", "paired", "samples_for_margin", "spread_ratio", "summarize",
+           "t_quantile"]
 
 
 def t_quantile(df: int | float) -> float:
@@ -120,6 +121,15 @@ def compare(a: Summary, b: Summary) -> str:
     if b.ci_high < a.ci_low:
         return "lower"
     return "overlap"
+
+
+def fmt_p(p: float) -> str:
+    """A p-value as it follows "p": ``= 0.015``, ``< 0.001``, or ``n/a`` (NaN).
+
+    >>> fmt_p(0.01534), fmt_p(2e-5), fmt_p(float("nan"))
+    ('= 0.015', '< 0.001', 'n/a')
+    """
+    return "n/a" if math.isnan(p) else f"= {p:.3f}" if p >= 0.001 else "< 0.001"
 
 
 def fmt(s: Summary, digits: int = 3) -> str:
