@@ -413,9 +413,11 @@ def regularizers_table(source: Store | pd.DataFrame, base: Base,
     """
     frame = fr.frame_of(source)
     picked = fr.select(frame, base, train_samples=False, arm=None)
-    picked = picked[picked["key"].isin(_regularizer_keys(picked))]
-    trials = fr.trials_of(picked)
-    done = fr.finished(picked)
+    every = fr.trials_of(picked)
+    # the study's sizes: where an arm other than the book's ran (the book's is the reference)
+    sizes = set(every.loc[every["arm"] != "book", "train_samples"])
+    trials = every[every["train_samples"].isin(sizes)]
+    done = fr.finished(picked[picked["key"].isin(trials.index)])
     size, per = fr.per_run(done)
     curve_loss = fr.wide(done, "test_curve", "loss")
     if not curve_loss.empty:
@@ -457,11 +459,3 @@ def regularizers_table(source: Store | pd.DataFrame, base: Base,
                 r[f"{metric}_holm"] = q
         rows.extend(size_rows)
     return {"study": "regularizers", "test_samples": size, "rows": rows}
-
-
-def _regularizer_keys(frame: pd.DataFrame) -> set[str]:
-    """The trials of ``frame`` at the sizes where some arm other than the book's ran (the
-    regularizers study's sizes; the book's arm there is its reference)."""
-    trials = fr.trials_of(frame)
-    sizes = set(trials.loc[trials["arm"] != "book", "train_samples"])
-    return set(trials.index[trials["train_samples"].isin(sizes)])
