@@ -94,6 +94,13 @@ def _points(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     return {"n": len(X), "xy": _b64(xy.ravel()), "y": _b64(y.ravel())}
 
 
+def _arm_rank(arm: str) -> tuple[int, str]:
+    """The regularizers' order: :data:`~xpnet.experiments.plan.ARMS`' (the book's first),
+    then other mixes by name."""
+    names = list(ARMS)
+    return (names.index(arm) if arm in names else len(names), arm)
+
+
 def _label(field: str, value: Any) -> str:
     return f"{value:g}" if field == "lr" else "the book's" if value == "book" else str(value)
 
@@ -149,10 +156,8 @@ def explorer_data(store: Store, trials: Sequence[Trial], size: int = GRID) -> di
                          "runs": runs})
     fields = []
     for name, label in FIELDS.items():
-        order = list(ARMS) if name == "arm" else []
         values = sorted({getattr(group[0], name) for group in groups.values()},
-                        key=lambda v: (order.index(v) if v in order else len(order), v)
-                        if name == "arm" else v)
+                        key=_arm_rank if name == "arm" else None)
         if len(values) > 1:
             fields.append({"name": name, "label": label, "values": values,
                            "labels": [_label(name, v) for v in values]})
