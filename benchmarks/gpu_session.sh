@@ -14,16 +14,15 @@
 # GPU_SESSION_SECONDS (default 525: the whole session stays under 9 minutes); a step that
 # reaches its limit gets SIGINT (rc 124; bench keeps the cases it finished: it writes its
 # JSON after every case) and SIGKILL 15 s later. DIR receives 8 files (the device tool returns
-# at most 8): summary.txt, env.txt, many.log (bench_many's two runs, then bench_masks' JSON),
-# many-gpu.json, bench.log, bench-gpu.json, pytest.log (the fast-path and counter-mask tests,
-# then the matrix), pytest-cupy.xml.
+# at most 8): summary.txt, env.txt, many.log (bench_many's two runs, bench_masks' JSON, the
+# quick study on CuPy), many-gpu.json, bench.log, bench-gpu.json, pytest.log (the fast-path
+# and counter-mask tests, then the matrix), pytest-cupy.xml.
 #
-# Estimated durations on one H100 (not yet measured; the first session's summary.txt has the
-# real ones): device and versions ~15 s, installs ~10 s, the fast paths, masks and the new
-# contenders' GPU tests ~50 s, bench_many ~60 s (two runs), bench_masks ~15 s, bench ~4-5 min
-# (torch.compile compiles each of the 8 cases for ~20-40 s, jax_jit and jax_scan compile for a
-# few seconds; the CPU baselines take ~40 s in all at 3 repeats; the four cases with GPU
-# targets, reference, reference_dropout, huge and huge_dropout, come first), pytest ~2 min.
+# Estimated durations on one H200: device and versions ~15 s, installs ~10 s, the fast paths,
+# masks and the contenders' GPU tests ~60 s, bench_many ~60 s (two runs), bench_masks ~15 s,
+# bench ~2-3 min (the four cases with GPU targets; jax_jit and jax_scan compile for a few
+# seconds; the CPU baseline at 3 repeats), the quick study on CuPy ~1-2 min, pytest with what
+# is left (~2 min for the matrix).
 set -u
 
 DIR=${1:-${OUT:-}}
@@ -132,8 +131,10 @@ from xpnet.backend import available
 print("xpnet backends here:", available())
 EOF
 
-# --- the fast paths first (~50 s): CuPy's fused kernels and graph replay against the generic
-# path (tests/test_engine_fused.py), and the counter-based dropout masks (Philox on CuPy, in
+# --- the fast paths first (~60 s): the whole-step engine's kernels (NVRTC) against the layered
+# NumPy path and the host-compiled source, and its graph replay (tests/test_engine_step.py);
+# CuPy's fused kernels and graph replay against the generic path
+# (tests/test_engine_fused.py), and the counter-based dropout masks (Philox on CuPy, in
 # Array API operations and as one kernel; the one-pass kernel applying them) against NumPy's
 # bits (tests/test_counter_dropout.py):
 # the parts of xpnet that no CPU test can run on the device; then the bench's GPU-only
@@ -145,8 +146,8 @@ GPU_CONTENDER_TESTS=(
     tests/test_bench.py::test_jax_on_the_gpu_follows_jax_on_the_cpu
 )
 step fast-paths "$DIR/pytest.log" 150 env XPNET_TEST_BACKENDS=cupy "$PY" -m pytest -q \
-    tests/test_engine_fused.py tests/test_counter_dropout.py "${GPU_CONTENDER_TESTS[@]}" \
-    -p no:cacheprovider -rs
+    tests/test_engine_step.py tests/test_engine_fused.py tests/test_counter_dropout.py \
+    "${GPU_CONTENDER_TESTS[@]}" -p no:cacheprovider -rs
 
 # --- many models at once (~60 s) ----------------------------------------------------------------
 # the issue's command (ch15, with Dropout: every copy draws its masks on the host), then the
@@ -161,14 +162,22 @@ step many-no-dropout "$DIR/many.log" 45 "$PY" benchmarks/bench_many.py --device 
 # (a JSON object in many.log) -------------------------------------------------------------------
 step masks "$DIR/many.log" 60 "$PY" benchmarks/bench_masks.py --device cuda --repeats 5
 
-# --- the suite (~4-5 min): the cases with GPU targets first (reference, reference_dropout, huge,
-# huge_dropout), every case written as it finishes. The default contenders of a GPU run are all
-# of them: the book's code (CPU), xpnet, xpnet_faithful, xpnet_fast, xpnet_graph, and the peers
-# torch_eager, torch_cuda_graph (the whole step as one CUDA graph), jax_jit (a jitted step per
-# epoch), jax_scan (lax.scan, up to 64 epochs a launch) and last torch_compile: the issue's
-# ratios (xpnet against jax_jit and torch_cuda_graph) come from one run ----------------------
-step bench "$DIR/bench.log" 300 "$PY" -m xpnet bench --device cuda --repeats 3 \
+# --- the issue's targets (~2-3 min): the four cases with GPU targets (reference,
+# reference_dropout, huge, huge_dropout) against the peers the targets name, every case written
+# as it finishes: the book's code (CPU), xpnet (defaults: the whole-step engine, graph="auto"),
+# xpnet_layered (fast=False, the path before it), xpnet_fast, torch_eager, torch_cuda_graph
+# (the whole step as one CUDA graph), jax_jit (a jitted step per epoch) and jax_scan (lax.scan,
+# up to 64 epochs a launch); torch_compile and the other cases only if time is left below --
+TARGET_CASES=reference,reference_dropout,huge,huge_dropout
+step bench "$DIR/bench.log" 240 "$PY" -m xpnet bench --device cuda --repeats 3 \
+    --cases "$TARGET_CASES" \
+    --contenders book,xpnet,xpnet_layered,xpnet_fast,torch_eager,torch_cuda_graph,jax_jit,jax_scan \
     --json "$DIR/bench-gpu.json"
+
+# --- the lab on the GPU (~1-2 min): the quick study of every question on CuPy; its seconds in
+# summary.txt against the CPU's (48 s on the 2-core development machine, 2026-11-30) --------------
+step study-cupy "$DIR/many.log" 150 "$PY" -m xpnet study all --quick --backend cupy \
+    --out "$(mktemp -d)/study"
 
 # --- the CuPy test matrix (~2 min, or what is left), without the contenders' GPU tests, which
 # ran above (a first failure of theirs would stop it: -x) ------------------------------------------

@@ -24,6 +24,8 @@ CXX = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
 #: A kernel parameter's type: its C++ spelling, its ctypes scalar, its NumPy type.
 C_TYPES = {"uint32": ("unsigned int", ctypes.c_uint32, np.uint32),
            "uint64": ("unsigned long long", ctypes.c_uint64, np.uint64),
+           "int32": ("int", ctypes.c_int32, np.int32),
+           "int64": ("long long", ctypes.c_int64, np.int64),
            "float32": ("float", ctypes.c_float, np.float32),
            "float64": ("double", ctypes.c_double, np.float64),
            "bool": ("bool", ctypes.c_bool, np.bool_)}
@@ -72,14 +74,17 @@ class HostKernel:
         # a name per source: the loader hands back a library already loaded from a path
         digest = hashlib.sha1(f"{self.preamble}{body}".encode()).hexdigest()[:12]
         tag = f"{self.name}_{digest}"
-        source = (f"#include <cstddef>\n#define __device__\n#define __forceinline__ inline\n"
-                  f"{self.preamble}\nextern \"C\" void {tag}{body}")
+        source = (f"#include <cstddef>\n#include <cmath>\n"
+                  f"#define __device__\n#define __forceinline__ inline\n{self.preamble}\n"
+                  f"extern \"C\" void {tag}{body}")
         path = os.path.join(self.folder, f"{tag}.cpp")
         with open(path, "w") as f:
             f.write(source)
-        # no -ffast-math: IEEE semantics (signed zeros, NaN, inf) as on the device
-        subprocess.run([CXX, "-O2", "-shared", "-fPIC", "-o", path[:-4] + ".so", path],
-                       check=True, capture_output=True)
+        # no -ffast-math: IEEE semantics (signed zeros, NaN, inf) as on the device; no
+        # contraction of a * b + c into one rounding (the CUDA kernels that promise the host's
+        # bits are compiled with --fmad=false)
+        subprocess.run([CXX, "-O2", "-ffp-contract=off", "-shared", "-fPIC", "-o",
+                        path[:-4] + ".so", path], check=True, capture_output=True)
         function = getattr(ctypes.CDLL(path[:-4] + ".so"), tag)
         function.argtypes = [ctypes.c_void_p if raw or element else C_TYPES[kind][1]
                              for (raw, _, _), kind, element

@@ -128,16 +128,16 @@ def test_default_cases_and_contenders_per_device():
         "book", "book_nnfs", "xpnet", "xpnet_faithful", "torch_eager", "jax_jit", "jax_scan",
         "torch_compile"]
     assert contenders.default_contenders("cuda") == list(contenders.CONTENDERS) == [
-        "book", "book_nnfs", "xpnet", "xpnet_faithful", "xpnet_fast", "xpnet_graph",
-        "torch_eager", "torch_cuda_graph", "jax_jit", "jax_scan", "torch_compile"]
+        "book", "book_nnfs", "xpnet", "xpnet_faithful", "xpnet_fast", "xpnet_layered",
+        "xpnet_graph", "torch_eager", "torch_cuda_graph", "jax_jit", "jax_scan", "torch_compile"]
     # --quick: the small cases, and nothing that compiles first
     assert [w.name for w in workloads.default_cases("cpu", quick=True)] == [
         "reference", "reference_dropout", "wide"]
     assert contenders.default_contenders("cpu", quick=True) == [
         "book", "book_nnfs", "xpnet", "xpnet_faithful", "torch_eager"]
     assert contenders.default_contenders("cuda", quick=True) == [
-        "book", "book_nnfs", "xpnet", "xpnet_faithful", "xpnet_fast", "xpnet_graph",
-        "torch_eager", "torch_cuda_graph"]
+        "book", "book_nnfs", "xpnet", "xpnet_faithful", "xpnet_fast", "xpnet_layered",
+        "xpnet_graph", "torch_eager", "torch_cuda_graph"]
 
 
 def test_the_tables_fit_in_100_columns_and_verbose_adds_the_details():
@@ -378,12 +378,14 @@ def test_every_timed_region_starts_and_ends_with_a_synchronize():
 
 def test_where_each_contender_computes_synchronizes_and_is_measured():
     assert [contenders.placement(n, "cuda") for n in contenders.CONTENDERS] == [
-        "cpu", "cpu", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda"]
+        "cpu", "cpu", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda",
+        "cuda"]
     assert {contenders.placement(n, "cpu") for n in contenders.CONTENDERS} == {"cpu"}
     methods = {n: contenders.memory_method(n, "cuda") for n in contenders.CONTENDERS}
     assert methods == {"book": "tracemalloc", "book_nnfs": "tracemalloc",
                        "xpnet": "cupy_pool", "xpnet_faithful": "cupy_pool",
-                       "xpnet_fast": "cupy_pool", "xpnet_graph": "cuda_free_memory",
+                       "xpnet_fast": "cupy_pool", "xpnet_layered": "cupy_pool",
+                       "xpnet_graph": "cuda_free_memory",
                        "torch_eager": "torch_cuda", "torch_cuda_graph": "torch_cuda",
                        "jax_jit": None, "jax_scan": None, "torch_compile": None}
     assert set(methods.values()) - {None} <= set(harness.MEMORY_METHODS)
@@ -757,8 +759,8 @@ def test_gpu_ceilings_and_facts(gpu):
 
 
 def test_a_small_gpu_run(gpu):
-    names = ["book", "xpnet", "xpnet_fast", "xpnet_graph", "torch_eager", "torch_cuda_graph",
-             "jax_jit", "jax_scan"]
+    names = ["book", "xpnet", "xpnet_fast", "xpnet_layered", "xpnet_graph", "torch_eager",
+             "torch_cuda_graph", "jax_jit", "jax_scan"]
     w = Workload("small", 100, 16, 0.0)
     result = harness.run_suite([w], names, device="cuda", epochs=5, repeats=2, warmup=2,
                                ceilings=[CPU_CEILINGS, GPU_CEILINGS])

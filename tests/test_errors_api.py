@@ -104,8 +104,9 @@ CONSTRUCTORS = [
     (lambda: xpnet.Model(dtype="float16"), ValueError, r"must be 'float32' .* or 'float64'"),
     (lambda: xpnet.Model(dtype=None), TypeError, r"Model dtype must be 'float32'"),
     (lambda: xpnet.Model(dtype=np.int64), ValueError, r"Model dtype must be 'float32'"),
-    (lambda: xpnet.Model(fast=1), TypeError, r"fast must be True or False, got 1 \(a int\)"),
-    (lambda: xpnet.Model(fast="yes"), TypeError, r"fast must be True or False"),
+    (lambda: xpnet.Model(fast=1), TypeError,
+     r"fast must be True, False or .auto., got 1 \(a int\)"),
+    (lambda: xpnet.Model(fast="yes"), TypeError, r"fast must be True, False or .auto."),
     (lambda: xpnet.Model(precision="book"), ValueError,
      r"precision must be one of 'default', 'nnfs', got the string 'book'"),
     (lambda: xpnet.Model(backend="numpyy"), BackendError, r"unknown backend 'numpyy'; expected"),
@@ -208,7 +209,7 @@ CALLS = [
                                       r"callbacks=\[my_callback\]"),
     ({"callbacks": [1]}, TypeError, r"each callback must be a function"),
     ({"log_before_update": "no"}, TypeError, r"log_before_update must be True or False"),
-    ({"graph": 1}, TypeError, r"graph must be True or False"),
+    ({"graph": 1}, TypeError, r"graph must be True, False or .auto., got 1"),
 ]
 
 

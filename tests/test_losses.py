@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import xpnet
 from _util import host, numerical_grad
-from xpnet.nn.activations import Softmax
+from xpnet.nn.activations import ReLU, Softmax
+from xpnet.nn.layers import Dense
 from xpnet.nn.losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -102,3 +104,23 @@ def test_losses_keep_dtype_and_backend(backend):
         g = loss.backward(p, y)
         assert g.dtype == xp.float32 and backend.is_array(g)
         assert loss.forward(p, y).dtype == xp.float32
+
+
+def test_a_model_trains_with_softmax_crossentropy_as_with_a_softmax_layer():
+    """The joint loss on logits: the gradient of a step (which calls backward without
+    forward) and the accuracy (the class of the largest logit) are the Softmax layer's."""
+    X, y = xpnet.datasets.spiral(samples=50, classes=3, seed=2)
+    models = []
+    for last, loss in ((Softmax(), CategoricalCrossentropy()), (None, SoftmaxCrossentropy())):
+        m = xpnet.Model(seed=4, dtype="float64")
+        for layer in (Dense(2, 8), ReLU(), Dense(8, 3), last):
+            if layer is not None:
+                m.add(layer)
+        m.set(loss=loss, optimizer=xpnet.optimizers.Adam(learning_rate=0.05))
+        models.append((m, m.train(X, y, epochs=20, log_every=5)))
+    (a, ha), (b, hb) = models
+    for ra, rb in zip(ha.records, hb.records, strict=True):
+        assert ra["acc"] == rb["acc"] and ra["loss"] == pytest.approx(rb["loss"], rel=1e-12)
+    for key, value in a.parameters().items():
+        np.testing.assert_allclose(value, b.parameters()[key], rtol=1e-12, atol=1e-15)
+    assert b.evaluate(X, y)["acc"] == a.evaluate(X, y)["acc"]

@@ -369,8 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a preset setting, e.g. --set lr=0.01 --set hidden=128")
     train.add_argument("--print-every", type=_positive, default=None, metavar="K",
                        help="log every K epochs (default: the chapter's 100)")
-    train.add_argument("--fast", action="store_true",
-                       help="use the backend's fused kernels (CuPy; see docs/performance.md)")
+    train.add_argument("--fast", action=argparse.BooleanOptionalAction, default="auto",
+                       help="the backend's fused kernels (default: on CuPy, except with "
+                       "--seed nnfs; see docs/performance.md)")
     train.add_argument("--json", action="store_true",
                        help="one JSON object per logged epoch, then the validation")
     train.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")

@@ -65,11 +65,15 @@ class Model:
         stream is the book's, else ``"default"``.
     dtype : str
         Parameter dtype, ``"float32"`` (default) or ``"float64"``.
-    fast : bool
+    fast : bool or "auto"
         Train with fused kernels (:mod:`xpnet.engine.fused`): one kernel per optimizer
-        update instead of a dozen. CuPy has them; elsewhere the flag changes nothing. Not
-        with faithful mode, whose rounding is the book's. (Tests pass a
-        :class:`xpnet.engine.fused.Kernels` to run the reference implementation on NumPy.)
+        update instead of a dozen, and the book's ``Dense → ReLU → [Dropout] → Dense →
+        Softmax`` networks' forward and backward passes as three kernels that never store
+        the hidden layer (:mod:`xpnet.engine.step`; values equal the layered path's to
+        rounding). CuPy has them; elsewhere the flag changes nothing. ``"auto"`` (default):
+        on CuPy, except in faithful mode, whose rounding is the book's (``fast=True`` is
+        refused there). (Tests pass a :class:`xpnet.engine.fused.Kernels` to run the
+        reference implementation on NumPy.)
     dropout_masks : {"auto", "host", "counter"}
         Where Dropout layers' masks come from while training. ``"host"``: drawn from the
         model's random stream on the host and copied to the device. ``"counter"``: computed
@@ -115,7 +119,7 @@ class Model:
         seed: SeedLike = 0,
         precision: str | None = None,
         dtype: str = "float32",
-        fast: bool | Kernels = False,
+        fast: bool | str | Kernels = "auto",
         dropout_masks: str = "auto",
     ):
         self.backend = resolve(backend, device)
@@ -125,12 +129,18 @@ class Model:
         validate.one_of("precision", precision, PRECISIONS)
         dtype = validate.real_float_dtype("Model dtype", dtype)
         if not isinstance(fast, Kernels):
-            fast = validate.flag("fast", fast)
+            choice = validate.flag("fast", fast, auto=True)
+            # "auto": the fused kernels wherever they exist, but not in faithful mode
+            fast = self.backend.name == "cupy" and precision != "nnfs" if choice == "auto" \
+                else bool(choice)
         if fast and precision == "nnfs":
             msg = ("fast=True cannot be combined with faithful mode: the fused kernels round "
                    "differently from the book's code. Drop fast=True, or use an integer seed.")
             raise ValueError(msg)
-        self.precision, self.dtype, self.fast = precision, dtype, fast
+        self.precision, self.dtype = precision, dtype
+        #: whether the model trains with fused kernels (``"auto"`` resolved), or the
+        #: kernels themselves (the tests' reference)
+        self.fast: bool | Kernels = fast
         self.dropout_masks = engine.mask_source(dropout_masks, self.backend, precision)
         self.ops = engine.for_model(self.backend, precision, dtype, self.dropout_masks)
         self._kernels: Kernels | None = None  # built on the first training run that uses them
@@ -195,8 +205,13 @@ class Model:
 
     @property
     def engine(self) -> str:
-        """The name of the engine a training step runs on here (see :mod:`xpnet.engine`)."""
-        views = engine.training_views(self.ops, self.layers, self.loss, self.fused_kernels())
+        """The name of the engine a training step runs on here (see :mod:`xpnet.engine`):
+        ``"step"`` where the whole-step engine runs forward and backward, else the first
+        layer's."""
+        kernels = self.fused_kernels()
+        if engine.whole_step_applies(self.ops, self.layers, self.loss, kernels):
+            return engine.step.WholeStep.name
+        views = engine.training_views(self.ops, self.layers, self.loss, kernels)
         return views[0].name if views else self.ops.name
 
     def check_ready(self, training: bool) -> None:

@@ -175,7 +175,7 @@ def draw_data(p: Preset, samples: int, rng: Generator, backend: Any,
 
 
 def build(p: Preset, *, backend: Any = "numpy", seed: SeedLike = 0,
-          fast: bool = False, dropout_masks: str = "auto") -> tuple[Model, tuple, Any]:
+          fast: bool | str = "auto", dropout_masks: str = "auto") -> tuple[Model, tuple, Any]:
     """Draw the training data and build the model in the book's order (``fast`` and
     ``dropout_masks``: see :class:`~xpnet.Model`).
 
@@ -242,7 +242,7 @@ def run(
     epochs: int | None = None,
     log_every: int | None = None,
     callback: Callable[[Model, int, dict], Any] | None = None,
-    fast: bool = False,
+    fast: bool | str = "auto",
 ) -> Run:
     """Train preset ``p`` with the chapter's loop and evaluate it as the chapter does
     (``fast``: the backend's fused kernels, see :class:`~xpnet.Model`)."""

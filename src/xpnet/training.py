@@ -27,7 +27,7 @@ from .nn.ops import Ops
 from .nn.optimizers import Optimizer, check_settings
 from .random import Generator
 
-__all__ = ["Callback", "History", "Trainable", "train"]
+__all__ = ["GRAPH_MIN_EPOCHS", "Callback", "History", "Trainable", "train"]
 
 
 class Trainable(Protocol):
@@ -99,7 +99,7 @@ def train(
     callbacks: Iterable[Callback] = (),
     start_epoch: int = 1,
     log_before_update: bool = False,
-    graph: bool = False,
+    graph: bool | str = "auto",
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``(X, y)`` and return the :class:`History`
     (also ``model.train(X, y, ...)``).
@@ -131,12 +131,15 @@ def train(
         Log as the book's chapters 14-17 do, before the epoch's update, so the logged
         ``lr`` is the previous step's; otherwise (chapter 18) the step's own. The losses
         and accuracy are those of the epoch's forward pass either way.
-    graph : bool
-        Record the first epoch's training step as a CUDA graph and replay it for the
-        others: one launch per epoch instead of one per operation. Needs a model built
-        with ``fast=True`` on CuPy, full batches without shuffling, no Dropout (its
-        masks are drawn on the host), and a built-in optimizer. Values are those of
-        ``fast=True`` without a graph.
+    graph : bool or "auto"
+        Record one training step as a CUDA graph and replay it every epoch: one launch per
+        epoch instead of one per kernel. Needs the fused kernels (CuPy), full batches
+        without shuffling, a built-in optimizer, and no Dropout outside the whole-step
+        engine (:mod:`xpnet.engine.step`, whose masks' position lives on the device).
+        Values are those of the same run without a graph. ``"auto"`` (default): where the
+        whole-step engine trains the model and the run is at least
+        :data:`GRAPH_MIN_EPOCHS` full-batch epochs; if recording fails there, the run goes
+        on without a graph (logged).
 
     Raises
     ------
@@ -156,7 +159,7 @@ def train(
     callbacks = _callbacks(callbacks)
     start_epoch = validate.non_negative_int("start_epoch", start_epoch)
     log_before_update = validate.flag("log_before_update", log_before_update)
-    graph = validate.flag("graph", graph)
+    graph = validate.flag("graph", graph, auto=True)
     pair = _pair(validation_data)
     X, y = model.convert_data(X, y, "X", "y")
     n = int(X.shape[0])
@@ -164,15 +167,21 @@ def train(
         validation_data = model.convert_data(*pair, "validation X", "validation y")
     _check_parameters(model)
     kernels = model.fused_kernels()
-    if graph:
-        _check_graph(model, kernels, batch_size, shuffle)
+    problem = _graph_problem(model, kernels, batch_size, shuffle)
+    auto = graph == "auto"
+    if auto:
+        graph = problem is None and epochs >= GRAPH_MIN_EPOCHS and \
+            engine.whole_step_applies(model.ops, model.layers, model.loss, kernels)
+    elif graph and problem is not None:
+        msg = f"graph=True cannot be used here: {problem}."
+        raise ValueError(msg)
     assert model.accuracy is not None and model.optimizer is not None
     model.accuracy.init(y)
     run = _Run(model, X, y, n, batch_size, shuffle, log_before_update, callbacks)
     history = History()
     schedule = _Schedule(log_every, start_epoch + epochs - 1)
     # the loss is checked below; NumPy's overflow warnings would only repeat it
-    with model.backend.quiet_float_errors(), run.lending(kernels, graph, epochs):
+    with model.backend.quiet_float_errors(), run.lending(kernels, bool(graph), epochs, auto):
         for epoch in range(start_epoch, start_epoch + epochs):
             if trace.ACTIVE is not None:
                 trace.ACTIVE.step = epoch
@@ -190,6 +199,11 @@ def train(
     if validation_data is not None:
         history.validation = model.evaluate(*validation_data, batch_size=batch_size)
     return history
+
+
+#: ``graph="auto"`` records a graph for runs of at least this many epochs (recording costs
+#: about as much as a few dozen eager steps of the book's networks).
+GRAPH_MIN_EPOCHS = 100
 
 
 class _Schedule:
@@ -218,13 +232,16 @@ class _Run:
         self.log_before_update = log_before_update
         self.callbacks = callbacks
         self.views: list[Ops] = []
+        self.whole: engine.step.WholeStep | None = None
         self.graph: engine.fused.GraphRun | None = None
 
     @contextlib.contextmanager
-    def lending(self, kernels: Any, graph: bool, epochs: int) -> Iterator[None]:
+    def lending(self, kernels: Any, graph: bool, epochs: int, auto: bool) -> Iterator[None]:
         """Choose the step's engines once for the run (and a graph's recording context)."""
         model = self.model
         self.views = engine.training_views(model.ops, model.layers, model.loss, kernels)
+        self.whole = engine.whole_step(model.ops, model.layers, model.loss, kernels,
+                                       graph=graph)
         replaying: Any = contextlib.nullcontext()
         if graph and kernels is not None:
             replaying = kernels.replaying()
@@ -234,7 +251,11 @@ class _Run:
                 dtype = next(iter(model.trainable_layers[0].params.values())).dtype
                 self.graph = engine.fused.GraphRun(
                     lambda: self.step(self.X, self.y), model.optimizer, kernels,
-                    model.backend, epochs, dtype)
+                    model.backend, epochs, dtype,
+                    stepped=None if self.whole is None else self.whole.stepped,
+                    arrays=lambda: [p for layer in model.trainable_layers
+                                    for p in layer.params.values()],
+                    fallback=auto)
             yield
 
     def step(self, X: Any, y: Any) -> Any:
@@ -243,8 +264,11 @@ class _Run:
         model = self.model
         assert model.optimizer is not None
         with engine.lend(model.layers, self.views):
-            output = model.forward(X, training=True)
-            model.backward(output, y)
+            if self.whole is not None:  # forward and backward as a few kernels
+                output = self.whole(X, y)
+            else:
+                output = model.forward(X, training=True)
+                model.backward(output, y)
             model.optimizer.update_layers(model.trainable_layers)
         return output
 
@@ -402,8 +426,10 @@ def _first_non_finite(model: Trainable, X: Any) -> str:
             "outputs this large is not")
 
 
-def _check_graph(model: Trainable, kernels: Any, batch_size: int | None, shuffle: bool) -> None:
-    """Refuse ``graph=True`` where a recorded step could not replay the training."""
+def _graph_problem(model: Trainable, kernels: Any, batch_size: int | None,
+                   shuffle: bool) -> str | None:
+    """Why a recorded step could not replay the training (``graph=True`` is refused with
+    it), or None."""
     assert model.optimizer is not None
     problem = None
     if kernels is None:
@@ -411,15 +437,15 @@ def _check_graph(model: Trainable, kernels: Any, batch_size: int | None, shuffle
                    f"backend 'cupy' (this one is {model.backend.name!r})")
     elif batch_size is not None or shuffle:
         problem = "it records one full-batch step: drop batch_size and shuffle"
-    elif any(isinstance(layer, Dropout) for layer in model.layers):
-        problem = ("Dropout draws a new mask each step (from the host stream, or at a "
-                   "stream position the mask kernel takes by value), and a replay would "
-                   "reuse the recorded mask: train without graph=True")
+    elif any(isinstance(layer, Dropout) for layer in model.layers) and \
+            not engine.whole_step_applies(model.ops, model.layers, model.loss, kernels):
+        problem = ("Dropout draws a new mask each step, and outside the whole-step engine "
+                   "(xpnet.engine.step: the book's Dense, ReLU, Dropout, Dense, Softmax "
+                   "networks with dropout_masks='counter') a replay would reuse the recorded "
+                   "mask: train without graph=True")
     elif engine.rules.compile_rule(model.optimizer.rule()) is None:
         problem = (f"{type(model.optimizer).__name__}'s update rule cannot be compiled into "
                    "one kernel (see xpnet.engine.rules); use a built-in optimizer")
     elif trace.ACTIVE is not None:
         problem = "explain mode records every step's arrays, which a replay never forms"
-    if problem is not None:
-        msg = f"graph=True cannot be used here: {problem}."
-        raise ValueError(msg)
+    return problem

@@ -188,14 +188,18 @@ def non_negative_float(name: str, value: Any) -> float:
     return number
 
 
-def flag(name: str, value: Any) -> bool:
-    """``True`` or ``False`` (NumPy's bool too), nothing that merely converts to one.
+def flag(name: str, value: Any, *, auto: bool = False) -> Any:
+    """``True`` or ``False`` (NumPy's bool too), nothing that merely converts to one; with
+    ``auto``, the string ``"auto"`` too (returned as it is).
 
-    >>> flag("shuffle", np.True_)
-    True
+    >>> flag("shuffle", np.True_), flag("fast", "auto", auto=True)
+    (True, 'auto')
     """
+    if auto and isinstance(value, str) and value == "auto":
+        return value
     if not _is_bool(value):
-        msg = f"{name} must be True or False, got {describe(value)}."
+        choices = "True, False or 'auto'" if auto else "True or False"
+        msg = f"{name} must be {choices}, got {describe(value)}."
         raise TypeError(msg)
     return bool(value)
 

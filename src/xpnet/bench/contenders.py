@@ -10,9 +10,13 @@ raises :class:`Unavailable` with the reason.
 
 * ``book``           plain NumPy in the NNFS book's idioms, float32 ``np.dot`` (always CPU)
 * ``book_nnfs``      the same with ``nnfs.init()``'s float64 dot workaround (done locally)
-* ``xpnet``          xpnet's public API, default precision (NumPy; CuPy on ``cuda``)
+* ``xpnet``          xpnet's public API, default settings (NumPy; CuPy on ``cuda``, where
+  the defaults train with the fused kernels and the whole-step engine)
 * ``xpnet_faithful`` xpnet with ``seed="nnfs"`` (the book's precision policy)
 * ``xpnet_fast``     GPU only: ``Model(backend="cupy", fast=True)``, the fused CuPy kernels
+  (the default there, named)
+* ``xpnet_layered``  GPU only: ``Model(backend="cupy", fast=False)``, layer by layer (what
+  the default was before the whole-step engine)
 * ``xpnet_graph``    GPU only: the same, trained with ``train(..., graph=True)`` (one CUDA
   graph replayed per epoch)
 * ``torch_eager``    PyTorch eager on the CPU, or on ``cuda`` ("PyTorch CUDA eager", the
@@ -68,7 +72,7 @@ TORCH_DEVICE = {"cpu": "cpu", "cuda": "cuda"}
 HOST_ONLY = ("book", "book_nnfs")
 #: Contenders that exist only on a GPU: xpnet's fused kernels and CUDA graphs, and PyTorch's
 #: training step as a CUDA graph.
-GPU_ONLY = ("xpnet_fast", "xpnet_graph", "torch_cuda_graph")
+GPU_ONLY = ("xpnet_fast", "xpnet_layered", "xpnet_graph", "torch_cuda_graph")
 
 
 class Unavailable(Exception):
@@ -189,9 +193,11 @@ def book_nnfs(w: Workload, X: np.ndarray, y: np.ndarray) -> Run:
 # ---------------------------------------------------------------------------------------
 
 def _xpnet(w: Workload, X: np.ndarray, y: np.ndarray, seed: Any, device: str = "cpu",
-           fast: bool = False, graph: bool = False) -> Run:
+           fast: bool | None = None, graph: bool = False) -> Run:
     backend = XPNET_BACKEND[device]
-    if fast:
+    if fast is False:
+        m = Model(backend=backend, seed=seed, fast=False)
+    elif fast:
         try:
             m = Model(backend=backend, seed=seed, fast=True)
         except TypeError as exc:  # this xpnet has no fast= (BackendError is a TypeError too)
@@ -253,6 +259,13 @@ def xpnet_fast(w: Workload, X: np.ndarray, y: np.ndarray, device: str = "cpu") -
     """``Model(backend="cupy", seed=0, fast=True)``: xpnet's fused CuPy kernels."""
     _gpu_only("xpnet_fast", device)
     return _xpnet(w, X, y, seed=0, device=device, fast=True)
+
+
+def xpnet_layered(w: Workload, X: np.ndarray, y: np.ndarray, device: str = "cpu") -> Run:
+    """``Model(backend="cupy", seed=0, fast=False)``: xpnet on CuPy layer by layer, without
+    the fused kernels and the whole-step engine the default uses there."""
+    _gpu_only("xpnet_layered", device)
+    return _xpnet(w, X, y, seed=0, device=device, fast=False)
 
 
 def xpnet_graph(w: Workload, X: np.ndarray, y: np.ndarray, device: str = "cpu") -> Run:
@@ -688,6 +701,7 @@ CONTENDERS: dict[str, Callable[..., Run]] = {
     "xpnet": xpnet,
     "xpnet_faithful": xpnet_faithful,
     "xpnet_fast": xpnet_fast,
+    "xpnet_layered": xpnet_layered,
     "xpnet_graph": xpnet_graph,
     "torch_eager": torch_eager,
     "torch_cuda_graph": torch_cuda_graph,

@@ -9,7 +9,10 @@ faithful    :class:`~xpnet.engine.faithful.FaithfulOps`: the book's precision fl
 buffered    :class:`~xpnet.engine.buffered.BufferedOps`: reused buffers, in place
             (NumPy and CuPy, while training)
 fused       :class:`~xpnet.engine.fused.FusedOps`: each optimizer update as one kernel
-            (``fast=True``), and CUDA-graph replay of a step (``graph=True``)
+            (``fast``, the default on CuPy), and CUDA-graph replay of a step (``graph=True``)
+step        :class:`~xpnet.engine.step.WholeStep`: forward and backward of the book's
+            ``Dense → ReLU → [Dropout] → Dense → Softmax`` networks as three kernels, the
+            hidden layer never stored (with the fused kernels, CuPy)
 many        :class:`~xpnet.many.ManyModels`: M copies with a model axis
 ==========  =====================================================================
 
@@ -30,11 +33,12 @@ from typing import Any
 from .. import trace, validate
 from ..backend import Backend
 from ..nn.ops import Ops
-from . import buffered, faithful, fused, masks, rules
+from . import buffered, faithful, fused, masks, rules, step
 from .faithful import FaithfulOps
 
 __all__ = ["DROPOUT_MASKS", "buffered", "faithful", "for_model", "fused", "lend",
-           "mask_source", "masks", "rules", "training_views"]
+           "mask_source", "masks", "rules", "step", "training_views", "whole_step",
+           "whole_step_applies"]
 
 #: What ``Model(dropout_masks=...)`` accepts: ``"auto"`` (counter-based on CuPy, the host
 #: stream elsewhere and always in faithful mode), ``"host"`` or ``"counter"``.
@@ -91,6 +95,26 @@ def training_views(base: Ops, layers: Sequence[Any], loss: Any,
     if kernels is not None:
         return buffered.views(base, layers, loss, fused.FusedOps, kernels=kernels)
     return buffered.views(base, layers, loss)
+
+
+def whole_step_applies(base: Ops, layers: Sequence[Any], loss: Any,
+                       kernels: fused.Kernels | None) -> bool:
+    """Whether a training run trains with the whole-step engine (:mod:`~xpnet.engine.step`):
+    it needs the fused kernels of a backend that compiles its own (CuPy), the plain engine
+    (not faithful mode), no explain mode recording, and a model :func:`step.plan` accepts."""
+    return trace.ACTIVE is None and type(base) is Ops and kernels is not None and \
+        step.shape_for(list(layers), loss, base.masks, kernels) is not None
+
+
+def whole_step(base: Ops, layers: Sequence[Any], loss: Any, kernels: fused.Kernels | None,
+               *, graph: bool = False) -> step.WholeStep | None:
+    """The whole-step engine for a training run, or None where the layers compute one by
+    one (see :func:`whole_step_applies`); for a recorded graph with ``graph``."""
+    if kernels is None or not whole_step_applies(base, layers, loss, kernels):
+        return None
+    shape = step.shape_for(list(layers), loss, base.masks, kernels)
+    assert shape is not None
+    return step.WholeStep(shape, base.backend, kernels.elementwise, device_position=graph)
 
 
 @contextlib.contextmanager

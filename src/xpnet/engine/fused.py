@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -41,6 +42,8 @@ from .rules import UpdateRule, compile_rule
 
 __all__ = ["CupyKernels", "FusedOps", "GraphRun", "Kernels", "ScalarTable", "kernels_for"]
 
+log = logging.getLogger(__name__)
+
 
 class ScalarTable:
     """The step scalars of a run of graph replays: one row per step, read on the device at
@@ -52,6 +55,7 @@ class ScalarTable:
     """
 
     def __init__(self, backend: Backend, rows: Sequence[Sequence[float]], dtype: Any):
+        self.backend = backend
         xp = backend.xp
         self.width = max((len(r) for r in rows), default=0)
         flat = np.zeros((max(len(rows) * self.width, 1),), dtype=np.float64)
@@ -68,6 +72,12 @@ class ScalarTable:
         """Move to the next row (recorded into the graph with the step)."""
         self.counter += 1
 
+    def write(self, row: int, values: Sequence[float]) -> None:
+        """Replace row ``row`` (a step whose scalars changed after the table was written:
+        a callback set another learning rate)."""
+        self.table[row * self.width:(row + 1) * self.width] = self.backend.asarray(
+            np.asarray(values, dtype=np.float64), dtype=self.table.dtype)
+
 
 class Kernels:
     """The fused kernels' reference implementation, in NumPy.
@@ -80,6 +90,9 @@ class Kernels:
     """
 
     name = "reference"
+    #: What compiles the whole step's kernels (:mod:`xpnet.engine.step`): CuPy on a GPU;
+    #: None here (the tests set a host compiler's stand-in)
+    elementwise: Any = None
 
     def __init__(self, backend: Backend):
         self.backend = backend
@@ -130,6 +143,7 @@ class CupyKernels(Kernels):
         import cupy
 
         self._cupy = cupy
+        self.elementwise = cupy
         self._compiled: dict[tuple[str, bool], Any] = {}
         self._pool: Any = None  # the capture's private memory pool, kept with the model
         self._stream: Any = None
@@ -237,6 +251,9 @@ class GraphRun:
 
     The optimizer's host state (decayed learning rate, step count) advances every epoch as
     usual; what the device needs of it comes from a table written once for the whole run.
+    Each epoch checks the table's row against the optimizer's scalars (a callback may have
+    set another learning rate) and rewrites it where they differ; a replay is recorded again
+    when an array the step reads was replaced (a callback loaded other weights).
 
     Parameters
     ----------
@@ -249,10 +266,20 @@ class GraphRun:
         How many steps the table must cover.
     dtype : dtype
         The parameters' dtype (the table's).
+    stepped : callable, optional
+        Called after every epoch's step, however it ran: host state that a step moves on
+        in device memory follows it here (the whole step's dropout position).
+    arrays : callable, optional
+        The arrays the recorded step reads and writes in place (the parameters).
+    fallback : bool
+        When recording fails, log why and run the remaining steps eagerly (``graph="auto"``)
+        instead of raising.
     """
 
     def __init__(self, step: Callable[[], Any], optimizer: Optimizer, kernels: Kernels,
-                 backend: Backend, epochs: int, dtype: Any):
+                 backend: Backend, epochs: int, dtype: Any,
+                 stepped: Callable[[], None] | None = None,
+                 arrays: Callable[[], Sequence[Any]] | None = None, fallback: bool = False):
         rule = compile_rule(optimizer.rule())
         assert rule is not None  # checked by the trainer before
         shadow = copy.copy(optimizer)  # the coming steps' scalars, without touching optimizer
@@ -261,28 +288,57 @@ class GraphRun:
             shadow.pre_update_params()
             rows.append(rule.scalar_values(shadow.hyperparameters()))
             shadow.post_update_params()
-        self.step, self.optimizer, self.kernels = step, optimizer, kernels
+        self.step, self.optimizer, self.kernels, self.rule = step, optimizer, kernels, rule
+        self.stepped, self.arrays, self.fallback = stepped, arrays, fallback
+        self.rows = rows
         self.table = ScalarTable(backend, rows, dtype)
         self.launch: Callable[[], Any] | None = None
+        self.recorded: list[int] = []  # the ids of the arrays the recorded step uses
+        self.done = 0  # steps run
         self.eager_done = False
+        self.failed: str | None = None  # why recording failed (then every step runs eagerly)
 
     def _step(self) -> Any:
         output = self.step()
         self.table.advance()
         return output
 
+    def _ids(self) -> list[int]:
+        return [id(a) for a in self.arrays()] if self.arrays is not None else []
+
+    def _record(self) -> None:
+        try:
+            self.launch = self.kernels.capture(self._step)
+        except Exception as exc:
+            if not self.fallback:
+                raise
+            self.failed = f"{type(exc).__name__}: {exc}"
+            log.warning("recording the training step as a CUDA graph failed (%s); the "
+                        "run goes on without a graph", self.failed)
+            return
+        self.recorded = self._ids()
+
     def epoch(self) -> Any:
         """One epoch: the optimizer's pre/post calls on the host, the step on the device."""
         self.kernels.table = self.table
         try:
             self.optimizer.pre_update_params()
-            if not self.eager_done:
+            scalars = self.rule.scalar_values(self.optimizer.hyperparameters())
+            if list(scalars) != list(self.rows[self.done]):  # changed since the table
+                self.rows[self.done] = scalars
+                self.table.write(self.done, scalars)
+            if not self.eager_done or self.failed is not None:
                 output = self._step()
                 self.eager_done = True
             else:
+                if self.launch is not None and self._ids() != self.recorded:
+                    self.launch = None  # an array was replaced: record the step again
                 if self.launch is None:
-                    self.launch = self.kernels.capture(self._step)
-                output = self.launch()
+                    self._record()
+                output = self._step() if self.launch is None else self.launch()
+            self.done += 1
+            if self.stepped is not None:
+                self.stepped()
             self.optimizer.post_update_params()
         finally:
             self.kernels.table = None

@@ -32,14 +32,39 @@ from ..random import keep_threshold
 __all__ = ["APPLY_BODY", "APPLY_IN_PARAMS", "APPLY_OUT_PARAMS", "BODY", "IN_PARAMS",
            "OUT_PARAMS", "PREAMBLE", "CupyMasks"]
 
-#: One Philox multiplication: the low word returned, the high one through ``hi``.
-PREAMBLE = r"""
+#: One Philox multiplication (the low word returned, the high one through ``hi``), and the
+#: ten rounds of one counter ``(c0, 0, p0, p1)`` under key ``(k0, k1)``: its four output
+#: words. The mask kernel here and the whole-step kernels (:mod:`xpnet.engine.step`) share it.
+PREAMBLE = f"""
 static __device__ __forceinline__ unsigned int xpnet_mulhilo(unsigned int a, unsigned int m,
-                                                             unsigned int* hi) {
+                                                             unsigned int* hi) {{
     const unsigned long long p = (unsigned long long)a * m;
     *hi = (unsigned int)(p >> 32);
     return (unsigned int)p;
-}
+}}
+
+static __device__ __forceinline__ void xpnet_philox(unsigned int c0, unsigned int p0,
+                                                    unsigned int p1, unsigned int k0,
+                                                    unsigned int k1, unsigned int* out) {{
+    unsigned int c1 = 0u, c2 = p0, c3 = p1;
+    for (int r = 0; r < {philox.ROUNDS}; ++r) {{
+        if (r > 0) {{
+            k0 += {philox.W0:#010x}u;
+            k1 += {philox.W1:#010x}u;
+        }}
+        unsigned int hi0, hi1;
+        const unsigned int lo0 = xpnet_mulhilo(c0, {philox.M0:#010x}u, &hi0);
+        const unsigned int lo1 = xpnet_mulhilo(c2, {philox.M1:#010x}u, &hi1);
+        c0 = hi1 ^ c1 ^ k0;
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ k1;
+        c3 = lo0;
+    }}
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
+}}
 """
 
 #: The kernel's parameters: the copies' keys (low, high word of each), the mask's position
@@ -56,27 +81,14 @@ BODY = f"""
 const unsigned long long t = (unsigned long long)i;
 const unsigned long long m = t / blocks;
 const unsigned long long j = t - m * blocks;
-unsigned int c0 = (unsigned int)j, c1 = 0u, c2 = p0, c3 = p1;
-unsigned int k0 = keys[2 * m], k1 = keys[2 * m + 1];
-for (int r = 0; r < {philox.ROUNDS}; ++r) {{
-    if (r > 0) {{
-        k0 += {philox.W0:#010x}u;
-        k1 += {philox.W1:#010x}u;
-    }}
-    unsigned int hi0, hi1;
-    const unsigned int lo0 = xpnet_mulhilo(c0, {philox.M0:#010x}u, &hi0);
-    const unsigned int lo1 = xpnet_mulhilo(c2, {philox.M1:#010x}u, &hi1);
-    c0 = hi1 ^ c1 ^ k0;
-    c1 = lo1;
-    c2 = hi0 ^ c3 ^ k1;
-    c3 = lo0;
-}}
+unsigned int w[{philox.LANES}];
+xpnet_philox((unsigned int)j, p0, p1, keys[2 * m], keys[2 * m + 1], w);
 const unsigned long long e = {philox.LANES}ull * j;
 const unsigned long long base = m * per + e;
-out[base] = c0 < threshold;
-if (e + 1 < per) out[base + 1] = c1 < threshold;
-if (e + 2 < per) out[base + 2] = c2 < threshold;
-if (e + 3 < per) out[base + 3] = c3 < threshold;
+out[base] = w[0] < threshold;
+if (e + 1 < per) out[base + 1] = w[1] < threshold;
+if (e + 2 < per) out[base + 2] = w[2] < threshold;
+if (e + 3 < per) out[base + 3] = w[3] < threshold;
 """
 
 #: Applying a mask: the activation (or gradient), the scale ``1 / keep`` in its dtype, the

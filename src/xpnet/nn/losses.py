@@ -173,8 +173,13 @@ class SoftmaxCrossentropy(Loss):
         return self.crossentropy.forward(self.s, y_true)
 
     def backward(self, y_pred: Any, y_true: Any) -> Any:
-        """Gradient with respect to the logits of the last ``forward`` call."""
-        return softmax_crossentropy_backward(self.s, y_true)
+        """Gradient with respect to the logits ``y_pred`` (a training step calls this without
+        ``forward``: the loss is computed only on logged epochs)."""
+        return softmax_crossentropy_backward(self.softmax.forward(y_pred), y_true)
+
+    def predictions(self, y_pred: Any) -> Any:
+        """The class of the largest logit (what accuracy compares with the labels)."""
+        return backend_of(y_pred).xp.argmax(y_pred, axis=-1)
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
         _check_class_target_values(y_true, n_outputs)

@@ -1,0 +1,520 @@
+r"""The whole-step engine: a training step of the book's networks as three GPU kernels.
+
+The book's classifiers are one shape: ``Dense(a, H) → ReLU → [Dropout] → Dense(H, c) →
+Softmax`` with categorical cross-entropy, few inputs and classes (``a = 2``, ``c = 3``) and a
+wide hidden layer. Run layer by layer, a step writes and reads the ``(samples, H)`` hidden
+activations a dozen times (affine, ReLU, the mask, dropout, their gradients: ~46 bytes per
+hidden unit and sample without dropout, ~65 with it) and launches some thirty kernels, among
+them matrix products with 2 or 3 inner columns that cuBLAS runs far from the memory's speed.
+Yet every hidden unit depends on only ``a`` inputs and feeds only ``c`` outputs, so a row's
+hidden layer can be recomputed wherever it is needed, in registers:
+
+``forward`` (one thread per sample)
+    the hidden units one after the other (``z = x·W1[:, j] + b1[j]``, ReLU, the dropout mask
+    from Philox at the unit's counter), summed into the ``c`` logits; then softmax, the
+    output, and the loss gradient at the logits ``g = (s - y) / n`` (the joint softmax and
+    cross-entropy gradient the layered path uses).
+``backward`` (one thread per block of rows and four hidden units)
+    the same hidden units again, ``dz = (g·W2[j, :]) · scale · [d > 0]``, and the sums of the
+    block's rows of ``x^T dz``, ``dz``, ``d^T g`` and ``g``: partial gradients, one set per
+    block of rows.
+``reduce`` (one thread per parameter)
+    the blocks' partial sums added in block order, plus the L1/L2 penalties' gradients in the
+    book's order: ``dW``, ``db`` of both layers, where the optimizer finds them
+    (``layer.grads``).
+
+Nothing of size ``(samples, H)`` is ever stored: the step reads the data and writes the
+``(samples, c)`` output and gradient. The optimizer's updates then run as the fused engine's
+kernels (:mod:`xpnet.engine.fused`).
+
+The gradient of ReLU and dropout together needs no mask: where a unit is kept and
+``z > 0``, the output ``d = z · scale`` is positive, and everywhere else the gradient is 0,
+so ``dz = (dy · scale) · [d > 0]``, which has the bits of the layered path's
+``((dy · scale) · kept) · [y > 0]`` (signed zeros and NaN included).
+
+Values
+------
+The masks are those of ``dropout_masks="counter"`` on any backend (:mod:`xpnet.philox`, same
+key and position): the same units are dropped. The sums are taken in another order than a
+BLAS library takes them and ``exp`` is the device's, so values agree with the layered path to
+rounding (the tests state the tolerance), not bit for bit; the kernels are deterministic (no
+atomics: every sum has a fixed order), so a run repeats exactly on the same device.
+
+The kernels' source is portable C++ (as :mod:`xpnet.engine.masks`'s): the tests compile it
+with the host's compiler and train models with it on the CPU against the layered path; on a
+GPU, CuPy compiles it with NVRTC. :func:`plan` decides where it applies; anything else (other
+layers or losses, more than :data:`MAX_IN` inputs or :data:`MAX_CLASSES` classes, faithful
+mode, host-drawn masks, explain mode) trains layer by layer as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..nn import activations, layers, losses
+from ..nn.ops import next_counter
+from ..random import keep_threshold
+from .masks import PREAMBLE as PHILOX
+
+__all__ = ["MAX_CLASSES", "MAX_IN", "MAX_MASK", "Shape", "WholeStep", "compiled", "plan",
+           "shape_for", "sources"]
+
+log = logging.getLogger(__name__)
+
+#: At most this many inputs (``a``): each thread holds a row's inputs and, in the backward
+#: kernel, ``4 * a`` sums of ``x^T dz`` in registers.
+MAX_IN = 16
+#: At most this many classes (``c``): a row's logits and gradient live in registers.
+MAX_CLASSES = 16
+#: Threads the backward kernel aims for (blocks of rows x groups of four units): enough to fill
+#: a large GPU, few enough that the partial sums stay small.
+BACKWARD_THREADS = 1 << 17
+#: The most elements a step's mask covers: 2**32 counters of four (:mod:`xpnet.philox`).
+MAX_MASK = 2**34
+#: The fewest rows a backward thread sums (fewer would only grow the partial sums).
+MIN_ROWS = 16
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What :func:`plan` found: the two dense layers, the dropout layer (or None), the sizes
+    ``a``, ``H``, ``c``, and whether the model's output is the softmax (else the logits,
+    with :class:`~xpnet.nn.losses.SoftmaxCrossentropy`)."""
+
+    first: Any
+    second: Any
+    dropout: Any
+    a: int
+    hidden: int
+    c: int
+    probs: bool
+
+
+def plan(model_layers: list[Any], loss: Any, masks: str) -> Shape | None:
+    """The model's shape when the whole step can train it, else None.
+
+    ``Dense → ReLU → [Dropout] → Dense → Softmax`` with :class:`CategoricalCrossentropy`, or
+    without the Softmax layer with :class:`SoftmaxCrossentropy`; at most :data:`MAX_IN`
+    inputs and :data:`MAX_CLASSES` classes; with dropout, counter-based masks (``masks``).
+
+    >>> from xpnet.nn import activations as a, layers as l, losses
+    >>> s = plan([l.Dense(2, 64), a.ReLU(), l.Dropout(0.1), l.Dense(64, 3), a.Softmax()],
+    ...          losses.CategoricalCrossentropy(), "counter")
+    >>> (s.a, s.hidden, s.c, s.probs)
+    (2, 64, 3, True)
+    >>> plan([l.Dense(2, 64), a.ReLU(), l.Dense(64, 3)], losses.MeanSquaredError(), "host")
+    """
+    kinds = [type(layer) for layer in model_layers]
+    if type(loss) is losses.CategoricalCrossentropy and kinds[-1:] == [activations.Softmax]:
+        body, probs = kinds[:-1], True
+    elif type(loss) is losses.SoftmaxCrossentropy:
+        body, probs = kinds, False
+    else:
+        return None
+    dropout = len(body) == 4 and body[2] is layers.Dropout
+    expected = [layers.Dense, activations.ReLU, *([layers.Dropout] if dropout else []),
+                layers.Dense]
+    if body != expected or (dropout and masks != "counter"):
+        return None
+    first, second = model_layers[0], model_layers[len(body) - 1]
+    if first.n_out != second.n_in or first.n_in > MAX_IN or second.n_out > MAX_CLASSES:
+        return None
+    return Shape(first, second, model_layers[2] if dropout else None, first.n_in,
+                 first.n_out, second.n_out, probs)
+
+
+#: Helpers of the three kernels: the hidden unit ``j`` of row ``r`` (``z``, after ReLU, after
+#: dropout), and the step's Philox lanes, drawn once per counter of four units.
+HELPERS = r"""
+struct xpnet_lanes {
+    unsigned long long counter;
+    unsigned int w[4];
+};
+
+static __device__ __forceinline__ bool xpnet_kept(const unsigned int* keys,
+                                                  const unsigned int* at,
+                                                  unsigned long long threshold,
+                                                  unsigned long long e, xpnet_lanes* l) {
+    const unsigned long long counter = e >> 2;
+    if (counter != l->counter) {
+        xpnet_philox((unsigned int)counter, at[0], at[1], keys[0], keys[1], l->w);
+        l->counter = counter;
+    }
+    const unsigned int lane = (unsigned int)(e & 3ull);
+    const unsigned int word = lane == 0u ? l->w[0] : lane == 1u ? l->w[1]
+                              : lane == 2u ? l->w[2] : l->w[3];
+    return (unsigned long long)word < threshold;
+}
+
+// the mask's position: on the device (graph replay: the reduce kernel moves it on), or the
+// value passed
+static __device__ __forceinline__ void xpnet_position(const unsigned int* pos, unsigned int p0,
+                                                      unsigned int p1, unsigned int* w) {
+    w[0] = XPNET_DEVICE_POSITION ? pos[0] : p0;
+    w[1] = XPNET_DEVICE_POSITION ? pos[1] : p1;
+}
+
+template <typename T>
+static __device__ __forceinline__ T xpnet_relu(T z) {
+    // max(z, 0) as NumPy's and CuPy's maximum: NaN propagates
+    return z > (T)0 ? z : (z != z ? z : (T)0);
+}
+
+template <typename T>
+static __device__ __forceinline__ T xpnet_exp(T v);
+template <>
+__device__ __forceinline__ float xpnet_exp<float>(float v) { return expf(v); }
+template <>
+__device__ __forceinline__ double xpnet_exp<double>(double v) { return exp(v); }
+
+// row r's hidden unit j before ReLU: x[r] . W1[:, j] + b1[j], the products summed in order
+template <typename T>
+static __device__ __forceinline__ T xpnet_z(const T* x, const T* W1, const T* b1,
+                                            long long r, int j) {
+    T z = x[r * XPNET_A] * W1[j];
+    for (int k = 1; k < XPNET_A; ++k) z += x[r * XPNET_A + k] * W1[k * XPNET_H + j];
+    return z + b1[j];
+}
+"""
+
+#: Parameters the forward and backward kernels share: the data, the first layer, the second
+#: layer's weights, and the dropout of the step: the key's two words, the mask's position
+#: (two words, on the device in ``pos`` for graph replay, else by value in ``p0, p1``), the
+#: threshold and the scale (unused without dropout).
+_SHARED = ("raw T x, raw T W1, raw T b1, raw T W2, raw uint32 keys, raw uint32 pos, "
+           "uint32 p0, uint32 p1, uint64 threshold, T scale, int64 n")
+
+FORWARD_IN = f"{_SHARED}, raw T b2, raw T targets"
+FORWARD_OUT = "raw T out, raw T g"
+#: Thread ``i``: row ``i``. ``out`` gets the softmax (or the logits), ``g`` the gradient of
+#: the mean cross-entropy at the logits, ``(s - y) / n``.
+FORWARD = r"""
+const long long r = (long long)i;
+const T* const px = &x[0];
+const T* const pW1 = &W1[0];
+const T* const pb1 = &b1[0];
+const T* const pW2 = &W2[0];
+const unsigned int* const pkeys = &keys[0];
+unsigned int at[2];
+xpnet_position(&pos[0], p0, p1, at);
+T logit[XPNET_C];
+for (int k = 0; k < XPNET_C; ++k) logit[k] = (T)0;
+xpnet_lanes lanes;
+lanes.counter = ~0ull;
+for (int j = 0; j < XPNET_H; ++j) {
+    T d = xpnet_relu(xpnet_z(px, pW1, pb1, r, j));
+#if XPNET_DROPOUT
+    d = d * scale * (T)xpnet_kept(pkeys, at, threshold, (unsigned long long)r * XPNET_H + j,
+                                  &lanes);
+#endif
+    for (int k = 0; k < XPNET_C; ++k) logit[k] += d * pW2[j * XPNET_C + k];
+}
+T top = logit[0] + b2[0];
+for (int k = 0; k < XPNET_C; ++k) {
+    logit[k] += b2[k];
+    top = logit[k] > top ? logit[k] : top;
+}
+T e[XPNET_C];
+T total = (T)0;
+for (int k = 0; k < XPNET_C; ++k) {
+    e[k] = xpnet_exp(logit[k] - top);
+    total += e[k];
+}
+for (int k = 0; k < XPNET_C; ++k) {
+    const T s = e[k] / total;
+    (&out[0])[r * XPNET_C + k] = XPNET_PROBS ? s : logit[k];
+    (&g[0])[r * XPNET_C + k] = (s - (&targets[0])[r * XPNET_C + k]) / (T)n;
+}
+"""
+
+BACKWARD_IN = f"{_SHARED}, raw T g, int64 rows"
+BACKWARD_OUT = "raw T part"
+#: Thread ``i``: rows ``[q * rows, (q + 1) * rows)`` of units ``4u`` to ``4u + 3``, with
+#: ``q, u = divmod(i, ceil(H / 4))``. Its sums go to block ``q`` of ``part``, laid out as the
+#: parameters: ``dW1`` (a x H), ``db1`` (H), ``dW2`` (H x c), ``db2`` (c, from ``u == 0``).
+BACKWARD = r"""
+const long long t = (long long)i;
+const T* const px = &x[0];
+const T* const pW1 = &W1[0];
+const T* const pb1 = &b1[0];
+const T* const pW2 = &W2[0];
+const T* const pg = &g[0];
+const unsigned int* const pkeys = &keys[0];
+unsigned int at[2];
+xpnet_position(&pos[0], p0, p1, at);
+T* const ppart = &part[0];
+const long long q = t / XPNET_G;
+const int u = (int)(t - q * XPNET_G);
+const long long lo = q * rows;
+const long long hi = lo + rows < n ? lo + rows : n;
+T sW1[XPNET_A][4], sb1[4], sW2[4][XPNET_C], sb2[XPNET_C];
+for (int v = 0; v < 4; ++v) {
+    for (int k = 0; k < XPNET_A; ++k) sW1[k][v] = (T)0;
+    sb1[v] = (T)0;
+    for (int k = 0; k < XPNET_C; ++k) sW2[v][k] = (T)0;
+}
+for (int k = 0; k < XPNET_C; ++k) sb2[k] = (T)0;
+xpnet_lanes lanes;
+lanes.counter = ~0ull;
+for (long long r = lo; r < hi; ++r) {
+    for (int v = 0; v < 4; ++v) {
+        const int j = 4 * u + v;
+        if (j >= XPNET_H) break;
+        const T h = xpnet_relu(xpnet_z(px, pW1, pb1, r, j));
+        T gd = pg[r * XPNET_C] * pW2[j * XPNET_C];
+        for (int k = 1; k < XPNET_C; ++k) gd += pg[r * XPNET_C + k] * pW2[j * XPNET_C + k];
+#if XPNET_DROPOUT
+        const T d = h * scale * (T)xpnet_kept(pkeys, at, threshold,
+                                              (unsigned long long)r * XPNET_H + j, &lanes);
+        const T dz = gd * scale * (T)(d > (T)0);
+#else
+        const T d = h;
+        const T dz = gd * (T)(h > (T)0);
+#endif
+        for (int k = 0; k < XPNET_A; ++k) sW1[k][v] += px[r * XPNET_A + k] * dz;
+        sb1[v] += dz;
+        for (int k = 0; k < XPNET_C; ++k) sW2[v][k] += d * pg[r * XPNET_C + k];
+    }
+    if (u == 0) {
+        for (int k = 0; k < XPNET_C; ++k) sb2[k] += pg[r * XPNET_C + k];
+    }
+}
+const long long base = q * XPNET_P;
+for (int v = 0; v < 4; ++v) {
+    const int j = 4 * u + v;
+    if (j >= XPNET_H) break;
+    for (int k = 0; k < XPNET_A; ++k) ppart[base + k * XPNET_H + j] = sW1[k][v];
+    ppart[base + XPNET_A * XPNET_H + j] = sb1[v];
+    for (int k = 0; k < XPNET_C; ++k)
+        ppart[base + (XPNET_A + 1) * XPNET_H + j * XPNET_C + k] = sW2[v][k];
+}
+if (u == 0) {
+    for (int k = 0; k < XPNET_C; ++k)
+        ppart[base + (XPNET_A + 1 + XPNET_C) * XPNET_H + k] = sb2[k];
+}
+"""
+
+REDUCE_IN = "raw T part, int64 blocks, raw T W1, raw T b1, raw T W2, raw T b2, raw T penalty"
+REDUCE_OUT = "raw T dW1, raw T db1, raw T dW2, raw T db2, raw uint32 pos"
+#: Thread ``i``: parameter element ``i`` (in ``part``'s layout), its blocks summed in order,
+#: then ``+ l1 * sign(w)`` and ``+ 2 * l2 * w`` as :meth:`xpnet.layers.Dense.backward` adds
+#: them. ``penalty`` holds ``l1, 2 * l2`` for W1, b1, W2, b2 (a zero leaves the term out).
+#: With the position on the device, thread 0 moves it on to the next step's (the forward
+#: and backward kernels, which read it, ran before).
+REDUCE = r"""
+const long long p = (long long)i;
+#if XPNET_DEVICE_POSITION && XPNET_DROPOUT
+if (p == 0) {
+    unsigned int* const at = &pos[0];
+    const unsigned long long next = (((unsigned long long)at[1] << 32) | at[0]) + 1ull;
+    at[0] = (unsigned int)next;
+    at[1] = (unsigned int)(next >> 32);
+}
+#endif
+const T* const ppart = &part[0];
+T s = ppart[p];
+for (long long q = 1; q < blocks; ++q) s += ppart[q * XPNET_P + p];
+const long long n1 = XPNET_A * XPNET_H, n2 = n1 + XPNET_H, n3 = n2 + XPNET_H * XPNET_C;
+const int which = p < n1 ? 0 : p < n2 ? 1 : p < n3 ? 2 : 3;
+const long long at = which == 0 ? p : which == 1 ? p - n1 : which == 2 ? p - n2 : p - n3;
+const T w = which == 0 ? (&W1[0])[at] : which == 1 ? (&b1[0])[at]
+            : which == 2 ? (&W2[0])[at] : (&b2[0])[at];
+const T l1 = (&penalty[0])[2 * which], l2 = (&penalty[0])[2 * which + 1];
+if (l1 > (T)0) s = s + l1 * ((T)1 - (T)2 * (T)(w < (T)0));
+if (l2 > (T)0) s = s + l2 * w;
+if (which == 0) (&dW1[0])[at] = s;
+else if (which == 1) (&db1[0])[at] = s;
+else if (which == 2) (&dW2[0])[at] = s;
+else (&db2[0])[at] = s;
+"""
+
+
+def sources(shape: Shape, device_position: bool = False) -> str:
+    """The preamble of the three kernels for ``shape``: its sizes as constants (so loops over
+    inputs and classes unroll and a row's values stay in registers), Philox and helpers;
+    with ``device_position`` the mask's position is read from (and moved on in) device
+    memory, as a replayed graph needs."""
+    a, h, c = shape.a, shape.hidden, shape.c
+    groups = -(-h // 4)
+    defines = {"XPNET_A": a, "XPNET_H": h, "XPNET_C": c, "XPNET_G": groups,
+               "XPNET_P": a * h + h + h * c + c, "XPNET_DROPOUT": int(shape.dropout is not None),
+               "XPNET_PROBS": int(shape.probs), "XPNET_DEVICE_POSITION": int(device_position)}
+    head = "".join(f"#define {k} {v}\n" for k, v in defines.items())
+    return head + PHILOX + HELPERS
+
+
+#: The kernels made so far, by compiling module and source (a model trains many times).
+_KERNELS: dict[tuple[int, str], tuple[Any, Any, Any]] = {}
+
+
+def compiled(shape: Shape, module: Any, device_position: bool = False) -> tuple[Any, Any, Any]:
+    """The forward, backward and reduce kernels for ``shape`` (see :func:`sources`), made by
+    ``module`` (CuPy compiles them on their first launch and keeps the binaries)."""
+    preamble = sources(shape, device_position)
+    key = (id(module), preamble)
+    found = _KERNELS.get(key)
+    if found is None:
+        tag = f"{shape.a}x{shape.hidden}x{shape.c}"
+        found = _KERNELS[key] = tuple(
+            module.ElementwiseKernel(ins, outs, body, name=f"xpnet_step_{part}_{tag}",
+                                     preamble=preamble)
+            for part, ins, outs, body in (("forward", FORWARD_IN, FORWARD_OUT, FORWARD),
+                                          ("backward", BACKWARD_IN, BACKWARD_OUT, BACKWARD),
+                                          ("reduce", REDUCE_IN, REDUCE_OUT, REDUCE)))
+    return found
+
+
+class WholeStep:
+    """The step of a model :func:`plan` accepted: ``step(X, y)`` runs forward and backward,
+    leaves the gradients in the two dense layers' ``grads`` and returns the output (softmax,
+    or logits).
+
+    Parameters
+    ----------
+    shape : Shape
+    backend : Backend
+        Where the model's arrays live (CuPy; NumPy in the tests).
+    module : module
+        What compiles the kernels: CuPy, or the tests' stand-in (``ElementwiseKernel``).
+    device_position : bool
+        Read the dropout mask's position from device memory, moved on by the step itself
+        (what a recorded graph needs: a replay passes the recorded values); else pass it by
+        value every step.
+    """
+
+    name = "step"
+
+    def __init__(self, shape: Shape, backend: Any, module: Any, *,
+                 device_position: bool = False):
+        self.shape, self.backend, self.module = shape, backend, module
+        self.device_position = device_position
+        self.xp = backend.xp
+        self.forward, self.backward, self.reduce = compiled(shape, module, device_position)
+        self._position: Any = None
+        self._buffers: dict[tuple[str, tuple[int, ...]], Any] = {}
+        self._targets: tuple[Any, Any] | None = None
+        self._penalties: dict[tuple[float, ...], Any] = {}
+        self._keys: tuple[int, Any] | None = None
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
+        key = (name, shape)
+        out = self._buffers.get(key)
+        if out is None or out.dtype != dtype:
+            out = self._buffers[key] = self.xp.empty(shape, dtype=dtype,
+                                                     device=self.backend.device)
+        return out
+
+    def targets(self, y: Any, dtype: Any) -> Any:
+        """``y`` as one-hot rows of the model's dtype (labels converted once while the same
+        array comes back, as full-batch steps pass it)."""
+        if self._targets is not None and self._targets[0] is y:
+            return self._targets[1]
+        xp, c = self.xp, self.shape.c
+        if y.ndim == 1:
+            one_hot = xp.astype(y[:, None] == xp.arange(c, device=self.backend.device), dtype)
+        else:
+            one_hot = xp.astype(y, dtype)
+        one_hot = self.backend.native.ascontiguousarray(one_hot)
+        self._targets = (y, one_hot)
+        return one_hot
+
+    def _words(self, value: int) -> Any:
+        """A 64-bit value as its two 32-bit words (low first) in a new device array."""
+        words = np.array([value & 0xFFFFFFFF, value >> 32], dtype=np.uint32)
+        return self.backend.asarray(words, dtype=self.xp.uint32)
+
+    def _dropout(self, dtype: Any) -> tuple[Any, Any, int, int, int, Any]:
+        """The step's dropout arguments: the key's words and the position's on the device,
+        the position's by value, the threshold and the scale (placeholders without
+        dropout). The position on the device is uploaded once, at the first step; the
+        reduce kernel moves it on after every step, replayed or not."""
+        layer = self.shape.dropout
+        if layer is None:
+            if self._keys is None:
+                self._keys = (0, self._words(0))
+                self._position = self._keys[1]
+            return self._keys[1], self._position, 0, 0, 0, dtype.type(1)
+        if self.device_position:  # where the run starts; the host follows with stepped()
+            key, position = int(layer.rng.key), int(layer.rng.position)
+        else:
+            key, position = (int(v) for v in next_counter(layer.rng))
+        if self._keys is None or self._keys[0] != key:
+            self._keys = (key, self._words(key))
+        if self._position is None:
+            self._position = self._words(position) if self.device_position else self._keys[1]
+        return (self._keys[1], self._position, position & 0xFFFFFFFF, position >> 32,
+                keep_threshold(layer.keep), dtype.type(1 / layer.keep))
+
+    def stepped(self) -> None:
+        """With the position on the device: move the host's dropout stream on by the step
+        that just ran (eagerly, recorded or replayed; a replay runs no Python), so that the
+        stream stays where the device is and a later run goes on from there."""
+        if self.device_position and self.shape.dropout is not None:
+            next_counter(self.shape.dropout.rng)
+
+    def __call__(self, X: Any, y: Any) -> Any:
+        shape = self.shape
+        first, second = shape.first, shape.second
+        W1, b1, W2, b2 = first.W, first.b, second.W, second.b
+        dtype = W1.dtype
+        native = self.backend.native
+        X = native.ascontiguousarray(X)
+        n = int(X.shape[0])
+        if shape.dropout is not None and n * shape.hidden > MAX_MASK:
+            msg = (f"a counter-based dropout mask covers at most {MAX_MASK} elements, got "
+                   f"{n} samples x {shape.hidden} units; train with batch_size= (or "
+                   "dropout_masks='host').")
+            raise ValueError(msg)
+        targets = self.targets(y, dtype)
+        keys, position, p0, p1, threshold, scale = self._dropout(dtype)
+        shared = (X, W1, b1, W2, keys, position, np.uint32(p0), np.uint32(p1),
+                  np.uint64(threshold), scale, np.int64(n))
+        out = self._buffer("out", (n, shape.c), dtype)
+        g = self._buffer("g", (n, shape.c), dtype)
+        self.forward(*shared, b2, targets, out, g, size=n)
+        groups = -(-shape.hidden // 4)
+        rows = max(MIN_ROWS, -(-n * groups // BACKWARD_THREADS))
+        blocks = -(-n // rows)
+        size = shape.a * shape.hidden + shape.hidden + shape.hidden * shape.c + shape.c
+        part = self._buffer("part", (blocks * size,), dtype)
+        self.backward(*shared, g, np.int64(rows), part, size=blocks * groups)
+        penalty = self._penalty(dtype)
+        grads = [self._buffer(name, tuple(p.shape), dtype)
+                 for name, p in (("dW1", W1), ("db1", b1), ("dW2", W2), ("db2", b2))]
+        self.reduce(part, np.int64(blocks), W1, b1, W2, b2, penalty, *grads, position,
+                    size=size)
+        first.grads = {"W": grads[0], "b": grads[1]}
+        second.grads = {"W": grads[2], "b": grads[3]}
+        return out
+
+    def _penalty(self, dtype: Any) -> Any:
+        """``l1, 2 * l2`` of W1, b1, W2, b2 on the device, rounded to the parameters' dtype
+        as ``Dense.backward`` rounds them (uploaded again only when they change)."""
+        first, second = self.shape.first, self.shape.second
+        values = []
+        for layer in (first, second):
+            values += [layer.weight_l1, 2 * layer.weight_l2, layer.bias_l1, 2 * layer.bias_l2]
+        found = self._penalties.get(tuple(values))
+        if found is None or found.dtype != dtype:
+            found = self._penalties[tuple(values)] = self.backend.asarray(
+                np.array(values, dtype=dtype))
+        return found
+
+
+def shape_for(model_layers: list[Any], loss: Any, masks: str, kernels: Any) -> Shape | None:
+    """The shape of a model the whole step trains, or None where the layered path trains
+    it: ``kernels`` (the model's fused kernels) must carry a module that compiles
+    elementwise kernels (``kernels.elementwise``: CuPy's, or the tests' host stand-in) and
+    :func:`plan` must accept the model, with parameters of one float dtype."""
+    if getattr(kernels, "elementwise", None) is None:
+        return None
+    shape = plan(list(model_layers), loss, masks)
+    if shape is None:
+        return None
+    dtypes = {str(p.dtype) for layer in (shape.first, shape.second)
+              for p in layer.params.values()}
+    return shape if dtypes in ({"float32"}, {"float64"}) else None

@@ -1,0 +1,356 @@
+"""The whole-step engine (xpnet.engine.step): forward and backward of the book's networks as
+three kernels, checked against the layered path.
+
+On the CPU the kernels' source is compiled by the host's C++ compiler (``host_cupy``) and
+models train with it on NumPy, side by side with the layered path (``fast=False``) drawing
+the same counter-based masks: the values agree to rounding (the sums run in another order),
+the same units are dropped, and the run repeats bit for bit. The CuPy tests at the end skip
+without a GPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import xpnet
+from xpnet import trace
+from xpnet.backend import resolve, to_numpy
+from xpnet.engine import fused, step
+from xpnet.nn.activations import Linear, ReLU, Sigmoid, Softmax
+from xpnet.nn.layers import Dense, Dropout
+from xpnet.nn.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    MeanSquaredError,
+    SoftmaxCrossentropy,
+)
+from xpnet.nn.optimizers import Adam
+
+#: After 30 Adam steps of learning rate 0.05 on parameters of size ~1, float32's rounding
+#: differences have grown to ~5e-6 (Adam's step hardly depends on a gradient's size, so a
+#: rounding difference in a small gradient moves a weight by up to the learning rate's
+#: share of it); float64 keeps ~11 digits.
+TOLERANCE = {"float32": {"rtol": 2e-4, "atol": 2e-5}, "float64": {"rtol": 1e-10, "atol": 1e-13}}
+
+
+class HostKernels(fused.Kernels):
+    """The fused kernels' reference, with the whole step's kernels compiled for the host;
+    counts the steps recorded as graphs, and fails to record when told why."""
+
+    def __init__(self, backend, module, fail=None):
+        super().__init__(backend)
+        self.elementwise = module
+        self.captures, self.fail = 0, fail
+
+    def capture(self, step):
+        self.captures += 1
+        if self.fail is not None:
+            raise NotImplementedError(self.fail)
+        return super().capture(step)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return xpnet.datasets.spiral(samples=70, classes=3, seed=1)
+
+
+def build(fast, *, dropout=0.1, hidden=16, dtype="float32", softmax_layer=True,
+          l1=0.0, l2=5e-4, masks="counter", seed=3, backend="numpy"):
+    model = xpnet.Model(backend=backend, seed=seed, fast=fast, dtype=dtype,
+                        dropout_masks=masks)
+    model.add(Dense(2, hidden, weight_l1=l1, bias_l1=l1, weight_l2=l2, bias_l2=l2))
+    model.add(ReLU())
+    if dropout:
+        model.add(Dropout(dropout))
+    model.add(Dense(hidden, 3, weight_l1=l1 / 2))
+    if softmax_layer:
+        model.add(Softmax())
+    loss = CategoricalCrossentropy() if softmax_layer else SoftmaxCrossentropy()
+    model.set(loss=loss, optimizer=Adam(learning_rate=0.05, decay=5e-4))
+    return model
+
+
+def host_kernels(host_cupy, backend="numpy", fail=None):
+    return HostKernels(resolve(backend), host_cupy, fail)
+
+
+def assert_close_params(a, b, dtype):
+    pa, pb = a.parameters(), b.parameters()
+    assert pa.keys() == pb.keys()
+    for key in pa:
+        np.testing.assert_allclose(to_numpy(pa[key]), to_numpy(pb[key]), err_msg=key,
+                                   **TOLERANCE[dtype])
+
+
+# -- where it applies -----------------------------------------------------------------------
+def layers_of(*kinds):
+    made = {"dense_in": lambda: Dense(2, 8), "dense_out": lambda: Dense(8, 3),
+            "relu": ReLU, "dropout": lambda: Dropout(0.2), "softmax": Softmax,
+            "sigmoid": Sigmoid, "linear": Linear, "dense_wide_in": lambda: Dense(17, 8),
+            "dense_many_classes": lambda: Dense(8, 17)}
+    return [made[k]() for k in kinds]
+
+
+@pytest.mark.parametrize(("kinds", "loss", "masks", "expected"), [
+    (("dense_in", "relu", "dropout", "dense_out", "softmax"), CategoricalCrossentropy(),
+     "counter", (2, 8, 3, True, True)),
+    (("dense_in", "relu", "dense_out", "softmax"), CategoricalCrossentropy(), "host",
+     (2, 8, 3, False, True)),
+    (("dense_in", "relu", "dense_out"), SoftmaxCrossentropy(), "host", (2, 8, 3, False, False)),
+    # host-drawn masks cannot be drawn inside the kernels
+    (("dense_in", "relu", "dropout", "dense_out", "softmax"), CategoricalCrossentropy(),
+     "host", None),
+    (("dense_in", "relu", "dense_out", "softmax"), MeanSquaredError(), "host", None),
+    (("dense_in", "relu", "dense_out", "sigmoid"), BinaryCrossentropy(), "host", None),
+    (("dense_in", "sigmoid", "dense_out", "softmax"), CategoricalCrossentropy(), "host", None),
+    (("dense_in", "relu", "dense_out", "relu", "dense_out", "softmax"),
+     CategoricalCrossentropy(), "host", None),
+    (("dense_in", "relu", "dropout", "dropout", "dense_out", "softmax"),
+     CategoricalCrossentropy(), "counter", None),
+    (("dense_wide_in", "relu", "dense_out", "softmax"), CategoricalCrossentropy(), "host", None),
+    (("dense_in", "relu", "dense_many_classes", "softmax"), CategoricalCrossentropy(), "host",
+     None),
+])
+def test_plan_accepts_the_books_classifiers_only(kinds, loss, masks, expected):
+    found = step.plan(layers_of(*kinds), loss, masks)
+    if expected is None:
+        assert found is None
+    else:
+        assert (found.a, found.hidden, found.c, found.dropout is not None,
+                found.probs) == expected
+
+
+def test_the_whole_step_runs_where_it_applies_and_nowhere_else(host_cupy, data):
+    X, y = data
+    kernels = host_kernels(host_cupy)
+    assert build(kernels).engine == "step"
+    assert build(False).engine == "buffered" and build(True).engine == "buffered"
+    # host masks, faithful mode and explain mode keep the layered path
+    assert build(kernels, masks="host").engine == "fused"
+    assert build(kernels, dropout=0, masks="host").engine == "step"
+    model = build(kernels)
+    with trace.Tracer():
+        assert model.engine == "plain"
+        model.train(X, y, epochs=1)
+    assert model.optimizer.iterations == 1
+
+
+# -- the same training as the layered path ----------------------------------------------------
+@pytest.mark.parametrize("case", [
+    {},
+    {"dtype": "float64"},
+    {"dropout": 0},
+    {"dropout": 0.3, "dtype": "float64", "hidden": 10},  # counters straddle rows
+    {"softmax_layer": False, "dtype": "float64"},  # SoftmaxCrossentropy: the logits out
+    {"l1": 1e-3, "l2": 0.0, "dtype": "float64"},
+    {"hidden": 130, "dropout": 0.5},
+])
+def test_training_gives_the_layered_values(host_cupy, data, case):
+    X, y = data
+    dtype = case.get("dtype", "float32")
+    model, layered = build(host_kernels(host_cupy), **case), build(False, **case)
+    assert model.engine == "step"
+    h = model.train(X, y, epochs=30, log_every=10)
+    h_layered = layered.train(X, y, epochs=30, log_every=10)
+    for a, b in zip(h.records, h_layered.records, strict=True):
+        for k in ("loss", "acc", "data_loss", "reg_loss"):
+            assert a[k] == pytest.approx(b[k], **{"rel": TOLERANCE[dtype]["rtol"] * 10,
+                                                  "abs": TOLERANCE[dtype]["atol"]}), k
+    assert_close_params(model, layered, dtype)
+    for lm, ll in zip(model.trainable_layers, layered.trainable_layers, strict=True):
+        for k in ("W", "b"):
+            np.testing.assert_allclose(lm.grads[k], ll.grads[k], **TOLERANCE[dtype])
+
+
+def test_one_hot_targets_mini_batches_and_shuffles(host_cupy, data):
+    X, y = data
+    one_hot = np.eye(3, dtype=np.float64)[y]
+    model = build(host_kernels(host_cupy), dtype="float64")
+    layered = build(False, dtype="float64")
+    h = model.train(X, one_hot, epochs=6, batch_size=64, shuffle=True, log_every=1)
+    h_layered = layered.train(X, one_hot, epochs=6, batch_size=64, shuffle=True, log_every=1)
+    assert [r["loss"] for r in h.records] == pytest.approx(
+        [r["loss"] for r in h_layered.records], rel=1e-11)
+    assert_close_params(model, layered, "float64")
+
+
+def test_each_step_draws_the_layered_paths_next_mask(host_cupy, data):
+    X, y = data
+    model, layered = build(host_kernels(host_cupy), dtype="float64"), build(False,
+                                                                            dtype="float64")
+    shifted = build(False, dtype="float64")
+    shifted.train(X[:5], y[:5], epochs=0)  # built
+    shifted.layers[2].rng.position = 1  # one mask ahead
+    for epoch in range(3):
+        for m in (model, layered, shifted):
+            m.train(X, y, epochs=1)
+        assert model.layers[2].rng.position == layered.layers[2].rng.position == epoch + 1
+        for k in ("W", "b"):
+            np.testing.assert_allclose(model.layers[0].grads[k], layered.layers[0].grads[k],
+                                       rtol=1e-10, atol=1e-14)
+            # another mask: gradients that differ far beyond rounding
+            assert np.max(np.abs(model.layers[0].grads[k] - shifted.layers[0].grads[k])) > \
+                1e-4 * np.max(np.abs(layered.layers[0].grads[k]))
+
+
+def test_a_run_repeats_bit_for_bit(host_cupy, data):
+    X, y = data
+    runs = [build(host_kernels(host_cupy)) for _ in range(2)]
+    records = [m.train(X, y, epochs=10, log_every=5).records for m in runs]
+    assert records[0] == records[1]
+    for key, value in runs[0].parameters().items():
+        np.testing.assert_array_equal(value, runs[1].parameters()[key])
+
+
+def test_three_kernels_a_step(host_cupy, data):
+    X, y = data
+    model = build(host_kernels(host_cupy), hidden=12)
+    model.train(X, y, epochs=1)  # compiled
+    kernels = step.compiled(step.plan(model.layers, model.loss, "counter"), host_cupy)
+    before = [k.launches for k in kernels]
+    model.train(X, y, epochs=4)
+    assert [k.launches - b for k, b in zip(kernels, before, strict=True)] == [4, 4, 4]
+
+
+@pytest.mark.parametrize("dropout", [0, 0.2])
+def test_a_graph_run_replays_the_whole_step(host_cupy, data, dropout):
+    """The position of the masks lives on the device in a graph run, moved on by the step
+    itself; the host's stream follows, so training goes on from where the graph left."""
+    X, y = data
+    model, eager = (build(host_kernels(host_cupy), dropout=dropout) for _ in range(2))
+    assert model.train(X, y, epochs=8, graph=True).records == eager.train(X, y,
+                                                                          epochs=8).records
+    for m in (model, eager):
+        m.train(X, y, epochs=3)
+    for key, value in model.parameters().items():
+        np.testing.assert_array_equal(value, eager.parameters()[key])
+    if dropout:
+        assert model.layers[2].rng.position == eager.layers[2].rng.position == 11
+
+
+def test_too_large_a_mask_is_refused_with_the_fix(host_cupy, data, monkeypatch):
+    X, y = data
+    monkeypatch.setattr(step, "MAX_MASK", 1000)
+    with pytest.raises(ValueError, match=r"at most 1000 elements, got 210 samples x 16 units; "
+                       r"train with batch_size="):
+        build(host_kernels(host_cupy)).train(X, y, epochs=1)
+
+
+# -- graph="auto" -------------------------------------------------------------------------------
+def test_graph_auto_records_long_full_batch_runs_of_the_whole_step(host_cupy, data):
+    X, y = data
+    epochs = xpnet.training.GRAPH_MIN_EPOCHS
+    model, eager = build(host_kernels(host_cupy)), build(host_kernels(host_cupy))
+    assert model.train(X, y, epochs=epochs, log_every=25).records == eager.train(
+        X, y, epochs=epochs, log_every=25, graph=False).records
+    assert (model.fused_kernels().captures, eager.fused_kernels().captures) == (1, 0)
+    # shorter runs, mini-batches and the layered path are not recorded
+    model.train(X, y, epochs=epochs - 1)
+    model.train(X, y, epochs=epochs, batch_size=100)
+    assert model.fused_kernels().captures == 1
+    layered = build(fused.Kernels(resolve("numpy")))  # fused updates, no whole step
+    counted = []
+    layered.fused_kernels().capture = lambda step: counted.append(step) or step
+    layered.train(X, y, epochs=epochs)
+    assert counted == []
+
+
+def test_graph_auto_goes_on_eagerly_when_recording_fails(host_cupy, data, caplog):
+    X, y = data
+    model = build(host_kernels(host_cupy, fail="cuBLAS during capture"))
+    eager = build(host_kernels(host_cupy))
+    with caplog.at_level("WARNING", logger="xpnet.engine.fused"):
+        h = model.train(X, y, epochs=120, log_every=40)
+    assert "NotImplementedError: cuBLAS during capture" in caplog.text
+    assert "goes on without a graph" in caplog.text
+    assert h.records == eager.train(X, y, epochs=120, log_every=40, graph=False).records
+    assert model.fused_kernels().captures == 1  # tried once
+    with pytest.raises(NotImplementedError, match="cuBLAS during capture"):
+        model.train(X, y, epochs=5, graph=True)  # asked for: the failure is the user's to see
+
+
+def test_a_graph_run_follows_callbacks_that_change_the_rate_or_the_weights(host_cupy, data):
+    X, y = data
+
+    def meddle(model, epoch, logs):
+        if epoch == 40:
+            model.optimizer.learning_rate = 0.01  # a schedule of one's own
+        if epoch == 70:  # other weights, in new arrays
+            dense = model.layers[0]
+            dense.params["W"] = dense.params["W"] * 0.5
+
+    runs = [build(host_kernels(host_cupy)) for _ in range(2)]
+    histories = [m.train(X, y, epochs=150, log_every=10, callbacks=[meddle], graph=g)
+                 for m, g in zip(runs, (True, False), strict=True)]
+    assert histories[0].records == histories[1].records
+    untouched = build(host_kernels(host_cupy)).train(X, y, epochs=150, log_every=10)
+    assert [r["lr"] for r in histories[0].records[3:]] < [r["lr"] for r in untouched.records[3:]]
+    assert runs[0].fused_kernels().captures == 2  # recorded again after the new weights
+    for key, value in runs[0].parameters().items():
+        np.testing.assert_array_equal(value, runs[1].parameters()[key])
+
+
+# -- the identity the backward kernel rests on -------------------------------------------------
+floats = st.one_of(st.floats(width=32, allow_subnormal=True),
+                   st.sampled_from([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(np.float32, (4, 8), elements=floats),
+       hnp.arrays(np.float32, (4, 8), elements=floats),
+       hnp.arrays(np.bool_, (4, 8)), st.sampled_from([0.1, 0.5, 0.9, 1.0]))
+def test_relu_and_dropout_gradients_need_no_mask(z, dy, kept, keep):
+    """``(dy * scale) * [d > 0]`` from the dropout output ``d`` alone has the bits of the
+    layered path's dropout gradient then ReLU gradient, signed zeros and NaN included."""
+    ops = xpnet.nn.ops.Ops(resolve("numpy"))
+    scale = np.float32(1 / keep)
+    with np.errstate(all="ignore"):
+        y = ops.relu(z)
+        d = y * scale * kept
+        layered = ops.relu_backward(dy * scale * kept, y)
+        fused_ = (dy * scale) * (d > 0).astype(np.float32)
+    np.testing.assert_array_equal(np.signbit(fused_), np.signbit(layered))
+    np.testing.assert_array_equal(fused_, layered)
+
+
+# -- CuPy ----------------------------------------------------------------------------------------
+def test_cupy_trains_with_the_whole_step_by_default(cupy_backend, data):
+    import cupy
+
+    X, y = data
+    model = build("auto", backend="cupy")
+    assert model.fast and model.engine == "step"
+    layered = build(False)  # NumPy, layer by layer, the same counter masks
+    Xd, yd = cupy.asarray(X), cupy.asarray(y)
+    h = model.train(Xd, yd, epochs=30, log_every=10)
+    h_layered = layered.train(X, y, epochs=30, log_every=10)
+    for a, b in zip(h.records, h_layered.records, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
+    assert_close_params(model, layered, "float32")
+
+
+def test_cupy_kernels_agree_with_the_host_compiled_source(cupy_backend, host_cupy, data):
+    import cupy
+
+    X, y = data
+    on_gpu = build(True, dtype="float64", backend="cupy")
+    on_host = build(host_kernels(host_cupy), dtype="float64")
+    on_gpu.train(cupy.asarray(X), cupy.asarray(y), epochs=20)
+    on_host.train(X, y, epochs=20)
+    assert_close_params(on_gpu, on_host, "float64")
+
+
+def test_cupy_graph_replay_of_the_whole_step(cupy_backend, data):
+    import cupy
+
+    X, y = (cupy.asarray(a) for a in data)
+    replayed, eager = build(True, dropout=0, backend="cupy"), build(True, dropout=0,
+                                                                   backend="cupy")
+    assert replayed.train(X, y, epochs=50, log_every=10, graph=True).records == \
+        eager.train(X, y, epochs=50, log_every=10).records
+    for key, value in replayed.parameters().items():
+        np.testing.assert_array_equal(cupy.asnumpy(value), cupy.asnumpy(eager.parameters()[key]))
