@@ -240,6 +240,39 @@ def test_too_large_a_mask_is_refused_with_the_fix(host_cupy, data, monkeypatch):
         build(host_kernels(host_cupy)).train(X, y, epochs=1)
 
 
+# -- many models at once -------------------------------------------------------------------------
+@pytest.mark.parametrize("dropout", [0, 0.1])
+def test_many_models_train_each_copy_as_the_layered_path_alone(host_cupy, dropout):
+    """ManyModels runs the whole step over every copy at once (a leading model axis, each
+    copy's own data, key and mask positions on the device); each copy ends where the
+    layered path ends alone, to rounding. (float64: in float32, Adam turns the rounding
+    differences of gradients near zero into visible ones within tens of steps.)"""
+    from xpnet.many import ManyModels
+
+    seeds, lrs = [3, 7, 11], [0.01, 0.02, 0.05]
+
+    def model(seed, lr, fast):
+        m = build(fast, dropout=dropout, dtype="float64", hidden=12, seed=seed)
+        m.optimizer.learning_rate = m.optimizer.current_learning_rate = lr
+        return m
+
+    data = [xpnet.datasets.spiral(samples=30, classes=3, seed=s) for s in seeds]
+    many = ManyModels.from_models(
+        [model(s, lr, host_kernels(host_cupy)) for s, lr in zip(seeds, lrs, strict=True)], data)
+    assert all(w is not None for w in many.wholes) and many.block == 3
+    logs = many.train(epochs=25)
+    for m, (seed, lr) in enumerate(zip(seeds, lrs, strict=True)):
+        alone = model(seed, lr, False)
+        history = alone.train(*data[m], epochs=25, log_every=None)
+        for name, value in alone.parameters().items():
+            np.testing.assert_allclose(many.parameters(m)[name], value, err_msg=name,
+                                       **TOLERANCE["float64"])
+        assert logs["data_loss"][m] == pytest.approx(history["data_loss"][-1], rel=1e-11)
+        if dropout:  # the host streams followed the device's positions
+            assert many.blocks[0].layers[2].rng.rngs[m].position == \
+                alone.layers[2].rng.position == 25
+
+
 # -- graph="auto" -------------------------------------------------------------------------------
 def test_graph_auto_records_long_full_batch_runs_of_the_whole_step(host_cupy, data):
     X, y = data

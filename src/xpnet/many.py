@@ -27,7 +27,8 @@ import numpy as np
 
 from . import presets
 from .backend import to_numpy
-from .engine import lend, training_views
+from .engine import lend, training_views, whole_step
+from .engine.step import WholeStep
 from .model import Model
 from .nn.losses import regularization_loss
 from .random import DropoutStream, Generator
@@ -135,9 +136,12 @@ class ManyModels:
         n, hidden = int(data[0][0].shape[0]), max(
             (getattr(layer, "n_out", 0) for layer in first.layers), default=1)
         if block is None:
-            # copies per block: enough that the (copies, n, hidden) activations of a block
-            # stay in a CPU's outer cache instead of streaming through memory
-            block = max(1, BLOCK_BYTES // (n * hidden * 4))
+            # copies per block: on the CPU, enough that the (copies, n, hidden) activations
+            # of a block stay in the outer cache instead of streaming through memory; on a
+            # GPU all of them (launches are what costs there, and the whole-step engine does
+            # not store the activations)
+            block = self.M if self.b.name == "cupy" else max(
+                1, BLOCK_BYTES // (n * hidden * 4))
         if not isinstance(block, int) or isinstance(block, bool) or block < 1:
             msg = f"block must be a positive integer or None, got {block!r}."
             raise ValueError(msg)
@@ -145,6 +149,7 @@ class ManyModels:
         self.blocks: list[Model] = []
         self.data: list[tuple[Any, Any]] = []
         self.views: list[list[Any]] = []
+        self.wholes: list[WholeStep | None] = []  # the whole-step engine of each block
         for lo in range(0, self.M, self.block):
             part = models[lo:lo + self.block]
             stacked = _stack(part)
@@ -152,20 +157,28 @@ class ManyModels:
             self.data.append((xp.stack([d[0] for d in data[lo:lo + self.block]]),
                               xp.stack([d[1] for d in data[lo:lo + self.block]])))
             self.views.append(training_views(stacked.ops, stacked.layers, stacked.loss))
+            # positions on the device: each copy's own, moved on by the step
+            self.wholes.append(whole_step(stacked.ops, stacked.layers, stacked.loss,
+                                          stacked.fused_kernels(), graph=True))
         self.iterations = 0
 
     # -- training -------------------------------------------------------------------------
     def _epoch(self, logged: bool) -> dict[str, list[float]]:
         """One epoch of every copy, block by block; the metrics per copy when logged."""
         logs: dict[str, list[float]] = {}
-        for model, (X, y), views in zip(self.blocks, self.data, self.views, strict=True):
+        for model, (X, y), views, whole in zip(self.blocks, self.data, self.views, self.wholes,
+                                               strict=True):
             assert model.optimizer is not None
             if logged:
                 reg = regularization_loss(model.trainable_layers)
             model.optimizer.pre_update_params()
             with lend(model.layers, views):
-                output = model.forward(X, training=True)
-                model.backward(output, y)
+                if whole is not None:  # forward and backward of every copy, three kernels
+                    output = whole(X, y)
+                    whole.stepped()
+                else:
+                    output = model.forward(X, training=True)
+                    model.backward(output, y)
                 model.optimizer.update_layers(model.trainable_layers)
             model.optimizer.post_update_params()
             if logged:
@@ -243,7 +256,7 @@ def _stack(models: Sequence[Model]) -> Model:
                f"{sorted(sources)}; build them with one dropout_masks.")
         raise ValueError(msg)
     stacked = Model(backend=first.backend, seed=0, precision=first.precision,
-                    dtype=first.dtype, dropout_masks=first.dropout_masks)
+                    dtype=first.dtype, dropout_masks=first.dropout_masks, fast=first.fast)
     xp = first.backend.xp
     for i, layer in enumerate(first.layers):
         twin = copy.copy(layer)  # the same settings; parameters and stream of its own

@@ -50,6 +50,7 @@ mode, host-drawn masks, explain mode) trains layer by layer as before.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,25 +183,36 @@ static __device__ __forceinline__ T xpnet_z(const T* x, const T* W1, const T* b1
 """
 
 #: Parameters the forward and backward kernels share: the data, the first layer, the second
-#: layer's weights, and the dropout of the step: the key's two words, the mask's position
-#: (two words, on the device in ``pos`` for graph replay, else by value in ``p0, p1``), the
-#: threshold and the scale (unused without dropout).
+#: layer's weights, and the dropout of the step: each copy's key (two words), the mask's
+#: position (two words a copy, on the device in ``pos`` for graph replay and many models,
+#: else by value in ``p0, p1``), the threshold and the scale (unused without dropout); the
+#: samples per copy. Arrays of many copies (:class:`~xpnet.many.ManyModels`) have a leading
+#: model axis: copy ``m``'s arrays start ``m`` of their sizes further on.
 _SHARED = ("raw T x, raw T W1, raw T b1, raw T W2, raw uint32 keys, raw uint32 pos, "
            "uint32 p0, uint32 p1, uint64 threshold, T scale, int64 n")
 
+#: The start of copy ``m``'s arrays (after ``m`` and ``n`` are known).
+_COPY = r"""
+const T* const px = &x[0] + m * n * XPNET_A;
+const T* const pW1 = &W1[0] + m * XPNET_A * XPNET_H;
+const T* const pb1 = &b1[0] + m * XPNET_H;
+const T* const pW2 = &W2[0] + m * XPNET_H * XPNET_C;
+const unsigned int* const pkeys = &keys[0] + 2 * m;
+unsigned int at[2];
+xpnet_position(&pos[0] + 2 * m, p0, p1, at);
+"""
+
 FORWARD_IN = f"{_SHARED}, raw T b2, raw T targets"
 FORWARD_OUT = "raw T out, raw T g"
-#: Thread ``i``: row ``i``. ``out`` gets the softmax (or the logits), ``g`` the gradient of
-#: the mean cross-entropy at the logits, ``(s - y) / n``.
+#: Thread ``i``: row ``r`` of copy ``m``, ``m, r = divmod(i, n)``. ``out`` gets the softmax
+#: (or the logits), ``g`` the gradient of the mean cross-entropy at the logits,
+#: ``(s - y) / n``.
 FORWARD = r"""
-const long long r = (long long)i;
-const T* const px = &x[0];
-const T* const pW1 = &W1[0];
-const T* const pb1 = &b1[0];
-const T* const pW2 = &W2[0];
-const unsigned int* const pkeys = &keys[0];
-unsigned int at[2];
-xpnet_position(&pos[0], p0, p1, at);
+const long long m = (long long)i / n;
+const long long r = (long long)i - m * n;
+""" + _COPY + r"""
+const T* const pb2 = &b2[0] + m * XPNET_C;
+const long long row = (m * n + r) * XPNET_C;
 T logit[XPNET_C];
 for (int k = 0; k < XPNET_C; ++k) logit[k] = (T)0;
 xpnet_lanes lanes;
@@ -213,9 +225,9 @@ for (int j = 0; j < XPNET_H; ++j) {
 #endif
     for (int k = 0; k < XPNET_C; ++k) logit[k] += d * pW2[j * XPNET_C + k];
 }
-T top = logit[0] + b2[0];
+T top = logit[0] + pb2[0];
 for (int k = 0; k < XPNET_C; ++k) {
-    logit[k] += b2[k];
+    logit[k] += pb2[k];
     top = logit[k] > top ? logit[k] : top;
 }
 T e[XPNET_C];
@@ -226,27 +238,23 @@ for (int k = 0; k < XPNET_C; ++k) {
 }
 for (int k = 0; k < XPNET_C; ++k) {
     const T s = e[k] / total;
-    (&out[0])[r * XPNET_C + k] = XPNET_PROBS ? s : logit[k];
-    (&g[0])[r * XPNET_C + k] = (s - (&targets[0])[r * XPNET_C + k]) / (T)n;
+    (&out[0])[row + k] = XPNET_PROBS ? s : logit[k];
+    (&g[0])[row + k] = (s - (&targets[0])[row + k]) / (T)n;
 }
 """
 
-BACKWARD_IN = f"{_SHARED}, raw T g, int64 rows"
+BACKWARD_IN = f"{_SHARED}, raw T g, int64 rows, int64 blocks"
 BACKWARD_OUT = "raw T part"
-#: Thread ``i``: rows ``[q * rows, (q + 1) * rows)`` of units ``4u`` to ``4u + 3``, with
-#: ``q, u = divmod(i, ceil(H / 4))``. Its sums go to block ``q`` of ``part``, laid out as the
-#: parameters: ``dW1`` (a x H), ``db1`` (H), ``dW2`` (H x c), ``db2`` (c, from ``u == 0``).
+#: Thread ``i``: rows ``[q * rows, (q + 1) * rows)`` of units ``4u`` to ``4u + 3`` of copy
+#: ``m``, with ``m, t = divmod(i, blocks * ceil(H / 4))`` and ``q, u = divmod(t, ceil(H /
+#: 4))``. Its sums go to block ``q`` of the copy's ``part``, laid out as the parameters:
+#: ``dW1`` (a x H), ``db1`` (H), ``dW2`` (H x c), ``db2`` (c, from ``u == 0``).
 BACKWARD = r"""
-const long long t = (long long)i;
-const T* const px = &x[0];
-const T* const pW1 = &W1[0];
-const T* const pb1 = &b1[0];
-const T* const pW2 = &W2[0];
-const T* const pg = &g[0];
-const unsigned int* const pkeys = &keys[0];
-unsigned int at[2];
-xpnet_position(&pos[0], p0, p1, at);
-T* const ppart = &part[0];
+const long long m = (long long)i / (blocks * XPNET_G);
+const long long t = (long long)i - m * blocks * XPNET_G;
+""" + _COPY + r"""
+const T* const pg = &g[0] + m * n * XPNET_C;
+T* const ppart = &part[0] + m * blocks * XPNET_P;
 const long long q = t / XPNET_G;
 const int u = (int)(t - q * XPNET_G);
 const long long lo = q * rows;
@@ -300,36 +308,41 @@ if (u == 0) {
 
 REDUCE_IN = "raw T part, int64 blocks, raw T W1, raw T b1, raw T W2, raw T b2, raw T penalty"
 REDUCE_OUT = "raw T dW1, raw T db1, raw T dW2, raw T db2, raw uint32 pos"
-#: Thread ``i``: parameter element ``i`` (in ``part``'s layout), its blocks summed in order,
-#: then ``+ l1 * sign(w)`` and ``+ 2 * l2 * w`` as :meth:`xpnet.layers.Dense.backward` adds
-#: them. ``penalty`` holds ``l1, 2 * l2`` for W1, b1, W2, b2 (a zero leaves the term out).
-#: With the position on the device, thread 0 moves it on to the next step's (the forward
-#: and backward kernels, which read it, ran before).
+#: Thread ``i``: parameter element ``p`` of copy ``m``, ``m, p = divmod(i, P)`` (``P`` in
+#: ``part``'s layout), its blocks summed in order, then ``+ l1 * sign(w)`` and
+#: ``+ 2 * l2 * w`` as :meth:`xpnet.layers.Dense.backward` adds them. ``penalty`` holds
+#: ``l1, 2 * l2`` for W1, b1, W2, b2 (a zero leaves the term out). With the position on the
+#: device, each copy's thread 0 moves it on to the next step's (the forward and backward
+#: kernels, which read it, ran before).
 REDUCE = r"""
-const long long p = (long long)i;
+const long long m = (long long)i / XPNET_P;
+const long long p = (long long)i - m * XPNET_P;
 #if XPNET_DEVICE_POSITION && XPNET_DROPOUT
 if (p == 0) {
-    unsigned int* const at = &pos[0];
-    const unsigned long long next = (((unsigned long long)at[1] << 32) | at[0]) + 1ull;
-    at[0] = (unsigned int)next;
-    at[1] = (unsigned int)(next >> 32);
+    unsigned int* const where = &pos[0] + 2 * m;
+    const unsigned long long next = (((unsigned long long)where[1] << 32) | where[0]) + 1ull;
+    where[0] = (unsigned int)next;
+    where[1] = (unsigned int)(next >> 32);
 }
 #endif
-const T* const ppart = &part[0];
+const T* const ppart = &part[0] + m * blocks * XPNET_P;
 T s = ppart[p];
 for (long long q = 1; q < blocks; ++q) s += ppart[q * XPNET_P + p];
 const long long n1 = XPNET_A * XPNET_H, n2 = n1 + XPNET_H, n3 = n2 + XPNET_H * XPNET_C;
 const int which = p < n1 ? 0 : p < n2 ? 1 : p < n3 ? 2 : 3;
 const long long at = which == 0 ? p : which == 1 ? p - n1 : which == 2 ? p - n2 : p - n3;
-const T w = which == 0 ? (&W1[0])[at] : which == 1 ? (&b1[0])[at]
-            : which == 2 ? (&W2[0])[at] : (&b2[0])[at];
+const long long size = which == 0 ? n1 : which == 1 ? XPNET_H
+                       : which == 2 ? XPNET_H * XPNET_C : XPNET_C;
+const long long e = m * size + at;
+const T w = which == 0 ? (&W1[0])[e] : which == 1 ? (&b1[0])[e]
+            : which == 2 ? (&W2[0])[e] : (&b2[0])[e];
 const T l1 = (&penalty[0])[2 * which], l2 = (&penalty[0])[2 * which + 1];
 if (l1 > (T)0) s = s + l1 * ((T)1 - (T)2 * (T)(w < (T)0));
 if (l2 > (T)0) s = s + l2 * w;
-if (which == 0) (&dW1[0])[at] = s;
-else if (which == 1) (&db1[0])[at] = s;
-else if (which == 2) (&dW2[0])[at] = s;
-else (&db2[0])[at] = s;
+if (which == 0) (&dW1[0])[e] = s;
+else if (which == 1) (&db1[0])[e] = s;
+else if (which == 2) (&dW2[0])[e] = s;
+else (&db2[0])[e] = s;
 """
 
 
@@ -397,8 +410,9 @@ class WholeStep:
         self._position: Any = None
         self._buffers: dict[tuple[str, tuple[int, ...]], Any] = {}
         self._targets: tuple[Any, Any] | None = None
+        self._inputs: tuple[Any, Any] | None = None
         self._penalties: dict[tuple[float, ...], Any] = {}
-        self._keys: tuple[int, Any] | None = None
+        self._keys: tuple[tuple[int, ...], Any] | None = None
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
         key = (name, shape)
@@ -408,51 +422,65 @@ class WholeStep:
                                                      device=self.backend.device)
         return out
 
-    def targets(self, y: Any, dtype: Any) -> Any:
+    def inputs(self, X: Any, dtype: Any) -> Any:
+        """``X`` as a C-contiguous array of the parameters' dtype (converted once while the
+        same array comes back: many models' stacked data may be of another dtype)."""
+        if X.dtype == dtype and X.flags.c_contiguous:
+            return X
+        if self._inputs is None or self._inputs[0] is not X:
+            self._inputs = (X, self.backend.native.ascontiguousarray(X, dtype=dtype))
+        return self._inputs[1]
+
+    def targets(self, y: Any, X: Any, dtype: Any) -> Any:
         """``y`` as one-hot rows of the model's dtype (labels converted once while the same
         array comes back, as full-batch steps pass it)."""
         if self._targets is not None and self._targets[0] is y:
             return self._targets[1]
         xp, c = self.xp, self.shape.c
-        if y.ndim == 1:
-            one_hot = xp.astype(y[:, None] == xp.arange(c, device=self.backend.device), dtype)
+        if y.ndim == X.ndim - 1:  # labels
+            one_hot = xp.astype(y[..., None] == xp.arange(c, device=self.backend.device),
+                                dtype)
         else:
             one_hot = xp.astype(y, dtype)
         one_hot = self.backend.native.ascontiguousarray(one_hot)
         self._targets = (y, one_hot)
         return one_hot
 
-    def _words(self, value: int) -> Any:
-        """A 64-bit value as its two 32-bit words (low first) in a new device array."""
-        words = np.array([value & 0xFFFFFFFF, value >> 32], dtype=np.uint32)
-        return self.backend.asarray(words, dtype=self.xp.uint32)
+    def _words(self, values: list[int]) -> Any:
+        """64-bit values as two 32-bit words each (low first) in a new device array."""
+        words = np.array([[v & 0xFFFFFFFF, v >> 32] for v in values], dtype=np.uint32)
+        return self.backend.asarray(words.reshape(-1), dtype=self.xp.uint32)
 
-    def _dropout(self, dtype: Any) -> tuple[Any, Any, int, int, int, Any]:
-        """The step's dropout arguments: the key's words and the position's on the device,
-        the position's by value, the threshold and the scale (placeholders without
-        dropout). The position on the device is uploaded once, at the first step; the
-        reduce kernel moves it on after every step, replayed or not."""
+    def _dropout(self, dtype: Any, copies: int) -> tuple[Any, Any, int, int, int, Any]:
+        """The step's dropout arguments: the copies' keys (two words each) and positions
+        on the device, the position by value (one copy), the threshold and the scale
+        (placeholders without dropout). The positions on the device are uploaded once, at
+        the first step; the reduce kernel moves them on after every step, replayed or not."""
         layer = self.shape.dropout
         if layer is None:
             if self._keys is None:
-                self._keys = (0, self._words(0))
+                self._keys = ((), self._words([0] * copies))
                 self._position = self._keys[1]
             return self._keys[1], self._position, 0, 0, 0, dtype.type(1)
         if self.device_position:  # where the run starts; the host follows with stepped()
-            key, position = int(layer.rng.key), int(layer.rng.position)
+            streams = list(getattr(layer.rng, "rngs", [layer.rng]))  # many copies: Streams
+            keys = [int(r.key) for r in streams]
+            positions = [int(r.position) for r in streams]
         else:
-            key, position = (int(v) for v in next_counter(layer.rng))
-        if self._keys is None or self._keys[0] != key:
-            self._keys = (key, self._words(key))
+            key, position = next_counter(layer.rng)
+            keys, positions = [int(key)], [int(position)]
+        if self._keys is None or self._keys[0] != tuple(keys):
+            self._keys = (tuple(keys), self._words(keys))
         if self._position is None:
-            self._position = self._words(position) if self.device_position else self._keys[1]
-        return (self._keys[1], self._position, position & 0xFFFFFFFF, position >> 32,
+            self._position = self._words(positions) if self.device_position \
+                else self._keys[1]
+        return (self._keys[1], self._position, positions[0] & 0xFFFFFFFF, positions[0] >> 32,
                 keep_threshold(layer.keep), dtype.type(1 / layer.keep))
 
     def stepped(self) -> None:
-        """With the position on the device: move the host's dropout stream on by the step
+        """With the positions on the device: move the host's dropout streams on by the step
         that just ran (eagerly, recorded or replayed; a replay runs no Python), so that the
-        stream stays where the device is and a later run goes on from there."""
+        streams stay where the device is and a later run goes on from there."""
         if self.device_position and self.shape.dropout is not None:
             next_counter(self.shape.dropout.rng)
 
@@ -461,32 +489,36 @@ class WholeStep:
         first, second = shape.first, shape.second
         W1, b1, W2, b2 = first.W, first.b, second.W, second.b
         dtype = W1.dtype
-        native = self.backend.native
-        X = native.ascontiguousarray(X)
-        n = int(X.shape[0])
+        X = self.inputs(X, dtype)
+        lead = tuple(X.shape[:-2])  # (copies,) for many models
+        copies, n = math.prod(lead), int(X.shape[-2])
+        if copies > 1 and not self.device_position:
+            msg = "the whole step of many copies reads their mask positions on the device"
+            raise ValueError(msg)
         if shape.dropout is not None and n * shape.hidden > MAX_MASK:
             msg = (f"a counter-based dropout mask covers at most {MAX_MASK} elements, got "
                    f"{n} samples x {shape.hidden} units; train with batch_size= (or "
                    "dropout_masks='host').")
             raise ValueError(msg)
-        targets = self.targets(y, dtype)
-        keys, position, p0, p1, threshold, scale = self._dropout(dtype)
+        targets = self.targets(y, X, dtype)
+        keys, position, p0, p1, threshold, scale = self._dropout(dtype, copies)
         shared = (X, W1, b1, W2, keys, position, np.uint32(p0), np.uint32(p1),
                   np.uint64(threshold), scale, np.int64(n))
-        out = self._buffer("out", (n, shape.c), dtype)
-        g = self._buffer("g", (n, shape.c), dtype)
-        self.forward(*shared, b2, targets, out, g, size=n)
+        out = self._buffer("out", (*lead, n, shape.c), dtype)
+        g = self._buffer("g", (*lead, n, shape.c), dtype)
+        self.forward(*shared, b2, targets, out, g, size=copies * n)
         groups = -(-shape.hidden // 4)
-        rows = max(MIN_ROWS, -(-n * groups // BACKWARD_THREADS))
+        rows = max(MIN_ROWS, -(-copies * n * groups // BACKWARD_THREADS))
         blocks = -(-n // rows)
         size = shape.a * shape.hidden + shape.hidden + shape.hidden * shape.c + shape.c
-        part = self._buffer("part", (blocks * size,), dtype)
-        self.backward(*shared, g, np.int64(rows), part, size=blocks * groups)
+        part = self._buffer("part", (copies * blocks * size,), dtype)
+        self.backward(*shared, g, np.int64(rows), np.int64(blocks), part,
+                      size=copies * blocks * groups)
         penalty = self._penalty(dtype)
         grads = [self._buffer(name, tuple(p.shape), dtype)
                  for name, p in (("dW1", W1), ("db1", b1), ("dW2", W2), ("db2", b2))]
         self.reduce(part, np.int64(blocks), W1, b1, W2, b2, penalty, *grads, position,
-                    size=size)
+                    size=copies * size)
         first.grads = {"W": grads[0], "b": grads[1]}
         second.grads = {"W": grads[2], "b": grads[3]}
         return out
@@ -515,6 +547,10 @@ def shape_for(model_layers: list[Any], loss: Any, masks: str, kernels: Any) -> S
     shape = plan(list(model_layers), loss, masks)
     if shape is None:
         return None
-    dtypes = {str(p.dtype) for layer in (shape.first, shape.second)
-              for p in layer.params.values()}
-    return shape if dtypes in ({"float32"}, {"float64"}) else None
+    params = [p for layer in (shape.first, shape.second) for p in layer.params.values()]
+    dtypes = {str(p.dtype) for p in params}
+    copies = {tuple(p.shape[:-2]) for p in params}  # () for a model, (M,) for many at once
+    if dtypes not in ({"float32"}, {"float64"}) or len(copies) != 1 or \
+            len(copies.pop()) > 1:
+        return None
+    return shape
