@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from _util import host
 from xpnet import presets
+from xpnet.backend import resolve
+from xpnet.engine.fused import Kernels
 from xpnet.many import ManyModels
 
 
@@ -28,6 +32,27 @@ def test_batched_copies_equal_models_trained_one_by_one(preset, block, l2):
         assert logs["acc"][m] == history["acc"][-1]
         assert logs["data_loss"][m] == history["data_loss"][-1]
         assert logs["reg_loss"][m] == history["reg_loss"][-1]
+
+
+@pytest.mark.parametrize("preset", ["ch14", "ch15"])
+def test_batched_fused_updates_take_a_learning_rate_per_copy(preset):
+    """With the fused kernels (their NumPy reference here), each copy's update reads its own
+    learning rate from a column that broadcasts over the copies: still each copy's bits."""
+    seeds, lrs = [3, 7], [0.01, 0.05]
+    built = [presets.build(replace(presets.get(preset), lr=lr, train_samples=50), seed=s,
+                           fast=Kernels(resolve("numpy")))
+             for s, lr in zip(seeds, lrs, strict=True)]
+    many = ManyModels.from_models([m for m, _, _ in built], [d for _, d, _ in built])
+    assert many.blocks[0].fused_kernels() is not None
+    assert {type(v).__name__ for v in many.views[0]} == {"FusedOps"}
+    many.train(epochs=20)
+    for m, (seed, lr) in enumerate(zip(seeds, lrs, strict=True)):
+        model, (X, y), _ = presets.build(replace(presets.get(preset), lr=lr, train_samples=50),
+                                         seed=seed)
+        model.train(X, y, epochs=20, log_every=None)
+        for name, value in model.parameters().items():
+            np.testing.assert_array_equal(host(many.parameters(m)[name]), host(value),
+                                          err_msg=name)
 
 
 def test_batched_on_other_backends_trains(backend):

@@ -156,7 +156,9 @@ class ManyModels:
             self.blocks.append(stacked)
             self.data.append((xp.stack([d[0] for d in data[lo:lo + self.block]]),
                               xp.stack([d[1] for d in data[lo:lo + self.block]])))
-            self.views.append(training_views(stacked.ops, stacked.layers, stacked.loss))
+            # the fused updates where the models have them (CuPy), with a learning rate per copy
+            self.views.append(training_views(stacked.ops, stacked.layers, stacked.loss,
+                                             stacked.fused_kernels()))
             # positions on the device: each copy's own, moved on by the step
             self.wholes.append(whole_step(stacked.ops, stacked.layers, stacked.loss,
                                           stacked.fused_kernels(), graph=True))

@@ -109,8 +109,9 @@ class Kernels:
         row of :attr:`table` while a graph's step runs)."""
         dtype = p.dtype.type
         values = self._row(len(scalars)) if self.table is not None else scalars
-        env: dict[str, Any] = {name: dtype(v) for name, v in zip(rule.scalars, values,
-                                                                   strict=True)}
+        # a scalar per model copy (many models: a column of learning rates) broadcasts
+        env: dict[str, Any] = {name: dtype(v) if np.ndim(v) == 0 else np.asarray(v, p.dtype)
+                               for name, v in zip(rule.scalars, values, strict=True)}
         env.update(p=p, g=g, sqrt=np.sqrt, **dict(zip(rule.state, state, strict=True)))
         exec(rule.python, {"__builtins__": {}}, env)  # translated from our own rule methods
         for name, array in zip(("p", *rule.state), (p, *state), strict=True):
@@ -147,6 +148,7 @@ class CupyKernels(Kernels):
         self._compiled: dict[tuple[str, bool], Any] = {}
         self._pool: Any = None  # the capture's private memory pool, kept with the model
         self._stream: Any = None
+        self._uploaded: dict[tuple[Any, ...], Any] = {}  # this step's per-copy scalars
 
     def _kernel(self, rule: UpdateRule, table: bool) -> Any:
         key = (rule.name, table)
@@ -176,7 +178,26 @@ class CupyKernels(Kernels):
                 raise RuntimeError(msg)
             self._kernel(rule, True)(g, self.table.table, self.table.counter, p, *state)
         else:
-            self._kernel(rule, False)(g, *scalars, p, *state)
+            self._kernel(rule, False)(g, *self._on_device(scalars, p.dtype), p, *state)
+
+    def _on_device(self, scalars: Sequence[Any], dtype: Any) -> list[Any]:
+        """The scalars as the kernel takes them: numbers by value, and those given per model
+        copy (arrays that broadcast over the parameter, many models' learning rates) as
+        device arrays in the parameter's dtype, uploaded once per step for all parameters."""
+        out: list[Any] = []
+        for v in scalars:
+            if np.ndim(v) == 0:
+                out.append(v)
+                continue
+            host = np.asarray(v, dtype=dtype)
+            key = (host.shape, host.dtype.str, host.tobytes())
+            found = self._uploaded.get(key)
+            if found is None:
+                if len(self._uploaded) >= 16:  # a step's few; older steps' are not needed
+                    self._uploaded.clear()
+                found = self._uploaded[key] = self.backend.asarray(host, dtype=host.dtype)
+            out.append(found)
+        return out
 
     @contextlib.contextmanager
     def replaying(self) -> Iterator[None]:
