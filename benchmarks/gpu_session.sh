@@ -179,9 +179,9 @@ step bench "$DIR/bench.log" 240 "$PY" -m xpnet bench --device cuda --repeats 3 \
 step study-cupy "$DIR/many.log" 150 "$PY" -m xpnet study all --quick --backend cupy \
     --out "$(mktemp -d)/study"
 
-# --- the CuPy test matrix (~2 min, or what is left), without the contenders' GPU tests, which
-# ran above (a first failure of theirs would stop it: -x) ------------------------------------------
-step pytest-cupy "$DIR/pytest.log" 240 env XPNET_TEST_BACKENDS=cupy "$PY" -m pytest -q \
+# --- the GPU test matrix (~2 min, or what is left): CuPy and PyTorch on CUDA (the backend
+# fixture's "torch-cuda"), without the contenders' GPU tests, which ran above (a first failure of theirs would stop it: -x) ------------------------------------------
+step pytest-cupy "$DIR/pytest.log" 240 env XPNET_TEST_BACKENDS=cupy,torch-cuda "$PY" -m pytest -q \
     -m "not slow" -x -p no:cacheprovider --durations=15 --junitxml "$DIR/pytest-cupy.xml" \
     "${GPU_CONTENDER_TESTS[@]/#/--deselect=}"
 

@@ -2,6 +2,8 @@
 
 ``XPNET_TEST_BACKENDS=numpy,torch`` restricts the matrix (nox sets one per session);
 backends that are not installed, or CuPy without a GPU, are skipped, never failed.
+``torch-cuda`` is PyTorch on its CUDA device (skipped where torch has no CUDA): on a GPU,
+``XPNET_TEST_BACKENDS=cupy,torch-cuda`` is the GPU matrix.
 """
 
 from __future__ import annotations
@@ -17,14 +19,24 @@ from xpnet.errors import BackendError
 collect_ignore_glob = ["book/*"]
 
 
+#: The matrix: every backend, and PyTorch on CUDA.
+MATRIX = [*BACKENDS, "torch-cuda"]
+
+
 def _selected() -> list[str]:
     wanted = os.environ.get("XPNET_TEST_BACKENDS")
-    return [b.strip() for b in wanted.split(",")] if wanted else list(BACKENDS)
+    return [b.strip() for b in wanted.split(",")] if wanted else list(MATRIX)
 
 
 def _backend_or_skip(name: str):
+    device = None
+    if name == "torch-cuda":
+        torch = pytest.importorskip("torch")
+        if not torch.cuda.is_available():
+            pytest.skip(f"torch {torch.__version__} cannot use CUDA here")
+        name, device = "torch", "cuda"
     try:
-        backend = resolve(name)
+        backend = resolve(name, device)
     except BackendError as exc:
         pytest.skip(f"backend {name!r} unavailable: {exc}")
     if name == "torch":

@@ -375,6 +375,21 @@ def test_torch_devices_compare_by_equivalence():
     assert not same_device(torch.device("cpu"), torch.device("cuda"))
 
 
+def test_torch_on_cuda_trains_on_its_own_arrays_under_any_spelling_of_the_device():
+    """``Model(backend="torch", device=...)`` with ``"cuda"``, ``"cuda:0"`` or a
+    ``torch.device``: data made by that backend, or by torch on ``cuda:0``, are its own."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip(f"torch {torch.__version__} cannot use CUDA here")
+    for spelling in ("cuda", "cuda:0", torch.device("cuda"), torch.device("cuda", 0)):
+        model = classifier("torch", device=spelling)
+        for data in (model.backend.asarray(X), torch.tensor(X, device="cuda:0"),
+                     resolve("torch", "cuda").asarray(X)):
+            history = model.train(data, torch.tensor(Y, device="cuda"), epochs=2)
+            assert np.isfinite(history["loss"][-1])
+            assert same_device(model.predict(data).device, "cuda:0")
+
+
 # -- summary --------------------------------------------------------------------------------
 def test_summary_lists_layers_shapes_and_parameter_counts():
     model = xpnet.Model(dtype="float64")
