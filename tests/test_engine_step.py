@@ -240,6 +240,29 @@ def test_too_large_a_mask_is_refused_with_the_fix(host_cupy, data, monkeypatch):
         build(host_kernels(host_cupy)).train(X, y, epochs=1)
 
 
+class Refusing:
+    """A compiler that refuses every kernel (as NVRTC would refuse a source it cannot build)."""
+
+    def ElementwiseKernel(self, *args, **kwargs):
+        def launch(*a, **k):
+            raise RuntimeError("nvrtc: error: identifier 'expf' is undefined")
+        return launch
+
+
+@pytest.mark.parametrize("dropout", [0, 0.1])
+def test_kernels_that_fail_to_compile_leave_the_layered_path(data, caplog, dropout):
+    X, y = data
+    model, layered = build(HostKernels(resolve("numpy"), Refusing()), dropout=dropout), \
+        build(False, dropout=dropout)
+    with caplog.at_level("WARNING", logger="xpnet.training"):
+        h = model.train(X, y, epochs=6, log_every=2)
+    assert "the whole-step kernels did not run: RuntimeError: nvrtc: error" in caplog.text
+    assert "trains layer by layer" in caplog.text
+    assert h.records == layered.train(X, y, epochs=6, log_every=2).records
+    for key, value in model.parameters().items():
+        np.testing.assert_array_equal(value, layered.parameters()[key])
+
+
 # -- many models at once -------------------------------------------------------------------------
 @pytest.mark.parametrize("dropout", [0, 0.1])
 def test_many_models_train_each_copy_as_the_layered_path_alone(host_cupy, dropout):
@@ -351,7 +374,7 @@ def test_relu_and_dropout_gradients_need_no_mask(z, dy, kept, keep):
 
 
 # -- CuPy ----------------------------------------------------------------------------------------
-def test_cupy_trains_with_the_whole_step_by_default(cupy_backend, data):
+def test_cupy_trains_with_the_whole_step_by_default(cupy_backend, data, caplog):
     import cupy
 
     X, y = data
@@ -359,7 +382,9 @@ def test_cupy_trains_with_the_whole_step_by_default(cupy_backend, data):
     assert model.fast and model.engine == "step"
     layered = build(False)  # NumPy, layer by layer, the same counter masks
     Xd, yd = cupy.asarray(X), cupy.asarray(y)
-    h = model.train(Xd, yd, epochs=30, log_every=10)
+    with caplog.at_level("WARNING"):
+        h = model.train(Xd, yd, epochs=30, log_every=10)
+    assert "did not run" not in caplog.text  # NVRTC compiled the kernels
     h_layered = layered.train(X, y, epochs=30, log_every=10)
     for a, b in zip(h.records, h_layered.records, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
@@ -377,13 +402,42 @@ def test_cupy_kernels_agree_with_the_host_compiled_source(cupy_backend, host_cup
     assert_close_params(on_gpu, on_host, "float64")
 
 
-def test_cupy_graph_replay_of_the_whole_step(cupy_backend, data):
+@pytest.mark.parametrize("dropout", [0, 0.1])
+def test_cupy_graph_replay_of_the_whole_step(cupy_backend, data, dropout, caplog):
     import cupy
 
     X, y = (cupy.asarray(a) for a in data)
-    replayed, eager = build(True, dropout=0, backend="cupy"), build(True, dropout=0,
-                                                                   backend="cupy")
-    assert replayed.train(X, y, epochs=50, log_every=10, graph=True).records == \
-        eager.train(X, y, epochs=50, log_every=10).records
+    replayed, eager = (build(True, dropout=dropout, backend="cupy") for _ in range(2))
+    with caplog.at_level("WARNING"):
+        assert replayed.train(X, y, epochs=150, log_every=10).records == \
+            eager.train(X, y, epochs=150, log_every=10, graph=False).records
+    assert "graph failed" not in caplog.text and "did not run" not in caplog.text
     for key, value in replayed.parameters().items():
         np.testing.assert_array_equal(cupy.asnumpy(value), cupy.asnumpy(eager.parameters()[key]))
+
+
+def test_cupy_many_models_on_the_whole_step(cupy_backend, caplog):
+    import cupy
+
+    from xpnet.many import ManyModels
+
+    seeds, lrs = [3, 7], [0.01, 0.05]
+    data = [xpnet.datasets.spiral(samples=30, classes=3, seed=s) for s in seeds]
+
+    def model(seed, lr, backend, fast):
+        m = build(fast, dtype="float64", hidden=12, seed=seed, backend=backend)
+        m.optimizer.learning_rate = m.optimizer.current_learning_rate = lr
+        return m
+
+    many = ManyModels.from_models(
+        [model(s, lr, "cupy", "auto") for s, lr in zip(seeds, lrs, strict=True)],
+        [tuple(cupy.asarray(a) for a in d) for d in data])
+    with caplog.at_level("WARNING"):
+        many.train(epochs=25)
+    assert many.wholes[0] is not None and "did not run" not in caplog.text
+    for m, (seed, lr) in enumerate(zip(seeds, lrs, strict=True)):
+        alone = model(seed, lr, "numpy", False)
+        alone.train(*data[m], epochs=25, log_every=None)
+        for name, value in alone.parameters().items():
+            np.testing.assert_allclose(cupy.asnumpy(many.parameters(m)[name]), value,
+                                       err_msg=name, **TOLERANCE["float64"])

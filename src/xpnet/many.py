@@ -19,6 +19,7 @@ data and weights were drawn in the book's order) without drawing anything again;
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -28,12 +29,14 @@ import numpy as np
 from . import presets
 from .backend import to_numpy
 from .engine import lend, training_views, whole_step
-from .engine.step import WholeStep
+from .engine.step import Unavailable, WholeStep
 from .model import Model
 from .nn.losses import regularization_loss
 from .random import DropoutStream, Generator
 
 __all__ = ["ManyModels", "Streams"]
+
+log = logging.getLogger(__name__)
 
 #: Default budget for one block's (copies, n, hidden) float32 activation, in bytes.
 BLOCK_BYTES = 3 * 2**20
@@ -168,17 +171,23 @@ class ManyModels:
     def _epoch(self, logged: bool) -> dict[str, list[float]]:
         """One epoch of every copy, block by block; the metrics per copy when logged."""
         logs: dict[str, list[float]] = {}
-        for model, (X, y), views, whole in zip(self.blocks, self.data, self.views, self.wholes,
-                                               strict=True):
+        for k, (model, (X, y), views, whole) in enumerate(
+                zip(self.blocks, self.data, self.views, self.wholes, strict=True)):
             assert model.optimizer is not None
             if logged:
                 reg = regularization_loss(model.trainable_layers)
             model.optimizer.pre_update_params()
             with lend(model.layers, views):
+                output = None
                 if whole is not None:  # forward and backward of every copy, three kernels
-                    output = whole(X, y)
-                    whole.stepped()
-                else:
+                    try:
+                        output = whole(X, y)
+                    except Unavailable as exc:
+                        log.warning("%s; the copies train layer by layer", exc)
+                        self.wholes[k] = None
+                    else:
+                        whole.stepped()
+                if output is None:
                     output = model.forward(X, training=True)
                     model.backward(output, y)
                 model.optimizer.update_layers(model.trainable_layers)

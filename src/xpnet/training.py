@@ -12,6 +12,7 @@ while explain mode records. The engines are lent for each training step only, so
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from .nn.metrics import Accuracy
 from .nn.ops import Ops
 from .nn.optimizers import Optimizer, check_settings
 from .random import Generator
+
+log = logging.getLogger(__name__)
 
 __all__ = ["GRAPH_MIN_EPOCHS", "Callback", "History", "Trainable", "train"]
 
@@ -252,7 +255,7 @@ class _Run:
                 self.graph = engine.fused.GraphRun(
                     lambda: self.step(self.X, self.y), model.optimizer, kernels,
                     model.backend, epochs, dtype,
-                    stepped=None if self.whole is None else self.whole.stepped,
+                    stepped=self._stepped,
                     arrays=lambda: [p for layer in model.trainable_layers
                                     for p in layer.params.values()],
                     fallback=auto)
@@ -264,13 +267,23 @@ class _Run:
         model = self.model
         assert model.optimizer is not None
         with engine.lend(model.layers, self.views):
+            output = None
             if self.whole is not None:  # forward and backward as a few kernels
-                output = self.whole(X, y)
-            else:
+                try:
+                    output = self.whole(X, y)
+                except engine.step.Unavailable as exc:
+                    log.warning("%s; the model trains layer by layer", exc)
+                    self.whole = None
+            if output is None:
                 output = model.forward(X, training=True)
                 model.backward(output, y)
             model.optimizer.update_layers(model.trainable_layers)
         return output
+
+    def _stepped(self) -> None:
+        """After a graph run's step: the whole step's host streams follow the device."""
+        if self.whole is not None:
+            self.whole.stepped()
 
     def epoch(self, epoch: int, logged: bool) -> dict[str, Any] | None:
         """One pass over the data; its metrics when the epoch is logged."""

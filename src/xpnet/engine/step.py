@@ -61,8 +61,8 @@ from ..nn.ops import next_counter
 from ..random import keep_threshold
 from .masks import PREAMBLE as PHILOX
 
-__all__ = ["MAX_CLASSES", "MAX_IN", "MAX_MASK", "Shape", "WholeStep", "compiled", "plan",
-           "shape_for", "sources"]
+__all__ = ["MAX_CLASSES", "MAX_IN", "MAX_MASK", "Shape", "Unavailable", "WholeStep",
+           "compiled", "plan", "shape_for", "sources"]
 
 log = logging.getLogger(__name__)
 
@@ -360,6 +360,17 @@ def sources(shape: Shape, device_position: bool = False) -> str:
     return head + PHILOX + HELPERS
 
 
+def _streams(rng: Any) -> list[Any]:
+    """The counter-based streams of a dropout layer: its own, or each copy's (many models'
+    ``Streams``)."""
+    return list(getattr(rng, "rngs", [rng]))
+
+
+class Unavailable(RuntimeError):
+    """The whole step's kernels failed on their first step (they did not compile, or did not
+    launch); the model is as it was, and trains layer by layer instead."""
+
+
 #: The kernels made so far, by compiling module and source (a model trains many times).
 _KERNELS: dict[tuple[int, str], tuple[Any, Any, Any]] = {}
 
@@ -408,6 +419,8 @@ class WholeStep:
         self.xp = backend.xp
         self.forward, self.backward, self.reduce = compiled(shape, module, device_position)
         self._position: Any = None
+        #: the kernels have run once (compiled)
+        self.ready = False
         self._buffers: dict[tuple[str, tuple[int, ...]], Any] = {}
         self._targets: tuple[Any, Any] | None = None
         self._inputs: tuple[Any, Any] | None = None
@@ -463,7 +476,7 @@ class WholeStep:
                 self._position = self._keys[1]
             return self._keys[1], self._position, 0, 0, 0, dtype.type(1)
         if self.device_position:  # where the run starts; the host follows with stepped()
-            streams = list(getattr(layer.rng, "rngs", [layer.rng]))  # many copies: Streams
+            streams = _streams(layer.rng)
             keys = [int(r.key) for r in streams]
             positions = [int(r.position) for r in streams]
         else:
@@ -485,6 +498,30 @@ class WholeStep:
             next_counter(self.shape.dropout.rng)
 
     def __call__(self, X: Any, y: Any) -> Any:
+        n = int(X.shape[-2])
+        if self.shape.dropout is not None and n * self.shape.hidden > MAX_MASK:
+            msg = (f"a counter-based dropout mask covers at most {MAX_MASK} elements, got "
+                   f"{n} samples x {self.shape.hidden} units; train with batch_size= (or "
+                   "dropout_masks='host').")
+            raise ValueError(msg)
+        if self.ready:
+            return self._step(X, y)
+        # the first step compiles the kernels: a failure there (a compiler that refuses
+        # them) leaves the model as it was, for the caller to train layer by layer
+        layer = self.shape.dropout
+        streams = [] if layer is None else _streams(layer.rng)
+        positions = [r.position for r in streams]
+        try:
+            out = self._step(X, y)
+        except Exception as exc:
+            for stream, position in zip(streams, positions, strict=True):
+                stream.position = position
+            msg = f"the whole-step kernels did not run: {type(exc).__name__}: {exc}"
+            raise Unavailable(msg) from exc
+        self.ready = True
+        return out
+
+    def _step(self, X: Any, y: Any) -> Any:
         shape = self.shape
         first, second = shape.first, shape.second
         W1, b1, W2, b2 = first.W, first.b, second.W, second.b
@@ -494,11 +531,6 @@ class WholeStep:
         copies, n = math.prod(lead), int(X.shape[-2])
         if copies > 1 and not self.device_position:
             msg = "the whole step of many copies reads their mask positions on the device"
-            raise ValueError(msg)
-        if shape.dropout is not None and n * shape.hidden > MAX_MASK:
-            msg = (f"a counter-based dropout mask covers at most {MAX_MASK} elements, got "
-                   f"{n} samples x {shape.hidden} units; train with batch_size= (or "
-                   "dropout_masks='host').")
             raise ValueError(msg)
         targets = self.targets(y, X, dtype)
         keys, position, p0, p1, threshold, scale = self._dropout(dtype, copies)
