@@ -296,6 +296,39 @@ def test_many_models_train_each_copy_as_the_layered_path_alone(host_cupy, dropou
                 alone.layers[2].rng.position == 25
 
 
+@pytest.mark.parametrize("dropout", [0, 0.1])
+def test_many_models_replay_a_graph_with_a_rate_and_a_position_per_copy(host_cupy, dropout):
+    """A graph of all copies reads each copy's learning rate from the step table (one value
+    per copy) and each copy's mask position on the device: the same values as without."""
+    from xpnet.many import ManyModels
+
+    seeds, lrs = [3, 7, 11], [0.01, 0.02, 0.05]
+    data = [xpnet.datasets.spiral(samples=20, classes=3, seed=s) for s in seeds]
+
+    def many():
+        models = []
+        for seed, lr in zip(seeds, lrs, strict=True):
+            m = build(host_kernels(host_cupy), dropout=dropout, hidden=8, seed=seed)
+            m.optimizer.learning_rate = m.optimizer.current_learning_rate = lr
+            models.append(m)
+        return ManyModels.from_models(models, data)
+
+    replayed, eager = many(), many()
+    epochs = xpnet.training.GRAPH_MIN_EPOCHS + 10
+    assert replayed.train(epochs=epochs) == eager.train(epochs=epochs, graph=False)
+    assert replayed.blocks[0].fused_kernels().captures == 1
+    assert eager.blocks[0].fused_kernels().captures == 0
+    for m in range(3):
+        for key, value in replayed.parameters(m).items():
+            np.testing.assert_array_equal(value, eager.parameters(m)[key])
+    if dropout:
+        assert replayed.blocks[0].layers[2].rng.rngs[2].position == epochs
+    replayed.train(epochs=5)  # and on without a graph, from where the graph left
+    eager.train(epochs=5)
+    for key, value in replayed.parameters(1).items():
+        np.testing.assert_array_equal(value, eager.parameters(1)[key])
+
+
 # -- graph="auto" -------------------------------------------------------------------------------
 def test_graph_auto_records_long_full_batch_runs_of_the_whole_step(host_cupy, data):
     X, y = data

@@ -18,7 +18,9 @@ data and weights were drawn in the book's order) without drawing anything again;
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -26,13 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from . import presets
+from . import presets, trace, validate
 from .backend import to_numpy
 from .engine import lend, training_views, whole_step
+from .engine.fused import GraphRun
+from .engine.rules import compile_rule
 from .engine.step import Unavailable, WholeStep
 from .model import Model
 from .nn.losses import regularization_loss
 from .random import DropoutStream, Generator
+from .training import GRAPH_MIN_EPOCHS
 
 __all__ = ["ManyModels", "Streams"]
 
@@ -168,30 +173,51 @@ class ManyModels:
         self.iterations = 0
 
     # -- training -------------------------------------------------------------------------
-    def _epoch(self, logged: bool) -> dict[str, list[float]]:
+    def _step(self, k: int) -> Any:
+        """Forward, backward and every update of block ``k`` (the optimizer's pre/post calls
+        are the caller's): the output of the forward pass."""
+        model, (X, y), views, whole = (self.blocks[k], self.data[k], self.views[k],
+                                       self.wholes[k])
+        assert model.optimizer is not None
+        with lend(model.layers, views):
+            output = None
+            if whole is not None:  # forward and backward of every copy, three kernels
+                try:
+                    output = whole(X, y)
+                except Unavailable as exc:
+                    log.warning("%s; the copies train layer by layer", exc)
+                    self.wholes[k] = None
+            if output is None:
+                output = model.forward(X, training=True)
+                model.backward(output, y)
+            model.optimizer.update_layers(model.trainable_layers)
+        return output
+
+    def _arrays(self, k: int) -> list[Any]:
+        """The parameter arrays of block ``k`` (a graph's step writes them in place)."""
+        return [p for layer in self.blocks[k].trainable_layers for p in layer.params.values()]
+
+    def _stepped(self, k: int) -> None:
+        """After block ``k``'s step: the whole step's host streams follow the device."""
+        whole = self.wholes[k]
+        if whole is not None:
+            whole.stepped()
+
+    def _epoch(self, logged: bool, graphs: Sequence[GraphRun | None]) -> dict[str, list[float]]:
         """One epoch of every copy, block by block; the metrics per copy when logged."""
         logs: dict[str, list[float]] = {}
-        for k, (model, (X, y), views, whole) in enumerate(
-                zip(self.blocks, self.data, self.views, self.wholes, strict=True)):
+        for k, (model, (X, y)) in enumerate(zip(self.blocks, self.data, strict=True)):
             assert model.optimizer is not None
             if logged:
                 reg = regularization_loss(model.trainable_layers)
-            model.optimizer.pre_update_params()
-            with lend(model.layers, views):
-                output = None
-                if whole is not None:  # forward and backward of every copy, three kernels
-                    try:
-                        output = whole(X, y)
-                    except Unavailable as exc:
-                        log.warning("%s; the copies train layer by layer", exc)
-                        self.wholes[k] = None
-                    else:
-                        whole.stepped()
-                if output is None:
-                    output = model.forward(X, training=True)
-                    model.backward(output, y)
-                model.optimizer.update_layers(model.trainable_layers)
-            model.optimizer.post_update_params()
+            run = graphs[k]
+            if run is not None:  # pre/post, the step (recorded, replayed), the streams
+                output = run.epoch()
+            else:
+                model.optimizer.pre_update_params()
+                output = self._step(k)
+                self._stepped(k)
+                model.optimizer.post_update_params()
             if logged:
                 data_loss, acc, _ = model.batch_metrics(output, y, int(X.shape[-2]))
                 for key, value in (("data_loss", data_loss), ("reg_loss", reg),
@@ -201,15 +227,52 @@ class ManyModels:
         self.iterations += 1
         return logs
 
-    def train(self, epochs: int) -> dict[str, Any]:
+    def _graphs(self, epochs: int, graph: Any) -> list[GraphRun | None]:
+        """A graph run per block where one replays the training (see :func:`xpnet.train`'s
+        ``graph``): the fused kernels and the whole-step engine of the block, a compiled
+        update rule, no explain mode; ``"auto"`` for runs of at least GRAPH_MIN_EPOCHS."""
+        if graph is False or (graph == "auto" and epochs < GRAPH_MIN_EPOCHS):
+            return [None] * len(self.blocks)
+        out: list[GraphRun | None] = []
+        for k, model in enumerate(self.blocks):
+            kernels = model.fused_kernels()
+            assert model.optimizer is not None
+            if kernels is None or self.wholes[k] is None or trace.ACTIVE is not None or \
+                    compile_rule(model.optimizer.rule()) is None:
+                if graph is True:
+                    msg = ("graph=True needs the fused kernels and the whole-step engine "
+                           "(ManyModels on CuPy, the book's classifiers, counter-based "
+                           "masks), a built-in optimizer, and no explain mode.")
+                    raise ValueError(msg)
+                out.append(None)
+                continue
+            dtype = next(iter(model.trainable_layers[0].params.values())).dtype
+            out.append(GraphRun(
+                functools.partial(self._step, k), model.optimizer, kernels, self.b, epochs,
+                dtype, stepped=functools.partial(self._stepped, k),
+                arrays=functools.partial(self._arrays, k), fallback=graph == "auto"))
+        return out
+
+    def train(self, epochs: int, *, graph: bool | str = "auto") -> dict[str, Any]:
         """Train every copy for ``epochs`` epochs; returns the last epoch's metrics per copy
-        (``{"epoch", "acc", "loss", "data_loss", "reg_loss"}``, lists of length M)."""
+        (``{"epoch", "acc", "loss", "data_loss", "reg_loss"}``, lists of length M).
+
+        ``graph`` as :func:`xpnet.train` takes it: on a GPU, a run of at least
+        ``xpnet.training.GRAPH_MIN_EPOCHS`` epochs records one step of all copies as a CUDA
+        graph and replays it (``"auto"``), with every copy's learning rate and mask position
+        on the device."""
         if not isinstance(epochs, int) or epochs < 1:
             msg = f"epochs must be a positive integer, got {epochs!r}."
             raise ValueError(msg)
-        with self.b.quiet_float_errors():
+        graph = validate.flag("graph", graph, auto=True)
+        graphs = self._graphs(epochs, graph)
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(self.b.quiet_float_errors())
+            for run in graphs:
+                if run is not None:  # a recording stream (CuPy)
+                    stack.enter_context(run.kernels.replaying())
             for epoch in range(1, epochs + 1):
-                logs = self._epoch(logged=epoch == epochs)
+                logs = self._epoch(logged=epoch == epochs, graphs=graphs)
         return {"epoch": self.iterations, **logs}
 
     # -- the copies -----------------------------------------------------------------------

@@ -54,29 +54,52 @@ class ScalarTable:
     here once for the whole run instead.
     """
 
-    def __init__(self, backend: Backend, rows: Sequence[Sequence[float]], dtype: Any):
+    def __init__(self, backend: Backend, rows: Sequence[Sequence[Any]], dtype: Any):
         self.backend = backend
         xp = backend.xp
         self.width = max((len(r) for r in rows), default=0)
-        flat = np.zeros((max(len(rows) * self.width, 1),), dtype=np.float64)
+        #: values per scalar: 1, or one per model copy (many models' learning rates)
+        self.copies = max((int(np.size(v)) for r in rows for v in r), default=1)
+        flat = np.zeros((max(len(rows) * self.width * self.copies, 1),), dtype=np.float64)
         for i, r in enumerate(rows):
             if len(r) != self.width:
                 msg = f"every step needs {self.width} scalars, step {i} has {len(r)}"
                 raise ValueError(msg)
-            flat[i * self.width:(i + 1) * self.width] = r
-        #: row ``t`` is ``table[t * width:(t + 1) * width]`` (one axis: what a kernel indexes)
+            flat[self._span(i)] = self._flat(r)
+        #: row ``t``, scalar ``j``, copy ``m`` is ``table[(t * width + j) * copies + m]`` (one
+        #: axis: what a kernel indexes)
         self.table = backend.asarray(flat, dtype=dtype)
         self.counter = xp.zeros((1,), dtype=xp.int32, device=backend.device)
+
+    def _span(self, row: int) -> slice:
+        size = self.width * self.copies
+        return slice(row * size, (row + 1) * size)
+
+    def _flat(self, values: Sequence[Any]) -> np.ndarray:
+        """A row's scalars, each repeated or spread over the copies."""
+        return np.concatenate([np.broadcast_to(np.asarray(v, dtype=np.float64).reshape(-1),
+                                               (self.copies,)) for v in values]) \
+            if values else np.zeros((0,))
 
     def advance(self) -> None:
         """Move to the next row (recorded into the graph with the step)."""
         self.counter += 1
 
-    def write(self, row: int, values: Sequence[float]) -> None:
+    def write(self, row: int, values: Sequence[Any]) -> None:
         """Replace row ``row`` (a step whose scalars changed after the table was written:
         a callback set another learning rate)."""
-        self.table[row * self.width:(row + 1) * self.width] = self.backend.asarray(
-            np.asarray(values, dtype=np.float64), dtype=self.table.dtype)
+        self.table[self._span(row)] = self.backend.asarray(self._flat(values),
+                                                           dtype=self.table.dtype)
+
+    def row(self, width: int) -> list[Any]:
+        """The current row's first ``width`` scalars on the host: floats, or arrays of one
+        value per copy shaped to broadcast over stacked parameters (the reference's use)."""
+        t = int(self.counter[0])
+        values = np.asarray(self.table[self._span(t)], dtype=np.float64)
+        if self.copies == 1:
+            return [float(v) for v in values[:width]]
+        return [values[j * self.copies:(j + 1) * self.copies].reshape(-1, 1, 1)
+                for j in range(width)]
 
 
 class Kernels:
@@ -108,7 +131,7 @@ class Kernels:
         """Apply ``rule`` to ``p`` and ``state`` in place, with ``scalars`` (or the current
         row of :attr:`table` while a graph's step runs)."""
         dtype = p.dtype.type
-        values = self._row(len(scalars)) if self.table is not None else scalars
+        values = self.table.row(len(scalars)) if self.table is not None else scalars
         # a scalar per model copy (many models: a column of learning rates) broadcasts
         env: dict[str, Any] = {name: dtype(v) if np.ndim(v) == 0 else np.asarray(v, p.dtype)
                                for name, v in zip(rule.scalars, values, strict=True)}
@@ -117,11 +140,6 @@ class Kernels:
         for name, array in zip(("p", *rule.state), (p, *state), strict=True):
             if env[name] is not array:
                 np.copyto(array, env[name])
-
-    def _row(self, width: int) -> Any:
-        assert self.table is not None
-        t, w = int(self.table.counter[0]), self.table.width
-        return [float(v) for v in self.table.table[t * w:t * w + width]]
 
     @contextlib.contextmanager
     def replaying(self) -> Iterator[None]:
@@ -154,12 +172,12 @@ class CupyKernels(Kernels):
         key = (rule.name, table)
         kernel = self._compiled.get(key)
         if kernel is None:
-            if table:
-                ins = "T g, raw T table, raw int32 counter"
+            if table:  # the row of the step, each scalar's value for this element's copy
+                ins = "T g, raw T table, raw int32 counter, int64 per, int64 copies"
                 width = len(rule.scalars)
-                prefix = "".join(
-                    f"const T {name} = table[counter[0] * {width} + {j}]; "
-                    for j, name in enumerate(rule.scalars))
+                prefix = "const long long xpnet_m = copies > 1 ? (long long)i / per : 0; " + \
+                    "".join(f"const T {name} = table[((long long)counter[0] * {width} + {j}) "
+                            f"* copies + xpnet_m]; " for j, name in enumerate(rule.scalars))
             else:
                 ins = ", ".join(["T g", *(f"T {name}" for name in rule.scalars)])
                 prefix = ""
@@ -176,7 +194,10 @@ class CupyKernels(Kernels):
                 msg = (f"the step table has {self.table.width} scalars, {rule.name} needs "
                        f"{len(scalars)}")
                 raise RuntimeError(msg)
-            self._kernel(rule, True)(g, self.table.table, self.table.counter, p, *state)
+            copies = self.table.copies
+            self._kernel(rule, True)(g, self.table.table, self.table.counter,
+                                     np.int64(max(p.size // copies, 1)), np.int64(copies), p,
+                                     *state)
         else:
             self._kernel(rule, False)(g, *self._on_device(scalars, p.dtype), p, *state)
 
@@ -231,6 +252,11 @@ class CupyKernels(Kernels):
             return out  # the replay rewrites the arrays the recorded step returned
 
         return launch
+
+
+def _same(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    """Whether two rows of step scalars (numbers, or arrays of one per copy) are equal."""
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def kernels_for(backend: Backend, fast: bool | Kernels) -> Kernels | None:
@@ -345,7 +371,7 @@ class GraphRun:
         try:
             self.optimizer.pre_update_params()
             scalars = self.rule.scalar_values(self.optimizer.hyperparameters())
-            if list(scalars) != list(self.rows[self.done]):  # changed since the table
+            if not _same(scalars, self.rows[self.done]):  # changed since the table
                 self.rows[self.done] = scalars
                 self.table.write(self.done, scalars)
             if not self.eager_done or self.failed is not None:
