@@ -28,16 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from . import presets, trace, validate
+from . import presets, validate
 from .backend import to_numpy
 from .engine import lend, training_views, whole_step
 from .engine.fused import GraphRun
-from .engine.rules import compile_rule
 from .engine.step import Unavailable, WholeStep
 from .model import Model
 from .nn.losses import regularization_loss
 from .random import DropoutStream, Generator
-from .training import GRAPH_MIN_EPOCHS
+from .training import choose_graph
 
 __all__ = ["ManyModels", "Streams"]
 
@@ -228,24 +227,15 @@ class ManyModels:
         return logs
 
     def _graphs(self, epochs: int, graph: Any) -> list[GraphRun | None]:
-        """A graph run per block where one replays the training (see :func:`xpnet.train`'s
-        ``graph``): the fused kernels and the whole-step engine of the block, a compiled
-        update rule, no explain mode; ``"auto"`` for runs of at least GRAPH_MIN_EPOCHS."""
-        if graph is False or (graph == "auto" and epochs < GRAPH_MIN_EPOCHS):
-            return [None] * len(self.blocks)
+        """A graph run per block where one replays the training (as :func:`xpnet.train`
+        decides it, :func:`xpnet.training.choose_graph`)."""
         out: list[GraphRun | None] = []
         for k, model in enumerate(self.blocks):
             kernels = model.fused_kernels()
-            assert model.optimizer is not None
-            if kernels is None or self.wholes[k] is None or trace.ACTIVE is not None or \
-                    compile_rule(model.optimizer.rule()) is None:
-                if graph is True:
-                    msg = ("graph=True needs the fused kernels and the whole-step engine "
-                           "(ManyModels on CuPy, the book's classifiers, counter-based "
-                           "masks), a built-in optimizer, and no explain mode.")
-                    raise ValueError(msg)
+            if not choose_graph(model, kernels, graph, epochs):
                 out.append(None)
                 continue
+            assert model.optimizer is not None and kernels is not None
             dtype = next(iter(model.trainable_layers[0].params.values())).dtype
             out.append(GraphRun(
                 functools.partial(self._step, k), model.optimizer, kernels, self.b, epochs,

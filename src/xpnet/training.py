@@ -30,7 +30,7 @@ from .random import Generator
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GRAPH_MIN_EPOCHS", "Callback", "History", "Trainable", "train"]
+__all__ = ["GRAPH_MIN_EPOCHS", "Callback", "History", "Trainable", "choose_graph", "train"]
 
 
 class Trainable(Protocol):
@@ -170,14 +170,8 @@ def train(
         validation_data = model.convert_data(*pair, "validation X", "validation y")
     _check_parameters(model)
     kernels = model.fused_kernels()
-    problem = _graph_problem(model, kernels, batch_size, shuffle)
     auto = graph == "auto"
-    if auto:
-        graph = problem is None and epochs >= GRAPH_MIN_EPOCHS and \
-            engine.whole_step_applies(model.ops, model.layers, model.loss, kernels)
-    elif graph and problem is not None:
-        msg = f"graph=True cannot be used here: {problem}."
-        raise ValueError(msg)
+    graph = choose_graph(model, kernels, graph, epochs, batch_size, shuffle)
     assert model.accuracy is not None and model.optimizer is not None
     model.accuracy.init(y)
     run = _Run(model, X, y, n, batch_size, shuffle, log_before_update, callbacks)
@@ -437,6 +431,22 @@ def _first_non_finite(model: Trainable, X: Any) -> str:
     biggest = float(model.backend.xp.max(model.backend.xp.abs(out)))
     return (f"every layer's output is finite (up to {biggest:.3g} in size) but the loss of "
             "outputs this large is not")
+
+
+def choose_graph(model: Trainable, kernels: Any, graph: bool | str, epochs: int,
+                 batch_size: int | None = None, shuffle: bool = False) -> bool:
+    """Whether a run of ``epochs`` records its step as a CUDA graph: ``graph=True`` where a
+    replay can train the model (else a ValueError that says why), ``"auto"`` where it can
+    and the whole-step engine trains the model (its step calls no cuBLAS, which CuPy
+    refuses to record) for at least :data:`GRAPH_MIN_EPOCHS` epochs."""
+    problem = _graph_problem(model, kernels, batch_size, shuffle)
+    if graph == "auto":
+        return problem is None and epochs >= GRAPH_MIN_EPOCHS and \
+            engine.whole_step_applies(model.ops, model.layers, model.loss, kernels)
+    if graph and problem is not None:
+        msg = f"graph=True cannot be used here: {problem}."
+        raise ValueError(msg)
+    return bool(graph)
 
 
 def _graph_problem(model: Trainable, kernels: Any, batch_size: int | None,
