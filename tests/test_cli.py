@@ -42,6 +42,9 @@ def test_train_fast_flag(capsys):
     # NumPy has no fused kernels: --fast leaves the numbers as they are
     plain = run("train", "--preset", "ch14", "--epochs", "100", "--json")
     assert run("train", "--preset", "ch14", "--epochs", "100", "--json", "--fast") == plain
+    assert run("train", "--preset", "ch14", "--epochs", "100", "--json", "--no-fast") == plain
+    # the default ("auto") takes faithful mode as it is; --fast with it is refused
+    assert run("train", "--preset", "ch14", "--epochs", "1", "--seed", "nnfs")[0] == 0
     code, _ = run("train", "--preset", "ch14", "--seed", "nnfs", "--fast")
     assert code == 2
     assert "fast=True cannot be combined with faithful mode" in capsys.readouterr().err
