@@ -193,6 +193,8 @@ def train(
             if any([bool(cb(model, epoch, logs)) for cb in run.callbacks]):
                 history.stopped_early = True
                 break
+            if run.graph is not None and run.callbacks:
+                run.graph.dirty = True  # they may have changed the rate or the weights
     if validation_data is not None:
         history.validation = model.evaluate(*validation_data, batch_size=batch_size)
     return history

@@ -85,11 +85,15 @@ class ScalarTable:
         """Move to the next row (recorded into the graph with the step)."""
         self.counter += 1
 
-    def write(self, row: int, values: Sequence[Any]) -> None:
-        """Replace row ``row`` (a step whose scalars changed after the table was written:
-        a callback set another learning rate)."""
-        self.table[self._span(row)] = self.backend.asarray(self._flat(values),
-                                                           dtype=self.table.dtype)
+    def write(self, start: int, rows: Sequence[Sequence[Any]]) -> None:
+        """Replace the rows from ``start`` on (steps whose scalars changed after the table
+        was written: a callback set another learning rate), in one copy to the device."""
+        if not rows:
+            return
+        flat = np.concatenate([self._flat(r) for r in rows])
+        size = self.width * self.copies
+        self.table[start * size:start * size + flat.size] = self.backend.asarray(
+            flat, dtype=self.table.dtype)
 
     def row(self, width: int) -> list[Any]:
         """The current row's first ``width`` scalars on the host: floats, or arrays of one
@@ -298,9 +302,10 @@ class GraphRun:
 
     The optimizer's host state (decayed learning rate, step count) advances every epoch as
     usual; what the device needs of it comes from a table written once for the whole run.
-    Each epoch checks the table's row against the optimizer's scalars (a callback may have
-    set another learning rate) and rewrites it where they differ; a replay is recorded again
-    when an array the step reads was replaced (a callback loaded other weights).
+    After callbacks ran (the trainer sets :attr:`dirty`), the next epoch checks the table
+    against the optimizer's scalars (a callback may have set another learning rate) and
+    rewrites the coming rows where they differ, and records the step again when an array it
+    reads was replaced (a callback loaded other weights).
 
     Parameters
     ----------
@@ -329,21 +334,43 @@ class GraphRun:
                  arrays: Callable[[], Sequence[Any]] | None = None, fallback: bool = False):
         rule = compile_rule(optimizer.rule())
         assert rule is not None  # checked by the trainer before
-        shadow = copy.copy(optimizer)  # the coming steps' scalars, without touching optimizer
-        rows = []
-        for _ in range(epochs):
-            shadow.pre_update_params()
-            rows.append(rule.scalar_values(shadow.hyperparameters()))
-            shadow.post_update_params()
         self.step, self.optimizer, self.kernels, self.rule = step, optimizer, kernels, rule
         self.stepped, self.arrays, self.fallback = stepped, arrays, fallback
-        self.rows = rows
-        self.table = ScalarTable(backend, rows, dtype)
+        self.epochs = epochs
+        self.rows = self._coming(optimizer, epochs, pre_done=False)
+        self.table = ScalarTable(backend, self.rows, dtype)
         self.launch: Callable[[], Any] | None = None
         self.recorded: list[int] = []  # the ids of the arrays the recorded step uses
         self.done = 0  # steps run
         self.eager_done = False
         self.failed: str | None = None  # why recording failed (then every step runs eagerly)
+        #: set by the trainer when callbacks ran: the next epoch checks the optimizer's
+        #: scalars against the table and the arrays against the recorded ones
+        self.dirty = False
+
+    def _coming(self, optimizer: Optimizer, steps: int, pre_done: bool) -> list[list[Any]]:
+        """The scalars of the next ``steps`` steps, from a copy of ``optimizer`` (whose
+        current step's ``pre_update_params`` has run when ``pre_done``)."""
+        shadow = copy.copy(optimizer)  # the coming steps' scalars, without touching optimizer
+        rows = []
+        for i in range(steps):
+            if i or not pre_done:
+                shadow.pre_update_params()
+            rows.append(self.rule.scalar_values(shadow.hyperparameters()))
+            shadow.post_update_params()
+        return rows
+
+    def _refresh(self) -> None:
+        """After callbacks: rewrite the table from this step on if the optimizer's scalars
+        changed (a learning rate of one's own), and record the step again if an array it
+        uses was replaced (other weights loaded)."""
+        scalars = self.rule.scalar_values(self.optimizer.hyperparameters())
+        if not _same(scalars, self.rows[self.done]):
+            coming = self._coming(self.optimizer, self.epochs - self.done, pre_done=True)
+            self.rows[self.done:] = coming
+            self.table.write(self.done, coming)
+        if self.launch is not None and self._ids() != self.recorded:
+            self.launch = None
 
     def _step(self) -> Any:
         output = self.step()
@@ -370,16 +397,13 @@ class GraphRun:
         self.kernels.table = self.table
         try:
             self.optimizer.pre_update_params()
-            scalars = self.rule.scalar_values(self.optimizer.hyperparameters())
-            if not _same(scalars, self.rows[self.done]):  # changed since the table
-                self.rows[self.done] = scalars
-                self.table.write(self.done, scalars)
+            if self.dirty:
+                self._refresh()
+                self.dirty = False
             if not self.eager_done or self.failed is not None:
                 output = self._step()
                 self.eager_done = True
             else:
-                if self.launch is not None and self._ids() != self.recorded:
-                    self.launch = None  # an array was replaced: record the step again
                 if self.launch is None:
                     self._record()
                 output = self._step() if self.launch is None else self.launch()
