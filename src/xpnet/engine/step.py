@@ -271,7 +271,7 @@ lanes.counter = ~0ull;
 for (long long r = lo; r < hi; ++r) {
     for (int v = 0; v < 4; ++v) {
         const int j = 4 * u + v;
-        if (j >= XPNET_H) break;
+        if (XPNET_H % 4 != 0 && j >= XPNET_H) break;  // folded away when 4 divides H
         const T h = xpnet_relu(xpnet_z(px, pW1, pb1, r, j));
         T gd = pg[r * XPNET_C] * pW2[j * XPNET_C];
         for (int k = 1; k < XPNET_C; ++k) gd += pg[r * XPNET_C + k] * pW2[j * XPNET_C + k];
@@ -294,7 +294,7 @@ for (long long r = lo; r < hi; ++r) {
 const long long base = q * XPNET_P;
 for (int v = 0; v < 4; ++v) {
     const int j = 4 * u + v;
-    if (j >= XPNET_H) break;
+    if (XPNET_H % 4 != 0 && j >= XPNET_H) break;
     for (int k = 0; k < XPNET_A; ++k) ppart[base + k * XPNET_H + j] = sW1[k][v];
     ppart[base + XPNET_A * XPNET_H + j] = sb1[v];
     for (int k = 0; k < XPNET_C; ++k)
