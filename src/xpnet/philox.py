@@ -221,6 +221,9 @@ def keep_mask(backend: Backend, shape: tuple[int, ...], keep: float, key: Any,
     """A boolean dropout mask of ``shape`` on ``backend``'s device: True (keep the unit)
     with probability ``keep``, from Philox4x32-10 under ``key`` at ``position``.
 
+    See the module's notes for the layout: four consecutive elements of a copy share one
+    counter, whose first word is their index divided by four.
+
     Parameters
     ----------
     backend : Backend
@@ -233,9 +236,6 @@ def keep_mask(backend: Backend, shape: tuple[int, ...], keep: float, key: Any,
         gets the mask a model of ``shape[1:]`` gets with ``key[m]`` and ``position[m]``.
     kind : str, optional
         Force one way of multiplying (:data:`KINDS`); the backend's own by default.
-
-    See the module's notes for the layout: four consecutive elements of a copy share one
-    counter, whose first word is their index divided by four.
     """
     xp = backend.xp
     threshold = keep_threshold(keep)

@@ -244,6 +244,8 @@ class DropoutStream:
     position : int
         How many masks the counter-based stream has drawn.
 
+    Examples
+    --------
     >>> stream = Generator(0).dropout_stream()
     >>> key, position = stream.next_counter()
     >>> position, stream.next_counter() == (key, 1)
