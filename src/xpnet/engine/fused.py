@@ -58,14 +58,20 @@ class ScalarTable:
         self.backend = backend
         xp = backend.xp
         self.width = max((len(r) for r in rows), default=0)
-        #: values per scalar: 1, or one per model copy (many models' learning rates)
-        self.copies = max((int(np.size(v)) for r in rows for v in r), default=1)
-        flat = np.zeros((max(len(rows) * self.width * self.copies, 1),), dtype=np.float64)
         for i, r in enumerate(rows):
             if len(r) != self.width:
                 msg = f"every step needs {self.width} scalars, step {i} has {len(r)}"
                 raise ValueError(msg)
-            flat[self._span(i)] = self._flat(r)
+        #: values per scalar: 1, or one per model copy (many models' learning rates; every
+        #: row has the same kinds of values, the first tells)
+        self.copies = max((int(np.size(v)) for v in rows[0]), default=1) if rows else 1
+        flat = None
+        if self.copies == 1 and all(np.ndim(v) == 0 for v in rows[0]):
+            flat = np.asarray(rows, dtype=np.float64).reshape(-1)  # numbers: one conversion
+        if flat is None:
+            flat = np.concatenate([self._flat(r) for r in rows]) if rows else np.zeros((0,))
+        if flat.size == 0:
+            flat = np.zeros((1,))
         #: row ``t``, scalar ``j``, copy ``m`` is ``table[(t * width + j) * copies + m]`` (one
         #: axis: what a kernel indexes)
         self.table = backend.asarray(flat, dtype=dtype)
