@@ -45,7 +45,7 @@ class NoOpCompiler:
     """Stands in for CuPy's ``ElementwiseKernel``: kernels that return at once, but for the
     forward kernel's output, set to uniform probabilities (a logged epoch's loss is read)."""
 
-    def ElementwiseKernel(self, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 (CuPy's name)
+    def ElementwiseKernel(self, *args: Any, **kwargs: Any) -> Any:
         if "forward" in kwargs.get("name", ""):
             return lambda *a, **k: a[-2].fill(1 / a[-2].shape[-1])
         return lambda *a, **k: None
