@@ -8,7 +8,8 @@ asynchronous). This measures the host time of the book's reference model (2-64-3
 0.1, Adam with decay, 3000 samples) on NumPy arrays, through the same code a CuPy model runs:
 
 * ``eager``: ``train(graph=False)``: each epoch runs the whole step's Python (three kernel
-  launches, here no-ops) and the fused update of every parameter (four launches);
+  launches, here no-ops; the last applies the optimizer's update, its scalars read from
+  the run's step table);
 * ``graph``: ``train()`` with ``graph="auto"``: each epoch launches the recorded step (here
   a no-op) and does the optimizer's host bookkeeping; the step table of the run is written
   before the first epoch and counted in.

@@ -44,7 +44,11 @@ class HostKernels(fused.Kernels):
     def __init__(self, backend, module, fail=None):
         super().__init__(backend)
         self.elementwise = module
-        self.captures, self.fail = 0, fail
+        self.captures, self.updates, self.fail = 0, 0, fail
+
+    def update(self, rule, scalars, p, g, state):
+        self.updates += 1
+        super().update(rule, scalars, p, g, state)
 
     def capture(self, step):
         self.captures += 1
@@ -206,14 +210,28 @@ def test_a_run_repeats_bit_for_bit(host_cupy, data):
         np.testing.assert_array_equal(value, runs[1].parameters()[key])
 
 
-def test_three_kernels_a_step(host_cupy, data):
+def test_three_kernels_a_step_the_update_included(host_cupy, data):
+    """A full-batch run reads Adam's scalars from the step table, and the reduce kernel
+    applies the update: three launches a step, none for the optimizer; mini-batches (no
+    table) reduce the gradients only and update with the fused engine's kernels."""
+    from xpnet.engine.rules import compile_rule
+
     X, y = data
     model = build(host_kernels(host_cupy), hidden=12)
     model.train(X, y, epochs=1)  # compiled
-    kernels = step.compiled(step.plan(model.layers, model.loss, "counter"), host_cupy)
-    before = [k.launches for k in kernels]
+    shape = step.plan(model.layers, model.loss, "counter")
+    forward, backward, reduce = step.compiled(shape, host_cupy)
+    updating = step.compiled(shape, host_cupy, rule=compile_rule(model.optimizer.rule()))[2]
+    kernels = model.fused_kernels()
+    counted = [forward, backward, reduce, updating]
+    before, updates = [k.launches for k in counted], kernels.updates
     model.train(X, y, epochs=4)
-    assert [k.launches - b for k, b in zip(kernels, before, strict=True)] == [4, 4, 4]
+    assert [k.launches - b for k, b in zip(counted, before, strict=True)] == [4, 4, 0, 4]
+    assert kernels.updates == updates  # no update kernel of the fused engine
+    before = [k.launches for k in counted]
+    model.train(X, y, epochs=2, batch_size=100)  # 3 batches an epoch
+    assert [k.launches - b for k, b in zip(counted, before, strict=True)] == [6, 6, 6, 0]
+    assert kernels.updates == updates + 6 * 4  # four parameters a step
 
 
 @pytest.mark.parametrize("dropout", [0, 0.2])

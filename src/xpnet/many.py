@@ -36,7 +36,7 @@ from .engine.step import Unavailable, WholeStep
 from .model import Model
 from .nn.losses import regularization_loss
 from .random import DropoutStream, Generator
-from .training import choose_graph
+from .training import choose_graph, graph_problem
 
 __all__ = ["ManyModels", "Streams"]
 
@@ -182,14 +182,15 @@ class ManyModels:
             output = None
             if whole is not None:  # forward and backward of every copy, three kernels
                 try:
-                    output = whole(X, y)
+                    output = whole(X, y, model.optimizer)
                 except Unavailable as exc:
                     log.warning("%s; the copies train layer by layer", exc)
                     self.wholes[k] = None
             if output is None:
                 output = model.forward(X, training=True)
                 model.backward(output, y)
-            model.optimizer.update_layers(model.trainable_layers)
+            if self.wholes[k] is None or not self.wholes[k].updated:  # type: ignore[union-attr]
+                model.optimizer.update_layers(model.trainable_layers)
         return output
 
     def _arrays(self, k: int) -> list[Any]:
@@ -227,12 +228,15 @@ class ManyModels:
         return logs
 
     def _graphs(self, epochs: int, graph: Any) -> list[GraphRun | None]:
-        """A graph run per block where one replays the training (as :func:`xpnet.train`
-        decides it, :func:`xpnet.training.choose_graph`)."""
+        """The step table of each block whose step can read one (the whole-step engine,
+        :func:`xpnet.training.graph_problem` finding nothing), recorded as a CUDA graph
+        where :func:`xpnet.training.choose_graph` says so, as for one model."""
         out: list[GraphRun | None] = []
         for k, model in enumerate(self.blocks):
             kernels = model.fused_kernels()
-            if not choose_graph(model, kernels, graph, epochs):
+            record = choose_graph(model, kernels, graph, epochs)
+            if not record and (self.wholes[k] is None or
+                               graph_problem(model, kernels, None, False) is not None):
                 out.append(None)
                 continue
             assert model.optimizer is not None and kernels is not None
@@ -240,7 +244,8 @@ class ManyModels:
             out.append(GraphRun(
                 functools.partial(self._step, k), model.optimizer, kernels, self.b, epochs,
                 dtype, stepped=functools.partial(self._stepped, k),
-                arrays=functools.partial(self._arrays, k), fallback=graph == "auto"))
+                arrays=functools.partial(self._arrays, k), fallback=graph == "auto",
+                record=record))
         return out
 
     def train(self, epochs: int, *, graph: bool | str = "auto") -> dict[str, Any]:
@@ -259,7 +264,7 @@ class ManyModels:
         with contextlib.ExitStack() as stack:
             stack.enter_context(self.b.quiet_float_errors())
             for run in graphs:
-                if run is not None:  # a recording stream (CuPy)
+                if run is not None and run.record:  # a recording stream (CuPy)
                     stack.enter_context(run.kernels.replaying())
             for epoch in range(1, epochs + 1):
                 logs = self._epoch(logged=epoch == epochs, graphs=graphs)

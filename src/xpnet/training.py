@@ -30,7 +30,8 @@ from .random import Generator
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GRAPH_MIN_EPOCHS", "Callback", "History", "Trainable", "choose_graph", "train"]
+__all__ = ["GRAPH_MIN_EPOCHS", "Callback", "History", "Trainable", "choose_graph",
+           "graph_problem", "train"]
 
 
 class Trainable(Protocol):
@@ -172,13 +173,18 @@ def train(
     kernels = model.fused_kernels()
     auto = graph == "auto"
     graph = choose_graph(model, kernels, graph, epochs, batch_size, shuffle)
+    # the whole-step engine's full-batch runs read the optimizer's scalars from a step table
+    # (recorded or not), and so apply the update in its last kernel
+    tabled = graph or (graph_problem(model, kernels, batch_size, shuffle) is None and
+                       engine.whole_step_applies(model.ops, model.layers, model.loss, kernels))
     assert model.accuracy is not None and model.optimizer is not None
     model.accuracy.init(y)
     run = _Run(model, X, y, n, batch_size, shuffle, log_before_update, callbacks)
     history = History()
     schedule = _Schedule(log_every, start_epoch + epochs - 1)
     # the loss is checked below; NumPy's overflow warnings would only repeat it
-    with model.backend.quiet_float_errors(), run.lending(kernels, bool(graph), epochs, auto):
+    with model.backend.quiet_float_errors(), \
+            run.lending(kernels, graph, tabled, epochs, auto):
         for epoch in range(start_epoch, start_epoch + epochs):
             if trace.ACTIVE is not None:
                 trace.ACTIVE.step = epoch
@@ -193,8 +199,8 @@ def train(
             if any([bool(cb(model, epoch, logs)) for cb in run.callbacks]):
                 history.stopped_early = True
                 break
-            if run.graph is not None and run.callbacks:
-                run.graph.dirty = True  # they may have changed the rate or the weights
+            if run.tabled is not None and run.callbacks:
+                run.tabled.dirty = True  # they may have changed the rate or the weights
     if validation_data is not None:
         history.validation = model.evaluate(*validation_data, batch_size=batch_size)
     return history
@@ -232,11 +238,14 @@ class _Run:
         self.callbacks = callbacks
         self.views: list[Ops] = []
         self.whole: engine.step.WholeStep | None = None
-        self.graph: engine.fused.GraphRun | None = None
+        #: the run's step table (and recorded graph), for full-batch runs that can use one
+        self.tabled: engine.fused.GraphRun | None = None
 
     @contextlib.contextmanager
-    def lending(self, kernels: Any, graph: bool, epochs: int, auto: bool) -> Iterator[None]:
-        """Choose the step's engines once for the run (and a graph's recording context)."""
+    def lending(self, kernels: Any, graph: bool, tabled: bool, epochs: int,
+                auto: bool) -> Iterator[None]:
+        """Choose the step's engines once for the run, and its step table (``tabled``:
+        recorded as a CUDA graph with ``graph``, in its recording context)."""
         model = self.model
         self.views = engine.training_views(model.ops, model.layers, model.loss, kernels)
         self.whole = engine.whole_step(model.ops, model.layers, model.loss, kernels,
@@ -245,16 +254,15 @@ class _Run:
         if graph and kernels is not None:
             replaying = kernels.replaying()
         with replaying:
-            if graph and kernels is not None:
+            if tabled and kernels is not None:
                 assert model.optimizer is not None
                 dtype = next(iter(model.trainable_layers[0].params.values())).dtype
-                self.graph = engine.fused.GraphRun(
+                self.tabled = engine.fused.GraphRun(
                     lambda: self.step(self.X, self.y), model.optimizer, kernels,
-                    model.backend, epochs, dtype,
-                    stepped=self._stepped,
+                    model.backend, epochs, dtype, stepped=self._stepped,
                     arrays=lambda: [p for layer in model.trainable_layers
                                     for p in layer.params.values()],
-                    fallback=auto)
+                    fallback=auto, record=graph)
             yield
 
     def step(self, X: Any, y: Any) -> Any:
@@ -264,16 +272,17 @@ class _Run:
         assert model.optimizer is not None
         with engine.lend(model.layers, self.views):
             output = None
-            if self.whole is not None:  # forward and backward as a few kernels
+            if self.whole is not None:  # forward and backward (and the update) as kernels
                 try:
-                    output = self.whole(X, y)
+                    output = self.whole(X, y, model.optimizer)
                 except engine.step.Unavailable as exc:
                     log.warning("%s; the model trains layer by layer", exc)
                     self.whole = None
             if output is None:
                 output = model.forward(X, training=True)
                 model.backward(output, y)
-            model.optimizer.update_layers(model.trainable_layers)
+            if self.whole is None or not self.whole.updated:
+                model.optimizer.update_layers(model.trainable_layers)
         return output
 
     def _stepped(self) -> None:
@@ -289,10 +298,10 @@ class _Run:
         sums: list[tuple[Any, Any, int]] = []
         lr_before = optimizer.current_learning_rate
         reg_loss: Any = 0
-        if self.graph is not None:
+        if self.tabled is not None:
             if logged:  # the penalty of the weights before this epoch's update
                 reg_loss = regularization_loss(model.trainable_layers)
-            output = self.graph.epoch()
+            output = self.tabled.epoch()
             if logged:
                 sums.append(model.batch_metrics(output, y, self.n))
         else:
@@ -441,7 +450,7 @@ def choose_graph(model: Trainable, kernels: Any, graph: bool | str, epochs: int,
     replay can train the model (else a ValueError that says why), ``"auto"`` where it can
     and the whole-step engine trains the model (its step calls no cuBLAS, which CuPy
     refuses to record) for at least :data:`GRAPH_MIN_EPOCHS` epochs."""
-    problem = _graph_problem(model, kernels, batch_size, shuffle)
+    problem = graph_problem(model, kernels, batch_size, shuffle)
     if graph == "auto":
         return problem is None and epochs >= GRAPH_MIN_EPOCHS and \
             engine.whole_step_applies(model.ops, model.layers, model.loss, kernels)
@@ -451,7 +460,7 @@ def choose_graph(model: Trainable, kernels: Any, graph: bool | str, epochs: int,
     return bool(graph)
 
 
-def _graph_problem(model: Trainable, kernels: Any, batch_size: int | None,
+def graph_problem(model: Trainable, kernels: Any, batch_size: int | None,
                    shuffle: bool) -> str | None:
     """Why a recorded step could not replay the training (``graph=True`` is refused with
     it), or None."""

@@ -114,7 +114,7 @@ def whole_step(base: Ops, layers: Sequence[Any], loss: Any, kernels: fused.Kerne
         return None
     shape = step.shape_for(list(layers), loss, base.masks, kernels)
     assert shape is not None
-    return step.WholeStep(shape, base.backend, kernels.elementwise, device_position=graph)
+    return step.WholeStep(shape, base.backend, kernels, device_position=graph)
 
 
 @contextlib.contextmanager

@@ -303,8 +303,9 @@ class FusedOps(BufferedOps):
 
 
 class GraphRun:
-    """The epochs of ``train(graph=True)``: the first runs eagerly (buffers, optimizer state
-    and kernels come into being), the second records the step, every later one replays it.
+    """The epochs of a run with a step table: ``train(graph=True)``, where the first runs
+    eagerly (buffers, optimizer state and kernels come into being), the second records the
+    step, every later one replays it; or, with ``record=False``, every epoch eagerly.
 
     The optimizer's host state (decayed learning rate, step count) advances every epoch as
     usual; what the device needs of it comes from a table written once for the whole run.
@@ -332,16 +333,21 @@ class GraphRun:
     fallback : bool
         When recording fails, log why and run the remaining steps eagerly (``graph="auto"``)
         instead of raising.
+    record : bool
+        Record and replay the step (else every step runs eagerly, its scalars still read
+        from the table: the whole-step engine applies the update in its last kernel then).
     """
 
     def __init__(self, step: Callable[[], Any], optimizer: Optimizer, kernels: Kernels,
                  backend: Backend, epochs: int, dtype: Any,
                  stepped: Callable[[], None] | None = None,
-                 arrays: Callable[[], Sequence[Any]] | None = None, fallback: bool = False):
+                 arrays: Callable[[], Sequence[Any]] | None = None, fallback: bool = False,
+                 record: bool = True):
         rule = compile_rule(optimizer.rule())
         assert rule is not None  # checked by the trainer before
         self.step, self.optimizer, self.kernels, self.rule = step, optimizer, kernels, rule
         self.stepped, self.arrays, self.fallback = stepped, arrays, fallback
+        self.record = record
         self.epochs = epochs
         self.rows = self._coming(optimizer, epochs, pre_done=False)
         self.table = ScalarTable(backend, self.rows, dtype)
@@ -406,7 +412,7 @@ class GraphRun:
             if self.dirty:
                 self._refresh()
                 self.dirty = False
-            if not self.eager_done or self.failed is not None:
+            if not self.record or not self.eager_done or self.failed is not None:
                 output = self._step()
                 self.eager_done = True
             else:

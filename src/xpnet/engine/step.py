@@ -60,6 +60,7 @@ from ..nn import activations, layers, losses
 from ..nn.ops import next_counter
 from ..random import keep_threshold
 from .masks import PREAMBLE as PHILOX
+from .rules import compile_rule
 
 __all__ = ["MAX_CLASSES", "MAX_IN", "MAX_MASK", "Shape", "Unavailable", "WholeStep",
            "compiled", "plan", "shape_for", "sources"]
@@ -306,44 +307,81 @@ if (u == 0) {
 }
 """
 
-REDUCE_IN = "raw T part, int64 blocks, raw T W1, raw T b1, raw T W2, raw T b2, raw T penalty"
-REDUCE_OUT = "raw T dW1, raw T db1, raw T dW2, raw T db2, raw uint32 pos"
-#: Thread ``i``: parameter element ``p`` of copy ``m``, ``m, p = divmod(i, P)`` (``P`` in
-#: ``part``'s layout), its blocks summed in order, then ``+ l1 * sign(w)`` and
-#: ``+ 2 * l2 * w`` as :meth:`xpnet.layers.Dense.backward` adds them. ``penalty`` holds
-#: ``l1, 2 * l2`` for W1, b1, W2, b2 (a zero leaves the term out). With the position on the
-#: device, each copy's thread 0 moves it on to the next step's (the forward and backward
-#: kernels, which read it, ran before).
+#: The parameters' groups, in ``part``'s layout.
+GROUPS = ("W1", "b1", "W2", "b2")
+
+REDUCE_IN = "raw T part, int64 blocks, raw T penalty"
+REDUCE_OUT = "raw T dW1, raw T db1, raw T dW2, raw T db2, raw uint32 pos, " + \
+    ", ".join(f"raw T {name}" for name in GROUPS)
+#: Thread ``i``: parameter element ``xpnet_p`` of copy ``xpnet_m``, ``divmod(i, P)`` (``P``
+#: in ``part``'s layout), its blocks summed in order, then ``+ l1 * sign(w)`` and
+#: ``+ 2 * l2 * w`` as :meth:`xpnet.layers.Dense.backward` adds them (``penalty`` holds
+#: ``l1, 2 * l2`` for W1, b1, W2, b2; a zero leaves the term out): the gradient, written to
+#: ``dW1`` ... ``db2``. With the position on the device, each copy's thread 0 moves it on to
+#: the next step's (the forward and backward kernels, which read it, ran before).
+#: (Names are prefixed: the optimizer's rule, spliced in by :func:`reduce_source`, names
+#: its own.)
 REDUCE = r"""
-const long long m = (long long)i / XPNET_P;
-const long long p = (long long)i - m * XPNET_P;
+const long long xpnet_m = (long long)i / XPNET_P;
+const long long xpnet_p = (long long)i - xpnet_m * XPNET_P;
 #if XPNET_DEVICE_POSITION && XPNET_DROPOUT
-if (p == 0) {
-    unsigned int* const where = &pos[0] + 2 * m;
-    const unsigned long long next = (((unsigned long long)where[1] << 32) | where[0]) + 1ull;
-    where[0] = (unsigned int)next;
-    where[1] = (unsigned int)(next >> 32);
+if (xpnet_p == 0) {
+    unsigned int* const xpnet_where = &pos[0] + 2 * xpnet_m;
+    const unsigned long long xpnet_next =
+        (((unsigned long long)xpnet_where[1] << 32) | xpnet_where[0]) + 1ull;
+    xpnet_where[0] = (unsigned int)xpnet_next;
+    xpnet_where[1] = (unsigned int)(xpnet_next >> 32);
 }
 #endif
-const T* const ppart = &part[0] + m * blocks * XPNET_P;
-T s = ppart[p];
-for (long long q = 1; q < blocks; ++q) s += ppart[q * XPNET_P + p];
-const long long n1 = XPNET_A * XPNET_H, n2 = n1 + XPNET_H, n3 = n2 + XPNET_H * XPNET_C;
-const int which = p < n1 ? 0 : p < n2 ? 1 : p < n3 ? 2 : 3;
-const long long at = which == 0 ? p : which == 1 ? p - n1 : which == 2 ? p - n2 : p - n3;
-const long long size = which == 0 ? n1 : which == 1 ? XPNET_H
-                       : which == 2 ? XPNET_H * XPNET_C : XPNET_C;
-const long long e = m * size + at;
-const T w = which == 0 ? (&W1[0])[e] : which == 1 ? (&b1[0])[e]
-            : which == 2 ? (&W2[0])[e] : (&b2[0])[e];
-const T l1 = (&penalty[0])[2 * which], l2 = (&penalty[0])[2 * which + 1];
-if (l1 > (T)0) s = s + l1 * ((T)1 - (T)2 * (T)(w < (T)0));
-if (l2 > (T)0) s = s + l2 * w;
-if (which == 0) (&dW1[0])[e] = s;
-else if (which == 1) (&db1[0])[e] = s;
-else if (which == 2) (&dW2[0])[e] = s;
-else (&db2[0])[e] = s;
+const T* const xpnet_part = &part[0] + xpnet_m * blocks * XPNET_P;
+T xpnet_s = xpnet_part[xpnet_p];
+for (long long q = 1; q < blocks; ++q) xpnet_s += xpnet_part[q * XPNET_P + xpnet_p];
+const long long xpnet_n1 = XPNET_A * XPNET_H, xpnet_n2 = xpnet_n1 + XPNET_H,
+                xpnet_n3 = xpnet_n2 + XPNET_H * XPNET_C;
+const int xpnet_which = xpnet_p < xpnet_n1 ? 0 : xpnet_p < xpnet_n2 ? 1
+                        : xpnet_p < xpnet_n3 ? 2 : 3;
+const long long xpnet_at = xpnet_which == 0 ? xpnet_p : xpnet_which == 1 ? xpnet_p - xpnet_n1
+                           : xpnet_which == 2 ? xpnet_p - xpnet_n2 : xpnet_p - xpnet_n3;
+const long long xpnet_size = xpnet_which == 0 ? xpnet_n1 : xpnet_which == 1 ? XPNET_H
+                             : xpnet_which == 2 ? XPNET_H * XPNET_C : XPNET_C;
+const long long xpnet_e = xpnet_m * xpnet_size + xpnet_at;
+T* const xpnet_param = xpnet_which == 0 ? &W1[0] : xpnet_which == 1 ? &b1[0]
+                       : xpnet_which == 2 ? &W2[0] : &b2[0];
+const T xpnet_w = xpnet_param[xpnet_e];
+const T xpnet_l1 = (&penalty[0])[2 * xpnet_which], xpnet_l2 = (&penalty[0])[2 * xpnet_which + 1];
+if (xpnet_l1 > (T)0) xpnet_s = xpnet_s + xpnet_l1 * ((T)1 - (T)2 * (T)(xpnet_w < (T)0));
+if (xpnet_l2 > (T)0) xpnet_s = xpnet_s + xpnet_l2 * xpnet_w;
+T* const xpnet_grad = xpnet_which == 0 ? &dW1[0] : xpnet_which == 1 ? &db1[0]
+                      : xpnet_which == 2 ? &dW2[0] : &db2[0];
+xpnet_grad[xpnet_e] = xpnet_s;
 """
+
+
+def reduce_source(rule: Any) -> tuple[str, str, str]:
+    """The reduce kernel's parameters and body: the gradients only (``rule`` None), or the
+    gradients and the optimizer's update of every parameter element by its
+    :class:`~xpnet.engine.rules.UpdateRule` (``rule.c``, the fused engine's kernel body), its
+    scalars read from the step table (:class:`~xpnet.engine.fused.ScalarTable`: the row at
+    ``counter[0]``, this element's copy) and its state from the arrays ``W1_m``, ``W1_v``,
+    ... (one per group and state name)."""
+    if rule is None:
+        return REDUCE_IN, REDUCE_OUT, REDUCE
+    states = [f"{group}_{name}" for group in GROUPS for name in rule.state]
+    ins = f"{REDUCE_IN}, raw T table, raw int32 counter, int64 copies"
+    outs = REDUCE_OUT + "".join(f", raw T {name}" for name in states)
+    width = len(rule.scalars)
+    lines = ["{", "const T g = xpnet_s;", "T p = xpnet_w;"]
+    for name in rule.state:
+        pick = " : ".join(f"xpnet_which == {j} ? &{group}_{name}[0]" if j < 3
+                          else f"&{group}_{name}[0]" for j, group in enumerate(GROUPS))
+        lines += [f"T* const xpnet_state_{name} = {pick};",
+                  f"T {name} = xpnet_state_{name}[xpnet_e];"]
+    lines += [f"const T {k} = (&table[0])[((long long)counter[0] * {width} + {j}) * copies"
+              f" + (copies > 1 ? xpnet_m : 0)];" for j, k in enumerate(rule.scalars)]
+    lines += [rule.c, "xpnet_param[xpnet_e] = p;"]
+    lines += [f"xpnet_state_{name}[xpnet_e] = {name};" for name in rule.state]
+    lines.append("}")
+    return ins, outs, REDUCE + "\n".join(lines) + "\n"
 
 
 def sources(shape: Shape, device_position: bool = False) -> str:
@@ -372,38 +410,47 @@ class Unavailable(RuntimeError):
 
 
 #: The kernels made so far, by compiling module and source (a model trains many times).
-_KERNELS: dict[tuple[int, str], tuple[Any, Any, Any]] = {}
+_KERNELS: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
 
 
-def compiled(shape: Shape, module: Any, device_position: bool = False) -> tuple[Any, Any, Any]:
+def compiled(shape: Shape, module: Any, device_position: bool = False,
+             rule: Any = None) -> tuple[Any, Any, Any]:
     """The forward, backward and reduce kernels for ``shape`` (see :func:`sources`), made by
-    ``module`` (CuPy compiles them on their first launch and keeps the binaries)."""
+    ``module`` (CuPy compiles them on their first launch and keeps the binaries); the reduce
+    kernel applies ``rule`` when one is given (:func:`reduce_source`)."""
     preamble = sources(shape, device_position)
-    key = (id(module), preamble)
+    key = (id(module), preamble, None if rule is None else (rule.name, rule.c))
     found = _KERNELS.get(key)
     if found is None:
         tag = f"{shape.a}x{shape.hidden}x{shape.c}"
+        reduce_in, reduce_out, reduce_body = reduce_source(rule)
+        if rule is not None:
+            tag += f"_{rule.name}"
         found = _KERNELS[key] = tuple(
             module.ElementwiseKernel(ins, outs, body, name=f"xpnet_step_{part}_{tag}",
                                      preamble=preamble)
             for part, ins, outs, body in (("forward", FORWARD_IN, FORWARD_OUT, FORWARD),
                                           ("backward", BACKWARD_IN, BACKWARD_OUT, BACKWARD),
-                                          ("reduce", REDUCE_IN, REDUCE_OUT, REDUCE)))
+                                          ("reduce", reduce_in, reduce_out, reduce_body)))
     return found
 
 
 class WholeStep:
     """The step of a model :func:`plan` accepted: ``step(X, y)`` runs forward and backward,
     leaves the gradients in the two dense layers' ``grads`` and returns the output (softmax,
-    or logits).
+    or logits); ``step(X, y, optimizer)`` during a run with a step table also applies the
+    optimizer's update in the reduce kernel (:attr:`updated`), one launch instead of one per
+    parameter.
 
     Parameters
     ----------
     shape : Shape
     backend : Backend
         Where the model's arrays live (CuPy; NumPy in the tests).
-    module : module
-        What compiles the kernels: CuPy, or the tests' stand-in (``ElementwiseKernel``).
+    kernels : Kernels
+        The model's fused kernels: their ``elementwise`` compiles the kernels (CuPy, or the
+        tests' stand-in), and their ``table`` (set during a run with a step table) holds
+        the optimizer's scalars.
     device_position : bool
         Read the dropout mask's position from device memory, moved on by the step itself
         (what a recorded graph needs: a replay passes the recorded values); else pass it by
@@ -412,15 +459,19 @@ class WholeStep:
 
     name = "step"
 
-    def __init__(self, shape: Shape, backend: Any, module: Any, *,
+    def __init__(self, shape: Shape, backend: Any, kernels: Any, *,
                  device_position: bool = False):
-        self.shape, self.backend, self.module = shape, backend, module
+        self.shape, self.backend, self.kernels = shape, backend, kernels
+        self.module = kernels.elementwise
         self.device_position = device_position
         self.xp = backend.xp
-        self.forward, self.backward, self.reduce = compiled(shape, module, device_position)
+        self.forward, self.backward, self.reduce = compiled(shape, self.module,
+                                                            device_position)
         self._position: Any = None
-        #: the kernels have run once (compiled)
-        self.ready = False
+        #: the variants that have run once (compiled): None, or the update rule's name
+        self.ready: set[str | None] = set()
+        #: whether the last step also applied the optimizer's update (see :meth:`__call__`)
+        self.updated = False
         self._buffers: dict[tuple[str, tuple[int, ...]], Any] = {}
         self._targets: tuple[Any, Any] | None = None
         self._inputs: tuple[Any, Any] | None = None
@@ -497,31 +548,43 @@ class WholeStep:
         if self.device_position and self.shape.dropout is not None:
             next_counter(self.shape.dropout.rng)
 
-    def __call__(self, X: Any, y: Any) -> Any:
+    def __call__(self, X: Any, y: Any, optimizer: Any = None) -> Any:
         n = int(X.shape[-2])
         if self.shape.dropout is not None and n * self.shape.hidden > MAX_MASK:
             msg = (f"a counter-based dropout mask covers at most {MAX_MASK} elements, got "
                    f"{n} samples x {self.shape.hidden} units; train with batch_size= (or "
                    "dropout_masks='host').")
             raise ValueError(msg)
-        if self.ready:
-            return self._step(X, y)
-        # the first step compiles the kernels: a failure there (a compiler that refuses
-        # them) leaves the model as it was, for the caller to train layer by layer
+        rule = self._rule(optimizer)
+        variant = None if rule is None else rule.name
+        if variant in self.ready:
+            return self._step(X, y, rule, optimizer)
+        # a variant's first step compiles its kernels: a failure there (a compiler that
+        # refuses them) leaves the model as it was, for the caller to train layer by layer
         layer = self.shape.dropout
         streams = [] if layer is None else _streams(layer.rng)
         positions = [r.position for r in streams]
         try:
-            out = self._step(X, y)
+            out = self._step(X, y, rule, optimizer)
         except Exception as exc:
             for stream, position in zip(streams, positions, strict=True):
                 stream.position = position
             msg = f"the whole-step kernels did not run: {type(exc).__name__}: {exc}"
             raise Unavailable(msg) from exc
-        self.ready = True
+        self.ready.add(variant)
         return out
 
-    def _step(self, X: Any, y: Any) -> Any:
+    def _rule(self, optimizer: Any) -> Any:
+        """The optimizer's compiled update rule when the step applies it: with a step
+        table (the rule's scalars are read there) and one float dtype for every array."""
+        if optimizer is None or self.kernels.table is None:
+            return None
+        rule = compile_rule(optimizer.rule())
+        if rule is None or len(rule.scalars) != self.kernels.table.width:
+            return None
+        return rule
+
+    def _step(self, X: Any, y: Any, rule: Any, optimizer: Any) -> Any:
         shape = self.shape
         first, second = shape.first, shape.second
         W1, b1, W2, b2 = first.W, first.b, second.W, second.b
@@ -549,8 +612,23 @@ class WholeStep:
         penalty = self._penalty(dtype)
         grads = [self._buffer(name, tuple(p.shape), dtype)
                  for name, p in (("dW1", W1), ("db1", b1), ("dW2", W2), ("db2", b2))]
-        self.reduce(part, np.int64(blocks), W1, b1, W2, b2, penalty, *grads, position,
-                    size=copies * size)
+        params = (W1, b1, W2, b2)
+        if rule is None:
+            self.reduce(part, np.int64(blocks), penalty, *grads, position, *params,
+                        size=copies * size)
+        else:  # the gradients, and the update of every parameter with them
+            table = self.kernels.table
+            states = [optimizer.state_of(layer, name, p)[k]
+                      for layer, name, p in ((first, "W", W1), (first, "b", b1),
+                                             (second, "W", W2), (second, "b", b2))
+                      for k in rule.state]
+            # the kernel takes the states group by group, in the rule's order (see
+            # reduce_source): W1's, then b1's, ...
+            reduce = compiled(shape, self.module, self.device_position, rule)[2]
+            reduce(part, np.int64(blocks), penalty, table.table, table.counter,
+                   np.int64(table.copies), *grads, position, *params, *states,
+                   size=copies * size)
+        self.updated = rule is not None
         first.grads = {"W": grads[0], "b": grads[1]}
         second.grads = {"W": grads[2], "b": grads[3]}
         return out

@@ -104,20 +104,27 @@ class Optimizer(Registered):
     def update_params(self, layer: Any) -> None:
         """Update every parameter array of ``layer`` from ``layer.grads``, with the engine
         the layer computes with (``layer.ops``; the plain one for a component without)."""
-        states = getattr(layer, "optimizer_state", None)
-        if states is None:
-            states = layer.optimizer_state = {}
         ops = getattr(layer, "ops", None)
         for name, p in layer.params.items():
             ops = ops or Ops(backend_of(p))
             g = layer.grads[name]
-            state = states.get(name)
-            if state is None:
-                state = states[name] = {k: ops.xp.zeros_like(p) for k in self.state_names}
+            state = self.state_of(layer, name, p)
             self.param = f"{getattr(layer, 'name', type(layer).__name__)}.{name}"
             self.emit(g=g, p_before=p)
             layer.params[name] = ops.update(self, p, g, state)
             self.emit(p_after=layer.params[name])
+
+    def state_of(self, layer: Any, name: str, p: Any) -> dict[str, Any]:
+        """The state arrays of ``layer``'s parameter ``name`` (``{state name: array}``),
+        zeros like ``p`` the first time: ``layer.optimizer_state[name]``."""
+        states = getattr(layer, "optimizer_state", None)
+        if states is None:
+            states = layer.optimizer_state = {}
+        state = states.get(name)
+        if state is None:
+            xp = backend_of(p).xp
+            state = states[name] = {k: xp.zeros_like(p) for k in self.state_names}
+        return state
 
     def post_update_params(self) -> None:
         """Count the step (bias corrections and decay use ``iterations``)."""
