@@ -49,7 +49,6 @@ mode, host-drawn masks, explain mode) trains layer by layer as before.
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +64,6 @@ from .rules import compile_rule
 __all__ = ["MAX_CLASSES", "MAX_IN", "MAX_MASK", "Shape", "Unavailable", "WholeStep",
            "compiled", "plan", "shape_for", "sources"]
 
-log = logging.getLogger(__name__)
 
 #: At most this many inputs (``a``): each thread holds a row's inputs and, in the backward
 #: kernel, ``4 * a`` sums of ``x^T dz`` in registers.
