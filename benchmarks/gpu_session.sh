@@ -14,8 +14,8 @@
 # GPU_SESSION_SECONDS (default 525: the whole session stays under 9 minutes); a step that
 # reaches its limit gets SIGINT (rc 124; bench keeps the cases it finished: it writes its
 # JSON after every case) and SIGKILL 15 s later. DIR receives 8 files (the device tool returns
-# at most 8): summary.txt, env.txt, many.log (bench_many's two runs, bench_masks' JSON, the
-# quick study on CuPy), many-gpu.json, bench.log, bench-gpu.json, pytest.log (the fast-path
+# at most 8): summary.txt, env.txt, many.log (bench_many's two runs, bench_masks' and
+# bench_step's JSON, the quick study on CuPy), many-gpu.json, bench.log, bench-gpu.json, pytest.log (the fast-path
 # and counter-mask tests, then the matrix), pytest-cupy.xml.
 #
 # Estimated durations on one H200: device and versions ~15 s, installs ~10 s, the fast paths,
@@ -161,6 +161,10 @@ step many-no-dropout "$DIR/many.log" 45 "$PY" benchmarks/bench_many.py --device 
 # before) against Philox in CuPy operations and as one kernel, and applying a mask, for scale
 # (a JSON object in many.log) -------------------------------------------------------------------
 step masks "$DIR/many.log" 60 "$PY" benchmarks/bench_masks.py --device cuda --repeats 5
+
+# --- where a whole-step epoch goes (~30 s): each kernel's time (CUDA events), the eager epoch
+# and the replayed one, on the four target cases (a JSON object in many.log) ---------------------
+step step-kernels "$DIR/many.log" 60 "$PY" benchmarks/bench_step.py --device cuda
 
 # --- the issue's targets (~2-3 min): the four cases with GPU targets (reference,
 # reference_dropout, huge, huge_dropout) against the peers the targets name, every case written

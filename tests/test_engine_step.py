@@ -492,3 +492,25 @@ def test_cupy_many_models_on_the_whole_step(cupy_backend, caplog):
         for name, value in alone.parameters().items():
             np.testing.assert_allclose(cupy.asnumpy(many.parameters(m)[name]), value,
                                        err_msg=name, **TOLERANCE["float64"])
+
+
+# -- the profiler of the engine (benchmarks/bench_step.py), dry run ---------------------------
+def test_bench_step_runs_without_a_gpu(host_cupy, tmp_path):
+    """The GPU session's per-kernel profile runs here on the host-compiled kernels: every
+    part timed, the engine the whole step, the training finite."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_step.py"
+    spec = importlib.util.spec_from_file_location("bench_step", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "step.json"
+    assert bench.main(["--device", "cpu", "--quick", "--epochs", "2", "--cases",
+                       "reference,reference_dropout", "--json", str(out)]) == 0
+    cases = json.loads(out.read_text())["cases"]
+    for case in cases.values():
+        assert case["finite"] and all(case[f"{p}_ms"] > 0 for p in bench.PARTS)
+        assert case["kernels_ms"] == pytest.approx(sum(case[f"{p}_ms"] for p in bench.PARTS))
+    assert step.WholeStep.launch.__qualname__ == "WholeStep.launch"  # put back

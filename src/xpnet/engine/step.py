@@ -572,6 +572,11 @@ class WholeStep:
         self.ready.add(variant)
         return out
 
+    def launch(self, part: str, kernel: Any, *args: Any, size: int) -> None:
+        """Launch one of the step's kernels (``part``: ``"forward"``, ``"backward"`` or
+        ``"reduce"``); the one place a profiler wraps (``benchmarks/bench_step.py``)."""
+        kernel(*args, size=size)
+
     def _rule(self, optimizer: Any) -> Any:
         """The optimizer's compiled update rule when the step applies it: with a step
         table (the rule's scalars are read there) and one float dtype for every array."""
@@ -599,21 +604,21 @@ class WholeStep:
                   np.uint64(threshold), scale, np.int64(n))
         out = self._buffer("out", (*lead, n, shape.c), dtype)
         g = self._buffer("g", (*lead, n, shape.c), dtype)
-        self.forward(*shared, b2, targets, out, g, size=copies * n)
+        self.launch("forward", self.forward, *shared, b2, targets, out, g, size=copies * n)
         groups = -(-shape.hidden // 4)
         rows = max(MIN_ROWS, -(-copies * n * groups // BACKWARD_THREADS))
         blocks = -(-n // rows)
         size = shape.a * shape.hidden + shape.hidden + shape.hidden * shape.c + shape.c
         part = self._buffer("part", (copies * blocks * size,), dtype)
-        self.backward(*shared, g, np.int64(rows), np.int64(blocks), part,
-                      size=copies * blocks * groups)
+        self.launch("backward", self.backward, *shared, g, np.int64(rows), np.int64(blocks),
+                    part, size=copies * blocks * groups)
         penalty = self._penalty(dtype)
         grads = [self._buffer(name, tuple(p.shape), dtype)
                  for name, p in (("dW1", W1), ("db1", b1), ("dW2", W2), ("db2", b2))]
         params = (W1, b1, W2, b2)
         if rule is None:
-            self.reduce(part, np.int64(blocks), penalty, *grads, position, *params,
-                        size=copies * size)
+            self.launch("reduce", self.reduce, part, np.int64(blocks), penalty, *grads,
+                        position, *params, size=copies * size)
         else:  # the gradients, and the update of every parameter with them
             table = self.kernels.table
             states = [optimizer.state_of(layer, name, p)[k]
@@ -623,9 +628,9 @@ class WholeStep:
             # the kernel takes the states group by group, in the rule's order (see
             # reduce_source): W1's, then b1's, ...
             reduce = compiled(shape, self.module, self.device_position, rule)[2]
-            reduce(part, np.int64(blocks), penalty, table.table, table.counter,
-                   np.int64(table.copies), *grads, position, *params, *states,
-                   size=copies * size)
+            self.launch("reduce", reduce, part, np.int64(blocks), penalty, table.table,
+                        table.counter, np.int64(table.copies), *grads, position, *params,
+                        *states, size=copies * size)
         self.updated = rule is not None
         first.grads = {"W": grads[0], "b": grads[1]}
         second.grads = {"W": grads[2], "b": grads[3]}
