@@ -201,6 +201,37 @@ def test_each_step_draws_the_layered_paths_next_mask(host_cupy, data):
                 1e-4 * np.max(np.abs(layered.layers[0].grads[k]))
 
 
+def test_the_forward_leaves_the_mask_as_bits_for_the_backward(host_cupy, data):
+    """Bit ``j % 32`` of word ``j // 32`` of row ``r``: unit ``j`` kept, the mask of
+    ``xpnet.philox.keep_mask`` at the step's key and position."""
+    from xpnet import engine, philox
+
+    X, y = data
+    for hidden in (16, 40):  # one word a row; two, the second partly used
+        model = build(host_kernels(host_cupy), hidden=hidden)
+        model.train(X[:3], y[:3], epochs=0)
+        whole = engine.whole_step(model.ops, model.layers, model.loss, model.fused_kernels())
+        key, position = model.layers[2].rng.key, model.layers[2].rng.position
+        whole(X, y)
+        words = -(-hidden // 32)
+        bits = whole._buffers["bits", (len(X) * words,)].reshape(len(X), words)
+        kept = philox.keep_mask(resolve("numpy"), (len(X), hidden), 0.9, key, position)
+        padded = np.zeros((len(X), words * 32), dtype=bool)
+        padded[:, :hidden] = kept
+        expected = np.packbits(padded, axis=1, bitorder="little").view("<u4")
+        np.testing.assert_array_equal(bits, expected)
+
+
+def test_a_run_of_no_epochs_changes_nothing(host_cupy, data):
+    X, y = data
+    model = build(host_kernels(host_cupy))
+    model.train(X, y, epochs=1)
+    before = {k: v.copy() for k, v in model.parameters().items()}
+    assert model.train(X, y, epochs=0).records == []  # an empty step table
+    for key, value in model.parameters().items():
+        np.testing.assert_array_equal(value, before[key])
+
+
 def test_a_run_repeats_bit_for_bit(host_cupy, data):
     X, y = data
     runs = [build(host_kernels(host_cupy)) for _ in range(2)]

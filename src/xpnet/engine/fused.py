@@ -66,7 +66,7 @@ class ScalarTable:
         #: row has the same kinds of values, the first tells)
         self.copies = max((int(np.size(v)) for v in rows[0]), default=1) if rows else 1
         flat = None
-        if self.copies == 1 and all(np.ndim(v) == 0 for v in rows[0]):
+        if rows and self.copies == 1 and all(np.ndim(v) == 0 for v in rows[0]):
             flat = np.asarray(rows, dtype=np.float64).reshape(-1)  # numbers: one conversion
         if flat is None:
             flat = np.concatenate([self._flat(r) for r in rows]) if rows else np.zeros((0,))

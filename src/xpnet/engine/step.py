@@ -15,22 +15,25 @@ hidden layer can be recomputed wherever it is needed, in registers:
     output, and the loss gradient at the logits ``g = (s - y) / n`` (the joint softmax and
     cross-entropy gradient the layered path uses).
 ``backward`` (one thread per block of rows and four hidden units)
-    the same hidden units again, ``dz = (g·W2[j, :]) · scale · [d > 0]``, and the sums of the
-    block's rows of ``x^T dz``, ``dz``, ``d^T g`` and ``g``: partial gradients, one set per
-    block of rows.
+    the same hidden units again (their dropout mask read back from the bits the forward
+    kernel wrote, 32 units a word: N·H/8 bytes, where drawing it again would cost a Philox
+    call per row and four units), ``dz = (g·W2[j, :]) · scale · [d > 0]``, and the sums of
+    the block's rows of ``x^T dz``, ``dz``, ``d^T g`` and ``g``: partial gradients, one set
+    per block of rows.
 ``reduce`` (one thread per parameter)
     the blocks' partial sums added in block order, plus the L1/L2 penalties' gradients in the
     book's order: ``dW``, ``db`` of both layers, where the optimizer finds them
     (``layer.grads``).
 
-Nothing of size ``(samples, H)`` is ever stored: the step reads the data and writes the
-``(samples, c)`` output and gradient. The optimizer's updates then run as the fused engine's
-kernels (:mod:`xpnet.engine.fused`).
+No activation of size ``(samples, H)`` is ever stored: the step reads the data and writes
+the ``(samples, c)`` output and gradient (and, with dropout, the mask as bits). In a
+full-batch run the reduce kernel also applies the optimizer's update; otherwise the fused
+engine's update kernels follow (:mod:`xpnet.engine.fused`).
 
-The gradient of ReLU and dropout together needs no mask: where a unit is kept and
-``z > 0``, the output ``d = z · scale`` is positive, and everywhere else the gradient is 0,
-so ``dz = (dy · scale) · [d > 0]``, which has the bits of the layered path's
-``((dy · scale) · kept) · [y > 0]`` (signed zeros and NaN included).
+Once ``d`` is known, the gradient of ReLU and dropout together needs no other mask: where
+a unit is kept and ``z > 0``, the output ``d = z · scale`` is positive, and everywhere else
+the gradient is 0, so ``dz = (dy · scale) · [d > 0]``, which has the bits of the layered
+path's ``((dy · scale) · kept) · [y > 0]`` (signed zeros and NaN included).
 
 Values
 ------
@@ -202,7 +205,7 @@ xpnet_position(&pos[0] + 2 * m, p0, p1, at);
 """
 
 FORWARD_IN = f"{_SHARED}, raw T b2, raw T targets"
-FORWARD_OUT = "raw T out, raw T g"
+FORWARD_OUT = "raw T out, raw T g, raw uint32 bits"
 #: Thread ``i``: row ``r`` of copy ``m``, ``m, r = divmod(i, n)``. ``out`` gets the softmax
 #: (or the logits), ``g`` the gradient of the mean cross-entropy at the logits,
 #: ``(s - y) / n``.
@@ -216,11 +219,21 @@ T logit[XPNET_C];
 for (int k = 0; k < XPNET_C; ++k) logit[k] = (T)0;
 xpnet_lanes lanes;
 lanes.counter = ~0ull;
+#if XPNET_DROPOUT
+unsigned int* const pbits = &bits[0] + (m * n + r) * XPNET_WORDS;
+unsigned int word = 0u;
+#endif
 for (int j = 0; j < XPNET_H; ++j) {
     T d = xpnet_relu(xpnet_z(px, pW1, pb1, r, j));
 #if XPNET_DROPOUT
-    d = d * scale * (T)xpnet_kept(pkeys, at, threshold, (unsigned long long)r * XPNET_H + j,
-                                  &lanes);
+    const bool kept = xpnet_kept(pkeys, at, threshold, (unsigned long long)r * XPNET_H + j,
+                                 &lanes);
+    d = d * scale * (T)kept;
+    word |= (unsigned int)kept << (j & 31);
+    if ((j & 31) == 31 || j == XPNET_H - 1) {  // the row's mask, 32 units a word
+        pbits[j >> 5] = word;
+        word = 0u;
+    }
 #endif
     for (int k = 0; k < XPNET_C; ++k) logit[k] += d * pW2[j * XPNET_C + k];
 }
@@ -242,7 +255,7 @@ for (int k = 0; k < XPNET_C; ++k) {
 }
 """
 
-BACKWARD_IN = f"{_SHARED}, raw T g, int64 rows, int64 blocks"
+BACKWARD_IN = f"{_SHARED}, raw T g, int64 rows, int64 blocks, raw uint32 bits"
 BACKWARD_OUT = "raw T part"
 #: Thread ``i``: rows ``[q * rows, (q + 1) * rows)`` of units ``4u`` to ``4u + 3`` of copy
 #: ``m``, with ``m, t = divmod(i, blocks * ceil(H / 4))`` and ``q, u = divmod(t, ceil(H /
@@ -265,9 +278,11 @@ for (int v = 0; v < 4; ++v) {
     for (int k = 0; k < XPNET_C; ++k) sW2[v][k] = (T)0;
 }
 for (int k = 0; k < XPNET_C; ++k) sb2[k] = (T)0;
-xpnet_lanes lanes;
-lanes.counter = ~0ull;
 for (long long r = lo; r < hi; ++r) {
+#if XPNET_DROPOUT
+    // the forward's mask of this row's four units (one word holds them: 4 divides 32)
+    const unsigned int word = (&bits[0])[(m * n + r) * XPNET_WORDS + ((4 * u) >> 5)];
+#endif
     for (int v = 0; v < 4; ++v) {
         const int j = 4 * u + v;
         if (XPNET_H % 4 != 0 && j >= XPNET_H) break;  // folded away when 4 divides H
@@ -275,8 +290,7 @@ for (long long r = lo; r < hi; ++r) {
         T gd = pg[r * XPNET_C] * pW2[j * XPNET_C];
         for (int k = 1; k < XPNET_C; ++k) gd += pg[r * XPNET_C + k] * pW2[j * XPNET_C + k];
 #if XPNET_DROPOUT
-        const T d = h * scale * (T)xpnet_kept(pkeys, at, threshold,
-                                              (unsigned long long)r * XPNET_H + j, &lanes);
+        const T d = h * scale * (T)((word >> ((4 * u + v) & 31)) & 1u);
         const T dz = gd * scale * (T)(d > (T)0);
 #else
         const T d = h;
@@ -391,7 +405,8 @@ def sources(shape: Shape, device_position: bool = False) -> str:
     groups = -(-h // 4)
     defines = {"XPNET_A": a, "XPNET_H": h, "XPNET_C": c, "XPNET_G": groups,
                "XPNET_P": a * h + h + h * c + c, "XPNET_DROPOUT": int(shape.dropout is not None),
-               "XPNET_PROBS": int(shape.probs), "XPNET_DEVICE_POSITION": int(device_position)}
+               "XPNET_PROBS": int(shape.probs), "XPNET_DEVICE_POSITION": int(device_position),
+               "XPNET_WORDS": -(-h // 32)}
     head = "".join(f"#define {k} {v}\n" for k, v in defines.items())
     return head + PHILOX + HELPERS
 
@@ -604,14 +619,18 @@ class WholeStep:
                   np.uint64(threshold), scale, np.int64(n))
         out = self._buffer("out", (*lead, n, shape.c), dtype)
         g = self._buffer("g", (*lead, n, shape.c), dtype)
-        self.launch("forward", self.forward, *shared, b2, targets, out, g, size=copies * n)
+        # the forward's dropout mask for the backward, as bits (32 units a word)
+        bits = self._buffer("bits", (copies * n * -(-shape.hidden // 32),), np.uint32) \
+            if shape.dropout is not None else keys
+        self.launch("forward", self.forward, *shared, b2, targets, out, g, bits,
+                    size=copies * n)
         groups = -(-shape.hidden // 4)
         rows = max(MIN_ROWS, -(-copies * n * groups // BACKWARD_THREADS))
         blocks = -(-n // rows)
         size = shape.a * shape.hidden + shape.hidden + shape.hidden * shape.c + shape.c
         part = self._buffer("part", (copies * blocks * size,), dtype)
         self.launch("backward", self.backward, *shared, g, np.int64(rows), np.int64(blocks),
-                    part, size=copies * blocks * groups)
+                    bits, part, size=copies * blocks * groups)
         penalty = self._penalty(dtype)
         grads = [self._buffer(name, tuple(p.shape), dtype)
                  for name, p in (("dW1", W1), ("db1", b1), ("dW2", W2), ("db2", b2))]
