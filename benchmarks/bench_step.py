@@ -2,7 +2,8 @@
 replayed one, for the GPU target cases.
 
     python benchmarks/bench_step.py [--device cuda|cpu] [--cases reference,...,huge_dropout]
-                                    [--epochs 20] [--graph-epochs 200] [--quick] [--json PATH]
+                                    [--epochs 20] [--graph-epochs 200] [--quick]
+                                    [--samples-per-class N] [--json PATH]
 
 For each case (``xpnet.bench.workloads``: the spiral classifier, Adam with decay) a model
 with CuPy's defaults trains on the whole-step engine (:mod:`xpnet.engine.step`) and reports,
@@ -164,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--graph-epochs", type=int, default=200)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--samples-per-class", type=int, metavar="N",
+                        help="every case at this size (default: the case's own)")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
     kernels = host_kernels() if args.device == "cpu" else None
@@ -178,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         w = workloads.get(name)
         if args.quick:
             w = w.resized(samples_per_class=100, hidden=min(w.hidden, 64))
+        if args.samples_per_class:
+            w = w.resized(samples_per_class=args.samples_per_class)
         result["cases"][name] = measure(w, args.device, args.epochs, args.graph_epochs,
                                         kernels)
     text = json.dumps(result, indent=2)
