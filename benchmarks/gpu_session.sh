@@ -11,7 +11,7 @@
 #
 # Every step logs to a file in DIR and records "STEP rc=N seconds=S" in DIR/summary.txt; a
 # failed step does not stop the next. Each step has a time limit, cut to what is left of
-# GPU_SESSION_SECONDS (default 525: the whole session stays under 9 minutes); a step that
+# GPU_SESSION_SECONDS (default 560: the whole session stays under 9.5 minutes); a step that
 # reaches its limit gets SIGINT (rc 124; bench keeps the cases it finished: it writes its
 # JSON after every case) and SIGKILL 15 s later. DIR receives 8 files (the device tool returns
 # at most 8): summary.txt, env.txt, many.log (bench_many's two runs, bench_masks' and
@@ -35,7 +35,7 @@ DIR=$(cd "$DIR" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
 PY=${PYTHON:-python3}
-DEADLINE=${GPU_SESSION_SECONDS:-525}
+DEADLINE=${GPU_SESSION_SECONDS:-560}
 START=$(date +%s)
 SUMMARY=$DIR/summary.txt
 ENVLOG=$DIR/env.txt
@@ -149,19 +149,6 @@ step fast-paths "$DIR/pytest.log" 150 env XPNET_TEST_BACKENDS=cupy "$PY" -m pyte
     tests/test_engine_step.py tests/test_engine_fused.py tests/test_counter_dropout.py \
     "${GPU_CONTENDER_TESTS[@]}" -p no:cacheprovider -rs
 
-# --- many models at once (~60 s) ----------------------------------------------------------------
-# the issue's command (ch15, with Dropout: every copy draws its masks on the host), then the
-# reference workload without dropout, which only the GPU's launches limit
-step many "$DIR/many.log" 75 "$PY" benchmarks/bench_many.py --device cuda --models 64 \
-    --epochs 50 --repeats 3 --json "$DIR/many-gpu.json"
-step many-no-dropout "$DIR/many.log" 45 "$PY" benchmarks/bench_many.py --device cuda \
-    --models 64 --epochs 50 --repeats 3 --no-dropout
-
-# --- one huge-sized dropout mask (~15 s): the host stream and its copy (what every step paid
-# before) against Philox in CuPy operations and as one kernel, and applying a mask, for scale
-# (a JSON object in many.log) -------------------------------------------------------------------
-step masks "$DIR/many.log" 60 "$PY" benchmarks/bench_masks.py --device cuda --repeats 5
-
 # --- where a whole-step epoch goes (~30 s): each kernel's time (CUDA events), the eager epoch
 # and the replayed one, on the four target cases (a JSON object in many.log) ---------------------
 step step-kernels "$DIR/many.log" 60 "$PY" benchmarks/bench_step.py --device cuda
@@ -178,16 +165,29 @@ step bench "$DIR/bench.log" 240 "$PY" -m xpnet bench --device cuda --repeats 3 \
     --contenders book,xpnet,xpnet_layered,xpnet_fast,torch_eager,torch_cuda_graph,jax_jit,jax_scan \
     --json "$DIR/bench-gpu.json"
 
-# --- the lab on the GPU (~1-2 min): the quick study of every question on CuPy; its seconds in
-# summary.txt against the CPU's (48 s on the 2-core development machine, 2026-11-30) --------------
-step study-cupy "$DIR/many.log" 150 "$PY" -m xpnet study all --quick --backend cupy \
-    --out "$(mktemp -d)/study"
+# --- many models at once (~60 s) ----------------------------------------------------------------
+# the issue's command (ch15, with Dropout: every copy draws its masks on the host), then the
+# reference workload without dropout, which only the GPU's launches limit
+step many "$DIR/many.log" 75 "$PY" benchmarks/bench_many.py --device cuda --models 64 \
+    --epochs 50 --repeats 3 --json "$DIR/many-gpu.json"
+step many-no-dropout "$DIR/many.log" 45 "$PY" benchmarks/bench_many.py --device cuda \
+    --models 64 --epochs 50 --repeats 3 --no-dropout
 
 # --- the GPU test matrix (~2 min, or what is left): CuPy and PyTorch on CUDA (the backend
 # fixture's "torch-cuda"), without the contenders' GPU tests, which ran above (a first failure of theirs would stop it: -x) ------------------------------------------
 step pytest-cupy "$DIR/pytest.log" 240 env XPNET_TEST_BACKENDS=cupy,torch-cuda "$PY" -m pytest -q \
     -m "not slow" -x -p no:cacheprovider --durations=15 --junitxml "$DIR/pytest-cupy.xml" \
     "${GPU_CONTENDER_TESTS[@]/#/--deselect=}"
+
+# --- the lab on the GPU (~1-2 min): the quick study of every question on CuPy; its seconds in
+# summary.txt against the CPU's (48 s on the 2-core development machine, 2026-11-30) --------------
+step study-cupy "$DIR/many.log" 150 "$PY" -m xpnet study all --quick --backend cupy \
+    --out "$(mktemp -d)/study"
+
+# --- one huge-sized dropout mask (~15 s): the host stream and its copy (what every step paid
+# before) against Philox in CuPy operations and as one kernel, and applying a mask, for scale
+# (a JSON object in many.log) -------------------------------------------------------------------
+step masks "$DIR/many.log" 60 "$PY" benchmarks/bench_masks.py --device cuda --repeats 5
 
 echo "total seconds=$(($(date +%s) - START))" >> "$SUMMARY"
 cat "$SUMMARY"
