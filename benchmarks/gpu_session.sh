@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# One GPU session in one command: the device, the versions, `xpnet bench --device cuda` (all
-# cases, huge and huge_dropout included), bench_many.py and bench_masks.py on CuPy, and the
-# CuPy test matrix, every output in DIR.
+# One GPU session in one command: the device and the versions; the whole-step engine's CuPy
+# tests; its per-kernel profile (bench_step.py); `xpnet bench --device cuda` on the four cases
+# with targets; bench_many.py; the GPU test matrix (CuPy and PyTorch on CUDA); the quick study
+# on CuPy; bench_masks.py: in that order (what the issue needs most first), every output in
+# DIR.
 #
 #   bash benchmarks/gpu_session.sh [DIR]        # DIR defaults to $OUT; run from anywhere
 #
@@ -14,15 +16,14 @@
 # GPU_SESSION_SECONDS (default 560: the whole session stays under 9.5 minutes); a step that
 # reaches its limit gets SIGINT (rc 124; bench keeps the cases it finished: it writes its
 # JSON after every case) and SIGKILL 15 s later. DIR receives 8 files (the device tool returns
-# at most 8): summary.txt, env.txt, many.log (bench_many's two runs, bench_masks' and
-# bench_step's JSON, the quick study on CuPy), many-gpu.json, bench.log, bench-gpu.json, pytest.log (the fast-path
-# and counter-mask tests, then the matrix), pytest-cupy.xml.
+# at most 8): summary.txt, env.txt, many.log (bench_step's JSON, bench_many's two runs, the
+# quick study, bench_masks' JSON), many-gpu.json, bench.log, bench-gpu.json, pytest.log (the
+# fast-path tests, then the matrix), pytest-cupy.xml.
 #
-# Estimated durations on one H200: device and versions ~15 s, installs ~10 s, the fast paths,
-# masks and the contenders' GPU tests ~60 s, bench_many ~60 s (two runs), bench_masks ~15 s,
-# bench ~2-3 min (the four cases with GPU targets; jax_jit and jax_scan compile for a few
-# seconds; the CPU baseline at 3 repeats), the quick study on CuPy ~1-2 min, pytest with what
-# is left (~2 min for the matrix).
+# Estimated durations on one H200: device and versions ~15 s, installs ~10 s, the fast-path
+# and contender tests ~60 s, bench_step ~30 s, bench ~2-3 min (jax_jit and jax_scan compile
+# for a few seconds; the CPU baseline at 3 repeats), bench_many ~60 s (two runs), the matrix
+# ~2 min, the quick study ~1-2 min, bench_masks ~15 s (a cut loses the last steps first).
 set -u
 
 DIR=${1:-${OUT:-}}
