@@ -39,6 +39,7 @@ from typing import Any  # noqa: E402
 import xpnet  # noqa: E402
 from xpnet.backend import resolve  # noqa: E402
 from xpnet.engine import fused  # noqa: E402
+from xpnet.files import atomic_write_bytes  # noqa: E402
 from xpnet.nn import Adam, CategoricalCrossentropy, Dense, Dropout, ReLU, Softmax  # noqa: E402
 
 
@@ -108,10 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
-        tmp = f"{args.json}.tmp"
-        with open(tmp, "w") as f:
-            f.write(text + "\n")
-        os.replace(tmp, args.json)
+        atomic_write_bytes(args.json, (text + "\n").encode())
     return 0
 
 

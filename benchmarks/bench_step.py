@@ -48,8 +48,9 @@ import numpy as np  # noqa: E402
 import xpnet  # noqa: E402
 from xpnet.backend import resolve  # noqa: E402
 from xpnet.bench import workloads  # noqa: E402
+from xpnet.bench.contenders import build_workload  # noqa: E402
 from xpnet.engine import fused, step  # noqa: E402
-from xpnet.nn import Adam, CategoricalCrossentropy, Dense, Dropout, ReLU, Softmax  # noqa: E402
+from xpnet.files import atomic_write_bytes  # noqa: E402
 
 PARTS = ("forward", "backward", "reduce")
 
@@ -96,18 +97,12 @@ def host_kernels() -> fused.Kernels:
 
 
 def model(w: workloads.Workload, device: str, kernels: Any) -> xpnet.Model:
+    """The suite's model of ``w`` (``xpnet bench``'s), with CuPy's defaults on a GPU."""
     if device == "cuda":
         m = xpnet.Model(backend="cupy", seed=0)  # the defaults: fast, counter masks
     else:
         m = xpnet.Model(seed=0, fast=kernels, dropout_masks="counter")
-    m.add(Dense(w.features, w.hidden))
-    m.add(ReLU())
-    if w.dropout:
-        m.add(Dropout(w.dropout))
-    m.add(Dense(w.hidden, w.classes))
-    m.add(Softmax())
-    m.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.05, decay=5e-5))
-    return m
+    return build_workload(m, w)
 
 
 def measure(w: workloads.Workload, device: str, epochs: int, graph_epochs: int,
@@ -188,10 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
-        tmp = f"{args.json}.tmp"
-        with open(tmp, "w") as f:
-            f.write(text + "\n")
-        os.replace(tmp, args.json)
+        atomic_write_bytes(args.json, (text + "\n").encode())
     return 0
 
 

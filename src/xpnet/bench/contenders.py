@@ -57,8 +57,8 @@ from . import nnfs_book
 from .workloads import DECAY, LEARNING_RATE, LOG_EVERY, Workload
 
 __all__ = ["CONTENDERS", "GPU_ONLY", "HOST_ONLY", "NUMPY_CONTENDERS", "SLOW_TO_START", "Run",
-           "Unavailable", "default_contenders", "make", "memory_method", "placement",
-           "synchronizer"]
+           "Unavailable", "build_workload", "default_contenders", "make", "memory_method",
+           "placement", "synchronizer"]
 
 #: ``run(epochs) -> (loss, accuracy)``
 Run = Callable[[int], tuple[float, float]]
@@ -192,6 +192,20 @@ def book_nnfs(w: Workload, X: np.ndarray, y: np.ndarray) -> Run:
 # xpnet through its public API.
 # ---------------------------------------------------------------------------------------
 
+def build_workload(m: Model, w: Workload) -> Model:
+    """Give ``m`` workload ``w``'s network (``Dense → ReLU → [Dropout] → Dense → Softmax``),
+    loss and optimizer (Adam with the suite's rate and decay), and return it."""
+    m.add(Dense(w.features, w.hidden))
+    m.add(ReLU())
+    if w.dropout:
+        m.add(Dropout(w.dropout))
+    m.add(Dense(w.hidden, w.classes))
+    m.add(Softmax())
+    m.set(loss=CategoricalCrossentropy(),
+          optimizer=Adam(learning_rate=LEARNING_RATE, decay=DECAY))
+    return m
+
+
 def _xpnet(w: Workload, X: np.ndarray, y: np.ndarray, seed: Any, device: str = "cpu",
            fast: bool | None = None, graph: bool = False) -> Run:
     backend = XPNET_BACKEND[device]
@@ -206,14 +220,7 @@ def _xpnet(w: Workload, X: np.ndarray, y: np.ndarray, seed: Any, device: str = "
             raise Unavailable(msg) from exc
     else:
         m = Model(backend=backend, seed=seed)
-    m.add(Dense(w.features, w.hidden))
-    m.add(ReLU())
-    if w.dropout:
-        m.add(Dropout(w.dropout))
-    m.add(Dense(w.hidden, w.classes))
-    m.add(Softmax())
-    m.set(loss=CategoricalCrossentropy(),
-          optimizer=Adam(learning_rate=LEARNING_RATE, decay=DECAY))
+    build_workload(m, w)
     if device != "cpu":  # onto the device once, outside every timed region
         X = m.backend.asarray(X, dtype=m.backend.xp.float32)
         y = m.backend.asarray(y)
