@@ -598,21 +598,7 @@ def test_cli_cases_all_means_the_devices_cases(monkeypatch):
 def _xpnet_model(w):
     """The ``xpnet`` contender's model (``Model(backend="numpy", seed=0)``, the same layers),
     as contenders._xpnet builds it."""
-    from xpnet.nn.activations import ReLU, Softmax
-    from xpnet.nn.layers import Dense, Dropout
-    from xpnet.nn.losses import CategoricalCrossentropy
-    from xpnet.nn.optimizers import Adam
-
-    m = xpnet.Model(backend="numpy", seed=0)
-    m.add(Dense(w.features, w.hidden))
-    m.add(ReLU())
-    if w.dropout:
-        m.add(Dropout(w.dropout))
-    m.add(Dense(w.hidden, w.classes))
-    m.add(Softmax())
-    m.set(loss=CategoricalCrossentropy(),
-          optimizer=Adam(learning_rate=workloads.LEARNING_RATE, decay=workloads.DECAY))
-    return m
+    return contenders.build_workload(xpnet.Model(backend="numpy", seed=0), w)
 
 
 @pytest.mark.parametrize("scan", [False, True], ids=["jax_jit", "jax_scan"])
