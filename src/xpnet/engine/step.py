@@ -23,7 +23,7 @@ hidden layer can be recomputed wherever it is needed, in registers:
 ``reduce`` (one thread per parameter)
     the blocks' partial sums added in block order, plus the L1/L2 penalties' gradients in the
     book's order: ``dW``, ``db`` of both layers, where the optimizer finds them
-    (``layer.grads``).
+    (``layer.grads``); in a full-batch run, then the optimizer's update of the element.
 
 No activation of size ``(samples, H)`` is ever stored: the step reads the data and writes
 the ``(samples, c)`` output and gradient (and, with dropout, the mask as bits). In a
@@ -64,8 +64,8 @@ from ..random import keep_threshold
 from .masks import PREAMBLE as PHILOX
 from .rules import compile_rule
 
-__all__ = ["MAX_CLASSES", "MAX_IN", "MAX_MASK", "Shape", "Unavailable", "WholeStep",
-           "compiled", "plan", "shape_for", "sources"]
+__all__ = ["GROUPS", "MAX_CLASSES", "MAX_IN", "MAX_MASK", "Shape", "Unavailable", "WholeStep",
+           "compiled", "plan", "reduce_source", "shape_for", "sources"]
 
 
 #: At most this many inputs (``a``): each thread holds a row's inputs and, in the backward
