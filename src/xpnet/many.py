@@ -189,7 +189,8 @@ class ManyModels:
             if output is None:
                 output = model.forward(X, training=True)
                 model.backward(output, y)
-            if self.wholes[k] is None or not self.wholes[k].updated:  # type: ignore[union-attr]
+            used = self.wholes[k]  # None after a failed first step
+            if used is None or not used.updated:
                 model.optimizer.update_layers(model.trainable_layers)
         return output
 
