@@ -30,7 +30,7 @@ from .. import philox
 from ..random import keep_threshold
 
 __all__ = ["APPLY_BODY", "APPLY_IN_PARAMS", "APPLY_OUT_PARAMS", "BODY", "IN_PARAMS",
-           "OUT_PARAMS", "PREAMBLE", "CupyMasks"]
+           "OUT_PARAMS", "PREAMBLE", "CupyMasks", "words"]
 
 #: One Philox multiplication (the low word returned, the high one through ``hi``), and the
 #: ten rounds of one counter ``(c0, 0, p0, p1)`` under key ``(k0, k1)``: its four output
@@ -105,6 +105,18 @@ APPLY_OUT_PARAMS = "T out"
 APPLY_BODY = "out = x * scale * (T)kept;"
 
 
+def words(values: Any) -> np.ndarray:
+    """64-bit values (keys, positions) as the kernels take them: two 32-bit words each, the
+    low one first, in one flat ``uint32`` array.
+
+    >>> words([1, 2**32 + 5]).tolist()
+    [1, 0, 5, 1]
+    """
+    v = np.asarray(values, dtype=np.uint64).reshape(-1)
+    pairs = np.stack([v & np.uint64(0xFFFFFFFF), v >> np.uint64(32)], axis=-1)
+    return np.ascontiguousarray(pairs.astype(np.uint32).reshape(-1))
+
+
 class CupyMasks:
     """Counter-based keep masks computed by one CUDA kernel (CuPy), the same bits as
     :func:`xpnet.philox.keep_mask`.
@@ -131,11 +143,10 @@ class CupyMasks:
     def _device_keys(self, keys: np.ndarray) -> Any:
         """The keys as ``(low, high)`` words on the device, uploaded once per set of keys (a
         run's layers keep theirs, so no step waits for a copy to the device)."""
-        words = np.stack([keys & np.uint64(0xFFFFFFFF), keys >> np.uint64(32)], axis=-1)
-        words = np.ascontiguousarray(words.astype(np.uint32).reshape(-1))
-        found = self._keys.get(words.tobytes())
+        host = words(keys)
+        found = self._keys.get(host.tobytes())
         if found is None:
-            found = self._keys[words.tobytes()] = self._cupy.asarray(words)
+            found = self._keys[host.tobytes()] = self._cupy.asarray(host)
         return found
 
     def keep_mask(self, keep: float, key: Any, position: Any, out: Any) -> Any | None:

@@ -62,6 +62,7 @@ from ..nn import activations, layers, losses
 from ..nn.ops import next_counter
 from ..random import keep_threshold
 from .masks import PREAMBLE as PHILOX
+from .masks import words
 from .rules import compile_rule
 
 __all__ = ["GROUPS", "MAX_CLASSES", "MAX_IN", "MAX_MASK", "Shape", "Unavailable", "WholeStep",
@@ -524,9 +525,9 @@ class WholeStep:
         return one_hot
 
     def _words(self, values: list[int]) -> Any:
-        """64-bit values as two 32-bit words each (low first) in a new device array."""
-        words = np.array([[v & 0xFFFFFFFF, v >> 32] for v in values], dtype=np.uint32)
-        return self.backend.asarray(words.reshape(-1), dtype=self.xp.uint32)
+        """64-bit values as two 32-bit words each (:func:`~xpnet.engine.masks.words`) in a
+        new device array."""
+        return self.backend.asarray(words(values), dtype=self.xp.uint32)
 
     def _dropout(self, dtype: Any, copies: int) -> tuple[Any, Any, int, int, int, Any]:
         """The step's dropout arguments: the copies' keys (two words each) and positions
