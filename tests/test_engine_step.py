@@ -303,7 +303,7 @@ def test_kernels_that_fail_to_compile_leave_the_layered_path(data, caplog, dropo
     X, y = data
     model, layered = build(HostKernels(resolve("numpy"), Refusing()), dropout=dropout), \
         build(False, dropout=dropout)
-    with caplog.at_level("WARNING", logger="xpnet.training"):
+    with caplog.at_level("WARNING", logger="xpnet.engine"):
         h = model.train(X, y, epochs=6, log_every=2)
     assert "the whole-step kernels did not run: RuntimeError: nvrtc: error" in caplog.text
     assert "trains layer by layer" in caplog.text

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -30,17 +29,16 @@ import numpy as np
 
 from . import presets, validate
 from .backend import to_numpy
-from .engine import lend, training_views, whole_step
+from .engine import train_step, training_views, whole_step
 from .engine.fused import GraphRun
-from .engine.step import Unavailable, WholeStep
+from .engine.step import WholeStep
 from .model import Model
 from .nn.losses import regularization_loss
 from .random import DropoutStream, Generator
-from .training import choose_graph, graph_problem
+from .training import step_table
 
 __all__ = ["ManyModels", "Streams"]
 
-log = logging.getLogger(__name__)
 
 #: Default budget for one block's (copies, n, hidden) float32 activation, in bytes.
 BLOCK_BYTES = 3 * 2**20
@@ -175,28 +173,10 @@ class ManyModels:
     def _step(self, k: int) -> Any:
         """Forward, backward and every update of block ``k`` (the optimizer's pre/post calls
         are the caller's): the output of the forward pass."""
-        model, (X, y), views, whole = (self.blocks[k], self.data[k], self.views[k],
-                                       self.wholes[k])
-        assert model.optimizer is not None
-        with lend(model.layers, views):
-            output = None
-            if whole is not None:  # forward and backward of every copy, three kernels
-                try:
-                    output = whole(X, y, model.optimizer)
-                except Unavailable as exc:
-                    log.warning("%s; the copies train layer by layer", exc)
-                    self.wholes[k] = None
-            if output is None:
-                output = model.forward(X, training=True)
-                model.backward(output, y)
-            used = self.wholes[k]  # None after a failed first step
-            if used is None or not used.updated:
-                model.optimizer.update_layers(model.trainable_layers)
+        (X, y) = self.data[k]
+        output, self.wholes[k] = train_step(self.blocks[k], self.views[k], self.wholes[k],
+                                            X, y)
         return output
-
-    def _arrays(self, k: int) -> list[Any]:
-        """The parameter arrays of block ``k`` (a graph's step writes them in place)."""
-        return [p for layer in self.blocks[k].trainable_layers for p in layer.params.values()]
 
     def _stepped(self, k: int) -> None:
         """After block ``k``'s step: the whole step's host streams follow the device."""
@@ -229,15 +209,13 @@ class ManyModels:
         return logs
 
     def _graphs(self, epochs: int, graph: Any) -> list[GraphRun | None]:
-        """The step table of each block whose step can read one (the whole-step engine,
-        :func:`xpnet.training.graph_problem` finding nothing), recorded as a CUDA graph
-        where :func:`xpnet.training.choose_graph` says so, as for one model."""
+        """The step table of each block whose run reads one, recorded as a CUDA graph where
+        it records (:func:`xpnet.training.step_table` decides, as for one model)."""
         out: list[GraphRun | None] = []
         for k, model in enumerate(self.blocks):
             kernels = model.fused_kernels()
-            record = choose_graph(model, kernels, graph, epochs)
-            if not record and (self.wholes[k] is None or
-                               graph_problem(model, kernels, None, False) is not None):
+            tabled, record = step_table(model, kernels, graph, epochs)
+            if not record and (not tabled or self.wholes[k] is None):
                 out.append(None)
                 continue
             assert model.optimizer is not None and kernels is not None
@@ -245,8 +223,7 @@ class ManyModels:
             out.append(GraphRun(
                 functools.partial(self._step, k), model.optimizer, kernels, self.b, epochs,
                 dtype, stepped=functools.partial(self._stepped, k),
-                arrays=functools.partial(self._arrays, k), fallback=graph == "auto",
-                record=record))
+                parameters=model.parameters, fallback=graph == "auto", record=record))
         return out
 
     def train(self, epochs: int, *, graph: bool | str = "auto") -> dict[str, Any]:

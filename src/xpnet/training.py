@@ -12,7 +12,6 @@ while explain mode records. The engines are lent for each training step only, so
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,10 +27,8 @@ from .nn.ops import Ops
 from .nn.optimizers import Optimizer, check_settings
 from .random import Generator
 
-log = logging.getLogger(__name__)
-
-__all__ = ["GRAPH_MIN_EPOCHS", "Callback", "History", "Trainable", "choose_graph",
-           "graph_problem", "train"]
+__all__ = ["GRAPH_MIN_EPOCHS", "Callback", "History", "Trainable", "graph_problem",
+           "step_table", "train"]
 
 
 class Trainable(Protocol):
@@ -172,11 +169,7 @@ def train(
     _check_parameters(model)
     kernels = model.fused_kernels()
     auto = graph == "auto"
-    graph = choose_graph(model, kernels, graph, epochs, batch_size, shuffle)
-    # the whole-step engine's full-batch runs read the optimizer's scalars from a step table
-    # (recorded or not), and so apply the update in its last kernel
-    tabled = graph or (graph_problem(model, kernels, batch_size, shuffle) is None and
-                       engine.whole_step_applies(model.ops, model.layers, model.loss, kernels))
+    tabled, graph = step_table(model, kernels, graph, epochs, batch_size, shuffle)
     assert model.accuracy is not None and model.optimizer is not None
     model.accuracy.init(y)
     run = _Run(model, X, y, n, batch_size, shuffle, log_before_update, callbacks)
@@ -260,29 +253,13 @@ class _Run:
                 self.tabled = engine.fused.GraphRun(
                     lambda: self.step(self.X, self.y), model.optimizer, kernels,
                     model.backend, epochs, dtype, stepped=self._stepped,
-                    arrays=lambda: [p for layer in model.trainable_layers
-                                    for p in layer.params.values()],
-                    fallback=auto, record=graph)
+                    parameters=model.parameters, fallback=auto, record=graph)
             yield
 
     def step(self, X: Any, y: Any) -> Any:
         """Forward, backward and every parameter's update (the optimizer's pre/post calls
         are the caller's): the output of the forward pass."""
-        model = self.model
-        assert model.optimizer is not None
-        with engine.lend(model.layers, self.views):
-            output = None
-            if self.whole is not None:  # forward and backward (and the update) as kernels
-                try:
-                    output = self.whole(X, y, model.optimizer)
-                except engine.step.Unavailable as exc:
-                    log.warning("%s; the model trains layer by layer", exc)
-                    self.whole = None
-            if output is None:
-                output = model.forward(X, training=True)
-                model.backward(output, y)
-            if self.whole is None or not self.whole.updated:
-                model.optimizer.update_layers(model.trainable_layers)
+        output, self.whole = engine.train_step(self.model, self.views, self.whole, X, y)
         return output
 
     def _stepped(self) -> None:
@@ -444,20 +421,27 @@ def _first_non_finite(model: Trainable, X: Any) -> str:
             "outputs this large is not")
 
 
-def choose_graph(model: Trainable, kernels: Any, graph: bool | str, epochs: int,
-                 batch_size: int | None = None, shuffle: bool = False) -> bool:
-    """Whether a run of ``epochs`` records its step as a CUDA graph: ``graph=True`` where a
-    replay can train the model (else a ValueError that says why), ``"auto"`` where it can
-    and the whole-step engine trains the model (its step calls no cuBLAS, which CuPy
-    refuses to record) for at least :data:`GRAPH_MIN_EPOCHS` epochs."""
+def step_table(model: Trainable, kernels: Any, graph: bool | str, epochs: int,
+               batch_size: int | None = None, shuffle: bool = False) -> tuple[bool, bool]:
+    """Whether a run of ``epochs`` reads the optimizer's scalars from a step table, and
+    whether it records its step as a CUDA graph: ``(tabled, record)``.
+
+    It records with ``graph=True`` where a replay can train the model (else a ValueError
+    that says why), and with ``"auto"`` where it can and the whole-step engine trains the
+    model (its step calls no cuBLAS, which CuPy refuses to record) for at least
+    :data:`GRAPH_MIN_EPOCHS` epochs. A recorded run has a table; so has every run of the
+    whole-step engine that a replay could train, so that its last kernel applies the
+    update."""
     problem = graph_problem(model, kernels, batch_size, shuffle)
+    whole = engine.whole_step_applies(model.ops, model.layers, model.loss, kernels)
     if graph == "auto":
-        return problem is None and epochs >= GRAPH_MIN_EPOCHS and \
-            engine.whole_step_applies(model.ops, model.layers, model.loss, kernels)
-    if graph and problem is not None:
+        record = problem is None and whole and epochs >= GRAPH_MIN_EPOCHS
+    elif graph and problem is not None:
         msg = f"graph=True cannot be used here: {problem}."
         raise ValueError(msg)
-    return bool(graph)
+    else:
+        record = bool(graph)
+    return record or (problem is None and whole), record
 
 
 def graph_problem(model: Trainable, kernels: Any, batch_size: int | None,

@@ -27,6 +27,7 @@ lends each layer the engine of its steps (:func:`training_views`).
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -37,8 +38,10 @@ from . import buffered, faithful, fused, masks, rules, step
 from .faithful import FaithfulOps
 
 __all__ = ["DROPOUT_MASKS", "buffered", "faithful", "for_model", "fused", "lend",
-           "mask_source", "masks", "rules", "step", "training_views", "whole_step",
-           "whole_step_applies"]
+           "mask_source", "masks", "rules", "step", "train_step", "training_views",
+           "whole_step", "whole_step_applies"]
+
+log = logging.getLogger(__name__)
 
 #: What ``Model(dropout_masks=...)`` accepts: ``"auto"`` (counter-based on CuPy, the host
 #: stream elsewhere and always in faithful mode), ``"host"`` or ``"counter"``.
@@ -115,6 +118,29 @@ def whole_step(base: Ops, layers: Sequence[Any], loss: Any, kernels: fused.Kerne
     shape = step.shape_for(list(layers), loss, base.masks, kernels)
     assert shape is not None
     return step.WholeStep(shape, base.backend, kernels, device_position=graph)
+
+
+def train_step(model: Any, views: Sequence[Ops], whole: step.WholeStep | None, X: Any,
+               y: Any) -> tuple[Any, step.WholeStep | None]:
+    """One training step of ``model`` (forward, backward and every update; the optimizer's
+    pre/post calls are the caller's): on the whole-step engine ``whole`` when there is one,
+    else layer by layer with ``views``. Returns the forward pass's output and the whole step
+    to use next: None once its kernels failed on their first step (the model is left as it
+    was, a warning is logged, and the layers compute this step and the next ones)."""
+    output = None
+    with lend(model.layers, views):
+        if whole is not None:  # forward and backward (and the update) as a few kernels
+            try:
+                output = whole(X, y, model.optimizer)
+            except step.Unavailable as exc:
+                log.warning("%s; the model trains layer by layer", exc)
+                whole = None
+        if output is None:
+            output = model.forward(X, training=True)
+            model.backward(output, y)
+        if whole is None or not whole.updated:
+            model.optimizer.update_layers(model.trainable_layers)
+    return output, whole
 
 
 @contextlib.contextmanager

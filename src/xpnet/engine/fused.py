@@ -65,13 +65,11 @@ class ScalarTable:
         #: values per scalar: 1, or one per model copy (many models' learning rates; every
         #: row has the same kinds of values, the first tells)
         self.copies = max((int(np.size(v)) for v in rows[0]), default=1) if rows else 1
-        flat = None
         if rows and self.copies == 1 and all(np.ndim(v) == 0 for v in rows[0]):
             flat = np.asarray(rows, dtype=np.float64).reshape(-1)  # numbers: one conversion
-        if flat is None:
-            flat = np.concatenate([self._flat(r) for r in rows]) if rows else np.zeros((0,))
-        if flat.size == 0:
-            flat = np.zeros((1,))
+        else:
+            flat = self._flat_rows(rows)
+        flat = flat if flat.size else np.zeros((1,))  # a kernel argument is never empty
         #: row ``t``, scalar ``j``, copy ``m`` is ``table[(t * width + j) * copies + m]`` (one
         #: axis: what a kernel indexes)
         self.table = backend.asarray(flat, dtype=dtype)
@@ -81,11 +79,12 @@ class ScalarTable:
         size = self.width * self.copies
         return slice(row * size, (row + 1) * size)
 
-    def _flat(self, values: Sequence[Any]) -> np.ndarray:
-        """A row's scalars, each repeated or spread over the copies."""
-        return np.concatenate([np.broadcast_to(np.asarray(v, dtype=np.float64).reshape(-1),
-                                               (self.copies,)) for v in values]) \
-            if values else np.zeros((0,))
+    def _flat_rows(self, rows: Sequence[Sequence[Any]]) -> np.ndarray:
+        """Rows of scalars in the table's layout, each scalar repeated or spread over the
+        copies."""
+        return np.array([np.broadcast_to(np.asarray(v, dtype=np.float64).reshape(-1),
+                                         (self.copies,)) for r in rows for v in r],
+                        dtype=np.float64).reshape(-1)
 
     def advance(self) -> None:
         """Move to the next row (recorded into the graph with the step)."""
@@ -96,7 +95,7 @@ class ScalarTable:
         was written: a callback set another learning rate), in one copy to the device."""
         if not rows:
             return
-        flat = np.concatenate([self._flat(r) for r in rows])
+        flat = self._flat_rows(rows)
         size = self.width * self.copies
         self.table[start * size:start * size + flat.size] = self.backend.asarray(
             flat, dtype=self.table.dtype)
@@ -328,8 +327,9 @@ class GraphRun:
     stepped : callable, optional
         Called after every epoch's step, however it ran: host state that a step moves on
         in device memory follows it here (the whole step's dropout position).
-    arrays : callable, optional
-        The arrays the recorded step reads and writes in place (the parameters).
+    parameters : callable, optional
+        The model's ``parameters`` (name to array): the arrays the recorded step reads and
+        writes in place.
     fallback : bool
         When recording fails, log why and run the remaining steps eagerly (``graph="auto"``)
         instead of raising.
@@ -341,20 +341,20 @@ class GraphRun:
     def __init__(self, step: Callable[[], Any], optimizer: Optimizer, kernels: Kernels,
                  backend: Backend, epochs: int, dtype: Any,
                  stepped: Callable[[], None] | None = None,
-                 arrays: Callable[[], Sequence[Any]] | None = None, fallback: bool = False,
+                 parameters: Callable[[], dict[str, Any]] | None = None,
+                 fallback: bool = False,
                  record: bool = True):
         rule = compile_rule(optimizer.rule())
         assert rule is not None  # checked by the trainer before
         self.step, self.optimizer, self.kernels, self.rule = step, optimizer, kernels, rule
-        self.stepped, self.arrays, self.fallback = stepped, arrays, fallback
+        self.stepped, self.parameters, self.fallback = stepped, parameters, fallback
         self.record = record
         self.epochs = epochs
         self.rows = self._coming(optimizer, epochs, pre_done=False)
         self.table = ScalarTable(backend, self.rows, dtype)
         self.launch: Callable[[], Any] | None = None
         self.recorded: list[int] = []  # the ids of the arrays the recorded step uses
-        self.done = 0  # steps run
-        self.eager_done = False
+        self.done = 0  # steps run (the first runs eagerly, to make buffers and state)
         self.failed: str | None = None  # why recording failed (then every step runs eagerly)
         #: set by the trainer when callbacks ran: the next epoch checks the optimizer's
         #: scalars against the table and the arrays against the recorded ones
@@ -390,7 +390,7 @@ class GraphRun:
         return output
 
     def _ids(self) -> list[int]:
-        return [id(a) for a in self.arrays()] if self.arrays is not None else []
+        return [id(a) for a in self.parameters().values()] if self.parameters else []
 
     def _record(self) -> None:
         try:
@@ -412,9 +412,8 @@ class GraphRun:
             if self.dirty:
                 self._refresh()
                 self.dirty = False
-            if not self.record or not self.eager_done or self.failed is not None:
+            if not self.record or self.done == 0 or self.failed is not None:
                 output = self._step()
-                self.eager_done = True
             else:
                 if self.launch is None:
                     self._record()
