@@ -59,6 +59,11 @@ def _versus_zero(s: Summary, up: str, down: str) -> str:
     return "within the noise of zero"
 
 
+def _p_cell(p: float) -> str:
+    """A p-value in a table's cell: ``0.015``, ``< 0.001`` or ``n/a``."""
+    return fmt_p(p).removeprefix("= ")
+
+
 def _paired_verdict(what: str, r: Paired, q: float, m: int) -> str:
     """How one seed-by-seed difference reads after Holm's correction over ``m`` tests."""
     d = r.diff
@@ -105,9 +110,9 @@ def _scan_section(doc: Document, t: Table, name: str, label: Any) -> None:
     doc.table(["from", "to", "seeds", "acc diff [95% CI]", "p", "Holm p", "detectable acc diff",
                "loss diff [95% CI]", "Holm p (loss)"],
               [[label(r["a"]), label(r["b"]), str(r["acc"].diff.n), fmt(r["acc"].diff, 4),
-                fmt_p(r["acc"].p).lstrip("= "), fmt_p(r["acc_holm"]).lstrip("= "),
+                _p_cell(r["acc"].p), _p_cell(r["acc_holm"]),
                 f"{r['acc'].mde:.4f}", fmt(r["loss"].diff, 4),
-                fmt_p(r["loss_holm"]).lstrip("= ")] for r in rows])
+                _p_cell(r["loss_holm"])] for r in rows])
 
 
 def _detects(r: Paired, what: str = "differences") -> str:
@@ -143,11 +148,11 @@ def _against_table(doc: Document, t: Table, label: Any, what: str) -> None:
         r = by.get(s["setting"])
         rows.append([label(s["setting"]), str(s["n"]), fmt(s["acc"]),
                      "reference" if r is None else fmt(r["acc"].diff, 4),
-                     "" if r is None else fmt_p(r["acc"].p).lstrip("= "),
-                     "" if r is None else fmt_p(r["acc_holm"]).lstrip("= "),
+                     "" if r is None else _p_cell(r["acc"].p),
+                     "" if r is None else _p_cell(r["acc_holm"]),
                      "" if r is None else f"{r['acc'].mde:.4f}", fmt(s["loss"]),
                      "reference" if r is None else fmt(r["loss"].diff, 4),
-                     "" if r is None else fmt_p(r["loss_holm"]).lstrip("= "),
+                     "" if r is None else _p_cell(r["loss_holm"]),
                      fmt(s["gap"].diff)])
     doc.table([what, "runs", "test acc", f"{label(ref)} minus this, per seed", "p", "Holm p",
                "detectable acc diff", "test loss", f"loss: {label(ref)} minus this",
@@ -395,7 +400,7 @@ def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
                 rows.append([str(a["test_samples"]), _sd(a["acc_sd"]), _sd(b["acc_sd"]),
                              _sd(b["binomial_sd"]), "n/a" if math.isnan(f.ratio) else
                              f"{f.ratio:.2f} [{f.ci_low:.2f}, {f.ci_high:.2f}]",
-                             fmt_p(f.p).lstrip("= ")])
+                             _p_cell(f.p)])
         doc.table(["test samples/class", "sd, book's spiral", "sd, i.i.d. points",
                    "binomial sd", "sd ratio book / i.i.d. [95% CI]", "F-test p"], rows)
     p = book.get("p", math.nan)
@@ -688,7 +693,7 @@ def regularizers_section(doc: Document, t: Table) -> None:
                 fmt(r["acc"]), fmt(r["loss"]), fmt(r["gap"]), fmt(r["overfit"], 4),
                 fmt(r["mean_abs"], 4), fmt(r["small"], 3),
                 fmt(r["acc_vs_book"].diff, 4) if "acc_vs_book" in r else "reference",
-                fmt_p(r["acc_holm"]).lstrip("= ") if "acc_holm" in r else ""] for r in rows])
+                _p_cell(r["acc_holm"]) if "acc_holm" in r else ""] for r in rows])
 
 
 # -- the why ---------------------------------------------------------------------------------
