@@ -38,8 +38,8 @@ from typing import Any  # noqa: E402
 
 import xpnet  # noqa: E402
 from xpnet.backend import resolve  # noqa: E402
+from xpnet.bench import harness  # noqa: E402
 from xpnet.engine import fused  # noqa: E402
-from xpnet.files import atomic_write_bytes  # noqa: E402
 from xpnet.nn import Adam, CategoricalCrossentropy, Dense, Dropout, ReLU, Softmax  # noqa: E402
 
 
@@ -106,10 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         times = time_it(graph, args.epochs, args.repeats)
         result[name] = {"median_us": round(statistics.median(times), 2),
                         "min_us": round(min(times), 2), "max_us": round(max(times), 2)}
-    text = json.dumps(result, indent=2)
-    print(text)
+    print(json.dumps(result, indent=2))
     if args.json:
-        atomic_write_bytes(args.json, (text + "\n").encode())
+        harness.save(result, args.json)
     return 0
 
 

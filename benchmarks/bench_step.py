@@ -47,10 +47,9 @@ import numpy as np  # noqa: E402
 
 import xpnet  # noqa: E402
 from xpnet.backend import resolve  # noqa: E402
-from xpnet.bench import workloads  # noqa: E402
+from xpnet.bench import harness, workloads  # noqa: E402
 from xpnet.bench.contenders import build_workload  # noqa: E402
 from xpnet.engine import fused, step  # noqa: E402
-from xpnet.files import atomic_write_bytes  # noqa: E402
 
 PARTS = ("forward", "backward", "reduce")
 
@@ -180,10 +179,9 @@ def main(argv: list[str] | None = None) -> int:
             w = w.resized(samples_per_class=args.samples_per_class)
         result["cases"][name] = measure(w, args.device, args.epochs, args.graph_epochs,
                                         kernels)
-    text = json.dumps(result, indent=2)
-    print(text)
+    print(json.dumps(result, indent=2))
     if args.json:
-        atomic_write_bytes(args.json, (text + "\n").encode())
+        harness.save(result, args.json)
     return 0
 
 
