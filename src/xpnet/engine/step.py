@@ -486,6 +486,7 @@ class WholeStep:
         self.ready: set[str | None] = set()
         #: whether the last step also applied the optimizer's update (see :meth:`__call__`)
         self.updated = False
+        self._updating: dict[str, Any] = {}  # the reduce kernel that applies each rule
         self._buffers: dict[tuple[str, tuple[int, ...]], Any] = {}
         self._targets: tuple[Any, Any] | None = None
         self._inputs: tuple[Any, Any] | None = None
@@ -647,7 +648,10 @@ class WholeStep:
                       for k in rule.state]
             # the kernel takes the states group by group, in the rule's order (see
             # reduce_source): W1's, then b1's, ...
-            reduce = compiled(shape, self.module, self.device_position, rule)[2]
+            reduce = self._updating.get(rule.name)
+            if reduce is None:  # made once per rule, not per step (its key is the source)
+                reduce = self._updating[rule.name] = compiled(
+                    shape, self.module, self.device_position, rule)[2]
             self.launch("reduce", reduce, part, np.int64(blocks), penalty, table.table,
                         table.counter, np.int64(table.copies), *grads, position, *params,
                         *states, size=copies * size)
