@@ -209,17 +209,15 @@ def build_workload(m: Model, w: Workload) -> Model:
 def _xpnet(w: Workload, X: np.ndarray, y: np.ndarray, seed: Any, device: str = "cpu",
            fast: bool | None = None, graph: bool = False) -> Run:
     backend = XPNET_BACKEND[device]
-    if fast is False:
-        m = Model(backend=backend, seed=seed, fast=False)
-    elif fast:
-        try:
-            m = Model(backend=backend, seed=seed, fast=True)
-        except TypeError as exc:  # this xpnet has no fast= (BackendError is a TypeError too)
-            msg = f"Model(backend={backend!r}, fast=True) is not available: " \
-                  f"{type(exc).__name__}: {exc}"
-            raise Unavailable(msg) from exc
-    else:
-        m = Model(backend=backend, seed=seed)
+    try:  # fast None: the defaults
+        m = Model(backend=backend, seed=seed) if fast is None else \
+            Model(backend=backend, seed=seed, fast=fast)
+    except TypeError as exc:  # this xpnet has no fast= (BackendError is a TypeError too)
+        if fast is None:
+            raise
+        msg = f"Model(backend={backend!r}, fast={fast}) is not available: " \
+              f"{type(exc).__name__}: {exc}"
+        raise Unavailable(msg) from exc
     build_workload(m, w)
     if device != "cpu":  # onto the device once, outside every timed region
         X = m.backend.asarray(X, dtype=m.backend.xp.float32)
@@ -234,7 +232,8 @@ def _xpnet(w: Workload, X: np.ndarray, y: np.ndarray, seed: Any, device: str = "
                 history = m.train(X, y, epochs=epochs, log_every=LOG_EVERY, graph=True)
             except (TypeError, ValueError) as exc:
                 # no graph= in this xpnet (TypeError), or a model it refuses to record
-                # (ValueError: Dropout); on a later call, a real failure
+                # (ValueError: Dropout outside the whole-step engine); on a later call, a
+                # real failure
                 if state["calls"]:
                     raise
                 msg = f"train(graph=True) is not available: {type(exc).__name__}: {exc}"
@@ -277,8 +276,8 @@ def xpnet_layered(w: Workload, X: np.ndarray, y: np.ndarray, device: str = "cpu"
 
 def xpnet_graph(w: Workload, X: np.ndarray, y: np.ndarray, device: str = "cpu") -> Run:
     """``xpnet_fast`` trained with ``train(..., graph=True)`` (logging as the others): each call
-    records one training step as a CUDA graph and replays it (no Dropout: its masks are
-    drawn on the host)."""
+    records one training step as a CUDA graph and replays it (Dropout included: the
+    whole-step engine keeps the masks' position on the device)."""
     _gpu_only("xpnet_graph", device)
     return _xpnet(w, X, y, seed=0, device=device, fast=True, graph=True)
 
