@@ -159,8 +159,10 @@ class ManyModels:
             part = models[lo:lo + self.block]
             stacked = _stack(part)
             self.blocks.append(stacked)
-            self.data.append((xp.stack([d[0] for d in data[lo:lo + self.block]]),
-                              xp.stack([d[1] for d in data[lo:lo + self.block]])))
+            # each copy's data as Model.train converts them (the model's dtype and device)
+            pairs = [m.convert_data(X, y) for m, (X, y) in zip(part, data[lo:lo + self.block],
+                                                               strict=True)]
+            self.data.append((xp.stack([X for X, _ in pairs]), xp.stack([y for _, y in pairs])))
             # the fused updates where the models have them (CuPy), with a learning rate per copy
             self.views.append(training_views(stacked.ops, stacked.layers, stacked.loss,
                                              stacked.fused_kernels()))

@@ -489,7 +489,6 @@ class WholeStep:
         self._updating: dict[str, Any] = {}  # the reduce kernel that applies each rule
         self._buffers: dict[tuple[str, tuple[int, ...]], Any] = {}
         self._targets: tuple[Any, Any] | None = None
-        self._inputs: tuple[Any, Any] | None = None
         self._penalties: dict[tuple[float, ...], Any] = {}
         self._keys: tuple[tuple[int, ...], Any] | None = None
 
@@ -500,15 +499,6 @@ class WholeStep:
             out = self._buffers[key] = self.xp.empty(shape, dtype=dtype,
                                                      device=self.backend.device)
         return out
-
-    def inputs(self, X: Any, dtype: Any) -> Any:
-        """``X`` as a C-contiguous array of the parameters' dtype (converted once while the
-        same array comes back: many models' stacked data may be of another dtype)."""
-        if X.dtype == dtype and X.flags.c_contiguous:
-            return X
-        if self._inputs is None or self._inputs[0] is not X:
-            self._inputs = (X, self.backend.native.ascontiguousarray(X, dtype=dtype))
-        return self._inputs[1]
 
     def targets(self, y: Any, X: Any, dtype: Any) -> Any:
         """``y`` as one-hot rows of the model's dtype (labels converted once while the same
@@ -609,7 +599,7 @@ class WholeStep:
         first, second = shape.first, shape.second
         W1, b1, W2, b2 = first.W, first.b, second.W, second.b
         dtype = W1.dtype
-        X = self.inputs(X, dtype)
+        X = self.backend.native.ascontiguousarray(X)  # of the parameters' dtype (convert_data)
         lead = tuple(X.shape[:-2])  # (copies,) for many models
         copies, n = math.prod(lead), int(X.shape[-2])
         if copies > 1 and not self.device_position:
