@@ -5,6 +5,7 @@
     nox -s tests_slow                       # the full-length faithful runs (minutes)
     nox -s lint typecheck docs examples     # what a pull request should pass
     nox -s bench                            # the quick benchmark suite (xpnet bench)
+    nox -s kernels                          # the CUDA kernels compiled by NVRTC, no GPU
 
 Each session gets a plain ``venv`` with pip (no uv or conda needed, which keeps it working
 where only a package index, or a local wheel folder, is reachable). Add ``-r`` to reuse the
@@ -25,6 +26,7 @@ nox.options.sessions = [
     "tests(backend='torch')",
     "tests(backend='cupy')",
     "tests(backend='jax')",
+    "kernels",
     "lint",
     "typecheck",
     "docs",
@@ -60,6 +62,22 @@ def tests(session: nox.Session, backend: str) -> None:
     session.install("-e", f".[{extras}]")
     success = [0, NO_TESTS_COLLECTED] if backend == "cupy" else [0]
     session.run("pytest", "-m", "not slow", *session.posargs, env=env, success_codes=success)
+
+
+#: CuPy and NVRTC for :func:`kernels` (CuPy's code generation and compiler; no GPU needed).
+NVRTC = ["cupy-cuda13x==14.2.*", "nvidia-cuda-nvrtc==13.*"]
+#: The tests that run the engines' CUDA kernel sources (compiled for the host, and by NVRTC).
+KERNEL_TESTS = ["tests/test_nvrtc.py", "tests/test_engine_step.py",
+                "tests/test_engine_fused.py", "tests/test_counter_dropout.py"]
+
+
+@nox.session
+def kernels(session: nox.Session) -> None:
+    """The engines' CUDA kernels as CuPy generates them, compiled by NVRTC for the GPU, on a
+    machine without one (the tests that run their source on the host, with the check on)."""
+    session.install("-e", ".[test]", *NVRTC)
+    session.run("pytest", *KERNEL_TESTS, *session.posargs,
+                env={**ENV, "XPNET_REQUIRE_NVRTC": "1", "XPNET_TEST_BACKENDS": "numpy"})
 
 
 @nox.session

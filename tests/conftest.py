@@ -63,14 +63,28 @@ def np_backend():
     return resolve("numpy")
 
 
+@pytest.fixture(scope="session")
+def nvrtc_check():
+    """An :class:`_host_kernels.NvrtcCheck` where CuPy and NVRTC are installed, else None;
+    with ``XPNET_REQUIRE_NVRTC=1`` (CI's kernel pass) its absence fails the tests instead."""
+    from _host_kernels import NvrtcCheck
+
+    check = NvrtcCheck.available()
+    if check is None and os.environ.get("XPNET_REQUIRE_NVRTC") == "1":
+        pytest.fail(f"XPNET_REQUIRE_NVRTC=1, but NVRTC cannot compile CuPy's kernels here "
+                    f"({NvrtcCheck.why_not}); pip install cupy-cuda13x nvidia-cuda-nvrtc")
+    return check
+
+
 @pytest.fixture(scope="module")
-def host_cupy(tmp_path_factory):
-    """A stand-in for CuPy whose kernels are compiled for the host (``_host_kernels``)."""
+def host_cupy(tmp_path_factory, nvrtc_check):
+    """A stand-in for CuPy whose kernels are compiled for the host (``_host_kernels``); where
+    CuPy and NVRTC are installed, each kernel's CuPy source is also compiled for the GPU."""
     from _host_kernels import CXX, HostCupy
 
     if CXX is None:
         pytest.skip("no C++ compiler to compile the CUDA kernel's source for the host")
-    return HostCupy(str(tmp_path_factory.mktemp("kernel")))
+    return HostCupy(str(tmp_path_factory.mktemp("kernel")), nvrtc=nvrtc_check)
 
 
 @pytest.fixture

@@ -114,6 +114,59 @@ def test_each_rule_gives_the_generic_update_bit_for_bit(name, dtype):
         np.testing.assert_array_equal(s_fused[k], s_generic[k], err_msg=k)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_each_rules_cuda_kernel_gives_the_generic_bits_compiled_for_the_host(host_cupy, name,
+                                                                           dtype):
+    # the CUDA kernel's source (fused.update_kernel), compiled by the host's C++ compiler
+    kernels = fast.CupyKernels(resolve("numpy"), module=host_cupy)
+    (p_fused, s_fused), (p_generic, s_generic) = run_rule(name, kernels, (5, 7), dtype, 30)
+    np.testing.assert_array_equal(p_fused, p_generic)
+    for k in s_fused:
+        np.testing.assert_array_equal(s_fused[k], s_generic[k], err_msg=k)
+
+
+@pytest.mark.parametrize("copies", [1, 3])
+def test_the_table_kernel_reads_each_copys_scalars_of_the_counters_row(host_cupy, copies):
+    # a graph run's kernel: the scalars of row counter[0], one value per model copy, read on
+    # the device; the reference reads the same table on the host
+    rule = compile_rule(Adam().rule())
+    rng = np.random.default_rng(5)
+    steps, shape = 4, (copies, 4, 6)
+    rows = [[rng.uniform(0.5, 1.5, copies) if copies > 1 else rng.uniform(0.5, 1.5)
+             for _ in rule.scalars] for _ in range(steps)]
+    runs = []
+    for kernels in (fast.CupyKernels(resolve("numpy"), module=host_cupy),
+                    fast.Kernels(resolve("numpy"))):
+        kernels.table = fast.ScalarTable(resolve("numpy"), rows, np.float32)
+        p, m, v = (np.ones(shape, np.float32) for _ in range(3))
+        grads = np.random.default_rng(6).standard_normal((steps, *shape)).astype(np.float32)
+        for g in grads:
+            kernels.update(rule, (0.0,) * len(rule.scalars), p, g, [m, v])
+            kernels.table.advance()
+        runs.append((p, m, v))
+    for on_device, reference in zip(*runs, strict=True):
+        np.testing.assert_array_equal(on_device, reference)
+    # each copy's values were read: a copy alone gives its own slice's result
+    if copies > 1:
+        assert not np.array_equal(runs[0][0][0], runs[0][0][1])
+
+
+def test_per_copy_scalars_broadcast_over_the_copies_without_a_table(host_cupy):
+    # many models' eager updates: a learning rate per copy, uploaded as a (copies, 1, 1) array
+    rule = compile_rule(SGD(momentum=0.9).momentum_update)
+    lr = np.array([0.1, 0.2, 0.4]).reshape(-1, 1, 1)
+    outs = []
+    for kernels in (fast.CupyKernels(resolve("numpy"), module=host_cupy),
+                    fast.Kernels(resolve("numpy"))):
+        p, u = np.zeros((3, 2, 2), np.float32), np.ones((3, 2, 2), np.float32)
+        kernels.update(rule, (0.5, lr), p, np.ones((3, 2, 2), np.float32), [u])
+        outs.append((p, u))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+    np.testing.assert_allclose(outs[0][0][:, 0, 0], 0.5 - lr.ravel(), rtol=1e-6)
+
+
 def test_a_compiled_rule_hoists_every_scalar_and_assigns_its_outputs():
     rule = compile_rule(Adam().update)
     # the state and p are assigned; m_hat, v_hat and step are declared temporaries in C

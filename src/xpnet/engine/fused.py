@@ -161,17 +161,40 @@ class Kernels:
         return step
 
 
+def update_kernel(module: Any, rule: UpdateRule, table: bool) -> Any:
+    """``rule`` as one in-place elementwise kernel made by ``module`` (CuPy; in the tests, a
+    stand-in that compiles the source for the host). Its inputs are ``g`` and the rule's
+    scalars, or with ``table`` the step table (:class:`ScalarTable`) with the counter of its
+    row, the parameter's size per model copy and the number of copies; its outputs ``p`` and
+    the state, updated in place. Compiled with ``--fmad=false``: no ``a * b + c`` contracted
+    into one rounding, so it gives the generic path's bits."""
+    if table:  # the row of the step, each scalar's value for this element's copy
+        ins = "T g, raw T table, raw int32 counter, int64 per, int64 copies"
+        width = len(rule.scalars)
+        prefix = "const long long xpnet_m = copies > 1 ? (long long)i / per : 0; " + \
+            "".join(f"const T {name} = table[((long long)counter[0] * {width} + {j}) "
+                    f"* copies + xpnet_m]; " for j, name in enumerate(rule.scalars))
+    else:
+        ins = ", ".join(["T g", *(f"T {name}" for name in rule.scalars)])
+        prefix = ""
+    outs = ", ".join(f"T {name}" for name in ("p", *rule.state))
+    return module.ElementwiseKernel(ins, outs, prefix + rule.c, name=f"xpnet_{rule.name}",
+                                    options=("--fmad=false",))
+
+
 class CupyKernels(Kernels):
-    """The CUDA fused kernels and graphs, with CuPy."""
+    """The CUDA fused kernels and graphs, with CuPy (``module``: CuPy, or in the tests a
+    stand-in for its ``ElementwiseKernel``)."""
 
     name = "cupy"
 
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, module: Any = None):
         super().__init__(backend)
-        import cupy
+        if module is None:
+            import cupy as module
 
-        self._cupy = cupy
-        self.elementwise = cupy
+        self._cupy = module
+        self.elementwise = module
         self._compiled: dict[tuple[str, bool], Any] = {}
         self._pool: Any = None  # the capture's private memory pool, kept with the model
         self._stream: Any = None
@@ -181,19 +204,7 @@ class CupyKernels(Kernels):
         key = (rule.name, table)
         kernel = self._compiled.get(key)
         if kernel is None:
-            if table:  # the row of the step, each scalar's value for this element's copy
-                ins = "T g, raw T table, raw int32 counter, int64 per, int64 copies"
-                width = len(rule.scalars)
-                prefix = "const long long xpnet_m = copies > 1 ? (long long)i / per : 0; " + \
-                    "".join(f"const T {name} = table[((long long)counter[0] * {width} + {j}) "
-                            f"* copies + xpnet_m]; " for j, name in enumerate(rule.scalars))
-            else:
-                ins = ", ".join(["T g", *(f"T {name}" for name in rule.scalars)])
-                prefix = ""
-            outs = ", ".join(f"T {name}" for name in ("p", *rule.state))
-            kernel = self._compiled[key] = self._cupy.ElementwiseKernel(
-                ins, outs, prefix + rule.c, name=f"xpnet_{rule.name}",
-                options=("--fmad=false",))
+            kernel = self._compiled[key] = update_kernel(self._cupy, rule, table)
         return kernel
 
     def update(self, rule: UpdateRule, scalars: Sequence[Any], p: Any, g: Any,
