@@ -201,6 +201,17 @@ def set_optimizer(**values):
     (set_optimizer(learning_rate=-1.0), ["the key 'optimizer'", "also ['learning_rate']"]),
     (lambda m, a: m["optimizer"].pop("iterations"), ["'optimizer.iterations'",
                                                      "no such key"]),
+    (set_key("dropout_masks", "gpu"), ["'dropout_masks'", "['host', 'counter']", "'gpu'"]),
+    (set_key("dropout_masks", 1), ["'dropout_masks'", "a string", "1 (int)"]),
+    (lambda m, a: m.update(precision="nnfs", dropout_masks="counter"),
+     ["'dropout_masks'", "'host' in faithful mode", "'counter'"]),
+    (lambda m, a: m["layers"][2]["stream"].update(position=-1),
+     ["'layers[2].stream.position'", "an integer in [0,", "-1"]),
+    (lambda m, a: m["layers"][2]["stream"].update(key="k"),
+     ["'layers[2].stream.key'", "an integer", "'k' (str)"]),
+    (lambda m, a: m["layers"][2]["stream"].update(key=2**64), ["'layers[2].stream.key'"]),
+    (lambda m, a: m["layers"][2].__setitem__("stream", 5),
+     ["'layers[2].stream'", "an object {'key'"]),
 ])
 def test_a_broken_description_or_array_is_named_with_the_fix(good, tmp_path, edit, fragments):
     path = edited(good, tmp_path, edit)

@@ -44,19 +44,68 @@ def test_save_on_any_backend_load_on_numpy_keeps_every_array(tmp_path, backend):
                 np.testing.assert_array_equal(again.optimizer_state[name][slot], host(value))
 
 
-def test_training_resumes_exactly_after_a_save(tmp_path):
+@pytest.mark.parametrize("masks", ["host", "counter"])
+def test_training_resumes_exactly_after_a_save(tmp_path, masks):
     X, y = xpnet.datasets.spiral(30, 3, seed=0)
-    straight = classifier("numpy", dropout=0.1)
+    straight = classifier("numpy", dropout=0.1, dropout_masks=masks)
     straight.train(X, y, epochs=20)
     straight.train(X, y, epochs=10)
 
-    first = classifier("numpy", dropout=0.1)
+    first = classifier("numpy", dropout=0.1, dropout_masks=masks)
     first.train(X, y, epochs=20)
     first.save(tmp_path / "half")  # .npz is appended
     resumed = xpnet.Model.load(tmp_path / "half.npz")
+    # the masks come from where they came from; a counter stream goes on from its position
+    assert resumed.dropout_masks == masks
+    assert resumed.layers[2].rng.position == first.layers[2].rng.position
     resumed.train(X, y, epochs=10)
     for a, b in zip(straight.parameters().values(), resumed.parameters().values(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_counter_masks_resume_on_another_backend(tmp_path, backend):
+    # counter-based masks are the same bits on every backend: a run saved on one goes on
+    # elsewhere with the masks it would have drawn
+    X, y = xpnet.datasets.spiral(30, 3, seed=0)
+    straight = classifier("numpy", dropout=0.1, dropout_masks="counter")
+    straight.train(X, y, epochs=30)
+    first = classifier("numpy", dropout=0.1, dropout_masks="counter")
+    first.train(X, y, epochs=20)
+    first.save(tmp_path / "m.npz")
+    resumed = xpnet.Model.load(tmp_path / "m.npz", backend=backend)
+    masks = []
+    resumed.layers[2].rng.next_counter = _recording(resumed.layers[2].rng, masks)
+    resumed.train(backend.asarray(X), backend.asarray(y), epochs=10)
+    assert [p for _, p in masks] == list(range(20, 30))
+    assert {k for k, _ in masks} == {straight.layers[2].rng.key}
+    for a, b in zip(straight.parameters().values(), resumed.parameters().values(), strict=True):
+        np.testing.assert_allclose(host(b), a, rtol=1e-4, atol=1e-6)
+
+
+def _recording(stream, seen):
+    taken = stream.next_counter
+
+    def next_counter():
+        seen.append(taken())
+        return seen[-1]
+    return next_counter
+
+
+def test_files_without_mask_sources_load_as_before(tmp_path):
+    # files written before the mask source and the streams were saved
+    model = classifier("numpy", dropout=0.1, dropout_masks="counter")
+    model.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(arrays.pop("xpnet.json").tobytes())
+    del meta["dropout_masks"]
+    for layer in meta["layers"]:
+        layer.pop("stream", None)
+    np.savez(tmp_path / "old.npz", **arrays,
+             **{"xpnet.json": np.frombuffer(json.dumps(meta).encode(), np.uint8)})
+    old = xpnet.Model.load(tmp_path / "old.npz")
+    assert old.dropout_masks == "host" and old.layers[2].rng.position == 0
+    assert xpnet.Model.load(tmp_path / "m.npz", dropout_masks="host").dropout_masks == "host"
 
 
 def test_save_file_is_plain_npz_without_pickle(tmp_path):

@@ -14,8 +14,8 @@ from xpnet.nn.losses import BinaryCrossentropy, CategoricalCrossentropy, MeanSqu
 from xpnet.nn.optimizers import SGD, Adam
 
 
-def classifier(backend, seed=0, hidden=16, dropout=0.0, lr=0.02):
-    model = xpnet.Model(backend=backend, seed=seed)
+def classifier(backend, seed=0, hidden=16, dropout=0.0, lr=0.02, **options):
+    model = xpnet.Model(backend=backend, seed=seed, **options)
     model.add(Dense(2, hidden, weight_l2=5e-4, bias_l2=5e-4))
     model.add(ReLU())
     if dropout:

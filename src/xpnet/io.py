@@ -2,8 +2,10 @@
 
 The file holds every parameter (``layers.{i}.{name}``), the optimizer state
 (``optimizer.{i}.{name}.{state}``) and, under the key ``xpnet.json``, a JSON document with
-the architecture, loss, accuracy, optimizer settings and step count, precision policy and
-the random stream's state. Nothing is pickled, and a model saved on one backend loads on
+the architecture, loss, accuracy, optimizer settings and step count, precision policy, the
+random stream's state, where the dropout masks come from and each Dropout layer's
+counter-based stream (its key and how many masks it drew), so that training resumes with the
+masks it would have drawn. Nothing is pickled, and a model saved on one backend loads on
 any other. Writes are atomic (:func:`xpnet.files.atomic_write_bytes`): an interrupted save never
 leaves a torn file, nor, on Linux, a temporary one.
 
@@ -37,7 +39,7 @@ from .nn.losses import Loss
 from .nn.metrics import Accuracy
 from .nn.ops import Ops
 from .nn.optimizers import Optimizer
-from .random import Generator
+from .random import DropoutStream, Generator
 
 __all__ = ["DTYPES", "FORMAT", "PRECISIONS", "VERSION", "SavedModel", "atomic_write_bytes",
            "read_model_file", "save_model"]
@@ -50,10 +52,21 @@ _META = "xpnet.json"
 PRECISIONS = ("default", "nnfs")
 #: The dtypes a model's parameters can have.
 DTYPES = ("float32", "float64")
+#: Where a saved model's dropout masks came from (``Model.dropout_masks``).
+MASK_SOURCES = ("host", "counter")
 
 
 def _describe(obj: Any) -> dict[str, Any]:
     return {"class": type(obj).__name__, "config": obj.get_config()}
+
+
+def _describe_layer(layer: Layer) -> dict[str, Any]:
+    """A layer's class and config, and a Dropout layer's counter-based stream."""
+    spec = _describe(layer)
+    stream = getattr(layer, "rng", None)
+    if isinstance(stream, DropoutStream):
+        spec["stream"] = {"key": stream.key, "position": stream.position}
+    return spec
 
 
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
@@ -68,7 +81,7 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
             msg = (f"cannot save layer {layer!r}: only subclasses of xpnet.layers.Layer can "
                    "be saved.")
             raise TypeError(msg)
-        layers.append(_describe(layer))
+        layers.append(_describe_layer(layer))
         for name, p in getattr(layer, "params", {}).items():
             arrays[f"layers.{i}.{name}"] = to_numpy(p)
         for name, state in getattr(layer, "optimizer_state", {}).items():
@@ -85,6 +98,7 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
         "accuracy": _describe(model.accuracy) if model.accuracy is not None else None,
         "optimizer": None,
         "rng": model.rng.get_state(),
+        "dropout_masks": model.dropout_masks,
     }
     if model.optimizer is not None:
         meta["optimizer"] = {
@@ -183,6 +197,8 @@ _SCHEMA: dict[str, tuple[type, ...]] = {
     "dtype": (str,), "layers": (list,), "loss": (dict, type(None)),
     "accuracy": (dict, type(None)), "optimizer": (dict, type(None)), "rng": (dict,),
 }
+#: Keys a file may lack (files written before they were added).
+_OPTIONAL: dict[str, tuple[type, ...]] = {"dropout_masks": (str,)}
 _JSON_TYPES = {str: "a string", int: "an integer", float: "a number", list: "a list",
                dict: "an object", type(None): "null"}
 
@@ -228,14 +244,22 @@ def _read_description(path: Path, archive: zipfile.ZipFile,
                      "Upgrade xpnet to read it: pip install --upgrade xpnet.")
     for key, kinds in _SCHEMA.items():
         _typed(path, meta, key, kinds)
-    extra = sorted(set(meta) - set(_SCHEMA))
+    for key, kinds in _OPTIONAL.items():
+        if key in meta:
+            _typed(path, meta, key, kinds)
+    extra = sorted(set(meta) - set(_SCHEMA) - set(_OPTIONAL))
     if extra:
-        raise _error(path, "the description", f"only the keys {sorted(_SCHEMA)}",
+        raise _error(path, "the description",
+                     f"only the keys {sorted(_SCHEMA)} and {sorted(_OPTIONAL)}",
                      f"also {extra}")
-    for key, allowed in (("precision", PRECISIONS), ("dtype", DTYPES)):
-        if meta[key] not in allowed:
+    for key, allowed in (("precision", PRECISIONS), ("dtype", DTYPES),
+                         ("dropout_masks", MASK_SOURCES)):
+        if key in meta and meta[key] not in allowed:
             raise _error(path, f"the key {key!r}", f"one of {list(allowed)}",
                          _short(meta[key]))
+    if meta["precision"] == "nnfs" and meta.get("dropout_masks") == "counter":
+        raise _error(path, "the key 'dropout_masks'", "'host' in faithful mode (precision "
+                     "'nnfs' draws the book's masks from the host stream)", "'counter'")
     try:
         Generator(0).set_state(meta["rng"])
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
@@ -299,6 +323,9 @@ class SavedModel:
                     state.setdefault(name, {})[slot] = b.asarray(value)
             if state:
                 layer.optimizer_state = state  # type: ignore[attr-defined]
+            stream = self.meta["layers"][i].get("stream")
+            if stream is not None and isinstance(getattr(layer, "rng", None), DropoutStream):
+                layer.rng.key, layer.rng.position = stream["key"], stream["position"]
         # the rng was advanced by building the layers: restore the saved stream (keeping the
         # count of counter-based keys its Dropout layers took, so that no later layer of
         # this model repeats one)
@@ -314,7 +341,9 @@ def _components(path: Path, meta: dict[str, Any]) -> tuple[list[Layer], Any, Any
         if not isinstance(spec, dict):
             raise _error(path, f"the key 'layers[{i}]'", "an object {'class', 'config'}",
                          _short(spec))
-        layers.append(_make(path, Layer.registry, spec, f"layers[{i}]."))
+        layers.append(_make(path, Layer.registry, spec, f"layers[{i}].", ("stream",)))
+        if "stream" in spec:
+            _check_stream(path, spec["stream"], f"layers[{i}].stream")
     loss = accuracy = optimizer = None
     if meta["loss"] is not None:
         loss = _make(path, Loss.registry, meta["loss"], "loss.")
@@ -336,6 +365,19 @@ def _components(path: Path, meta: dict[str, Any]) -> tuple[list[Layer], Any, Any
                          "a finite number >= 0", repr(lr))
         optimizer.iterations, optimizer.current_learning_rate = iterations, float(lr)
     return layers, loss, optimizer, accuracy
+
+
+def _check_stream(path: Path, stream: Any, where: str) -> None:
+    """A Dropout layer's counter-based stream: ``{"key", "position"}``, a 64-bit key and a
+    count of masks drawn."""
+    expected = "an object {'key': a 64-bit key, 'position': masks drawn, >= 0}"
+    if not isinstance(stream, dict) or set(stream) != {"key", "position"}:
+        raise _error(path, f"the key {where!r}", expected, _short(stream))
+    for name, bound in (("key", 2**64), ("position", 2**63)):
+        value = _typed(path, stream, name, (int,), f"{where}.")
+        if not 0 <= value < bound:
+            raise _error(path, f"the key {where + '.' + name!r}", f"an integer in [0, {bound})",
+                         _short(value))
 
 
 def _parameter_shapes(layer: Layer, dtype: str) -> dict[str, tuple[int, ...]]:

@@ -445,11 +445,19 @@ class Model:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, backend: Any = None,
-             device: Any = None) -> Model:
-        """Read a model written by :meth:`save`, onto ``backend`` (NumPy by default)."""
+             device: Any = None, dropout_masks: str | None = None) -> Model:
+        """Read a model written by :meth:`save`, onto ``backend`` (NumPy by default).
+
+        Its dropout masks come from where the saved model's came from (and each Dropout
+        layer's counter-based stream goes on from where it was), so that training resumes
+        as if it had not stopped, on any backend; ``dropout_masks`` chooses otherwise (as
+        ``Model(dropout_masks=...)``; files from before masks were saved: ``"auto"``)."""
         saved = io.read_model_file(path)
+        if dropout_masks is None:
+            dropout_masks = saved.meta.get("dropout_masks", "auto")
         model = cls(backend=backend or "numpy", device=device, seed=0,
-                    precision=saved.meta["precision"], dtype=saved.meta.get("dtype", "float32"))
+                    precision=saved.meta["precision"], dtype=saved.meta.get("dtype", "float32"),
+                    dropout_masks=dropout_masks)
         saved.restore(model)
         return model
 
