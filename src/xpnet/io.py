@@ -323,9 +323,10 @@ class SavedModel:
                     state.setdefault(name, {})[slot] = b.asarray(value)
             if state:
                 layer.optimizer_state = state  # type: ignore[attr-defined]
-            stream = self.meta["layers"][i].get("stream")
-            if stream is not None and isinstance(getattr(layer, "rng", None), DropoutStream):
-                layer.rng.key, layer.rng.position = stream["key"], stream["position"]
+            saved = self.meta["layers"][i].get("stream")
+            stream = getattr(layer, "rng", None)
+            if saved is not None and isinstance(stream, DropoutStream):
+                stream.key, stream.position = saved["key"], saved["position"]
         # the rng was advanced by building the layers: restore the saved stream (keeping the
         # count of counter-based keys its Dropout layers took, so that no later layer of
         # this model repeats one)

@@ -191,8 +191,9 @@ class CupyKernels(Kernels):
     def __init__(self, backend: Backend, module: Any = None):
         super().__init__(backend)
         if module is None:
-            import cupy as module
+            import cupy
 
+            module = cupy
         self._cupy = module
         self.elementwise = module
         self._compiled: dict[tuple[str, bool], Any] = {}
