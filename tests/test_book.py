@@ -182,6 +182,61 @@ def test_softmax_with_crossentropy_sets_output_and_the_joint_gradient():
     np.testing.assert_allclose(combined.dinputs, combined.output - [[1, 0, 0]])
 
 
+def test_chapter_9s_separate_gradient_check_differentiates_the_outputs_it_sets():
+    # the book sets a softmax's output by hand, then runs its backward pass on it
+    outputs = np.array([[0.7, 0.1, 0.2], [0.1, 0.5, 0.4], [0.02, 0.9, 0.08]])
+    targets = np.array([0, 1, 1])
+    combined = book.Activation_Softmax_Loss_CategoricalCrossentropy()
+    combined.backward(outputs, targets)
+    activation, loss = book.Activation_Softmax(), book.Loss_CategoricalCrossentropy()
+    activation.output = outputs
+    loss.backward(outputs, targets)
+    activation.backward(loss.dinputs)
+    np.testing.assert_allclose(host(activation.dinputs), host(combined.dinputs), atol=1e-12)
+    np.testing.assert_allclose(host(activation.dinputs)[0], [-0.1, 1 / 30, 2 / 30])
+    # and after a forward pass, the output it computed (a sigmoid likewise)
+    activation.forward(np.array([[0.0, np.log(2.0)]]))
+    activation.backward(np.array([[1.0, 0.0]]))
+    np.testing.assert_allclose(host(activation.dinputs), [[2 / 9, -2 / 9]])
+    sigmoid = book.Activation_Sigmoid()
+    sigmoid.output = np.array([[0.25]])
+    sigmoid.backward(np.array([[1.0]]))
+    np.testing.assert_allclose(host(sigmoid.dinputs), [[0.25 * 0.75]])
+
+
+def test_a_scripts_own_numpy_draws_come_from_the_books_stream():
+    # chapter 6 perturbs the weights with np.random.randn and chapter 19 shuffles with
+    # np.random.shuffle: after init() those draws follow the data's and weights' as in the
+    # book, where every draw is NumPy's global generator seeded with 0
+    import nnfs.datasets
+
+    book.init()
+    book.vertical_data(samples=10, classes=3)
+    book.Layer_Dense(2, 3)
+    ours = np.random.randn(2, 3)  # noqa: NPY002
+    np.random.seed(0)  # noqa: NPY002
+    nnfs.datasets.vertical_data(samples=10, classes=3)
+    np.random.randn(2, 3)  # the book's Layer_Dense(2, 3) weights  # noqa: NPY002
+    np.testing.assert_array_equal(ours, np.random.randn(2, 3))  # noqa: NPY002
+
+
+def test_the_global_stream_rewinds_in_place_and_copies_apart():
+    import copy
+
+    from xpnet.random import Generator
+
+    stream = Generator.numpy_global()
+    state = stream.get_state()
+    first = stream.randn(3)
+    stream.set_state(state)  # gradcheck rewinds a dropout layer's stream so
+    np.testing.assert_array_equal(np.float32(np.random.RandomState(0).randn(3)), first)
+    np.testing.assert_array_equal(np.random.randn(3).astype(np.float32), first)  # noqa: NPY002 (global)
+    twin = copy.deepcopy(stream)  # a copy is a RandomState of its own, in the same state
+    np.testing.assert_array_equal(twin.randn(2), stream.randn(2))
+    np.random.seed(1)  # noqa: NPY002
+    assert not np.array_equal(twin.randn(2), stream.randn(2))
+
+
 def test_a_books_style_loss_subclass_gets_calculate_from_the_base():
     class Loss_Half(book.Loss):
         def forward(self, y_pred, y_true):

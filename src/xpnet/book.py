@@ -108,11 +108,13 @@ _session = _Session(resolve("numpy"), Generator(0), "default")
 
 
 def init(backend: Any = None, device: Any = None) -> None:
-    """Do for xpnet what ``nnfs.init()`` does for the book, without patching NumPy.
+    """Do for xpnet what ``nnfs.init()`` does for the book, without patching NumPy's
+    functions.
 
-    Everything created afterwards (data, layers, models) draws from one new book stream,
-    ``Generator("nnfs")`` (NumPy's legacy generator seeded with 0, as ``nnfs.init()``
-    seeds it), and computes with the faithful engine (float64 products cast back to
+    Everything created afterwards (data, layers, models) draws from the book's stream:
+    NumPy's global legacy generator, seeded with 0 as ``nnfs.init()`` seeds it
+    (:meth:`Generator.numpy_global`), so the script's own ``np.random`` draws come in the
+    book's order too; and computes with the faithful engine (float64 products cast back to
     float32, float64 dropout masks), so a chapter script prints the book's numbers.
 
     Parameters
@@ -125,7 +127,7 @@ def init(backend: Any = None, device: Any = None) -> None:
     """
     global _session
     chosen = _session.backend if backend is None else resolve(backend, device)
-    _session = _Session(chosen, Generator("nnfs"), "nnfs")
+    _session = _Session(chosen, Generator.numpy_global(), "nnfs")
 
 
 def set_backend(backend: Any, device: Any = None) -> None:
@@ -341,6 +343,19 @@ class Layer_Input:
 class _Activation(_Layer):
     xpnet: activations.Activation
 
+    #: whether the backward pass differentiates the output (the xpnet layer's ``s``)
+    from_output = False
+
+    def backward(self, dvalues: Any) -> None:
+        # the book's softmax and sigmoid differentiate their ``self.output``, which a listing
+        # may write itself (chapter 9 checks the combined gradient against softmax outputs it
+        # sets by hand): the xpnet layer differentiates what it holds, so hand it that
+        output = self.__dict__.get("output")
+        if self.from_output and output is not None and \
+                output is not getattr(self.xpnet, "s", None):
+            setattr(self.xpnet, "s", self.xpnet.ops.backend.asarray(output))  # noqa: B010
+        super().backward(dvalues)
+
     def predictions(self, outputs: Any) -> Any:
         """What accuracy compares with the targets (chapter 18)."""
         return self.xpnet.predictions(outputs)
@@ -357,12 +372,16 @@ class Activation_Softmax(_Activation):
     """The book's softmax, over :class:`xpnet.nn.activations.Softmax` (whose backward pass
     is the Jacobian-vector product the book computes sample by sample)."""
 
+    from_output = True
+
     def __init__(self) -> None:
         super().__init__(activations.Softmax())
 
 
 class Activation_Sigmoid(_Activation):
     """The book's sigmoid, over :class:`xpnet.nn.activations.Sigmoid`."""
+
+    from_output = True
 
     def __init__(self) -> None:
         super().__init__(activations.Sigmoid())

@@ -23,7 +23,7 @@ data, the initial weights and the shuffles are the same whichever source the mas
 
 from __future__ import annotations
 
-from typing import Union, cast
+from typing import Any, Union, cast
 
 import numpy as np
 
@@ -84,6 +84,17 @@ class Generator:
             raise TypeError(msg)
         self.seed = seed
         self._keys = 0  # keys handed out by spawn_key
+
+    @classmethod
+    def numpy_global(cls) -> Generator:
+        """The book's stream as ``nnfs.init()`` leaves it: NumPy's global legacy generator,
+        seeded with 0 (``np.random.seed(0)``). A script's own ``np.random`` draws (chapter
+        6's random search, chapter 19's ``np.random.shuffle``) then come from the same stream
+        as the data, the weights and the masks, in the book's order."""
+        np.random.seed(0)  # noqa: NPY002 (the book's global generator is the point)
+        book = cls(NNFS)
+        book._legacy = cast(np.random.RandomState, _NumpyGlobal())  # its methods, global
+        return book
 
     def __repr__(self) -> str:
         return f"Generator({self.seed!r})"
@@ -209,8 +220,10 @@ class Generator:
         A snapshot from before counter-based keys existed has no ``"counter_keys"``: its keys
         then derive from the stream's state itself (0 for the book's)."""
         if state.get("nnfs"):
+            # in place: a stream shared with NumPy's global generator stays shared
+            if not self.nnfs:
+                self._legacy = np.random.RandomState(0)
             self.nnfs = True
-            self._legacy = np.random.RandomState(0)
             self._legacy.set_state((
                 state["kind"], np.asarray(state["keys"], dtype=np.uint32), state["pos"],
                 state["has_gauss"], state["cached_gaussian"],
@@ -224,6 +237,19 @@ class Generator:
         spawned = state.get("counter_keys") or {}
         self._entropy = int(spawned.get("entropy", entropy))
         self._keys = int(spawned.get("spawned", 0))
+
+
+class _NumpyGlobal:
+    """NumPy's global legacy generator (the one ``np.random.seed`` seeds) with the methods
+    of a ``RandomState``; a copy of it is a ``RandomState`` of its own, in its state."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np.random, name)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> np.random.RandomState:
+        copy = np.random.RandomState(0)
+        copy.set_state(np.random.get_state())  # noqa: NPY002 (the global one, copied)
+        return copy
 
 
 class DropoutStream:
