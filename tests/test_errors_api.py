@@ -19,6 +19,7 @@ from xpnet.nn.losses import (
     CategoricalCrossentropy,
     MeanAbsoluteError,
     MeanSquaredError,
+    SoftmaxCrossentropy,
 )
 from xpnet.nn.optimizers import SGD, Adagrad, Adam, RMSprop
 
@@ -105,13 +106,13 @@ CONSTRUCTORS = [
     (lambda: xpnet.Model(dtype=None), TypeError, r"Model dtype must be 'float32'"),
     (lambda: xpnet.Model(dtype=np.int64), ValueError, r"Model dtype must be 'float32'"),
     (lambda: xpnet.Model(fast=1), TypeError,
-     r"fast must be True, False or .auto., got 1 \(a int\)"),
+     r"fast must be True, False or .auto., got 1 \(an int\)"),
     (lambda: xpnet.Model(fast="yes"), TypeError, r"fast must be True, False or .auto."),
     (lambda: xpnet.Model(precision="book"), ValueError,
      r"precision must be one of 'default', 'nnfs', got the string 'book'"),
     (lambda: xpnet.Model(backend="numpyy"), BackendError, r"unknown backend 'numpyy'; expected"),
     (lambda: xpnet.Model(backend=5), BackendError,
-     r"backend must be a name .*got 5 \(a int\); e\.g\. backend='numpy'"),
+     r"backend must be a name .*got 5 \(an int\); e\.g\. backend='numpy'"),
     (lambda: xpnet.Model(seed="0"), ValueError, r"seed must be an integer, 'nnfs' or None"),
     # datasets
     (lambda: datasets.spiral(samples=1, classes=10**7), ValueError,
@@ -177,6 +178,38 @@ BUILDING = [
 def test_bad_model_building(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+def _ending(loss, *last):
+    model = xpnet.Model(seed=0)
+    for layer in (Dense(2, 3), *last):
+        model.add(layer)
+    model.set(loss=loss, optimizer=Adam())
+    return model
+
+
+@pytest.mark.parametrize(("make", "pattern"), [
+    (lambda: _ending(CategoricalCrossentropy()),
+     r"CategoricalCrossentropy takes class probabilities, a Softmax layer's output, but the "
+     r"model ends with Dense\. Add Softmax\(\) as the last layer, or use "
+     r"SoftmaxCrossentropy\(\)"),
+    (lambda: _ending(CategoricalCrossentropy(), ReLU()), r"but the model ends with ReLU"),
+    (lambda: _ending(CategoricalCrossentropy(), Sigmoid()),
+     r"ends with Sigmoid\. Add Softmax\(\) as the last layer in place of Sigmoid"),
+    (lambda: _ending(SoftmaxCrossentropy(), Softmax()),
+     r"SoftmaxCrossentropy applies the softmax itself, but the model already ends with "
+     r"Softmax\(\).*Remove the Softmax layer, or use CategoricalCrossentropy\(\)"),
+])
+def test_a_loss_that_cannot_take_the_last_layers_output_is_named(make, pattern):
+    model = make()
+    for call in (lambda: model.train(X, Y, epochs=1), lambda: model.evaluate(X, Y)):
+        with pytest.raises(ValueError, match=pattern):
+            call()
+    # the fits that are right train
+    _ending(CategoricalCrossentropy(), Softmax()).train(X, Y, epochs=1)
+    _ending(SoftmaxCrossentropy()).train(X, Y, epochs=1)
+    # class probabilities (smoothed labels) are targets too
+    classifier().train(X, np.full((30, 3), 1 / 3, dtype=np.float32), epochs=1)
 
 
 # -- train / evaluate / predict arguments ----------------------------------------------------
@@ -250,6 +283,14 @@ DATA = [
      r"cross-entropy expects labels of shape \(n_samples,\) or one-hot targets of shape "
      r"\(n_samples, 3\)"),
     (classifier, lambda: (X, Y - 1), ValueError, r"class labels must lie in \[0, 2\]"),
+    (classifier, lambda: (X, Y[:, None]), ValueError,
+     r"targets of shape \(30, 1\) look like a column of class labels; pass them as a vector "
+     r"of shape \(n_samples,\): y\.ravel\(\)"),
+    (classifier, lambda: (X, np.ones((30, 3))), ValueError,
+     r"one-hot targets must have one 1 per row and 0s elsewhere \(or class probabilities in "
+     r"\[0, 1\] summing to 1\), but row 0 is \[1\.0, 1\.0, 1\.0\] \(it sums to 3; 30 of 30"),
+    (classifier, lambda: (X, 2 * np.eye(3)[Y]), ValueError, r"row 0 is \[2\.0, 0\.0, 0\.0\]"),
+    (classifier, lambda: (X, -np.eye(3)[Y]), ValueError, r"one-hot targets must have one 1"),
     (classifier, lambda: (X, [0.5] * 30), TypeError, r"integer class labels"),
     (classifier, lambda: (np.full((30, 2), np.inf), Y), ValueError,
      r"X contains NaN or infinite values; clean or impute"),

@@ -445,6 +445,54 @@ def test_save_onto_a_folder_is_refused(capsys, tmp_path):
     assert "is a folder; give a file path inside it" in one_line(err)
 
 
+def test_save_onto_a_folder_without_the_suffix_is_refused(capsys, tmp_path):
+    # not saved as files.npz beside the folder files
+    (tmp_path / "files").mkdir()
+    code, out, err = run_cli(capsys, *TRAIN, "--save", str(tmp_path / "files"))
+    assert code == 2 and out == "" and not (tmp_path / "files.npz").exists()
+    assert "is a folder; give a file path inside it" in one_line(err)
+    with pytest.raises(IsADirectoryError, match="is a folder; give a file path inside it"):
+        xpnet.Model.load(good_model(tmp_path)).save(tmp_path / "files")
+
+
+def good_model(tmp_path):
+    model = xpnet.Model(seed=0)
+    model.add(Dense(2, 3))
+    model.save(tmp_path / "g.npz")
+    return tmp_path / "g.npz"
+
+
+@pytest.mark.parametrize("argv", [
+    (*TRAIN, "--save", ""),
+    ("study", "lr", "--quick", "--out", ""),
+    ("explain", "adam", "--plot", ""),
+])
+def test_an_empty_output_path_is_refused(capsys, argv):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert "needs a" in one_line(err) and "got an empty one" in one_line(err)
+
+
+@pytest.mark.parametrize(("call", "error"), [
+    (lambda: xpnet.Model().save(5), TypeError),
+    (lambda: xpnet.Model().save(None), TypeError),
+    (lambda: xpnet.Model.load(5), TypeError),
+])
+def test_a_path_that_is_not_one_is_named(call, error):
+    with pytest.raises(error, match=r"needs a file path \(a string or a pathlib\.Path\), got"):
+        call()
+
+
+def test_explain_plot_into_a_name_that_is_no_image_format_is_refused_first(capsys, tmp_path):
+    status, _, err = run_cli(capsys, "explain", "relu", "--plot", str(tmp_path / "p.txt"))
+    line = one_line(err)
+    assert status == 2 and ".png" in line and "p.png" in line and "image format" in line
+    # and a plot goes into a folder that does not exist yet, as --save does
+    status, out, _ = run_cli(capsys, "explain", "relu", "--plot",
+                             str(tmp_path / "new" / "p.svg"), "--plot-steps", "3")
+    assert status == 0 and (tmp_path / "new" / "p.svg").read_text().lstrip().startswith("<")
+
+
 def test_save_into_a_read_only_folder_is_refused_before_training(capsys, tmp_path,
                                                                  monkeypatch):
     locked = tmp_path / "ro"

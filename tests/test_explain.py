@@ -112,6 +112,27 @@ def test_explain_on_a_preset_summarises_big_arrays():
     assert "What the numbers show" in ex.text()
 
 
+@pytest.mark.parametrize("topic", ["sgd", "rmsprop", "adagrad"])
+def test_an_optimizer_topic_trains_a_preset_with_its_optimizer(topic):
+    # every chapter's model trains with Adam: the topic's optimizer takes its place
+    ex = explain(topic, steps=1, preset="ch14")
+    name = {"sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad"}[topic]
+    assert ex.config["optimizer"]["class"] == name
+    assert f"What {name} computes" in ex.text(full=True)
+    assert any(e.component == name for e in ex.events)
+
+
+@pytest.mark.parametrize(("topic", "preset", "fitting"), [
+    ("dropout", "ch14", "--preset ch15 or --preset ch18"),
+    ("softmax", "ch17", "--preset ch14 or --preset ch15 or --preset ch18"),
+])
+def test_a_layer_topic_on_a_preset_without_the_layer_names_the_presets_with_one(
+        topic, preset, fitting):
+    with pytest.raises(ValueError, match=f"preset '{preset}' has none") as info:
+        explain(topic, steps=1, preset=preset)
+    assert "Leave out --preset" in str(info.value) and str(info.value).endswith(fitting + ".")
+
+
 def test_tracer_selection_summaries_and_max_steps():
     layer = Dense(3, 2, seed=0)
     x = np.ones((4, 3), dtype=np.float32)

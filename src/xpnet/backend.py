@@ -29,6 +29,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from . import validate
 from .errors import BackendError
 
 __all__ = ["BACKENDS", "Backend", "available", "backend_of", "resolve", "same_device",
@@ -297,7 +298,7 @@ def resolve(backend: str | ModuleType | Backend | None = None, device: Any = Non
         backend = "numpy"
     if not isinstance(backend, (str, ModuleType)) and not hasattr(backend, "asarray"):
         msg = (f"backend must be a name ({', '.join(map(repr, BACKENDS))}), an array namespace "
-               f"or a Backend, got {backend!r} (a {type(backend).__name__}); e.g. "
+               f"or a Backend, got {validate.describe(backend)}; e.g. "
                "backend='numpy'.")
         raise BackendError(msg)
     if isinstance(backend, str):

@@ -77,11 +77,12 @@ def validation_line(validation: dict[str, float]) -> str:
 def _train(args: argparse.Namespace, out: TextIO) -> int:
     preset = presets.get(args.preset).with_overrides(dict(args.set))
     save = None
-    if args.save:
+    if args.save is not None:
+        writable(args.save, "--save")  # before training, not after: the model would be lost
         save = Path(args.save)
         if save.suffix != ".npz":  # as model.save names it
             save = save.with_name(save.name + ".npz")
-        writable(save, "--save")  # before training, not after: the model would be lost
+            writable(save, "--save")
     every = args.print_every or preset.log_every  # 0: log nothing
     keys = ("epoch", "acc", "loss", "data_loss", "reg_loss", "lr")
 
@@ -116,15 +117,22 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def writable(path: Path, option: str, folder: bool = False) -> None:
-    """Refuse an output ``path`` (a file, or with ``folder`` a directory) that cannot be
-    written, before any work: its nearest existing ancestor must be a writable folder."""
+def writable(given: str | Path, option: str, folder: bool = False,
+             example: str = "model.npz") -> None:
+    """Refuse an output path (a file, or with ``folder`` a directory) that cannot be
+    written, before any work: its nearest existing ancestor must be a writable folder
+    (``example``: a file name to suggest inside a folder given for a file)."""
+    if str(given).strip() == "":  # Path("") would be the current folder
+        msg = (f"{option} needs a {'folder' if folder else 'file'} path, got an empty one; "
+               f"e.g. {option} {'results' if folder else example}.")
+        raise UsageError(msg)
+    path = Path(given)
     if folder and path.exists() and not path.is_dir():
         msg = f"{option} {str(path)!r} is a file, not a folder; give a folder: {option} DIR."
         raise UsageError(msg)
     if not folder and path.is_dir():
         msg = (f"{option} {str(path)!r} is a folder; give a file path inside it: "
-               f"{option} {str(path / 'model.npz')!r}.")
+               f"{option} {str(path / example)!r}.")
         raise UsageError(msg)
     existing = path if folder else path.parent
     while not existing.exists() and existing != existing.parent:
@@ -195,8 +203,8 @@ def _slow_backend_note(command: str, backend: str) -> None:
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
     from . import explain, explain_param
 
-    if args.plot:
-        writable(Path(args.plot), "--plot")
+    if args.plot is not None:
+        writable(args.plot, "--plot", example="plot.png")
         explain.plot(args.topic, args.plot, preset=args.preset, steps=args.plot_steps,
                      backend=args.backend, seed=args.seed)
         out.write(f"wrote {args.plot}\n")  # the picture alone: the text is another command
@@ -271,7 +279,7 @@ class _Progress:
 def _study(args: argparse.Namespace, out: TextIO) -> int:
     from .experiments import run_study
 
-    writable(Path(args.out), "--out", folder=True)
+    writable(args.out, "--out", folder=True)
     _slow_backend_note("study", args.backend)
     try:
         with _Progress("trial") as bar:
@@ -318,8 +326,8 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     # before anything is measured: no CuPy or no GPU is a usage error (exit 2) that says
     # what to install
     harness.require_device(args.device)
-    if args.json:
-        writable(Path(args.json), "--json")
+    if args.json is not None:
+        writable(args.json, "--json", example="results.json")
     names = args.cases if args.cases is not None else [
         w.name for w in workloads.default_cases(args.device, args.quick)]
     cases = [workloads.get(name).resized(args.samples_per_class, args.hidden)

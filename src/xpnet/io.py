@@ -31,6 +31,7 @@ from zlib import error as zlib_error
 
 import numpy as np
 
+from . import validate
 from .backend import resolve, to_numpy
 from .errors import ModelFileError
 from .files import atomic_write_bytes
@@ -60,6 +61,15 @@ def _describe(obj: Any) -> dict[str, Any]:
     return {"class": type(obj).__name__, "config": obj.get_config()}
 
 
+def _model_path(path: Any, call: str) -> Path:
+    """``path`` as a Path, or a TypeError for what is not one (a number, None)."""
+    if not isinstance(path, (str, os.PathLike)) or str(path).strip() == "":
+        msg = (f"{call} needs a file path (a string or a pathlib.Path), got "
+               f"{validate.describe(path)}; e.g. {call}('model.npz').")
+        raise TypeError(msg)
+    return Path(path)
+
+
 def _describe_layer(layer: Layer) -> dict[str, Any]:
     """A layer's class and config, and a Dropout layer's counter-based stream."""
     spec = _describe(layer)
@@ -71,7 +81,11 @@ def _describe_layer(layer: Layer) -> dict[str, Any]:
 
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
     """Save ``model`` to ``path`` (``.npz`` is appended if missing)."""
-    path = Path(path)
+    path = _model_path(path, "model.save")
+    if path.is_dir():
+        msg = (f"{str(path)!r} is a folder; give a file path inside it: "
+               f"model.save({str(path / 'model.npz')!r}).")
+        raise IsADirectoryError(msg)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
     arrays: dict[str, np.ndarray] = {}
@@ -453,7 +467,7 @@ def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
         When the file is missing, not an xpnet model file, or breaks the format anywhere
         (the message names the key, what was expected, what was found and the fix).
     """
-    path = Path(path)
+    path = _model_path(path, "Model.load")
     if not path.is_file():
         msg = (f"no model file at {str(path)!r}. Check the path, or write one with "
                f"model.save({str(path)!r}).")

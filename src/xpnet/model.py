@@ -220,8 +220,27 @@ class Model:
         if self.loss is None or (training and self.optimizer is None):
             msg = "set the loss and optimizer first: model.set(loss=..., optimizer=...)."
             raise RuntimeError(msg)
+        self.check_loss_fits()
         for i, layer in enumerate(self.layers):
             layer.need_input_grad = i > 0
+
+    def check_loss_fits(self) -> None:
+        """Raise where the loss cannot take what the last layer outputs: cross-entropy on
+        outputs that are not a Softmax's probabilities, or a softmax applied twice."""
+        last = self.layers[-1]
+        kind = type(last).__name__
+        if type(self.loss) is CategoricalCrossentropy and isinstance(
+                last, (Dense, ReLU, Linear, Sigmoid)):
+            msg = (f"CategoricalCrossentropy takes class probabilities, a Softmax layer's "
+                   f"output, but the model ends with {kind}. Add Softmax() as the last layer"
+                   f"{' in place of Sigmoid' if kind == 'Sigmoid' else ''}, or use "
+                   "SoftmaxCrossentropy(), which takes the last Dense layer's raw outputs.")
+            raise ValueError(msg)
+        if type(self.loss) is SoftmaxCrossentropy and isinstance(last, Softmax):
+            msg = ("SoftmaxCrossentropy applies the softmax itself, but the model already ends "
+                   "with Softmax(): the softmax would be applied twice. Remove the Softmax "
+                   "layer, or use CategoricalCrossentropy() after it.")
+            raise ValueError(msg)
 
     def check_layers(self) -> None:
         """Raise unless the model has layers (a model without any would return its input)."""

@@ -51,8 +51,8 @@ FLOAT_DTYPES = ("float32", "float64")
 def describe(value: Any) -> str:
     """``value`` as an error message shows it: its repr and its type.
 
-    >>> describe(True), describe("4"), describe(1.5)
-    ('True (a bool)', "the string '4'", '1.5 (a float)')
+    >>> describe(True), describe("4"), describe(1.5), describe(5)
+    ('True (a bool)', "the string '4'", '1.5 (a float)', '5 (an int)')
     """
     if isinstance(value, str):
         return f"the string {value!r}"
@@ -62,7 +62,8 @@ def describe(value: Any) -> str:
     shape = getattr(value, "shape", None)
     if shape is not None and not isinstance(value, (np.generic, type)):
         return f"an object of type {type(value).__name__} with shape {tuple(shape)}"
-    return f"{text} (a {type(value).__name__})"
+    name = type(value).__name__
+    return f"{text} ({'an' if name[0].lower() in 'aeiou' else 'a'} {name})"
 
 
 def _string_fix(value: str, example: str) -> str:

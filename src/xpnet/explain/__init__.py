@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import presets, trace
+from .. import presets, trace, validate
 from ..model import Model
 from ..nn.activations import Softmax
 from ..nn.layers import Dense
@@ -29,7 +29,7 @@ from .layers import (
     softmax_backward_cost,
     softmax_backward_loop,
 )
-from .network import BOOK_CLASSES, OPTIMIZERS, TOPICS, tiny_model
+from .network import BOOK_CLASSES, OPTIMIZERS, TOPICS, fit_preset, tiny_model
 from .optimizers import render_adam, render_optimizer
 from .plots import adam_plot, plot
 from .render import Explanation
@@ -47,9 +47,7 @@ def check_topic(topic: str, steps: int) -> None:
     if topic not in TOPICS:
         msg = f"unknown topic {topic!r}; topics are: {', '.join(TOPICS)}."
         raise ValueError(msg)
-    if steps < 1:
-        msg = f"steps must be at least 1, got {steps}."
-        raise ValueError(msg)
+    validate.positive_int("steps", steps)
 
 
 def explain(topic: str, *, steps: int = 3, preset: str | None = None, backend: Any = "numpy",
@@ -72,6 +70,7 @@ def explain(topic: str, *, steps: int = 3, preset: str | None = None, backend: A
     if preset is not None:
         p = presets.get(preset)
         model, (X, y), _ = presets.build(p, backend=backend, seed=seed)
+        fit_preset(topic, preset, model)
         full: bool | str = "auto"
     else:
         model, X, y = tiny_model(topic, backend, seed)

@@ -3,12 +3,13 @@ book's classes compute each topic's values (the faithful-mode oracle)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .. import datasets
+from .. import datasets, presets
 from ..model import Model
 from ..nn.activations import ReLU, Softmax
 from ..nn.layers import Dense, Dropout
@@ -16,7 +17,8 @@ from ..nn.losses import CategoricalCrossentropy
 from ..nn.optimizers import SGD, Adagrad, Adam, RMSprop
 from ..random import SeedLike, as_generator
 
-__all__ = ["BOOK_CLASSES", "OPTIMIZERS", "TOPICS", "faithful_note", "tiny_model"]
+__all__ = ["BOOK_CLASSES", "OPTIMIZERS", "TOPICS", "faithful_note", "fit_preset",
+           "tiny_model"]
 
 OPTIMIZERS: dict[str, Callable[[], Any]] = {
     "adam": lambda: Adam(learning_rate=0.05, decay=5e-5),
@@ -72,3 +74,29 @@ def tiny_model(topic: str, backend: Any, seed: SeedLike) -> tuple[Model, Any, An
     optimizer = OPTIMIZERS.get(topic, OPTIMIZERS["adam"])()
     model.set(loss=CategoricalCrossentropy(), optimizer=optimizer)
     return model, X, y
+
+
+#: The layer each layer topic explains.
+_LAYERS = {"softmax": "Softmax", "dense": "Dense", "relu": "ReLU", "dropout": "Dropout"}
+
+
+def fit_preset(topic: str, preset: str, model: Model) -> None:
+    """Make ``preset``'s model show ``topic``: an optimizer topic trains it with that
+    optimizer (the tiny network's settings, :data:`OPTIMIZERS`) where the chapter uses
+    another (every chapter's model trains with Adam); a layer topic needs the layer, else a
+    ValueError names the presets that have one."""
+    if topic in OPTIMIZERS:
+        if type(model.optimizer).__name__ != type(OPTIMIZERS[topic]()).__name__:
+            assert model.loss is not None  # a preset's model is set
+            model.set(loss=model.loss, optimizer=OPTIMIZERS[topic](), accuracy=model.accuracy)
+        return
+    wanted = _LAYERS.get(topic)
+    if wanted is None or any(type(layer).__name__ == wanted for layer in model.layers):
+        return
+    fitting = [name for name, p in presets.PRESETS.items()
+               if any(type(layer).__name__ == wanted for layer in
+                      presets.build(dataclasses.replace(p, train_samples=1))[0].layers)]
+    msg = (f"explain {topic!r} shows what a {wanted} layer computes, but preset {preset!r} "
+           f"has none. Leave out --preset (the tiny network has one), or use "
+           f"{' or '.join('--preset ' + f for f in fitting)}.")
+    raise ValueError(msg)

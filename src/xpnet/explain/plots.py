@@ -7,16 +7,43 @@ library computed (recorded by :mod:`xpnet.trace`).
 
 from __future__ import annotations
 
+import io
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import presets
+from ..files import atomic_write_bytes
 from ..random import SeedLike
 from ..trace import Event, Tracer, by_step
-from .network import TOPICS, tiny_model
+from .network import TOPICS, fit_preset, tiny_model
 
 __all__ = ["adam_plot", "plot"]
+
+
+def image_format(path: str | os.PathLike[str]) -> str:
+    """The image format ``path``'s suffix names (``png``, ``svg``, ``pdf``...), or a
+    ValueError that lists those matplotlib writes."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in formats:
+        msg = (f"cannot draw a plot into {str(path)!r}: its name should end in an image "
+               f"format, one of {', '.join('.' + f for f in sorted(formats))}; e.g. "
+               f"{str(Path(path).with_suffix('.png'))!r}.")
+        raise ValueError(msg)
+    return suffix
+
+
+def write_figure(fig: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``fig`` into ``path`` in the format its suffix names, atomically (its folder
+    is made if missing)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=image_format(path), dpi=100)
+    atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 def _pyplot() -> Any:
@@ -34,7 +61,7 @@ def adam_plot(path: str, *, preset: str = "ch15", steps: int = 2000, backend: An
               seed: SeedLike = 0) -> dict[str, Any]:
     """Plot Adam over a whole run: the lr schedule, the spread of per-parameter effective
     step sizes lr_t / (sqrt(v_hat) + eps), and |m| and sqrt(v) over time. Returns the data."""
-
+    image_format(path)
     plt = _pyplot()
     p = presets.get(preset)
     model, (X, y), _ = presets.build(p, backend=backend, seed=seed)
@@ -59,7 +86,7 @@ def adam_plot(path: str, *, preset: str = "ch15", steps: int = 2000, backend: An
     axes[2].legend()
     fig.suptitle(f"Adam on preset {preset} ({steps} steps)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_figure(fig, path)
     plt.close(fig)
     return {"steps": t.tolist(), "lr": lr.tolist(), "effective_step_percentiles": q.tolist()}
 
@@ -90,11 +117,13 @@ def plot(topic: str, path: str, *, steps: int = 2000, preset: str | None = None,
     if topic not in TOPICS:
         msg = f"unknown topic {topic!r}; topics are: {', '.join(TOPICS)}."
         raise ValueError(msg)
+    image_format(path)  # before the run: a bad name would throw its minutes away
     if topic == "adam":
         return adam_plot(path, preset=preset or "ch15", steps=steps, backend=backend,
                          seed=seed)
     if preset is not None:
         model, (X, y), _ = presets.build(presets.get(preset), backend=backend, seed=seed)
+        fit_preset(topic, preset, model)
     else:
         model, X, y = tiny_model(topic, backend, seed)
     components, quantities = _RECORD[topic]
@@ -111,7 +140,7 @@ def plot(topic: str, path: str, *, steps: int = 2000, preset: str | None = None,
                  f"{'preset ' + preset if preset else 'the tiny network'} "
                  f"({components[0]})")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_figure(fig, path)
     plt.close(fig)
     return data
 

@@ -333,11 +333,17 @@ def _check_class_target_values(y_true: Any, k: int) -> None:
     with ``k`` outputs (0: unknown, only the labels' kind is checked)."""
     xp = backend_of(y_true).xp
     if y_true.ndim == 2:
+        if y_true.shape[1] == 1 and k != 1 and _is_integer(xp, y_true):
+            msg = (f"targets of shape {tuple(y_true.shape)} look like a column of class "
+                   "labels; pass them as a vector of shape (n_samples,): y.ravel() (or "
+                   "y.reshape(-1)).")
+            raise ValueError(msg)
         if k and y_true.shape[1] != k:
             msg = (f"one-hot targets have {y_true.shape[1]} columns but the model has {k} "
                    f"outputs; give the last Dense layer {y_true.shape[1]} outputs, or pass "
                    "labels y of shape (n_samples,) (y.argmax(axis=1) for one-hot rows).")
             raise ValueError(msg)
+        _check_distributions(to_numpy(y_true))
         return
     if y_true.ndim != 1:
         msg = (f"cross-entropy expects labels of shape (n_samples,) or one-hot targets of "
@@ -354,6 +360,23 @@ def _check_class_target_values(y_true: Any, k: int) -> None:
             f"from {values.min()} to {values.max()}. Renumber the classes 0..{k - 1} or give "
             "the last Dense layer one output per class."
         )
+        raise ValueError(msg)
+
+
+def _check_distributions(rows: Any) -> None:
+    """One-hot rows (a 1 among 0s), or class probabilities: each row of the host array
+    ``rows`` in [0, 1], summing to 1 (to float32's rounding)."""
+    if not rows.size:
+        return
+    sums = rows.astype("float64").sum(axis=1)
+    bad = ((rows < 0).any(axis=1) | (rows > 1).any(axis=1) | (abs(sums - 1) > 1e-3)).nonzero()[0]
+    if bad.size:
+        i = int(bad[0])
+        msg = (f"one-hot targets must have one 1 per row and 0s elsewhere (or class "
+               f"probabilities in [0, 1] summing to 1), but row {i} is "
+               f"{rows[i].astype('float64').round(4).tolist()} (it sums to {sums[i]:.4g}; "
+               f"{bad.size} of {rows.shape[0]} rows are like it). Pass labels y of shape "
+               "(n_samples,), or one-hot rows np.eye(n_classes)[y].")
         raise ValueError(msg)
 
 
