@@ -114,6 +114,11 @@ CONSTRUCTORS = [
     (lambda: xpnet.Model(backend=5), BackendError,
      r"backend must be a name .*got 5 \(an int\); e\.g\. backend='numpy'"),
     (lambda: xpnet.Model(seed="0"), ValueError, r"seed must be an integer, 'nnfs' or None"),
+    (lambda: xpnet.Model(device="cuda"), BackendError,
+     r"backend 'numpy' has no device 'cuda' here \(.*\)\. Its devices here: 'cpu'; pass one "
+     r"of them, or leave device out for the default\. For a GPU: backend='cupy'"),
+    (lambda: xpnet.Model(backend="array_api_strict", device="gpu"), BackendError,
+     r"backend 'array_api_strict' has no device 'gpu' here .*CPU_DEVICE"),
     # datasets
     (lambda: datasets.spiral(samples=1, classes=10**7), ValueError,
      r"classes must be at most 100,000, got 10,000,000"),
@@ -405,6 +410,15 @@ def test_data_already_in_the_models_dtype_is_not_copied():
 ])
 def test_devices_compare_by_equivalence(a, b, same):
     assert same_device(a, b) is same
+
+
+def test_a_torch_device_it_cannot_use_is_named_with_those_it_can():
+    torch = pytest.importorskip("torch")
+    usable = ["cpu", *(f"cuda:{i}" for i in range(torch.cuda.device_count()))]
+    for device in ("gpu", f"cuda:{len(usable) + 3}"):
+        with pytest.raises(BackendError, match=f"backend 'torch' has no device '{device}' "
+                           r"here \(.*\)\. Its devices here: " + repr(usable)[1:-1]):
+            xpnet.Model(backend="torch", device=device)
 
 
 def test_torch_devices_compare_by_equivalence():

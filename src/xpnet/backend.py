@@ -328,11 +328,36 @@ def resolve(backend: str | ModuleType | Backend | None = None, device: Any = Non
         raise BackendError(msg) from exc
     if device is None:
         device = _default_device(name, lib)
-    elif name == "torch" and isinstance(device, str):
-        device = lib.device(device)
     elif name == "jax":
         device = _jax_device(device)
+    elif name in ("numpy", "torch", "array_api_strict"):
+        device = _checked_device(name, lib, xp, device)
     return Backend(xp, name, device)
+
+
+def _checked_device(name: str, lib: ModuleType, xp: Any, device: Any) -> Any:
+    """``device`` as ``lib`` names it, once an array could be made on it; else a
+    BackendError that lists the backend's devices here."""
+    given = device
+    if name == "numpy" and same_device(device, "cpu"):
+        return "cpu"  # "CPU", "cpu:0": NumPy's one device, as NumPy names it
+    try:
+        if name == "torch" and isinstance(device, str):
+            device = lib.device(device)
+        xp.zeros((1,), device=device)
+    except Exception as exc:  # each library words (and types) the refusal its own way
+        if name == "torch":
+            listed = ["cpu", *(f"cuda:{i}" for i in range(lib.cuda.device_count()))]
+        else:
+            listed = [str(d) for d in xp.__array_namespace_info__().devices()]
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        gpu = ("" if any("cuda" in d for d in listed) else
+               " For a GPU: backend='cupy', or PyTorch's CUDA build with device='cuda'.")
+        msg = (f"backend {name!r} has no device {given!r} here ({why}). Its devices here: "
+               f"{', '.join(map(repr, listed))}; pass one of them, or leave device out for "
+               f"the default.{gpu}")
+        raise BackendError(msg) from exc
+    return device
 
 
 def _probe(name: str, lib: ModuleType) -> Any:
