@@ -488,7 +488,7 @@ def test_explain_plot_into_a_name_that_is_no_image_format_is_refused_first(capsy
     line = one_line(err)
     assert status == 2 and ".png" in line and "p.png" in line and "image format" in line
     # and a plot goes into a folder that does not exist yet, as --save does
-    status, out, _ = run_cli(capsys, "explain", "relu", "--plot",
+    status, _, _ = run_cli(capsys, "explain", "relu", "--plot",
                              str(tmp_path / "new" / "p.svg"), "--plot-steps", "3")
     assert status == 0 and (tmp_path / "new" / "p.svg").read_text().lstrip().startswith("<")
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+import xpnet
 from _util import host
 from xpnet import presets
 from xpnet.backend import resolve
@@ -60,6 +61,39 @@ def test_batched_on_other_backends_trains(backend):
     first = many.train(epochs=1)["loss"]
     last = many.train(epochs=100)["loss"]
     assert all(b < a for a, b in zip(first, last, strict=True))
+
+
+@pytest.mark.parametrize(("kwargs", "error", "pattern"), [
+    ({"seeds": 3}, TypeError, r"seeds must be a sequence of integers, one per copy, got 3 "
+                              r"\(an int\); e\.g\. seeds=range\(8\)"),
+    ({"seeds": None}, TypeError, r"seeds must be a sequence"),
+    ({"seeds": []}, ValueError, r"at least one seed"),
+    ({"seeds": [0.7, 1.9]}, TypeError, r"seeds\[0\] must be an integer, got 0\.7"),
+    ({"seeds": ["nnfs"]}, TypeError, r"seeds\[0\] must be an integer, got the string"),
+    ({"seeds": [0, -1]}, ValueError, r"seeds\[1\] must be an integer >= 0, got -1"),
+    ({"seeds": [0, 1], "lr": ["0.1", "abc"]}, TypeError, r"lr\[0\] must be a number"),
+    ({"seeds": [0], "lr": "0.1"}, TypeError, r"lr must be a number, got the string '0\.1'"),
+    ({"seeds": [0], "lr": True}, TypeError, r"lr must be a real number, got True"),
+    ({"seeds": [0, 1], "lr": [0.1, 0.0]}, ValueError, r"lr\[1\] must be > 0"),
+    ({"seeds": [0], "l2": "x"}, TypeError, r"l2 must be a number"),
+])
+def test_bad_arguments_are_named_with_the_fix(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        ManyModels("ch14", **kwargs)
+
+
+def test_bad_epochs_and_models_are_named():
+    many = ManyModels("ch14", seeds=[0])
+    with pytest.raises(TypeError, match=r"epochs must be an integer, got True"):
+        many.train(True)
+    many.train(np.int64(1))  # a NumPy integer is an integer
+    with pytest.raises(TypeError, match=r"from_models needs a non-empty list of xpnet\.Model, got an empty"):
+        ManyModels.from_models([], [])
+    with pytest.raises(ValueError, match="one \\(X, y\\) pair per model: 2 models, 1 pairs"):
+        ManyModels.from_models(many.models * 2, [xpnet.datasets.spiral(10, 3, seed=0)])
+    data = [xpnet.datasets.spiral(n, 3, seed=0) for n in (10, 12)]
+    with pytest.raises(ValueError, match="data of one shape"):
+        ManyModels.from_models(many.models * 2, data)
 
 
 def test_bad_settings_are_refused():

@@ -106,15 +106,12 @@ class ManyModels:
         if p.task != "classification" or p.hidden_layers != 1:
             msg = f"ManyModels trains the spiral classifiers (ch14, ch15, ch18), not {p.name!r}."
             raise ValueError(msg)
-        if len(seeds) < 1:
-            msg = "ManyModels needs at least one seed."
-            raise ValueError(msg)
+        seeds = _seeds(seeds)
         lrs = _per_copy(lr, p.lr, len(seeds))
-        if min(lrs) <= 0 or (l2 is not None and l2 < 0):
-            msg = "learning rates must be > 0 and the L2 strength >= 0."
-            raise ValueError(msg)
-        self.preset: presets.Preset | None = p if l2 is None else replace(p, l2=float(l2))
-        built = [presets.build(replace(self.preset, lr=r), backend=backend, seed=int(s),
+        if l2 is not None:
+            l2 = validate.non_negative_float("l2", l2)
+        self.preset: presets.Preset | None = p if l2 is None else replace(p, l2=l2)
+        built = [presets.build(replace(self.preset, lr=r), backend=backend, seed=s,
                                dropout_masks=dropout_masks)
                  for s, r in zip(seeds, lrs, strict=True)]
         self._setup([m for m, _, _ in built], [d for _, d, _ in built], block)
@@ -124,9 +121,23 @@ class ManyModels:
                     block: int | None = None) -> ManyModels:
         """Train ``models`` (built alike, differing in weights, streams and learning rate)
         together on their own ``data`` (``(X, y)`` each): nothing is drawn again."""
+        models, data = list(models), list(data)
+        if not models or not all(isinstance(m, Model) for m in models):
+            found = [type(m).__name__ for m in models] if models else "an empty list"
+            msg = f"from_models needs a non-empty list of xpnet.Model, got {found}."
+            raise TypeError(msg)
+        if len(data) != len(models):
+            msg = (f"from_models needs one (X, y) pair per model: {len(models)} models, "
+                   f"{len(data)} pairs of data.")
+            raise ValueError(msg)
+        shapes = {(tuple(X.shape), tuple(y.shape)) for X, y in data}
+        if len(shapes) > 1:
+            msg = (f"from_models trains the copies on data of one shape (they are stacked), "
+                   f"got {sorted(shapes)}; draw every copy's data with the same sizes.")
+            raise ValueError(msg)
         self = cls.__new__(cls)
         self.preset = None
-        self._setup(list(models), list(data), block)
+        self._setup(models, data, block)
         return self
 
     def _setup(self, models: list[Model], data: list[tuple[Any, Any]],
@@ -236,9 +247,7 @@ class ManyModels:
         ``xpnet.training.GRAPH_MIN_EPOCHS`` epochs records one step of all copies as a CUDA
         graph and replays it (``"auto"``), with every copy's learning rate and mask position
         on the device."""
-        if not isinstance(epochs, int) or epochs < 1:
-            msg = f"epochs must be a positive integer, got {epochs!r}."
-            raise ValueError(msg)
+        epochs = validate.positive_int("epochs", epochs)
         graph = validate.flag("graph", graph, auto=True)
         graphs = self._graphs(epochs, graph)
         with contextlib.ExitStack() as stack:
@@ -277,13 +286,25 @@ class ManyModels:
         return replace(self.preset, lr=optimizer.learning_rate)
 
 
+def _seeds(seeds: Any) -> list[int]:
+    """The copies' seeds: a non-empty sequence of integers >= 0."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence | np.ndarray):
+        msg = (f"seeds must be a sequence of integers, one per copy, got "
+               f"{validate.describe(seeds)}; e.g. seeds=range(8) or seeds=[0, 1, 2].")
+        raise TypeError(msg)
+    if len(seeds) < 1:
+        msg = "ManyModels needs at least one seed; e.g. seeds=range(8)."
+        raise ValueError(msg)
+    return [validate.integer(f"seeds[{i}]", s, minimum=0) for i, s in enumerate(seeds)]
+
+
 def _per_copy(value: Any, default: float, count: int) -> list[float]:
-    """One value per copy, from None (the default), a number, or a sequence."""
+    """One learning rate per copy, from None (the default), a number, or a sequence."""
     if value is None:
         return [default] * count
-    if isinstance(value, (int, float, np.floating, np.integer)):
-        return [float(value)] * count
-    values = [float(v) for v in value]
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
+        return [validate.positive_float("lr", value)] * count
+    values = [validate.positive_float(f"lr[{i}]", v) for i, v in enumerate(value)]
     if len(values) != count:
         msg = f"lr has {len(values)} values for {count} seeds; give one per seed."
         raise ValueError(msg)
