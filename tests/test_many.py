@@ -87,7 +87,7 @@ def test_bad_epochs_and_models_are_named():
     with pytest.raises(TypeError, match=r"epochs must be an integer, got True"):
         many.train(True)
     many.train(np.int64(1))  # a NumPy integer is an integer
-    with pytest.raises(TypeError, match=r"from_models needs a non-empty list of xpnet\.Model, got an empty"):
+    with pytest.raises(TypeError, match=r"a non-empty list of xpnet\.Model, got an empty"):
         ManyModels.from_models([], [])
     with pytest.raises(ValueError, match="one \\(X, y\\) pair per model: 2 models, 1 pairs"):
         ManyModels.from_models(many.models * 2, [xpnet.datasets.spiral(10, 3, seed=0)])
