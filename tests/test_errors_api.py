@@ -193,6 +193,45 @@ def _ending(loss, *last):
     return model
 
 
+def _add_twice():
+    model, twice = xpnet.Model(), Dense(3, 3)
+    for layer in (Dense(2, 3), twice, ReLU(), twice):
+        model.add(layer)
+
+
+def test_more_misuse_is_named_with_the_fix():
+    with pytest.raises(ValueError, match=r"is already layer 1 of this model; one layer object "
+                                         r"is one layer .*add a new one"):
+        _add_twice()
+    with pytest.raises(ValueError, match=r"Dense\(n_in=100000, n_out=10000000.* needs more "
+                                         r"memory than this machine could give for its "
+                                         r"1,000,000,000,000 weights"):
+        xpnet.Model().add(Dense(10**5, 10**7))
+    with pytest.raises(ValueError, match=r"X has values up to 1e\+300, beyond float32's range "
+                                         r".*Model\(dtype='float64'\)"):
+        classifier().train(X.astype(np.float64) * 1e300, Y)
+    with pytest.raises(ValueError, match=r"validate_every evaluates validation_data .* no "
+                                         r"validation_data was given"):
+        classifier().train(X, Y, epochs=2, validate_every=1)
+    for component, pattern in (("nonsense", r"check expects a layer or a loss .*the string"),
+                               (Dense, r"got the class Dense; call it: check\(Dense\(\.\.\.\)\)"),
+                               (classifier(), r"got a whole model: .*check\(model\.layers\[0\]\)")):
+        with pytest.raises(TypeError, match=pattern):
+            gradcheck.check(component)
+
+
+def test_the_books_loss_checks_the_labels_a_script_hands_it():
+    from xpnet import book
+
+    book.init()
+    for loss in (book.Loss_CategoricalCrossentropy(),
+                 book.Activation_Softmax_Loss_CategoricalCrossentropy()):
+        with pytest.raises(ValueError, match=r"class labels must lie in \[0, 2\] .* got labels "
+                                             r"from 0 to 7"):
+            (loss.forward if hasattr(loss, "activation") else loss.calculate)(
+                np.full((2, 3), 1 / 3), np.array([0, 7]))
+
+
 @pytest.mark.parametrize(("make", "pattern"), [
     (lambda: _ending(CategoricalCrossentropy()),
      r"CategoricalCrossentropy takes class probabilities, a Softmax layer's output, but the "

@@ -201,6 +201,8 @@ def set_optimizer(**values):
     (set_optimizer(learning_rate=-1.0), ["the key 'optimizer'", "also ['learning_rate']"]),
     (lambda m, a: m["optimizer"].pop("iterations"), ["'optimizer.iterations'",
                                                      "no such key"]),
+    (set_array("layers.0.W", np.full((2, 8), np.nan, np.float32)),
+     ["'layers.0.W'", "finite numbers", "16 NaN or infinite values", "smaller learning rate"]),
     (set_key("dropout_masks", "gpu"), ["'dropout_masks'", "['host', 'counter']", "'gpu'"]),
     (set_key("dropout_masks", 1), ["'dropout_masks'", "a string", "1 (int)"]),
     (lambda m, a: m.update(precision="nnfs", dropout_masks="counter"),

@@ -140,6 +140,18 @@ def test_dask_local_cluster_gives_the_same_table_as_local_workers(tmp_path):
         assert table(dask) == expected
 
 
+def test_a_dask_scheduler_that_does_not_answer_is_named_with_the_fix(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    from xpnet.errors import StudyError
+    from xpnet.experiments import runner
+
+    monkeypatch.setattr(runner, "_CONNECT_SECONDS", 1)
+    with Store(tmp_path / "s") as store, pytest.raises(
+            StudyError, match=r"could not reach the Dask scheduler at 'tcp://127\.0\.0\.1:9' "
+                              r"within 1 s .*leave --dask out.*--resume goes on"):
+        run(tiny_plan()[:1], store, workers=1, dask="tcp://127.0.0.1:9")
+
+
 def test_a_killed_study_resumes_without_repeating_stored_trials(tmp_path):
     out = tmp_path / "study"
     argv = [sys.executable, "-m", "xpnet", "study", "samples", "--quick", "--seeds", "4",

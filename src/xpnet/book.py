@@ -408,6 +408,11 @@ class Loss(_Accumulating):
     xpnet: losses.Loss
     trainable_layers: list[Any] = []  # noqa: RUF012 (replaced, never mutated)
     def forward(self, y_pred: Any, y_true: Any) -> Any:
+        # the book's loops hand the loss its targets directly: check them as Model.train
+        # does (once per targets array: the loops pass the same one every epoch)
+        if y_true is not self.__dict__.get("_checked"):
+            self.xpnet.check_targets(y_true, int(y_pred.shape[-1]) if y_pred.ndim else 0)
+            self._checked = y_true
         return self.xpnet.forward(y_pred, y_true)
 
     def backward(self, dvalues: Any, y_true: Any) -> None:

@@ -480,6 +480,12 @@ def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
             layers, loss, optimizer, accuracy = _components(path, meta)
             _check_arrays(path, meta, layers, optimizer, headers)
             arrays = {key: _load(archive, h) for key, h in headers.items()}
+            for key, value in arrays.items():
+                if key.startswith("layers.") and not np.isfinite(value).all():
+                    raise _error(path, f"the array {key!r}", "finite numbers",
+                                 f"{int((~np.isfinite(value)).sum())} NaN or infinite "
+                                 "values (saved after training diverged?)",
+                                 "Train again with a smaller learning rate and save then.")
     except (zipfile.BadZipFile, EOFError, OSError, zlib_error) as exc:
         msg = (
             f"{str(path)!r} is not a readable xpnet model file ({exc}). It may be truncated or "

@@ -161,6 +161,12 @@ class Model:
             msg = (f"Model.add expects a layer with forward and backward, got "
                    f"{validate.describe(layer)}; e.g. model.add(xpnet.layers.Dense(2, 64)).")
             raise TypeError(msg)
+        for i, present in enumerate(self.layers):
+            if present is layer:
+                msg = (f"{layer!r} is already layer {i} of this model; one layer object is one "
+                       f"layer (its weights and its step's values are its own): add a new "
+                       f"one, e.g. model.add({type(layer).__name__}(...)).")
+                raise ValueError(msg)
         previous = _n_outputs(self.layers, through=SHAPE_KEEPING)
         if isinstance(layer, Dense) and previous and layer.n_in != previous:
             msg = (f"Dense({layer.n_in}, {layer.n_out}) cannot follow a layer with {previous} "
@@ -174,7 +180,14 @@ class Model:
             )
             raise BackendError(msg)
         if not getattr(layer, "built", False) and hasattr(layer, "build"):
-            layer.build(self.ops, self.rng, self.dtype)
+            try:
+                layer.build(self.ops, self.rng, self.dtype)
+            except MemoryError as exc:
+                size = f" for its {layer.n_in * layer.n_out:,} weights" \
+                    if isinstance(layer, Dense) else ""
+                msg = (f"{layer!r} needs more memory than this machine could give{size} "
+                       f"({exc}); use fewer units.")
+                raise ValueError(msg) from exc
         layer.name = f"{type(layer).__name__}[{len(self.layers)}]"
         self.layers.append(layer)
         return layer
@@ -446,6 +459,8 @@ class Model:
             dtype = getattr(xp, name)  # the book's dtype flow: its data keeps its dtype
         else:
             dtype = getattr(xp, self.dtype)
+        if isinstance(host, np.ndarray) and floating and dtype == getattr(xp, "float32", None):
+            _check_float32_range(host, what)
         return b.asarray(host, dtype=dtype)
 
     # -- state ---------------------------------------------------------------------------
@@ -524,6 +539,19 @@ def _host_array(a: Any, what: str) -> np.ndarray:
                f"{host.dtype}; convert it first, e.g. np.asarray({var}, dtype=np.float32).")
         raise TypeError(msg)
     return host
+
+
+def _check_float32_range(host: np.ndarray, what: str) -> None:
+    """Refuse finite host values that float32 cannot hold (they would become infinite)."""
+    if host.dtype.itemsize <= 4 or not host.size:
+        return
+    finite = np.isfinite(host)
+    largest = float(np.max(np.abs(host), where=finite, initial=0.0))
+    if largest > float(np.finfo(np.float32).max):
+        msg = (f"{what} has values up to {largest:.3g}, beyond float32's range (about "
+               f"3.4e38): they would become infinite. Scale the data first (e.g. divide by "
+               f"its largest value), or train in float64: Model(dtype='float64').")
+        raise ValueError(msg)
 
 
 def _batch_size(batch_size: Any) -> int | None:

@@ -157,6 +157,11 @@ def train(
     log_every = _log_every(log_every)
     if validate_every is not None:
         validate_every = validate.positive_int("validate_every", validate_every)
+        if validation_data is None:
+            msg = ("validate_every evaluates validation_data every so many epochs, but no "
+                   "validation_data was given: pass validation_data=(X_val, y_val), or drop "
+                   "validate_every.")
+            raise ValueError(msg)
     callbacks = _callbacks(callbacks)
     start_epoch = validate.non_negative_int("start_epoch", start_epoch)
     log_before_update = validate.flag("log_before_update", log_before_update)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
+from ..errors import StudyError
 from .plan import Trial
 from .store import Store
 from .trial import run_trials, shape_of
@@ -172,6 +173,10 @@ def _groups(pending: Sequence[Trial], group_size: int, workers: int) -> list[lis
     return groups
 
 
+#: How long a study waits for a Dask scheduler to answer.
+_CONNECT_SECONDS = 10
+
+
 def _run_dask(groups: list[list[Trial]], address: str, workers: int,
               stored: Callable[[list[Trial], Sequence[dict[str, Any]]], None]) -> None:
     try:
@@ -188,7 +193,14 @@ def _run_dask(groups: list[list[Trial]], address: str, workers: int,
         # the cluster's worker processes go with the process that started them (this one)
         client.run(exit_with_parent)
     else:
-        client = Client(address)
+        try:
+            client = Client(address, timeout=_CONNECT_SECONDS)
+        except (OSError, TimeoutError) as exc:  # distributed's refusals are OSErrors
+            msg = (f"could not reach the Dask scheduler at {address!r} within "
+                   f"{_CONNECT_SECONDS} s ({type(exc).__name__}: {exc}). Check the address "
+                   "the scheduler printed (e.g. --dask tcp://HOST:8786), use --dask local, "
+                   "or leave --dask out to run on this machine; --resume goes on from here.")
+            raise StudyError(msg) from exc
     try:
         futures = client.map(run_trials, groups, pure=False)
         by_key = {f.key: g for f, g in zip(futures, groups, strict=True)}
