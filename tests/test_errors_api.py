@@ -213,6 +213,13 @@ def test_more_misuse_is_named_with_the_fix():
     with pytest.raises(ValueError, match=r"validate_every evaluates validation_data .* no "
                                          r"validation_data was given"):
         classifier().train(X, Y, epochs=2, validate_every=1)
+    only_activations = xpnet.Model()
+    for layer in (ReLU(), Softmax()):
+        only_activations.add(layer)
+    only_activations.set(loss=CategoricalCrossentropy(), optimizer=Adam())
+    with pytest.raises(ValueError, match=r"class labels must lie in \[0, 1\] for a model with "
+                                         r"2 outputs"):
+        only_activations.evaluate(X, Y)  # no Dense: as many outputs as inputs
     for component, pattern in (("nonsense", r"check expects a layer or a loss .*the string"),
                                (Dense, r"got the class Dense; call it: check\(Dense\(\.\.\.\)\)"),
                                (classifier(), r"got a whole model: .*check\(model\.layers\[0\]\)")):

@@ -435,7 +435,10 @@ class Model:
             msg = f"{yname} contains NaN or infinite values; clean or drop those samples first."
             raise ValueError(msg)
         assert self.loss is not None
-        self.loss.check_targets(y, _n_outputs(self.layers))
+        outputs = _n_outputs(self.layers)
+        if not outputs and all(isinstance(layer, SHAPE_KEEPING) for layer in self.layers):
+            outputs = int(X.shape[1])  # no Dense layer: the outputs are as wide as the inputs
+        self.loss.check_targets(y, outputs)
         return X, y
 
     def _convert(self, a: Any, what: str, *, labels: bool) -> Any:
