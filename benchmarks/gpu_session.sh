@@ -47,6 +47,8 @@ export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONUNBUFFER
 # JAX grows its GPU memory as needed instead of taking 75% of it on first use (the jax_*
 # contenders set this too): CuPy and PyTorch share the device in the same process
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
+# the host-kernel tests skip compiling CuPy's sources by NVRTC here: the GPU runs them
+export XPNET_NVRTC=0
 export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}"
 
 {
