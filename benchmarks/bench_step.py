@@ -3,7 +3,8 @@ replayed one, for the GPU target cases.
 
     python benchmarks/bench_step.py [--device cuda|cpu] [--cases reference,...,huge_dropout]
                                     [--epochs 20] [--graph-epochs 200] [--quick]
-                                    [--samples-per-class N] [--json PATH]
+                                    [--samples-per-class N] [--sweep-min-rows 64,256]
+                                    [--json PATH]
 
 For each case (``xpnet.bench.workloads``: the spiral classifier, Adam with decay) a model
 with CuPy's defaults trains on the whole-step engine (:mod:`xpnet.engine.step`) and reports,
@@ -21,8 +22,11 @@ This is what the next optimization of the engine needs (which kernel to work on,
 dropout costs in each); ``xpnet bench`` compares the engine with its peers. ``--device cpu``
 is a dry run of this script without a GPU: the kernels' source compiled by the host's C++
 compiler (the tests' stand-in for CuPy, ``tests/_host_kernels.py``), wall-clock times, no
-graph; ``--quick`` shrinks every case to 300 samples and at most 64 hidden units. Prints one
-JSON object; ``--json PATH`` also writes it.
+graph; ``--quick`` shrinks every case to 300 samples and at most 64 hidden units.
+``--sweep-min-rows 64,256`` (the default) measures the small cases again with those floors
+of the rows a backward thread sums (``xpnet.engine.step.MIN_ROWS``, 16): fewer partial sums
+for the reduce kernel to add, fewer threads in the backward one (``min_rows_sweep`` in the
+output). Prints one JSON object; ``--json PATH`` also writes it.
 """
 
 from __future__ import annotations
@@ -161,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--samples-per-class", type=int, metavar="N",
                         help="every case at this size (default: the case's own)")
+    parser.add_argument("--sweep-min-rows", default="64,256", metavar="LIST",
+                        help="also measure the cases where step.MIN_ROWS sets the backward's "
+                             "rows per thread (the small ones) with these values ('' for "
+                             "none; default %(default)s)")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
     kernels = host_kernels() if args.device == "cpu" else None
@@ -179,6 +187,20 @@ def main(argv: list[str] | None = None) -> int:
             w = w.resized(samples_per_class=args.samples_per_class)
         result["cases"][name] = measure(w, args.device, args.epochs, args.graph_epochs,
                                         kernels)
+        # where the fewest rows a backward thread sums binds (N x ceil(H/4) below
+        # BACKWARD_THREADS), the partial sums and the reduce's loop grow with N / MIN_ROWS:
+        # the same case with other floors, for the next tuning of the default
+        groups = -(-w.hidden // 4)
+        if -(-w.N * groups // step.BACKWARD_THREADS) < step.MIN_ROWS:
+            default = step.MIN_ROWS
+            for value in filter(None, args.sweep_min_rows.split(",")):
+                step.MIN_ROWS = int(value)
+                try:
+                    sweep = measure(w, args.device, args.epochs, args.graph_epochs, kernels)
+                finally:
+                    step.MIN_ROWS = default
+                result.setdefault("min_rows_sweep", {}).setdefault(value, {})[name] = {
+                    k: sweep[k] for k in sweep if k.endswith("_ms")}
     print(json.dumps(result, indent=2))
     if args.json:
         harness.save(result, args.json)

@@ -539,9 +539,14 @@ def test_bench_step_runs_without_a_gpu(host_cupy, tmp_path):
     spec.loader.exec_module(bench)
     out = tmp_path / "step.json"
     assert bench.main(["--device", "cpu", "--quick", "--epochs", "2", "--cases",
-                       "reference,reference_dropout", "--json", str(out)]) == 0
-    cases = json.loads(out.read_text())["cases"]
-    for case in cases.values():
+                       "reference,reference_dropout", "--sweep-min-rows", "64",
+                       "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    for case in result["cases"].values():
         assert case["finite"] and all(case[f"{p}_ms"] > 0 for p in bench.PARTS)
         assert case["kernels_ms"] == pytest.approx(sum(case[f"{p}_ms"] for p in bench.PARTS))
+    # the small cases again with another floor of rows per backward thread, put back after
+    assert set(result["min_rows_sweep"]["64"]) == {"reference", "reference_dropout"}
+    assert all(v > 0 for v in result["min_rows_sweep"]["64"]["reference"].values())
+    assert step.MIN_ROWS == 16
     assert step.WholeStep.launch.__qualname__ == "WholeStep.launch"  # put back
