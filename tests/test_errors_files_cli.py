@@ -411,6 +411,22 @@ def test_a_bad_preset_setting_is_one_line_exit_2(capsys, setting, fragments):
         assert fragment in line
 
 
+@pytest.mark.parametrize(("argv", "fragments"), [
+    (("train", "--preset", "ch17", "--epochs", "1", "--set", "classes=3"),
+     ["do not fit together", "a regression has none to set", "leave classes out"]),
+    ((*TRAIN, "--set", "epochs=3"), ["--epochs 2 and --set epochs=3 say two things"]),
+])
+def test_settings_that_would_be_ignored_are_refused(capsys, argv, fragments):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    for fragment in fragments:
+        assert fragment in one_line(err)
+    # the same value twice, or a task switched without classes, is fine
+    assert run_cli(capsys, *TRAIN, "--set", "epochs=2")[0] == 0
+    assert run_cli(capsys, "train", "--preset", "ch14", "--epochs", "1", "--set",
+                   "task=regression")[0] == 0
+
+
 def test_log_every_0_logs_nothing_but_the_validation(capsys):
     code, out, _ = run_cli(capsys, *TRAIN, "--set", "log_every=0")
     assert code == 0

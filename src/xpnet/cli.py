@@ -76,6 +76,10 @@ def validation_line(validation: dict[str, float]) -> str:
 
 def _train(args: argparse.Namespace, out: TextIO) -> int:
     preset = presets.get(args.preset).with_overrides(dict(args.set))
+    if args.epochs is not None and "epochs" in dict(args.set) and args.epochs != preset.epochs:
+        msg = (f"--epochs {args.epochs} and --set epochs={dict(args.set)['epochs']} say two "
+               "things; give the number of epochs once.")
+        raise UsageError(msg)
     save = None
     if args.save is not None:
         writable(args.save, "--save")  # before training, not after: the model would be lost

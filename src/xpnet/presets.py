@@ -78,13 +78,16 @@ class Preset:
         for problem, fix in (
             (p.task == "classification" and p.classes < 2, "--set classes=3"),
             (p.task == "binary" and p.classes != 2, "--set classes=2"),
+            (p.task == "regression" and "classes" in values and p.classes != 1,
+             "leave classes out (or --set task=classification)"),
             (p.test_data != "none" and p.test_samples < 1, "--set test_samples=100"),
         ):
             if problem:
                 msg = (f"settings task={p.task!r}, classes={p.classes}, test_data="
                        f"{p.test_data!r}, test_samples={p.test_samples} do not fit together: "
-                       "a classifier needs 2 classes or more (a binary one exactly 2), and "
-                       f"a test set at least 1 sample. For example: {fix}.")
+                       "a classifier needs 2 classes or more (a binary one exactly 2), a "
+                       "regression has none to set, and a test set at least 1 sample. For "
+                       f"example: {fix}.")
                 raise ValueError(msg)
         return p
 
