@@ -107,8 +107,14 @@ def test_a_study_writes_six_sheets(tmp_path):
     text = page.read_text()
     for question in QUESTIONS.values():
         assert f"## {question}" in text
-    # the sheets open the report too, before the sections with their tables
+    # a small study says how far to trust it, before any answer, here and in the report
+    caution = re.search(r"\*\*How far to trust this: 2 seeds per setting and \d+-epoch runs"
+                        r"( \(\d+ in the epochs study\))?, against the full study's 10 seeds "
+                        r"and the book's 10000 epochs .*provisional\.\*\*", text)
+    assert caution and caution.start() < text.index("**Answer.**")
     report = (tmp_path / "report.md").read_text()
+    assert caution.group(0) in report
+    # the sheets open the report too, before the sections with their tables
     assert report.index("## Answer sheets") < report.index("## 1. What do the numbers")
     assert "### 3. What happens inside Adam?" in report
     # every claim row has a verdict and a number
@@ -137,3 +143,12 @@ def test_every_sentence_of_the_samples_sheet_has_a_number(gain):
     sheet = study_sheets(samples_tables(gain), BASE)[1]
     for sentence in [sheet.answer, *sheet.evidence, *(c.because for c in sheet.claims)]:
         assert re.search(r"\d", sentence), sentence
+
+
+def test_a_full_study_needs_no_caution():
+    from xpnet.experiments.answers import provisional
+    from xpnet.experiments.frame import Base
+
+    assert provisional(Base(train_samples=1000, lr=0.05, epochs=10000), seeds=10) is None
+    assert "3 seeds" in provisional(Base(train_samples=1000, lr=0.05, epochs=10000), seeds=3)
+    assert "1500-epoch" in provisional(Base(train_samples=1000, lr=0.05, epochs=1500), seeds=10)

@@ -21,10 +21,12 @@ from .document import Document
 from .frame import Base, Table
 from .inside import QUESTIONS as INSIDE_QUESTIONS
 from .inside import inside_sheets
+from .plan import GRIDS
 from .sheets import Claim, Sheet, Verdict, render
 from .stats import Paired, Summary, fmt, fmt_p, samples_for_margin
 
-__all__ = ["QUESTIONS", "answer_sheets", "study_sheets", "write_answers"]
+__all__ = ["QUESTIONS", "answer_sheets", "provisional", "study_sheets",
+           "write_answers"]
 
 #: The learners' questions, in the order the sheets answer them (3 to 5: the inside sheets').
 QUESTIONS = {
@@ -508,11 +510,29 @@ def answer_sheets(tables: dict[str, Any], base: Base, *, inside: bool = True,
     return [sheets[q] for q in sorted(sheets)]
 
 
+def provisional(base: Base, seeds: int) -> str | None:
+    """The caution a study smaller than the default one needs, read first: fewer seeds
+    (``GRIDS["default"]``: 10) or shorter runs than the book's; None for a full study."""
+    full = GRIDS["default"]
+    if seeds >= full["seeds"] and base.epochs >= full["epochs"]:
+        return None
+    return (f"How far to trust this: {seeds} seed{'s' if seeds != 1 else ''} per setting and "
+            f"{base.epochs}-epoch runs"
+            + (f" ({base.long_epochs} in the epochs study)" if base.long_epochs else "")
+            + f", against the full study's {full['seeds']} seeds and the book's "
+            f"{full['epochs']} epochs (xpnet study ... without --quick). With so few seeds only "
+            "large differences can be detected, and a verdict can turn with more of them; read "
+            "these answers as provisional.")
+
+
 def write_answers(sheets: list[Sheet], out_dir: str | os.PathLike[str],
-                  title: str) -> Path:
-    """Write ``out_dir/answers.md`` (atomically): ``title`` and the sheets."""
+                  title: str, caution: str | None = None) -> Path:
+    """Write ``out_dir/answers.md`` (atomically): ``title``, the ``caution`` of a small
+    study (:func:`provisional`), and the sheets."""
     doc = Document()
     doc.heading(1, title)
+    if caution:
+        doc.paragraph(f"**{caution}**")
     doc.paragraph("Each answer comes first, then the claims learners often bring, each judged "
                   "true, false, partly or open by the numbers beside it. The report "
                   "(report.md) has every table behind them.")

@@ -21,7 +21,7 @@ from typing import Any
 from ..io import atomic_write_bytes
 from . import plots
 from .analysis import Base, analyze, load, seed_points
-from .answers import answer_sheets, write_answers
+from .answers import answer_sheets, provisional, write_answers
 from .document import Document
 from .plan import STUDIES
 from .sections import (
@@ -63,6 +63,9 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
         + f"; each study varies one of these, repeated over up to {seeds} seeds (a seed draws "
         "the training data, the initial weights and dropout; the validation and test sets "
         "come from separate streams of the same seed).")
+    caution = provisional(base, seeds)
+    if caution:
+        doc.paragraph(f"**{caution}**")
     doc.paragraph(
         "Numbers are mean [95% CI] over seeds, the CI being mean +- t(0.975, n-1) sd / "
         "sqrt(n). Runs whose loss became NaN or infinite are counted as diverged and left out "
@@ -192,7 +195,8 @@ def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequenc
     sheets = answer_sheets(tables, base, inside=inside)
     for sheet in sheets:
         sheet.figures = [f for f in sheet.figures if f[0] in images]
-    write_answers(sheets, out, f"Answer sheets: preset {base.preset}, {seeds} seeds")
+    write_answers(sheets, out, f"Answer sheets: preset {base.preset}, {seeds} seeds",
+                  provisional(base, seeds))
     doc = build_report(tables, names, base, seeds=seeds, images=images, sheets=sheets)
     md, page = out / "report.md", out / "report.html"
     atomic_write_bytes(md, doc.markdown().encode())
