@@ -150,3 +150,17 @@ def test_spread_ratio_on_synthetic_data_with_known_spreads():
     found = sum(spread_ratio(*pooled_sd(rng, hi, 3, 3), *pooled_sd(rng, 1.0, 3, 3)).p < 0.05
                 for _ in range(sims))
     assert 0.72 * sims < found < 0.88 * sims  # binomial sd of the count: 8
+
+
+def test_a_bounded_quantitys_interval_stays_within_what_it_can_be():
+    from xpnet.experiments.stats import range_of, summarize, summarize_as
+
+    runs = [0.415, 0.78, 0.77]  # one collapsed run of three: the t-interval passes 1
+    plain, clipped = summarize(runs), summarize_as("val_acc", runs)
+    assert plain.ci_high > 1 and clipped.ci_high == 1.0
+    assert (clipped.mean, clipped.sd, clipped.ci_low) == (plain.mean, plain.sd, plain.ci_low)
+    assert summarize_as("loss", [0.5, 3.09, 0.51]).ci_low == 0.0
+    assert summarize_as("dead", [0.995, 1.0, 0.999]).ci_high == 1.0
+    # differences are not bounded so: their intervals are the t-intervals
+    assert range_of("acc_bias") is None and range_of("gap") is None
+    assert summarize_as("acc_gain", runs) == plain

@@ -31,7 +31,7 @@ from . import frame as fr
 from .frame import FRAME_COLUMNS, Base, Table, load
 from .neighbours import against_table, neighbours_table
 from .plan import ARMS, STUDIES
-from .stats import Summary, binomial_sd, holm, paired, summarize
+from .stats import Summary, binomial_sd, holm, paired, summarize, summarize_as
 from .store import Store
 from .why import collapsed_at, overconfident_at, trial_status, why_table
 
@@ -102,11 +102,11 @@ def test_size_table(source: Store | pd.DataFrame, base: Base, split: str = "test
             "test_samples": n,
             "trials": len(keys),
             "repeats": int(per.loc[("acc", n), "count"].max()),
-            "acc": summarize(per_trial("acc", n)),
+            "acc": summarize_as("acc", per_trial("acc", n)),
             "acc_sd": pooled_sd("acc", n),
             "binomial_sd": binomial_sd(p, draws),
             "acc_bias": summarize(per_trial("acc", n) - per_trial("acc", ref)),
-            "loss": summarize(per_trial("loss", n)),
+            "loss": summarize_as("loss", per_trial("loss", n)),
             "loss_sd": pooled_sd("loss", n),
             "loss_bias": summarize(per_trial("loss", n) - per_trial("loss", ref)),
         })
@@ -211,7 +211,7 @@ def early_stopping(frame: pd.DataFrame) -> Table | None:
     sizes = frame.loc[frame["split"] == "test_curve", "test_samples"]
     return {"epochs": sorted(int(e) for e in stop), "last": last,
             "test_samples": int(sizes.max()),
-            **{f"{m}_{when}": summarize(values[m]) for when, values in
+            **{f"{m}_{when}": summarize_as(m, values[m]) for when, values in
                (("stop", at_stop), ("last", at_last)) for m in ("acc", "loss")},
             "acc_gain": summarize(at_stop["acc"] - at_last["acc"]),
             "loss_gain": summarize(at_stop["loss"] - at_last["loss"])}
@@ -264,11 +264,11 @@ def lr_table(source: Store | pd.DataFrame, base: Base) -> Table:
         rows.append({
             "lr": float(rate), "n": len(finals), "diverged": len(group) - len(finals),
             "diverged_at": sorted(int(e) for e in group["diverged_at"].dropna()),
-            "train_acc": summarize(finals["train_acc"]),
-            "val_acc": summarize(finals["val_acc"]),
-            "val_loss": summarize(finals["val_loss"]),
-            "best_val_acc": summarize(best_acc),
-            "best_val_loss": summarize(curves["val_loss"].min(axis=1)),
+            "train_acc": summarize_as("train_acc", finals["train_acc"]),
+            "val_acc": summarize_as("val_acc", finals["val_acc"]),
+            "val_loss": summarize_as("val_loss", finals["val_loss"]),
+            "best_val_acc": summarize_as("best_val_acc", best_acc),
+            "best_val_loss": summarize_as("loss", curves["val_loss"].min(axis=1)),
             "best_minus_final_acc": summarize(best_acc - finals["val_acc"]),
             **dict(zip(("late_acc", "late_loss", "late_from", "late_split"),
                        _late_change(finished), strict=True)),
@@ -445,7 +445,7 @@ def regularizers_table(source: Store | pd.DataFrame, base: Base,
             row: dict[str, Any] = {
                 "train_samples": int(n), "arm": arm, "runs": len(group),
                 "diverged": int(group["diverged_at"].notna().sum()),
-                **{name: summarize(mine[name]) for name in
+                **{name: summarize_as(name, mine[name]) for name in
                    ("acc", "loss", "gap", "overfit", "mean_abs", "small", "zero")}}
             if arm != "book":
                 for name in ("acc", "loss", "gap"):

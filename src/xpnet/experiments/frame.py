@@ -20,7 +20,7 @@ import pandas as pd
 
 from .. import presets
 from .plan import arm_of
-from .stats import Summary, summarize
+from .stats import Summary, summarize, summarize_as
 from .store import Store
 
 __all__ = ["CURVES", "FRAME_COLUMNS", "Base", "Table", "change", "curve_rows", "curves",
@@ -202,7 +202,7 @@ def finals(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def summaries(values: pd.DataFrame) -> dict[str, Summary]:
-    return {name: summarize(column) for name, column in values.items()}
+    return {name: summarize_as(name, column) for name, column in values.items()}
 
 
 def curves(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -216,7 +216,8 @@ def curve_rows(curves: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
     """Per epoch that every run logged: each curve's summary over runs."""
     logged = [set(c.dropna(axis=1).columns) for c in curves.values()]
     n = len(curves["val_acc"].index)
-    return [{"epoch": int(e), "n": n, **{name: summarize(c[e]) for name, c in curves.items()}}
+    return [{"epoch": int(e), "n": n,
+             **{name: summarize_as(name, c[e]) for name, c in curves.items()}}
             for e in sorted(set.intersection(*logged))]
 
 

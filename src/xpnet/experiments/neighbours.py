@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import frame as fr
 from .frame import Base, Table
-from .stats import holm, paired, summarize
+from .stats import holm, paired, summarize_as
 from .store import Store
 
 __all__ = ["METRICS", "against_table", "compare_settings", "neighbours_table", "seed_values"]
@@ -142,7 +142,7 @@ def against_table(source: Store | pd.DataFrame, base: Base, study: str) -> Table
     at = values["values"]
     out["settings"] = [
         {"setting": s, "n": int(at["acc"][s].notna().sum()),
-         **{m: summarize(at[m][s]) for m in ("acc", "loss", "train_acc")},
+         **{m: summarize_as(m, at[m][s]) for m in ("acc", "loss", "train_acc")},
          "gap": paired(np.zeros(len(at["gap"])), at["gap"][s])} for s in settings]
     if study == "samples":
         ref = settings[-1]

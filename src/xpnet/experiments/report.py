@@ -68,7 +68,8 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
         doc.paragraph(f"**{caution}**")
     doc.paragraph(
         "Numbers are mean [95% CI] over seeds, the CI being mean +- t(0.975, n-1) sd / "
-        "sqrt(n). Runs whose loss became NaN or infinite are counted as diverged and left out "
+        "sqrt(n), clipped to the values the quantity can take (accuracies and fractions in "
+        "[0, 1], losses and sizes >= 0). Runs whose loss became NaN or infinite are counted as diverged and left out "
         "of the means. Training accuracy and loss are measured on the training set without "
         "dropout. Settings are compared seed by seed (the per-seed difference, its 95% CI and "
         "the paired t-test's p-value) on the largest fresh test sets, far larger than the "

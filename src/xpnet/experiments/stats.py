@@ -31,8 +31,8 @@ import numpy as np
 from scipy import optimize, stats
 
 __all__ = ["Paired", "SpreadRatio", "Summary", "binomial_sd", "compare", "detectable", "fmt",
-           "fmt_p", "holm", "paired", "samples_for_margin", "spread_ratio", "summarize",
-           "t_quantile"]
+           "fmt_p", "holm", "paired", "range_of", "samples_for_margin", "spread_ratio",
+           "summarize", "summarize_as", "t_quantile"]
 
 
 def t_quantile(df: int | float) -> float:
@@ -67,13 +67,39 @@ class Summary(NamedTuple):
         return (self.ci_high - self.ci_low) / 2
 
 
-def summarize(values: Iterable[float]) -> Summary:
+#: What a quantity can be, by the words in its name: a rate (an accuracy, a fraction of
+#: units or weights) in [0, 1], a loss or a size >= 0; a difference or a gain has no bound.
+_UNBOUNDED = ("bias", "gain", "minus", "gap", "overfit", "diff")
+_RATES = ("acc", "dead", "small", "zero", "fraction")
+_NON_NEGATIVE = ("loss", "mean_abs")
+
+
+def range_of(name: str) -> tuple[float, float] | None:
+    """The values quantity ``name`` can take, to clip its CI to; None when unbounded.
+
+    >>> range_of("val_acc"), range_of("loss"), range_of("acc_bias")
+    ((0.0, 1.0), (0.0, inf), None)
+    """
+    if any(word in name for word in _UNBOUNDED):
+        return None
+    if any(word in name for word in _RATES):
+        return (0.0, 1.0)
+    if any(word in name for word in _NON_NEGATIVE):
+        return (0.0, math.inf)
+    return None
+
+
+def summarize(values: Iterable[float], within: tuple[float, float] | None = None) -> Summary:
     """Mean, sd and Student-t 95% CI of the finite ``values`` (NaN and ±inf left out).
 
     Parameters
     ----------
     values : iterable of float
         One value per run (per seed).
+    within : (low, high), optional
+        The values the quantity can take (:func:`range_of`): the CI is clipped to them, so
+        that an accuracy's interval never passes 1 nor a loss's 0, as the t-interval of a few
+        runs otherwise can.
 
     Returns
     -------
@@ -98,7 +124,15 @@ def summarize(values: Iterable[float]) -> Summary:
         return Summary(n, m, math.nan, math.nan, math.nan, len(xs) - n)
     sd = float(finite.std(ddof=1))
     h = t_quantile(n - 1) * sd / math.sqrt(n)
-    return Summary(n, m, sd, m - h, m + h, len(xs) - n)
+    low, high = m - h, m + h
+    if within is not None:
+        low, high = max(low, within[0]), min(high, within[1])
+    return Summary(n, m, sd, low, high, len(xs) - n)
+
+
+def summarize_as(name: str, values: Iterable[float]) -> Summary:
+    """:func:`summarize` of quantity ``name``, its CI clipped to :func:`range_of` it."""
+    return summarize(values, range_of(name))
 
 
 def compare(a: Summary, b: Summary) -> str:

@@ -12,7 +12,7 @@ import pandas as pd
 from .. import presets
 from . import frame as fr
 from .frame import Base, Table
-from .stats import summarize
+from .stats import summarize_as
 from .store import Store
 
 __all__ = ["ACC_HOLD", "LOSS_RISE", "collapsed_at", "overconfident_at", "trial_status",
@@ -149,9 +149,9 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
                 "collapsed_end": int(ok["collapsed_end"].sum()),
                 "overconfident": int(ok["overconfident_at"].notna().sum()),
                 "overconfident_at": sorted(int(e) for e in ok["overconfident_at"].dropna()),
-                "dead": summarize(ok["dead_fraction"]), "half_dead": len(half),
-                "half_dead_acc": summarize(half["val_acc"]),
-                "val_acc": summarize(ok["val_acc"]),
+                "dead": summarize_as("dead", ok["dead_fraction"]), "half_dead": len(half),
+                "half_dead_acc": summarize_as("acc", half["val_acc"]),
+                "val_acc": summarize_as("acc", ok["val_acc"]),
             })
     return {"study": "why", "rows": rows, "loss_rise": LOSS_RISE, "acc_hold": ACC_HOLD,
             "classes": base.classes}
