@@ -114,6 +114,16 @@ def test_a_study_writes_six_sheets(tmp_path):
     assert caution and caution.start() < text.index("**Answer.**")
     report = (tmp_path / "report.md").read_text()
     assert caution.group(0) in report
+    # the results table tells the regularizers study's arms apart
+    import csv
+
+    with (tmp_path / "results.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert {"arm", "dropout", "l2", "l1", "decay"} <= set(table[0])
+    arms = {r["arm"]: (r["dropout"], r["l2"], r["l1"], r["decay"]) for r in table}
+    assert arms["book"] == ("0.1", "0.0005", "0.0", "5e-05")
+    assert arms["none"] == ("0.0", "0.0", "0.0", "0.0")
+    assert arms["L1 for L2"] == ("0.1", "0.0", "0.0005", "5e-05")
     # the sheets open the report too, before the sections with their tables
     assert report.index("## Answer sheets") < report.index("## 1. What do the numbers")
     assert "### 3. What happens inside Adam?" in report

@@ -23,7 +23,7 @@ from . import plots
 from .analysis import Base, analyze, load, seed_points
 from .answers import answer_sheets, provisional, write_answers
 from .document import Document
-from .plan import STUDIES
+from .plan import STUDIES, arm_of, preset_of
 from .sections import (
     crossed_section,
     epochs_section,
@@ -69,24 +69,24 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
     doc.paragraph(
         "Numbers are mean [95% CI] over seeds, the CI being mean +- t(0.975, n-1) sd / "
         "sqrt(n), clipped to the values the quantity can take (accuracies and fractions in "
-        "[0, 1], losses and sizes >= 0). Runs whose loss became NaN or infinite are counted as diverged and left out "
-        "of the means. Training accuracy and loss are measured on the training set without "
-        "dropout. Settings are compared seed by seed (the per-seed difference, its 95% CI and "
-        "the paired t-test's p-value) on the largest fresh test sets, far larger than the "
-        "validation set: the fewest against the most training samples as one planned "
-        "comparison; every training-set size against the largest, every learning rate "
-        "against the best, each regularizers arm against the book's setting, and each setting "
-        "against the next, each such scan with Holm's "
-        "correction for its number of comparisons. Where no difference is found, the report "
-        "gives the smallest difference the design could have detected (80% power, 5% level): "
-        "with few seeds, 'no difference detected' is weak evidence of no difference. Changes "
-        "within a run (over epochs, or between test-set sizes for the same model) are called "
-        "a rise or a decline when their 95% CI over runs excludes zero (a paired t-test at "
-        "5%), without a correction for the epochs or sizes looked at. The spreads of the "
-        "measured accuracy on the book's evenly spaced test sets and on i.i.d. ones are "
-        "compared by the F-test on their ratio, and called different only when the ratio's "
-        "95% CI excludes 1. The validation-set tables are descriptive: no sentence rests on "
-        "their CIs overlapping or not.")
+        "[0, 1], losses and sizes >= 0). Runs whose loss became NaN or infinite are counted "
+        "as diverged and left out of the means. Training accuracy and loss are measured on "
+        "the training set without dropout. Settings are compared seed by seed (the per-seed "
+        "difference, its 95% CI and the paired t-test's p-value) on the largest fresh test "
+        "sets, far larger than the validation set: the fewest against the most training "
+        "samples as one planned comparison; every training-set size against the largest, "
+        "every learning rate against the best, each regularizers arm against the book's "
+        "setting, and each setting against the next, each such scan with Holm's correction "
+        "for its number of comparisons. Where no difference is found, the report gives the "
+        "smallest difference the design could have detected (80% power, 5% level): with few "
+        "seeds, 'no difference detected' is weak evidence of no difference. Changes within a "
+        "run (over epochs, or between test-set sizes for the same model) are called a rise or"
+        " a decline when their 95% CI over runs excludes zero (a paired t-test at 5%), "
+        "without a correction for the epochs or sizes looked at. The spreads of the measured "
+        "accuracy on the book's evenly spaced test sets and on i.i.d. ones are compared by "
+        "the F-test on their ratio, and called different only when the ratio's 95% CI "
+        "excludes 1. The validation-set tables are descriptive: no sentence rests on their "
+        "CIs overlapping or not.")
 
     def epochs() -> None:
         epochs_section(doc, tables["epochs"])
@@ -188,7 +188,14 @@ def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequenc
     picture = plots.plot_boundaries(store, base, tables["panels"], out / "boundaries.png")
     if picture is not None:
         drawn.append(picture)
-    store.export_csv(out / "results.csv", keys)
+    # the regularizers each trial trained with: trials of one size, rate and length differ
+    # only there (the regularizers study's arms)
+    settings = {}
+    for t in store.trials():
+        p = preset_of(t["config"])
+        settings[t["key"]] = {"arm": arm_of(t["config"]), "dropout": p.dropout, "l2": p.l2,
+                              "l1": p.l1, "decay": p.decay}
+    store.export_csv(out / "results.csv", keys, settings)
     wanted = None if keys is None else set(keys)
     seeds = len({t["config"]["seed"] for t in store.trials()
                  if wanted is None or t["key"] in wanted})

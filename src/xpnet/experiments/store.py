@@ -13,7 +13,7 @@ import io
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,14 +131,18 @@ class Store:
                                  (key, epoch)).fetchone()
         return None if found is None else bytes(found[0])
 
-    def export_csv(self, path: str | os.PathLike[str], keys: Iterable[str] | None = None) -> int:
-        """Write the tidy table (atomically) as CSV; returns the number of rows."""
+    def export_csv(self, path: str | os.PathLike[str], keys: Iterable[str] | None = None,
+                   trial_columns: Mapping[str, Mapping[str, Any]] | None = None) -> int:
+        """Write the tidy table (atomically) as CSV; returns the number of rows.
+        ``trial_columns`` adds columns per trial (``{key: {column: value}}``, every trial
+        the same columns): what tells trials apart that :data:`COLUMNS` does not."""
+        extra = list(next(iter(trial_columns.values()), {})) if trial_columns else []
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+        writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, *extra])
         writer.writeheader()
         n = 0
         for row in self.rows(keys):
-            writer.writerow(row)
+            writer.writerow({**row, **(trial_columns or {}).get(row["key"], {})})
             n += 1
         atomic_write_bytes(path, buffer.getvalue().encode())
         return n
