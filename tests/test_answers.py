@@ -57,6 +57,25 @@ def samples_tables(gain, *, bias=0.0, seeds=8, plateau=False):
             "test_size": {"rows": [small, big], "p": 0.72, "classes": 3, "slope": -0.5}}
 
 
+def test_the_planned_comparison_of_the_ends_decides_where_no_single_step_does():
+    # the teacher's case: fewest against most differ (p < 0.05), no neighbouring step does
+    tables = samples_tables(0.05)
+    for row in tables["samples_scan"]["rows"]:
+        row["acc_holm"] = row["loss_holm"] = 0.3
+    claims = {c.quote: c for c in study_sheets(tables, BASE)[1].claims}
+    acc, loss = (claims["More training data raises accuracy"],
+                 claims["More training data slightly lowers loss"])
+    assert acc.verdict == "partly" and loss.verdict == "true"  # -6%: slight
+    for claim in (acc, loss):
+        assert "the ends differ, though no single step changed it detectably" in claim.because
+    bigger = samples_tables(0.5)  # loss 0.8 -> 0.3 at the ends: not slight
+    for row in bigger["samples_scan"]["rows"]:
+        row["acc_holm"] = row["loss_holm"] = 0.3
+    loss = next(c for c in study_sheets(bigger, BASE)[1].claims
+                if c.quote == "More training data slightly lowers loss")
+    assert loss.verdict == "partly" and "it lowers loss, and not slightly" in loss.because
+
+
 def test_the_samples_sheet_follows_the_numbers():
     rises = study_sheets(samples_tables(0.05), BASE)[1]
     assert verdicts(rises)["More training data raises accuracy"] == "true"

@@ -189,6 +189,26 @@ def test_lr_sentences_compare_each_rate_with_the_best_after_holm():
     assert "Within the noise of it" not in text and "Lower beyond the noise" not in text
 
 
+def test_a_rate_that_differs_alone_but_not_after_holm_is_said_so():
+    # the teacher's contradiction: "not detectably different" beside p = 0.02 and a
+    # difference larger than the one the design could detect
+    best = [0.80, 0.78, 0.79, 0.81]
+    def below(diffs):
+        return [b - d for b, d in zip(best, diffs, strict=True)]
+
+    test = {0.001: [0.40, 0.41, 0.39, 0.40], 0.01: below([0.03, 0.01, 0.01, 0.03]),
+            0.05: best, 0.1: below([0.03, 0.012, 0.01, 0.03])}
+    val = {lr: [0.5] * 4 for lr in test}
+    text, tables = report(runs(test, "lr", val_acc=val), ["lr"])
+    by_lr = {r["a"]: r for r in tables["lr_against"]["rows"]}
+    alone = by_lr[0.01]
+    assert alone["acc"].p < 0.05 <= alone["acc_holm"]
+    assert ("lr 0.01 (" in text and "differs from lr 0.05 taken alone but not after Holm's "
+            "correction over 3 comparisons" in text)
+    assert "lr 0.01 (" + fmt(tables["lr_against"]["settings"][1]["acc"]) + ") is not " \
+        "detectably" not in text
+
+
 def spreads(book_sd, iid_sd, trials=4, reps=10, seed=0):
     """The base setting's runs, each measured on ``reps`` book and i.i.d. test sets whose
     accuracies scatter with these sds (10/class; 5x less at 50/class)."""

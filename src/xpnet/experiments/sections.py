@@ -523,7 +523,15 @@ def lr_section(doc: Document, t: Table, classes: int, scan: Table,
                 f"lr {r['a']:g} (by {fmt(r['acc'].diff, 4)} per seed, Holm-adjusted p "
                 f"{fmt_p(r['acc_holm'])})" for r in above) + ".")
         for r in comps:
-            if not r["acc_holm"] < 0.05:
+            if r["acc_holm"] < 0.05:
+                continue
+            if r["acc"].p < 0.05:  # a difference alone, not among the m comparisons
+                said.append(f"lr {r['a']:g} ({fmt(by_lr[r['a']]['acc'])}) differs from lr "
+                            f"{ref:g} taken alone but not after Holm's correction over {m} "
+                            f"comparisons: per seed, lr {ref:g} minus lr {r['a']:g} is "
+                            f"{fmt(r['acc'].diff, 4)}, p {fmt_p(r['acc'].p)} (Holm-adjusted p "
+                            f"{fmt_p(r['acc_holm'])}); more seeds would likely settle it.")
+            else:
                 said.append(f"lr {r['a']:g} ({fmt(by_lr[r['a']]['acc'])}) is not detectably "
                             f"different from lr {ref:g}: per seed, lr {ref:g} minus lr "
                             f"{r['a']:g} is {fmt(r['acc'].diff, 4)}, p {fmt_p(r['acc'].p)} "
