@@ -112,6 +112,31 @@ def test_why_table_counts_dead_collapsed_and_overconfident_runs(tmp_path):
     assert fast["half_dead"] == 1 and fast["half_dead_acc"].mean == pytest.approx(0.33)
 
 
+def test_a_run_that_falls_back_late_is_counted_with_the_regularizers_arms(tmp_path):
+    # the teacher's case: one seed of an arm crashes late (0.80 -> 0.42) without diverging
+    # or predicting one class; the why table names it, per arm and size
+    def arm_trial(key, seed, arm, history):
+        t = _trial(key, 0.05, seed, history)
+        t["config"].update(train_samples=100, **arm)
+        return t
+
+    with Store(tmp_path) as store:
+        for seed in range(3):
+            store.add(arm_trial(f"book{seed}", seed, {}, {1: (1.0, 0.5, 3, 0),
+                                                          100: (0.6, 0.72, 3, 0)}))
+            crash = seed == 2
+            store.add(arm_trial(f"none{seed}", seed, {"dropout": 0.0, "l2": 0.0, "decay": 0.0},
+                                {1: (1.0, 0.5, 3, 0), 50: (0.5, 0.80, 3, 0),
+                                 100: (3.1 if crash else 0.5, 0.42 if crash else 0.78, 3, 0)}))
+        base = an.Base(1000, 0.05, 100)
+        assert an.trial_status(store).loc["none2", "fell_at"] == 100
+        rows = [r for r in an.why_table(store, base, ["regularizers"])["rows"]]
+    assert [r["value"] for r in rows] == ["book|100", "none|100"]
+    book, none = rows
+    assert (book["fell"], none["fell"], none["fell_at"]) == (0, 1, [100])
+    assert none["collapsed"] == 0 and none["diverged"] == 0
+
+
 def test_an_old_store_without_the_measurements_reads_and_says_so(tmp_path):
     with Store(tmp_path) as store:
         old = _trial("a", 0.05, 0, {})

@@ -708,7 +708,15 @@ def regularizers_section(doc: Document, t: Table) -> None:
 #: A why-table row's setting in words, by study.
 _SETTING = {"samples": lambda v: f"{int(v)} training samples/class",
             "epochs": lambda v: f"{int(v)} training samples/class, long runs (epochs study)",
-            "lr": lambda v: f"lr {float(v):g}"}
+            "lr": lambda v: f"lr {float(v):g}",
+            "regularizers": lambda v: _arm_setting(str(v))}
+
+
+def _arm_setting(value: str) -> str:
+    """The why table's regularizers setting ``"arm|size"`` in words."""
+    arm, n = value.split("|")
+    return (f"{n} training samples/class with "
+            + ("the book's regularizers" if arm == "book" else f"regularizers '{arm}'"))
 
 
 def _epochs_list(epochs: list[int]) -> str:
@@ -752,6 +760,12 @@ def why_section(doc: Document, t: Table) -> None:
                 f"one class (at epoch {_epochs_list(r['collapsed_at'])}); "
                 + (f"{r['collapsed_end']} still did at the end." if r["collapsed_end"] else
                    "none still did at the end."))
+        if r.get("fell"):
+            said.append(
+                f"At {where}, {r['fell']} of {r['measured']} runs fell back: validation "
+                f"accuracy dropped {t['fall']:g} or more below its best (from epoch "
+                f"{_epochs_list(r['fell_at'])}) and stayed there to the end, without "
+                "diverging; the means above include them.")
         if r["overconfident"]:
             said.append(
                 f"At {where}, {r['overconfident']} of {r['measured']} runs became "
@@ -766,17 +780,22 @@ def why_section(doc: Document, t: Table) -> None:
     if not any(r["collapsed"] for r in rows):
         said.append(f"No run collapsed to one class ({sum(r['measured'] for r in rows)} "
                     "run-settings measured).")
+    if not any(r.get("fell") for r in rows):
+        said.append(f"No run fell back for good ({t['fall']:g} or more below its best "
+                    "validation accuracy at the end).")
     if not any(r["overconfident"] for r in rows):
         said.append(f"No run became overconfident ({sum(r['measured'] for r in rows)} "
                     "run-settings measured).")
     doc.items(said)
     doc.table(["setting", "runs", "diverged", "collapsed (at epoch)", "still collapsed at end",
-               "overconfident (from epoch)", "dead units at end", "runs > half dead",
-               "final val acc"],
+               "fell back (from epoch)", "overconfident (from epoch)", "dead units at end",
+               "runs > half dead", "final val acc"],
               [[_SETTING[r["study"]](r["value"]), str(r["runs"]), str(r["diverged"]),
                 f"{r['collapsed']}" + (f" ({_epochs_list(r['collapsed_at'])})"
                                        if r["collapsed"] else ""),
                 str(r["collapsed_end"]),
+                f"{r.get('fell', 0)}" + (f" ({_epochs_list(r['fell_at'])})"
+                                          if r.get("fell") else ""),
                 f"{r['overconfident']}" + (f" ({_epochs_list(r['overconfident_at'])})"
                                            if r["overconfident"] else ""),
                 fmt(r["dead"]), str(r["half_dead"]), fmt(r["val_acc"])] for r in t["rows"]])

@@ -12,11 +12,12 @@ import pandas as pd
 from .. import presets
 from . import frame as fr
 from .frame import Base, Table
+from .plan import ARMS
 from .stats import summarize_as
 from .store import Store
 
-__all__ = ["ACC_HOLD", "LOSS_RISE", "collapsed_at", "overconfident_at", "trial_status",
-           "why_table"]
+__all__ = ["ACC_HOLD", "FALL", "LOSS_RISE", "collapsed_at", "fell_at", "overconfident_at",
+           "trial_status", "why_table"]
 
 #: Loss-versus-accuracy divergence (an "overconfident" model): validation loss more than
 #: ``LOSS_RISE`` (relative) above its lowest value so far while validation accuracy is no more
@@ -25,6 +26,9 @@ __all__ = ["ACC_HOLD", "LOSS_RISE", "collapsed_at", "overconfident_at", "trial_s
 #: of accuracy is 3 of the book's 300 validation samples.
 LOSS_RISE = 0.10
 ACC_HOLD = 0.01
+#: A run that "fell back": validation accuracy ``FALL`` or more below its best so far, and
+#: still so at the end (a late crash that neither diverges nor predicts one class only).
+FALL = 0.2
 
 
 def overconfident_at(loss: pd.Series, acc: pd.Series, *, rise: float = LOSS_RISE,
@@ -71,6 +75,26 @@ def collapsed_at(classes: pd.Series) -> int | None:
     return None
 
 
+def fell_at(acc: pd.Series, *, fall: float = FALL) -> int | None:
+    """The first logged epoch from which validation accuracy stays ``fall`` or more below
+    its best so far, to the end (``acc`` indexed by epoch); None if it never does.
+
+    >>> epochs = [1, 100, 1000, 1500]
+    >>> fell_at(pd.Series([0.4, 0.8, 0.5, 0.42], epochs))
+    1000
+    >>> fell_at(pd.Series([0.4, 0.8, 0.5, 0.79], epochs)) is None  # it came back
+    True
+    """
+    best, since = -math.inf, None
+    for epoch, value in acc.dropna().sort_index().items():
+        if value <= best - fall:
+            since = int(epoch) if since is None else since
+        else:
+            since = None
+        best = max(best, value)
+    return since
+
+
 def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
     """Per trial (indexed by key): what happened inside it.
 
@@ -79,7 +103,8 @@ def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
     units); at the last logged epoch ``dead_units`` (never active on the training set),
     ``dead_fraction``, ``val_acc`` and ``collapsed_end`` (one class predicted on the
     validation set); ``collapsed_at`` (:func:`collapsed_at`, validation set) and
-    ``overconfident_at`` (:func:`overconfident_at`), ``<NA>`` when it did not happen.
+    ``overconfident_at`` (:func:`overconfident_at`) and ``fell_at`` (:func:`fell_at`),
+    ``<NA>`` when it did not happen.
     """
     frame = fr.frame_of(source)
     trials = fr.trials_of(frame)
@@ -107,6 +132,8 @@ def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
     out["collapsed_end"] = last(classes) == 1
     out["collapsed_at"] = pd.Series({k: collapsed_at(classes.loc[k]) for k in classes.index},
                                     dtype="Int64").reindex(trials.index)
+    out["fell_at"] = pd.Series({k: fell_at(val_acc.loc[k]) for k in val_acc.index},
+                               dtype="Int64").reindex(trials.index)
     out["overconfident_at"] = pd.Series(
         {k: overconfident_at(val_loss.loc[k], acc_of[k], below=guess(trials.at[k, "preset"]))
          for k in val_loss.index}, dtype="Int64").reindex(trials.index)
@@ -116,13 +143,14 @@ def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
 def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) -> Table:
     """Per setting of each study: what happened inside its runs (:func:`trial_status`).
 
-    Rows ``{"study", "vary", "value", "runs", "measured", "hidden", "diverged", "collapsed",
-    "collapsed_at", "collapsed_end", "overconfident", "overconfident_at", "dead",
-    "half_dead", "half_dead_acc", "val_acc"}``: ``collapsed``/``overconfident`` count the
-    runs (of those ``measured``, not diverged) with a ``collapsed_at``/``overconfident_at``
-    epoch, listed in the ``*_at`` lists; ``collapsed_end`` those predicting one class at
-    their last logged epoch; ``dead`` is the fraction of hidden units dead at the end, over
-    runs; ``half_dead`` counts the runs ending with more than half of them dead and
+    Rows ``{"study", "vary", "value", "runs", "measured", "hidden", "diverged",
+    "collapsed", "collapsed_at", "collapsed_end", "fell", "fell_at", "overconfident",
+    "overconfident_at", "dead", "half_dead", "half_dead_acc", "val_acc"}``:
+    ``collapsed``/``fell``/``overconfident`` count the runs (of those ``measured``, not
+    diverged) with a ``collapsed_at``/``fell_at``/``overconfident_at`` epoch, listed in the
+    ``*_at`` lists; ``collapsed_end`` those predicting one class at their last logged
+    epoch; ``dead`` is the fraction of hidden units dead at the end, over runs;
+    ``half_dead`` counts the runs ending with more than half of them dead and
     ``half_dead_acc`` is their final validation accuracy; ``val_acc`` that of all runs.
     """
     status = trial_status(source)
@@ -135,9 +163,21 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
                                                              epochs=base.long_epochs)))
     if "lr" in studies:
         picks.append(("lr", "lr", fr.select(status, base, lr=False)))
+    if "regularizers" in studies:
+        # each arm at each size the study ran it (the book's arm is the base setting there)
+        arms = fr.select(status, base, train_samples=False, arm=None)
+        arms = arms[arms["train_samples"].isin(set(arms.loc[arms["arm"] != "book",
+                                                            "train_samples"]))]
+        order = list(ARMS)
+        arms = arms.assign(
+            setting=[f"{a}|{int(n)}" for a, n in zip(arms["arm"], arms["train_samples"],
+                                                     strict=True)],
+            rank=[(int(n), order.index(a) if a in order else len(order)) for a, n in
+                  zip(arms["arm"], arms["train_samples"], strict=True)]).sort_values("rank")
+        picks.append(("regularizers", "setting", arms))
     rows: list[dict[str, Any]] = []
     for study, vary, picked in picks:
-        for value, group in picked.groupby(vary):
+        for value, group in picked.groupby(vary, sort=study != "regularizers"):
             ok = group[group["diverged_at"].isna() & group["measured"]]
             half = ok[ok["dead_fraction"] > 0.5]
             rows.append({
@@ -147,6 +187,8 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
                 "collapsed": int(ok["collapsed_at"].notna().sum()),
                 "collapsed_at": sorted(int(e) for e in ok["collapsed_at"].dropna()),
                 "collapsed_end": int(ok["collapsed_end"].sum()),
+                "fell": int(ok["fell_at"].notna().sum()),
+                "fell_at": sorted(int(e) for e in ok["fell_at"].dropna()),
                 "overconfident": int(ok["overconfident_at"].notna().sum()),
                 "overconfident_at": sorted(int(e) for e in ok["overconfident_at"].dropna()),
                 "dead": summarize_as("dead", ok["dead_fraction"]), "half_dead": len(half),
@@ -154,6 +196,6 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
                 "val_acc": summarize_as("acc", ok["val_acc"]),
             })
     return {"study": "why", "rows": rows, "loss_rise": LOSS_RISE, "acc_hold": ACC_HOLD,
-            "classes": base.classes}
+            "fall": FALL, "classes": base.classes}
 
 
