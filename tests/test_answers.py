@@ -181,3 +181,19 @@ def test_a_full_study_needs_no_caution():
     assert provisional(Base(train_samples=1000, lr=0.05, epochs=10000), seeds=10) is None
     assert "3 seeds" in provisional(Base(train_samples=1000, lr=0.05, epochs=10000), seeds=3)
     assert "1500-epoch" in provisional(Base(train_samples=1000, lr=0.05, epochs=1500), seeds=10)
+
+
+def test_the_refined_grid_is_described_as_it_stands_to_the_best_rate():
+    from xpnet.experiments.answers import _refined_note
+
+    quick = [0.001, 0.01, 0.0224, 0.05, 0.158, 0.5]
+    assert _refined_note(0.05, quick, (0.0224, 0.158)) == \
+        " (the grid was refined around it with 0.0224, 0.158)"
+    # the teacher's case: the best is a refined rate at the edge of the refined grid
+    edge = _refined_note(0.158, quick, (0.0224, 0.158))
+    assert "added around the first pass's best, lr 0.05" in edge
+    assert "nothing was tried between it and lr 0.5, so the best may lie there" in edge
+    full = [1e-4, 1e-3, 1e-2, 0.0171, 0.0292, 0.05, 0.0794, 0.126, 0.2, 1.0]
+    assert _refined_note(0.0794, full, (0.0171, 0.0292, 0.0794, 0.126)) == \
+        " (a rate the refined grid added around the first pass's best, lr 0.05)"
+    assert _refined_note(0.05, quick, ()) == ""

@@ -21,7 +21,7 @@ from .document import Document
 from .frame import Base, Table
 from .inside import QUESTIONS as INSIDE_QUESTIONS
 from .inside import inside_sheets
-from .plan import GRIDS
+from .plan import GRIDS, refined_around
 from .sheets import Claim, Sheet, Verdict, render
 from .stats import Paired, Summary, fmt, fmt_p, samples_for_margin
 
@@ -439,8 +439,7 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                f"; highest at lr {fastest[0]:g}, but the higher rates' CIs overlap it.")))
     answer = (f"The highest mean test accuracy was at lr {best:g}: "
               f"{fmt(settings[best]['acc'])}"
-              + (" (the grid was refined around it with "
-                 + ", ".join(f"{x:g}" for x in base.refined) + ")" if base.refined else "")
+              + _refined_note(best, list(settings), base.refined)
               + ". " + (f"Rates {_rates(bad)} failed. " if bad else "")
               + (f"Rates {_rates(still)} were still improving at the end." if still else ""))
     return Sheet(QUESTIONS[6], answer.strip(), claims, [],
@@ -537,6 +536,28 @@ def provisional(base: Base, seeds: int) -> str | None:
             f"{full['epochs']} epochs (xpnet study ... without --quick). With so few seeds only "
             "large differences can be detected, and a verdict can turn with more of them; read "
             "these answers as provisional.")
+
+
+def _refined_note(best: float, rates: list[float], refined: tuple[float, ...]) -> str:
+    """How the refined grid stands to the best rate: around it, or the best is one of the
+    rates it added (then the rates beyond it were not refined)."""
+    if not refined:
+        return ""
+    added = ", ".join(f"{x:g}" for x in refined)
+    center = refined_around(rates, refined)
+    if center is None or math.isclose(center, best):
+        return f" (the grid was refined around it with {added})"
+    ordered = sorted(rates)
+    i = ordered.index(best)
+    beyond = ordered[i + 1] if best > center and i + 1 < len(ordered) else \
+        ordered[i - 1] if best < center and i > 0 else None
+    note = f" (a rate the refined grid added around the first pass's best, lr {center:g}"
+    if beyond is None:
+        return note + "; it is at the end of the grid)"
+    if beyond not in refined:  # the refined grid's outer rate: the coarse grid's gap beyond
+        return note + (f"; nothing was tried between it and lr {beyond:g}, so the best may "
+                       "lie there)")
+    return note + ")"
 
 
 def write_answers(sheets: list[Sheet], out_dir: str | os.PathLike[str],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 from .. import presets
 
 __all__ = ["ARMS", "GRIDS", "STUDIES", "Trial", "arm_of", "kept_epochs", "log_epochs", "plan",
-           "preset_of", "refine_lr"]
+           "preset_of", "refine_lr", "refined_around"]
 
 STUDIES = ("samples", "epochs", "lr", "regularizers")
 #: The presets a study can start from (classifiers, whose samples come per class).
@@ -197,6 +198,20 @@ def arm_of(config: dict[str, Any]) -> str:
         if changes == arm:
             return name
     return ", ".join(f"{k} {v:g}" for k, v in sorted(changes.items()))
+
+
+def refined_around(rates: Iterable[float], refined: Iterable[float]) -> float | None:
+    """The first pass's best rate that the ``refined`` rates surround (the one of ``rates``
+    strictly between them that is not itself refined); None without a refined grid.
+
+    >>> refined_around([0.001, 0.01, 0.0224, 0.05, 0.158, 0.5], [0.0224, 0.158])
+    0.05
+    """
+    added = sorted(set(refined))
+    if not added:
+        return None
+    inside = [r for r in rates if added[0] < r < added[-1] and r not in added]
+    return inside[0] if len(inside) == 1 else None
 
 
 def refine_lr(best: float, rates: tuple[float, ...], per_side: int) -> tuple[float, ...]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from .document import Document
 from .frame import Base, Table
+from .plan import refined_around
 from .stats import (
     Paired,
     Summary,
@@ -641,7 +642,9 @@ def lr_late_section(doc: Document, t: Table, base: Base) -> None:
     """The refined grid, and the rates still improving when training stopped."""
     said = []
     if base.refined:
-        said.append("After the first pass, the grid was refined around the best rate with "
+        center = refined_around([r["lr"] for r in t["rows"]], base.refined)
+        said.append("After the first pass, the grid was refined around its best rate"
+                    + (f", lr {center:g}," if center is not None else "") + " with "
                     + ", ".join(f"{lr:g}" for lr in base.refined)
                     + " (log-spaced between it and its neighbours, same seeds).")
     still = [r for r in t["rows"] if r["n"] >= 2 and r["late_from"] is not None and (
