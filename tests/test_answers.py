@@ -109,7 +109,14 @@ def test_l1_and_l2_claims_come_from_the_regularizers_arms():
     claims = {c.quote: c for c in regularizer_claims(table)}
     assert claims["L2 shrinks the weights"].verdict == "true"
     assert "0.3100" in claims["L2 shrinks the weights"].because
-    assert claims["L1 drives weights to exactly zero"].verdict == "partly"
+    # no weight exactly 0: false, whatever the share of small ones; the mechanism is Adam's
+    l1 = claims["L1 drives weights to exactly zero"]
+    assert l1.verdict == "false" and "divides by sqrt(v_hat)" in l1.because
+    assert "at 1000/class 0.0% of the first layer's weights were exactly 0" in l1.because
+    table["regularizers"]["rows"][2] = arm("L1 for L2", [0.40, 0.41, 0.42], [0.05, 0.06, 0.04],
+                                           zero=0.1)
+    assert {c.quote: c.verdict for c in regularizer_claims(table)}[
+        "L1 drives weights to exactly zero"] == "partly"
     table["regularizers"]["rows"][1] = arm("no L2", [0.30, 0.31, 0.32], [0.01, 0.0, 0.01])
     assert {c.quote: c.verdict for c in regularizer_claims(table)}[
         "L2 shrinks the weights"] == "open"
