@@ -204,3 +204,18 @@ def test_the_refined_grid_is_described_as_it_stands_to_the_best_rate():
     assert _refined_note(0.0794, full, (0.0171, 0.0292, 0.0794, 0.126)) == \
         " (a rate the refined grid added around the first pass's best, lr 0.05)"
     assert _refined_note(0.05, quick, ()) == ""
+
+
+
+def test_epochs_that_stop_helping_within_the_noise_make_always_help_partly():
+    from xpnet.experiments.answers import _epochs_sheet
+
+    flat = summarize([-0.01, 0.0, 0.01])  # best epoch to the end: no change beyond the noise
+    epochs = {"rows": [{"epoch": 100}, {"epoch": 1000}], "plateau_epoch": 100,
+              "best_acc_epoch": 500, "acc_change": flat, "best_loss_epoch": 1000,
+              "onset": None, "loss_rise": summarize([0.0, 0.0, 0.0]), "train_samples": 1000,
+              "n": 3}
+    sheet = _epochs_sheet({"epochs": epochs})
+    claim = next(c for c in sheet.claims if c.quote == "More epochs always help")
+    assert claim.verdict == "partly"
+    assert "later epochs did not help detectably" in claim.because
