@@ -219,3 +219,47 @@ def test_epochs_that_stop_helping_within_the_noise_make_always_help_partly():
     claim = next(c for c in sheet.claims if c.quote == "More epochs always help")
     assert claim.verdict == "partly"
     assert "later epochs did not help detectably" in claim.because
+
+
+def lr_tables(still_low, fell_at_high):
+    """An lr study of rates 0.001 < 0.05 (best) < 0.2 over 4 seeds: the lowest rate less
+    accurate beyond Holm, still improving at the end when ``still_low``; ``fell_at_high``
+    runs of 0.2 fell back for good."""
+    acc = {0.001: [0.60, 0.62, 0.61, 0.63], 0.05: [0.75, 0.74, 0.76, 0.77],
+           0.2: [0.70, 0.71, 0.69, 0.72]}
+    falling = summarize([-0.1, -0.12, -0.11, -0.09])
+    flat = summarize([0.01, -0.01, 0.0, 0.005])
+
+    def row(lr):
+        still = still_low and lr == 0.001
+        return {"lr": lr, "n": 4, "diverged": 0, "val_acc": summarize(acc[lr]),
+                "late_from": 50, "late_loss": falling if still else flat,
+                "late_acc": flat, "curve": []}
+
+    comps = [{"a": lr, "acc": paired(acc[lr], acc[0.05])} for lr in (0.001, 0.2)]
+    for r, q in zip(comps, holm([r["acc"].p for r in comps]), strict=True):
+        r["acc_holm"] = q
+    why = [{"study": "lr", "value": lr, "measured": 4, "collapsed": 0, "collapsed_end": 0,
+            "half_dead": 0, "fell": fell_at_high if lr == 0.2 else 0} for lr in acc]
+    return {"lr": {"rows": [row(lr) for lr in acc]},
+            "lr_against": {"reference": 0.05, "rows": comps, "test_samples": 1000,
+                           "settings": [{"setting": lr, "acc": summarize(v)}
+                                        for lr, v in acc.items()]},
+            "why": {"rows": why}}
+
+
+def test_the_lr_sheet_waits_for_an_unfinished_rate_and_counts_runs_that_fell_back():
+    from xpnet.experiments.answers import _lr_sheet
+
+    def claims(tables):
+        return {c.quote: c for c in _lr_sheet(tables, BASE).claims}
+
+    done = claims(lr_tables(still_low=False, fell_at_high=0))
+    assert done["A lower learning rate is more accurate in the end"].verdict == "false"
+    assert "Too high a learning rate makes training fail" not in done
+    unfinished = claims(lr_tables(still_low=True, fell_at_high=2))
+    lower = unfinished["A lower learning rate is more accurate in the end"]
+    assert lower.verdict == "open" and "how they end in a longer run was not measured" in \
+        lower.because
+    fail = unfinished["Too high a learning rate makes training fail"]
+    assert fail.verdict == "true" and "2 fell back for good" in fail.because

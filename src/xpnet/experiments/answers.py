@@ -361,10 +361,12 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
     chance = 1 / base.classes
 
     def failed(r: Table) -> bool:
-        """Diverged, collapsed to one class, or no better than guessing."""
+        """Diverged, collapsed to one class, no better than guessing, or half or more of
+        its finished runs fell back for good (:func:`~xpnet.experiments.why.fell_at`)."""
         w = why_rows.get(r["lr"])
         acc = r["val_acc"]
         return bool(r["diverged"] or (w and w["collapsed_end"]) or (
+            w and w["measured"] and 2 * w.get("fell", 0) >= w["measured"]) or (
             acc.n >= 2 and acc.ci_low <= chance <= acc.ci_high))
 
     bad = [r for r in lr["rows"] if failed(r)]
@@ -377,7 +379,8 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                          f"{chance:.3f})"
                          + (f", {w['half_dead']} of {w['measured']} finished runs ended with "
                             f"over half their units dead, {w['collapsed']} collapsed to one "
-                            f"class during training ({w['collapsed_end']} still at the end)"
+                            f"class during training ({w['collapsed_end']} still at the end), "
+                            f"{w.get('fell', 0)} fell back for good"
                             if w else ""))
         top = max(rows)
         verdict = "true" if all(r["lr"] > best for r in bad) else "partly"
@@ -392,7 +395,10 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
              and (r["late_loss"].ci_high < 0 or r["late_acc"].ci_low > 0)]
     low_row = next((row for row in against["rows"] if row["a"] == smallest), None)
     if low_row is not None:
-        verdict = "false" if _sig(low_row["acc"], low_row["acc_holm"]) else "open"
+        # a lowest rate still improving when training stopped has not reached "the end"
+        unfinished = any(math.isclose(r["lr"], smallest) for r in still)
+        verdict = ("open" if unfinished else
+                   "false" if _sig(low_row["acc"], low_row["acc_holm"]) else "open")
         claims.append(_claim(
             "A lower learning rate is more accurate in the end", verdict,
             f"lr {smallest:g} ended at test accuracy {fmt(settings[smallest]['acc'])}, the "
@@ -400,8 +406,8 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
             f"{_pair(low_row['acc'], low_row['acc_holm'])})"
             + ("; " + ", ".join(f"lr {r['lr']:g}" for r in still) + " were still improving "
                "when training stopped (loss over the second half: " + ", ".join(
-                   fmt(r["late_loss"], 4) for r in still) + "), so more epochs would help "
-               "them" if still else "") + "."))
+                   fmt(r["late_loss"], 4) for r in still) + "): how they end in a longer run "
+               "was not measured" if still else "") + "."))
     if not math.isclose(best, base.lr):
         base_row = next((row for row in against["rows"] if math.isclose(row["a"], base.lr)),
                         None)

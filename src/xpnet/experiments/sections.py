@@ -655,8 +655,8 @@ def lr_late_section(doc: Document, t: Table, base: Base) -> None:
         said.append(f"lr {r['lr']:g} was still improving when training stopped: from epoch "
                     f"{r['late_from']} to the last, loss on {where} changed by "
                     f"{fmt(r['late_loss'], 4)} and accuracy by {fmt(r['late_acc'], 4)} per "
-                    "run; more epochs would help it, so its comparison at this length "
-                    "understates it.")
+                    "run; its comparison at this length may understate it (a falling loss "
+                    "does not promise higher accuracy: a longer run would tell).")
     settled = [r for r in t["rows"] if r["n"] >= 2 and r["late_from"] is not None
                and r not in still]
     if settled:
