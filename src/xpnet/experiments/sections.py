@@ -180,8 +180,9 @@ def samples_section(doc: Document, t: Table, sizes: Table, scan: Table,
             "run), far more data than the validation set, and compared seed by seed ("
             f"{_SHARED['samples']}). "
             f"Each size is compared with the largest, {ref}/class; the smallest against the "
-            "largest is the planned comparison (no correction), the others are Holm-corrected "
-            f"over the {m} comparisons with {ref}/class.")
+            "largest is the planned comparison, read at its own p; the Holm-adjusted p-values "
+            f"(the table's) correct all {m} comparisons with {ref}/class, the planned one "
+            "included, for the sentences on the other sizes.")
         at = (f"at {lo['setting']}/class", f"at {ref}/class")
         cause = "More training samples"
         said = [_pair_sentence("test accuracy", first["acc"], at, (lo["acc"], hi["acc"]), cause),
