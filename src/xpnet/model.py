@@ -238,22 +238,12 @@ class Model:
             layer.need_input_grad = i > 0
 
     def check_loss_fits(self) -> None:
-        """Raise where the loss cannot take what the last layer outputs: cross-entropy on
-        outputs that are not a Softmax's probabilities, or a softmax applied twice."""
-        last = self.layers[-1]
-        kind = type(last).__name__
-        if type(self.loss) is CategoricalCrossentropy and isinstance(
-                last, (Dense, ReLU, Linear, Sigmoid)):
-            msg = (f"CategoricalCrossentropy takes class probabilities, a Softmax layer's "
-                   f"output, but the model ends with {kind}. Add Softmax() as the last layer"
-                   f"{' in place of Sigmoid' if kind == 'Sigmoid' else ''}, or use "
-                   "SoftmaxCrossentropy(), which takes the last Dense layer's raw outputs.")
-            raise ValueError(msg)
-        if type(self.loss) is SoftmaxCrossentropy and isinstance(last, Softmax):
-            msg = ("SoftmaxCrossentropy applies the softmax itself, but the model already ends "
-                   "with Softmax(): the softmax would be applied twice. Remove the Softmax "
-                   "layer, or use CategoricalCrossentropy() after it.")
-            raise ValueError(msg)
+        """Raise where the loss cannot take what the last layer outputs (the loss's
+        ``check_input``: cross-entropy on outputs that are not a Softmax's probabilities, a
+        softmax applied twice)."""
+        check = getattr(self.loss, "check_input", None)  # a duck-typed loss may have none
+        if check is not None:
+            check(self.layers[-1])
 
     def check_layers(self) -> None:
         """Raise unless the model has layers (a model without any would return its input)."""

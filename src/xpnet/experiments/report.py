@@ -190,15 +190,15 @@ def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequenc
         drawn.append(picture)
     # the regularizers each trial trained with: trials of one size, rate and length differ
     # only there (the regularizers study's arms)
+    wanted = None if keys is None else set(keys)
+    trials = [t for t in store.trials() if wanted is None or t["key"] in wanted]
     settings = {}
-    for t in store.trials():
+    for t in trials:
         p = preset_of(t["config"])
         settings[t["key"]] = {"arm": arm_of(t["config"]), "dropout": p.dropout, "l2": p.l2,
                               "l1": p.l1, "decay": p.decay}
     store.export_csv(out / "results.csv", keys, settings)
-    wanted = None if keys is None else set(keys)
-    seeds = len({t["config"]["seed"] for t in store.trials()
-                 if wanted is None or t["key"] in wanted})
+    seeds = len({t["config"]["seed"] for t in trials})
     images = [p.name for p in drawn]
     sheets = answer_sheets(tables, base, inside=inside)
     for sheet in sheets:

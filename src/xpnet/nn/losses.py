@@ -15,7 +15,8 @@ from array_api_compat import device
 
 from .. import trace
 from ..backend import backend_of, to_numpy
-from .activations import Softmax
+from .activations import Linear, ReLU, Sigmoid, Softmax
+from .layers import Dense
 from .registry import Registered
 
 __all__ = [
@@ -61,6 +62,9 @@ class Loss(Registered):
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
         """Validate targets once, before training (may read values back from the device)."""
+
+    def check_input(self, layer: Any) -> None:
+        """Raise where this loss cannot take what ``layer``, the network's last, outputs."""
 
     def get_config(self) -> dict[str, Any]:
         return {}
@@ -143,6 +147,15 @@ class CategoricalCrossentropy(Loss):
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
         _check_class_target_values(y_true, n_outputs)
 
+    def check_input(self, layer: Any) -> None:
+        if isinstance(layer, (Dense, ReLU, Linear, Sigmoid)):  # outputs, not probabilities
+            kind = type(layer).__name__
+            msg = (f"CategoricalCrossentropy takes class probabilities, a Softmax layer's "
+                   f"output, but the model ends with {kind}. Add Softmax() as the last layer"
+                   f"{' in place of Sigmoid' if kind == 'Sigmoid' else ''}, or use "
+                   "SoftmaxCrossentropy(), which takes the last Dense layer's raw outputs.")
+            raise ValueError(msg)
+
 
 class SoftmaxCrossentropy(Loss):
     r"""Softmax followed by categorical cross-entropy, with the fused gradient.
@@ -183,6 +196,13 @@ class SoftmaxCrossentropy(Loss):
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
         _check_class_target_values(y_true, n_outputs)
+
+    def check_input(self, layer: Any) -> None:
+        if isinstance(layer, Softmax):
+            msg = ("SoftmaxCrossentropy applies the softmax itself, but the model already ends "
+                   "with Softmax(): the softmax would be applied twice. Remove the Softmax "
+                   "layer, or use CategoricalCrossentropy() after it.")
+            raise ValueError(msg)
 
 
 class BinaryCrossentropy(Loss):
