@@ -126,6 +126,12 @@ def test_samples_table_matches_the_rows(study):
         close(row["val_acc"], [v[0] for v in val.values()], RATE)
         close(row["val_loss"], [v[0] for v in loss.values()], NON_NEGATIVE)
         close(row["gap"], [train[k][0] - val[k][0] for k in keys])
+        # the fresh test sets the answers quote: the largest size, mean over its repeats
+        test = {k: np.mean(v) for k, v in values_at(store, keys, "test", "acc",
+                                                     size=50).items()}
+        close(row["test_acc"], list(test.values()), RATE)
+        close(row["test_gap"], [train[k][0] - test[k] for k in keys])
+    assert table["test_samples"] == 50
 
 
 def test_test_size_table_matches_the_rows(study):
@@ -209,6 +215,49 @@ def test_overfitting_onset_needs_a_rise_beyond_the_ci():
 
 
 # -- plots and report -------------------------------------------------------------------------
+def drawn(monkeypatch):
+    """Record each figure's axes as {title: {label: y-data}} instead of only a PNG."""
+    figures: list[dict[str, dict[str, list[float]]]] = []
+    save = plots._save
+
+    def record(fig, path):
+        figures.append({ax.get_title(): {
+            **{line.get_label(): [float(y) for y in line.get_ydata()]
+               for line in ax.get_lines()},
+            **{c.get_label(): [] for c in ax.containers}} for ax in fig.axes})
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", record)
+    return figures
+
+
+def test_the_figures_show_what_the_answers_quote(study, tmp_path, monkeypatch):
+    """The samples and lr figures plot the fresh test sets the answer sheets quote (and the
+    gap against them); the epochs figure has a row per training size the answer discusses."""
+    store, base, _, _ = study
+    tables = an.analyze(store, "all", base)
+    points = an.seed_points(load(store), base)
+    figures = drawn(monkeypatch)
+    plots.plot_samples(tables["samples"], tmp_path / "s.png", points["samples"])
+    plots.plot_epochs(tables["crossed"]["rows"], tmp_path / "e.png", points["epochs"])
+    plots.plot_lr(tables["lr"], tmp_path / "l.png", points["lr"])
+    samples, epochs, lr = figures
+    rows = tables["samples"]["rows"]
+    assert samples["final accuracy"]["fresh test (50/class)"] == pytest.approx(
+        [r["test_acc"].mean for r in rows])
+    assert samples["generalization gap"]["train acc - fresh test (50/class) acc"] == \
+        pytest.approx([r["test_gap"].mean for r in rows])
+    assert list(epochs) == ["30/class: accuracy", "30/class: loss", "1000/class: accuracy",
+                            "1000/class: loss"]
+    crossed = {t["train_samples"]: t for t in tables["crossed"]["rows"]}
+    assert epochs["30/class: loss"]["fresh test (50/class)"] == pytest.approx(
+        [r["test_loss"].mean for r in crossed[30]["rows"]])
+    assert "final, fresh test (50/class)" in lr["final accuracy"]
+    ok = next(r for r in tables["lr"]["rows"] if r["n"])
+    assert lr["fresh test (50/class) accuracy over epochs"][f"lr {ok['lr']:g}"] == \
+        pytest.approx([c["test_acc"].mean for c in ok["curve"]])
+
+
 def test_plots_write_pngs(study, tmp_path):
     store, base, _, _ = study
     tables = an.analyze(store, "all", base)

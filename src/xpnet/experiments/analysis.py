@@ -45,20 +45,30 @@ __all__ = ["FRAME_COLUMNS", "Base", "analyze", "boundary_panels", "collapsed_at"
 
 def samples_table(source: Store | pd.DataFrame, base: Base) -> Table:
     """Per training-set size: final train/validation accuracy and loss and the
-    generalization gap (train acc - validation acc, per run), each with its 95% CI.
+    generalization gap (train acc - validation acc, per run), each with its 95% CI; and,
+    where the runs were measured on fresh test sets, accuracy and loss on the largest of
+    them and the gap against it (what the answer sheets quote).
 
     Returns ``{"rows": [{"train_samples", "n", "diverged", "train_acc", "train_loss",
-    "val_acc", "val_loss", "gap"}, ...]}`` ordered by ``train_samples``; ``n`` counts the
-    runs that did not diverge.
+    "val_acc", "val_loss", "gap", "test_acc", "test_loss", "test_gap"}, ...],
+    "test_samples"}`` ordered by ``train_samples``; ``n`` counts the runs that did not
+    diverge; ``test_samples`` is the fresh test sets' size per class (None, and no
+    ``test_*`` columns, without them).
     """
     picked = fr.select(fr.frame_of(source), base, train_samples=False)
     finals = fr.finals(picked)
+    test_size, tests = fr.per_run(picked)
     rows: list[dict[str, Any]] = []
     for size, group in fr.trials_of(picked).groupby("train_samples"):
         n_div = int(group["diverged_at"].notna().sum())
-        rows.append({"train_samples": int(size), "n": len(group) - n_div, "diverged": n_div,
-                     **fr.summaries(finals.loc[finals.index.intersection(group.index)])})
-    return {"study": "samples", "rows": rows}
+        row = {"train_samples": int(size), "n": len(group) - n_div, "diverged": n_div,
+               **fr.summaries(finals.loc[finals.index.intersection(group.index)])}
+        if test_size is not None:
+            mine = tests.loc[tests.index.intersection(group.index)]
+            row.update({f"test_{name}": summarize_as(f"test_{name}", mine[name])
+                        for name in ("acc", "loss", "gap")})
+        rows.append(row)
+    return {"study": "samples", "rows": rows, "test_samples": test_size}
 
 
 def test_size_table(source: Store | pd.DataFrame, base: Base, split: str = "test") -> Table:
@@ -255,13 +265,17 @@ def lr_table(source: Store | pd.DataFrame, base: Base) -> Table:
     training stopped. ``best_lr`` has the highest mean final validation accuracy.
     """
     picked = fr.select(fr.frame_of(source), base, lr=False)
+    test_size, tests = fr.per_run(picked)
     rows: list[dict[str, Any]] = []
     for rate, group in fr.trials_of(picked).groupby("lr"):
         finished = fr.finished(picked[picked["key"].isin(group.index)])
         finals = fr.finals(finished)
         curves = fr.curves(finished)
         best_acc = curves["val_acc"].max(axis=1)
+        mine = tests.loc[tests.index.intersection(finals.index)]
         rows.append({
+            **({f"test_{m}": summarize_as(f"test_{m}", mine[m]) for m in ("acc", "loss")}
+               if test_size is not None else {}),
             "lr": float(rate), "n": len(finals), "diverged": len(group) - len(finals),
             "diverged_at": sorted(int(e) for e in group["diverged_at"].dropna()),
             "train_acc": summarize_as("train_acc", finals["train_acc"]),
@@ -276,7 +290,7 @@ def lr_table(source: Store | pd.DataFrame, base: Base) -> Table:
         })
     ranked = [row for row in rows if row["n"]]
     best = max(ranked, key=lambda row: row["val_acc"].mean)["lr"] if ranked else None
-    return {"study": "lr", "rows": rows, "best_lr": best}
+    return {"study": "lr", "rows": rows, "best_lr": best, "test_samples": test_size}
 
 
 def boundary_panels(frame: pd.DataFrame, configs: dict[str, dict[str, Any]], base: Base,
@@ -376,11 +390,16 @@ def seed_points(source: Store | pd.DataFrame, base: Base) -> dict[str, pd.DataFr
     for name, vary, picked in (("samples", "train_samples",
                                 fr.select(frame, base, train_samples=False)),
                                ("lr", "lr", fr.select(frame, base, lr=False))):
-        out[name] = fr.finals(picked).join(fr.trials_of(picked)[["seed", vary]])
+        tests = fr.per_run(picked)[1][["acc", "loss", "gap"]].add_prefix("test_")
+        out[name] = (fr.finals(picked).join(tests, how="left")
+                     .join(fr.trials_of(picked)[["seed", vary]]))
     if base.long_epochs is not None:
-        curves = fr.curves(fr.finished(fr.select(frame, base, epochs=base.long_epochs)))
-        out["epochs"] = pd.concat({name: c.stack() for name, c in curves.items()},
-                                  axis=1).reset_index()
+        long = fr.finished(fr.select(frame, base, train_samples=False,
+                                     epochs=base.long_epochs))
+        curves = fr.curves(long)
+        out["epochs"] = (pd.concat({name: c.stack() for name, c in curves.items()}, axis=1)
+                         .reset_index()
+                         .join(fr.trials_of(long)["train_samples"], on="key"))
     return out
 
 

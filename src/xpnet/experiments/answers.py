@@ -205,7 +205,8 @@ def _samples_sheet(t: Table) -> Sheet | None:
         f"{big['test_samples']}/class) but its noise: sd {small['acc_sd']:.4f} against "
         f"{big['acc_sd']:.4f}.")
     return Sheet(QUESTIONS[1], answer, claims, evidence,
-                 [("samples.png", "Accuracy, loss and gap against training samples."),
+                 [("samples.png", "Accuracy, loss and gap against training samples (the fresh "
+                   "test sets' values are the ones quoted here)."),
                   ("test_size.png", "Bias and spread against test-set size.")],
                  f"Paired by seed on {against['test_samples']}/class fresh test sets; steps "
                  "between neighbouring sizes Holm-corrected.")
@@ -343,7 +344,7 @@ def _epochs_sheet(t: Table) -> Sheet | None:
         f"{fmt(w['val_acc'])}." for w in why["rows"]
         if w["study"] == "epochs" and w["overconfident"]]
     return Sheet(QUESTIONS[2], answer, claims, evidence,
-                 [("epochs.png", "Accuracy and loss over epochs.")],
+                 [("epochs.png", "Accuracy and loss over epochs, one row per training size.")],
                  f"{epochs['n']} long runs per training size, paired within each run.")
 
 
@@ -430,16 +431,16 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                 "; within the noise of it (Holm): " + ", ".join(
                     f"lr {row['a']:g} ({_pair(row['acc'], row['acc_holm'])})" for row in close)
                 if close else ", every other rate lower after Holm's correction") + "."))
-    early = _early_speed(lr["rows"])
+    early = _early_speed(lr["rows"], lr.get("test_samples"))
     if early is not None:
-        epoch, ranked = early
+        epoch, where, ranked = early
         fastest = max(ranked, key=lambda x: x[1].mean)
         top = max(ranked, key=lambda x: x[0])
         slower = [x for x in ranked if x[0] > fastest[0] and x[1].ci_high < fastest[1].ci_low]
         verdict = "true" if fastest is top else "partly" if slower else "open"
         claims.append(_claim(
             "A higher learning rate trains faster", verdict,
-            f"mean validation accuracy at epoch {epoch}, a tenth of the run: " + ", ".join(
+            f"{where} at epoch {epoch}, a tenth of the run: " + ", ".join(
                 f"lr {r:g} {fmt(s)}" for r, s in ranked)
             + ("; the highest rate learned fastest." if verdict == "true" else
                f"; highest at lr {fastest[0]:g}, and " + ", ".join(
@@ -452,7 +453,8 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
               + ". " + (f"Rates {_rates(bad)} failed. " if bad else "")
               + (f"Rates {_rates(still)} were still improving at the end." if still else ""))
     return Sheet(QUESTIONS[6], answer.strip(), claims, [],
-                 [("lr.png", "Accuracy and loss against the learning rate.")],
+                 [("lr.png", "Accuracy and loss against the learning rate, and over epochs "
+                   "per rate.")],
                  f"Each rate against the best, paired by seed on {against['test_samples']}"
                  "/class fresh test sets, Holm-corrected.")
 
@@ -461,17 +463,23 @@ def _rates(rows: list[Table]) -> str:
     return ", ".join(f"{r['lr']:g}" for r in rows)
 
 
-def _early_speed(rows: list[Table]) -> tuple[int, list[tuple[float, Summary]]] | None:
-    """Validation accuracy per lr at the logged epoch nearest a tenth of the run."""
-    curves = [(r["lr"], {c["epoch"]: c["val_acc"] for c in r["curve"]}) for r in rows
-              if r["n"] >= 2 and r["curve"]]
+def _early_speed(rows: list[Table], test_samples: int | None,
+                 ) -> tuple[int, str, list[tuple[float, Summary]]] | None:
+    """Accuracy per lr at the logged epoch nearest a tenth of the run, with what it was
+    measured on: the fresh test curve where every rate's runs logged one (a far larger
+    set than validation, so a tighter CI), else validation."""
+    with_curve = [r for r in rows if r["n"] >= 2 and r["curve"]]
+    on_test = all("test_acc" in r["curve"][0] for r in with_curve)
+    key, where = (("test_acc", f"mean fresh-test accuracy ({test_samples}/class)") if on_test
+                  else ("val_acc", "mean validation accuracy"))
+    curves = [(r["lr"], {c["epoch"]: c[key] for c in r["curve"]}) for r in with_curve]
     if len(curves) < 2:
         return None
     common = set.intersection(*(set(c) for _, c in curves))
     if not common:
         return None
     epoch = min(common, key=lambda e: abs(e - max(common) / 10))
-    return int(epoch), [(rate, c[epoch]) for rate, c in curves]
+    return int(epoch), where, [(rate, c[epoch]) for rate, c in curves]
 
 
 # -- 5. L1 and L2, from the regularizers study ------------------------------------------------

@@ -186,6 +186,9 @@ def wide(frame: pd.DataFrame, split: str, metric: str) -> pd.DataFrame:
 #: The per-run quantities of a curve: (name, split, metric); ``gap`` is train - val acc.
 CURVES = (("train_acc", "train", "acc"), ("train_loss", "train", "loss"),
            ("val_acc", "validation", "acc"), ("val_loss", "validation", "loss"))
+#: The curves on the fresh test set logged beside validation (``test_curve``), where every
+#: run has one.
+TEST_CURVES = (("test_acc", "test_curve", "acc"), ("test_loss", "test_curve", "loss"))
 
 
 def finals(frame: pd.DataFrame) -> pd.DataFrame:
@@ -206,9 +209,15 @@ def summaries(values: pd.DataFrame) -> dict[str, Summary]:
 
 
 def curves(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per run (rows) and logged epoch (columns): train/validation acc and loss, and gap."""
+    """Per run (rows) and logged epoch (columns): train/validation acc and loss, and gap;
+    and ``test_acc``/``test_loss`` on the fresh test curve when every run logged one."""
     curves = {name: wide(frame, split, metric) for name, split, metric in CURVES}
     curves["gap"] = curves["train_acc"] - curves["val_acc"]
+    runs = set(curves["val_acc"].index)
+    for name, split, metric in TEST_CURVES:
+        test = wide(frame, split, metric)
+        if runs and set(test.index) == runs:
+            curves[name] = test.reindex(curves["val_acc"].index)
     return curves
 
 

@@ -69,22 +69,36 @@ def _seeds(ax: Any, points: pd.DataFrame | None, x: str, y: str, color: Any) -> 
                    zorder=3)
 
 
+def _splits(rows: Sequence[Table], test_samples: int | None,
+            ) -> list[tuple[str, str, str]]:
+    """(prefix, label, marker) of the splits ``rows`` have: train (dropout off),
+    validation and, where measured, the fresh test sets."""
+    splits = [("train", "train (no dropout)", "o"), ("val", "validation", "s")]
+    if rows and "test_acc" in rows[0]:
+        splits.append(("test", f"fresh test ({test_samples}/class)", "^"))
+    return splits
+
+
 def plot_samples(table: Table, path: PathLike, points: pd.DataFrame | None = None) -> Path:
-    """Final accuracy, loss and generalization gap against training samples per class
-    (``points``: one dot per seed, :func:`~xpnet.experiments.analysis.seed_points`)."""
+    """Final accuracy, loss and generalization gap against training samples per class:
+    training (dropout off), validation and, where measured, the fresh test sets the answer
+    sheets quote, the gap against them (``points``: one dot per seed,
+    :func:`~xpnet.experiments.analysis.seed_points`)."""
     plt = _pyplot()
     rows = table["rows"]
     x = [r["train_samples"] for r in rows]
+    splits = _splits(rows, table.get("test_samples"))
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     for ax, metric, title in ((axes[0], "acc", "accuracy"), (axes[1], "loss", "loss")):
-        for split, label, marker in (("train", "train (no dropout)", "o"),
-                                     ("val", "validation", "s")):
+        for split, label, marker in splits:
             color = _band(ax, x, [r[f"{split}_{metric}"] for r in rows], label, marker=marker)
             _seeds(ax, points, "train_samples", f"{split}_{metric}", color)
         ax.set(xscale="log", xlabel="training samples per class", title=f"final {title}")
         ax.legend()
-    _seeds(axes[2], points, "train_samples", "gap",
-           _band(axes[2], x, [r["gap"] for r in rows], "train acc - validation acc",
+    gap, against = ("test_gap", splits[-1][1]) if splits[-1][0] == "test" else (
+        "gap", "validation")
+    _seeds(axes[2], points, "train_samples", gap,
+           _band(axes[2], x, [r[gap] for r in rows], f"train acc - {against} acc",
                  marker="o", color="tab:red"))
     axes[2].axhline(0, color="grey", linewidth=0.8)
     axes[2].set(xscale="log", xlabel="training samples per class",
@@ -127,53 +141,74 @@ def plot_test_size(table: Table, path: PathLike) -> Path:
     return _save(fig, path)
 
 
-def plot_epochs(table: Table, path: PathLike, points: pd.DataFrame | None = None) -> Path:
-    """Train and validation curves over epochs, best epochs and overfitting onset marked
-    (``points``: one dot per seed and logged epoch)."""
+def plot_epochs(tables: Table | Sequence[Table], path: PathLike,
+                points: pd.DataFrame | None = None) -> Path:
+    """Train, validation and (where logged) fresh-test curves over epochs, one row of
+    panels per training size (an :func:`~xpnet.experiments.analysis.epochs_table` each),
+    best epochs and overfitting onset marked (``points``: one dot per seed and logged
+    epoch, with its ``train_samples``)."""
     plt = _pyplot()
-    rows = table["rows"]
-    x = [r["epoch"] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-    for ax, metric in ((axes[0], "acc"), (axes[1], "loss")):
-        for split, label in (("train", "train (no dropout)"), ("val", "validation")):
-            color = _band(ax, x, [r[f"{split}_{metric}"] for r in rows], label)
-            _seeds(ax, points, "epoch", f"{split}_{metric}", color)
-        ax.set(xscale="log", xlabel="epoch", title="accuracy" if metric == "acc" else "loss")
-    if table["best_acc_epoch"] is not None:
-        axes[0].axvline(table["best_acc_epoch"], color="tab:green", linestyle=":",
-                        label=f"best validation acc (epoch {table['best_acc_epoch']})")
-        axes[1].axvline(table["best_loss_epoch"], color="tab:green", linestyle=":",
-                        label=f"lowest validation loss (epoch {table['best_loss_epoch']})")
-    if table["onset"] is not None:
-        axes[1].axvline(table["rise_epoch"], color="tab:red", linestyle="--",
-                        label=f"loss higher beyond its CI (epoch {table['rise_epoch']})")
-    else:
-        axes[1].text(0.02, 0.02, "no overfitting onset observed", transform=axes[1].transAxes)
-    for ax in axes:
-        ax.legend()
-    fig.suptitle(f"Epochs ({table['n']} seeds, 95% CI bands"
+    tables = [t for t in ([tables] if isinstance(tables, dict) else tables) if t["rows"]]
+    fig, grid = plt.subplots(len(tables), 2, figsize=(13, 4.3 * len(tables)), squeeze=False)
+    for table, axes in zip(tables, grid, strict=True):
+        rows = table["rows"]
+        x = [r["epoch"] for r in rows]
+        size = table["train_samples"]
+        mine = None if points is None else points[points["train_samples"] == size]
+        for ax, metric in ((axes[0], "acc"), (axes[1], "loss")):
+            for split, label, _ in _splits(rows, _test_size(table)):
+                color = _band(ax, x, [r[f"{split}_{metric}"] for r in rows], label)
+                _seeds(ax, mine, "epoch", f"{split}_{metric}", color)
+            ax.set(xscale="log", xlabel="epoch", title=f"{size}/class: "
+                   + ("accuracy" if metric == "acc" else "loss"))
+        if table["best_acc_epoch"] is not None:
+            axes[0].axvline(table["best_acc_epoch"], color="tab:green", linestyle=":",
+                            label=f"best validation acc (epoch {table['best_acc_epoch']})")
+            axes[1].axvline(table["best_loss_epoch"], color="tab:green", linestyle=":",
+                            label=f"lowest validation loss (epoch {table['best_loss_epoch']})")
+        if table["onset"] is not None:
+            axes[1].axvline(table["rise_epoch"], color="tab:red", linestyle="--",
+                            label=f"loss higher beyond its CI (epoch {table['rise_epoch']})")
+        else:  # said in the legend, which finds a place clear of the curves
+            axes[1].plot([], [], " ", label="no overfitting onset observed")
+        for ax in axes:
+            ax.legend(fontsize="small")
+    runs = sorted({t["n"] for t in tables})
+    fig.suptitle(f"Epochs ({'/'.join(map(str, runs))} seeds per size, 95% CI bands"
                  + ("; dots: seeds)" if points is not None else ")"))
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / (4.3 * len(tables))))  # room for the title
     return _save(fig, path)
 
 
+def _test_size(table: Table) -> int | None:
+    """An epochs table's fresh test sets' size per class (for a legend), which its
+    early-stopping summary records."""
+    stop = table.get("early_stopping")
+    return None if stop is None else stop["test_samples"]
+
+
 def plot_lr(table: Table, path: PathLike, points: pd.DataFrame | None = None) -> Path:
-    """Final and best validation accuracy and loss against lr (diverged runs marked;
-    ``points``: each seed's final value), and the validation curves of every lr."""
+    """Final accuracy and loss against lr: on the fresh test sets where measured (what the
+    answer sheets quote), on validation, and validation's best over epochs (diverged runs
+    marked; ``points``: each seed's final value); and the curves of every lr over epochs
+    (the fresh test curves where every run logged one, else validation)."""
     plt = _pyplot()
     rows = table["rows"]
+    ok = [r for r in rows if r["n"]]
+    test = f"fresh test ({table.get('test_samples')}/class)"
+    finals = [("val_{}", "final, validation", "o"), ("best_val_{}", "best validation", "s")]
+    if ok and "test_acc" in ok[0]:
+        finals.insert(0, ("test_{}", f"final, {test}", "^"))
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
     for ax, metric, name in ((axes[0, 0], "acc", "accuracy"), (axes[0, 1], "loss", "loss")):
-        ok = [r for r in rows if r["n"]]
         x = [r["lr"] for r in ok]
-        for key, label, marker in ((f"val_{metric}", "final", "o"),
-                                   (f"best_val_{metric}", "best over epochs", "s")):
-            s = [r[key] for r in ok]
+        for key, label, marker in finals:
+            s = [r[key.format(metric)] for r in ok]
             err = np.array([v.half_width for v in s])
             bars = ax.errorbar(x, [v.mean for v in s], yerr=np.where(np.isfinite(err), err, 0),
                                marker=marker, capsize=4, label=label)
-            if key.startswith("val_"):
-                _seeds(ax, points, "lr", key, bars.lines[0].get_color())
+            if key is finals[0][0]:
+                _seeds(ax, points, "lr", key.format(metric), bars.lines[0].get_color())
         for r in rows:
             if r["diverged"]:
                 ax.plot(r["lr"], 0.95, "x", color="tab:red", markersize=10,
@@ -182,16 +217,17 @@ def plot_lr(table: Table, path: PathLike, points: pd.DataFrame | None = None) ->
                             (r["lr"], 0.95), xycoords=ax.get_xaxis_transform(),
                             textcoords="offset points", xytext=(-8, -4), ha="right",
                             color="tab:red")
-        ax.set(xscale="log", xlabel="learning rate", title=f"validation {name}")
+        ax.set(xscale="log", xlabel="learning rate", title=f"final {name}")
         ax.legend()
+    curves = [r for r in rows if r["curve"]]
+    on_test = bool(curves) and all("test_acc" in r["curve"][0] for r in curves)
+    split, where = ("test", test) if on_test else ("val", "validation")
     for ax, metric in ((axes[1, 0], "acc"), (axes[1, 1], "loss")):
-        for r in rows:
-            if r["curve"]:
-                curve = r["curve"]
-                _band(ax, [c["epoch"] for c in curve], [c[f"val_{metric}"] for c in curve],
-                      f"lr {r['lr']:g}")
+        for r in curves:
+            _band(ax, [c["epoch"] for c in r["curve"]],
+                  [c[f"{split}_{metric}"] for c in r["curve"]], f"lr {r['lr']:g}")
         ax.set(xscale="log", yscale="linear" if metric == "acc" else "log", xlabel="epoch",
-               title=f"validation {'accuracy' if metric == 'acc' else 'loss'} over epochs")
+               title=f"{where} {'accuracy' if metric == 'acc' else 'loss'} over epochs")
         ax.legend(fontsize="small")
     fig.suptitle("Learning rate (mean over non-diverged seeds, 95% CIs"
                  + ("; dots: seeds' final values)" if points is not None else ")"))

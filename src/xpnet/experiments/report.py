@@ -181,8 +181,9 @@ def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequenc
     if "test_size" in tables and tables["test_size"]["rows"]:
         drawn.append(plots.plot_test_size(tables["test_size"], out / "test_size.png"))
     if "epochs" in tables and tables["epochs"]["rows"]:
-        drawn.append(plots.plot_epochs(tables["epochs"], out / "epochs.png",
-                                       points.get("epochs")))
+        # every training size the epochs study ran long, as the answer discusses them
+        drawn.append(plots.plot_epochs(tables["crossed"]["rows"] or [tables["epochs"]],
+                                       out / "epochs.png", points.get("epochs")))
     if "lr" in tables and tables["lr"]["rows"]:
         drawn.append(plots.plot_lr(tables["lr"], out / "lr.png", points["lr"]))
     picture = plots.plot_boundaries(store, base, tables["panels"], out / "boundaries.png")

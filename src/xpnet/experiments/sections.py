@@ -256,7 +256,9 @@ def samples_section(doc: Document, t: Table, sizes: Table, scan: Table,
                 fmt(r["train_acc"]), fmt(r["val_acc"]), fmt(r["gap"]), fmt(r["train_loss"]),
                 fmt(r["val_loss"])] for r in rows])
     doc.image("samples.png", "Final accuracy, loss and generalization gap against training "
-              "samples per class (mean over seeds, 95% CI bands).")
+              "samples per class: training (dropout off), validation and the fresh test "
+              "sets, the gap against the fresh test sets where measured (mean over seeds, "
+              "95% CI bands).")
     _scan_section(doc, scan, "training-set sizes", lambda n: f"{n}/class")
     _test_size_section(doc, sizes)
     _iid_section(doc, sizes, iid)
@@ -478,8 +480,9 @@ def epochs_section(doc: Document, t: Table) -> None:
               [[str(r["epoch"]), fmt(r["train_acc"]), fmt(r["val_acc"]), fmt(r["gap"]),
                 fmt(r["train_loss"]), fmt(r["val_loss"]), marks.get(r["epoch"], "")]
                for r in rows])
-    doc.image("epochs.png", "Train and validation accuracy and loss over epochs (log scale; "
-              "mean over seeds, 95% CI bands), best epochs and overfitting onset marked.")
+    doc.image("epochs.png", "Train, validation and fresh-test accuracy and loss over epochs, "
+              "one row per training size (log scale; mean over seeds, 95% CI bands), best "
+              "epochs and overfitting onset marked.")
 
 
 # -- question 3 ------------------------------------------------------------------------------
@@ -573,8 +576,9 @@ def lr_section(doc: Document, t: Table, classes: int, scan: Table,
                                       if r["diverged"] else ""),
                 fmt(r["train_acc"]), fmt(r["val_acc"]), fmt(r["best_val_acc"]),
                 fmt(r["val_loss"]), fmt(r["best_val_loss"])] for r in rows])
-    doc.image("lr.png", "Final and best validation accuracy and loss against the learning "
-              "rate (95% CIs; diverged runs marked x), and validation curves per lr.")
+    doc.image("lr.png", "Final accuracy and loss against the learning rate on the fresh "
+              "test sets and on validation, and validation's best over epochs (95% CIs; "
+              "diverged runs marked x); and the curves per lr (fresh test where logged).")
     _scan_section(doc, scan, "learning rates", lambda lr: f"lr {lr:g}")
 
 
