@@ -25,6 +25,16 @@ def test_spiral_geometry():
     np.testing.assert_allclose(r[:100], np.linspace(0, 1, 100), atol=1e-6)
 
 
+@pytest.mark.parametrize("samples", [2, 10, 1000])
+def test_every_book_spiral_holds_the_origin_once_per_class_and_iid_ones_do_not(samples):
+    """What the lab's report says of small test sets (sections.origin_note)."""
+    X, y = datasets.spiral(samples, 3, seed=7)
+    at_origin = np.flatnonzero((X[:, 0] == 0) & (X[:, 1] == 0))
+    assert y[at_origin].tolist() == [0, 1, 2]
+    X, _ = datasets.spiral(samples, 3, seed=7, iid=True)
+    assert not ((X[:, 0] == 0) & (X[:, 1] == 0)).any()
+
+
 def test_sine_values_and_dtype(backend):
     X, y = datasets.sine(8, backend=backend)
     np.testing.assert_allclose(host(y)[:, 0], np.sin(2 * np.pi * np.arange(8) / 8), atol=1e-6)

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -38,6 +39,28 @@ def test_plan_shares_the_base_trial_and_keys_are_stable():
     assert plan(["samples", "lr"], grid="quick", seeds=2)[0].key == trials[0].key
     with pytest.raises(ValueError, match="unknown study 'size'"):
         plan(["size"])
+
+
+def test_the_base_setting_measures_small_test_sets_many_times():
+    """Only the base setting's trials (which measure what the test-set size does) add
+    repeats of the small sets, up to the grid's test_points per class; every other
+    trial's key is what it was before test_points existed."""
+    trials = plan(["samples", "lr", "regularizers"], grid="quick", seeds=1)
+    base = [t for t in trials if t.train_samples == 1000 and t.lr == 0.05
+            and t.arm == "book"]
+    assert len(base) == 1 and base[0].test_points == 300
+    assert [base[0].repeats_at(n) for n in base[0].test_samples] == [30, 3, 3]  # 10,100,1000
+    others = [t for t in trials if t is not base[0]]
+    assert others and all(t.test_points == 0 and "test_points" not in t.config
+                          for t in others)
+    result = run_trial(replace(base[0], epochs=5, log_at=(5,), snapshots=()))
+    reps = {}
+    for r in result["rows"]:
+        if r["split"] in ("test", "test_iid") and r["metric"] == "acc":
+            reps.setdefault((r["split"], r["test_samples"]), set()).add(r["rep"])
+    assert {k: len(v) for k, v in reps.items()} == {
+        (split, n): {10: 30, 100: 3, 1000: 3}[n] for split in ("test", "test_iid")
+        for n in (10, 100, 1000)}
 
 
 def test_log_epochs_are_log_spaced_and_end_at_the_last():

@@ -92,7 +92,8 @@ def test_size_table(source: Store | pd.DataFrame, base: Base, split: str = "test
     per = test.groupby(["metric", "test_samples", "key"])["value"].agg(["mean", "var", "count"])
     sizes = sorted(int(n) for n in test.loc[test["metric"] == "acc", "test_samples"].unique())
     if not sizes:
-        return {"study": "test_size", "rows": [], "reference": None, "p": math.nan,
+        return {"study": "test_size", "split": split, "rows": [], "reference": None,
+                "p": math.nan,
                 "classes": base.classes, "slope": math.nan, "trials": 0}
     ref = sizes[-1]
 
@@ -120,7 +121,7 @@ def test_size_table(source: Store | pd.DataFrame, base: Base, split: str = "test
             "loss_sd": pooled_sd("loss", n),
             "loss_bias": summarize(per_trial("loss", n) - per_trial("loss", ref)),
         })
-    return {"study": "test_size", "rows": rows, "reference": ref, "p": p,
+    return {"study": "test_size", "split": split, "rows": rows, "reference": ref, "p": p,
             "classes": base.classes, "slope": _log_slope(rows), "trials": len(keys)}
 
 

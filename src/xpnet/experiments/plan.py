@@ -31,6 +31,7 @@ GRIDS: dict[str, dict[str, Any]] = {
         "train_samples": (30, 100, 300, 1000, 3000),
         "test_samples": (10, 30, 100, 300, 1000, 10000),
         "test_repeats": 5,
+        "test_points": 2000,
         "epochs": 10000,
         "long_epochs": 30000,
         "lr": (1e-4, 1e-3, 1e-2, 0.05, 0.2, 1.0),
@@ -43,6 +44,7 @@ GRIDS: dict[str, dict[str, Any]] = {
         "train_samples": (30, 100, 300, 1000),
         "test_samples": (10, 100, 1000),
         "test_repeats": 3,
+        "test_points": 300,
         "epochs": 1500,
         "long_epochs": 3000,
         "lr": (1e-3, 1e-2, 0.05, 0.5),
@@ -117,6 +119,11 @@ class Trial:
         Per-class sizes of the fresh test sets evaluated once, after training.
     test_repeats : int
         How many independent test sets of each size.
+    test_points : int
+        Per class, the points a size's test sets should add up to at least: a size ``n``
+        gets ``max(test_repeats, ceil(test_points / n))`` sets (:meth:`repeats_at`). The
+        small sets' mean then has the precision a bias of a point or two needs, at the cost
+        of evaluating ``test_points`` samples per class. 0: ``test_repeats`` at every size.
     curve_test : int
         Per class, a fresh test set (a stream of its own) evaluated at every logged epoch,
         beside the validation set: the honest measure of an epoch chosen on validation
@@ -143,6 +150,7 @@ class Trial:
     validation_samples: int = 100
     test_samples: tuple[int, ...] = ()
     test_repeats: int = 0
+    test_points: int = 0
     iid_test: bool = False
     snapshots: tuple[int, ...] = ()
     backend: str = "numpy"
@@ -161,12 +169,17 @@ class Trial:
         (and a stored study's results) of a trial that does not use them stays the same."""
         data = asdict(self)
         data.pop("studies")
-        if not data["curve_test"]:
-            del data["curve_test"]
+        for name in ("curve_test", "test_points"):
+            if not data[name]:
+                del data[name]
         for name in REGULARIZERS:
             if data[name] is None:
                 del data[name]
         return data
+
+    def repeats_at(self, size: int) -> int:
+        """How many independent test sets of ``size`` per class this trial measures."""
+        return max(self.test_repeats, -(-self.test_points // size))
 
     @property
     def arm(self) -> str:
@@ -289,6 +302,11 @@ def plan(
     trials: dict[str, Trial] = {}
 
     def add(trial: Trial, study: str) -> None:
+        if (trial.train_samples, trial.lr, trial.epochs, trial.arm) == (
+                base.train_samples, base.lr, base.epochs, "book"):
+            # the base setting's models measure what the test-set size does (test_size_table):
+            # a small set's bias needs many of them
+            trial = replace(trial, test_points=g["test_points"])
         old = trials.get(trial.key)
         studies_of = (old.studies if old else ()) + (study,)
         trials[trial.key] = replace(trial, studies=studies_of)

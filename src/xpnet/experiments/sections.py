@@ -28,7 +28,7 @@ from .stats import (
 )
 
 __all__ = ["crossed_section", "epochs_section", "lr_late_section", "lr_section",
-           "regularizers_section", "samples_section", "why_section"]
+           "origin_note", "regularizers_section", "samples_section", "why_section"]
 
 
 #: What the runs of one seed share in each study, which pairing by seed relies on.
@@ -271,11 +271,16 @@ def _test_size_section(doc: Document, t: Table) -> None:
         doc.paragraph("Fewer than two test-set sizes are stored; nothing to compare.")
         return
     ref, small, big = t["reference"], rows[0], rows[-1]
+    sets = (f"{small['repeats']} independent fresh test sets of each size"
+            if small["repeats"] == big["repeats"] else
+            f"independent fresh test sets of each size, from {small['repeats']} at "
+            f"{small['test_samples']}/class to {big['repeats']} at {ref}/class (more of the "
+            "small ones, so that their mean shows a bias of a point)")
     doc.paragraph(
         f"Every trained model of the base setting ({t['trials']} trials) was measured on "
-        f"{small['repeats']} independent fresh test sets of each size. The spread across "
-        "these test sets is the measurement noise alone (the model is fixed); the bias is "
-        f"the per-model difference from the measurement at the largest size ({ref}/class).")
+        f"{sets}. The spread across these test sets is the measurement noise alone (the "
+        "model is fixed); the bias is the per-model difference from the measurement at the "
+        f"largest size ({ref}/class).")
     said = []
     biased = [r for r in rows[:-1] if _beyond_zero(r["acc_bias"])]
     tests = 2 * (len(rows) - 1)
@@ -288,6 +293,8 @@ def _test_size_section(doc: Document, t: Table) -> None:
                     f"{ref}/class beyond the noise at " + ", ".join(
                         f"{r['test_samples']}/class ({fmt(r['acc_bias'], 4)})" for r in biased)
                     + ".")
+        if t.get("split") == "test" and all(r["acc_bias"].mean < 0 for r in biased):
+            said.append(origin_note(t["classes"], small["test_samples"], ref))
     loss_biased = [r for r in rows[:-1] if _beyond_zero(r["loss_bias"])]
     said.append("The measured loss likewise showed no bias beyond the noise (at "
                 f"{small['test_samples']}/class: {fmt(small['loss_bias'], 4)})." if not
@@ -329,6 +336,16 @@ def _test_size_section(doc: Document, t: Table) -> None:
     doc.image("test_size.png", "Measured accuracy against test-set size: bias relative to "
               "the largest test set, same model, with 95% CI (left), and spread across test "
               "sets against the binomial 1/sqrt(n) law (right).")
+
+
+def origin_note(classes: int, small: int, ref: int) -> str:
+    """Why the book's spiral biases a small test set's accuracy down: a fact of its
+    construction (every arm starts at radius 0), stated with its share of each set."""
+    return (f"One cause is built into the book's spiral: each arm starts at radius 0, so every "
+            f"test set holds the point (0, 0) once per class, with {classes} different labels, "
+            f"and a model gets at most one of them right. At {small}/class these are "
+            f"{classes} of the {classes * small} points, at {ref}/class {classes} of "
+            f"{classes * ref}; independent points (below) have no such point.")
 
 
 def _ratios(t: Table) -> dict[int, float]:
@@ -392,10 +409,16 @@ def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
                             f"only a true ratio below {f.detectable_low:.2f} or above "
                             f"{f.detectable_high:.2f} (80% power, 5% level).")
         bias = iid["rows"][0]["acc_bias"]
+        why = ("" if bias.n < 2 else
+               ", as it must be: the accuracy on independent points is an unbiased estimate at "
+               "every size (each point is right with the same probability)"
+               if not _beyond_zero(bias) else
+               ", although the accuracy on independent points is an unbiased estimate at every "
+               "size: chance (one of many comparisons in this report) or too few test sets")
         said.append(f"On the i.i.d. sets, the accuracy at {iid['rows'][0]['test_samples']}"
                     f"/class differs from that at {iid['reference']}/class by "
                     f"{fmt(bias, 4)} per model: "
-                    f"{_versus_zero(bias, 'higher', 'lower')}.")
+                    f"{_versus_zero(bias, 'higher', 'lower')}{why}.")
         doc.items(said)
         rows = []
         for a, b in zip(book["rows"], iid["rows"], strict=False):

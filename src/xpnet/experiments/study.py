@@ -104,8 +104,9 @@ def refine_trials(store: Store, trials: Sequence[Trial], per_side: int) -> list[
     best = max(by_lr, key=lambda lr: sum(by_lr[lr]) / len(by_lr[lr]))
     rates = refine_lr(best, tuple(sorted({t.lr for t in coarse})), per_side)
     base = {t.seed: t for t in coarse if t.lr == best}
-    return [replace(t, lr=rate, studies=("lr", "refine")) for t in base.values()
-            for rate in rates]
+    # test_points: only the base setting measures the test-set size's effect
+    return [replace(t, lr=rate, test_points=0, studies=("lr", "refine"))
+            for t in base.values() for rate in rates]
 
 
 def describe(studies: Sequence[str], trials: Sequence[Trial]) -> dict[str, Any]:

@@ -135,7 +135,7 @@ def _test(trial: Trial, p: presets.Preset, model: Any, rows: list[dict[str, Any]
         [("test_iid", _IID_TEST_STREAM, True)] if trial.iid_test else [])
     for split, offset, iid in kinds:
         for size in trial.test_samples:
-            for rep in range(trial.test_repeats):
+            for rep in range(trial.repeats_at(size)):
                 Xt, yt = presets.draw_data(p, size, _stream(trial.seed, offset, size, rep),
                                            model.backend, iid=iid)
                 rows.extend(_rows(trial, trial.epochs, split, model.evaluate(Xt, yt),
@@ -177,12 +177,14 @@ def run_trial(trial: Trial) -> TrialResult:
 def shape_of(trial: Trial) -> tuple[Any, ...] | None:
     """Trials with the same shape can train together as one batched model
     (:class:`~xpnet.many.ManyModels`): everything but the seed and the learning rate
-    agrees, and the preset is one of the spiral classifiers. None when it cannot batch."""
+    agrees (but how many test sets each measures after training), and the preset is one of
+    the spiral classifiers. None when it cannot batch."""
     p = presets.get(trial.preset)
     if p.task != "classification" or p.hidden_layers != 1:
         return None
     config = trial.config
     del config["seed"], config["lr"]
+    config.pop("test_points", None)
     return tuple(sorted((k, v if not isinstance(v, list) else tuple(v))
                         for k, v in config.items()))
 
