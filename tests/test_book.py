@@ -332,6 +332,150 @@ def test_model_save_and_load_round_trip(tmp_path):
     assert loaded.optimizer.iterations == 5
 
 
+# -- the student's own parts in the book's Model: the book's loop runs them ------------------
+class CountingDense(book.Layer_Dense):
+    """A subclass that overrides forward (and changes nothing else)."""
+
+    calls = 0
+
+    def forward(self, inputs, training=True):
+        CountingDense.calls += 1
+        super().forward(inputs, training)
+
+
+class MyReLU:
+    """A ReLU typed from the book (chapter 18), not one of xpnet.book's classes."""
+
+    def forward(self, inputs, training):
+        self.inputs = inputs
+        self.output = np.maximum(0, inputs)
+
+    def backward(self, dvalues):
+        self.dinputs = dvalues.copy()
+        self.dinputs[self.inputs <= 0] = 0
+
+    def predictions(self, outputs):
+        return outputs
+
+
+class LeakyReLU(book.Activation_ReLU):
+    def forward(self, inputs, training=True):
+        self.inputs = inputs
+        self.output = np.where(inputs > 0, inputs, 0.01 * inputs)
+
+    def backward(self, dvalues):
+        self.dinputs = np.where(self.inputs > 0, dvalues, 0.01 * dvalues)
+
+
+def trained_lines(capsys, dense=book.Layer_Dense, relu=book.Activation_ReLU, batch_size=None):
+    """The printed lines of the book's spiral model, with these classes, from a fresh
+    stream (so two calls draw the same data and weights)."""
+    book.init(backend="numpy")
+    X, y = book.spiral_data(samples=50, classes=3)
+    X_test, y_test = book.spiral_data(samples=20, classes=3)
+    model = book.Model()
+    for layer in (dense(2, 16, weight_regularizer_l2=5e-4), relu(), book.Layer_Dropout(0.1),
+                  dense(16, 3), book.Activation_Softmax()):
+        model.add(layer)
+    model.set(loss=book.Loss_CategoricalCrossentropy(),
+              optimizer=book.Optimizer_Adam(learning_rate=0.05, decay=5e-5),
+              accuracy=book.Accuracy_Categorical())
+    model.finalize()
+    capsys.readouterr()
+    model.train(X, y, epochs=30, print_every=10, batch_size=batch_size,
+                validation_data=(X_test, y_test))
+    return model, capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize("batch_size", [None, 64])
+def test_a_subclass_that_overrides_forward_runs_and_prints_the_same_lines(capsys, batch_size):
+    plain, expected = trained_lines(capsys, batch_size=batch_size)
+    assert plain.book_loop == [] and plain.xpnet is not None
+    CountingDense.calls = 0
+    model, lines = trained_lines(capsys, dense=CountingDense, batch_size=batch_size)
+    assert model.book_loop == ["CountingDense", "CountingDense"] and model.xpnet is None
+    steps = 30 * (1 if batch_size is None else 3)  # 150 samples: 3 batches of 64
+    assert CountingDense.calls == 2 * steps + 2 * (1 if batch_size is None else 1 * 30)
+    assert lines == expected  # the book's loop computes what xpnet's model does
+
+
+def test_the_students_own_class_trains_in_the_model_as_in_the_book(capsys):
+    _, expected = trained_lines(capsys)
+    model, lines = trained_lines(capsys, relu=MyReLU)
+    assert model.book_loop == ["MyReLU"] and lines == expected
+    assert model.layers[1].prev is model.layers[0] and model.layers[-1].next is model.loss
+    _, leaky = trained_lines(capsys, relu=LeakyReLU)  # an override that changes the maths
+    assert leaky[0] != expected[0]
+
+
+def test_a_model_of_the_students_own_classes_keeps_parameters_not_model_files(tmp_path,
+                                                                           capsys):
+    model, _ = trained_lines(capsys, relu=MyReLU)
+    with pytest.raises(RuntimeError, match=r"your own classes \(MyReLU\).*save_parameters"):
+        model.save(tmp_path / "m")
+    model.save_parameters(tmp_path / "p.npz")
+    X = np.ones((4, 2), dtype=np.float32)
+    np.testing.assert_array_equal(model.predict(X, batch_size=3), model.predict(X))
+
+
+def test_an_optimizer_typed_from_the_book_trains_the_books_layers():
+    """Chapter 10's Adam, as a student types it, sets the layer's state attributes."""
+    class MyAdam:
+        def __init__(self, learning_rate=0.05, epsilon=1e-7, beta_1=0.9, beta_2=0.999):
+            self.learning_rate, self.epsilon = learning_rate, epsilon
+            self.beta_1, self.beta_2, self.iterations = beta_1, beta_2, 0
+
+        def update_params(self, layer):
+            if not hasattr(layer, "weight_cache"):
+                layer.weight_momentums = np.zeros_like(layer.weights)
+                layer.weight_cache = np.zeros_like(layer.weights)
+                layer.bias_momentums = np.zeros_like(layer.biases)
+                layer.bias_cache = np.zeros_like(layer.biases)
+            layer.weight_momentums = (self.beta_1 * layer.weight_momentums
+                                      + (1 - self.beta_1) * layer.dweights)
+            layer.bias_momentums = (self.beta_1 * layer.bias_momentums
+                                    + (1 - self.beta_1) * layer.dbiases)
+            t = self.iterations + 1
+            w_m = layer.weight_momentums / (1 - self.beta_1 ** t)
+            b_m = layer.bias_momentums / (1 - self.beta_1 ** t)
+            layer.weight_cache = (self.beta_2 * layer.weight_cache
+                                  + (1 - self.beta_2) * layer.dweights ** 2)
+            layer.bias_cache = (self.beta_2 * layer.bias_cache
+                                + (1 - self.beta_2) * layer.dbiases ** 2)
+            w_c = layer.weight_cache / (1 - self.beta_2 ** t)
+            b_c = layer.bias_cache / (1 - self.beta_2 ** t)
+            layer.weights += -self.learning_rate * w_m / (np.sqrt(w_c) + self.epsilon)
+            layer.biases += -self.learning_rate * b_m / (np.sqrt(b_c) + self.epsilon)
+
+    X = np.linspace(-1, 1, 10, dtype=np.float32).reshape(5, 2)
+    ours, theirs = book.Layer_Dense(2, 3), book.Layer_Dense(2, 3)
+    theirs.set_parameters(ours.weights.copy(), ours.biases.copy())
+    mine, adam = MyAdam(), book.Optimizer_Adam(learning_rate=0.05)
+    for _ in range(3):
+        for layer, optimizer in ((ours, mine), (theirs, adam)):
+            layer.forward(X)
+            layer.backward(np.ones((5, 3), dtype=np.float32))
+            if optimizer is adam:
+                adam.pre_update_params()
+            optimizer.update_params(layer)
+            if optimizer is adam:
+                adam.post_update_params()
+        mine.iterations += 1
+    np.testing.assert_allclose(ours.weights, theirs.weights, rtol=1e-6)
+    assert ours.weight_cache is ours.xpnet.optimizer_state["W"]["v"]
+
+
+def test_a_second_optimizer_on_a_layer_starts_its_own_state_as_the_books_do():
+    layer = book.Layer_Dense(2, 3)
+    layer.forward(np.ones((5, 2), dtype=np.float32))
+    layer.backward(np.ones((5, 3), dtype=np.float32))
+    book.Optimizer_SGD(momentum=0.5).update_params(layer)
+    before = host(layer.weights).copy()
+    book.Optimizer_Adam(learning_rate=0.01).update_params(layer)  # no KeyError 'm'
+    state = layer.xpnet.optimizer_state["W"]
+    assert set(state) == {"u", "m", "v"} and not np.array_equal(host(layer.weights), before)
+
+
 def test_model_needs_finalize_and_a_loss():
     model = book.Model()
     with pytest.raises(RuntimeError, match=r"model\.finalize\(\)"):

@@ -203,10 +203,18 @@ class _Entry:
         return entry
 
     def __set__(self, obj: Any, value: Any) -> None:
-        if self.slots:
-            msg = f"{self.attr} is the optimizer's state; set it through the optimizer."
-            raise AttributeError(msg)
-        getattr(obj.xpnet, self.table)[self.key] = value
+        if not self.slots:
+            getattr(obj.xpnet, self.table)[self.key] = value
+            return
+        # optimizer state, as a book-style optimizer a student types sets it: into the
+        # slot this name reads (the first one held, else the first one)
+        table = getattr(obj.xpnet, self.table, None)
+        if table is None:
+            table = {}
+            setattr(obj.xpnet, self.table, table)
+        entry = table.setdefault(self.key, {})
+        held = [slot for slot in self.slots if slot in entry]
+        entry[held[0] if held else self.slots[0]] = value
 
 
 class _Adapter:
@@ -263,7 +271,7 @@ class _Layer(_Adapter):
         self.output = self.xpnet.forward(self.inputs, training)
 
     def backward(self, dvalues: Any) -> None:
-        self.dinputs = self.xpnet.backward(dvalues)
+        self.dinputs = self.xpnet.backward(self.xpnet.ops.backend.asarray(dvalues))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} over {self.xpnet!r}"
@@ -422,7 +430,14 @@ class Loss(_Accumulating):
         """The penalty of ``layer`` (chapters 14-17), or of every remembered trainable layer
         (chapter 18's ``regularization_loss()``)."""
         chosen = self.trainable_layers if layer is None else [layer]
-        return losses.regularization_loss(each.xpnet for each in chosen)
+        if all(hasattr(each, "xpnet") for each in chosen):
+            return _printable(losses.regularization_loss(each.xpnet for each in chosen))
+        # a layer of the student's own (no xpnet layer underneath): the book's sums
+        total: Any = 0
+        for each in chosen:
+            total = total + (losses.regularization_loss([each.xpnet])
+                             if hasattr(each, "xpnet") else _book_penalty(each))
+        return total
 
     def remember_trainable_layers(self, trainable_layers: list[Any]) -> None:
         self.trainable_layers = trainable_layers
@@ -431,7 +446,7 @@ class Loss(_Accumulating):
         """The data loss (and, with ``include_regularization``, the penalty too)."""
         sample_losses = self.forward(output, y)
         xp = backend_of(sample_losses).xp
-        data_loss = xp.mean(sample_losses, axis=-1)
+        data_loss = _printable(xp.mean(sample_losses, axis=-1))
         self._accumulate(xp.sum(sample_losses), sample_losses.shape[0])
         if not include_regularization:
             return data_loss
@@ -439,7 +454,7 @@ class Loss(_Accumulating):
 
     def calculate_accumulated(self, *, include_regularization: bool = False) -> Any:
         """The mean loss over every sample since :meth:`new_pass` (chapter 19's batches)."""
-        data_loss = self.accumulated_sum / self.accumulated_count
+        data_loss = _printable(self.accumulated_sum / self.accumulated_count)
         if not include_regularization:
             return data_loss
         return data_loss, self.regularization_loss()
@@ -494,6 +509,32 @@ class Activation_Softmax_Loss_CategoricalCrossentropy:
 
     def backward(self, dvalues: Any, y_true: Any) -> None:
         self.dinputs = losses.softmax_crossentropy_backward(dvalues, y_true)
+
+
+def _printable(value: Any) -> Any:
+    """A 0-d result as the book's f-strings can format it (``f"{loss:.3f}"``): arrays of
+    array-api-strict cannot be, so there it is a Python float; elsewhere the 0-d array
+    itself (NumPy's and PyTorch's format, and stay on the device)."""
+    if getattr(value, "ndim", None) == 0 and backend_of(value).name == "array_api_strict":
+        return float(value)
+    return value
+
+
+def _book_penalty(layer: Any) -> Any:
+    """The book's regularization loss of a layer written in its style (``weights``,
+    ``biases`` and ``weight_regularizer_l1`` ... attributes, each 0 when absent)."""
+    total: Any = 0
+    for name, value in (("weight", "weights"), ("bias", "biases")):
+        l1 = getattr(layer, f"{name}_regularizer_l1", 0)
+        l2 = getattr(layer, f"{name}_regularizer_l2", 0)
+        if l1 > 0 or l2 > 0:
+            p = getattr(layer, value)
+            xp = backend_of(p).xp
+            if l1 > 0:
+                total = total + l1 * xp.sum(xp.abs(p))
+            if l2 > 0:
+                total = total + l2 * xp.sum(p * p)
+    return total
 
 
 # -- optimizers -----------------------------------------------------------------------------
@@ -580,11 +621,11 @@ class Accuracy(_Accumulating):
         # float64 where the device has it, as xpnet's accuracies (the book's np.mean)
         matches = b.xp.astype(comparisons, b.xp.float64 if b.has_float64 else b.xp.float32)
         self._accumulate(b.xp.sum(matches), math.prod(matches.shape))
-        return b.xp.mean(matches)
+        return _printable(b.xp.mean(matches))
 
     def calculate_accumulated(self) -> Any:
         """The accuracy over every comparison since :meth:`new_pass` (chapter 19)."""
-        return self.accumulated_sum / self.accumulated_count
+        return _printable(self.accumulated_sum / self.accumulated_count)
 
 
 class Accuracy_Categorical(Accuracy):
@@ -627,6 +668,8 @@ class Model:
         self.optimizer: Any = None
         self.accuracy: Any = None
         self.xpnet: xpnet_model.Model | None = None
+        #: the classes of the student's own parts, when finalize chose the book's loop
+        self.book_loop: list[str] = []
 
     def add(self, layer: Any) -> None:
         self.layers.append(layer)
@@ -641,15 +684,36 @@ class Model:
             self.accuracy = accuracy
 
     def finalize(self) -> None:
-        """Assemble the xpnet model (the layers were built, and drew their weights, when
-        they were created)."""
+        """Link the layers as the book does (``prev``, ``next``, ``trainable_layers``,
+        ``output_layer_activation``) and assemble the xpnet model (the layers were built,
+        and drew their weights, when they were created).
+
+        When a part is the student's own (a class written in the book's style, or a
+        subclass that overrides ``forward``, ``backward`` or another of the book's methods),
+        the model runs the book's own loop over the parts instead, so that every override
+        runs (:attr:`book_loop`; ``.xpnet`` is then None).
+        """
         for part, what in ((self.loss, "loss"), (self.accuracy, "accuracy")):
             if part is None:
                 msg = (f"the model has no {what}: call model.set(loss=..., optimizer=..., "
                        "accuracy=...) before model.finalize().")
                 raise RuntimeError(msg)
+        if not self.layers:
+            msg = "the model has no layers: model.add(Layer_Dense(...)) before finalize()."
+            raise RuntimeError(msg)
+        self._link()
+        own = [part for part in (*self.layers, self.loss, self.accuracy, self.optimizer)
+               if part is not None and not _as_in_the_book(part)]
+        self.book_loop = [type(part).__name__ for part in own]
+        if own:
+            self.xpnet = None
+            self.softmax_classifier_output = (
+                Activation_Softmax_Loss_CategoricalCrossentropy()
+                if isinstance(self.layers[-1], Activation_Softmax)
+                and isinstance(self.loss, Loss_CategoricalCrossentropy) else None)
+            return
         # the model computes as its layers were built to: on their backend, with their engine
-        ops = self.layers[0].xpnet.ops if self.layers else _session.ops()
+        ops = self.layers[0].xpnet.ops
         net = xpnet_model.Model(backend=ops.backend, seed=_session.rng,
                                 precision="nnfs" if ops.name == "faithful" else "default")
         for layer in self.layers:
@@ -657,16 +721,35 @@ class Model:
         net.set(loss=self.loss.xpnet, accuracy=self.accuracy.xpnet,
                 optimizer=None if self.optimizer is None else self.optimizer.xpnet)
         self.xpnet = net
+
+    def _link(self) -> None:
+        """What the book's ``finalize`` sets: the input layer, each layer's ``prev`` and
+        ``next``, the trainable layers (remembered by the loss) and the output activation."""
         self.input_layer = Layer_Input()
+        for i, layer in enumerate(self.layers):
+            layer.prev = self.input_layer if i == 0 else self.layers[i - 1]
+            layer.next = self.layers[i + 1] if i + 1 < len(self.layers) else self.loss
         self.trainable_layers = [layer for layer in self.layers if hasattr(layer, "weights")]
         self.output_layer_activation = self.layers[-1]
-        self.loss.remember_trainable_layers(self.trainable_layers)
+        if self.loss is not None:
+            self.loss.remember_trainable_layers(self.trainable_layers)
 
     def _net(self) -> xpnet_model.Model:
         if self.xpnet is None:
+            if self.book_loop:
+                msg = (f"this model runs the book's loop over your own classes "
+                       f"({', '.join(self.book_loop)}), which xpnet's model file cannot "
+                       "hold: keep the parameters with model.save_parameters(path) instead.")
+                raise RuntimeError(msg)
             msg = "call model.finalize() after model.add(...) and model.set(...) first."
             raise RuntimeError(msg)
         return self.xpnet
+
+    def _looping(self) -> bool:
+        """Whether finalize chose the book's loop (else the xpnet model; raises before it)."""
+        if self.xpnet is None and not self.book_loop:
+            self._net()  # the finalize-first error
+        return self.xpnet is None
 
     def train(self, X: Any, y: Any, *, epochs: int = 1, batch_size: int | None = None,
               print_every: int = 1, validation_data: tuple[Any, Any] | None = None) -> None:
@@ -679,6 +762,9 @@ class Model:
         at the last, a ``training, ...`` line over the epoch, and a validation line, every
         epoch.
         """
+        if self._looping():
+            self._train_book(X, y, epochs, batch_size, print_every, validation_data)
+            return
         net = self._net()
         if batch_size is None:
             def report(_model: Any, epoch: int, logs: dict[str, Any]) -> None:
@@ -713,17 +799,106 @@ class Model:
             if validation_data is not None:
                 self.evaluate(*validation_data, batch_size=batch_size)
 
+    # -- the book's own loop, for models with the student's own parts ------------------------
+    def _train_book(self, X: Any, y: Any, epochs: int, batch_size: int | None,
+                    print_every: int, validation_data: tuple[Any, Any] | None) -> None:
+        """The book's ``Model.train`` (chapters 18 and 19), calling each part's methods."""
+        if self.optimizer is None:
+            msg = "the model has no optimizer: model.set(optimizer=...) before train()."
+            raise RuntimeError(msg)
+        self.accuracy.init(y)
+        n = int(X.shape[0])
+        steps = 1 if batch_size is None else -(-n // batch_size)
+        for epoch in range(1, epochs + 1):
+            if batch_size is not None:
+                print(f"epoch: {epoch}")
+            self.loss.new_pass()
+            self.accuracy.new_pass()
+            for step in range(steps):
+                if batch_size is None:
+                    batch_X, batch_y = X, y
+                else:
+                    batch_X = X[step * batch_size:(step + 1) * batch_size]
+                    batch_y = y[step * batch_size:(step + 1) * batch_size]
+                output = self.forward(batch_X, training=True)
+                data_loss, reg_loss = self.loss.calculate(output, batch_y,
+                                                          include_regularization=True)
+                predictions = self.output_layer_activation.predictions(output)
+                accuracy = self.accuracy.calculate(predictions, batch_y)
+                self.backward(output, batch_y)
+                self.optimizer.pre_update_params()
+                for layer in self.trainable_layers:
+                    self.optimizer.update_params(layer)
+                self.optimizer.post_update_params()
+                logs = {"acc": accuracy, "loss": data_loss + reg_loss, "data_loss": data_loss,
+                        "reg_loss": reg_loss, "lr": self.optimizer.current_learning_rate}
+                if batch_size is None and not epoch % print_every:
+                    print(_line(f"epoch: {epoch}", logs))
+                elif batch_size is not None and (not step % print_every or step == steps - 1):
+                    print(_line(f"step: {step}", logs))
+            if batch_size is not None:
+                data_loss, reg_loss = self.loss.calculate_accumulated(
+                    include_regularization=True)
+                print(_line("training", {
+                    "acc": self.accuracy.calculate_accumulated(), "loss": data_loss + reg_loss,
+                    "data_loss": data_loss, "reg_loss": reg_loss,
+                    "lr": self.optimizer.current_learning_rate}))
+                if validation_data is not None:
+                    self.evaluate(*validation_data, batch_size=batch_size)
+        if batch_size is None and validation_data is not None:
+            self.evaluate(*validation_data)
+
+    def backward(self, output: Any, y: Any) -> None:
+        """The book's backward pass through the loss and every layer, last first (the joint
+        softmax and cross-entropy gradient where the model ends in them)."""
+        self._looping()
+        joint = getattr(self, "softmax_classifier_output", None)
+        if joint is not None:
+            joint.backward(output, y)
+            self.layers[-1].dinputs = joint.dinputs
+            for layer in reversed(self.layers[:-1]):
+                layer.backward(layer.next.dinputs)
+            return
+        self.loss.backward(output, y)
+        for layer in reversed(self.layers):
+            layer.backward(layer.next.dinputs)
+
+    def _batches(self, X: Any, batch_size: int | None) -> list[slice]:
+        n = int(X.shape[0])
+        size = n if batch_size is None else batch_size
+        return [slice(lo, lo + size) for lo in range(0, max(n, 1), max(size, 1))]
+
     def evaluate(self, X_val: Any, y_val: Any, *, batch_size: int | None = None) -> None:
         """Print ``validation, acc: ..., loss: ...`` (data loss, dropout off)."""
-        _print_validation(self._net().evaluate(X_val, y_val, batch_size=batch_size))
+        if not self._looping():
+            _print_validation(self._net().evaluate(X_val, y_val, batch_size=batch_size))
+            return
+        self.loss.new_pass()
+        self.accuracy.new_pass()
+        for part in self._batches(X_val, batch_size):
+            output = self.forward(X_val[part], training=False)
+            self.loss.calculate(output, y_val[part])
+            self.accuracy.calculate(self.output_layer_activation.predictions(output),
+                                    y_val[part])
+        _print_validation({"acc": self.accuracy.calculate_accumulated(),
+                           "loss": self.loss.calculate_accumulated()})
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> Any:
         """The model's outputs for ``X`` (dropout off)."""
-        return self._net().predict(X, batch_size=batch_size)
+        if not self._looping():
+            return self._net().predict(X, batch_size=batch_size)
+        outputs = [self.forward(X[part], training=False) for part in self._batches(X, batch_size)]
+        b = backend_of(outputs[0])
+        return outputs[0] if len(outputs) == 1 else b.xp.concat(outputs, axis=0)
 
     def forward(self, X: Any, training: bool) -> Any:
         """The output of the whole network for ``X``."""
-        return self._net().forward(X, training)
+        if not self._looping():
+            return self._net().forward(X, training)
+        self.input_layer.forward(X, training)
+        for layer in self.layers:
+            layer.forward(layer.prev.output, training)
+        return self.layers[-1].output
 
     # -- parameters and files ---------------------------------------------------------------
     def get_parameters(self) -> list[tuple[Any, Any]]:
@@ -778,22 +953,36 @@ class Model:
         if net.accuracy is not None:
             model.accuracy = _ADAPTERS[type(net.accuracy)].around(net.accuracy)
         model.xpnet = net
-        model.input_layer = Layer_Input()
-        model.trainable_layers = [layer for layer in model.layers if hasattr(layer, "weights")]
-        model.output_layer_activation = model.layers[-1]
-        if model.loss is not None:
-            model.loss.remember_trainable_layers(model.trainable_layers)
+        model._link()
         return model
 
 
 def _line(head: str, logs: dict[str, Any]) -> str:
-    """One of the book's progress lines."""
-    return (f"{head}, acc: {logs['acc']:.3f}, loss: {logs['loss']:.3f} (data_loss: "
-            f"{logs['data_loss']:.3f}, reg_loss: {logs['reg_loss']:.3f}), lr: {logs['lr']}")
+    """One of the book's progress lines (values of any backend: a 0-d array prints as the
+    number it holds)."""
+    acc, loss, data, reg = (float(logs[k]) for k in ("acc", "loss", "data_loss", "reg_loss"))
+    return (f"{head}, acc: {acc:.3f}, loss: {loss:.3f} (data_loss: {data:.3f}, reg_loss: "
+            f"{reg:.3f}), lr: {logs['lr']}")
 
 
-def _print_validation(metrics_: dict[str, float]) -> None:
-    print(f"validation, acc: {metrics_['acc']:.3f}, loss: {metrics_['loss']:.3f}")
+def _print_validation(metrics_: dict[str, Any]) -> None:
+    print(f"validation, acc: {float(metrics_['acc']):.3f}, "
+          f"loss: {float(metrics_['loss']):.3f}")
+
+
+#: The methods through which the book's Model drives its parts: a subclass that overrides
+#: any of them is the student's own code, which the book's loop must call.
+_DRIVEN = ("forward", "backward", "predictions", "calculate", "compare", "init",
+           "regularization_loss", "calculate_accumulated", "pre_update_params",
+           "update_params", "post_update_params")
+
+
+def _as_in_the_book(part: Any) -> bool:
+    """Whether ``part`` is one of this module's classes with the methods it has here (so
+    the xpnet model underneath computes exactly what it would)."""
+    home = next((c for c in type(part).__mro__ if c in _BOOK_CLASSES), None)
+    return home is not None and all(
+        getattr(type(part), name, None) is getattr(home, name, None) for name in _DRIVEN)
 
 
 #: The book's class of each xpnet class (to wrap a loaded model's parts).
@@ -810,3 +999,4 @@ _ADAPTERS: dict[type, Any] = {
     metrics.CategoricalAccuracy: Accuracy_Categorical,
     metrics.BinaryAccuracy: Accuracy_Categorical, metrics.RegressionAccuracy: Accuracy_Regression,
 }
+_BOOK_CLASSES = frozenset(_ADAPTERS.values())

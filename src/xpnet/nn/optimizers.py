@@ -116,14 +116,19 @@ class Optimizer(Registered):
 
     def state_of(self, layer: Any, name: str, p: Any) -> dict[str, Any]:
         """The state arrays of ``layer``'s parameter ``name`` (``{state name: array}``),
-        zeros like ``p`` the first time: ``layer.optimizer_state[name]``."""
+        zeros like ``p`` the first time: ``layer.optimizer_state[name]``. A state this
+        optimizer keeps and the layer lacks (another optimizer trained it before) starts
+        at zeros, as the book's optimizers create what they miss."""
         states = getattr(layer, "optimizer_state", None)
         if states is None:
             states = layer.optimizer_state = {}
-        state = states.get(name)
+        state: dict[str, Any] | None = states.get(name)
         if state is None:
+            state = states[name] = {}
+        missing = [k for k in self.state_names if k not in state]
+        if missing:
             xp = backend_of(p).xp
-            state = states[name] = {k: xp.zeros_like(p) for k in self.state_names}
+            state.update({k: xp.zeros_like(p) for k in missing})
         return state
 
     def post_update_params(self) -> None:
