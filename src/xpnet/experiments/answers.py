@@ -212,10 +212,12 @@ def _samples_sheet(t: Table) -> Sheet | None:
     if not biased:
         test_size = f"does not move the expected accuracy {moved} but its noise: {noise}"
     else:
-        test_size = (f"moves the expected accuracy a little {moved}" + (
-            ", down: every set of the book's spiral holds the point (0, 0) once per class"
-            if all(r["acc_bias"].mean < 0 for r in biased) else "")
-            + f", and its noise: {noise}")
+        down = all(r["acc_bias"].mean < 0 for r in biased)
+        more = "far more" if small["acc_sd"] > 2 * abs(small["acc_bias"].mean) else "too"
+        test_size = (f"moves the expected accuracy a little{', down' if down else ''} "
+                     f"{moved[:-1]}" + ("; every set of the book's spiral holds the point "
+                                        "(0, 0) once per class" if down else "")
+                     + f"), and its noise {more}: {noise}")
     answer = head + f". The test-set size {test_size}."
     return Sheet(QUESTIONS[1], answer, claims, evidence,
                  [("samples.png", "Accuracy, loss and gap against training samples (the fresh "
