@@ -98,8 +98,9 @@ class Optimizer(Registered):
             self.current_learning_rate = self.learning_rate * (
                 1.0 / (1.0 + self.decay * self.iterations)
             )
-        trace.emit(type(self).__name__, "update", step=self.iterations + 1,
-                   info=self.get_config(), lr=self.current_learning_rate)
+        if trace.ACTIVE is not None:  # the configuration is built only for a tracer
+            trace.emit(type(self).__name__, "update", step=self.iterations + 1,
+                       info=self.get_config(), lr=self.current_learning_rate)
 
     def update_params(self, layer: Any) -> None:
         """Update every parameter array of ``layer`` from ``layer.grads``, with the engine
