@@ -183,8 +183,9 @@ step pytest-cupy "$DIR/pytest.log" 240 env XPNET_TEST_BACKENDS=cupy,torch-cuda "
     -m "not slow" -x -p no:cacheprovider --durations=15 --junitxml "$DIR/pytest-cupy.xml" \
     "${GPU_CONTENDER_TESTS[@]/#/--deselect=}"
 
-# --- the lab on the GPU (~1-2 min): the quick study of every question on CuPy; its seconds in
-# summary.txt against the CPU's (48 s on the 2-core development machine, 2026-11-30) --------------
+# --- the lab on the GPU (~1-2 min): the quick study of every question on CuPy (one worker
+# process by default on a GPU); its seconds in summary.txt against the CPU's (48 s on the
+# 2-core development machine, 2026-11-30) ---------------------------------------------------------
 step study-cupy "$DIR/many.log" 150 "$PY" -m xpnet study all --quick --backend cupy \
     --out "$(mktemp -d)/study"
 
@@ -192,6 +193,11 @@ step study-cupy "$DIR/many.log" 150 "$PY" -m xpnet study all --quick --backend c
 # before) against Philox in CuPy operations and as one kernel, and applying a mask, for scale
 # (a JSON object in many.log) -------------------------------------------------------------------
 step masks "$DIR/many.log" 60 "$PY" benchmarks/bench_masks.py --device cuda --repeats 5
+
+# --- if time is left (~1-2 min): the same study with 4 worker processes sharing the GPU, to
+# check the one-worker default (runner.default_workers) against it --------------------------------
+step study-cupy-4-workers "$DIR/many.log" 150 "$PY" -m xpnet study all --quick \
+    --backend cupy --workers 4 --out "$(mktemp -d)/study"
 
 echo "total seconds=$(($(date +%s) - START))" >> "$SUMMARY"
 cat "$SUMMARY"

@@ -17,7 +17,7 @@ import pytest
 
 from xpnet.cli import main
 from xpnet.experiments import Store, log_epochs, plan, run, run_study, run_trial, run_trials
-from xpnet.experiments.runner import _groups
+from xpnet.experiments.runner import _groups, default_workers
 
 TINY = {"grid": "quick", "seeds": 2, "train_samples": (10, 30), "epochs": 60,
         "test_samples": (10, 50)}
@@ -61,6 +61,14 @@ def test_the_base_setting_measures_small_test_sets_many_times():
     assert {k: len(v) for k, v in reps.items()} == {
         (split, n): {10: 30, 100: 3, 1000: 3}[n] for split in ("test", "test_iid")
         for n in (10, 100, 1000)}
+
+
+def test_trials_on_a_gpu_run_in_one_process_unless_asked(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    trials = plan(["samples"], grid="quick", seeds=1)
+    assert default_workers(trials) == 16
+    on_gpu = plan(["samples"], grid="quick", seeds=1, backend="cupy")
+    assert default_workers(on_gpu) == 1
 
 
 def test_log_epochs_are_log_spaced_and_end_at_the_last():

@@ -468,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--out", default="xpnet-study", metavar="DIR",
                     help="where the results, plots and report go (default ./xpnet-study)")
     st.add_argument("--workers", type=_positive, default=None,
-                    help="parallel worker processes (default: one per CPU)")
+                    help="parallel worker processes (default: one per CPU; one with "
+                    "--backend cupy, whose batched trials share the GPU)")
     st.add_argument("--dask", metavar="local|ADDRESS",
                     help="run the trials on Dask: 'local' starts a LocalCluster, an address "
                     "joins a running scheduler")

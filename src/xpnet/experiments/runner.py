@@ -30,7 +30,7 @@ from .plan import Trial
 from .store import Store
 from .trial import run_trials, shape_of
 
-__all__ = ["exit_with_parent", "run"]
+__all__ = ["GPU_BACKENDS", "default_workers", "exit_with_parent", "run"]
 
 #: ``progress(done, total, trial)`` after each stored trial (the CLI draws a bar with it).
 Progress = Callable[[int, int, Trial], None]
@@ -98,7 +98,8 @@ def run(
     Parameters
     ----------
     workers : int, optional
-        Local worker processes (default: the number of CPUs); 1 runs in this process.
+        Local worker processes (default :func:`default_workers`: the number of CPUs, one
+        for trials on a GPU); 1 runs in this process.
     dask : str, optional
         ``"local"`` for a Dask LocalCluster with ``workers`` workers, or a scheduler address
         (``"tcp://host:8786"``).
@@ -125,7 +126,7 @@ def run(
         for trial, result in zip(group, results, strict=True):
             stored(trial, result)
 
-    n_workers = workers or os.cpu_count() or 1
+    n_workers = workers or default_workers(pending)
     groups = _groups(pending, group_size, n_workers)
     if dask:
         _run_dask(groups, dask, n_workers, stored_group)
@@ -149,6 +150,20 @@ def run(
                     future.cancel()
                 raise
     return {"stored": finished, "ran": len(pending), "skipped": total - len(pending)}
+
+
+#: Backends whose trials compute on one GPU.
+GPU_BACKENDS = ("cupy",)
+
+
+def default_workers(trials: Sequence[Trial]) -> int:
+    """Worker processes when none are asked for: one per CPU, but one in all for trials on
+    a GPU. There the trials of a group already train as one batched model on the device,
+    and more processes would each open a CUDA context (its memory, its start-up and its
+    own compile of the kernels) to share the one device by time-slicing."""
+    if any(t.backend in GPU_BACKENDS for t in trials):
+        return 1
+    return os.cpu_count() or 1
 
 
 def _groups(pending: Sequence[Trial], group_size: int, workers: int) -> list[list[Trial]]:
