@@ -227,6 +227,24 @@ def test_more_misuse_is_named_with_the_fix():
             gradcheck.check(component)
 
 
+def test_gradcheck_checks_a_layer_where_it_lives_and_names_odd_arguments():
+    pytest.importorskip("torch")
+    model = classifier(backend="torch")
+    report = gradcheck.check(model.layers[0])  # built on torch: checked there
+    assert report.backend == "torch" and report.passed
+    with pytest.raises(ValueError, match=r"holds torch arrays, but backend='numpy' was asked "
+                                         r"for; leave backend out"):
+        gradcheck.check(model.layers[0], backend="numpy")
+    for kwargs, error, pattern in (
+            ({"mode": "sampled", "samples": 0}, ValueError, r"samples must be a positive "
+                                                            r"integer, got 0"),
+            ({"mode": "sampled", "samples": 2.5}, TypeError, r"samples must be an integer"),
+            ({"rtol": "1e-3"}, TypeError, r"rtol must be a number"),
+            ({"atol": -1.0}, ValueError, r"atol must be .*>= 0|atol must be a non-negative")):
+        with pytest.raises(error, match=pattern):
+            gradcheck.check(Dense(2, 3), **kwargs)
+
+
 def test_the_books_loss_checks_the_labels_a_script_hands_it():
     from xpnet import book
 
@@ -261,6 +279,45 @@ def test_a_loss_that_cannot_take_the_last_layers_output_is_named(make, pattern):
     _ending(SoftmaxCrossentropy()).train(X, Y, epochs=1)
     # class probabilities (smoothed labels) are targets too
     classifier().train(X, np.full((30, 3), 1 / 3, dtype=np.float32), epochs=1)
+
+
+def test_binary_crossentropy_without_a_sigmoid_is_named():
+    """The chapter 16 model with its Sigmoid forgotten: the outputs leave [0, 1]."""
+    from xpnet.nn import BinaryCrossentropy
+
+    targets = (Y[:, None] > 0).astype(np.int64)
+    for last in ((), (ReLU(),)):
+        model = xpnet.Model(seed=0)
+        for layer in (Dense(2, 1), *last):
+            model.add(layer)
+        model.set(loss=BinaryCrossentropy(), optimizer=Adam())
+        with pytest.raises(ValueError, match=r"BinaryCrossentropy takes a probability per "
+                                             r"output, a Sigmoid layer's output, but the model "
+                                             r"ends with (Dense|ReLU).*Add Sigmoid\(\)"):
+            model.train(X, targets, epochs=1)
+    _ending(BinaryCrossentropy(), Sigmoid()).train(X, np.ones((30, 3), dtype=np.int64),
+                                                   epochs=1)
+
+
+def test_the_accuracy_fits_what_the_last_layer_predicts():
+    from xpnet.nn import Linear, MeanSquaredError
+    from xpnet.nn.metrics import CategoricalAccuracy
+
+    # a softmax classifier trained with squared error on one-hot targets: classes compared
+    model = _ending(MeanSquaredError(), Softmax())
+    one_hot = np.eye(3, dtype=np.float32)[Y]
+    acc = model.train(X, one_hot, epochs=2).records[-1]["acc"]
+    assert isinstance(model.accuracy, CategoricalAccuracy)
+    assert acc == pytest.approx(float(np.mean(np.argmax(np.asarray(model.predict(X)), 1) == Y)))
+    # a class accuracy on a regression model is named, with the one that fits
+    XS, YS = xpnet.datasets.sine(20)
+    model = xpnet.Model(seed=0)
+    for layer in (Dense(1, 4), ReLU(), Dense(4, 1), Linear()):
+        model.add(layer)
+    model.set(loss=MeanSquaredError(), optimizer=Adam(), accuracy=CategoricalAccuracy())
+    with pytest.raises(ValueError, match=r"CategoricalAccuracy compares predicted classes .* "
+                                         r"ends with Linear.*accuracy=RegressionAccuracy\(\)"):
+        model.train(XS, YS, epochs=1)
 
 
 # -- train / evaluate / predict arguments ----------------------------------------------------

@@ -183,6 +183,19 @@ def test_a_dask_scheduler_that_does_not_answer_is_named_with_the_fix(tmp_path, m
         run(tiny_plan()[:1], store, workers=1, dask="tcp://127.0.0.1:9")
 
 
+@pytest.mark.parametrize(("address", "said"), [
+    ("localhost", r"--dask 'localhost' is not a scheduler address \(.*port.*\); give it as "
+                  r"tcp://HOST:PORT"),
+    ("http://127.0.0.1:8787", r"is a web address, like the dashboard's.*tcp://HOST:8786"),
+])
+def test_a_dask_address_of_the_wrong_form_is_named_with_the_fix(tmp_path, address, said):
+    pytest.importorskip("distributed")
+    from xpnet.errors import StudyError
+
+    with Store(tmp_path / "s") as store, pytest.raises(StudyError, match=said):
+        run(tiny_plan()[:1], store, workers=1, dask=address)
+
+
 def test_a_killed_study_resumes_without_repeating_stored_trials(tmp_path):
     out = tmp_path / "study"
     argv = [sys.executable, "-m", "xpnet", "study", "samples", "--quick", "--seeds", "4",

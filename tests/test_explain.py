@@ -133,6 +133,14 @@ def test_a_layer_topic_on_a_preset_without_the_layer_names_the_presets_with_one(
     assert "Leave out --preset" in str(info.value) and str(info.value).endswith(fitting + ".")
 
 
+@pytest.mark.parametrize(("preset", "loss"), [("ch16", "BinaryCrossentropy"),
+                                             ("ch17", "MeanSquaredError")])
+def test_the_loss_topic_on_a_preset_with_another_loss_says_so(preset, loss):
+    with pytest.raises(ValueError, match=f"preset '{preset}' trains with {loss}") as info:
+        explain("loss", steps=1, preset=preset)
+    assert str(info.value).endswith("--preset ch14 or --preset ch15 or --preset ch18.")
+
+
 def test_tracer_selection_summaries_and_max_steps():
     layer = Dense(3, 2, seed=0)
     x = np.ones((4, 3), dtype=np.float32)

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from . import validate
-from .backend import Backend, resolve, to_numpy
+from .backend import Backend, backend_of, resolve, to_numpy
 from .nn.activations import Linear, ReLU, Sigmoid, Softmax
 from .nn.layers import Dense, Dropout
 from .nn.losses import (
@@ -152,6 +152,22 @@ def _params(layer: Any) -> dict[str, Any]:
         return params
     # the book's style: weights and biases attributes
     return {k: getattr(layer, k) for k in ("weights", "biases") if hasattr(layer, k)}
+
+
+def _backend_for(component: Any, backend: Any) -> Backend:
+    """Where ``component`` is checked: ``backend``, or where its parameters live; a backend
+    asked for that is not theirs is refused (their arrays cannot move)."""
+    held = [p for p in _params(component).values() if hasattr(p, "shape")]
+    own = backend_of(held[0]) if held else None
+    if backend is None:
+        return own if own is not None else resolve("numpy")
+    b = resolve(backend)
+    if own is not None and own.name != b.name:
+        msg = (f"the {type(component).__name__} to check holds {own.name} arrays, but "
+               f"backend={b.name!r} was asked for; leave backend out to check it where it "
+               f"is, or build the component on {b.name}.")
+        raise ValueError(msg)
+    return b
 
 
 def _set_param(layer: Any, name: str, value: Any) -> None:
@@ -551,7 +567,7 @@ def check(
     component: Any,
     inputs: Iterable[Any] | None = None,
     *,
-    backend: Any = "numpy",
+    backend: Any = None,
     dtype: str = "float64",
     mode: str = "full",
     samples: int = 10,
@@ -569,8 +585,9 @@ def check(
         built on ``backend`` in ``dtype``.
     inputs : tuple, optional
         ``(x,)`` for a layer, ``(y_pred, y_true)`` for a loss; generated when omitted.
-    backend : str or Backend
-        Where the component and its inputs live.
+    backend : str or Backend, optional
+        Where the component and its inputs live: by default where a built component's
+        parameters are (a layer of a model on PyTorch is checked on PyTorch), else NumPy.
     dtype : "float64" or "float32"
         The component's dtype (the numerical derivative always runs in float64).
     mode : "full", "directional" or "sampled"
@@ -603,7 +620,11 @@ def check(
         msg = (f"check expects a layer or a loss (with forward and backward methods), got "
                f"{validate.describe(component)}.")
         raise TypeError(msg)
-    b = resolve(backend)
+    samples = validate.positive_int("samples", samples)
+    for tolerance, value in (("rtol", rtol), ("atol", atol)):
+        if value is not None:
+            validate.non_negative_float(tolerance, value)
+    b = _backend_for(component, backend)
     label = name or _name(component)
     if hasattr(component, "build") and not getattr(component, "built", True):
         component.build(Ops(b), Generator(seed), dtype)

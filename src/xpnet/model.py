@@ -203,14 +203,24 @@ class Model:
             _instance_of("accuracy", accuracy, Accuracy, "xpnet.metrics.CategoricalAccuracy()")
         self.loss = loss
         self.optimizer = optimizer
-        if accuracy is None:
-            if isinstance(loss, (CategoricalCrossentropy, SoftmaxCrossentropy)):
-                accuracy = CategoricalAccuracy()
-            elif isinstance(loss, BinaryCrossentropy):
-                accuracy = BinaryAccuracy()
-            else:
-                accuracy = RegressionAccuracy()
-        self.accuracy = accuracy
+        self._accuracy_inferred = accuracy is None
+        self.accuracy = self._inferred_accuracy() if accuracy is None else accuracy
+
+    def _inferred_accuracy(self) -> Accuracy:
+        """The accuracy that fits what the model predicts: classes after Softmax (or with a
+        cross-entropy loss), 0/1 after Sigmoid (or with binary cross-entropy), else values
+        within a precision (regression)."""
+        last = self.layers[-1] if self.layers else None
+        kind: type[Accuracy]
+        if isinstance(last, Softmax) or isinstance(
+                self.loss, (CategoricalCrossentropy, SoftmaxCrossentropy)):
+            kind = CategoricalAccuracy
+        elif isinstance(last, Sigmoid) or isinstance(self.loss, BinaryCrossentropy):
+            kind = BinaryAccuracy
+        else:
+            kind = RegressionAccuracy
+        current = getattr(self, "accuracy", None)
+        return current if type(current) is kind else kind()
 
     @property
     def trainable_layers(self) -> list[Layer]:
@@ -242,6 +252,11 @@ class Model:
         ``check_input``: cross-entropy on outputs that are not a Softmax's probabilities, a
         softmax applied twice)."""
         check = getattr(self.loss, "check_input", None)  # a duck-typed loss may have none
+        if check is not None:
+            check(self.layers[-1])
+        if getattr(self, "_accuracy_inferred", False):  # layers may come after set()
+            self.accuracy = self._inferred_accuracy()
+        check = getattr(self.accuracy, "check_input", None)
         if check is not None:
             check(self.layers[-1])
 

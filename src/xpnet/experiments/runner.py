@@ -208,8 +208,18 @@ def _run_dask(groups: list[list[Trial]], address: str, workers: int,
         # the cluster's worker processes go with the process that started them (this one)
         client.run(exit_with_parent)
     else:
+        if address.startswith(("http://", "https://")):
+            msg = (f"--dask {address!r} is a web address, like the dashboard's that Dask "
+                   "prints; give the scheduler's address instead, e.g. --dask "
+                   "tcp://HOST:8786, or --dask local.")
+            raise StudyError(msg)
         try:
             client = Client(address, timeout=_CONNECT_SECONDS)
+        except ValueError as exc:  # a malformed address ("missing port number ...")
+            msg = (f"--dask {address!r} is not a scheduler address ({exc}); give it as "
+                   "tcp://HOST:PORT (the scheduler prints it; its port is 8786 unless "
+                   "chosen), or --dask local.")
+            raise StudyError(msg) from exc
         except (OSError, TimeoutError) as exc:  # distributed's refusals are OSErrors
             msg = (f"could not reach the Dask scheduler at {address!r} within "
                    f"{_CONNECT_SECONDS} s ({type(exc).__name__}: {exc}). Check the address "

@@ -90,6 +90,16 @@ def fit_preset(topic: str, preset: str, model: Model) -> None:
             assert model.loss is not None  # a preset's model is set
             model.set(loss=model.loss, optimizer=OPTIMIZERS[topic](), accuracy=model.accuracy)
         return
+    if topic == "loss":  # the page shows categorical cross-entropy's values
+        if isinstance(model.loss, CategoricalCrossentropy):
+            return
+        fitting = [name for name, p in presets.PRESETS.items() if isinstance(
+            presets.build(dataclasses.replace(p, train_samples=1))[0].loss,
+            CategoricalCrossentropy)]
+        msg = (f"explain 'loss' shows what categorical cross-entropy computes, but preset "
+               f"{preset!r} trains with {type(model.loss).__name__}. Leave out --preset (the "
+               f"tiny network uses it), or use {' or '.join('--preset ' + f for f in fitting)}.")
+        raise ValueError(msg)
     wanted = _LAYERS.get(topic)
     if wanted is None or any(type(layer).__name__ == wanted for layer in model.layers):
         return

@@ -244,6 +244,15 @@ class BinaryCrossentropy(Loss):
             )
             raise ValueError(msg)
 
+    def check_input(self, layer: Any) -> None:
+        if isinstance(layer, (Dense, ReLU, Linear)):  # outputs, not probabilities
+            msg = (f"BinaryCrossentropy takes a probability per output, a Sigmoid layer's "
+                   f"output, but the model ends with {type(layer).__name__}, whose outputs "
+                   "leave [0, 1] (clipped there, they stop the gradient). Add Sigmoid() as "
+                   "the last layer (the book's chapter 16 model ends Dense(64, 1), "
+                   "Sigmoid()).")
+            raise ValueError(msg)
+
 
 class MeanSquaredError(Loss):
     r"""Mean squared error :math:`\frac1m \sum_j (y_j - \hat y_j)^2` per sample; gradient

@@ -27,6 +27,10 @@ class Accuracy(Registered):
     def compare(self, predictions: Any, y: Any) -> Any:
         raise NotImplementedError
 
+    def check_input(self, layer: Any) -> None:
+        """Raise where this accuracy cannot compare what ``layer``, the network's last,
+        predicts."""
+
     def calculate(self, predictions: Any, y: Any) -> Any:
         b = backend_of(predictions)
         matches = self.compare(predictions, y)
@@ -59,6 +63,9 @@ class CategoricalAccuracy(Accuracy):
             y = xp.argmax(y, axis=-1)
         return predictions == y
 
+    def check_input(self, layer: Any) -> None:
+        _not_after_linear(self, layer, "predicted classes (a Softmax's most probable class)")
+
 
 class BinaryAccuracy(Accuracy):
     """Fraction of 0/1 predictions (sigmoid outputs thresholded at 0.5) equal to the targets.
@@ -72,6 +79,19 @@ class BinaryAccuracy(Accuracy):
 
     def compare(self, predictions: Any, y: Any) -> Any:
         return predictions == y
+
+    def check_input(self, layer: Any) -> None:
+        _not_after_linear(self, layer, "0/1 predictions (a Sigmoid's outputs rounded)")
+
+
+def _not_after_linear(accuracy: Accuracy, layer: Any, compares: str) -> None:
+    """A class accuracy on a regression model (ending with Linear) compares values with
+    labels: refuse it, naming the accuracy that fits."""
+    if type(layer).__name__ == "Linear":
+        msg = (f"{type(accuracy).__name__} compares {compares}, but the model ends with "
+               "Linear, whose outputs are values (regression). Use "
+               "accuracy=RegressionAccuracy(), or leave accuracy out to have it chosen.")
+        raise ValueError(msg)
 
 
 class RegressionAccuracy(Accuracy):
