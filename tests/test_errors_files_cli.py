@@ -81,6 +81,64 @@ def refused(path: Path, *fragments: str) -> str:
 RESAVE = "model.save("
 
 
+def test_a_save_that_cannot_be_written_names_the_path_asked_for(good, tmp_path):
+    model = xpnet.Model.load(good)
+    (tmp_path / "afile").write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match=r"cannot write '.*afile/m\.npz': '.*afile' "
+                                                 r"is a file, not a folder"):
+        model.save(tmp_path / "afile" / "m.npz")
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(PermissionError, match=r"cannot write '.*locked/m\.npz': "
+                                                  r"permission denied"):
+            model.save(locked / "m.npz")
+
+
+def test_a_model_file_without_read_permission_says_so(good, tmp_path, monkeypatch):
+    unreadable = tmp_path / "m.npz"
+    shutil.copy(good, unreadable)
+    unreadable.chmod(0)
+    if os.geteuid() == 0:  # root reads any file: refuse it as the system would
+        opened = Path.open
+
+        def denied(self, *args, **kwargs):
+            if self == unreadable:
+                raise PermissionError(13, "Permission denied", str(self))
+            return opened(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "open", denied)
+    refused(unreadable, "permission denied", "chmod u+r")
+
+
+def test_the_books_model_files_and_parameters_say_what_is_wrong(tmp_path):
+    from xpnet import book
+
+    book.init()
+    model = book.Model()
+    for layer in (book.Layer_Dense(2, 4), book.Activation_ReLU(), book.Layer_Dense(4, 3),
+                  book.Activation_Softmax()):
+        model.add(layer)
+    model.set(loss=book.Loss_CategoricalCrossentropy(), optimizer=book.Optimizer_Adam(),
+              accuracy=book.Accuracy_Categorical())
+    model.finalize()
+    with pytest.raises(ValueError, match=r"weights have shape \(2, 4\), got \(3, 3\)"):
+        model.set_parameters([(np.ones((3, 3)), np.ones((1, 3)))] * 2)
+    with pytest.raises(ValueError, match=r"has 2 trainable layers, got 1 \(weights, biases\) "
+                                         r"pairs"):
+        model.set_parameters([(np.ones((2, 4)), np.ones((1, 4)))])
+    X, y = book.spiral_data(samples=5, classes=3)
+    with pytest.raises(ValueError, match=r"print_every must be a positive integer, got 0"):
+        model.train(X, y, print_every=0)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(ModelFileError, match=r"not an \.npz of this model's parameters") as info:
+        model.load_parameters(text)
+    assert "allow_pickle" not in str(info.value)
+    with pytest.raises(ModelFileError, match=r"'.*notes\.txt' is not a readable xpnet model"):
+        book.Model.load(text)  # the file named, not notes.txt.npz
+
+
 def test_a_good_file_loads_with_its_state(good):
     model = xpnet.Model.load(good)
     assert [type(layer).__name__ for layer in model.layers] == [

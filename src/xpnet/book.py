@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from . import datasets
+from . import datasets, validate
 from . import model as xpnet_model
 from .backend import Backend, backend_of, resolve, to_numpy
 from .engine import for_model
@@ -314,8 +314,16 @@ class Layer_Dense(_Layer):
         return self.weights, self.biases
 
     def set_parameters(self, weights: Any, biases: Any) -> None:
-        """Replace the weights and biases (host arrays are moved to the layer's backend)."""
+        """Replace the weights and biases (host arrays are moved to the layer's backend);
+        their shapes must be the layer's."""
         b, params = self.xpnet.ops.backend, self.xpnet.params
+        for name, value, key in (("weights", weights, "W"), ("biases", biases, "b")):
+            shape = tuple(getattr(value, "shape", np.shape(value)))
+            if shape != tuple(params[key].shape):
+                msg = (f"set_parameters: this Layer_Dense's {name} have shape "
+                       f"{tuple(params[key].shape)}, got {shape}. Pass the arrays of a layer "
+                       "of the same size (get_parameters() of the same architecture).")
+                raise ValueError(msg)
         self.weights = b.asarray(weights, dtype=params["W"].dtype)
         self.biases = b.asarray(biases, dtype=params["b"].dtype)
 
@@ -762,6 +770,7 @@ class Model:
         at the last, a ``training, ...`` line over the epoch, and a validation line, every
         epoch.
         """
+        print_every = validate.positive_int("print_every", print_every)
         if self._looping():
             self._train_book(X, y, epochs, batch_size, print_every, validation_data)
             return
@@ -907,6 +916,12 @@ class Model:
 
     def set_parameters(self, parameters: list[tuple[Any, Any]]) -> None:
         """Set what :meth:`get_parameters` returned (host arrays are moved)."""
+        parameters = list(parameters)
+        if len(parameters) != len(self.trainable_layers):
+            msg = (f"set_parameters: the model has {len(self.trainable_layers)} trainable "
+                   f"layers, got {len(parameters)} (weights, biases) pairs. Pass one pair per "
+                   "trainable layer, as get_parameters() returns them.")
+            raise ValueError(msg)
         for pair, layer in zip(parameters, self.trainable_layers, strict=True):
             layer.set_parameters(*pair)
 
@@ -926,9 +941,14 @@ class Model:
                 arrays = {key: npz[key] for key in npz.files}
             pairs = [(arrays[f"{i}.weights"], arrays[f"{i}.biases"])
                      for i in range(len(self.trainable_layers))]
-        except (OSError, ValueError, KeyError) as exc:
-            msg = (f"cannot read parameters for this model from {os.fspath(path)!r} ({exc}); "
-                   "write them with model.save_parameters(path) from the same architecture.")
+        except OSError:
+            raise  # no such file, no permission: the system's own words name the path
+        except (ValueError, KeyError) as exc:
+            # (NumPy's advice for a file that is not an .npz, allow_pickle, is not given on:
+            # unpickling runs the file's code)
+            msg = (f"cannot read parameters for this model from {os.fspath(path)!r}: it is "
+                   f"not an .npz of this model's parameters ({type(exc).__name__}). Write "
+                   "them with model.save_parameters(path) from the same architecture.")
             raise ModelFileError(msg) from exc
         self.set_parameters(pairs)
 
@@ -941,7 +961,7 @@ class Model:
     def load(path: str | os.PathLike[str]) -> Model:
         """A model written by :meth:`save`, on the current backend."""
         path = Path(path)
-        if path.suffix != ".npz":
+        if path.suffix != ".npz" and not path.exists():  # save appended it
             path = path.with_name(path.name + ".npz")
         net = xpnet_model.Model.load(path, backend=_session.backend)
         model = Model()

@@ -6,6 +6,7 @@ The library writes every file it produces (models, tables, reports, plots) throu
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -39,9 +40,31 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     the next save of that file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        _write_via(path, tmp, data)
+    # named for the file asked for, not the temporary one or a folder on the way
+    except FileExistsError as exc:  # a file stands where a folder of the path should be
+        msg = (f"cannot write {str(path)!r}: {str(exc.filename)!r} is a file, not a folder. "
+               "Choose another path.")
+        raise NotADirectoryError(errno.ENOTDIR, msg) from exc
+    except PermissionError as exc:
+        msg = (f"cannot write {str(path)!r}: permission denied ({str(exc.filename)!r}). "
+               "Choose a folder this user can write to.")
+        raise PermissionError(errno.EACCES, msg) from exc
+    except OSError as exc:
+        if exc.errno is None or not str(exc.filename or "").endswith(".tmp"):
+            raise
+        msg = (f"cannot write {str(path)!r}: {exc.strerror} (writing in "
+               f"{str(path.parent)!r}). Choose another folder.")
+        raise type(exc)(exc.errno, msg) from exc
+
+
+def _write_via(path: Path, tmp: Path, data: bytes) -> None:
+    """Write ``data`` to the temporary ``tmp`` (unnamed while written, where possible) and
+    rename it over ``path``."""
     fd = _unnamed_file(path.parent)
     try:
         if fd is not None:

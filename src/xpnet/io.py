@@ -486,6 +486,10 @@ def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
                                  f"{int((~np.isfinite(value)).sum())} NaN or infinite "
                                  "values (saved after training diverged?)",
                                  "Train again with a smaller learning rate and save then.")
+    except PermissionError as exc:
+        msg = (f"cannot read the model file {str(path)!r}: permission denied. Give this user "
+               f"read access (chmod u+r {str(path)!r}) or copy the file somewhere readable.")
+        raise ModelFileError(msg) from exc
     except (zipfile.BadZipFile, EOFError, OSError, zlib_error) as exc:
         msg = (
             f"{str(path)!r} is not a readable xpnet model file ({exc}). It may be truncated or "
