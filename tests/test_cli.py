@@ -78,3 +78,18 @@ def test_python_dash_m_entry_point():
     proc = subprocess.run([sys.executable, "-m", "xpnet", "--version"], capture_output=True,
                           text=True, check=True)
     assert proc.stdout.startswith("xpnet ")
+
+
+def test_ctrl_c_during_train_with_save_says_the_model_was_not_written(tmp_path, monkeypatch,
+                                                                      capsys):
+    from xpnet import presets
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(presets, "run", interrupted)
+    target = tmp_path / "m.npz"
+    assert main(["train", "--preset", "ch14", "--save", str(target)]) == 130
+    err = capsys.readouterr().err
+    assert f"training stopped before its last epoch: {str(target)!r} was not written" in err
+    assert err.rstrip().endswith("interrupted") and not target.exists()

@@ -63,6 +63,17 @@ def test_the_base_setting_measures_small_test_sets_many_times():
         for n in (10, 100, 1000)}
 
 
+def test_a_setting_no_chosen_study_uses_is_refused(tmp_path):
+    for kwargs, pattern in (({"epochs": 50}, r"epochs \(--epochs\) sets the length of the "
+                                             r"epochs study's long runs, but this run has no "
+                                             r"epochs study \(samples\)"),
+                            ({"lr": (0.1,)}, r"lr \(--lr\) sets the learning rates the lr "
+                                             r"study compares.*'xpnet study lr'")):
+        with pytest.raises(ValueError, match=pattern):
+            run_study("samples", tmp_path / "s", quick=True, **kwargs)
+    assert not (tmp_path / "s").exists()
+
+
 def test_trials_on_a_gpu_run_in_one_process_unless_asked(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
     trials = plan(["samples"], grid="quick", seeds=1)
@@ -199,7 +210,7 @@ def test_a_dask_address_of_the_wrong_form_is_named_with_the_fix(tmp_path, addres
 def test_a_killed_study_resumes_without_repeating_stored_trials(tmp_path):
     out = tmp_path / "study"
     argv = [sys.executable, "-m", "xpnet", "study", "samples", "--quick", "--seeds", "4",
-            "--train-samples", "10,30,60", "--epochs", "50", "--workers", "1", "--out",
+            "--train-samples", "10,30,60", "--workers", "1", "--out",
             str(out)]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
@@ -225,7 +236,7 @@ def test_a_killed_study_resumes_without_repeating_stored_trials(tmp_path):
         ).fetchone()[0]
     assert before >= 2 and rows_per_trial <= 3  # whole trials only (row counts by size)
     result = run_study("samples", out, quick=True, seeds=4, train_samples=(10, 30, 60),
-                       epochs=50, workers=1, resume=True)
+                       workers=1, resume=True)
     assert result["skipped"] == before
     assert result["ran"] == 12 - before
     assert (out / "results.csv").exists()

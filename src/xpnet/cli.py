@@ -106,11 +106,17 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
         out.flush()
         bar.update(epoch, epochs)
 
-    with bar:
-        result = presets.run(
-            preset, backend=args.backend, seed=args.seed, epochs=args.epochs,
-            log_every=every, callback=report, fast=args.fast,
-        )
+    try:
+        with bar:
+            result = presets.run(
+                preset, backend=args.backend, seed=args.seed, epochs=args.epochs,
+                log_every=every, callback=report, fast=args.fast,
+            )
+    except KeyboardInterrupt:
+        if save is not None:  # say what Ctrl-C cost before the generic "interrupted"
+            sys.stderr.write(f"training stopped before its last epoch: {str(save)!r} was not "
+                             "written (--save writes the model when training ends)\n")
+        raise
     if result.validation is not None:
         if args.json:
             out.write(json.dumps({"validation": result.validation}) + "\n")

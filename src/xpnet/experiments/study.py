@@ -60,6 +60,14 @@ def run_study(
     """
     names = list(STUDIES) if studies == "all" else [studies] if isinstance(
         studies, str) else list(studies)
+    for given, value, study, what in (
+            ("epochs", epochs, "epochs", "the length of the epochs study's long runs"),
+            ("lr", lr, "lr", "the learning rates the lr study compares")):
+        if value is not None and study not in names:
+            msg = (f"{given} (--{given}) sets {what}, but this run has no {study} study "
+                   f"({', '.join(names)}): it would change nothing. Leave it out, or run "
+                   f"'xpnet study {study}' (or 'all').")
+            raise ValueError(msg)
     trials = plan(names, preset=preset, grid="quick" if quick else "default", seeds=seeds,
                   train_samples=train_samples, test_samples=test_samples, long_epochs=epochs,
                   lr=lr, backend=backend)
