@@ -281,6 +281,24 @@ def test_a_loss_that_cannot_take_the_last_layers_output_is_named(make, pattern):
     classifier().train(X, np.full((30, 3), 1 / 3, dtype=np.float32), epochs=1)
 
 
+def test_a_loss_added_as_a_layer_or_layers_edited_by_hand_are_named():
+    model = classifier()
+    with pytest.raises(TypeError, match=r"CategoricalCrossentropy\(\) is a loss, not a layer: "
+                                        r"give it to model\.set\(loss=\.\.\.\)"):
+        model.add(CategoricalCrossentropy())
+    with pytest.raises(TypeError, match=r"Adam\(\) is an optimizer, not a layer"):
+        model.add(Adam())
+    for edit, pattern in ((lambda m: m.layers.insert(0, Dense(2, 2)),
+                           r"layer 0 of the model: Dense\(.*\) was never added with "
+                           r"model\.add"),
+                          (lambda m: m.layers.append("x"),
+                           r"layer 4 of the model: the string 'x' is not a layer")):
+        model = classifier()
+        edit(model)
+        with pytest.raises(RuntimeError, match=pattern + r".*not by changing model\.layers"):
+            model.train(X, Y, epochs=1)
+
+
 def test_binary_crossentropy_without_a_sigmoid_is_named():
     """The chapter 16 model with its Sigmoid forgotten: the outputs leave [0, 1]."""
     from xpnet.nn import BinaryCrossentropy

@@ -157,6 +157,12 @@ class Model:
             msg = (f"Model.add expects a layer instance, got the class {layer.__name__}; "
                    f"call it: model.add({layer.__name__}(...)).")
             raise TypeError(msg)
+        for kind, where in ((Loss, "loss"), (Optimizer, "optimizer"), (Accuracy, "accuracy")):
+            if isinstance(layer, kind):
+                msg = (f"{type(layer).__name__}() is {'an' if where[0] in 'aeiou' else 'a'} "
+                       f"{where}, not a layer: give it to model.set({where}=...), and add "
+                       "layers only.")
+                raise TypeError(msg)
         if not hasattr(layer, "forward") or not hasattr(layer, "backward"):
             msg = (f"Model.add expects a layer with forward and backward, got "
                    f"{validate.describe(layer)}; e.g. model.add(xpnet.layers.Dense(2, 64)).")
@@ -266,6 +272,14 @@ class Model:
             msg = ("the model has no layers; add some first, e.g. "
                    "model.add(xpnet.layers.Dense(2, 64)).")
             raise RuntimeError(msg)
+        for i, layer in enumerate(self.layers):  # model.layers edited by hand
+            fresh = hasattr(layer, "build") and not getattr(layer, "built", True)
+            if not (hasattr(layer, "forward") and hasattr(layer, "backward")) or fresh:
+                what = (f"{layer!r} was never added with model.add (its weights were never "
+                        "drawn)" if fresh else f"{validate.describe(layer)} is not a layer")
+                msg = (f"layer {i} of the model: {what}. Build the list with model.add(...), "
+                       "not by changing model.layers.")
+                raise RuntimeError(msg)
 
     def fused_kernels(self) -> Kernels | None:
         """The fused kernels this model trains with, or None (see ``fast``)."""
