@@ -299,6 +299,20 @@ def test_a_loss_added_as_a_layer_or_layers_edited_by_hand_are_named():
             model.train(X, Y, epochs=1)
 
 
+def test_a_width_that_cannot_fit_in_memory_is_refused_before_training(monkeypatch):
+    import os as os_module
+    pages = {"SC_PHYS_PAGES": 2**16, "SC_PAGE_SIZE": 4096}  # a 256 MiB machine
+    monkeypatch.setattr(os_module, "sysconf", lambda name: pages[name])
+    model = xpnet.Model(seed=0)
+    for layer in (Dense(2, 2_000_000), ReLU(), Dense(2_000_000, 3), Softmax()):
+        model.add(layer)
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam())
+    with pytest.raises(ValueError, match=r"training on 30 samples at a time needs about 0\.9 "
+                                         r"GiB .*the widest, Dense\[0\], has 2,000,000 units"
+                                         r"\), more than this machine's 0\.2 GiB.*batch_size"):
+        model.train(X, Y, epochs=1)
+
+
 def test_binary_crossentropy_without_a_sigmoid_is_named():
     """The chapter 16 model with its Sigmoid forgotten: the outputs leave [0, 1]."""
     from xpnet.nn import BinaryCrossentropy

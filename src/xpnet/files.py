@@ -47,19 +47,19 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         _write_via(path, tmp, data)
     # named for the file asked for, not the temporary one or a folder on the way
     except FileExistsError as exc:  # a file stands where a folder of the path should be
-        msg = (f"cannot write {str(path)!r}: {str(exc.filename)!r} is a file, not a folder. "
-               "Choose another path.")
-        raise NotADirectoryError(errno.ENOTDIR, msg) from exc
+        msg = (f"cannot write there: {str(exc.filename)!r} is a file, not a folder (choose "
+               "another path)")
+        raise NotADirectoryError(errno.ENOTDIR, msg, str(path)) from exc
     except PermissionError as exc:
-        msg = (f"cannot write {str(path)!r}: permission denied ({str(exc.filename)!r}). "
-               "Choose a folder this user can write to.")
-        raise PermissionError(errno.EACCES, msg) from exc
+        msg = (f"cannot write there: permission denied on {str(exc.filename)!r} (choose a "
+               "folder this user can write to)")
+        raise PermissionError(errno.EACCES, msg, str(path)) from exc
     except OSError as exc:
         if exc.errno is None or not str(exc.filename or "").endswith(".tmp"):
             raise
-        msg = (f"cannot write {str(path)!r}: {exc.strerror} (writing in "
-               f"{str(path.parent)!r}). Choose another folder.")
-        raise type(exc)(exc.errno, msg) from exc
+        msg = (f"cannot write there: {exc.strerror} in {str(path.parent)!r} (choose another "
+               "folder)")
+        raise type(exc)(exc.errno, msg, str(path)) from exc
 
 
 def _write_via(path: Path, tmp: Path, data: bytes) -> None:

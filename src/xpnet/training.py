@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import numpy as np
 
 from . import engine, trace, validate
 from .backend import Backend
@@ -172,6 +175,7 @@ def train(
     if pair is not None:
         validation_data = model.convert_data(*pair, "validation X", "validation y")
     _check_parameters(model)
+    _check_memory(model, n if batch_size is None else min(batch_size, n))
     kernels = model.fused_kernels()
     auto = graph == "auto"
     tabled, graph = step_table(model, kernels, graph, epochs, batch_size, shuffle)
@@ -372,6 +376,33 @@ def _check_parameters(model: Trainable) -> None:
         msg = (f"the parameters {', '.join(bad)} hold NaN or infinite values before training "
                "starts (did an earlier run diverge?), so no learning rate can help. Build the "
                "model again, or load a saved one with xpnet.Model.load(path).")
+        raise ValueError(msg)
+
+
+def _check_memory(model: Trainable, rows: int) -> None:
+    """Refuse a run whose layers' outputs and their gradients (``rows`` at a time) cannot fit
+    in the machine's memory at all, where its arrays live in host memory: a width typed
+    with extra zeros would otherwise end in the system killing the process."""
+    device = str(model.backend.device).lower()
+    if model.backend.name == "cupy" or "cuda" in device or "gpu" in device:
+        return  # the device's allocator raises its own out-of-memory error
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        return
+    width, widths, widest = 0, 0, (0, "")
+    for layer in model.layers:
+        if hasattr(layer, "n_out"):  # a Dense layer sets the width the next ones keep
+            width = int(layer.n_out)
+            widest = max(widest, (width, str(getattr(layer, "name", type(layer).__name__))))
+        widths += width
+    itemsize = np.dtype(str(model.dtype)).itemsize
+    need = 2 * rows * widths * itemsize  # each output and its gradient
+    if need > physical:
+        msg = (f"training on {rows:,} samples at a time needs about {need / 2**30:,.1f} GiB "
+               f"for the layers' outputs and their gradients (the widest, {widest[1]}, has "
+               f"{widest[0]:,} units), more than this machine's {physical / 2**30:,.1f} GiB. "
+               "Use fewer units, or train in batches (batch_size=...).")
         raise ValueError(msg)
 
 
