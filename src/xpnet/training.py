@@ -175,7 +175,7 @@ def train(
     if pair is not None:
         validation_data = model.convert_data(*pair, "validation X", "validation y")
     _check_parameters(model)
-    _check_memory(model, n if batch_size is None else min(batch_size, n))
+    _check_memory(model, n if batch_size is None else min(batch_size, n), X.dtype)
     kernels = model.fused_kernels()
     auto = graph == "auto"
     tabled, graph = step_table(model, kernels, graph, epochs, batch_size, shuffle)
@@ -379,7 +379,7 @@ def _check_parameters(model: Trainable) -> None:
         raise ValueError(msg)
 
 
-def _check_memory(model: Trainable, rows: int) -> None:
+def _check_memory(model: Trainable, rows: int, dtype: Any) -> None:
     """Refuse a run whose layers' outputs and their gradients (``rows`` at a time) cannot fit
     in the machine's memory at all, where its arrays live in host memory: a width typed
     with extra zeros would otherwise end in the system killing the process."""
@@ -396,7 +396,10 @@ def _check_memory(model: Trainable, rows: int) -> None:
             width = int(layer.n_out)
             widest = max(widest, (width, str(getattr(layer, "name", type(layer).__name__))))
         widths += width
-    itemsize = np.dtype(str(model.dtype)).itemsize
+    try:  # the data's dtype, the layers' (torch.float32, float32, ...)
+        itemsize = np.dtype(str(dtype).rpartition(".")[2]).itemsize
+    except TypeError:
+        itemsize = 4
     need = 2 * rows * widths * itemsize  # each output and its gradient
     if need > physical:
         msg = (f"training on {rows:,} samples at a time needs about {need / 2**30:,.1f} GiB "
