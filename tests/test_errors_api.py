@@ -97,6 +97,7 @@ CONSTRUCTORS = [
      r"beta_1 must be in \[0, 1\), got 1 \(at 1 the bias correction m / \(1 - beta_1\*\*t\) "
      r"divides by zero"),
     (lambda: Adam(beta_2=1.0), ValueError, r"beta_2 must be in \[0, 1\).*divides by zero"),
+    (lambda: Adam(beta_2=-0.1), ValueError, r"beta_2 must be in \[0, 1\), got -0\.1\.$"),
     (lambda: Adam(beta_1=-0.1), ValueError, r"beta_1 must be in \[0, 1\)"),
     (lambda: Adam(epsilon=math.nan), ValueError, r"epsilon must be a finite number"),
     # Model

@@ -702,6 +702,24 @@ def test_a_users_file_error_is_shown_at_its_line(capsys, user_dir, spec, code, f
         assert "Fix that line of your code" in line
 
 
+@pytest.mark.parametrize("value", ["abc", "0", "-3"])
+def test_a_bad_size_given_with_arg_is_not_blamed_on_the_users_file(capsys, tmp_path, value):
+    (tmp_path / "scale.py").write_text(textwrap.dedent("""\
+        class Scale:
+            def __init__(self, n_in, factor=2.0):
+                self.n_in, self.factor = n_in, factor
+            def forward(self, x, training=True):
+                self.output = x * self.factor
+            def backward(self, d):
+                self.dinputs = d * self.factor
+        """))
+    status, _, err = run_cli(capsys, "gradcheck", f"{tmp_path / 'scale.py'}:Scale", "--arg",
+                             f"n_in={value}")
+    line = one_line(err)
+    assert status == 2 and "in xpnet's code, not in scale.py: check the values given with " \
+        "--arg" in line and "Fix that line" not in line
+
+
 def test_a_module_that_is_not_installed(capsys):
     status, _, err = run_cli(capsys, "gradcheck", "no_such_pkg_xyz.layers:L")
     assert status == 2

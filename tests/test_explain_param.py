@@ -66,7 +66,8 @@ def test_in_faithful_mode_the_values_are_the_books_bit_for_bit():
     ("Dense[0].W", r"expects LAYER\[i\]\.PARAM\[row,col\]"),
     ("Dense[9].W[0,0]", r"no parameter 'Dense\[9\]\.W'; its parameters are Dense\[0\]\.W\[2, 4\]"),
     ("Dense[0].W[2,0]", r"index \[2, 0\] is outside Dense\[0\]\.W, whose shape is \[2, 4\]"),
-    ("Dense[0].W[0]", r"index \[0\] is outside"),
+    ("Dense[0].W[0]", r"Dense\[0\]\.W has 2 axes \(shape \[2, 4\]\), so its entries take 2 "
+                      r"indices, got 1 \(\[0\]\); e\.g\. Dense\[0\]\.W\[0, 0\]"),
 ])
 def test_a_bad_parameter_says_what_exists(spec, message):
     with pytest.raises(ValueError, match=message):

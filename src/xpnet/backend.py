@@ -350,7 +350,9 @@ def _checked_device(name: str, lib: ModuleType, xp: Any, device: Any) -> Any:
             listed = ["cpu", *(f"cuda:{i}" for i in range(lib.cuda.device_count()))]
         else:
             listed = [str(d) for d in xp.__array_namespace_info__().devices()]
-        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if len(why) > 120:  # cut at a word, and say so
+            why = why[:120].rsplit(" ", 1)[0] + " ..."
         gpu = ("" if any("cuda" in d for d in listed) else
                " For a GPU: backend='cupy', or PyTorch's CUDA build with device='cuda'.")
         msg = (f"backend {name!r} has no device {given!r} here ({why}). Its devices here: "

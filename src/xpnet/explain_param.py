@@ -182,8 +182,12 @@ def _check_param(model: Model, layer_name: str, param: str, index: tuple[int, ..
         msg = f"this model has no parameter {key!r}; its parameters are {listing}."
         raise ValueError(msg)
     shape = shapes[key]
-    if len(index) != len(shape) or any(not 0 <= i < n for i, n in zip(index, shape,
-                                                                        strict=False)):
+    if len(index) != len(shape):
+        example = f"{key}[{', '.join('0' for _ in shape)}]"
+        msg = (f"{key} has {len(shape)} axes (shape {list(shape)}), so its entries take "
+               f"{len(shape)} indices, got {len(index)} ({list(index)}); e.g. {example}.")
+        raise ValueError(msg)
+    if any(not 0 <= i < n for i, n in zip(index, shape, strict=True)):
         msg = (f"index {list(index)} is outside {key}, whose shape is {list(shape)}; indices "
                f"run from 0 to {[n - 1 for n in shape]}.")
         raise ValueError(msg)

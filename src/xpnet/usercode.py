@@ -153,6 +153,13 @@ def user_error(exc: BaseException, source: Path, what: str, phase: str) -> UserC
             if f.line:
                 where += f": {f.line.strip()!r}"
     detail = (exc.msg if isinstance(exc, SyntaxError) else str(exc)) or "(no message)"
+    if not where and phase == "check":
+        # no line of the user's file was running: what xpnet built for it from the
+        # arguments (an input of shape (2, n_in)) is what failed
+        msg = (f"{what} raised {type(exc).__name__}: {detail}, in xpnet's code, not in "
+               f"{source.name}: check the values given with --arg (sizes are positive "
+               "integers, e.g. --arg n_in=3).")
+        return UserCodeError(msg, "construct")
     msg = (f"{what} raised {type(exc).__name__}: {detail}{where}. Fix that line of your code, "
            "then run the command again.")
     return UserCodeError(msg, phase)

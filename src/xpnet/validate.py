@@ -161,7 +161,9 @@ def in_range(name: str, value: Any, lo: float, hi: float, *, include_lo: bool = 
     below = number <= hi if include_hi else number < hi
     if not (above and below):
         interval = f"{'[' if include_lo else '('}{lo:g}, {hi:g}{']' if include_hi else ')'}"
-        msg = f"{name} must be in {interval}, got {number:g}{f' ({why})' if why else ''}."
+        # ``why`` says what goes wrong at the top of the range: said only above it
+        said = f" ({why})" if why and above else ""
+        msg = f"{name} must be in {interval}, got {number:g}{said}."
         raise ValueError(msg)
     return number
 
