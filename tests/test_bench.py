@@ -826,3 +826,17 @@ def test_jax_on_the_gpu_follows_jax_on_the_cpu():
     assert [on_gpu(1)[0] for _ in range(20)] == pytest.approx(expected, rel=1e-4)
     scan = contenders.make("jax_scan", w, X, y, device="cuda")
     assert scan(20)[0] == pytest.approx(expected[-1], rel=1e-4)
+
+
+def test_bench_fails_when_no_contender_ran(capsys, monkeypatch):
+    """A width that cannot fit makes every contender fail: nothing measured is exit 1."""
+    import os
+
+    pages = {"SC_PHYS_PAGES": 2**16, "SC_PAGE_SIZE": 4096}  # a 256 MiB machine
+    monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
+    code = main(["bench", "--cases", "reference", "--contenders", "xpnet", "--hidden",
+                 "100000", "--epochs", "1", "--repeats", "1", "--warmup", "0",
+                 "--no-ceilings", "--no-memory"], out=io.StringIO())
+    err = capsys.readouterr().err
+    assert code == 1 and "no contender ran, so nothing was measured: failed: ValueError: " \
+        "training on 3,000 samples" in err

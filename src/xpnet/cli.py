@@ -358,6 +358,12 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         harness.save(result, args.json)
         out.write(f"wrote {args.json}\n")
+    if not any(case["results"] for case in result["cases"].values()):
+        reasons = sorted({why for case in result["cases"].values()
+                          for why in case["skipped"].values()})
+        sys.stderr.write("xpnet bench: error: no contender ran, so nothing was measured: "
+                         + "; ".join(reasons[:3]) + "\n")
+        return 1
     return 0
 
 

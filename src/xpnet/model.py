@@ -135,7 +135,8 @@ class Model:
                 else bool(choice)
         if fast and precision == "nnfs":
             msg = ("fast=True cannot be combined with faithful mode: the fused kernels round "
-                   "differently from the book's code. Drop fast=True, or use an integer seed.")
+                   "differently from the book's code. Drop fast=True (--fast on the command "
+                   "line), or use an integer seed.")
             raise ValueError(msg)
         self.precision, self.dtype = precision, dtype
         #: whether the model trains with fused kernels (``"auto"`` resolved), or the
