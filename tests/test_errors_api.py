@@ -664,3 +664,14 @@ def test_validate_helpers_return_plain_values():
     assert validate.finite_float("x", np.float32(0.5)) == 0.5
     assert validate.real_float_dtype("dtype", "FLOAT64") == "float64"
     assert validate.flag("f", np.bool_(False)) is False
+
+
+def test_counts_that_would_run_for_ever_are_refused_with_their_limit():
+    from xpnet.experiments import plan
+    from xpnet.explain import explain
+
+    with pytest.raises(ValueError, match=r"seeds must be at most 10,000, got 100,000,000"):
+        plan(["samples"], seeds=100_000_000)
+    with pytest.raises(ValueError, match=r"steps must be at most 20,000, got 100,000,000: "
+                                         r"explain mode keeps every value"):
+        explain("adam", steps=100_000_000)

@@ -21,6 +21,8 @@ __all__ = ["ARMS", "GRIDS", "STUDIES", "Trial", "arm_of", "kept_epochs", "log_ep
            "preset_of", "refine_lr", "refined_around"]
 
 STUDIES = ("samples", "epochs", "lr", "regularizers")
+#: The most seeds a study plans (each repeats every setting's training run).
+MAX_SEEDS = 10_000
 #: The presets a study can start from (classifiers, whose samples come per class).
 LAB_PRESETS = tuple(name for name, p in presets.PRESETS.items() if p.task != "regression")
 
@@ -288,6 +290,11 @@ def plan(
                f"model. Choose one of {', '.join(LAB_PRESETS)}.")
         raise ValueError(msg)
     n_seeds = seeds or g["seeds"]
+    if n_seeds > MAX_SEEDS:
+        msg = (f"seeds must be at most {MAX_SEEDS:,}, got {n_seeds:,}: every seed repeats "
+               "each setting's whole training run (10 already give 95% intervals; the lab's "
+               "default). Ask for fewer.")
+        raise ValueError(msg)
     sizes = train_samples or g["train_samples"]
     tests = test_samples or g["test_samples"]
     n_epochs = epochs or g["epochs"]

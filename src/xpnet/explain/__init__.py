@@ -48,6 +48,16 @@ def check_topic(topic: str, steps: int) -> None:
         msg = f"unknown topic {topic!r}; topics are: {', '.join(TOPICS)}."
         raise ValueError(msg)
     validate.positive_int("steps", steps)
+    if steps > MAX_STEPS:
+        msg = (f"steps must be at most {MAX_STEPS:,}, got {steps:,}: explain mode keeps every "
+               "value of every step in memory (tens of kilobytes a step on the tiny network, "
+               "far more on a preset's). To watch a long run, train it (xpnet train) and "
+               "explain a few of its steps.")
+        raise ValueError(msg)
+
+
+#: The most steps one explanation records (every value of every step is kept).
+MAX_STEPS = 20_000
 
 
 def explain(topic: str, *, steps: int = 3, preset: str | None = None, backend: Any = "numpy",
