@@ -15,6 +15,7 @@ import pytest
 
 from _util import BOOK, REFERENCES, host, reference, run_script
 from xpnet import book, gradcheck, trace
+from xpnet.bench import nnfs_book
 from xpnet.cli import main
 from xpnet.nn.layers import Dense, Dropout
 
@@ -343,19 +344,8 @@ class CountingDense(book.Layer_Dense):
         super().forward(inputs, training)
 
 
-class MyReLU:
-    """A ReLU typed from the book (chapter 18), not one of xpnet.book's classes."""
-
-    def forward(self, inputs, training):
-        self.inputs = inputs
-        self.output = np.maximum(0, inputs)
-
-    def backward(self, dvalues):
-        self.dinputs = dvalues.copy()
-        self.dinputs[self.inputs <= 0] = 0
-
-    def predictions(self, outputs):
-        return outputs
+#: A ReLU typed from the book (the project's copy of the book's code), not xpnet.book's.
+MyReLU = nnfs_book.Activation_ReLU
 
 
 class LeakyReLU(book.Activation_ReLU):
@@ -402,7 +392,7 @@ def test_a_subclass_that_overrides_forward_runs_and_prints_the_same_lines(capsys
 def test_the_students_own_class_trains_in_the_model_as_in_the_book(capsys):
     _, expected = trained_lines(capsys)
     model, lines = trained_lines(capsys, relu=MyReLU)
-    assert model.book_loop == ["MyReLU"] and lines == expected
+    assert model.book_loop == ["Activation_ReLU"] and lines == expected
     assert model.layers[1].prev is model.layers[0] and model.layers[-1].next is model.loss
     _, leaky = trained_lines(capsys, relu=LeakyReLU)  # an override that changes the maths
     assert leaky[0] != expected[0]
@@ -411,7 +401,8 @@ def test_the_students_own_class_trains_in_the_model_as_in_the_book(capsys):
 def test_a_model_of_the_students_own_classes_keeps_parameters_not_model_files(tmp_path,
                                                                            capsys):
     model, _ = trained_lines(capsys, relu=MyReLU)
-    with pytest.raises(RuntimeError, match=r"your own classes \(MyReLU\).*save_parameters"):
+    with pytest.raises(RuntimeError, match=r"your own classes \(Activation_ReLU\).*"
+                                           r"save_parameters"):
         model.save(tmp_path / "m")
     model.save_parameters(tmp_path / "p.npz")
     X = np.ones((4, 2), dtype=np.float32)
@@ -419,48 +410,22 @@ def test_a_model_of_the_students_own_classes_keeps_parameters_not_model_files(tm
 
 
 def test_an_optimizer_typed_from_the_book_trains_the_books_layers():
-    """Chapter 10's Adam, as a student types it, sets the layer's state attributes."""
-    class MyAdam:
-        def __init__(self, learning_rate=0.05, epsilon=1e-7, beta_1=0.9, beta_2=0.999):
-            self.learning_rate, self.epsilon = learning_rate, epsilon
-            self.beta_1, self.beta_2, self.iterations = beta_1, beta_2, 0
-
-        def update_params(self, layer):
-            if not hasattr(layer, "weight_cache"):
-                layer.weight_momentums = np.zeros_like(layer.weights)
-                layer.weight_cache = np.zeros_like(layer.weights)
-                layer.bias_momentums = np.zeros_like(layer.biases)
-                layer.bias_cache = np.zeros_like(layer.biases)
-            layer.weight_momentums = (self.beta_1 * layer.weight_momentums
-                                      + (1 - self.beta_1) * layer.dweights)
-            layer.bias_momentums = (self.beta_1 * layer.bias_momentums
-                                    + (1 - self.beta_1) * layer.dbiases)
-            t = self.iterations + 1
-            w_m = layer.weight_momentums / (1 - self.beta_1 ** t)
-            b_m = layer.bias_momentums / (1 - self.beta_1 ** t)
-            layer.weight_cache = (self.beta_2 * layer.weight_cache
-                                  + (1 - self.beta_2) * layer.dweights ** 2)
-            layer.bias_cache = (self.beta_2 * layer.bias_cache
-                                + (1 - self.beta_2) * layer.dbiases ** 2)
-            w_c = layer.weight_cache / (1 - self.beta_2 ** t)
-            b_c = layer.bias_cache / (1 - self.beta_2 ** t)
-            layer.weights += -self.learning_rate * w_m / (np.sqrt(w_c) + self.epsilon)
-            layer.biases += -self.learning_rate * b_m / (np.sqrt(b_c) + self.epsilon)
+    """Chapter 10's Adam as the book writes it (the project's copy of the book's code, not
+    one of xpnet.book's classes) sets the layers' state attributes itself."""
+    from xpnet.bench.nnfs_book import Optimizer_Adam as TypedAdam
 
     X = np.linspace(-1, 1, 10, dtype=np.float32).reshape(5, 2)
     ours, theirs = book.Layer_Dense(2, 3), book.Layer_Dense(2, 3)
     theirs.set_parameters(ours.weights.copy(), ours.biases.copy())
-    mine, adam = MyAdam(), book.Optimizer_Adam(learning_rate=0.05)
+    pairs = ((ours, TypedAdam(learning_rate=0.05)),
+             (theirs, book.Optimizer_Adam(learning_rate=0.05)))
     for _ in range(3):
-        for layer, optimizer in ((ours, mine), (theirs, adam)):
+        for layer, optimizer in pairs:
             layer.forward(X)
             layer.backward(np.ones((5, 3), dtype=np.float32))
-            if optimizer is adam:
-                adam.pre_update_params()
+            optimizer.pre_update_params()
             optimizer.update_params(layer)
-            if optimizer is adam:
-                adam.post_update_params()
-        mine.iterations += 1
+            optimizer.post_update_params()
     np.testing.assert_allclose(ours.weights, theirs.weights, rtol=1e-6)
     assert ours.weight_cache is ours.xpnet.optimizer_state["W"]["v"]
 
