@@ -506,6 +506,17 @@ def test_bad_numbers_are_usage_errors(argv, capsys):
     assert "expected" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("argv", "said"), [
+    (["explain", "adam", "--plot-steps", "5"], "--plot-steps sets how long the --plot run "
+                                                "trains; give --plot FILE.png too"),
+    (["gradcheck", "Dense", "--arg", "n_in=3"], "--arg gives constructor arguments to your "
+                                                 "own component"),
+])
+def test_an_option_that_would_change_nothing_is_refused(argv, said, capsys):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == "" and said in one_line(err)
+
+
 def test_save_under_a_file_is_refused_before_training(capsys, tmp_path):
     (tmp_path / "afile").write_text("x")
     code, out, err = run_cli(capsys, *TRAIN, "--save", str(tmp_path / "afile" / "m.npz"))

@@ -177,6 +177,11 @@ def _gradcheck(args: argparse.Namespace, out: TextIO) -> int:
     lowered = {name.lower(): name for name in builtins}
     components: dict[str, Any] = {}
     ctor_args = {k: _literal(v) for k, v in args.arg}
+    if ctor_args and all(spec.lower() in lowered for spec in args.components or builtins):
+        msg = ("--arg gives constructor arguments to your own component (FILE.py:Class or "
+               "module:Class); the built-in components are checked at fixed sizes, so it "
+               "would change nothing. Leave --arg out, or name your component.")
+        raise UsageError(msg)
     for spec in args.components or list(builtins):
         if spec.lower() in lowered:
             name = lowered[spec.lower()]
@@ -213,10 +218,14 @@ def _slow_backend_note(command: str, backend: str) -> None:
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
     from . import explain, explain_param
 
+    if args.plot is None and args.plot_steps is not None:
+        msg = ("--plot-steps sets how long the --plot run trains; give --plot FILE.png too, "
+               "or --steps N for the text.")
+        raise UsageError(msg)
     if args.plot is not None:
         writable(args.plot, "--plot", example="plot.png")
-        explain.plot(args.topic, args.plot, preset=args.preset, steps=args.plot_steps,
-                     backend=args.backend, seed=args.seed)
+        explain.plot(args.topic, args.plot, preset=args.preset,
+                     steps=args.plot_steps or 2000, backend=args.backend, seed=args.seed)
         out.write(f"wrote {args.plot}\n")  # the picture alone: the text is another command
         return 0
     if args.param:
@@ -448,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "sqrt(v) on ch15; softmax: probabilities; dense: weights; relu/dropout: "
                     "active/kept fraction; loss; sgd/rmsprop/adagrad: lr and step sizes); "
                     "writes the picture only")
-    ex.add_argument("--plot-steps", type=_positive, default=2000, metavar="N",
+    ex.add_argument("--plot-steps", type=_positive, default=None, metavar="N",
                     help="training steps for --plot (default 2000)")
     ex.set_defaults(func=_explain)
 
