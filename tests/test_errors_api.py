@@ -417,7 +417,8 @@ DATA = [
     (classifier, lambda: (X, Y.astype(str)), TypeError,
      r"y must hold real numbers.*np\.asarray\(y, dtype=np\.float32\)"),
     (classifier, lambda: (X, Y.astype(np.float64)), TypeError,
-     r"integer class labels, got dtype float32\. .*np\.asarray\(y, dtype=np\.int64\)"),
+     r"integer class labels, got floating-point numbers\. .*np\.asarray\(y, "
+     r"dtype=np\.int64\)"),
     (classifier, lambda: (X, np.eye(4)[Y]), ValueError,
      r"one-hot targets have 4 columns but the model has 3 outputs; give the last Dense layer 4"),
     (classifier, lambda: (X, Y[:, None, None]), ValueError,

@@ -77,6 +77,13 @@ def _is_integer(xp: Any, y: Any) -> bool:
     return xp.isdtype(y.dtype, "integral")
 
 
+def _kind(xp: Any, y: Any) -> str:
+    """What ``y`` holds, in words: floats are named as such (the data may have been
+    converted to the model's float dtype before, so its dtype would mislead)."""
+    return "floating-point numbers" if xp.isdtype(y.dtype, "real floating") else \
+        f"dtype {y.dtype}"
+
+
 def one_hot(xp: Any, y: Any, k: int, dtype: Any) -> Any:
     """Integer labels of shape (..., n) as a one-hot array of shape (..., n, k).
 
@@ -340,7 +347,7 @@ def _check_class_targets(xp: Any, y_pred: Any, y_true: Any) -> None:
     if y_true.ndim == y_pred.ndim - 1:
         if not _is_integer(xp, y_true):
             msg = (
-                f"cross-entropy expects integer class labels, got dtype {y_true.dtype}. "
+                f"cross-entropy expects integer class labels, got {_kind(xp, y_true)}. "
                 "Pass them as integers, e.g. np.asarray(y, dtype=np.int64) for NumPy data "
                 f"(or pass one-hot targets of shape {onehot})."
             )
@@ -379,7 +386,7 @@ def _check_class_target_values(y_true: Any, k: int) -> None:
                f"shape (n_samples, {k or 'n_classes'}), got shape {tuple(y_true.shape)}.")
         raise ValueError(msg)
     if not _is_integer(xp, y_true):
-        msg = (f"cross-entropy expects integer class labels, got dtype {y_true.dtype}. "
+        msg = (f"cross-entropy expects integer class labels, got {_kind(xp, y_true)}. "
                "Pass them as integers, e.g. np.asarray(y, dtype=np.int64).")
         raise TypeError(msg)
     values = to_numpy(y_true)
