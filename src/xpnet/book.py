@@ -445,7 +445,7 @@ class Loss(_Accumulating):
         for each in chosen:
             total = total + (losses.regularization_loss([each.xpnet])
                              if hasattr(each, "xpnet") else _book_penalty(each))
-        return total
+        return _printable(total)
 
     def remember_trainable_layers(self, trainable_layers: list[Any]) -> None:
         self.trainable_layers = trainable_layers
