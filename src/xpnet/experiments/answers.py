@@ -174,8 +174,8 @@ def _samples_sheet(t: Table) -> Sheet | None:
             "The book's 100 test samples per class tell two models apart",
             "partly" if spread < 0.05 else "false",
             f"one measurement on 100/class has sd {book['acc_sd']:.4f} from the test set "
-            f"alone, so two measurements of the same model differ by up to {spread:.3f} "
-            "(95%); smaller real differences drown in it."))
+            f"alone, so two measurements of the same model on two independent test sets "
+            f"differ by up to {spread:.3f} (95%); smaller real differences drown in it."))
     evidence = []
     finals = {r["train_samples"]: r for r in t.get("samples", {"rows": []})["rows"]}
     if lo_n in finals and ref in finals:

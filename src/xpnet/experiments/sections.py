@@ -323,7 +323,8 @@ def _test_size_section(doc: Document, t: Table) -> None:
     if book is not None and not math.isnan(book["acc_sd"]):
         said.append(f"With the book's 100 samples per class, one measurement of the same model's "
                     f"accuracy has sd {_sd(book['acc_sd'])} (binomial: "
-                    f"{_sd(book['binomial_sd'])}), so two such measurements are expected to "
+                    f"{_sd(book['binomial_sd'])}), so two such measurements on independent "
+                    "test sets are expected to "
                     f"differ by up to {1.96 * math.sqrt(2) * book['acc_sd']:.3f} "
                     "(1.96 x sqrt(2) x sd) 95% of the time from the test set alone.")
     doc.items(said)
