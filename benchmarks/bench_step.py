@@ -55,7 +55,7 @@ from xpnet.bench import harness, workloads  # noqa: E402
 from xpnet.bench.contenders import build_workload  # noqa: E402
 from xpnet.engine import fused, step  # noqa: E402
 
-PARTS = ("forward", "backward", "reduce")
+PARTS = ("forward", "backward", "gather", "reduce")
 
 
 class Timer:
@@ -138,8 +138,8 @@ def measure(w: workloads.Workload, device: str, epochs: int, graph_epochs: int,
     finally:
         step.WholeStep.launch = plain  # type: ignore[method-assign]
     out: dict[str, Any] = {"N": w.N, "hidden": w.hidden, "dropout": w.dropout}
-    for part in PARTS:
-        out[f"{part}_ms"] = round(statistics.median(timer.ms[part]), 4)
+    for part in PARTS:  # (no gather launch: the partial sums in one level, 0 ms)
+        out[f"{part}_ms"] = round(statistics.median(timer.ms[part] or [0.0]), 4)
     out["kernels_ms"] = round(sum(out[f"{p}_ms"] for p in PARTS), 4)
     sync()
     start = time.perf_counter()
@@ -169,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also measure the cases where step.MIN_ROWS sets the backward's "
                              "rows per thread (the small ones) with these values ('' for "
                              "none; default %(default)s)")
+    parser.add_argument("--sweep-split-from", default="off", metavar="LIST",
+                        help="also measure every case with step.SPLIT_FROM at these values "
+                             "('off': the partial sums in one level; '' for none; default "
+                             "%(default)s)")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
     kernels = host_kernels() if args.device == "cpu" else None
@@ -201,6 +205,15 @@ def main(argv: list[str] | None = None) -> int:
                     step.MIN_ROWS = default
                 result.setdefault("min_rows_sweep", {}).setdefault(value, {})[name] = {
                     k: sweep[k] for k in sweep if k.endswith("_ms")}
+        default_split = step.SPLIT_FROM
+        for value in filter(None, args.sweep_split_from.split(",")):
+            step.SPLIT_FROM = None if value == "off" else int(value)
+            try:
+                sweep = measure(w, args.device, args.epochs, args.graph_epochs, kernels)
+            finally:
+                step.SPLIT_FROM = default_split
+            result.setdefault("split_from_sweep", {}).setdefault(value, {})[name] = {
+                k: sweep[k] for k in sweep if k.endswith("_ms")}
     print(json.dumps(result, indent=2))
     if args.json:
         harness.save(result, args.json)

@@ -21,7 +21,7 @@
 # fast-path tests, then the matrix), pytest-cupy.xml.
 #
 # Estimated durations on one H200: device and versions ~15 s, installs ~10 s, the fast-path
-# and contender tests ~60 s, bench_step ~40 s, bench ~2-3 min (jax_jit and jax_scan compile
+# and contender tests ~60 s, bench_step ~70 s, bench ~2-3 min (jax_jit and jax_scan compile
 # for a few seconds; the CPU baseline at 3 repeats), bench_many ~60 s (two runs), the matrix
 # ~2 min, the quick study ~1-2 min, bench_masks ~15 s (a cut loses the last steps first).
 set -u
@@ -152,10 +152,12 @@ step fast-paths "$DIR/pytest.log" 150 env XPNET_TEST_BACKENDS=cupy "$PY" -m pyte
     tests/test_engine_step.py tests/test_engine_fused.py tests/test_counter_dropout.py \
     "${GPU_CONTENDER_TESTS[@]}" -p no:cacheprovider -rs
 
-# --- where a whole-step epoch goes (~40 s): each kernel's time (CUDA events), the eager epoch
-# and the replayed one, on the four target cases, and the two reference cases again with 64 and
-# 256 rows at least per backward thread (min_rows_sweep; a JSON object in many.log) ------------
-step step-kernels "$DIR/many.log" 75 "$PY" benchmarks/bench_step.py --device cuda
+# --- where a whole-step epoch goes (~70 s): each kernel's time (CUDA events), the eager epoch
+# and the replayed one, on the four target cases; the two reference cases again with 64 and
+# 256 rows at least per backward thread (min_rows_sweep), and every case again with the
+# partial sums in one level (split_from_sweep "off": is step.SPLIT_FROM's two-level sum, on
+# from 64 blocks, the faster?) (a JSON object in many.log) ---------------------------------------
+step step-kernels "$DIR/many.log" 110 "$PY" benchmarks/bench_step.py --device cuda
 
 # --- the targets (~2-3 min): the four cases with GPU targets (reference,
 # reference_dropout, huge, huge_dropout) against the peers the targets name, every case written

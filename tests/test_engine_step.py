@@ -251,7 +251,7 @@ def test_three_kernels_a_step_the_update_included(host_cupy, data):
     model = build(host_kernels(host_cupy), hidden=12)
     model.train(X, y, epochs=1)  # compiled
     shape = step.plan(model.layers, model.loss, "counter")
-    forward, backward, reduce = step.compiled(shape, host_cupy)
+    forward, backward, reduce, _ = step.compiled(shape, host_cupy)
     updating = step.compiled(shape, host_cupy, rule=compile_rule(model.optimizer.rule()))[2]
     kernels = model.fused_kernels()
     counted = [forward, backward, reduce, updating]
@@ -263,6 +263,42 @@ def test_three_kernels_a_step_the_update_included(host_cupy, data):
     model.train(X, y, epochs=2, batch_size=100)  # 3 batches an epoch
     assert [k.launches - b for k, b in zip(counted, before, strict=True)] == [6, 6, 6, 0]
     assert kernels.updates == updates + 6 * 4  # four parameters a step
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_partial_sums_in_two_levels_give_the_layered_values(host_cupy, data, dtype,
+                                                                monkeypatch):
+    """From SPLIT_FROM row blocks on, a gather kernel sums runs of blocks before the reduce
+    kernel adds the runs: one more launch a step, the same gradients to rounding, eager,
+    replayed and for many models."""
+    from xpnet.many import ManyModels
+
+    X, y = data  # 210 rows: 14 blocks of 16, in 4 runs of 4
+    monkeypatch.setattr(step, "SPLIT_FROM", 2)
+    model, layered = build(host_kernels(host_cupy), dtype=dtype), build(False, dtype=dtype)
+    whole = model.train(X, y, epochs=1) and model.engine == "step"
+    assert whole
+    shape = step.plan(model.layers, model.loss, "counter")
+    gather = step.compiled(shape, model.fused_kernels().elementwise)[3]
+    before = gather.launches
+    model.train(X, y, epochs=3, batch_size=100)  # batches of 100, 100, 10: 7, 7, 1 blocks
+    assert gather.launches - before == 6  # one level for the batch of one block
+    layered.train(X, y, epochs=1)
+    layered.train(X, y, epochs=3, batch_size=100)
+    assert_close_params(model, layered, dtype)
+    replayed, eager = (build(host_kernels(host_cupy), dtype=dtype) for _ in range(2))
+    assert replayed.train(X, y, epochs=6, graph=True).records == \
+        eager.train(X, y, epochs=6).records
+    data3 = [xpnet.datasets.spiral(samples=40, classes=3, seed=s) for s in (3, 7)]
+    many = ManyModels.from_models([build(host_kernels(host_cupy), dtype="float64", seed=s)
+                                   for s in (3, 7)], data3)
+    many.train(epochs=5)
+    for m, seed in enumerate((3, 7)):
+        alone = build(False, dtype="float64", seed=seed)
+        alone.train(*data3[m], epochs=5)
+        for name, value in alone.parameters().items():
+            np.testing.assert_allclose(many.parameters(m)[name], value, err_msg=name,
+                                       **TOLERANCE["float64"])
 
 
 @pytest.mark.parametrize("dropout", [0, 0.2])
@@ -540,13 +576,19 @@ def test_bench_step_runs_without_a_gpu(host_cupy, tmp_path):
     out = tmp_path / "step.json"
     assert bench.main(["--device", "cpu", "--quick", "--epochs", "2", "--cases",
                        "reference,reference_dropout", "--sweep-min-rows", "64",
-                       "--json", str(out)]) == 0
+                       "--sweep-split-from", "off,2", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
-    for case in result["cases"].values():
-        assert case["finite"] and all(case[f"{p}_ms"] > 0 for p in bench.PARTS)
+    for case in result["cases"].values():  # 300 rows: 19 blocks, one level by default
+        assert case["finite"] and case["gather_ms"] == 0
+        assert all(case[f"{p}_ms"] > 0 for p in bench.PARTS if p != "gather")
         assert case["kernels_ms"] == pytest.approx(sum(case[f"{p}_ms"] for p in bench.PARTS))
+    # every case again with the partial sums in one level and in two, put back after
+    sweep = result["split_from_sweep"]
+    assert sweep["off"]["reference"]["gather_ms"] == 0 < sweep["2"]["reference"]["gather_ms"]
+    assert step.SPLIT_FROM == 64
     # the small cases again with another floor of rows per backward thread, put back after
     assert set(result["min_rows_sweep"]["64"]) == {"reference", "reference_dropout"}
-    assert all(v > 0 for v in result["min_rows_sweep"]["64"]["reference"].values())
+    assert all(v > 0 for k, v in result["min_rows_sweep"]["64"]["reference"].items()
+               if k != "gather_ms")
     assert step.MIN_ROWS == 16
     assert step.WholeStep.launch.__qualname__ == "WholeStep.launch"  # put back

@@ -56,8 +56,15 @@ def test_the_whole_step_kernels_compile_for_the_gpu(nvrtc, host):
                 # a graph run: the update reads a step table, the mask position is on the
                 # device
                 model.train(X, y, epochs=110, log_every=None)
+    from xpnet.engine import step
+
+    split, step.SPLIT_FROM = step.SPLIT_FROM, 2  # the partial sums in two levels too
+    try:
+        build(host_kernels(host), hidden=12).train(X, y, epochs=2)
+    finally:
+        step.SPLIT_FROM = split
     names = set(nvrtc.sources)
-    for part in ("forward", "backward", "reduce"):
+    for part in ("forward", "backward", "reduce", "gather"):
         assert any(n.startswith(f"xpnet_step_{part}_2x12x3") for n in names), part
     assert "xpnet_step_reduce_2x12x3_Adam_update" in names
     # two dtypes x dropout or not x probabilities or logits x position passed or on device

@@ -24,6 +24,8 @@ hidden layer can be recomputed wherever it is needed, in registers:
     the blocks' partial sums added in block order, plus the L1/L2 penalties' gradients in the
     book's order: ``dW``, ``db`` of both layers, where the optimizer finds them
     (``layer.grads``); in a full-batch run, then the optimizer's update of the element.
+    From :data:`SPLIT_FROM` blocks on, a ``gather`` kernel first sums runs of about
+    sqrt(blocks) blocks, and the reduce kernel adds the runs (two levels of the same order).
 
 No activation of size ``(samples, H)`` is ever stored: the step reads the data and writes
 the ``(samples, c)`` output and gradient (and, with dropout, the mask as bits). In a
@@ -81,6 +83,12 @@ BACKWARD_THREADS = 1 << 17
 MAX_MASK = 2**34
 #: The fewest rows a backward thread sums (fewer would only grow the partial sums).
 MIN_ROWS = 16
+#: From this many row blocks on, the blocks' partial sums are added in two levels: a
+#: ``gather`` kernel sums runs of about sqrt(blocks) of them, then the reduce kernel adds
+#: those runs' sums. One level has each reduce thread (one per parameter element: few, on
+#: the book's models) load every block one after another (188 on ``reference``), a chain of
+#: memory latencies; two levels trade that for one more launch. None: always one level.
+SPLIT_FROM: int | None = 64
 
 
 @dataclass(frozen=True)
@@ -323,6 +331,25 @@ if (u == 0) {
 #: The parameters' groups, in ``part``'s layout.
 GROUPS = ("W1", "b1", "W2", "b2")
 
+GATHER_IN = "raw T part, int64 blocks, int64 chunk, int64 chunks"
+GATHER_OUT = "raw T sums"
+#: Thread ``i``: element ``p`` of copy ``m``'s run ``c`` of blocks, ``(m, c, p)`` from ``i``:
+#: the sum of blocks ``c * chunk`` up to (not including) ``min((c + 1) * chunk, blocks)``,
+#: in block order, laid out as ``part`` is with ``chunks`` blocks (the reduce kernel then
+#: adds the runs in order: a fixed order still, so a run repeats exactly).
+GATHER = r"""
+const long long m = (long long)i / (chunks * XPNET_P);
+const long long rest = (long long)i - m * chunks * XPNET_P;
+const long long c = rest / XPNET_P;
+const long long p = rest - c * XPNET_P;
+const T* const src = &part[0] + m * blocks * XPNET_P;
+const long long first = c * chunk;
+const long long last = first + chunk < blocks ? first + chunk : blocks;
+T s = src[first * XPNET_P + p];
+for (long long q = first + 1; q < last; ++q) s += src[q * XPNET_P + p];
+(&sums[0])[(m * chunks + c) * XPNET_P + p] = s;
+"""
+
 REDUCE_IN = "raw T part, int64 blocks, raw T penalty"
 REDUCE_OUT = "raw T dW1, raw T db1, raw T dW2, raw T db2, raw uint32 pos, " + \
     ", ".join(f"raw T {name}" for name in GROUPS)
@@ -424,14 +451,14 @@ class Unavailable(RuntimeError):
 
 
 #: The kernels made so far, by compiling module and source (a model trains many times).
-_KERNELS: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
+_KERNELS: dict[tuple[Any, ...], tuple[Any, Any, Any, Any]] = {}
 
 
 def compiled(shape: Shape, module: Any, device_position: bool = False,
-             rule: Any = None) -> tuple[Any, Any, Any]:
-    """The forward, backward and reduce kernels for ``shape`` (see :func:`sources`), made by
-    ``module`` (CuPy compiles them on their first launch and keeps the binaries); the reduce
-    kernel applies ``rule`` when one is given (:func:`reduce_source`)."""
+             rule: Any = None) -> tuple[Any, Any, Any, Any]:
+    """The forward, backward, reduce and gather kernels for ``shape`` (see :func:`sources`),
+    made by ``module`` (CuPy compiles each on its first launch and keeps the binaries); the
+    reduce kernel applies ``rule`` when one is given (:func:`reduce_source`)."""
     preamble = sources(shape, device_position)
     key = (id(module), preamble, None if rule is None else (rule.name, rule.c))
     found = _KERNELS.get(key)
@@ -445,7 +472,8 @@ def compiled(shape: Shape, module: Any, device_position: bool = False,
                                      preamble=preamble)
             for part, ins, outs, body in (("forward", FORWARD_IN, FORWARD_OUT, FORWARD),
                                           ("backward", BACKWARD_IN, BACKWARD_OUT, BACKWARD),
-                                          ("reduce", reduce_in, reduce_out, reduce_body)))
+                                          ("reduce", reduce_in, reduce_out, reduce_body),
+                                          ("gather", GATHER_IN, GATHER_OUT, GATHER)))
     return found
 
 
@@ -479,11 +507,12 @@ class WholeStep:
         self.module = kernels.elementwise
         self.device_position = device_position
         self.xp = backend.xp
-        self.forward, self.backward, self.reduce = compiled(shape, self.module,
-                                                            device_position)
+        self.forward, self.backward, self.reduce, self.gather = compiled(
+            shape, self.module, device_position)
         self._position: Any = None
-        #: the variants that have run once (compiled): None, or the update rule's name
-        self.ready: set[str | None] = set()
+        #: the variants that have run once (compiled): (the update rule's name or None,
+        #: whether the reduce ran in two levels)
+        self.ready: set[tuple[str | None, bool]] = set()
         #: whether the last step also applied the optimizer's update (see :meth:`__call__`)
         self.updated = False
         self._updating: dict[str, Any] = {}  # the reduce kernel that applies each rule
@@ -561,7 +590,8 @@ class WholeStep:
                    "dropout_masks='host').")
             raise ValueError(msg)
         rule = self._rule(optimizer)
-        variant = None if rule is None else rule.name
+        copies = math.prod(tuple(X.shape[:-2]))
+        variant = (None if rule is None else rule.name, self.layout(copies, n)[2])
         if variant in self.ready:
             return self._step(X, y, rule, optimizer)
         # a variant's first step compiles its kernels: a failure there (a compiler that
@@ -580,9 +610,18 @@ class WholeStep:
         return out
 
     def launch(self, part: str, kernel: Any, *args: Any, size: int) -> None:
-        """Launch one of the step's kernels (``part``: ``"forward"``, ``"backward"`` or
-        ``"reduce"``); the one place a profiler wraps (``benchmarks/bench_step.py``)."""
+        """Launch one of the step's kernels (``part``: ``"forward"``, ``"backward"``,
+        ``"gather"`` or ``"reduce"``); the one place a profiler wraps
+        (``benchmarks/bench_step.py``)."""
         kernel(*args, size=size)
+
+    def layout(self, copies: int, n: int) -> tuple[int, int, bool]:
+        """How the backward kernel splits ``copies`` x ``n`` rows: rows per block, blocks
+        per copy, and whether their partial sums are added in two levels (:data:`SPLIT_FROM`)."""
+        groups = -(-self.shape.hidden // 4)
+        rows = max(MIN_ROWS, -(-copies * n * groups // BACKWARD_THREADS))
+        blocks = -(-n // rows)
+        return rows, blocks, SPLIT_FROM is not None and blocks >= SPLIT_FROM
 
     def _rule(self, optimizer: Any) -> Any:
         """The optimizer's compiled update rule when the step applies it: with a step
@@ -617,12 +656,18 @@ class WholeStep:
         self.launch("forward", self.forward, *shared, b2, targets, out, g, bits,
                     size=copies * n)
         groups = -(-shape.hidden // 4)
-        rows = max(MIN_ROWS, -(-copies * n * groups // BACKWARD_THREADS))
-        blocks = -(-n // rows)
+        rows, blocks, split = self.layout(copies, n)
         size = shape.a * shape.hidden + shape.hidden + shape.hidden * shape.c + shape.c
         part = self._buffer("part", (copies * blocks * size,), dtype)
         self.launch("backward", self.backward, *shared, g, np.int64(rows), np.int64(blocks),
                     bits, part, size=copies * blocks * groups)
+        if split:  # the partial sums in two levels (see SPLIT_FROM)
+            chunk = math.isqrt(blocks - 1) + 1
+            chunks = -(-blocks // chunk)
+            sums = self._buffer("sums", (copies * chunks * size,), dtype)
+            self.launch("gather", self.gather, part, np.int64(blocks), np.int64(chunk),
+                        np.int64(chunks), sums, size=copies * chunks * size)
+            part, blocks = sums, chunks
         penalty = self._penalty(dtype)
         grads = [self._buffer(name, tuple(p.shape), dtype)
                  for name, p in (("dW1", W1), ("db1", b1), ("dW2", W2), ("db2", b2))]
