@@ -1,4 +1,4 @@
-r"""The whole-step engine: a training step of the book's networks as three GPU kernels.
+r"""The whole-step engine: a training step of the book's networks as three or four GPU kernels.
 
 The book's classifiers are one shape: ``Dense(a, H) → ReLU → [Dropout] → Dense(H, c) →
 Softmax`` with categorical cross-entropy, few inputs and classes (``a = 2``, ``c = 3``) and a
@@ -139,7 +139,7 @@ def plan(model_layers: list[Any], loss: Any, masks: str) -> Shape | None:
                  first.n_out, second.n_out, probs)
 
 
-#: Helpers of the three kernels: the hidden unit ``j`` of row ``r`` (``z``, after ReLU, after
+#: Helpers of the kernels: the hidden unit ``j`` of row ``r`` (``z``, after ReLU, after
 #: dropout), and the step's Philox lanes, drawn once per counter of four units.
 HELPERS = r"""
 struct xpnet_lanes {
@@ -425,7 +425,7 @@ def reduce_source(rule: Any) -> tuple[str, str, str]:
 
 
 def sources(shape: Shape, device_position: bool = False) -> str:
-    """The preamble of the three kernels for ``shape``: its sizes as constants (so loops over
+    """The preamble of the step's kernels for ``shape``: its sizes as constants (so loops over
     inputs and classes unroll and a row's values stay in registers), Philox and helpers;
     with ``device_position`` the mask's position is read from (and moved on in) device
     memory, as a replayed graph needs."""
