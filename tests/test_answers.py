@@ -316,9 +316,9 @@ def test_the_lr_answer_names_rates_that_failed_in_some_runs_and_the_pick_on_the_
     from xpnet.experiments.answers import _lr_sheet
 
     answer = _lr_sheet(lr_tables(still_low=False, fell_at_high=1), BASE).answer
-    assert "(picked on the same test sets that measure it, so its lead is a little " \
-        "optimistic)" in answer
-    assert "Training failed at lr 0.2 in 1 of 4 runs (fell back for good or collapsed to one " \
-        "class)." in answer
+    assert "; it was picked on the same test sets that measure it, so its lead is a little " \
+        "optimistic." in answer
+    assert "lr 0.2 failed in 1 of 4 runs (fell back for good or collapsed to one class)." \
+        in answer
     failed = _lr_sheet(lr_tables(still_low=False, fell_at_high=2), BASE).answer
     assert failed.endswith("Rates 0.2 failed.") and "in 2 of 4 runs" not in failed

@@ -25,6 +25,7 @@ from .plan import GRIDS, refined_around
 from .sections import origin_note
 from .sheets import Claim, Sheet, Verdict, render
 from .stats import Paired, Summary, fmt, fmt_p, samples_for_margin
+from .why import FALL
 
 __all__ = ["QUESTIONS", "answer_sheets", "dropout_claim", "provisional", "study_sheets",
            "write_answers"]
@@ -336,12 +337,15 @@ def _epochs_sheet(t: Table) -> Sheet | None:
     dropout = dropout_claim(reg)
     if dropout is not None:
         claims.append(dropout)
+    plateau = epochs.get("plateau_epoch")
     answer = (f"Over {last} epochs at {epochs['train_samples']}/class, validation accuracy "
-              f"peaked at epoch {epochs['best_acc_epoch']} and validation loss bottomed at "
-              f"epoch {epochs['best_loss_epoch']}; " + (
+              f"was highest at epoch {epochs['best_acc_epoch']}"
+              + (f" (within the noise of that from epoch {plateau} on)"
+                 if plateau is not None and plateau < epochs["best_acc_epoch"] else "")
+              + f" and validation loss lowest at epoch {epochs['best_loss_epoch']}; " + (
                   "validation loss rose beyond the noise after its minimum at " + ", ".join(
                       f"{at(r)} (from epoch {r['rise_epoch']})" for r in rises)
-                  + (", not at " + ", ".join(at(r) for r in sizes if r not in rises)
+                  + (", not detectably at " + ", ".join(at(r) for r in sizes if r not in rises)
                      if len(rises) < len(sizes) else "")
                   if rises else "no training size showed a rise of validation loss beyond "
                   "the noise") + ".")
@@ -495,14 +499,14 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
     for r in lr["rows"]:
         w = why_rows.get(r["lr"])
         if r not in bad and w and w["measured"] and (w.get("fell", 0) or w["collapsed_end"]):
-            some.append(f"lr {r['lr']:g} in {max(w.get('fell', 0), w['collapsed_end'])} of "
-                        f"{w['measured']} runs")
+            some.append(f"lr {r['lr']:g} failed in "
+                        f"{max(w.get('fell', 0), w['collapsed_end'])} of {w['measured']} runs")
     answer = (f"The highest mean test accuracy was at lr {best:g}: "
               f"{fmt(settings[best]['acc'])}"
               + _refined_note(best, list(settings), base.refined)
-              + " (picked on the same test sets that measure it, so its lead is a little "
-                "optimistic). " + (f"Rates {_rates(bad)} failed" if bad else "")
-              + ((", and " if bad else "Training failed ") + "at " + ", ".join(some)
+              + "; it was picked on the same test sets that measure it, so its lead is a "
+                "little optimistic. " + (f"Rates {_rates(bad)} failed" if bad else "")
+              + (("; " if bad else "") + ", ".join(some)
                  + " (fell back for good or collapsed to one class)" if some else "")
               + (". " if bad or some else "")
               + (f"Rates {_rates(still)} were still improving at the end of the "
@@ -640,6 +644,24 @@ def _refined_note(best: float, rates: list[float], refined: tuple[float, ...]) -
     return note + ")"
 
 
+#: How to read the sheets' numbers and words, for a learner meeting them first.
+READING = (
+    "How to read the numbers. *Validation* is the book's test data: 100 samples per class, "
+    "measured every logged epoch. *Fresh test sets* are drawn anew after training (10000 per "
+    "class unless said), used for nothing else; accuracies and losses quoted as *test* are "
+    "theirs. *Loss* is the data loss, the mean categorical cross-entropy (a model that "
+    "guesses uniformly among 3 classes scores ln 3 = 1.099, and accuracy 0.333). A number "
+    "written 0.714 [0.697, 0.732] is a mean over the seeds with its 95% confidence "
+    "interval; a change *per seed* compares runs that share a seed (same data and initial "
+    "weights), which cancels most of the seed-to-seed spread; *beyond the noise* means its "
+    "interval leaves out 0. *p* is the paired t-test's, *Holm p* the same corrected for the "
+    "number of comparisons made together. The *gap* is training accuracy (dropout off) "
+    "minus test accuracy. A hidden unit is *dead* when ReLU outputs 0 for every training "
+    "sample; a run *collapsed* when it predicts one class for every sample after having "
+    f"predicted more; it *fell back* when its validation accuracy dropped {FALL:g} or more "
+    "below its best so far and stayed there to the end.")
+
+
 def write_answers(sheets: list[Sheet], out_dir: str | os.PathLike[str],
                   title: str, caution: str | None = None) -> Path:
     """Write ``out_dir/answers.md`` (atomically): ``title``, the ``caution`` of a small
@@ -651,6 +673,7 @@ def write_answers(sheets: list[Sheet], out_dir: str | os.PathLike[str],
     doc.paragraph("Each answer comes first, then the claims learners often bring, each judged "
                   "true, false, partly or open by the numbers beside it. The report "
                   "(report.md) has every table behind them.")
+    doc.paragraph(READING)
     render(doc, sheets)
     path = Path(out_dir) / "answers.md"
     atomic_write_bytes(path, doc.markdown().encode())

@@ -386,10 +386,16 @@ def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
                         f"{min(spiral.values()):.2f} to {max(spiral.values()):.2f} times.")
             df = _pooled_df(rs)
             if df > 0:
-                said.append(f"Each sd pools {rs['trials']} trials x {rs['repeats']} test sets "
-                            f"({df} degrees of freedom), so each ratio to the binomial law is "
-                            f"uncertain by about ±{100 / math.sqrt(2 * df):.0f}% "
-                            "(1/sqrt(2 df)).")
+                last = book["rows"][-1]
+                said.append(f"At {small}/class each sd pools {rs['trials']} trials x "
+                            f"{rs['repeats']} test sets ({df} degrees of freedom), so its ratio "
+                            f"to the binomial law is uncertain by about "
+                            f"±{100 / math.sqrt(2 * df):.0f}% (1/sqrt(2 df))"
+                            + (f"; at {last['test_samples']}/class, with "
+                               f"{last['trials']} x {last['repeats']} sets, by about "
+                               f"±{100 / math.sqrt(2 * _pooled_df(last)):.0f}%"
+                               if last is not rs and _pooled_df(last) > 0
+                               and last["repeats"] != rs["repeats"] else "") + ".")
             f = spread_ratio(rs["acc_sd"], df, ri["acc_sd"], _pooled_df(ri))
             test = (f"{f.ratio:.2f} times the i.i.d. sets' (95% CI [{f.ci_low:.2f}, "
                     f"{f.ci_high:.2f}], F-test p {fmt_p(f.p)}, with {df} and {_pooled_df(ri)} "
