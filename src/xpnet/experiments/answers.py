@@ -646,11 +646,12 @@ def _refined_note(best: float, rates: list[float], refined: tuple[float, ...]) -
 
 #: How to read the sheets' numbers and words, for a learner meeting them first.
 READING = (
-    "How to read the numbers. *Validation* is the book's test data: 100 samples per class, "
-    "measured every logged epoch. *Fresh test sets* are drawn anew after training (10000 per "
-    "class unless said), used for nothing else; accuracies and losses quoted as *test* are "
-    "theirs. *Loss* is the data loss, the mean categorical cross-entropy (a model that "
-    "guesses uniformly among 3 classes scores ln 3 = 1.099, and accuracy 0.333). A number "
+    "How to read the numbers. *Validation* is the book's test data (for ch15, 100 samples "
+    "per class), measured every logged epoch. *Fresh test sets* are drawn anew after "
+    "training, far larger (each sheet says their size), and used for nothing else; "
+    "accuracies and losses quoted as *test* are theirs. *Loss* is the data loss, the mean "
+    "cross-entropy (a model that guesses uniformly among k classes scores ln k, 1.099 for "
+    "the spiral's 3, and accuracy 1/k). A number "
     "written 0.714 [0.697, 0.732] is a mean over the seeds with its 95% confidence "
     "interval; a change *per seed* compares runs that share a seed (same data and initial "
     "weights), which cancels most of the seed-to-seed spread; *beyond the noise* means its "
