@@ -193,8 +193,9 @@ def _samples_sheet(t: Table) -> Sheet | None:
             f"training loss from {fmt(a['train_loss'])} to {fmt(b['train_loss'])}, and the gap "
             f"(training minus test accuracy, per run) from {fmt(by_setting[lo_n]['gap'].diff)} "
             f"to {fmt(by_setting[ref]['gap'].diff)}: a small set is fitted closely and "
-            f"generalizes less, while with the epochs fixed at the base's a large set is "
-            f"fitted less closely (its own loss is higher).")
+            f"generalizes less, while in the same number of epochs a large set is fitted less "
+            f"closely (its own training loss is higher; whether more epochs would fit it "
+            f"better was not measured at {ref}/class).")
     p = sizes.get("p", math.nan)
     if isinstance(p, float) and 0 < p < 1:
         n = samples_for_margin(p)
@@ -209,7 +210,9 @@ def _samples_sheet(t: Table) -> Sheet | None:
         head = ("More training data raised test accuracy from " + ", ".join(
             _step(r, "acc") for r in ups) + (", and lowered it from " + ", ".join(
                 _step(r, "acc") for r in downs) if downs else "")
-            + f"; it was highest at {acc(top)}")
+            + f"; it was highest at {acc(top)}"
+            + (f" (the largest of {len(by_setting)} means, so a little optimistic), and "
+               f"{fmt(by_setting[ref]['acc'])} at {ref}/class" if top != ref else ""))
     else:
         head = (f"More training data changed test accuracy by no step detectably; it ranged "
                 f"from {acc(lo_n)} to {acc(top)}")
