@@ -676,3 +676,19 @@ def test_counts_that_would_run_for_ever_are_refused_with_their_limit():
     with pytest.raises(ValueError, match=r"steps must be at most 20,000, got 100,000,000: "
                                          r"explain mode keeps every value"):
         explain("adam", steps=100_000_000)
+
+
+def test_a_preset_by_name_and_a_model_loaded_by_the_name_it_was_saved_under(tmp_path):
+    from xpnet import presets
+
+    run = presets.run("ch14", epochs=1)  # the name, not only presets.get("ch14")
+    assert run.model.layers[0].n_out == 64
+    with pytest.raises(ValueError, match=r"unknown preset 'ch99'; presets are: ch14"):
+        presets.build("ch99")
+    with pytest.raises(TypeError, match=r"expected a preset \(its name, e.g. 'ch15'"):
+        presets.run(15)
+    with pytest.raises(ValueError, match=r"epochs must be an integer >= 0, got -1"):
+        presets.run("ch14", epochs=-1)
+    run.model.save(tmp_path / "mymodel")  # written as mymodel.npz
+    loaded = xpnet.Model.load(tmp_path / "mymodel")
+    np.testing.assert_array_equal(np.asarray(loaded.predict(X)), np.asarray(run.model.predict(X)))

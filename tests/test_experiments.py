@@ -71,7 +71,32 @@ def test_a_setting_no_chosen_study_uses_is_refused(tmp_path):
                                              r"study compares.*'xpnet study lr'")):
         with pytest.raises(ValueError, match=pattern):
             run_study("samples", tmp_path / "s", quick=True, **kwargs)
+    with pytest.raises(ValueError, match=r"train_samples \(--train-samples\) sets the training "
+                                         r"sizes the samples study compares, but this run has "
+                                         r"no samples study \(lr\)"):
+        run_study("lr", tmp_path / "s", quick=True, train_samples=(10,))
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(("kwargs", "error", "pattern"), [
+    ({"seeds": 0}, ValueError, r"seeds must be a positive integer, got 0"),
+    ({"seeds": "2"}, TypeError, r"seeds must be an integer"),
+    ({"train_samples": 10}, TypeError, r"train_samples must be a tuple of sizes per class, "
+                                       r"got 10 .*train_samples=\(10, 100\)"),
+    ({"test_samples": (0,)}, ValueError, r"a size in test_samples must be a positive integer"),
+    ({"lr": (float("nan"),)}, ValueError, r"a learning rate in lr"),
+    ({"grid": "bogus"}, ValueError, r"grid must be one of"),
+    ({"preset": "ch16"}, ValueError, r"softmax output; 'ch16' is a binary model\. Choose one "
+                                     r"of ch14, ch15, ch18"),
+])
+def test_a_plan_refuses_odd_arguments_before_anything_runs(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        plan(["samples"], **kwargs)
+
+
+def test_one_study_name_is_one_study_not_its_letters():
+    assert {s for t in plan("samples", grid="quick", seeds=1) for s in t.studies} == {
+        "samples"}
 
 
 def test_trials_on_a_gpu_run_in_one_process_unless_asked(monkeypatch):
@@ -263,5 +288,5 @@ def test_cli_bad_grids_exit_2(bad, capsys):
 
 
 def test_regression_presets_are_refused_with_the_choices():
-    with pytest.raises(ValueError, match=r"regression model\. Choose one of ch14, ch15, ch16"):
+    with pytest.raises(ValueError, match=r"a regression model\. Choose one of ch14, ch15, ch18"):
         plan(["lr"], preset="ch17")

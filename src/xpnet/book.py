@@ -960,10 +960,7 @@ class Model:
     @staticmethod
     def load(path: str | os.PathLike[str]) -> Model:
         """A model written by :meth:`save`, on the current backend."""
-        path = Path(path)
-        if path.suffix != ".npz" and not path.exists():  # save appended it
-            path = path.with_name(path.name + ".npz")
-        net = xpnet_model.Model.load(path, backend=_session.backend)
+        net = xpnet_model.Model.load(path, backend=_session.backend)  # (.npz added if missing)
         model = Model()
         model.layers = [_ADAPTERS[type(layer)].around(layer) for layer in net.layers]
         if net.loss is not None:

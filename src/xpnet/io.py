@@ -468,6 +468,8 @@ def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
         (the message names the key, what was expected, what was found and the fix).
     """
     path = _model_path(path, "Model.load")
+    if not path.exists() and path.suffix != ".npz":  # model.save appended it
+        path = path.with_name(path.name + ".npz")
     if not path.is_file():
         msg = (f"no model file at {str(path)!r}. Check the path, or write one with "
                f"model.save({str(path)!r}).")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from . import datasets
+from . import datasets, validate
 from .model import History, Model
 from .nn.activations import Linear, ReLU, Sigmoid, Softmax
 from .nn.layers import Dense, Dropout
@@ -177,14 +177,26 @@ def draw_data(p: Preset, samples: int, rng: Generator, backend: Any,
     return X, y
 
 
-def build(p: Preset, *, backend: Any = "numpy", seed: SeedLike = 0,
+def _preset(p: Preset | str) -> Preset:
+    """``p``, or the preset it names (``"ch14"``)."""
+    if isinstance(p, str):
+        return get(p)
+    if not isinstance(p, Preset):
+        msg = (f"expected a preset (its name, e.g. 'ch15', or presets.get('ch15')), got "
+               f"{validate.describe(p)}.")
+        raise TypeError(msg)
+    return p
+
+
+def build(p: Preset | str, *, backend: Any = "numpy", seed: SeedLike = 0,
           fast: bool | str = "auto", dropout_masks: str = "auto") -> tuple[Model, tuple, Any]:
-    """Draw the training data and build the model in the book's order (``fast`` and
-    ``dropout_masks``: see :class:`~xpnet.Model`).
+    """Draw the training data and build the model in the book's order (``p``: a preset or
+    its name; ``fast`` and ``dropout_masks``: see :class:`~xpnet.Model`).
 
     Returns ``(model, (X, y), test)``, where ``test`` is the test data when the chapter
     draws it before building the model (ch18), else a function drawing it later (or None).
     """
+    p = _preset(p)
     rng = as_generator(seed)
     model = Model(backend=backend, seed=rng, fast=fast, dropout_masks=dropout_masks)
     faithful = model.precision == "nnfs"
@@ -238,7 +250,7 @@ class Run:
 
 
 def run(
-    p: Preset,
+    p: Preset | str,
     *,
     backend: Any = "numpy",
     seed: SeedLike = 0,
@@ -247,12 +259,13 @@ def run(
     callback: Callable[[Model, int, dict], Any] | None = None,
     fast: bool | str = "auto",
 ) -> Run:
-    """Train preset ``p`` with the chapter's loop and evaluate it as the chapter does
-    (``fast``: the backend's fused kernels, see :class:`~xpnet.Model`)."""
+    """Train preset ``p`` (or the one it names) with the chapter's loop and evaluate it as
+    the chapter does (``fast``: the backend's fused kernels, see :class:`~xpnet.Model`)."""
+    p = _preset(p)
     if epochs is not None:
-        p = replace(p, epochs=epochs)
+        p = replace(p, epochs=validate.non_negative_int("epochs", epochs))
     if log_every is not None:
-        p = replace(p, log_every=log_every)
+        p = replace(p, log_every=validate.non_negative_int("log_every", log_every))
     model, (X, y), test = build(p, backend=backend, seed=seed, fast=fast)
     book_loop = p.loop == "book"
     history = model.train(

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import presets
+from .. import presets, validate
 
 __all__ = ["ARMS", "GRIDS", "STUDIES", "Trial", "arm_of", "kept_epochs", "log_epochs", "plan",
            "preset_of", "refine_lr", "refined_around"]
@@ -24,7 +24,7 @@ STUDIES = ("samples", "epochs", "lr", "regularizers")
 #: The most seeds a study plans (each repeats every setting's training run).
 MAX_SEEDS = 10_000
 #: The presets a study can start from (classifiers, whose samples come per class).
-LAB_PRESETS = tuple(name for name, p in presets.PRESETS.items() if p.task != "regression")
+LAB_PRESETS = tuple(name for name, p in presets.PRESETS.items() if p.task == "classification")
 
 #: Default and --quick grids. Sample counts are per class, as in the book.
 GRIDS: dict[str, dict[str, Any]] = {
@@ -215,6 +215,16 @@ def arm_of(config: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v:g}" for k, v in sorted(changes.items()))
 
 
+def _positive_ints(name: str, values: Any) -> None:
+    """Refuse anything but a non-empty tuple (or list) of positive integers."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (tuple, list)) or not values:
+        msg = (f"{name} must be a tuple of sizes per class, got {validate.describe(values)}; "
+               f"e.g. {name}=(10, 100).")
+        raise TypeError(msg)
+    for value in values:
+        validate.positive_int(f"a size in {name}", value)
+
+
 def refined_around(rates: Iterable[float], refined: Iterable[float]) -> float | None:
     """The first pass's best rate that the ``refined`` rates surround (the one of ``rates``
     strictly between them that is not itself refined); None without a refined grid.
@@ -252,7 +262,7 @@ def refine_lr(best: float, rates: tuple[float, ...], per_side: int) -> tuple[flo
 
 
 def plan(
-    studies: tuple[str, ...] | list[str],
+    studies: str | tuple[str, ...] | list[str],
     *,
     preset: str = "ch15",
     grid: str = "default",
@@ -279,16 +289,34 @@ def plan(
     Every trial measures a fresh test set of the largest test size at each logged epoch
     (``curve_test``).
     """
+    if isinstance(studies, str):  # one name, not its letters
+        studies = list(STUDIES) if studies == "all" else [studies]
     for study in studies:
         if study not in STUDIES:
             msg = f"unknown study {study!r}; studies are {', '.join(STUDIES)} (or 'all')."
             raise ValueError(msg)
+    grid = validate.one_of("grid", grid, tuple(GRIDS))
     g = GRIDS[grid]
     p = presets.get(preset)
-    if p.task == "regression":
-        msg = (f"the experiment lab studies the spiral classifiers; {preset!r} is a regression "
-               f"model. Choose one of {', '.join(LAB_PRESETS)}.")
+    if p.task != "classification":
+        msg = (f"the experiment lab studies the spiral classifiers with a softmax output; "
+               f"{preset!r} is a {p.task} model. Choose one of {', '.join(LAB_PRESETS)}.")
         raise ValueError(msg)
+    if seeds is not None:
+        seeds = validate.positive_int("seeds", seeds)
+    for name, sizes_given in (("train_samples", train_samples), ("test_samples", test_samples)):
+        if sizes_given is not None:
+            _positive_ints(name, sizes_given)
+    for name, value in (("epochs", epochs), ("long_epochs", long_epochs)):
+        if value is not None:
+            validate.positive_int(name, value)
+    if lr is not None:
+        if isinstance(lr, (str, bytes)) or not hasattr(lr, "__iter__") or not len(lr):
+            msg = (f"lr must be a tuple of learning rates, got {validate.describe(lr)}; e.g. "
+                   "lr=(0.01, 0.05).")
+            raise TypeError(msg)
+        for rate in lr:
+            validate.positive_float("a learning rate in lr", rate)
     n_seeds = seeds or g["seeds"]
     if n_seeds > MAX_SEEDS:
         msg = (f"seeds must be at most {MAX_SEEDS:,}, got {n_seeds:,}: every seed repeats "

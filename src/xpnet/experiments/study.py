@@ -62,9 +62,12 @@ def run_study(
         studies, str) else list(studies)
     for given, value, study, what in (
             ("epochs", epochs, "epochs", "the length of the epochs study's long runs"),
-            ("lr", lr, "lr", "the learning rates the lr study compares")):
+            ("lr", lr, "lr", "the learning rates the lr study compares"),
+            ("train_samples", train_samples, "samples",
+             "the training sizes the samples study compares")):
         if value is not None and study not in names:
-            msg = (f"{given} (--{given}) sets {what}, but this run has no {study} study "
+            msg = (f"{given} (--{given.replace('_', '-')}) sets {what}, but this run has no "
+                   f"{study} study "
                    f"({', '.join(names)}): it would change nothing. Leave it out, or run "
                    f"'xpnet study {study}' (or 'all').")
             raise ValueError(msg)
