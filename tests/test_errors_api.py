@@ -692,3 +692,41 @@ def test_a_preset_by_name_and_a_model_loaded_by_the_name_it_was_saved_under(tmp_
     run.model.save(tmp_path / "mymodel")  # written as mymodel.npz
     loaded = xpnet.Model.load(tmp_path / "mymodel")
     np.testing.assert_array_equal(np.asarray(loaded.predict(X)), np.asarray(run.model.predict(X)))
+
+
+def test_the_books_model_refuses_a_class_or_a_non_layer_and_odd_batches():
+    from xpnet import book
+
+    book.init()
+    model = book.Model()
+    with pytest.raises(TypeError, match=r"got the class Layer_Dense; call it: "
+                                        r"model\.add\(Layer_Dense\(\.\.\.\)\)"):
+        model.add(book.Layer_Dense)
+    with pytest.raises(TypeError, match=r"expects a layer with forward and backward methods, "
+                                        r"got None"):
+        model.add(None)
+    for layer in (book.Layer_Dense(2, 3), book.Activation_Softmax()):
+        model.add(layer)
+    model.set(loss=book.Loss_CategoricalCrossentropy(), optimizer=book.Optimizer_Adam(),
+              accuracy=book.Accuracy_Categorical())
+    model.finalize()
+    Xb, yb = book.spiral_data(samples=5, classes=3)
+    with pytest.raises(ValueError, match=r"batch_size must be a positive integer, got 0"):
+        model.train(Xb, yb, epochs=1, batch_size=0)
+    with pytest.raises(TypeError, match=r"batch_size must be an integer"):
+        model.train(Xb, yb, epochs=1, batch_size=2.5)
+
+
+def test_explain_caps_every_run_it_records_and_follows_the_optimizer_asked_for():
+    from xpnet import explain_param
+    from xpnet.explain import plot
+
+    for call in (lambda: plot("relu", "p.png", steps=10**8),
+                 lambda: explain_param.trace_param("Dense[0].W[0,0]", steps=10**8)):
+        with pytest.raises(ValueError, match=r"steps must be at most 20,000"):
+            call()
+    with pytest.raises(ValueError, match=r"optimizer must be one of adam, sgd"):
+        explain_param.trace_param("Dense[0].W[0,0]", steps=2, optimizer="bogus")
+    traced = explain_param.trace_param("Dense[0].W[0,0]", steps=2, preset="ch14",
+                                       optimizer="sgd")
+    assert traced.optimizer == "SGD" and len(traced.rows) == 2  # not the chapter's Adam

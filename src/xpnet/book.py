@@ -680,6 +680,15 @@ class Model:
         self.book_loop: list[str] = []
 
     def add(self, layer: Any) -> None:
+        if isinstance(layer, type):
+            msg = (f"Model.add expects a layer, got the class {layer.__name__}; call it: "
+                   f"model.add({layer.__name__}(...)).")
+            raise TypeError(msg)
+        if not (callable(getattr(layer, "forward", None))
+                and callable(getattr(layer, "backward", None))):
+            msg = (f"Model.add expects a layer with forward and backward methods, got "
+                   f"{validate.describe(layer)}; e.g. model.add(Layer_Dense(2, 64)).")
+            raise TypeError(msg)
         self.layers.append(layer)
 
     def set(self, *, loss: Any = None, optimizer: Any = None, accuracy: Any = None) -> None:
@@ -771,6 +780,9 @@ class Model:
         epoch.
         """
         print_every = validate.positive_int("print_every", print_every)
+        epochs = validate.non_negative_int("epochs", epochs)
+        if batch_size is not None:
+            batch_size = validate.positive_int("batch_size", batch_size)
         if self._looping():
             self._train_book(X, y, epochs, batch_size, print_every, validation_data)
             return

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import presets
-from .explain import tiny_model
+from .explain import OPTIMIZERS, check_steps, fit_preset, tiny_model
 from .model import Model
 from .random import SeedLike
 from .trace import Event, Tracer
@@ -130,12 +130,15 @@ def trace_param(spec: str, *, steps: int = 50, preset: str | None = None,
                 optimizer: str = "adam") -> ParamTrace:
     """Train for ``steps`` steps (the tiny network of ``xpnet explain``, or ``preset``) and
     return every value ``optimizer`` computed for the weight ``spec``."""
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        msg = f"steps must be a positive integer, got {steps!r}."
+    steps = check_steps(steps)
+    if optimizer not in OPTIMIZERS:
+        msg = (f"optimizer must be one of {', '.join(OPTIMIZERS)} (the one --param follows), "
+               f"got {optimizer!r}.")
         raise ValueError(msg)
     layer_name, param, index = parse_param(spec)
     if preset is not None:
         model, (X, y), _ = presets.build(presets.get(preset), backend=backend, seed=seed)
+        fit_preset(optimizer, preset, model)  # the chapter's Adam gives way to the one asked
     else:
         model, X, y = tiny_model(optimizer, backend, seed)
     _check_param(model, layer_name, param, index)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import presets, trace, validate
+from .. import presets, trace
 from ..model import Model
 from ..nn.activations import Softmax
 from ..nn.layers import Dense
@@ -29,13 +29,22 @@ from .layers import (
     softmax_backward_cost,
     softmax_backward_loop,
 )
-from .network import BOOK_CLASSES, OPTIMIZERS, TOPICS, fit_preset, tiny_model
+from .network import (
+    BOOK_CLASSES,
+    MAX_STEPS,
+    OPTIMIZERS,
+    TOPICS,
+    check_steps,
+    fit_preset,
+    tiny_model,
+)
 from .optimizers import render_adam, render_optimizer
 from .plots import adam_plot, plot
 from .render import Explanation
 
-__all__ = ["BOOK_CLASSES", "OPTIMIZERS", "TOPICS", "Explanation", "adam_plot", "explain",
-           "plot", "softmax_backward_cost", "tiny_model"]
+__all__ = ["BOOK_CLASSES", "MAX_STEPS", "OPTIMIZERS", "TOPICS", "Explanation", "adam_plot",
+           "check_steps", "explain", "fit_preset", "plot", "softmax_backward_cost",
+           "tiny_model"]
 
 RENDERERS = {"adam": render_adam, "sgd": render_optimizer, "rmsprop": render_optimizer,
              "adagrad": render_optimizer, "softmax": render_softmax, "dense": render_dense,
@@ -47,17 +56,7 @@ def check_topic(topic: str, steps: int) -> None:
     if topic not in TOPICS:
         msg = f"unknown topic {topic!r}; topics are: {', '.join(TOPICS)}."
         raise ValueError(msg)
-    validate.positive_int("steps", steps)
-    if steps > MAX_STEPS:
-        msg = (f"steps must be at most {MAX_STEPS:,}, got {steps:,}: explain mode keeps every "
-               "value of every step in memory (tens of kilobytes a step on the tiny network, "
-               "far more on a preset's). To watch a long run, train it (xpnet train) and "
-               "explain a few of its steps.")
-        raise ValueError(msg)
-
-
-#: The most steps one explanation records (every value of every step is kept).
-MAX_STEPS = 20_000
+    check_steps(steps)
 
 
 def explain(topic: str, *, steps: int = 3, preset: str | None = None, backend: Any = "numpy",

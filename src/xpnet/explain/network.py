@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import datasets, presets
+from .. import datasets, presets, validate
 from ..model import Model
 from ..nn.activations import ReLU, Softmax
 from ..nn.layers import Dense, Dropout
@@ -42,6 +42,22 @@ BOOK_CLASSES: dict[str, tuple[str, ...]] = {
     "loss": ("Loss_CategoricalCrossentropy",
              "Activation_Softmax_Loss_CategoricalCrossentropy"),
 }
+
+
+#: The most steps one explanation, plot or parameter trace records (it keeps every value).
+MAX_STEPS = 20_000
+
+
+def check_steps(steps: Any, name: str = "steps") -> int:
+    """``steps`` as a positive integer of at most :data:`MAX_STEPS`, else a clear error."""
+    steps = validate.positive_int(name, steps)
+    if steps > MAX_STEPS:
+        msg = (f"{name} must be at most {MAX_STEPS:,}, got {steps:,}: explain mode keeps every "
+               "value of every step in memory (tens of kilobytes a step on the tiny network, "
+               "far more on a preset's). To watch a long run, train it (xpnet train) and "
+               "explain a few of its steps.")
+        raise ValueError(msg)
+    return steps
 
 
 def faithful_note(topic: str, seed: SeedLike) -> str:

@@ -18,7 +18,7 @@ from .. import presets
 from ..files import atomic_write_bytes
 from ..random import SeedLike
 from ..trace import Event, Tracer, by_step
-from .network import TOPICS, fit_preset, tiny_model
+from .network import TOPICS, check_steps, fit_preset, tiny_model
 
 __all__ = ["adam_plot", "plot"]
 
@@ -118,6 +118,7 @@ def plot(topic: str, path: str, *, steps: int = 2000, preset: str | None = None,
         msg = f"unknown topic {topic!r}; topics are: {', '.join(TOPICS)}."
         raise ValueError(msg)
     image_format(path)  # before the run: a bad name would throw its minutes away
+    steps = check_steps(steps)
     if topic == "adam":
         return adam_plot(path, preset=preset or "ch15", steps=steps, backend=backend,
                          seed=seed)
