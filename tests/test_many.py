@@ -103,3 +103,37 @@ def test_bad_settings_are_refused():
         ManyModels("ch17", seeds=[0])
     with pytest.raises(ValueError, match="block must be a positive integer"):
         ManyModels("ch14", seeds=[0], block=0)
+
+
+def test_from_models_refuses_copies_that_would_not_train_as_alone():
+    """A copy with another optimizer, or trained before, would silently train as the first
+    model's optimizer says: refused, each with what differs."""
+    import xpnet
+    from xpnet.many import ManyModels
+    from xpnet.nn import SGD, Adam, CategoricalCrossentropy, Dense, ReLU, Softmax
+
+    X, Y = xpnet.datasets.spiral(10, 3, seed=0)
+
+    def model(seed, optimizer=None):
+        m = xpnet.Model(seed=seed)
+        for layer in (Dense(2, 4), ReLU(), Dense(4, 3), Softmax()):
+            m.add(layer)
+        m.set(loss=CategoricalCrossentropy(), optimizer=optimizer or Adam(learning_rate=0.02))
+        return m
+
+    with pytest.raises(ValueError, match=r"model 1 differs from model 0 in its optimizer"):
+        ManyModels.from_models([model(0), model(1, SGD(learning_rate=0.1))], [(X, Y)] * 2)
+    trained = model(0)
+    trained.train(X, Y, epochs=3)
+    with pytest.raises(ValueError, match=r"model 0 has trained before \(its optimizer is at "
+                                         r"step 3\)"):
+        ManyModels.from_models([trained, model(1)], [(X, Y)] * 2)
+    # lists are data too; a rate of its own per copy is what may differ
+    many = ManyModels.from_models([model(0), model(1, Adam(learning_rate=0.05))],
+                                  [(X.tolist(), Y.tolist())] * 2)
+    many.train(epochs=2)
+    assert set(many.parameters(-1)) == set(many.parameters(1))
+    np.testing.assert_array_equal(many.parameters(-1)["layers.0.W"],
+                                  many.parameters(1)["layers.0.W"])
+    with pytest.raises(IndexError, match=r"copy 2 does not exist: there are 2 copies"):
+        many.parameters(2)

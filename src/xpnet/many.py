@@ -33,7 +33,7 @@ from .engine import train_step, training_views, whole_step
 from .engine.fused import GraphRun
 from .engine.step import WholeStep
 from .model import Model
-from .nn.losses import regularization_loss
+from .nn.losses import CategoricalCrossentropy, SoftmaxCrossentropy, regularization_loss
 from .random import DropoutStream, Generator
 from .training import step_table
 
@@ -130,6 +130,14 @@ class ManyModels:
             msg = (f"from_models needs one (X, y) pair per model: {len(models)} models, "
                    f"{len(data)} pairs of data.")
             raise ValueError(msg)
+        backends = {(m.backend.name, str(m.backend.device)) for m in models}
+        if len(backends) > 1:
+            msg = (f"from_models stacks the copies on one backend and device, got "
+                   f"{sorted(backends)}; build every model on one (Model(backend=...)).")
+            raise ValueError(msg)
+        _check_alike(models)
+        # each pair as Model.train would take it (lists, host arrays: converted and checked)
+        data = [m.convert_data(X, y) for m, (X, y) in zip(models, data, strict=True)]
         shapes = {(tuple(X.shape), tuple(y.shape)) for X, y in data}
         if len(shapes) > 1:
             msg = (f"from_models trains the copies on data of one shape (they are stacked), "
@@ -262,14 +270,25 @@ class ManyModels:
     # -- the copies -----------------------------------------------------------------------
     def parameters(self, m: int) -> dict[str, Any]:
         """Copy ``m``'s parameters (views), named as :meth:`xpnet.Model.parameters` names
-        them."""
+        them (``m`` from 0, or from -1 for the last copy, as a list's index)."""
+        m = self._copy(m)
         model, i = self.blocks[m // self.block], m % self.block
-        return {name: p[i] for name, p in model.parameters().items()}
+        return {name: p[i, ...] for name, p in model.parameters().items()}
+
+    def _copy(self, m: Any) -> int:
+        """``m`` as the index of a copy in ``range(M)`` (a negative one counts from the end)."""
+        m = validate.integer("the copy's index", m)
+        if not -self.M <= m < self.M:
+            msg = (f"copy {m} does not exist: there are {self.M} copies, indexed 0 to "
+                   f"{self.M - 1} (or -{self.M} to -1).")
+            raise IndexError(msg)
+        return m % self.M
 
     def sync(self, m: int) -> Model:
         """Model ``m`` with copy ``m``'s current parameters (views, nothing copied), to
         evaluate or predict. Its optimizer state is not copied back (the stacked model holds
         it), so train the copies on here, not the returned model."""
+        m = self._copy(m)
         model = self.models[m]
         for key, value in self.parameters(m).items():
             _, index, name = key.split(".")
@@ -309,6 +328,44 @@ def _per_copy(value: Any, default: float, count: int) -> list[float]:
         msg = f"lr has {len(values)} values for {count} seeds; give one per seed."
         raise ValueError(msg)
     return values
+
+
+def _check_alike(models: Sequence[Model]) -> None:
+    """Refuse models the stacked one would not train as each would alone: without an
+    optimizer or a cross-entropy loss, with another optimizer or setting than the first's
+    (the learning rate may differ), another precision or dtype, or already trained (an
+    optimizer's state and step count are not stacked)."""
+    first = models[0]
+    if first.optimizer is None or first.loss is None:
+        msg = "ManyModels needs built models with a loss and an optimizer (model.set)."
+        raise ValueError(msg)
+    if not isinstance(first.loss, (CategoricalCrossentropy, SoftmaxCrossentropy)):
+        msg = (f"ManyModels trains classifiers (a cross-entropy loss), got "
+               f"{type(first.loss).__name__}; train other models one by one.")
+        raise ValueError(msg)
+
+    def setting(m: Model) -> tuple[Any, ...]:
+        config = {k: v for k, v in m.optimizer.get_config().items()  # type: ignore[union-attr]
+                  if k != "learning_rate"}
+        return (type(m.optimizer).__name__, sorted(config.items()), type(m.loss).__name__,
+                m.precision, str(m.dtype))
+
+    for i, model in enumerate(models):
+        if model.optimizer is None or model.loss is None:
+            msg = f"model {i} has no loss or optimizer; set them (model.set) like model 0's."
+            raise ValueError(msg)
+        if setting(model) != setting(first):
+            msg = (f"model {i} differs from model 0 in its optimizer, loss, precision or "
+                   f"dtype ({setting(model)} against {setting(first)}); ManyModels trains "
+                   "copies that differ only in their weights, data, streams and learning rate.")
+            raise ValueError(msg)
+        trained = model.optimizer.iterations or any(
+            getattr(layer, "optimizer_state", None) for layer in model.layers)
+        if trained:
+            msg = (f"model {i} has trained before (its optimizer is at step "
+                   f"{model.optimizer.iterations}); its optimizer state would not carry over "
+                   "into the stacked copies. Build fresh models for ManyModels.")
+            raise ValueError(msg)
 
 
 def _stack(models: Sequence[Model]) -> Model:
