@@ -511,6 +511,11 @@ def test_bad_numbers_are_usage_errors(argv, capsys):
                                                 "trains; give --plot FILE.png too"),
     (["gradcheck", "Dense", "--arg", "n_in=3"], "--arg gives constructor arguments to your "
                                                  "own component"),
+    (["explain", "adam", "--plot", "p.png", "--json", "--full"],
+     "--plot draws a picture only, so --json and --full would change nothing; leave them out"),
+    (["explain", "adam", "--param", "Dense[0].W[0,0]", "--markdown"],
+     "--param prints one weight's table (JSON lines with --json), so --markdown would change "
+     "nothing"),
 ])
 def test_an_option_that_would_change_nothing_is_refused(argv, said, capsys):
     code, out, err = run_cli(capsys, *argv)

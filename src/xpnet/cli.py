@@ -222,13 +222,24 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
         msg = ("--plot-steps sets how long the --plot run trains; give --plot FILE.png too, "
                "or --steps N for the text.")
         raise UsageError(msg)
+    given = {"--param": args.param is not None, "--json": args.json,
+             "--markdown": args.markdown, "--full": args.full}
+    for mode, what, unused in (
+            ("--plot", "draws a picture only", ("--param", "--json", "--markdown", "--full")),
+            ("--param", "prints one weight's table (JSON lines with --json)",
+             ("--markdown", "--full"))):
+        ignored = [flag for flag in unused if given[flag]]
+        if (args.plot if mode == "--plot" else args.param) is not None and ignored:
+            msg = (f"{mode} {what}, so {' and '.join(ignored)} would change nothing; leave "
+                   f"{'it' if len(ignored) == 1 else 'them'} out, or run without {mode}.")
+            raise UsageError(msg)
     if args.plot is not None:
         writable(args.plot, "--plot", example="plot.png")
         explain.plot(args.topic, args.plot, preset=args.preset,
                      steps=args.plot_steps or 2000, backend=args.backend, seed=args.seed)
         out.write(f"wrote {args.plot}\n")  # the picture alone: the text is another command
         return 0
-    if args.param:
+    if args.param is not None:
         if args.topic not in explain.OPTIMIZERS:
             msg = (f"--param follows one weight through an optimizer's updates: use it with "
                    f"{', '.join(explain.OPTIMIZERS)}, not {args.topic!r}.")

@@ -62,6 +62,16 @@ def _band(ax: Any, x: Sequence[float], s: Sequence[Summary], label: str,
     return line.get_color()
 
 
+def _readable_log_axis(ax: Any) -> None:
+    """Ticks at 1, 2 and 5 of each decade, written as plain numbers, on a log y axis (its
+    default, ticks at powers of ten alone, leaves a loss between 0.5 and 1 unreadable)."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def _seeds(ax: Any, points: pd.DataFrame | None, x: str, y: str, color: Any) -> None:
     """One small translucent dot per run (seed) of ``points`` (nothing if None)."""
     if points is not None and len(points):
@@ -93,7 +103,8 @@ def plot_samples(table: Table, path: PathLike, points: pd.DataFrame | None = Non
         for split, label, marker in splits:
             color = _band(ax, x, [r[f"{split}_{metric}"] for r in rows], label, marker=marker)
             _seeds(ax, points, "train_samples", f"{split}_{metric}", color)
-        ax.set(xscale="log", xlabel="training samples per class", title=f"final {title}")
+        ax.set(xscale="log", xlabel="training samples per class", title=f"final {title}",
+               ylabel="accuracy" if metric == "acc" else "data loss (cross-entropy)")
         ax.legend()
     gap, against = ("test_gap", splits[-1][1]) if splits[-1][0] == "test" else (
         "gap", "validation")
@@ -102,7 +113,7 @@ def plot_samples(table: Table, path: PathLike, points: pd.DataFrame | None = Non
                  marker="o", color="tab:red"))
     axes[2].axhline(0, color="grey", linewidth=0.8)
     axes[2].set(xscale="log", xlabel="training samples per class",
-                title="generalization gap")
+                title="generalization gap", ylabel="accuracy difference")
     axes[2].legend()
     fig.suptitle("Training-set size (mean over seeds, 95% CI bands"
                  + ("; dots: seeds)" if points is not None else ")"))
@@ -228,6 +239,8 @@ def plot_lr(table: Table, path: PathLike, points: pd.DataFrame | None = None) ->
                   [c[f"{split}_{metric}"] for c in r["curve"]], f"lr {r['lr']:g}")
         ax.set(xscale="log", yscale="linear" if metric == "acc" else "log", xlabel="epoch",
                title=f"{where} {'accuracy' if metric == 'acc' else 'loss'} over epochs")
+        if metric == "loss":
+            _readable_log_axis(ax)
         ax.legend(fontsize="small")
     fig.suptitle("Learning rate (mean over non-diverged seeds, 95% CIs"
                  + ("; dots: seeds' final values)" if points is not None else ")"))
