@@ -236,7 +236,8 @@ def _samples_sheet(t: Table) -> Sheet | None:
     return Sheet(QUESTIONS[1], answer, claims, evidence,
                  [("samples.png", "Accuracy, loss and gap against training samples (the fresh "
                    "test sets' values are the ones quoted here)."),
-                  ("test_size.png", "Bias and spread against test-set size.")],
+                  ("test_size.png", "Bias and spread against test-set size, on the book's spiral "
+                   "and on independent points.")],
                  f"Paired by seed on {against['test_samples']}/class fresh test sets; steps "
                  "between neighbouring sizes Holm-corrected.")
 

@@ -121,25 +121,33 @@ def plot_samples(table: Table, path: PathLike, points: pd.DataFrame | None = Non
     return _save(fig, path)
 
 
-def plot_test_size(table: Table, path: PathLike) -> Path:
+def plot_test_size(table: Table, path: PathLike, iid: Table | None = None) -> Path:
     """Measured accuracy against test-set size: its mean (bias?) and its spread against
-    the binomial law ``sqrt(p (1 - p) / (n k))``."""
+    the binomial law ``sqrt(p (1 - p) / (n k))``, on the book's spiral and, with ``iid``
+    (:func:`~xpnet.experiments.analysis.test_size_table` of ``"test_iid"``), on test sets
+    of independent points beside it."""
     plt = _pyplot()
-    rows = table["rows"]
-    n = np.array([r["test_samples"] for r in rows], dtype=float)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    bias = [r["acc_bias"] for r in rows[:-1]]
-    err = np.array([s.half_width for s in bias])
-    axes[0].errorbar(n[:-1], [s.mean for s in bias], yerr=np.where(np.isfinite(err), err, 0),
-                     marker="o", capsize=4, label="measured at n - measured at "
-                     f"{table['reference']}/class")
+    series = [("book's spiral", table, "o")]
+    if iid is not None and iid["rows"]:
+        series.append(("independent points", iid, "s"))
+    for label, t, marker in series:
+        rows = t["rows"]
+        n = np.array([r["test_samples"] for r in rows], dtype=float)
+        bias = [r["acc_bias"] for r in rows[:-1]]
+        err = np.array([b.half_width for b in bias])
+        axes[0].errorbar(n[:-1], [b.mean for b in bias],
+                         yerr=np.where(np.isfinite(err), err, 0), marker=marker, capsize=4,
+                         label=f"{label}: measured at n - at {t['reference']}/class")
+        sd = np.array([r["acc_sd"] for r in rows])
+        keep = np.isfinite(sd) & (sd > 0)
+        axes[1].plot(n[keep], sd[keep], marker, label=f"{label}: sd across test sets")
     axes[0].axhline(0, color="grey", linestyle="--", label="no bias")
     axes[0].set(xscale="log", xlabel="test samples per class", ylabel="accuracy difference",
                 title="bias of the measured accuracy (same model; 95% CI)")
-    axes[0].legend()
-    sd = np.array([r["acc_sd"] for r in rows])
-    keep = np.isfinite(sd) & (sd > 0)
-    axes[1].plot(n[keep], sd[keep], "o", label="measured: sd across test sets")
+    axes[0].legend(fontsize="small")
+    rows = table["rows"]
+    n = np.array([r["test_samples"] for r in rows], dtype=float)
     k, p = table["classes"], table["p"]
     dense = np.geomspace(n.min(), n.max(), 100)
     axes[1].plot(dense, np.sqrt(p * (1 - p) / (dense * k)), "-",
@@ -147,7 +155,7 @@ def plot_test_size(table: Table, path: PathLike) -> Path:
     axes[1].set(xscale="log", yscale="log", xlabel="test samples per class",
                 ylabel="sd of measured accuracy",
                 title=f"spread vs the 1/sqrt(n) law (fitted slope {table['slope']:.2f})")
-    axes[1].legend()
+    axes[1].legend(fontsize="small")
     fig.tight_layout()
     return _save(fig, path)
 

@@ -179,7 +179,8 @@ def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequenc
         drawn.append(plots.plot_samples(tables["samples"], out / "samples.png",
                                         points["samples"]))
     if "test_size" in tables and tables["test_size"]["rows"]:
-        drawn.append(plots.plot_test_size(tables["test_size"], out / "test_size.png"))
+        drawn.append(plots.plot_test_size(tables["test_size"], out / "test_size.png",
+                                          tables.get("test_size_iid")))
     if "epochs" in tables and tables["epochs"]["rows"]:
         # every training size the epochs study ran long, as the answer discusses them
         drawn.append(plots.plot_epochs(tables["crossed"]["rows"] or [tables["epochs"]],

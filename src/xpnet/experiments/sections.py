@@ -334,9 +334,10 @@ def _test_size_section(doc: Document, t: Table) -> None:
                 "reference" if r is big else fmt(r["acc_bias"], 4), _sd(r["acc_sd"]),
                 _sd(r["binomial_sd"]), fmt(r["loss"]),
                 "reference" if r is big else fmt(r["loss_bias"], 4)] for r in rows])
-    doc.image("test_size.png", "Measured accuracy against test-set size: bias relative to "
-              "the largest test set, same model, with 95% CI (left), and spread across test "
-              "sets against the binomial 1/sqrt(n) law (right).")
+    doc.image("test_size.png", "Measured accuracy against test-set size, on the book's "
+              "spiral and on independent points: bias relative to the largest test set, same "
+              "model, with 95% CI (left), and spread across test sets against the binomial "
+              "1/sqrt(n) law (right).")
 
 
 def origin_note(classes: int, small: int, ref: int) -> str:
