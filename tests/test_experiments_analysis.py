@@ -243,7 +243,12 @@ def test_the_figures_show_what_the_answers_quote(study, tmp_path, monkeypatch):
     plots.plot_samples(tables["samples"], tmp_path / "s.png", points["samples"])
     plots.plot_epochs(tables["crossed"]["rows"], tmp_path / "e.png", points["epochs"])
     plots.plot_lr(tables["lr"], tmp_path / "l.png", points["lr"])
-    samples, epochs, lr = figures
+    plots.plot_test_size(tables["test_size"], tmp_path / "t.png", tables["test_size_iid"])
+    samples, epochs, lr, test_size = figures
+    spread = test_size["spread vs the 1/sqrt(n) law (fitted slope "
+                       f"{tables['test_size']['slope']:.2f})"]
+    assert spread["independent points: sd across test sets"] == pytest.approx(
+        [r["acc_sd"] for r in tables["test_size_iid"]["rows"]])
     rows = tables["samples"]["rows"]
     assert samples["final accuracy"]["fresh test (50/class)"] == pytest.approx(
         [r["test_acc"].mean for r in rows])
