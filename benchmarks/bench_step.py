@@ -183,6 +183,22 @@ def main(argv: list[str] | None = None) -> int:
         "python": sys.version.split()[0], "machine": platform.machine(),
         "xpnet": xpnet.__version__, "cases": {},
     }
+
+    def sweep(w: workloads.Workload, name: str, knob: str, values: str, parse: Any,
+              key: str) -> None:
+        """Measure case ``w`` again with ``step.<knob>`` at each of ``values`` (comma-separated,
+        read by ``parse``), putting the default back after; the times go to
+        ``result[key][value][name]``."""
+        default = getattr(step, knob)
+        for value in filter(None, values.split(",")):
+            setattr(step, knob, parse(value))
+            try:
+                again = measure(w, args.device, args.epochs, args.graph_epochs, kernels)
+            finally:
+                setattr(step, knob, default)
+            result.setdefault(key, {}).setdefault(value, {})[name] = {
+                k: again[k] for k in again if k.endswith("_ms")}
+
     for name in args.cases.split(","):
         w = workloads.get(name)
         if args.quick:
@@ -196,24 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         # the same case with other floors, for the next tuning of the default
         groups = -(-w.hidden // 4)
         if -(-w.N * groups // step.BACKWARD_THREADS) < step.MIN_ROWS:
-            default = step.MIN_ROWS
-            for value in filter(None, args.sweep_min_rows.split(",")):
-                step.MIN_ROWS = int(value)
-                try:
-                    sweep = measure(w, args.device, args.epochs, args.graph_epochs, kernels)
-                finally:
-                    step.MIN_ROWS = default
-                result.setdefault("min_rows_sweep", {}).setdefault(value, {})[name] = {
-                    k: sweep[k] for k in sweep if k.endswith("_ms")}
-        default_split = step.SPLIT_FROM
-        for value in filter(None, args.sweep_split_from.split(",")):
-            step.SPLIT_FROM = None if value == "off" else int(value)
-            try:
-                sweep = measure(w, args.device, args.epochs, args.graph_epochs, kernels)
-            finally:
-                step.SPLIT_FROM = default_split
-            result.setdefault("split_from_sweep", {}).setdefault(value, {})[name] = {
-                k: sweep[k] for k in sweep if k.endswith("_ms")}
+            sweep(w, name, "MIN_ROWS", args.sweep_min_rows, int, "min_rows_sweep")
+        sweep(w, name, "SPLIT_FROM", args.sweep_split_from,
+              lambda value: None if value == "off" else int(value), "split_from_sweep")
     print(json.dumps(result, indent=2))
     if args.json:
         harness.save(result, args.json)

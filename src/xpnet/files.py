@@ -40,10 +40,10 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     the next save of that file.
     """
     path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         _write_via(path, tmp, data)
     # named for the file asked for, not the temporary one or a folder on the way
     except FileExistsError as exc:  # a file stands where a folder of the path should be
@@ -55,7 +55,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
                "folder this user can write to)")
         raise PermissionError(errno.EACCES, msg, str(path)) from exc
     except OSError as exc:
-        if exc.errno is None or not str(exc.filename or "").endswith(".tmp"):
+        if exc.errno is None or exc.filename != str(tmp):  # not the temporary: as it is
             raise
         msg = (f"cannot write there: {exc.strerror} in {str(path.parent)!r} (choose another "
                "folder)")
