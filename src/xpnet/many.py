@@ -336,13 +336,6 @@ def _check_alike(models: Sequence[Model]) -> None:
     (the learning rate may differ), another precision or dtype, or already trained (an
     optimizer's state and step count are not stacked)."""
     first = models[0]
-    if first.optimizer is None or first.loss is None:
-        msg = "ManyModels needs built models with a loss and an optimizer (model.set)."
-        raise ValueError(msg)
-    if not isinstance(first.loss, (CategoricalCrossentropy, SoftmaxCrossentropy)):
-        msg = (f"ManyModels trains classifiers (a cross-entropy loss), got "
-               f"{type(first.loss).__name__}; train other models one by one.")
-        raise ValueError(msg)
 
     def setting(m: Model) -> tuple[Any, ...]:
         config = {k: v for k, v in m.optimizer.get_config().items()  # type: ignore[union-attr]
@@ -352,12 +345,17 @@ def _check_alike(models: Sequence[Model]) -> None:
 
     for i, model in enumerate(models):
         if model.optimizer is None or model.loss is None:
-            msg = f"model {i} has no loss or optimizer; set them (model.set) like model 0's."
+            msg = (f"ManyModels needs built models with a loss and an optimizer (model.set); "
+                   f"model {i} has {'no loss' if model.loss is None else 'no optimizer'}.")
             raise ValueError(msg)
         if setting(model) != setting(first):
             msg = (f"model {i} differs from model 0 in its optimizer, loss, precision or "
                    f"dtype ({setting(model)} against {setting(first)}); ManyModels trains "
                    "copies that differ only in their weights, data, streams and learning rate.")
+            raise ValueError(msg)
+        if not isinstance(model.loss, (CategoricalCrossentropy, SoftmaxCrossentropy)):
+            msg = (f"ManyModels trains classifiers (a cross-entropy loss), got "
+                   f"{type(model.loss).__name__}; train other models one by one.")
             raise ValueError(msg)
         trained = model.optimizer.iterations or any(
             getattr(layer, "optimizer_state", None) for layer in model.layers)
