@@ -590,17 +590,17 @@ class WholeStep:
                    "dropout_masks='host').")
             raise ValueError(msg)
         rule = self._rule(optimizer)
-        copies = math.prod(tuple(X.shape[:-2]))
-        variant = (None if rule is None else rule.name, self.layout(copies, n)[2])
+        layout = self.layout(math.prod(tuple(X.shape[:-2])), n)
+        variant = (None if rule is None else rule.name, layout[2])
         if variant in self.ready:
-            return self._step(X, y, rule, optimizer)
+            return self._step(X, y, rule, optimizer, layout)
         # a variant's first step compiles its kernels: a failure there (a compiler that
         # refuses them) leaves the model as it was, for the caller to train layer by layer
         layer = self.shape.dropout
         streams = [] if layer is None else _streams(layer.rng)
         positions = [r.position for r in streams]
         try:
-            out = self._step(X, y, rule, optimizer)
+            out = self._step(X, y, rule, optimizer, layout)
         except Exception as exc:
             for stream, position in zip(streams, positions, strict=True):
                 stream.position = position
@@ -633,7 +633,8 @@ class WholeStep:
             return None
         return rule
 
-    def _step(self, X: Any, y: Any, rule: Any, optimizer: Any) -> Any:
+    def _step(self, X: Any, y: Any, rule: Any, optimizer: Any,
+              layout: tuple[int, int, bool]) -> Any:
         shape = self.shape
         first, second = shape.first, shape.second
         W1, b1, W2, b2 = first.W, first.b, second.W, second.b
@@ -656,7 +657,7 @@ class WholeStep:
         self.launch("forward", self.forward, *shared, b2, targets, out, g, bits,
                     size=copies * n)
         groups = -(-shape.hidden // 4)
-        rows, blocks, split = self.layout(copies, n)
+        rows, blocks, split = layout  # (self.layout, worked out once by __call__)
         size = shape.a * shape.hidden + shape.hidden + shape.hidden * shape.c + shape.c
         part = self._buffer("part", (copies * blocks * size,), dtype)
         self.launch("backward", self.backward, *shared, g, np.int64(rows), np.int64(blocks),
