@@ -65,8 +65,7 @@ def samples_table(source: Store | pd.DataFrame, base: Base) -> Table:
                **fr.summaries(finals.loc[finals.index.intersection(group.index)])}
         if test_size is not None:
             mine = tests.loc[tests.index.intersection(group.index)]
-            row.update({f"test_{name}": summarize_as(f"test_{name}", mine[name])
-                        for name in ("acc", "loss", "gap")})
+            row.update(fr.summaries(mine[["acc", "loss", "gap"]].add_prefix("test_")))
         rows.append(row)
     return {"study": "samples", "rows": rows, "test_samples": test_size}
 
@@ -275,7 +274,7 @@ def lr_table(source: Store | pd.DataFrame, base: Base) -> Table:
         best_acc = curves["val_acc"].max(axis=1)
         mine = tests.loc[tests.index.intersection(finals.index)]
         rows.append({
-            **({f"test_{m}": summarize_as(f"test_{m}", mine[m]) for m in ("acc", "loss")}
+            **(fr.summaries(mine[["acc", "loss"]].add_prefix("test_"))
                if test_size is not None else {}),
             "lr": float(rate), "n": len(finals), "diverged": len(group) - len(finals),
             "diverged_at": sorted(int(e) for e in group["diverged_at"].dropna()),
