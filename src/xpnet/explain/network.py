@@ -109,20 +109,21 @@ def fit_preset(topic: str, preset: str, model: Model) -> None:
     if topic == "loss":  # the page shows categorical cross-entropy's values
         if isinstance(model.loss, CategoricalCrossentropy):
             return
-        fitting = [name for name, p in presets.PRESETS.items() if isinstance(
-            presets.build(dataclasses.replace(p, train_samples=1))[0].loss,
-            CategoricalCrossentropy)]
         msg = (f"explain 'loss' shows what categorical cross-entropy computes, but preset "
                f"{preset!r} trains with {type(model.loss).__name__}. Leave out --preset (the "
-               f"tiny network uses it), or use {' or '.join('--preset ' + f for f in fitting)}.")
+               "tiny network uses it), or use " + _presets_where(
+                   lambda m: isinstance(m.loss, CategoricalCrossentropy)) + ".")
         raise ValueError(msg)
     wanted = _LAYERS.get(topic)
     if wanted is None or any(type(layer).__name__ == wanted for layer in model.layers):
         return
-    fitting = [name for name, p in presets.PRESETS.items()
-               if any(type(layer).__name__ == wanted for layer in
-                      presets.build(dataclasses.replace(p, train_samples=1))[0].layers)]
     msg = (f"explain {topic!r} shows what a {wanted} layer computes, but preset {preset!r} "
-           f"has none. Leave out --preset (the tiny network has one), or use "
-           f"{' or '.join('--preset ' + f for f in fitting)}.")
+           "has none. Leave out --preset (the tiny network has one), or use " + _presets_where(
+               lambda m: any(type(layer).__name__ == wanted for layer in m.layers)) + ".")
     raise ValueError(msg)
+
+
+def _presets_where(fits: Callable[[Model], bool]) -> str:
+    """``--preset A or --preset B``: the presets whose model ``fits`` (built small)."""
+    return " or ".join(f"--preset {name}" for name, p in presets.PRESETS.items()
+                       if fits(presets.build(dataclasses.replace(p, train_samples=1))[0]))
