@@ -339,8 +339,10 @@ def test_cupy_training_fast_and_replayed(cupy_backend, data):
     h_generic = generic.train(X, y, epochs=100, log_every=25)
     h_fused = fused.train(X, y, epochs=100, log_every=25)
     h_replayed = replayed.train(X, y, epochs=100, log_every=25, graph=True)
+    # the model is one the whole-step engine takes: its sums run in another order than
+    # cuBLAS's, so it follows the generic path as closely as test_engine_step's CPU check
     for a, b in zip(h_fused.records, h_generic.records, strict=True):
-        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+        assert a["loss"] == pytest.approx(b["loss"], rel=2e-3)
     # the graph replays the very kernels of the fast path: the same bits
     assert h_replayed.records == h_fused.records
     assert_same_params(replayed, fused)

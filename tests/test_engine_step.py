@@ -433,6 +433,25 @@ def test_graph_auto_records_long_full_batch_runs_of_the_whole_step(host_cupy, da
     assert counted == []
 
 
+def test_graph_true_refuses_a_layered_step_on_cupy_with_the_reason(host_cupy, data):
+    """CuPy cannot record cuBLAS: a network the whole step does not take (two hidden
+    layers) is refused up front, not after an epoch with CuPy's own error."""
+    X, y = data
+    kernels = host_kernels(host_cupy)
+    kernels.records_matmul = False  # as CupyKernels
+    model = xpnet.Model(seed=0, fast=kernels)
+    for layer in (Dense(2, 8), ReLU(), Dense(8, 8), ReLU(), Dense(8, 3), Softmax()):
+        model.add(layer)
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.05))
+    assert model.engine != step.WholeStep.name
+    with pytest.raises(ValueError, match=r"graph=True cannot be used here: on CuPy the "
+                                         r"layered step multiplies matrices with cuBLAS"):
+        model.train(X, y, epochs=3, graph=True)
+    assert model.optimizer.iterations == 0  # refused before any step
+    model.train(X, y, epochs=3)  # "auto" trains it eagerly
+    assert model.optimizer.iterations == 3
+
+
 def test_graph_auto_goes_on_eagerly_when_recording_fails(host_cupy, data, caplog):
     X, y = data
     model = build(host_kernels(host_cupy, fail="cuBLAS during capture"))

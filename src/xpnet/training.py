@@ -31,7 +31,7 @@ from .nn.optimizers import Optimizer, check_settings
 from .random import Generator
 
 __all__ = ["GRAPH_MIN_EPOCHS", "Callback", "History", "Trainable", "graph_problem",
-           "step_table", "train"]
+           "step_table", "train", "validation_pair"]
 
 
 class Trainable(Protocol):
@@ -169,7 +169,7 @@ def train(
     start_epoch = validate.non_negative_int("start_epoch", start_epoch)
     log_before_update = validate.flag("log_before_update", log_before_update)
     graph = validate.flag("graph", graph, auto=True)
-    pair = _pair(validation_data)
+    pair = validation_pair(validation_data)
     X, y = model.convert_data(X, y, "X", "y")
     n = int(X.shape[0])
     if pair is not None:
@@ -350,7 +350,7 @@ def _callbacks(callbacks: Any) -> list[Callback]:
     return callbacks
 
 
-def _pair(validation_data: Any) -> tuple[Any, Any] | None:
+def validation_pair(validation_data: Any) -> tuple[Any, Any] | None:
     """``validation_data`` as an ``(X_val, y_val)`` pair (or None)."""
     if validation_data is None:
         return None
@@ -358,7 +358,8 @@ def _pair(validation_data: Any) -> tuple[Any, Any] | None:
         return validation_data[0], validation_data[1]
     got = validate.describe(validation_data)
     if isinstance(validation_data, (tuple, list)):
-        got = f"a {type(validation_data).__name__} of {len(validation_data)} items"
+        count = len(validation_data)
+        got = f"a {type(validation_data).__name__} of {count} item{'' if count == 1 else 's'}"
     msg = (f"validation_data must be a pair (X_val, y_val), got {got}; pass "
            "validation_data=(X_val, y_val).")
     raise TypeError(msg)
@@ -500,6 +501,12 @@ def graph_problem(model: Trainable, kernels: Any, batch_size: int | None,
                    "(xpnet.engine.step: the book's Dense, ReLU, Dropout, Dense, Softmax "
                    "networks with dropout_masks='counter') a replay would reuse the recorded "
                    "mask: train without graph=True")
+    elif not kernels.records_matmul and \
+            not engine.whole_step_applies(model.ops, model.layers, model.loss, kernels):
+        problem = ("on CuPy the layered step multiplies matrices with cuBLAS, which CuPy "
+                   "cannot record into a CUDA graph; only the whole-step engine's networks "
+                   "replay (xpnet.engine.step: the book's Dense, ReLU, [Dropout,] Dense, "
+                   "Softmax with CategoricalCrossentropy): train without graph=True")
     elif engine.rules.compile_rule(model.optimizer.rule()) is None:
         problem = (f"{type(model.optimizer).__name__}'s update rule cannot be compiled into "
                    "one kernel (see xpnet.engine.rules); use a built-in optimizer")

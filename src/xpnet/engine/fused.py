@@ -125,6 +125,9 @@ class Kernels:
     #: What compiles the whole step's kernels (:mod:`xpnet.engine.step`): CuPy on a GPU;
     #: None here (the tests set a host compiler's stand-in)
     elementwise: Any = None
+    #: Whether a recorded step may multiply matrices (call the BLAS): this reference
+    #: "records" anything; CuPy refuses cuBLAS calls during stream capture
+    records_matmul = True
 
     def __init__(self, backend: Backend):
         self.backend = backend
@@ -187,6 +190,7 @@ class CupyKernels(Kernels):
     stand-in for its ``ElementwiseKernel``)."""
 
     name = "cupy"
+    records_matmul = False
 
     def __init__(self, backend: Backend, module: Any = None):
         super().__init__(backend)
