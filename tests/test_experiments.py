@@ -290,3 +290,32 @@ def test_cli_bad_grids_exit_2(bad, capsys):
 def test_regression_presets_are_refused_with_the_choices():
     with pytest.raises(ValueError, match=r"a regression model\. Choose one of ch14, ch15, ch18"):
         plan(["lr"], preset="ch17")
+
+
+def test_ctrl_c_stops_a_study_with_worker_processes_at_once(tmp_path):
+    """An interrupt loses the trials in flight and returns: the workers are stopped, not
+    waited for (a group of the full study trains for minutes)."""
+    out = tmp_path / "study"
+    argv = [sys.executable, "-m", "xpnet", "study", "samples", "--seeds", "2",
+            "--train-samples", "1000", "--test-samples", "10",
+            "--workers", "2", "--group-size", "1", "--out", str(out)]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)  # SIGINT to it alone, as `timeout` sends
+    time.sleep(8)  # the workers have started their (long) trials
+    assert proc.poll() is None
+    signalled = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert time.monotonic() - signalled < 15
+    assert proc.returncode != 0 and b"interrupted" in err
+    deadline, left = time.monotonic() + 10, "?"
+    while left and time.monotonic() < deadline:  # multiprocessing's helpers go soon after
+        left = subprocess.run(["ps", "-o", "pid=,args=", "-g", str(proc.pid)],
+                              capture_output=True, text=True).stdout.strip()
+        time.sleep(0.2)
+    assert left == ""  # no worker left behind

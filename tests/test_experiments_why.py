@@ -10,8 +10,11 @@ import pytest
 from xpnet import Model
 from xpnet.experiments import Store, plan, run
 from xpnet.experiments import analysis as an
+from xpnet.experiments.document import Document
 from xpnet.experiments.report import write_report
+from xpnet.experiments.sections import why_section
 from xpnet.experiments.trial import dead_units, predicted_classes
+from xpnet.experiments.why import LEARNED
 from xpnet.nn import Dense, ReLU, Softmax
 
 X = np.array([[1.0, 2.0], [3.0, 0.5], [-1.0, 1.0]])
@@ -57,6 +60,13 @@ def test_collapsed_at_skips_the_opening_and_finds_the_first_collapse():
     assert an.collapsed_at(pd.Series([1, 1, 3, 3, 3], epochs)) is None  # one class at first
     assert an.collapsed_at(pd.Series([1, 3, 1, 3, 1], epochs)) == 5
     assert an.collapsed_at(pd.Series([2, 3, 3, np.nan, 1], epochs)) == 20
+    # two classes predicted at chance is still the start: a collapse needs a run that had
+    # learned something (accuracy LEARNED above chance, here 1/3 + 0.1)
+    acc = pd.Series([0.34, 0.33, 0.6, 0.7, 0.33], epochs)
+    learned = 1 / 3 + LEARNED
+    assert an.collapsed_at(pd.Series([2, 1, 3, 3, 1], epochs), acc, learned=learned) == 20
+    assert an.collapsed_at(pd.Series([2, 1, 2, 2, 2], epochs), acc, learned=learned) is None
+    assert an.collapsed_at(pd.Series([2, 1, 2, 2, 2], epochs)) == 2  # without accuracies
 
 
 def test_overconfident_at_flags_loss_rising_while_accuracy_holds():
@@ -72,6 +82,12 @@ def test_overconfident_at_flags_loss_rising_while_accuracy_holds():
     acc = pd.Series([0.4, 0.4, 0.5, 0.6, 0.6], epochs)
     assert an.overconfident_at(swing, acc) == 10
     assert an.overconfident_at(swing, acc, below=np.log(3)) is None
+    # a first large step that swings the loss of a model still at chance: not a lowest loss
+    # to rise from until accuracy has left chance behind
+    jump = pd.Series([1.09, 1.6, 0.8, 0.7, 0.69], epochs)
+    start = pd.Series([0.34, 0.33, 0.6, 0.7, 0.72], epochs)
+    assert an.overconfident_at(jump, start, below=np.log(3)) == 10
+    assert an.overconfident_at(jump, start, below=np.log(3), learned=1 / 3 + LEARNED) is None
 
 
 def _trial(key, lr, seed, history, diverged_at=None):
@@ -94,9 +110,9 @@ def test_why_table_counts_dead_collapsed_and_overconfident_runs(tmp_path):
         store.add(_trial("a", 0.05, 0, {1: (1.0, 0.5, 3, 0), 50: (0.5, 0.8, 3, 1),
                                         100: (0.6, 0.8, 3, 2)}))
         store.add(_trial("b", 0.05, 1, {1: (1.0, 0.5, 3, 0), 100: (0.5, 0.8, 3, 0)}))
-        store.add(_trial("c", 1.0, 0, {1: (1.0, 0.4, 2, 10), 50: (1.1, 0.33, 1, 40),
+        store.add(_trial("c", 1.0, 0, {1: (1.0, 0.5, 2, 10), 50: (1.1, 0.33, 1, 40),
                                        100: (1.1, 0.33, 1, 60)}))
-        store.add(_trial("d", 1.0, 1, {1: (1.0, 0.4, 2, 10), 50: (1.1, 0.35, 1, 20),
+        store.add(_trial("d", 1.0, 1, {1: (1.0, 0.5, 2, 10), 50: (1.1, 0.35, 1, 20),
                                        100: (1.0, 0.4, 3, 30)}))
         store.add(_trial("e", 1.0, 2, {1: (np.nan, 0.3, 1, 64)}, diverged_at=3))
         status = an.trial_status(store)
@@ -135,6 +151,14 @@ def test_a_run_that_falls_back_late_is_counted_with_the_regularizers_arms(tmp_pa
     book, none = rows
     assert (book["fell"], none["fell"], none["fell_at"]) == (0, 1, [100])
     assert none["collapsed"] == 0 and none["diverged"] == 0
+    # seen at the last logged epoch only: a late drop, and the report says so
+    assert none["fell_late"] == 1
+    doc = Document()
+    why_section(doc, {"rows": rows, "loss_rise": 0.1, "acc_hold": 0.01, "fall": 0.2,
+                      "learned": 0.1, "classes": 3})
+    assert ("1 of 3 runs ended fallen back: validation accuracy 0.2 or more below its best "
+            "(from epoch 100) at the end, without diverging; all of them at the last logged "
+            "epoch only") in doc.markdown()
 
 
 def test_an_old_store_without_the_measurements_reads_and_says_so(tmp_path):

@@ -412,7 +412,7 @@ def dense_sheet(*, preset: str = "ch15", seed: SeedLike = 0, backend: Any = "num
          f"±{np.abs(y_first).max():.2g} and the logits within ±{np.abs(y_out).max():.2g}, so "
          f"every softmax output is within {np.abs(probs - 1 / probs.shape[1]).max():.2g} of "
          f"1/{probs.shape[1]}. After {epochs} epochs their standard deviations are "
-         f"{grow[0]:,.0f} and {grow[1]:,.0f} times larger."))
+         f"{grow[0]:.0f} and {grow[1]:.0f} times larger."))
 
     # backward: the recorded gradients, and the numerical ones
     xo, dy = start[o, "x"], start[o, "dy"]
@@ -480,8 +480,8 @@ def dense_sheet(*, preset: str = "ch15", seed: SeedLike = 0, backend: Any = "num
         (f"A dense layer computes `y = x·W + b` and its backward pass gives `dW = xᵀ·dy`, "
          f"`db` = the column sums of dy and `dx = dy·Wᵀ` (all checked on the real batch, to "
          f"{max(all_dev, dW_dev, db_dev, *errors.values()):.1g}); an L2 penalty adds `2λW` to "
-         f"dW, an L1 penalty `λ·sign(W)`. In one seeded run, L2 on the first layer took its "
-         f"mean abs(W) from {mean['none']:.3g} to {mean['L2']:.3g}, while L1 left "
+         f"dW, an L1 penalty `λ·sign(W)`. In runs of one seed, the first layer's mean abs(W) "
+         f"ended at {mean['L2']:.3g} with L2 against {mean['none']:.3g} without, while L1 left "
          f"{zeros['L1']} of its {n_w} weights exactly at 0."),
         [affine, start_claim, backward, l2, l1],
         evidence,

@@ -72,6 +72,16 @@ def _readable_log_axis(ax: Any) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+def _grid_ticks(ax: Any, values: Sequence[float]) -> None:
+    """Ticks at the grid's own values on a log x axis, written as plain numbers (its default
+    marks powers of ten alone, so 30 or 300 are not labelled)."""
+    from matplotlib.ticker import NullLocator
+
+    ticks = sorted({float(v) for v in values})
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
 def _seeds(ax: Any, points: pd.DataFrame | None, x: str, y: str, color: Any) -> None:
     """One small translucent dot per run (seed) of ``points`` (nothing if None)."""
     if points is not None and len(points):
@@ -105,6 +115,7 @@ def plot_samples(table: Table, path: PathLike, points: pd.DataFrame | None = Non
             _seeds(ax, points, "train_samples", f"{split}_{metric}", color)
         ax.set(xscale="log", xlabel="training samples per class", title=f"final {title}",
                ylabel="accuracy" if metric == "acc" else "data loss (cross-entropy)")
+        _grid_ticks(ax, x)
         ax.legend()
     gap, against = ("test_gap", splits[-1][1]) if splits[-1][0] == "test" else (
         "gap", "validation")
@@ -114,6 +125,7 @@ def plot_samples(table: Table, path: PathLike, points: pd.DataFrame | None = Non
     axes[2].axhline(0, color="grey", linewidth=0.8)
     axes[2].set(xscale="log", xlabel="training samples per class",
                 title="generalization gap", ylabel="accuracy difference")
+    _grid_ticks(axes[2], x)
     axes[2].legend()
     fig.suptitle("Training-set size (mean over seeds, 95% CI bands"
                  + ("; dots: seeds)" if points is not None else ")"))
@@ -145,6 +157,7 @@ def plot_test_size(table: Table, path: PathLike, iid: Table | None = None) -> Pa
     axes[0].axhline(0, color="grey", linestyle="--", label="no bias")
     axes[0].set(xscale="log", xlabel="test samples per class", ylabel="accuracy difference",
                 title="bias of the measured accuracy (same model; 95% CI)")
+    _grid_ticks(axes[0], [r["test_samples"] for r in table["rows"][:-1]])
     axes[0].legend(fontsize="small")
     rows = table["rows"]
     n = np.array([r["test_samples"] for r in rows], dtype=float)
@@ -154,7 +167,10 @@ def plot_test_size(table: Table, path: PathLike, iid: Table | None = None) -> Pa
                  label=f"binomial: sqrt(p(1-p)/({k}n)), p={p:.3f}")
     axes[1].set(xscale="log", yscale="log", xlabel="test samples per class",
                 ylabel="sd of measured accuracy",
-                title=f"spread vs the 1/sqrt(n) law (fitted slope {table['slope']:.2f})")
+                title=f"spread vs the 1/sqrt(n) law (book's spiral: fitted slope "
+                f"{table['slope']:.2f})")
+    _grid_ticks(axes[1], n.tolist())
+    _readable_log_axis(axes[1])
     axes[1].legend(fontsize="small")
     fig.tight_layout()
     return _save(fig, path)
@@ -179,7 +195,8 @@ def plot_epochs(tables: Table | Sequence[Table], path: PathLike,
                 color = _band(ax, x, [r[f"{split}_{metric}"] for r in rows], label)
                 _seeds(ax, mine, "epoch", f"{split}_{metric}", color)
             ax.set(xscale="log", xlabel="epoch", title=f"{size}/class: "
-                   + ("accuracy" if metric == "acc" else "loss"))
+                   + ("accuracy" if metric == "acc" else "loss"),
+                   ylabel="accuracy" if metric == "acc" else "data loss (cross-entropy)")
         if table["best_acc_epoch"] is not None:
             axes[0].axvline(table["best_acc_epoch"], color="tab:green", linestyle=":",
                             label=f"best validation acc (epoch {table['best_acc_epoch']})")
@@ -236,7 +253,8 @@ def plot_lr(table: Table, path: PathLike, points: pd.DataFrame | None = None) ->
                             (r["lr"], 0.95), xycoords=ax.get_xaxis_transform(),
                             textcoords="offset points", xytext=(-8, -4), ha="right",
                             color="tab:red")
-        ax.set(xscale="log", xlabel="learning rate", title=f"final {name}")
+        ax.set(xscale="log", xlabel="learning rate", title=f"final {name}",
+               ylabel="accuracy" if metric == "acc" else "data loss (cross-entropy)")
         ax.legend()
     curves = [r for r in rows if r["curve"]]
     on_test = bool(curves) and all("test_acc" in r["curve"][0] for r in curves)
@@ -246,7 +264,8 @@ def plot_lr(table: Table, path: PathLike, points: pd.DataFrame | None = None) ->
             _band(ax, [c["epoch"] for c in r["curve"]],
                   [c[f"{split}_{metric}"] for c in r["curve"]], f"lr {r['lr']:g}")
         ax.set(xscale="log", yscale="linear" if metric == "acc" else "log", xlabel="epoch",
-               title=f"{where} {'accuracy' if metric == 'acc' else 'loss'} over epochs")
+               title=f"{where} {'accuracy' if metric == 'acc' else 'loss'} over epochs",
+               ylabel="accuracy" if metric == "acc" else "data loss (cross-entropy)")
         if metric == "loss":
             _readable_log_axis(ax)
         ax.legend(fontsize="small")

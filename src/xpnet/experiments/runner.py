@@ -136,20 +136,34 @@ def run(
     else:
         # "spawn": fresh interpreters that read the one-thread BLAS setting at start-up
         context = multiprocessing.get_context("spawn")
-        with _one_thread_children(), ProcessPoolExecutor(
-                n_workers, mp_context=context, initializer=exit_with_parent,
-                initargs=(os.getpid(),)) as pool:
+        with _one_thread_children():  # the workers start as the groups are submitted
+            pool = ProcessPoolExecutor(n_workers, mp_context=context,
+                                       initializer=exit_with_parent, initargs=(os.getpid(),))
             futures = {pool.submit(run_trials, g): g for g in groups}
-            try:
-                while futures:
-                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        stored_group(futures.pop(future), future.result())
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+        try:
+            while futures:
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in done:
+                    stored_group(futures.pop(future), future.result())
+        except BaseException:
+            # an interrupt (Ctrl-C) or a failed trial: the trials in flight are lost (the
+            # stored ones stay; --resume goes on), and the workers stop now rather than
+            # finish their groups, which a wait here could wait on for good
+            _stop(pool)
+            raise
+        pool.shutdown(wait=True)
     return {"stored": finished, "ran": len(pending), "skipped": total - len(pending)}
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what ``pool`` has not started, end its worker processes and let it go."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        if process.is_alive():
+            process.terminate()
+    for process in workers:
+        process.join(timeout=5)
 
 
 #: Backends whose trials compute on one GPU.

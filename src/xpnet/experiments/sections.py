@@ -49,6 +49,33 @@ def _beyond_zero(s: Summary) -> bool:
     return s.n >= 2 and (s.ci_low > 0 or s.ci_high < 0)
 
 
+#: A test-set-size bias of accuracy smaller than this (one point) is negligible: where every
+#: size's interval lies inside +-NEGLIGIBLE_BIAS, "no bias" is a finding, not just a failure
+#: to detect one.
+NEGLIGIBLE_BIAS = 0.01
+
+
+def bias_room(rows: list[dict[str, Any]], key: str = "acc_bias") -> float:
+    """The largest bias the test-size rows' 95% intervals leave room for (the widest
+    reach of any interval from zero, all sizes but the reference); nan without intervals.
+
+    >>> from xpnet.experiments.stats import summarize
+    >>> rows = [{"acc_bias": summarize([-0.01, 0.01, 0.0])}, {"acc_bias": summarize([0.0])}]
+    >>> round(bias_room(rows + [{}]), 4)
+    0.0248
+    """
+    reach = [max(abs(r[key].ci_low), abs(r[key].ci_high)) for r in rows[:-1]
+             if r[key].n >= 2 and math.isfinite(r[key].ci_low)]
+    return max(reach) if reach else math.nan
+
+
+def _room_note(room: float) -> str:
+    """What an undetected bias may still be, when that is more than negligible."""
+    return (f"; the intervals still leave room for a bias of up to {room:.3f} either way, so "
+            "a small one is not ruled out" if math.isfinite(room) and room > NEGLIGIBLE_BIAS
+            else "")
+
+
 def _versus_zero(s: Summary, up: str, down: str) -> str:
     """How a change's CI sits against zero, in words."""
     if s.n < 2:
@@ -284,23 +311,28 @@ def _test_size_section(doc: Document, t: Table) -> None:
     said = []
     biased = [r for r in rows[:-1] if _beyond_zero(r["acc_bias"])]
     tests = 2 * (len(rows) - 1)
+    room = bias_room(rows)
     if not biased:
-        said.append(f"No test-set size biased the measured accuracy: at every size the mean "
-                    f"difference from {ref}/class has a 95% CI that includes zero (at "
-                    f"{small['test_samples']}/class: {fmt(small['acc_bias'], 4)}).")
+        said.append(f"No test-set size biased the measured accuracy detectably: at every size "
+                    f"the mean difference from {ref}/class has a 95% CI that includes zero (at "
+                    f"{small['test_samples']}/class: {fmt(small['acc_bias'], 4)})"
+                    + _room_note(room) + ".")
     else:
         said.append("The measured accuracy differed from the measurement at "
                     f"{ref}/class beyond the noise at " + ", ".join(
                         f"{r['test_samples']}/class ({fmt(r['acc_bias'], 4)})" for r in biased)
                     + ".")
         if t.get("split") == "test" and all(r["acc_bias"].mean < 0 for r in biased):
-            said.append(origin_note(t["classes"], small["test_samples"], ref))
+            said.append(origin_note(t["classes"], small["test_samples"], ref, t["p"],
+                                    small["acc_bias"].mean))
     loss_biased = [r for r in rows[:-1] if _beyond_zero(r["loss_bias"])]
-    said.append("The measured loss likewise showed no bias beyond the noise (at "
-                f"{small['test_samples']}/class: {fmt(small['loss_bias'], 4)})." if not
-                loss_biased else "The measured loss differed beyond the noise at " + ", ".join(
-                    f"{r['test_samples']}/class ({fmt(r['loss_bias'], 4)})" for r in loss_biased)
-                + ".")
+    if not loss_biased:
+        said.append("The measured loss likewise showed no bias beyond the noise (at "
+                    f"{small['test_samples']}/class: {fmt(small['loss_bias'], 4)}), which "
+                    "does not rule one out.")
+    else:
+        said.append("The measured loss differed beyond the noise at " + ", ".join(
+            f"{r['test_samples']}/class ({fmt(r['loss_bias'], 4)})" for r in loss_biased) + ".")
     if (biased or loss_biased) and len(biased) + len(loss_biased) < tests:
         said.append(f"These are {tests} comparisons (accuracy and loss at {len(rows) - 1} "
                     "sizes); at 95% each can exclude zero by chance 5% of the time, so a single "
@@ -317,14 +349,17 @@ def _test_size_section(doc: Document, t: Table) -> None:
         said.append(f"The measured spreads are {min(ratios):.2f} to {max(ratios):.2f} times "
                     "the binomial prediction.")
     if not biased and small["acc_sd"] > big["acc_sd"]:
-        said.append("So here a small test set did not bias the estimate of accuracy; it made "
-                    "it noisier.")
+        said.append("So here a small test set made the estimate of accuracy noisier"
+                    + ("; it did not bias it beyond a point either way." if math.isfinite(room)
+                       and room <= NEGLIGIBLE_BIAS else
+                       f"; a bias, if any, was too small for these runs to detect (up to "
+                       f"{room:.3f} either way)."))
     book = next((r for r in rows if r["test_samples"] == 100), None)
     if book is not None and not math.isnan(book["acc_sd"]):
         said.append(f"With the book's 100 samples per class, one measurement of the same model's "
-                    f"accuracy has sd {_sd(book['acc_sd'])} (binomial: "
+                    f"accuracy has sd {_sd(book['acc_sd'])} on the book's spiral (binomial: "
                     f"{_sd(book['binomial_sd'])}), so two such measurements on independent "
-                    "test sets are expected to "
+                    "sets of the book's spiral are expected to "
                     f"differ by up to {1.96 * math.sqrt(2) * book['acc_sd']:.3f} "
                     "(1.96 x sqrt(2) x sd) 95% of the time from the test set alone.")
     doc.items(said)
@@ -340,14 +375,25 @@ def _test_size_section(doc: Document, t: Table) -> None:
               "1/sqrt(n) law (right).")
 
 
-def origin_note(classes: int, small: int, ref: int) -> str:
+def origin_note(classes: int, small: int, ref: int, p: float = math.nan,
+                bias: float = math.nan) -> str:
     """Why the book's spiral biases a small test set's accuracy down: a fact of its
-    construction (every arm starts at radius 0), stated with its share of each set."""
-    return (f"One cause is built into the book's spiral: each arm starts at radius 0, so every "
+    construction (every arm starts at radius 0), stated with its share of each set; with
+    the accuracy ``p`` at ``ref``/class and the measured ``bias`` at ``small``/class, how
+    much of the bias it accounts for."""
+    note = (f"One cause is built into the book's spiral: each arm starts at radius 0, so every "
             f"test set holds the point (0, 0) once per class, with {classes} different labels, "
             f"and a model gets at most one of them right. At {small}/class these are "
             f"{classes} of the {classes * small} points, at {ref}/class {classes} of "
             f"{classes * ref}; independent points (below) have no such point.")
+    if math.isfinite(p) and math.isfinite(bias):
+        alone = (1 / classes - p) / small  # those points at 1/k instead of p
+        note += (f" On its own that would lower a {small}/class measurement by up to "
+                 f"{-alone:.3f} (a {1 / small:.3f} share at 1/{classes} instead of {p:.3f})"
+                 + (f"; the measured {bias:+.4f} is smaller, so the set's other points, "
+                    "evenly spaced along the arms rather than drawn at random, partly offset "
+                    "it." if bias > alone else "."))
+    return note
 
 
 def _ratios(t: Table) -> dict[int, float]:
@@ -774,12 +820,16 @@ def why_section(doc: Document, t: Table) -> None:
     chance = 1 / t["classes"]
     doc.paragraph(
         "Measured on every run that did not diverge, at every logged epoch: dead hidden units "
-        "(ReLU output 0 for every training sample, dropout off: such a unit also passes no "
-        "gradient, so training cannot revive it); collapse (the run predicted two or more "
-        "classes, then one class only on the validation set); overconfidence (validation loss "
-        f"more than {t['loss_rise']:.0%} above its lowest value so far while validation "
-        f"accuracy stays within {t['acc_hold'] * 100:g} point of its value there: the loss "
-        "says the model got worse while its answers did not).")
+        "(ReLU output 0 for every training sample, dropout off: such a unit passes no "
+        "gradient from the data, so without a penalty it stays dead; an L1 or L2 penalty's "
+        "gradient still reaches its weights and can bring it back, and so can a few steps of "
+        "Adam's momentum); collapse (a run that had learned something, two or more classes "
+        f"predicted at a validation accuracy {t.get('learned', 0.1):g} above chance, then "
+        "predicted one class only on the validation set); overconfidence (validation loss "
+        f"more than {t['loss_rise']:.0%} above its lowest value so far, counted once the run "
+        f"had learned something, while validation accuracy stays within "
+        f"{t['acc_hold'] * 100:g} point of its value there: the loss says the model got worse "
+        "while its answers did not).")
     said = []
     for r in rows:
         where = _SETTING[r["study"]](r["value"])
@@ -796,15 +846,26 @@ def why_section(doc: Document, t: Table) -> None:
         if r["collapsed"]:
             said.append(
                 f"At {where}, {r['collapsed']} of {r['measured']} runs collapsed to predicting "
-                f"one class (at epoch {_epochs_list(r['collapsed_at'])}); "
-                + (f"{r['collapsed_end']} still did at the end." if r["collapsed_end"] else
-                   "none still did at the end."))
-        if r.get("fell"):
+                f"one class after they had learned something (at epoch "
+                f"{_epochs_list(r['collapsed_at'])}); "
+                + (f"{r['collapsed_end']} of {r['measured']} predicted one class at the end."
+                   if r["collapsed_end"] else "none predicted one class at the end."))
+        elif r["collapsed_end"]:
             said.append(
-                f"At {where}, {r['fell']} of {r['measured']} runs fell back: validation "
-                f"accuracy dropped {t['fall']:g} or more below its best (from epoch "
-                f"{_epochs_list(r['fell_at'])}) and stayed there to the end, without "
-                "diverging; the means above include them.")
+                f"At {where}, {r['collapsed_end']} of {r['measured']} runs predicted one class "
+                f"at the end, never having learned (validation accuracy never "
+                f"{t.get('learned', 0.1):g} above chance while predicting two classes or "
+                "more).")
+        if r.get("fell"):
+            late = r.get("fell_late", 0)
+            said.append(
+                f"At {where}, {r['fell']} of {r['measured']} runs ended fallen back: "
+                f"validation accuracy {t['fall']:g} or more below its best (from epoch "
+                f"{_epochs_list(r['fell_at'])}) at the end, without diverging"
+                + (f"; {'all' if late == r['fell'] else late} of them at the last logged "
+                   "epoch only, a late drop that the run might have recovered from had it "
+                   "gone on" if late else "")
+                + "; the means above include them.")
         if r["overconfident"]:
             said.append(
                 f"At {where}, {r['overconfident']} of {r['measured']} runs became "
@@ -820,14 +881,14 @@ def why_section(doc: Document, t: Table) -> None:
         said.append(f"No run collapsed to one class ({sum(r['measured'] for r in rows)} "
                     "run-settings measured).")
     if not any(r.get("fell") for r in rows):
-        said.append(f"No run fell back for good ({t['fall']:g} or more below its best "
+        said.append(f"No run ended fallen back ({t['fall']:g} or more below its best "
                     "validation accuracy at the end).")
     if not any(r["overconfident"] for r in rows):
         said.append(f"No run became overconfident ({sum(r['measured'] for r in rows)} "
                     "run-settings measured).")
     doc.items(said)
-    doc.table(["setting", "runs", "diverged", "collapsed (at epoch)", "still collapsed at end",
-               "fell back (from epoch)", "overconfident (from epoch)", "dead units at end",
+    doc.table(["setting", "runs", "diverged", "collapsed (at epoch)", "one class at end",
+               "ended fallen back (from epoch)", "overconfident (from epoch)", "dead units at end",
                "runs > half dead", "final val acc"],
               [[_SETTING[r["study"]](r["value"]), str(r["runs"]), str(r["diverged"]),
                 f"{r['collapsed']}" + (f" ({_epochs_list(r['collapsed_at'])})"

@@ -16,8 +16,8 @@ from .plan import ARMS
 from .stats import summarize_as
 from .store import Store
 
-__all__ = ["ACC_HOLD", "FALL", "LOSS_RISE", "collapsed_at", "fell_at", "overconfident_at",
-           "trial_status", "why_table"]
+__all__ = ["ACC_HOLD", "FALL", "LEARNED", "LOSS_RISE", "collapsed_at", "fell_at",
+           "overconfident_at", "trial_status", "why_table"]
 
 #: Loss-versus-accuracy divergence (an "overconfident" model): validation loss more than
 #: ``LOSS_RISE`` (relative) above its lowest value so far while validation accuracy is no more
@@ -29,18 +29,24 @@ ACC_HOLD = 0.01
 #: A run that "fell back": validation accuracy ``FALL`` or more below its best so far, and
 #: still so at the end (a late crash that neither diverges nor predicts one class only).
 FALL = 0.2
+#: A run has learned something once its validation accuracy is ``LEARNED`` above chance
+#: (1/k): before that, one class predicted is the start, not a collapse, and a lowest loss
+#: is not yet a fitted model's.
+LEARNED = 0.1
 
 
 def overconfident_at(loss: pd.Series, acc: pd.Series, *, rise: float = LOSS_RISE,
-                     hold: float = ACC_HOLD, below: float = math.inf) -> int | None:
+                     hold: float = ACC_HOLD, below: float = math.inf,
+                     learned: float = -math.inf) -> int | None:
     """The first logged epoch at which validation loss has risen by more than ``rise``
     (relative) above its lowest value so far while validation accuracy stayed within
     ``hold`` of (or rose above) its value at that lowest loss; None if never.
 
     ``loss`` and ``acc`` are one run's values indexed by epoch. A lowest loss counts only
-    once it is under ``below``: :func:`trial_status` passes ln k, the loss of a uniform
-    guess over k classes, so a start that swings before the model has learned anything is
-    not taken for overconfidence.
+    once it is under ``below`` and validation accuracy there has reached ``learned``:
+    :func:`trial_status` passes ln k, the loss of a uniform guess over k classes, and
+    chance plus :data:`LEARNED`, so the opening epochs, where a first large step swings the
+    loss of a model that has learned nothing yet, are not taken for overconfidence.
 
     Examples
     --------
@@ -51,26 +57,45 @@ def overconfident_at(loss: pd.Series, acc: pd.Series, *, rise: float = LOSS_RISE
     >>> overconfident_at(pd.Series([1.0, 0.5, 0.4, 0.5], epochs),
     ...                  pd.Series([0.4, 0.8, 0.85, 0.7], epochs)) is None
     True
+    >>> overconfident_at(pd.Series([1.09, 1.5, 0.4, 0.39], epochs),  # a first step's swing
+    ...                  pd.Series([0.34, 0.34, 0.85, 0.86], epochs), learned=0.43) is None
+    True
     """
     best_loss, best_acc = math.inf, math.nan
     for epoch, value in loss.dropna().sort_index().items():
-        if value < min(best_loss, below):
-            best_loss, best_acc = value, acc.get(epoch, math.nan)
-        elif value > (1 + rise) * best_loss and acc.get(epoch, math.nan) >= best_acc - hold:
+        at = acc.get(epoch, math.nan)
+        if value < min(best_loss, below) and at >= learned:
+            best_loss, best_acc = value, at
+        elif value > (1 + rise) * best_loss and at >= best_acc - hold:
             return int(epoch)
     return None
 
 
-def collapsed_at(classes: pd.Series) -> int | None:
-    """The first logged epoch at which a run that had already predicted two or more classes
-    predicts a single class (``classes`` indexed by epoch: distinct classes predicted);
-    None if never. The opening epochs, before a run first tells classes apart, are not a
-    collapse: a model starting from small weights often predicts one class at first."""
-    learned = False
+def collapsed_at(classes: pd.Series, acc: pd.Series | None = None, *,
+                 learned: float = -math.inf) -> int | None:
+    """The first logged epoch at which a run that had already learned something predicts a
+    single class (``classes`` indexed by epoch: distinct classes predicted); None if never.
+
+    A run has learned something once it predicted two or more classes at a validation
+    accuracy (``acc``, indexed by epoch) of at least ``learned``: :func:`trial_status`
+    passes chance plus :data:`LEARNED`. The opening epochs are not a collapse: a model
+    starting from small weights predicts one class, or two at chance, before it tells the
+    classes apart.
+
+    >>> epochs = [1, 3, 100, 1000]
+    >>> collapsed_at(pd.Series([1, 2, 3, 1], epochs), pd.Series([0.33, 0.5, 0.8, 0.33],
+    ...              epochs), learned=0.43)
+    1000
+    >>> collapsed_at(pd.Series([2, 1, 3, 3], epochs), pd.Series([0.34, 0.33, 0.8, 0.8],
+    ...              epochs), learned=0.43) is None  # two classes at chance, then one
+    True
+    """
+    learned_yet = False
     for epoch, value in classes.dropna().sort_index().items():
-        if value >= 2:
-            learned = True
-        elif learned:
+        at = math.inf if acc is None else acc.get(epoch, math.nan)
+        if value >= 2 and at >= learned:
+            learned_yet = True
+        elif value < 2 and learned_yet:
             return int(epoch)
     return None
 
@@ -104,7 +129,8 @@ def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
     ``dead_fraction``, ``val_acc`` and ``collapsed_end`` (one class predicted on the
     validation set); ``collapsed_at`` (:func:`collapsed_at`, validation set) and
     ``overconfident_at`` (:func:`overconfident_at`) and ``fell_at`` (:func:`fell_at`),
-    ``<NA>`` when it did not happen.
+    ``<NA>`` when it did not happen; ``fell_late``, whether that fall shows at the last
+    logged epoch only.
     """
     frame = fr.frame_of(source)
     trials = fr.trials_of(frame)
@@ -119,8 +145,11 @@ def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
     def guess(preset: str) -> float:
         return math.log(max(presets.get(preset).classes, 2))
 
-    acc_of = {k: val_acc.loc[k] if k in val_acc.index else pd.Series(dtype=float)
-              for k in val_loss.index}
+    def learned(preset: str) -> float:
+        return 1 / max(presets.get(preset).classes, 2) + LEARNED
+
+    def acc_of(key: Any) -> pd.Series:
+        return val_acc.loc[key] if key in val_acc.index else pd.Series(dtype=float)
 
     out = trials.copy()
     out["measured"] = trials.index.isin(classes.index)
@@ -130,12 +159,19 @@ def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
     out["dead_fraction"] = out["dead_units"] / out["hidden"]
     out["val_acc"] = last(val_acc)
     out["collapsed_end"] = last(classes) == 1
-    out["collapsed_at"] = pd.Series({k: collapsed_at(classes.loc[k]) for k in classes.index},
-                                    dtype="Int64").reindex(trials.index)
+    out["collapsed_at"] = pd.Series(
+        {k: collapsed_at(classes.loc[k], acc_of(k), learned=learned(trials.at[k, "preset"]))
+         for k in classes.index}, dtype="Int64").reindex(trials.index)
     out["fell_at"] = pd.Series({k: fell_at(val_acc.loc[k]) for k in val_acc.index},
                                dtype="Int64").reindex(trials.index)
+    # a fall seen at the last logged epoch only: a late drop, which the run might have
+    # recovered from had it gone on (Adam at a high rate often does)
+    ends = pd.Series({k: val_acc.loc[k].dropna().index.max() for k in val_acc.index},
+                     dtype="Int64").reindex(trials.index)
+    out["fell_late"] = (out["fell_at"] == ends).fillna(False).astype(bool)
     out["overconfident_at"] = pd.Series(
-        {k: overconfident_at(val_loss.loc[k], acc_of[k], below=guess(trials.at[k, "preset"]))
+        {k: overconfident_at(val_loss.loc[k], acc_of(k), below=guess(trials.at[k, "preset"]),
+                             learned=learned(trials.at[k, "preset"]))
          for k in val_loss.index}, dtype="Int64").reindex(trials.index)
     return out
 
@@ -144,12 +180,13 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
     """Per setting of each study: what happened inside its runs (:func:`trial_status`).
 
     Rows ``{"study", "vary", "value", "runs", "measured", "hidden", "diverged",
-    "collapsed", "collapsed_at", "collapsed_end", "fell", "fell_at", "overconfident",
-    "overconfident_at", "dead", "half_dead", "half_dead_acc", "val_acc"}``:
+    "collapsed", "collapsed_at", "collapsed_end", "fell", "fell_at", "fell_late",
+    "overconfident", "overconfident_at", "dead", "half_dead", "half_dead_acc", "val_acc"}``:
     ``collapsed``/``fell``/``overconfident`` count the runs (of those ``measured``, not
     diverged) with a ``collapsed_at``/``fell_at``/``overconfident_at`` epoch, listed in the
-    ``*_at`` lists; ``collapsed_end`` those predicting one class at their last logged
-    epoch; ``dead`` is the fraction of hidden units dead at the end, over runs;
+    ``*_at`` lists (``fell_late`` of the ``fell`` only at their last logged epoch);
+    ``collapsed_end`` those predicting one class at their last logged epoch; ``dead`` is
+    the fraction of hidden units dead at the end, over runs;
     ``half_dead`` counts the runs ending with more than half of them dead and
     ``half_dead_acc`` is their final validation accuracy; ``val_acc`` that of all runs.
     """
@@ -189,6 +226,7 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
                 "collapsed_end": int(ok["collapsed_end"].sum()),
                 "fell": int(ok["fell_at"].notna().sum()),
                 "fell_at": sorted(int(e) for e in ok["fell_at"].dropna()),
+                "fell_late": int(ok["fell_late"].sum()),
                 "overconfident": int(ok["overconfident_at"].notna().sum()),
                 "overconfident_at": sorted(int(e) for e in ok["overconfident_at"].dropna()),
                 "dead": summarize_as("dead", ok["dead_fraction"]), "half_dead": len(half),
@@ -196,6 +234,6 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
                 "val_acc": summarize_as("acc", ok["val_acc"]),
             })
     return {"study": "why", "rows": rows, "loss_rise": LOSS_RISE, "acc_hold": ACC_HOLD,
-            "fall": FALL, "classes": base.classes}
+            "fall": FALL, "learned": LEARNED, "classes": base.classes}
 
 
