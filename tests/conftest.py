@@ -47,6 +47,17 @@ def _backend_or_skip(name: str):
     return backend
 
 
+@pytest.fixture(autouse=True)
+def _numpy_as_it_was():
+    """xpnet.book.init() changes np.dot, np.zeros, np.eye and np.random.randn as
+    nnfs.init() does: every test starts and ends with NumPy's own."""
+    from xpnet import book
+
+    book.restore_numpy()
+    yield
+    book.restore_numpy()
+
+
 @pytest.fixture(params=_selected())
 def backend(request):
     """A :class:`xpnet.backend.Backend` for each selected backend."""

@@ -59,6 +59,22 @@ def test_ch14_on_xpnet_book_prints_the_books_first_epochs(tmp_path):
     assert lines[-1].startswith("validation, acc: ")
 
 
+def test_ch14_with_its_own_classes_prints_the_books_epochs_after_init(tmp_path):
+    """A script that keeps the book's classes (here imported from the project's copy, as a
+    listing defines them) with only nnfs's lines swapped: init() changes NumPy as
+    nnfs.init() does, so the book's own Layer_Dense draws and multiplies as in the book."""
+    text = (BOOK / "ch14.py").read_text()
+    for old, new in (("import nnfs\n", "from xpnet.book import *\n"),
+                     ("from nnfs.datasets import spiral_data\n", ""),
+                     ("nnfs.init()\n", "init()\n")):
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    path = tmp_path / "ch14_own_classes.py"
+    path.write_text(text)
+    lines = run_script(path, "--epochs", "500")
+    assert lines[:-1] == reference("ch14")[:6]  # epochs 0, 100, ..., 500
+
+
 def test_ch18_on_xpnet_book_prints_the_reference(tmp_path):
     assert run_script(swapped("ch18", tmp_path), "--epochs", "100") == \
         reference("ch18.epochs-100")
@@ -499,3 +515,171 @@ def test_explain_mode_sees_the_xpnet_classes_underneath():
     with trace.Tracer() as tracer:
         dense.forward(np.ones((4, 2), dtype=np.float32))
     assert {(e.component, e.quantity) for e in tracer.events} >= {("Dense", "y")}
+
+
+def test_the_books_optimizers_train_a_layer_typed_from_the_book():
+    """A student's own Layer_Dense (the project's copy of the book's code) with xpnet.book's
+    optimizers: the same bits as the book's optimizers on the same layer, its state under
+    the book's names."""
+    book.init()
+    X = np.linspace(-1, 1, 10, dtype=np.float32).reshape(5, 2)
+    for name in ("Optimizer_Adam", "Optimizer_SGD", "Optimizer_Adagrad", "Optimizer_RMSprop"):
+        kwargs = {"momentum": 0.5} if name == "Optimizer_SGD" else {}
+        mine, theirs = nnfs_book.Layer_Dense(2, 3), nnfs_book.Layer_Dense(2, 3)
+        theirs.weights, theirs.biases = mine.weights.copy(), mine.biases.copy()
+        pairs = ((mine, getattr(book, name)(learning_rate=0.05, decay=1e-3, **kwargs)),
+                 (theirs, getattr(nnfs_book, name)(learning_rate=0.05, decay=1e-3, **kwargs)))
+        for _ in range(3):
+            for layer, optimizer in pairs:
+                layer.forward(X)
+                layer.backward(np.ones((5, 3), dtype=np.float32))
+                optimizer.pre_update_params()
+                optimizer.update_params(layer)
+                optimizer.post_update_params()
+        np.testing.assert_array_equal(mine.weights, theirs.weights, err_msg=name)
+        np.testing.assert_array_equal(mine.biases, theirs.biases, err_msg=name)
+        assert mine.weights.dtype == np.float32  # init() patched np.random.randn, as nnfs
+        state = "weight_cache" if name != "Optimizer_SGD" else "weight_momentums"
+        np.testing.assert_array_equal(getattr(mine, state), getattr(theirs, state))
+    with pytest.raises(AttributeError, match="this Activation_ReLU has no weights, dweights, "
+                                             "biases, dbiases"):
+        book.Optimizer_Adam().update_params(nnfs_book.Activation_ReLU())
+
+
+def test_a_subclass_with_its_own_forward_backpropagates_what_it_computed():
+    """The inherited backward reads self.inputs, as the book's does, even when the
+    subclass's forward never called super().forward."""
+    class MyReLU(book.Activation_ReLU):
+        def forward(self, inputs, training=True):
+            self.inputs = inputs
+            self.output = np.maximum(0, inputs)
+
+    class MyDense(book.Layer_Dense):
+        def forward(self, inputs, training=True):
+            self.inputs = inputs
+            self.output = inputs @ self.weights + self.biases
+
+    x = np.array([[1.0, -2.0], [-0.5, 3.0]], dtype=np.float32)
+    relu = MyReLU()
+    relu.forward(np.ones((2, 2), dtype=np.float32))  # an older pass the xpnet layer held
+    relu.forward(x)
+    relu.backward(np.ones((2, 2), dtype=np.float32))
+    np.testing.assert_array_equal(host(relu.dinputs), (x > 0).astype(np.float32))
+    dense = MyDense(2, 3)
+    dense.forward(x)
+    dense.backward(np.ones((2, 3), dtype=np.float32))
+    np.testing.assert_allclose(host(dense.dweights), x.T @ np.ones((2, 3)), rtol=1e-6)
+
+    class Forgetful(book.Activation_ReLU):
+        def forward(self, inputs, training=True):
+            self.output = np.maximum(0, inputs)
+
+    forgetful = Forgetful()
+    forgetful.forward(x)
+    with pytest.raises(AttributeError, match=r"Forgetful.backward \(inherited from "
+                                             r"xpnet.book\) reads self.inputs"):
+        forgetful.backward(x)
+
+
+def test_a_model_with_the_students_own_softmax_and_loss_classes_uses_the_joint_gradient():
+    """The book's finalize tests the names its script defines: a student's own
+    Loss_CategoricalCrossentropy (here the project's copy of the book's) counts."""
+    book.init()
+    model = book.Model()
+    for layer in (book.Layer_Dense(2, 8), book.Activation_ReLU(), book.Layer_Dense(8, 3),
+                  nnfs_book.Activation_Softmax()):
+        model.add(layer)
+    model.set(loss=nnfs_book.Loss_CategoricalCrossentropy(),
+              optimizer=book.Optimizer_Adam(), accuracy=book.Accuracy_Categorical())
+    model.finalize()
+    assert model.book_loop and model.softmax_classifier_output is not None
+    with pytest.raises(TypeError, match=r"Model.set expects loss= an object, got the class "
+                                        r"Loss_CategoricalCrossentropy; call it"):
+        model.set(loss=book.Loss_CategoricalCrossentropy)
+
+
+def test_init_changes_numpy_as_nnfs_init_does_and_can_leave_it_alone():
+    import nnfs
+
+    book.restore_numpy()  # the fresh_stream fixture called init()
+    own = np.dot
+    book.init()
+    a = np.array([[0.1, 0.2]], dtype=np.float32)
+    assert np.dot(a, a.T).dtype == np.float32 and np.zeros(3).dtype == np.float32
+    assert np.eye(2).dtype == np.float32 and np.random.randn(2).dtype == np.float32  # noqa: NPY002
+    assert np.zeros(3, dtype=np.float64).dtype == np.float64
+    book.init()  # a second init keeps one layer of replacement
+    book.restore_numpy()
+    assert np.dot is own and np.zeros(3).dtype == np.float64
+    book.init(patch_numpy=False)
+    assert np.dot is own
+    with pytest.raises(TypeError, match="patch_numpy must be True or False, got"):
+        book.init(patch_numpy="yes")
+    # the same values as nnfs's own replacements
+    book.init()
+    ours = (np.dot(a, a.T), np.random.randn(3))  # noqa: NPY002
+    book.restore_numpy()
+    saved = [(owner, name, getattr(owner, name)) for owner, name in
+             ((np, "dot"), (np, "zeros"), (np, "eye"), (np.random, "randn"))]
+    nnfs.init()
+    try:
+        theirs = (np.dot(a, a.T), np.random.randn(3))  # noqa: NPY002
+    finally:  # nnfs keeps no handle to undo its replacements
+        for owner, name, function in saved:
+            setattr(owner, name, function)
+    for x, y in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(x, y)
+        assert x.dtype == y.dtype
+
+
+def test_the_books_data_functions_give_uint8_labels_on_numpy_as_nnfs_does():
+    book.init()
+    for draw in (book.spiral_data, book.vertical_data):
+        X, y = draw(samples=5, classes=3)
+        assert y.dtype == np.uint8 and X.dtype == np.float32
+        assert sorted(set(y.tolist())) == [0, 1, 2]
+
+
+def test_a_deep_copy_of_a_book_model_draws_from_the_same_global_stream():
+    import copy
+
+    book.init()
+    dropout = book.Layer_Dropout(0.5)
+    twin = copy.deepcopy(dropout)
+    x = np.ones((1, 8), dtype=np.float32)
+    state = np.random.get_state()  # noqa: NPY002
+    twin.forward(x)
+    dropout.forward(x)  # the next draw of the one stream, as in the book
+    np.random.set_state(state)  # noqa: NPY002
+    first = np.random.binomial(1, 0.5, size=(1, 8))  # noqa: NPY002
+    second = np.random.binomial(1, 0.5, size=(1, 8))  # noqa: NPY002
+    np.testing.assert_array_equal(host(twin.binary_mask) > 0, first > 0)
+    np.testing.assert_array_equal(host(dropout.binary_mask) > 0, second > 0)
+
+
+def test_predict_in_batches_that_do_not_divide_the_samples_on_array_api_strict():
+    pytest.importorskip("array_api_strict")
+    import xpnet
+    from xpnet.nn import Dense, Softmax
+
+    model = xpnet.Model(backend="array_api_strict", seed=0)
+    model.add(Dense(2, 3))
+    model.add(Softmax())
+    X = model.backend.xp.asarray(np.ones((10, 2), dtype=np.float32))
+    assert tuple(model.predict(X, batch_size=4).shape) == (10, 3)
+
+
+def test_the_books_losses_and_accuracy_take_chapter_5s_python_lists():
+    softmax_outputs = [[0.7, 0.1, 0.2], [0.1, 0.5, 0.4], [0.02, 0.9, 0.08]]
+    class_targets = [0, 1, 1]
+    expected = -np.mean(np.log([0.7, 0.5, 0.9]))
+    loss = book.Loss_CategoricalCrossentropy().calculate(softmax_outputs, class_targets)
+    assert float(loss) == pytest.approx(expected)
+    assert float(book.Loss_CategoricalCrossentropy().calculate(
+        np.array(softmax_outputs), class_targets)) == pytest.approx(expected)
+    assert float(book.Accuracy_Categorical().calculate(np.array([0, 1, 2]),
+                                                       class_targets)) == pytest.approx(2 / 3)
+    both = book.Activation_Softmax_Loss_CategoricalCrossentropy()
+    both.backward(softmax_outputs, class_targets)
+    np.testing.assert_allclose(host(both.dinputs),
+                               (np.array(softmax_outputs) - np.eye(3)[class_targets]) / 3)

@@ -20,8 +20,11 @@ created after it draws from the book's random stream (``xpnet.random.Generator("
 shared by the data functions and the layers, in the book's order) and computes with the
 faithful engine (:mod:`xpnet.engine.faithful`), so the scripts print the book's numbers.
 ``init(backend="torch")`` (or :func:`set_backend`) puts everything created afterwards on
-another backend; the choice is module-wide, like ``nnfs.init()``'s. Before :func:`init`,
-objects use NumPy, the plain engine and a stream seeded with 0.
+another backend; the choice is module-wide, like ``nnfs.init()``'s. As ``nnfs.init()``,
+:func:`init` also makes ``np.dot`` compute in float64 and return float32, and ``np.zeros``,
+``np.eye`` and ``np.random.randn`` return float32, for the classes a script types itself
+(``init(patch_numpy=False)`` leaves NumPy alone). Before :func:`init`, objects use NumPy,
+the plain engine and a stream seeded with 0.
 
 Printing: :meth:`Model.train` and :meth:`Model.evaluate` print the book's progress lines,
 exactly in the book's format. That is this compatibility layer's contract, and the only
@@ -37,20 +40,22 @@ Examples
 >>> dense1.forward(X)
 >>> dense1.output.shape, dense1.weights.dtype
 ((300, 3), dtype('float32'))
+>>> restore_numpy()  # NumPy's own np.dot, np.zeros, np.eye, np.random.randn again
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from . import datasets, validate
+from . import datasets, training, validate
 from . import model as xpnet_model
 from .backend import Backend, backend_of, resolve, to_numpy
 from .engine import for_model
@@ -58,7 +63,7 @@ from .errors import ModelFileError
 from .io import atomic_write_bytes
 from .nn import activations, layers, losses, metrics, optimizers
 from .nn.ops import Ops
-from .random import DropoutStream, Generator
+from .random import NUMPY_GLOBAL, DropoutStream, Generator
 
 __all__ = [
     "Accuracy",
@@ -83,6 +88,7 @@ __all__ = [
     "Optimizer_RMSprop",
     "Optimizer_SGD",
     "init",
+    "restore_numpy",
     "set_backend",
     "sine_data",
     "spiral_data",
@@ -107,15 +113,20 @@ class _Session:
 _session = _Session(resolve("numpy"), Generator(0), "default")
 
 
-def init(backend: Any = None, device: Any = None) -> None:
-    """Do for xpnet what ``nnfs.init()`` does for the book, without patching NumPy's
-    functions.
+def init(backend: Any = None, device: Any = None, *, patch_numpy: bool = True) -> None:
+    """Do for xpnet what ``nnfs.init()`` does for the book.
 
     Everything created afterwards (data, layers, models) draws from the book's stream:
     NumPy's global legacy generator, seeded with 0 as ``nnfs.init()`` seeds it
     (:meth:`Generator.numpy_global`), so the script's own ``np.random`` draws come in the
     book's order too; and computes with the faithful engine (float64 products cast back to
     float32, float64 dropout masks), so a chapter script prints the book's numbers.
+
+    With ``patch_numpy`` (the default) it also changes four NumPy functions as
+    ``nnfs.init()`` does, for the classes a script types itself: ``np.dot`` multiplies in
+    float64 and returns float32; ``np.zeros`` and ``np.eye`` without a dtype, and
+    ``np.random.randn``, return float32. ``init(patch_numpy=False)`` (or
+    :func:`restore_numpy`) puts NumPy's own functions back.
 
     Parameters
     ----------
@@ -124,10 +135,64 @@ def init(backend: Any = None, device: Any = None) -> None:
         the current one (NumPy unless :func:`set_backend` chose another) when omitted.
     device : optional
         The backend's device (its default when omitted).
+    patch_numpy : bool
+        Change NumPy's functions as ``nnfs.init()`` does (the default), or leave them be.
     """
     global _session
+    if not isinstance(patch_numpy, bool):
+        msg = f"init: patch_numpy must be True or False, got {validate.describe(patch_numpy)}."
+        raise TypeError(msg)
     chosen = _session.backend if backend is None else resolve(backend, device)
     _session = _Session(chosen, Generator.numpy_global(), "nnfs")
+    if patch_numpy:
+        _patch_numpy()
+    else:
+        restore_numpy()
+
+
+#: NumPy's own functions, kept while :func:`init` has replaced them
+_NUMPY_OWN: dict[tuple[Any, str], Any] = {}
+
+
+def _patch_numpy() -> None:
+    """Replace ``np.dot``, ``np.zeros``, ``np.eye`` and ``np.random.randn`` as
+    ``nnfs.init()`` does (once: a second :func:`init` keeps the first replacement)."""
+    if _NUMPY_OWN:
+        return
+    dot, zeros, eye, randn = np.dot, np.zeros, np.eye, np.random.randn
+
+    def nnfs_dot(*args: Any, **kwargs: Any) -> Any:
+        """``np.dot`` as ``nnfs.init()`` makes it: float64 products returned as float32
+        (see ``xpnet.book.init``)."""
+        return dot(*[np.asarray(a).astype("float64") for a in args], **kwargs).astype(
+            "float32")
+
+    def float32_by_default(own: Any) -> Any:
+        def made(*args: Any, **kwargs: Any) -> Any:
+            if len(args) <= 1 and "dtype" not in kwargs:
+                kwargs["dtype"] = "float32"
+            return own(*args, **kwargs)
+        made.__doc__ = (f"``np.{own.__name__}``, float32 unless a dtype is given, as "
+                        "``nnfs.init()`` makes it (see ``xpnet.book.init``).")
+        return made
+
+    def nnfs_randn(*args: Any) -> Any:
+        """``np.random.randn`` returning float32, as ``nnfs.init()`` makes it (see
+        ``xpnet.book.init``)."""
+        return randn(*args).astype("float32")
+
+    for owner, name, new in ((np, "dot", nnfs_dot), (np, "zeros", float32_by_default(zeros)),
+                             (np, "eye", float32_by_default(eye)),
+                             (np.random, "randn", nnfs_randn)):
+        _NUMPY_OWN[owner, name] = getattr(owner, name)
+        setattr(owner, name, new)
+
+
+def restore_numpy() -> None:
+    """Put back the NumPy functions :func:`init` replaced (nothing if it replaced none)."""
+    for (owner, name), own in _NUMPY_OWN.items():
+        setattr(owner, name, own)
+    _NUMPY_OWN.clear()
 
 
 def set_backend(backend: Any, device: Any = None) -> None:
@@ -143,13 +208,31 @@ def set_backend(backend: Any, device: Any = None) -> None:
 
 def spiral_data(samples: int, classes: int) -> tuple[Any, Any]:
     """``nnfs.datasets.spiral_data``: ``samples`` points per class of interleaved spirals,
-    drawn from the module's stream (see :func:`xpnet.datasets.spiral`)."""
-    return datasets.spiral(samples, classes, seed=_session.rng, backend=_session.backend)
+    drawn from the module's stream (see :func:`xpnet.datasets.spiral`); labels are uint8 on
+    NumPy, as the nnfs package's are."""
+    return _as_nnfs_labels(*datasets.spiral(samples, classes, seed=_session.rng,
+                                            backend=_session.backend))
 
 
 def vertical_data(samples: int, classes: int) -> tuple[Any, Any]:
     """``nnfs.datasets.vertical_data`` (see :func:`xpnet.datasets.vertical`)."""
-    return datasets.vertical(samples, classes, seed=_session.rng, backend=_session.backend)
+    return _as_nnfs_labels(*datasets.vertical(samples, classes, seed=_session.rng,
+                                              backend=_session.backend))
+
+
+def _named(obj: Any, name: str) -> bool:
+    """Whether ``obj``'s class or one it derives from is called ``name``: the book's
+    ``isinstance`` checks, for the classes a student's script defines itself."""
+    return any(cls.__name__ == name for cls in type(obj).__mro__)
+
+
+def _as_nnfs_labels(X: Any, y: Any) -> tuple[Any, Any]:
+    """The nnfs package's label type on NumPy, uint8, so that a student's own loss that
+    multiplies by the labels computes in the book's float32; int64 on the other backends
+    (PyTorch reads a uint8 index as a mask)."""
+    if isinstance(y, np.ndarray):
+        y = y.astype(np.uint8)
+    return X, y
 
 
 def sine_data(samples: int = 1000) -> tuple[Any, Any]:
@@ -217,10 +300,23 @@ class _Entry:
         entry[held[0] if held else self.slots[0]] = value
 
 
+def _copy_sharing_the_stream(obj: Any, memo: dict[int, Any]) -> Any:
+    """A deep copy of a book object that keeps drawing from NumPy's global stream, as a
+    copy of the book's own objects does (xpnet's streams copy apart otherwise)."""
+    memo.setdefault(id(NUMPY_GLOBAL), NUMPY_GLOBAL)
+    twin = object.__new__(type(obj))
+    memo[id(obj)] = twin
+    twin.__dict__.update(copy.deepcopy(obj.__dict__, memo))
+    return twin
+
+
 class _Adapter:
     """A book-style face of an xpnet object, kept as ``.xpnet``."""
 
     xpnet: Any
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return _copy_sharing_the_stream(self, memo)
 
     @classmethod
     def around(cls, obj: Any) -> Any:
@@ -269,9 +365,32 @@ class _Layer(_Adapter):
     def forward(self, inputs: Any, training: bool = True) -> None:
         self.inputs = self.xpnet.ops.backend.asarray(inputs)  # host data is moved once
         self.output = self.xpnet.forward(self.inputs, training)
+        self._fed = self.inputs  # what the xpnet layer's saved state was computed from
 
     def backward(self, dvalues: Any) -> None:
+        self._sync()
         self.dinputs = self.xpnet.backward(self.xpnet.ops.backend.asarray(dvalues))
+
+    def _sync(self) -> None:
+        """Make the xpnet layer's saved forward state the one the book's backward reads.
+
+        A subclass's own ``forward`` (one that does not call ``super().forward``) sets
+        ``self.inputs`` as the book's do, but leaves the xpnet layer holding an older pass
+        (or none): the inherited ``backward`` then runs the xpnet layer's forward on those
+        inputs first, as the book's backward reads ``self.inputs``."""
+        inputs = self.__dict__.get("inputs")
+        if inputs is None:
+            if "_fed" not in self.__dict__:
+                msg = (f"{type(self).__name__}.backward (inherited from xpnet.book) reads "
+                       "self.inputs, which your forward did not set: set self.inputs = "
+                       "inputs in forward, as the book's layers do, or call "
+                       "super().forward(inputs).")
+                raise AttributeError(msg)
+            return
+        if inputs is not self.__dict__.get("_fed"):
+            self.inputs = inputs = self.xpnet.ops.backend.asarray(inputs)
+            self.xpnet.forward(inputs, True)
+            self._fed = inputs
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} over {self.xpnet!r}"
@@ -348,6 +467,11 @@ class Layer_Dropout(_Layer):
         """The stream the masks are drawn from (``xpnet gradcheck`` rewinds it)."""
         return self.xpnet.rng  # type: ignore[attr-defined]
 
+    def _sync(self) -> None:
+        # the backward applies the mask the last forward drew; a forward run again here
+        # would draw another
+        return
+
 
 class Layer_Input:
     """The book's input "layer" (chapter 18): its output is the model's input."""
@@ -362,15 +486,16 @@ class _Activation(_Layer):
     #: whether the backward pass differentiates the output (the xpnet layer's ``s``)
     from_output = False
 
-    def backward(self, dvalues: Any) -> None:
+    def _sync(self) -> None:
         # the book's softmax and sigmoid differentiate their ``self.output``, which a listing
         # may write itself (chapter 9 checks the combined gradient against softmax outputs it
         # sets by hand): the xpnet layer differentiates what it holds, so hand it that
         output = self.__dict__.get("output")
-        if self.from_output and output is not None and \
-                output is not getattr(self.xpnet, "s", None):
-            setattr(self.xpnet, "s", self.xpnet.ops.backend.asarray(output))  # noqa: B010
-        super().backward(dvalues)
+        if self.from_output and output is not None:
+            if output is not getattr(self.xpnet, "s", None):
+                setattr(self.xpnet, "s", self.xpnet.ops.backend.asarray(output))  # noqa: B010
+            return
+        super()._sync()
 
     def predictions(self, outputs: Any) -> Any:
         """What accuracy compares with the targets (chapter 18)."""
@@ -424,6 +549,8 @@ class Loss(_Accumulating):
     xpnet: losses.Loss
     trainable_layers: list[Any] = []  # noqa: RUF012 (replaced, never mutated)
     def forward(self, y_pred: Any, y_true: Any) -> Any:
+        y_pred = _as_array(y_pred)
+        y_true = _as_array(y_true, y_pred)
         # the book's loops hand the loss its targets directly: check them as Model.train
         # does (once per targets array: the loops pass the same one every epoch)
         if y_true is not self.__dict__.get("_checked"):
@@ -432,7 +559,8 @@ class Loss(_Accumulating):
         return self.xpnet.forward(y_pred, y_true)
 
     def backward(self, dvalues: Any, y_true: Any) -> None:
-        self.dinputs = self.xpnet.backward(dvalues, y_true)
+        dvalues = _as_array(dvalues)
+        self.dinputs = self.xpnet.backward(dvalues, _as_array(y_true, dvalues))
 
     def regularization_loss(self, layer: Any = None) -> Any:
         """The penalty of ``layer`` (chapters 14-17), or of every remembered trainable layer
@@ -516,7 +644,18 @@ class Activation_Softmax_Loss_CategoricalCrossentropy:
         return self.loss.calculate(self.output, y_true)
 
     def backward(self, dvalues: Any, y_true: Any) -> None:
-        self.dinputs = losses.softmax_crossentropy_backward(dvalues, y_true)
+        dvalues = _as_array(dvalues)
+        self.dinputs = losses.softmax_crossentropy_backward(dvalues,
+                                                            _as_array(y_true, dvalues))
+
+
+def _as_array(x: Any, like: Any = None) -> Any:
+    """A Python list or tuple (chapter 5 writes its targets as one) as an array of the
+    backend of ``like`` (else of the module's); arrays pass through."""
+    if not isinstance(x, (list, tuple)):
+        return x
+    b = backend_of(like) if like is not None and hasattr(like, "shape") else _session.backend
+    return b.asarray(np.asarray(x))
 
 
 def _printable(value: Any) -> Any:
@@ -561,13 +700,59 @@ class _Optimizer(_Adapter):
         self.xpnet.pre_update_params()
 
     def update_params(self, layer: Any) -> None:
-        self.xpnet.update_params(layer.xpnet)
+        inner = getattr(layer, "xpnet", None)
+        if inner is not None:
+            self.xpnet.update_params(inner)
+            return
+        # a layer of the student's own, typed from the book: its arrays under the book's
+        # names, updated by the same rule and written back as the book's optimizers do
+        _OwnLayer(layer).update(self.xpnet)
 
     def post_update_params(self) -> None:
         self.xpnet.post_update_params()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} over {self.xpnet!r}"
+
+
+class _OwnLayer:
+    """A student's own book-style layer (``weights``, ``dweights``, ``biases``,
+    ``dbiases``, and the optimizers' ``weight_momentums``, ``weight_cache``, ...) as an
+    xpnet optimizer reads a layer: ``params``, ``grads`` and ``optimizer_state``."""
+
+    #: xpnet's parameter names and the book's: (value, gradient, state prefix)
+    NAMES = (("W", "weights", "dweights", "weight"), ("b", "biases", "dbiases", "bias"))
+    #: xpnet's optimizer state slots and the book's attribute suffixes
+    SLOTS: ClassVar[dict[str, str]] = {"m": "_momentums", "u": "_momentums", "v": "_cache",
+                                       "cache": "_cache"}
+
+    def __init__(self, layer: Any):
+        self.layer, self.name = layer, type(layer).__name__
+        self.ops = _session.ops()  # the engine the book's own layers compute with
+        missing = [attr for _, value, grad, _ in self.NAMES for attr in (value, grad)
+                   if not hasattr(layer, attr)]
+        if missing:
+            msg = (f"the optimizer updates weights and biases from dweights and dbiases; "
+                   f"this {self.name} has no {', '.join(missing)}. Call update_params on "
+                   "layers with parameters, after their backward pass.")
+            raise AttributeError(msg)
+        self.params = {key: getattr(layer, value) for key, value, _, _ in self.NAMES}
+        self.grads = {key: getattr(layer, grad) for key, _, grad, _ in self.NAMES}
+        self.optimizer_state = {
+            key: {slot: getattr(layer, prefix + suffix)
+                  for slot, suffix in self.SLOTS.items() if hasattr(layer, prefix + suffix)}
+            for key, _, _, prefix in self.NAMES}
+
+    def update(self, optimizer: optimizers.Optimizer) -> None:
+        # the state the book's attribute names hold, in the slots this optimizer keeps
+        for state in self.optimizer_state.values():
+            for slot in [s for s in state if s not in optimizer.state_names]:
+                del state[slot]
+        optimizer.update_params(self)
+        for key, value, _, prefix in self.NAMES:
+            setattr(self.layer, value, self.params[key])
+            for slot, array in self.optimizer_state[key].items():
+                setattr(self.layer, prefix + self.SLOTS[slot], array)
 
 
 class Optimizer_SGD(_Optimizer):
@@ -621,7 +806,8 @@ class Accuracy(_Accumulating):
         self.xpnet.init(y, reinit)
 
     def compare(self, predictions: Any, y: Any) -> Any:
-        return self.xpnet.compare(predictions, y)
+        predictions = _as_array(predictions)
+        return self.xpnet.compare(predictions, _as_array(y, predictions))
 
     def calculate(self, predictions: Any, y: Any) -> Any:
         comparisons = self.compare(predictions, y)
@@ -670,6 +856,9 @@ class Model:
     printing).
     """
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return _copy_sharing_the_stream(self, memo)
+
     def __init__(self) -> None:
         self.layers: list[Any] = []
         self.loss: Any = None
@@ -693,6 +882,11 @@ class Model:
 
     def set(self, *, loss: Any = None, optimizer: Any = None, accuracy: Any = None) -> None:
         """Choose the loss, optimizer and accuracy (each one given replaces the current)."""
+        for what, part in (("loss", loss), ("optimizer", optimizer), ("accuracy", accuracy)):
+            if isinstance(part, type):
+                msg = (f"Model.set expects {what}= an object, got the class {part.__name__}; "
+                       f"call it: model.set({what}={part.__name__}(...)).")
+                raise TypeError(msg)
         if loss is not None:
             self.loss = loss
         if optimizer is not None:
@@ -724,10 +918,12 @@ class Model:
         self.book_loop = [type(part).__name__ for part in own]
         if own:
             self.xpnet = None
+            # the book tests the classes its script names: a student's own
+            # Activation_Softmax and Loss_CategoricalCrossentropy (or subclasses) count
             self.softmax_classifier_output = (
                 Activation_Softmax_Loss_CategoricalCrossentropy()
-                if isinstance(self.layers[-1], Activation_Softmax)
-                and isinstance(self.loss, Loss_CategoricalCrossentropy) else None)
+                if _named(self.layers[-1], "Activation_Softmax")
+                and _named(self.loss, "Loss_CategoricalCrossentropy") else None)
             return
         # the model computes as its layers were built to: on their backend, with their engine
         ops = self.layers[0].xpnet.ops
@@ -783,6 +979,7 @@ class Model:
         epochs = validate.non_negative_int("epochs", epochs)
         if batch_size is not None:
             batch_size = validate.positive_int("batch_size", batch_size)
+        validation_data = training.validation_pair(validation_data)
         if self._looping():
             self._train_book(X, y, epochs, batch_size, print_every, validation_data)
             return
@@ -887,7 +1084,8 @@ class Model:
     def _batches(self, X: Any, batch_size: int | None) -> list[slice]:
         n = int(X.shape[0])
         size = n if batch_size is None else batch_size
-        return [slice(lo, lo + size) for lo in range(0, max(n, 1), max(size, 1))]
+        # stops within the array: array-api-strict refuses a slice that runs past the end
+        return [slice(lo, min(lo + size, n)) for lo in range(0, max(n, 1), max(size, 1))]
 
     def evaluate(self, X_val: Any, y_val: Any, *, batch_size: int | None = None) -> None:
         """Print ``validation, acc: ..., loss: ...`` (data loss, dropout off)."""
@@ -948,6 +1146,10 @@ class Model:
 
     def load_parameters(self, path: str | os.PathLike[str]) -> None:
         """Read parameters written by :meth:`save_parameters`."""
+        if "trainable_layers" not in self.__dict__:
+            msg = ("load_parameters needs the model's layers linked: call model.finalize() "
+                   "first, as the book does before loading parameters.")
+            raise RuntimeError(msg)
         try:
             with Path(path).open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
                 arrays = {key: npz[key] for key in npz.files}

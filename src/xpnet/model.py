@@ -258,9 +258,23 @@ class Model:
         """Raise where the loss cannot take what the last layer outputs (the loss's
         ``check_input``: cross-entropy on outputs that are not a Softmax's probabilities, a
         softmax applied twice)."""
+        last = self.layers[-1]
+        if isinstance(last, Dropout):
+            msg = ("the model ends with Dropout, which would drop the outputs themselves: put "
+                   "Dropout between hidden layers (Dense, ReLU, Dropout, Dense, ...) and end "
+                   "with the output activation (Softmax(), Sigmoid() or Linear()).")
+            raise ValueError(msg)
+        width = next((layer.n_out for layer in reversed(self.layers)
+                      if isinstance(layer, Dense)), None)
+        if isinstance(last, Softmax) and width == 1:
+            msg = ("the model ends with Softmax over 1 output, which is always 1.0: nothing "
+                   "can be learned. For two classes use Dense(..., 1) + Sigmoid() with "
+                   "BinaryCrossentropy(), or Dense(..., 2) + Softmax() with "
+                   "CategoricalCrossentropy().")
+            raise ValueError(msg)
         check = getattr(self.loss, "check_input", None)  # a duck-typed loss may have none
         if check is not None:
-            check(self.layers[-1])
+            check(last)
         if getattr(self, "_accuracy_inferred", False):  # layers may come after set()
             self.accuracy = self._inferred_accuracy()
         check = getattr(self.accuracy, "check_input", None)
@@ -294,6 +308,8 @@ class Model:
         out = X
         for layer in self.layers:
             out = layer.forward(out, training)
+            if out is None:
+                raise self._returned_none(layer, "forward")
         return out
 
     def backward(self, output: Any, y: Any) -> None:
@@ -311,6 +327,18 @@ class Model:
             layers = layers[:-1]
         for layer in reversed(layers):
             dx = layer.backward(dx)
+            if dx is None and layer is not self.layers[0]:
+                raise self._returned_none(layer, "backward")
+
+    def _returned_none(self, layer: Any, method: str) -> TypeError:
+        """The error for a layer of the user's whose ``method`` forgot its return."""
+        what = ("its output" if method == "forward" else
+                "dx, the gradient with respect to its input")
+        msg = (f"layer {self.layers.index(layer)} ({type(layer).__name__}) returned None from "
+               f"{method}: an xpnet layer's {method} must return {what}; add the return at "
+               f"its end (a layer written in the book's style, which sets self.output and "
+               f"self.dinputs, belongs in xpnet.book's Model).")
+        return TypeError(msg)
 
     def predictions(self, output: Any) -> Any:
         """What accuracy compares: the output activation's (or the loss's) predictions."""
@@ -374,7 +402,8 @@ class Model:
             return self.forward(X, training=False)
         xp = self.backend.xp
         n = X.shape[0]
-        parts = [self.forward(X[lo:lo + batch_size, ...], training=False)
+        # stops within the array: array-api-strict refuses a slice that runs past the end
+        parts = [self.forward(X[lo:min(lo + batch_size, n), ...], training=False)
                  for lo in range(0, n, batch_size)]
         return xp.concat(parts, axis=0)
 

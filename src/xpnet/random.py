@@ -93,7 +93,7 @@ class Generator:
         as the data, the weights and the masks, in the book's order."""
         np.random.seed(0)  # noqa: NPY002 (the book's global generator is the point)
         book = cls(NNFS)
-        book._legacy = cast(np.random.RandomState, _NumpyGlobal())  # its methods, global
+        book._legacy = cast(np.random.RandomState, NUMPY_GLOBAL)  # its methods, global
         return book
 
     def __repr__(self) -> str:
@@ -250,6 +250,11 @@ class _NumpyGlobal:
         copy = np.random.RandomState(0)
         copy.set_state(np.random.get_state())  # noqa: NPY002 (the global one, copied)
         return copy
+
+
+#: The one view of NumPy's global generator (a deep copy that should share the global
+#: stream, as the book's objects do, puts it in the memo: ``xpnet.book``)
+NUMPY_GLOBAL = _NumpyGlobal()
 
 
 class DropoutStream:
