@@ -730,3 +730,108 @@ def test_explain_caps_every_run_it_records_and_follows_the_optimizer_asked_for()
     traced = explain_param.trace_param("Dense[0].W[0,0]", steps=2, preset="ch14",
                                        optimizer="sgd")
     assert traced.optimizer == "SGD" and len(traced.rows) == 2  # not the chapter's Adam
+
+
+def test_a_users_layer_that_forgets_its_return_is_named_with_the_fix():
+    class ForgetsBackward(xpnet.layers.Layer):
+        def forward(self, x, training=True):
+            self.x = x
+            return np.maximum(x, 0)
+
+        def backward(self, dy):
+            dy * (self.x > 0)  # no return
+
+    class ForgetsForward(xpnet.layers.Layer):
+        def forward(self, x, training=True):
+            self.output = np.maximum(x, 0)  # the book's style, in an xpnet Model
+
+        def backward(self, dy):
+            return dy
+
+    X, y = datasets.spiral(samples=20, classes=3, seed=0)
+    for cls, method in ((ForgetsBackward, "backward"), (ForgetsForward, "forward")):
+        model = xpnet.Model(seed=0)
+        for layer in (Dense(2, 8), cls(), Dense(8, 3), Softmax()):
+            model.add(layer)
+        model.set(loss=CategoricalCrossentropy(), optimizer=Adam())
+        with pytest.raises(TypeError, match=rf"layer 1 \({cls.__name__}\) returned None from "
+                                            rf"{method}: an xpnet layer's {method} must "
+                                            "return"):
+            model.train(X, y, epochs=1)
+
+
+def test_parts_used_out_of_order_say_which_call_comes_first():
+    x = np.ones((4, 2), dtype=np.float32)
+    for layer in (Dense(2, 3), ReLU(), Softmax(), Sigmoid()):
+        if isinstance(layer, Dense):
+            layer.build_from(x)
+        with pytest.raises(AttributeError, match=rf"{type(layer).__name__}.backward was called "
+                                                 r"before forward: run forward\(x\) first"):
+            layer.backward(np.ones((4, 3), dtype=np.float32))
+    dense = Dense(2, 3)
+    dense.forward(x)
+    with pytest.raises(RuntimeError, match=r"Adam.update_params: Dense has no gradient for "
+                                           r"'W' yet; call its backward before"):
+        Adam().update_params(dense)
+    with pytest.raises(TypeError, match=r"SGD.update_params expects one layer with params "
+                                        r"and grads, got .*\(a list\); use "
+                                        r"optimizer.step\(layers\)"):
+        SGD().update_params([dense])
+    with pytest.raises(AttributeError, match="'Dense' object has no attribute 'nope'"):
+        _ = dense.nope
+
+
+def test_model_endings_that_cannot_learn_are_refused_with_the_fix():
+    X, y = datasets.spiral(samples=10, classes=2, seed=0)
+    cases = [
+        ((Dense(2, 3), Softmax(), Dropout(0.5)), CategoricalCrossentropy(), None,
+         "the model ends with Dropout"),
+        ((Dense(2, 8), ReLU(), Dense(8, 1), Softmax()), BinaryCrossentropy(), None,
+         r"Softmax over 1 output, which is always 1.0.*Sigmoid\(\) with BinaryCrossentropy"),
+        ((Dense(2, 1), Sigmoid()), BinaryCrossentropy(), xpnet.metrics.CategoricalAccuracy(),
+         r"CategoricalAccuracy compares class indices, but the model ends with Sigmoid.*"
+         r"BinaryAccuracy\(\)"),
+    ]
+    for layers, loss, accuracy, message in cases:
+        model = xpnet.Model(seed=0)
+        for layer in layers:
+            model.add(layer)
+        model.set(loss=loss, optimizer=Adam(), accuracy=accuracy)
+        with pytest.raises(ValueError, match=message):
+            model.train(X, y.reshape(-1, 1) if isinstance(loss, BinaryCrossentropy) else y,
+                        epochs=1)
+
+
+def test_regression_accuracy_checks_its_arguments():
+    from xpnet.nn.metrics import RegressionAccuracy
+
+    with pytest.raises(ValueError, match=r"RegressionAccuracy precision must be > 0, got -1; "
+                                         r"pass e.g. precision=0.1"):
+        RegressionAccuracy(precision=-1)
+    with pytest.raises(ValueError, match=r"divisor must be > 0, got 0; pass e.g. divisor=250"):
+        RegressionAccuracy(divisor=0)
+    with pytest.raises(ValueError, match=r"epsilon must be > 0, got 0; pass e.g. epsilon=1e-07"):
+        Adam(epsilon=0)
+
+
+def test_standalone_losses_and_accuracies_check_targets_that_would_mislead():
+    from xpnet.nn.metrics import BinaryAccuracy, CategoricalAccuracy
+
+    P = np.array([[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]])
+    for labels, low, high in (([0, 3], 0, 3), ([0, -1], -1, 0)):
+        with pytest.raises(ValueError, match=rf"class labels must lie in \[0, 2\] for a model "
+                                             rf"with 3 outputs, got labels from {low} to "
+                                             rf"{high}"):
+            CategoricalCrossentropy().calculate(P, np.array(labels))
+    assert float(CategoricalCrossentropy().calculate(P, np.array([0, 1]))) == pytest.approx(
+        -np.mean(np.log([0.7, 0.5])))
+    # (2, 1) against (2,) would compare every pair: 0.5 where every answer is right
+    with pytest.raises(ValueError, match=r"BinaryAccuracy: predictions have shape \(2, 1\) "
+                                         r"but the targets \(2,\).*y.reshape\(-1, 1\)"):
+        BinaryAccuracy().calculate(np.array([[1], [0]]), np.array([1, 0]))
+    with pytest.raises(ValueError, match=r"CategoricalAccuracy: predictions have shape \(2,\) "
+                                         r"but the targets \(3,\)"):
+        CategoricalAccuracy().calculate(np.array([0, 1]), np.array([0, 1, 2]))
+    # a leading model axis (many models) against one set of targets is fine
+    many = CategoricalAccuracy().calculate(np.array([[0, 1], [1, 1]]), np.array([0, 1]))
+    np.testing.assert_array_equal(np.asarray(many), [1.0, 0.5])

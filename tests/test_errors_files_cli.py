@@ -685,6 +685,30 @@ USER = {
                 return dy
     """,
     "importerror.py": "import no_such_module_xyz\n",
+    "noreturn.py": """
+        import xpnet
+        class L(xpnet.nn.layers.Layer):
+            def forward(self, x, training=True):
+                return 2 * x
+            def backward(self, dy):
+                dx = 2 * dy
+        class Dense(xpnet.nn.Dense):
+            def backward(self, dy):
+                super().backward(dy)
+    """,
+    "shapes.py": """
+        import xpnet
+        class Transposed(xpnet.nn.layers.Layer):
+            def forward(self, x, training=True):
+                return 2 * x
+            def backward(self, dy):
+                return (2 * dy).T
+        class NoOutput(xpnet.nn.layers.Layer):
+            def forward(self, x, training=True):
+                self.y = 2 * x
+            def backward(self, dy):
+                return 2 * dy
+    """,
 }
 
 
@@ -706,6 +730,13 @@ def user_dir(tmp_path) -> Path:
     ("inspect.py:Needs", 2, ["needs the argument 'width'", "--arg width=VALUE"]),
     ("missing.py:L", 2, ["file not found"]),
     ("nosuchcomponent", 2, ["unknown component 'nosuchcomponent'", "Dense"]),
+    # the user's backward forgot its return: no silent pass on W and b alone
+    ("noreturn.py:L", 1, ["noreturn.py:L: L.backward returned None and set no .dinputs",
+                          "e.g. 'return dx'"]),
+    ("noreturn.py:Dense", 1, ["Dense.backward returned None and set no .dinputs"]),
+    ("shapes.py:Transposed", 1, ["Transposed.backward returned a gradient of shape (5, 4) for "
+                                 "an input of shape (4, 5): dx must have the input's shape"]),
+    ("shapes.py:NoOutput", 1, ["NoOutput.forward returned None and set no .output"]),
 ])
 def test_a_users_file_error_is_shown_at_its_line(capsys, user_dir, spec, code, fragments):
     target = str(user_dir / spec) if ":" in spec else spec
@@ -732,8 +763,9 @@ def test_a_bad_size_given_with_arg_is_not_blamed_on_the_users_file(capsys, tmp_p
     status, _, err = run_cli(capsys, "gradcheck", f"{tmp_path / 'scale.py'}:Scale", "--arg",
                              f"n_in={value}")
     line = one_line(err)
-    assert status == 2 and "in xpnet's code, not in scale.py: check the values given with " \
-        "--arg" in line and "Fix that line" not in line
+    assert status == 2 and "in xpnet's code, not in scale.py: check what your class's " \
+        "forward and backward return" in line and "any values given with --arg" in line
+    assert "Fix that line" not in line
 
 
 def test_a_module_that_is_not_installed(capsys):

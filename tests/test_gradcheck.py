@@ -223,3 +223,10 @@ def test_cli_rereads_a_user_file_edited_within_the_same_second(tmp_path):
     path.write_text(path.read_text().replace("np.sign(y_true - dvalues)",
                                              "np.sign(dvalues - y_true)"))
     assert run(spec)[0] == 0
+
+
+def test_a_report_with_nothing_compared_does_not_pass():
+    report = gradcheck.Report()
+    assert not report.passed
+    assert str(report).endswith("0 gradients checked on numpy (float64, full): nothing was "
+                                "compared, so nothing passed")

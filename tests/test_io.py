@@ -140,3 +140,33 @@ def test_corrupt_truncated_and_foreign_files_are_refused(tmp_path):
                 out.writestr(item, z.read(item))
     with pytest.raises(ModelFileError, match=r"has shape \(5, 5\)"):
         xpnet.Model.load(tmp_path / "bad.npz")
+
+
+def test_a_users_class_named_like_a_builtin_neither_replaces_it_nor_saves(tmp_path):
+    import xpnet
+    from xpnet.nn import Adam, CategoricalCrossentropy, Dense
+    from xpnet.nn import Softmax as BuiltinSoftmax
+    from xpnet.nn.layers import Layer
+
+    good = xpnet.Model(seed=0)
+    for layer in (Dense(2, 3), BuiltinSoftmax()):
+        good.add(layer)
+    good.set(loss=CategoricalCrossentropy(), optimizer=Adam())
+    good.save(tmp_path / "good.npz")
+
+    class Softmax(Layer):  # a notebook's own, named like the built-in
+        def forward(self, x, training=True):
+            return x
+
+        def backward(self, dy):
+            return dy
+
+    assert Layer.registry["Softmax"] is BuiltinSoftmax
+    assert type(xpnet.Model.load(tmp_path / "good.npz").layers[1]) is BuiltinSoftmax
+    mine = xpnet.Model(seed=0)
+    for layer in (Dense(2, 3), Softmax()):
+        mine.add(layer)
+    mine.set(loss=CategoricalCrossentropy(), optimizer=Adam())
+    with pytest.raises(TypeError, match=r"your class Softmax has the name of xpnet's own "
+                                        r"xpnet.nn.activations.Softmax.*another name"):
+        mine.save(tmp_path / "mine.npz")

@@ -41,7 +41,8 @@ BACKENDS = ("numpy", "array_api_strict", "torch", "cupy", "jax")
 _INSTALL_HINT = {
     "numpy": "pip install numpy",
     "array_api_strict": "pip install 'xpnet[strict]'",
-    "torch": "pip install 'xpnet[torch]'",
+    "torch": ("pip install torch --index-url https://download.pytorch.org/whl/cpu (the CPU "
+              "build; a plain pip install torch picks the CUDA build on Linux, gigabytes)"),
     "cupy": "pip install 'xpnet[cupy-cuda12]' (or cupy-cuda13) on a machine with a CUDA GPU",
     "jax": "pip install 'xpnet[jax]'",
 }
@@ -376,7 +377,9 @@ def backend_of(x: Any) -> Backend:
     try:
         xp = array_api_compat.array_namespace(x)
     except TypeError as exc:
-        msg = f"expected an array, got {type(x).__name__}."
+        msg = (f"expected an array (NumPy, CuPy, PyTorch, JAX or array-api-strict), got "
+               f"{type(x).__name__}. Convert it first, e.g. numpy.asarray(data, "
+               f"dtype=numpy.float32) for inputs or numpy.asarray(labels) for class labels.")
         raise BackendError(msg) from exc
     return Backend(xp, _name_of(xp), array_api_compat.device(x))
 

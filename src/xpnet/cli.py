@@ -18,8 +18,8 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from . import __version__, presets, usercode
-from .backend import BACKENDS
-from .errors import DivergenceError, StudyError, UserCodeError, XpnetError
+from .backend import BACKENDS, resolve
+from .errors import BackendError, DivergenceError, StudyError, UserCodeError, XpnetError
 from .random import parse_seed
 
 __all__ = ["main"]
@@ -207,12 +207,18 @@ _SLOW_ON_CPU = {
 def _slow_backend_note(command: str, backend: str) -> None:
     """Say before the work starts that a backend will be slower than NumPy here, and why."""
     why = _SLOW_ON_CPU.get(backend)
-    if why is not None:
-        sys.stderr.write(
-            f"xpnet {command}: note: on a CPU the {backend} backend is several times slower "
-            f"than numpy at the book's sizes (docs/backends.md has the figures): {why}, and "
-            "with small arrays that overhead is most of the cost. The results are the same; "
-            "--backend numpy trains fast.\n")
+    if why is None:
+        return
+    try:
+        resolve(backend)  # a backend that is not installed gets its own error, not this note
+    except BackendError:
+        return
+    sys.stderr.write(
+        f"xpnet {command}: note: on a CPU the {backend} backend is several times slower "
+        f"than numpy at the book's sizes (docs/backends.md has the figures): {why}, and "
+        "with small arrays that overhead is most of the cost. The same maths runs (its "
+        "last float32 digits can differ, so --seed nnfs prints lines close to the book's, "
+        "not equal); --backend numpy trains fast.\n")
 
 
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
@@ -431,11 +437,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("components", nargs="*", metavar="COMPONENT",
                        help="built-in names (default: all of them), package.module:Class or "
                        "path/to/file.py:Class")
-    check.add_argument("--backend", default="numpy", choices=BACKENDS)
+    check.add_argument("--backend", default="numpy", choices=BACKENDS,
+                       help="the array library the components compute with (default numpy)")
     check.add_argument("--dtype", default="float64", choices=tuple(TOLERANCES),
                        help="the component's dtype (numerical gradients always use float64)")
-    check.add_argument("--mode", default="full", choices=MODES)
-    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--mode", default="full", choices=MODES,
+                       help="full: every entry of every array (default); directional: the "
+                       "derivative along one random direction per array, cheap on big "
+                       "arrays; sampled: 10 random entries per array")
+    check.add_argument("--seed", type=int, default=0,
+                       help="seeds the inputs, directions, samples and weights gradcheck "
+                       "draws (default 0: the same seed gives the same report)")
     check.add_argument("--arg", type=_setting, action="append", default=[], metavar="KEY=VALUE",
                        help="constructor argument of a user component, e.g. --arg n_in=5")
     check.add_argument("--json", action="store_true", help="the report as JSON")
@@ -452,7 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--preset", choices=sorted(presets.PRESETS), default=None,
                     help="explain on a chapter's model (arrays summarised) instead of a tiny one")
     ex.add_argument("--steps", type=_positive, default=3, help="training steps to show")
-    ex.add_argument("--backend", default="numpy", choices=BACKENDS)
+    ex.add_argument("--backend", default="numpy", choices=BACKENDS,
+                    help="the array library to compute with (default numpy)")
     ex.add_argument("--seed", type=seed_type, default=0)
     fmt = ex.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true",
@@ -483,11 +496,14 @@ def build_parser() -> argparse.ArgumentParser:
     from .experiments.plan import LAB_PRESETS, STUDIES
 
     st.add_argument("study", choices=(*STUDIES, "all"))
-    st.add_argument("--preset", default="ch15", choices=LAB_PRESETS)
+    st.add_argument("--preset", default="ch15", choices=LAB_PRESETS,
+                    help="the book's classifier the study repeats (default ch15: spiral, "
+                    "Dense 64, dropout, Adam)")
     st.add_argument("--seeds", type=_positive, default=None,
                     help="repeats with different seeds (default 10; 3 with --quick)")
     st.add_argument("--quick", action="store_true",
-                    help="a small grid and 3 seeds, for a first look (about 2 minutes)")
+                    help="a small grid and 3 seeds, for a first look (about a minute on 2 "
+                    "cores)")
     st.add_argument("--train-samples", type=_numbers(int), default=None, metavar="N,N,...",
                     help="training samples per class (default 30,100,300,1000,3000)")
     st.add_argument("--test-samples", type=_numbers(int), default=None, metavar="N,N,...",
@@ -496,7 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="length of the epochs study's runs (default 30000)")
     st.add_argument("--lr", type=_numbers(float), default=None, metavar="LR,LR,...",
                     help="learning rates (default 1e-4,1e-3,1e-2,0.05,0.2,1)")
-    st.add_argument("--backend", default="numpy", choices=BACKENDS)
+    st.add_argument("--backend", default="numpy", choices=BACKENDS,
+                    help="the array library the trials compute with (default numpy; cupy "
+                    "trains on a GPU)")
     st.add_argument("--out", default="xpnet-study", metavar="DIR",
                     help="where the results, plots and report go (default ./xpnet-study)")
     st.add_argument("--workers", type=_positive, default=None,
@@ -538,9 +556,10 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--contenders", type=_names(list(CONTENDERS), "contender",
                                                 all_is_default=True),
                     default=None, metavar="NAME,...|all",
-                    help=f"contenders (default and all: {', '.join(CONTENDERS)}, "
-                    f"{', '.join(GPU_ONLY)} with --device cuda only; the torch and jax ones "
-                    "are skipped when torch or JAX is missing)")
+                    help=f"contenders (default and all: "
+                    f"{', '.join(n for n in CONTENDERS if n not in GPU_ONLY)}; with --device "
+                    f"cuda also {', '.join(GPU_ONLY)}; the torch and jax ones are skipped "
+                    "when torch or JAX is missing)")
     bn.add_argument("--quick", action="store_true",
                     help="a fifth of the epochs and 3 repeats; unless named, only the cases "
                     "reference, reference_dropout and wide, and no torch_compile, jax_jit or "

@@ -39,6 +39,7 @@ import numpy as np
 
 from . import validate
 from .backend import Backend, backend_of, resolve, to_numpy
+from .errors import BackendError, UserCodeError
 from .nn.activations import Linear, ReLU, Sigmoid, Softmax
 from .nn.layers import Dense, Dropout
 from .nn.losses import (
@@ -53,7 +54,8 @@ from .nn.ops import Ops
 from .random import Generator
 from .usercode import source_of, user_error
 
-__all__ = ["TOLERANCES", "Check", "Report", "builtin_components", "check", "check_many"]
+__all__ = ["TOLERANCES", "Check", "ComponentError", "Report", "builtin_components", "check",
+           "check_many"]
 
 #: Default (rtol, atol) by the dtype of the component's analytic gradient.
 TOLERANCES = {"float64": (1e-6, 1e-9), "float32": (1e-3, 1e-5)}
@@ -96,7 +98,9 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        """Every gradient compared agreed, and there was at least one (nothing compared is
+        no evidence of a correct backward pass)."""
+        return bool(self.checks) and all(c.passed for c in self.checks)
 
     @property
     def failures(self) -> list[Check]:
@@ -133,7 +137,9 @@ class Report:
         lines.insert(1, "  ".join("-" * w for w in widths))
         n_fail = len(self.failures)
         summary = (f"{len(self.checks)} gradients checked on {self.backend} ({self.dtype}, "
-                   f"{self.mode}): " + ("all passed" if not n_fail else f"{n_fail} FAILED: "
+                   f"{self.mode}): " + ("nothing was compared, so nothing passed"
+                                        if not self.checks else
+                                        "all passed" if not n_fail else f"{n_fail} FAILED: "
                    + ", ".join(f"{c.component}.{c.parameter}" for c in self.failures)))
         return "\n".join([*lines, summary])
 
@@ -184,17 +190,45 @@ def _grads(layer: Any) -> dict[str, Any]:
     return {k: getattr(layer, "d" + k) for k in ("weights", "biases") if hasattr(layer, "d" + k)}
 
 
+class ComponentError(ValueError):
+    """A component gave gradcheck something it cannot check (a forward or backward that
+    returned nothing, or arrays of the wrong shape): the message says what and the fix."""
+
+
 def _forward(layer: Any, x: Any) -> Any:
     try:
         out = layer.forward(x, True)
     except TypeError:
         out = layer.forward(x)  # the book's early chapters: forward(inputs)
-    return layer.output if out is None else out
+    out = getattr(layer, "output", None) if out is None else out
+    name = type(layer).__name__
+    if out is None:
+        msg = (f"{name}.forward returned None and set no .output: return the layer's output "
+               "(or set self.output, as the book's layers do).")
+        raise ComponentError(msg)
+    if not hasattr(out, "shape"):
+        msg = (f"{name}.forward returned {validate.describe(out)}; return an array of the "
+               "input's backend (e.g. xp.asarray(...)), not a Python list or number.")
+        raise ComponentError(msg)
+    return out
 
 
-def _backward(layer: Any, dy: Any) -> Any:
+def _backward(layer: Any, dy: Any, x: Any) -> Any:
     out = layer.backward(dy)
-    return getattr(layer, "dinputs", None) if out is None else out
+    dx = getattr(layer, "dinputs", None) if out is None else out
+    name = type(layer).__name__
+    if dx is None:
+        msg = (f"{name}.backward returned None and set no .dinputs: it must return the "
+               f"gradient with respect to its input (dx, of the input's shape "
+               f"{tuple(x.shape)}), e.g. 'return dx' at its end (a book-style layer sets "
+               "self.dinputs instead).")
+        raise ComponentError(msg)
+    if tuple(getattr(dx, "shape", ())) != tuple(x.shape):
+        msg = (f"{name}.backward returned a gradient of shape "
+               f"{tuple(getattr(dx, 'shape', ()))} for an input of shape {tuple(x.shape)}: "
+               "dx must have the input's shape (a transposed product?).")
+        raise ComponentError(msg)
+    return dx
 
 
 def _penalty(layer: Any, xp: Any) -> Any:
@@ -399,7 +433,7 @@ def _check_layer(layer: Any, x: Any, b: Backend, mode: str, samples: int,
         rewind()
         y = _forward(layer, x)
         dy = b.asarray(dy_host, dtype=y.dtype)
-        dx = _backward(layer, dy)
+        dx = _backward(layer, dy, x)
         x64 = b.asarray(to_numpy(x).astype(np.float64), dtype=xp.float64)
         dy64 = b.asarray(dy_host, dtype=xp.float64)
         state = {"x": x64}
@@ -421,15 +455,21 @@ def _check_layer(layer: Any, x: Any, b: Backend, mode: str, samples: int,
                             "cannot rewind (a global one?). Give the layer an `rng` attribute "
                             "(an xpnet.random.Generator) to draw from, so its draws can be "
                             "frozen.")]
-        targets = []
-        if dx is not None:
-            targets.append(_Target("x", to_numpy(dx).astype(np.float64), state, "x",
-                                   _dtype_name(xp, dx)))
+        targets = [_Target("x", to_numpy(dx).astype(np.float64), state, "x",
+                           _dtype_name(xp, dx))]
         grads = _grads(layer)
-        for name in _params(layer):
+        for name, p in _params(layer).items():
             if name not in grads:
-                msg = f"{label}.backward did not set the gradient of parameter {name!r}."
-                raise ValueError(msg)
+                msg = (f"{label}.backward did not set the gradient of parameter {name!r}: "
+                       f"set it in backward (grads[{name!r}], or the book's dweights and "
+                       "dbiases).")
+                raise ComponentError(msg)
+            if tuple(getattr(grads[name], "shape", ())) != tuple(p.shape):
+                msg = (f"{label}.backward set a gradient of shape "
+                       f"{tuple(getattr(grads[name], 'shape', ()))} for parameter {name!r} of "
+                       f"shape {tuple(p.shape)}: each gradient must have its parameter's "
+                       "shape.")
+                raise ComponentError(msg)
             targets.append(_Target(name, to_numpy(grads[name]).astype(np.float64), c64, name,
                                    _dtype_name(xp, grads[name])))
         checks, kinked = [], []
@@ -663,6 +703,13 @@ def check_many(components: dict[str, Callable[[], Any]] | None = None, **kwargs:
         component = make()
         try:
             r = check(component, name=label, **kwargs)
+        except BackendError:
+            raise  # the backend asked for is missing or refuses the data: its own message
+        except ComponentError as exc:
+            source = source_of(component)
+            if source is None:
+                raise  # xpnet's own component: a bug, with its traceback
+            raise UserCodeError(f"checking {label}: {exc}", "check") from exc
         except Exception as exc:
             source = source_of(component)
             if source is None:

@@ -58,7 +58,15 @@ MASK_SOURCES = ("host", "counter")
 
 
 def _describe(obj: Any) -> dict[str, Any]:
-    return {"class": type(obj).__name__, "config": obj.get_config()}
+    name = type(obj).__name__
+    registry = getattr(type(obj), "registry", None)
+    if registry is not None and registry.get(name) is not type(obj):
+        # the file names classes by name: this one would load as xpnet's class of that name
+        msg = (f"cannot save {obj!r}: your class {name} has the name of xpnet's own "
+               f"{registry[name].__module__}.{name}, which loading would build instead; "
+               "give your class another name.")
+        raise TypeError(msg)
+    return {"class": name, "config": obj.get_config()}
 
 
 def _model_path(path: Any, call: str) -> Path:

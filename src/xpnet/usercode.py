@@ -157,8 +157,9 @@ def user_error(exc: BaseException, source: Path, what: str, phase: str) -> UserC
         # no line of the user's file was running: what xpnet built for it from the
         # arguments (an input of shape (2, n_in)) is what failed
         msg = (f"{what} raised {type(exc).__name__}: {detail}, in xpnet's code, not in "
-               f"{source.name}: check the values given with --arg (sizes are positive "
-               "integers, e.g. --arg n_in=3).")
+               f"{source.name}: check what your class's forward and backward return (arrays "
+               "of the input's backend, dx shaped like the input), and any values given "
+               "with --arg (sizes are positive integers, e.g. --arg n_in=3).")
         return UserCodeError(msg, "construct")
     msg = (f"{what} raised {type(exc).__name__}: {detail}{where}. Fix that line of your code, "
            "then run the command again.")

@@ -128,6 +128,21 @@ def non_negative_int(name: str, value: Any) -> int:
     return integer(name, value, minimum=0)
 
 
+#: A sensible value to show in an error, by keyword (0.1 otherwise)
+_EXAMPLES = {"epsilon": 1e-7, "init_scale": 0.01, "divisor": 250.0}
+
+
+def _example(name: str) -> str:
+    """``keyword=value`` to suggest for the parameter called ``name`` in messages (its last
+    word: "Dense init_scale" is passed as ``init_scale=``).
+
+    >>> _example("Dense init_scale"), _example("epsilon"), _example("lr")
+    ('init_scale=0.01', 'epsilon=1e-07', 'lr=0.1')
+    """
+    keyword = name.split()[-1] if name.split() else name
+    return f"{keyword}={_EXAMPLES.get(keyword, 0.1):g}"
+
+
 def finite_float(name: str, value: Any) -> float:
     """A finite real number as a Python ``float`` (ints and NumPy scalars accepted).
 
@@ -136,14 +151,14 @@ def finite_float(name: str, value: Any) -> float:
     """
     if isinstance(value, str):
         msg = (f"{name} must be a number, got {describe(value)}; "
-               f"{_string_fix(value, f'{name}=0.1')}.")
+               f"{_string_fix(value, _example(name))}.")
         raise TypeError(msg)
     if _is_bool(value) or not isinstance(value, numbers.Real):
-        msg = f"{name} must be a real number, got {describe(value)}; pass e.g. {name}=0.1."
+        msg = f"{name} must be a real number, got {describe(value)}; pass e.g. {_example(name)}."
         raise TypeError(msg)
     number = float(value)
     if not math.isfinite(number):
-        msg = f"{name} must be a finite number, got {number}; pass e.g. {name}=0.1."
+        msg = f"{name} must be a finite number, got {number}; pass e.g. {_example(name)}."
         raise ValueError(msg)
     return number
 
@@ -177,7 +192,7 @@ def positive_float(name: str, value: Any) -> float:
     """A finite number ``> 0`` (a learning rate, a scale, an epsilon)."""
     number = finite_float(name, value)
     if not number > 0:
-        msg = f"{name} must be > 0, got {number:g}; pass e.g. {name}=0.1."
+        msg = f"{name} must be > 0, got {number:g}; pass e.g. {_example(name)}."
         raise ValueError(msg)
     return number
 

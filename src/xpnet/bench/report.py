@@ -152,25 +152,31 @@ def render(result: dict[str, Any], verbose: bool = False) -> str:
             notes.append(_ceilings_note(result["host_ceilings"], "CPU ceilings"))
     elif ceilings:
         notes.append(_ceilings_note(ceilings, "ceilings"))
-    pools = ", ".join(f"{p['internal_api']} {p['num_threads']}"
-                      for p in sorted(threads.get("pools", []),
-                                      key=lambda p: str(p["internal_api"])))
+    # each library's own pool, by its file's name (NumPy's and SciPy's OpenBLAS are two)
+    pools = ", ".join(sorted({f"{p.get('prefix') or p['internal_api']} {p['num_threads']}"
+                              for p in threads.get("pools", [])}))
     torch_threads = threads.get("torch_threads")
     notes.append(f"threads: {pools or 'BLAS not controlled'}"
                  + (f", torch {torch_threads}" if torch_threads is not None else "")
                  + f"; load average (1 min) {env['loadavg_1m_start']} at start, "
                  f"{env['loadavg_1m_end']} at end, cpu_count={env['cpu_count']}")
     notes.extend(f"warning: {w}" for w in threads.get("warnings", []))
-    notes.append("ms/epoch is the median over repeats, +-% half its min-max range; ratios are "
-                 "median/median (<1 = faster than the reference; ratios to torch and JAX on "
-                 "xpnet rows; vs graph: torch_cuda_graph, vs jit: jax_jit); GFLOP/s and GB/s "
-                 "are the cost model's counts over the median time; "
-                 "%ceil is the share of the ceilings; floor = FLOPs at the matmul ceiling + "
-                 "bytes moved at the copy bandwidth, x floor the median over it; peak MB is "
-                 "the peak memory (x need: over what the maths needs); acc is the last "
-                 "timed epoch's accuracy"
-                 + ("" if verbose else "; --verbose adds min-max, vs graph, vs jit, GFLOP/s, "
-                    "%ceil, the floor and the peak over the need, the JSON every number"))
+    if verbose:
+        notes.append("ms/epoch is the median over repeats, +-% half its min-max range; ratios "
+                     "are median/median (<1 = faster than the reference; ratios to torch and "
+                     "JAX on xpnet rows; vs graph: torch_cuda_graph, vs jit: jax_jit); "
+                     "GFLOP/s and GB/s are the cost model's counts over the median time; "
+                     "%ceil is the share of the ceilings; floor = FLOPs at the matmul ceiling "
+                     "+ bytes moved at the copy bandwidth, x floor the median over it; peak MB "
+                     "is the peak memory (x need: over what the maths needs); acc is the last "
+                     "timed epoch's accuracy")
+    else:
+        notes.append("ms/epoch is the median over repeats, +-% half its min-max range; ratios "
+                     "are median/median (<1 = faster than the reference); acc is the last "
+                     "timed epoch's accuracy; --verbose adds min-max, ratios to "
+                     "torch_cuda_graph and jax_jit, GFLOP/s, the share of the machine's "
+                     "ceilings, the cost floor and the peak memory over the need; --json "
+                     "keeps every number")
     config = result.get("config", {})
     if config.get("quick"):
         notes.append("--quick: fewer epochs and repeats; unless named with --cases and "

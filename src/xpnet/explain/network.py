@@ -65,7 +65,8 @@ def faithful_note(topic: str, seed: SeedLike) -> str:
     classes = ", ".join(f"`{c}`" for c in BOOK_CLASSES[topic])
     mode = ("This run is in faithful mode (--seed nnfs): " if seed == "nnfs" else
             "Run with --seed nnfs for faithful mode: ")
-    return (mode + f"every value is then bit for bit what the book's own {classes} compute "
+    return (mode + f"every value is then bit for bit what the book's own {classes} "
+            f"{'computes' if len(BOOK_CLASSES[topic]) == 1 else 'compute'} "
             "from the same inputs (after nnfs.init(), whose np.dot is float64 products cast "
             "to float32); tests/test_explain_faithful.py feeds the book's classes the "
             "recorded inputs and compares with ==.")

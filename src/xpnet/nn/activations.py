@@ -49,7 +49,8 @@ class ReLU(Activation):
         return self.y
 
     def backward(self, dy: Any) -> Any:
-        dx = self.ops.relu_backward(dy, self.y)  # dy where y > 0, else 0
+        y = self.y  # the forward's output
+        dx = self.ops.relu_backward(dy, y)  # dy where y > 0, else 0
         trace.emit(self.name, "backward", dy=dy, dx=dx)
         return dx
 

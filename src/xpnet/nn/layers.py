@@ -15,7 +15,7 @@ dicts, and optional ``build(ops, rng, dtype)`` to allocate its state.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import trace, validate
 from ..backend import Backend, backend_of
@@ -27,6 +27,11 @@ __all__ = ["DEFAULT_INIT_SCALE", "Dense", "Dropout", "Layer"]
 
 #: The book's weight initialisation scale: ``W = 0.01 * randn(n_in, n_out)``.
 DEFAULT_INIT_SCALE = 0.01
+
+
+#: What the layers' forward passes save for their backward passes (Dense's inputs ``x``,
+#: ReLU's outputs ``y``, softmax's and sigmoid's outputs ``s``)
+_FORWARD_STATE = frozenset({"x", "y", "s"})
 
 
 class Layer(Registered):
@@ -54,6 +59,17 @@ class Layer(Registered):
         self.ops: Ops = None  # type: ignore[assignment]  # set by build()
         self.need_input_grad = True
         self.name = type(self).__name__
+
+    if not TYPE_CHECKING:  # (a __getattr__ would hide misspelt attributes from mypy)
+        def __getattr__(self, name: str) -> Any:
+            # only for attributes not found: what forward saves for backward (x, y, s) is
+            # missing when backward comes first
+            if name in _FORWARD_STATE:
+                msg = (f"{type(self).__name__}.backward was called before forward: run "
+                       "forward(x) first (backward uses what the last forward pass saved).")
+                raise AttributeError(msg)
+            msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+            raise AttributeError(msg)
 
     @property
     def backend(self) -> Backend | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 from array_api_compat import device
 
 from .. import trace
@@ -45,9 +46,22 @@ class Loss(Registered):
     def backward(self, y_pred: Any, y_true: Any) -> Any:
         raise NotImplementedError
 
+    #: the last host targets :meth:`calculate` checked (a training loop passes the same
+    #: array every epoch: checked once)
+    _checked: Any = None
+
     def calculate(self, y_pred: Any, y_true: Any) -> Any:
         """The data loss: the mean of the per-sample losses (a 0-d array; one per model
-        copy when the arrays have a leading model axis)."""
+        copy when the arrays have a leading model axis).
+
+        Host (NumPy) targets are checked against the predictions' outputs first
+        (:meth:`check_targets`: class labels in range, one-hot rows), as a model checks
+        them before training; on a device that would cost a read back, so it is left to
+        the model."""
+        if isinstance(y_true, np.ndarray) and y_true is not self._checked \
+                and getattr(y_pred, "ndim", 0) == 2:
+            self.check_targets(y_true, int(y_pred.shape[-1]))
+            self._checked = y_true
         sample_losses = self.forward(y_pred, y_true)
         data_loss = backend_of(y_pred).xp.mean(sample_losses, axis=-1)
         trace.emit(type(self).__name__, "forward", y_pred=y_pred, sample_losses=sample_losses,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from .. import validate
 from ..backend import backend_of
 from .registry import Registered
 
@@ -61,10 +62,16 @@ class CategoricalAccuracy(Accuracy):
         xp = backend_of(predictions).xp
         if y.ndim == predictions.ndim + 1:  # one-hot targets
             y = xp.argmax(y, axis=-1)
+        _check_alike(self, predictions, y, "labels of shape (n_samples,)")
         return predictions == y
 
     def check_input(self, layer: Any) -> None:
         _not_after_linear(self, layer, "predicted classes (a Softmax's most probable class)")
+        if type(layer).__name__ == "Sigmoid":
+            msg = ("CategoricalAccuracy compares class indices, but the model ends with "
+                   "Sigmoid (a 0/1 answer per output). Use accuracy=BinaryAccuracy(), or "
+                   "leave accuracy out to have it chosen.")
+            raise ValueError(msg)
 
 
 class BinaryAccuracy(Accuracy):
@@ -78,10 +85,23 @@ class BinaryAccuracy(Accuracy):
     """
 
     def compare(self, predictions: Any, y: Any) -> Any:
+        _check_alike(self, predictions, y, "a column per output, as the predictions: "
+                     "y.reshape(-1, 1) for one output (the book's chapter 16)")
         return predictions == y
 
     def check_input(self, layer: Any) -> None:
         _not_after_linear(self, layer, "0/1 predictions (a Sigmoid's outputs rounded)")
+
+
+def _check_alike(accuracy: Accuracy, predictions: Any, y: Any, fix: str) -> None:
+    """Refuse targets whose shape would broadcast against the predictions into a wrong
+    comparison ((n, 1) against (n,) compares every pair); the predictions may have a
+    leading model axis (many models) that the targets lack."""
+    shape, target = tuple(predictions.shape), tuple(y.shape)
+    if len(target) > len(shape) or shape[len(shape) - len(target):] != target:
+        msg = (f"{type(accuracy).__name__}: predictions have shape {shape} but the targets "
+               f"{target}; pass targets of the predictions' shape ({fix}).")
+        raise ValueError(msg)
 
 
 def _not_after_linear(accuracy: Accuracy, layer: Any, compares: str) -> None:
@@ -114,8 +134,9 @@ class RegressionAccuracy(Accuracy):
     """
 
     def __init__(self, precision: float | None = None, divisor: float = 250.0):
-        self.precision = precision
-        self.divisor = float(divisor)
+        self.precision = (None if precision is None else
+                          validate.positive_float("RegressionAccuracy precision", precision))
+        self.divisor = validate.positive_float("RegressionAccuracy divisor", divisor)
         self._fixed = precision is not None
 
     def init(self, y: Any, reinit: bool = False) -> None:

@@ -105,10 +105,23 @@ class Optimizer(Registered):
     def update_params(self, layer: Any) -> None:
         """Update every parameter array of ``layer`` from ``layer.grads``, with the engine
         the layer computes with (``layer.ops``; the plain one for a component without)."""
+        if not (isinstance(getattr(layer, "params", None), dict)
+                and isinstance(getattr(layer, "grads", None), dict)):
+            hint = ("use optimizer.step(layers) for several" if isinstance(layer, (list, tuple))
+                    else "a layer of xpnet.book takes the book's optimizers (Optimizer_Adam, "
+                    "...)" if hasattr(layer, "xpnet") else "e.g. a Dense")
+            msg = (f"{type(self).__name__}.update_params expects one layer with params and "
+                   f"grads, got {validate.describe(layer)}; {hint}.")
+            raise TypeError(msg)
         ops = getattr(layer, "ops", None)
         for name, p in layer.params.items():
             ops = ops or Ops(backend_of(p))
-            g = layer.grads[name]
+            g = layer.grads.get(name)
+            if g is None:
+                msg = (f"{type(self).__name__}.update_params: "
+                       f"{getattr(layer, 'name', type(layer).__name__)} has no gradient for "
+                       f"{name!r} yet; call its backward before the optimizer step.")
+                raise RuntimeError(msg)
             state = self.state_of(layer, name, p)
             self.param = f"{getattr(layer, 'name', type(layer).__name__)}.{name}"
             self.emit(g=g, p_before=p)

@@ -26,5 +26,15 @@ class Registered:
         super().__init_subclass__(**kwargs)
         if Registered in cls.__bases__:
             cls.registry = {}  # a new family (Layer, Loss, ...)
-        else:
-            cls.registry[cls.__name__] = cls
+            return
+        held = cls.registry.get(cls.__name__)
+        if held is not None and _builtin(held) and not _builtin(cls):
+            # a user's class named like a built-in (a notebook's own Softmax) must not
+            # replace it: every model file naming the built-in would load the user's class
+            return
+        cls.registry[cls.__name__] = cls
+
+
+def _builtin(cls: type) -> bool:
+    """Whether ``cls`` is one of xpnet's own classes."""
+    return cls.__module__.split(".")[0] == "xpnet"
