@@ -425,6 +425,18 @@ def test_a_model_of_the_students_own_classes_keeps_parameters_not_model_files(tm
     np.testing.assert_array_equal(model.predict(X, batch_size=3), model.predict(X))
 
 
+def optimizer_steps(X, pairs, steps=3):
+    """Chapter 10's loop: each (layer, optimizer) pair takes ``steps`` steps on ``X``
+    with a gradient of ones."""
+    for _ in range(steps):
+        for layer, optimizer in pairs:
+            layer.forward(X)
+            layer.backward(np.ones((X.shape[0], 3), dtype=np.float32))
+            optimizer.pre_update_params()
+            optimizer.update_params(layer)
+            optimizer.post_update_params()
+
+
 def test_an_optimizer_typed_from_the_book_trains_the_books_layers():
     """Chapter 10's Adam as the book writes it (the project's copy of the book's code, not
     one of xpnet.book's classes) sets the layers' state attributes itself."""
@@ -433,15 +445,8 @@ def test_an_optimizer_typed_from_the_book_trains_the_books_layers():
     X = np.linspace(-1, 1, 10, dtype=np.float32).reshape(5, 2)
     ours, theirs = book.Layer_Dense(2, 3), book.Layer_Dense(2, 3)
     theirs.set_parameters(ours.weights.copy(), ours.biases.copy())
-    pairs = ((ours, TypedAdam(learning_rate=0.05)),
-             (theirs, book.Optimizer_Adam(learning_rate=0.05)))
-    for _ in range(3):
-        for layer, optimizer in pairs:
-            layer.forward(X)
-            layer.backward(np.ones((5, 3), dtype=np.float32))
-            optimizer.pre_update_params()
-            optimizer.update_params(layer)
-            optimizer.post_update_params()
+    optimizer_steps(X, ((ours, TypedAdam(learning_rate=0.05)),
+                        (theirs, book.Optimizer_Adam(learning_rate=0.05))))
     np.testing.assert_allclose(ours.weights, theirs.weights, rtol=1e-6)
     assert ours.weight_cache is ours.xpnet.optimizer_state["W"]["v"]
 
@@ -527,15 +532,9 @@ def test_the_books_optimizers_train_a_layer_typed_from_the_book():
         kwargs = {"momentum": 0.5} if name == "Optimizer_SGD" else {}
         mine, theirs = nnfs_book.Layer_Dense(2, 3), nnfs_book.Layer_Dense(2, 3)
         theirs.weights, theirs.biases = mine.weights.copy(), mine.biases.copy()
-        pairs = ((mine, getattr(book, name)(learning_rate=0.05, decay=1e-3, **kwargs)),
-                 (theirs, getattr(nnfs_book, name)(learning_rate=0.05, decay=1e-3, **kwargs)))
-        for _ in range(3):
-            for layer, optimizer in pairs:
-                layer.forward(X)
-                layer.backward(np.ones((5, 3), dtype=np.float32))
-                optimizer.pre_update_params()
-                optimizer.update_params(layer)
-                optimizer.post_update_params()
+        optimizer_steps(X, (
+            (mine, getattr(book, name)(learning_rate=0.05, decay=1e-3, **kwargs)),
+            (theirs, getattr(nnfs_book, name)(learning_rate=0.05, decay=1e-3, **kwargs))))
         np.testing.assert_array_equal(mine.weights, theirs.weights, err_msg=name)
         np.testing.assert_array_equal(mine.biases, theirs.biases, err_msg=name)
         assert mine.weights.dtype == np.float32  # init() patched np.random.randn, as nnfs
