@@ -245,7 +245,7 @@ def test_the_figures_show_what_the_answers_quote(study, tmp_path, monkeypatch):
     plots.plot_lr(tables["lr"], tmp_path / "l.png", points["lr"])
     plots.plot_test_size(tables["test_size"], tmp_path / "t.png", tables["test_size_iid"])
     samples, epochs, lr, test_size = figures
-    spread = test_size["spread vs the 1/sqrt(n) law (fitted slope "
+    spread = test_size["spread vs the 1/sqrt(n) law (book's spiral: fitted slope "
                        f"{tables['test_size']['slope']:.2f})"]
     assert spread["independent points: sd across test sets"] == pytest.approx(
         [r["acc_sd"] for r in tables["test_size_iid"]["rows"]])

@@ -281,8 +281,9 @@ def softmax_sheet(*, preset: str = "ch15", seed: SeedLike = 0, backend: Any = "n
             f"partly: the book's loop builds one {k}×{k} Jacobian `diag(s) - s·sᵀ` per "
             f"sample ({n} here) and multiplies it by that sample's dy; the vectorised "
             f"`s·(dy - Σ dy·s)` gives the same gradient to {loop_dev:.2g} (relative to its "
-            f"largest entry) and ran {cost['ratio']:.0f} times faster on {n} random rows (best "
-            f"of 3). After cross-entropy the gradient at the logits is `(s - y)/N`, equal to "
+            f"largest entry) and ran about {_one_digit(cost['ratio']):g} times faster on {n} "
+            f"random rows (a timing on this machine, to one digit: it varies from run to "
+            f"run). After cross-entropy the gradient at the logits is `(s - y)/N`, equal to "
             f"the chained one to {fused_dev:.2g}."))
     else:
         jacobian = Claim("the backward pass needs a full Jacobian per sample", "open", (
@@ -502,3 +503,12 @@ def dense_sheet(*, preset: str = "ch15", seed: SeedLike = 0, backend: Any = "num
                  **{f"small_{k}": float(v) for k, v in small.items()},
                  **{f"reg_share_{k}": v for k, v in share.items()}, "weights": float(n_w)},
     )
+
+
+def _one_digit(x: float) -> float:
+    """``x`` to one significant digit (a timing quoted in prose, which runs vary).
+
+    >>> _one_digit(562.3), _one_digit(1411)
+    (600.0, 1000.0)
+    """
+    return float(f"{x:.1g}")

@@ -72,13 +72,22 @@ def _readable_log_axis(ax: Any) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+#: Most grid values labelled on an axis; a denser grid (a refined lr grid) gets a tick at
+#: each power of ten instead, so that the labels do not overlap
+_GRID_TICKS = 7
+
+
 def _grid_ticks(ax: Any, values: Sequence[float]) -> None:
     """Ticks at the grid's own values on a log x axis, written as plain numbers (its default
     marks powers of ten alone, so 30 or 300 are not labelled)."""
-    from matplotlib.ticker import NullLocator
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
     ticks = sorted({float(v) for v in values})
-    ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+    if len(ticks) > _GRID_TICKS:
+        ax.xaxis.set_major_locator(LogLocator(base=10))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    else:
+        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
     ax.xaxis.set_minor_locator(NullLocator())
 
 
@@ -255,6 +264,7 @@ def plot_lr(table: Table, path: PathLike, points: pd.DataFrame | None = None) ->
                             color="tab:red")
         ax.set(xscale="log", xlabel="learning rate", title=f"final {name}",
                ylabel="accuracy" if metric == "acc" else "data loss (cross-entropy)")
+        _grid_ticks(ax, x)
         ax.legend()
     curves = [r for r in rows if r["curve"]]
     on_test = bool(curves) and all("test_acc" in r["curve"][0] for r in curves)
@@ -267,6 +277,12 @@ def plot_lr(table: Table, path: PathLike, points: pd.DataFrame | None = None) ->
                title=f"{where} {'accuracy' if metric == 'acc' else 'loss'} over epochs",
                ylabel="accuracy" if metric == "acc" else "data loss (cross-entropy)")
         if metric == "loss":
+            # a CI band that reaches 0 would run off a log axis: the axis ends below the
+            # lowest mean instead, and the band at its edge
+            means = [c[f"{split}_loss"].mean for r in curves for c in r["curve"]]
+            lowest = min((m for m in means if m > 0), default=None)
+            if lowest is not None:
+                ax.set_ylim(bottom=lowest / 2)
             _readable_log_axis(ax)
         ax.legend(fontsize="small")
     fig.suptitle("Learning rate (mean over non-diverged seeds, 95% CIs"
