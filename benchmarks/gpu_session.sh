@@ -172,15 +172,13 @@ step fast-paths "$DIR/pytest.log" 150 env XPNET_TEST_BACKENDS=cupy "$PY" -m pyte
     tests/test_engine_step.py tests/test_engine_fused.py tests/test_counter_dropout.py \
     "${GPU_CONTENDER_TESTS[@]}" -p no:cacheprovider -rs
 
-# --- the targets (~2-3 min): the four cases with GPU targets (reference,
-# reference_dropout, huge, huge_dropout) against the peers the targets name, every case written
-# as it finishes: the book's code (CPU), xpnet (defaults: the whole-step engine, graph="auto"),
-# xpnet_layered (fast=False, the path before it), xpnet_fast, torch_eager, torch_cuda_graph
-# (the whole step as one CUDA graph), jax_jit (a jitted step per epoch) and jax_scan (lax.scan,
-# up to 64 epochs a launch); torch_compile and the other cases only if time is left below --
-# The book's code runs on the CPU: timed on the reference cases only (on huge it takes
-# 10-30 s an epoch, and naming it in --contenders would time it there); xpnet_fast is not
-# named: on CuPy it is the same whole-step engine as xpnet's defaults.
+# --- the targets (~2-3 min): the four cases with GPU targets against the peers the
+# targets name, every case written as it finishes: xpnet (defaults: the whole-step engine,
+# graph="auto"), xpnet_layered (fast=False, the path before it), torch_eager, torch_cuda_graph
+# (the whole step as one CUDA graph), jax_jit (a jitted step per epoch) and jax_scan
+# (lax.scan, up to 64 epochs a launch); the book's code (on the CPU) on the reference cases
+# only: on huge it takes 10-30 s an epoch, and a contender named in --contenders is timed on
+# every case. xpnet_fast is not named: on CuPy it is the default's whole-step engine ---------
 step bench "$DIR/bench.log" 150 "$PY" -m xpnet bench --device cuda --repeats 3 \
     --cases reference,reference_dropout \
     --contenders book,xpnet,xpnet_layered,torch_eager,torch_cuda_graph,jax_jit,jax_scan \
@@ -191,7 +189,7 @@ step bench-huge "$DIR/bench.log" 150 "$PY" -m xpnet bench --device cuda --repeat
     --json "$DIR/bench-gpu-huge.json"
 
 # --- many models at once (~60 s) ----------------------------------------------------------------
-# the command (ch15, with Dropout: every copy draws its masks on the host), then the
+# the command (ch15, with Dropout: masks drawn on the device, by default on CuPy), then the
 # reference workload without dropout, which only the GPU's launches limit
 step many "$DIR/many.log" 75 "$PY" benchmarks/bench_many.py --device cuda --models 64 \
     --epochs 50 --repeats 3 --json "$DIR/many-gpu.json"
