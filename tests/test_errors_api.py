@@ -835,3 +835,15 @@ def test_standalone_losses_and_accuracies_check_targets_that_would_mislead():
     # a leading model axis (many models) against one set of targets is fine
     many = CategoricalAccuracy().calculate(np.array([[0, 1], [1, 1]]), np.array([0, 1]))
     np.testing.assert_array_equal(np.asarray(many), [1.0, 0.5])
+
+
+def test_a_callback_that_cannot_take_model_epoch_logs_is_named_before_training():
+    model = classifier()
+    X, y = datasets.spiral(samples=10, classes=3, seed=0)
+    with pytest.raises(TypeError, match=r"each callback is called as callback\(model, epoch, "
+                                        r"logs\), but <lambda> takes \(epoch\)"):
+        model.train(X, y, epochs=1, callbacks=[lambda epoch: None])
+    assert model.optimizer.iterations == 0  # refused before any step
+    seen = []
+    model.train(X, y, epochs=2, callbacks=[lambda *args: seen.append(args[1])])
+    assert seen == [1, 2]

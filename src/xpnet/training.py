@@ -12,6 +12,7 @@ while explain mode records. The engines are lent for each training step only, so
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -347,6 +348,18 @@ def _callbacks(callbacks: Any) -> list[Callback]:
             msg = (f"each callback must be a function callback(model, epoch, logs), got "
                    f"{validate.describe(cb)}.")
             raise TypeError(msg)
+        try:
+            signature = inspect.signature(cb)
+        except (TypeError, ValueError):  # a builtin without one: called as it is
+            continue
+        try:
+            signature.bind(None, 0, {})
+        except TypeError:
+            name = getattr(cb, "__name__", type(cb).__name__)
+            msg = (f"each callback is called as callback(model, epoch, logs), but {name} "
+                   f"takes {signature}; give it those three arguments, e.g. "
+                   "def on_epoch(model, epoch, logs): ...")
+            raise TypeError(msg) from None
     return callbacks
 
 
