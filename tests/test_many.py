@@ -94,6 +94,15 @@ def test_bad_epochs_and_models_are_named():
     data = [xpnet.datasets.spiral(n, 3, seed=0) for n in (10, 12)]
     with pytest.raises(ValueError, match="data of one shape"):
         ManyModels.from_models(many.models * 2, data)
+    X, y = data[0]
+    with pytest.raises(TypeError, match=r"data\[0\] is a tuple of 3 items: pass \[\(X0, y0\)"):
+        ManyModels.from_models(many.models, [(X, y, y)])
+    with pytest.raises(TypeError, match=r"data\[0\] is an object of type ndarray"):
+        ManyModels.from_models(many.models, [X])
+    with pytest.raises(TypeError, match=r"got one Model: ManyModels.from_models\(\[model"):
+        ManyModels.from_models(many.models[0], [(X, y)])
+    with pytest.raises(IndexError, match="copy 5 does not exist: there are 1 copies"):
+        many.preset_of(5)
 
 
 def test_bad_settings_are_refused():

@@ -121,6 +121,10 @@ class ManyModels:
                     block: int | None = None) -> ManyModels:
         """Train ``models`` (built alike, differing in weights, streams and learning rate)
         together on their own ``data`` (``(X, y)`` each): nothing is drawn again."""
+        if isinstance(models, Model):
+            msg = ("from_models needs a list of models, got one Model: "
+                   "ManyModels.from_models([model, ...], [(X, y), ...]).")
+            raise TypeError(msg)
         models, data = list(models), list(data)
         if not models or not all(isinstance(m, Model) for m in models):
             found = [type(m).__name__ for m in models] if models else "an empty list"
@@ -136,6 +140,13 @@ class ManyModels:
                    f"{sorted(backends)}; build every model on one (Model(backend=...)).")
             raise ValueError(msg)
         _check_alike(models)
+        for i, pair in enumerate(data):
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+                got = (f"a {type(pair).__name__} of {len(pair)} items"
+                       if isinstance(pair, (tuple, list)) else validate.describe(pair))
+                msg = (f"from_models needs an (X, y) pair per model; data[{i}] is {got}: "
+                       "pass [(X0, y0), (X1, y1), ...].")
+                raise TypeError(msg)
         # each pair as Model.train would take it (lists, host arrays: converted and checked)
         data = [m.convert_data(X, y) for m, (X, y) in zip(models, data, strict=True)]
         shapes = {(tuple(X.shape), tuple(y.shape)) for X, y in data}
@@ -300,7 +311,7 @@ class ManyModels:
         if self.preset is None:
             msg = "this ManyModels was stacked from models, not built from a preset."
             raise ValueError(msg)
-        optimizer = self.models[m].optimizer
+        optimizer = self.models[self._copy(m)].optimizer
         assert optimizer is not None
         return replace(self.preset, lr=optimizer.learning_rate)
 
