@@ -22,7 +22,7 @@ from .frame import Base, Table
 from .inside import QUESTIONS as INSIDE_QUESTIONS
 from .inside import inside_sheets
 from .plan import GRIDS, refined_around
-from .sections import NEGLIGIBLE_BIAS, bias_room, origin_note
+from .sections import NEGLIGIBLE_BIAS, bias_room, bias_ruled_out, origin_note
 from .sheets import Claim, Sheet, Verdict, render
 from .stats import Paired, Summary, fmt, fmt_p, samples_for_margin
 from .why import FALL, LEARNED
@@ -150,10 +150,10 @@ def _samples_sheet(t: Table) -> Sheet | None:
     bias_line = (f"the same models measured on {small['test_samples']}/class test sets scored "
                  f"{fmt(small['acc_bias'], 4)} against {big['test_samples']}/class")
     room = bias_room(sizes["rows"])
+    none = bias_ruled_out(room)
     if not biased:
         # "false" only where the intervals rule out more than a negligible bias; else what
         # went undetected may still be there
-        none = math.isfinite(room) and room <= NEGLIGIBLE_BIAS
         claims.append(_claim("Fewer test samples raise accuracy", "false" if none else "open",
                              bias_line + "; no size differed beyond the noise"
                              + (f" (every interval within {NEGLIGIBLE_BIAS:g} of zero)" if none
@@ -235,9 +235,8 @@ def _samples_sheet(t: Table) -> Sheet | None:
     iid = t.get("test_size_iid")
     if not biased:
         test_size = (f"changes {noise}; no change in what it measures on average was detected "
-                     f"{moved}" + ("" if math.isfinite(room) and room <= NEGLIGIBLE_BIAS else
-                                   f", though these runs could miss a bias of up to "
-                                   f"{room:.3f}"))
+                     f"{moved}" + ("" if none else f", though these runs could miss a bias "
+                                   f"of up to {room:.3f}"))
     elif all(r["acc_bias"].mean < 0 for r in biased):
         test_size = (f"changes {noise}; what it measures on average barely moves: "
                      + ("on independent test points it is unbiased by construction (an "

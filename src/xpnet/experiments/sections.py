@@ -69,10 +69,15 @@ def bias_room(rows: list[dict[str, Any]], key: str = "acc_bias") -> float:
     return max(reach) if reach else math.nan
 
 
+def bias_ruled_out(room: float) -> bool:
+    """Whether the intervals (:func:`bias_room`) rule out any bias beyond a negligible one."""
+    return math.isfinite(room) and room <= NEGLIGIBLE_BIAS
+
+
 def _room_note(room: float) -> str:
     """What an undetected bias may still be, when that is more than negligible."""
     return (f"; the intervals still leave room for a bias of up to {room:.3f} either way, so "
-            "a small one is not ruled out" if math.isfinite(room) and room > NEGLIGIBLE_BIAS
+            "a small one is not ruled out" if math.isfinite(room) and not bias_ruled_out(room)
             else "")
 
 
@@ -350,8 +355,8 @@ def _test_size_section(doc: Document, t: Table) -> None:
                     "the binomial prediction.")
     if not biased and small["acc_sd"] > big["acc_sd"]:
         said.append("So here a small test set made the estimate of accuracy noisier"
-                    + ("; it did not bias it beyond a point either way." if math.isfinite(room)
-                       and room <= NEGLIGIBLE_BIAS else
+                    + ("; it did not bias it beyond a point either way." if bias_ruled_out(room)
+                       else
                        f"; a bias, if any, was too small for these runs to detect (up to "
                        f"{room:.3f} either way)."))
     book = next((r for r in rows if r["test_samples"] == 100), None)
