@@ -221,7 +221,7 @@ def test_more_misuse_is_named_with_the_fix():
     with pytest.raises(ValueError, match=r"class labels must lie in \[0, 1\] for a model with "
                                          r"2 outputs"):
         only_activations.evaluate(X, Y)  # no Dense: as many outputs as inputs
-    for component, pattern in (("nonsense", r"check expects a layer or a loss .*the string"),
+    for component, pattern in (("nonsense", r"check expects a layer or loss .*the string"),
                                (Dense, r"got the class Dense; call it: check\(Dense\(\.\.\.\)\)"),
                                (classifier(), r"got a whole model: .*check\(model\.layers\[0\]\)")):
         with pytest.raises(TypeError, match=pattern):
@@ -705,6 +705,12 @@ def test_the_books_model_refuses_a_class_or_a_non_layer_and_odd_batches():
     with pytest.raises(TypeError, match=r"expects a layer with forward and backward methods, "
                                         r"got None"):
         model.add(None)
+    for part, kind in ((book.Loss_CategoricalCrossentropy(), "a loss"),
+                       (book.Optimizer_Adam(), "an optimizer"),
+                       (book.Accuracy_Categorical(), "an accuracy")):
+        with pytest.raises(TypeError, match=rf"{type(part).__name__}\(\) is {kind}, not a layer: "
+                                            r"give it to model\.set"):
+            model.add(part)
     for layer in (book.Layer_Dense(2, 3), book.Activation_Softmax()):
         model.add(layer)
     model.set(loss=book.Loss_CategoricalCrossentropy(), optimizer=book.Optimizer_Adam(),

@@ -869,15 +869,8 @@ class Model:
         self.book_loop: list[str] = []
 
     def add(self, layer: Any) -> None:
-        if isinstance(layer, type):
-            msg = (f"Model.add expects a layer, got the class {layer.__name__}; call it: "
-                   f"model.add({layer.__name__}(...)).")
-            raise TypeError(msg)
-        if not (callable(getattr(layer, "forward", None))
-                and callable(getattr(layer, "backward", None))):
-            msg = (f"Model.add expects a layer with forward and backward methods, got "
-                   f"{validate.describe(layer)}; e.g. model.add(Layer_Dense(2, 64)).")
-            raise TypeError(msg)
+        validate.layer_like("Model.add", layer, call="model.add({}(...))",
+                            example="model.add(Layer_Dense(2, 64))")
         self.layers.append(layer)
 
     def set(self, *, loss: Any = None, optimizer: Any = None, accuracy: Any = None) -> None:

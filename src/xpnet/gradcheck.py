@@ -646,20 +646,13 @@ def check(
     if dtype not in TOLERANCES:
         msg = f"dtype must be one of {tuple(TOLERANCES)}, got {dtype!r}."
         raise ValueError(msg)
-    if isinstance(component, type):
-        msg = (f"check expects a layer or loss instance, got the class {component.__name__}; "
-               f"call it: check({component.__name__}(...)).")
-        raise TypeError(msg)
     if hasattr(component, "layers") and hasattr(component, "train"):
         msg = ("check takes one layer or loss, got a whole model: check its layers one by "
                "one, e.g. check(model.layers[0]), or run xpnet gradcheck for every built-in "
                "component.")
         raise TypeError(msg)
-    if not (callable(getattr(component, "forward", None))
-            and callable(getattr(component, "backward", None))):
-        msg = (f"check expects a layer or a loss (with forward and backward methods), got "
-               f"{validate.describe(component)}.")
-        raise TypeError(msg)
+    validate.layer_like("check", component, call="check({}(...))",
+                        example="check(Dense(3, 4))", expects="a layer or loss")
     samples = validate.positive_int("samples", samples)
     for tolerance, value in (("rtol", rtol), ("atol", atol)):
         if value is not None:

@@ -154,20 +154,8 @@ class Model:
     def add(self, layer: Layer) -> Layer:
         """Append ``layer``, drawing its initial weights from the model's stream now
         (so construction order is draw order, as in the book). Returns the layer."""
-        if isinstance(layer, type):
-            msg = (f"Model.add expects a layer instance, got the class {layer.__name__}; "
-                   f"call it: model.add({layer.__name__}(...)).")
-            raise TypeError(msg)
-        for kind, where in ((Loss, "loss"), (Optimizer, "optimizer"), (Accuracy, "accuracy")):
-            if isinstance(layer, kind):
-                msg = (f"{type(layer).__name__}() is {'an' if where[0] in 'aeiou' else 'a'} "
-                       f"{where}, not a layer: give it to model.set({where}=...), and add "
-                       "layers only.")
-                raise TypeError(msg)
-        if not hasattr(layer, "forward") or not hasattr(layer, "backward"):
-            msg = (f"Model.add expects a layer with forward and backward, got "
-                   f"{validate.describe(layer)}; e.g. model.add(xpnet.layers.Dense(2, 64)).")
-            raise TypeError(msg)
+        validate.layer_like("Model.add", layer, call="model.add({}(...))",
+                            example="model.add(xpnet.nn.Dense(2, 64))")
         for i, present in enumerate(self.layers):
             if present is layer:
                 msg = (f"{layer!r} is already layer {i} of this model; one layer object is one "

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from . import validate
 from .errors import UserCodeError
 
 __all__ = ["ARG_DEFAULTS", "construct", "load_class", "source_of", "user_error"]
@@ -65,7 +66,7 @@ def load_class(spec: str, builtins: list[str] | tuple[str, ...] = ()) -> type:
         msg = (f"{target!r} has no class {name!r} (its classes: {found or 'none'}). Name one of "
                f"them: {target}:{found[0] if found else 'ClassName'}.")
         raise UserCodeError(msg, "load")
-    if not (hasattr(cls, "forward") and hasattr(cls, "backward")):
+    if validate.missing_methods(cls):
         msg = (f"{name} is not a layer or loss: it needs forward and backward methods (see "
                "docs/own-layer.md), e.g. subclass xpnet.nn.layers.Layer.")
         raise UserCodeError(msg, "load")

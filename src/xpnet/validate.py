@@ -35,6 +35,8 @@ __all__ = [
     "flag",
     "in_range",
     "integer",
+    "layer_like",
+    "missing_methods",
     "non_negative_float",
     "non_negative_int",
     "one_of",
@@ -64,6 +66,51 @@ def describe(value: Any) -> str:
         return f"an object of type {type(value).__name__} with shape {tuple(shape)}"
     name = type(value).__name__
     return f"{text} ({'an' if name[0].lower() in 'aeiou' else 'a'} {name})"
+
+
+def missing_methods(value: Any, names: tuple[str, ...] = ("forward", "backward")) -> list[str]:
+    """The methods of ``names`` that ``value`` (an object or a class) lacks or has as non-callables.
+
+    >>> missing_methods(object())
+    ['forward', 'backward']
+    """
+    return [name for name in names if not callable(getattr(value, name, None))]
+
+
+#: What a part is when it has one of these methods: a part of another kind given as a layer
+#: (an accuracy has ``calculate`` too, so ``compare`` is asked first).
+_OTHER_PARTS = (("compare", "accuracy"), ("update_params", "optimizer"), ("calculate", "loss"))
+
+
+def layer_like(where: str, value: Any, *, call: str, example: str,
+               expects: str = "a layer") -> None:
+    """The one check of every place that takes a layer (or a loss) object: an instance, not its
+    class, with callable ``forward`` and ``backward``. Where a layer goes, a loss, an optimizer or
+    an accuracy is named as what it is. ``call`` shows the fix for a class, with ``{}`` for its
+    name; ``example`` a right call.
+
+    >>> layer_like("add", dict, call="add({}(...))", example="add(Dense(2, 64))")
+    Traceback (most recent call last):
+    ...
+    TypeError: add expects a layer instance, got the class dict; call it: add(dict(...)).
+    """
+    if isinstance(value, type):
+        msg = (f"{where} expects {expects} instance, got the class {value.__name__}; call it: "
+               f"{call.format(value.__name__)}.")
+        raise TypeError(msg)
+    if expects == "a layer":
+        for method, kind in _OTHER_PARTS:
+            if callable(getattr(value, method, None)):
+                name = type(value).__name__
+                msg = (f"{name}() is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not a layer: "
+                       f"give it to model.set({kind}=...), and add layers only.")
+                raise TypeError(msg)
+    missing = missing_methods(value)
+    if missing:
+        msg = (f"{where} expects {expects} with forward and backward methods, got "
+               f"{describe(value)}, which has no {' and no '.join(missing)} method; e.g. "
+               f"{example}.")
+        raise TypeError(msg)
 
 
 def _string_fix(value: str, example: str) -> str:
