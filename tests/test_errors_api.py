@@ -853,3 +853,54 @@ def test_a_callback_that_cannot_take_model_epoch_logs_is_named_before_training()
     seen = []
     model.train(X, y, epochs=2, callbacks=[lambda *args: seen.append(args[1])])
     assert seen == [1, 2]
+
+
+def test_training_must_be_a_bool_where_a_model_or_a_book_layer_runs_forward():
+    """A truthy string or array as ``training`` would switch dropout on without a word."""
+    from xpnet import book
+
+    X, _ = xpnet.datasets.spiral(samples=5, classes=2, seed=0, backend="numpy")
+    model = xpnet.Model(backend="numpy", seed=0)
+    model.add(xpnet.nn.Dense(2, 3))
+    model.add(xpnet.nn.Dropout(0.5))
+    for bad, shown in (("False", r"the string 'False'"), (0, r"0 \(an int\)"),
+                       (X, r"an object of type ndarray")):
+        with pytest.raises(TypeError, match=rf"training must be True or False, got {shown}"):
+            model.forward(X, bad)
+    book.init()
+    dense = book.Layer_Dense(2, 3)
+    with pytest.raises(TypeError, match=r"training must be True or False, got the string"):
+        dense.forward(X, "no")
+    dense.forward(X, False)
+    assert dense.output.shape == (10, 3)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: xpnet.nn.CategoricalCrossentropy(), lambda: xpnet.nn.SoftmaxCrossentropy(),
+    lambda: _book_loss("Loss_CategoricalCrossentropy"),
+    lambda: _book_loss("Activation_Softmax_Loss_CategoricalCrossentropy")])
+def test_a_cross_entropy_backward_called_alone_checks_its_labels(make):
+    """A backward pass called on its own (as the book's chapters 9-10 do) checks its labels
+    as forward does, in place of a broadcasting error or a silently wrong gradient."""
+    loss = make()
+    p = np.full((4, 3), 1 / 3, dtype=np.float32)
+    cases = ((np.array([0, 1, 2]), ValueError, r"labels of shape \(3,\) for predictions of "
+              r"shape \(4, 3\)"),
+             (np.array([0.0, 1.0, 2.0, 1.0]), TypeError, r"integer class labels, got "
+              r"floating-point numbers"),
+             (np.array([0, 1, 2, 3]), ValueError, r"class labels must lie in \[0, 2\]"),
+             (np.eye(2)[[0, 1, 0, 1]], ValueError, r"(one-hot targets of shape \(4, 3\)|2 "
+              r"columns but the model has 3 outputs)"))
+    for y, kind, pattern in cases:
+        with pytest.raises(kind, match=pattern):
+            loss.backward(p, y)
+    good = loss.backward(p, np.array([0, 1, 2, 1]))
+    dinputs = loss.dinputs if good is None else good
+    assert dinputs.shape == (4, 3)
+
+
+def _book_loss(name):
+    from xpnet import book
+
+    book.init()
+    return getattr(book, name)()

@@ -364,7 +364,7 @@ class _Layer(_Adapter):
 
     def forward(self, inputs: Any, training: bool = True) -> None:
         self.inputs = self.xpnet.ops.backend.asarray(inputs)  # host data is moved once
-        self.output = self.xpnet.forward(self.inputs, training)
+        self.output = self.xpnet.forward(self.inputs, validate.flag("training", training))
         self._fed = self.inputs  # what the xpnet layer's saved state was computed from
 
     def backward(self, dvalues: Any) -> None:
@@ -550,17 +550,22 @@ class Loss(_Accumulating):
     trainable_layers: list[Any] = []  # noqa: RUF012 (replaced, never mutated)
     def forward(self, y_pred: Any, y_true: Any) -> Any:
         y_pred = _as_array(y_pred)
-        y_true = _as_array(y_true, y_pred)
-        # the book's loops hand the loss its targets directly: check them as Model.train
-        # does (once per targets array: the loops pass the same one every epoch)
-        if y_true is not self.__dict__.get("_checked"):
-            self.xpnet.check_targets(y_true, int(y_pred.shape[-1]) if y_pred.ndim else 0)
-            self._checked = y_true
+        y_true = self._targets(y_true, y_pred)
         return self.xpnet.forward(y_pred, y_true)
 
     def backward(self, dvalues: Any, y_true: Any) -> None:
         dvalues = _as_array(dvalues)
-        self.dinputs = self.xpnet.backward(dvalues, _as_array(y_true, dvalues))
+        self.dinputs = self.xpnet.backward(dvalues, self._targets(y_true, dvalues))
+
+    def _targets(self, y_true: Any, y_pred: Any) -> Any:
+        """``y_true`` as an array, its values checked as Model.train checks them: the book's
+        loops hand the loss its targets directly (checked once per targets array: the loops
+        pass the same one every epoch)."""
+        y_true = _as_array(y_true, y_pred)
+        if y_true is not self.__dict__.get("_checked"):
+            self.xpnet.check_targets(y_true, int(y_pred.shape[-1]) if y_pred.ndim else 0)
+            self._checked = y_true
+        return y_true
 
     def regularization_loss(self, layer: Any = None) -> Any:
         """The penalty of ``layer`` (chapters 14-17), or of every remembered trainable layer
@@ -645,8 +650,8 @@ class Activation_Softmax_Loss_CategoricalCrossentropy:
 
     def backward(self, dvalues: Any, y_true: Any) -> None:
         dvalues = _as_array(dvalues)
-        self.dinputs = losses.softmax_crossentropy_backward(dvalues,
-                                                            _as_array(y_true, dvalues))
+        self.dinputs = losses.softmax_crossentropy_backward(
+            dvalues, self.loss._targets(y_true, dvalues))
 
 
 def _as_array(x: Any, like: Any = None) -> Any:
@@ -1105,6 +1110,7 @@ class Model:
 
     def forward(self, X: Any, training: bool) -> Any:
         """The output of the whole network for ``X``."""
+        training = validate.flag("training", training)
         if not self._looping():
             return self._net().forward(X, training)
         self.input_layer.forward(X, training)

@@ -293,6 +293,7 @@ class Model:
     # -- computing -----------------------------------------------------------------------
     def forward(self, X: Any, training: bool = False) -> Any:
         """Run ``X`` through every layer (dropout active only when ``training``)."""
+        training = validate.flag("training", training)
         out = X
         for layer in self.layers:
             out = layer.forward(out, training)

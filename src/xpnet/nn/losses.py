@@ -58,15 +58,19 @@ class Loss(Registered):
         (:meth:`check_targets`: class labels in range, one-hot rows), as a model checks
         them before training; on a device that would cost a read back, so it is left to
         the model."""
-        if isinstance(y_true, np.ndarray) and y_true is not self._checked \
-                and getattr(y_pred, "ndim", 0) == 2:
-            self.check_targets(y_true, int(y_pred.shape[-1]))
-            self._checked = y_true
+        self._check_host_targets(y_pred, y_true)
         sample_losses = self.forward(y_pred, y_true)
         data_loss = backend_of(y_pred).xp.mean(sample_losses, axis=-1)
         trace.emit(type(self).__name__, "forward", y_pred=y_pred, sample_losses=sample_losses,
                    data_loss=data_loss)
         return data_loss
+
+    def _check_host_targets(self, y_pred: Any, y_true: Any) -> None:
+        """:meth:`check_targets` on host (NumPy) targets, once per targets array."""
+        if isinstance(y_true, np.ndarray) and y_true is not self._checked \
+                and getattr(y_pred, "ndim", 0) == 2:
+            self.check_targets(y_true, int(y_pred.shape[-1]))
+            self._checked = y_true
 
     def backward_through(self, layer: Any, y_pred: Any, y_true: Any) -> Any:
         """The gradient at the *input* of ``layer`` (the network's last layer, whose output
@@ -120,6 +124,7 @@ def softmax_crossentropy_backward(s: Any, y_true: Any) -> Any:
     [[0.5, -0.5]]
     """
     xp = backend_of(s).xp
+    _check_class_targets(xp, s, y_true)
     n, k = s.shape[-2:]
     if y_true.ndim == s.ndim - 1:
         y_true = one_hot(xp, y_true, k, s.dtype)
@@ -155,6 +160,8 @@ class CategoricalCrossentropy(Loss):
 
     def backward(self, y_pred: Any, y_true: Any) -> Any:
         xp = backend_of(y_pred).xp
+        _check_class_targets(xp, y_pred, y_true)
+        self._check_host_targets(y_pred, y_true)
         n, k = y_pred.shape[-2:]
         if y_true.ndim == y_pred.ndim - 1:
             y_true = one_hot(xp, y_true, k, y_pred.dtype)
@@ -209,6 +216,7 @@ class SoftmaxCrossentropy(Loss):
     def backward(self, y_pred: Any, y_true: Any) -> Any:
         """Gradient with respect to the logits ``y_pred`` (a training step calls this without
         ``forward``: the loss is computed only on logged epochs)."""
+        self._check_host_targets(y_pred, y_true)
         return softmax_crossentropy_backward(self.softmax.forward(y_pred), y_true)
 
     def predictions(self, y_pred: Any) -> Any:
