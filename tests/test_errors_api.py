@@ -904,3 +904,20 @@ def _book_loss(name):
 
     book.init()
     return getattr(book, name)()
+
+
+def test_a_layer_used_alone_refuses_inputs_of_another_backend_after_its_first():
+    """Built from a NumPy input, a layer handed a PyTorch tensor would mix the two (NumPy
+    weights in a torch product) and return a tensor without a word."""
+    torch = pytest.importorskip("torch")
+    from xpnet.nn import Dense, ReLU
+
+    dense, relu = Dense(2, 3, seed=0), ReLU()
+    relu.forward(dense.forward(np.ones((4, 2), dtype=np.float32)))
+    for layer in (dense, relu):
+        name = type(layer).__name__
+        with pytest.raises(BackendError,
+                           match=rf"the input of {name} is an array of backend 'torch'.*but "
+                                 rf"this {name} layer runs on Backend\('numpy'"):
+            layer.forward(torch.ones((4, 2)))
+    assert dense.forward(np.ones((1, 2), dtype=np.float32)).shape == (1, 3)

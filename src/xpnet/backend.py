@@ -104,8 +104,9 @@ class Backend:
             return False
         return xp is self.xp and same_device(array_api_compat.device(x), self.device)
 
-    def check(self, x: Any, what: str) -> None:
-        """Raise a clear :class:`BackendError` unless ``x`` lives on this backend."""
+    def check(self, x: Any, what: str, *, owner: str = "this model") -> None:
+        """Raise a clear :class:`BackendError` unless ``x`` lives on this backend (the
+        backend of ``owner``)."""
         if self.is_array(x):
             return
         if not array_api_compat.is_array_api_obj(x):
@@ -119,7 +120,7 @@ class Backend:
         if self.name == "torch" and str(self.device) != "cpu":
             here += f", device={str(self.device)!r}"
         msg = (
-            f"{what} is {_describe(x)}, but this model runs on {self!r}. Arrays of two "
+            f"{what} is {_describe(x)}, but {owner} runs on {self!r}. Arrays of two "
             f"backends or devices cannot be mixed: create the data with backend={self.name!r} "
             f"or move it with xpnet.backend.resolve({here})"
             ".asarray(xpnet.backend.to_numpy(x))."

@@ -91,13 +91,23 @@ class Layer(Registered):
         """Bind the layer to an engine (and so a backend), allocating any state in ``dtype``."""
         self.ops = ops
 
+    #: the type of the inputs :meth:`build_from` last accepted (checked again when it changes)
+    _input_type: type | None = None
+
     def build_from(self, x: Any, seed: SeedLike = None) -> None:
         """Build a layer used on its own from its first input: the plain engine of ``x``'s
-        backend, parameters in ``x``'s float dtype."""
+        backend, parameters in ``x``'s float dtype. A built layer refuses inputs of another
+        backend (a NumPy layer would hand a PyTorch tensor back, its maths silently mixed)."""
+        if type(x) is self._input_type:
+            return
         if self.ops is None:
             backend = backend_of(x)
             dtype = "float64" if x.dtype == backend.xp.float64 else "float32"
             self.build(Ops(backend), as_generator(seed), dtype)
+        else:
+            self.ops.backend.check(x, f"the input of {type(self).__name__}",
+                                   owner=f"this {type(self).__name__} layer")
+        self._input_type = type(x)
 
     def forward(self, x: Any, training: bool = True) -> Any:
         raise NotImplementedError
