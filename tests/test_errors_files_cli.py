@@ -768,6 +768,19 @@ def test_a_bad_size_given_with_arg_is_not_blamed_on_the_users_file(capsys, tmp_p
     assert "Fix that line" not in line
 
 
+@pytest.mark.parametrize(("target", "arg", "fragment"), [
+    ("xpnet.book:Layer_Dense", "n_input=3", "Layer_Dense has no argument 'n_input' (its "
+     "arguments are n_inputs, n_neurons, weight_regularizer_l1"),
+    ("{dir}/inspect.py:Double", "x=1", "Double has no argument 'x' (it takes no arguments): "
+     "drop --arg x=..."),
+])
+def test_an_arg_the_class_does_not_take_is_named_not_called_a_bug(capsys, user_dir, target,
+                                                                   arg, fragment):
+    status, _, err = run_cli(capsys, "gradcheck", target.format(dir=user_dir), "--arg", arg)
+    line = one_line(err)
+    assert status == 2 and fragment in line and "internal error" not in line, line
+
+
 def test_a_module_that_is_not_installed(capsys):
     status, _, err = run_cli(capsys, "gradcheck", "no_such_pkg_xyz.layers:L")
     assert status == 2

@@ -105,7 +105,18 @@ def construct(cls: type, args: dict[str, Any]) -> Any:
         raises (its own error, at its line).
     """
     kwargs = dict(args)
-    for name, param in inspect.signature(cls).parameters.items():
+    parameters = inspect.signature(cls).parameters
+    if not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        named = [name for name, p in parameters.items()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        unknown = [name for name in kwargs if name not in named]
+        if unknown:
+            takes = (f"its arguments are {', '.join(named)}" if named
+                     else "it takes no arguments")
+            msg = (f"{cls.__name__} has no argument {unknown[0]!r} ({takes}): drop "
+                   f"--arg {unknown[0]}=... or name one of its arguments.")
+            raise UserCodeError(msg, "construct")
+    for name, param in parameters.items():
         if name in kwargs or param.default is not inspect.Parameter.empty or param.kind in (
                 param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
