@@ -766,6 +766,101 @@ def test_a_users_layer_that_forgets_its_return_is_named_with_the_fix():
             model.train(X, y, epochs=1)
 
 
+class _Narrows(xpnet.layers.Layer):
+    """A user's layer whose backward drops all but one column of the gradient."""
+
+    def forward(self, x, training=True):
+        return x
+
+    def backward(self, dy):
+        return dy[:, :1]
+
+
+class _DropsRows(xpnet.layers.Layer):
+    def forward(self, x, training=True):
+        return x[:1]
+
+    def backward(self, dy):
+        return dy
+
+
+class _Indexes(xpnet.layers.Layer):
+    def forward(self, x, training=True):
+        return x[999]
+
+    def backward(self, dy):
+        return dy
+
+
+class _BookStyle:
+    def forward(self, inputs):
+        self.output = inputs
+
+    def backward(self, dvalues):
+        self.dinputs = dvalues
+
+
+def _with_user_layer(layer, backend="numpy"):
+    model = xpnet.Model(backend=backend, seed=0)
+    for each in (Dense(2, 8), layer, ReLU(), Dense(8, 3), Softmax()):
+        model.add(each)
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam())
+    return model
+
+
+def test_a_users_layer_in_a_model_is_checked_each_step_and_named_in_its_errors():
+    """A gradient of the wrong shape would be broadcast into the weights without a word (every
+    column of W the same update); rows dropped or an IndexError surface as raw NumPy errors."""
+    X, y = datasets.spiral(samples=10, classes=3, seed=0)
+    with pytest.raises(ValueError, match=r"layer 1 \(_Narrows\)\.backward returned a gradient "
+                                         r"of shape \(30, 1\) for an input of shape \(30, 8\)"):
+        _with_user_layer(_Narrows()).train(X, y, epochs=1)
+    with pytest.raises(ValueError, match=r"layer 1 \(_DropsRows\)\.forward returned shape "
+                                         r"\(1, 8\) for an input of shape \(30, 8\): a layer "
+                                         r"must keep one row per sample"):
+        _with_user_layer(_DropsRows()).train(X, y, epochs=1)
+    with pytest.raises(IndexError) as info:
+        _with_user_layer(_Indexes()).train(X, y, epochs=1)
+    if hasattr(info.value, "add_note"):
+        assert info.value.__notes__ == ["(raised in layer 1 (_Indexes).forward of the model)"]
+    with pytest.raises(TypeError, match=r"layer 1 \(_BookStyle\): its forward\(inputs\) cannot "
+                                        r"be called as forward\(x, training\).*belongs in "
+                                        r"xpnet\.book's Model"):
+        _with_user_layer(_BookStyle())
+
+
+def test_a_users_layer_returning_host_arrays_on_torch_is_named():
+    pytest.importorskip("torch")
+
+    class ToHost(xpnet.layers.Layer):
+        def forward(self, x, training=True):
+            return np.asarray(x)
+
+        def backward(self, dy):
+            return dy
+
+    X, y = datasets.spiral(samples=10, classes=3, seed=0, backend="torch")
+    with pytest.raises(BackendError, match=r"layer 1 \(ToHost\)\.forward returned an object of "
+                                           r"type ndarray .*not an array of the model's backend"):
+        _with_user_layer(ToHost(), backend="torch").train(X, y, epochs=1)
+
+
+def test_one_layer_object_in_two_models_is_refused():
+    """Both models would train the same weights: a comparison of two optimizers on "the same
+    architecture" would compare nothing."""
+    import copy
+
+    dense = Dense(2, 3)
+    first = xpnet.Model(seed=0)
+    first.add(dense)
+    with pytest.raises(ValueError, match=r"already a layer of another model: both would train "
+                                         r"the same weights"):
+        xpnet.Model(seed=0).add(dense)
+    twin = copy.deepcopy(dense)
+    xpnet.Model(seed=0).add(twin)  # a copy is its own layer
+    assert twin.W is not dense.W
+
+
 def test_parts_used_out_of_order_say_which_call_comes_first():
     x = np.ones((4, 2), dtype=np.float32)
     for layer in (Dense(2, 3), ReLU(), Softmax(), Sigmoid()):

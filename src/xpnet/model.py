@@ -20,15 +20,18 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
 import os
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import array_api_compat
 import numpy as np
 
-from . import engine, io, validate
+from . import engine, io, usercode, validate
 from .backend import Backend, resolve
 from .engine.fused import Kernels, kernels_for
 from .errors import BackendError
@@ -146,6 +149,10 @@ class Model:
         self.ops = engine.for_model(self.backend, precision, dtype, self.dropout_masks)
         self._kernels: Kernels | None = None  # built on the first training run that uses them
         self.layers: list[Layer] = []
+        #: the indices of the layers that are not xpnet's own (the user's classes, subclasses
+        #: included): each of their steps is checked, their errors name them
+        self._user: set[int] = set()
+        self._user_inputs: dict[int, tuple[int, ...]] = {}
         self.loss: Loss | None = None
         self.optimizer: Optimizer | None = None
         self.accuracy: Accuracy | None = None
@@ -183,8 +190,20 @@ class Model:
                 msg = (f"{layer!r} needs more memory than this machine could give{size} "
                        f"({exc}); use fewer units.")
                 raise ValueError(msg) from exc
+        owner = getattr(layer, "_owner", None)
+        other = owner() if owner is not None else None
+        if other is not None and other is not self and any(each is layer for each in other.layers):
+            msg = (f"{layer!r} is already a layer of another model: both would train the same "
+                   f"weights. Give each model its own, e.g. model.add("
+                   f"{type(layer).__name__}(...)) (copy.deepcopy(layer) copies its weights).")
+            raise ValueError(msg)
+        if usercode.source_of(layer) is not None:
+            _check_layer_signature(len(self.layers), layer)
         layer.name = f"{type(layer).__name__}[{len(self.layers)}]"
         self.layers.append(layer)
+        with contextlib.suppress(AttributeError, TypeError):  # a class with __slots__
+            layer._owner = weakref.ref(self)
+        self._user = _user_layers(self.layers)
         return layer
 
     def set(
@@ -283,6 +302,7 @@ class Model:
                 msg = (f"layer {i} of the model: {what}. Build the list with model.add(...), "
                        "not by changing model.layers.")
                 raise RuntimeError(msg)
+        self._user = _user_layers(self.layers)
 
     def fused_kernels(self) -> Kernels | None:
         """The fused kernels this model trains with, or None (see ``fast``)."""
@@ -295,7 +315,10 @@ class Model:
         """Run ``X`` through every layer (dropout active only when ``training``)."""
         training = validate.flag("training", training)
         out = X
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
+            if i in self._user:
+                out = self._user_step(i, layer, "forward", out, training)
+                continue
             out = layer.forward(out, training)
             if out is None:
                 raise self._returned_none(layer, "forward")
@@ -314,10 +337,49 @@ class Model:
             dx = self.loss.backward(output, y)
         else:
             layers = layers[:-1]
-        for layer in reversed(layers):
+        for i in reversed(range(len(layers))):
+            layer = layers[i]
+            if i in self._user:
+                dx = self._user_step(i, layer, "backward", dx)
+                continue
             dx = layer.backward(dx)
-            if dx is None and layer is not self.layers[0]:
+            if dx is None and i:
                 raise self._returned_none(layer, "backward")
+
+    def _user_step(self, i: int, layer: Any, method: str, value: Any, *args: Any) -> Any:
+        """``layer.forward`` or ``layer.backward`` of a layer of the user's, checked: an error
+        it raises names it; its output must be an array of the model's backend with a row per
+        sample, and its gradient must have its input's shape."""
+        name = f"layer {i} ({type(layer).__name__})"
+        try:
+            result = getattr(layer, method)(value, *args)
+        except Exception as exc:
+            if hasattr(exc, "add_note"):  # Python 3.11+
+                exc.add_note(f"(raised in {name}.{method} of the model)")
+            raise
+        if result is None:
+            if method == "backward" and i == 0:  # nothing needs the first layer's dx
+                return None
+            raise self._returned_none(layer, method)
+        if not self.backend.is_array(result):
+            msg = (f"{name}.{method} returned {validate.describe(result)}, not an array of the "
+                   f"model's backend, {self.backend!r}: compute with the functions of the "
+                   "input's own library (xp = array_api_compat.array_namespace(x)); np.asarray "
+                   "or float() would move the values off it.")
+            raise BackendError(msg)
+        shape = tuple(result.shape)
+        if method == "forward":
+            self._user_inputs[i] = before = tuple(value.shape)
+            if shape[:1] != before[:1]:
+                msg = (f"{name}.forward returned shape {shape} for an input of shape {before}: "
+                       "a layer must keep one row per sample (it may change the columns).")
+                raise ValueError(msg)
+        elif shape != self._user_inputs.get(i, shape):
+            msg = (f"{name}.backward returned a gradient of shape {shape} for an input of shape "
+                   f"{self._user_inputs[i]}: dx must have the input's shape (the gradient of "
+                   "the loss with respect to each input value).")
+            raise ValueError(msg)
+        return result
 
     def _returned_none(self, layer: Any, method: str) -> TypeError:
         """The error for a layer of the user's whose ``method`` forgot its return."""
@@ -618,3 +680,25 @@ _NEEDED: dict[type, tuple[str, ...]] = {
     Optimizer: ("pre_update_params", "update_layers", "post_update_params"),
     Accuracy: ("init", "calculate"),
 }
+
+
+def _user_layers(layers: Sequence[Any]) -> set[int]:
+    """The indices of ``layers`` whose classes are not xpnet's own."""
+    return {i for i, layer in enumerate(layers) if usercode.source_of(layer) is not None}
+
+
+def _check_layer_signature(i: int, layer: Any) -> None:
+    """Refuse a layer whose ``forward`` cannot be called as the model calls it,
+    ``forward(x, training)`` (one written in the book's style, ``forward(inputs)``)."""
+    try:
+        signature = inspect.signature(layer.forward)
+    except (TypeError, ValueError):  # a builtin or C function: nothing to read
+        return
+    try:
+        signature.bind(None, True)
+    except TypeError:
+        msg = (f"layer {i} ({type(layer).__name__}): its forward{signature} cannot be called as "
+               "forward(x, training), as the model calls it. An xpnet layer's forward takes "
+               "(x, training=True) and returns its output; a layer written in the book's "
+               "style, forward(inputs) setting self.output, belongs in xpnet.book's Model.")
+        raise TypeError(msg) from None
