@@ -349,6 +349,56 @@ def test_model_save_and_load_round_trip(tmp_path):
     assert loaded.optimizer.iterations == 5
 
 
+def test_a_loaded_model_draws_its_dropout_masks_from_numpys_global_stream(tmp_path, capsys):
+    """The book's Model.load unpickles layers that draw from np.random, where the program is
+    now: a loaded model trains as a deep copy of the saved one does (the book's copies
+    share the stream too), not from where the saved model's stream was."""
+    import copy
+
+    book.init()
+    model, (X, y), _ = spiral_model(dropout=True)
+    model.train(X, y, epochs=1, print_every=1)
+    model.save(tmp_path / "m.model")
+    twin = copy.deepcopy(model)
+    np.random.random()  # noqa: NPY002 (the program draws on between the save and the load)
+    state = np.random.get_state()  # noqa: NPY002
+    loaded = book.Model.load(tmp_path / "m.model")
+    capsys.readouterr()
+    loaded.train(X, y, epochs=3, print_every=1)
+    from_loaded = capsys.readouterr().out
+    assert not np.array_equal(np.random.get_state()[1], state[1])  # noqa: NPY002 (it drew)
+    np.random.set_state(state)  # noqa: NPY002
+    twin.train(X, y, epochs=3, print_every=1)
+    assert capsys.readouterr().out == from_loaded
+
+
+def test_load_finds_what_save_wrote_beside_the_books_pickle_and_names_pickles(tmp_path):
+    """model.save('x.model') writes x.model.npz; a pickle the book's own code left at
+    x.model must neither hide it nor be called a corrupt file."""
+    import pickle
+
+    from xpnet.errors import ModelFileError
+
+    book.init()
+    model, (X, _), _ = spiral_model()
+    pickled = tmp_path / "fashion_mnist.model"
+    pickled.write_bytes(pickle.dumps({"the book's": "model"}))
+    with pytest.raises(ModelFileError, match=r"is a pickle \(the book's own code writes them\): "
+                                             r"xpnet never reads pickles"):
+        book.Model.load(pickled)
+    model.save(pickled)
+    np.testing.assert_array_equal(book.Model.load(pickled).predict(X), model.predict(X))
+    (tmp_path / "p.parms").write_bytes(pickle.dumps([1, 2]))
+    with pytest.raises(ModelFileError, match=r"'.*p\.parms' is a pickle.*"
+                                             r"model\.save_parameters\(path\), an \.npz"):
+        model.load_parameters(tmp_path / "p.parms")
+    with pytest.raises(ModelFileError, match=r"no parameters file at '.*nope\.parms'"):
+        model.load_parameters(tmp_path / "nope.parms")
+    with pytest.raises(TypeError, match=r"xpnet's objects are not pickled: they hold an array "
+                                        r"library .*model\.save\(path\)"):
+        pickle.dumps(model.layers[0])
+
+
 # -- the student's own parts in the book's Model: the book's loop runs them ------------------
 class CountingDense(book.Layer_Dense):
     """A subclass that overrides forward (and changes nothing else)."""

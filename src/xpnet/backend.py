@@ -72,6 +72,15 @@ class Backend:
     def __deepcopy__(self, memo: dict[int, Any]) -> Backend:
         return self  # immutable, and modules cannot be copied: copies of layers share it
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # reached by pickling anything that computes (a layer, a model): said plainly, in
+        # place of pickle's "cannot pickle 'module' object"
+        msg = (f"xpnet's objects are not pickled: they hold an array library ({self!r}), and "
+               "a pickle runs code when it is loaded. Save a model with model.save(path) "
+               "(xpnet.book's Model too) and its parameters with model.save_parameters(path) "
+               "or get_parameters(): .npz files.")
+        raise TypeError(msg)
+
     # -- moving data in and out -------------------------------------------------
     def asarray(self, x: Any, dtype: Any = None) -> Any:
         """Copy host data (a NumPy array, list or scalar) onto this backend's device.

@@ -56,6 +56,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import datasets, training, validate
+from . import io as xpnet_io
 from . import model as xpnet_model
 from .backend import Backend, backend_of, resolve, to_numpy
 from .engine import for_model
@@ -1154,9 +1155,15 @@ class Model:
                 arrays = {key: npz[key] for key in npz.files}
             pairs = [(arrays[f"{i}.weights"], arrays[f"{i}.biases"])
                      for i in range(len(self.trainable_layers))]
+        except FileNotFoundError as exc:
+            msg = (f"no parameters file at {os.fspath(path)!r}. Check the path, or write one "
+                   f"with model.save_parameters({os.fspath(path)!r}).")
+            raise ModelFileError(msg) from exc
         except OSError:
-            raise  # no such file, no permission: the system's own words name the path
+            raise  # no permission, a folder: the system's own words name the path
         except (ValueError, KeyError) as exc:
+            if xpnet_io.is_pickle(path):
+                raise xpnet_io.pickle_refused(path, "model.save_parameters(path)") from exc
             # (NumPy's advice for a file that is not an .npz, allow_pickle, is not given on:
             # unpickling runs the file's code)
             msg = (f"cannot read parameters for this model from {os.fspath(path)!r}: it is "
@@ -1174,6 +1181,12 @@ class Model:
     def load(path: str | os.PathLike[str]) -> Model:
         """A model written by :meth:`save`, on the current backend."""
         net = xpnet_model.Model.load(path, backend=_session.backend)  # (.npz added if missing)
+        # the book's loaded model draws its masks from NumPy's global stream, where the
+        # program is now (not where the saved model's stream was)
+        net.rng = _session.rng
+        for layer in net.layers:
+            if isinstance(layer, layers.Dropout):
+                layer.rng.host = _session.rng
         model = Model()
         model.layers = [_ADAPTERS[type(layer)].around(layer) for layer in net.layers]
         if net.loss is not None:

@@ -466,6 +466,26 @@ def _check_array(path: Path, key: str, header: _Header, shape: tuple[int, ...],
                      "(float32 or float64)", f"dtype {header.dtype}")
 
 
+def is_pickle(path: str | os.PathLike[str]) -> bool:
+    """Whether the file ``path`` starts as a pickle of protocol 2 or later does (``0x80``, then
+    the protocol's number); read, never unpickled."""
+    try:
+        with Path(path).open("rb") as fh:
+            head = fh.read(2)
+    except OSError:
+        return False
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def pickle_refused(path: str | os.PathLike[str], save: str) -> ModelFileError:
+    """The error for a pickle given where xpnet reads its own files (``save``: the call that
+    writes one of those)."""
+    msg = (f"{os.fspath(path)!r} is a pickle (the book's own code writes them): xpnet never "
+           f"reads pickles, since loading one runs code from the file. Write the file with "
+           f"xpnet ({save}, an .npz), then load that.")
+    return ModelFileError(msg)
+
+
 def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
     """Read and check a file written by :func:`save_model` (``Model.load`` builds it).
 
@@ -476,8 +496,10 @@ def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
         (the message names the key, what was expected, what was found and the fix).
     """
     path = _model_path(path, "Model.load")
-    if not path.exists() and path.suffix != ".npz":  # model.save appended it
-        path = path.with_name(path.name + ".npz")
+    appended = path.with_name(path.name + ".npz")  # model.save appends it
+    if path.suffix != ".npz" and appended.is_file() and not (
+            path.is_file() and zipfile.is_zipfile(path)):
+        path = appended  # (a file at the very path may be the book's pickle of that name)
     if not path.is_file():
         msg = (f"no model file at {str(path)!r}. Check the path, or write one with "
                f"model.save({str(path)!r}).")
@@ -501,6 +523,8 @@ def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
                f"read access (chmod u+r {str(path)!r}) or copy the file somewhere readable.")
         raise ModelFileError(msg) from exc
     except (zipfile.BadZipFile, EOFError, OSError, zlib_error) as exc:
+        if is_pickle(path):
+            raise pickle_refused(path, "model.save(path)") from exc
         msg = (
             f"{str(path)!r} is not a readable xpnet model file ({exc}). It may be truncated or "
             f"corrupt; save the model again with model.save({str(path)!r})."
