@@ -191,6 +191,25 @@ def test_losses_calculate_regularize_and_accumulate():
     assert loss.backward(p, y) is None and loss.dinputs.shape == (2, 3)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_backward_after_init_is_the_books_per_sample_jacobian_to_the_bit(dtype):
+    """Chapter 9 checks the separate softmax and loss gradients against the combined one;
+    the book's loop of float64 np.dot products cast to float32 prints -0.09999999 there."""
+    book.init()
+    rng = np.random.default_rng(0)
+    for s, dvalues in ((np.array([[0.7, 0.1, 0.2], [0.1, 0.5, 0.4], [0.02, 0.9, 0.08]]),
+                        -np.eye(3)[[0, 1, 1]] / np.array([[0.7, 0.1, 0.2], [0.1, 0.5, 0.4],
+                                                           [0.02, 0.9, 0.08]]) / 3),
+                       (rng.dirichlet(np.ones(4), size=50), rng.normal(size=(50, 4)))):
+        s, dvalues = s.astype(dtype), dvalues.astype(dtype)
+        ours, theirs = book.Activation_Softmax(), nnfs_book.Activation_Softmax()
+        ours.output = theirs.output = s
+        ours.backward(dvalues)
+        theirs.backward(dvalues)
+        assert host(ours.dinputs).dtype == theirs.dinputs.dtype
+        np.testing.assert_array_equal(host(ours.dinputs), theirs.dinputs)
+
+
 def test_softmax_with_crossentropy_sets_output_and_the_joint_gradient():
     combined = book.Activation_Softmax_Loss_CategoricalCrossentropy()
     logits = np.array([[2.0, 1.0, 0.1]], dtype=np.float32)

@@ -57,6 +57,17 @@ class FaithfulOps(Ops):
     def row_max(self, x: Any) -> Any:
         return self.xp.max(x, axis=-1, keepdims=True)
 
+    def softmax_backward(self, s: Any, dy: Any, dot: Any) -> Any:
+        # the book's loop: per sample, the Jacobian diagflat(s) - np.dot(s, s.T) times dy,
+        # each np.dot a float64 product cast to float32 (``dot`` is not what it computes)
+        xp = self.xp
+        s64 = xp.astype(s, xp.float64)
+        outer = xp.astype(s64[..., :, None] * s64[..., None, :], self.dtype)
+        jacobian = s[..., :, None] * xp.eye(s.shape[-1], dtype=s.dtype) - outer
+        dx = xp.matmul(xp.astype(jacobian, xp.float64), xp.astype(dy, xp.float64)[..., None])
+        # np.dot's float32, stored into np.empty_like(dvalues)
+        return xp.astype(xp.astype(dx[..., 0], self.dtype), dy.dtype)
+
     def dropout_mask(self, rng: Generator | DropoutStream, keep: float, x: Any) -> Any:
         # the book's `np.random.binomial(1, keep, shape) / keep`: float64, from the host
         # stream whatever the model's dropout_masks (it refuses "counter" in faithful mode)

@@ -89,7 +89,7 @@ class Softmax(Activation):
     def backward(self, dy: Any) -> Any:
         s = self.s
         dot = self.xp.sum(dy * s, axis=-1, keepdims=True)  # <dy, s> per sample
-        dx = s * (dy - dot)
+        dx = self.ops.softmax_backward(s, dy, dot)  # s * (dy - dot)
         trace.emit(self.name, "backward", dy=dy, dot=dot, dx=dx)
         return dx
 

@@ -123,6 +123,11 @@ class Ops:
         """
         return dy * self.xp.astype(y > 0, dy.dtype)
 
+    def softmax_backward(self, s: Any, dy: Any, dot: Any) -> Any:
+        """Softmax's Jacobian-vector product ``s * (dy - dot)``, from its outputs ``s`` and
+        ``dot``, the per-sample ``<dy, s>``."""
+        return s * (dy - dot)
+
     # -- dropout --------------------------------------------------------------------------
     def keep_mask(self, rng: Generator | DropoutStream, keep: float, x: Any) -> Any:
         """Booleans of ``x``'s shape on its device: True (keep the unit) with probability
