@@ -11,7 +11,9 @@ import pytest
 import xpnet
 from _util import host
 from test_model import classifier
+from xpnet import Model, datasets
 from xpnet.errors import ModelFileError
+from xpnet.nn.layers import Dense, Layer
 
 
 def test_save_on_numpy_load_on_any_backend_predicts_the_same(tmp_path, backend):
@@ -170,3 +172,68 @@ def test_a_users_class_named_like_a_builtin_neither_replaces_it_nor_saves(tmp_pa
     with pytest.raises(TypeError, match=r"your class Softmax has the name of xpnet's own "
                                         r"xpnet.nn.activations.Softmax.*another name"):
         mine.save(tmp_path / "mine.npz")
+
+
+class LeakyReLU(Layer):
+    """A user's layer with a setting, kept under its argument's name."""
+
+    def __init__(self, alpha=0.1):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x, training=True):
+        self.x = x
+        return self.xp.where(x > 0, x, self.alpha * x)
+
+    def backward(self, dy):
+        return self.xp.where(self.x > 0, dy, self.alpha * dy)
+
+
+class RenamedLeaky(Layer):
+    """The same layer keeping its setting under another name."""
+
+    def __init__(self, alpha=0.1):
+        super().__init__()
+        self.slope = alpha
+
+    def forward(self, x, training=True):
+        self.x = x
+        return self.xp.where(x > 0, x, self.slope * x)
+
+    def backward(self, dy):
+        return self.xp.where(self.x > 0, dy, self.slope * dy)
+
+
+def _leaky_model(layer):
+    from xpnet.nn import Adam, CategoricalCrossentropy, Softmax
+
+    model = Model(seed=0)
+    for each in (Dense(2, 8), layer, Dense(8, 3), Softmax()):
+        model.add(each)
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam())
+    return model
+
+
+def test_a_users_layer_keeps_its_settings_through_save_and_load(tmp_path):
+    """Layer.get_config reads each __init__ argument from the attribute of its name: a
+    LeakyReLU(0.05) saved must not load as LeakyReLU() with alpha 0.1 (it did, silently)."""
+    model = _leaky_model(LeakyReLU(0.05))
+    X, y = datasets.spiral(samples=20, classes=3, seed=0)
+    model.train(X, y, epochs=3)
+    model.save(tmp_path / "m")
+    loaded = Model.load(tmp_path / "m.npz")
+    assert loaded.layers[1].alpha == 0.05 and repr(loaded.layers[1]) == "LeakyReLU(alpha=0.05)"
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_a_users_layer_whose_settings_cannot_be_found_is_not_saved(tmp_path):
+    with pytest.raises(TypeError, match=r"cannot save RenamedLeaky: its __init__ takes alpha, "
+                                        r"which it does not keep under the same name "
+                                        r"\(self\.alpha = alpha\).*get_config\(\)"):
+        _leaky_model(RenamedLeaky(0.05)).save(tmp_path / "m")
+    assert not list(tmp_path.iterdir())
+    odd = LeakyReLU(np.float32(0.05))  # a NumPy number is no JSON value
+    odd.alpha = object()
+    with pytest.raises(TypeError, match=r"cannot save LeakyReLU: its config .* holds a value a "
+                                        r"model file cannot keep"):
+        _leaky_model(odd).save(tmp_path / "m")

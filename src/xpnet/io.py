@@ -40,6 +40,7 @@ from .nn.losses import Loss
 from .nn.metrics import Accuracy
 from .nn.ops import Ops
 from .nn.optimizers import Optimizer
+from .nn.registry import Registered, init_arguments
 from .random import DropoutStream, Generator
 
 __all__ = ["DTYPES", "FORMAT", "PRECISIONS", "VERSION", "SavedModel", "atomic_write_bytes",
@@ -66,7 +67,24 @@ def _describe(obj: Any) -> dict[str, Any]:
                f"{registry[name].__module__}.{name}, which loading would build instead; "
                "give your class another name.")
         raise TypeError(msg)
-    return {"class": name, "config": obj.get_config()}
+    config = obj.get_config()
+    if type(obj).get_config is Registered.get_config:  # the default: read from __init__
+        missing = init_arguments(obj)[1]
+        if missing:
+            msg = (f"cannot save {name}: its __init__ takes {', '.join(missing)}, which it does "
+                   f"not keep under the same name{'s' if len(missing) > 1 else ''} "
+                   f"(self.{missing[0]} = {missing[0]}), so Model.load could not build it "
+                   "again as it was. Keep each argument under its own name, or give the class "
+                   "a get_config() returning its arguments as a dict.")
+            raise TypeError(msg)
+    try:
+        json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        msg = (f"cannot save {name}: its config {_short(config)} holds a value a model file "
+               f"cannot keep ({exc}); get_config() must return plain numbers, strings, bools, "
+               "lists and dicts (float(x) of a NumPy number).")
+        raise TypeError(msg) from exc
+    return {"class": name, "config": config}
 
 
 def _model_path(path: Any, call: str) -> Path:
@@ -307,8 +325,11 @@ def _make(path: Path, registry: dict[str, type], spec: dict[str, Any], where: st
     try:
         return registry[name](**config)
     except (TypeError, ValueError) as exc:
+        fix = None if registry[name].__module__.split(".")[0] == "xpnet" else (
+            f"{name} is your own class: its __init__ must take what its get_config() returns "
+            "(the arguments it was built with); make the two agree, then save the model again.")
         raise _error(path, f"the key {where + 'config'!r}", f"the arguments of {name}",
-                     f"{_short(config)} ({exc})") from exc
+                     f"{_short(config)} ({exc})", fix) from exc
 
 
 @dataclass

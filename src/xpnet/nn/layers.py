@@ -119,10 +119,6 @@ class Layer(Registered):
         """This layer's regularization penalty (the integer 0 when it has none)."""
         return 0
 
-    def get_config(self) -> dict[str, Any]:
-        """Constructor arguments, JSON-serialisable, for saving the architecture."""
-        return {}
-
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"

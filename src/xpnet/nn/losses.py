@@ -84,9 +84,6 @@ class Loss(Registered):
     def check_input(self, layer: Any) -> None:
         """Raise where this loss cannot take what ``layer``, the network's last, outputs."""
 
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 

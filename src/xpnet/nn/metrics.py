@@ -39,9 +39,6 @@ class Accuracy(Registered):
         dtype = b.xp.float64 if b.has_float64 else b.xp.float32
         return b.xp.mean(b.xp.astype(matches, dtype), axis=self.axes)
 
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 

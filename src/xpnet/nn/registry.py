@@ -12,9 +12,10 @@ here. A base class opts in by subclassing :class:`Registered`, which gives it it
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
-__all__ = ["Registered"]
+__all__ = ["Registered", "init_arguments"]
 
 
 class Registered:
@@ -33,6 +34,37 @@ class Registered:
             # replace it: every model file naming the built-in would load the user's class
             return
         cls.registry[cls.__name__] = cls
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-serialisable, for saving the architecture: by default
+        each argument of ``__init__`` read from the attribute of its name (a class that keeps
+        them otherwise defines its own)."""
+        return init_arguments(self)[0]
+
+
+def init_arguments(obj: Any) -> tuple[dict[str, Any], list[str]]:
+    """The arguments of ``type(obj).__init__`` that ``obj`` keeps as attributes of their own
+    names (``self.alpha = alpha``), with their values, and the names of those it does not.
+
+    >>> class Leaky(Registered):
+    ...     def __init__(self, alpha=0.1, beta=2):
+    ...         self.alpha, self.b = alpha, beta
+    >>> init_arguments(Leaky(0.05))
+    ({'alpha': 0.05}, ['beta'])
+    """
+    init = type(obj).__init__
+    if init is object.__init__:
+        return {}, []
+    kept = vars(obj)
+    found: dict[str, Any] = {}
+    missing: list[str] = []
+    for name, p in list(inspect.signature(init).parameters.items())[1:]:
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            if name in kept:
+                found[name] = kept[name]
+            else:
+                missing.append(name)
+    return found, missing
 
 
 def _builtin(cls: type) -> bool:
