@@ -93,3 +93,27 @@ def test_ctrl_c_during_train_with_save_says_the_model_was_not_written(tmp_path, 
     err = capsys.readouterr().err
     assert f"training stopped before its last epoch: {str(target)!r} was not written" in err
     assert err.rstrip().endswith("interrupted") and not target.exists()
+
+
+def test_train_save_says_where_on_stderr_and_keeps_stdout_the_books(tmp_path, capsys):
+    target = tmp_path / "m"
+    assert main(["train", "--preset", "ch14", "--epochs", "2", "--save", str(target)]) == 0
+    out, err = capsys.readouterr()
+    assert "saved" not in out
+    assert f"xpnet train: saved the model to {str(target) + '.npz'!r}" in err
+    assert (tmp_path / "m.npz").is_file()
+
+
+def test_help_names_the_settings_topics_and_exit_codes(capsys):
+    from xpnet import presets
+
+    for command in ("train", "gradcheck", "explain"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        if command == "train":
+            assert all(key in text for key in presets.SETTINGS)
+        elif command == "gradcheck":
+            assert "2 for a usage error" in text
+        else:
+            assert "an optimizer (adam, sgd, rmsprop, adagrad)" in text and "(default 3)" in text

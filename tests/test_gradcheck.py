@@ -73,6 +73,14 @@ def test_kinks_are_moved_or_reported_never_failed():
     assert gradcheck.check(MeanAbsoluteError(), (y.copy(), y)).passed
 
 
+def test_a_directional_check_through_a_kink_fails_and_says_to_check_in_full_mode():
+    report = gradcheck.check(ReLU(), (np.array([[0.0, 1.0, -1.0, 0.0]]),), mode="directional")
+    assert not report.passed
+    line = str(report).splitlines()[2]
+    assert "FAIL: the random direction touches an entry on a kink" in line
+    assert "mode='full'" in line and "non-differentiable here" not in line
+
+
 def test_dropout_is_checked_with_its_mask_frozen(backend):
     report = gradcheck.check(Dropout(0.5), backend=backend)
     assert report.passed and report.checks[0].checked == 20

@@ -124,6 +124,7 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
             out.write(validation_line(result.validation) + "\n")
     if save is not None:
         result.model.save(save)
+        sys.stderr.write(f"xpnet train: saved the model to {str(save)!r}\n")  # (stdout: lines)
     return 0
 
 
@@ -218,7 +219,9 @@ def _slow_backend_note(command: str, backend: str) -> None:
         f"than numpy at the book's sizes (docs/backends.md has the figures): {why}, and "
         "with small arrays that overhead is most of the cost. The same maths runs (its "
         "last float32 digits can differ, so --seed nnfs prints lines close to the book's, "
-        "not equal); --backend numpy trains fast.\n")
+        "not equal); --backend numpy trains fast."
+        + (" On a small or busy machine set OMP_NUM_THREADS=1: PyTorch's threads fight "
+           "over the cores at these sizes." if backend == "torch" else "") + "\n")
 
 
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
@@ -409,14 +412,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", required=True, choices=sorted(presets.PRESETS),
                        help="chapter model to train")
     train.add_argument("--epochs", type=_nonnegative, default=None,
-                       help="number of epochs (keeps the chapter's loop: ch14-17 run 0..N)")
+                       help="number of epochs (default: the chapter's, 10000; keeps "
+                       "the chapter's loop: ch14-17 run 0..N)")
     train.add_argument("--backend", default="numpy", choices=BACKENDS,
                        help="array library (default: numpy)")
     train.add_argument("--seed", type=seed_type, default=0,
                        help="'nnfs' for the book's stream and arithmetic, or an integer "
                        "(default 0)")
     train.add_argument("--set", type=_setting, action="append", default=[], metavar="KEY=VALUE",
-                       help="override a preset setting, e.g. --set lr=0.01 --set hidden=128")
+                       help="override a preset setting, e.g. --set lr=0.01 --set hidden=128; "
+                       f"settings: {', '.join(sorted(presets.SETTINGS))}"),
     train.add_argument("--print-every", type=_positive, default=None, metavar="K",
                        help="log every K epochs (default: the chapter's 100)")
     train.add_argument("--fast", action=argparse.BooleanOptionalAction, default="auto",
@@ -432,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "gradcheck", help="check backward passes against numerical gradients",
         description="Compare every analytic gradient (inputs and parameters, regularization "
-        "included) with float64 central differences. Exit 0 when all pass, 1 when one fails.",
+        "included) with float64 central differences. Exit 0 when all pass, 1 when one fails, "
+        "2 for a usage error (an unknown component, a bad --arg).",
     )
     check.add_argument("components", nargs="*", metavar="COMPONENT",
                        help="built-in names (default: all of them), package.module:Class or "
@@ -460,13 +466,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a tiny network (or a preset) for a few steps and show, from the "
         "values the library computed, what the topic's component does, with the maths.",
     )
-    ex.add_argument("topic", choices=TOPICS)
+    ex.add_argument("topic", choices=TOPICS,
+                    help="the component to show: an optimizer (adam, sgd, rmsprop, adagrad), "
+                    "a layer (dense, relu, softmax, dropout) or the loss")
     ex.add_argument("--preset", choices=sorted(presets.PRESETS), default=None,
                     help="explain on a chapter's model (arrays summarised) instead of a tiny one")
-    ex.add_argument("--steps", type=_positive, default=3, help="training steps to show")
+    ex.add_argument("--steps", type=_positive, default=3,
+                    help="training steps to show (default 3)")
     ex.add_argument("--backend", default="numpy", choices=BACKENDS,
                     help="the array library to compute with (default numpy)")
-    ex.add_argument("--seed", type=seed_type, default=0)
+    ex.add_argument("--seed", type=seed_type, default=0,
+                    help="an integer (default 0), or 'nnfs' for the book's stream and "
+                    "arithmetic")
     fmt = ex.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true",
                      help="one JSON event per line (enough to recompute every step)")

@@ -122,7 +122,7 @@ class Report:
         rows = [head]
         for c in self.checks:
             result = "ok" if c.passed else "FAIL"
-            if c.non_differentiable:
+            if c.non_differentiable and c.index is not None:  # (directional: the note says)
                 result += f" ({c.non_differentiable} non-differentiable here)"
             if not c.passed and c.note:
                 result += f": {c.note}"
@@ -318,7 +318,10 @@ def _compare(component: str, target: _Target, numeric: np.ndarray, analytic: np.
     passed = bool(ok.all())
     if kinks.size and not valid.any():
         passed = False  # nothing was compared: that is no evidence of a correct gradient
-        note = "no entry could be checked: every one sits on a kink"
+        note = ("no entry could be checked: every one sits on a kink" if indices is not None
+                else "the random direction touches an entry on a kink, so its numeric slope "
+                "cannot be trusted; check this point in mode='full', which moves entries off "
+                "kinks")
     return Check(
         component=component, parameter=target.name, passed=passed,
         max_rel_error=float(rel[valid].max()) if valid.any() else 0.0,

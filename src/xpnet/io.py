@@ -118,7 +118,7 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
     layers = []
     for i, layer in enumerate(model.layers):
         if type(layer).__name__ not in Layer.registry:
-            msg = (f"cannot save layer {layer!r}: only subclasses of xpnet.layers.Layer can "
+            msg = (f"cannot save layer {layer!r}: only subclasses of xpnet.nn.layers.Layer can "
                    "be saved.")
             raise TypeError(msg)
         layers.append(_describe_layer(layer))

@@ -9,8 +9,8 @@ Examples
 >>> model = xpnet.Model(seed=0)
 >>> for layer in (Dense(2, 32), ReLU(), Dense(32, 3), Softmax()):
 ...     _ = model.add(layer)
->>> model.set(loss=xpnet.losses.CategoricalCrossentropy(),
-...           optimizer=xpnet.optimizers.Adam(learning_rate=0.02))
+>>> model.set(loss=xpnet.nn.CategoricalCrossentropy(),
+...           optimizer=xpnet.nn.Adam(learning_rate=0.02))
 >>> history = model.train(X, y, epochs=200, log_every=50)
 >>> history["epoch"]
 [50, 100, 150, 200]
@@ -210,11 +210,11 @@ class Model:
         self, *, loss: Loss, optimizer: Optimizer | None = None, accuracy: Accuracy | None = None
     ) -> None:
         """Choose the loss, the optimizer and the accuracy (inferred from the loss if omitted)."""
-        _instance_of("loss", loss, Loss, "xpnet.losses.CategoricalCrossentropy()")
+        _instance_of("loss", loss, Loss, "xpnet.nn.CategoricalCrossentropy()")
         if optimizer is not None:
-            _instance_of("optimizer", optimizer, Optimizer, "xpnet.optimizers.Adam()")
+            _instance_of("optimizer", optimizer, Optimizer, "xpnet.nn.Adam()")
         if accuracy is not None:
-            _instance_of("accuracy", accuracy, Accuracy, "xpnet.metrics.CategoricalAccuracy()")
+            _instance_of("accuracy", accuracy, Accuracy, "xpnet.nn.CategoricalAccuracy()")
         self.loss = loss
         self.optimizer = optimizer
         self._accuracy_inferred = accuracy is None
@@ -292,7 +292,7 @@ class Model:
         """Raise unless the model has layers (a model without any would return its input)."""
         if not self.layers:
             msg = ("the model has no layers; add some first, e.g. "
-                   "model.add(xpnet.layers.Dense(2, 64)).")
+                   "model.add(xpnet.nn.Dense(2, 64)).")
             raise RuntimeError(msg)
         for i, layer in enumerate(self.layers):  # model.layers edited by hand
             fresh = hasattr(layer, "build") and not getattr(layer, "built", True)
