@@ -85,6 +85,16 @@ def test_a_weight_of_a_dead_unit_moves_on_momentum_alone():
     dead = [r for r in table.rows if r["g"] == 0]
     assert dead and all(r["p_after"] != r["p_before"] for r in dead)
     assert "g = 0" in table.text()
+    summary = table.summary()
+    assert (f"{len(dead)} of 30 steps had g = 0 (the first at step {dead[0]['step']}): nothing "
+            "reached Dense[0].W[0,0]") in summary
+    assert "momentum from earlier gradients still moved it on those steps" in summary
+    against = [r["step"] for r in table.rows if r["momentum"]]
+    assert f"{len(against)} of 30 steps moved Dense[0].W[0,0] against its current gradient" \
+        in summary or (not against and "Every one of the 30 steps" in summary)
+    assert "Adam shrinks the step" in summary
+    assert "SGD's step is lr_t times" in trace_param("Dense[0].W[0,0]", steps=3,
+                                                     optimizer="sgd").summary()
 
 
 def test_the_command_prints_the_table_or_json_rows(capsys):

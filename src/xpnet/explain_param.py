@@ -75,17 +75,31 @@ class ParamTrace:
         n = len(self.rows)
         against = [r["step"] for r in self.rows if r["momentum"]]
         ratios = np.array([r["ratio"] for r in self.rows if math.isfinite(r["ratio"])])
-        shown = ", ".join(map(str, against[:10])) + (" ..." if len(against) > 10 else "")
-        lines = [
-            f"{len(against)} of {n} steps went against what the current gradient asks "
-            f"(they moved {self.param} with g: momentum from earlier gradients"
-            f"{'; steps ' + shown if against else ''}).",
-        ]
+        if against:
+            shown = ", ".join(map(str, against[:10])) + (" ..." if len(against) > 10 else "")
+            lines = [f"{len(against)} of {n} steps moved {self.param} against its current "
+                     f"gradient g, carried by the momentum of earlier gradients "
+                     f"(step{'s' if len(against) > 1 else ''} {shown})."]
+        else:
+            lines = [f"Every one of the {n} steps moved {self.param} the way its current "
+                     "gradient g asks (or g was 0)."]
+        still = [r for r in self.rows if "g" in r and r["g"] == 0]
+        if still:
+            moved = sum(r["p_after"] != r["p_before"] for r in still)
+            after = ("momentum from earlier gradients still moved it on those steps, less "
+                     "each step" if moved == len(still) else
+                     "it did not move on them" if not moved else
+                     f"momentum from earlier gradients still moved it on {moved} of them")
+            lines.append(
+                f"{len(still)} of {n} steps had g = 0 (the first at step {still[0]['step']}): "
+                f"nothing reached {self.param}, as when the ReLU unit it feeds is off for every "
+                "sample (a 'dead' unit gets no gradient until its input turns positive again); "
+                f"{after}.")
         if ratios.size:
             lines.append(
                 f"|step| / lr_t over the run: median {np.median(ratios):.3g}, min "
                 f"{ratios.min():.3g}, max {ratios.max():.3g} (1 would be a full learning-rate "
-                "step; Adam shrinks the step through m_hat / sqrt(v_hat), not through lr_t).")
+                f"step; {_STEP_SIZE.get(self.optimizer, 'the optimizer scales it')}).")
         return "\n".join(lines)
 
     def text(self) -> str:
@@ -100,6 +114,16 @@ class ParamTrace:
         lines.insert(1, "  ".join("-" * w for w in widths))
         title = f"{self.optimizer} on {self.param}, every value it computed, step by step"
         return "\n".join([title, "", *lines, "", self.summary()]) + "\n"
+
+
+#: What sets a step's size against the learning rate, per optimizer (the summary's ratio).
+_STEP_SIZE = {
+    "Adam": "Adam shrinks the step through m_hat / sqrt(v_hat), not through lr_t",
+    "SGD": "SGD's step is lr_t times the gradient (or the momentum), so it is as large as "
+           "that is",
+    "Adagrad": "Adagrad divides the gradient by the root of every squared gradient so far",
+    "RMSprop": "RMSprop divides the gradient by the root of a running mean of its squares",
+}
 
 
 def _momentum(row: dict[str, Any]) -> str:
