@@ -85,3 +85,33 @@ def test_float64_gradients_update_float32_parameters_like_the_book(np_backend):
 def test_optimizer_rejects_bad_settings(kwargs):
     with pytest.raises(ValueError, match="must be"):
         Adam(**kwargs)
+
+
+def test_a_learning_rate_set_after_construction_is_checked_and_used():
+    """A schedule of one's own sets optimizer.learning_rate: without decay it used to be
+    ignored (the current rate kept the old value), and a negative one ran gradient ascent."""
+    import xpnet
+    from xpnet.nn import CategoricalCrossentropy, Dense, ReLU, Softmax
+
+    X, y = xpnet.datasets.spiral(samples=20, classes=3, seed=0)
+
+    def model(decay):
+        m = xpnet.Model(seed=0)
+        for layer in (Dense(2, 8), ReLU(), Dense(8, 3), Softmax()):
+            m.add(layer)
+        m.set(loss=CategoricalCrossentropy(), optimizer=Adam(0.01, decay=decay))
+        return m
+
+    m = model(0.0)
+    m.optimizer.learning_rate = 0.5
+    assert m.train(X, y, epochs=2).records[-1]["lr"] == 0.5
+    for decay in (0.0, 1e-3):
+        for bad, kind, said in ((-0.5, ValueError, "must be > 0, got -0.5"),
+                                ("0.1", TypeError, "must be a number, got the string '0.1'")):
+            def schedule(model_, epoch, logs, bad=bad):
+                if epoch == 1:
+                    model_.optimizer.learning_rate = bad
+
+            with pytest.raises(kind, match=rf"Adam\.learning_rate was set to an unusable "
+                                           rf"value: learning_rate {said}"):
+                model(decay).train(X, y, epochs=3, callbacks=[schedule])

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import numpy as np
+
 from .. import trace, validate
 from ..backend import backend_of
 from .ops import Ops
@@ -92,8 +94,14 @@ class Optimizer(Registered):
         self.param = ""  # the parameter being updated, as explain mode names it
 
     # -- the book's three calls -----------------------------------------------------------
+    #: the ``learning_rate`` the last step checked (one set since, by a schedule of one's
+    #: own, is checked as the constructor checks it, and used from the next step on)
+    _rate_seen: Any = None
+
     def pre_update_params(self) -> None:
         """Decay the learning rate for the coming step: ``lr / (1 + decay * iterations)``."""
+        if self.learning_rate is not self._rate_seen:
+            self._take_rate()
         if self.decay:
             self.current_learning_rate = self.learning_rate * (
                 1.0 / (1.0 + self.decay * self.iterations)
@@ -101,6 +109,20 @@ class Optimizer(Registered):
         if trace.ACTIVE is not None:  # the configuration is built only for a tracer
             trace.emit(type(self).__name__, "update", step=self.iterations + 1,
                        info=self.get_config(), lr=self.current_learning_rate)
+
+    def _take_rate(self) -> None:
+        """Check a ``learning_rate`` set after construction, and use it: without decay the
+        current rate is the learning rate itself (the book would keep the old one)."""
+        rate = self.learning_rate
+        if np.ndim(rate) == 0:  # (many models at once hold one rate per copy: checked there)
+            try:
+                rate = setting("learning_rate", rate)
+            except (TypeError, ValueError) as exc:
+                msg = f"{type(self).__name__}.learning_rate was set to an unusable value: {exc}"
+                raise type(exc)(msg) from None
+            if not self.decay:
+                self.current_learning_rate = rate
+        self._rate_seen = self.learning_rate = rate
 
     def update_params(self, layer: Any) -> None:
         """Update every parameter array of ``layer`` from ``layer.grads``, with the engine
