@@ -175,7 +175,7 @@ BUILDING = [
     (lambda: _set(optimizer=0.01), TypeError, r"optimizer must be an xpnet Optimizer"),
     (lambda: _set(accuracy="acc"), TypeError, r"accuracy must be an xpnet Accuracy"),
     (lambda: xpnet.Model().predict(X), RuntimeError,
-     r"the model has no layers; add some first, e\.g\. model\.add\(xpnet\.layers\.Dense"),
+     r"the model has no layers; add some first, e\.g\. model\.add\(xpnet\.nn\.Dense"),
     (lambda: xpnet.Model().evaluate(X, Y), RuntimeError, r"the model has no layers"),
 ]
 
@@ -1016,3 +1016,43 @@ def test_a_layer_used_alone_refuses_inputs_of_another_backend_after_its_first():
                                  rf"this {name} layer runs on Backend\('numpy'"):
             layer.forward(torch.ones((4, 2)))
     assert dense.forward(np.ones((1, 2), dtype=np.float32)).shape == (1, 3)
+
+
+def test_names_from_other_libraries_and_odd_orders_point_to_xpnets():
+    from xpnet import book
+
+    model = xpnet.Model()
+    with pytest.raises(AttributeError, match=r"no attribute 'fit'; xpnet trains with "
+                                             r"model\.train\(X, y"):
+        model.fit(None, None)
+    with pytest.raises(AttributeError, match=r"needs no finalize\(\).*xpnet\.book\.Model"):
+        model.finalize()
+    X, y = datasets.spiral(samples=10, classes=3, seed=0)
+    history = _with_user_layer(ReLU()).train(X, y, epochs=2)
+    with pytest.raises(KeyError, match=r"no metric 'val_acc'.*validation_data=.*"
+                                       r"validate_every=K\); the final one is "
+                                       r"history\.validation"):
+        history["val_acc"]
+    book.init()
+    m = book.Model()
+    with pytest.raises(TypeError, match=r"Model\.add got Dense, a part of xpnet\.nn, but the "
+                                        r"book's Model drives the book's classes: use the "
+                                        r"book's name for it, Layer_Dense\(\.\.\.\)"):
+        m.add(Dense(2, 3))
+    with pytest.raises(TypeError, match=r"Loss_CategoricalCrossentropy\(\.\.\.\)"):
+        m.set(loss=CategoricalCrossentropy())
+    for layer in (book.Layer_Dense(2, 3), book.Activation_Softmax()):
+        m.add(layer)
+    m.set(loss=book.Loss_CategoricalCrossentropy(), optimizer=book.Optimizer_Adam(),
+          accuracy=book.Accuracy_Categorical())
+    m.finalize()
+    m.add(book.Layer_Dense(3, 3))  # after finalize: not linked, left out before
+    with pytest.raises(RuntimeError, match=r"model\.add was called after model\.finalize\(\): "
+                                           r"call model\.finalize\(\) again"):
+        m.train(X, y, epochs=1)
+    m.add(book.Activation_Softmax())
+    m.finalize()
+    assert m.predict(X).shape == (30, 3)
+    loss = book.Loss_CategoricalCrossentropy()
+    with pytest.raises(RuntimeError, match=r"calculate_accumulated: no batch was measured"):
+        loss.calculate_accumulated()

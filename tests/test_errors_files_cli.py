@@ -497,6 +497,7 @@ def test_log_every_0_logs_nothing_but_the_validation(capsys):
     ["train", "--preset", "ch14", "--epochs", "1.5"],
     ["study", "samples", "--train-samples", "1.5"],
     ["study", "samples", "--train-samples", "10,-3"],
+    ["study", "samples", "--train-samples", "10,,20"],  # a typo, not [10, 20]
     ["study", "lr", "--lr", "0.1,inf"],
 ])
 def test_bad_numbers_are_usage_errors(argv, capsys):

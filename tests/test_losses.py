@@ -94,6 +94,9 @@ def test_binary_crossentropy_wants_column_targets():
         BinaryCrossentropy().forward(np.full((4, 1), 0.5), np.array([0, 1, 0, 1]))
     with pytest.raises(ValueError, match="targets of 0 or 1"):
         BinaryCrossentropy().check_targets(np.array([[0], [2]]), 1)
+    BinaryCrossentropy().check_targets(np.array([[0.9], [0.1]]), 1)  # soft labels are fine
+    with pytest.raises(ValueError, match=r"targets of 0 or 1 \(or probabilities between"):
+        BinaryCrossentropy().check_targets(np.array([[0.5], [-0.1]]), 1)
 
 
 def test_losses_keep_dtype_and_backend(backend):

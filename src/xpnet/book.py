@@ -340,6 +340,15 @@ class _Accumulating(_Adapter):
     def new_pass(self) -> None:
         self.accumulated_sum, self.accumulated_count = 0.0, 0
 
+    def _mean_of_pass(self) -> Any:
+        """The accumulated mean (``calculate_accumulated``), once a batch was measured."""
+        if not self.accumulated_count:
+            msg = (f"{type(self).__name__}.calculate_accumulated: no batch was measured since "
+                   "new_pass() (nothing to average): call calculate(...) on each batch first, "
+                   "as the book's Model.train does.")
+            raise RuntimeError(msg)
+        return _printable(self.accumulated_sum / self.accumulated_count)
+
 
 # -- layers and activations ------------------------------------------------------------------
 
@@ -596,7 +605,7 @@ class Loss(_Accumulating):
 
     def calculate_accumulated(self, *, include_regularization: bool = False) -> Any:
         """The mean loss over every sample since :meth:`new_pass` (chapter 19's batches)."""
-        data_loss = _printable(self.accumulated_sum / self.accumulated_count)
+        data_loss = self._mean_of_pass()
         if not include_regularization:
             return data_loss
         return data_loss, self.regularization_loss()
@@ -653,6 +662,19 @@ class Activation_Softmax_Loss_CategoricalCrossentropy:
         dvalues = _as_array(dvalues)
         self.dinputs = losses.softmax_crossentropy_backward(
             dvalues, self.loss._targets(y_true, dvalues))
+
+
+def _refuse_xpnet_part(call: str, part: Any) -> None:
+    """The book's Model drives the book's names (``Layer_Dense``...): one of xpnet's own parts
+    (``xpnet.nn.Dense``...) has none of their attributes (``output``, ``dinputs``...)."""
+    if isinstance(part, (layers.Layer, losses.Loss, optimizers.Optimizer, metrics.Accuracy)):
+        twin = next((book.__name__ for kind, book in _ADAPTERS.items()
+                     if type(part) is kind), None)
+        instead = f"the book's name for it, {twin}(...)" if twin else "a class of the book's"
+        msg = (f"{call} got {type(part).__name__}, a part of xpnet.nn, but the book's Model "
+               f"drives the book's classes: use {instead}, or build the network with "
+               "xpnet.Model, which takes xpnet.nn's parts.")
+        raise TypeError(msg)
 
 
 def _as_array(x: Any, like: Any = None) -> Any:
@@ -825,7 +847,7 @@ class Accuracy(_Accumulating):
 
     def calculate_accumulated(self) -> Any:
         """The accuracy over every comparison since :meth:`new_pass` (chapter 19)."""
-        return _printable(self.accumulated_sum / self.accumulated_count)
+        return self._mean_of_pass()
 
 
 class Accuracy_Categorical(Accuracy):
@@ -877,7 +899,9 @@ class Model:
     def add(self, layer: Any) -> None:
         validate.layer_like("Model.add", layer, call="model.add({}(...))",
                             example="model.add(Layer_Dense(2, 64))")
+        _refuse_xpnet_part("Model.add", layer)
         self.layers.append(layer)
+        self._changed_after_finalize("model.add")
 
     def set(self, *, loss: Any = None, optimizer: Any = None, accuracy: Any = None) -> None:
         """Choose the loss, optimizer and accuracy (each one given replaces the current)."""
@@ -886,12 +910,22 @@ class Model:
                 msg = (f"Model.set expects {what}= an object, got the class {part.__name__}; "
                        f"call it: model.set({what}={part.__name__}(...)).")
                 raise TypeError(msg)
+        for part in (loss, optimizer, accuracy):
+            _refuse_xpnet_part("Model.set", part)
         if loss is not None:
             self.loss = loss
         if optimizer is not None:
             self.optimizer = optimizer
         if accuracy is not None:
             self.accuracy = accuracy
+        if (loss, optimizer, accuracy) != (None, None, None):
+            self._changed_after_finalize("model.set")
+
+    def _changed_after_finalize(self, call: str) -> None:
+        """After finalize, a new layer or part is not linked (the book's loop would crash on
+        its missing ``prev``, xpnet's would leave it out): finalize must run again."""
+        if "input_layer" in self.__dict__:
+            self.xpnet, self.book_loop, self._stale = None, [], call
 
     def finalize(self) -> None:
         """Link the layers as the book does (``prev``, ``next``, ``trainable_layers``,
@@ -912,6 +946,7 @@ class Model:
             msg = "the model has no layers: model.add(Layer_Dense(...)) before finalize()."
             raise RuntimeError(msg)
         self._link()
+        self._stale = None
         own = [part for part in (*self.layers, self.loss, self.accuracy, self.optimizer)
                if part is not None and not _as_in_the_book(part)]
         self.book_loop = [type(part).__name__ for part in own]
@@ -947,6 +982,11 @@ class Model:
             self.loss.remember_trainable_layers(self.trainable_layers)
 
     def _net(self) -> xpnet_model.Model:
+        stale = self.__dict__.get("_stale")
+        if stale:
+            msg = (f"{stale} was called after model.finalize(): call model.finalize() again, "
+                   "so that the model links what changed.")
+            raise RuntimeError(msg)
         if self.xpnet is None:
             if self.book_loop:
                 msg = (f"this model runs the book's loop over your own classes "
@@ -959,7 +999,7 @@ class Model:
 
     def _looping(self) -> bool:
         """Whether finalize chose the book's loop (else the xpnet model; raises before it)."""
-        if self.xpnet is None and not self.book_loop:
+        if (self.xpnet is None and not self.book_loop) or self.__dict__.get("_stale"):
             self._net()  # the finalize-first error
         return self.xpnet is None
 

@@ -276,8 +276,10 @@ def _numbers(kind: type) -> Any:
     """An argparse type: comma-separated positive numbers of ``kind`` (``1e3`` is an int,
     ``1.5`` is not)."""
     def parse(text: str) -> tuple:
+        items = text.split(",")
+        items = items[:-1] if len(items) > 1 and not items[-1].strip() else items  # "10,100,"
         try:
-            numbers = [float(v) for v in text.split(",") if v.strip()]
+            numbers = [float(v) for v in items]  # an empty item ("10,,20") is no number
         except ValueError:
             numbers = []
         if not numbers or any(not (n > 0 and n < float("inf")) for n in numbers) or (

@@ -26,7 +26,7 @@ import math
 import os
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import array_api_compat
 import numpy as np
@@ -598,10 +598,26 @@ class Model:
         saved.restore(model)
         return model
 
+    if not TYPE_CHECKING:  # (a __getattr__ would hide misspelt attributes from mypy)
+        def __getattr__(self, name: str) -> Any:
+            # only for attributes not found: the names other libraries (and the book) use
+            other = _OTHER_NAMES.get(name)
+            msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+            raise AttributeError(f"{msg}; {other}" if other else msg)
+
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return (f"Model(backend={self.backend.name!r}, precision={self.precision!r}, "
                 f"layers=[\n  {inner}\n])")
+
+
+#: What xpnet's Model calls the methods other libraries' models have.
+_OTHER_NAMES = {
+    "fit": "xpnet trains with model.train(X, y, epochs=..., batch_size=...)",
+    "compile": "xpnet sets the loss and optimizer with model.set(loss=..., optimizer=...)",
+    "finalize": "xpnet.Model needs no finalize(): model.set(...), then model.train(...) (the "
+                "book's Model, with finalize, is xpnet.book.Model)",
+}
 
 
 #: Layers whose output has their input's shape (what :meth:`Model.summary` and

@@ -78,7 +78,11 @@ class History:
 
     def __getitem__(self, key: str) -> list[Any]:
         if self.records and key not in self.records[0]:
-            msg = f"History has no metric {key!r}; it has {sorted(self.records[0])}."
+            hint = ""
+            if key.startswith("val_"):
+                hint = (" Validation per logged epoch needs train(..., validation_data=(X_val, "
+                        "y_val), validate_every=K); the final one is history.validation.")
+            msg = f"History has no metric {key!r}; it has {sorted(self.records[0])}.{hint}"
             raise KeyError(msg)
         return [r[key] for r in self.records]
 

@@ -262,11 +262,12 @@ class BinaryCrossentropy(Loss):
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
         _check_target_shape(type(self).__name__, y_true, n_outputs)
         values = to_numpy(y_true)
-        bad = (values != 0) & (values != 1)
+        bad = ~((values >= 0) & (values <= 1))  # (NaN too)
         if bad.any():
             msg = (
-                f"BinaryCrossentropy expects targets of 0 or 1, got {values[bad].ravel()[0]!r}. "
-                "Encode the two classes as 0 and 1."
+                f"BinaryCrossentropy expects targets of 0 or 1 (or probabilities between, as "
+                f"soft labels), got {values[bad].ravel()[0]!r}. Encode the two classes as 0 "
+                "and 1."
             )
             raise ValueError(msg)
 
