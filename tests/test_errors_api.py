@@ -1056,3 +1056,20 @@ def test_names_from_other_libraries_and_odd_orders_point_to_xpnets():
     loss = book.Loss_CategoricalCrossentropy()
     with pytest.raises(RuntimeError, match=r"calculate_accumulated: no batch was measured"):
         loss.calculate_accumulated()
+
+
+def test_a_book_layers_backward_names_dvalues_of_the_wrong_shape():
+    from xpnet import book
+
+    book.init()
+    X, _ = book.spiral_data(samples=10, classes=3)
+    dense, relu = book.Layer_Dense(2, 3), book.Activation_ReLU()
+    dense.forward(X)
+    relu.forward(dense.output)
+    for layer in (relu, dense):
+        with pytest.raises(ValueError, match=rf"{type(layer).__name__}\.backward got dvalues of "
+                                             r"shape \(3, 30\), but its output has shape "
+                                             r"\(30, 3\)"):
+            layer.backward(np.ones((3, 30), dtype=np.float32))  # transposed
+    dense.backward(np.ones((30, 3), dtype=np.float32))
+    assert dense.dweights.shape == (2, 3)

@@ -379,7 +379,15 @@ class _Layer(_Adapter):
 
     def backward(self, dvalues: Any) -> None:
         self._sync()
-        self.dinputs = self.xpnet.backward(self.xpnet.ops.backend.asarray(dvalues))
+        dvalues = self.xpnet.ops.backend.asarray(dvalues)
+        output = self.__dict__.get("output")
+        if output is not None and tuple(dvalues.shape) != tuple(output.shape):
+            msg = (f"{type(self).__name__}.backward got dvalues of shape "
+                   f"{tuple(dvalues.shape)}, but its output has shape {tuple(output.shape)}: "
+                   "dvalues holds the gradient of the loss with respect to each output value "
+                   "(the next layer's dinputs, or the loss's), one per output value.")
+            raise ValueError(msg)
+        self.dinputs = self.xpnet.backward(dvalues)
 
     def _sync(self) -> None:
         """Make the xpnet layer's saved forward state the one the book's backward reads.
