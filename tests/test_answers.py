@@ -12,6 +12,7 @@ from xpnet.experiments.answers import (
     QUESTIONS,
     answer_sheets,
     dropout_claim,
+    protection_claim,
     regularizer_claims,
     study_sheets,
 )
@@ -198,6 +199,40 @@ def test_dropout_that_narrows_the_gap_but_costs_accuracy_is_partly_better():
     assert ("at 100/class training accuracy (dropout off in the measurement) 0.758 with "
             "dropout and 0.892 without, test accuracy 0.708 and 0.807, gap 0.050 and 0.085"
             in why)
+
+
+def test_each_regularizer_is_judged_on_its_own_arm():
+    """The teacher's case: the "none" arm (all off at once) blamed L2 for dropout's cost.
+    Without L2 alone test accuracy falls (L2 protects), without dropout alone it rises
+    (dropout costs accuracy): each is judged on its own arm."""
+    book = [0.70, 0.71, 0.72, 0.70]
+
+    def arm(name, n, acc_up, gap_up):
+        return {"train_samples": n, "arm": name, "acc_holm": 0.001,
+                "acc_vs_book": paired(book, [a + acc_up + 0.002 * i for i, a in enumerate(book)]),
+                "gap_vs_book": paired([0.05] * 4, [0.05 + gap_up + 0.002 * i for i in range(4)])}
+
+    rows = [arm("no dropout", 100, 0.10, 0.035), arm("no L2", 100, -0.084, 0.0),
+            arm("none", 100, 0.08, 0.06), arm("no dropout", 1000, 0.17, 0.0),
+            arm("no L2", 1000, -0.096, 0.0)]
+    claim = protection_claim({"rows": rows})
+    assert claim.quote == "Dropout and L2 protect against overfitting"
+    assert claim.verdict == "partly"
+    assert ("L2 protects, since the model generalizes worse without it (at 100/class, "
+            "1000/class), though the train-test gap did not narrow detectably") in claim.because
+    assert "dropout costs test accuracy here (at 100/class, 1000/class)" in claim.because
+    assert "it narrows the gap (at 100/class) only by fitting the training set less" \
+        in claim.because
+    assert "switching L2 off alone changed test accuracy by -0.0810" in claim.because
+    # both protect: true; both only cost: false; nothing detectable: open
+    both = [arm("no dropout", 100, -0.05, 0.0), arm("no L2", 100, -0.08, 0.0)]
+    assert protection_claim({"rows": both}).verdict == "true"
+    neither = [arm("no dropout", 100, 0.05, 0.0), arm("no L2", 100, 0.08, 0.0)]
+    assert protection_claim({"rows": neither}).verdict == "false"
+    flat = arm("no L2", 100, 0.0, 0.0)
+    flat["acc_holm"] = 0.7
+    assert protection_claim({"rows": [flat]}).verdict == "open"
+    assert protection_claim({"rows": [arm("none", 100, 0.08, 0.06)]}) is None
 
 
 def test_a_study_writes_six_sheets(tmp_path):

@@ -27,8 +27,8 @@ from .sheets import Claim, Sheet, Verdict, render
 from .stats import Paired, Summary, fmt, fmt_p, samples_for_margin
 from .why import FALL, LEARNED
 
-__all__ = ["QUESTIONS", "answer_sheets", "dropout_claim", "provisional", "study_sheets",
-           "write_answers"]
+__all__ = ["QUESTIONS", "answer_sheets", "dropout_claim", "protection_claim", "provisional",
+           "study_sheets", "switched_off", "write_answers"]
 
 #: The learners' questions, in the order the sheets answer them (3 to 5: the inside sheets').
 QUESTIONS = {
@@ -333,25 +333,9 @@ def _epochs_sheet(t: Table) -> Sheet | None:
             + "; ".join(parts) + " (a CI that excludes zero is a change beyond the noise)."
             + summary))
     reg = t.get("regularizers")
-    if reg and reg["rows"]:
-        small = min(r["train_samples"] for r in reg["rows"])
-        book = next((r for r in reg["rows"] if r["train_samples"] == small
-                     and r["arm"] == "book"), None)
-        none = next((r for r in reg["rows"] if r["train_samples"] == small
-                     and r["arm"] == "none"), None)
-        if book and none and "acc_vs_book" in none:
-            d, gap = none["acc_vs_book"], none["gap_vs_book"]
-            narrower = _sig(gap) and gap.diff.mean > 0  # wider without them
-            costs = _sig(d, none["acc_holm"]) and d.diff.mean > 0  # better without them
-            verdict = ("true" if narrower and not costs else "partly" if narrower else
-                       "false" if _sig(gap) else "open")
-            claims.append(_claim(
-                "Dropout and L2 protect against overfitting", verdict,
-                f"at {small}/class, switching off dropout, L2 and decay changed the gap "
-                f"(train - test accuracy) by {_pair(gap)} (from {fmt(book['gap'])} to "
-                f"{fmt(none['gap'])}) and test accuracy by {_pair(d, none['acc_holm'])}"
-                + ("; so they narrow the gap, yet cost accuracy here" if narrower and costs
-                   else "") + "."))
+    protect = protection_claim(reg)
+    if protect is not None:
+        claims.append(protect)
     dropout = dropout_claim(reg)
     if dropout is not None:
         claims.append(dropout)
@@ -380,40 +364,102 @@ def _epochs_sheet(t: Table) -> Sheet | None:
                  f"{epochs['n']} long runs per training size, paired within each run.")
 
 
+def switched_off(reg: Table | None, arm: str) -> list[Table]:
+    """The regularizers study's ``arm`` against the book's at each training size, seed by
+    seed: ``{"n", "arm", "book", "acc", "holm", "gap", "lowers", "raises", "widens"}`` per
+    size, where ``lowers``/``raises`` say that switching the regularizer off lowered/raised
+    test accuracy beyond the noise after Holm's correction over the arms of that size (so
+    the regularizer helps/costs accuracy), ``widens`` that it widened the train-test gap."""
+    out = []
+    for n in sorted({r["train_samples"] for r in (reg or {"rows": []})["rows"]}):
+        at = {r["arm"]: r for r in reg["rows"] if r["train_samples"] == n}  # type: ignore[index]
+        off = at.get(arm)
+        if off is None or "acc_vs_book" not in off:
+            continue
+        d, gap = off["acc_vs_book"], off["gap_vs_book"]
+        sig = _sig(d, off["acc_holm"])
+        out.append({"n": n, "arm": off, "book": at.get("book"), "acc": d,
+                    "holm": off["acc_holm"], "gap": gap,
+                    "lowers": sig and d.diff.mean < 0, "raises": sig and d.diff.mean > 0,
+                    "widens": _sig(gap) and gap.diff.mean > 0})
+    return out
+
+
+def _off_effects(effects: list[Table], name: str) -> str:
+    """``"switching dropout off alone changed test accuracy by ... at 100/class ..."``."""
+    return f"switching {name} off alone changed test accuracy by " + "; ".join(
+        f"{_pair(e['acc'], e['holm'])} and the gap by {_pair(e['gap'])} at {e['n']}/class"
+        for e in effects)
+
+
+def _sizes(effects: list[Table], key: str) -> list[str]:
+    return [f"{e['n']}/class" for e in effects if e[key]]
+
+
+def protection_claim(reg: Table | None) -> Claim | None:
+    """"Dropout and L2 protect against overfitting", each judged on its own arm of the
+    regularizers study ("no dropout", "no L2" against the book's setting): a regularizer
+    protects where switching it off lowers test accuracy (the model generalizes worse
+    without it); one that only narrows the train-test gap while test accuracy rises
+    without it does so by fitting the training set less, not by generalizing better. The
+    "none" arm switches both (and decay) off at once and so cannot tell them apart."""
+    judged = [(name, switched_off(reg, arm)) for name, arm in (("dropout", "no dropout"),
+                                                               ("L2", "no L2"))]
+    judged = [(name, effects) for name, effects in judged if effects]
+    if not judged:
+        return None
+    said, protects, costs, unclear = [], [], [], []
+    for name, effects in judged:
+        helps, hurts = _sizes(effects, "lowers"), _sizes(effects, "raises")
+        narrows = _sizes(effects, "widens")
+        text = _off_effects(effects, name)
+        if helps and not hurts:
+            protects.append(name)
+            text += (f": {name} protects, since the model generalizes worse without it (at "
+                     f"{', '.join(helps)})"
+                     + ("" if narrows else ", though the train-test gap did not narrow "
+                        "detectably: it helps test accuracy, not by closing the gap"))
+        elif hurts and not helps:
+            costs.append(name)
+            text += (f": {name} costs test accuracy here (at {', '.join(hurts)})"
+                     + (f"; it narrows the gap (at {', '.join(narrows)}) only by fitting the "
+                        "training set less" if narrows else ""))
+        else:
+            unclear.append(name)
+            text += f": no consistent change of test accuracy detected with {name} off"
+        said.append(text)
+    verdict = ("true" if protects and not costs and not unclear else
+               "partly" if protects else "false" if costs and not unclear else "open")
+    return _claim("Dropout and L2 protect against overfitting", verdict,
+                  "each judged on its own, against the book's setting seed by seed: "
+                  + "; ".join(said) + ". (Switching all the regularizers off at once mixes "
+                  "their effects, so it cannot judge either one.)")
+
+
 def dropout_claim(reg: Table | None) -> Claim | None:
     """"Dropout makes the model generalize better", from the regularizers study's "no
     dropout" arm against the book's at each size: true where test accuracy is higher with
     dropout everywhere; partly where it is higher somewhere, or the train-test gap narrower
     (generalizing better in that sense); false where it only costs accuracy."""
-    if not reg or not reg["rows"]:
+    effects = switched_off(reg, "no dropout")
+    if not effects:
         return None
-    parts, costs, helps, narrows, why = [], 0, 0, [], []
-    for n in sorted({r["train_samples"] for r in reg["rows"]}):
-        off = next((r for r in reg["rows"] if r["train_samples"] == n
-                    and r["arm"] == "no dropout"), None)
-        book = next((r for r in reg["rows"] if r["train_samples"] == n
-                     and r["arm"] == "book"), None)
-        if off is None or "acc_vs_book" not in off:
-            continue
-        d, gap = off["acc_vs_book"], off["gap_vs_book"]
-        costs += _sig(d, off["acc_holm"]) and d.diff.mean > 0
-        helps += _sig(d, off["acc_holm"]) and d.diff.mean < 0
-        if _sig(gap) and gap.diff.mean > 0:  # the gap wider without dropout
-            narrows.append(f"{n}/class")
-        parts.append(f"at {n}/class switching dropout off changed test accuracy by "
-                     f"{_pair(d, off['acc_holm'])} and the gap by {_pair(gap)}")
-        if book is not None and book["gap"].n and off["gap"].n:
-            # training accuracy = test accuracy + gap, per run: where the gap goes
-            why.append(f"at {n}/class training accuracy (dropout off in the measurement) "
-                       f"{book['acc'].mean + book['gap'].mean:.3f} with dropout and "
-                       f"{off['acc'].mean + off['gap'].mean:.3f} without, test accuracy "
-                       f"{book['acc'].mean:.3f} and {off['acc'].mean:.3f}, gap "
-                       f"{book['gap'].mean:.3f} and {off['gap'].mean:.3f}")
-    if not parts:
-        return None
-    verdict = ("true" if helps == len(parts) else "partly" if helps or narrows else
+    costs = sum(e["raises"] for e in effects)
+    helps = sum(e["lowers"] for e in effects)
+    narrows = _sizes(effects, "widens")
+    why = [f"at {e['n']}/class training accuracy (dropout off in the measurement) "
+           f"{b['acc'].mean + b['gap'].mean:.3f} with dropout and "
+           f"{o['acc'].mean + o['gap'].mean:.3f} without, test accuracy "
+           f"{b['acc'].mean:.3f} and {o['acc'].mean:.3f}, gap "
+           f"{b['gap'].mean:.3f} and {o['gap'].mean:.3f}"
+           # training accuracy = test accuracy + gap, per run: where the gap goes
+           for e in effects if (b := e["book"]) is not None and b["gap"].n
+           and (o := e["arm"])["gap"].n]
+    verdict = ("true" if helps == len(effects) else "partly" if helps or narrows else
                "false" if costs else "open")
-    said = "; ".join(parts)
+    said = "; ".join(f"at {e['n']}/class switching dropout off changed test accuracy by "
+                     f"{_pair(e['acc'], e['holm'])} and the gap by {_pair(e['gap'])}"
+                     for e in effects)
     if narrows and costs:
         said += (f": dropout narrows the train-test gap (at {', '.join(narrows)}) but lowers "
                  "test accuracy, so it generalizes better only in the sense of the gap")
