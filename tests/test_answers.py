@@ -188,6 +188,13 @@ def test_dropout_that_narrows_the_gap_but_costs_accuracy_is_partly_better():
     unclear["acc_holm"] = 0.6
     unclear["acc_vs_book"] = paired(book, [a + 0.01 * (-1) ** i for i, a in enumerate(book)])
     assert dropout_claim({"rows": [unclear, off(1000, 0.17, 0.0)]}).verdict == "false"
+    # a cost with a gap too noisy to tell whether dropout narrows it: open, not false
+    noisy = off(100, 0.10, 0.0)
+    noisy["gap_vs_book"] = paired([0.05] * 4, [0.05, 0.12, 0.0, 0.07])
+    blurred = dropout_claim({"rows": [noisy]})
+    assert blurred.verdict == "open"
+    assert "the gap's intervals leave room for a narrowing these runs could not detect" \
+        in blurred.because
     # with the book's arm beside it, the sheet says why: training accuracy = test + gap
     arm = {"train_samples": 100, "arm": "book", "acc": summarize(book),
            "gap": summarize([0.05] * 4)}
@@ -388,3 +395,27 @@ def test_the_lr_answer_names_rates_that_failed_in_some_runs_and_the_pick_on_the_
         in answer
     failed = _lr_sheet(lr_tables(still_low=False, fell_at_high=2), BASE).answer
     assert failed.endswith("Rate 0.2 failed.") and "in 2 of 4 runs" not in failed
+
+
+def test_no_overfitting_detected_is_false_only_within_a_stated_margin():
+    """Absence of evidence is not evidence of absence: with wide intervals the claim stays
+    open; only intervals inside the stated margins make it false."""
+    from xpnet.experiments.answers import NEGLIGIBLE_RISE, _epochs_sheet
+
+    def sheet(spread):
+        change = summarize([-spread, 0.0, spread])
+        epochs = {"rows": [{"epoch": 100}, {"epoch": 1000}], "plateau_epoch": None,
+                  "best_acc_epoch": 100, "acc_change": change, "best_loss_epoch": 100,
+                  "onset": None, "rise_epoch": None, "loss_rise": change,
+                  "train_samples": 1000, "n": 3, "split": "test_curve"}
+        claim = next(c for c in _epochs_sheet({"epochs": epochs}).claims
+                     if c.quote == "Too many epochs overfit and lower accuracy")
+        return claim
+
+    wide = sheet(0.05)
+    assert wide.verdict == "open"
+    assert "the intervals leave room for a rise these runs could not detect" in wide.because
+    assert "fresh-test loss from there to the end" in wide.because
+    narrow = sheet(0.001)
+    assert narrow.verdict == "false"
+    assert f"every interval rules out a loss rise above {NEGLIGIBLE_RISE:g}" in narrow.because

@@ -13,6 +13,7 @@ import pytest
 
 from xpnet.experiments import Store, load, plan, plots, run
 from xpnet.experiments import analysis as an
+from xpnet.experiments import frame as fr
 from xpnet.experiments.report import QUESTIONS, build_report, write_report
 from xpnet.experiments.stats import compare, detectable, fmt, summarize, t_quantile
 
@@ -192,15 +193,20 @@ def test_epochs_table_matches_the_rows(study):
     assert table["best_loss_epoch"] == min(losses, key=losses.__getitem__)
 
 
-def synthetic(losses_by_seed, epochs=(1, 10, 100, 1000)):
-    """A frame like load()'s: one long run per seed, with these validation losses."""
+def synthetic(losses_by_seed, epochs=(1, 10, 100, 1000), test=None):
+    """A frame like load()'s: one long run per seed, with these validation losses (and
+    these fresh-test-curve losses, ``test``, where given)."""
+    by_split = {"train": losses_by_seed, "validation": losses_by_seed}
+    if test is not None:
+        by_split["test_curve"] = test
     rows = [{"key": f"k{seed}", "preset": "ch15", "seed": seed, "train_samples": 1000,
              "lr": 0.05, "epochs": epochs[-1], "arm": "book", "diverged_at": pd.NA, "epoch": e,
              "split": split, "metric": metric, "test_samples": 0, "rep": 0,
              "value": loss if metric == "loss" else 0.7}
-            for seed, losses in enumerate(losses_by_seed)
+            for split, curves in by_split.items()
+            for seed, losses in enumerate(curves)
             for e, loss in zip(epochs, losses, strict=True)
-            for split in ("train", "validation") for metric in ("acc", "loss")]
+            for metric in ("acc", "loss")]
     return pd.DataFrame(rows, columns=list(an.FRAME_COLUMNS)).astype({"diverged_at": "Int64"})
 
 
@@ -214,6 +220,33 @@ def test_overfitting_onset_needs_a_rise_beyond_the_ci():
                        [1.0, 0.49, 0.50, 0.52]])
     table = an.epochs_table(noisy, base)
     assert table["onset"] is None and table["loss_rise"].ci_low < 0 < table["loss_rise"].ci_high
+
+
+def test_an_onset_needs_the_rise_to_last_to_the_end():
+    """The teacher's quick-run case: a rise beyond the noise at one epoch that is gone by the
+    end is no onset (the sheet printed an onset beside an end interval holding 0)."""
+    base = an.Base(1000, 0.05, 10, long_epochs=1000)
+    passing = synthetic([[1.0, 0.50, 0.60, 0.40], [1.0, 0.52, 0.63, 0.75],
+                         [1.0, 0.49, 0.58, 0.60]])
+    table = an.epochs_table(passing, base)
+    assert table["best_loss_epoch"] == 10
+    assert fr.change(fr.curves(passing)["val_loss"], 100, 10).ci_low > 0
+    assert table["loss_rise"].ci_low < 0 < table["loss_rise"].ci_high
+    assert table["onset"] is None and table["rise_epoch"] is None
+
+
+def test_the_rise_after_the_minimum_is_measured_on_the_fresh_test_curve():
+    """The minimum is picked on validation and the rise measured on the fresh test curve,
+    which took no part in the pick."""
+    base = an.Base(1000, 0.05, 10, long_epochs=1000)
+    flat_val = [[1.0, 0.50, 0.50, 0.50], [1.0, 0.52, 0.52, 0.53], [1.0, 0.49, 0.49, 0.48]]
+    rising_test = [[1.0, 0.60, 0.70, 0.90], [1.0, 0.62, 0.73, 0.95], [1.0, 0.59, 0.68, 0.91]]
+    table = an.epochs_table(synthetic(flat_val, test=rising_test), base)
+    assert table["split"] == "test_curve" and table["best_loss_epoch"] == 10
+    assert table["loss_rise"].mean == pytest.approx((0.30 + 0.33 + 0.32) / 3)
+    assert table["val_loss_rise"].mean == pytest.approx(0.0)
+    assert (table["onset"], table["rise_epoch"]) == (10, 100)
+    assert an.epochs_table(synthetic(flat_val), base)["split"] == "validation"
 
 
 # -- plots and report -------------------------------------------------------------------------

@@ -140,16 +140,22 @@ def epochs_table(source: Store | pd.DataFrame, base: Base,
     and the gap with CIs, and what the curves show.
 
     Findings: ``best_acc_epoch`` (highest mean validation accuracy) and ``best_loss_epoch``
-    (lowest mean validation loss); ``onset``, the overfitting onset: ``best_loss_epoch`` if
-    at a later logged epoch the validation loss is higher by more than its CI (the per-seed
-    rise from ``best_loss_epoch`` has a 95% CI above zero; the first such epoch is
-    ``rise_epoch``), else None ("none observed"); ``loss_rise``, ``acc_change`` and
-    ``train_change``, the per-seed changes of validation loss, validation accuracy and
-    training accuracy from the best epochs to the last one; ``plateau_epoch``, the first
-    epoch from which on validation accuracy stays within the noise of its best (at every
-    later logged epoch the per-seed difference from the best epoch has a CI reaching zero).
-    Per-seed (paired) changes compare a run with itself, so the model-to-model spread
-    cancels. ``early_stopping`` is :func:`early_stopping` of these runs.
+    (lowest mean validation loss), the epochs the book's view (validation) picks. What
+    happens after them is measured on ``split``: the fresh test curve where every run logged
+    one (it took no part in picking the epochs, so the argmin of noisy means does not flatter
+    the rise), else validation. ``loss_rise`` and ``acc_change`` are the per-seed changes of
+    loss and accuracy on ``split`` from the best epochs to the last one; ``val_loss_rise``
+    the same rise on validation; ``rise_epoch``, the first logged epoch after
+    ``best_loss_epoch`` from which on the loss on ``split`` is above its value there beyond
+    the noise at *every* later logged epoch, the last included (each 95% CI above zero: an
+    intersection-union test, sound without a correction for the number of epochs looked at),
+    and ``onset`` (``best_loss_epoch``) with it, else both None ("none observed");
+    ``train_change``, training accuracy's change from ``best_acc_epoch`` to the end;
+    ``plateau_epoch``, the first epoch from which on validation accuracy stays within the
+    noise of its best (at every later logged epoch the per-seed difference from the best
+    epoch has a CI reaching zero). Per-seed (paired) changes compare a run with itself, so
+    the model-to-model spread cancels. ``early_stopping`` is :func:`early_stopping` of these
+    runs.
 
     ``train_samples`` picks the long runs of another training size (the epochs study
     crosses sizes with epochs); default the base size.
@@ -170,7 +176,9 @@ def epochs_table(source: Store | pd.DataFrame, base: Base,
                   "rows": rows, "n": n,
                   "diverged": group["key"].nunique() - n, "best_acc_epoch": None,
                   "best_loss_epoch": None, "onset": None, "rise_epoch": None,
-                  "loss_rise": None, "acc_change": None, "train_change": None,
+                  "split": "test_curve" if "test_loss" in curves else "validation",
+                  "loss_rise": None, "val_loss_rise": None, "acc_change": None,
+                  "train_change": None,
                   "plateau_epoch": None, "early_stopping": early_stopping(finished)}
     if not rows:
         return out
@@ -178,14 +186,18 @@ def epochs_table(source: Store | pd.DataFrame, base: Base,
     e_acc = max(rows, key=lambda row: row["val_acc"].mean)["epoch"]
     e_loss = min(rows, key=lambda row: row["val_loss"].mean)["epoch"]
     val_acc, val_loss = curves["val_acc"], curves["val_loss"]
+    on_test = out["split"] == "test_curve"
+    acc, loss = (curves["test_acc"], curves["test_loss"]) if on_test else (val_acc, val_loss)
     out.update(best_acc_epoch=e_acc, best_loss_epoch=e_loss,
-               loss_rise=fr.change(val_loss, last, e_loss),
-               acc_change=fr.change(val_acc, last, e_acc),
+               loss_rise=fr.change(loss, last, e_loss),
+               val_loss_rise=fr.change(val_loss, last, e_loss),
+               acc_change=fr.change(acc, last, e_acc),
                train_change=fr.change(curves["train_acc"], last, e_acc))
-    for row in rows:
-        if row["epoch"] > e_loss and fr.change(val_loss, row["epoch"], e_loss).ci_low > 0:
-            out.update(onset=e_loss, rise_epoch=row["epoch"])
+    # walk back from the end while each epoch's loss is above the minimum's beyond the noise
+    for row in reversed(rows):
+        if row["epoch"] <= e_loss or not fr.change(loss, row["epoch"], e_loss).ci_low > 0:
             break
+        out.update(onset=e_loss, rise_epoch=row["epoch"])
     # walk back from the end while each epoch is within the noise of the best one
     plateau = None
     for row in reversed(rows if n >= 2 else []):

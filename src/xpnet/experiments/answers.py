@@ -22,13 +22,16 @@ from .frame import Base, Table
 from .inside import QUESTIONS as INSIDE_QUESTIONS
 from .inside import inside_sheets
 from .plan import GRIDS, refined_around
-from .sections import NEGLIGIBLE_BIAS, bias_room, bias_ruled_out, origin_note
+from .sections import NEGLIGIBLE_BIAS, bias_room, bias_ruled_out, curve_name, origin_note
 from .sheets import Claim, Sheet, Verdict, render
 from .stats import Paired, Summary, fmt, fmt_p, samples_for_margin
 from .why import FALL, LEARNED
 
 __all__ = ["QUESTIONS", "answer_sheets", "dropout_claim", "protection_claim", "provisional",
            "study_sheets", "switched_off", "write_answers"]
+
+#: A rise of the data loss (nats) small enough to call no rise, where an interval lies inside it.
+NEGLIGIBLE_RISE = 0.01
 
 #: The learners' questions, in the order the sheets answer them (3 to 5: the inside sheets').
 QUESTIONS = {
@@ -267,30 +270,54 @@ def _epochs_sheet(t: Table) -> Sheet | None:
     falls = [r for r in sizes if r["acc_change"] is not None and r["acc_change"].n >= 2
              and r["acc_change"].ci_high < 0]
     rises = [r for r in sizes if r["onset"] is not None]
+    where = curve_name(epochs)
 
     def at(r: Table) -> str:
         return f"{r['train_samples']}/class"
 
+    def ends(r: Table) -> bool:
+        return r["best_loss_epoch"] == r["rows"][-1]["epoch"]
+
     detail = "; ".join(
         f"at {at(r)} validation loss "
-        + (f"lowest at the last epoch, {r['best_loss_epoch']}" if r["best_loss_epoch"] ==
-           r["rows"][-1]["epoch"] else f"lowest at epoch {r['best_loss_epoch']}"
-           + (f", risen by {fmt(r['loss_rise'])} at the end" if r["onset"] is not None else
-              f", no rise beyond the noise after it ({fmt(r['loss_rise'])})"))
-        + (", accuracy highest at the last epoch" if r["best_acc_epoch"] == r["rows"][-1][
-            "epoch"] else f", accuracy from its best epoch {r['best_acc_epoch']} to the end "
-           f"{fmt(r['acc_change'])}") for r in sizes)
+        + (f"lowest at the last epoch, {r['best_loss_epoch']}" if ends(r) else
+           f"lowest at epoch {r['best_loss_epoch']}, {where} loss from there to the end "
+           f"{fmt(r['loss_rise'])}"
+           + (", no rise beyond the noise" if r["onset"] is None else
+              ", above it beyond the noise at the last epoch"
+              if r["rise_epoch"] == r["rows"][-1]["epoch"] else
+              f", above it beyond the noise at every logged epoch from {r['rise_epoch']} on"))
+        + (", validation accuracy highest at the last epoch" if r["best_acc_epoch"] ==
+           r["rows"][-1]["epoch"] else f", {where} accuracy from validation's best epoch "
+           f"{r['best_acc_epoch']} to the end {fmt(r['acc_change'])}") for r in sizes)
+    how = (" (epochs picked on validation, changes measured on the fresh test curve, which "
+           "took no part in the pick, so the lowest of noisy means does not flatter the rise; "
+           "an onset needs every logged epoch from it to the end above the minimum beyond the "
+           "noise, each on its own, so no correction for the number of epochs is needed)"
+           if epochs.get("split") == "test_curve" else
+           " (picked and measured on the same validation set: the lowest of noisy means is "
+           "biased low, which flatters the rise; an onset needs every logged epoch from it to "
+           "the end above the minimum beyond the noise)")
     if falls:
         verdict = "partly" if len(falls) < len(sizes) else "true"
         because = ("accuracy fell beyond the noise " + ("only " if verdict == "partly" else "")
-                   + "at " + ", ".join(at(r) for r in falls) + ": " + detail + ".")
+                   + "at " + ", ".join(at(r) for r in falls) + ": " + detail + how + ".")
     elif rises:
         verdict, because = "partly", (
             "the loss rises (the model grows overconfident) but accuracy did not fall "
-            "beyond the noise: " + detail + ".")
+            "beyond the noise: " + detail + how + ".")
     else:
-        verdict, because = "false", "no overfitting was detected within " \
-            f"{last} epochs: " + detail + "."
+        # no rise and no fall detected: "false" only where the intervals rule out more than
+        # a negligible one, else what went undetected may still be there
+        small = all(r["loss_rise"] is not None and r["loss_rise"].n >= 2
+                    and r["loss_rise"].ci_high <= NEGLIGIBLE_RISE
+                    and r["acc_change"].ci_low >= -NEGLIGIBLE_BIAS for r in sizes)
+        verdict = "false" if small else "open"
+        because = (f"no overfitting was detected within {last} epochs: " + detail + how
+                   + (f"; every interval rules out a loss rise above {NEGLIGIBLE_RISE:g} and "
+                      f"an accuracy fall above {NEGLIGIBLE_BIAS:g}" if small else
+                      "; the intervals leave room for a rise these runs could not detect")
+                   + ".")
     claims.append(_claim("Too many epochs overfit and lower accuracy", verdict, because))
     plateau = epochs["plateau_epoch"]
     base_change = epochs["acc_change"]
@@ -301,8 +328,8 @@ def _epochs_sheet(t: Table) -> Sheet | None:
             "More epochs always help", "partly",
             f"at {epochs['train_samples']}/class validation accuracy rose until it was within "
             f"the noise of its best, from epoch {plateau} on; later epochs did not help "
-            f"detectably: from its best epoch {epochs['best_acc_epoch']} to {last} it changed "
-            f"by {fmt(base_change)}."))
+            f"detectably: from its best epoch {epochs['best_acc_epoch']} to {last} {where} "
+            f"accuracy changed by {fmt(base_change)}."))
     elif epochs["best_acc_epoch"] == last:
         claims.append(_claim(
             "More epochs always help", "partly",
@@ -345,11 +372,14 @@ def _epochs_sheet(t: Table) -> Sheet | None:
               + (f" (within the noise of that from epoch {plateau} on)"
                  if plateau is not None and plateau < epochs["best_acc_epoch"] else "")
               + f" and validation loss lowest at epoch {epochs['best_loss_epoch']}; " + (
-                  "validation loss rose beyond the noise after its minimum at " + ", ".join(
-                      f"{at(r)} (from epoch {r['rise_epoch']})" for r in rises)
+                  f"after validation's minimum, {where} loss rose beyond the noise at "
+                  + ", ".join(f"{at(r)} ({fmt(r['loss_rise'])} by the end, above the minimum "
+                              + (f"from epoch {r['rise_epoch']} on" if r["rise_epoch"] <
+                                 r["rows"][-1]["epoch"] else "at the last epoch only") + ")"
+                              for r in rises)
                   + (", not detectably at " + ", ".join(at(r) for r in sizes if r not in rises)
                      if len(rises) < len(sizes) else "")
-                  if rises else "no training size showed a rise of validation loss beyond "
+                  if rises else f"no training size showed a rise of {where} loss beyond "
                   "the noise") + ".")
     why = t.get("why", {"rows": []})
     evidence = [
@@ -440,7 +470,8 @@ def dropout_claim(reg: Table | None) -> Claim | None:
     """"Dropout makes the model generalize better", from the regularizers study's "no
     dropout" arm against the book's at each size: true where test accuracy is higher with
     dropout everywhere; partly where it is higher somewhere, or the train-test gap narrower
-    (generalizing better in that sense); false where it only costs accuracy."""
+    (generalizing better in that sense); false where it costs accuracy and the gap is shown
+    not to narrow (within :data:`NEGLIGIBLE_BIAS`); else open."""
     effects = switched_off(reg, "no dropout")
     if not effects:
         return None
@@ -455,8 +486,12 @@ def dropout_claim(reg: Table | None) -> Claim | None:
            # training accuracy = test accuracy + gap, per run: where the gap goes
            for e in effects if (b := e["book"]) is not None and b["gap"].n
            and (o := e["arm"])["gap"].n]
+    # "false" needs the gap shown not to narrow (every interval below the margin), else a
+    # narrowing these runs could not detect may be there
+    flat_gap = all(e["gap"].diff.n >= 2 and e["gap"].diff.ci_high <= NEGLIGIBLE_BIAS
+                   for e in effects)
     verdict = ("true" if helps == len(effects) else "partly" if helps or narrows else
-               "false" if costs else "open")
+               "false" if costs and flat_gap else "open")
     said = "; ".join(f"at {e['n']}/class switching dropout off changed test accuracy by "
                      f"{_pair(e['acc'], e['holm'])} and the gap by {_pair(e['gap'])}"
                      for e in effects)
@@ -464,7 +499,10 @@ def dropout_claim(reg: Table | None) -> Claim | None:
         said += (f": dropout narrows the train-test gap (at {', '.join(narrows)}) but lowers "
                  "test accuracy, so it generalizes better only in the sense of the gap")
     elif costs and not helps:
-        said += ": where it changed test accuracy detectably it lowered it"
+        said += (": where it changed test accuracy detectably it lowered it"
+                 + (f", and no interval leaves room for dropout narrowing the gap by more than "
+                    f"{NEGLIGIBLE_BIAS:g}" if flat_gap else ", though the gap's intervals leave "
+                    "room for a narrowing these runs could not detect"))
     if why and costs:
         said += (". Why: dropout's noise keeps the hidden units from fitting the training set as "
                  "closely, which narrows the gap from the training side; where the model "

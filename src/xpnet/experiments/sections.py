@@ -55,6 +55,16 @@ def _beyond_zero(s: Summary) -> bool:
 NEGLIGIBLE_BIAS = 0.01
 
 
+#: What a change from a curve's best epoch to its last reads where the best is the last.
+LAST_EPOCH = "n/a (lowest at the last epoch)"
+
+
+def curve_name(t: Table) -> str:
+    """Where an epochs table (:func:`~xpnet.experiments.analysis.epochs_table`) measured
+    the changes after its best epochs: ``"fresh-test"`` or ``"validation"``."""
+    return "fresh-test" if t.get("split") == "test_curve" else "validation"
+
+
 def bias_room(rows: list[dict[str, Any]], key: str = "acc_bias") -> float:
     """The largest bias the test-size rows' 95% intervals leave room for (the widest
     reach of any interval from zero, all sizes but the reference); nan without intervals.
@@ -514,10 +524,11 @@ def epochs_section(doc: Document, t: Table) -> None:
     best_acc, best_loss = by_epoch[e_acc], by_epoch[e_loss]
     said = [f"{t['n']} runs of {last['epoch']} epochs"
             + (f" ({t['diverged']} more diverged and are left out)." if t["diverged"] else ".")]
+    where = curve_name(t)
     said.append(f"Validation accuracy was highest (mean over seeds) at epoch {e_acc}: "
                 f"{fmt(best_acc['val_acc'])}; at the last epoch, {last['epoch']}, it was "
-                f"{fmt(last['val_acc'])}. Per seed, it changed from epoch {e_acc} to "
-                f"{last['epoch']} by {fmt(t['acc_change'])}: "
+                f"{fmt(last['val_acc'])}. Per seed, {where} accuracy changed from epoch {e_acc} "
+                f"to {last['epoch']} by {fmt(t['acc_change'])}: "
                 f"{_versus_zero(t['acc_change'], 'a rise', 'a decline')}.")
     plateau = t["plateau_epoch"]
     if plateau is not None and plateau < e_acc:
@@ -525,22 +536,27 @@ def epochs_section(doc: Document, t: Table) -> None:
                     f"{fmt(by_epoch[plateau]['val_acc'])}), validation accuracy stayed within "
                     f"the noise of its best: per seed, no later logged epoch was below epoch "
                     f"{e_acc} by more than the 95% CI.")
-    said.append(f"Validation loss was lowest at epoch {e_loss}: {fmt(best_loss['val_loss'])}.")
+    said.append(f"Validation loss was lowest at epoch {e_loss}: {fmt(best_loss['val_loss'])}"
+                + (f" (the epoch is picked on validation; what follows is measured on the "
+                   f"{where} curve, which took no part in the pick)." if where != "validation"
+                   else " (picked and measured on the same set, so the rise after it is a "
+                   "little flattered: the lowest of noisy means is biased low)."))
     if e_loss == last["epoch"]:
         said.append("Validation loss was still at its lowest at the last epoch, so no "
                     f"overfitting onset was observed within {last['epoch']} epochs.")
     elif t["onset"] is not None:
-        rise = by_epoch[t["rise_epoch"]]
-        said.append(f"It then rose by more than its CI: at epoch {t['rise_epoch']} it was "
-                    f"{fmt(rise['val_loss'])}, and by the last epoch it had risen by "
-                    f"{fmt(t['loss_rise'])} per seed. By validation loss, overfitting sets in "
-                    f"around epoch {t['onset']}.")
+        said.append(f"Then the {where} loss rose: from epoch {t['rise_epoch']} on it was above "
+                    f"its value at epoch {e_loss} beyond the noise at every logged epoch (each "
+                    "on its own, so no correction for the number of epochs is needed), and by "
+                    f"the last epoch it had risen by {fmt(t['loss_rise'])} per seed (validation "
+                    f"loss: {fmt(t['val_loss_rise'])}). By loss, overfitting sets in after "
+                    f"epoch {t['onset']}.")
     else:
         rise = t["loss_rise"]
         floor = detectable(rise.sd, rise.n)
-        said.append("No overfitting onset was observed: at no later logged epoch did "
-                    "validation loss rise above its minimum by more than its 95% CI (rise by "
-                    f"the last epoch: {fmt(rise)})."
+        said.append(f"No overfitting onset was observed: the {where} loss did not stay above "
+                    f"its value at epoch {e_loss} beyond the noise to the end (rise by the "
+                    f"last epoch: {fmt(rise)})."
                     + ("" if not math.isfinite(floor) else
                        f" With {rise.n} seeds and sd {rise.sd:.4f} of the per-seed rises, the "
                        f"design detects only rises of {floor:.4f} or more (80% power, 5% "
@@ -555,7 +571,7 @@ def epochs_section(doc: Document, t: Table) -> None:
     doc.items(said)
     marks = {e_acc: "best val acc", e_loss: "lowest val loss"}
     if t["rise_epoch"] is not None:
-        marks[t["rise_epoch"]] = "val loss above its minimum beyond the CI"
+        marks[t["rise_epoch"]] = f"{curve_name(t)} loss above its minimum from here on"
     if e_acc == e_loss:
         marks[e_acc] = "best val acc, lowest val loss"
     doc.table(["epoch", "train acc", "val acc", "gap", "train loss", "val loss", "note"],
@@ -680,18 +696,22 @@ def crossed_section(doc: Document, t: Table) -> None:
     said = []
     for r in rows:
         n, last = r["train_samples"], r["rows"][-1]
+        where = curve_name(r)
         head = f"At {n}/class ({r['n']} runs): validation loss lowest at epoch " \
                f"{r['best_loss_epoch']}"
-        if r["onset"] is not None:
-            head += (f", then above it beyond the noise from epoch {r['rise_epoch']} (risen by "
-                     f"{fmt(r['loss_rise'])} per seed at epoch {last['epoch']})")
+        if r["best_loss_epoch"] == last["epoch"]:
+            head += ", the last one"
+        elif r["onset"] is not None:
+            head += (f", then the {where} loss above it beyond the noise at every logged epoch "
+                     f"from epoch {r['rise_epoch']} on (risen by {fmt(r['loss_rise'])} per "
+                     f"seed at epoch {last['epoch']})")
         else:
-            head += (f", with no rise beyond the noise after it (change to the last epoch "
-                     f"{fmt(r['loss_rise'])})")
+            head += (f", with no lasting rise of the {where} loss beyond the noise after it "
+                     f"(change to the last epoch {fmt(r['loss_rise'])})")
         head += ("; validation accuracy was highest at the last epoch" if
                  r["best_acc_epoch"] == last["epoch"] else
-                 f"; validation accuracy changed from its best epoch {r['best_acc_epoch']} to "
-                 f"the last by {fmt(r['acc_change'])} "
+                 f"; {where} accuracy changed from validation's best epoch "
+                 f"{r['best_acc_epoch']} to the last by {fmt(r['acc_change'])} "
                  f"({_versus_zero(r['acc_change'], 'a rise', 'a decline')})")
         head += f"; final gap {fmt(last['gap'])}."
         said.append(head)
@@ -706,11 +726,15 @@ def crossed_section(doc: Document, t: Table) -> None:
                 f"{fmt(stop['loss_gain'], 4)} "
                 f"({_versus_zero(stop['loss_gain'], 'higher', 'lower')}).")
     doc.items(said)
-    doc.table(["train samples/class", "runs", "lowest val loss at", "loss rise to the end",
-               "best val acc at", "val acc change to the end", "final gap",
-               "early-stopping test acc gain"],
+    where = curve_name(rows[0])
+    doc.table(["train samples/class", "runs", "lowest val loss at",
+               f"{where} loss rise to the end", "best val acc at",
+               f"{where} acc change to the end", "final gap", "early-stopping test acc gain"],
               [[str(r["train_samples"]), str(r["n"]), str(r["best_loss_epoch"]),
-                fmt(r["loss_rise"], 4), str(r["best_acc_epoch"]), fmt(r["acc_change"], 4),
+                LAST_EPOCH if r["best_loss_epoch"] == r["rows"][-1]["epoch"] else
+                fmt(r["loss_rise"], 4), str(r["best_acc_epoch"]),
+                LAST_EPOCH if r["best_acc_epoch"] == r["rows"][-1]["epoch"] else
+                fmt(r["acc_change"], 4),
                 fmt(r["rows"][-1]["gap"]),
                 fmt(r["early_stopping"]["acc_gain"], 4) if r["early_stopping"] else "n/a"]
                for r in rows])
@@ -788,7 +812,9 @@ def regularizers_section(doc: Document, t: Table) -> None:
                "gap (train - test acc)", "test loss above its minimum at the end",
                "mean |W| (layer 1)", "|W| < 0.001", "acc vs book [95% CI]", "Holm p"],
               [[str(r["train_samples"]), r["arm"], str(r["runs"]), str(r["diverged"]),
-                fmt(r["acc"]), fmt(r["loss"]), fmt(r["gap"]), fmt(r["overfit"], 4),
+                fmt(r["acc"]), fmt(r["loss"]), fmt(r["gap"]),
+                LAST_EPOCH if r["overfit"].n and r["overfit"].mean == r["overfit"].sd == 0
+                else fmt(r["overfit"], 4),
                 fmt(r["mean_abs"], 4), fmt(r["small"], 3),
                 fmt(r["acc_vs_book"].diff, 4) if "acc_vs_book" in r else "reference",
                 _p_cell(r["acc_holm"]) if "acc_holm" in r else ""] for r in rows])
