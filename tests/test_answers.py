@@ -16,7 +16,7 @@ from xpnet.experiments.answers import (
     regularizer_claims,
     study_sheets,
 )
-from xpnet.experiments.stats import holm, paired, summarize
+from xpnet.experiments.stats import fmt, holm, paired, summarize
 
 BASE = an.Base(1000, 0.05, 100, long_epochs=300)
 
@@ -341,10 +341,10 @@ def test_epochs_that_stop_helping_within_the_noise_make_always_help_partly():
     assert "later epochs did not help detectably" in claim.because
 
 
-def lr_tables(still_low, fell_at_high):
+def lr_tables(still_low, fell_at_high, dead_at_high=0):
     """An lr study of rates 0.001 < 0.05 (best) < 0.2 over 4 seeds: the lowest rate less
     accurate beyond Holm, still improving at the end when ``still_low``; ``fell_at_high``
-    runs of 0.2 ended fallen back."""
+    runs of 0.2 ended fallen back, ``dead_at_high`` others with over half their units dead."""
     acc = {0.001: [0.60, 0.62, 0.61, 0.63], 0.05: [0.75, 0.74, 0.76, 0.77],
            0.2: [0.70, 0.71, 0.69, 0.72]}
     falling = summarize([-0.1, -0.12, -0.11, -0.09])
@@ -359,8 +359,10 @@ def lr_tables(still_low, fell_at_high):
     comps = [{"a": lr, "acc": paired(acc[lr], acc[0.05])} for lr in (0.001, 0.2)]
     for r, q in zip(comps, holm([r["acc"].p for r in comps]), strict=True):
         r["acc_holm"] = q
+    high = {"fell": fell_at_high, "half_dead": dead_at_high,
+            "failed": fell_at_high + dead_at_high}
     why = [{"study": "lr", "value": lr, "measured": 4, "collapsed": 0, "collapsed_end": 0,
-            "half_dead": 0, "fell": fell_at_high if lr == 0.2 else 0} for lr in acc]
+            **{k: v if lr == 0.2 else 0 for k, v in high.items()}} for lr in acc]
     return {"lr": {"rows": [row(lr) for lr in acc]},
             "lr_against": {"reference": 0.05, "rows": comps, "test_samples": 1000,
                            "settings": [{"setting": lr, "acc": summarize(v)}
@@ -383,6 +385,7 @@ def test_the_lr_sheet_waits_for_an_unfinished_rate_and_counts_runs_that_fell_bac
         lower.because
     fail = unfinished["Too high a learning rate makes training fail"]
     assert fail.verdict == "true" and "2 ended fallen back" in fail.because
+    assert "2 of 4 failed in one of these ways, all of them in the mean above" in fail.because
 
 
 def test_the_lr_answer_names_rates_that_failed_in_some_runs_and_the_pick_on_the_test_sets():
@@ -391,8 +394,13 @@ def test_the_lr_answer_names_rates_that_failed_in_some_runs_and_the_pick_on_the_
     answer = _lr_sheet(lr_tables(still_low=False, fell_at_high=1), BASE).answer
     assert "; it was picked on the same test sets that measure it, so its lead is a little " \
         "optimistic." in answer
-    assert "lr 0.2 failed in 1 of 4 runs (ended fallen back or collapsed to one class)." \
-        in answer
+    mean = fmt(summarize([0.70, 0.71, 0.69, 0.72]))
+    assert (f"lr 0.2 failed in 1 of 4 runs, included in its mean test accuracy {mean} (a "
+            "failed run ended fallen back, predicting one class, or with over half its hidden "
+            "units dead).") in answer
+    # a run ending with over half its units dead, not fallen back, counts as failed too
+    dead = _lr_sheet(lr_tables(still_low=False, fell_at_high=0, dead_at_high=1), BASE).answer
+    assert "lr 0.2 failed in 1 of 4 runs" in dead
     failed = _lr_sheet(lr_tables(still_low=False, fell_at_high=2), BASE).answer
     assert failed.endswith("Rate 0.2 failed.") and "in 2 of 4 runs" not in failed
 

@@ -526,11 +526,12 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
 
     def failed(r: Table) -> bool:
         """Diverged, collapsed to one class, no better than guessing, or half or more of
-        its finished runs ended fallen back (:func:`~xpnet.experiments.why.fell_at`)."""
+        its finished runs failed (ended fallen back, predicting one class or over half
+        dead: :func:`~xpnet.experiments.why.trial_status`)."""
         w = why_rows.get(r["lr"])
         acc = r["val_acc"]
         return bool(r["diverged"] or (w and w["collapsed_end"]) or (
-            w and w["measured"] and 2 * w.get("fell", 0) >= w["measured"]) or (
+            w and w["measured"] and 2 * w.get("failed", 0) >= w["measured"]) or (
             acc.n >= 2 and acc.ci_low <= chance <= acc.ci_high))
 
     bad = [r for r in lr["rows"] if failed(r)]
@@ -544,8 +545,9 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                          + (f", {w['half_dead']} of {w['measured']} finished runs ended with "
                             f"over half their units dead, {w['collapsed']} collapsed to one "
                             f"class during training ({w['collapsed_end']} still at the end), "
-                            f"{w.get('fell', 0)} ended fallen back"
-                            if w else ""))
+                            f"{w.get('fell', 0)} ended fallen back: {w.get('failed', 0)} of "
+                            f"{w['measured']} failed in one of these ways, all of them in the "
+                            "mean above" if w else ""))
         top = max(rows)
         verdict = "true" if all(r["lr"] > best for r in bad) else "partly"
         claims.append(_claim("Too high a learning rate makes training fail", verdict,
@@ -617,16 +619,18 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
     some = []  # rates that failed in some runs, fewer than failed() needs
     for r in lr["rows"]:
         w = why_rows.get(r["lr"])
-        if r not in bad and w and w["measured"] and (w.get("fell", 0) or w["collapsed_end"]):
-            some.append(f"lr {r['lr']:g} failed in "
-                        f"{max(w.get('fell', 0), w['collapsed_end'])} of {w['measured']} runs")
+        if r not in bad and w and w["measured"] and w.get("failed", 0):
+            some.append(f"lr {r['lr']:g} failed in {w['failed']} of {w['measured']} runs"
+                        + (f", included in its mean test accuracy "
+                           f"{fmt(settings[r['lr']]['acc'])}" if r["lr"] in settings else ""))
     answer = (f"The highest mean test accuracy was at lr {best:g}: "
               f"{fmt(settings[best]['acc'])}"
               + _refined_note(best, list(settings), base.refined)
               + "; it was picked on the same test sets that measure it, so its lead is a "
                 "little optimistic. " + (f"{_rates_word(bad)} {_rates(bad)} failed" if bad else "")
               + (("; " if bad else "") + ", ".join(some)
-                 + " (ended fallen back or collapsed to one class)" if some else "")
+                 + " (a failed run ended fallen back, predicting one class, or with over "
+                   "half its hidden units dead)" if some else "")
               + (". " if bad or some else "")
               + (f"{_rates_word(still)} {_rates(still)} "
                  f"{'were' if len(still) > 1 else 'was'} still improving at the end of the "

@@ -835,6 +835,20 @@ def _arm_setting(value: str) -> str:
             + ("the book's regularizers" if arm == "book" else f"regularizers '{arm}'"))
 
 
+def _revival_note(r: Table) -> str:
+    """What the study's own runs say about coming back from dead units, for the runs of a
+    why row that fell back at their last logged epoch."""
+    dead = r.get("fell_late_dead", 0)
+    if not dead:
+        return ""
+    return (f"; {dead} of them end with over half their units dead, which get no gradient "
+            "from the data (only from a penalty and Adam's momentum), so they would have to "
+            "be revived, not just retrained; at this setting "
+            + (f"{r['revived']} of {r['measured']} runs did come back from over half dead "
+               "at a logged epoch" if r.get("revived") else
+               "no run came back from over half dead"))
+
+
 def _epochs_list(epochs: list[int]) -> str:
     return ", ".join(map(str, epochs))
 
@@ -894,8 +908,8 @@ def why_section(doc: Document, t: Table) -> None:
                 f"validation accuracy {t['fall']:g} or more below its best (from epoch "
                 f"{_epochs_list(r['fell_at'])}) at the end, without diverging"
                 + (f"; {'all' if late == r['fell'] else late} of them at the last logged "
-                   "epoch only, a late drop that the run might have recovered from had it "
-                   "gone on" if late else "")
+                   "epoch only, a late drop: whether a longer run would have come back was "
+                   "not measured" + _revival_note(r) if late else "")
                 + "; the means above include them.")
         if r["overconfident"]:
             said.append(
