@@ -3,6 +3,7 @@ known, both ways), and the sheets a real study writes."""
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -48,15 +49,22 @@ def samples_tables(gain, *, bias=0.0, seeds=8, plateau=False):
     scan = compare([pair(30, 300), pair(300, 1000)])
     settings = [{"setting": n, "acc": summarize(acc[n]), "loss": summarize(loss[n]),
                  "gap": paired([0.0] * seeds, [0.1 - a + 0.7 for a in acc[n]])} for n in acc]
-    small = {"test_samples": 10, "acc_bias": summarize([bias + e for e in noise]),
-             "acc_sd": 0.06}
-    big = {"test_samples": 1000, "acc_bias": summarize([0.0] * seeds), "acc_sd": 0.006}
+    # one smaller size: its Holm-adjusted p is its own; a lower accuracy, a higher loss
+    shift = [bias + e for e in noise]
+    small = {"test_samples": 10, "acc_bias": summarize(shift), "acc_sd": 0.06,
+             "acc_bias_holm": paired([0.0] * seeds, shift).p,
+             "loss_bias": summarize([-2 * b for b in shift]),
+             "loss_bias_holm": paired([0.0] * seeds, [-2 * b for b in shift]).p}
+    big = {"test_samples": 1000, "acc_bias": summarize([0.0] * seeds), "acc_sd": 0.006,
+           "acc_bias_holm": math.nan, "loss": summarize([0.64] * seeds),
+           "loss_bias": summarize([0.0] * seeds), "loss_bias_holm": math.nan}
     return {"samples_against": {"reference": 1000, "settings": settings, "rows": against,
                                 "test_samples": 1000},
             "samples_scan": {"rows": scan, "test_samples": 1000},
             "samples": {"rows": [{"train_samples": n, "train_acc": summarize(
                 [a + 0.1 for a in acc[n]]), "train_loss": summarize(loss[n])} for n in acc]},
-            "test_size": {"rows": [small, big], "p": 0.72, "classes": 3, "slope": -0.5}}
+            "test_size": {"rows": [small, big], "p": 0.72, "classes": 3, "slope": -0.5,
+                          "reference": 1000}}
 
 
 def test_the_planned_comparison_of_the_ends_decides_where_no_single_step_does():
@@ -94,8 +102,11 @@ def test_the_samples_sheet_follows_the_numbers():
     biased = study_sheets(samples_tables(0.05, bias=0.05), BASE)[1]
     assert verdicts(biased)["Fewer test samples raise accuracy"] == "partly"
     assert "changes the noise of the measured accuracy (sd 0.0600 at 10/class against " \
-        "0.0060 at 1000/class); no change in what it measures on average was detected " \
-        "(at 10/class: -0.0005 [-0.0033, 0.0023] against 1000/class)." in rises.answer
+        "0.0060 at 1000/class); no shift of the measured accuracy survives Holm's correction " \
+        "over the 1 smaller size (on the book's spiral at 10/class: -0.0005 [-0.0033, " \
+        "0.0023], Holm p = 0.6" in rises.answer
+    assert "no interval reaches a raise above 0.01 (the highest upper end is +0.0023)" in \
+        next(c.because for c in rises.claims if c.quote == "Fewer test samples raise accuracy")
     # a few seeds whose bias interval is wide: no bias detected is not no bias (open), and
     # the sheet says how large a bias could have gone unseen
     wide = samples_tables(0.05)
@@ -103,20 +114,25 @@ def test_the_samples_sheet_follows_the_numbers():
     vague = study_sheets(wide, BASE)[1]
     claim = next(c for c in vague.claims if c.quote == "Fewer test samples raise accuracy")
     assert claim.verdict == "open"
-    assert "the intervals leave room for a bias of up to 0.075 either way" in claim.because
+    assert "the intervals leave room for a raise of up to 0.075" in claim.because
     assert "though these runs could miss a bias of up to 0.075" in vague.answer
     # small sets that read lower: the claim is false, and the spiral's origin says why
     lower = study_sheets(samples_tables(0.05, bias=-0.02), BASE)[1]
     claim = next(c for c in lower.claims if c.quote == "Fewer test samples raise accuracy")
-    assert claim.verdict == "false" and "lower, not higher" in claim.because
+    assert claim.verdict == "false" and "lower beyond the noise at 10/class" in claim.because
     assert "holds the point (0, 0) once per class, with 3 different labels" in claim.because
     assert "3 of the 30 points" in claim.because
-    # how much of the bias the origin accounts for: (1/3 - 0.72) / 10 on its own
-    assert "On its own that would lower a 10/class measurement by up to 0.039" in claim.because
-    assert "partly offset it" in claim.because
-    assert "what it measures on average barely moves: the book's spiral reads a little low " \
-        "on small sets (at 10/class: -0.02" in lower.answer
-    assert "because each of its sets holds the point (0, 0) once per class." in lower.answer
+    # how much of the bias the origin accounts for: (1/3 - 0.72) / 10 on accuracy at most,
+    # (ln 3 - 0.64) / 10 on the loss at least
+    assert "On accuracy it would lower a 10/class measurement by up to 0.039" in claim.because
+    assert "may partly offset it" in claim.because
+    assert "raises a 10/class measurement by about +0.046 or more; measured 0.0410" \
+        in claim.because
+    assert "what it measures on average moved beyond the noise on the book's spiral (on the " \
+        "book's spiral at 10/class: -0.0205" in lower.answer
+    assert "The book's spiral does read a higher loss on small sets (at 10/class: 0.0410" \
+        in lower.answer
+    assert "because each of its sets" not in lower.answer
     for sheet in (rises, flat, biased):
         assert sheet.question == QUESTIONS[1]
         assert all(re.search(r"\d", c.because) and c.because.startswith(c.verdict)
@@ -151,7 +167,10 @@ def test_l1_and_l2_claims_come_from_the_regularizers_arms():
 def test_the_books_100_test_samples_tell_apart_only_large_differences():
     tables = samples_tables(0.05)
     tables["test_size"]["rows"].insert(1, {"test_samples": 100, "acc_sd": 0.0191,
-                                           "acc_bias": summarize([0.0] * 8)})
+                                           "acc_bias": summarize([0.0] * 8),
+                                           "acc_bias_holm": 1.0,
+                                           "loss_bias": summarize([0.0] * 8),
+                                           "loss_bias_holm": 1.0})
     tables["test_size_iid"] = {"rows": [{"test_samples": 100, "acc_sd": 0.0233}]}
     claim = next(c for c in study_sheets(tables, BASE)[1].claims
                  if c.quote == "The book's 100 test samples per class tell two models apart")
@@ -161,6 +180,8 @@ def test_the_books_100_test_samples_tell_apart_only_large_differences():
         "sd 0.0191 from the test set alone on the book's spiral and 0.0233 on independent "
         "points, the spread new data would have")
     assert "(95%: 1.96 x sqrt(2) x the larger sd)" in claim.because
+    assert "two models trained with different seeds differ by the seed spread on top" \
+        in claim.because
 
 
 def test_dropout_that_narrows_the_gap_but_costs_accuracy_is_partly_better():
@@ -427,3 +448,20 @@ def test_no_overfitting_detected_is_false_only_within_a_stated_margin():
     narrow = sheet(0.001)
     assert narrow.verdict == "false"
     assert f"every interval rules out a loss rise above {NEGLIGIBLE_RISE:g}" in narrow.because
+
+
+def test_more_data_names_the_fixed_training_budget_when_training_accuracy_falls():
+    """The teacher's confound: the same epochs for every size, so the larger sets end less
+    fitted (training accuracy falls with more data)."""
+    tables = samples_tables(0.05)
+    quote = "More training data raises accuracy"
+    assert "A confound" not in next(c.because for c in study_sheets(tables, BASE)[1].claims
+                                    if c.quote == quote)
+    for row, train in zip(tables["samples"]["rows"], ([0.83, 0.84, 0.82], [0.75, 0.76, 0.74],
+                                                      [0.68, 0.69, 0.67]), strict=True):
+        row["train_acc"] = summarize(train)
+    because = next(c.because for c in study_sheets(tables, BASE)[1].claims if c.quote == quote)
+    assert (f"A confound: every size trained for the same {BASE.epochs} full-batch epochs with "
+            "dropout, and training accuracy (dropout off) fell from 0.830 [0.805, 0.855] at "
+            "30/class to 0.680 [0.655, 0.705] at 1000/class: the model underfits the larger "
+            "sets") in because

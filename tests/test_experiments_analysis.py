@@ -15,7 +15,7 @@ from xpnet.experiments import Store, load, plan, plots, run
 from xpnet.experiments import analysis as an
 from xpnet.experiments import frame as fr
 from xpnet.experiments.report import QUESTIONS, build_report, write_report
-from xpnet.experiments.stats import compare, detectable, fmt, summarize, t_quantile
+from xpnet.experiments.stats import compare, detectable, fmt, paired, summarize, t_quantile
 
 #: A study small enough to run in seconds: two seeds, a diverging learning rate.
 TINY = {"grid": "quick", "seeds": 2, "train_samples": (10, 30), "test_samples": (10, 50),
@@ -156,6 +156,13 @@ def test_test_size_table_matches_the_rows(study):
         assert row["binomial_sd"] == pytest.approx(math.sqrt(p * (1 - p) / (3 * n)))
         if n != 50:
             close(row["acc_bias"], [np.mean(acc[k]) - np.mean(ref[k]) for k in keys])
+            # one size below the reference: Holm over one comparison is its paired p
+            ordered = sorted(keys)
+            expected = paired([np.mean(ref[k]) for k in ordered],
+                              [np.mean(acc[k]) for k in ordered]).p
+            assert row["acc_bias_holm"] == pytest.approx(expected)
+        else:
+            assert math.isnan(row["acc_bias_holm"]) and math.isnan(row["loss_bias_holm"])
 
 
 def test_lr_table_counts_diverged_runs_and_leaves_them_out(study):

@@ -80,7 +80,9 @@ def test_size_table(source: Store | pd.DataFrame, base: Base, split: str = "test
     ``n k`` samples each right with probability ``p`` (a binomial count over ``n k``:
     ``sqrt(p (1 - p) / (n k))``), ``k`` classes and ``p`` the mean accuracy at the largest
     size; ``acc_bias``/``loss_bias`` (per trial, mean at ``n`` minus mean at the largest
-    size; CI over trials). ``slope`` is the least-squares slope of log ``acc_sd`` against
+    size; CI over trials) and ``acc_bias_holm``/``loss_bias_holm``, their paired t-tests'
+    p-values Holm-corrected over the sizes below the largest (NaN at the largest). ``slope``
+    is the least-squares slope of log ``acc_sd`` against
     log ``n`` (the binomial law's is -1/2). ``split`` is ``"test"`` (the book's spiral,
     evenly spaced radii) or ``"test_iid"`` (random radii: independent points).
     """
@@ -120,6 +122,12 @@ def test_size_table(source: Store | pd.DataFrame, base: Base, split: str = "test
             "loss_sd": pooled_sd("loss", n),
             "loss_bias": summarize(per_trial("loss", n) - per_trial("loss", ref)),
         })
+    # the biases at the sizes below the reference, Holm-corrected over those sizes
+    for metric in ("acc", "loss"):
+        ps = [paired(per_trial(metric, ref), per_trial(metric, r["test_samples"])).p
+              for r in rows[:-1]]
+        for r, q in zip(rows, [*holm(ps), math.nan], strict=True):
+            r[f"{metric}_bias_holm"] = q
     return {"study": "test_size", "split": split, "rows": rows, "reference": ref, "p": p,
             "classes": base.classes, "slope": _log_slope(rows), "trials": len(keys)}
 

@@ -65,6 +65,32 @@ def curve_name(t: Table) -> str:
     return "fresh-test" if t.get("split") == "test_curve" else "validation"
 
 
+def biased_sizes(t: Table, metric: str = "acc") -> list[dict[str, Any]]:
+    """The rows of a test-size table (:func:`~xpnet.experiments.analysis.test_size_table`)
+    whose ``metric`` bias against the largest size survives Holm's correction over the
+    sizes compared."""
+    return [r for r in t["rows"][:-1] if r[f"{metric}_bias"].n >= 2
+            and r.get(f"{metric}_bias_holm", math.nan) < 0.05]
+
+
+def two_measurements(book: Table, iid: Table | None, n: int = 100,
+                     ) -> tuple[float, float, float | None] | None:
+    """How far apart two measurements of one trained model's accuracy on two independent
+    ``n``/class test sets fall (95%: 1.96 x sqrt(2) x sd), from the test set's noise alone
+    (one fixed model: the seed-to-seed spread of training comes on top): the wider of the
+    book's spiral and independent points (the spread new data would have). Returns
+    ``(spread, sd on the book's spiral, sd on independent points or None)``, or None
+    without that size."""
+    row = next((r for r in book["rows"] if r["test_samples"] == n
+                and math.isfinite(r["acc_sd"])), None)
+    if row is None:
+        return None
+    other = next((r for r in (iid or {"rows": []})["rows"] if r["test_samples"] == n
+                  and math.isfinite(r["acc_sd"])), None)
+    sd = max(row["acc_sd"], other["acc_sd"]) if other is not None else row["acc_sd"]
+    return 1.96 * math.sqrt(2) * sd, row["acc_sd"], None if other is None else other["acc_sd"]
+
+
 def bias_room(rows: list[dict[str, Any]], key: str = "acc_bias") -> float:
     """The largest bias the test-size rows' 95% intervals leave room for (the widest
     reach of any interval from zero, all sizes but the reference); nan without intervals.
@@ -302,11 +328,11 @@ def samples_section(doc: Document, t: Table, sizes: Table, scan: Table,
               "sets, the gap against the fresh test sets where measured (mean over seeds, "
               "95% CI bands).")
     _scan_section(doc, scan, "training-set sizes", lambda n: f"{n}/class")
-    _test_size_section(doc, sizes)
+    _test_size_section(doc, sizes, iid)
     _iid_section(doc, sizes, iid)
 
 
-def _test_size_section(doc: Document, t: Table) -> None:
+def _test_size_section(doc: Document, t: Table, iid: Table | None = None) -> None:
     rows = t["rows"]
     doc.heading(3, "Test samples")
     if len(rows) < 2:
@@ -324,34 +350,29 @@ def _test_size_section(doc: Document, t: Table) -> None:
         "model is fixed); the bias is the per-model difference from the measurement at the "
         f"largest size ({ref}/class).")
     said = []
-    biased = [r for r in rows[:-1] if _beyond_zero(r["acc_bias"])]
-    tests = 2 * (len(rows) - 1)
+    biased = biased_sizes(t)
     room = bias_room(rows)
+    holm_note = f"Holm-corrected over the {len(rows) - 1} smaller sizes"
     if not biased:
-        said.append(f"No test-set size biased the measured accuracy detectably: at every size "
-                    f"the mean difference from {ref}/class has a 95% CI that includes zero (at "
-                    f"{small['test_samples']}/class: {fmt(small['acc_bias'], 4)})"
-                    + _room_note(room) + ".")
+        said.append(f"No test-set size biased the measured accuracy detectably ({holm_note}; "
+                    f"at {small['test_samples']}/class: {fmt(small['acc_bias'], 4)}, Holm p "
+                    f"{fmt_p(small['acc_bias_holm'])})" + _room_note(room) + ".")
     else:
         said.append("The measured accuracy differed from the measurement at "
-                    f"{ref}/class beyond the noise at " + ", ".join(
-                        f"{r['test_samples']}/class ({fmt(r['acc_bias'], 4)})" for r in biased)
-                    + ".")
-        if t.get("split") == "test" and all(r["acc_bias"].mean < 0 for r in biased):
-            said.append(origin_note(t["classes"], small["test_samples"], ref, t["p"],
-                                    small["acc_bias"].mean))
-    loss_biased = [r for r in rows[:-1] if _beyond_zero(r["loss_bias"])]
+                    f"{ref}/class beyond the noise ({holm_note}) at " + ", ".join(
+                        f"{r['test_samples']}/class ({fmt(r['acc_bias'], 4)}, Holm p "
+                        f"{fmt_p(r['acc_bias_holm'])})" for r in biased) + ".")
+    loss_biased = biased_sizes(t, "loss")
     if not loss_biased:
         said.append("The measured loss likewise showed no bias beyond the noise (at "
                     f"{small['test_samples']}/class: {fmt(small['loss_bias'], 4)}), which "
                     "does not rule one out.")
     else:
-        said.append("The measured loss differed beyond the noise at " + ", ".join(
-            f"{r['test_samples']}/class ({fmt(r['loss_bias'], 4)})" for r in loss_biased) + ".")
-    if (biased or loss_biased) and len(biased) + len(loss_biased) < tests:
-        said.append(f"These are {tests} comparisons (accuracy and loss at {len(rows) - 1} "
-                    "sizes); at 95% each can exclude zero by chance 5% of the time, so a single "
-                    "flagged size is weak evidence of bias.")
+        said.append(f"The measured loss differed beyond the noise ({holm_note}) at " + ", ".join(
+            f"{r['test_samples']}/class ({fmt(r['loss_bias'], 4)}, Holm p "
+            f"{fmt_p(r['loss_bias_holm'])})" for r in loss_biased) + ".")
+    if t.get("split") == "test" and (biased or loss_biased):
+        said.append(origin_note(t, small))
     said.append(
         f"The spread of the measured accuracy went from sd {_sd(small['acc_sd'])} at "
         f"{small['test_samples']}/class to {_sd(big['acc_sd'])} at {big['test_samples']}/class"
@@ -369,14 +390,18 @@ def _test_size_section(doc: Document, t: Table) -> None:
                        else
                        f"; a bias, if any, was too small for these runs to detect (up to "
                        f"{room:.3f} either way)."))
-    book = next((r for r in rows if r["test_samples"] == 100), None)
-    if book is not None and not math.isnan(book["acc_sd"]):
+    apart = two_measurements(t, iid)
+    if apart is not None:
+        spread, sd_book, sd_iid = apart
         said.append(f"With the book's 100 samples per class, one measurement of the same model's "
-                    f"accuracy has sd {_sd(book['acc_sd'])} on the book's spiral (binomial: "
-                    f"{_sd(book['binomial_sd'])}), so two such measurements on independent "
-                    "sets of the book's spiral are expected to "
-                    f"differ by up to {1.96 * math.sqrt(2) * book['acc_sd']:.3f} "
-                    "(1.96 x sqrt(2) x sd) 95% of the time from the test set alone.")
+                    f"accuracy has sd {_sd(sd_book)} on the book's spiral"
+                    + (f" and {_sd(sd_iid)} on independent points" if sd_iid is not None
+                       else "")
+                    + f", so two such measurements on independent test sets are expected to "
+                    f"differ by up to {spread:.3f} (1.96 x sqrt(2) x "
+                    + ("the larger sd" if sd_iid is not None else "sd") + ") 95% of the time "
+                    "from the test set alone: one fixed model; two trained models differ by "
+                    "the spread between seeds on top of it.")
     doc.items(said)
     doc.table(["test samples/class", "trials x repeats", "measured acc", f"acc bias vs {ref}",
                "sd across test sets", "binomial sd", "measured loss", f"loss bias vs {ref}"],
@@ -390,24 +415,35 @@ def _test_size_section(doc: Document, t: Table) -> None:
               "1/sqrt(n) law (right).")
 
 
-def origin_note(classes: int, small: int, ref: int, p: float = math.nan,
-                bias: float = math.nan) -> str:
-    """Why the book's spiral biases a small test set's accuracy down: a fact of its
-    construction (every arm starts at radius 0), stated with its share of each set; with
-    the accuracy ``p`` at ``ref``/class and the measured ``bias`` at ``small``/class, how
-    much of the bias it accounts for."""
+def origin_note(t: Table, small: dict[str, Any]) -> str:
+    """Why the book's spiral can bias a small test set's measurement (``small``, a row of
+    the test-size table ``t``): a fact of its construction (every arm starts at radius 0),
+    stated with its share of each set, and what it accounts for of the measured biases:
+    on accuracy at most a lowering, which evenly spaced points elsewhere may offset; on the
+    loss at least a rise, since no prediction scores below ln k on a point with k labels."""
+    k, n, ref = t["classes"], small["test_samples"], t["reference"]
     note = (f"One cause is built into the book's spiral: each arm starts at radius 0, so every "
-            f"test set holds the point (0, 0) once per class, with {classes} different labels, "
-            f"and a model gets at most one of them right. At {small}/class these are "
-            f"{classes} of the {classes * small} points, at {ref}/class {classes} of "
-            f"{classes * ref}; independent points (below) have no such point.")
-    if math.isfinite(p) and math.isfinite(bias):
-        alone = (1 / classes - p) / small  # those points at 1/k instead of p
-        note += (f" On its own that would lower a {small}/class measurement by up to "
-                 f"{-alone:.3f} (a {1 / small:.3f} share at 1/{classes} instead of {p:.3f})"
-                 + (f"; the measured {bias:+.4f} is smaller, so the set's other points, "
-                    "evenly spaced along the arms rather than drawn at random, partly offset "
-                    "it." if bias > alone else "."))
+            f"test set holds the point (0, 0) once per class, with {k} different labels, "
+            f"and a model gets at most one of them right. At {n}/class these are "
+            f"{k} of the {k * n} points, at {ref}/class {k} of "
+            f"{k * ref}; independent points (below) have no such point.")
+    p = t.get("p", math.nan)
+    if math.isfinite(p):
+        alone = (1 / k - p) / n  # those points at 1/k instead of p
+        note += (f" On accuracy it would lower a {n}/class measurement by up to {-alone:.3f} "
+                 f"(a {1 / n:.3f} share at 1/{k} instead of {p:.3f}); measured "
+                 f"{fmt(small['acc_bias'], 4)}, Holm p {fmt_p(small['acc_bias_holm'])}"
+                 + (": the set's other points, evenly spaced along the arms rather than "
+                    "drawn at random, may partly offset it" if small["acc_bias"].mean > alone
+                    else "") + ".")
+    loss_ref = t["rows"][-1]["loss"].mean
+    if math.isfinite(loss_ref):
+        rise = (math.log(k) - loss_ref) / n  # those points at >= ln k instead of loss_ref
+        note += (f" On the loss it weighs more: averaged over its {k} labels no prediction "
+                 f"scores below ln {k} = {math.log(k):.3f} there, against {loss_ref:.3f} on "
+                 f"the {ref}/class sets, which raises a {n}/class measurement by about "
+                 f"{rise:+.3f} or more; measured {fmt(small['loss_bias'], 4)}, Holm p "
+                 f"{fmt_p(small['loss_bias_holm'])}.")
     return note
 
 
@@ -477,17 +513,21 @@ def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
                             "1, so this design cannot tell the two spreads apart: it detects "
                             f"only a true ratio below {f.detectable_low:.2f} or above "
                             f"{f.detectable_high:.2f} (80% power, 5% level).")
-        bias = iid["rows"][0]["acc_bias"]
+        first = iid["rows"][0]
+        bias = first["acc_bias"]
         why = ("" if bias.n < 2 else
                ", as it must be: the accuracy on independent points is an unbiased estimate at "
                "every size (each point is right with the same probability)"
-               if not _beyond_zero(bias) else
+               if first not in biased_sizes(iid) else
                ", although the accuracy on independent points is an unbiased estimate at every "
-               "size: chance (one of many comparisons in this report) or too few test sets")
-        said.append(f"On the i.i.d. sets, the accuracy at {iid['rows'][0]['test_samples']}"
+               "size: chance or too few test sets")
+        said.append(f"On the i.i.d. sets, the accuracy at {first['test_samples']}"
                     f"/class differs from that at {iid['reference']}/class by "
-                    f"{fmt(bias, 4)} per model: "
-                    f"{_versus_zero(bias, 'higher', 'lower')}{why}.")
+                    f"{fmt(bias, 4)} per model (Holm p "
+                    f"{fmt_p(first['acc_bias_holm'])} over the {len(iid['rows']) - 1} smaller "
+                    f"sizes, as on the book's spiral): "
+                    + ("beyond the noise" if first in biased_sizes(iid) else
+                       "not beyond the noise after the correction") + f"{why}.")
         doc.items(said)
         rows = []
         for a, b in zip(book["rows"], iid["rows"], strict=False):
