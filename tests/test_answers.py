@@ -465,3 +465,34 @@ def test_more_data_names_the_fixed_training_budget_when_training_accuracy_falls(
             "dropout, and training accuracy (dropout off) fell from 0.830 [0.805, 0.855] at "
             "30/class to 0.680 [0.655, 0.705] at 1000/class: the model underfits the larger "
             "sets") in because
+
+
+def test_the_base_rate_still_improving_is_followed_into_the_long_runs():
+    """The teacher's case: lr 0.05's 10000-epoch runs are the first epochs of the epochs
+    study's long runs, so how it ends in a longer run was measured."""
+    from xpnet.experiments.answers import _lr_sheet
+
+    tables = lr_tables(still_low=True, fell_at_high=0)
+    base_row = next(r for r in tables["lr"]["rows"] if r["lr"] == 0.05)
+    base_row["late_loss"] = summarize([-0.1, -0.12, -0.11, -0.09])
+    long_end = summarize([0.72, 0.71, 0.73, 0.72])
+    tables["epochs"] = {"rows": [{"epoch": 300, "test_acc": long_end}], "n": 4,
+                        "continues_base": True}
+    quote = "A lower learning rate is more accurate in the end"
+    because = next(c.because for c in _lr_sheet(tables, BASE).claims if c.quote == quote)
+    assert (f"lr 0.05's runs go on in the epochs study (4 runs of 300 epochs whose first 100 "
+            f"are these runs: same seeds, same validation loss at every epoch both logged), "
+            f"where its fresh-test accuracy reached {fmt(long_end)} at epoch 300") in because
+    assert because.endswith("how the others end in a longer run was not measured.")
+    tables["epochs"]["continues_base"] = False
+    because = next(c.because for c in _lr_sheet(tables, BASE).claims if c.quote == quote)
+    assert "go on in the epochs study" not in because
+    assert because.endswith("how they end in a longer run was not measured.")
+
+
+def test_the_glossary_says_when_runs_sharing_a_seed_share_their_training_data():
+    from xpnet.experiments.answers import READING
+
+    assert "same data and initial weights), which cancels" not in READING
+    assert ("across training sizes (question 1) the seed draws other training data and "
+            "weights, so only the test sets are shared") in READING

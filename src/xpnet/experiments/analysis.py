@@ -38,6 +38,7 @@ from .why import collapsed_at, overconfident_at, trial_status, why_table
 # load, Base, neighbours_table and the why's functions live in their own modules
 # (frame, neighbours, why); they are named here too, the analysis's whole surface.
 __all__ = ["FRAME_COLUMNS", "Base", "analyze", "boundary_panels", "collapsed_at",
+           "continues_base",
            "crossed_table", "early_stopping", "epochs_table", "load", "lr_table",
            "neighbours_table", "overconfident_at", "regularizers_table", "samples_table",
            "seed_points", "test_size_table", "trial_status", "weight_stats", "why_table"]
@@ -216,6 +217,32 @@ def epochs_table(source: Store | pd.DataFrame, base: Base,
     return out
 
 
+def continues_base(source: Store | pd.DataFrame, base: Base) -> bool:
+    """Whether the epochs study's long runs at the base setting continue the base setting's
+    ``base.epochs``-epoch runs: same seeds, and the same validation loss at every epoch both
+    logged (a run does not depend on its length: the decay schedule counts steps, and each
+    seed draws its data, weights and dropout masks from one stream)."""
+    if base.long_epochs is None:
+        return False
+    frame = fr.frame_of(source)
+    val = fr.wide(fr.finished(frame), "validation", "loss")
+    trials = fr.trials_of(frame)
+    short = fr.select(trials, base)
+    long = fr.select(trials, base, epochs=base.long_epochs)
+    seeds = set(short["seed"]) & set(long["seed"])
+    if not seeds:
+        return False
+    for seed in seeds:
+        a = short.index[short["seed"] == seed][0]
+        b = long.index[long["seed"] == seed][0]
+        if a not in val.index or b not in val.index:
+            return False
+        both = val.loc[[a, b]].dropna(axis=1)
+        if both.empty or not np.array_equal(both.loc[a].to_numpy(), both.loc[b].to_numpy()):
+            return False
+    return True
+
+
 def early_stopping(frame: pd.DataFrame) -> Table | None:
     """What early stopping would have given each run of ``frame`` (finished runs with a
     ``test_curve``): keep the model of the logged epoch with the lowest validation loss
@@ -385,6 +412,7 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
         tables["test_size_iid"] = test_size_table(frame, base, "test_iid")
     if "epochs" in names and base.long_epochs is not None:
         tables["epochs"] = epochs_table(frame, base)
+        tables["epochs"]["continues_base"] = continues_base(frame, base)
         tables["crossed"] = crossed_table(frame, base)
     if "lr" in names:
         tables["lr"] = lr_table(frame, base)

@@ -599,8 +599,9 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
             f"{_pair(low_row['acc'], low_row['acc_holm'])})"
             + ("; " + ", ".join(f"lr {r['lr']:g}" for r in still) + " were still improving "
                "when training stopped (loss over the second half: " + ", ".join(
-                   fmt(r["late_loss"], 4) for r in still) + "): how they end in a longer run "
-               "was not measured" if still else "") + "."))
+                   fmt(r["late_loss"], 4) for r in still) + ")" + _longer(t, base, still,
+                                                                     settings[best], best)
+               if still else "") + "."))
     if not math.isclose(best, base.lr):
         base_row = next((row for row in against["rows"] if math.isclose(row["a"], base.lr)),
                         None)
@@ -664,6 +665,24 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                    "per rate.")],
                  f"Each rate against the best, paired by seed on {against['test_samples']}"
                  "/class fresh test sets, Holm-corrected.")
+
+
+def _longer(t: Table, base: Base, still: list[Table], best_at: Table, best: float) -> str:
+    """How the rates still improving at the end fare in a longer run: measured for the base
+    rate where the epochs study's long runs continue its runs, not for the others."""
+    long = t.get("epochs")
+    base_still = any(math.isclose(r["lr"], base.lr) for r in still)
+    if not (base_still and long and long.get("continues_base") and long["rows"]
+            and "test_acc" in long["rows"][-1]):
+        return ": how they end in a longer run was not measured"
+    end = long["rows"][-1]
+    others = [r for r in still if not math.isclose(r["lr"], base.lr)]
+    return (f"; lr {base.lr:g}'s runs go on in the epochs study ({long['n']} runs of "
+            f"{end['epoch']} epochs whose first {base.epochs} are these runs: same seeds, same "
+            f"validation loss at every epoch both logged), where its fresh-test accuracy "
+            f"reached {fmt(end['test_acc'])} at epoch {end['epoch']}, against lr {best:g}'s "
+            f"{fmt(best_at['acc'])} at {base.epochs}"
+            + (": how the others end in a longer run was not measured" if others else ""))
 
 
 def _rates(rows: list[Table]) -> str:
@@ -805,8 +824,12 @@ READING = (
     "cross-entropy (a model that guesses uniformly among k classes scores ln k, 1.099 for "
     "the spiral's 3, and accuracy 1/k). A number "
     "written 0.714 [0.697, 0.732] is a mean over the seeds with its 95% confidence "
-    "interval; a change *per seed* compares runs that share a seed (same data and initial "
-    "weights), which cancels most of the seed-to-seed spread; *beyond the noise* means its "
+    "interval; a change *per seed* compares runs that share a seed. Runs of one seed always "
+    "share their validation and fresh test sets; where only the learning rate, the "
+    "regularizers or the run length differ (questions 2, 5 and 6) they also share their "
+    "training data and initial weights, which cancels most of the seed-to-seed spread; "
+    "across training sizes (question 1) the seed draws other training data and weights, so "
+    "only the test sets are shared and less of the spread cancels. *Beyond the noise* means its "
     "interval leaves out 0. *p* is the paired t-test's, *Holm p* the same corrected for the "
     "number of comparisons made together. The *gap* is training accuracy (dropout off) "
     "minus test accuracy. A hidden unit is *dead* when ReLU outputs 0 for every training "
