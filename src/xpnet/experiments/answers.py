@@ -35,8 +35,8 @@ from .sheets import Claim, Sheet, Verdict, render
 from .stats import Paired, Summary, fmt, fmt_p, samples_for_margin
 from .why import FALL, LEARNED
 
-__all__ = ["QUESTIONS", "answer_sheets", "dropout_claim", "protection_claim", "provisional",
-           "study_sheets", "switched_off", "write_answers"]
+__all__ = ["EXPLORER", "QUESTIONS", "answer_sheets", "dropout_claim", "protection_claim",
+           "provisional", "study_sheets", "switched_off", "write_answers"]
 
 #: A rise of the data loss (nats) small enough to call no rise, where an interval lies inside it.
 NEGLIGIBLE_RISE = 0.01
@@ -815,6 +815,10 @@ def _refined_note(best: float, rates: list[float], refined: tuple[float, ...]) -
     return note + ")"
 
 
+#: Where a study's pages point to its explorer (written beside them).
+EXPLORER = ("Every stored run can be browsed, curves and decision regions, in "
+            "[the explorer](explorer.html).")
+
 #: How to read the sheets' numbers and words, for a learner meeting them first.
 READING = (
     "How to read the numbers. *Validation* is the book's test data (for ch15, 100 samples "
@@ -850,7 +854,7 @@ def write_answers(sheets: list[Sheet], out_dir: str | os.PathLike[str],
         doc.paragraph(f"**{caution}**")
     doc.paragraph("Each answer comes first, then the claims learners often bring, each judged "
                   "true, false, partly or open by the numbers beside it. The report "
-                  "(report.md) has every table behind them.")
+                  "(report.md) has every table behind them. " + EXPLORER)
     doc.paragraph(READING)
     render(doc, sheets)
     path = Path(out_dir) / "answers.md"
