@@ -241,3 +241,20 @@ def test_the_page_runs_in_a_browser_and_its_sliders_change_what_is_shown(study, 
     assert (shown["first_frame"]["epoch"], shown["played"]["epoch"]) == ("100", "200")
     assert shown["first_frame"]["checksum"] != shown["played"]["checksum"]
 
+
+
+def test_a_kept_model_is_measured_on_the_trials_own_validation_set(study):
+    """The boundary figure's early panel keeps epoch 100, which the log grid may skip: its
+    validation accuracy is measured from the kept model on the trial's validation set, the
+    same set the logged values come from (checked here at a kept epoch that was logged)."""
+    from xpnet.experiments.trial import validation_set
+
+    store, trials, _, _ = study
+    trial = next(t for t in trials if t.epochs == 200 and t.lr == 0.05)
+    model, _, _ = snapshot_model(trial.config, store.snapshot(trial.key, 200))
+    got = model.evaluate(*validation_set(trial.config, model.backend))
+    logged = {(x["metric"]): x["value"] for x in store.rows([trial.key])
+              if x["split"] == "validation" and x["epoch"] == 200}
+    assert got["acc"] == pytest.approx(logged["acc"])
+    assert got["loss"] == pytest.approx(logged["loss"], rel=1e-5)
+    assert 100 in trial.snapshots and 100 not in trial.log_at  # the case it serves

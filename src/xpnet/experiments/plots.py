@@ -27,6 +27,7 @@ from .explorer import EXTENT, predicted_classes, snapshot_model
 from .sections import curve_name
 from .stats import Summary
 from .store import Store
+from .trial import validation_set
 
 __all__ = ["plot_boundaries", "plot_epochs", "plot_lr", "plot_samples", "plot_test_size"]
 
@@ -327,6 +328,8 @@ def plot_boundaries(store: Store, base: Base, panels: Sequence[dict[str, Any]],
             for c in range(k):
                 ax.scatter(*X[labels == c].T, s=size, color=cmap(c), edgecolors="none")
             acc = panel["val_acc"]
+            if math.isnan(acc):  # a kept epoch that was not logged: measure it as logged ones
+                acc = float(model.evaluate(*validation_set(panel["config"], model.backend))["acc"])
             score = "" if math.isnan(acc) else f", val acc {acc:.3f}"
             ax.set_title(f"{panel['label']} (seed {panel['config']['seed']}{score})")
             ax.set(xticks=[], yticks=[], aspect="equal")
