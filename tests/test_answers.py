@@ -261,6 +261,15 @@ def test_each_regularizer_is_judged_on_its_own_arm():
     flat["acc_holm"] = 0.7
     assert protection_claim({"rows": [flat]}).verdict == "open"
     assert protection_claim({"rows": [arm("none", 100, 0.08, 0.06)]}) is None
+    # a failed run in a compared arm is named where it widens the interval
+    why = {"rows": [{"study": "regularizers", "value": "no L2|100", "failed": 1},
+                    {"study": "regularizers", "value": "book|1000", "failed": 2}]}
+    named = protection_claim({"rows": rows}, why).because
+    assert "at 100/class (1 failed run of the two arms included, which widens the interval)" \
+        in named
+    assert "at 1000/class (2 failed runs of the two arms included, which widen the interval)" \
+        in named
+    assert "failed run" not in dropout_claim({"rows": rows}, why).because.split("; at 1000")[0]
 
 
 def test_a_study_writes_six_sheets(tmp_path):

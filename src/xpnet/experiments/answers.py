@@ -384,10 +384,10 @@ def _epochs_sheet(t: Table) -> Sheet | None:
             + "; ".join(parts) + " (a CI that excludes zero is a change beyond the noise)."
             + summary))
     reg = t.get("regularizers")
-    protect = protection_claim(reg)
+    protect = protection_claim(reg, t.get("why"))
     if protect is not None:
         claims.append(protect)
-    dropout = dropout_claim(reg)
+    dropout = dropout_claim(reg, t.get("why"))
     if dropout is not None:
         claims.append(dropout)
     plateau = epochs.get("plateau_epoch")
@@ -418,12 +418,16 @@ def _epochs_sheet(t: Table) -> Sheet | None:
                  f"{epochs['n']} long runs per training size, paired within each run.")
 
 
-def switched_off(reg: Table | None, arm: str) -> list[Table]:
+def switched_off(reg: Table | None, arm: str, why: Table | None = None) -> list[Table]:
     """The regularizers study's ``arm`` against the book's at each training size, seed by
-    seed: ``{"n", "arm", "book", "acc", "holm", "gap", "lowers", "raises", "widens"}`` per
-    size, where ``lowers``/``raises`` say that switching the regularizer off lowered/raised
-    test accuracy beyond the noise after Holm's correction over the arms of that size (so
-    the regularizer helps/costs accuracy), ``widens`` that it widened the train-test gap."""
+    seed: ``{"n", "arm", "book", "acc", "holm", "gap", "lowers", "raises", "widens",
+    "failed"}`` per size, where ``lowers``/``raises`` say that switching the regularizer off
+    lowered/raised test accuracy beyond the noise after Holm's correction over the arms of
+    that size (so the regularizer helps/costs accuracy), ``widens`` that it widened the
+    train-test gap, and ``failed`` how many of the two arms' runs failed (from ``why``,
+    :func:`~xpnet.experiments.why.why_table`): they are in the intervals, and widen them."""
+    failed = {w["value"]: w.get("failed", 0) for w in (why or {"rows": []})["rows"]
+              if w["study"] == "regularizers"}
     out = []
     for n in sorted({r["train_samples"] for r in (reg or {"rows": []})["rows"]}):
         at = {r["arm"]: r for r in reg["rows"] if r["train_samples"] == n}  # type: ignore[index]
@@ -435,30 +439,40 @@ def switched_off(reg: Table | None, arm: str) -> list[Table]:
         out.append({"n": n, "arm": off, "book": at.get("book"), "acc": d,
                     "holm": off["acc_holm"], "gap": gap,
                     "lowers": sig and d.diff.mean < 0, "raises": sig and d.diff.mean > 0,
-                    "widens": _sig(gap) and gap.diff.mean > 0})
+                    "widens": _sig(gap) and gap.diff.mean > 0,
+                    "failed": failed.get(f"{arm}|{n}", 0) + failed.get(f"book|{n}", 0)})
     return out
+
+
+def _failed_note(e: Table) -> str:
+    """Where failed runs (fallen back, one class, over half dead) are in a comparison."""
+    k = e.get("failed", 0)
+    if not k:
+        return ""
+    return (f" ({k} failed run{'s' if k != 1 else ''} of the two arms included, which "
+            f"widen{'s' if k == 1 else ''} the interval)")
 
 
 def _off_effects(effects: list[Table], name: str) -> str:
     """``"switching dropout off alone changed test accuracy by ... at 100/class ..."``."""
     return f"switching {name} off alone changed test accuracy by " + "; ".join(
         f"{_pair(e['acc'], e['holm'])} and the gap by {_pair(e['gap'])} at {e['n']}/class"
-        for e in effects)
+        + _failed_note(e) for e in effects)
 
 
 def _sizes(effects: list[Table], key: str) -> list[str]:
     return [f"{e['n']}/class" for e in effects if e[key]]
 
 
-def protection_claim(reg: Table | None) -> Claim | None:
+def protection_claim(reg: Table | None, why: Table | None = None) -> Claim | None:
     """"Dropout and L2 protect against overfitting", each judged on its own arm of the
     regularizers study ("no dropout", "no L2" against the book's setting): a regularizer
     protects where switching it off lowers test accuracy (the model generalizes worse
     without it); one that only narrows the train-test gap while test accuracy rises
     without it does so by fitting the training set less, not by generalizing better. The
     "none" arm switches both (and decay) off at once and so cannot tell them apart."""
-    judged = [(name, switched_off(reg, arm)) for name, arm in (("dropout", "no dropout"),
-                                                               ("L2", "no L2"))]
+    judged = [(name, switched_off(reg, arm, why)) for name, arm in (("dropout", "no dropout"),
+                                                                    ("L2", "no L2"))]
     judged = [(name, effects) for name, effects in judged if effects]
     if not judged:
         return None
@@ -490,13 +504,13 @@ def protection_claim(reg: Table | None) -> Claim | None:
                   "their effects, so it cannot judge either one.)")
 
 
-def dropout_claim(reg: Table | None) -> Claim | None:
+def dropout_claim(reg: Table | None, why: Table | None = None) -> Claim | None:
     """"Dropout makes the model generalize better", from the regularizers study's "no
     dropout" arm against the book's at each size: true where test accuracy is higher with
     dropout everywhere; partly where it is higher somewhere, or the train-test gap narrower
     (generalizing better in that sense); false where it costs accuracy and the gap is shown
     not to narrow (within :data:`NEGLIGIBLE_BIAS`); else open."""
-    effects = switched_off(reg, "no dropout")
+    effects = switched_off(reg, "no dropout", why)
     if not effects:
         return None
     costs = sum(e["raises"] for e in effects)
@@ -518,7 +532,7 @@ def dropout_claim(reg: Table | None) -> Claim | None:
                "false" if costs and flat_gap else "open")
     said = "; ".join(f"at {e['n']}/class switching dropout off changed test accuracy by "
                      f"{_pair(e['acc'], e['holm'])} and the gap by {_pair(e['gap'])}"
-                     for e in effects)
+                     + _failed_note(e) for e in effects)
     if narrows and costs:
         said += (f": dropout narrows the train-test gap (at {', '.join(narrows)}) but lowers "
                  "test accuracy, so it generalizes better only in the sense of the gap")
