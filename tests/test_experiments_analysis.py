@@ -428,3 +428,22 @@ def test_no_onset_states_the_smallest_rise_the_design_detects():
     assert "No overfitting onset was observed" in text
     assert (f"With 3 seeds and sd {rise.sd:.4f} of the per-seed rises, the design detects only "
             f"rises of {detectable(rise.sd, 3):.4f} or more") in text
+
+
+def test_a_minimum_at_the_last_epoch_reads_n_a_not_an_empty_interval():
+    from xpnet.experiments.document import Document
+    from xpnet.experiments.sections import crossed_section
+
+    base = an.Base(1000, 0.05, 10, long_epochs=1000)
+    falling = an.epochs_table(synthetic([[1.0, 0.8, 0.6, 0.5], [1.0, 0.7, 0.6, 0.52],
+                                         [1.0, 0.75, 0.55, 0.49]]), base)
+    late = an.epochs_table(synthetic([[1.0, 0.50, 0.50, 0.90], [1.0, 0.52, 0.53, 0.95],
+                                      [1.0, 0.49, 0.50, 0.91]]), base)
+    assert late["rise_epoch"] == 1000
+    doc = Document()
+    crossed_section(doc, {"rows": [falling, late]})
+    text = doc.markdown()
+    assert "validation loss lowest at epoch 1000, the last one" in text
+    assert "| 1000 | 3 | 1000 | n/a (lowest at the last epoch) | " in text
+    assert "then the validation loss above it beyond the noise at the last epoch (risen by" \
+        in text

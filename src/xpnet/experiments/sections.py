@@ -55,8 +55,10 @@ def _beyond_zero(s: Summary) -> bool:
 NEGLIGIBLE_BIAS = 0.01
 
 
-#: What a change from a curve's best epoch to its last reads where the best is the last.
-LAST_EPOCH = "n/a (lowest at the last epoch)"
+def at_last(best: str = "lowest") -> str:
+    """What a change from a curve's best epoch to its last reads where the best is the last
+    (an interval of zero width says nothing)."""
+    return f"n/a ({best} at the last epoch)"
 
 
 def curve_name(t: Table) -> str:
@@ -742,9 +744,10 @@ def crossed_section(doc: Document, t: Table) -> None:
         if r["best_loss_epoch"] == last["epoch"]:
             head += ", the last one"
         elif r["onset"] is not None:
-            head += (f", then the {where} loss above it beyond the noise at every logged epoch "
-                     f"from epoch {r['rise_epoch']} on (risen by {fmt(r['loss_rise'])} per "
-                     f"seed at epoch {last['epoch']})")
+            head += (f", then the {where} loss above it beyond the noise "
+                     + ("at the last epoch" if r["rise_epoch"] == last["epoch"] else
+                        f"at every logged epoch from epoch {r['rise_epoch']} on")
+                     + f" (risen by {fmt(r['loss_rise'])} per seed at epoch {last['epoch']})")
         else:
             head += (f", with no lasting rise of the {where} loss beyond the noise after it "
                      f"(change to the last epoch {fmt(r['loss_rise'])})")
@@ -771,9 +774,9 @@ def crossed_section(doc: Document, t: Table) -> None:
                f"{where} loss rise to the end", "best val acc at",
                f"{where} acc change to the end", "final gap", "early-stopping test acc gain"],
               [[str(r["train_samples"]), str(r["n"]), str(r["best_loss_epoch"]),
-                LAST_EPOCH if r["best_loss_epoch"] == r["rows"][-1]["epoch"] else
+                at_last() if r["best_loss_epoch"] == r["rows"][-1]["epoch"] else
                 fmt(r["loss_rise"], 4), str(r["best_acc_epoch"]),
-                LAST_EPOCH if r["best_acc_epoch"] == r["rows"][-1]["epoch"] else
+                at_last("highest") if r["best_acc_epoch"] == r["rows"][-1]["epoch"] else
                 fmt(r["acc_change"], 4),
                 fmt(r["rows"][-1]["gap"]),
                 fmt(r["early_stopping"]["acc_gain"], 4) if r["early_stopping"] else "n/a"]
@@ -853,7 +856,7 @@ def regularizers_section(doc: Document, t: Table) -> None:
                "mean |W| (layer 1)", "|W| < 0.001", "acc vs book [95% CI]", "Holm p"],
               [[str(r["train_samples"]), r["arm"], str(r["runs"]), str(r["diverged"]),
                 fmt(r["acc"]), fmt(r["loss"]), fmt(r["gap"]),
-                LAST_EPOCH if r["overfit"].n and r["overfit"].mean == r["overfit"].sd == 0
+                at_last() if r["overfit"].n and r["overfit"].mean == r["overfit"].sd == 0
                 else fmt(r["overfit"], 4),
                 fmt(r["mean_abs"], 4), fmt(r["small"], 3),
                 fmt(r["acc_vs_book"].diff, 4) if "acc_vs_book" in r else "reference",
