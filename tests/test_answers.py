@@ -270,6 +270,12 @@ def test_each_regularizer_is_judged_on_its_own_arm():
     assert "at 1000/class (2 failed runs of the two arms included, which widen the interval)" \
         in named
     assert "failed run" not in dropout_claim({"rows": rows}, why).because.split("; at 1000")[0]
+    # what L2 does to the weights, where the intervals part
+    weights = [{"train_samples": 100, "arm": "book", "mean_abs": summarize([0.58, 0.60, 0.57])},
+               {**arm("no L2", 100, -0.084, 0.0), "mean_abs": summarize([1.2, 1.3, 1.1])}]
+    assert ("with L2 the first layer's weights stay smaller (mean |W| 0.583 [0.545, 0.621] "
+            "against 1.200 [0.952, 1.448] without at 100/class)"
+            in protection_claim({"rows": weights}).because)
 
 
 def test_a_study_writes_six_sheets(tmp_path):

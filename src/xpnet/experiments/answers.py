@@ -453,6 +453,17 @@ def _failed_note(e: Table) -> str:
             f"widen{'s' if k == 1 else ''} the interval)")
 
 
+def _smaller_weights(effects: list[Table], name: str) -> str:
+    """How a regularizer changes the first layer's weights, where the intervals part:
+    ``"; with L2 the first layer's weights stay smaller (mean |W| ... against ...)"``."""
+    parts = [f"{fmt(b['mean_abs'], 3)} against {fmt(o['mean_abs'], 3)} without at {e['n']}/class"
+             for e in effects if (b := e["book"]) is not None and "mean_abs" in b
+             and (o := e["arm"]).get("mean_abs") is not None and b["mean_abs"].n >= 2
+             and o["mean_abs"].n >= 2 and b["mean_abs"].ci_high < o["mean_abs"].ci_low]
+    return (f"; with {name} the first layer's weights stay smaller (mean |W| "
+            + "; ".join(parts) + ")") if parts else ""
+
+
 def _off_effects(effects: list[Table], name: str) -> str:
     """``"switching dropout off alone changed test accuracy by ... at 100/class ..."``."""
     return f"switching {name} off alone changed test accuracy by " + "; ".join(
@@ -486,7 +497,8 @@ def protection_claim(reg: Table | None, why: Table | None = None) -> Claim | Non
             text += (f": {name} protects, since the model generalizes worse without it (at "
                      f"{', '.join(helps)})"
                      + ("" if narrows else ", though the train-test gap did not narrow "
-                        "detectably: it helps test accuracy, not by closing the gap"))
+                        "detectably: it helps test accuracy, not by closing the gap")
+                     + _smaller_weights(effects, name))
         elif hurts and not helps:
             costs.append(name)
             text += (f": {name} costs test accuracy here (at {', '.join(hurts)})"
