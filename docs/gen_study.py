@@ -18,6 +18,12 @@ import re
 import shutil
 from pathlib import Path
 
+from xpnet.experiments.answers import EXPLORER
+
+#: What the pages say of the explorer, which is not copied here (every run writes its own).
+EXPLORER_HERE = ("Every run also writes `explorer.html`, a page to browse its stored runs, "
+                 "curves and decision regions ([what it shows](index.md#the-explorer)).")
+
 PAGES = {
     "## 1.": ("samples.md", "Training and test samples"),
     "## 2.": ("epochs.md", "Epochs"),
@@ -58,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         "The full report (Markdown and HTML), the results table (`results.csv`) and the "
         "trial database come with every run in its `--out` directory.\n")
     intro = "\n".join(line for line in preamble.splitlines()[1:]).strip()
+    intro = intro.replace(EXPLORER, EXPLORER_HERE)
     for prefix, (name, title) in PAGES.items():
         body = sections.get(prefix, "")
         body = re.sub(r"(?m)^## [0-9.]+ ", "## ", body)  # the page's H2: the question
@@ -67,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     rest = rest.replace("The report (report.md) has every table behind them.",
                         "The report's pages have every table behind them: "
                         + ", ".join(f"[{t.lower()}]({n})" for n, t in PAGES.values()) + ".")
+    rest = rest.replace(EXPLORER, EXPLORER_HERE)
     (out / "answers.md").write_text(f"{title}\n\n{provenance}{rest}")
     for png in run.glob("*.png"):
         shutil.copyfile(png, out / png.name)

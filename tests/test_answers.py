@@ -3,6 +3,7 @@ known, both ways), and the sheets a real study writes."""
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -12,10 +13,11 @@ from xpnet.experiments.answers import (
     QUESTIONS,
     answer_sheets,
     dropout_claim,
+    protection_claim,
     regularizer_claims,
     study_sheets,
 )
-from xpnet.experiments.stats import holm, paired, summarize
+from xpnet.experiments.stats import fmt, holm, paired, summarize
 
 BASE = an.Base(1000, 0.05, 100, long_epochs=300)
 
@@ -47,15 +49,22 @@ def samples_tables(gain, *, bias=0.0, seeds=8, plateau=False):
     scan = compare([pair(30, 300), pair(300, 1000)])
     settings = [{"setting": n, "acc": summarize(acc[n]), "loss": summarize(loss[n]),
                  "gap": paired([0.0] * seeds, [0.1 - a + 0.7 for a in acc[n]])} for n in acc]
-    small = {"test_samples": 10, "acc_bias": summarize([bias + e for e in noise]),
-             "acc_sd": 0.06}
-    big = {"test_samples": 1000, "acc_bias": summarize([0.0] * seeds), "acc_sd": 0.006}
+    # one smaller size: its Holm-adjusted p is its own; a lower accuracy, a higher loss
+    shift = [bias + e for e in noise]
+    small = {"test_samples": 10, "acc_bias": summarize(shift), "acc_sd": 0.06,
+             "acc_bias_holm": paired([0.0] * seeds, shift).p,
+             "loss_bias": summarize([-2 * b for b in shift]),
+             "loss_bias_holm": paired([0.0] * seeds, [-2 * b for b in shift]).p}
+    big = {"test_samples": 1000, "acc_bias": summarize([0.0] * seeds), "acc_sd": 0.006,
+           "acc_bias_holm": math.nan, "loss": summarize([0.64] * seeds),
+           "loss_bias": summarize([0.0] * seeds), "loss_bias_holm": math.nan}
     return {"samples_against": {"reference": 1000, "settings": settings, "rows": against,
                                 "test_samples": 1000},
             "samples_scan": {"rows": scan, "test_samples": 1000},
             "samples": {"rows": [{"train_samples": n, "train_acc": summarize(
                 [a + 0.1 for a in acc[n]]), "train_loss": summarize(loss[n])} for n in acc]},
-            "test_size": {"rows": [small, big], "p": 0.72, "classes": 3, "slope": -0.5}}
+            "test_size": {"rows": [small, big], "p": 0.72, "classes": 3, "slope": -0.5,
+                          "reference": 1000}}
 
 
 def test_the_planned_comparison_of_the_ends_decides_where_no_single_step_does():
@@ -93,8 +102,11 @@ def test_the_samples_sheet_follows_the_numbers():
     biased = study_sheets(samples_tables(0.05, bias=0.05), BASE)[1]
     assert verdicts(biased)["Fewer test samples raise accuracy"] == "partly"
     assert "changes the noise of the measured accuracy (sd 0.0600 at 10/class against " \
-        "0.0060 at 1000/class); no change in what it measures on average was detected " \
-        "(at 10/class: -0.0005 [-0.0033, 0.0023] against 1000/class)." in rises.answer
+        "0.0060 at 1000/class); no shift of the measured accuracy survives Holm's correction " \
+        "over the 1 smaller size (on the book's spiral at 10/class: -0.0005 [-0.0033, " \
+        "0.0023], Holm p = 0.6" in rises.answer
+    assert "no interval reaches a raise above 0.01 (the highest upper end is +0.0023)" in \
+        next(c.because for c in rises.claims if c.quote == "Fewer test samples raise accuracy")
     # a few seeds whose bias interval is wide: no bias detected is not no bias (open), and
     # the sheet says how large a bias could have gone unseen
     wide = samples_tables(0.05)
@@ -102,20 +114,25 @@ def test_the_samples_sheet_follows_the_numbers():
     vague = study_sheets(wide, BASE)[1]
     claim = next(c for c in vague.claims if c.quote == "Fewer test samples raise accuracy")
     assert claim.verdict == "open"
-    assert "the intervals leave room for a bias of up to 0.075 either way" in claim.because
+    assert "the intervals leave room for a raise of up to 0.075" in claim.because
     assert "though these runs could miss a bias of up to 0.075" in vague.answer
     # small sets that read lower: the claim is false, and the spiral's origin says why
     lower = study_sheets(samples_tables(0.05, bias=-0.02), BASE)[1]
     claim = next(c for c in lower.claims if c.quote == "Fewer test samples raise accuracy")
-    assert claim.verdict == "false" and "lower, not higher" in claim.because
+    assert claim.verdict == "false" and "lower beyond the noise at 10/class" in claim.because
     assert "holds the point (0, 0) once per class, with 3 different labels" in claim.because
     assert "3 of the 30 points" in claim.because
-    # how much of the bias the origin accounts for: (1/3 - 0.72) / 10 on its own
-    assert "On its own that would lower a 10/class measurement by up to 0.039" in claim.because
-    assert "partly offset it" in claim.because
-    assert "what it measures on average barely moves: the book's spiral reads a little low " \
-        "on small sets (at 10/class: -0.02" in lower.answer
-    assert "because each of its sets holds the point (0, 0) once per class." in lower.answer
+    # how much of the bias the origin accounts for: (1/3 - 0.72) / 10 on accuracy at most,
+    # (ln 3 - 0.64) / 10 on the loss at least
+    assert "On accuracy it would lower a 10/class measurement by up to 0.039" in claim.because
+    assert "may partly offset it" in claim.because
+    assert "raises a 10/class measurement by about +0.046 or more; measured 0.0410" \
+        in claim.because
+    assert "what it measures on average moved beyond the noise on the book's spiral (on the " \
+        "book's spiral at 10/class: -0.0205" in lower.answer
+    assert "The book's spiral does read a higher loss on small sets (at 10/class: 0.0410" \
+        in lower.answer
+    assert "because each of its sets" not in lower.answer
     for sheet in (rises, flat, biased):
         assert sheet.question == QUESTIONS[1]
         assert all(re.search(r"\d", c.because) and c.because.startswith(c.verdict)
@@ -150,7 +167,10 @@ def test_l1_and_l2_claims_come_from_the_regularizers_arms():
 def test_the_books_100_test_samples_tell_apart_only_large_differences():
     tables = samples_tables(0.05)
     tables["test_size"]["rows"].insert(1, {"test_samples": 100, "acc_sd": 0.0191,
-                                           "acc_bias": summarize([0.0] * 8)})
+                                           "acc_bias": summarize([0.0] * 8),
+                                           "acc_bias_holm": 1.0,
+                                           "loss_bias": summarize([0.0] * 8),
+                                           "loss_bias_holm": 1.0})
     tables["test_size_iid"] = {"rows": [{"test_samples": 100, "acc_sd": 0.0233}]}
     claim = next(c for c in study_sheets(tables, BASE)[1].claims
                  if c.quote == "The book's 100 test samples per class tell two models apart")
@@ -160,6 +180,8 @@ def test_the_books_100_test_samples_tell_apart_only_large_differences():
         "sd 0.0191 from the test set alone on the book's spiral and 0.0233 on independent "
         "points, the spread new data would have")
     assert "(95%: 1.96 x sqrt(2) x the larger sd)" in claim.because
+    assert "two models trained with different seeds differ by the seed spread on top" \
+        in claim.because
 
 
 def test_dropout_that_narrows_the_gap_but_costs_accuracy_is_partly_better():
@@ -187,6 +209,13 @@ def test_dropout_that_narrows_the_gap_but_costs_accuracy_is_partly_better():
     unclear["acc_holm"] = 0.6
     unclear["acc_vs_book"] = paired(book, [a + 0.01 * (-1) ** i for i, a in enumerate(book)])
     assert dropout_claim({"rows": [unclear, off(1000, 0.17, 0.0)]}).verdict == "false"
+    # a cost with a gap too noisy to tell whether dropout narrows it: open, not false
+    noisy = off(100, 0.10, 0.0)
+    noisy["gap_vs_book"] = paired([0.05] * 4, [0.05, 0.12, 0.0, 0.07])
+    blurred = dropout_claim({"rows": [noisy]})
+    assert blurred.verdict == "open"
+    assert "the gap's intervals leave room for a narrowing these runs could not detect" \
+        in blurred.because
     # with the book's arm beside it, the sheet says why: training accuracy = test + gap
     arm = {"train_samples": 100, "arm": "book", "acc": summarize(book),
            "gap": summarize([0.05] * 4)}
@@ -198,6 +227,55 @@ def test_dropout_that_narrows_the_gap_but_costs_accuracy_is_partly_better():
     assert ("at 100/class training accuracy (dropout off in the measurement) 0.758 with "
             "dropout and 0.892 without, test accuracy 0.708 and 0.807, gap 0.050 and 0.085"
             in why)
+
+
+def test_each_regularizer_is_judged_on_its_own_arm():
+    """The teacher's case: the "none" arm (all off at once) blamed L2 for dropout's cost.
+    Without L2 alone test accuracy falls (L2 protects), without dropout alone it rises
+    (dropout costs accuracy): each is judged on its own arm."""
+    book = [0.70, 0.71, 0.72, 0.70]
+
+    def arm(name, n, acc_up, gap_up):
+        return {"train_samples": n, "arm": name, "acc_holm": 0.001,
+                "acc_vs_book": paired(book, [a + acc_up + 0.002 * i for i, a in enumerate(book)]),
+                "gap_vs_book": paired([0.05] * 4, [0.05 + gap_up + 0.002 * i for i in range(4)])}
+
+    rows = [arm("no dropout", 100, 0.10, 0.035), arm("no L2", 100, -0.084, 0.0),
+            arm("none", 100, 0.08, 0.06), arm("no dropout", 1000, 0.17, 0.0),
+            arm("no L2", 1000, -0.096, 0.0)]
+    claim = protection_claim({"rows": rows})
+    assert claim.quote == "Dropout and L2 protect against overfitting"
+    assert claim.verdict == "partly"
+    assert ("L2 protects, since the model generalizes worse without it (at 100/class, "
+            "1000/class), though the train-test gap did not narrow detectably") in claim.because
+    assert "dropout costs test accuracy here (at 100/class, 1000/class)" in claim.because
+    assert "it narrows the gap (at 100/class) only by fitting the training set less" \
+        in claim.because
+    assert "switching L2 off alone changed test accuracy by -0.0810" in claim.because
+    # both protect: true; both only cost: false; nothing detectable: open
+    both = [arm("no dropout", 100, -0.05, 0.0), arm("no L2", 100, -0.08, 0.0)]
+    assert protection_claim({"rows": both}).verdict == "true"
+    neither = [arm("no dropout", 100, 0.05, 0.0), arm("no L2", 100, 0.08, 0.0)]
+    assert protection_claim({"rows": neither}).verdict == "false"
+    flat = arm("no L2", 100, 0.0, 0.0)
+    flat["acc_holm"] = 0.7
+    assert protection_claim({"rows": [flat]}).verdict == "open"
+    assert protection_claim({"rows": [arm("none", 100, 0.08, 0.06)]}) is None
+    # a failed run in a compared arm is named where it widens the interval
+    why = {"rows": [{"study": "regularizers", "value": "no L2|100", "failed": 1},
+                    {"study": "regularizers", "value": "book|1000", "failed": 2}]}
+    named = protection_claim({"rows": rows}, why).because
+    assert "at 100/class (1 failed run of the two arms included, which widens the interval)" \
+        in named
+    assert "at 1000/class (2 failed runs of the two arms included, which widen the interval)" \
+        in named
+    assert "failed run" not in dropout_claim({"rows": rows}, why).because.split("; at 1000")[0]
+    # what L2 does to the weights, where the intervals part
+    weights = [{"train_samples": 100, "arm": "book", "mean_abs": summarize([0.58, 0.60, 0.57])},
+               {**arm("no L2", 100, -0.084, 0.0), "mean_abs": summarize([1.2, 1.3, 1.1])}]
+    assert ("with L2 the first layer's weights stay smaller (mean |W| 0.583 [0.545, 0.621] "
+            "against 1.200 [0.952, 1.448] without at 100/class)"
+            in protection_claim({"rows": weights}).because)
 
 
 def test_a_study_writes_six_sheets(tmp_path):
@@ -299,10 +377,10 @@ def test_epochs_that_stop_helping_within_the_noise_make_always_help_partly():
     assert "later epochs did not help detectably" in claim.because
 
 
-def lr_tables(still_low, fell_at_high):
+def lr_tables(still_low, fell_at_high, dead_at_high=0):
     """An lr study of rates 0.001 < 0.05 (best) < 0.2 over 4 seeds: the lowest rate less
     accurate beyond Holm, still improving at the end when ``still_low``; ``fell_at_high``
-    runs of 0.2 ended fallen back."""
+    runs of 0.2 ended fallen back, ``dead_at_high`` others with over half their units dead."""
     acc = {0.001: [0.60, 0.62, 0.61, 0.63], 0.05: [0.75, 0.74, 0.76, 0.77],
            0.2: [0.70, 0.71, 0.69, 0.72]}
     falling = summarize([-0.1, -0.12, -0.11, -0.09])
@@ -317,8 +395,10 @@ def lr_tables(still_low, fell_at_high):
     comps = [{"a": lr, "acc": paired(acc[lr], acc[0.05])} for lr in (0.001, 0.2)]
     for r, q in zip(comps, holm([r["acc"].p for r in comps]), strict=True):
         r["acc_holm"] = q
+    high = {"fell": fell_at_high, "half_dead": dead_at_high,
+            "failed": fell_at_high + dead_at_high}
     why = [{"study": "lr", "value": lr, "measured": 4, "collapsed": 0, "collapsed_end": 0,
-            "half_dead": 0, "fell": fell_at_high if lr == 0.2 else 0} for lr in acc]
+            **{k: v if lr == 0.2 else 0 for k, v in high.items()}} for lr in acc]
     return {"lr": {"rows": [row(lr) for lr in acc]},
             "lr_against": {"reference": 0.05, "rows": comps, "test_samples": 1000,
                            "settings": [{"setting": lr, "acc": summarize(v)}
@@ -341,6 +421,7 @@ def test_the_lr_sheet_waits_for_an_unfinished_rate_and_counts_runs_that_fell_bac
         lower.because
     fail = unfinished["Too high a learning rate makes training fail"]
     assert fail.verdict == "true" and "2 ended fallen back" in fail.because
+    assert "2 of 4 failed in one of these ways, all of them in the mean above" in fail.because
 
 
 def test_the_lr_answer_names_rates_that_failed_in_some_runs_and_the_pick_on_the_test_sets():
@@ -349,7 +430,84 @@ def test_the_lr_answer_names_rates_that_failed_in_some_runs_and_the_pick_on_the_
     answer = _lr_sheet(lr_tables(still_low=False, fell_at_high=1), BASE).answer
     assert "; it was picked on the same test sets that measure it, so its lead is a little " \
         "optimistic." in answer
-    assert "lr 0.2 failed in 1 of 4 runs (ended fallen back or collapsed to one class)." \
-        in answer
+    mean = fmt(summarize([0.70, 0.71, 0.69, 0.72]))
+    assert (f"lr 0.2 failed in 1 of 4 runs, included in its mean test accuracy {mean} (a "
+            "failed run ended fallen back, predicting one class, or with over half its hidden "
+            "units dead).") in answer
+    # a run ending with over half its units dead, not fallen back, counts as failed too
+    dead = _lr_sheet(lr_tables(still_low=False, fell_at_high=0, dead_at_high=1), BASE).answer
+    assert "lr 0.2 failed in 1 of 4 runs" in dead
     failed = _lr_sheet(lr_tables(still_low=False, fell_at_high=2), BASE).answer
     assert failed.endswith("Rate 0.2 failed.") and "in 2 of 4 runs" not in failed
+
+
+def test_no_overfitting_detected_is_false_only_within_a_stated_margin():
+    """Absence of evidence is not evidence of absence: with wide intervals the claim stays
+    open; only intervals inside the stated margins make it false."""
+    from xpnet.experiments.answers import NEGLIGIBLE_RISE, _epochs_sheet
+
+    def sheet(spread):
+        change = summarize([-spread, 0.0, spread])
+        epochs = {"rows": [{"epoch": 100}, {"epoch": 1000}], "plateau_epoch": None,
+                  "best_acc_epoch": 100, "acc_change": change, "best_loss_epoch": 100,
+                  "onset": None, "rise_epoch": None, "loss_rise": change,
+                  "train_samples": 1000, "n": 3, "split": "test_curve"}
+        claim = next(c for c in _epochs_sheet({"epochs": epochs}).claims
+                     if c.quote == "Too many epochs overfit and lower accuracy")
+        return claim
+
+    wide = sheet(0.05)
+    assert wide.verdict == "open"
+    assert "the intervals leave room for a rise these runs could not detect" in wide.because
+    assert "fresh-test loss from there to the end" in wide.because
+    narrow = sheet(0.001)
+    assert narrow.verdict == "false"
+    assert f"every interval rules out a loss rise above {NEGLIGIBLE_RISE:g}" in narrow.because
+
+
+def test_more_data_names_the_fixed_training_budget_when_training_accuracy_falls():
+    """The teacher's confound: the same epochs for every size, so the larger sets end less
+    fitted (training accuracy falls with more data)."""
+    tables = samples_tables(0.05)
+    quote = "More training data raises accuracy"
+    assert "A confound" not in next(c.because for c in study_sheets(tables, BASE)[1].claims
+                                    if c.quote == quote)
+    for row, train in zip(tables["samples"]["rows"], ([0.83, 0.84, 0.82], [0.75, 0.76, 0.74],
+                                                      [0.68, 0.69, 0.67]), strict=True):
+        row["train_acc"] = summarize(train)
+    because = next(c.because for c in study_sheets(tables, BASE)[1].claims if c.quote == quote)
+    assert (f"A confound: every size trained for the same {BASE.epochs} full-batch epochs with "
+            "dropout, and training accuracy (dropout off) fell from 0.830 [0.805, 0.855] at "
+            "30/class to 0.680 [0.655, 0.705] at 1000/class: the model underfits the larger "
+            "sets") in because
+
+
+def test_the_base_rate_still_improving_is_followed_into_the_long_runs():
+    """The teacher's case: lr 0.05's 10000-epoch runs are the first epochs of the epochs
+    study's long runs, so how it ends in a longer run was measured."""
+    from xpnet.experiments.answers import _lr_sheet
+
+    tables = lr_tables(still_low=True, fell_at_high=0)
+    base_row = next(r for r in tables["lr"]["rows"] if r["lr"] == 0.05)
+    base_row["late_loss"] = summarize([-0.1, -0.12, -0.11, -0.09])
+    long_end = summarize([0.72, 0.71, 0.73, 0.72])
+    tables["epochs"] = {"rows": [{"epoch": 300, "test_acc": long_end}], "n": 4,
+                        "continues_base": True}
+    quote = "A lower learning rate is more accurate in the end"
+    because = next(c.because for c in _lr_sheet(tables, BASE).claims if c.quote == quote)
+    assert (f"lr 0.05's runs go on in the epochs study (4 runs of 300 epochs whose first 100 "
+            f"are these runs: same seeds, same validation loss at every epoch both logged), "
+            f"where its fresh-test accuracy reached {fmt(long_end)} at epoch 300") in because
+    assert because.endswith("how the others end in a longer run was not measured.")
+    tables["epochs"]["continues_base"] = False
+    because = next(c.because for c in _lr_sheet(tables, BASE).claims if c.quote == quote)
+    assert "go on in the epochs study" not in because
+    assert because.endswith("how they end in a longer run was not measured.")
+
+
+def test_the_glossary_says_when_runs_sharing_a_seed_share_their_training_data():
+    from xpnet.experiments.answers import READING
+
+    assert "same data and initial weights), which cancels" not in READING
+    assert ("across training sizes (question 1) the seed draws other training data and "
+            "weights, so only the test sets are shared") in READING

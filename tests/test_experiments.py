@@ -319,3 +319,29 @@ def test_ctrl_c_stops_a_study_with_worker_processes_at_once(tmp_path):
                               capture_output=True, text=True).stdout.strip()
         time.sleep(0.2)
     assert left == ""  # no worker left behind
+
+
+def test_ctrl_c_says_how_many_trials_are_stored_and_how_to_go_on(tmp_path, monkeypatch,
+                                                                  capsys):
+    """The teacher's case: an interrupt before any group finished stored 0 trials and said
+    only "interrupted"; now it says what is kept and how to resume."""
+    import xpnet.experiments as experiments
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments, "run_study", interrupted)
+    empty = tmp_path / "empty"
+    assert main(["study", "lr", "--quick", "--out", str(empty)]) == 130
+    err = capsys.readouterr().err
+    assert (f"xpnet study: stopped; 0 trials are stored in {empty} (the trials in flight are "
+            "lost); run the same command with --resume to go on from them") in err
+    assert err.rstrip().endswith("interrupted")
+    kept = tmp_path / "kept"
+    trial = plan(["lr"], grid="quick", seeds=2, lr=(0.05,), epochs=5)
+    with Store(kept) as store:
+        run(trial, store, workers=1)
+        stored = len(store.keys())
+    assert stored == 2
+    assert main(["study", "lr", "--quick", "--out", str(kept)]) == 130
+    assert f"stopped; 2 trials are stored in {kept}" in capsys.readouterr().err

@@ -13,8 +13,9 @@ import pytest
 
 from xpnet.experiments import Store, load, plan, plots, run
 from xpnet.experiments import analysis as an
+from xpnet.experiments import frame as fr
 from xpnet.experiments.report import QUESTIONS, build_report, write_report
-from xpnet.experiments.stats import compare, detectable, fmt, summarize, t_quantile
+from xpnet.experiments.stats import compare, detectable, fmt, paired, summarize, t_quantile
 
 #: A study small enough to run in seconds: two seeds, a diverging learning rate.
 TINY = {"grid": "quick", "seeds": 2, "train_samples": (10, 30), "test_samples": (10, 50),
@@ -155,6 +156,13 @@ def test_test_size_table_matches_the_rows(study):
         assert row["binomial_sd"] == pytest.approx(math.sqrt(p * (1 - p) / (3 * n)))
         if n != 50:
             close(row["acc_bias"], [np.mean(acc[k]) - np.mean(ref[k]) for k in keys])
+            # one size below the reference: Holm over one comparison is its paired p
+            ordered = sorted(keys)
+            expected = paired([np.mean(ref[k]) for k in ordered],
+                              [np.mean(acc[k]) for k in ordered]).p
+            assert row["acc_bias_holm"] == pytest.approx(expected)
+        else:
+            assert math.isnan(row["acc_bias_holm"]) and math.isnan(row["loss_bias_holm"])
 
 
 def test_lr_table_counts_diverged_runs_and_leaves_them_out(study):
@@ -192,15 +200,20 @@ def test_epochs_table_matches_the_rows(study):
     assert table["best_loss_epoch"] == min(losses, key=losses.__getitem__)
 
 
-def synthetic(losses_by_seed, epochs=(1, 10, 100, 1000)):
-    """A frame like load()'s: one long run per seed, with these validation losses."""
+def synthetic(losses_by_seed, epochs=(1, 10, 100, 1000), test=None):
+    """A frame like load()'s: one long run per seed, with these validation losses (and
+    these fresh-test-curve losses, ``test``, where given)."""
+    by_split = {"train": losses_by_seed, "validation": losses_by_seed}
+    if test is not None:
+        by_split["test_curve"] = test
     rows = [{"key": f"k{seed}", "preset": "ch15", "seed": seed, "train_samples": 1000,
              "lr": 0.05, "epochs": epochs[-1], "arm": "book", "diverged_at": pd.NA, "epoch": e,
              "split": split, "metric": metric, "test_samples": 0, "rep": 0,
              "value": loss if metric == "loss" else 0.7}
-            for seed, losses in enumerate(losses_by_seed)
+            for split, curves in by_split.items()
+            for seed, losses in enumerate(curves)
             for e, loss in zip(epochs, losses, strict=True)
-            for split in ("train", "validation") for metric in ("acc", "loss")]
+            for metric in ("acc", "loss")]
     return pd.DataFrame(rows, columns=list(an.FRAME_COLUMNS)).astype({"diverged_at": "Int64"})
 
 
@@ -214,6 +227,33 @@ def test_overfitting_onset_needs_a_rise_beyond_the_ci():
                        [1.0, 0.49, 0.50, 0.52]])
     table = an.epochs_table(noisy, base)
     assert table["onset"] is None and table["loss_rise"].ci_low < 0 < table["loss_rise"].ci_high
+
+
+def test_an_onset_needs_the_rise_to_last_to_the_end():
+    """The teacher's quick-run case: a rise beyond the noise at one epoch that is gone by the
+    end is no onset (the sheet printed an onset beside an end interval holding 0)."""
+    base = an.Base(1000, 0.05, 10, long_epochs=1000)
+    passing = synthetic([[1.0, 0.50, 0.60, 0.40], [1.0, 0.52, 0.63, 0.75],
+                         [1.0, 0.49, 0.58, 0.60]])
+    table = an.epochs_table(passing, base)
+    assert table["best_loss_epoch"] == 10
+    assert fr.change(fr.curves(passing)["val_loss"], 100, 10).ci_low > 0
+    assert table["loss_rise"].ci_low < 0 < table["loss_rise"].ci_high
+    assert table["onset"] is None and table["rise_epoch"] is None
+
+
+def test_the_rise_after_the_minimum_is_measured_on_the_fresh_test_curve():
+    """The minimum is picked on validation and the rise measured on the fresh test curve,
+    which took no part in the pick."""
+    base = an.Base(1000, 0.05, 10, long_epochs=1000)
+    flat_val = [[1.0, 0.50, 0.50, 0.50], [1.0, 0.52, 0.52, 0.53], [1.0, 0.49, 0.49, 0.48]]
+    rising_test = [[1.0, 0.60, 0.70, 0.90], [1.0, 0.62, 0.73, 0.95], [1.0, 0.59, 0.68, 0.91]]
+    table = an.epochs_table(synthetic(flat_val, test=rising_test), base)
+    assert table["split"] == "test_curve" and table["best_loss_epoch"] == 10
+    assert table["loss_rise"].mean == pytest.approx((0.30 + 0.33 + 0.32) / 3)
+    assert table["val_loss_rise"].mean == pytest.approx(0.0)
+    assert (table["onset"], table["rise_epoch"]) == (10, 100)
+    assert an.epochs_table(synthetic(flat_val), base)["split"] == "validation"
 
 
 # -- plots and report -------------------------------------------------------------------------
@@ -388,3 +428,22 @@ def test_no_onset_states_the_smallest_rise_the_design_detects():
     assert "No overfitting onset was observed" in text
     assert (f"With 3 seeds and sd {rise.sd:.4f} of the per-seed rises, the design detects only "
             f"rises of {detectable(rise.sd, 3):.4f} or more") in text
+
+
+def test_a_minimum_at_the_last_epoch_reads_n_a_not_an_empty_interval():
+    from xpnet.experiments.document import Document
+    from xpnet.experiments.sections import crossed_section
+
+    base = an.Base(1000, 0.05, 10, long_epochs=1000)
+    falling = an.epochs_table(synthetic([[1.0, 0.8, 0.6, 0.5], [1.0, 0.7, 0.6, 0.52],
+                                         [1.0, 0.75, 0.55, 0.49]]), base)
+    late = an.epochs_table(synthetic([[1.0, 0.50, 0.50, 0.90], [1.0, 0.52, 0.53, 0.95],
+                                      [1.0, 0.49, 0.50, 0.91]]), base)
+    assert late["rise_epoch"] == 1000
+    doc = Document()
+    crossed_section(doc, {"rows": [falling, late]})
+    text = doc.markdown()
+    assert "validation loss lowest at epoch 1000, the last one" in text
+    assert "| 1000 | 3 | 1000 | n/a (lowest at the last epoch) | " in text
+    assert "then the validation loss above it beyond the noise at the last epoch (risen by" \
+        in text

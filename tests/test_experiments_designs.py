@@ -210,3 +210,21 @@ def test_a_study_with_the_new_designs_reports_them(study, tmp_path):
     assert f"100/class, none: test accuracy: changed by {none['acc_vs_book'].diff.mean:.4f}" \
         in text
     assert isinstance(pd.read_csv(tmp_path / "results.csv"), pd.DataFrame)
+
+
+def test_the_long_runs_continue_the_base_settings_runs(study):
+    """The epochs study's long runs at the base setting are the base runs carried on: the
+    same validation loss at every epoch both logged (what lets the lr sheet quote how the
+    base rate ends in a longer run); a run that differs breaks it."""
+    store, base, _ = study
+    frame = load(store)
+    assert base.epochs < base.long_epochs
+    assert an.continues_base(frame, base)
+    trials = an.fr.trials_of(frame)
+    long = an.fr.select(trials, base, epochs=base.long_epochs).index[0]
+    changed = frame.copy()
+    hit = ((changed["key"] == long) & (changed["split"] == "validation")
+           & (changed["metric"] == "loss") & (changed["epoch"] == 1))
+    assert hit.sum() == 1
+    changed.loc[hit, "value"] += 1e-3
+    assert not an.continues_base(changed, base)

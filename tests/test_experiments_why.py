@@ -161,6 +161,34 @@ def test_a_run_that_falls_back_late_is_counted_with_the_regularizers_arms(tmp_pa
             "epoch only") in doc.markdown()
 
 
+def test_failed_runs_count_the_half_dead_and_the_report_weighs_a_late_fall(tmp_path):
+    """The teacher's lr 0.126 case: runs that fall back at the last epoch with most units
+    dead, and one with over half dead that did not fall back (counted as failed too); the
+    report says dead units get no gradient from the data and what the setting's own runs
+    show about coming back (here one run did)."""
+    with Store(tmp_path) as store:
+        store.add(_trial("late", 0.126, 0, {1: (1.0, 0.5, 3, 0), 50: (0.5, 0.80, 3, 5),
+                                            100: (2.0, 0.50, 3, 56)}))
+        store.add(_trial("dead", 0.126, 1, {1: (1.0, 0.5, 3, 0), 50: (0.5, 0.79, 3, 10),
+                                            100: (0.7, 0.67, 3, 38)}))
+        store.add(_trial("back", 0.126, 2, {1: (1.0, 0.5, 3, 0), 50: (0.6, 0.75, 3, 45),
+                                            100: (0.5, 0.80, 3, 12)}))
+        status = an.trial_status(store)
+        assert list(status.loc[["late", "dead", "back"], "failed"]) == [True, True, False]
+        assert status.loc["back", "peak_dead_fraction"] == 45 / 64
+        (row,) = an.why_table(store, an.Base(1000, 0.05, 100), ["lr"])["rows"]
+    assert (row["failed"], row["fell"], row["half_dead"]) == (2, 1, 2)
+    assert (row["fell_late"], row["fell_late_dead"], row["revived"]) == (1, 1, 1)
+    doc = Document()
+    why_section(doc, {"rows": [row], "loss_rise": 0.1, "acc_hold": 0.01, "fall": 0.2,
+                      "learned": 0.1, "classes": 3})
+    text = doc.markdown()
+    assert "might have recovered" not in text
+    assert ("whether a longer run would have come back was not measured; 1 of them end with "
+            "over half their units dead, which get no gradient from the data") in text
+    assert "at this setting 1 of 3 runs did come back from over half dead" in text
+
+
 def test_an_old_store_without_the_measurements_reads_and_says_so(tmp_path):
     with Store(tmp_path) as store:
         old = _trial("a", 0.05, 0, {})

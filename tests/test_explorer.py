@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 
 from xpnet.experiments import Store, plan, run, run_study
+from xpnet.experiments.answers import EXPLORER
 from xpnet.experiments.explorer import (
     EXTENT,
     GRID,
     boundary,
     explorer_data,
+    nearest,
     predicted_classes,
     snapshot_model,
     write_explorer,
@@ -86,6 +88,45 @@ def test_curves_are_the_stored_rows(study):
             assert len(r["train_loss"]) == len(r["epoch"])
 
 
+def test_a_slider_leads_to_the_closest_setting_among_the_fewest_changes(study):
+    """The teacher's case: from 3000/class (10000 epochs), the 30000-epoch runs at 30 and at
+    1000/class change one other setting each; the closer on a log scale wins, not the first
+    in the list. Each setting carries where every slider position leads."""
+    fields = [{"name": "train_samples", "values": [30, 100, 1000, 3000]},
+              {"name": "epochs", "values": [10000, 30000]},
+              {"name": "arm", "values": ["book", "no dropout", "none"]}]
+    grid = [{"train_samples": n, "epochs": e, "arm": "book"}
+            for n, e in [(30, 30000), (100, 30000), (1000, 30000), (3000, 10000),
+                         (1000, 10000)]]
+    grid += [{"train_samples": 100, "epochs": 10000, "arm": a} for a in ("none", "no dropout")]
+    assert nearest(grid, fields, grid[3], "epochs", 30000) == 2  # 1000/class
+    assert nearest(grid, fields, grid[0], "epochs", 10000) == 4  # 30 -> 1000 is the only one
+    # the arm: fewest changes first (100/class), then the arm next in order
+    assert nearest(grid, fields, grid[1], "arm", "none") == 5
+    assert nearest(grid, fields, grid[1], "arm", "no dropout") == 6
+    assert nearest(grid, fields, grid[3], "arm", "L1") == -1
+    _, _, data, _ = study
+    for s in data["settings"]:
+        for f in data["fields"]:
+            assert s["jump"][f["name"]] == [nearest(data["settings"], data["fields"], s,
+                                                    f["name"], v) for v in f["values"]]
+            here = f["values"].index(s[f["name"]])
+            assert data["settings"][s["jump"][f["name"]][here]] is s  # its own value: itself
+
+
+def test_the_fresh_test_curve_is_embedded_beside_validation(study):
+    store, trials, data, _ = study
+    rows = list(store.rows())
+    s = next(s for s in data["settings"] if s["lr"] == 0.05 and s["epochs"] == 200)
+    r = s["runs"][0]
+    key = next(t.key for t in trials if (t.train_samples, t.lr, t.epochs, t.seed) == (
+        s["train_samples"], s["lr"], s["epochs"], r["seed"]))
+    mine = sorted((x for x in rows if x["key"] == key and x["split"] == "test_curve"
+                   and x["metric"] == "loss"), key=lambda x: x["epoch"])
+    assert mine and len(r["test_curve_loss"]) == len(r["epoch"])
+    assert [v for v in r["test_curve_loss"] if v is not None] == [x["value"] for x in mine]
+
+
 def test_boundaries_only_at_stored_snapshot_epochs(study):
     store, trials, data, _ = study
     for s in data["settings"]:
@@ -134,6 +175,11 @@ def test_a_study_writes_its_explorer(tmp_path):
     for setting in data["settings"]:
         assert [sorted(map(int, r["boundaries"])) for r in setting["runs"]] == [
             [60], [60]]  # min(100, 60) and 60: one stored epoch
+    # the report and the answer sheets link the page
+    assert "[the explorer](explorer.html)" in EXPLORER
+    for name in ("report.md", "answers.md"):
+        assert EXPLORER in (tmp_path / name).read_text()
+    assert '<a href="explorer.html">the explorer</a>' in (tmp_path / "report.html").read_text()
 
 
 # -- the page in a browser ------------------------------------------------------------------
@@ -194,3 +240,21 @@ def test_the_page_runs_in_a_browser_and_its_sliders_change_what_is_shown(study, 
                                                                        200)))
     assert (shown["first_frame"]["epoch"], shown["played"]["epoch"]) == ("100", "200")
     assert shown["first_frame"]["checksum"] != shown["played"]["checksum"]
+
+
+
+def test_a_kept_model_is_measured_on_the_trials_own_validation_set(study):
+    """The boundary figure's early panel keeps epoch 100, which the log grid may skip: its
+    validation accuracy is measured from the kept model on the trial's validation set, the
+    same set the logged values come from (checked here at a kept epoch that was logged)."""
+    from xpnet.experiments.trial import validation_set
+
+    store, trials, _, _ = study
+    trial = next(t for t in trials if t.epochs == 200 and t.lr == 0.05)
+    model, _, _ = snapshot_model(trial.config, store.snapshot(trial.key, 200))
+    got = model.evaluate(*validation_set(trial.config, model.backend))
+    logged = {(x["metric"]): x["value"] for x in store.rows([trial.key])
+              if x["split"] == "validation" and x["epoch"] == 200}
+    assert got["acc"] == pytest.approx(logged["acc"])
+    assert got["loss"] == pytest.approx(logged["loss"], rel=1e-5)
+    assert 100 in trial.snapshots and 100 not in trial.log_at  # the case it serves

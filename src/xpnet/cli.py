@@ -332,6 +332,11 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
                 progress=lambda done, total, trial: bar.update(done, total))
     except StudyError as exc:
         raise UsageError(str(exc).replace("resume=True (--resume)", "--resume")) from exc
+    except KeyboardInterrupt:  # say what is kept before the generic "interrupted"
+        sys.stderr.write(f"xpnet study: stopped; {_stored_trials(args.out)} trials are stored "
+                         f"in {args.out} (the trials in flight are lost); run the same command "
+                         "with --resume to go on from them\n")
+        raise
     for note in result["notes"]:
         sys.stderr.write(f"xpnet study: {note}\n")
     out.write(f"{result['ran']} trials run, {result['skipped']} already stored; "
@@ -339,6 +344,16 @@ def _study(args: argparse.Namespace, out: TextIO) -> int:
     for path in result["outputs"]:
         out.write(f"  {path}\n")
     return 0
+
+
+def _stored_trials(out: str | Path) -> int:
+    """How many finished trials the study folder ``out`` holds (0 before its database)."""
+    from .experiments import Store
+
+    if not (Path(out) / "results.sqlite").exists():
+        return 0
+    with Store(out) as store:
+        return len(store.keys())
 
 
 def _names(choices: Sequence[str], what: str, all_is_default: bool = False) -> Any:

@@ -38,6 +38,7 @@ from .why import collapsed_at, overconfident_at, trial_status, why_table
 # load, Base, neighbours_table and the why's functions live in their own modules
 # (frame, neighbours, why); they are named here too, the analysis's whole surface.
 __all__ = ["FRAME_COLUMNS", "Base", "analyze", "boundary_panels", "collapsed_at",
+           "continues_base",
            "crossed_table", "early_stopping", "epochs_table", "load", "lr_table",
            "neighbours_table", "overconfident_at", "regularizers_table", "samples_table",
            "seed_points", "test_size_table", "trial_status", "weight_stats", "why_table"]
@@ -80,7 +81,9 @@ def test_size_table(source: Store | pd.DataFrame, base: Base, split: str = "test
     ``n k`` samples each right with probability ``p`` (a binomial count over ``n k``:
     ``sqrt(p (1 - p) / (n k))``), ``k`` classes and ``p`` the mean accuracy at the largest
     size; ``acc_bias``/``loss_bias`` (per trial, mean at ``n`` minus mean at the largest
-    size; CI over trials). ``slope`` is the least-squares slope of log ``acc_sd`` against
+    size; CI over trials) and ``acc_bias_holm``/``loss_bias_holm``, their paired t-tests'
+    p-values Holm-corrected over the sizes below the largest (NaN at the largest). ``slope``
+    is the least-squares slope of log ``acc_sd`` against
     log ``n`` (the binomial law's is -1/2). ``split`` is ``"test"`` (the book's spiral,
     evenly spaced radii) or ``"test_iid"`` (random radii: independent points).
     """
@@ -120,6 +123,12 @@ def test_size_table(source: Store | pd.DataFrame, base: Base, split: str = "test
             "loss_sd": pooled_sd("loss", n),
             "loss_bias": summarize(per_trial("loss", n) - per_trial("loss", ref)),
         })
+    # the biases at the sizes below the reference, Holm-corrected over those sizes
+    for metric in ("acc", "loss"):
+        ps = [paired(per_trial(metric, ref), per_trial(metric, r["test_samples"])).p
+              for r in rows[:-1]]
+        for r, q in zip(rows, [*holm(ps), math.nan], strict=True):
+            r[f"{metric}_bias_holm"] = q
     return {"study": "test_size", "split": split, "rows": rows, "reference": ref, "p": p,
             "classes": base.classes, "slope": _log_slope(rows), "trials": len(keys)}
 
@@ -140,16 +149,22 @@ def epochs_table(source: Store | pd.DataFrame, base: Base,
     and the gap with CIs, and what the curves show.
 
     Findings: ``best_acc_epoch`` (highest mean validation accuracy) and ``best_loss_epoch``
-    (lowest mean validation loss); ``onset``, the overfitting onset: ``best_loss_epoch`` if
-    at a later logged epoch the validation loss is higher by more than its CI (the per-seed
-    rise from ``best_loss_epoch`` has a 95% CI above zero; the first such epoch is
-    ``rise_epoch``), else None ("none observed"); ``loss_rise``, ``acc_change`` and
-    ``train_change``, the per-seed changes of validation loss, validation accuracy and
-    training accuracy from the best epochs to the last one; ``plateau_epoch``, the first
-    epoch from which on validation accuracy stays within the noise of its best (at every
-    later logged epoch the per-seed difference from the best epoch has a CI reaching zero).
-    Per-seed (paired) changes compare a run with itself, so the model-to-model spread
-    cancels. ``early_stopping`` is :func:`early_stopping` of these runs.
+    (lowest mean validation loss), the epochs the book's view (validation) picks. What
+    happens after them is measured on ``split``: the fresh test curve where every run logged
+    one (it took no part in picking the epochs, so the argmin of noisy means does not flatter
+    the rise), else validation. ``loss_rise`` and ``acc_change`` are the per-seed changes of
+    loss and accuracy on ``split`` from the best epochs to the last one; ``val_loss_rise``
+    the same rise on validation; ``rise_epoch``, the first logged epoch after
+    ``best_loss_epoch`` from which on the loss on ``split`` is above its value there beyond
+    the noise at *every* later logged epoch, the last included (each 95% CI above zero: an
+    intersection-union test, sound without a correction for the number of epochs looked at),
+    and ``onset`` (``best_loss_epoch``) with it, else both None ("none observed");
+    ``train_change``, training accuracy's change from ``best_acc_epoch`` to the end;
+    ``plateau_epoch``, the first epoch from which on validation accuracy stays within the
+    noise of its best (at every later logged epoch the per-seed difference from the best
+    epoch has a CI reaching zero). Per-seed (paired) changes compare a run with itself, so
+    the model-to-model spread cancels. ``early_stopping`` is :func:`early_stopping` of these
+    runs.
 
     ``train_samples`` picks the long runs of another training size (the epochs study
     crosses sizes with epochs); default the base size.
@@ -170,7 +185,9 @@ def epochs_table(source: Store | pd.DataFrame, base: Base,
                   "rows": rows, "n": n,
                   "diverged": group["key"].nunique() - n, "best_acc_epoch": None,
                   "best_loss_epoch": None, "onset": None, "rise_epoch": None,
-                  "loss_rise": None, "acc_change": None, "train_change": None,
+                  "split": "test_curve" if "test_loss" in curves else "validation",
+                  "loss_rise": None, "val_loss_rise": None, "acc_change": None,
+                  "train_change": None,
                   "plateau_epoch": None, "early_stopping": early_stopping(finished)}
     if not rows:
         return out
@@ -178,14 +195,18 @@ def epochs_table(source: Store | pd.DataFrame, base: Base,
     e_acc = max(rows, key=lambda row: row["val_acc"].mean)["epoch"]
     e_loss = min(rows, key=lambda row: row["val_loss"].mean)["epoch"]
     val_acc, val_loss = curves["val_acc"], curves["val_loss"]
+    on_test = out["split"] == "test_curve"
+    acc, loss = (curves["test_acc"], curves["test_loss"]) if on_test else (val_acc, val_loss)
     out.update(best_acc_epoch=e_acc, best_loss_epoch=e_loss,
-               loss_rise=fr.change(val_loss, last, e_loss),
-               acc_change=fr.change(val_acc, last, e_acc),
+               loss_rise=fr.change(loss, last, e_loss),
+               val_loss_rise=fr.change(val_loss, last, e_loss),
+               acc_change=fr.change(acc, last, e_acc),
                train_change=fr.change(curves["train_acc"], last, e_acc))
-    for row in rows:
-        if row["epoch"] > e_loss and fr.change(val_loss, row["epoch"], e_loss).ci_low > 0:
-            out.update(onset=e_loss, rise_epoch=row["epoch"])
+    # walk back from the end while each epoch's loss is above the minimum's beyond the noise
+    for row in reversed(rows):
+        if row["epoch"] <= e_loss or not fr.change(loss, row["epoch"], e_loss).ci_low > 0:
             break
+        out.update(onset=e_loss, rise_epoch=row["epoch"])
     # walk back from the end while each epoch is within the noise of the best one
     plateau = None
     for row in reversed(rows if n >= 2 else []):
@@ -194,6 +215,32 @@ def epochs_table(source: Store | pd.DataFrame, base: Base,
         plateau = row["epoch"]
     out["plateau_epoch"] = plateau
     return out
+
+
+def continues_base(source: Store | pd.DataFrame, base: Base) -> bool:
+    """Whether the epochs study's long runs at the base setting continue the base setting's
+    ``base.epochs``-epoch runs: same seeds, and the same validation loss at every epoch both
+    logged (a run does not depend on its length: the decay schedule counts steps, and each
+    seed draws its data, weights and dropout masks from one stream)."""
+    if base.long_epochs is None:
+        return False
+    frame = fr.frame_of(source)
+    val = fr.wide(fr.finished(frame), "validation", "loss")
+    trials = fr.trials_of(frame)
+    short = fr.select(trials, base)
+    long = fr.select(trials, base, epochs=base.long_epochs)
+    seeds = set(short["seed"]) & set(long["seed"])
+    if not seeds:
+        return False
+    for seed in seeds:
+        a = short.index[short["seed"] == seed][0]
+        b = long.index[long["seed"] == seed][0]
+        if a not in val.index or b not in val.index:
+            return False
+        both = val.loc[[a, b]].dropna(axis=1)
+        if both.empty or not np.array_equal(both.loc[a].to_numpy(), both.loc[b].to_numpy()):
+            return False
+    return True
 
 
 def early_stopping(frame: pd.DataFrame) -> Table | None:
@@ -365,6 +412,7 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
         tables["test_size_iid"] = test_size_table(frame, base, "test_iid")
     if "epochs" in names and base.long_epochs is not None:
         tables["epochs"] = epochs_table(frame, base)
+        tables["epochs"]["continues_base"] = continues_base(frame, base)
         tables["crossed"] = crossed_table(frame, base)
     if "lr" in names:
         tables["lr"] = lr_table(frame, base)

@@ -22,13 +22,24 @@ from .frame import Base, Table
 from .inside import QUESTIONS as INSIDE_QUESTIONS
 from .inside import inside_sheets
 from .plan import GRIDS, refined_around
-from .sections import NEGLIGIBLE_BIAS, bias_room, bias_ruled_out, origin_note
+from .sections import (
+    NEGLIGIBLE_BIAS,
+    bias_room,
+    bias_ruled_out,
+    biased_sizes,
+    curve_name,
+    origin_note,
+    two_measurements,
+)
 from .sheets import Claim, Sheet, Verdict, render
 from .stats import Paired, Summary, fmt, fmt_p, samples_for_margin
 from .why import FALL, LEARNED
 
-__all__ = ["QUESTIONS", "answer_sheets", "dropout_claim", "provisional", "study_sheets",
-           "write_answers"]
+__all__ = ["EXPLORER", "QUESTIONS", "answer_sheets", "dropout_claim", "protection_claim",
+           "provisional", "study_sheets", "switched_off", "write_answers"]
+
+#: A rise of the data loss (nats) small enough to call no rise, where an interval lies inside it.
+NEGLIGIBLE_RISE = 0.01
 
 #: The learners' questions, in the order the sheets answer them (3 to 5: the inside sheets').
 QUESTIONS = {
@@ -72,7 +83,7 @@ def _step(r: Table, metric: str) -> str:
     return f"{r['a']} to {r['b']}/class ({_pair(r[metric], r[f'{metric}_holm'])})"
 
 
-def _samples_sheet(t: Table) -> Sheet | None:
+def _samples_sheet(t: Table, base: Base) -> Sheet | None:
     against, sizes, scan = t.get("samples_against"), t.get("test_size"), t.get("samples_scan")
     if not against or not against["rows"] or not sizes or len(sizes["rows"]) < 2 or not scan:
         return None
@@ -110,6 +121,14 @@ def _samples_sheet(t: Table) -> Sheet | None:
         verdict = "open"
         because = (path + f"; no step changed it detectably (with {ends['acc'].diff.n} seeds "
                    f"the design detects {ends['acc'].mde:.3f} or more between the ends).")
+    fitted = {r["train_samples"]: r["train_acc"] for r in t.get("samples", {"rows": []})["rows"]}
+    if lo_n in fitted and ref in fitted and fitted[ref].ci_high < fitted[lo_n].ci_low:
+        # every size trains for the same epochs: the larger sets end less fitted
+        because += (f" A confound: every size trained for the same {base.epochs} "
+                    f"full-batch epochs with dropout, and training accuracy (dropout off) fell "
+                    f"from {fmt(fitted[lo_n])} at {lo_n}/class to {fmt(fitted[ref])} at "
+                    f"{ref}/class: the model underfits the larger sets, so these runs compare "
+                    "data sizes at one training budget, not at convergence.")
     claims.append(_claim("More training data raises accuracy", verdict, because))
     lups, ldowns = _steps(scan, "loss")
     lo_loss, hi_loss = by_setting[lo_n]["loss"].mean, by_setting[ref]["loss"].mean
@@ -145,55 +164,63 @@ def _samples_sheet(t: Table) -> Sheet | None:
         claims.append(_claim("More training data slightly lowers loss", "open",
                              loss_path + ": no step changed it detectably."))
     small, big = sizes["rows"][0], sizes["rows"][-1]
-    biased = [r for r in sizes["rows"][:-1] if r["acc_bias"].n >= 2
-              and (r["acc_bias"].ci_low > 0 or r["acc_bias"].ci_high < 0)]
-    bias_line = (f"the same models measured on {small['test_samples']}/class test sets scored "
-                 f"{fmt(small['acc_bias'], 4)} against {big['test_samples']}/class")
+    iid = t.get("test_size_iid")
+    biased = biased_sizes(sizes)  # Holm over the sizes, on both kinds of test set
+    m = len(sizes["rows"]) - 1
+    smaller = f"the {m} smaller size{'s' if m != 1 else ''}"
+    compared = f"Holm-corrected over {smaller}"
+
+    def bias_at(r: Table, metric: str = "acc") -> str:
+        return (f"{r['test_samples']}/class: {fmt(r[f'{metric}_bias'], 4)}, Holm p "
+                f"{fmt_p(r[f'{metric}_bias_holm'])}")
+
+    bias_line = (f"the same models measured on smaller test sets against "
+                 f"{big['test_samples']}/class ({compared}): " + "; ".join(
+                     bias_at(r) for r in sizes["rows"][:-1]))
     room = bias_room(sizes["rows"])
     none = bias_ruled_out(room)
-    if not biased:
-        # "false" only where the intervals rule out more than a negligible bias; else what
-        # went undetected may still be there
-        claims.append(_claim("Fewer test samples raise accuracy", "false" if none else "open",
-                             bias_line + "; no size differed beyond the noise"
-                             + (f" (every interval within {NEGLIGIBLE_BIAS:g} of zero)" if none
-                                else f", though the intervals leave room for a bias of up to "
-                                f"{room:.3f} either way") + ". A small test "
-                             f"set is noisier: sd {small['acc_sd']:.4f} across test "
-                             f"sets at {small['test_samples']}/class, {big['acc_sd']:.4f} at "
-                             f"{big['test_samples']}/class."))
+    # the claim is one-sided: a raise is ruled out where no interval reaches above the margin
+    reach_up = max((r["acc_bias"].ci_high for r in sizes["rows"][:-1]
+                    if r["acc_bias"].n >= 2), default=math.nan)
+    loss_up = [r for r in biased_sizes(sizes, "loss") if r["loss_bias"].mean > 0]
+    raised = [r for r in biased if r["acc_bias"].mean > 0]
+    lowered = [r for r in biased if r["acc_bias"].mean < 0]
+    if raised:
+        verdict = "partly"
+        why_so = ("; higher beyond the noise at " + ", ".join(
+            f"{r['test_samples']}/class" for r in raised)
+            + (", lower at " + ", ".join(f"{r['test_samples']}/class" for r in lowered)
+               if lowered else ""))
+    elif math.isfinite(reach_up) and reach_up <= NEGLIGIBLE_BIAS:
+        verdict = "false"
+        why_so = (f"; no interval reaches a raise above {NEGLIGIBLE_BIAS:g} (the highest upper "
+                  f"end is {reach_up:+.4f})"
+                  + (": lower beyond the noise at " + ", ".join(
+                      f"{r['test_samples']}/class" for r in lowered) if lowered else ""))
     else:
-        lower = all(r["acc_bias"].mean < 0 for r in biased)
-        higher = all(r["acc_bias"].mean > 0 for r in biased)
-        claims.append(_claim("Fewer test samples raise accuracy",
-                             "false" if lower else "partly",
-                             bias_line + "; beyond the noise at " + ", ".join(
-                                 f"{r['test_samples']}/class ({fmt(r['acc_bias'], 4)})"
-                                 for r in biased) + f", out of {len(sizes['rows']) - 1} "
-                             "sizes compared (each can exclude zero by chance 5% of the "
-                             "time)" + (": lower, not higher. " + origin_note(
-                                 sizes["classes"], small["test_samples"], big["test_samples"],
-                                 sizes.get("p", math.nan), small["acc_bias"].mean)
-                                 if lower else "." if higher else
-                                 ": higher at some, lower at others.")))
-    book = next((r for r in sizes["rows"] if r["test_samples"] == 100), None)
-    if book is not None and math.isfinite(book["acc_sd"]):
-        iid = next((r for r in (t.get("test_size_iid") or {"rows": []})["rows"]
-                    if r["test_samples"] == 100 and math.isfinite(r["acc_sd"])), None)
-        # the wider of the two: independent test data spread as the i.i.d. sets do
-        sd = max(book["acc_sd"], iid["acc_sd"]) if iid is not None else book["acc_sd"]
-        spread = 1.96 * math.sqrt(2) * sd
+        verdict = "open"
+        why_so = (f", and the intervals leave room for a raise of up to {reach_up:.3f}")
+    claims.append(_claim(
+        "Fewer test samples raise accuracy", verdict,
+        bias_line + why_so + ". A small test set is noisier: sd "
+        f"{small['acc_sd']:.4f} across test sets at {small['test_samples']}/class, "
+        f"{big['acc_sd']:.4f} at {big['test_samples']}/class"
+        + (". " + origin_note(sizes, small) if lowered or loss_up else ".")))
+    apart = two_measurements(sizes, iid)
+    if apart is not None:
+        spread, sd_book, sd_iid = apart
         claims.append(_claim(
             "The book's 100 test samples per class tell two models apart",
             "partly" if spread < 0.2 else "false",
             f"only differences larger than about {spread:.3f}: one measurement on 100/class "
-            f"has sd {book['acc_sd']:.4f} from the test set alone on the book's spiral"
-            + (f" and {iid['acc_sd']:.4f} on independent points, the spread new data would "
-               "have" if iid is not None else "")
+            f"has sd {sd_book:.4f} from the test set alone on the book's spiral"
+            + (f" and {sd_iid:.4f} on independent points, the spread new data would have"
+               if sd_iid is not None else "")
             + f", so two measurements of the same model on two independent test sets differ "
             f"by up to {spread:.3f} (95%: 1.96 x sqrt(2) x "
-            + ("the larger sd" if iid is not None else "that sd")
-            + "); smaller real differences drown in it."))
+            + ("the larger sd" if sd_iid is not None else "that sd")
+            + "); smaller real differences drown in it. That is the test set's noise alone; "
+            "two models trained with different seeds differ by the seed spread on top."))
     evidence = []
     finals = {r["train_samples"]: r for r in t.get("samples", {"rows": []})["rows"]}
     if lo_n in finals and ref in finals:
@@ -227,25 +254,25 @@ def _samples_sheet(t: Table) -> Sheet | None:
     else:
         head = (f"More training data changed test accuracy by no step detectably; it ranged "
                 f"from {acc(lo_n)} to {acc(top)}")
-    moved = (f"(at {small['test_samples']}/class: {fmt(small['acc_bias'], 4)} against "
-             f"{big['test_samples']}/class)")
     noise = (f"the noise of the measured accuracy (sd {small['acc_sd']:.4f} at "
              f"{small['test_samples']}/class against {big['acc_sd']:.4f} at "
              f"{big['test_samples']}/class)")
-    iid = t.get("test_size_iid")
-    if not biased:
-        test_size = (f"changes {noise}; no change in what it measures on average was detected "
-                     f"{moved}" + ("" if none else f", though these runs could miss a bias "
-                                   f"of up to {room:.3f}"))
-    elif all(r["acc_bias"].mean < 0 for r in biased):
-        test_size = (f"changes {noise}; what it measures on average barely moves: "
-                     + ("on independent test points it is unbiased by construction (an "
-                        "average of independent right-or-wrong answers), while "
-                        if iid and iid["rows"] else "")
-                     + f"the book's spiral reads a little low on small sets {moved}, because "
-                       "each of its sets holds the point (0, 0) once per class")
-    else:
-        test_size = f"changes {noise}, and here what it measured on average too {moved}"
+    kinds = [("the book's spiral", sizes)] + ([("independent points", iid)]
+                                              if iid and len(iid["rows"]) >= 2 else [])
+    moved = "; ".join(f"on {name} at {bias_at(k['rows'][0])}" for name, k in kinds)
+    shifted = [name for name, k in kinds if biased_sizes(k)]
+    test_size = (f"changes {noise}; "
+                 + ("what it measures on average moved beyond the noise on "
+                    f"{' and '.join(shifted)} " if shifted else
+                    f"no shift of the measured accuracy survives Holm's correction over "
+                    f"{smaller} ")
+                 + f"({moved})" + ("" if shifted or none else
+                                   f", though these runs could miss a bias of up to "
+                                   f"{room:.3f}"))
+    if loss_up:
+        test_size += (f". The book's spiral does read a higher loss on small sets (at "
+                      f"{bias_at(loss_up[0], 'loss')}), which its point (0, 0) can carry: every "
+                      "set holds it once per class with a different label each time")
     answer = head + f". The test-set size {test_size}."
     return Sheet(QUESTIONS[1], answer, claims, evidence,
                  [("samples.png", "Accuracy, loss and gap against training samples (the fresh "
@@ -267,30 +294,54 @@ def _epochs_sheet(t: Table) -> Sheet | None:
     falls = [r for r in sizes if r["acc_change"] is not None and r["acc_change"].n >= 2
              and r["acc_change"].ci_high < 0]
     rises = [r for r in sizes if r["onset"] is not None]
+    where = curve_name(epochs)
 
     def at(r: Table) -> str:
         return f"{r['train_samples']}/class"
 
+    def ends(r: Table) -> bool:
+        return r["best_loss_epoch"] == r["rows"][-1]["epoch"]
+
     detail = "; ".join(
         f"at {at(r)} validation loss "
-        + (f"lowest at the last epoch, {r['best_loss_epoch']}" if r["best_loss_epoch"] ==
-           r["rows"][-1]["epoch"] else f"lowest at epoch {r['best_loss_epoch']}"
-           + (f", risen by {fmt(r['loss_rise'])} at the end" if r["onset"] is not None else
-              f", no rise beyond the noise after it ({fmt(r['loss_rise'])})"))
-        + (", accuracy highest at the last epoch" if r["best_acc_epoch"] == r["rows"][-1][
-            "epoch"] else f", accuracy from its best epoch {r['best_acc_epoch']} to the end "
-           f"{fmt(r['acc_change'])}") for r in sizes)
+        + (f"lowest at the last epoch, {r['best_loss_epoch']}" if ends(r) else
+           f"lowest at epoch {r['best_loss_epoch']}, {where} loss from there to the end "
+           f"{fmt(r['loss_rise'])}"
+           + (", no rise beyond the noise" if r["onset"] is None else
+              ", above it beyond the noise at the last epoch"
+              if r["rise_epoch"] == r["rows"][-1]["epoch"] else
+              f", above it beyond the noise at every logged epoch from {r['rise_epoch']} on"))
+        + (", validation accuracy highest at the last epoch" if r["best_acc_epoch"] ==
+           r["rows"][-1]["epoch"] else f", {where} accuracy from validation's best epoch "
+           f"{r['best_acc_epoch']} to the end {fmt(r['acc_change'])}") for r in sizes)
+    how = (" (epochs picked on validation, changes measured on the fresh test curve, which "
+           "took no part in the pick, so the lowest of noisy means does not flatter the rise; "
+           "an onset needs every logged epoch from it to the end above the minimum beyond the "
+           "noise, each on its own, so no correction for the number of epochs is needed)"
+           if epochs.get("split") == "test_curve" else
+           " (picked and measured on the same validation set: the lowest of noisy means is "
+           "biased low, which flatters the rise; an onset needs every logged epoch from it to "
+           "the end above the minimum beyond the noise)")
     if falls:
         verdict = "partly" if len(falls) < len(sizes) else "true"
         because = ("accuracy fell beyond the noise " + ("only " if verdict == "partly" else "")
-                   + "at " + ", ".join(at(r) for r in falls) + ": " + detail + ".")
+                   + "at " + ", ".join(at(r) for r in falls) + ": " + detail + how + ".")
     elif rises:
         verdict, because = "partly", (
             "the loss rises (the model grows overconfident) but accuracy did not fall "
-            "beyond the noise: " + detail + ".")
+            "beyond the noise: " + detail + how + ".")
     else:
-        verdict, because = "false", "no overfitting was detected within " \
-            f"{last} epochs: " + detail + "."
+        # no rise and no fall detected: "false" only where the intervals rule out more than
+        # a negligible one, else what went undetected may still be there
+        small = all(r["loss_rise"] is not None and r["loss_rise"].n >= 2
+                    and r["loss_rise"].ci_high <= NEGLIGIBLE_RISE
+                    and r["acc_change"].ci_low >= -NEGLIGIBLE_BIAS for r in sizes)
+        verdict = "false" if small else "open"
+        because = (f"no overfitting was detected within {last} epochs: " + detail + how
+                   + (f"; every interval rules out a loss rise above {NEGLIGIBLE_RISE:g} and "
+                      f"an accuracy fall above {NEGLIGIBLE_BIAS:g}" if small else
+                      "; the intervals leave room for a rise these runs could not detect")
+                   + ".")
     claims.append(_claim("Too many epochs overfit and lower accuracy", verdict, because))
     plateau = epochs["plateau_epoch"]
     base_change = epochs["acc_change"]
@@ -301,8 +352,8 @@ def _epochs_sheet(t: Table) -> Sheet | None:
             "More epochs always help", "partly",
             f"at {epochs['train_samples']}/class validation accuracy rose until it was within "
             f"the noise of its best, from epoch {plateau} on; later epochs did not help "
-            f"detectably: from its best epoch {epochs['best_acc_epoch']} to {last} it changed "
-            f"by {fmt(base_change)}."))
+            f"detectably: from its best epoch {epochs['best_acc_epoch']} to {last} {where} "
+            f"accuracy changed by {fmt(base_change)}."))
     elif epochs["best_acc_epoch"] == last:
         claims.append(_claim(
             "More epochs always help", "partly",
@@ -333,26 +384,10 @@ def _epochs_sheet(t: Table) -> Sheet | None:
             + "; ".join(parts) + " (a CI that excludes zero is a change beyond the noise)."
             + summary))
     reg = t.get("regularizers")
-    if reg and reg["rows"]:
-        small = min(r["train_samples"] for r in reg["rows"])
-        book = next((r for r in reg["rows"] if r["train_samples"] == small
-                     and r["arm"] == "book"), None)
-        none = next((r for r in reg["rows"] if r["train_samples"] == small
-                     and r["arm"] == "none"), None)
-        if book and none and "acc_vs_book" in none:
-            d, gap = none["acc_vs_book"], none["gap_vs_book"]
-            narrower = _sig(gap) and gap.diff.mean > 0  # wider without them
-            costs = _sig(d, none["acc_holm"]) and d.diff.mean > 0  # better without them
-            verdict = ("true" if narrower and not costs else "partly" if narrower else
-                       "false" if _sig(gap) else "open")
-            claims.append(_claim(
-                "Dropout and L2 protect against overfitting", verdict,
-                f"at {small}/class, switching off dropout, L2 and decay changed the gap "
-                f"(train - test accuracy) by {_pair(gap)} (from {fmt(book['gap'])} to "
-                f"{fmt(none['gap'])}) and test accuracy by {_pair(d, none['acc_holm'])}"
-                + ("; so they narrow the gap, yet cost accuracy here" if narrower and costs
-                   else "") + "."))
-    dropout = dropout_claim(reg)
+    protect = protection_claim(reg, t.get("why"))
+    if protect is not None:
+        claims.append(protect)
+    dropout = dropout_claim(reg, t.get("why"))
     if dropout is not None:
         claims.append(dropout)
     plateau = epochs.get("plateau_epoch")
@@ -361,11 +396,14 @@ def _epochs_sheet(t: Table) -> Sheet | None:
               + (f" (within the noise of that from epoch {plateau} on)"
                  if plateau is not None and plateau < epochs["best_acc_epoch"] else "")
               + f" and validation loss lowest at epoch {epochs['best_loss_epoch']}; " + (
-                  "validation loss rose beyond the noise after its minimum at " + ", ".join(
-                      f"{at(r)} (from epoch {r['rise_epoch']})" for r in rises)
+                  f"after validation's minimum, {where} loss rose beyond the noise at "
+                  + ", ".join(f"{at(r)} ({fmt(r['loss_rise'])} by the end, above the minimum "
+                              + (f"from epoch {r['rise_epoch']} on" if r["rise_epoch"] <
+                                 r["rows"][-1]["epoch"] else "at the last epoch only") + ")"
+                              for r in rises)
                   + (", not detectably at " + ", ".join(at(r) for r in sizes if r not in rises)
                      if len(rises) < len(sizes) else "")
-                  if rises else "no training size showed a rise of validation loss beyond "
+                  if rises else f"no training size showed a rise of {where} loss beyond "
                   "the noise") + ".")
     why = t.get("why", {"rows": []})
     evidence = [
@@ -380,45 +418,141 @@ def _epochs_sheet(t: Table) -> Sheet | None:
                  f"{epochs['n']} long runs per training size, paired within each run.")
 
 
-def dropout_claim(reg: Table | None) -> Claim | None:
-    """"Dropout makes the model generalize better", from the regularizers study's "no
-    dropout" arm against the book's at each size: true where test accuracy is higher with
-    dropout everywhere; partly where it is higher somewhere, or the train-test gap narrower
-    (generalizing better in that sense); false where it only costs accuracy."""
-    if not reg or not reg["rows"]:
-        return None
-    parts, costs, helps, narrows, why = [], 0, 0, [], []
-    for n in sorted({r["train_samples"] for r in reg["rows"]}):
-        off = next((r for r in reg["rows"] if r["train_samples"] == n
-                    and r["arm"] == "no dropout"), None)
-        book = next((r for r in reg["rows"] if r["train_samples"] == n
-                     and r["arm"] == "book"), None)
+def switched_off(reg: Table | None, arm: str, why: Table | None = None) -> list[Table]:
+    """The regularizers study's ``arm`` against the book's at each training size, seed by
+    seed: ``{"n", "arm", "book", "acc", "holm", "gap", "lowers", "raises", "widens",
+    "failed"}`` per size, where ``lowers``/``raises`` say that switching the regularizer off
+    lowered/raised test accuracy beyond the noise after Holm's correction over the arms of
+    that size (so the regularizer helps/costs accuracy), ``widens`` that it widened the
+    train-test gap, and ``failed`` how many of the two arms' runs failed (from ``why``,
+    :func:`~xpnet.experiments.why.why_table`): they are in the intervals, and widen them."""
+    failed = {w["value"]: w.get("failed", 0) for w in (why or {"rows": []})["rows"]
+              if w["study"] == "regularizers"}
+    out = []
+    for n in sorted({r["train_samples"] for r in (reg or {"rows": []})["rows"]}):
+        at = {r["arm"]: r for r in reg["rows"] if r["train_samples"] == n}  # type: ignore[index]
+        off = at.get(arm)
         if off is None or "acc_vs_book" not in off:
             continue
         d, gap = off["acc_vs_book"], off["gap_vs_book"]
-        costs += _sig(d, off["acc_holm"]) and d.diff.mean > 0
-        helps += _sig(d, off["acc_holm"]) and d.diff.mean < 0
-        if _sig(gap) and gap.diff.mean > 0:  # the gap wider without dropout
-            narrows.append(f"{n}/class")
-        parts.append(f"at {n}/class switching dropout off changed test accuracy by "
-                     f"{_pair(d, off['acc_holm'])} and the gap by {_pair(gap)}")
-        if book is not None and book["gap"].n and off["gap"].n:
-            # training accuracy = test accuracy + gap, per run: where the gap goes
-            why.append(f"at {n}/class training accuracy (dropout off in the measurement) "
-                       f"{book['acc'].mean + book['gap'].mean:.3f} with dropout and "
-                       f"{off['acc'].mean + off['gap'].mean:.3f} without, test accuracy "
-                       f"{book['acc'].mean:.3f} and {off['acc'].mean:.3f}, gap "
-                       f"{book['gap'].mean:.3f} and {off['gap'].mean:.3f}")
-    if not parts:
+        sig = _sig(d, off["acc_holm"])
+        out.append({"n": n, "arm": off, "book": at.get("book"), "acc": d,
+                    "holm": off["acc_holm"], "gap": gap,
+                    "lowers": sig and d.diff.mean < 0, "raises": sig and d.diff.mean > 0,
+                    "widens": _sig(gap) and gap.diff.mean > 0,
+                    "failed": failed.get(f"{arm}|{n}", 0) + failed.get(f"book|{n}", 0)})
+    return out
+
+
+def _failed_note(e: Table) -> str:
+    """Where failed runs (fallen back, one class, over half dead) are in a comparison."""
+    k = e.get("failed", 0)
+    if not k:
+        return ""
+    return (f" ({k} failed run{'s' if k != 1 else ''} of the two arms included, which "
+            f"widen{'s' if k == 1 else ''} the interval)")
+
+
+def _smaller_weights(effects: list[Table], name: str) -> str:
+    """How a regularizer changes the first layer's weights, where the intervals part:
+    ``"; with L2 the first layer's weights stay smaller (mean |W| ... against ...)"``."""
+    parts = [f"{fmt(b['mean_abs'], 3)} against {fmt(o['mean_abs'], 3)} without at {e['n']}/class"
+             for e in effects if (b := e["book"]) is not None and "mean_abs" in b
+             and (o := e["arm"]).get("mean_abs") is not None and b["mean_abs"].n >= 2
+             and o["mean_abs"].n >= 2 and b["mean_abs"].ci_high < o["mean_abs"].ci_low]
+    return (f"; with {name} the first layer's weights stay smaller (mean |W| "
+            + "; ".join(parts) + ")") if parts else ""
+
+
+def _off_effects(effects: list[Table], name: str) -> str:
+    """``"switching dropout off alone changed test accuracy by ... at 100/class ..."``."""
+    return f"switching {name} off alone changed test accuracy by " + "; ".join(
+        f"{_pair(e['acc'], e['holm'])} and the gap by {_pair(e['gap'])} at {e['n']}/class"
+        + _failed_note(e) for e in effects)
+
+
+def _sizes(effects: list[Table], key: str) -> list[str]:
+    return [f"{e['n']}/class" for e in effects if e[key]]
+
+
+def protection_claim(reg: Table | None, why: Table | None = None) -> Claim | None:
+    """"Dropout and L2 protect against overfitting", each judged on its own arm of the
+    regularizers study ("no dropout", "no L2" against the book's setting): a regularizer
+    protects where switching it off lowers test accuracy (the model generalizes worse
+    without it); one that only narrows the train-test gap while test accuracy rises
+    without it does so by fitting the training set less, not by generalizing better. The
+    "none" arm switches both (and decay) off at once and so cannot tell them apart."""
+    judged = [(name, switched_off(reg, arm, why)) for name, arm in (("dropout", "no dropout"),
+                                                                    ("L2", "no L2"))]
+    judged = [(name, effects) for name, effects in judged if effects]
+    if not judged:
         return None
-    verdict = ("true" if helps == len(parts) else "partly" if helps or narrows else
-               "false" if costs else "open")
-    said = "; ".join(parts)
+    said, protects, costs, unclear = [], [], [], []
+    for name, effects in judged:
+        helps, hurts = _sizes(effects, "lowers"), _sizes(effects, "raises")
+        narrows = _sizes(effects, "widens")
+        text = _off_effects(effects, name)
+        if helps and not hurts:
+            protects.append(name)
+            text += (f": {name} protects, since the model generalizes worse without it (at "
+                     f"{', '.join(helps)})"
+                     + ("" if narrows else ", though the train-test gap did not narrow "
+                        "detectably: it helps test accuracy, not by closing the gap")
+                     + _smaller_weights(effects, name))
+        elif hurts and not helps:
+            costs.append(name)
+            text += (f": {name} costs test accuracy here (at {', '.join(hurts)})"
+                     + (f"; it narrows the gap (at {', '.join(narrows)}) only by fitting the "
+                        "training set less" if narrows else ""))
+        else:
+            unclear.append(name)
+            text += f": no consistent change of test accuracy detected with {name} off"
+        said.append(text)
+    verdict = ("true" if protects and not costs and not unclear else
+               "partly" if protects else "false" if costs and not unclear else "open")
+    return _claim("Dropout and L2 protect against overfitting", verdict,
+                  "each judged on its own, against the book's setting seed by seed: "
+                  + "; ".join(said) + ". (Switching all the regularizers off at once mixes "
+                  "their effects, so it cannot judge either one.)")
+
+
+def dropout_claim(reg: Table | None, why: Table | None = None) -> Claim | None:
+    """"Dropout makes the model generalize better", from the regularizers study's "no
+    dropout" arm against the book's at each size: true where test accuracy is higher with
+    dropout everywhere; partly where it is higher somewhere, or the train-test gap narrower
+    (generalizing better in that sense); false where it costs accuracy and the gap is shown
+    not to narrow (within :data:`NEGLIGIBLE_BIAS`); else open."""
+    effects = switched_off(reg, "no dropout", why)
+    if not effects:
+        return None
+    costs = sum(e["raises"] for e in effects)
+    helps = sum(e["lowers"] for e in effects)
+    narrows = _sizes(effects, "widens")
+    why = [f"at {e['n']}/class training accuracy (dropout off in the measurement) "
+           f"{b['acc'].mean + b['gap'].mean:.3f} with dropout and "
+           f"{o['acc'].mean + o['gap'].mean:.3f} without, test accuracy "
+           f"{b['acc'].mean:.3f} and {o['acc'].mean:.3f}, gap "
+           f"{b['gap'].mean:.3f} and {o['gap'].mean:.3f}"
+           # training accuracy = test accuracy + gap, per run: where the gap goes
+           for e in effects if (b := e["book"]) is not None and b["gap"].n
+           and (o := e["arm"])["gap"].n]
+    # "false" needs the gap shown not to narrow (every interval below the margin), else a
+    # narrowing these runs could not detect may be there
+    flat_gap = all(e["gap"].diff.n >= 2 and e["gap"].diff.ci_high <= NEGLIGIBLE_BIAS
+                   for e in effects)
+    verdict = ("true" if helps == len(effects) else "partly" if helps or narrows else
+               "false" if costs and flat_gap else "open")
+    said = "; ".join(f"at {e['n']}/class switching dropout off changed test accuracy by "
+                     f"{_pair(e['acc'], e['holm'])} and the gap by {_pair(e['gap'])}"
+                     + _failed_note(e) for e in effects)
     if narrows and costs:
         said += (f": dropout narrows the train-test gap (at {', '.join(narrows)}) but lowers "
                  "test accuracy, so it generalizes better only in the sense of the gap")
     elif costs and not helps:
-        said += ": where it changed test accuracy detectably it lowered it"
+        said += (": where it changed test accuracy detectably it lowered it"
+                 + (f", and no interval leaves room for dropout narrowing the gap by more than "
+                    f"{NEGLIGIBLE_BIAS:g}" if flat_gap else ", though the gap's intervals leave "
+                    "room for a narrowing these runs could not detect"))
     if why and costs:
         said += (". Why: dropout's noise keeps the hidden units from fitting the training set as "
                  "closely, which narrows the gap from the training side; where the model "
@@ -442,11 +576,12 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
 
     def failed(r: Table) -> bool:
         """Diverged, collapsed to one class, no better than guessing, or half or more of
-        its finished runs ended fallen back (:func:`~xpnet.experiments.why.fell_at`)."""
+        its finished runs failed (ended fallen back, predicting one class or over half
+        dead: :func:`~xpnet.experiments.why.trial_status`)."""
         w = why_rows.get(r["lr"])
         acc = r["val_acc"]
         return bool(r["diverged"] or (w and w["collapsed_end"]) or (
-            w and w["measured"] and 2 * w.get("fell", 0) >= w["measured"]) or (
+            w and w["measured"] and 2 * w.get("failed", 0) >= w["measured"]) or (
             acc.n >= 2 and acc.ci_low <= chance <= acc.ci_high))
 
     bad = [r for r in lr["rows"] if failed(r)]
@@ -460,8 +595,9 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                          + (f", {w['half_dead']} of {w['measured']} finished runs ended with "
                             f"over half their units dead, {w['collapsed']} collapsed to one "
                             f"class during training ({w['collapsed_end']} still at the end), "
-                            f"{w.get('fell', 0)} ended fallen back"
-                            if w else ""))
+                            f"{w.get('fell', 0)} ended fallen back: {w.get('failed', 0)} of "
+                            f"{w['measured']} failed in one of these ways, all of them in the "
+                            "mean above" if w else ""))
         top = max(rows)
         verdict = "true" if all(r["lr"] > best for r in bad) else "partly"
         claims.append(_claim("Too high a learning rate makes training fail", verdict,
@@ -489,8 +625,9 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
             f"{_pair(low_row['acc'], low_row['acc_holm'])})"
             + ("; " + ", ".join(f"lr {r['lr']:g}" for r in still) + " were still improving "
                "when training stopped (loss over the second half: " + ", ".join(
-                   fmt(r["late_loss"], 4) for r in still) + "): how they end in a longer run "
-               "was not measured" if still else "") + "."))
+                   fmt(r["late_loss"], 4) for r in still) + ")" + _longer(t, base, still,
+                                                                     settings[best], best)
+               if still else "") + "."))
     if not math.isclose(best, base.lr):
         base_row = next((row for row in against["rows"] if math.isclose(row["a"], base.lr)),
                         None)
@@ -533,16 +670,18 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
     some = []  # rates that failed in some runs, fewer than failed() needs
     for r in lr["rows"]:
         w = why_rows.get(r["lr"])
-        if r not in bad and w and w["measured"] and (w.get("fell", 0) or w["collapsed_end"]):
-            some.append(f"lr {r['lr']:g} failed in "
-                        f"{max(w.get('fell', 0), w['collapsed_end'])} of {w['measured']} runs")
+        if r not in bad and w and w["measured"] and w.get("failed", 0):
+            some.append(f"lr {r['lr']:g} failed in {w['failed']} of {w['measured']} runs"
+                        + (f", included in its mean test accuracy "
+                           f"{fmt(settings[r['lr']]['acc'])}" if r["lr"] in settings else ""))
     answer = (f"The highest mean test accuracy was at lr {best:g}: "
               f"{fmt(settings[best]['acc'])}"
               + _refined_note(best, list(settings), base.refined)
               + "; it was picked on the same test sets that measure it, so its lead is a "
                 "little optimistic. " + (f"{_rates_word(bad)} {_rates(bad)} failed" if bad else "")
               + (("; " if bad else "") + ", ".join(some)
-                 + " (ended fallen back or collapsed to one class)" if some else "")
+                 + " (a failed run ended fallen back, predicting one class, or with over "
+                   "half its hidden units dead)" if some else "")
               + (". " if bad or some else "")
               + (f"{_rates_word(still)} {_rates(still)} "
                  f"{'were' if len(still) > 1 else 'was'} still improving at the end of the "
@@ -552,6 +691,24 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                    "per rate.")],
                  f"Each rate against the best, paired by seed on {against['test_samples']}"
                  "/class fresh test sets, Holm-corrected.")
+
+
+def _longer(t: Table, base: Base, still: list[Table], best_at: Table, best: float) -> str:
+    """How the rates still improving at the end fare in a longer run: measured for the base
+    rate where the epochs study's long runs continue its runs, not for the others."""
+    long = t.get("epochs")
+    base_still = any(math.isclose(r["lr"], base.lr) for r in still)
+    if not (base_still and long and long.get("continues_base") and long["rows"]
+            and "test_acc" in long["rows"][-1]):
+        return ": how they end in a longer run was not measured"
+    end = long["rows"][-1]
+    others = [r for r in still if not math.isclose(r["lr"], base.lr)]
+    return (f"; lr {base.lr:g}'s runs go on in the epochs study ({long['n']} runs of "
+            f"{end['epoch']} epochs whose first {base.epochs} are these runs: same seeds, same "
+            f"validation loss at every epoch both logged), where its fresh-test accuracy "
+            f"reached {fmt(end['test_acc'])} at epoch {end['epoch']}, against lr {best:g}'s "
+            f"{fmt(best_at['acc'])} at {base.epochs}"
+            + (": how the others end in a longer run was not measured" if others else ""))
 
 
 def _rates(rows: list[Table]) -> str:
@@ -624,7 +781,7 @@ def regularizer_claims(t: Table) -> list[Claim]:
 def study_sheets(tables: dict[str, Any], base: Base) -> dict[int, Sheet]:
     """The sheets of questions 1, 2 and 6 that ``tables`` can answer, by question number."""
     builders: dict[int, Callable[[], Sheet | None]] = {
-        1: lambda: _samples_sheet(tables), 2: lambda: _epochs_sheet(tables),
+        1: lambda: _samples_sheet(tables, base), 2: lambda: _epochs_sheet(tables),
         6: lambda: _lr_sheet(tables, base)}
     return {q: sheet for q, build in builders.items() if (sheet := build()) is not None}
 
@@ -684,6 +841,10 @@ def _refined_note(best: float, rates: list[float], refined: tuple[float, ...]) -
     return note + ")"
 
 
+#: Where a study's pages point to its explorer (written beside them).
+EXPLORER = ("Every stored run can be browsed, curves and decision regions, in "
+            "[the explorer](explorer.html).")
+
 #: How to read the sheets' numbers and words, for a learner meeting them first.
 READING = (
     "How to read the numbers. *Validation* is the book's test data (for ch15, 100 samples "
@@ -693,8 +854,12 @@ READING = (
     "cross-entropy (a model that guesses uniformly among k classes scores ln k, 1.099 for "
     "the spiral's 3, and accuracy 1/k). A number "
     "written 0.714 [0.697, 0.732] is a mean over the seeds with its 95% confidence "
-    "interval; a change *per seed* compares runs that share a seed (same data and initial "
-    "weights), which cancels most of the seed-to-seed spread; *beyond the noise* means its "
+    "interval; a change *per seed* compares runs that share a seed. Runs of one seed always "
+    "share their validation and fresh test sets; where only the learning rate, the "
+    "regularizers or the run length differ (questions 2, 5 and 6) they also share their "
+    "training data and initial weights, which cancels most of the seed-to-seed spread; "
+    "across training sizes (question 1) the seed draws other training data and weights, so "
+    "only the test sets are shared and less of the spread cancels. *Beyond the noise* means its "
     "interval leaves out 0. *p* is the paired t-test's, *Holm p* the same corrected for the "
     "number of comparisons made together. The *gap* is training accuracy (dropout off) "
     "minus test accuracy. A hidden unit is *dead* when ReLU outputs 0 for every training "
@@ -715,7 +880,7 @@ def write_answers(sheets: list[Sheet], out_dir: str | os.PathLike[str],
         doc.paragraph(f"**{caution}**")
     doc.paragraph("Each answer comes first, then the claims learners often bring, each judged "
                   "true, false, partly or open by the numbers beside it. The report "
-                  "(report.md) has every table behind them.")
+                  "(report.md) has every table behind them. " + EXPLORER)
     doc.paragraph(READING)
     render(doc, sheets)
     path = Path(out_dir) / "answers.md"

@@ -1,9 +1,9 @@
 """The explorer: one HTML page (``explorer.html``) to browse a study's stored runs.
 
 Sliders pick a stored setting (training samples, learning rate, run length: whichever the
-study varied, snapping to the grid's values); the page shows that setting's curves (train
-and validation accuracy and loss at the logged epochs, the mean across seeds bold and each
-seed faint) and the decision regions of its stored snapshots, which a play button steps
+study varied, snapping to the grid's values); the page shows that setting's curves (train,
+validation and fresh-test accuracy and loss at the logged epochs, the mean across seeds bold
+and each seed faint) and the decision regions of its stored snapshots, which a play button steps
 through. Like TensorFlow Playground, but every picture is a real, repeated run.
 
 The page is self-contained (inline data, script and style; no network), so it opens from
@@ -32,8 +32,8 @@ from ..files import atomic_write_bytes
 from .plan import ARMS, Trial, preset_of
 from .store import Store
 
-__all__ = ["EXTENT", "FIELDS", "GRID", "boundary", "explorer_data", "predicted_classes",
-           "snapshot_model", "write_explorer"]
+__all__ = ["EXTENT", "FIELDS", "GRID", "boundary", "explorer_data", "nearest",
+           "predicted_classes", "snapshot_model", "write_explorer"]
 
 #: Half-width of the square the decision regions cover (the spiral's radius is 1).
 EXTENT = 1.15
@@ -42,7 +42,9 @@ GRID = 60
 #: The settings a slider can vary, with their labels.
 FIELDS = {"train_samples": "Training samples per class", "lr": "Learning rate",
           "epochs": "Epochs trained", "arm": "Regularizers"}
-_CURVES = [(split, metric) for split in ("train", "validation") for metric in ("acc", "loss")]
+#: The curves a run shows: train (dropout off), validation, and the fresh test curve.
+_CURVES = [(split, metric) for split in ("train", "validation", "test_curve")
+           for metric in ("acc", "loss")]
 
 
 def snapshot_model(config: dict[str, Any], blob: bytes) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -105,6 +107,37 @@ def _label(field: str, value: Any) -> str:
     return f"{value:g}" if field == "lr" else "the book's" if value == "book" else str(value)
 
 
+def nearest(settings: Sequence[dict[str, Any]], fields: Sequence[dict[str, Any]],
+            here: dict[str, Any], field: str, value: Any) -> int:
+    """The index in ``settings`` of the stored setting with ``field == value`` that changes
+    fewest of ``here``'s other ``fields``; among those, the closest: the smallest sum over
+    the changed fields of the log-ratio of a number (training samples, lr, epochs) or the
+    distance in ``values`` order (the arms). -1 when none has that value.
+
+    >>> fields = [{"name": "train_samples", "values": [30, 1000, 3000]},
+    ...           {"name": "epochs", "values": [10000, 30000]}]
+    >>> settings = [{"train_samples": 30, "epochs": 30000},
+    ...             {"train_samples": 1000, "epochs": 30000},
+    ...             {"train_samples": 3000, "epochs": 10000}]
+    >>> nearest(settings, fields, settings[2], "epochs", 30000)  # 1000/class, not 30
+    1
+    """
+    def distance(s: dict[str, Any]) -> tuple[int, float]:
+        changed, far = 0, 0.0
+        for f in fields:
+            a, b = s[f["name"]], here[f["name"]]
+            if f["name"] == field or a == b:
+                continue
+            changed += 1
+            numbers = all(isinstance(x, (int, float)) and x > 0 for x in (a, b))
+            far += (abs(float(np.log(a / b))) if numbers else
+                    abs(f["values"].index(a) - f["values"].index(b)))
+        return changed, far
+
+    found = [(distance(s), i) for i, s in enumerate(settings) if s[field] == value]
+    return min(found)[1] if found else -1
+
+
 def explorer_data(store: Store, trials: Sequence[Trial], size: int = GRID) -> dict[str, Any]:
     """What the page shows, as JSON-ready data: the stored ``trials`` grouped by setting.
 
@@ -113,9 +146,11 @@ def explorer_data(store: Store, trials: Sequence[Trial], size: int = GRID) -> di
     ``settings`` one entry per stored ``(train_samples, lr, epochs, arm)`` (``arm``: the
     regularizers, :func:`~xpnet.experiments.plan.arm_of`), each with its
     ``runs`` (one per seed: ``seed``, ``diverged_at``, ``epoch`` (the logged epochs) and
-    the curves ``train_acc``, ``train_loss``, ``validation_acc``, ``validation_loss``
-    (None where not finite), ``boundaries`` ``{epoch: base64 uint8 grid}`` for the stored
-    snapshots only, and ``points``, a key of ``points``: the run's training data);
+    the curves ``train_acc``, ``train_loss``, ``validation_acc``, ``validation_loss``,
+    ``test_curve_acc``, ``test_curve_loss`` (None where not finite or not logged),
+    ``boundaries`` ``{epoch: base64 uint8 grid}`` for the stored
+    snapshots only, and ``points``, a key of ``points``: the run's training data) and its
+    ``jump``, per field the setting each of its values leads to (:func:`nearest`);
     ``start`` the index of the setting shown first (the one most studies share).
     """
     stored = {t["key"]: t for t in store.trials()}
@@ -161,6 +196,9 @@ def explorer_data(store: Store, trials: Sequence[Trial], size: int = GRID) -> di
         if len(values) > 1:
             fields.append({"name": name, "label": label, "values": values,
                            "labels": [_label(name, v) for v in values]})
+    for s in settings:  # where each slider position leads from this setting
+        s["jump"] = {f["name"]: [nearest(settings, fields, s, f["name"], v) for v in f["values"]]
+                     for f in fields}
     shared = [max(len(t.studies) for t in group) for group in groups.values()]
     classes = max(presets.get(ours[0].preset).classes, 2) if ours else 2
     return {"grid": size, "extent": EXTENT, "classes": classes, "fields": fields,

@@ -281,10 +281,10 @@ def softmax_sheet(*, preset: str = "ch15", seed: SeedLike = 0, backend: Any = "n
             f"partly: the book's loop builds one {k}×{k} Jacobian `diag(s) - s·sᵀ` per "
             f"sample ({n} here) and multiplies it by that sample's dy; the vectorised "
             f"`s·(dy - Σ dy·s)` gives the same gradient to {loop_dev:.2g} (relative to its "
-            f"largest entry) and ran about {_one_digit(cost['ratio']):g} times faster on {n} "
-            f"random rows (a timing on this machine, to one digit: it varies from run to "
-            f"run). After cross-entropy the gradient at the logits is `(s - y)/N`, equal to "
-            f"the chained one to {fused_dev:.2g}."))
+            f"largest entry) and ran {_magnitude(cost['ratio'])} times faster on {n} "
+            f"random rows (an order of magnitude: the ratio of two timings on this machine "
+            f"varies several-fold from run to run). After cross-entropy the gradient at the "
+            f"logits is `(s - y)/N`, equal to the chained one to {fused_dev:.2g}."))
     else:
         jacobian = Claim("the backward pass needs a full Jacobian per sample", "open", (
             f"open: the vectorised gradient differs from the Jacobian loop by {loop_dev:.2g} "
@@ -505,10 +505,12 @@ def dense_sheet(*, preset: str = "ch15", seed: SeedLike = 0, backend: Any = "num
     )
 
 
-def _one_digit(x: float) -> float:
-    """``x`` to one significant digit (a timing quoted in prose, which runs vary).
+def _magnitude(x: float) -> str:
+    """``x``'s order of magnitude in words (a timing ratio quoted in prose, which varies
+    several-fold between runs).
 
-    >>> _one_digit(562.3), _one_digit(1411)
-    (600.0, 1000.0)
+    >>> _magnitude(562.3), _magnitude(3100), _magnitude(42), _magnitude(2e5)
+    ('hundreds of', 'thousands of', 'tens of', 'about 10^5')
     """
-    return float(f"{x:.1g}")
+    e = math.floor(math.log10(x)) if x > 0 and math.isfinite(x) else 0
+    return {1: "tens of", 2: "hundreds of", 3: "thousands of"}.get(e, f"about 10^{e}")

@@ -24,8 +24,10 @@ from .. import presets
 from ..io import atomic_write_bytes
 from .analysis import Base, Table
 from .explorer import EXTENT, predicted_classes, snapshot_model
+from .sections import curve_name
 from .stats import Summary
 from .store import Store
+from .trial import validation_set
 
 __all__ = ["plot_boundaries", "plot_epochs", "plot_lr", "plot_samples", "plot_test_size"]
 
@@ -207,13 +209,15 @@ def plot_epochs(tables: Table | Sequence[Table], path: PathLike,
                    + ("accuracy" if metric == "acc" else "loss"),
                    ylabel="accuracy" if metric == "acc" else "data loss (cross-entropy)")
         if table["best_acc_epoch"] is not None:
-            axes[0].axvline(table["best_acc_epoch"], color="tab:green", linestyle=":",
+            # black: the bands take the colour cycle's first colours (fresh test: green)
+            axes[0].axvline(table["best_acc_epoch"], color="black", linestyle=":",
                             label=f"best validation acc (epoch {table['best_acc_epoch']})")
-            axes[1].axvline(table["best_loss_epoch"], color="tab:green", linestyle=":",
+            axes[1].axvline(table["best_loss_epoch"], color="black", linestyle=":",
                             label=f"lowest validation loss (epoch {table['best_loss_epoch']})")
         if table["onset"] is not None:
             axes[1].axvline(table["rise_epoch"], color="tab:red", linestyle="--",
-                            label=f"loss higher beyond its CI (epoch {table['rise_epoch']})")
+                            label=f"{curve_name(table)} loss above its minimum from epoch "
+                            f"{table['rise_epoch']} on")
         else:  # said in the legend, which finds a place clear of the curves
             axes[1].plot([], [], " ", label="no overfitting onset observed")
         for ax in axes:
@@ -250,8 +254,10 @@ def plot_lr(table: Table, path: PathLike, points: pd.DataFrame | None = None) ->
         for key, label, marker in finals:
             s = [r[key.format(metric)] for r in ok]
             err = np.array([v.half_width for v in s])
+            # the quoted series (fresh test, first) on top; validation's see-through under it
+            style = {"zorder": 3} if key is finals[0][0] else {"alpha": 0.55}
             bars = ax.errorbar(x, [v.mean for v in s], yerr=np.where(np.isfinite(err), err, 0),
-                               marker=marker, capsize=4, label=label)
+                               marker=marker, capsize=4, label=label, **style)
             if key is finals[0][0]:
                 _seeds(ax, points, "lr", key.format(metric), bars.lines[0].get_color())
         for r in rows:
@@ -286,7 +292,8 @@ def plot_lr(table: Table, path: PathLike, points: pd.DataFrame | None = None) ->
             _readable_log_axis(ax)
         ax.legend(fontsize="small")
     fig.suptitle("Learning rate (mean over non-diverged seeds, 95% CIs"
-                 + ("; dots: seeds' final values)" if points is not None else ")"))
+                 + (f"; dots: seeds' final values, {finals[0][1].removeprefix('final, ')})"
+                    if points is not None else ")"))
     fig.tight_layout()
     return _save(fig, path)
 
@@ -321,6 +328,8 @@ def plot_boundaries(store: Store, base: Base, panels: Sequence[dict[str, Any]],
             for c in range(k):
                 ax.scatter(*X[labels == c].T, s=size, color=cmap(c), edgecolors="none")
             acc = panel["val_acc"]
+            if math.isnan(acc):  # a kept epoch that was not logged: measure it as logged ones
+                acc = float(model.evaluate(*validation_set(panel["config"], model.backend))["acc"])
             score = "" if math.isnan(acc) else f", val acc {acc:.3f}"
             ax.set_title(f"{panel['label']} (seed {panel['config']['seed']}{score})")
             ax.set(xticks=[], yticks=[], aspect="equal")

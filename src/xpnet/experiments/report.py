@@ -21,7 +21,7 @@ from typing import Any
 from ..io import atomic_write_bytes
 from . import plots
 from .analysis import Base, analyze, load, seed_points
-from .answers import answer_sheets, provisional, write_answers
+from .answers import EXPLORER, answer_sheets, provisional, write_answers
 from .document import Document
 from .plan import STUDIES, arm_of, preset_of
 from .sections import (
@@ -81,12 +81,15 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
         "smallest difference the design could have detected (80% power, 5% level): with few "
         "seeds, 'no difference detected' is weak evidence of no difference. Changes within a "
         "run (over epochs, or between test-set sizes for the same model) are called a rise or"
-        " a decline when their 95% CI over runs excludes zero (a paired t-test at 5%), "
-        "without a correction for the epochs or sizes looked at. The spreads of the measured "
+        " a decline when their 95% CI over runs excludes zero (a paired t-test at 5%); a bias "
+        "of a test-set size is Holm-corrected over the sizes, and an overfitting onset needs "
+        "every logged epoch from it to the end above the minimum (each on its own, so no "
+        "correction for the epochs looked at is needed); the minimum is picked on validation "
+        "and the rise measured on the fresh test curve. The spreads of the measured "
         "accuracy on the book's evenly spaced test sets and on i.i.d. ones are compared by "
         "the F-test on their ratio, and called different only when the ratio's 95% CI "
         "excludes 1. The validation-set tables are descriptive: no sentence rests on their "
-        "CIs overlapping or not.")
+        "CIs overlapping or not. " + EXPLORER)
 
     def epochs() -> None:
         epochs_section(doc, tables["epochs"])

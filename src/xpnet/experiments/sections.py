@@ -55,6 +55,44 @@ def _beyond_zero(s: Summary) -> bool:
 NEGLIGIBLE_BIAS = 0.01
 
 
+def at_last(best: str = "lowest") -> str:
+    """What a change from a curve's best epoch to its last reads where the best is the last
+    (an interval of zero width says nothing)."""
+    return f"n/a ({best} at the last epoch)"
+
+
+def curve_name(t: Table) -> str:
+    """Where an epochs table (:func:`~xpnet.experiments.analysis.epochs_table`) measured
+    the changes after its best epochs: ``"fresh-test"`` or ``"validation"``."""
+    return "fresh-test" if t.get("split") == "test_curve" else "validation"
+
+
+def biased_sizes(t: Table, metric: str = "acc") -> list[dict[str, Any]]:
+    """The rows of a test-size table (:func:`~xpnet.experiments.analysis.test_size_table`)
+    whose ``metric`` bias against the largest size survives Holm's correction over the
+    sizes compared."""
+    return [r for r in t["rows"][:-1] if r[f"{metric}_bias"].n >= 2
+            and r.get(f"{metric}_bias_holm", math.nan) < 0.05]
+
+
+def two_measurements(book: Table, iid: Table | None, n: int = 100,
+                     ) -> tuple[float, float, float | None] | None:
+    """How far apart two measurements of one trained model's accuracy on two independent
+    ``n``/class test sets fall (95%: 1.96 x sqrt(2) x sd), from the test set's noise alone
+    (one fixed model: the seed-to-seed spread of training comes on top): the wider of the
+    book's spiral and independent points (the spread new data would have). Returns
+    ``(spread, sd on the book's spiral, sd on independent points or None)``, or None
+    without that size."""
+    row = next((r for r in book["rows"] if r["test_samples"] == n
+                and math.isfinite(r["acc_sd"])), None)
+    if row is None:
+        return None
+    other = next((r for r in (iid or {"rows": []})["rows"] if r["test_samples"] == n
+                  and math.isfinite(r["acc_sd"])), None)
+    sd = max(row["acc_sd"], other["acc_sd"]) if other is not None else row["acc_sd"]
+    return 1.96 * math.sqrt(2) * sd, row["acc_sd"], None if other is None else other["acc_sd"]
+
+
 def bias_room(rows: list[dict[str, Any]], key: str = "acc_bias") -> float:
     """The largest bias the test-size rows' 95% intervals leave room for (the widest
     reach of any interval from zero, all sizes but the reference); nan without intervals.
@@ -292,11 +330,11 @@ def samples_section(doc: Document, t: Table, sizes: Table, scan: Table,
               "sets, the gap against the fresh test sets where measured (mean over seeds, "
               "95% CI bands).")
     _scan_section(doc, scan, "training-set sizes", lambda n: f"{n}/class")
-    _test_size_section(doc, sizes)
+    _test_size_section(doc, sizes, iid)
     _iid_section(doc, sizes, iid)
 
 
-def _test_size_section(doc: Document, t: Table) -> None:
+def _test_size_section(doc: Document, t: Table, iid: Table | None = None) -> None:
     rows = t["rows"]
     doc.heading(3, "Test samples")
     if len(rows) < 2:
@@ -314,34 +352,29 @@ def _test_size_section(doc: Document, t: Table) -> None:
         "model is fixed); the bias is the per-model difference from the measurement at the "
         f"largest size ({ref}/class).")
     said = []
-    biased = [r for r in rows[:-1] if _beyond_zero(r["acc_bias"])]
-    tests = 2 * (len(rows) - 1)
+    biased = biased_sizes(t)
     room = bias_room(rows)
+    holm_note = f"Holm-corrected over the {len(rows) - 1} smaller sizes"
     if not biased:
-        said.append(f"No test-set size biased the measured accuracy detectably: at every size "
-                    f"the mean difference from {ref}/class has a 95% CI that includes zero (at "
-                    f"{small['test_samples']}/class: {fmt(small['acc_bias'], 4)})"
-                    + _room_note(room) + ".")
+        said.append(f"No test-set size biased the measured accuracy detectably ({holm_note}; "
+                    f"at {small['test_samples']}/class: {fmt(small['acc_bias'], 4)}, Holm p "
+                    f"{fmt_p(small['acc_bias_holm'])})" + _room_note(room) + ".")
     else:
         said.append("The measured accuracy differed from the measurement at "
-                    f"{ref}/class beyond the noise at " + ", ".join(
-                        f"{r['test_samples']}/class ({fmt(r['acc_bias'], 4)})" for r in biased)
-                    + ".")
-        if t.get("split") == "test" and all(r["acc_bias"].mean < 0 for r in biased):
-            said.append(origin_note(t["classes"], small["test_samples"], ref, t["p"],
-                                    small["acc_bias"].mean))
-    loss_biased = [r for r in rows[:-1] if _beyond_zero(r["loss_bias"])]
+                    f"{ref}/class beyond the noise ({holm_note}) at " + ", ".join(
+                        f"{r['test_samples']}/class ({fmt(r['acc_bias'], 4)}, Holm p "
+                        f"{fmt_p(r['acc_bias_holm'])})" for r in biased) + ".")
+    loss_biased = biased_sizes(t, "loss")
     if not loss_biased:
         said.append("The measured loss likewise showed no bias beyond the noise (at "
                     f"{small['test_samples']}/class: {fmt(small['loss_bias'], 4)}), which "
                     "does not rule one out.")
     else:
-        said.append("The measured loss differed beyond the noise at " + ", ".join(
-            f"{r['test_samples']}/class ({fmt(r['loss_bias'], 4)})" for r in loss_biased) + ".")
-    if (biased or loss_biased) and len(biased) + len(loss_biased) < tests:
-        said.append(f"These are {tests} comparisons (accuracy and loss at {len(rows) - 1} "
-                    "sizes); at 95% each can exclude zero by chance 5% of the time, so a single "
-                    "flagged size is weak evidence of bias.")
+        said.append(f"The measured loss differed beyond the noise ({holm_note}) at " + ", ".join(
+            f"{r['test_samples']}/class ({fmt(r['loss_bias'], 4)}, Holm p "
+            f"{fmt_p(r['loss_bias_holm'])})" for r in loss_biased) + ".")
+    if t.get("split") == "test" and (biased or loss_biased):
+        said.append(origin_note(t, small))
     said.append(
         f"The spread of the measured accuracy went from sd {_sd(small['acc_sd'])} at "
         f"{small['test_samples']}/class to {_sd(big['acc_sd'])} at {big['test_samples']}/class"
@@ -359,14 +392,18 @@ def _test_size_section(doc: Document, t: Table) -> None:
                        else
                        f"; a bias, if any, was too small for these runs to detect (up to "
                        f"{room:.3f} either way)."))
-    book = next((r for r in rows if r["test_samples"] == 100), None)
-    if book is not None and not math.isnan(book["acc_sd"]):
+    apart = two_measurements(t, iid)
+    if apart is not None:
+        spread, sd_book, sd_iid = apart
         said.append(f"With the book's 100 samples per class, one measurement of the same model's "
-                    f"accuracy has sd {_sd(book['acc_sd'])} on the book's spiral (binomial: "
-                    f"{_sd(book['binomial_sd'])}), so two such measurements on independent "
-                    "sets of the book's spiral are expected to "
-                    f"differ by up to {1.96 * math.sqrt(2) * book['acc_sd']:.3f} "
-                    "(1.96 x sqrt(2) x sd) 95% of the time from the test set alone.")
+                    f"accuracy has sd {_sd(sd_book)} on the book's spiral"
+                    + (f" and {_sd(sd_iid)} on independent points" if sd_iid is not None
+                       else "")
+                    + f", so two such measurements on independent test sets are expected to "
+                    f"differ by up to {spread:.3f} (1.96 x sqrt(2) x "
+                    + ("the larger sd" if sd_iid is not None else "sd") + ") 95% of the time "
+                    "from the test set alone: one fixed model; two trained models differ by "
+                    "the spread between seeds on top of it.")
     doc.items(said)
     doc.table(["test samples/class", "trials x repeats", "measured acc", f"acc bias vs {ref}",
                "sd across test sets", "binomial sd", "measured loss", f"loss bias vs {ref}"],
@@ -380,24 +417,35 @@ def _test_size_section(doc: Document, t: Table) -> None:
               "1/sqrt(n) law (right).")
 
 
-def origin_note(classes: int, small: int, ref: int, p: float = math.nan,
-                bias: float = math.nan) -> str:
-    """Why the book's spiral biases a small test set's accuracy down: a fact of its
-    construction (every arm starts at radius 0), stated with its share of each set; with
-    the accuracy ``p`` at ``ref``/class and the measured ``bias`` at ``small``/class, how
-    much of the bias it accounts for."""
+def origin_note(t: Table, small: dict[str, Any]) -> str:
+    """Why the book's spiral can bias a small test set's measurement (``small``, a row of
+    the test-size table ``t``): a fact of its construction (every arm starts at radius 0),
+    stated with its share of each set, and what it accounts for of the measured biases:
+    on accuracy at most a lowering, which evenly spaced points elsewhere may offset; on the
+    loss at least a rise, since no prediction scores below ln k on a point with k labels."""
+    k, n, ref = t["classes"], small["test_samples"], t["reference"]
     note = (f"One cause is built into the book's spiral: each arm starts at radius 0, so every "
-            f"test set holds the point (0, 0) once per class, with {classes} different labels, "
-            f"and a model gets at most one of them right. At {small}/class these are "
-            f"{classes} of the {classes * small} points, at {ref}/class {classes} of "
-            f"{classes * ref}; independent points (below) have no such point.")
-    if math.isfinite(p) and math.isfinite(bias):
-        alone = (1 / classes - p) / small  # those points at 1/k instead of p
-        note += (f" On its own that would lower a {small}/class measurement by up to "
-                 f"{-alone:.3f} (a {1 / small:.3f} share at 1/{classes} instead of {p:.3f})"
-                 + (f"; the measured {bias:+.4f} is smaller, so the set's other points, "
-                    "evenly spaced along the arms rather than drawn at random, partly offset "
-                    "it." if bias > alone else "."))
+            f"test set holds the point (0, 0) once per class, with {k} different labels, "
+            f"and a model gets at most one of them right. At {n}/class these are "
+            f"{k} of the {k * n} points, at {ref}/class {k} of "
+            f"{k * ref}; independent points (below) have no such point.")
+    p = t.get("p", math.nan)
+    if math.isfinite(p):
+        alone = (1 / k - p) / n  # those points at 1/k instead of p
+        note += (f" On accuracy it would lower a {n}/class measurement by up to {-alone:.3f} "
+                 f"(a {1 / n:.3f} share at 1/{k} instead of {p:.3f}); measured "
+                 f"{fmt(small['acc_bias'], 4)}, Holm p {fmt_p(small['acc_bias_holm'])}"
+                 + (": the set's other points, evenly spaced along the arms rather than "
+                    "drawn at random, may partly offset it" if small["acc_bias"].mean > alone
+                    else "") + ".")
+    loss_ref = t["rows"][-1]["loss"].mean
+    if math.isfinite(loss_ref):
+        rise = (math.log(k) - loss_ref) / n  # those points at >= ln k instead of loss_ref
+        note += (f" On the loss it weighs more: averaged over its {k} labels no prediction "
+                 f"scores below ln {k} = {math.log(k):.3f} there, against {loss_ref:.3f} on "
+                 f"the {ref}/class sets, which raises a {n}/class measurement by about "
+                 f"{rise:+.3f} or more; measured {fmt(small['loss_bias'], 4)}, Holm p "
+                 f"{fmt_p(small['loss_bias_holm'])}.")
     return note
 
 
@@ -467,17 +515,21 @@ def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
                             "1, so this design cannot tell the two spreads apart: it detects "
                             f"only a true ratio below {f.detectable_low:.2f} or above "
                             f"{f.detectable_high:.2f} (80% power, 5% level).")
-        bias = iid["rows"][0]["acc_bias"]
+        first = iid["rows"][0]
+        bias = first["acc_bias"]
         why = ("" if bias.n < 2 else
                ", as it must be: the accuracy on independent points is an unbiased estimate at "
                "every size (each point is right with the same probability)"
-               if not _beyond_zero(bias) else
+               if first not in biased_sizes(iid) else
                ", although the accuracy on independent points is an unbiased estimate at every "
-               "size: chance (one of many comparisons in this report) or too few test sets")
-        said.append(f"On the i.i.d. sets, the accuracy at {iid['rows'][0]['test_samples']}"
+               "size: chance or too few test sets")
+        said.append(f"On the i.i.d. sets, the accuracy at {first['test_samples']}"
                     f"/class differs from that at {iid['reference']}/class by "
-                    f"{fmt(bias, 4)} per model: "
-                    f"{_versus_zero(bias, 'higher', 'lower')}{why}.")
+                    f"{fmt(bias, 4)} per model (Holm p "
+                    f"{fmt_p(first['acc_bias_holm'])} over the {len(iid['rows']) - 1} smaller "
+                    f"sizes, as on the book's spiral): "
+                    + ("beyond the noise" if first in biased_sizes(iid) else
+                       "not beyond the noise after the correction") + f"{why}.")
         doc.items(said)
         rows = []
         for a, b in zip(book["rows"], iid["rows"], strict=False):
@@ -514,10 +566,11 @@ def epochs_section(doc: Document, t: Table) -> None:
     best_acc, best_loss = by_epoch[e_acc], by_epoch[e_loss]
     said = [f"{t['n']} runs of {last['epoch']} epochs"
             + (f" ({t['diverged']} more diverged and are left out)." if t["diverged"] else ".")]
+    where = curve_name(t)
     said.append(f"Validation accuracy was highest (mean over seeds) at epoch {e_acc}: "
                 f"{fmt(best_acc['val_acc'])}; at the last epoch, {last['epoch']}, it was "
-                f"{fmt(last['val_acc'])}. Per seed, it changed from epoch {e_acc} to "
-                f"{last['epoch']} by {fmt(t['acc_change'])}: "
+                f"{fmt(last['val_acc'])}. Per seed, {where} accuracy changed from epoch {e_acc} "
+                f"to {last['epoch']} by {fmt(t['acc_change'])}: "
                 f"{_versus_zero(t['acc_change'], 'a rise', 'a decline')}.")
     plateau = t["plateau_epoch"]
     if plateau is not None and plateau < e_acc:
@@ -525,22 +578,27 @@ def epochs_section(doc: Document, t: Table) -> None:
                     f"{fmt(by_epoch[plateau]['val_acc'])}), validation accuracy stayed within "
                     f"the noise of its best: per seed, no later logged epoch was below epoch "
                     f"{e_acc} by more than the 95% CI.")
-    said.append(f"Validation loss was lowest at epoch {e_loss}: {fmt(best_loss['val_loss'])}.")
+    said.append(f"Validation loss was lowest at epoch {e_loss}: {fmt(best_loss['val_loss'])}"
+                + (f" (the epoch is picked on validation; what follows is measured on the "
+                   f"{where} curve, which took no part in the pick)." if where != "validation"
+                   else " (picked and measured on the same set, so the rise after it is a "
+                   "little flattered: the lowest of noisy means is biased low)."))
     if e_loss == last["epoch"]:
         said.append("Validation loss was still at its lowest at the last epoch, so no "
                     f"overfitting onset was observed within {last['epoch']} epochs.")
     elif t["onset"] is not None:
-        rise = by_epoch[t["rise_epoch"]]
-        said.append(f"It then rose by more than its CI: at epoch {t['rise_epoch']} it was "
-                    f"{fmt(rise['val_loss'])}, and by the last epoch it had risen by "
-                    f"{fmt(t['loss_rise'])} per seed. By validation loss, overfitting sets in "
-                    f"around epoch {t['onset']}.")
+        said.append(f"Then the {where} loss rose: from epoch {t['rise_epoch']} on it was above "
+                    f"its value at epoch {e_loss} beyond the noise at every logged epoch (each "
+                    "on its own, so no correction for the number of epochs is needed), and by "
+                    f"the last epoch it had risen by {fmt(t['loss_rise'])} per seed (validation "
+                    f"loss: {fmt(t['val_loss_rise'])}). By loss, overfitting sets in after "
+                    f"epoch {t['onset']}.")
     else:
         rise = t["loss_rise"]
         floor = detectable(rise.sd, rise.n)
-        said.append("No overfitting onset was observed: at no later logged epoch did "
-                    "validation loss rise above its minimum by more than its 95% CI (rise by "
-                    f"the last epoch: {fmt(rise)})."
+        said.append(f"No overfitting onset was observed: the {where} loss did not stay above "
+                    f"its value at epoch {e_loss} beyond the noise to the end (rise by the "
+                    f"last epoch: {fmt(rise)})."
                     + ("" if not math.isfinite(floor) else
                        f" With {rise.n} seeds and sd {rise.sd:.4f} of the per-seed rises, the "
                        f"design detects only rises of {floor:.4f} or more (80% power, 5% "
@@ -555,7 +613,7 @@ def epochs_section(doc: Document, t: Table) -> None:
     doc.items(said)
     marks = {e_acc: "best val acc", e_loss: "lowest val loss"}
     if t["rise_epoch"] is not None:
-        marks[t["rise_epoch"]] = "val loss above its minimum beyond the CI"
+        marks[t["rise_epoch"]] = f"{curve_name(t)} loss above its minimum from here on"
     if e_acc == e_loss:
         marks[e_acc] = "best val acc, lowest val loss"
     doc.table(["epoch", "train acc", "val acc", "gap", "train loss", "val loss", "note"],
@@ -680,18 +738,23 @@ def crossed_section(doc: Document, t: Table) -> None:
     said = []
     for r in rows:
         n, last = r["train_samples"], r["rows"][-1]
+        where = curve_name(r)
         head = f"At {n}/class ({r['n']} runs): validation loss lowest at epoch " \
                f"{r['best_loss_epoch']}"
-        if r["onset"] is not None:
-            head += (f", then above it beyond the noise from epoch {r['rise_epoch']} (risen by "
-                     f"{fmt(r['loss_rise'])} per seed at epoch {last['epoch']})")
+        if r["best_loss_epoch"] == last["epoch"]:
+            head += ", the last one"
+        elif r["onset"] is not None:
+            head += (f", then the {where} loss above it beyond the noise "
+                     + ("at the last epoch" if r["rise_epoch"] == last["epoch"] else
+                        f"at every logged epoch from epoch {r['rise_epoch']} on")
+                     + f" (risen by {fmt(r['loss_rise'])} per seed at epoch {last['epoch']})")
         else:
-            head += (f", with no rise beyond the noise after it (change to the last epoch "
-                     f"{fmt(r['loss_rise'])})")
+            head += (f", with no lasting rise of the {where} loss beyond the noise after it "
+                     f"(change to the last epoch {fmt(r['loss_rise'])})")
         head += ("; validation accuracy was highest at the last epoch" if
                  r["best_acc_epoch"] == last["epoch"] else
-                 f"; validation accuracy changed from its best epoch {r['best_acc_epoch']} to "
-                 f"the last by {fmt(r['acc_change'])} "
+                 f"; {where} accuracy changed from validation's best epoch "
+                 f"{r['best_acc_epoch']} to the last by {fmt(r['acc_change'])} "
                  f"({_versus_zero(r['acc_change'], 'a rise', 'a decline')})")
         head += f"; final gap {fmt(last['gap'])}."
         said.append(head)
@@ -706,11 +769,15 @@ def crossed_section(doc: Document, t: Table) -> None:
                 f"{fmt(stop['loss_gain'], 4)} "
                 f"({_versus_zero(stop['loss_gain'], 'higher', 'lower')}).")
     doc.items(said)
-    doc.table(["train samples/class", "runs", "lowest val loss at", "loss rise to the end",
-               "best val acc at", "val acc change to the end", "final gap",
-               "early-stopping test acc gain"],
+    where = curve_name(rows[0])
+    doc.table(["train samples/class", "runs", "lowest val loss at",
+               f"{where} loss rise to the end", "best val acc at",
+               f"{where} acc change to the end", "final gap", "early-stopping test acc gain"],
               [[str(r["train_samples"]), str(r["n"]), str(r["best_loss_epoch"]),
-                fmt(r["loss_rise"], 4), str(r["best_acc_epoch"]), fmt(r["acc_change"], 4),
+                at_last() if r["best_loss_epoch"] == r["rows"][-1]["epoch"] else
+                fmt(r["loss_rise"], 4), str(r["best_acc_epoch"]),
+                at_last("highest") if r["best_acc_epoch"] == r["rows"][-1]["epoch"] else
+                fmt(r["acc_change"], 4),
                 fmt(r["rows"][-1]["gap"]),
                 fmt(r["early_stopping"]["acc_gain"], 4) if r["early_stopping"] else "n/a"]
                for r in rows])
@@ -788,7 +855,9 @@ def regularizers_section(doc: Document, t: Table) -> None:
                "gap (train - test acc)", "test loss above its minimum at the end",
                "mean |W| (layer 1)", "|W| < 0.001", "acc vs book [95% CI]", "Holm p"],
               [[str(r["train_samples"]), r["arm"], str(r["runs"]), str(r["diverged"]),
-                fmt(r["acc"]), fmt(r["loss"]), fmt(r["gap"]), fmt(r["overfit"], 4),
+                fmt(r["acc"]), fmt(r["loss"]), fmt(r["gap"]),
+                at_last() if r["overfit"].n and r["overfit"].mean == r["overfit"].sd == 0
+                else fmt(r["overfit"], 4),
                 fmt(r["mean_abs"], 4), fmt(r["small"], 3),
                 fmt(r["acc_vs_book"].diff, 4) if "acc_vs_book" in r else "reference",
                 _p_cell(r["acc_holm"]) if "acc_holm" in r else ""] for r in rows])
@@ -807,6 +876,20 @@ def _arm_setting(value: str) -> str:
     arm, n = value.split("|")
     return (f"{n} training samples/class with "
             + ("the book's regularizers" if arm == "book" else f"regularizers '{arm}'"))
+
+
+def _revival_note(r: Table) -> str:
+    """What the study's own runs say about coming back from dead units, for the runs of a
+    why row that fell back at their last logged epoch."""
+    dead = r.get("fell_late_dead", 0)
+    if not dead:
+        return ""
+    return (f"; {dead} of them end with over half their units dead, which get no gradient "
+            "from the data (only from a penalty and Adam's momentum), so they would have to "
+            "be revived, not just retrained; at this setting "
+            + (f"{r['revived']} of {r['measured']} runs did come back from over half dead "
+               "at a logged epoch" if r.get("revived") else
+               "no run came back from over half dead"))
 
 
 def _epochs_list(epochs: list[int]) -> str:
@@ -868,8 +951,8 @@ def why_section(doc: Document, t: Table) -> None:
                 f"validation accuracy {t['fall']:g} or more below its best (from epoch "
                 f"{_epochs_list(r['fell_at'])}) at the end, without diverging"
                 + (f"; {'all' if late == r['fell'] else late} of them at the last logged "
-                   "epoch only, a late drop that the run might have recovered from had it "
-                   "gone on" if late else "")
+                   "epoch only, a late drop: whether a longer run would have come back was "
+                   "not measured" + _revival_note(r) if late else "")
                 + "; the means above include them.")
         if r["overconfident"]:
             said.append(

@@ -24,7 +24,7 @@ from ..random import Generator
 from .plan import Trial, preset_of
 
 __all__ = ["TrialResult", "dead_units", "predicted_classes", "run_trial", "run_trials",
-           "shape_of"]
+           "shape_of", "validation_set"]
 
 #: Offsets that derive the evaluation streams from a trial's seed: the validation set and
 #: each test set come from streams independent of training (and of each other).
@@ -59,6 +59,15 @@ def _host_params(model: Any) -> dict[str, np.ndarray]:
     return {name: to_numpy(p) for name, p in model.parameters().items()}
 
 
+def validation_set(config: dict[str, Any], backend: Any) -> tuple[Any, Any]:
+    """The validation set of the trial with ``config``, drawn from its seed's own stream on
+    ``backend``: the data its logged validation metrics were measured on (so a model kept at
+    an epoch that was not logged can be measured as the logged ones were)."""
+    p = preset_of(config)
+    return presets.draw_data(p, config.get("validation_samples", p.test_samples),
+                             _stream(config["seed"], _VALIDATION_STREAM), backend)
+
+
 class _Prepared:
     """A trial's preset, its model (built in the book's draw order), its training data and
     its evaluation sets: the validation set and the curve's test set (None without one),
@@ -69,8 +78,7 @@ class _Prepared:
         self.model, self.train, _ = presets.build(self.preset, backend=trial.backend,
                                                   seed=trial.seed)
         backend = self.model.backend
-        self.validation = presets.draw_data(self.preset, trial.validation_samples,
-                                            _stream(trial.seed, _VALIDATION_STREAM), backend)
+        self.validation = validation_set(trial.config, backend)
         self.curve = presets.draw_data(self.preset, trial.curve_test,
                                        _stream(trial.seed, _CURVE_TEST_STREAM),
                                        backend) if trial.curve_test else None

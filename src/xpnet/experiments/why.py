@@ -16,7 +16,7 @@ from .plan import ARMS
 from .stats import summarize_as
 from .store import Store
 
-__all__ = ["ACC_HOLD", "FALL", "LEARNED", "LOSS_RISE", "collapsed_at", "fell_at",
+__all__ = ["ACC_HOLD", "FALL", "HALF_DEAD", "LEARNED", "LOSS_RISE", "collapsed_at", "fell_at",
            "overconfident_at", "trial_status", "why_table"]
 
 #: Loss-versus-accuracy divergence (an "overconfident" model): validation loss more than
@@ -33,6 +33,8 @@ FALL = 0.2
 #: (1/k): before that, one class predicted is the start, not a collapse, and a lowest loss
 #: is not yet a fitted model's.
 LEARNED = 0.1
+#: A run "ends half dead" with more than this fraction of its hidden units dead.
+HALF_DEAD = 0.5
 
 
 def overconfident_at(loss: pd.Series, acc: pd.Series, *, rise: float = LOSS_RISE,
@@ -130,7 +132,9 @@ def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
     validation set); ``collapsed_at`` (:func:`collapsed_at`, validation set) and
     ``overconfident_at`` (:func:`overconfident_at`) and ``fell_at`` (:func:`fell_at`),
     ``<NA>`` when it did not happen; ``fell_late``, whether that fall shows at the last
-    logged epoch only.
+    logged epoch only; ``peak_dead_fraction``, the most units dead at any logged epoch;
+    ``failed``, whether the run ended fallen back, predicting one class or with more than
+    :data:`HALF_DEAD` of its units dead.
     """
     frame = fr.frame_of(source)
     trials = fr.trials_of(frame)
@@ -157,6 +161,8 @@ def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
                      for p in trials["preset"]]
     out["dead_units"] = last(dead)
     out["dead_fraction"] = out["dead_units"] / out["hidden"]
+    peak = dead.max(axis=1).reindex(trials.index) if len(dead.columns) else math.nan
+    out["peak_dead_fraction"] = peak / out["hidden"]
     out["val_acc"] = last(val_acc)
     out["collapsed_end"] = last(classes) == 1
     out["collapsed_at"] = pd.Series(
@@ -164,11 +170,14 @@ def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
          for k in classes.index}, dtype="Int64").reindex(trials.index)
     out["fell_at"] = pd.Series({k: fell_at(val_acc.loc[k]) for k in val_acc.index},
                                dtype="Int64").reindex(trials.index)
-    # a fall seen at the last logged epoch only: a late drop, which the run might have
-    # recovered from had it gone on (Adam at a high rate often does)
+    # a fall seen at the last logged epoch only: a late drop, which a longer run might or
+    # might not have come back from
     ends = pd.Series({k: val_acc.loc[k].dropna().index.max() for k in val_acc.index},
                      dtype="Int64").reindex(trials.index)
     out["fell_late"] = (out["fell_at"] == ends).fillna(False).astype(bool)
+    # failed: ended fallen back, predicting one class, or with over half its units dead
+    out["failed"] = (out["fell_at"].notna() | out["collapsed_end"]
+                     | (out["dead_fraction"] > HALF_DEAD))
     out["overconfident_at"] = pd.Series(
         {k: overconfident_at(val_loss.loc[k], acc_of(k), below=guess(trials.at[k, "preset"]),
                              learned=learned(trials.at[k, "preset"]))
@@ -181,14 +190,18 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
 
     Rows ``{"study", "vary", "value", "runs", "measured", "hidden", "diverged",
     "collapsed", "collapsed_at", "collapsed_end", "fell", "fell_at", "fell_late",
-    "overconfident", "overconfident_at", "dead", "half_dead", "half_dead_acc", "val_acc"}``:
+    "fell_late_dead", "failed", "revived", "overconfident", "overconfident_at", "dead",
+    "half_dead", "half_dead_acc", "val_acc"}``:
     ``collapsed``/``fell``/``overconfident`` count the runs (of those ``measured``, not
     diverged) with a ``collapsed_at``/``fell_at``/``overconfident_at`` epoch, listed in the
     ``*_at`` lists (``fell_late`` of the ``fell`` only at their last logged epoch);
     ``collapsed_end`` those predicting one class at their last logged epoch; ``dead`` is
     the fraction of hidden units dead at the end, over runs;
     ``half_dead`` counts the runs ending with more than half of them dead and
-    ``half_dead_acc`` is their final validation accuracy; ``val_acc`` that of all runs.
+    ``half_dead_acc`` is their final validation accuracy; ``val_acc`` that of all runs;
+    ``failed`` counts the runs :func:`trial_status` calls failed, ``revived`` those with more
+    than half their units dead at some logged epoch and no more at the end, ``fell_late_dead``
+    the ``fell_late`` runs ending with more than half dead.
     """
     status = trial_status(source)
     picks: list[tuple[str, str, pd.DataFrame]] = []
@@ -216,7 +229,9 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
     for study, vary, picked in picks:
         for value, group in picked.groupby(vary, sort=study != "regularizers"):
             ok = group[group["diverged_at"].isna() & group["measured"]]
-            half = ok[ok["dead_fraction"] > 0.5]
+            half = ok[ok["dead_fraction"] > HALF_DEAD]
+            revived = ok[(ok["peak_dead_fraction"] > HALF_DEAD)
+                         & (ok["dead_fraction"] <= HALF_DEAD)]
             rows.append({
                 "study": study, "vary": vary, "value": value, "runs": len(group),
                 "measured": len(ok), "hidden": int(group["hidden"].max()),
@@ -227,6 +242,9 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
                 "fell": int(ok["fell_at"].notna().sum()),
                 "fell_at": sorted(int(e) for e in ok["fell_at"].dropna()),
                 "fell_late": int(ok["fell_late"].sum()),
+                "fell_late_dead": int((ok["fell_late"] & (ok["dead_fraction"] > HALF_DEAD))
+                                      .sum()),
+                "failed": int(ok["failed"].sum()), "revived": len(revived),
                 "overconfident": int(ok["overconfident_at"].notna().sum()),
                 "overconfident_at": sorted(int(e) for e in ok["overconfident_at"].dropna()),
                 "dead": summarize_as("dead", ok["dead_fraction"]), "half_dead": len(half),
