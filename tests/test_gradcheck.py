@@ -238,3 +238,12 @@ def test_a_report_with_nothing_compared_does_not_pass():
     assert not report.passed
     assert str(report).endswith("0 gradients checked on numpy (float64, full): nothing was "
                                 "compared, so nothing passed")
+
+
+def test_inputs_must_be_a_tuple_and_may_be_nested_lists():
+    with pytest.raises(TypeError, match=r"inputs must be a tuple of arrays, \(x,\) for a layer "
+                                        r"or \(y_pred, y_true\) for a loss, got an object of type "
+                                        r"ndarray with shape \(4, 5\); e\.g\. inputs=\(x,\)"):
+        gradcheck.check(Dense(2, 3), np.zeros((4, 5)))
+    report = gradcheck.check(Dense(2, 3), ([[0.1, 0.2], [0.3, 0.4]],))
+    assert report.passed and report.backend == "numpy"

@@ -380,6 +380,22 @@ def _is_kink(fp: float, fm: float, f0: float) -> bool:
 
 # -- checking a layer or a loss --------------------------------------------------------------
 
+def _given_inputs(inputs: Any, b: Backend, dtype: str) -> tuple[Any, ...]:
+    """``inputs`` as a tuple of arrays of the checked backend: a layer's ``(x,)``, a loss's
+    ``(y_pred, y_true)``; nested lists become arrays (floats in ``dtype``)."""
+    if not isinstance(inputs, (tuple, list)) or hasattr(inputs, "shape"):
+        msg = (f"inputs must be a tuple of arrays, (x,) for a layer or (y_pred, y_true) for a "
+               f"loss, got {validate.describe(inputs)}; e.g. inputs=(x,).")
+        raise TypeError(msg)
+    args = []
+    for a in inputs:
+        if isinstance(a, (list, tuple)):  # a nested list: the array it writes out
+            host = np.asarray(a)
+            a = host.astype(dtype) if host.dtype.kind == "f" else host
+        args.append(b.asarray(a) if isinstance(a, np.ndarray) else a)
+    return tuple(args)
+
+
 def _float64_copy(component: Any, b: Backend) -> Any:
     c64 = copy.deepcopy(component)
     for name, p in _params(c64).items():
@@ -664,7 +680,8 @@ def check(
     label = name or _name(component)
     if hasattr(component, "build") and not getattr(component, "built", True):
         component.build(Ops(b), Generator(seed), dtype)
-    args = tuple(inputs) if inputs is not None else default_inputs(component, b, dtype, seed)
+    args = _given_inputs(inputs, b, dtype) if inputs is not None else \
+        default_inputs(component, b, dtype, seed)
     if is_loss(component):
         if len(args) != 2:
             msg = f"a loss is checked on inputs (y_pred, y_true); got {len(args)} arrays."
