@@ -132,6 +132,13 @@ def test_from_models_refuses_copies_that_would_not_train_as_alone():
 
     with pytest.raises(ValueError, match=r"model 1 differs from model 0 in its optimizer"):
         ManyModels.from_models([model(0), model(1, SGD(learning_rate=0.1))], [(X, Y)] * 2)
+    wider = xpnet.Model(seed=1)
+    for layer in (Dense(2, 8), ReLU(), Dense(8, 3), Softmax()):
+        wider.add(layer)
+    wider.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.02))
+    with pytest.raises(ValueError, match=r"model 1 differs, its layer 0 is Dense\(n_in=2, "
+                                         r"n_out=8.*model 0's is Dense\(n_in=2, n_out=4"):
+        ManyModels.from_models([model(0), wider], [(X, Y)] * 2)
     trained = model(0)
     trained.train(X, Y, epochs=3)
     with pytest.raises(ValueError, match=r"model 0 has trained before \(its optimizer is at "

@@ -382,9 +382,20 @@ def _stack(models: Sequence[Model]) -> Model:
     their streams and one optimizer holding every copy's learning rate."""
     first = models[0]
     described = [(type(layer), layer.get_config()) for layer in first.layers]
-    for model in models[1:]:
-        if [(type(layer), layer.get_config()) for layer in model.layers] != described:
-            msg = "ManyModels needs models of one architecture (the same layers and settings)."
+    for i, model in enumerate(models[1:], start=1):
+        layers = [(type(layer), layer.get_config()) for layer in model.layers]
+        if layers != described:
+            pairs = zip(layers, described, strict=False)  # (a count that differs: said below)
+            where = next((j for j, (a, b) in enumerate(pairs) if a != b),
+                         min(len(layers), len(described)))
+            if where < min(len(layers), len(described)):
+                what = (f"its layer {where} is {model.layers[where]!r}, model 0's is "
+                        f"{first.layers[where]!r}")
+            else:
+                what = f"it has {len(layers)} layers, model 0 has {len(described)}"
+            msg = (f"ManyModels needs models of one architecture (the same layers and "
+                   f"settings): model {i} differs, {what}. Build every copy alike (the "
+                   "learning rate may differ).")
             raise ValueError(msg)
     sources = {model.dropout_masks for model in models}
     if len(sources) > 1:
