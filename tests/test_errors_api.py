@@ -829,6 +829,25 @@ def test_a_users_layer_in_a_model_is_checked_each_step_and_named_in_its_errors()
         _with_user_layer(_BookStyle())
 
 
+def test_a_users_layer_with_no_source_file_is_checked_too_and_its_nan_is_named():
+    """A notebook's class has no file for inspect to find: it is the user's all the same.
+    NaN from its forward was blamed on the initial weights or the inputs' size."""
+    namespace: dict = {}
+    exec(  # a class as a notebook cell defines it: no file behind it
+        "import xpnet\n"
+        "class LogShift(xpnet.nn.layers.Layer):\n"
+        "    def forward(self, x, training=True):\n"
+        "        return self.xp.log(x - 10)\n"
+        "    def backward(self, dy):\n"
+        "        return dy[:, :1]\n", namespace)
+    X, y = datasets.spiral(samples=10, classes=3, seed=0)
+    with np.errstate(invalid="ignore"), \
+            pytest.raises(FloatingPointError, match=r"layer 1 \(LogShift\)\.forward returned "
+                                                    r"values that are not finite from finite "
+                                                    r"inputs.*Fix that forward"):
+        _with_user_layer(namespace["LogShift"]()).train(X, y, epochs=1)
+
+
 def test_a_users_layer_returning_host_arrays_on_torch_is_named():
     pytest.importorskip("torch")
 

@@ -40,7 +40,7 @@ from .nn.losses import Loss
 from .nn.metrics import Accuracy
 from .nn.ops import Ops
 from .nn.optimizers import Optimizer
-from .nn.registry import Registered, init_arguments
+from .nn.registry import Registered, init_arguments, is_builtin
 from .random import DropoutStream, Generator
 
 __all__ = ["DTYPES", "FORMAT", "PRECISIONS", "VERSION", "SavedModel", "atomic_write_bytes",
@@ -325,7 +325,7 @@ def _make(path: Path, registry: dict[str, type], spec: dict[str, Any], where: st
     try:
         return registry[name](**config)
     except (TypeError, ValueError) as exc:
-        fix = None if registry[name].__module__.split(".")[0] == "xpnet" else (
+        fix = None if is_builtin(registry[name]) else (
             f"{name} is your own class: its __init__ must take what its get_config() returns "
             "(the arguments it was built with); make the two agree, then save the model again.")
         raise _error(path, f"the key {where + 'config'!r}", f"the arguments of {name}",

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import array_api_compat
 import numpy as np
 
-from . import engine, io, usercode, validate
+from . import engine, io, validate
 from .backend import Backend, resolve
 from .engine.fused import Kernels, kernels_for
 from .errors import BackendError
@@ -40,6 +40,7 @@ from .nn.layers import Dense, Dropout, Layer
 from .nn.losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SoftmaxCrossentropy
 from .nn.metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
 from .nn.optimizers import Optimizer
+from .nn.registry import is_builtin
 from .random import SeedLike, as_generator
 from .training import Callback, History, train
 
@@ -197,7 +198,7 @@ class Model:
                    f"weights. Give each model its own, e.g. model.add("
                    f"{type(layer).__name__}(...)) (copy.deepcopy(layer) copies its weights).")
             raise ValueError(msg)
-        if usercode.source_of(layer) is not None:
+        if not is_builtin(type(layer)):
             _check_layer_signature(len(self.layers), layer)
         layer.name = f"{type(layer).__name__}[{len(self.layers)}]"
         self.layers.append(layer)
@@ -368,6 +369,14 @@ class Model:
                    "or float() would move the values off it.")
             raise BackendError(msg)
         shape = tuple(result.shape)
+        xp = self.backend.xp
+        if method == "forward" and not bool(xp.all(xp.isfinite(result))) and \
+                bool(xp.all(xp.isfinite(value))):
+            msg = (f"{name}.forward returned values that are not finite from finite inputs: "
+                   "it computes a division by 0, the log of 0 or of a negative number, or an "
+                   "overflowing exp (the learning rate is not the cause unless the inputs "
+                   "grew huge). Fix that forward.")
+            raise FloatingPointError(msg)
         if method == "forward":
             self._user_inputs[i] = before = tuple(value.shape)
             if shape[:1] != before[:1]:
@@ -699,8 +708,9 @@ _NEEDED: dict[type, tuple[str, ...]] = {
 
 
 def _user_layers(layers: Sequence[Any]) -> set[int]:
-    """The indices of ``layers`` whose classes are not xpnet's own."""
-    return {i for i, layer in enumerate(layers) if usercode.source_of(layer) is not None}
+    """The indices of ``layers`` whose classes are not xpnet's own (a file's, a notebook's)."""
+    return {i for i, layer in enumerate(layers)
+            if not is_builtin(type(layer))}
 
 
 def _check_layer_signature(i: int, layer: Any) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, ClassVar
 
-__all__ = ["Registered", "init_arguments"]
+__all__ = ["Registered", "init_arguments", "is_builtin"]
 
 
 class Registered:
@@ -29,7 +29,7 @@ class Registered:
             cls.registry = {}  # a new family (Layer, Loss, ...)
             return
         held = cls.registry.get(cls.__name__)
-        if held is not None and _builtin(held) and not _builtin(cls):
+        if held is not None and is_builtin(held) and not is_builtin(cls):
             # a user's class named like a built-in (a notebook's own Softmax) must not
             # replace it: every model file naming the built-in would load the user's class
             return
@@ -67,6 +67,6 @@ def init_arguments(obj: Any) -> tuple[dict[str, Any], list[str]]:
     return found, missing
 
 
-def _builtin(cls: type) -> bool:
+def is_builtin(cls: type) -> bool:
     """Whether ``cls`` is one of xpnet's own classes."""
     return cls.__module__.split(".")[0] == "xpnet"
