@@ -360,7 +360,8 @@ def test_model_predict_evaluate_and_parameters(tmp_path, capsys):
 def test_model_save_and_load_round_trip(tmp_path):
     model, (X, y), _ = spiral_model()
     model.train(X, y, epochs=5, print_every=100)
-    model.save(tmp_path / "spiral.model")  # the book's name; written as spiral.model.npz
+    model.save(tmp_path / "spiral.model")  # the book's name, written as it is (an .npz inside)
+    assert (tmp_path / "spiral.model").is_file()
     loaded = book.Model.load(tmp_path / "spiral.model")
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     assert isinstance(loaded.layers[0], book.Layer_Dense)
@@ -392,9 +393,11 @@ def test_a_loaded_model_draws_its_dropout_masks_from_numpys_global_stream(tmp_pa
 
 
 def test_load_finds_what_save_wrote_beside_the_books_pickle_and_names_pickles(tmp_path):
-    """model.save('x.model') writes x.model.npz; a pickle the book's own code left at
-    x.model must neither hide it nor be called a corrupt file."""
+    """A pickle the book's own code left at x.model is named as one (not as a corrupt file);
+    model.save('x.model') writes x.model itself, as the book does, and xpnet.Model's
+    x.model.npz beside a pickle is found."""
     import pickle
+    import zipfile
 
     from xpnet.errors import ModelFileError
 
@@ -405,7 +408,10 @@ def test_load_finds_what_save_wrote_beside_the_books_pickle_and_names_pickles(tm
     with pytest.raises(ModelFileError, match=r"is a pickle \(the book's own code writes them\): "
                                              r"xpnet never reads pickles"):
         book.Model.load(pickled)
-    model.save(pickled)
+    model._net().save(pickled)  # xpnet's own save: x.model.npz, beside the pickle
+    np.testing.assert_array_equal(book.Model.load(pickled).predict(X), model.predict(X))
+    model.save(pickled)  # the book's: over the pickle, at its very name
+    assert zipfile.is_zipfile(pickled)
     np.testing.assert_array_equal(book.Model.load(pickled).predict(X), model.predict(X))
     (tmp_path / "p.parms").write_bytes(pickle.dumps([1, 2]))
     with pytest.raises(ModelFileError, match=r"'.*p\.parms' is a pickle.*"
@@ -751,3 +757,20 @@ def test_the_books_losses_and_accuracy_take_chapter_5s_python_lists():
     both.backward(softmax_outputs, class_targets)
     np.testing.assert_allclose(host(both.dinputs),
                                (np.array(softmax_outputs) - np.eye(3)[class_targets]) / 3)
+
+
+def test_one_sample_as_a_vector_is_a_row_as_the_books_dot_makes_it():
+    """The book's np.dot(x, W) + b turns a vector into a row: ch22 predicts one image; a
+    string is no data (it raised an IndexError)."""
+    book.init()
+    dense = book.Layer_Dense(2, 3)
+    dense.forward(np.array([0.5, -1.0], dtype=np.float32))
+    row = host(dense.output)
+    dense.forward(np.array([[0.5, -1.0]], dtype=np.float32))
+    np.testing.assert_array_equal(row, host(dense.output))
+    assert row.shape == (1, 3)
+    model, (X, _), _ = spiral_model()
+    np.testing.assert_array_equal(host(model.predict(X[0])), host(model.predict(X[:1])))
+    with pytest.raises(TypeError, match=r"Layer_Dense\.forward expects numbers .*got the "
+                                        r"string 'abc'"):
+        dense.forward("abc")

@@ -373,9 +373,20 @@ class _Layer(_Adapter):
         self.xpnet.ops = ops
 
     def forward(self, inputs: Any, training: bool = True) -> None:
-        self.inputs = self.xpnet.ops.backend.asarray(inputs)  # host data is moved once
+        self.inputs = self._numbers(inputs)  # host data is moved once
         self.output = self.xpnet.forward(self.inputs, validate.flag("training", training))
         self._fed = self.inputs  # what the xpnet layer's saved state was computed from
+
+    def _numbers(self, inputs: Any) -> Any:
+        """``inputs`` as an array of the layer's backend (host data and lists are moved),
+        refusing what holds no numbers (a string, a list of them)."""
+        array = self.xpnet.ops.backend.asarray(inputs)
+        if isinstance(array, np.ndarray) and array.dtype.kind not in "biuf":
+            msg = (f"{type(self).__name__}.forward expects numbers (an array, or a list of "
+                   f"lists of numbers), got {validate.describe(inputs)}: convert the data "
+                   "first, e.g. np.array(data, dtype=np.float32).")
+            raise TypeError(msg)
+        return array
 
     def backward(self, dvalues: Any) -> None:
         self._sync()
@@ -445,6 +456,13 @@ class Layer_Dense(_Layer):
             n_inputs, n_neurons, weight_l1=weight_regularizer_l1,
             weight_l2=weight_regularizer_l2, bias_l1=bias_regularizer_l1,
             bias_l2=bias_regularizer_l2, init_scale=init_scale))
+
+    def forward(self, inputs: Any, training: bool = True) -> None:
+        if getattr(inputs, "ndim", None) == 1 or (
+                isinstance(inputs, (list, tuple)) and np.ndim(inputs) == 1):
+            # one sample as a vector: the book's np.dot(x, W) + b makes it a row
+            inputs = self._numbers(inputs)[None, :]
+        super().forward(inputs, training)
 
     def get_parameters(self) -> tuple[Any, Any]:
         """``(weights, biases)``."""
@@ -1150,7 +1168,10 @@ class Model:
                            "loss": self.loss.calculate_accumulated()})
 
     def predict(self, X: Any, *, batch_size: int | None = None) -> Any:
-        """The model's outputs for ``X`` (dropout off)."""
+        """The model's outputs for ``X`` (dropout off); one sample given as a vector is a row
+        (the book's first Layer_Dense makes it one)."""
+        if getattr(X, "ndim", None) == 1:
+            X = X[None, :]
         if not self._looping():
             return self._net().predict(X, batch_size=batch_size)
         outputs = [self.forward(X[part], training=False) for part in self._batches(X, batch_size)]
@@ -1222,13 +1243,14 @@ class Model:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the whole model (architecture, parameters, optimizer state) with
-        :meth:`xpnet.Model.save`, to ``path`` with ``.npz`` appended if missing."""
-        self._net().save(path)
+        :meth:`xpnet.Model.save`'s ``.npz`` file, at ``path`` itself, as the book's pickle
+        is (``x.model`` stays ``x.model``)."""
+        xpnet_io.save_model(self._net(), path, suffix=False)
 
     @staticmethod
     def load(path: str | os.PathLike[str]) -> Model:
         """A model written by :meth:`save`, on the current backend."""
-        net = xpnet_model.Model.load(path, backend=_session.backend)  # (.npz added if missing)
+        net = xpnet_model.Model.load(path, backend=_session.backend)  # (or path + ".npz")
         # the book's loaded model draws its masks from NumPy's global stream, where the
         # program is now (not where the saved model's stream was)
         net.rng = _session.rng

@@ -105,14 +105,15 @@ def _describe_layer(layer: Layer) -> dict[str, Any]:
     return spec
 
 
-def save_model(model: Any, path: str | os.PathLike[str]) -> None:
-    """Save ``model`` to ``path`` (``.npz`` is appended if missing)."""
+def save_model(model: Any, path: str | os.PathLike[str], *, suffix: bool = True) -> None:
+    """Save ``model`` to ``path`` (``.npz`` is appended if missing, unless not ``suffix``:
+    the book's ``model.save('x.model')`` writes ``x.model``)."""
     path = _model_path(path, "model.save")
     if path.is_dir():
         msg = (f"{str(path)!r} is a folder; give a file path inside it: "
                f"model.save({str(path / 'model.npz')!r}).")
         raise IsADirectoryError(msg)
-    if path.suffix != ".npz":
+    if suffix and path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
     arrays: dict[str, np.ndarray] = {}
     layers = []
