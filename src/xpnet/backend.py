@@ -21,6 +21,7 @@ dtype('float32')
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
@@ -105,6 +106,8 @@ class Backend:
 
     def is_array(self, x: Any) -> bool:
         """True when ``x`` is an array of this backend on this backend's device."""
+        if type(x) is np.ndarray:  # the common case, answered without a namespace lookup
+            return self.name == "numpy"
         if not array_api_compat.is_array_api_obj(x):
             return False
         try:
@@ -384,6 +387,8 @@ def _probe(name: str, lib: ModuleType) -> Any:
 
 def backend_of(x: Any) -> Backend:
     """The :class:`Backend` an array belongs to."""
+    if type(x) is np.ndarray:  # the common case, answered without a namespace lookup
+        return _numpy_backend()
     try:
         xp = array_api_compat.array_namespace(x)
     except TypeError as exc:
@@ -392,6 +397,13 @@ def backend_of(x: Any) -> Backend:
                f"dtype=numpy.float32) for inputs or numpy.asarray(labels) for class labels.")
         raise BackendError(msg) from exc
     return Backend(xp, _name_of(xp), array_api_compat.device(x))
+
+
+@functools.cache
+def _numpy_backend() -> Backend:
+    """NumPy's backend, as :func:`backend_of` gives it for any NumPy array."""
+    xp = array_api_compat.array_namespace(np.empty(0))
+    return Backend(xp, _name_of(xp), array_api_compat.device(np.empty(0)))
 
 
 def to_numpy(x: Any) -> np.ndarray:
