@@ -1092,3 +1092,48 @@ def test_a_book_layers_backward_names_dvalues_of_the_wrong_shape():
             layer.backward(np.ones((3, 30), dtype=np.float32))  # transposed
     dense.backward(np.ones((30, 3), dtype=np.float32))
     assert dense.dweights.shape == (2, 3)
+
+
+def test_validate_every_records_each_validation_and_callbacks_return_a_bool():
+    X, y = datasets.spiral(samples=10, classes=3, seed=0)
+    model = _with_user_layer(ReLU())
+    history = model.train(X, y, epochs=12, log_every=3, validate_every=2,
+                          validation_data=(X, y))
+    assert [r["epoch"] for r in history.records if "val_acc" in r] == [2, 4, 6, 8, 10, 12]
+
+    def returns_logs(model_, epoch, logs):
+        return logs  # would have stopped training after the first epoch
+
+    with pytest.raises(TypeError, match=r"callback returns_logs returned \{.*\(a dict\): a "
+                                        r"callback returns True to stop training"):
+        model.train(X, y, epochs=3, callbacks=[returns_logs])
+    assert not model.train(X, y, epochs=2, callbacks=[lambda m, e, logs: np.False_]).stopped_early
+
+
+def test_subclasses_of_xpnets_layers_keep_their_own_maths_and_widths():
+    """A Softmax subclass with its own backward is not skipped for the joint gradient; a ReLU
+    subclass may change the width (Dense after it is not refused by the ReLU's input width)."""
+    class HalfGrad(Softmax):
+        calls = 0
+
+        def backward(self, dy):
+            HalfGrad.calls += 1
+            return super().backward(dy) / 2
+
+    class Twice(ReLU):
+        def forward(self, x, training=True):
+            return self.xp.concat([super().forward(x, training)] * 2, axis=-1)
+
+        def backward(self, dy):
+            half = dy.shape[-1] // 2
+            return super().backward(dy[..., :half] + dy[..., half:])
+
+    X, y = datasets.spiral(samples=10, classes=3, seed=0)
+    model = xpnet.Model(seed=0)
+    for layer in (Dense(2, 8), Twice(), Dense(16, 3), HalfGrad()):
+        model.add(layer)
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam())
+    model.train(X, y, epochs=2)
+    assert HalfGrad.calls == 2
+    row = next(line for line in model.summary().splitlines() if line.startswith("Twice"))
+    assert row.split()[1] == "?"  # its width is not taken for its input's (n, 8)

@@ -45,10 +45,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import math
 import os
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -926,7 +928,19 @@ class Model:
         validate.layer_like("Model.add", layer, call="model.add({}(...))",
                             example="model.add(Layer_Dense(2, 64))")
         _refuse_xpnet_part("Model.add", layer)
+        owner = layer.__dict__.get("_book_owner") if hasattr(layer, "__dict__") else None
+        other = owner() if owner is not None else None
+        if any(each is layer for each in self.layers) or (
+                other is not None and other is not self
+                and any(each is layer for each in other.layers)):
+            where = "this model" if other in (None, self) else "another model"
+            msg = (f"this {type(layer).__name__} is already a layer of {where}: one layer "
+                   f"object is one layer (its weights are its own); add a new one, e.g. "
+                   f"model.add({type(layer).__name__}(...)).")
+            raise ValueError(msg)
         self.layers.append(layer)
+        with contextlib.suppress(AttributeError, TypeError):  # a class with __slots__
+            layer._book_owner = weakref.ref(self)
         self._changed_after_finalize("model.add")
 
     def set(self, *, loss: Any = None, optimizer: Any = None, accuracy: Any = None) -> None:
@@ -990,6 +1004,9 @@ class Model:
         net = xpnet_model.Model(backend=ops.backend, seed=_session.rng,
                                 precision="nnfs" if ops.name == "faithful" else "default")
         for layer in self.layers:
+            # the layer is this model's (Model.add checked): a net of an earlier finalize
+            # (or of Model.load) lets it go
+            layer.xpnet.__dict__.pop("_owner", None)
             net.add(layer.xpnet)
         net.set(loss=self.loss.xpnet, accuracy=self.accuracy.xpnet,
                 optimizer=None if self.optimizer is None else self.optimizer.xpnet)

@@ -21,6 +21,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import math
 import os
@@ -170,7 +171,7 @@ class Model:
                        f"layer (its weights and its step's values are its own): add a new "
                        f"one, e.g. model.add({type(layer).__name__}(...)).")
                 raise ValueError(msg)
-        previous = _n_outputs(self.layers, through=SHAPE_KEEPING)
+        previous = _n_outputs(self.layers)
         if isinstance(layer, Dense) and previous and layer.n_in != previous:
             msg = (f"Dense({layer.n_in}, {layer.n_out}) cannot follow a layer with {previous} "
                    f"outputs: its n_in must be {previous}; add Dense({previous}, "
@@ -490,7 +491,7 @@ class Model:
         for layer in self.layers:
             if isinstance(layer, Dense):
                 width = layer.n_out
-            elif not isinstance(layer, SHAPE_KEEPING):
+            elif type(layer) not in SHAPE_KEEPING:
                 width = None  # a layer of the user's: its output shape is unknown here
             count = sum(math.prod(p.shape) for p in getattr(layer, "params", {}).values())
             total += count
@@ -545,7 +546,7 @@ class Model:
             raise ValueError(msg)
         assert self.loss is not None
         outputs = _n_outputs(self.layers)
-        if not outputs and all(isinstance(layer, SHAPE_KEEPING) for layer in self.layers):
+        if not outputs and all(type(layer) in SHAPE_KEEPING for layer in self.layers):
             outputs = int(X.shape[1])  # no Dense layer: the outputs are as wide as the inputs
         self.loss.check_targets(y, outputs)
         return X, y
@@ -607,6 +608,17 @@ class Model:
         saved.restore(model)
         return model
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Model:
+        """A copy whose layers are the copy's own (a copied layer would still name this
+        model as the one that holds it)."""
+        twin = type(self).__new__(type(self))
+        memo[id(self)] = twin
+        twin.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        for layer in twin.layers:
+            with contextlib.suppress(AttributeError, TypeError):
+                layer._owner = weakref.ref(twin)
+        return twin
+
     if not TYPE_CHECKING:  # (a __getattr__ would hide misspelt attributes from mypy)
         def __getattr__(self, name: str) -> Any:
             # only for attributes not found: the names other libraries (and the book) use
@@ -634,13 +646,14 @@ _OTHER_NAMES = {
 SHAPE_KEEPING = (Dropout, ReLU, Softmax, Sigmoid, Linear)
 
 
-def _n_outputs(layers: Sequence[Any], through: tuple[type, ...] | None = None) -> int:
-    """The last Dense layer's number of outputs (0 when there is none, or when a layer after
-    it is not one of ``through``)."""
+def _n_outputs(layers: Sequence[Any]) -> int:
+    """The last Dense layer's number of outputs, where only xpnet's own shape-keeping layers
+    come after it (0, unknown, when there is none, or after a layer of another kind: a
+    user's subclass of ReLU may change the width)."""
     for layer in reversed(layers):
         if isinstance(layer, Dense):
             return layer.n_out
-        if through is not None and not isinstance(layer, through):
+        if type(layer) not in SHAPE_KEEPING:
             return 0
     return 0
 

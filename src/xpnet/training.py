@@ -188,7 +188,8 @@ def train(
     model.accuracy.init(y)
     run = _Run(model, X, y, n, batch_size, shuffle, log_before_update, callbacks)
     history = History()
-    schedule = _Schedule(log_every, start_epoch + epochs - 1)
+    schedule = _Schedule(log_every, start_epoch + epochs - 1,
+                         validate_every if validation_data is not None else None)
     # the loss is checked below; NumPy's overflow warnings would only repeat it
     with model.backend.quiet_float_errors(), \
             run.lending(kernels, graph, tabled, epochs, auto):
@@ -203,7 +204,7 @@ def train(
                 logs["val_acc"], logs["val_loss"] = val["acc"], val["loss"]
             _check_finite(model, logs, history, run)
             history.records.append(logs)
-            if any([bool(cb(model, epoch, logs)) for cb in run.callbacks]):
+            if any([_stops(cb, cb(model, epoch, logs)) for cb in run.callbacks]):
                 history.stopped_early = True
                 break
             if run.tabled is not None and run.callbacks:
@@ -219,17 +220,20 @@ GRAPH_MIN_EPOCHS = 100
 
 
 class _Schedule:
-    """Which epochs are logged: every ``log_every``-th, the listed ones, and the last."""
+    """Which epochs are logged: every ``log_every``-th, the listed ones, the last, and every
+    ``validate_every``-th (a validation is recorded with its epoch's metrics)."""
 
-    def __init__(self, log_every: int | Collection[int] | None, last: int):
+    def __init__(self, log_every: int | Collection[int] | None, last: int,
+                 validate_every: int | None = None):
         self.every = log_every if isinstance(log_every, int) else 0
         self.at = frozenset(log_every) if log_every is not None and not isinstance(
             log_every, int) else frozenset()
         self.last = last
+        self.validate_every = validate_every or 0
 
     def logs(self, epoch: int) -> bool:
         return epoch == self.last or (self.every > 0 and epoch % self.every == 0) or \
-            epoch in self.at
+            epoch in self.at or (self.validate_every > 0 and epoch % self.validate_every == 0)
 
 
 class _Run:
@@ -460,6 +464,17 @@ def _check_finite(model: Trainable, logs: dict[str, Any], history: History, run:
         msg = (f"{head} {where[0].upper()}{where[1:]}. Lower the learning rate (it is "
                f"{model.optimizer.learning_rate}), scale the inputs, or add regularization.")
     raise DivergenceError(msg, epoch)
+
+
+def _stops(callback: Callback, result: Any) -> bool:
+    """Whether ``callback``'s ``result`` asks to stop: True stops, None or False goes on;
+    anything else is refused (a returned ``logs`` or ``"False"`` would stop silently)."""
+    if result is None or validate.is_bool(result):
+        return bool(result)
+    name = getattr(callback, "__name__", type(callback).__name__)
+    msg = (f"callback {name} returned {validate.describe(result)}: a callback returns True to "
+           "stop training after this epoch, or None (or False) to go on.")
+    raise TypeError(msg)
 
 
 def _first_non_finite(model: Trainable, X: Any) -> str:

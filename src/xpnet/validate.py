@@ -35,6 +35,7 @@ __all__ = [
     "flag",
     "in_range",
     "integer",
+    "is_bool",
     "layer_like",
     "missing_methods",
     "non_negative_float",
@@ -77,9 +78,19 @@ def missing_methods(value: Any, names: tuple[str, ...] = ("forward", "backward")
     return [name for name in names if not callable(getattr(value, name, None))]
 
 
-#: What a part is when it has one of these methods: a part of another kind given as a layer
-#: (an accuracy has ``calculate`` too, so ``compare`` is asked first).
-_OTHER_PARTS = (("compare", "accuracy"), ("update_params", "optimizer"), ("calculate", "loss"))
+#: The families a part of another kind than a layer belongs to, by the name of a class in its
+#: ancestry: xpnet's ``Loss``... and the book's ``Loss_CategoricalCrossentropy``...
+_OTHER_PARTS = (("Loss", "loss"), ("Optimizer", "optimizer"), ("Accuracy", "accuracy"))
+
+
+def _other_part(value: Any) -> str | None:
+    """``"loss"``, ``"optimizer"`` or ``"accuracy"`` when ``value``'s class descends from one
+    of those families (by name, so the book's and a student's book-style classes count)."""
+    for cls in type(value).__mro__:
+        for family, kind in _OTHER_PARTS:
+            if cls.__name__ == family or cls.__name__.startswith(family + "_"):
+                return kind
+    return None
 
 
 def layer_like(where: str, value: Any, *, call: str, example: str,
@@ -98,13 +109,11 @@ def layer_like(where: str, value: Any, *, call: str, example: str,
         msg = (f"{where} expects {expects} instance, got the class {value.__name__}; call it: "
                f"{call.format(value.__name__)}.")
         raise TypeError(msg)
-    if expects == "a layer":
-        for method, kind in _OTHER_PARTS:
-            if callable(getattr(value, method, None)):
-                name = type(value).__name__
-                msg = (f"{name}() is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not a layer: "
-                       f"give it to model.set({kind}=...), and add layers only.")
-                raise TypeError(msg)
+    kind = _other_part(value) if expects == "a layer" else None
+    if kind is not None:
+        msg = (f"{type(value).__name__}() is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not "
+               f"a layer: give it to model.set({kind}=...), and add layers only.")
+        raise TypeError(msg)
     missing = missing_methods(value)
     if missing:
         msg = (f"{where} expects {expects} with forward and backward methods, got "
@@ -122,7 +131,8 @@ def _string_fix(value: str, example: str) -> str:
     return f"pass the number {value.strip()} (without quotes)"
 
 
-def _is_bool(value: Any) -> bool:
+def is_bool(value: Any) -> bool:
+    """A Python or NumPy bool (not an integer that merely converts to one)."""
     return isinstance(value, (bool, np.bool_))
 
 
@@ -139,9 +149,9 @@ def integer(name: str, value: Any, *, minimum: int | None = None,
     if isinstance(value, str):
         msg = f"{name} must be an integer, got {describe(value)}; {_string_fix(value, example)}."
         raise TypeError(msg)
-    if _is_bool(value) or not isinstance(value, numbers.Integral):
+    if is_bool(value) or not isinstance(value, numbers.Integral):
         fix = f"pass a whole number, e.g. {example}"
-        if isinstance(value, numbers.Real) and not _is_bool(value) and math.isfinite(value):
+        if isinstance(value, numbers.Real) and not is_bool(value) and math.isfinite(value):
             whole = float(value)
             fix = (f"pass the whole number {int(whole)}" if whole.is_integer() else
                    f"pass a whole number such as {math.floor(whole)} or {math.ceil(whole)} "
@@ -200,7 +210,7 @@ def finite_float(name: str, value: Any) -> float:
         msg = (f"{name} must be a number, got {describe(value)}; "
                f"{_string_fix(value, _example(name))}.")
         raise TypeError(msg)
-    if _is_bool(value) or not isinstance(value, numbers.Real):
+    if is_bool(value) or not isinstance(value, numbers.Real):
         msg = f"{name} must be a real number, got {describe(value)}; pass e.g. {_example(name)}."
         raise TypeError(msg)
     number = float(value)
@@ -262,7 +272,7 @@ def flag(name: str, value: Any, *, auto: bool = False) -> Any:
     """
     if auto and isinstance(value, str) and value == "auto":
         return value
-    if not _is_bool(value):
+    if not is_bool(value):
         choices = "True, False or 'auto'" if auto else "True or False"
         msg = f"{name} must be {choices}, got {describe(value)}."
         raise TypeError(msg)
