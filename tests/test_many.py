@@ -90,10 +90,11 @@ def test_bad_epochs_and_models_are_named():
     with pytest.raises(TypeError, match=r"a non-empty list of xpnet\.Model, got an empty"):
         ManyModels.from_models([], [])
     with pytest.raises(ValueError, match="one \\(X, y\\) pair per model: 2 models, 1 pairs"):
-        ManyModels.from_models(many.models * 2, [xpnet.datasets.spiral(10, 3, seed=0)])
+        ManyModels.from_models(ManyModels("ch14", seeds=[0, 1]).models,
+                               [xpnet.datasets.spiral(10, 3, seed=0)])
     data = [xpnet.datasets.spiral(n, 3, seed=0) for n in (10, 12)]
     with pytest.raises(ValueError, match="data of one shape"):
-        ManyModels.from_models(many.models * 2, data)
+        ManyModels.from_models(ManyModels("ch14", seeds=[0, 1]).models, data)
     X, y = data[0]
     with pytest.raises(TypeError, match=r"data\[0\] is a tuple of 3 items: pass \[\(X0, y0\)"):
         ManyModels.from_models(many.models, [(X, y, y)])
@@ -132,6 +133,9 @@ def test_from_models_refuses_copies_that_would_not_train_as_alone():
 
     with pytest.raises(ValueError, match=r"model 1 differs from model 0 in its optimizer"):
         ManyModels.from_models([model(0), model(1, SGD(learning_rate=0.1))], [(X, Y)] * 2)
+    one = model(0)
+    with pytest.raises(ValueError, match=r"models 0 and 1 are the same Model object"):
+        ManyModels.from_models([one, one], [(X, Y)] * 2)
     wider = xpnet.Model(seed=1)
     for layer in (Dense(2, 8), ReLU(), Dense(8, 3), Softmax()):
         wider.add(layer)

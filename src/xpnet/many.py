@@ -355,6 +355,11 @@ def _check_alike(models: Sequence[Model]) -> None:
                 m.precision, str(m.dtype))
 
     for i, model in enumerate(models):
+        twin = next((j for j in range(i) if models[j] is model), None)
+        if twin is not None:
+            msg = (f"models {twin} and {i} are the same Model object: its copies would share "
+                   "nothing but the name. Build each copy as its own model.")
+            raise ValueError(msg)
         if model.optimizer is None or model.loss is None:
             msg = (f"ManyModels needs built models with a loss and an optimizer (model.set); "
                    f"model {i} has {'no loss' if model.loss is None else 'no optimizer'}.")
@@ -417,7 +422,9 @@ def _stack(models: Sequence[Model]) -> Model:
     assert first.loss is not None and all(m.optimizer is not None for m in models)
     # one learning rate per copy, as a column the update broadcasts over the copies
     rates = np.asarray([m.optimizer.learning_rate for m in models])  # type: ignore[union-attr]
-    optimizer.learning_rate = optimizer.current_learning_rate = rates.reshape(-1, 1, 1)
+    # one rate per copy (each checked by its own optimizer): past the one-number Setting
+    vars(optimizer).update(learning_rate=rates.reshape(-1, 1, 1),
+                           current_learning_rate=rates.reshape(-1, 1, 1))
     stacked.set(loss=first.loss, optimizer=optimizer, accuracy=first.accuracy)
     stacked.check_ready(training=True)
     return stacked

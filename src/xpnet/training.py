@@ -28,7 +28,7 @@ from .nn.layers import Dropout
 from .nn.losses import Loss, regularization_loss
 from .nn.metrics import Accuracy
 from .nn.ops import Ops
-from .nn.optimizers import Optimizer, check_settings
+from .nn.optimizers import Optimizer
 from .random import Generator
 
 __all__ = ["GRAPH_MIN_EPOCHS", "Callback", "History", "Trainable", "graph_problem",
@@ -444,12 +444,6 @@ def _check_finite(model: Trainable, logs: dict[str, Any], history: History, run:
     last = history.records[-1]["epoch"] if history.records else None
     since = "" if last is None else f" (last finite at epoch {last})"
     head = f"training diverged at epoch {epoch}: the loss is {logs['loss']}{since}."
-    try:
-        check_settings(model.optimizer)
-    except (TypeError, ValueError) as exc:
-        msg = (f"{head} The cause is an optimizer setting, not the learning rate's size: "
-               f"{exc} Make the optimizer again with a valid setting.")
-        raise DivergenceError(msg, epoch) from exc
     where = _first_non_finite(model, run.X)
     if model.optimizer.iterations == len(run.batches) == 1:
         # the initial parameters were finite (checked before the first epoch), and so were

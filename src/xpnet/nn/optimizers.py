@@ -26,15 +26,12 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import numpy as np
-
 from .. import trace, validate
 from ..backend import backend_of
 from .ops import Ops
 from .registry import Registered
 
-__all__ = ["EPSILON", "SGD", "Adagrad", "Adam", "Optimizer", "RMSprop", "check_settings",
-           "setting"]
+__all__ = ["EPSILON", "SGD", "Adagrad", "Adam", "Optimizer", "RMSprop", "Setting", "setting"]
 
 #: Added to denominators so a parameter with a zero gradient history does not divide by 0.
 EPSILON = 1e-7
@@ -59,12 +56,29 @@ def setting(name: str, value: Any) -> float:
     return _CHECKS[name](name, value)
 
 
-def check_settings(optimizer: Optimizer) -> None:
-    """Check every setting of ``optimizer`` again (one changed after construction, say);
-    raises as the constructor would."""
-    for name, value in optimizer.get_config().items():
-        if name in _CHECKS:
-            _CHECKS[name](name, value)
+class Setting:
+    """An optimizer's setting (``learning_rate``, ``beta_1``...), checked against its range
+    whenever it is set: in the constructor, or later by a schedule of one's own
+    (``model.optimizer.learning_rate = 0.01`` in a callback). Without decay the rate in
+    use, ``current_learning_rate``, is the learning rate itself, so setting one sets both."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            msg = f"{type(obj).__name__!r} object has no attribute {self.name!r}"
+            raise AttributeError(msg) from None
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        value = setting(self.name, value)
+        obj.__dict__[self.name] = value
+        if self.name == "learning_rate" and not obj.__dict__.get("decay"):
+            obj.__dict__["current_learning_rate"] = value
 
 
 class Optimizer(Registered):
@@ -85,23 +99,19 @@ class Optimizer(Registered):
     """
 
     state_names: tuple[str, ...] = ()
+    learning_rate = Setting()
+    decay = Setting()
 
     def __init__(self, learning_rate: float, decay: float = 0.0):
-        self.learning_rate = setting("learning_rate", learning_rate)
+        self.learning_rate = learning_rate
         self.current_learning_rate = self.learning_rate
-        self.decay = setting("decay", decay)
+        self.decay = decay
         self.iterations = 0
         self.param = ""  # the parameter being updated, as explain mode names it
 
     # -- the book's three calls -----------------------------------------------------------
-    #: the ``learning_rate`` the last step checked (one set since, by a schedule of one's
-    #: own, is checked as the constructor checks it, and used from the next step on)
-    _rate_seen: Any = None
-
     def pre_update_params(self) -> None:
         """Decay the learning rate for the coming step: ``lr / (1 + decay * iterations)``."""
-        if self.learning_rate is not self._rate_seen:
-            self._take_rate()
         if self.decay:
             self.current_learning_rate = self.learning_rate * (
                 1.0 / (1.0 + self.decay * self.iterations)
@@ -109,20 +119,6 @@ class Optimizer(Registered):
         if trace.ACTIVE is not None:  # the configuration is built only for a tracer
             trace.emit(type(self).__name__, "update", step=self.iterations + 1,
                        info=self.get_config(), lr=self.current_learning_rate)
-
-    def _take_rate(self) -> None:
-        """Check a ``learning_rate`` set after construction, and use it: without decay the
-        current rate is the learning rate itself (the book would keep the old one)."""
-        rate = self.learning_rate
-        if np.ndim(rate) == 0:  # (many models at once hold one rate per copy: checked there)
-            try:
-                rate = setting("learning_rate", rate)
-            except (TypeError, ValueError) as exc:
-                msg = f"{type(self).__name__}.learning_rate was set to an unusable value: {exc}"
-                raise type(exc)(msg) from None
-            if not self.decay:
-                self.current_learning_rate = rate
-        self._rate_seen = self.learning_rate = rate
 
     def update_params(self, layer: Any) -> None:
         """Update every parameter array of ``layer`` from ``layer.grads``, with the engine
@@ -229,9 +225,11 @@ class SGD(Optimizer):
     ([0.0], [-1.0])
     """
 
+    momentum = Setting()
+
     def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0):
         super().__init__(learning_rate, decay)
-        self.momentum = setting("momentum", momentum)
+        self.momentum = momentum
         self.state_names = ("u",) if self.momentum else ()
 
     def hyperparameters(self) -> dict[str, Any]:
@@ -264,11 +262,12 @@ class Adagrad(Optimizer):
     (Duchi, Hazan & Singer, 2011).
     """
 
+    epsilon = Setting()
     state_names = ("cache",)
 
     def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = EPSILON):
         super().__init__(learning_rate, decay)
-        self.epsilon = setting("epsilon", epsilon)
+        self.epsilon = epsilon
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"lr": self.current_learning_rate, "epsilon": self.epsilon}
@@ -289,12 +288,14 @@ class RMSprop(Adagrad):
     (Hinton, lecture 6e), so old gradients are forgotten and steps do not shrink forever.
     """
 
+    rho = Setting()
+
     def __init__(
         self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = EPSILON,
         rho: float = 0.9,
     ):
         super().__init__(learning_rate, decay, epsilon)
-        self.rho = setting("rho", rho)
+        self.rho = rho
 
     def hyperparameters(self) -> dict[str, Any]:
         return {**super().hyperparameters(), "rho": self.rho}
@@ -333,6 +334,9 @@ class Adam(Optimizer):
     0.9
     """
 
+    epsilon = Setting()
+    beta_1 = Setting()
+    beta_2 = Setting()
     state_names = ("m", "v")
 
     def __init__(
@@ -340,8 +344,7 @@ class Adam(Optimizer):
         beta_1: float = 0.9, beta_2: float = 0.999,
     ):
         super().__init__(learning_rate, decay)
-        self.epsilon = setting("epsilon", epsilon)
-        self.beta_1, self.beta_2 = setting("beta_1", beta_1), setting("beta_2", beta_2)
+        self.epsilon, self.beta_1, self.beta_2 = epsilon, beta_1, beta_2
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"lr": self.current_learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,
