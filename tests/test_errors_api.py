@@ -1136,3 +1136,59 @@ def test_subclasses_of_xpnets_layers_keep_their_own_maths_and_widths():
     assert HalfGrad.calls == 2
     row = next(line for line in model.summary().splitlines() if line.startswith("Twice"))
     assert row.split()[1] == "?"  # its width is not taken for its input's (n, 8)
+
+
+def test_round_two_inputs_that_slipped_past_are_named():
+    from xpnet import book
+
+    X, y = datasets.spiral(samples=10, classes=3, seed=0)
+    with pytest.raises(TypeError, match=r"training must be True or False, got the string"):
+        Dropout(0.5).forward(X, training="False")  # a truthy string dropped half the values
+
+    class Flattens(xpnet.layers.Layer):
+        def forward(self, x, training=True):
+            return x[:, 0]
+
+        def backward(self, dy):
+            return dy
+
+    with pytest.raises(ValueError, match=r"layer 1 \(Flattens\)\.forward returned shape \(30,\) "
+                                         r"for an input of shape \(30, 8\)"):
+        _with_user_layer(Flattens()).train(X, y, epochs=1)
+
+    alone = Dense(2, 3, seed=0)
+    alone.forward(X.astype(np.float64))  # built in float64 from its first input
+    with pytest.raises(ValueError, match=r"was built in float64 \(used on its own first\) but "
+                                         r"this model computes in float32"):
+        xpnet.Model().add(alone)
+    plain = Dense(2, 3, seed=0)
+    plain.forward(X)
+    with pytest.raises(ValueError, match=r"built on its own \(with the plain engine\) but this "
+                                         r"model computes with the faithful engine"):
+        xpnet.Model(seed="nnfs").add(plain)
+
+    with pytest.raises(ValueError, match=r"targets of 0 or 1"):
+        BinaryCrossentropy().backward(np.full((3, 1), 0.5), np.array([[0], [1], [2]]))
+
+    shared = Adam()
+    xpnet.Model().set(loss=CategoricalCrossentropy(), optimizer=shared)
+    keep = xpnet.Model()
+    keep.set(loss=CategoricalCrossentropy(), optimizer=shared)  # the first was dropped: fine
+    with pytest.raises(ValueError, match=r"already the optimizer of another model: the two "
+                                         r"would share its step count"):
+        xpnet.Model().set(loss=CategoricalCrossentropy(), optimizer=shared)
+
+    book.init()
+    with pytest.raises(TypeError, match=r"Layer_Dense is xpnet\.book's name for xpnet\.nn\.Dense"):
+        xpnet.Model().add(book.Layer_Dense(2, 3))
+
+
+def test_a_key_given_twice_on_the_command_line_is_refused(capsys):
+    from xpnet import cli
+
+    for argv in (["train", "--preset", "ch14", "--set", "lr=0.1", "--set", "lr=0.2"],
+                 ["gradcheck", "x.py:L", "--arg", "n=1", "--arg", "n=2"]):
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2
+        assert "is given twice" in capsys.readouterr().err

@@ -234,6 +234,15 @@ def test_a_users_layer_whose_settings_cannot_be_found_is_not_saved(tmp_path):
     assert not list(tmp_path.iterdir())
     odd = LeakyReLU(np.float32(0.05))  # a NumPy number is no JSON value
     odd.alpha = object()
-    with pytest.raises(TypeError, match=r"cannot save LeakyReLU: its config .* holds a value a "
-                                        r"model file cannot keep"):
+    with pytest.raises(TypeError, match=r"cannot save LeakyReLU: its __init__ argument 'alpha' "
+                                        r"is read back from self\.alpha, which holds .*\(an "
+                                        r"object\), no value a model file keeps"):
         _leaky_model(odd).save(tmp_path / "m")
+
+    class Configured(LeakyReLU):
+        def get_config(self):
+            return {"alpha": np.float32(0.05)}  # a NumPy number: no JSON value
+
+    with pytest.raises(TypeError, match=r"cannot save Configured: its config .* holds a value a "
+                                        r"model file cannot keep .*float\(x\) of a NumPy number"):
+        _leaky_model(Configured()).save(tmp_path / "m")

@@ -1008,6 +1008,8 @@ class Model:
             # (or of Model.load) lets it go
             layer.xpnet.__dict__.pop("_owner", None)
             net.add(layer.xpnet)
+        if self.optimizer is not None:
+            self.optimizer.xpnet.__dict__.pop("_owner", None)  # (likewise)
         net.set(loss=self.loss.xpnet, accuracy=self.accuracy.xpnet,
                 optimizer=None if self.optimizer is None else self.optimizer.xpnet)
         self.xpnet = net

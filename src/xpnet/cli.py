@@ -634,6 +634,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
+    for option in ("set", "arg"):  # KEY=VALUE given twice: the first would be lost
+        pairs = getattr(args, option, None) or []
+        keys = [key for key, _ in pairs]
+        twice = next((key for i, key in enumerate(keys) if key in keys[:i]), None)
+        if twice is not None:
+            parser.error(f"--{option} {twice}=... is given twice "
+                         f"({', '.join(v for k, v in pairs if k == twice)}); give it once")
     try:
         return int(args.func(args, out))
     except KeyboardInterrupt:

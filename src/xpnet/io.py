@@ -80,11 +80,28 @@ def _describe(obj: Any) -> dict[str, Any]:
     try:
         json.dumps(config, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        msg = (f"cannot save {name}: its config {_short(config)} holds a value a model file "
-               f"cannot keep ({exc}); get_config() must return plain numbers, strings, bools, "
-               "lists and dicts (float(x) of a NumPy number).")
+        bad = next((k for k, v in config.items() if not _plain(v)), None)
+        if type(obj).get_config is Registered.get_config and bad is not None:
+            msg = (f"cannot save {name}: its __init__ argument {bad!r} is read back from "
+                   f"self.{bad}, which holds {validate.describe(config[bad])}, no value a "
+                   f"model file keeps. Keep the value given to __init__ under that name (an "
+                   "array under another, e.g. in self.params), or give the class a "
+                   "get_config() returning its arguments as plain values.")
+        else:
+            msg = (f"cannot save {name}: its config {_short(config)} holds a value a model "
+                   f"file cannot keep ({exc}); get_config() must return plain numbers, "
+                   "strings, bools, lists and dicts (float(x) of a NumPy number).")
         raise TypeError(msg) from exc
     return {"class": name, "config": config}
+
+
+def _plain(value: Any) -> bool:
+    """Whether JSON keeps ``value`` as it is (no NaN, no NumPy numbers, no arrays)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _model_path(path: Any, call: str) -> Path:

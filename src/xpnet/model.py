@@ -165,6 +165,11 @@ class Model:
         (so construction order is draw order, as in the book). Returns the layer."""
         validate.layer_like("Model.add", layer, call="model.add({}(...))",
                             example="model.add(xpnet.nn.Dense(2, 64))")
+        if type(layer).__module__ == "xpnet.book":
+            msg = (f"{type(layer).__name__} is xpnet.book's name for xpnet.nn."
+                   f"{type(layer.xpnet).__name__}: in xpnet.Model add xpnet.nn's layers (e.g. "
+                   "xpnet.nn.Dense(2, 64)), or build the network with xpnet.book's Model.")
+            raise TypeError(msg)
         for i, present in enumerate(self.layers):
             if present is layer:
                 msg = (f"{layer!r} is already layer {i} of this model; one layer object is one "
@@ -183,6 +188,17 @@ class Model:
                 f"{self.backend!r}; create a new layer for this model."
             )
             raise BackendError(msg)
+        if getattr(layer, "built", False) and type(layer.ops) is not type(self.ops):
+            msg = (f"{layer!r} was built on its own (with the {layer.ops.name} engine) but this "
+                   f"model computes with the {self.ops.name} engine (its precision "
+                   f"{self.precision!r}); create a new layer for this model.")
+            raise ValueError(msg)
+        held = {str(p.dtype).rpartition(".")[2] for p in getattr(layer, "params", {}).values()}
+        if getattr(layer, "built", False) and held and held != {self.dtype}:
+            msg = (f"{layer!r} was built in {', '.join(sorted(held))} (used on its own first) "
+                   f"but this model computes in {self.dtype}; create a new layer for this "
+                   "model.")
+            raise ValueError(msg)
         if not getattr(layer, "built", False) and hasattr(layer, "build"):
             try:
                 layer.build(self.ops, self.rng, self.dtype)
@@ -215,6 +231,15 @@ class Model:
         _instance_of("loss", loss, Loss, "xpnet.nn.CategoricalCrossentropy()")
         if optimizer is not None:
             _instance_of("optimizer", optimizer, Optimizer, "xpnet.nn.Adam()")
+            owner = getattr(optimizer, "_owner", None)
+            other = owner() if owner is not None else None
+            if other is not None and other is not self and other.optimizer is optimizer:
+                msg = (f"{optimizer!r} is already the optimizer of another model: the two "
+                       "would share its step count (and so its decayed rate). Give each model "
+                       f"its own, e.g. optimizer={type(optimizer).__name__}(...).")
+                raise ValueError(msg)
+            with contextlib.suppress(AttributeError, TypeError):
+                optimizer._owner = weakref.ref(self)
         if accuracy is not None:
             _instance_of("accuracy", accuracy, Accuracy, "xpnet.nn.CategoricalAccuracy()")
         self.loss = loss
@@ -380,9 +405,10 @@ class Model:
             raise FloatingPointError(msg)
         if method == "forward":
             self._user_inputs[i] = before = tuple(value.shape)
-            if shape[:1] != before[:1]:
+            if shape[:1] != before[:1] or len(shape) != len(before):
                 msg = (f"{name}.forward returned shape {shape} for an input of shape {before}: "
-                       "a layer must keep one row per sample (it may change the columns).")
+                       "a layer must keep one row per sample, each a row of features (it may "
+                       "change how many).")
                 raise ValueError(msg)
         elif shape != self._user_inputs.get(i, shape):
             msg = (f"{name}.backward returned a gradient of shape {shape} for an input of shape "

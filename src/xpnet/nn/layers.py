@@ -320,7 +320,7 @@ class Dropout(Layer):
     def forward(self, x: Any, training: bool = True) -> Any:
         self.build_from(x, self.seed)
         self.mask = None  # the last step's mask is freed before a new one is drawn
-        if not training:
+        if not validate.flag("training", training):  # ("False", a string, would drop)
             return x
         self.mask = self.ops.dropout_mask(self.rng, self.keep, x)  # 1/keep or 0
         y = self.ops.dropout(x, self.mask)  # x * mask

@@ -255,6 +255,7 @@ class BinaryCrossentropy(Loss):
 
     def backward(self, y_pred: Any, y_true: Any) -> Any:
         xp = backend_of(y_pred).xp
+        self._check_host_targets(y_pred, y_true)
         y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
         n, outputs = y_pred.shape
         p = xp.clip(y_pred, EPS, 1 - EPS)
@@ -300,6 +301,7 @@ class MeanSquaredError(Loss):
 
     def backward(self, y_pred: Any, y_true: Any) -> Any:
         xp = backend_of(y_pred).xp
+        self._check_host_targets(y_pred, y_true)
         y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
         n, outputs = y_pred.shape
         return -2 * (y_true - y_pred) / outputs / n
@@ -332,6 +334,7 @@ class MeanAbsoluteError(Loss):
 
     def backward(self, y_pred: Any, y_true: Any) -> Any:
         xp = backend_of(y_pred).xp
+        self._check_host_targets(y_pred, y_true)
         y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
         n, outputs = y_pred.shape
         return xp.sign(y_pred - y_true) / outputs / n
