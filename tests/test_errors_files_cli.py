@@ -904,6 +904,13 @@ def test_a_plan_recorded_without_quick_still_resumes(copy):
     ({"resume": "yes"}, TypeError, r"^resume must be True or False, got the string 'yes'\.$"),
     ({"dask": 8786}, TypeError, r"^dask must be 'local' or a scheduler's address such as "
                                 r"'tcp://HOST:8786', got 8786 \(an int\)"),
+    ({"dask": ""}, ValueError, r"^dask must be 'local' or a scheduler's address .* got the "
+                               r"string ''; or leave it out \(None\)"),
+    ({"progress": "bar"}, TypeError, r"^progress must be a function progress\(done, total, "
+                                     r"trial\), called after each stored trial, got the "
+                                     r"string 'bar'; or leave it out \(None\)\.$"),
+    ({"studies": "epochs", "epochs": 1.5}, TypeError, r"^epochs must be an integer, got 1\.5 "
+                                                      r"\(a float\)"),
     ({"studies": None}, TypeError, r"^studies must be a study's name .* got None "
                                    r"\(a NoneType\); pass e\.g\. 'lr'"),
     ({"studies": []}, ValueError, r"^studies is an empty list: there is nothing to run"),

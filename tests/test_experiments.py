@@ -18,6 +18,7 @@ import pytest
 
 from xpnet.cli import main
 from xpnet.experiments import Store, log_epochs, plan, run, run_study, run_trial, run_trials
+from xpnet.experiments.plan import STUDIES, study_names
 from xpnet.experiments.runner import _groups, default_workers
 
 TINY = {"grid": "quick", "seeds": 2, "train_samples": (10, 30), "epochs": 60,
@@ -134,6 +135,11 @@ def test_a_plan_takes_grids_as_arrays_and_stores_plain_numbers():
 def test_one_study_name_is_one_study_not_its_letters():
     assert {s for t in plan("samples", grid="quick", seeds=1) for s in t.studies} == {
         "samples"}
+
+
+def test_all_in_a_list_is_every_study_and_a_name_twice_is_one():
+    assert study_names(["all"]) == study_names("all") == list(STUDIES)
+    assert study_names(("lr", "samples", "lr")) == ["lr", "samples"]
 
 
 def test_trials_on_a_gpu_run_in_one_process_unless_asked(monkeypatch):

@@ -255,7 +255,7 @@ def study_names(studies: Any) -> list[str]:
     """
     choices = f"{', '.join(repr(s) for s in STUDIES)} or 'all'"
     if isinstance(studies, str):  # one name, not its letters
-        names = list(STUDIES) if studies == "all" else [studies]
+        names = [studies]
     elif isinstance(studies, (tuple, list)):
         names = list(studies)
     else:
@@ -267,10 +267,12 @@ def study_names(studies: Any) -> list[str]:
                f"at least one study ({choices}), e.g. 'lr' or ['samples', 'lr'].")
         raise ValueError(msg)
     for study in names:
-        if study not in STUDIES:
+        if study not in (*STUDIES, "all"):
             msg = (f"unknown study {study!r}; studies are {', '.join(STUDIES)} (or 'all').")
             raise ValueError(msg)
-    return names
+    # "all" in a list too; a name given twice is one study (and one plan to resume)
+    return list(dict.fromkeys(s for name in names for s in (STUDIES if name == "all"
+                                                             else (name,))))
 
 
 def refined_around(rates: Iterable[float], refined: Iterable[float]) -> float | None:

@@ -70,9 +70,15 @@ def run_study(
     if workers is not None:
         workers = validate.positive_int("workers", workers)
     group_size = validate.positive_int("group_size", group_size)
-    if dask is not None and not isinstance(dask, str):
+    if epochs is not None:  # named as given (plan() calls it long_epochs)
+        epochs = validate.positive_int("epochs", epochs)
+    if dask is not None and (not isinstance(dask, str) or not dask.strip()):
         msg = (f"dask must be 'local' or a scheduler's address such as 'tcp://HOST:8786', got "
-               f"{validate.describe(dask)}; or leave it out to run on this machine.")
+               f"{validate.describe(dask)}; or leave it out (None) to run on this machine.")
+        raise (ValueError if isinstance(dask, str) else TypeError)(msg)
+    if progress is not None and not callable(progress):
+        msg = (f"progress must be a function progress(done, total, trial), called after each "
+               f"stored trial, got {validate.describe(progress)}; or leave it out (None).")
         raise TypeError(msg)
     outdir = output_folder("out", out)
     for given, value, study, what in (
