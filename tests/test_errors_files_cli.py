@@ -878,6 +878,85 @@ def test_resume_refuses_another_plan_and_says_what_differs(copy, change, fragmen
     assert "--out OTHER_DIR" in message
 
 
+def test_resuming_with_another_quick_names_quick_first(copy):
+    kwargs = {**TINY, "quick": False}
+    with pytest.raises(StudyError) as info:
+        run_study("samples", copy, resume=True, **kwargs)
+    assert "holds another study (quick (--quick): True there, False now; " in str(info.value)
+
+
+def test_a_plan_recorded_without_quick_still_resumes(copy):
+    recorded = json.loads((copy / PLAN_FILE).read_text())
+    del recorded["quick"]
+    (copy / PLAN_FILE).write_text(json.dumps(recorded))
+    assert run_study("samples", copy, resume=True, **TINY)["ran"] == 0
+
+
+@pytest.mark.parametrize(("kwargs", "error", "pattern"), [
+    ({"workers": "2"}, TypeError, r"^workers must be an integer, got the string '2'; pass the "
+                                  r"number 2 \(without quotes\)\.$"),
+    ({"workers": -1}, ValueError, r"^workers must be a positive integer, got -1\.$"),
+    ({"workers": 0}, ValueError, r"^workers must be a positive integer, got 0\.$"),
+    ({"group_size": 1.5}, TypeError, r"^group_size must be an integer, got 1\.5 \(a float\); "
+                                     r"pass a whole number such as 1 or 2"),
+    ({"group_size": 0}, ValueError, r"^group_size must be a positive integer, got 0\.$"),
+    ({"quick": "no"}, TypeError, r"^quick must be True or False, got the string 'no'\.$"),
+    ({"resume": "yes"}, TypeError, r"^resume must be True or False, got the string 'yes'\.$"),
+    ({"dask": 8786}, TypeError, r"^dask must be 'local' or a scheduler's address such as "
+                                r"'tcp://HOST:8786', got 8786 \(an int\)"),
+    ({"dask": ""}, ValueError, r"^dask must be 'local' or a scheduler's address .* got the "
+                               r"string ''; or leave it out \(None\)"),
+    ({"progress": "bar"}, TypeError, r"^progress must be a function progress\(done, total, "
+                                     r"trial\), called after each stored trial, got the "
+                                     r"string 'bar'; or leave it out \(None\)\.$"),
+    ({"studies": "epochs", "epochs": 1.5}, TypeError, r"^epochs must be an integer, got 1\.5 "
+                                                      r"\(a float\)"),
+    ({"studies": None}, TypeError, r"^studies must be a study's name .* got None "
+                                   r"\(a NoneType\); pass e\.g\. 'lr'"),
+    ({"studies": []}, ValueError, r"^studies is an empty list: there is nothing to run"),
+    ({"studies": "lr", "lr": np.array(0.05)}, TypeError,
+     r"^lr must be a tuple of learning rates, got an object of type ndarray with shape \(\); "
+     r"pass lr=\(0\.05,\) for that one value"),
+    ({"studies": "lr", "lr": {0.05: 1}}, TypeError, r"^lr must be a tuple of learning rates, "
+                                                    r"got \{0\.05: 1\} \(a dict\)"),
+    ({"backend": "bogus"}, ValueError, r"^backend must be one of 'numpy', .* got the string "
+                                       r"'bogus'\.$"),
+    ({"test_samples": (10**9,)}, ValueError, r"^a size in test_samples must be at most "
+                                             r"3,333,333 samples per class .*got "
+                                             r"1,000,000,000; ask for fewer, e\.g\. "
+                                             r"test_samples=\(10, 100, 1000\)\.$"),
+])
+def test_a_bad_study_argument_is_refused_before_anything_is_written(tmp_path, kwargs, error,
+                                                                      pattern):
+    kwargs = {**TINY, **kwargs}
+    studies = kwargs.pop("studies", "samples")
+    if studies != "samples":
+        del kwargs["train_samples"]
+    with pytest.raises(error, match=pattern):
+        run_study(studies, tmp_path / "s", **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("out", "error", "pattern"), [
+    ("f", ValueError, r"^out must be a folder to write into, but '.*/f' is a file, not a "
+                      r"folder; give a folder, e\.g\. out='.*/results'\.$"),
+    ("f/s", ValueError, r"^out must be a folder to write into, but '.*/f/s' is under '.*/f', "
+                        r"which is a file, not a folder"),
+    (5, TypeError, r"^out must be a folder's path \(a str or a pathlib\.Path\), got 5 "
+                   r"\(an int\); e\.g\. out='results'\.$"),
+    ("  ", ValueError, r"^out must be a folder's path, got an empty one"),
+])
+def test_an_out_that_cannot_be_a_folder_is_refused_before_anything_is_written(
+        tmp_path, monkeypatch, out, error, pattern):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(error, match=pattern):
+        run_study("samples", tmp_path / out if isinstance(out, str) and out.strip() else out,
+                  **TINY)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+    assert (tmp_path / "f").read_text() == "x"
+
+
 def test_a_full_folder_without_resume_is_refused(copy, capsys):
     with pytest.raises(StudyError, match="resume=True"):
         run_study("samples", copy, **TINY)

@@ -13,10 +13,12 @@ import sys
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from xpnet.cli import main
 from xpnet.experiments import Store, log_epochs, plan, run, run_study, run_trial, run_trials
+from xpnet.experiments.plan import STUDIES, study_names
 from xpnet.experiments.runner import _groups, default_workers
 
 TINY = {"grid": "quick", "seeds": 2, "train_samples": (10, 30), "epochs": 60,
@@ -85,6 +87,19 @@ def test_a_setting_no_chosen_study_uses_is_refused(tmp_path):
                                        r"got 10 .*train_samples=\(10, 100\)"),
     ({"test_samples": (0,)}, ValueError, r"a size in test_samples must be a positive integer"),
     ({"lr": (float("nan"),)}, ValueError, r"a learning rate in lr"),
+    ({"lr": np.array(0.05)}, TypeError, r"^lr must be a tuple of learning rates, got an object "
+                                        r"of type ndarray with shape \(\); pass lr=\(0\.05,\) "
+                                        r"for that one value"),
+    ({"lr": {0.05: 1}}, TypeError, r"^lr must be a tuple of learning rates, got \{0\.05: 1\} "
+                                   r"\(a dict\); pass e\.g\. lr=\(0\.01, 0\.05\)\.$"),
+    ({"lr": ()}, TypeError, r"^lr must be a tuple of learning rates, got \(\) \(a tuple\)"),
+    ({"backend": "bogus"}, ValueError, r"^backend must be one of 'numpy', .*'cupy', 'jax', got "
+                                       r"the string 'bogus'\.$"),
+    ({"test_samples": (10, 10**9)}, ValueError,
+     r"^a size in test_samples must be at most 3,333,333 samples per class \(one draw of the "
+     r"preset's 3 classes holds at most 10,000,000 points\), got 1,000,000,000; ask for "
+     r"fewer, e\.g\. test_samples=\(10, 100, 1000\)\.$"),
+    ({"train_samples": (10**8,)}, ValueError, r"^a size in train_samples must be at most "),
     ({"grid": "bogus"}, ValueError, r"grid must be one of"),
     ({"preset": "ch16"}, ValueError, r"softmax output; 'ch16' is a binary model\. Choose one "
                                      r"of ch14, ch15, ch18"),
@@ -94,9 +109,37 @@ def test_a_plan_refuses_odd_arguments_before_anything_runs(kwargs, error, patter
         plan(["samples"], **kwargs)
 
 
+@pytest.mark.parametrize(("studies", "error", "pattern"), [
+    (None, TypeError, r"^studies must be a study's name \('samples', 'epochs', 'lr', "
+                      r"'regularizers' or 'all'\) or a list of them, got None \(a NoneType\); "
+                      r"pass e\.g\. 'lr' or \['samples', 'lr'\]\.$"),
+    (5, TypeError, r"got 5 \(an int\)"),
+    ([], ValueError, r"^studies is an empty list: there is nothing to run\. Name at least one "
+                     r"study .*e\.g\. 'lr'"),
+    (["lr", "size"], ValueError, r"^unknown study 'size'; studies are samples, epochs, lr, "
+                                 r"regularizers \(or 'all'\)\.$"),
+])
+def test_a_plan_refuses_studies_that_name_no_study(studies, error, pattern):
+    with pytest.raises(error, match=pattern):
+        plan(studies)
+
+
+def test_a_plan_takes_grids_as_arrays_and_stores_plain_numbers():
+    trials = plan("lr", grid="quick", seeds=1, lr=np.array([0.01, 0.05]),
+                  test_samples=np.array([10, 100]))
+    assert sorted({t.lr for t in trials}) == [0.01, 0.05]
+    assert all(type(t.lr) is float and t.test_samples == (10, 100) for t in trials)
+    assert all(type(n) is int for t in trials for n in t.test_samples)
+
+
 def test_one_study_name_is_one_study_not_its_letters():
     assert {s for t in plan("samples", grid="quick", seeds=1) for s in t.studies} == {
         "samples"}
+
+
+def test_all_in_a_list_is_every_study_and_a_name_twice_is_one():
+    assert study_names(["all"]) == study_names("all") == list(STUDIES)
+    assert study_names(("lr", "samples", "lr")) == ["lr", "samples"]
 
 
 def test_trials_on_a_gpu_run_in_one_process_unless_asked(monkeypatch):
@@ -182,8 +225,8 @@ def test_trials_are_grouped_by_shape_and_shared_among_workers():
     work = [sum(t.epochs * t.train_samples for t in g) for g in groups]
     assert work == sorted(work, reverse=True)  # the longest groups start first
     assert all(len(g) == 1 for g in _groups(trials, group_size=1, workers=2))
-    with pytest.raises(ValueError, match="group_size must be a positive integer"):
-        _groups(trials, group_size=0, workers=2)
+    with pytest.raises(ValueError, match="group_size must be a positive integer, got 0"):
+        run(trials, None, group_size=0)
 
 
 def test_resume_skips_stored_trials(tmp_path):

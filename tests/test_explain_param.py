@@ -74,8 +74,26 @@ def test_a_bad_parameter_says_what_exists(spec, message):
         trace_param(spec, steps=1)
 
 
+@pytest.mark.parametrize(("spec", "error", "message"), [
+    ("Dense[0].W[0 0]", ValueError, r"^--param 'Dense\[0\]\.W\[0 0\]': separate the indices "
+                                    r"with commas: 'Dense\[0\]\.W\[0,0\]' \(row,col\)\.$"),
+    (5, TypeError, r"^the weight to follow is named by a string, LAYER\[i\]\.PARAM\[row,col\], "
+                   r"got 5 \(an int\); e\.g\. trace_param\('Dense\[0\]\.W\[0,0\]'\)\.$"),
+    ("Dense[0].W[-1,0]", ValueError, r"^--param 'Dense\[0\]\.W\[-1,0\]' counts from the end, "
+                                     r"as NumPy does; --param numbers layers by their place in "
+                                     r"the model and entries from 0: write "
+                                     r"'Dense\[0\]\.W\[1,0\]'\.$"),
+    ("Dense[-1].b[0,-1]", ValueError, r"counts from the end.*write 'Dense\[2\]\.b\[0,2\]'\.$"),
+    ("Dense[0].W[a,0]", ValueError, r"^--param expects LAYER\[i\]\.PARAM\[row,col\]"),
+])
+def test_a_weight_named_oddly_gets_the_fix(spec, error, message):
+    with pytest.raises(error, match=message):
+        trace_param(spec, steps=1)
+
+
 def test_parse_param_and_steps():
     assert parse_param(" Dense[3].b[0,2] ") == ("Dense[3]", "b", (0, 2))
+    assert parse_param("Dense[ 3 ].b[ 0 , 2 ]") == ("Dense[3]", "b", (0, 2))
     with pytest.raises(ValueError, match="steps must be a positive integer, got 0"):
         trace_param("Dense[0].W[0,0]", steps=0)
 

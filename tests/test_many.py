@@ -106,6 +106,13 @@ def test_bad_epochs_and_models_are_named():
         many.preset_of(5)
 
 
+def test_one_rate_as_a_0d_array_is_every_copys_rate():
+    many = ManyModels("ch14", seeds=[0, 1], lr=np.array(0.1))
+    assert [many.preset_of(i).lr for i in range(2)] == [0.1, 0.1]
+    with pytest.raises(TypeError, match=r"^lr must be a number, got the string '0\.1'"):
+        ManyModels("ch14", seeds=[0, 1], lr=np.array("0.1"))
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="lr has 2 values for 3 seeds"):
         ManyModels("ch14", seeds=[0, 1, 2], lr=[0.1, 0.2])

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from . import presets
+from . import presets, validate
 from .explain import OPTIMIZERS, check_steps, fit_preset, tiny_model
 from .model import Model
 from .random import SeedLike
@@ -41,7 +41,7 @@ from .trace import Event, Tracer
 
 __all__ = ["ParamTrace", "param_table", "parse_param", "record_updates", "trace_param"]
 
-_SPEC = re.compile(r"^\s*(?P<layer>\w+\[\d+\])\.(?P<param>\w+)\[(?P<index>[\d,\s]+)\]\s*$")
+_SPEC = re.compile(r"^\s*(?P<layer>\w+)\[(?P<at>[^\]]*)\]\.(?P<param>\w+)\[(?P<index>[^\]]*)\]\s*$")
 #: the quantities shown, in order, where the optimizer reports them
 _COLUMNS = ("g", "m", "v", "m_hat", "v_hat", "cache", "update")
 
@@ -140,13 +140,36 @@ def parse_param(spec: str) -> tuple[str, str, tuple[int, ...]]:
     >>> parse_param("Dense[2].b[0, 1]")
     ('Dense[2]', 'b', (0, 1))
     """
+    form = "LAYER[i].PARAM[row,col], e.g. 'Dense[0].W[0,0]' or 'Dense[2].b[0,1]'"
+    if not isinstance(spec, str):
+        msg = (f"the weight to follow is named by a string, LAYER[i].PARAM[row,col], got "
+               f"{validate.describe(spec)}; e.g. trace_param('Dense[0].W[0,0]').")
+        raise TypeError(msg)
     match = _SPEC.match(spec)
-    if match is None:
-        msg = (f"--param expects LAYER[i].PARAM[row,col], e.g. 'Dense[0].W[0,0]' or "
-               f"'Dense[2].b[0,1]', got {spec!r}.")
+    at = match and _numbers(match["at"])
+    index = match and _numbers(match["index"])
+    if not match or at is None or index is None or len(at) != 1:
+        msg = f"--param expects {form}, got {spec!r}."
         raise ValueError(msg)
-    index = tuple(int(i) for i in match["index"].split(",") if i.strip())
-    return match["layer"], match["param"], index
+    layer = f"{match['layer']}[{at[0]}]"
+    if match["index"].count(",") != len(index) - 1:
+        fixed = _spec(layer, match["param"], index)
+        msg = f"--param {spec!r}: separate the indices with commas: {fixed!r} (row,col)."
+        raise ValueError(msg)
+    return layer, match["param"], index
+
+
+def _spec(layer: str, param: str, index: tuple[int, ...]) -> str:
+    return f"{layer}.{param}[{','.join(map(str, index))}]"
+
+
+def _numbers(text: str) -> tuple[int, ...] | None:
+    """The integers of ``text`` (separated by commas or spaces; negative ones too, which
+    :func:`_check_param` explains), or None for anything else."""
+    words = text.replace(",", " ").split()
+    if not words or not all(re.fullmatch(r"-?\d+", w) for w in words):
+        return None
+    return tuple(int(w) for w in words)
 
 
 def trace_param(spec: str, *, steps: int = 50, preset: str | None = None,
@@ -205,6 +228,12 @@ def _check_param(model: Model, layer_name: str, param: str, index: tuple[int, ..
               for k, v in getattr(layer, "params", {}).items()}
     key = f"{layer_name}.{param}"
     listing = ", ".join(f"{k}{list(s)}" for k, s in shapes.items())
+    fixed = _from_start(shapes, layer_name, param, index)
+    if fixed is not None:
+        msg = (f"--param {_spec(layer_name, param, index)!r} counts from the end, as NumPy "
+               "does; --param numbers layers by their place in the model and entries from 0: "
+               f"write {fixed!r}.")
+        raise ValueError(msg)
     if key not in shapes:
         msg = f"this model has no parameter {key!r}; its parameters are {listing}."
         raise ValueError(msg)
@@ -218,3 +247,26 @@ def _check_param(model: Model, layer_name: str, param: str, index: tuple[int, ..
         msg = (f"index {list(index)} is outside {key}, whose shape is {list(shape)}; indices "
                f"run from 0 to {[n - 1 for n in shape]}.")
         raise ValueError(msg)
+
+
+def _from_start(shapes: dict[str, tuple[int, ...]], layer_name: str, param: str,
+                index: tuple[int, ...]) -> str | None:
+    """The parameter named with negative numbers (counted from the end, as NumPy counts:
+    ``Dense[-1]`` the last Dense layer), named from 0 instead; None without a negative
+    number, or when it names nothing."""
+    kind, at = layer_name.rsplit("[", 1)
+    place = int(at.rstrip("]"))
+    if place >= 0 and all(i >= 0 for i in index):
+        return None
+    if place < 0:
+        alike = sorted({int(k.split(".")[0].rsplit("[", 1)[1].rstrip("]")) for k in shapes
+                        if k.startswith(f"{kind}[")})
+        if not -len(alike) <= place:
+            return None
+        place = alike[place]
+    layer = f"{kind}[{place}]"
+    shape = shapes.get(f"{layer}.{param}")
+    if shape is None or len(shape) != len(index) or not all(
+            -n <= i < n for i, n in zip(index, shape, strict=True)):
+        return None
+    return _spec(layer, param, tuple(i % n for i, n in zip(index, shape, strict=True)))

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from . import validate
 from .errors import StudyError
 
 try:
@@ -22,7 +23,7 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FolderLock", "atomic_write_bytes", "pid_alive"]
+__all__ = ["FolderLock", "atomic_write_bytes", "output_folder", "pid_alive"]
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -60,6 +61,34 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         msg = (f"cannot write there: {exc.strerror} in {str(path.parent)!r} (choose another "
                "folder)")
         raise type(exc)(exc.errno, msg, str(path)) from exc
+
+
+def output_folder(name: str, path: object) -> Path:
+    """``path`` as the :class:`~pathlib.Path` of a folder to write into, refused before
+    anything is written when it cannot be one: not a path, empty, an existing file, or
+    under a file. A folder that does not exist yet is fine (it is created when written).
+
+    >>> str(output_folder("out", "results"))
+    'results'
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        msg = (f"{name} must be a folder's path (a str or a pathlib.Path), got "
+               f"{validate.describe(path)}; e.g. {name}='results'.")
+        raise TypeError(msg)
+    if str(path).strip() == "":  # Path("") would be the current folder
+        msg = f"{name} must be a folder's path, got an empty one; e.g. {name}='results'."
+        raise ValueError(msg)
+    folder = Path(path)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        where = ("is a file, not a folder" if existing == folder else
+                 f"is under {str(existing)!r}, which is a file, not a folder")
+        msg = (f"{name} must be a folder to write into, but {str(folder)!r} {where}; give a "
+               f"folder, e.g. {name}={str(existing.parent / 'results')!r}.")
+        raise ValueError(msg)
+    return folder
 
 
 def _write_via(path: Path, tmp: Path, data: bytes) -> None:

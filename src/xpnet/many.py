@@ -332,6 +332,8 @@ def _per_copy(value: Any, default: float, count: int) -> list[float]:
     """One learning rate per copy, from None (the default), a number, or a sequence."""
     if value is None:
         return [default] * count
+    if isinstance(value, np.ndarray) and value.ndim == 0:  # one number, as an array
+        value = value.item()
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
         return [validate.positive_float("lr", value)] * count
     values = [validate.positive_float(f"lr[{i}]", v) for i, v in enumerate(value)]

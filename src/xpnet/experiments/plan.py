@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import presets, validate
+from .. import datasets, presets, validate
+from ..backend import BACKENDS
 
 __all__ = ["ARMS", "GRIDS", "STUDIES", "Trial", "arm_of", "kept_epochs", "log_epochs", "plan",
-           "preset_of", "refine_lr", "refined_around"]
+           "preset_of", "refine_lr", "refined_around", "study_names"]
 
 STUDIES = ("samples", "epochs", "lr", "regularizers")
 #: The most seeds a study plans (each repeats every setting's training run).
@@ -215,14 +216,63 @@ def arm_of(config: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v:g}" for k, v in sorted(changes.items()))
 
 
-def _positive_ints(name: str, values: Any) -> None:
-    """Refuse anything but a non-empty tuple (or list) of positive integers."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, (tuple, list)) or not values:
-        msg = (f"{name} must be a tuple of sizes per class, got {validate.describe(values)}; "
-               f"e.g. {name}=(10, 100).")
+def _values(name: str, values: Any, what: str, example: str) -> list[Any]:
+    """``values`` as a list: a non-empty tuple, list or 1-d array of ``what``, not one
+    number, a string, a dict or a 0-d array (``example`` shows a right value)."""
+    listed = isinstance(values, (tuple, list)) or (isinstance(values, np.ndarray)
+                                                    and values.ndim == 1)
+    if not listed or not len(values):
+        one = values.item() if isinstance(values, np.ndarray) and values.ndim == 0 else values
+        fix = (f"pass {name}=({one!r},) for that one value, or e.g. {example}" if isinstance(
+            one, (int, float)) and not isinstance(one, bool) else f"pass e.g. {example}")
+        msg = f"{name} must be a tuple of {what}, got {validate.describe(values)}; {fix}."
         raise TypeError(msg)
-    for value in values:
-        validate.positive_int(f"a size in {name}", value)
+    return list(values)
+
+
+def _sizes(name: str, values: Any, classes: int) -> list[int]:
+    """``values`` as a list of ints: refuse anything but a non-empty tuple (or list) of
+    positive integers that one spiral draw of ``classes`` classes can hold
+    (:data:`~xpnet.datasets.MAX_POINTS`)."""
+    most = datasets.MAX_POINTS // classes
+    sizes = [validate.positive_int(f"a size in {name}", value)
+             for value in _values(name, values, "sizes per class", f"{name}=(10, 100)")]
+    for size in sizes:
+        if size > most:
+            msg = (f"a size in {name} must be at most {most:,} samples per class (one draw of "
+                   f"the preset's {classes} classes holds at most {datasets.MAX_POINTS:,} "
+                   f"points), got {size:,}; ask for fewer, e.g. {name}=(10, 100, 1000).")
+            raise ValueError(msg)
+    return sizes
+
+
+def study_names(studies: Any) -> list[str]:
+    """The studies asked for: one name of :data:`STUDIES`, ``"all"``, or a non-empty tuple
+    or list of names.
+
+    >>> study_names("all")
+    ['samples', 'epochs', 'lr', 'regularizers']
+    """
+    choices = f"{', '.join(repr(s) for s in STUDIES)} or 'all'"
+    if isinstance(studies, str):  # one name, not its letters
+        names = [studies]
+    elif isinstance(studies, (tuple, list)):
+        names = list(studies)
+    else:
+        msg = (f"studies must be a study's name ({choices}) or a list of them, got "
+               f"{validate.describe(studies)}; pass e.g. 'lr' or ['samples', 'lr'].")
+        raise TypeError(msg)
+    if not names:
+        msg = (f"studies is an empty {type(studies).__name__}: there is nothing to run. Name "
+               f"at least one study ({choices}), e.g. 'lr' or ['samples', 'lr'].")
+        raise ValueError(msg)
+    for study in names:
+        if study not in (*STUDIES, "all"):
+            msg = (f"unknown study {study!r}; studies are {', '.join(STUDIES)} (or 'all').")
+            raise ValueError(msg)
+    # "all" in a list too; a name given twice is one study (and one plan to resume)
+    return list(dict.fromkeys(s for name in names for s in (STUDIES if name == "all"
+                                                             else (name,))))
 
 
 def refined_around(rates: Iterable[float], refined: Iterable[float]) -> float | None:
@@ -289,12 +339,7 @@ def plan(
     Every trial measures a fresh test set of the largest test size at each logged epoch
     (``curve_test``).
     """
-    if isinstance(studies, str):  # one name, not its letters
-        studies = list(STUDIES) if studies == "all" else [studies]
-    for study in studies:
-        if study not in STUDIES:
-            msg = f"unknown study {study!r}; studies are {', '.join(STUDIES)} (or 'all')."
-            raise ValueError(msg)
+    studies = study_names(studies)
     grid = validate.one_of("grid", grid, tuple(GRIDS))
     g = GRIDS[grid]
     p = presets.get(preset)
@@ -302,21 +347,19 @@ def plan(
         msg = (f"the experiment lab studies the spiral classifiers with a softmax output; "
                f"{preset!r} is a {p.task} model. Choose one of {', '.join(LAB_PRESETS)}.")
         raise ValueError(msg)
+    validate.one_of("backend", backend, BACKENDS)
     if seeds is not None:
         seeds = validate.positive_int("seeds", seeds)
-    for name, sizes_given in (("train_samples", train_samples), ("test_samples", test_samples)):
-        if sizes_given is not None:
-            _positive_ints(name, sizes_given)
+    if train_samples is not None:
+        train_samples = tuple(_sizes("train_samples", train_samples, p.classes))
+    if test_samples is not None:
+        test_samples = tuple(_sizes("test_samples", test_samples, p.classes))
     for name, value in (("epochs", epochs), ("long_epochs", long_epochs)):
         if value is not None:
             validate.positive_int(name, value)
     if lr is not None:
-        if isinstance(lr, (str, bytes)) or not hasattr(lr, "__iter__") or not len(lr):
-            msg = (f"lr must be a tuple of learning rates, got {validate.describe(lr)}; e.g. "
-                   "lr=(0.01, 0.05).")
-            raise TypeError(msg)
-        for rate in lr:
-            validate.positive_float("a learning rate in lr", rate)
+        lr = tuple(validate.positive_float("a learning rate in lr", rate)
+                   for rate in _values("lr", lr, "learning rates", "lr=(0.01, 0.05)"))
     n_seeds = seeds or g["seeds"]
     if n_seeds > MAX_SEEDS:
         msg = (f"seeds must be at most {MAX_SEEDS:,}, got {n_seeds:,}: every seed repeats "

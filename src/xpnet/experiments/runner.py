@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
+from .. import validate
 from ..errors import StudyError
 from .plan import Trial
 from .store import Store
@@ -106,6 +107,9 @@ def run(
     group_size : int
         Most trials trained together as one batched model; 1 trains each alone.
     """
+    if workers is not None:
+        workers = validate.positive_int("workers", workers)
+    group_size = validate.positive_int("group_size", group_size)
     done_keys = store.keys()
     pending = [t for t in trials if t.key not in done_keys]
     total, finished = len(trials), len(trials) - len(pending)
@@ -183,9 +187,6 @@ def default_workers(trials: Sequence[Trial]) -> int:
 def _groups(pending: Sequence[Trial], group_size: int, workers: int) -> list[list[Trial]]:
     """Pending trials in groups that train together: of one shape, at most ``group_size``,
     and split so that every worker gets a share."""
-    if group_size < 1:
-        msg = f"group_size must be a positive integer, got {group_size!r}."
-        raise ValueError(msg)
     groups: list[list[Trial]] = []
     by_shape: dict[Any, list[Trial]] = {}
     for trial in pending:

@@ -9,10 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .. import validate
 from ..errors import StudyError
-from ..files import FolderLock, atomic_write_bytes
+from ..files import FolderLock, atomic_write_bytes, output_folder
 from .explorer import write_explorer
-from .plan import GRIDS, STUDIES, Trial, plan, refine_lr
+from .plan import GRIDS, Trial, plan, refine_lr, study_names
 from .runner import Progress, run
 from .store import Store
 
@@ -52,14 +53,34 @@ def run_study(
     plan (``study.json``): a second run on it is refused, and so is resuming it with
     another study, preset or grid.
 
+    Every argument is checked before anything is written to ``out``.
+
     Raises
     ------
+    TypeError, ValueError
+        For an argument of the wrong kind or out of range (the message says the fix).
     StudyError
         When ``out`` is in use by another run, holds trials and ``resume`` is False, or
         holds another plan (the message says what differs).
     """
-    names = list(STUDIES) if studies == "all" else [studies] if isinstance(
-        studies, str) else list(studies)
+    # every argument is checked here, before the folder, its lock or its database exist
+    names = study_names(studies)
+    quick = validate.flag("quick", quick)
+    resume = validate.flag("resume", resume)
+    if workers is not None:
+        workers = validate.positive_int("workers", workers)
+    group_size = validate.positive_int("group_size", group_size)
+    if epochs is not None:  # named as given (plan() calls it long_epochs)
+        epochs = validate.positive_int("epochs", epochs)
+    if dask is not None and (not isinstance(dask, str) or not dask.strip()):
+        msg = (f"dask must be 'local' or a scheduler's address such as 'tcp://HOST:8786', got "
+               f"{validate.describe(dask)}; or leave it out (None) to run on this machine.")
+        raise (ValueError if isinstance(dask, str) else TypeError)(msg)
+    if progress is not None and not callable(progress):
+        msg = (f"progress must be a function progress(done, total, trial), called after each "
+               f"stored trial, got {validate.describe(progress)}; or leave it out (None).")
+        raise TypeError(msg)
+    outdir = output_folder("out", out)
     for given, value, study, what in (
             ("epochs", epochs, "epochs", "the length of the epochs study's long runs"),
             ("lr", lr, "lr", "the learning rates the lr study compares"),
@@ -74,7 +95,6 @@ def run_study(
     trials = plan(names, preset=preset, grid="quick" if quick else "default", seeds=seeds,
                   train_samples=train_samples, test_samples=test_samples, long_epochs=epochs,
                   lr=lr, backend=backend)
-    outdir = Path(out)
     with FolderLock(outdir) as lock, Store(outdir) as store:
         stored = store.keys()
         if stored and not resume:
@@ -82,7 +102,7 @@ def run_study(
                    "resume=True (--resume) to continue, skipping them, or choose another "
                    "output directory.")
             raise StudyError(msg)
-        _check_plan(outdir, describe(names, trials), fresh=not stored)
+        _check_plan(outdir, {"quick": quick, **describe(names, trials)}, fresh=not stored)
         counts = run(trials, store, workers=workers, dask=dask, progress=progress,
                      group_size=group_size)
         fine = refine_trials(store, trials, GRIDS["quick" if quick else "default"]["refine"])
@@ -150,9 +170,11 @@ def _check_plan(outdir: Path, plan_now: dict[str, Any], fresh: bool) -> None:
         msg = (f"{str(path)!r} is not a readable study plan ({exc}); move {str(outdir)!r} "
                "away or choose another output directory (--out OTHER_DIR).")
         raise StudyError(msg) from exc
+    if before is not None and "quick" not in before:  # a plan recorded before it said so
+        plan_now = {k: v for k, v in plan_now.items() if k != "quick"}
     if before is not None and before != plan_now:
         differs = "; ".join(
-            f"{key}: {_brief(before.get(key))} there, {_brief(plan_now[key])} now"
+            _difference(key, before.get(key), plan_now[key])
             for key in plan_now if key != "trials" and before.get(key) != plan_now[key])
         msg = (f"{str(outdir)!r} holds another study ({differs or 'other trials'}). Resume it "
                "with the arguments that started it, or write this study to another folder "
@@ -160,6 +182,14 @@ def _check_plan(outdir: Path, plan_now: dict[str, Any], fresh: bool) -> None:
         raise StudyError(msg)
     if before is None:
         atomic_write_bytes(path, json.dumps(plan_now, indent=1).encode())
+
+
+def _difference(key: str, before: Any, now: Any) -> str:
+    """One difference between two plans, by the argument that sets it: ``quick`` sets the
+    grid, and with it the epochs, rates and test sizes (named after it, as consequences)."""
+    if key == "quick":
+        return f"quick (--quick): {before} there, {now} now"
+    return f"{key}: {_brief(before)} there, {_brief(now)} now"
 
 
 def _brief(value: Any) -> str:
