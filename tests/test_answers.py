@@ -400,8 +400,8 @@ def test_more_epochs_is_judged_on_the_test_curve_from_a_held_out_pick():
 
     flat = claim([-0.01, 0.0, 0.01])
     assert flat.verdict == "open" and "absence of evidence" in flat.because
-    assert "from the epochs the other runs' validation accuracy picks as best (100 to 500 " \
-           "(median 500)) to epoch 1000, fresh-test accuracy" in flat.because
+    assert "from the epochs the other runs' validation accuracy picks as best, 100 to 500 " \
+           "(median 500), to epoch 1000, fresh-test accuracy" in flat.because
     assert claim([0.010, 0.012, 0.011]).verdict == "partly"
     assert claim([-0.010, -0.012, -0.011]).verdict == "false"
 

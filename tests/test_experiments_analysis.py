@@ -335,6 +335,20 @@ def test_plots_write_pngs(study, tmp_path):
         assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_boundary_panel_has_one_accuracy_for_picture_and_text(study):
+    """The teacher's point: the text said 'not logged' where the picture measured the kept
+    model; panel_accuracy serves both, and measures as the logged ones were."""
+    store, base, _, _ = study
+    tables = an.analyze(store, "all", base)
+    for panel in tables["panels"]:
+        logged = panel["val_acc"]
+        if not math.isnan(logged):
+            assert plots.panel_accuracy(store, panel) == logged
+            # the same epoch as if the log grid had skipped it: measured from the kept model
+            skipped = dict(panel, val_acc=math.nan)
+            assert plots.panel_accuracy(store, skipped) == pytest.approx(logged, abs=1e-6)
+
+
 class _Tags(HTMLParser):
     def __init__(self):
         super().__init__()

@@ -194,8 +194,8 @@ def test_failed_runs_count_the_half_dead_and_the_report_weighs_a_late_fall(tmp_p
     assert "might have recovered" not in text
     assert ("whether a longer run would have come back was not measured; the late drop ends "
             "with over half its units dead, which get no gradient from the data") in text
-    assert ("at this setting 1 of 3 runs came back from over half dead after they had learned, "
-            "at a later logged epoch") in text
+    assert ("at this setting 1 of 3 runs came back from over half dead after learning, at a "
+            "later logged epoch") in text
 
 
 def test_an_old_store_without_the_measurements_reads_and_says_so(tmp_path):

@@ -436,8 +436,8 @@ def _more_epochs_claim(epochs: Table, where: str, last: int) -> Claim:
         return _claim("More epochs always help", "partly",
                       head + f"validation accuracy was highest at the last epoch, {last}: "
                       "within this run length, more epochs did help.")
-    said = (head + f"from the epochs the other runs' validation accuracy picks as best "
-            f"({epochs_span(epochs['acc_epochs'])}) to epoch {last}, {where} accuracy "
+    said = (head + f"from the epochs the other runs' validation accuracy picks as best, "
+            f"{epochs_span(epochs['acc_epochs'])}, to epoch {last}, {where} accuracy "
             f"changed by {fmt(change, 4)} per run")
     if change.n >= 2 and change.ci_high < 0:
         return _claim("More epochs always help", "false", said + ": the later epochs cost "

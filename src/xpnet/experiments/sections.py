@@ -780,8 +780,8 @@ def crossed_section(doc: Document, t: Table) -> None:
         if r["best_loss_epoch"] == last["epoch"]:
             head += ", the last one"
         p = r.get("loss_rise_holm", r["loss_rise_p"])
-        head += (f"; from the epochs the other runs' validation picks "
-                 f"({epochs_span(r['loss_epochs'])}) the {where} loss changed to the end by "
+        head += (f"; from the epochs the other runs' validation picks, "
+                 f"{epochs_span(r['loss_epochs'])}, the {where} loss changed to the end by "
                  f"{fmt(r['loss_rise'])} per run (Holm p over the sizes {fmt_p(p)})")
         if r["onset"] is not None and p < 0.05:
             head += (", above the picked epochs' beyond the noise "
@@ -944,7 +944,7 @@ def _revival_note(r: Table) -> str:
     return (f"; {who}, which get no gradient from the data (only from a penalty and Adam's "
             "momentum), so they would have to be revived, not just retrained; at this setting "
             + (f"{r['revived']} of {r['measured']} runs came back from over half dead after "
-               "they had learned, at a later logged epoch (for a while at least)"
+               "learning, at a later logged epoch (for a while at least)"
                if r.get("revived") else
                "no run came back from over half dead after it had learned (revivals in the "
                "first epochs, before a run has learned, are not counted)"))
