@@ -447,6 +447,11 @@ def test_report_states_paired_comparisons_and_detectable_differences(study, tmp_
         assert f"detects only differences of {row['acc'].mde:.4f} or more" in text
     assert "#### Independent test points" in text and "times the binomial law" in text
     assert "How many test samples a ±1-point estimate needs" in text
+    # one measurement's binomial margin and the two measurements' difference, one basis
+    margin = re.search(r"binomial 95% margin of about ±(\d\.\d{3})", text)
+    apart = re.search(r"so by the binomial law two measurements differ by up to (\d\.\d{3})", text)
+    assert margin and apart
+    assert float(apart.group(1)) == pytest.approx(float(margin.group(1)) * 2 ** 0.5, abs=1.5e-3)
 
 
 def test_no_onset_states_the_smallest_rise_the_design_detects():

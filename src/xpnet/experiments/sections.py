@@ -583,16 +583,17 @@ def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
     if isinstance(p, float) and 0 < p < 1:
         n = samples_for_margin(p)
         k = book["classes"]
+        margin = 1.96 * math.sqrt(p * (1 - p) / (100 * k))
         doc.paragraph(
             f"How many test samples a ±1-point estimate needs: for a 95% interval of ±0.01 "
             f"around an accuracy p, n = 1.96^2 p(1-p) / 0.01^2 independent samples. At the "
             f"measured accuracy p = {p:.3f} that is {n} samples ({math.ceil(n / k)} per "
             f"class over {k} classes); at p = 0.5, the worst case, {samples_for_margin(0.5)}. "
             "The book's 100 per class gives one measurement a binomial 95% margin of about ±"
-            f"{1.96 * math.sqrt(p * (1 - p) / (100 * k)):.3f} at this p (1.96 x its sd); the "
-            "difference of two independent measurements has sqrt(2) times that sd, which is "
-            "where the critical difference above comes from (there from the measured sd, "
-            "here from the binomial law).")
+            f"{margin:.3f} at this p (1.96 x its sd); the difference of two independent "
+            f"measurements has sqrt(2) times that sd, so by the binomial law two measurements "
+            f"differ by up to {margin * math.sqrt(2):.3f}: the critical difference above on "
+            "the same basis, there from the measured sd instead of the binomial law's.")
 
 
 # -- question 2 ------------------------------------------------------------------------------
