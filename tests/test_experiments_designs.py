@@ -219,7 +219,15 @@ def test_the_long_runs_continue_the_base_settings_runs(study):
     store, base, _ = study
     frame = load(store)
     assert base.epochs < base.long_epochs
-    assert an.continues_base(frame, base)
+    compared = an.continues_base(frame, base)
+    # the epochs both runs of a seed logged, which the lr sheet names
+    every = an.fr.trials_of(frame)
+    long_key = an.fr.select(every, base, epochs=base.long_epochs).index[0]
+    short = an.fr.select(every, base)
+    pair = [short.index[short["seed"] == every.at[long_key, "seed"]][0], long_key]
+    logged = [set(frame[(frame["key"] == k) & (frame["split"] == "validation")]["epoch"])
+              for k in pair]
+    assert compared == sorted(int(e) for e in logged[0] & logged[1]) and compared[0] == 1
     trials = an.fr.trials_of(frame)
     long = an.fr.select(trials, base, epochs=base.long_epochs).index[0]
     changed = frame.copy()
@@ -227,4 +235,4 @@ def test_the_long_runs_continue_the_base_settings_runs(study):
            & (changed["metric"] == "loss") & (changed["epoch"] == 1))
     assert hit.sum() == 1
     changed.loc[hit, "value"] += 1e-3
-    assert not an.continues_base(changed, base)
+    assert an.continues_base(changed, base) == []

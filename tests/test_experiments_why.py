@@ -58,7 +58,13 @@ def test_predicted_classes_sees_a_collapse_to_one_class():
 def test_collapsed_at_skips_the_opening_and_finds_the_first_collapse():
     epochs = [1, 2, 5, 10, 20]
     assert an.collapsed_at(pd.Series([1, 1, 3, 3, 3], epochs)) is None  # one class at first
-    assert an.collapsed_at(pd.Series([1, 3, 1, 3, 1], epochs)) == 5
+    assert an.collapsed_at(pd.Series([1, 3, 3, 1, 3], epochs)) == 10
+    # learning must last two logged epochs: one epoch of it is a first step's swing (the
+    # teacher's lr 0.2 run, 'learned' at epoch 1 and 'collapsed' at epoch 2)
+    assert an.collapsed_at(pd.Series([1, 3, 1, 3, 1], epochs)) is None
+    swing = pd.Series([0.5, 0.33, 0.6, 0.7, 0.7], epochs)
+    assert an.collapsed_at(pd.Series([3, 1, 3, 3, 3], epochs), swing,
+                           learned=1 / 3 + LEARNED) is None
     assert an.collapsed_at(pd.Series([2, 3, 3, np.nan, 1], epochs)) == 20
     # two classes predicted at chance is still the start: a collapse needs a run that had
     # learned something (accuracy LEARNED above chance, here 1/3 + 0.1)
@@ -66,7 +72,7 @@ def test_collapsed_at_skips_the_opening_and_finds_the_first_collapse():
     learned = 1 / 3 + LEARNED
     assert an.collapsed_at(pd.Series([2, 1, 3, 3, 1], epochs), acc, learned=learned) == 20
     assert an.collapsed_at(pd.Series([2, 1, 2, 2, 2], epochs), acc, learned=learned) is None
-    assert an.collapsed_at(pd.Series([2, 1, 2, 2, 2], epochs)) == 2  # without accuracies
+    assert an.collapsed_at(pd.Series([2, 2, 1, 2, 2], epochs)) == 5  # without accuracies
 
 
 def test_overconfident_at_flags_loss_rising_while_accuracy_holds():
@@ -110,10 +116,10 @@ def test_why_table_counts_dead_collapsed_and_overconfident_runs(tmp_path):
         store.add(_trial("a", 0.05, 0, {1: (1.0, 0.5, 3, 0), 50: (0.5, 0.8, 3, 1),
                                         100: (0.6, 0.8, 3, 2)}))
         store.add(_trial("b", 0.05, 1, {1: (1.0, 0.5, 3, 0), 100: (0.5, 0.8, 3, 0)}))
-        store.add(_trial("c", 1.0, 0, {1: (1.0, 0.5, 2, 10), 50: (1.1, 0.33, 1, 40),
-                                       100: (1.1, 0.33, 1, 60)}))
-        store.add(_trial("d", 1.0, 1, {1: (1.0, 0.5, 2, 10), 50: (1.1, 0.35, 1, 20),
-                                       100: (1.0, 0.4, 3, 30)}))
+        store.add(_trial("c", 1.0, 0, {1: (1.0, 0.5, 2, 10), 20: (0.9, 0.6, 3, 10),
+                                       50: (1.1, 0.33, 1, 40), 100: (1.1, 0.33, 1, 60)}))
+        store.add(_trial("d", 1.0, 1, {1: (1.0, 0.5, 2, 10), 20: (0.9, 0.6, 3, 10),
+                                       50: (1.1, 0.35, 1, 20), 100: (1.0, 0.4, 3, 30)}))
         store.add(_trial("e", 1.0, 2, {1: (np.nan, 0.3, 1, 64)}, diverged_at=3))
         status = an.trial_status(store)
         assert status.loc["a", "overconfident_at"] == 100 and status["measured"].all()
@@ -171,11 +177,13 @@ def test_failed_runs_count_the_half_dead_and_the_report_weighs_a_late_fall(tmp_p
                                             100: (2.0, 0.50, 3, 56)}))
         store.add(_trial("dead", 0.126, 1, {1: (1.0, 0.5, 3, 0), 50: (0.5, 0.79, 3, 10),
                                             100: (0.7, 0.67, 3, 38)}))
-        store.add(_trial("back", 0.126, 2, {1: (1.0, 0.5, 3, 0), 50: (0.6, 0.75, 3, 45),
-                                            100: (0.5, 0.80, 3, 12)}))
+        # over half dead after it had learned (epochs 20 and 50), then back
+        store.add(_trial("back", 0.126, 2, {1: (1.0, 0.5, 3, 40), 20: (0.7, 0.7, 3, 5),
+                                            50: (0.6, 0.75, 3, 45), 100: (0.5, 0.80, 3, 12)}))
         status = an.trial_status(store)
         assert list(status.loc[["late", "dead", "back"], "failed"]) == [True, True, False]
         assert status.loc["back", "peak_dead_fraction"] == 45 / 64
+        assert list(status.loc[["late", "dead", "back"], "revived"]) == [False, False, True]
         (row,) = an.why_table(store, an.Base(1000, 0.05, 100), ["lr"])["rows"]
     assert (row["failed"], row["fell"], row["half_dead"]) == (2, 1, 2)
     assert (row["fell_late"], row["fell_late_dead"], row["revived"]) == (1, 1, 1)
@@ -184,9 +192,10 @@ def test_failed_runs_count_the_half_dead_and_the_report_weighs_a_late_fall(tmp_p
                       "learned": 0.1, "classes": 3})
     text = doc.markdown()
     assert "might have recovered" not in text
-    assert ("whether a longer run would have come back was not measured; 1 of them end with "
-            "over half their units dead, which get no gradient from the data") in text
-    assert "at this setting 1 of 3 runs did come back from over half dead" in text
+    assert ("whether a longer run would have come back was not measured; the late drop ends "
+            "with over half its units dead, which get no gradient from the data") in text
+    assert ("at this setting 1 of 3 runs came back from over half dead after learning, at a "
+            "later logged epoch") in text
 
 
 def test_an_old_store_without_the_measurements_reads_and_says_so(tmp_path):

@@ -258,3 +258,18 @@ def test_a_kept_model_is_measured_on_the_trials_own_validation_set(study):
     assert got["acc"] == pytest.approx(logged["acc"])
     assert got["loss"] == pytest.approx(logged["loss"], rel=1e-5)
     assert 100 in trial.snapshots and 100 not in trial.log_at  # the case it serves
+
+
+def test_the_explorer_draws_each_split_in_the_colour_of_the_pngs():
+    """The teacher's point: validation was red in the explorer, orange in the PNGs (the
+    PNGs draw train, validation and fresh test in matplotlib's first three colours)."""
+    from pathlib import Path
+
+    import matplotlib as mpl
+
+    import xpnet.experiments
+
+    html = (Path(xpnet.experiments.__file__).parent / "explorer.html").read_text()
+    cycle = [mpl.colors.to_hex(c) for c in mpl.rcParams["axes.prop_cycle"].by_key()["color"]]
+    for split, colour in zip(("train", "validation", "test_curve"), cycle, strict=False):
+        assert f'["{split}", "{colour}"' in html

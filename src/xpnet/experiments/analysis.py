@@ -31,7 +31,7 @@ from . import frame as fr
 from .frame import FRAME_COLUMNS, Base, Table, load
 from .neighbours import against_table, neighbours_table
 from .plan import ARMS, STUDIES
-from .stats import Summary, binomial_sd, holm, paired, summarize, summarize_as
+from .stats import Paired, Summary, binomial_sd, holm, paired, summarize, summarize_as
 from .store import Store
 from .why import collapsed_at, overconfident_at, trial_status, why_table
 
@@ -149,22 +149,23 @@ def epochs_table(source: Store | pd.DataFrame, base: Base,
     and the gap with CIs, and what the curves show.
 
     Findings: ``best_acc_epoch`` (highest mean validation accuracy) and ``best_loss_epoch``
-    (lowest mean validation loss), the epochs the book's view (validation) picks. What
-    happens after them is measured on ``split``: the fresh test curve where every run logged
-    one (it took no part in picking the epochs, so the argmin of noisy means does not flatter
-    the rise), else validation. ``loss_rise`` and ``acc_change`` are the per-seed changes of
-    loss and accuracy on ``split`` from the best epochs to the last one; ``val_loss_rise``
-    the same rise on validation; ``rise_epoch``, the first logged epoch after
-    ``best_loss_epoch`` from which on the loss on ``split`` is above its value there beyond
-    the noise at *every* later logged epoch, the last included (each 95% CI above zero: an
-    intersection-union test, sound without a correction for the number of epochs looked at),
-    and ``onset`` (``best_loss_epoch``) with it, else both None ("none observed");
-    ``train_change``, training accuracy's change from ``best_acc_epoch`` to the end;
-    ``plateau_epoch``, the first epoch from which on validation accuracy stays within the
-    noise of its best (at every later logged epoch the per-seed difference from the best
-    epoch has a CI reaching zero). Per-seed (paired) changes compare a run with itself, so
-    the model-to-model spread cancels. ``early_stopping`` is :func:`early_stopping` of these
-    runs.
+    (lowest mean validation loss), the epochs the book's view (validation) picks over the
+    mean curves. What happens after them is measured on ``split``: the fresh test curve
+    where every run logged one, else validation, each run from its own epochs
+    ``loss_epochs``/``acc_epochs``, picked on the *other* runs' validation curves
+    (:func:`held_out_epochs`): a run's validation and test curves share its epoch-to-epoch
+    wobble, so an epoch picked on its own validation curve would flatter the rise.
+    ``loss_rise`` and ``acc_change`` are the per-run changes of loss and accuracy on
+    ``split`` from those epochs to the last one (``loss_rise_p``: the rise's paired t-test);
+    ``val_loss_rise`` the rise on validation
+    from ``best_loss_epoch`` (picked and measured there); ``rise_epoch``, the first logged
+    epoch after every run's picked epoch from which on the loss on ``split`` is above its
+    value there beyond the noise at *every* later logged epoch, the last included (each 95%
+    CI above zero: an intersection-union test, sound without a correction for the number of
+    epochs looked at), and ``onset`` (``best_loss_epoch``) with it, else both None ("none
+    observed"); ``train_change``, training accuracy's change from the accuracy epochs to the
+    end. Per-run (paired) changes compare a run with itself, so the model-to-model spread
+    cancels. ``early_stopping`` is :func:`early_stopping` of these runs.
 
     ``train_samples`` picks the long runs of another training size (the epochs study
     crosses sizes with epochs); default the base size.
@@ -186,9 +187,10 @@ def epochs_table(source: Store | pd.DataFrame, base: Base,
                   "diverged": group["key"].nunique() - n, "best_acc_epoch": None,
                   "best_loss_epoch": None, "onset": None, "rise_epoch": None,
                   "split": "test_curve" if "test_loss" in curves else "validation",
-                  "loss_rise": None, "val_loss_rise": None, "acc_change": None,
-                  "train_change": None,
-                  "plateau_epoch": None, "early_stopping": early_stopping(finished)}
+                  "loss_rise": None, "loss_rise_p": math.nan, "val_loss_rise": None,
+                  "acc_change": None,
+                  "train_change": None, "loss_epochs": [], "acc_epochs": [],
+                  "early_stopping": early_stopping(finished)}
     if not rows:
         return out
     last = rows[-1]["epoch"]
@@ -197,33 +199,55 @@ def epochs_table(source: Store | pd.DataFrame, base: Base,
     val_acc, val_loss = curves["val_acc"], curves["val_loss"]
     on_test = out["split"] == "test_curve"
     acc, loss = (curves["test_acc"], curves["test_loss"]) if on_test else (val_acc, val_loss)
+    # each run's epochs picked on the other runs' validation (held_out_epochs)
+    at_loss, at_acc = held_out_epochs(val_loss, "min"), held_out_epochs(val_acc, "max")
     out.update(best_acc_epoch=e_acc, best_loss_epoch=e_loss,
-               loss_rise=fr.change(loss, last, e_loss),
+               loss_epochs=sorted(int(e) for e in at_loss),
+               acc_epochs=sorted(int(e) for e in at_acc),
+               loss_rise=(rise := change_from(loss, last, at_loss)).diff, loss_rise_p=rise.p,
                val_loss_rise=fr.change(val_loss, last, e_loss),
-               acc_change=fr.change(acc, last, e_acc),
-               train_change=fr.change(curves["train_acc"], last, e_acc))
-    # walk back from the end while each epoch's loss is above the minimum's beyond the noise
+               acc_change=change_from(acc, last, at_acc).diff,
+               train_change=change_from(curves["train_acc"], last, at_acc).diff)
+    # walk back from the end while each epoch's loss is above the picked one's beyond the noise
     for row in reversed(rows):
-        if row["epoch"] <= e_loss or not fr.change(loss, row["epoch"], e_loss).ci_low > 0:
+        if row["epoch"] <= at_loss.max() or not change_from(loss, row["epoch"],
+                                                             at_loss).diff.ci_low > 0:
             break
         out.update(onset=e_loss, rise_epoch=row["epoch"])
-    # walk back from the end while each epoch is within the noise of the best one
-    plateau = None
-    for row in reversed(rows if n >= 2 else []):
-        if fr.change(val_acc, row["epoch"], e_acc).ci_high < 0:
-            break
-        plateau = row["epoch"]
-    out["plateau_epoch"] = plateau
     return out
 
 
-def continues_base(source: Store | pd.DataFrame, base: Base) -> bool:
-    """Whether the epochs study's long runs at the base setting continue the base setting's
-    ``base.epochs``-epoch runs: same seeds, and the same validation loss at every epoch both
-    logged (a run does not depend on its length: the decay schedule counts steps, and each
-    seed draws its data, weights and dropout masks from one stream)."""
+def held_out_epochs(pick: pd.DataFrame, best: str = "min") -> pd.Series:
+    """Per run (row) of ``pick``, the epoch (column) where the mean curve of the *other* runs
+    is lowest (``best="min"``) or highest (``"max"``); a single run picks on its own curve.
+
+    A run's validation and fresh test curves come from one model, so its epoch-to-epoch
+    wobble is shared between them: an epoch picked on its own validation curve sits where its
+    test curve dips too, which flatters a change measured from there. Picked on the other
+    runs, the epoch is fixed before the run's own curves are looked at.
+    """
+    if len(pick) < 2:
+        return pd.Series(getattr(pick.mean(), f"idx{best}")(), index=pick.index)
+    total = pick.sum()
+    return pd.Series({k: getattr((total - pick.loc[k]) / (len(pick) - 1), f"idx{best}")()
+                      for k in pick.index})
+
+
+def change_from(curve: pd.DataFrame, e: int, refs: pd.Series) -> Paired:
+    """Per-run change of ``curve`` from each run's own epoch ``refs[run]`` to epoch ``e``
+    (paired: the same run), with its t-test."""
+    return paired([curve.at[k, refs[k]] for k in refs.index],
+                  [curve.at[k, e] for k in refs.index])
+
+
+def continues_base(source: Store | pd.DataFrame, base: Base) -> list[int]:
+    """The epochs at which the epochs study's long runs at the base setting were checked to
+    continue the base setting's ``base.epochs``-epoch runs: same seeds, and the same
+    validation loss at every epoch both logged (a run does not depend on its length: the
+    decay schedule counts steps, and each seed draws its data, weights and dropout masks
+    from one stream). Empty where they do not continue them, or cannot be compared."""
     if base.long_epochs is None:
-        return False
+        return []
     frame = fr.frame_of(source)
     val = fr.wide(fr.finished(frame), "validation", "loss")
     trials = fr.trials_of(frame)
@@ -231,16 +255,18 @@ def continues_base(source: Store | pd.DataFrame, base: Base) -> bool:
     long = fr.select(trials, base, epochs=base.long_epochs)
     seeds = set(short["seed"]) & set(long["seed"])
     if not seeds:
-        return False
+        return []
+    compared: set[int] = set()
     for seed in seeds:
         a = short.index[short["seed"] == seed][0]
         b = long.index[long["seed"] == seed][0]
         if a not in val.index or b not in val.index:
-            return False
+            return []
         both = val.loc[[a, b]].dropna(axis=1)
         if both.empty or not np.array_equal(both.loc[a].to_numpy(), both.loc[b].to_numpy()):
-            return False
-    return True
+            return []
+        compared |= {int(e) for e in both.columns}
+    return sorted(compared)
 
 
 def early_stopping(frame: pd.DataFrame) -> Table | None:
@@ -276,13 +302,17 @@ def early_stopping(frame: pd.DataFrame) -> Table | None:
 
 def crossed_table(source: Store | pd.DataFrame, base: Base) -> Table:
     """The epochs study at each of its training sizes: :func:`epochs_table` per size,
-    ``{"rows": [table, ...]}`` ordered by ``train_samples`` (empty without long runs)."""
+    ``{"rows": [table, ...]}`` ordered by ``train_samples`` (empty without long runs), each
+    with ``loss_rise_holm``, its ``loss_rise_p`` Holm-adjusted over the sizes."""
     if base.long_epochs is None:
         return {"study": "crossed", "rows": []}
     frame = fr.frame_of(source)
     long = fr.select(frame, base, train_samples=False, epochs=base.long_epochs)
     sizes = sorted(int(n) for n in long["train_samples"].unique())
-    return {"study": "crossed", "rows": [epochs_table(frame, base, n) for n in sizes]}
+    rows = [epochs_table(frame, base, n) for n in sizes]
+    for r, q in zip(rows, holm([r["loss_rise_p"] for r in rows]), strict=True):
+        r["loss_rise_holm"] = q
+    return {"study": "crossed", "rows": rows}
 
 
 def _late_change(frame: pd.DataFrame) -> tuple[Summary, Summary, int | None, str]:
@@ -468,7 +498,9 @@ def regularizers_table(source: Store | pd.DataFrame, base: Base,
 
     Per run: test accuracy and loss on the largest fresh test sets; the generalization gap
     (final training accuracy, dropout off, minus that test accuracy); ``overfit``, how far
-    the fresh test curve's loss ended above its lowest logged value; and, with ``store``,
+    the fresh test curve's loss ended above its value at the epoch the arm's other runs'
+    mean validation loss is lowest at (:func:`held_out_epochs`, as in
+    :func:`epochs_table`); and, with ``store``,
     the first layer's weights at the end (:func:`weight_stats`). Per arm and size, each of
     these summarised, and ``acc_vs_book``/``loss_vs_book``/``gap_vs_book``
     (:func:`~xpnet.experiments.stats.paired`, arm minus book), accuracy and loss with
@@ -487,11 +519,18 @@ def regularizers_table(source: Store | pd.DataFrame, base: Base,
     done = fr.finished(picked[picked["key"].isin(trials.index)])
     size, per = fr.per_run(done)
     curve_loss = fr.wide(done, "test_curve", "loss")
+    per["overfit"] = math.nan
     if not curve_loss.empty:
+        # as in epochs_table: from the epoch the other runs of the arm pick on validation
+        val_loss = fr.wide(done, "validation", "loss")
         last = curve_loss.columns.max()
-        per["overfit"] = (curve_loss[last] - curve_loss.min(axis=1)).reindex(per.index)
-    else:
-        per["overfit"] = math.nan
+        for _, group in trials.groupby(["train_samples", "arm"]):
+            keys = group.index.intersection(per.index).intersection(
+                curve_loss.index).intersection(val_loss.index)
+            if len(keys):
+                at = held_out_epochs(val_loss.loc[keys].dropna(axis=1), "min")
+                for k in keys:
+                    per.at[k, "overfit"] = curve_loss.at[k, last] - curve_loss.at[k, at[k]]
     for name in ("mean_abs", "small", "zero"):
         per[name] = math.nan
     if store is not None:

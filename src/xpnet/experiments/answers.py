@@ -28,7 +28,10 @@ from .sections import (
     bias_ruled_out,
     biased_sizes,
     curve_name,
+    epochs_span,
+    judged_on,
     origin_note,
+    powered_difference,
     two_measurements,
 )
 from .sheets import Claim, Sheet, Verdict, render
@@ -168,7 +171,8 @@ def _samples_sheet(t: Table, base: Base) -> Sheet | None:
     biased = biased_sizes(sizes)  # Holm over the sizes, on both kinds of test set
     m = len(sizes["rows"]) - 1
     smaller = f"the {m} smaller size{'s' if m != 1 else ''}"
-    compared = f"Holm-corrected over {smaller}"
+    compared = (f"unadjusted 95% intervals, p Holm-corrected over {smaller}: a shift counts "
+                "only where Holm p < 0.05")
 
     def bias_at(r: Table, metric: str = "acc") -> str:
         return (f"{r['test_samples']}/class: {fmt(r[f'{metric}_bias'], 4)}, Holm p "
@@ -180,8 +184,7 @@ def _samples_sheet(t: Table, base: Base) -> Sheet | None:
     room = bias_room(sizes["rows"])
     none = bias_ruled_out(room)
     # the claim is one-sided: a raise is ruled out where no interval reaches above the margin
-    reach_up = max((r["acc_bias"].ci_high for r in sizes["rows"][:-1]
-                    if r["acc_bias"].n >= 2), default=math.nan)
+    reach_up = room.up
     loss_up = [r for r in biased_sizes(sizes, "loss") if r["loss_bias"].mean > 0]
     raised = [r for r in biased if r["acc_bias"].mean > 0]
     lowered = [r for r in biased if r["acc_bias"].mean < 0]
@@ -194,12 +197,14 @@ def _samples_sheet(t: Table, base: Base) -> Sheet | None:
     elif math.isfinite(reach_up) and reach_up <= NEGLIGIBLE_BIAS:
         verdict = "false"
         why_so = (f"; no interval reaches a raise above {NEGLIGIBLE_BIAS:g} (the highest upper "
-                  f"end is {reach_up:+.4f})"
+                  f"end is {reach_up:+.4f}, of unadjusted 95% intervals: simultaneous ones "
+                  "over the sizes would reach a little further)"
                   + (": lower beyond the noise at " + ", ".join(
                       f"{r['test_samples']}/class" for r in lowered) if lowered else ""))
     else:
         verdict = "open"
-        why_so = (f", and the intervals leave room for a raise of up to {reach_up:.3f}")
+        why_so = (f", and the intervals leave room for a raise of up to {reach_up:.3f} "
+                  "(unadjusted 95% intervals)")
     claims.append(_claim(
         "Fewer test samples raise accuracy", verdict,
         bias_line + why_so + ". A small test set is noisier: sd "
@@ -219,8 +224,13 @@ def _samples_sheet(t: Table, base: Base) -> Sheet | None:
             + f", so two measurements of the same model on two independent test sets differ "
             f"by up to {spread:.3f} (95%: 1.96 x sqrt(2) x "
             + ("the larger sd" if sd_iid is not None else "that sd")
-            + "); smaller real differences drown in it. That is the test set's noise alone; "
-            "two models trained with different seeds differ by the seed spread on top."))
+            + "); smaller real differences drown in it, and a true difference of "
+            f"{spread:.3f} itself is detected only about half the time (80% of the time from "
+            f"about {powered_difference(spread):.3f}). That is the test set's noise alone; "
+            "two models trained with different seeds differ by the seed spread on top. It is "
+            "the figure for measurements on two independent test sets; two models compared on "
+            "the same test set are a paired comparison, whose noise comes only from the "
+            "samples they disagree on, and is smaller."))
     evidence = []
     finals = {r["train_samples"]: r for r in t.get("samples", {"rows": []})["rows"]}
     if lo_n in finals and ref in finals:
@@ -268,7 +278,7 @@ def _samples_sheet(t: Table, base: Base) -> Sheet | None:
                     f"{smaller} ")
                  + f"({moved})" + ("" if shifted or none else
                                    f", though these runs could miss a bias of up to "
-                                   f"{room:.3f}"))
+                                   f"{room}"))
     if loss_up:
         test_size += (f". The book's spiral does read a higher loss on small sets (at "
                       f"{bias_at(loss_up[0], 'loss')}), which its point (0, 0) can carry: every "
@@ -278,7 +288,8 @@ def _samples_sheet(t: Table, base: Base) -> Sheet | None:
                  [("samples.png", "Accuracy, loss and gap against training samples (the fresh "
                    "test sets' values are the ones quoted here)."),
                   ("test_size.png", "Bias and spread against test-set size, on the book's spiral "
-                   "and on independent points.")],
+                   "and on independent points (the bias with unadjusted 95% intervals: a "
+                   "shift counts where its Holm p < 0.05).")],
                  f"Paired by seed on {against['test_samples']}/class fresh test sets; steps "
                  "between neighbouring sizes Holm-corrected.")
 
@@ -293,8 +304,15 @@ def _epochs_sheet(t: Table) -> Sheet | None:
     claims = []
     falls = [r for r in sizes if r["acc_change"] is not None and r["acc_change"].n >= 2
              and r["acc_change"].ci_high < 0]
-    rises = [r for r in sizes if r["onset"] is not None]
     where = curve_name(epochs)
+
+    def holm_p(r: Table) -> float:
+        return r.get("loss_rise_holm", r["loss_rise_p"])
+
+    # a rise counts where it survives Holm's correction over the sizes
+    rises = [r for r in sizes if r["loss_rise"] is not None and r["loss_rise"].n >= 2
+             and r["loss_rise"].mean > 0 and holm_p(r) < 0.05]
+    holm_word = "Holm p" if "loss_rise_holm" in sizes[0] else "p"
 
     def at(r: Table) -> str:
         return f"{r['train_samples']}/class"
@@ -302,26 +320,29 @@ def _epochs_sheet(t: Table) -> Sheet | None:
     def ends(r: Table) -> bool:
         return r["best_loss_epoch"] == r["rows"][-1]["epoch"]
 
+    def rise(r: Table) -> str:
+        return f"{fmt(r['loss_rise'])}, {holm_word} {fmt_p(holm_p(r))}"
+
     detail = "; ".join(
         f"at {at(r)} validation loss "
         + (f"lowest at the last epoch, {r['best_loss_epoch']}" if ends(r) else
-           f"lowest at epoch {r['best_loss_epoch']}, {where} loss from there to the end "
-           f"{fmt(r['loss_rise'])}"
-           + (", no rise beyond the noise" if r["onset"] is None else
-              ", above it beyond the noise at the last epoch"
-              if r["rise_epoch"] == r["rows"][-1]["epoch"] else
-              f", above it beyond the noise at every logged epoch from {r['rise_epoch']} on"))
+           f"lowest at epoch {r['best_loss_epoch']}")
+        + f", {where} loss from the picked epochs to the end {rise(r)}"
+        + ("" if r not in rises else
+           ", above the picked epochs' beyond the noise at the last epoch only"
+           if r["rise_epoch"] == r["rows"][-1]["epoch"] else
+           f", above them beyond the noise at every logged epoch from {r['rise_epoch']} on"
+           if r["rise_epoch"] is not None else "")
         + (", validation accuracy highest at the last epoch" if r["best_acc_epoch"] ==
-           r["rows"][-1]["epoch"] else f", {where} accuracy from validation's best epoch "
-           f"{r['best_acc_epoch']} to the end {fmt(r['acc_change'])}") for r in sizes)
-    how = (" (epochs picked on validation, changes measured on the fresh test curve, which "
-           "took no part in the pick, so the lowest of noisy means does not flatter the rise; "
-           "an onset needs every logged epoch from it to the end above the minimum beyond the "
-           "noise, each on its own, so no correction for the number of epochs is needed)"
+           r["rows"][-1]["epoch"] else f", {where} accuracy from the picked best epochs "
+           f"to the end {fmt(r['acc_change'])}") for r in sizes)
+    how = (" (each run's epochs picked on the other runs' mean validation curve, so its own "
+           "epoch-to-epoch wobble, which its validation and test curves share, takes no part "
+           f"in its pick; changes measured on the {where} curve, the rises Holm-corrected over "
+           f"the {len(sizes)} sizes)"
            if epochs.get("split") == "test_curve" else
-           " (picked and measured on the same validation set: the lowest of noisy means is "
-           "biased low, which flatters the rise; an onset needs every logged epoch from it to "
-           "the end above the minimum beyond the noise)")
+           " (picked on the other runs' validation and measured on validation: the run's "
+           "own wobble is out of the pick; the rises Holm-corrected over the sizes)")
     if falls:
         verdict = "partly" if len(falls) < len(sizes) else "true"
         because = ("accuracy fell beyond the noise " + ("only " if verdict == "partly" else "")
@@ -343,22 +364,7 @@ def _epochs_sheet(t: Table) -> Sheet | None:
                       "; the intervals leave room for a rise these runs could not detect")
                    + ".")
     claims.append(_claim("Too many epochs overfit and lower accuracy", verdict, because))
-    plateau = epochs["plateau_epoch"]
-    base_change = epochs["acc_change"]
-    if plateau is not None and plateau < epochs["best_acc_epoch"]:
-        # they helped up to the plateau, then no more than the noise: not "false" (no loss
-        # shown), not "true" (no gain shown either)
-        claims.append(_claim(
-            "More epochs always help", "partly",
-            f"at {epochs['train_samples']}/class validation accuracy rose until it was within "
-            f"the noise of its best, from epoch {plateau} on; later epochs did not help "
-            f"detectably: from its best epoch {epochs['best_acc_epoch']} to {last} {where} "
-            f"accuracy changed by {fmt(base_change)}."))
-    elif epochs["best_acc_epoch"] == last:
-        claims.append(_claim(
-            "More epochs always help", "partly",
-            f"at {epochs['train_samples']}/class validation accuracy was highest at the last "
-            f"epoch, {last}: within this run length, more epochs did help."))
+    claims.append(_more_epochs_claim(epochs, where, last))
     stops = [(r, r["early_stopping"]) for r in sizes if r.get("early_stopping")]
     if stops:
         parts, better, worse = [], 0, 0
@@ -390,26 +396,26 @@ def _epochs_sheet(t: Table) -> Sheet | None:
     dropout = dropout_claim(reg, t.get("why"))
     if dropout is not None:
         claims.append(dropout)
-    plateau = epochs.get("plateau_epoch")
     answer = (f"Over {last} epochs at {epochs['train_samples']}/class, validation accuracy "
-              f"was highest at epoch {epochs['best_acc_epoch']}"
-              + (f" (within the noise of that from epoch {plateau} on)"
-                 if plateau is not None and plateau < epochs["best_acc_epoch"] else "")
-              + f" and validation loss lowest at epoch {epochs['best_loss_epoch']}; " + (
-                  f"after validation's minimum, {where} loss rose beyond the noise at "
-                  + ", ".join(f"{at(r)} ({fmt(r['loss_rise'])} by the end, above the minimum "
-                              + (f"from epoch {r['rise_epoch']} on" if r["rise_epoch"] <
-                                 r["rows"][-1]["epoch"] else "at the last epoch only") + ")"
+              f"was highest at epoch {epochs['best_acc_epoch']} and validation loss lowest at "
+              f"epoch {epochs['best_loss_epoch']} (mean curves); " + (
+                  f"from the epoch the other runs' validation picks to the end, {where} loss "
+                  "rose beyond the noise (Holm over the sizes) at "
+                  + ", ".join(f"{at(r)} ({rise(r)}"
+                              + ("; above the picked epochs' at the last epoch only"
+                                 if r["rise_epoch"] == r["rows"][-1]["epoch"] else
+                                 f"; above them from epoch {r['rise_epoch']} on"
+                                 if r["rise_epoch"] is not None else "") + ")"
                               for r in rises)
                   + (", not detectably at " + ", ".join(at(r) for r in sizes if r not in rises)
                      if len(rises) < len(sizes) else "")
                   if rises else f"no training size showed a rise of {where} loss beyond "
-                  "the noise") + ".")
+                  "the noise after Holm's correction") + ".")
     why = t.get("why", {"rows": []})
     evidence = [
         f"At {int(w['value'])}/class, {w['overconfident']} of {w['measured']} long runs became "
-        f"overconfident (validation loss {why['loss_rise']:.0%} above its lowest while "
-        f"accuracy held within {why['acc_hold'] * 100:g} point), from epoch "
+        f"overconfident on {judged_on(w)} (loss {why['loss_rise']:.0%} above its lowest "
+        f"while accuracy held within {why['acc_hold'] * 100:g} point), from epoch "
         f"{', '.join(map(str, w['overconfident_at']))}; final validation accuracy "
         f"{fmt(w['val_acc'])}." for w in why["rows"]
         if w["study"] == "epochs" and w["overconfident"]]
@@ -418,16 +424,45 @@ def _epochs_sheet(t: Table) -> Sheet | None:
                  f"{epochs['n']} long runs per training size, paired within each run.")
 
 
+def _more_epochs_claim(epochs: Table, where: str, last: int) -> Claim:
+    """"More epochs always help", at the base size: from the epoch the other runs'
+    validation accuracy is highest at to the end, on ``where`` (the fresh test curve):
+    false where accuracy fell beyond the noise, partly where it still rose (they helped in
+    this run, "always" is not shown), open where the interval holds 0 (no evidence either
+    way)."""
+    change = epochs["acc_change"]
+    head = f"at {epochs['train_samples']}/class "
+    if epochs["best_acc_epoch"] == last:
+        return _claim("More epochs always help", "partly",
+                      head + f"validation accuracy was highest at the last epoch, {last}: "
+                      "within this run length, more epochs did help.")
+    said = (head + f"from the epochs the other runs' validation accuracy picks as best, "
+            f"{epochs_span(epochs['acc_epochs'])}, to epoch {last}, {where} accuracy "
+            f"changed by {fmt(change, 4)} per run")
+    if change.n >= 2 and change.ci_high < 0:
+        return _claim("More epochs always help", "false", said + ": the later epochs cost "
+                      "accuracy.")
+    if change.n >= 2 and change.ci_low > 0:
+        return _claim("More epochs always help", "partly", said + ": still rising at the end "
+                      "of this run; whether that lasts was not measured.")
+    return _claim("More epochs always help", "open", said + ": no change detected either way, "
+                  f"and with {change.n} runs that is absence of evidence, not evidence that "
+                  "the later epochs neither help nor harm.")
+
+
 def switched_off(reg: Table | None, arm: str, why: Table | None = None) -> list[Table]:
     """The regularizers study's ``arm`` against the book's at each training size, seed by
     seed: ``{"n", "arm", "book", "acc", "holm", "gap", "lowers", "raises", "widens",
     "failed"}`` per size, where ``lowers``/``raises`` say that switching the regularizer off
     lowered/raised test accuracy beyond the noise after Holm's correction over the arms of
     that size (so the regularizer helps/costs accuracy), ``widens`` that it widened the
-    train-test gap, and ``failed`` how many of the two arms' runs failed (from ``why``,
-    :func:`~xpnet.experiments.why.why_table`): they are in the intervals, and widen them."""
-    failed = {w["value"]: w.get("failed", 0) for w in (why or {"rows": []})["rows"]
-              if w["study"] == "regularizers"}
+    train-test gap, ``dead_book``/``dead_arm`` the fraction of hidden units dead at the end
+    in each arm (from ``why``; None without), and ``failed`` how many of the two arms' runs
+    failed (from ``why``, :func:`~xpnet.experiments.why.why_table`): they are in the
+    intervals, and widen them."""
+    mine = [w for w in (why or {"rows": []})["rows"] if w["study"] == "regularizers"]
+    failed = {w["value"]: w.get("failed", 0) for w in mine}
+    dead = {w["value"]: w["dead"] for w in mine if "dead" in w}
     out = []
     for n in sorted({r["train_samples"] for r in (reg or {"rows": []})["rows"]}):
         at = {r["arm"]: r for r in reg["rows"] if r["train_samples"] == n}  # type: ignore[index]
@@ -440,7 +475,8 @@ def switched_off(reg: Table | None, arm: str, why: Table | None = None) -> list[
                     "holm": off["acc_holm"], "gap": gap,
                     "lowers": sig and d.diff.mean < 0, "raises": sig and d.diff.mean > 0,
                     "widens": _sig(gap) and gap.diff.mean > 0,
-                    "failed": failed.get(f"{arm}|{n}", 0) + failed.get(f"book|{n}", 0)})
+                    "failed": failed.get(f"{arm}|{n}", 0) + failed.get(f"book|{n}", 0),
+                    "dead_book": dead.get(f"book|{n}"), "dead_arm": dead.get(f"{arm}|{n}")})
     return out
 
 
@@ -467,7 +503,8 @@ def _smaller_weights(effects: list[Table], name: str) -> str:
 def _off_effects(effects: list[Table], name: str) -> str:
     """``"switching dropout off alone changed test accuracy by ... at 100/class ..."``."""
     return f"switching {name} off alone changed test accuracy by " + "; ".join(
-        f"{_pair(e['acc'], e['holm'])} and the gap by {_pair(e['gap'])} at {e['n']}/class"
+        f"{_pair(e['acc'], e['holm'])} and the gap by {_pair(e['gap'])} (unadjusted) at "
+        f"{e['n']}/class"
         + _failed_note(e) for e in effects)
 
 
@@ -475,29 +512,61 @@ def _sizes(effects: list[Table], key: str) -> list[str]:
     return [f"{e['n']}/class" for e in effects if e[key]]
 
 
+def _fit_without(effects: list[Table], name: str) -> str:
+    """Training accuracy (dropout off) with and without a regularizer, and the hidden units
+    dead at the end, where the arms' rows (and the why table) are there: training accuracy
+    = test accuracy + gap, per run."""
+    parts = []
+    for e in effects:
+        b, o = e["book"], e["arm"]
+        if b is None or not b.get("gap") or not b["gap"].n or not o.get("gap") \
+                or not o["gap"].n:
+            continue
+        text = (f"at {e['n']}/class training accuracy {b['acc'].mean + b['gap'].mean:.3f} "
+                f"with {name} and {o['acc'].mean + o['gap'].mean:.3f} without")
+        if e.get("dead_book") is not None and e.get("dead_arm") is not None:
+            text += (f", units dead at the end {e['dead_book'].mean:.3f} and "
+                     f"{e['dead_arm'].mean:.3f}")
+        parts.append(text)
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def protection_claim(reg: Table | None, why: Table | None = None) -> Claim | None:
     """"Dropout and L2 protect against overfitting", each judged on its own arm of the
-    regularizers study ("no dropout", "no L2" against the book's setting): a regularizer
-    protects where switching it off lowers test accuracy (the model generalizes worse
-    without it); one that only narrows the train-test gap while test accuracy rises
-    without it does so by fitting the training set less, not by generalizing better. The
-    "none" arm switches both (and decay) off at once and so cannot tell them apart."""
+    regularizers study ("no dropout", "no L2" against the book's setting). A regularizer
+    protects against overfitting where switching it off lowers test accuracy *and* widens
+    the train-test gap; one that raises test accuracy while the gap stays as it was helps
+    the model fit (training accuracy falls without it too), not against overfitting; one
+    that only narrows the gap while test accuracy rises without it does so by fitting the
+    training set less. The "none" arm switches both (and decay) off at once and so cannot
+    tell them apart."""
     judged = [(name, switched_off(reg, arm, why)) for name, arm in (("dropout", "no dropout"),
                                                                     ("L2", "no L2"))]
     judged = [(name, effects) for name, effects in judged if effects]
     if not judged:
         return None
-    said, protects, costs, unclear = [], [], [], []
+    said, protects, fits, costs, unclear, narrowing = [], [], [], [], [], []
     for name, effects in judged:
         helps, hurts = _sizes(effects, "lowers"), _sizes(effects, "raises")
         narrows = _sizes(effects, "widens")
+        narrowing += narrows
         text = _off_effects(effects, name)
-        if helps and not hurts:
+        if helps and not hurts and narrows:
             protects.append(name)
-            text += (f": {name} protects, since the model generalizes worse without it (at "
-                     f"{', '.join(helps)})"
-                     + ("" if narrows else ", though the train-test gap did not narrow "
-                        "detectably: it helps test accuracy, not by closing the gap")
+            text += (f": {name} protects, since without it the model generalizes worse (at "
+                     f"{', '.join(helps)}) and the train-test gap widens (at "
+                     f"{', '.join(narrows)})" + _smaller_weights(effects, name))
+        elif helps and not hurts:
+            fits.append(name)
+            text += (f": {name} raises test accuracy (at {', '.join(helps)}), but not by "
+                     "reducing overfitting: without it training accuracy falls as well and the "
+                     "train-test gap does not change detectably" + _fit_without(effects, name)
+                     + "; it helps the model fit" + (
+                         ", keeping hidden units alive" if any(
+                             e.get("dead_arm") is not None and e.get("dead_book") is not None
+                             and e["dead_arm"].n >= 2 and e["dead_book"].n >= 2
+                             and e["dead_arm"].ci_low > e["dead_book"].ci_high
+                             for e in effects) else "")
                      + _smaller_weights(effects, name))
         elif hurts and not helps:
             costs.append(name)
@@ -508,8 +577,9 @@ def protection_claim(reg: Table | None, why: Table | None = None) -> Claim | Non
             unclear.append(name)
             text += f": no consistent change of test accuracy detected with {name} off"
         said.append(text)
-    verdict = ("true" if protects and not costs and not unclear else
-               "partly" if protects else "false" if costs and not unclear else "open")
+    verdict = ("true" if len(protects) == len(judged) else
+               "partly" if protects or narrowing else
+               "false" if (costs or fits) and not unclear else "open")
     return _claim("Dropout and L2 protect against overfitting", verdict,
                   "each judged on its own, against the book's setting seed by seed: "
                   + "; ".join(said) + ". (Switching all the regularizers off at once mixes "
@@ -543,7 +613,8 @@ def dropout_claim(reg: Table | None, why: Table | None = None) -> Claim | None:
     verdict = ("true" if helps == len(effects) else "partly" if helps or narrows else
                "false" if costs and flat_gap else "open")
     said = "; ".join(f"at {e['n']}/class switching dropout off changed test accuracy by "
-                     f"{_pair(e['acc'], e['holm'])} and the gap by {_pair(e['gap'])}"
+                     f"{_pair(e['acc'], e['holm'])} and the gap by {_pair(e['gap'])} "
+                     "(unadjusted)"
                      + _failed_note(e) for e in effects)
     if narrows and costs:
         said += (f": dropout narrows the train-test gap (at {', '.join(narrows)}) but lowers "
@@ -555,9 +626,8 @@ def dropout_claim(reg: Table | None, why: Table | None = None) -> Claim | None:
                     "room for a narrowing these runs could not detect"))
     if why and costs:
         said += (". Why: dropout's noise keeps the hidden units from fitting the training set as "
-                 "closely, which narrows the gap from the training side; where the model "
-                 "overfits little without it, that only costs accuracy (" + "; ".join(why)
-                 + ")")
+                 "closely, which narrows the gap from the training side and costs test "
+                 "accuracy with it (" + "; ".join(why) + ")")
     return _claim("Dropout makes the model generalize better", verdict, said + ".")
 
 
@@ -594,7 +664,8 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                          f"{chance:.3f})"
                          + (f", {w['half_dead']} of {w['measured']} finished runs ended with "
                             f"over half their units dead, {w['collapsed']} collapsed to one "
-                            f"class during training ({w['collapsed_end']} still at the end), "
+                            f"class after they had learned, {w['collapsed_end']} predict one "
+                            "class at the end, "
                             f"{w.get('fell', 0)} ended fallen back: {w.get('failed', 0)} of "
                             f"{w['measured']} failed in one of these ways, all of them in the "
                             "mean above" if w else ""))
@@ -624,7 +695,8 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
             f"best lr {best:g} at {fmt(settings[best]['acc'])} (best minus it: "
             f"{_pair(low_row['acc'], low_row['acc_holm'])})"
             + ("; " + ", ".join(f"lr {r['lr']:g}" for r in still) + " were still improving "
-               "when training stopped (loss over the second half: " + ", ".join(
+               f"when training stopped (each rate's own 95% interval, not corrected for the "
+               f"{len(lr['rows'])} rates; loss over the second half: " + ", ".join(
                    fmt(r["late_loss"], 4) for r in still) + ")" + _longer(t, base, still,
                                                                      settings[best], best)
                if still else "") + "."))
@@ -678,14 +750,16 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
               f"{fmt(settings[best]['acc'])}"
               + _refined_note(best, list(settings), base.refined)
               + "; it was picked on the same test sets that measure it, so its lead is a "
-                "little optimistic. " + (f"{_rates_word(bad)} {_rates(bad)} failed" if bad else "")
+                "little optimistic. " + (f"Training failed at {_failed_rates(bad, why_rows)}"
+                                         if bad else "")
               + (("; " if bad else "") + ", ".join(some)
                  + " (a failed run ended fallen back, predicting one class, or with over "
                    "half its hidden units dead)" if some else "")
               + (". " if bad or some else "")
               + (f"{_rates_word(still)} {_rates(still)} "
                  f"{'were' if len(still) > 1 else 'was'} still improving at the end of the "
-                 f"{base.epochs} epochs." if still else ""))
+                 f"{base.epochs} epochs (each by its own interval, not corrected for the "
+                 f"{len(lr['rows'])} rates)." if still else ""))
     return Sheet(QUESTIONS[6], answer.strip(), claims, [],
                  [("lr.png", "Accuracy and loss against the learning rate, and over epochs "
                    "per rate.")],
@@ -705,14 +779,34 @@ def _longer(t: Table, base: Base, still: list[Table], best_at: Table, best: floa
     others = [r for r in still if not math.isclose(r["lr"], base.lr)]
     return (f"; lr {base.lr:g}'s runs go on in the epochs study ({long['n']} runs of "
             f"{end['epoch']} epochs whose first {base.epochs} are these runs: same seeds, same "
-            f"validation loss at every epoch both logged), where its fresh-test accuracy "
+            f"validation loss at every epoch both logged{_both_logged(long['continues_base'])})"
+            f", where its fresh-test accuracy "
             f"reached {fmt(end['test_acc'])} at epoch {end['epoch']}, against lr {best:g}'s "
             f"{fmt(best_at['acc'])} at {base.epochs}"
             + (": how the others end in a longer run was not measured" if others else ""))
 
 
+def _both_logged(epochs: Any) -> str:
+    """``", epochs 1, 2, 3, 5 and 11"``: the epochs the continuation was checked at."""
+    if not isinstance(epochs, list) or not epochs:
+        return ""
+    listed = ", ".join(map(str, epochs[:-1])) + (" and " if len(epochs) > 1 else "") \
+        + str(epochs[-1])
+    return f", epoch{'s' if len(epochs) > 1 else ''} {listed}"
+
+
 def _rates(rows: list[Table]) -> str:
     return ", ".join(f"{r['lr']:g}" for r in rows)
+
+
+def _failed_rates(rows: list[Table], why_rows: dict[float, Table]) -> str:
+    """``"lr 0.126 (5 of 10 runs), lr 0.2 (10 of 10 runs)"``: the failed rates with how many
+    of their runs failed (fallen back, one class or over half dead), where measured."""
+    def runs(r: Table) -> str:
+        w = why_rows.get(r["lr"])
+        return (f" ({w.get('failed', 0)} of {w['measured']} runs)" if w and w["measured"]
+                else "")
+    return ", ".join(f"lr {r['lr']:g}{runs(r)}" for r in rows)
 
 
 def _rates_word(rows: list[Table]) -> str:
@@ -860,8 +954,10 @@ READING = (
     "training data and initial weights, which cancels most of the seed-to-seed spread; "
     "across training sizes (question 1) the seed draws other training data and weights, so "
     "only the test sets are shared and less of the spread cancels. *Beyond the noise* means its "
-    "interval leaves out 0. *p* is the paired t-test's, *Holm p* the same corrected for the "
-    "number of comparisons made together. The *gap* is training accuracy (dropout off) "
+    "interval leaves out 0, for a comparison made on its own; where several are made together "
+    "(*Holm p*: the paired t-test's *p* corrected for their number) it means Holm p < 0.05, "
+    "and the intervals printed beside it are each one's own, unadjusted, so one of them may "
+    "leave out 0 while its Holm p does not pass. The *gap* is training accuracy (dropout off) "
     "minus test accuracy. A hidden unit is *dead* when ReLU outputs 0 for every training "
     "sample: it gets no gradient from the data, though an L1/L2 penalty can bring it back; "
     "a run *collapsed* when, after it had learned something (two or more classes predicted "

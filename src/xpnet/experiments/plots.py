@@ -167,7 +167,7 @@ def plot_test_size(table: Table, path: PathLike, iid: Table | None = None) -> Pa
         axes[1].plot(n[keep], sd[keep], marker, label=f"{label}: sd across test sets")
     axes[0].axhline(0, color="grey", linestyle="--", label="no bias")
     axes[0].set(xscale="log", xlabel="test samples per class", ylabel="accuracy difference",
-                title="bias of the measured accuracy (same model; 95% CI)")
+                title="bias of the measured accuracy (same model; unadjusted 95% CI)")
     _grid_ticks(axes[0], [r["test_samples"] for r in table["rows"][:-1]])
     axes[0].legend(fontsize="small")
     rows = table["rows"]
@@ -214,10 +214,11 @@ def plot_epochs(tables: Table | Sequence[Table], path: PathLike,
                             label=f"best validation acc (epoch {table['best_acc_epoch']})")
             axes[1].axvline(table["best_loss_epoch"], color="black", linestyle=":",
                             label=f"lowest validation loss (epoch {table['best_loss_epoch']})")
-        if table["onset"] is not None:
+        if table["onset"] is not None and table.get(
+                "loss_rise_holm", table["loss_rise_p"]) < 0.05:
             axes[1].axvline(table["rise_epoch"], color="tab:red", linestyle="--",
-                            label=f"{curve_name(table)} loss above its minimum from epoch "
-                            f"{table['rise_epoch']} on")
+                            label=f"{curve_name(table)} loss above the held-out picks' from "
+                            f"epoch {table['rise_epoch']} on")
         else:  # said in the legend, which finds a place clear of the curves
             axes[1].plot([], [], " ", label="no overfitting onset observed")
         for ax in axes:
@@ -298,6 +299,19 @@ def plot_lr(table: Table, path: PathLike, points: pd.DataFrame | None = None) ->
     return _save(fig, path)
 
 
+def panel_accuracy(store: Store, panel: dict[str, Any]) -> float:
+    """A boundary panel's validation accuracy: as logged, or, at a kept epoch the log grid
+    skipped, measured on the trial's own validation set from the kept model, as the logged
+    ones were (nan without a snapshot)."""
+    if not math.isnan(panel["val_acc"]):
+        return float(panel["val_acc"])
+    blob = store.snapshot(panel["key"], panel["epoch"])
+    if blob is None:
+        return math.nan
+    model = snapshot_model(panel["config"], blob)[0]
+    return float(model.evaluate(*validation_set(panel["config"], model.backend))["acc"])
+
+
 def plot_boundaries(store: Store, base: Base, panels: Sequence[dict[str, Any]],
                     path: PathLike) -> Path | None:
     """Decision regions of snapshot models on the spiral, two panels per row of
@@ -327,9 +341,7 @@ def plot_boundaries(store: Store, base: Base, panels: Sequence[dict[str, Any]],
             size = 12 if len(labels) <= 300 else 2
             for c in range(k):
                 ax.scatter(*X[labels == c].T, s=size, color=cmap(c), edgecolors="none")
-            acc = panel["val_acc"]
-            if math.isnan(acc):  # a kept epoch that was not logged: measure it as logged ones
-                acc = float(model.evaluate(*validation_set(panel["config"], model.backend))["acc"])
+            acc = panel_accuracy(store, panel)
             score = "" if math.isnan(acc) else f", val acc {acc:.3f}"
             ax.set_title(f"{panel['label']} (seed {panel['config']['seed']}{score})")
             ax.set(xticks=[], yticks=[], aspect="equal")

@@ -82,10 +82,12 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
         "seeds, 'no difference detected' is weak evidence of no difference. Changes within a "
         "run (over epochs, or between test-set sizes for the same model) are called a rise or"
         " a decline when their 95% CI over runs excludes zero (a paired t-test at 5%); a bias "
-        "of a test-set size is Holm-corrected over the sizes, and an overfitting onset needs "
-        "every logged epoch from it to the end above the minimum (each on its own, so no "
-        "correction for the epochs looked at is needed); the minimum is picked on validation "
-        "and the rise measured on the fresh test curve. The spreads of the measured "
+        "of a test-set size is Holm-corrected over the sizes. The rise of the loss after its "
+        "minimum is measured on the fresh test curve from an epoch picked for each run on the "
+        "other runs' mean validation curve (a run's validation and test curves share its "
+        "epoch-to-epoch wobble, so picking on its own validation would flatter the rise), "
+        "Holm-corrected over the training sizes; an onset needs every logged epoch from it to "
+        "the end above the picked epoch (each on its own). The spreads of the measured "
         "accuracy on the book's evenly spaced test sets and on i.i.d. ones are compared by "
         "the F-test on their ratio, and called different only when the ratio's 95% CI "
         "excludes 1. The validation-set tables are descriptive: no sentence rests on their "
@@ -131,7 +133,7 @@ def build_report(tables: dict[str, Any], studies: Sequence[str], base: Base, *,
         doc.items([f"{p['row']}: {p['label']} (seed {p['config']['seed']}, "
                    + (f"after {p['epoch']} epochs" if p["row"] != "epochs" else
                       f"{p['config']['train_samples']}/class, lr {p['config']['lr']:g}")
-                   + ("; validation accuracy not logged at this epoch)"
+                   + ("; no validation accuracy: no model kept at this epoch)"
                       if math.isnan(p["val_acc"]) else
                       f"; validation accuracy {p['val_acc']:.3f})")
                    for p in tables["panels"]])
@@ -190,6 +192,8 @@ def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequenc
                                        out / "epochs.png", points.get("epochs")))
     if "lr" in tables and tables["lr"]["rows"]:
         drawn.append(plots.plot_lr(tables["lr"], out / "lr.png", points["lr"]))
+    for panel in tables["panels"]:  # the pictures and the text give one accuracy
+        panel["val_acc"] = plots.panel_accuracy(store, panel)
     picture = plots.plot_boundaries(store, base, tables["panels"], out / "boundaries.png")
     if picture is not None:
         drawn.append(picture)

@@ -12,7 +12,8 @@ sections together.
 from __future__ import annotations
 
 import math
-from typing import Any
+import statistics
+from typing import Any, NamedTuple
 
 from .document import Document
 from .frame import Base, Table
@@ -27,8 +28,9 @@ from .stats import (
     spread_ratio,
 )
 
-__all__ = ["crossed_section", "epochs_section", "lr_late_section", "lr_section",
-           "origin_note", "regularizers_section", "samples_section", "why_section"]
+__all__ = ["crossed_section", "epochs_section", "epochs_span", "judged_on", "lr_late_section",
+           "lr_section", "origin_note", "powered_difference", "regularizers_section",
+           "samples_section", "why_section"]
 
 
 #: What the runs of one seed share in each study, which pairing by seed relies on.
@@ -93,30 +95,58 @@ def two_measurements(book: Table, iid: Table | None, n: int = 100,
     return 1.96 * math.sqrt(2) * sd, row["acc_sd"], None if other is None else other["acc_sd"]
 
 
-def bias_room(rows: list[dict[str, Any]], key: str = "acc_bias") -> float:
-    """The largest bias the test-size rows' 95% intervals leave room for (the widest
-    reach of any interval from zero, all sizes but the reference); nan without intervals.
+def powered_difference(spread: float, power: float = 0.8) -> float:
+    """The true difference that two independent measurements detect with ``power``, where
+    ``spread`` = 1.96 x sqrt(2) x sd is the 95% critical difference (a true difference of
+    ``spread`` itself is detected only about half the time): (1.96 + z_power) x sqrt(2) x sd.
+
+    >>> round(powered_difference(0.065), 3)
+    0.093
+    """
+    z = statistics.NormalDist().inv_cdf
+    return spread * (z(0.975) + z(power)) / z(0.975)
+
+
+class Room(NamedTuple):
+    """How large a bias the intervals leave room for, each way (both >= 0; nan without
+    intervals)."""
+
+    down: float
+    up: float
+
+    def __str__(self) -> str:
+        return f"{self.down:.3f} lower or {self.up:.3f} higher (unadjusted 95% intervals)"
+
+
+def bias_room(rows: list[dict[str, Any]], key: str = "acc_bias") -> Room:
+    """The largest bias below and above zero that the test-size rows' 95% intervals leave
+    room for (all sizes but the reference). The intervals are each one's own, not adjusted
+    for the number of sizes (Holm's correction decides the verdicts, on the p-values).
 
     >>> from xpnet.experiments.stats import summarize
-    >>> rows = [{"acc_bias": summarize([-0.01, 0.01, 0.0])}, {"acc_bias": summarize([0.0])}]
-    >>> round(bias_room(rows + [{}]), 4)
-    0.0248
+    >>> rows = [{"acc_bias": summarize([-0.02, 0.0, -0.01])}, {"acc_bias": summarize([0.0])}]
+    >>> room = bias_room(rows + [{}])
+    >>> round(room.down, 4), round(room.up, 4)
+    (0.0348, 0.0148)
     """
-    reach = [max(abs(r[key].ci_low), abs(r[key].ci_high)) for r in rows[:-1]
-             if r[key].n >= 2 and math.isfinite(r[key].ci_low)]
-    return max(reach) if reach else math.nan
+    ends = [(r[key].ci_low, r[key].ci_high) for r in rows[:-1]
+            if r[key].n >= 2 and math.isfinite(r[key].ci_low)]
+    if not ends:
+        return Room(math.nan, math.nan)
+    return Room(max(0.0, -min(lo for lo, _ in ends)), max(0.0, max(hi for _, hi in ends)))
 
 
-def bias_ruled_out(room: float) -> bool:
-    """Whether the intervals (:func:`bias_room`) rule out any bias beyond a negligible one."""
-    return math.isfinite(room) and room <= NEGLIGIBLE_BIAS
+def bias_ruled_out(room: Room) -> bool:
+    """Whether the intervals (:func:`bias_room`) rule out any bias beyond a negligible one,
+    either way."""
+    return (math.isfinite(room.down) and room.down <= NEGLIGIBLE_BIAS
+            and room.up <= NEGLIGIBLE_BIAS)
 
 
-def _room_note(room: float) -> str:
+def _room_note(room: Room) -> str:
     """What an undetected bias may still be, when that is more than negligible."""
-    return (f"; the intervals still leave room for a bias of up to {room:.3f} either way, so "
-            "a small one is not ruled out" if math.isfinite(room) and not bias_ruled_out(room)
-            else "")
+    return (f"; the intervals still leave room for a bias of up to {room}, so a small one is "
+            "not ruled out" if math.isfinite(room.down) and not bias_ruled_out(room) else "")
 
 
 def _versus_zero(s: Summary, up: str, down: str) -> str:
@@ -391,7 +421,7 @@ def _test_size_section(doc: Document, t: Table, iid: Table | None = None) -> Non
                     + ("; it did not bias it beyond a point either way." if bias_ruled_out(room)
                        else
                        f"; a bias, if any, was too small for these runs to detect (up to "
-                       f"{room:.3f} either way)."))
+                       f"{room})."))
     apart = two_measurements(t, iid)
     if apart is not None:
         spread, sd_book, sd_iid = apart
@@ -403,7 +433,13 @@ def _test_size_section(doc: Document, t: Table, iid: Table | None = None) -> Non
                     f"differ by up to {spread:.3f} (1.96 x sqrt(2) x "
                     + ("the larger sd" if sd_iid is not None else "sd") + ") 95% of the time "
                     "from the test set alone: one fixed model; two trained models differ by "
-                    "the spread between seeds on top of it.")
+                    f"the spread between seeds on top of it. {spread:.3f} is the critical "
+                    "difference: a true difference of that size is detected only about half "
+                    "the time, and one of about "
+                    f"{powered_difference(spread):.3f} 80% of the time (2.80 x sqrt(2) x "
+                    "sd). This is for measurements on two independent test sets; two models "
+                    "compared on the same test set are a paired comparison, whose noise comes "
+                    "only from the samples on which they disagree, and is smaller.")
     doc.items(said)
     doc.table(["test samples/class", "trials x repeats", "measured acc", f"acc bias vs {ref}",
                "sd across test sets", "binomial sd", "measured loss", f"loss bias vs {ref}"],
@@ -413,7 +449,8 @@ def _test_size_section(doc: Document, t: Table, iid: Table | None = None) -> Non
                 "reference" if r is big else fmt(r["loss_bias"], 4)] for r in rows])
     doc.image("test_size.png", "Measured accuracy against test-set size, on the book's "
               "spiral and on independent points: bias relative to the largest test set, same "
-              "model, with 95% CI (left), and spread across test sets against the binomial "
+              "model, with unadjusted 95% CI (left; a shift counts where its Holm p < 0.05), "
+              "and spread across test sets against the binomial "
               "1/sqrt(n) law (right).")
 
 
@@ -490,10 +527,11 @@ def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
                 said.append(f"At {small}/class each sd pools {rs['trials']} trials x "
                             f"{rs['repeats']} test sets ({df} degrees of freedom), so its ratio "
                             f"to the binomial law is uncertain by about "
-                            f"±{100 / math.sqrt(2 * df):.0f}% (1/sqrt(2 df))"
+                            f"±{196 / math.sqrt(2 * df):.0f}% (95%: 1.96/sqrt(2 df); one "
+                            f"standard error is ±{100 / math.sqrt(2 * df):.0f}%)"
                             + (f"; at {last['test_samples']}/class, with "
                                f"{last['trials']} x {last['repeats']} sets, by about "
-                               f"±{100 / math.sqrt(2 * _pooled_df(last)):.0f}%"
+                               f"±{196 / math.sqrt(2 * _pooled_df(last)):.0f}%"
                                if last is not rs and _pooled_df(last) > 0
                                and last["repeats"] != rs["repeats"] else "") + ".")
             f = spread_ratio(rs["acc_sd"], df, ri["acc_sd"], _pooled_df(ri))
@@ -545,13 +583,17 @@ def _iid_section(doc: Document, book: Table, iid: Table | None) -> None:
     if isinstance(p, float) and 0 < p < 1:
         n = samples_for_margin(p)
         k = book["classes"]
+        margin = 1.96 * math.sqrt(p * (1 - p) / (100 * k))
         doc.paragraph(
             f"How many test samples a ±1-point estimate needs: for a 95% interval of ±0.01 "
             f"around an accuracy p, n = 1.96^2 p(1-p) / 0.01^2 independent samples. At the "
             f"measured accuracy p = {p:.3f} that is {n} samples ({math.ceil(n / k)} per "
             f"class over {k} classes); at p = 0.5, the worst case, {samples_for_margin(0.5)}. "
-            "The book's 100 per class gives a 95% margin of about ±"
-            f"{1.96 * math.sqrt(p * (1 - p) / (100 * k)):.3f} at this p.")
+            "The book's 100 per class gives one measurement a binomial 95% margin of about ±"
+            f"{margin:.3f} at this p (1.96 x its sd); the difference of two independent "
+            f"measurements has sqrt(2) times that sd, so by the binomial law two measurements "
+            f"differ by up to {margin * math.sqrt(2):.3f}: the critical difference above on "
+            "the same basis, there from the measured sd instead of the binomial law's.")
 
 
 # -- question 2 ------------------------------------------------------------------------------
@@ -569,51 +611,46 @@ def epochs_section(doc: Document, t: Table) -> None:
     where = curve_name(t)
     said.append(f"Validation accuracy was highest (mean over seeds) at epoch {e_acc}: "
                 f"{fmt(best_acc['val_acc'])}; at the last epoch, {last['epoch']}, it was "
-                f"{fmt(last['val_acc'])}. Per seed, {where} accuracy changed from epoch {e_acc} "
-                f"to {last['epoch']} by {fmt(t['acc_change'])}: "
+                f"{fmt(last['val_acc'])}. Each run is measured from the epoch where the "
+                "*other* runs' mean validation curve is best (a run's validation and test "
+                "curves share its epoch-to-epoch wobble, so a pick on its own validation "
+                "curve would flatter what follows): accuracy best at epochs "
+                f"{epochs_span(t['acc_epochs'])}; per run, {where} accuracy changed from "
+                f"there to {last['epoch']} by {fmt(t['acc_change'])}: "
                 f"{_versus_zero(t['acc_change'], 'a rise', 'a decline')}.")
-    plateau = t["plateau_epoch"]
-    if plateau is not None and plateau < e_acc:
-        said.append(f"From epoch {plateau} on (where it was "
-                    f"{fmt(by_epoch[plateau]['val_acc'])}), validation accuracy stayed within "
-                    f"the noise of its best: per seed, no later logged epoch was below epoch "
-                    f"{e_acc} by more than the 95% CI.")
-    said.append(f"Validation loss was lowest at epoch {e_loss}: {fmt(best_loss['val_loss'])}"
-                + (f" (the epoch is picked on validation; what follows is measured on the "
-                   f"{where} curve, which took no part in the pick)." if where != "validation"
-                   else " (picked and measured on the same set, so the rise after it is a "
-                   "little flattered: the lowest of noisy means is biased low)."))
-    if e_loss == last["epoch"]:
-        said.append("Validation loss was still at its lowest at the last epoch, so no "
-                    f"overfitting onset was observed within {last['epoch']} epochs.")
-    elif t["onset"] is not None:
-        said.append(f"Then the {where} loss rose: from epoch {t['rise_epoch']} on it was above "
-                    f"its value at epoch {e_loss} beyond the noise at every logged epoch (each "
-                    "on its own, so no correction for the number of epochs is needed), and by "
-                    f"the last epoch it had risen by {fmt(t['loss_rise'])} per seed (validation "
-                    f"loss: {fmt(t['val_loss_rise'])}). By loss, overfitting sets in after "
-                    f"epoch {t['onset']}.")
+    said.append(f"Validation loss was lowest (mean over seeds) at epoch {e_loss}: "
+                f"{fmt(best_loss['val_loss'])}; picked on the other runs, at epochs "
+                f"{epochs_span(t['loss_epochs'])}.")
+    rise = t["loss_rise"]
+    p = t.get("loss_rise_holm", t["loss_rise_p"])
+    word = "Holm p, over the training sizes" if "loss_rise_holm" in t else "p"
+    if t["onset"] is not None and p < 0.05:
+        said.append(f"Then the {where} loss rose: by the last epoch it had risen by "
+                    f"{fmt(rise)} per run ({word} {fmt_p(p)}; validation loss from epoch "
+                    f"{e_loss}, picked and measured there: {fmt(t['val_loss_rise'])}), and "
+                    + ("it was above the picked epochs' beyond the noise at the last epoch "
+                       "only" if t["rise_epoch"] == last["epoch"] else
+                       f"from epoch {t['rise_epoch']} on it was above the picked epochs' "
+                       "beyond the noise at every logged epoch (each on its own)") + ".")
     else:
-        rise = t["loss_rise"]
         floor = detectable(rise.sd, rise.n)
-        said.append(f"No overfitting onset was observed: the {where} loss did not stay above "
-                    f"its value at epoch {e_loss} beyond the noise to the end (rise by the "
-                    f"last epoch: {fmt(rise)})."
+        said.append(f"No rise of the {where} loss was shown: from the picked epochs to the "
+                    f"last one it changed by {fmt(rise)} per run ({word} {fmt_p(p)})."
                     + ("" if not math.isfinite(floor) else
-                       f" With {rise.n} seeds and sd {rise.sd:.4f} of the per-seed rises, the "
+                       f" With {rise.n} runs and sd {rise.sd:.4f} of the per-run changes, the "
                        f"design detects only rises of {floor:.4f} or more (80% power, 5% "
                        "level), so a smaller one may be there."))
     said.append(f"Training accuracy (without dropout) went from {fmt(best_acc['train_acc'])} "
                 f"at epoch {e_acc} to {fmt(last['train_acc'])} at epoch {last['epoch']}; per "
-                f"seed, a change of {fmt(t['train_change'])}: "
+                f"run from its picked epoch, a change of {fmt(t['train_change'])}: "
                 f"{_versus_zero(t['train_change'], 'a rise', 'a decline')}.")
     gap = last["gap"]
     said.append(f"At the last epoch the generalization gap (train - validation accuracy) "
                 f"is {fmt(gap)}: {_versus_zero(gap, 'positive', 'negative')}.")
     doc.items(said)
     marks = {e_acc: "best val acc", e_loss: "lowest val loss"}
-    if t["rise_epoch"] is not None:
-        marks[t["rise_epoch"]] = f"{curve_name(t)} loss above its minimum from here on"
+    if t["rise_epoch"] is not None and p < 0.05:
+        marks[t["rise_epoch"]] = f"{curve_name(t)} loss above the picked epochs' from here on"
     if e_acc == e_loss:
         marks[e_acc] = "best val acc, lowest val loss"
     doc.table(["epoch", "train acc", "val acc", "gap", "train loss", "val loss", "note"],
@@ -743,25 +780,25 @@ def crossed_section(doc: Document, t: Table) -> None:
                f"{r['best_loss_epoch']}"
         if r["best_loss_epoch"] == last["epoch"]:
             head += ", the last one"
-        elif r["onset"] is not None:
-            head += (f", then the {where} loss above it beyond the noise "
-                     + ("at the last epoch" if r["rise_epoch"] == last["epoch"] else
-                        f"at every logged epoch from epoch {r['rise_epoch']} on")
-                     + f" (risen by {fmt(r['loss_rise'])} per seed at epoch {last['epoch']})")
-        else:
-            head += (f", with no lasting rise of the {where} loss beyond the noise after it "
-                     f"(change to the last epoch {fmt(r['loss_rise'])})")
+        p = r.get("loss_rise_holm", r["loss_rise_p"])
+        head += (f"; from the epochs the other runs' validation picks, "
+                 f"{epochs_span(r['loss_epochs'])}, the {where} loss changed to the end by "
+                 f"{fmt(r['loss_rise'])} per run (Holm p over the sizes {fmt_p(p)})")
+        if r["onset"] is not None and p < 0.05:
+            head += (", above the picked epochs' beyond the noise "
+                     + ("at the last epoch only" if r["rise_epoch"] == last["epoch"] else
+                        f"at every logged epoch from epoch {r['rise_epoch']} on"))
         head += ("; validation accuracy was highest at the last epoch" if
                  r["best_acc_epoch"] == last["epoch"] else
-                 f"; {where} accuracy changed from validation's best epoch "
-                 f"{r['best_acc_epoch']} to the last by {fmt(r['acc_change'])} "
+                 f"; {where} accuracy changed from the picked best epochs to the last by "
+                 f"{fmt(r['acc_change'])} "
                  f"({_versus_zero(r['acc_change'], 'a rise', 'a decline')})")
         head += f"; final gap {fmt(last['gap'])}."
         said.append(head)
         stop = r["early_stopping"]
         if stop is not None and stop["acc_gain"].n:
             said.append(
-                f"At {n}/class early stopping chose epochs {_epochs_span(stop['epochs'])}; "
+                f"At {n}/class early stopping chose epochs {epochs_span(stop['epochs'])}; "
                 f"on the fresh test set ({stop['test_samples']}/class) it gave accuracy "
                 f"{fmt(stop['acc_stop'])} against {fmt(stop['acc_last'])} at epoch "
                 f"{stop['last']}: per run {fmt(stop['acc_gain'], 4)} "
@@ -770,26 +807,34 @@ def crossed_section(doc: Document, t: Table) -> None:
                 f"({_versus_zero(stop['loss_gain'], 'higher', 'lower')}).")
     doc.items(said)
     where = curve_name(rows[0])
-    doc.table(["train samples/class", "runs", "lowest val loss at",
-               f"{where} loss rise to the end", "best val acc at",
-               f"{where} acc change to the end", "final gap", "early-stopping test acc gain"],
+    doc.table(["train samples/class", "runs", "lowest val loss at (mean curve)",
+               f"{where} loss rise to the end (from the epoch picked on the other runs)",
+               "Holm p", "best val acc at (mean curve)",
+               f"{where} acc change to the end (picked likewise)", "final gap",
+               "early-stopping test acc gain"],
               [[str(r["train_samples"]), str(r["n"]), str(r["best_loss_epoch"]),
-                at_last() if r["best_loss_epoch"] == r["rows"][-1]["epoch"] else
-                fmt(r["loss_rise"], 4), str(r["best_acc_epoch"]),
-                at_last("highest") if r["best_acc_epoch"] == r["rows"][-1]["epoch"] else
+                at_last() if set(r["loss_epochs"]) == {r["rows"][-1]["epoch"]} else
+                fmt(r["loss_rise"], 4),
+                _p_cell(r.get("loss_rise_holm", r["loss_rise_p"])),
+                str(r["best_acc_epoch"]),
+                at_last("highest") if set(r["acc_epochs"]) == {r["rows"][-1]["epoch"]} else
                 fmt(r["acc_change"], 4),
                 fmt(r["rows"][-1]["gap"]),
                 fmt(r["early_stopping"]["acc_gain"], 4) if r["early_stopping"] else "n/a"]
                for r in rows])
 
 
-def _epochs_span(epochs: list[int]) -> str:
-    """``"210 to 3000 (median 1000)"`` for a list of per-run epochs."""
+def epochs_span(epochs: list[int]) -> str:
+    """``"210 to 3000 (median 1000)"`` for a list of per-run epochs (an even count's median
+    is the mean of the middle two, as :func:`statistics.median` takes it).
+
+    >>> epochs_span([14, 117, 198, 3620])
+    '14 to 3620 (median 157.5)'
+    """
     if not epochs:
         return "none"
-    median = sorted(epochs)[len(epochs) // 2]
-    return (f"{epochs[0]}" if epochs[0] == epochs[-1] else
-            f"{min(epochs)} to {max(epochs)} (median {median})")
+    return (f"{epochs[0]}" if min(epochs) == max(epochs) else
+            f"{min(epochs)} to {max(epochs)} (median {statistics.median(epochs):g})")
 
 
 def lr_late_section(doc: Document, t: Table, base: Base) -> None:
@@ -806,7 +851,8 @@ def lr_late_section(doc: Document, t: Table, base: Base) -> None:
     split = next((r["late_split"] for r in t["rows"] if r["late_from"] is not None), None)
     where = "the fresh test set" if split == "test_curve" else "the validation set"
     for r in still:
-        said.append(f"lr {r['lr']:g} was still improving when training stopped: from epoch "
+        said.append(f"lr {r['lr']:g} was still improving when training stopped (its own 95% "
+                    f"interval, not corrected for the {len(t['rows'])} rates scanned): from epoch "
                     f"{r['late_from']} to the last, loss on {where} changed by "
                     f"{fmt(r['late_loss'], 4)} and accuracy by {fmt(r['late_acc'], 4)} per "
                     "run; its comparison at this length may understate it (a falling loss "
@@ -852,7 +898,9 @@ def regularizers_section(doc: Document, t: Table) -> None:
                         f"layer {fmt(r['mean_abs'], 4)} (book {fmt(book['mean_abs'], 4)}).")
     doc.items(said)
     doc.table(["train samples/class", "arm", "runs", "diverged", "test acc", "test loss",
-               "gap (train - test acc)", "test loss above its minimum at the end",
+               "gap (train - test acc)",
+               "test loss rise to the end (from the epoch the arm's other runs pick on "
+               "validation)",
                "mean |W| (layer 1)", "|W| < 0.001", "acc vs book [95% CI]", "Holm p"],
               [[str(r["train_samples"]), r["arm"], str(r["runs"]), str(r["diverged"]),
                 fmt(r["acc"]), fmt(r["loss"]), fmt(r["gap"]),
@@ -871,6 +919,12 @@ _SETTING = {"samples": lambda v: f"{int(v)} training samples/class",
             "regularizers": lambda v: _arm_setting(str(v))}
 
 
+def judged_on(row: Table) -> str:
+    """Where a why-table row's overconfidence was judged, in words."""
+    return ("the fresh test curve" if row.get("overconfident_on") == "test_curve" else
+            "the validation set")
+
+
 def _arm_setting(value: str) -> str:
     """The why table's regularizers setting ``"arm|size"`` in words."""
     arm, n = value.split("|")
@@ -884,12 +938,17 @@ def _revival_note(r: Table) -> str:
     dead = r.get("fell_late_dead", 0)
     if not dead:
         return ""
-    return (f"; {dead} of them end with over half their units dead, which get no gradient "
-            "from the data (only from a penalty and Adam's momentum), so they would have to "
-            "be revived, not just retrained; at this setting "
-            + (f"{r['revived']} of {r['measured']} runs did come back from over half dead "
-               "at a logged epoch" if r.get("revived") else
-               "no run came back from over half dead"))
+    late = r.get("fell_late", 0)
+    who = ("the late drop ends with over half its units dead" if late == 1 else
+           f"{'all' if dead == late else dead} of these {late} late drops end with over half "
+           "their units dead")
+    return (f"; {who}, which get no gradient from the data (only from a penalty and Adam's "
+            "momentum), so they would have to be revived, not just retrained; at this setting "
+            + (f"{r['revived']} of {r['measured']} runs came back from over half dead after "
+               "learning, at a later logged epoch (for a while at least)"
+               if r.get("revived") else
+               "no run came back from over half dead after it had learned (revivals in the "
+               "first epochs, before a run has learned, are not counted)"))
 
 
 def _epochs_list(epochs: list[int]) -> str:
@@ -913,11 +972,12 @@ def why_section(doc: Document, t: Table) -> None:
         "gradient still reaches its weights and can bring it back, and so can a few steps of "
         "Adam's momentum); collapse (a run that had learned something, two or more classes "
         f"predicted at a validation accuracy {t.get('learned', 0.1):g} above chance, then "
-        "predicted one class only on the validation set); overconfidence (validation loss "
+        "predicted one class only on the validation set); overconfidence (loss "
         f"more than {t['loss_rise']:.0%} above its lowest value so far, counted once the run "
-        f"had learned something, while validation accuracy stays within "
+        f"had learned something, while accuracy stays within "
         f"{t['acc_hold'] * 100:g} point of its value there: the loss says the model got worse "
-        "while its answers did not).")
+        "while its answers did not; judged on the fresh test curve where the run logged one, "
+        "else on validation, as each count says).")
     said = []
     for r in rows:
         where = _SETTING[r["study"]](r["value"])
@@ -957,8 +1017,9 @@ def why_section(doc: Document, t: Table) -> None:
         if r["overconfident"]:
             said.append(
                 f"At {where}, {r['overconfident']} of {r['measured']} runs became "
-                f"overconfident (from epoch {_epochs_list(r['overconfident_at'])}); final "
-                f"validation accuracy {fmt(r['val_acc'])}.")
+                f"overconfident on {judged_on(r)} (from epoch "
+                f"{_epochs_list(r['overconfident_at'])}); final validation accuracy "
+                f"{fmt(r['val_acc'])}.")
     samples = [r for r in rows if r["study"] == "samples"]
     if len(samples) >= 2 and samples[0]["dead"].n and samples[-1]["dead"].n:
         lo, hi = samples[0], samples[-1]

@@ -17,7 +17,7 @@ from .stats import summarize_as
 from .store import Store
 
 __all__ = ["ACC_HOLD", "FALL", "HALF_DEAD", "LEARNED", "LOSS_RISE", "collapsed_at", "fell_at",
-           "overconfident_at", "trial_status", "why_table"]
+           "learned_since", "overconfident_at", "revived_after", "trial_status", "why_table"]
 
 #: Loss-versus-accuracy divergence (an "overconfident" model): validation loss more than
 #: ``LOSS_RISE`` (relative) above its lowest value so far while validation accuracy is no more
@@ -73,16 +73,38 @@ def overconfident_at(loss: pd.Series, acc: pd.Series, *, rise: float = LOSS_RISE
     return None
 
 
+def learned_since(classes: pd.Series, acc: pd.Series | None = None, *,
+                  learned: float = -math.inf) -> int | None:
+    """The logged epoch by which a run has learned something and kept it: two or more
+    classes predicted at a validation accuracy (``acc``) of at least ``learned`` at two
+    logged epochs in a row (the later one); None if never. One epoch is not enough: a
+    large first step can swing a model that has learned nothing past the mark and back.
+
+    >>> epochs = [1, 2, 3, 100]
+    >>> learned_since(pd.Series([2, 1, 3, 3], epochs), pd.Series([0.5, 0.33, 0.8, 0.8],
+    ...               epochs), learned=0.43)
+    100
+    """
+    before = False
+    for epoch, value in classes.dropna().sort_index().items():
+        at = math.inf if acc is None else acc.get(epoch, math.nan)
+        now = value >= 2 and at >= learned
+        if now and before:
+            return int(epoch)
+        before = now
+    return None
+
+
 def collapsed_at(classes: pd.Series, acc: pd.Series | None = None, *,
                  learned: float = -math.inf) -> int | None:
-    """The first logged epoch at which a run that had already learned something predicts a
-    single class (``classes`` indexed by epoch: distinct classes predicted); None if never.
+    """The first logged epoch at which a run that had learned something, and kept it
+    (:func:`learned_since`), predicts a single class (``classes`` indexed by epoch:
+    distinct classes predicted); None if never.
 
-    A run has learned something once it predicted two or more classes at a validation
-    accuracy (``acc``, indexed by epoch) of at least ``learned``: :func:`trial_status`
-    passes chance plus :data:`LEARNED`. The opening epochs are not a collapse: a model
-    starting from small weights predicts one class, or two at chance, before it tells the
-    classes apart.
+    :func:`trial_status` passes ``learned`` = chance plus :data:`LEARNED`. The opening
+    epochs are not a collapse: a model starting from small weights predicts one class, or
+    two at chance, before it tells the classes apart, and one large first step may pass
+    the mark for an epoch and fall back.
 
     >>> epochs = [1, 3, 100, 1000]
     >>> collapsed_at(pd.Series([1, 2, 3, 1], epochs), pd.Series([0.33, 0.5, 0.8, 0.33],
@@ -91,15 +113,39 @@ def collapsed_at(classes: pd.Series, acc: pd.Series | None = None, *,
     >>> collapsed_at(pd.Series([2, 1, 3, 3], epochs), pd.Series([0.34, 0.33, 0.8, 0.8],
     ...              epochs), learned=0.43) is None  # two classes at chance, then one
     True
+    >>> collapsed_at(pd.Series([3, 1, 3, 3], epochs), pd.Series([0.5, 0.33, 0.8, 0.8],
+    ...              epochs), learned=0.43) is None  # a first step's swing, not learning
+    True
     """
-    learned_yet = False
-    for epoch, value in classes.dropna().sort_index().items():
-        at = math.inf if acc is None else acc.get(epoch, math.nan)
-        if value >= 2 and at >= learned:
-            learned_yet = True
-        elif value < 2 and learned_yet:
-            return int(epoch)
-    return None
+    since = learned_since(classes, acc, learned=learned)
+    if since is None:
+        return None
+    late = classes.dropna().sort_index()
+    return next((int(e) for e, value in late[late.index > since].items() if value < 2), None)
+
+
+def revived_after(dead: pd.Series, since: int | None, *, half: float) -> bool:
+    """Whether a run came back from over ``half`` units dead after epoch ``since`` (when it
+    had learned: :func:`learned_since`): over ``half`` at a logged epoch after it, at most
+    ``half`` at a later one (for a while at least). The start-up transient before a run
+    has learned says nothing about dying later.
+
+    >>> epochs = [1, 10, 100, 1000]
+    >>> revived_after(pd.Series([40, 10, 50, 20], epochs), 10, half=32)
+    True
+    >>> revived_after(pd.Series([40, 10, 10, 10], epochs), 10, half=32)  # start-up only
+    False
+    """
+    if since is None:
+        return False
+    late = dead.dropna().sort_index()
+    over = False
+    for _, value in late[late.index > since].items():
+        if value > half:
+            over = True
+        elif over:
+            return True
+    return False
 
 
 def fell_at(acc: pd.Series, *, fall: float = FALL) -> int | None:
@@ -130,9 +176,12 @@ def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
     units); at the last logged epoch ``dead_units`` (never active on the training set),
     ``dead_fraction``, ``val_acc`` and ``collapsed_end`` (one class predicted on the
     validation set); ``collapsed_at`` (:func:`collapsed_at`, validation set) and
-    ``overconfident_at`` (:func:`overconfident_at`) and ``fell_at`` (:func:`fell_at`),
+    ``overconfident_at`` (:func:`overconfident_at`, on the fresh test curve where the run
+    logged one, else validation: ``overconfident_on`` says which) and ``fell_at`` (:func:`fell_at`),
     ``<NA>`` when it did not happen; ``fell_late``, whether that fall shows at the last
     logged epoch only; ``peak_dead_fraction``, the most units dead at any logged epoch;
+    ``revived``, whether it came back from over :data:`HALF_DEAD` dead after it had learned
+    (:func:`revived_after`);
     ``failed``, whether the run ended fallen back, predicting one class or with more than
     :data:`HALF_DEAD` of its units dead.
     """
@@ -168,6 +217,11 @@ def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
     out["collapsed_at"] = pd.Series(
         {k: collapsed_at(classes.loc[k], acc_of(k), learned=learned(trials.at[k, "preset"]))
          for k in classes.index}, dtype="Int64").reindex(trials.index)
+    since = {k: learned_since(classes.loc[k], acc_of(k), learned=learned(trials.at[k, "preset"]))
+             for k in classes.index}
+    out["revived"] = pd.Series(
+        {k: revived_after(dead.loc[k], since.get(k), half=HALF_DEAD * out.at[k, "hidden"])
+         for k in dead.index}, dtype="boolean").reindex(trials.index).fillna(False).astype(bool)
     out["fell_at"] = pd.Series({k: fell_at(val_acc.loc[k]) for k in val_acc.index},
                                dtype="Int64").reindex(trials.index)
     # a fall seen at the last logged epoch only: a late drop, which a longer run might or
@@ -178,10 +232,21 @@ def trial_status(source: Store | pd.DataFrame) -> pd.DataFrame:
     # failed: ended fallen back, predicting one class, or with over half its units dead
     out["failed"] = (out["fell_at"].notna() | out["collapsed_end"]
                      | (out["dead_fraction"] > HALF_DEAD))
+    # overconfidence on the fresh test curve where the run logged one: 100 times validation's
+    # points, so a 10% rise there is the model's, not the 300 samples' luck
+    test_loss, test_acc = (fr.wide(frame, "test_curve", "loss"),
+                           fr.wide(frame, "test_curve", "acc"))
+    on_test = trials.index.isin(test_loss.index)
+    out["overconfident_on"] = ["test_curve" if t else "validation" for t in on_test]
+
+    def overconfident(k: Any) -> int | None:
+        loss, acc = ((test_loss.loc[k], test_acc.loc[k]) if k in test_loss.index else
+                     (val_loss.loc[k], acc_of(k)))
+        return overconfident_at(loss, acc, below=guess(trials.at[k, "preset"]),
+                                learned=learned(trials.at[k, "preset"]))
+
     out["overconfident_at"] = pd.Series(
-        {k: overconfident_at(val_loss.loc[k], acc_of(k), below=guess(trials.at[k, "preset"]),
-                             learned=learned(trials.at[k, "preset"]))
-         for k in val_loss.index}, dtype="Int64").reindex(trials.index)
+        {k: overconfident(k) for k in val_loss.index}, dtype="Int64").reindex(trials.index)
     return out
 
 
@@ -190,17 +255,20 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
 
     Rows ``{"study", "vary", "value", "runs", "measured", "hidden", "diverged",
     "collapsed", "collapsed_at", "collapsed_end", "fell", "fell_at", "fell_late",
-    "fell_late_dead", "failed", "revived", "overconfident", "overconfident_at", "dead",
+    "fell_late_dead", "failed", "revived", "overconfident", "overconfident_on",
+    "overconfident_at", "dead",
     "half_dead", "half_dead_acc", "val_acc"}``:
     ``collapsed``/``fell``/``overconfident`` count the runs (of those ``measured``, not
     diverged) with a ``collapsed_at``/``fell_at``/``overconfident_at`` epoch, listed in the
     ``*_at`` lists (``fell_late`` of the ``fell`` only at their last logged epoch);
-    ``collapsed_end`` those predicting one class at their last logged epoch; ``dead`` is
+    ``overconfident_on`` is ``"test_curve"`` where every counted run was judged on its fresh
+    test curve; ``collapsed_end`` those predicting one class at their last logged epoch; ``dead`` is
     the fraction of hidden units dead at the end, over runs;
     ``half_dead`` counts the runs ending with more than half of them dead and
     ``half_dead_acc`` is their final validation accuracy; ``val_acc`` that of all runs;
-    ``failed`` counts the runs :func:`trial_status` calls failed, ``revived`` those with more
-    than half their units dead at some logged epoch and no more at the end, ``fell_late_dead``
+    ``failed`` counts the runs :func:`trial_status` calls failed, ``revived`` those that came
+    back from over half their units dead after they had learned (``revived`` there),
+    ``fell_late_dead``
     the ``fell_late`` runs ending with more than half dead.
     """
     status = trial_status(source)
@@ -230,8 +298,6 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
         for value, group in picked.groupby(vary, sort=study != "regularizers"):
             ok = group[group["diverged_at"].isna() & group["measured"]]
             half = ok[ok["dead_fraction"] > HALF_DEAD]
-            revived = ok[(ok["peak_dead_fraction"] > HALF_DEAD)
-                         & (ok["dead_fraction"] <= HALF_DEAD)]
             rows.append({
                 "study": study, "vary": vary, "value": value, "runs": len(group),
                 "measured": len(ok), "hidden": int(group["hidden"].max()),
@@ -244,8 +310,11 @@ def why_table(source: Store | pd.DataFrame, base: Base, studies: Sequence[str]) 
                 "fell_late": int(ok["fell_late"].sum()),
                 "fell_late_dead": int((ok["fell_late"] & (ok["dead_fraction"] > HALF_DEAD))
                                       .sum()),
-                "failed": int(ok["failed"].sum()), "revived": len(revived),
+                "failed": int(ok["failed"].sum()), "revived": int(ok["revived"].sum()),
                 "overconfident": int(ok["overconfident_at"].notna().sum()),
+                "overconfident_on": ("test_curve" if len(ok) and
+                                     (ok["overconfident_on"] == "test_curve").all()
+                                     else "validation"),
                 "overconfident_at": sorted(int(e) for e in ok["overconfident_at"].dropna()),
                 "dead": summarize_as("dead", ok["dead_fraction"]), "half_dead": len(half),
                 "half_dead_acc": summarize_as("acc", half["val_acc"]),
