@@ -89,7 +89,8 @@ class Loss(Registered):
 
 
 def _is_integer(xp: Any, y: Any) -> bool:
-    return xp.isdtype(y.dtype, "integral")
+    kind = getattr(y.dtype, "kind", None)  # NumPy's (and CuPy's, JAX's) dtypes: no isdtype call
+    return kind in ("i", "u") if isinstance(kind, str) else xp.isdtype(y.dtype, "integral")
 
 
 def _kind(xp: Any, y: Any) -> str:
