@@ -1192,3 +1192,18 @@ def test_a_key_given_twice_on_the_command_line_is_refused(capsys):
             cli.main(argv)
         assert info.value.code == 2
         assert "is given twice" in capsys.readouterr().err
+
+
+def test_a_layer_setting_changed_after_construction_is_checked_and_used():
+    """Dropout's rate was cached as its keep share (a new rate changed nothing); a negative
+    L2 strength switched the penalty off without a word."""
+    dense, drop = Dense(2, 3), Dropout(0.1)
+    with pytest.raises(ValueError, match=r"Dense weight_l2 must be >= 0 .*got -5"):
+        dense.weight_l2 = -5
+    with pytest.raises(ValueError, match=r"Dropout rate must be in \[0, 1\), got 1\.5"):
+        drop.rate = 1.5
+    assert dense.weight_l2 == 0.0 and drop.rate == 0.1
+    drop.rate = 0.5
+    assert drop.keep == 0.5 and drop.get_config() == {"rate": 0.5}
+    x = np.ones((400, 50), dtype=np.float32)
+    assert 0.4 < float((drop.forward(x) == 0).mean()) < 0.6

@@ -15,6 +15,7 @@ dicts, and optional ``build(ops, rng, dtype)`` to allocate its state.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .. import trace, validate
@@ -157,6 +158,13 @@ class Dense(Layer):
     ((4, 2), (2, 3))
     """
 
+    # the settings a script may change later (an L2 schedule): checked whenever set
+    weight_l1 = validate.Checked(validate.non_negative_float)
+    weight_l2 = validate.Checked(validate.non_negative_float)
+    bias_l1 = validate.Checked(validate.non_negative_float)
+    bias_l2 = validate.Checked(validate.non_negative_float)
+    init_scale = validate.Checked(validate.positive_float)
+
     def __init__(
         self,
         n_in: int,
@@ -172,11 +180,9 @@ class Dense(Layer):
         super().__init__()
         self.n_in = validate.positive_int("Dense n_in", n_in)
         self.n_out = validate.positive_int("Dense n_out", n_out)
-        self.weight_l1 = validate.non_negative_float("Dense weight_l1", weight_l1)
-        self.weight_l2 = validate.non_negative_float("Dense weight_l2", weight_l2)
-        self.bias_l1 = validate.non_negative_float("Dense bias_l1", bias_l1)
-        self.bias_l2 = validate.non_negative_float("Dense bias_l2", bias_l2)
-        self.init_scale = validate.positive_float("Dense init_scale", init_scale)
+        self.weight_l1, self.weight_l2 = weight_l1, weight_l2  # (each checked: Checked)
+        self.bias_l1, self.bias_l2 = bias_l1, bias_l2
+        self.init_scale = init_scale
         self.seed = seed
 
     def get_config(self) -> dict[str, Any]:
@@ -299,17 +305,23 @@ class Dropout(Layer):
     np.float32(8.0)
     """
 
+    rate = validate.Checked(partial(validate.probability,
+                                    why="it is the share of units dropped; 1 drops all"))
+
     def __init__(self, rate: float, *, seed: SeedLike = None):
         super().__init__()
-        self.rate = validate.probability("Dropout rate", rate,
-                                         why="it is the share of units dropped; 1 drops all")
-        self.keep = 1 - self.rate
+        self.rate = rate  # (checked whenever it is set: Checked)
         self.seed = seed
         #: the last training pass's mask (``1/keep`` or 0, in the form the engine made it)
         self.mask: Any = None
 
     def get_config(self) -> dict[str, Any]:
         return {"rate": self.rate}
+
+    @property
+    def keep(self) -> float:
+        """The share of units kept, ``1 - rate``."""
+        return 1 - self.rate
 
     def build(self, ops: Ops, rng: Generator, dtype: str = "float32") -> None:
         super().build(ops, rng, dtype)

@@ -56,21 +56,23 @@ def setting(name: str, value: Any) -> float:
     return _CHECKS[name](name, value)
 
 
-class Setting:
+class Setting(validate.Checked):
     """An optimizer's setting (``learning_rate``, ``beta_1``...), checked against its range
-    whenever it is set: in the constructor, or later by a schedule of one's own
-    (``model.optimizer.learning_rate = 0.01`` in a callback). Without decay the rate in
+    (:data:`_CHECKS`) whenever it is set: in the constructor, or later by a schedule of one's
+    own (``model.optimizer.learning_rate = 0.01`` in a callback). Without decay the rate in
     use, ``current_learning_rate``, is the learning rate itself, so setting one sets both."""
 
-    # (no __get__: a read finds the value in the instance's __dict__ at C speed, every step)
+    def __init__(self) -> None:
+        super().__init__(None)
+
     def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+        super().__set_name__(owner, name)
+        self.check, self.label = _CHECKS[name], name
 
     def __set__(self, obj: Any, value: Any) -> None:
-        value = setting(self.name, value)
-        obj.__dict__[self.name] = value
+        super().__set__(obj, value)
         if self.name == "learning_rate" and not obj.__dict__.get("decay"):
-            obj.__dict__["current_learning_rate"] = value
+            obj.__dict__["current_learning_rate"] = obj.__dict__[self.name]
 
 
 class Optimizer(Registered):
