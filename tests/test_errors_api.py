@@ -755,14 +755,10 @@ def test_a_users_layer_that_forgets_its_return_is_named_with_the_fix():
 
     X, y = datasets.spiral(samples=20, classes=3, seed=0)
     for cls, method in ((ForgetsBackward, "backward"), (ForgetsForward, "forward")):
-        model = xpnet.Model(seed=0)
-        for layer in (Dense(2, 8), cls(), Dense(8, 3), Softmax()):
-            model.add(layer)
-        model.set(loss=CategoricalCrossentropy(), optimizer=Adam())
         with pytest.raises(TypeError, match=rf"layer 1 \({cls.__name__}\) returned None from "
                                             rf"{method}: an xpnet layer's {method} must "
                                             "return"):
-            model.train(X, y, epochs=1)
+            _with_user_layer(cls()).train(X, y, epochs=1)
 
 
 class _Narrows(xpnet.layers.Layer):

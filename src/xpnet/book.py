@@ -923,6 +923,8 @@ class Model:
         self.xpnet: xpnet_model.Model | None = None
         #: the classes of the student's own parts, when finalize chose the book's loop
         self.book_loop: list[str] = []
+        #: the call (model.add, model.set) that changed the model after finalize, if any
+        self._stale: str | None = None
 
     def add(self, layer: Any) -> None:
         validate.layer_like("Model.add", layer, call="model.add({}(...))",
@@ -1027,7 +1029,7 @@ class Model:
             self.loss.remember_trainable_layers(self.trainable_layers)
 
     def _net(self) -> xpnet_model.Model:
-        stale = self.__dict__.get("_stale")
+        stale = self._stale
         if stale:
             msg = (f"{stale} was called after model.finalize(): call model.finalize() again, "
                    "so that the model links what changed.")
@@ -1044,7 +1046,7 @@ class Model:
 
     def _looping(self) -> bool:
         """Whether finalize chose the book's loop (else the xpnet model; raises before it)."""
-        if (self.xpnet is None and not self.book_loop) or self.__dict__.get("_stale"):
+        if (self.xpnet is None and not self.book_loop) or self._stale:
             self._net()  # the finalize-first error
         return self.xpnet is None
 

@@ -166,9 +166,10 @@ class Model:
         validate.layer_like("Model.add", layer, call="model.add({}(...))",
                             example="model.add(xpnet.nn.Dense(2, 64))")
         if type(layer).__module__ == "xpnet.book":
-            msg = (f"{type(layer).__name__} is xpnet.book's name for xpnet.nn."
-                   f"{type(layer.xpnet).__name__}: in xpnet.Model add xpnet.nn's layers (e.g. "
-                   "xpnet.nn.Dense(2, 64)), or build the network with xpnet.book's Model.")
+            twin = type(getattr(layer, "xpnet", None)).__name__
+            msg = (f"{type(layer).__name__} is xpnet.book's name for xpnet.nn.{twin}: in "
+                   "xpnet.Model add xpnet.nn's layers (e.g. xpnet.nn.Dense(2, 64)), or build "
+                   "the network with xpnet.book's Model.")
             raise TypeError(msg)
         for i, present in enumerate(self.layers):
             if present is layer:

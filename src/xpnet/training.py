@@ -199,7 +199,7 @@ def train(
             logs = run.epoch(epoch, schedule.logs(epoch))
             if logs is None:
                 continue
-            if validate_every and epoch % validate_every == 0 and validation_data is not None:
+            if validation_data is not None and schedule.validates(epoch):
                 val = model.evaluate(*validation_data, batch_size=batch_size)
                 logs["val_acc"], logs["val_loss"] = val["acc"], val["loss"]
             _check_finite(model, logs, history, run)
@@ -233,7 +233,11 @@ class _Schedule:
 
     def logs(self, epoch: int) -> bool:
         return epoch == self.last or (self.every > 0 and epoch % self.every == 0) or \
-            epoch in self.at or (self.validate_every > 0 and epoch % self.validate_every == 0)
+            epoch in self.at or self.validates(epoch)
+
+    def validates(self, epoch: int) -> bool:
+        """Whether ``epoch`` is validated (every ``validate_every``-th, with data to do it)."""
+        return self.validate_every > 0 and epoch % self.validate_every == 0
 
 
 class _Run:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -92,6 +92,9 @@ class Checked:
 
     def __init__(self, check: Any) -> None:
         self.check = check
+
+    if TYPE_CHECKING:  # what a read gives, for type checkers only (at run time: the dict's)
+        def __get__(self, obj: Any, objtype: type | None = None) -> Any: ...
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name, self.label = name, f"{owner.__name__} {name}"

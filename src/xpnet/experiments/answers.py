@@ -32,6 +32,7 @@ from .sections import (
     judged_on,
     origin_note,
     powered_difference,
+    rise_p,
     two_measurements,
 )
 from .sheets import Claim, Sheet, Verdict, render
@@ -306,12 +307,9 @@ def _epochs_sheet(t: Table) -> Sheet | None:
              and r["acc_change"].ci_high < 0]
     where = curve_name(epochs)
 
-    def holm_p(r: Table) -> float:
-        return r.get("loss_rise_holm", r["loss_rise_p"])
-
     # a rise counts where it survives Holm's correction over the sizes
     rises = [r for r in sizes if r["loss_rise"] is not None and r["loss_rise"].n >= 2
-             and r["loss_rise"].mean > 0 and holm_p(r) < 0.05]
+             and r["loss_rise"].mean > 0 and rise_p(r) < 0.05]
     holm_word = "Holm p" if "loss_rise_holm" in sizes[0] else "p"
 
     def at(r: Table) -> str:
@@ -321,7 +319,7 @@ def _epochs_sheet(t: Table) -> Sheet | None:
         return r["best_loss_epoch"] == r["rows"][-1]["epoch"]
 
     def rise(r: Table) -> str:
-        return f"{fmt(r['loss_rise'])}, {holm_word} {fmt_p(holm_p(r))}"
+        return f"{fmt(r['loss_rise'])}, {holm_word} {fmt_p(rise_p(r))}"
 
     detail = "; ".join(
         f"at {at(r)} validation loss "
@@ -598,14 +596,14 @@ def dropout_claim(reg: Table | None, why: Table | None = None) -> Claim | None:
     costs = sum(e["raises"] for e in effects)
     helps = sum(e["lowers"] for e in effects)
     narrows = _sizes(effects, "widens")
-    why = [f"at {e['n']}/class training accuracy (dropout off in the measurement) "
-           f"{b['acc'].mean + b['gap'].mean:.3f} with dropout and "
-           f"{o['acc'].mean + o['gap'].mean:.3f} without, test accuracy "
-           f"{b['acc'].mean:.3f} and {o['acc'].mean:.3f}, gap "
-           f"{b['gap'].mean:.3f} and {o['gap'].mean:.3f}"
-           # training accuracy = test accuracy + gap, per run: where the gap goes
-           for e in effects if (b := e["book"]) is not None and b["gap"].n
-           and (o := e["arm"])["gap"].n]
+    because = [f"at {e['n']}/class training accuracy (dropout off in the measurement) "
+               f"{b['acc'].mean + b['gap'].mean:.3f} with dropout and "
+               f"{o['acc'].mean + o['gap'].mean:.3f} without, test accuracy "
+               f"{b['acc'].mean:.3f} and {o['acc'].mean:.3f}, gap "
+               f"{b['gap'].mean:.3f} and {o['gap'].mean:.3f}"
+               # training accuracy = test accuracy + gap, per run: where the gap goes
+               for e in effects if (b := e["book"]) is not None and b["gap"].n
+               and (o := e["arm"])["gap"].n]
     # "false" needs the gap shown not to narrow (every interval below the margin), else a
     # narrowing these runs could not detect may be there
     flat_gap = all(e["gap"].diff.n >= 2 and e["gap"].diff.ci_high <= NEGLIGIBLE_BIAS
@@ -624,10 +622,10 @@ def dropout_claim(reg: Table | None, why: Table | None = None) -> Claim | None:
                  + (f", and no interval leaves room for dropout narrowing the gap by more than "
                     f"{NEGLIGIBLE_BIAS:g}" if flat_gap else ", though the gap's intervals leave "
                     "room for a narrowing these runs could not detect"))
-    if why and costs:
+    if because and costs:
         said += (". Why: dropout's noise keeps the hidden units from fitting the training set as "
                  "closely, which narrows the gap from the training side and costs test "
-                 "accuracy with it (" + "; ".join(why) + ")")
+                 "accuracy with it (" + "; ".join(because) + ")")
     return _claim("Dropout makes the model generalize better", verdict, said + ".")
 
 

@@ -189,7 +189,7 @@ def explorer_data(store: Store, trials: Sequence[Trial], size: int = GRID) -> di
             runs.append(run)
         settings.append({"train_samples": n, "lr": lr, "epochs": epochs, "arm": arm,
                          "runs": runs})
-    fields = []
+    fields: list[dict[str, Any]] = []
     for name, label in FIELDS.items():
         values = sorted({getattr(group[0], name) for group in groups.values()},
                         key=_arm_rank if name == "arm" else None)

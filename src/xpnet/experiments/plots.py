@@ -24,7 +24,7 @@ from .. import presets
 from ..io import atomic_write_bytes
 from .analysis import Base, Table
 from .explorer import EXTENT, predicted_classes, snapshot_model
-from .sections import curve_name
+from .sections import curve_name, rise_p
 from .stats import Summary
 from .store import Store
 from .trial import validation_set
@@ -214,8 +214,7 @@ def plot_epochs(tables: Table | Sequence[Table], path: PathLike,
                             label=f"best validation acc (epoch {table['best_acc_epoch']})")
             axes[1].axvline(table["best_loss_epoch"], color="black", linestyle=":",
                             label=f"lowest validation loss (epoch {table['best_loss_epoch']})")
-        if table["onset"] is not None and table.get(
-                "loss_rise_holm", table["loss_rise_p"]) < 0.05:
+        if table["onset"] is not None and rise_p(table) < 0.05:
             axes[1].axvline(table["rise_epoch"], color="tab:red", linestyle="--",
                             label=f"{curve_name(table)} loss above the held-out picks' from "
                             f"epoch {table['rise_epoch']} on")

@@ -69,6 +69,13 @@ def curve_name(t: Table) -> str:
     return "fresh-test" if t.get("split") == "test_curve" else "validation"
 
 
+def rise_p(t: Table) -> float:
+    """The p of an epochs table's loss rise: Holm-adjusted over the training sizes where
+    :func:`~xpnet.experiments.analysis.crossed_table` adjusted it, else its own."""
+    p: float = t["loss_rise_holm"] if "loss_rise_holm" in t else t["loss_rise_p"]
+    return p
+
+
 def biased_sizes(t: Table, metric: str = "acc") -> list[dict[str, Any]]:
     """The rows of a test-size table (:func:`~xpnet.experiments.analysis.test_size_table`)
     whose ``metric`` bias against the largest size survives Holm's correction over the
@@ -622,7 +629,7 @@ def epochs_section(doc: Document, t: Table) -> None:
                 f"{fmt(best_loss['val_loss'])}; picked on the other runs, at epochs "
                 f"{epochs_span(t['loss_epochs'])}.")
     rise = t["loss_rise"]
-    p = t.get("loss_rise_holm", t["loss_rise_p"])
+    p = rise_p(t)
     word = "Holm p, over the training sizes" if "loss_rise_holm" in t else "p"
     if t["onset"] is not None and p < 0.05:
         said.append(f"Then the {where} loss rose: by the last epoch it had risen by "

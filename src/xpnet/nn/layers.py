@@ -94,6 +94,8 @@ class Layer(Registered):
 
     #: the type of the inputs :meth:`build_from` last accepted (checked again when it changes)
     _input_type: type | None = None
+    #: the model that holds the layer (a weak reference), set by ``Model.add``
+    _owner: Any = None
 
     def build_from(self, x: Any, seed: SeedLike = None) -> None:
         """Build a layer used on its own from its first input: the plain engine of ``x``'s

@@ -31,13 +31,13 @@ from ..backend import backend_of
 from .ops import Ops
 from .registry import Registered
 
-__all__ = ["EPSILON", "SGD", "Adagrad", "Adam", "Optimizer", "RMSprop", "Setting", "setting"]
+__all__ = ["EPSILON", "SGD", "Adagrad", "Adam", "Optimizer", "RMSprop", "Setting"]
 
 #: Added to denominators so a parameter with a zero gradient history does not divide by 0.
 EPSILON = 1e-7
 
 _AVERAGE = "an average's share of the past; 1 would never let a new gradient in"
-#: The range of each setting, checked once when an optimizer is made.
+#: The range of each setting, checked whenever it is set (:class:`Setting`).
 _CHECKS: dict[str, Callable[[str, Any], float]] = {
     "learning_rate": validate.positive_float,
     "decay": validate.non_negative_float,
@@ -49,11 +49,6 @@ _CHECKS: dict[str, Callable[[str, Any], float]] = {
     "beta_2": partial(validate.probability,
                       why="at 1 the bias correction v / (1 - beta_2**t) divides by zero"),
 }
-
-
-def setting(name: str, value: Any) -> float:
-    """``value`` checked against the range of the setting ``name`` (``"beta_1"``...)."""
-    return _CHECKS[name](name, value)
 
 
 class Setting(validate.Checked):
@@ -93,6 +88,8 @@ class Optimizer(Registered):
     """
 
     state_names: tuple[str, ...] = ()
+    #: the model that trains with it (a weak reference), set by ``Model.set``
+    _owner: Any = None
     learning_rate = Setting()
     decay = Setting()
 
