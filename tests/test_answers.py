@@ -571,3 +571,91 @@ def test_the_glossary_says_when_runs_sharing_a_seed_share_their_training_data():
     assert "same data and initial weights), which cancels" not in READING
     assert ("across training sizes (question 1) the seed draws other training data and "
             "weights, so only the test sets are shared") in READING
+
+
+def speed(early):
+    """A speed table (as neighbours.speed_table writes it) of these per-seed accuracies at
+    epoch 50, each rate against the fastest."""
+    means = {lr: sum(v) / len(v) for lr, v in early.items()}
+    fastest = max(means, key=means.get)
+    rows = [{"a": lr, "b": fastest, "acc": paired(v, early[fastest])}
+            for lr, v in early.items() if lr != fastest]
+    for r, q in zip(rows, holm([r["acc"].p for r in rows]), strict=True):
+        r["acc_holm"] = q
+    return {"epoch": 50, "split": "test_curve", "test_samples": 1000, "fastest": fastest,
+            "settings": [{"lr": lr, "acc": summarize(v)} for lr, v in early.items()],
+            "rows": rows}
+
+
+SLOW = [0.40, 0.42, 0.41, 0.43]
+FAST = [0.70, 0.71, 0.72, 0.70]
+NOISY = [0.45, 0.95, 0.40, 0.90]  # a mean between them, but no consistent difference
+
+
+@pytest.mark.parametrize(("early", "verdict", "ending"), [
+    ({0.01: SLOW, 0.05: FAST}, "true", ": lr 0.01, below it, slower beyond the noise."),
+    ({0.01: SLOW, 0.05: FAST, 0.5: SLOW}, "partly",
+     ": lr 0.01, below it, slower beyond the noise; lr 0.5, above it, slower too: speed "
+     "grows with the rate only up to a point."),
+    ({0.01: FAST, 0.05: SLOW}, "false",
+     ": lr 0.05, above it, slower beyond the noise: a higher rate was not faster."),
+    # the highest rate has the highest mean but no rate is slower beyond the noise: the old
+    # rule ("true" whenever the highest rate's mean led) called this true
+    ({0.01: NOISY, 0.05: FAST}, "open",
+     ": no rate was slower than lr 0.05 beyond the noise, so these runs cannot tell the "
+     "rates' speeds apart."),
+])
+def test_a_higher_rate_trains_faster_is_judged_seed_by_seed_against_the_fastest(
+        early, verdict, ending):
+    from xpnet.experiments.answers import _speed_claim
+
+    claim = _speed_claim(speed(early))
+    assert claim.verdict == verdict
+    assert claim.because.endswith(ending)
+    assert "(picked on these runs, so its lead is a little optimistic)" in claim.because
+    assert "seed by seed, Holm-corrected over the" in claim.because
+
+
+def test_one_rate_is_compared_with_nothing():
+    from xpnet.experiments.answers import _lr_sheet
+
+    tables = lr_tables(still_low=False, fell_at_high=0)
+    only = summarize([0.75, 0.74, 0.76, 0.77])
+    tables["lr"]["rows"] = [r for r in tables["lr"]["rows"] if r["lr"] == 0.05]
+    tables["lr_against"].update(rows=[], settings=[{"setting": 0.05, "acc": only}])
+    sheet = _lr_sheet(tables, BASE)
+    best = next(c for c in sheet.claims if c.quote == "The book's lr 0.05 is the best rate")
+    assert best.verdict == "open"  # was "true: ... every other rate lower"
+    assert f"only lr 0.05 was tried, at test accuracy {fmt(only)}: there is no other rate" \
+        in best.because
+    assert sheet.answer.startswith(f"Only lr 0.05 was tried: test accuracy {fmt(only)}.")
+    assert "picked on the same test sets" not in sheet.answer
+
+
+def test_one_seed_says_nothing_can_be_judged():
+    from xpnet.experiments.answers import _lr_sheet, provisional
+
+    tables = lr_tables(still_low=False, fell_at_high=0)
+    one = {0.001: 0.60, 0.05: 0.75, 0.2: 0.70}
+    comps = [{"a": lr, "acc": paired([one[lr]], [one[0.05]]), "acc_holm": math.nan}
+             for lr in (0.001, 0.2)]
+    tables["lr_against"].update(rows=comps, settings=[{"setting": lr, "acc": summarize([v])}
+                                                      for lr, v in one.items()])
+    claims = {c.quote: c for c in _lr_sheet(tables, BASE).claims}
+    lower = claims["A lower learning rate is more accurate in the end"]
+    assert lower.verdict == "open"
+    assert "(best minus it: +0.1500 (one pair of runs: no interval or test))" in lower.because
+    caution = provisional(BASE, 1)
+    assert caution.startswith("How far to trust this: one seed per setting")
+    assert "no interval, test or correction can be computed" in caution
+    assert "3 seeds per setting" in provisional(BASE, 3)
+
+
+def test_no_detected_step_quotes_the_lowest_and_highest_means():
+    """The smallest size with the highest mean: the range ran from it to itself."""
+    tables = samples_tables(-0.001)
+    by = {s["setting"]: s["acc"] for s in tables["samples_against"]["settings"]}
+    answer = study_sheets(tables, BASE)[1].answer
+    assert answer.startswith(
+        f"More training data changed test accuracy by no step detectably; its means ranged "
+        f"from {fmt(by[1000])} at 1000/class to {fmt(by[30])} at 30/class.")

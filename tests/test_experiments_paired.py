@@ -248,3 +248,47 @@ def test_iid_sentence_states_a_difference_only_when_the_ratio_ci_excludes_one():
     assert (f"cannot tell the two spreads apart: it detects only a true ratio below "
             f"{f.detectable_low:.2f} or above {f.detectable_high:.2f}") in text
     assert "How many test samples a ±1-point estimate needs" in text
+
+
+# -- how fast each learning rate learns ----------------------------------------------------------
+def curve_runs(early):
+    """Runs of the lr study logged at epochs 1, 10 and 100 (of 100), with this fresh-test
+    accuracy at epoch 10 per rate and seed (0.34 at epoch 1, 0.8 at 100, validation 0.05
+    below the test curve throughout)."""
+    rows = []
+    for lr, per_seed in early.items():
+        for seed, acc in enumerate(per_seed):
+            common = {"key": f"lr={lr}/{seed}", "preset": "ch15", "seed": seed,
+                      "train_samples": BASE.train_samples, "lr": lr, "epochs": 100,
+                      "arm": "book", "diverged_at": pd.NA, "metric": "acc", "rep": 0}
+            for epoch, value in ((1, 0.34), (10, acc), (100, 0.8)):
+                rows.append({**common, "epoch": epoch, "split": "test_curve",
+                             "test_samples": 50, "value": value})
+                rows.append({**common, "epoch": epoch, "split": "validation",
+                             "test_samples": 0, "value": value - 0.05})
+    return pd.DataFrame(rows, columns=list(an.FRAME_COLUMNS)).astype(
+        {"diverged_at": "Int64", "epoch": "Int64", "test_samples": "Int64", "rep": "Int64"})
+
+
+def test_the_speed_table_compares_every_rate_with_the_fastest_seed_by_seed():
+    from xpnet.experiments.neighbours import speed_table
+    from xpnet.experiments.stats import paired
+
+    early = {0.01: [0.40, 0.42, 0.41, 0.43], 0.05: [0.60, 0.61, 0.62, 0.60],
+             0.5: [0.50, 0.58, 0.49, 0.61]}
+    table = speed_table(curve_runs(early), an.Base(BASE.train_samples, 0.05, 100))
+    # a tenth of the 100 epochs, on the fresh test curve (not validation, 0.05 lower)
+    assert (table["epoch"], table["split"], table["test_samples"]) == (10, "test_curve", 50)
+    assert table["fastest"] == 0.05
+    assert [s["lr"] for s in table["settings"]] == [0.01, 0.05, 0.5]
+    assert table["settings"][0]["acc"].mean == pytest.approx(0.415)
+    expected = [paired(early[lr], early[0.05]) for lr in (0.01, 0.5)]
+    assert [r["a"] for r in table["rows"]] == [0.01, 0.5]
+    for row, want, q in zip(table["rows"], expected, holm([e.p for e in expected]),
+                            strict=True):
+        assert row["acc"].diff.mean == pytest.approx(want.diff.mean)
+        assert row["acc"].p == pytest.approx(want.p)
+        assert row["acc_holm"] == pytest.approx(q)
+    # one rate with two or more runs: nothing to compare
+    assert speed_table(curve_runs({0.05: early[0.05], 0.5: [0.5]}),
+                       an.Base(BASE.train_samples, 0.05, 100)) is None

@@ -29,7 +29,7 @@ from scipy import stats
 
 from . import frame as fr
 from .frame import FRAME_COLUMNS, Base, Table, load
-from .neighbours import against_table, neighbours_table
+from .neighbours import against_table, neighbours_table, speed_table
 from .plan import ARMS, STUDIES
 from .stats import Paired, Summary, binomial_sd, holm, paired, summarize, summarize_as
 from .store import Store
@@ -427,8 +427,8 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
     """Every table of ``studies`` (``"all"`` or any of :data:`~xpnet.experiments.plan.STUDIES`)
     over the trials in ``store`` (of ``keys`` only, if given): ``{"samples", "test_size",
     "samples_scan", "samples_against", "test_size_iid", "epochs", "crossed", "lr",
-    "lr_scan", "lr_against", "regularizers", "panels", "why"}`` (those of the studies asked
-    for)."""
+    "lr_scan", "lr_against", "lr_speed", "regularizers", "panels", "why"}`` (those of the
+    studies asked for)."""
     names = list(STUDIES) if studies == "all" or "all" in studies else list(studies)
     keys = None if keys is None else list(keys)
     frame = load(store, keys)
@@ -448,6 +448,7 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
         tables["lr"] = lr_table(frame, base)
         tables["lr_scan"] = neighbours_table(frame, base, "lr")
         tables["lr_against"] = against_table(frame, base, "lr")
+        tables["lr_speed"] = speed_table(frame, base)
     if "regularizers" in names:
         tables["regularizers"] = regularizers_table(frame, base, store)
     tables["panels"] = boundary_panels(frame, configs, base, names)

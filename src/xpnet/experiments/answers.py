@@ -36,7 +36,7 @@ from .sections import (
     two_measurements,
 )
 from .sheets import Claim, Sheet, Verdict, render
-from .stats import Paired, Summary, fmt, fmt_p, samples_for_margin
+from .stats import Paired, fmt, fmt_p, samples_for_margin
 from .why import FALL, LEARNED
 
 __all__ = ["EXPLORER", "QUESTIONS", "answer_sheets", "dropout_claim", "protection_claim",
@@ -70,6 +70,8 @@ def _pair(r: Paired, q: float | None = None) -> str:
     """``"+0.021 [0.010, 0.032] per seed, p = 0.004"`` (Holm-adjusted when ``q``)."""
     word = "Holm p" if q is not None else "p"
     sign = "+" if r.diff.mean > 0 else ""
+    if r.diff.n < 2:  # one seed (or one pair left): a difference, but nothing to judge it by
+        return f"{sign}{r.diff.mean:.4f} (one pair of runs: no interval or test)"
     return f"{sign}{fmt(r.diff, 4)} per seed, {word} {fmt_p(r.p if q is None else q)}"
 
 
@@ -263,8 +265,9 @@ def _samples_sheet(t: Table, base: Base) -> Sheet | None:
             + (f" (the largest of {len(by_setting)} means, so a little optimistic), and "
                f"{fmt(by_setting[ref]['acc'])} at {ref}/class" if top != ref else ""))
     else:
-        head = (f"More training data changed test accuracy by no step detectably; it ranged "
-                f"from {acc(lo_n)} to {acc(top)}")
+        low = min(by_setting, key=lambda n: by_setting[n]["acc"].mean)
+        head = (f"More training data changed test accuracy by no step detectably; its means "
+                f"ranged from {acc(low)} to {acc(top)}")
     noise = (f"the noise of the measured accuracy (sd {small['acc_sd']:.4f} at "
              f"{small['test_samples']}/class against {big['acc_sd']:.4f} at "
              f"{big['test_samples']}/class)")
@@ -334,7 +337,10 @@ def _epochs_sheet(t: Table) -> Sheet | None:
         + (", validation accuracy highest at the last epoch" if r["best_acc_epoch"] ==
            r["rows"][-1]["epoch"] else f", {where} accuracy from the picked best epochs "
            f"to the end {fmt(r['acc_change'])}") for r in sizes)
-    how = (" (each run's epochs picked on the other runs' mean validation curve, so its own "
+    how = (" (one run: its epochs picked on its own validation curve, which flatters a change "
+           "measured from there, and no interval or test can be computed)"
+           if epochs["n"] < 2 else
+           " (each run's epochs picked on the other runs' mean validation curve, so its own "
            "epoch-to-epoch wobble, which its validation and test curves share, takes no part "
            f"in its pick; changes measured on the {where} curve, the rises Holm-corrected over "
            f"the {len(sizes)} sizes)"
@@ -359,7 +365,8 @@ def _epochs_sheet(t: Table) -> Sheet | None:
         because = (f"no overfitting was detected within {last} epochs: " + detail + how
                    + (f"; every interval rules out a loss rise above {NEGLIGIBLE_RISE:g} and "
                       f"an accuracy fall above {NEGLIGIBLE_BIAS:g}" if small else
-                      "; the intervals leave room for a rise these runs could not detect")
+                      "; the intervals leave room for a rise these runs could not detect"
+                      if epochs["n"] >= 2 else "; one run cannot show a rise beyond the noise")
                    + ".")
     claims.append(_claim("Too many epochs overfit and lower accuracy", verdict, because))
     claims.append(_more_epochs_claim(epochs, where, last))
@@ -443,6 +450,9 @@ def _more_epochs_claim(epochs: Table, where: str, last: int) -> Claim:
     if change.n >= 2 and change.ci_low > 0:
         return _claim("More epochs always help", "partly", said + ": still rising at the end "
                       "of this run; whether that lasts was not measured.")
+    if change.n < 2:
+        return _claim("More epochs always help", "open", said + ": one run has no interval, "
+                      "so no change can be judged.")
     return _claim("More epochs always help", "open", said + ": no change detected either way, "
                   f"and with {change.n} runs that is absence of evidence, not evidence that "
                   "the later epochs neither help nor harm.")
@@ -709,9 +719,17 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                 f"({fmt(settings[best]['acc'])}), {base.lr:g} "
                 f"{fmt(settings[base.lr]['acc'])}; best minus the book's: "
                 f"{_pair(base_row['acc'], base_row['acc_holm'])}"
-                + ("" if sig else "; the best was picked on these same test sets, so its "
-                   "lead is optimistic, and no difference survives: these runs cannot tell "
-                   "whether the book's rate is the best") + "."))
+                + ("" if sig else "; one pair of runs cannot test a difference, so these "
+                   "runs cannot tell whether the book's rate is the best"
+                   if base_row["acc"].diff.n < 2 else "; the best was picked on these same "
+                   "test sets, so its lead is optimistic, and no difference survives: these "
+                   "runs cannot tell whether the book's rate is the best") + "."))
+    elif not against["rows"]:
+        claims.append(_claim(
+            f"The book's lr {base.lr:g} is the best rate", "open",
+            f"only lr {best:g} was tried, at test accuracy {fmt(settings[best]['acc'])}: "
+            "there is no other rate to compare it with (xpnet study lr --lr 0.01,0.05,0.2 "
+            "compares three)."))
     else:
         close = [row for row in against["rows"] if not _sig(row["acc"], row["acc_holm"])]
         claims.append(_claim(
@@ -721,22 +739,9 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                 "; within the noise of it (Holm): " + ", ".join(
                     f"lr {row['a']:g} ({_pair(row['acc'], row['acc_holm'])})" for row in close)
                 if close else ", every other rate lower after Holm's correction") + "."))
-    early = _early_speed(lr["rows"], lr.get("test_samples"))
-    if early is not None:
-        epoch, where, ranked = early
-        fastest = max(ranked, key=lambda x: x[1].mean)
-        top = max(ranked, key=lambda x: x[0])
-        slower = [x for x in ranked if x[0] > fastest[0] and x[1].ci_high < fastest[1].ci_low]
-        verdict = "true" if fastest is top else "partly" if slower else "open"
-        claims.append(_claim(
-            "A higher learning rate trains faster", verdict,
-            f"{where} at epoch {epoch}, a tenth of the run: " + ", ".join(
-                f"lr {r:g} {fmt(s)}" for r, s in ranked)
-            + ("; the highest rate learned fastest." if verdict == "true" else
-               f"; highest at lr {fastest[0]:g}, and " + ", ".join(
-                   f"lr {r:g}" for r, _ in slower) + " lower beyond the noise (CIs apart): "
-               "speed grows with the rate only up to a point." if slower else
-               f"; highest at lr {fastest[0]:g}, but the higher rates' CIs overlap it.")))
+    speed = _speed_claim(t.get("lr_speed"))
+    if speed is not None:
+        claims.append(speed)
     some = []  # rates that failed in some runs, fewer than failed() needs
     for r in lr["rows"]:
         w = why_rows.get(r["lr"])
@@ -744,20 +749,21 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
             some.append(f"lr {r['lr']:g} failed in {w['failed']} of {w['measured']} runs"
                         + (f", included in its mean test accuracy "
                            f"{fmt(settings[r['lr']]['acc'])}" if r["lr"] in settings else ""))
-    answer = (f"The highest mean test accuracy was at lr {best:g}: "
-              f"{fmt(settings[best]['acc'])}"
-              + _refined_note(best, list(settings), base.refined)
-              + "; it was picked on the same test sets that measure it, so its lead is a "
-                "little optimistic. " + (f"Training failed at {_failed_rates(bad, why_rows)}"
-                                         if bad else "")
+    head = (f"The highest mean test accuracy was at lr {best:g}: {fmt(settings[best]['acc'])}"
+            + _refined_note(best, list(settings), base.refined)
+            + "; it was picked on the same test sets that measure it, so its lead is a "
+              "little optimistic. " if len(settings) > 1 else
+            f"Only lr {best:g} was tried: test accuracy {fmt(settings[best]['acc'])}. ")
+    per_rate = (f"each by its own interval, not corrected for the {len(lr['rows'])} rates"
+                if len(lr["rows"]) > 1 else "by its 95% interval")
+    answer = (head + (f"Training failed at {_failed_rates(bad, why_rows)}" if bad else "")
               + (("; " if bad else "") + ", ".join(some)
                  + " (a failed run ended fallen back, predicting one class, or with over "
                    "half its hidden units dead)" if some else "")
               + (". " if bad or some else "")
               + (f"{_rates_word(still)} {_rates(still)} "
                  f"{'were' if len(still) > 1 else 'was'} still improving at the end of the "
-                 f"{base.epochs} epochs (each by its own interval, not corrected for the "
-                 f"{len(lr['rows'])} rates)." if still else ""))
+                 f"{base.epochs} epochs ({per_rate})." if still else ""))
     return Sheet(QUESTIONS[6], answer.strip(), claims, [],
                  [("lr.png", "Accuracy and loss against the learning rate, and over epochs "
                    "per rate.")],
@@ -811,23 +817,50 @@ def _rates_word(rows: list[Table]) -> str:
     return "Rates" if len(rows) > 1 else "Rate"
 
 
-def _early_speed(rows: list[Table], test_samples: int | None,
-                 ) -> tuple[int, str, list[tuple[float, Summary]]] | None:
-    """Accuracy per lr at the logged epoch nearest a tenth of the run, with what it was
-    measured on: the fresh test curve where every rate's runs logged one (a far larger
-    set than validation, so a tighter CI), else validation."""
-    with_curve = [r for r in rows if r["n"] >= 2 and r["curve"]]
-    on_test = all("test_acc" in r["curve"][0] for r in with_curve)
-    key, where = (("test_acc", f"mean fresh-test accuracy ({test_samples}/class)") if on_test
-                  else ("val_acc", "mean validation accuracy"))
-    curves = [(r["lr"], {c["epoch"]: c[key] for c in r["curve"]}) for r in with_curve]
-    if len(curves) < 2:
+def _speed_claim(speed: Table | None) -> Claim | None:
+    """"A higher learning rate trains faster", judged at the epoch nearest a tenth of the
+    run (:func:`~xpnet.experiments.neighbours.speed_table`): every rate against the fastest,
+    paired by seed and Holm-corrected; true only where the highest rate is the fastest and
+    lower rates are slower beyond the noise, partly where speed grows only up to a point,
+    false where only higher rates are slower, open where no rate is detectably slower."""
+    if speed is None:
         return None
-    common = set.intersection(*(set(c) for _, c in curves))
-    if not common:
-        return None
-    epoch = min(common, key=lambda e: abs(e - max(common) / 10))
-    return int(epoch), where, [(rate, c[epoch]) for rate, c in curves]
+    epoch, fastest = speed["epoch"], speed["fastest"]
+    where = (f"mean fresh-test accuracy ({speed['test_samples']}/class)"
+             if speed["split"] == "test_curve" else "mean validation accuracy")
+    slower = [r for r in speed["rows"] if _sig(r["acc"], r["acc_holm"])]
+    below = [f"lr {r['a']:g}" for r in slower if r["a"] < fastest]
+    above = [f"lr {r['a']:g}" for r in slower if r["a"] > fastest]
+    top = max(s["lr"] for s in speed["settings"])
+    # lower rates slower beyond the noise: true where the fastest is the highest rate, else
+    # partly (up to a point); only higher rates slower: false
+    verdict = ("open" if not slower else "false" if not below else
+               "true" if fastest == top else "partly")
+    lowest = min(s["lr"] for s in speed["settings"])
+    parts = []
+    if below:
+        parts.append(f"{', '.join(below)}, below it, slower beyond the noise")
+    elif fastest != lowest:
+        parts.append("no rate below it detectably slower")
+    if above:
+        parts.append(f"{', '.join(above)}, above it, slower"
+                     + (" too: speed grows with the rate only up to a point" if below else
+                        " beyond the noise: a higher rate was not faster"))
+    elif fastest != top:
+        parts.append("no rate above it detectably slower")
+    end = ("; ".join(parts) if slower else
+           f"no rate was slower than lr {fastest:g} beyond the noise, so these runs cannot "
+           "tell the rates' speeds apart")
+    n = len(speed["rows"])
+    return _claim(
+        "A higher learning rate trains faster", verdict,
+        f"{where} at epoch {epoch}, a tenth of the run: " + ", ".join(
+            f"lr {s['lr']:g} {fmt(s['acc'])}" for s in speed["settings"])
+        + f"; highest at lr {fastest:g} (picked on these runs, so its lead is a little "
+          f"optimistic); it minus each other rate, seed by seed, Holm-corrected over the "
+          f"{n} other rate{'s' if n > 1 else ''}: " + ", ".join(
+              f"lr {r['a']:g} {_pair(r['acc'], r['acc_holm'])}" for r in speed["rows"])
+        + f": {end}.")
 
 
 # -- 5. L1 and L2, from the regularizers study ------------------------------------------------
@@ -902,6 +935,12 @@ def provisional(base: Base, seeds: int) -> str | None:
     full = GRIDS["default"]
     if seeds >= full["seeds"] and base.epochs >= full["epochs"]:
         return None
+    if seeds < 2:
+        return (f"How far to trust this: one seed per setting and {base.epochs}-epoch runs. "
+                "With one seed no interval, test or correction can be computed: the "
+                "differences below can be read but not judged, so every comparison between "
+                "settings stays open. Run with --seeds 3 or more (--resume with more --seeds "
+                "keeps these runs and adds the new ones).")
     return (f"How far to trust this: {seeds} seed{'s' if seeds != 1 else ''} per setting and "
             f"{base.epochs}-epoch runs"
             + (f" ({base.long_epochs} in the epochs study)" if base.long_epochs else "")

@@ -5,7 +5,8 @@ loss at the largest test size, the generalization gap), one column per setting a
 per seed; :func:`compare_settings` takes two settings of it seed by seed. The scans are
 built from these two: :func:`neighbours_table` (each setting against the next) and
 :func:`against_table` (each setting against one reference: the most training data, or the
-best learning rate).
+best learning rate). :func:`speed_table` compares the learning rates the same way early in
+the run, on the curves.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from .frame import Base, Table
 from .stats import holm, paired, summarize_as
 from .store import Store
 
-__all__ = ["METRICS", "against_table", "compare_settings", "neighbours_table", "seed_values"]
+__all__ = ["METRICS", "against_table", "compare_settings", "neighbours_table", "seed_values",
+           "speed_table"]
 
 #: What each study varies, for :func:`seed_values`.
 _VARIED = {"samples": "train_samples", "lr": "lr"}
@@ -83,9 +85,10 @@ def compare_settings(values: Table, a: Any, b: Any) -> dict[str, Any]:
     return {"a": a, "b": b, **{m: paired(at[m][a], at[m][b]) for m in METRICS}}
 
 
-def _holm_rows(rows: list[dict[str, Any]]) -> None:
-    """Add ``acc_holm`` and ``loss_holm``: each metric's p-values Holm-adjusted over rows."""
-    for metric in _TESTED:
+def _holm_rows(rows: list[dict[str, Any]], metrics: tuple[str, ...] = _TESTED) -> None:
+    """Add ``acc_holm`` and ``loss_holm`` (of ``metrics``): each metric's p-values
+    Holm-adjusted over rows."""
+    for metric in metrics:
         for row, q in zip(rows, holm([r[metric].p for r in rows]), strict=True):
             row[f"{metric}_holm"] = q
 
@@ -153,3 +156,42 @@ def against_table(source: Store | pd.DataFrame, base: Base, study: str) -> Table
     _holm_rows(rows)
     out.update(reference=ref, rows=rows)
     return out
+
+
+def speed_table(source: Store | pd.DataFrame, base: Base) -> Table | None:
+    """How fast each learning rate learns: accuracy at the logged epoch nearest a tenth of
+    the run (on the fresh test curve where every run logged one, a far larger set than
+    validation; else validation), every rate against the fastest, paired by seed and
+    Holm-adjusted over the comparisons, as :func:`against_table` compares final accuracy.
+
+    The fastest rate (highest mean accuracy there, among rates with two or more finished
+    runs) is picked on the runs it is then compared with, so its lead is a little
+    optimistic. None with fewer than two such rates or no epoch logged by every run.
+
+    Returns ``{"epoch", "split", "test_samples", "fastest", "settings": [{"lr", "acc"}],
+    "rows": [{"a": lr, "b": fastest, "acc", "acc_holm"}]}``: ``acc`` a
+    :class:`~xpnet.experiments.stats.Summary` over seeds in ``settings``, a
+    :class:`~xpnet.experiments.stats.Paired` (``fastest - lr``, seed by seed) in ``rows``.
+    """
+    picked = fr.finished(fr.select(fr.frame_of(source), base, lr=False))
+    runs = set(picked["key"])
+    on_test = runs and set(fr.wide(picked, "test_curve", "acc").index) == runs
+    split = "test_curve" if on_test else "validation"
+    acc = fr.wide(picked, split, "acc").dropna(axis=1)
+    if acc.empty:
+        return None
+    epoch = int(min(acc.columns, key=lambda e: abs(e - acc.columns.max() / 10)))
+    at = acc[[epoch]].join(fr.trials_of(picked)[["seed", "lr"]]).pivot(
+        index="seed", columns="lr", values=epoch).sort_index(axis=1)
+    rates = [float(r) for r in at.columns if at[r].notna().sum() >= 2]
+    if len(rates) < 2:
+        return None
+    means = {r: summarize_as("acc", at[r]) for r in rates}
+    fastest = max(rates, key=lambda r: means[r].mean)
+    settings = [{"lr": r, "acc": means[r]} for r in rates]
+    rows = [{"a": r, "b": fastest, "acc": paired(at[r], at[fastest])}
+            for r in rates if r != fastest]
+    _holm_rows(rows, ("acc",))
+    sizes = picked.loc[picked["split"] == "test_curve", "test_samples"]
+    return {"epoch": epoch, "split": split, "fastest": fastest, "settings": settings,
+            "rows": rows, "test_samples": int(sizes.max()) if on_test else None}

@@ -212,7 +212,8 @@ def write_report(store: Store, out_dir: str | os.PathLike[str], studies: Sequenc
     sheets = answer_sheets(tables, base, inside=inside)
     for sheet in sheets:
         sheet.figures = [f for f in sheet.figures if f[0] in images]
-    write_answers(sheets, out, f"Answer sheets: preset {base.preset}, {seeds} seeds",
+    write_answers(sheets, out,
+                  f"Answer sheets: preset {base.preset}, {seeds} seed{'s' if seeds != 1 else ''}",
                   provisional(base, seeds))
     doc = build_report(tables, names, base, seeds=seeds, images=images, sheets=sheets)
     md, page = out / "report.md", out / "report.html"
