@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -862,7 +863,7 @@ def test_resume_with_the_same_plan_runs_nothing(copy):
 @pytest.mark.parametrize(("change", "fragments"), [
     ({"preset": "ch14"}, ["preset: [\"ch15\"] there, [\"ch14\"] now"]),
     ({"train_samples": (20,)}, ["train_samples: [10] there, [20] now"]),
-    ({"seeds": 2}, ["seeds: 1 there, 2 now"]),
+    ({"test_samples": (20,)}, ["test_samples: [10] there, [20] now"]),
     ({"studies": "lr"}, ["studies: [\"samples\"] there, [\"lr\"] now"]),
 ])
 def test_resume_refuses_another_plan_and_says_what_differs(copy, change, fragments):
@@ -875,7 +876,39 @@ def test_resume_refuses_another_plan_and_says_what_differs(copy, change, fragmen
     message = str(info.value)
     for fragment in fragments:
         assert fragment in message
+    assert "--resume can add trials to it (more --seeds, more --train-samples or --lr " \
+        "values, another study) but not change or drop the stored ones" in message
     assert "--out OTHER_DIR" in message
+
+
+def sqlite_rows(folder: Path) -> dict[str, tuple]:
+    """Every stored trial's configuration, time and measurements, by key, read raw."""
+    with sqlite3.connect(folder / "results.sqlite") as db:
+        trials = db.execute("SELECT key, config, seconds, diverged_at FROM trials").fetchall()
+        return {key: (rest, db.execute("SELECT * FROM rows WHERE key = ? ORDER BY rowid",
+                                       (key,)).fetchall()) for key, *rest in trials}
+
+
+def test_resume_with_more_seeds_and_sizes_runs_only_the_new_trials(copy):
+    """A user who wants more repeats resumes with more --seeds: the stored trial is kept as
+    it is (not run again), the new ones run, and the plan grows to hold them all."""
+    before = sqlite_rows(copy)
+    result = run_study("samples", copy, resume=True, **{**TINY, "seeds": 2,
+                                                        "train_samples": (10, 20)})
+    assert (result["ran"], result["skipped"]) == (3, 1)  # seed 1 at 10/class, both at 20
+    assert result["notes"] == [
+        f"the plan in {str(copy)!r} is extended (seeds: 1 there, 2 now; train_samples: [10] "
+        "there, [10, 20] now): 3 new trials beside its 1 planned ones, which are kept as "
+        "stored"]
+    after = sqlite_rows(copy)
+    assert {k: after[k] for k in before} == before  # the old results untouched
+    plan = json.loads((copy / PLAN_FILE).read_text())
+    assert (plan["seeds"], plan["train_samples"], len(plan["trials"])) == (2, [10, 20], 4)
+    # the larger plan is the folder's now: going back to fewer seeds would drop trials
+    with pytest.raises(StudyError, match="seeds: 2 there, 1 now"):
+        run_study("samples", copy, resume=True, **TINY)
+    assert run_study("samples", copy, resume=True, **{**TINY, "seeds": 2,
+                                                       "train_samples": (10, 20)})["ran"] == 0
 
 
 def test_resuming_with_another_quick_names_quick_first(copy):

@@ -50,8 +50,11 @@ def run_study(
     grid is refined around the best rate (:func:`refine_trials`) and those trials run too.
     With ``resume``, trials already stored in ``out`` are not run again; without it, a
     non-empty ``out`` is refused. ``out`` is locked while the study runs, and records its
-    plan (``study.json``): a second run on it is refused, and so is resuming it with
-    another study, preset or grid.
+    plan (``study.json``): a second run on it is refused. Resuming with a plan that adds
+    trials to it (more seeds, training sizes or learning rates, another study) runs only
+    the new ones, keeps the stored ones and records the larger plan (``notes`` says so);
+    one that would change or drop stored trials (another preset, grid, epoch count or
+    test sizes, fewer seeds) is refused.
 
     Every argument is checked before anything is written to ``out``.
 
@@ -61,7 +64,7 @@ def run_study(
         For an argument of the wrong kind or out of range (the message says the fix).
     StudyError
         When ``out`` is in use by another run, holds trials and ``resume`` is False, or
-        holds another plan (the message says what differs).
+        holds a plan this one does not extend (the message says what differs).
     """
     # every argument is checked here, before the folder, its lock or its database exist
     names = study_names(studies)
@@ -102,7 +105,8 @@ def run_study(
                    "resume=True (--resume) to continue, skipping them, or choose another "
                    "output directory.")
             raise StudyError(msg)
-        _check_plan(outdir, {"quick": quick, **describe(names, trials)}, fresh=not stored)
+        added = _check_plan(outdir, {"quick": quick, **describe(names, trials)},
+                            fresh=not stored)
         counts = run(trials, store, workers=workers, dask=dask, progress=progress,
                      group_size=group_size)
         fine = refine_trials(store, trials, GRIDS["quick" if quick else "default"]["refine"])
@@ -111,7 +115,8 @@ def run_study(
                        group_size=group_size)
             counts = {k: counts[k] + more[k] for k in counts}
         outputs = finish(store, outdir, names, trials + fine)
-    return {**counts, "outputs": outputs, "notes": [lock.note] if lock.note else []}
+    return {**counts, "outputs": outputs,
+            "notes": [note for note in (lock.note, added) if note]}
 
 
 def refine_trials(store: Store, trials: Sequence[Trial], per_side: int) -> list[Trial]:
@@ -155,13 +160,19 @@ def describe(studies: Sequence[str], trials: Sequence[Trial]) -> dict[str, Any]:
     }
 
 
-def _check_plan(outdir: Path, plan_now: dict[str, Any], fresh: bool) -> None:
+def _check_plan(outdir: Path, plan_now: dict[str, Any], fresh: bool) -> str | None:
     """Record the plan in ``outdir``, or refuse one that differs from the plan there
-    (unless the folder is ``fresh``: no trial stored, nothing to mix)."""
+    (unless the folder is ``fresh``: no trial stored, nothing to mix).
+
+    A plan that keeps every trial of the one there and adds others (more seeds, more
+    training sizes or learning rates, another study) extends it: it is recorded, and the
+    returned note says what it adds (the stored trials are kept and not run again). A plan
+    that would change or drop stored trials (another epoch count, test sizes, preset,
+    backend or grid) is refused."""
     path = outdir / PLAN_FILE
     if fresh:
         atomic_write_bytes(path, json.dumps(plan_now, indent=1).encode())
-        return
+        return None
     try:
         before = json.loads(path.read_text())
     except FileNotFoundError:
@@ -176,12 +187,23 @@ def _check_plan(outdir: Path, plan_now: dict[str, Any], fresh: bool) -> None:
         differs = "; ".join(
             _difference(key, before.get(key), plan_now[key])
             for key in plan_now if key != "trials" and before.get(key) != plan_now[key])
-        msg = (f"{str(outdir)!r} holds another study ({differs or 'other trials'}). Resume it "
-               "with the arguments that started it, or write this study to another folder "
-               "(--out OTHER_DIR).")
-        raise StudyError(msg)
+        kept = set(before.get("trials") or ())
+        if not kept or not kept <= set(plan_now["trials"]) or (
+                before.get("quick") != plan_now.get("quick")):
+            msg = (f"{str(outdir)!r} holds another study ({differs or 'other trials'}). "
+                   "--resume can add trials to it (more --seeds, more --train-samples or "
+                   "--lr values, another study) but not change or drop the stored ones: "
+                   "resume it with the arguments that started it, or more of them, or write "
+                   "this study to another folder (--out OTHER_DIR).")
+            raise StudyError(msg)
+        atomic_write_bytes(path, json.dumps(plan_now, indent=1).encode())
+        new = len(plan_now["trials"]) - len(kept)
+        return (f"the plan in {str(outdir)!r} is extended ({differs}): {new} new trial"
+                f"{'s' if new != 1 else ''} beside its {len(kept)} planned ones, which are "
+                "kept as stored")
     if before is None:
         atomic_write_bytes(path, json.dumps(plan_now, indent=1).encode())
+    return None
 
 
 def _difference(key: str, before: Any, now: Any) -> str:
