@@ -483,3 +483,30 @@ def test_a_minimum_at_the_last_epoch_reads_n_a_not_an_empty_interval():
     assert "| 1000 | 3 | 1000 | n/a (lowest at the last epoch) | " in text
     assert "the validation loss changed to the end by" in text
     assert "above the picked epochs' beyond the noise at the last epoch only" in text
+
+
+def test_the_loss_panel_says_not_detected_rather_than_none():
+    """A rise the runs cannot show is 'not beyond the noise', with its Holm p, not 'no
+    onset observed' beside a mean curve that visibly rises."""
+    from xpnet.experiments.plots import no_rise_label
+
+    assert no_rise_label({"split": "test_curve", "loss_rise_p": 0.02,
+                          "loss_rise_holm": 0.104}) == \
+        "no fresh-test loss rise beyond the noise (Holm p = 0.104)"
+    assert no_rise_label({"split": "validation", "loss_rise_p": 0.01}) == \
+        "validation loss above the picks' at the end (Holm p = 0.010), not at every epoch before"
+    assert no_rise_label({"split": "test_curve", "loss_rise_p": float("nan")}) == \
+        "fresh-test loss rise: one run, not judged"
+
+
+def test_curve_figures_say_their_bands_are_pointwise():
+    from xpnet.experiments.answers import _epochs_sheet
+    from xpnet.experiments.sections import POINTWISE
+
+    change = summarize([-0.01, 0.0, 0.01])
+    epochs = {"rows": [{"epoch": 100}, {"epoch": 1000}], "best_acc_epoch": 100,
+              "acc_change": change, "best_loss_epoch": 100, "onset": None, "rise_epoch": None,
+              "loss_rise": change, "loss_rise_p": 1.0, "acc_epochs": [100] * 3,
+              "train_samples": 1000, "n": 3, "split": "test_curve"}
+    caption = _epochs_sheet({"epochs": epochs}).figures[0][1]
+    assert caption.endswith(POINTWISE) and "pointwise 95% intervals" in POINTWISE

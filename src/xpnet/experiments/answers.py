@@ -24,6 +24,7 @@ from .inside import inside_sheets
 from .plan import GRIDS, refined_around
 from .sections import (
     NEGLIGIBLE_BIAS,
+    POINTWISE,
     bias_room,
     bias_ruled_out,
     biased_sizes,
@@ -425,7 +426,8 @@ def _epochs_sheet(t: Table) -> Sheet | None:
         f"{fmt(w['val_acc'])}." for w in why["rows"]
         if w["study"] == "epochs" and w["overconfident"]]
     return Sheet(QUESTIONS[2], answer, claims, evidence,
-                 [("epochs.png", "Accuracy and loss over epochs, one row per training size.")],
+                 [("epochs.png", "Accuracy and loss over epochs, one row per training size. "
+                   + POINTWISE)],
                  f"{epochs['n']} long runs per training size, paired within each run.")
 
 
@@ -766,7 +768,7 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                  f"{base.epochs} epochs ({per_rate})." if still else ""))
     return Sheet(QUESTIONS[6], answer.strip(), claims, [],
                  [("lr.png", "Accuracy and loss against the learning rate, and over epochs "
-                   "per rate.")],
+                   "per rate. " + POINTWISE)],
                  f"Each rate against the best, paired by seed on {against['test_samples']}"
                  "/class fresh test sets, Holm-corrected.")
 

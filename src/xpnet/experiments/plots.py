@@ -25,7 +25,7 @@ from ..io import atomic_write_bytes
 from .analysis import Base, Table
 from .explorer import EXTENT, predicted_classes, snapshot_model
 from .sections import curve_name, rise_p
-from .stats import Summary
+from .stats import Summary, fmt_p
 from .store import Store
 from .trial import validation_set
 
@@ -218,15 +218,29 @@ def plot_epochs(tables: Table | Sequence[Table], path: PathLike,
             axes[1].axvline(table["rise_epoch"], color="tab:red", linestyle="--",
                             label=f"{curve_name(table)} loss above the held-out picks' from "
                             f"epoch {table['rise_epoch']} on")
-        else:  # said in the legend, which finds a place clear of the curves
-            axes[1].plot([], [], " ", label="no overfitting onset observed")
+        else:  # said in the legend, which finds a place clear of the curves; "not detected",
+            # not "none": the mean curve may well rise where the runs cannot show it
+            axes[1].plot([], [], " ", label=no_rise_label(table))
         for ax in axes:
             ax.legend(fontsize="small")
     runs = sorted({t["n"] for t in tables})
-    fig.suptitle(f"Epochs ({'/'.join(map(str, runs))} seeds per size, 95% CI bands"
+    fig.suptitle(f"Epochs ({'/'.join(map(str, runs))} seeds per size, pointwise 95% CI "
+                 "bands"
                  + ("; dots: seeds)" if points is not None else ")"))
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / (4.3 * len(tables))))  # room for the title
     return _save(fig, path)
+
+
+def no_rise_label(table: Table) -> str:
+    """The loss panel's legend where no onset is marked: whether the loss at the end was
+    above the held-out picks' beyond the noise (Holm p), without the every-epoch onset."""
+    p = rise_p(table)
+    if not math.isfinite(p):
+        return f"{curve_name(table)} loss rise: one run, not judged"
+    if p < 0.05:
+        return (f"{curve_name(table)} loss above the picks' at the end (Holm p {fmt_p(p)}), "
+                "not at every epoch before")
+    return f"no {curve_name(table)} loss rise beyond the noise (Holm p {fmt_p(p)})"
 
 
 def _test_size(table: Table) -> int | None:

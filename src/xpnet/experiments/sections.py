@@ -28,10 +28,17 @@ from .stats import (
     spread_ratio,
 )
 
-__all__ = ["crossed_section", "epochs_section", "epochs_span", "judged_on", "lr_late_section",
-           "lr_section", "origin_note", "powered_difference", "regularizers_section",
-           "samples_section", "why_section"]
+__all__ = ["POINTWISE", "crossed_section", "epochs_section", "epochs_span", "judged_on",
+           "lr_late_section", "lr_section", "origin_note", "powered_difference",
+           "regularizers_section", "samples_section", "why_section"]
 
+
+#: How to read the curves' bands (figure captions): the claims about curves are decided by
+#: paired tests at chosen epochs, or by a rise at every later epoch (an intersection-union
+#: test), which need no band that holds at all epochs at once.
+POINTWISE = ("The bands are pointwise 95% intervals, each epoch's own: over dozens of "
+             "epochs a few miss the true mean by chance, so a band parting from a line at a "
+             "few epochs is no finding; the answers judge changes run by run instead.")
 
 #: What the runs of one seed share in each study, which pairing by seed relies on.
 _SHARED = {
@@ -666,7 +673,7 @@ def epochs_section(doc: Document, t: Table) -> None:
                for r in rows])
     doc.image("epochs.png", "Train, validation and fresh-test accuracy and loss over epochs, "
               "one row per training size (log scale; mean over seeds, 95% CI bands), best "
-              "epochs and overfitting onset marked.")
+              "epochs and overfitting onset marked. " + POINTWISE)
 
 
 # -- question 3 ------------------------------------------------------------------------------
@@ -762,7 +769,8 @@ def lr_section(doc: Document, t: Table, classes: int, scan: Table,
                 fmt(r["val_loss"]), fmt(r["best_val_loss"])] for r in rows])
     doc.image("lr.png", "Final accuracy and loss against the learning rate on the fresh "
               "test sets and on validation, and validation's best over epochs (95% CIs; "
-              "diverged runs marked x); and the curves per lr (fresh test where logged).")
+              "diverged runs marked x); and the curves per lr (fresh test where logged). "
+              + POINTWISE)
     _scan_section(doc, scan, "learning rates", lambda lr: f"lr {lr:g}")
 
 
