@@ -659,3 +659,29 @@ def test_no_detected_step_quotes_the_lowest_and_highest_means():
     assert answer.startswith(
         f"More training data changed test accuracy by no step detectably; its means ranged "
         f"from {fmt(by[1000])} at 1000/class to {fmt(by[30])} at 30/class.")
+
+
+def test_one_long_run_is_described_as_one_and_judged_by_nothing():
+    from xpnet.experiments.answers import _epochs_sheet
+
+    one = summarize([0.02])
+    stop = {"epochs": [100], "acc_gain": summarize([0.01]), "loss_gain": summarize([-0.1])}
+    epochs = {"rows": [{"epoch": 100}, {"epoch": 1000}], "best_acc_epoch": 100,
+              "acc_change": one, "best_loss_epoch": 100, "onset": None, "rise_epoch": None,
+              "loss_rise": one, "loss_rise_p": math.nan, "acc_epochs": [100],
+              "train_samples": 1000, "n": 1, "split": "test_curve", "early_stopping": stop}
+    sheet = _epochs_sheet({"epochs": epochs})
+    claims = {c.quote: c for c in sheet.claims}
+    overfit = claims["Too many epochs overfit and lower accuracy"]
+    assert overfit.verdict == "open"
+    assert ("(one run: its epochs picked on its own validation curve, which flatters a change "
+            "measured from there, and no interval or test can be computed); one run cannot "
+            "show a rise beyond the noise.") in overfit.because
+    more = claims["More epochs always help"]
+    assert more.verdict == "open" and "from the epochs its own validation accuracy picks" in \
+        more.because and more.because.endswith("one run has no interval, so no change can be "
+                                               "judged.")
+    stopping = claims["Stopping at the lowest validation loss gives a better model"]
+    assert stopping.verdict == "open"
+    assert stopping.because.endswith("(one run per size: no interval, nothing judged).")
+    assert sheet.source == "1 long run per training size, paired within each run."

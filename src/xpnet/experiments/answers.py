@@ -393,7 +393,9 @@ def _epochs_sheet(t: Table) -> Sheet | None:
         claims.append(_claim(
             "Stopping at the lowest validation loss gives a better model", verdict,
             "on a fresh test set, stopped minus the same run's last epoch: "
-            + "; ".join(parts) + " (a CI that excludes zero is a change beyond the noise)."
+            + "; ".join(parts) + (" (a CI that excludes zero is a change beyond the noise)."
+                                  if any(s["acc_gain"].n >= 2 for _, s in stops) else
+                                  " (one run per size: no interval, nothing judged).")
             + summary))
     reg = t.get("regularizers")
     protect = protection_claim(reg, t.get("why"))
@@ -428,7 +430,8 @@ def _epochs_sheet(t: Table) -> Sheet | None:
     return Sheet(QUESTIONS[2], answer, claims, evidence,
                  [("epochs.png", "Accuracy and loss over epochs, one row per training size. "
                    + POINTWISE)],
-                 f"{epochs['n']} long runs per training size, paired within each run.")
+                 f"{epochs['n']} long run{'s' if epochs['n'] != 1 else ''} per training size, "
+                 "paired within each run.")
 
 
 def _more_epochs_claim(epochs: Table, where: str, last: int) -> Claim:
@@ -443,7 +446,8 @@ def _more_epochs_claim(epochs: Table, where: str, last: int) -> Claim:
         return _claim("More epochs always help", "partly",
                       head + f"validation accuracy was highest at the last epoch, {last}: "
                       "within this run length, more epochs did help.")
-    said = (head + f"from the epochs the other runs' validation accuracy picks as best, "
+    whose = "the other runs'" if epochs["n"] >= 2 else "its own"
+    said = (head + f"from the epochs {whose} validation accuracy picks as best, "
             f"{epochs_span(epochs['acc_epochs'])}, to epoch {last}, {where} accuracy "
             f"changed by {fmt(change, 4)} per run")
     if change.n >= 2 and change.ci_high < 0:
