@@ -817,3 +817,34 @@ def test_one_sample_as_a_vector_is_a_row_as_the_books_dot_makes_it():
     with pytest.raises(TypeError, match=r"Layer_Dense\.forward expects numbers .*got the "
                                         r"string 'abc'"):
         dense.forward("abc")
+
+
+def test_on_array_api_strict_losses_and_accuracies_print_as_on_numpy():
+    """Chapter 5 prints ``print('loss:', loss)``: array-api-strict's 0-d arrays cannot be
+    formatted, so the book's classes give NumPy's scalar of the same dtype there, which
+    prints what the NumPy run prints (a Python float would print 1.0986103653907776)."""
+    pytest.importorskip("array_api_strict")
+
+    def chapter_5(backend):
+        book.init(backend=backend)
+        X, y = book.spiral_data(samples=100, classes=3)
+        dense1 = book.Layer_Dense(2, 3, weight_regularizer_l2=5e-4)
+        activation1 = book.Activation_ReLU()
+        dense2 = book.Layer_Dense(3, 3)
+        activation2 = book.Activation_Softmax()
+        dense1.forward(X)
+        activation1.forward(dense1.output)
+        dense2.forward(activation1.output)
+        activation2.forward(dense2.output)
+        loss_function = book.Loss_CategoricalCrossentropy()
+        return (loss_function.calculate(activation2.output, y),
+                loss_function.regularization_loss(dense1),
+                book.Accuracy_Categorical().calculate(
+                    activation2.predictions(activation2.output), y))
+
+    on_numpy, on_strict = chapter_5("numpy"), chapter_5("array_api_strict")
+    for mine, books in zip(on_strict, on_numpy, strict=True):
+        assert isinstance(mine, np.generic) and mine.dtype == books.dtype
+        assert str(mine) == str(books) and f"{mine:.3f}" == f"{books:.3f}"
+    # the book's chapter 5 lines, printed by its code under nnfs
+    assert (str(on_strict[0]), str(on_strict[2])) == ("1.0986104", "0.34")

@@ -732,10 +732,12 @@ def _as_array(x: Any, like: Any = None) -> Any:
 
 def _printable(value: Any) -> Any:
     """A 0-d result as the book's f-strings can format it (``f"{loss:.3f}"``): arrays of
-    array-api-strict cannot be, so there it is a Python float; elsewhere the 0-d array
-    itself (NumPy's and PyTorch's format, and stay on the device)."""
+    array-api-strict cannot be, so there it is the NumPy scalar of its dtype (which prints
+    as the book's does: ``print('loss:', loss)`` shows ``1.0986104``, where a Python float
+    would show ``1.0986103653907776``); elsewhere the 0-d array itself (NumPy's and
+    PyTorch's format, and stay on the device)."""
     if getattr(value, "ndim", None) == 0 and backend_of(value).name == "array_api_strict":
-        return float(value)
+        return to_numpy(value)[()]
     return value
 
 
