@@ -357,6 +357,49 @@ def test_model_predict_evaluate_and_parameters(tmp_path, capsys):
     assert not np.any(host(other.layers[0].weights))
 
 
+def test_after_train_with_validation_each_layer_holds_the_books_inputs_and_output(capsys):
+    """Students print model.layers[i].output after training: the book's layers hold the
+    last pass's (here chapter 18's validation pass), and so do these, to the bit; what
+    xpnet's training loop does not keep (dinputs) is named with the call that sets it."""
+    def trained(classes):
+        book.init()  # the same stream for both models
+        X, y = book.spiral_data(samples=50, classes=3)
+        X_test, y_test = book.spiral_data(samples=20, classes=3)
+        model = classes.Model()
+        for layer in (classes.Layer_Dense(2, 16, weight_regularizer_l2=5e-4),
+                      classes.Activation_ReLU(), classes.Layer_Dropout(0.1),
+                      classes.Layer_Dense(16, 3), classes.Activation_Softmax()):
+            model.add(layer)
+        model.set(loss=classes.Loss_CategoricalCrossentropy(),
+                  optimizer=classes.Optimizer_Adam(learning_rate=0.05, decay=5e-5),
+                  accuracy=classes.Accuracy_Categorical())
+        model.finalize()
+        model.train(X, y, epochs=3, print_every=1, validation_data=(X_test, y_test))
+        return model, X_test
+
+    theirs, X_test = trained(nnfs_book)
+    ours, _ = trained(book)
+    assert ours.xpnet is not None  # trained on xpnet's loop
+    for mine, books in zip(ours.layers, theirs.layers, strict=True):
+        for name in ("inputs", "output"):
+            np.testing.assert_array_equal(getattr(mine, name), getattr(books, name))
+    assert ours.layers[0].inputs.shape == X_test.shape
+    with pytest.raises(AttributeError, match=r"this Layer_Dense has no dinputs yet: "
+                                             r"model\.backward\(output, y\) or "
+                                             r"layer\.backward\(dvalues\) sets it"):
+        _ = ours.layers[3].dinputs
+    with pytest.raises(AttributeError, match="has no attribute 'dinputz'"):
+        _ = ours.layers[3].dinputz
+    fresh = book.Layer_Dense(2, 3)
+    assert not hasattr(fresh, "output")  # the book's hasattr still tells
+    with pytest.raises(AttributeError, match=r"no output yet: model\.forward\(X, "):
+        _ = fresh.output
+    capsys.readouterr()
+    ours.evaluate(X_test, [int(label) for label in X_test[:, 0] > 0], batch_size=7)
+    assert capsys.readouterr().out.startswith("validation, acc: ")  # (lists, in batches)
+    assert ours.layers[-1].output.shape == (60 % 7, 3)  # the last batch's, as the book's
+
+
 def test_model_save_and_load_round_trip(tmp_path):
     model, (X, y), _ = spiral_model()
     model.train(X, y, epochs=5, print_every=100)
@@ -774,3 +817,34 @@ def test_one_sample_as_a_vector_is_a_row_as_the_books_dot_makes_it():
     with pytest.raises(TypeError, match=r"Layer_Dense\.forward expects numbers .*got the "
                                         r"string 'abc'"):
         dense.forward("abc")
+
+
+def test_on_array_api_strict_losses_and_accuracies_print_as_on_numpy():
+    """Chapter 5 prints ``print('loss:', loss)``: array-api-strict's 0-d arrays cannot be
+    formatted, so the book's classes give NumPy's scalar of the same dtype there, which
+    prints what the NumPy run prints (a Python float would print 1.0986103653907776)."""
+    pytest.importorskip("array_api_strict")
+
+    def chapter_5(backend):
+        book.init(backend=backend)
+        X, y = book.spiral_data(samples=100, classes=3)
+        dense1 = book.Layer_Dense(2, 3, weight_regularizer_l2=5e-4)
+        activation1 = book.Activation_ReLU()
+        dense2 = book.Layer_Dense(3, 3)
+        activation2 = book.Activation_Softmax()
+        dense1.forward(X)
+        activation1.forward(dense1.output)
+        dense2.forward(activation1.output)
+        activation2.forward(dense2.output)
+        loss_function = book.Loss_CategoricalCrossentropy()
+        return (loss_function.calculate(activation2.output, y),
+                loss_function.regularization_loss(dense1),
+                book.Accuracy_Categorical().calculate(
+                    activation2.predictions(activation2.output), y))
+
+    on_numpy, on_strict = chapter_5("numpy"), chapter_5("array_api_strict")
+    for mine, books in zip(on_strict, on_numpy, strict=True):
+        assert isinstance(mine, np.generic) and mine.dtype == books.dtype
+        assert str(mine) == str(books) and f"{mine:.3f}" == f"{books:.3f}"
+    # the book's chapter 5 lines, printed by its code under nnfs
+    assert (str(on_strict[0]), str(on_strict[2])) == ("1.0986104", "0.34")

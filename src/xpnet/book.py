@@ -423,6 +423,22 @@ class _Layer(_Adapter):
             self.xpnet.forward(inputs, True)
             self._fed = inputs
 
+    def __getattr__(self, name: str) -> Any:
+        # (only called for a missing attribute) a pass's arrays, before the pass that sets
+        # them: say which does, since Model.train's loop does not keep them
+        if name not in ("inputs", "output", "dinputs"):
+            msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+            raise AttributeError(msg, name=name, obj=self)
+        setter = ("model.backward(output, y) or layer.backward(dvalues)" if name == "dinputs"
+                  else "model.forward(X, training=False), model.predict, model.evaluate or "
+                       "layer.forward(inputs)")
+        msg = (f"this {type(self).__name__} has no {name} yet: {setter} sets it. A Model's "
+               "train runs xpnet's loop, which keeps the parameters and their gradients "
+               "(weights, dweights, ...) but not each layer's inputs, output and dinputs; "
+               "a validation pass (train(..., validation_data=...)) or evaluate afterwards "
+               "leaves each layer's inputs and output, as the book's do.")
+        raise AttributeError(msg)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__} over {self.xpnet!r}"
 
@@ -716,10 +732,12 @@ def _as_array(x: Any, like: Any = None) -> Any:
 
 def _printable(value: Any) -> Any:
     """A 0-d result as the book's f-strings can format it (``f"{loss:.3f}"``): arrays of
-    array-api-strict cannot be, so there it is a Python float; elsewhere the 0-d array
-    itself (NumPy's and PyTorch's format, and stay on the device)."""
+    array-api-strict cannot be, so there it is the NumPy scalar of its dtype (which prints
+    as the book's does: ``print('loss:', loss)`` shows ``1.0986104``, where a Python float
+    would show ``1.0986103653907776``); elsewhere the 0-d array itself (NumPy's and
+    PyTorch's format, and stay on the device)."""
     if getattr(value, "ndim", None) == 0 and backend_of(value).name == "array_api_strict":
-        return float(value)
+        return to_numpy(value)[()]
     return value
 
 
@@ -1066,6 +1084,8 @@ class Model:
         if batch_size is not None:
             batch_size = validate.positive_int("batch_size", batch_size)
         validation_data = training.validation_pair(validation_data)
+        if validation_data is not None:  # checked before the first epoch
+            validation_data = self._data(*validation_data, "validation X", "validation y")
         if self._looping():
             self._train_book(X, y, epochs, batch_size, print_every, validation_data)
             return
@@ -1075,10 +1095,9 @@ class Model:
                 if not epoch % print_every:
                     print(_line(f"epoch: {epoch}", logs))
 
-            history = net.train(X, y, epochs=epochs, log_every=print_every,
-                                validation_data=validation_data, callbacks=[report])
-            if history.validation is not None:
-                _print_validation(history.validation)
+            net.train(X, y, epochs=epochs, log_every=print_every, callbacks=[report])
+            if validation_data is not None:  # through the book's layers, which keep it
+                self.evaluate(*validation_data)
             return
         assert net.accuracy is not None
         net.accuracy.init(y)  # from all the targets, before the first batch
@@ -1167,6 +1186,18 @@ class Model:
         for layer in reversed(self.layers):
             layer.backward(layer.next.dinputs)
 
+    def _data(self, X: Any, y: Any = None, xname: str = "X",
+              yname: str = "y") -> tuple[Any, Any]:
+        """``X`` (and ``y``) as the model computes with them: converted and checked by
+        xpnet's rule (:meth:`xpnet.Model.convert_data`) when it trains on the xpnet model,
+        else (the book's loop) with lists made arrays."""
+        if self._looping():
+            return _as_array(X), None if y is None else _as_array(y, X)
+        net = self._net()
+        if y is None:
+            return net.convert_inputs(X, xname), None
+        return net.convert_data(X, y, xname, yname)
+
     def _batches(self, X: Any, batch_size: int | None) -> list[slice]:
         n = int(X.shape[0])
         size = n if batch_size is None else batch_size
@@ -1174,17 +1205,20 @@ class Model:
         return [slice(lo, min(lo + size, n)) for lo in range(0, max(n, 1), max(size, 1))]
 
     def evaluate(self, X_val: Any, y_val: Any, *, batch_size: int | None = None) -> None:
-        """Print ``validation, acc: ..., loss: ...`` (data loss, dropout off)."""
-        if not self._looping():
-            _print_validation(self._net().evaluate(X_val, y_val, batch_size=batch_size))
-            return
+        """Print ``validation, acc: ..., loss: ...`` (data loss, dropout off), summed over
+        the samples as the book's ``calculate_accumulated`` sums them.
+
+        Like :meth:`predict` and :meth:`forward`, it runs the book's layers in turn (each
+        one's xpnet layer doing the work), so that afterwards each holds its ``inputs`` and
+        ``output`` of the last batch, as the book's do."""
+        X_val, y_val = self._data(X_val, y_val, "X_val", "y_val")
         self.loss.new_pass()
         self.accuracy.new_pass()
         for part in self._batches(X_val, batch_size):
-            output = self.forward(X_val[part], training=False)
-            self.loss.calculate(output, y_val[part])
+            output = self.forward(X_val[part, ...], training=False)
+            self.loss.calculate(output, y_val[part, ...])
             self.accuracy.calculate(self.output_layer_activation.predictions(output),
-                                    y_val[part])
+                                    y_val[part, ...])
         _print_validation({"acc": self.accuracy.calculate_accumulated(),
                            "loss": self.loss.calculate_accumulated()})
 
@@ -1193,17 +1227,17 @@ class Model:
         (the book's first Layer_Dense makes it one)."""
         if getattr(X, "ndim", None) == 1:
             X = X[None, :]
-        if not self._looping():
-            return self._net().predict(X, batch_size=batch_size)
-        outputs = [self.forward(X[part], training=False) for part in self._batches(X, batch_size)]
+        X, _ = self._data(X)
+        outputs = [self.forward(X[part, ...], training=False)
+                   for part in self._batches(X, batch_size)]
         b = backend_of(outputs[0])
         return outputs[0] if len(outputs) == 1 else b.xp.concat(outputs, axis=0)
 
     def forward(self, X: Any, training: bool) -> Any:
-        """The output of the whole network for ``X``."""
+        """The output of the whole network for ``X``: each layer's ``forward`` in turn, as
+        in the book (so each keeps its ``inputs`` and ``output``)."""
         training = validate.flag("training", training)
-        if not self._looping():
-            return self._net().forward(X, training)
+        self._looping()  # (the finalize-first error)
         self.input_layer.forward(X, training)
         for layer in self.layers:
             layer.forward(layer.prev.output, training)
