@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import xpnet
+from _host_kernels import replay
 from xpnet import trace
 from xpnet.backend import resolve, to_numpy
 from xpnet.engine import fused, step
@@ -39,7 +40,11 @@ TOLERANCE = {"float32": {"rtol": 2e-4, "atol": 2e-5}, "float64": {"rtol": 1e-10,
 
 class HostKernels(fused.Kernels):
     """The fused kernels' reference, with the whole step's kernels compiled for the host;
-    counts the steps recorded as graphs, and fails to record when told why."""
+    counts the steps recorded as graphs, and fails to record when told why.
+
+    A step is recorded as CUDA records it: its kernel launches with their arguments, and the
+    step table's move to its next row (a kernel on the device), are kept, not run; a replay
+    runs them again as they were and nothing else (no Python of the step runs again)."""
 
     def __init__(self, backend, module, fail=None):
         super().__init__(backend)
@@ -47,6 +52,8 @@ class HostKernels(fused.Kernels):
         self.captures, self.updates, self.fail = 0, 0, fail
 
     def update(self, rule, scalars, p, g, state):
+        assert getattr(self.elementwise, "recorded", None) is None, \
+            "a NumPy update cannot be recorded"
         self.updates += 1
         super().update(rule, scalars, p, g, state)
 
@@ -54,7 +61,19 @@ class HostKernels(fused.Kernels):
         self.captures += 1
         if self.fail is not None:
             raise NotImplementedError(self.fail)
-        return super().capture(step)
+        table = self.table
+        before = table.counter.copy()
+        with self.elementwise.recording() as launches:
+            out = step()
+        moved = table.counter - before
+        table.counter[...] = before  # recorded, not run
+
+        def launch():
+            replay(launches)
+            table.counter += moved
+            return out
+
+        return launch
 
 
 @pytest.fixture(scope="module")
@@ -485,6 +504,33 @@ def test_a_graph_run_follows_callbacks_that_change_the_rate_or_the_weights(host_
     assert runs[0].fused_kernels().captures == 2  # recorded again after the new weights
     for key, value in runs[0].parameters().items():
         np.testing.assert_array_equal(value, runs[1].parameters()[key])
+
+
+def test_a_graph_run_follows_callbacks_that_change_the_dropout_rate_or_a_penalty(host_cupy,
+                                                                              data):
+    """A recorded step passes the dropout rate by value and reads the penalties from an
+    array of its own: a callback that sets either has the step recorded again (a replay
+    would go on with the recorded ones), and the run gives the values of one without a
+    graph."""
+    X, y = data
+
+    def meddle(model, epoch, logs):
+        if epoch == 40:
+            model.layers[2].rate = 0.3
+        if epoch == 70:
+            model.layers[0].weight_l2 = 1e-2
+
+    runs = [build(host_kernels(host_cupy)) for _ in range(2)]
+    histories = [m.train(X, y, epochs=150, log_every=10, callbacks=[meddle], graph=g)
+                 for m, g in zip(runs, (True, False), strict=True)]
+    assert histories[0].records == histories[1].records
+    assert runs[0].fused_kernels().captures == 3
+    for key, value in runs[0].parameters().items():
+        np.testing.assert_array_equal(value, runs[1].parameters()[key])
+    untouched = build(host_kernels(host_cupy))
+    untouched.train(X, y, epochs=150, log_every=10, graph=True)
+    assert not np.array_equal(untouched.parameters()["layers.0.W"],
+                              runs[0].parameters()["layers.0.W"])
 
 
 # -- the identity the backward kernel rests on -------------------------------------------------

@@ -346,6 +346,10 @@ class GraphRun:
     parameters : callable, optional
         The model's ``parameters`` (name to array): the arrays the recorded step reads and
         writes in place.
+    values : callable, optional
+        What else the recorded step keeps as it was recorded (settings it passes to its
+        kernels by value or in arrays of its own, such as the whole step's dropout rate and
+        penalties), compared after callbacks as the parameters are.
     fallback : bool
         When recording fails, log why and run the remaining steps eagerly (``graph="auto"``)
         instead of raising.
@@ -359,17 +363,19 @@ class GraphRun:
                  stepped: Callable[[], None] | None = None,
                  parameters: Callable[[], dict[str, Any]] | None = None,
                  fallback: bool = False,
-                 record: bool = True):
+                 record: bool = True,
+                 values: Callable[[], Any] | None = None):
         rule = compile_rule(optimizer.rule())
         assert rule is not None  # checked by the trainer before
         self.step, self.optimizer, self.kernels, self.rule = step, optimizer, kernels, rule
         self.stepped, self.parameters, self.fallback = stepped, parameters, fallback
-        self.record = record
+        self.record, self.values = record, values
         self.epochs = epochs
         self.rows = self._coming(optimizer, epochs, pre_done=False)
         self.table = ScalarTable(backend, self.rows, dtype)
         self.launch: Callable[[], Any] | None = None
-        self.recorded: list[int] = []  # the ids of the arrays the recorded step uses
+        #: the ids of the arrays the recorded step uses, and its other values (``values``)
+        self.recorded: tuple[list[int], Any] = ([], None)
         self.done = 0  # steps run (the first runs eagerly, to make buffers and state)
         self.failed: str | None = None  # why recording failed (then every step runs eagerly)
         #: set by the trainer when callbacks ran: the next epoch checks the optimizer's
@@ -391,7 +397,8 @@ class GraphRun:
     def _refresh(self) -> None:
         """After callbacks: rewrite the table from this step on if the optimizer's scalars
         changed (a learning rate of one's own), and record the step again if an array it
-        uses was replaced (other weights loaded)."""
+        uses was replaced (other weights loaded) or a value it keeps changed (a dropout rate
+        or a penalty set)."""
         scalars = self.rule.scalar_values(self.optimizer.hyperparameters())
         if not _same(scalars, self.rows[self.done]):
             coming = self._coming(self.optimizer, self.epochs - self.done, pre_done=True)
@@ -405,8 +412,9 @@ class GraphRun:
         self.table.advance()
         return output
 
-    def _ids(self) -> list[int]:
-        return [id(a) for a in self.parameters().values()] if self.parameters else []
+    def _ids(self) -> tuple[list[int], Any]:
+        return ([id(a) for a in self.parameters().values()] if self.parameters else [],
+                self.values() if self.values else None)
 
     def _record(self) -> None:
         try:
