@@ -245,32 +245,44 @@ class CupyKernels(Kernels):
             out.append(found)
         return out
 
+    def _own_stream(self) -> Any:
+        if self._stream is None:
+            self._stream = self._cupy.cuda.Stream(non_blocking=False)
+        return self._stream
+
     @contextlib.contextmanager
     def replaying(self) -> Iterator[None]:
         # a graph is captured and replayed on a stream of its own; a blocking stream, so
-        # work on the default stream waits for the replays before it
-        if self._stream is None:
-            self._stream = self._cupy.cuda.Stream(non_blocking=False)
-        with self._stream:
+        # that it waits for the work queued on the default stream before it (the data, the
+        # parameters), and work queued there after waits for the replays
+        stream = self._own_stream()
+        with stream:
             try:
                 yield
             finally:
-                self._stream.synchronize()
+                stream.synchronize()
 
     def capture(self, step: Callable[[], Any]) -> Callable[[], Any]:
         cupy = self._cupy
         stream = cupy.cuda.get_current_stream()
+        if stream.ptr in (0, 1):  # CuPy cannot capture the default (legacy) stream
+            stream = self._own_stream()
         # Temporaries the step allocates while it is recorded get their memory from a pool
         # of their own, kept as long as the model: the graph writes to those addresses on
         # every replay, so nothing else may ever be given them.
         if self._pool is None:
             self._pool = cupy.cuda.MemoryPool()
-        with cupy.cuda.using_allocator(self._pool.malloc):
+        with stream, cupy.cuda.using_allocator(self._pool.malloc):
             stream.begin_capture()
             try:
                 out = step()
-            finally:
-                graph = stream.end_capture()
+            except BaseException:
+                # the capture must end (else the stream stays capturing); CUDA's
+                # "capture invalidated" would hide the step's own error, the one to tell
+                with contextlib.suppress(Exception):
+                    stream.end_capture()
+                raise
+            graph = stream.end_capture()
 
         def launch() -> Any:
             graph.launch(stream)
