@@ -162,6 +162,21 @@ def test_the_whole_step_runs_where_it_applies_and_nowhere_else(host_cupy, data):
     assert model.optimizer.iterations == 1
 
 
+def test_parameters_out_of_c_order_train_layer_by_layer(host_cupy, data, caplog):
+    """The kernels read each parameter as one C-ordered block: a transposed view (a user's
+    ``W.T``) trains layer by layer, with the values of a model given a C-ordered copy."""
+    X, y = data
+    model, alike = build(host_kernels(host_cupy)), build(host_kernels(host_cupy))
+    W = np.ascontiguousarray(model.layers[0].params["W"].T).T  # (2, 16), Fortran order
+    model.layers[0].params["W"] = W
+    assert not W.flags.c_contiguous and model.engine != step.WholeStep.name
+    with caplog.at_level("WARNING"):
+        h = model.train(X, y, epochs=5)
+    assert "did not run" not in caplog.text
+    layered = build(False)
+    assert h.records == layered.train(X, y, epochs=5).records
+    assert alike.engine == step.WholeStep.name  # C order: the whole step
+
 # -- the same training as the layered path ----------------------------------------------------
 @pytest.mark.parametrize("case", [
     {},

@@ -725,7 +725,9 @@ def shape_for(model_layers: list[Any], loss: Any, masks: str, kernels: Any) -> S
     """The shape of a model the whole step trains, or None where the layered path trains
     it: ``kernels`` (the model's fused kernels) must carry a module that compiles
     elementwise kernels (``kernels.elementwise``: CuPy's, or the tests' host stand-in) and
-    :func:`plan` must accept the model, with parameters of one float dtype."""
+    :func:`plan` must accept the model, with parameters of one float dtype, each in one
+    C-ordered block (the kernels index them as such: a transposed view, a user's
+    ``W.T``, would be read in the wrong order)."""
     if getattr(kernels, "elementwise", None) is None:
         return None
     shape = plan(list(model_layers), loss, masks)
@@ -735,6 +737,6 @@ def shape_for(model_layers: list[Any], loss: Any, masks: str, kernels: Any) -> S
     dtypes = {str(p.dtype) for p in params}
     copies = {tuple(p.shape[:-2]) for p in params}  # () for a model, (M,) for many at once
     if dtypes not in ({"float32"}, {"float64"}) or len(copies) != 1 or \
-            len(copies.pop()) > 1:
+            len(copies.pop()) > 1 or not all(p.flags.c_contiguous for p in params):
         return None
     return shape
