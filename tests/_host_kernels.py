@@ -16,6 +16,7 @@ run would find otherwise, a kernel that g++ accepts and NVRTC does not (raw arra
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -42,8 +43,9 @@ class HostKernel:
     """An ElementwiseKernel's source compiled by the host's C++ compiler."""
 
     def __init__(self, folder, in_params, out_params, operation, name, preamble="",
-                 options=(), nvrtc=None):
+                 options=(), nvrtc=None, module=None):
         self.folder, self.operation, self.name, self.preamble = folder, operation, name, preamble
+        self.module = module  # the HostCupy that made it (its recording, if any)
         self.in_params, self.out_params, self.options = in_params, out_params, tuple(options)
         self.nvrtc = nvrtc
         self.n_in = len(re.split(r"\s*,\s*", in_params))
@@ -106,6 +108,10 @@ class HostKernel:
         return function
 
     def __call__(self, *args, size=None):
+        recorded = None if self.module is None else self.module.recorded
+        if recorded is not None:  # inside a capture: kept for the replays, not run
+            recorded.append((self, args, size))
+            return args[-1]
         t, kinds, _ = self._resolve(args)
         # a Python number becomes the parameter's type, as CuPy converts it
         args = tuple(C_TYPES[kind][2](a) if isinstance(a, int | float) and
@@ -232,12 +238,31 @@ class HostCupy:
 
     def __init__(self, folder, nvrtc=None):
         self.folder, self.nvrtc = folder, nvrtc
+        #: the launches of the capture under way (see :meth:`recording`), else None
+        self.recorded = None
 
     def ElementwiseKernel(self, in_params, out_params, operation, name, preamble="",
                           options=()):
         return HostKernel(self.folder, in_params, out_params, operation, name, preamble,
-                          options, self.nvrtc)
+                          options, self.nvrtc, module=self)
+
+    @contextlib.contextmanager
+    def recording(self):
+        """Keep the launches of this module's kernels made inside (a list, yielded) instead
+        of running them: a stream capture's stand-in."""
+        self.recorded = launches = []
+        try:
+            yield launches
+        finally:
+            self.recorded = None
 
     @staticmethod
     def asarray(a):
         return np.array(a)
+
+
+def replay(launches):
+    """Run recorded launches (:meth:`HostCupy.recording`) again, with their arguments as
+    they were recorded."""
+    for kernel, args, size in launches:
+        kernel(*args, size=size)

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from xpnet.backend import available, backend_of, resolve, to_numpy
+from xpnet.backend import available, backend_of, resolve, same_device, to_numpy
 from xpnet.errors import BackendError
 
 
@@ -76,6 +76,44 @@ def test_cupy_without_a_gpu_is_a_clean_backend_error(monkeypatch):
     monkeypatch.setattr(backend_module, "_import", lambda name: fake)
     with pytest.raises(BackendError, match="needs a CUDA GPU, but none could be used"):
         resolve("cupy")
+
+
+def test_cupy_devices_are_cupys_own_whatever_their_spelling():
+    """CuPy makes ``Device(device)`` of what it is given (``int("cuda")`` fails) and gives
+    its arrays ``Device(0)``, which is not the string ``"cuda:0"``: a model on
+    ``device="cuda"`` would fail on its first array, one on ``device=0`` refuse its own
+    arrays. Every spelling becomes CuPy's ``Device``; a device that is not there is refused
+    with the ones that are."""
+    import types
+
+    from xpnet.backend import _checked_device
+
+    class Device:
+        def __init__(self, index=0):
+            self.id = int(index)
+
+        def __eq__(self, other):
+            return isinstance(other, Device) and other.id == self.id
+
+        def __repr__(self):
+            return f"<CUDA Device {self.id}>"
+
+    Device.__module__ = "cupy.cuda.device"
+    made = []
+    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(
+        Device=Device, runtime=types.SimpleNamespace(getDeviceCount=lambda: 2)))
+    xp = types.SimpleNamespace(zeros=lambda shape, device: made.append(device))
+    for spelling, index in (("cuda", 0), ("CUDA:1", 1), ("gpu:1", 1), (1, 1), (Device(1), 1)):
+        device = _checked_device("cupy", fake, xp, spelling)
+        assert isinstance(device, Device) and device.id == index
+        assert made[-1] is device  # an array was made there
+        assert same_device(device, f"cuda:{index}") and same_device(device, Device(index))
+    assert not same_device(Device(0), "cuda:1") and not same_device(Device(0), "cpu")
+    for bad in ("cuda:2", "cpu", 7, "cuda:x"):
+        with pytest.raises(BackendError, match=rf"backend 'cupy' has no device {bad!r} here "
+                                               r"\(.*\)\. Its devices here: 'cuda:0', 'cuda:1'; "
+                                               r"pass one of them"):
+            _checked_device("cupy", fake, xp, bad)
 
 
 # -- JAX ------------------------------------------------------------------------------------

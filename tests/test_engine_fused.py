@@ -9,6 +9,7 @@ tests at the end run CuPy's kernels against the plain CuPy path and skip without
 from __future__ import annotations
 
 import collections
+import contextlib
 
 import numpy as np
 import pytest
@@ -316,6 +317,80 @@ def test_fast_argument_errors():
         fast.kernels_for(resolve("array_api_strict"), fast.Kernels(resolve("numpy")))
 
 
+def fake_cupy():
+    """What CupyKernels asks of ``cupy.cuda`` to record a step, as CuPy 14 does it: streams
+    as contexts (the current one, 0 for the default stream, which ``begin_capture``
+    refuses), a capture that a failed step invalidates, graphs launched on a stream."""
+    import types
+
+    log = []
+
+    class Stream:
+        current = None
+
+        def __init__(self, non_blocking=False, ptr=None):
+            self.ptr = 10 + len(log) if ptr is None else ptr
+            self.non_blocking = non_blocking
+            self.capturing = self.invalid = False
+
+        def __enter__(self):
+            self.before, Stream.current = Stream.current, self
+            return self
+
+        def __exit__(self, *exc):
+            Stream.current = self.before
+
+        def begin_capture(self):
+            if self.ptr in (0, 1):
+                raise RuntimeError("cannot capture on the default (legacy) stream")
+            log.append(("begin", self.ptr))
+            self.capturing = True
+
+        def end_capture(self):
+            log.append(("end", self.ptr))
+            self.capturing = False
+            if self.invalid:
+                raise RuntimeError("cudaErrorStreamCaptureInvalidated")
+            return types.SimpleNamespace(launch=lambda stream: log.append(("launch", stream.ptr)))
+
+        def synchronize(self):
+            log.append(("sync", self.ptr))
+
+    Stream.current = Stream(ptr=0)
+    cuda = types.SimpleNamespace(
+        Stream=Stream, get_current_stream=lambda: Stream.current,
+        MemoryPool=lambda: types.SimpleNamespace(malloc=None),
+        using_allocator=lambda malloc: contextlib.nullcontext())
+    return types.SimpleNamespace(cuda=cuda), log
+
+
+def test_cupy_records_a_step_on_a_stream_of_its_own_and_tells_the_steps_error():
+    module, log = fake_cupy()
+    kernels = fast.CupyKernels(resolve("numpy"), module=module)
+    current = module.cuda.get_current_stream
+
+    def step():
+        assert current().capturing and current().ptr != 0  # recorded where it launches
+        return "out"
+
+    launch = kernels.capture(step)  # called on the default stream: recorded on its own
+    assert current().ptr == 0 and launch() == "out"
+    own = log[0][1]
+    assert log == [("begin", own), ("end", own), ("launch", own)]
+    with kernels.replaying():  # the stream a graph run records and replays on
+        assert current().ptr == own and not current().non_blocking
+        kernels.capture(step)()
+    assert log[-1] == ("sync", own)
+
+    def failing():
+        current().invalid = True  # what a forbidden call does to the capture
+        raise NotImplementedError("cuBLAS during capture")
+
+    with pytest.raises(NotImplementedError, match="cuBLAS during capture"):
+        kernels.capture(failing)
+    assert log[-1] == ("end", own)  # the capture was ended all the same
+
+
 # -- CuPy: the compiled kernels against the generic CuPy path -------------------------------
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_cupy_update_kernels_give_the_generic_bits(cupy_backend, name):
@@ -332,12 +407,16 @@ def test_cupy_update_kernels_give_the_generic_bits(cupy_backend, name):
 def test_cupy_training_fast_and_replayed(cupy_backend, data):
     import cupy
 
+    from _util import UnrecordedCupyKernels
+
     X, y = (cupy.asarray(a) for a in data)
     generic = build(False, Adam(learning_rate=0.02, decay=1e-3), backend="cupy")
-    fused = build(True, Adam(learning_rate=0.02, decay=1e-3), backend="cupy")
+    # launched one by one (graph=True compiles the kernels a replay runs, none recorded)
+    fused = build(UnrecordedCupyKernels(cupy_backend), Adam(learning_rate=0.02, decay=1e-3),
+                  backend="cupy")
     replayed = build(True, Adam(learning_rate=0.02, decay=1e-3), backend="cupy")
     h_generic = generic.train(X, y, epochs=100, log_every=25)
-    h_fused = fused.train(X, y, epochs=100, log_every=25)
+    h_fused = fused.train(X, y, epochs=100, log_every=25, graph=True)
     h_replayed = replayed.train(X, y, epochs=100, log_every=25, graph=True)
     # the model is one the whole-step engine takes: its sums run in another order than
     # cuBLAS's, so it follows the generic path as closely as test_engine_step's CPU check

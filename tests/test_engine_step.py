@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import xpnet
+from _host_kernels import replay
 from xpnet import trace
 from xpnet.backend import resolve, to_numpy
 from xpnet.engine import fused, step
@@ -39,7 +40,11 @@ TOLERANCE = {"float32": {"rtol": 2e-4, "atol": 2e-5}, "float64": {"rtol": 1e-10,
 
 class HostKernels(fused.Kernels):
     """The fused kernels' reference, with the whole step's kernels compiled for the host;
-    counts the steps recorded as graphs, and fails to record when told why."""
+    counts the steps recorded as graphs, and fails to record when told why.
+
+    A step is recorded as CUDA records it: its kernel launches with their arguments, and the
+    step table's move to its next row (a kernel on the device), are kept, not run; a replay
+    runs them again as they were and nothing else (no Python of the step runs again)."""
 
     def __init__(self, backend, module, fail=None):
         super().__init__(backend)
@@ -47,6 +52,8 @@ class HostKernels(fused.Kernels):
         self.captures, self.updates, self.fail = 0, 0, fail
 
     def update(self, rule, scalars, p, g, state):
+        assert getattr(self.elementwise, "recorded", None) is None, \
+            "a NumPy update cannot be recorded"
         self.updates += 1
         super().update(rule, scalars, p, g, state)
 
@@ -54,7 +61,19 @@ class HostKernels(fused.Kernels):
         self.captures += 1
         if self.fail is not None:
             raise NotImplementedError(self.fail)
-        return super().capture(step)
+        table = self.table
+        before = table.counter.copy()
+        with self.elementwise.recording() as launches:
+            out = step()
+        moved = table.counter - before
+        table.counter[...] = before  # recorded, not run
+
+        def launch():
+            replay(launches)
+            table.counter += moved
+            return out
+
+        return launch
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +161,21 @@ def test_the_whole_step_runs_where_it_applies_and_nowhere_else(host_cupy, data):
         model.train(X, y, epochs=1)
     assert model.optimizer.iterations == 1
 
+
+def test_parameters_out_of_c_order_train_layer_by_layer(host_cupy, data, caplog):
+    """The kernels read each parameter as one C-ordered block: a transposed view (a user's
+    ``W.T``) trains layer by layer, with the values of a model given a C-ordered copy."""
+    X, y = data
+    model, alike = build(host_kernels(host_cupy)), build(host_kernels(host_cupy))
+    W = np.ascontiguousarray(model.layers[0].params["W"].T).T  # (2, 16), Fortran order
+    model.layers[0].params["W"] = W
+    assert not W.flags.c_contiguous and model.engine != step.WholeStep.name
+    with caplog.at_level("WARNING"):
+        h = model.train(X, y, epochs=5)
+    assert "did not run" not in caplog.text
+    layered = build(False)
+    assert h.records == layered.train(X, y, epochs=5).records
+    assert alike.engine == step.WholeStep.name  # C order: the whole step
 
 # -- the same training as the layered path ----------------------------------------------------
 @pytest.mark.parametrize("case", [
@@ -487,6 +521,33 @@ def test_a_graph_run_follows_callbacks_that_change_the_rate_or_the_weights(host_
         np.testing.assert_array_equal(value, runs[1].parameters()[key])
 
 
+def test_a_graph_run_follows_callbacks_that_change_the_dropout_rate_or_a_penalty(host_cupy,
+                                                                              data):
+    """A recorded step passes the dropout rate by value and reads the penalties from an
+    array of its own: a callback that sets either has the step recorded again (a replay
+    would go on with the recorded ones), and the run gives the values of one without a
+    graph."""
+    X, y = data
+
+    def meddle(model, epoch, logs):
+        if epoch == 40:
+            model.layers[2].rate = 0.3
+        if epoch == 70:
+            model.layers[0].weight_l2 = 1e-2
+
+    runs = [build(host_kernels(host_cupy)) for _ in range(2)]
+    histories = [m.train(X, y, epochs=150, log_every=10, callbacks=[meddle], graph=g)
+                 for m, g in zip(runs, (True, False), strict=True)]
+    assert histories[0].records == histories[1].records
+    assert runs[0].fused_kernels().captures == 3
+    for key, value in runs[0].parameters().items():
+        np.testing.assert_array_equal(value, runs[1].parameters()[key])
+    untouched = build(host_kernels(host_cupy))
+    untouched.train(X, y, epochs=150, log_every=10, graph=True)
+    assert not np.array_equal(untouched.parameters()["layers.0.W"],
+                              runs[0].parameters()["layers.0.W"])
+
+
 # -- the identity the backward kernel rests on -------------------------------------------------
 floats = st.one_of(st.floats(width=32, allow_subnormal=True),
                    st.sampled_from([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45]))
@@ -543,14 +604,25 @@ def test_cupy_kernels_agree_with_the_host_compiled_source(cupy_backend, host_cup
 def test_cupy_graph_replay_of_the_whole_step(cupy_backend, data, dropout, caplog):
     import cupy
 
+    from _util import UnrecordedCupyKernels
+
     X, y = (cupy.asarray(a) for a in data)
     replayed, eager = (build(True, dropout=dropout, backend="cupy") for _ in range(2))
+    # the same kernels launched one by one: the replays give their bits
+    launched = build(UnrecordedCupyKernels(cupy_backend), dropout=dropout, backend="cupy")
     with caplog.at_level("WARNING"):
-        assert replayed.train(X, y, epochs=150, log_every=10).records == \
-            eager.train(X, y, epochs=150, log_every=10, graph=False).records
+        h = replayed.train(X, y, epochs=150, log_every=10)
+        assert h.records == launched.train(X, y, epochs=150, log_every=10, graph=True).records
+        h_eager = eager.train(X, y, epochs=150, log_every=10, graph=False)
     assert "graph failed" not in caplog.text and "did not run" not in caplog.text
     for key, value in replayed.parameters().items():
-        np.testing.assert_array_equal(cupy.asnumpy(value), cupy.asnumpy(eager.parameters()[key]))
+        np.testing.assert_array_equal(cupy.asnumpy(value),
+                                      cupy.asnumpy(launched.parameters()[key]))
+    # without a graph the kernels are compiled from another source (the position passed by
+    # value): the same maths, rounded alike only where NVRTC contracts alike
+    for a, b in zip(h.records, h_eager.records, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
+    assert_close_params(replayed, eager, "float32")
 
 
 def test_cupy_many_models_on_the_whole_step(cupy_backend, caplog):

@@ -197,14 +197,40 @@ def same_device(a: Any, b: Any) -> bool:
 
     >>> same_device("cuda", "cuda:0"), same_device("cpu", "CPU:0"), same_device("cuda:0", "cuda:1")
     (True, True, False)
+
+    CuPy's ``Device(1)`` (whose ``str`` is ``<CUDA Device 1>``) is ``"cuda:1"``.
     """
     return a == b or _device_key(a) == _device_key(b)
 
 
 def _device_key(device: Any) -> str:
     """``"type:index"``, the index 0 when the device names none (the first, the default)."""
+    if type(device).__module__.startswith("cupy") and isinstance(getattr(device, "id", None),
+                                                                 int):
+        return f"cuda:{device.id}"
     key = str(device).strip().lower().replace(" ", "")
     return key if ":" in key else f"{key}:0"
+
+
+def _cupy_device(lib: ModuleType, device: Any) -> Any:
+    """CuPy's ``Device`` for ``device``: a ``Device`` itself, its index, or ``"cuda"``,
+    ``"cuda:N"``, ``"gpu:N"`` (anything whose name says so, PyTorch's ``torch.device`` too).
+    CuPy takes only its own: its ``asarray`` makes ``Device("cuda")`` (an error), and its
+    arrays' ``Device(0)`` is not the string ``"cuda:0"``."""
+    if isinstance(device, lib.cuda.Device):
+        return device
+    if isinstance(device, int) and not isinstance(device, bool):
+        index = device
+    else:
+        kind, _, number = _device_key(device).partition(":")
+        if kind not in ("cuda", "gpu") or not number.isdigit():
+            msg = "not a CUDA device"
+            raise ValueError(msg)
+        index = int(number)
+    if not 0 <= index < lib.cuda.runtime.getDeviceCount():
+        msg = f"no CUDA device {index}"
+        raise ValueError(msg)
+    return lib.cuda.Device(index)
 
 
 def _describe(x: Any) -> str:
@@ -294,7 +320,8 @@ def resolve(backend: str | ModuleType | Backend | None = None, device: Any = Non
         ``None`` means NumPy.
     device : optional
         The device to allocate on; the library's default device when omitted
-        (``"cuda"`` strings are accepted for PyTorch; for JAX the first CPU device, and
+        (``"cuda"`` strings are accepted for PyTorch, and ``"cuda"``, ``"cuda:N"`` or an
+        index for CuPy, which are made CuPy's ``Device``; for JAX the first CPU device, and
         strings such as ``"cpu"`` or ``"gpu:0"`` are accepted).
 
     Notes
@@ -307,6 +334,8 @@ def resolve(backend: str | ModuleType | Backend | None = None, device: Any = Non
             return backend
         if backend.name == "jax":
             device = _jax_device(device)
+        elif backend.name == "cupy":
+            device = _checked_device("cupy", _import("cupy"), backend.xp, device)
         return Backend(backend.xp, backend.name, device)
     if backend is None:
         backend = "numpy"
@@ -344,7 +373,7 @@ def resolve(backend: str | ModuleType | Backend | None = None, device: Any = Non
         device = _default_device(name, lib)
     elif name == "jax":
         device = _jax_device(device)
-    elif name in ("numpy", "torch", "array_api_strict"):
+    elif name in ("numpy", "torch", "array_api_strict", "cupy"):
         device = _checked_device(name, lib, xp, device)
     return Backend(xp, name, device)
 
@@ -358,10 +387,14 @@ def _checked_device(name: str, lib: ModuleType, xp: Any, device: Any) -> Any:
     try:
         if name == "torch" and isinstance(device, str):
             device = lib.device(device)
+        if name == "cupy":
+            device = _cupy_device(lib, device)
         xp.zeros((1,), device=device)
     except Exception as exc:  # each library words (and types) the refusal its own way
         if name == "torch":
             listed = ["cpu", *(f"cuda:{i}" for i in range(lib.cuda.device_count()))]
+        elif name == "cupy":
+            listed = [f"cuda:{i}" for i in range(lib.cuda.runtime.getDeviceCount())]
         else:
             listed = [str(d) for d in xp.__array_namespace_info__().devices()]
         why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

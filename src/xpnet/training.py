@@ -275,7 +275,8 @@ class _Run:
                 self.tabled = engine.fused.GraphRun(
                     lambda: self.step(self.X, self.y), model.optimizer, kernels,
                     model.backend, epochs, dtype, stepped=self._stepped,
-                    parameters=model.parameters, fallback=auto, record=graph)
+                    parameters=model.parameters, fallback=auto, record=graph,
+                    values=self._recorded_values)
             yield
 
     def step(self, X: Any, y: Any) -> Any:
@@ -288,6 +289,10 @@ class _Run:
         """After a graph run's step: the whole step's host streams follow the device."""
         if self.whole is not None:
             self.whole.stepped()
+
+    def _recorded_values(self) -> Any:
+        """What the whole step keeps in a recorded graph besides the arrays it uses."""
+        return None if self.whole is None else self.whole.recorded_values()
 
     def epoch(self, epoch: int, logged: bool) -> dict[str, Any] | None:
         """One pass over the data; its metrics when the epoch is logged."""

@@ -245,32 +245,44 @@ class CupyKernels(Kernels):
             out.append(found)
         return out
 
+    def _own_stream(self) -> Any:
+        if self._stream is None:
+            self._stream = self._cupy.cuda.Stream(non_blocking=False)
+        return self._stream
+
     @contextlib.contextmanager
     def replaying(self) -> Iterator[None]:
         # a graph is captured and replayed on a stream of its own; a blocking stream, so
-        # work on the default stream waits for the replays before it
-        if self._stream is None:
-            self._stream = self._cupy.cuda.Stream(non_blocking=False)
-        with self._stream:
+        # that it waits for the work queued on the default stream before it (the data, the
+        # parameters), and work queued there after waits for the replays
+        stream = self._own_stream()
+        with stream:
             try:
                 yield
             finally:
-                self._stream.synchronize()
+                stream.synchronize()
 
     def capture(self, step: Callable[[], Any]) -> Callable[[], Any]:
         cupy = self._cupy
         stream = cupy.cuda.get_current_stream()
+        if stream.ptr in (0, 1):  # CuPy cannot capture the default (legacy) stream
+            stream = self._own_stream()
         # Temporaries the step allocates while it is recorded get their memory from a pool
         # of their own, kept as long as the model: the graph writes to those addresses on
         # every replay, so nothing else may ever be given them.
         if self._pool is None:
             self._pool = cupy.cuda.MemoryPool()
-        with cupy.cuda.using_allocator(self._pool.malloc):
+        with stream, cupy.cuda.using_allocator(self._pool.malloc):
             stream.begin_capture()
             try:
                 out = step()
-            finally:
-                graph = stream.end_capture()
+            except BaseException:
+                # the capture must end (else the stream stays capturing); CUDA's
+                # "capture invalidated" would hide the step's own error, the one to tell
+                with contextlib.suppress(Exception):
+                    stream.end_capture()
+                raise
+            graph = stream.end_capture()
 
         def launch() -> Any:
             graph.launch(stream)
@@ -346,6 +358,10 @@ class GraphRun:
     parameters : callable, optional
         The model's ``parameters`` (name to array): the arrays the recorded step reads and
         writes in place.
+    values : callable, optional
+        What else the recorded step keeps as it was recorded (settings it passes to its
+        kernels by value or in arrays of its own, such as the whole step's dropout rate and
+        penalties), compared after callbacks as the parameters are.
     fallback : bool
         When recording fails, log why and run the remaining steps eagerly (``graph="auto"``)
         instead of raising.
@@ -359,17 +375,19 @@ class GraphRun:
                  stepped: Callable[[], None] | None = None,
                  parameters: Callable[[], dict[str, Any]] | None = None,
                  fallback: bool = False,
-                 record: bool = True):
+                 record: bool = True,
+                 values: Callable[[], Any] | None = None):
         rule = compile_rule(optimizer.rule())
         assert rule is not None  # checked by the trainer before
         self.step, self.optimizer, self.kernels, self.rule = step, optimizer, kernels, rule
         self.stepped, self.parameters, self.fallback = stepped, parameters, fallback
-        self.record = record
+        self.record, self.values = record, values
         self.epochs = epochs
         self.rows = self._coming(optimizer, epochs, pre_done=False)
         self.table = ScalarTable(backend, self.rows, dtype)
         self.launch: Callable[[], Any] | None = None
-        self.recorded: list[int] = []  # the ids of the arrays the recorded step uses
+        #: the ids of the arrays the recorded step uses, and its other values (``values``)
+        self.recorded: tuple[list[int], Any] = ([], None)
         self.done = 0  # steps run (the first runs eagerly, to make buffers and state)
         self.failed: str | None = None  # why recording failed (then every step runs eagerly)
         #: set by the trainer when callbacks ran: the next epoch checks the optimizer's
@@ -391,7 +409,8 @@ class GraphRun:
     def _refresh(self) -> None:
         """After callbacks: rewrite the table from this step on if the optimizer's scalars
         changed (a learning rate of one's own), and record the step again if an array it
-        uses was replaced (other weights loaded)."""
+        uses was replaced (other weights loaded) or a value it keeps changed (a dropout rate
+        or a penalty set)."""
         scalars = self.rule.scalar_values(self.optimizer.hyperparameters())
         if not _same(scalars, self.rows[self.done]):
             coming = self._coming(self.optimizer, self.epochs - self.done, pre_done=True)
@@ -405,8 +424,9 @@ class GraphRun:
         self.table.advance()
         return output
 
-    def _ids(self) -> list[int]:
-        return [id(a) for a in self.parameters().values()] if self.parameters else []
+    def _ids(self) -> tuple[list[int], Any]:
+        return ([id(a) for a in self.parameters().values()] if self.parameters else [],
+                self.values() if self.values else None)
 
     def _record(self) -> None:
         try:

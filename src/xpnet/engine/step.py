@@ -696,16 +696,27 @@ class WholeStep:
         second.grads = {"W": grads[2], "b": grads[3]}
         return out
 
+    def recorded_values(self) -> tuple[Any, ...]:
+        """What a recorded step keeps as it was recorded, besides the arrays it uses: the
+        dropout layer's keep probability (passed by value) and the penalties (read from an
+        array made for their values). A graph run records the step again when they change
+        (:class:`~xpnet.engine.fused.GraphRun`)."""
+        layer = self.shape.dropout
+        return (None if layer is None else layer.keep, self._penalty_values())
+
+    def _penalty_values(self) -> tuple[float, ...]:
+        values: list[float] = []
+        for layer in (self.shape.first, self.shape.second):
+            values += [layer.weight_l1, 2 * layer.weight_l2, layer.bias_l1, 2 * layer.bias_l2]
+        return tuple(values)
+
     def _penalty(self, dtype: Any) -> Any:
         """``l1, 2 * l2`` of W1, b1, W2, b2 on the device, rounded to the parameters' dtype
         as ``Dense.backward`` rounds them (uploaded again only when they change)."""
-        first, second = self.shape.first, self.shape.second
-        values = []
-        for layer in (first, second):
-            values += [layer.weight_l1, 2 * layer.weight_l2, layer.bias_l1, 2 * layer.bias_l2]
-        found = self._penalties.get(tuple(values))
+        values = self._penalty_values()
+        found = self._penalties.get(values)
         if found is None or found.dtype != dtype:
-            found = self._penalties[tuple(values)] = self.backend.asarray(
+            found = self._penalties[values] = self.backend.asarray(
                 np.array(values, dtype=dtype))
         return found
 
@@ -714,7 +725,9 @@ def shape_for(model_layers: list[Any], loss: Any, masks: str, kernels: Any) -> S
     """The shape of a model the whole step trains, or None where the layered path trains
     it: ``kernels`` (the model's fused kernels) must carry a module that compiles
     elementwise kernels (``kernels.elementwise``: CuPy's, or the tests' host stand-in) and
-    :func:`plan` must accept the model, with parameters of one float dtype."""
+    :func:`plan` must accept the model, with parameters of one float dtype, each in one
+    C-ordered block (the kernels index them as such: a transposed view, a user's
+    ``W.T``, would be read in the wrong order)."""
     if getattr(kernels, "elementwise", None) is None:
         return None
     shape = plan(list(model_layers), loss, masks)
@@ -724,6 +737,6 @@ def shape_for(model_layers: list[Any], loss: Any, masks: str, kernels: Any) -> S
     dtypes = {str(p.dtype) for p in params}
     copies = {tuple(p.shape[:-2]) for p in params}  # () for a model, (M,) for many at once
     if dtypes not in ({"float32"}, {"float64"}) or len(copies) != 1 or \
-            len(copies.pop()) > 1:
+            len(copies.pop()) > 1 or not all(p.flags.c_contiguous for p in params):
         return None
     return shape
