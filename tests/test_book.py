@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _util import BOOK, REFERENCES, host, reference, run_script
+from _util import BOOK, CV2_STANDIN, REFERENCES, host, reference, run_script, write_fashion_mnist
 from xpnet import book, gradcheck, trace
 from xpnet.bench import nnfs_book
 from xpnet.cli import main
@@ -21,21 +21,21 @@ from xpnet.nn.layers import Dense, Dropout
 
 # -- the chapter scripts, with their imports swapped ---------------------------------------
 
-#: (pattern, replacement) per line the swap changes; each must match exactly once
+#: (pattern, replacement, how many times it matches) per line the swap changes
 SWAPS = (
-    (r"^import nnfs\n", ""),
-    (r"^from nnfs\.datasets import \w+\n", ""),
-    (r"^from xpnet\.bench\.nnfs_book import \([^)]*\)\n", "from xpnet.book import *\n"),
-    (r"^nnfs\.init\(\)\n", "{init}\n"),
+    (r"^import nnfs\n", "", {1}),
+    (r"^from nnfs\.datasets import \w+\n", "", {0, 1}),  # (chapters 19-22 read files)
+    (r"^from xpnet\.bench\.nnfs_book import \([^)]*\)\n", "from xpnet.book import *\n", {1}),
+    (r"^nnfs\.init\(\)\n", "{init}\n", {1}),
 )
 
 
 def swapped(chapter: str, tmp_path: Path, init: str = "init()") -> Path:
     """A copy of ``tests/book/{chapter}.py`` that runs on xpnet.book."""
     text = (BOOK / f"{chapter}.py").read_text()
-    for pattern, replacement in SWAPS:
+    for pattern, replacement, counts in SWAPS:
         text, count = re.subn(pattern, replacement.format(init=init), text, flags=re.M)
-        assert count == 1, f"{chapter}.py: {pattern!r} matched {count} times"
+        assert count in counts, f"{chapter}.py: {pattern!r} matched {count} times"
     path = tmp_path / f"{chapter}_xpnet_book.py"
     path.write_text(text)
     return path
@@ -91,6 +91,100 @@ def test_ch18_on_array_api_strict_prints_the_reference(tmp_path):
 def test_every_chapter_on_xpnet_book_prints_the_reference(name, tmp_path):
     chapter = name.split(".")[0]
     assert run_script(swapped(chapter, tmp_path), *REFERENCES[name]) == reference(name)
+
+
+# -- chapters 19-22: Fashion MNIST, read from image files -----------------------------------
+# The book's scripts and their copies on xpnet.book run on a small dataset in the book's
+# layout (no download), written once per session; each run has a working folder of its own
+# (ch21 saves the model there that ch22 loads: the book's code pickles it, xpnet does not).
+# The book's load_mnist_dataset lists the folders with os.listdir, whose order is the file
+# system's: what the scripts print is compared between runs on the same folder, not kept.
+
+#: The chapter scripts in the order they run, with their arguments (a few short epochs)
+FASHION = {"ch19": ("--epochs", "3", "--print-every", "2"),
+           "ch21": ("--epochs", "2", "--print-every", "2"),
+           "ch22": ()}
+
+
+@pytest.fixture(scope="module")
+def fashion_mnist(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("fashion_mnist")
+    write_fashion_mnist(folder)
+    return folder
+
+
+def run_chapters(scripts: dict[str, Path], data: Path, folder: Path) -> dict[str, list[str]]:
+    """What each of ``scripts`` (chapter: script) prints, run in turn in ``folder``, where
+    the dataset and pictures of ``data`` are linked and ``import cv2`` finds the stand-in."""
+    folder.mkdir()
+    for name in ("fashion_mnist_images", "tshirt.png", "pants.png"):
+        (folder / name).symlink_to(data / name)
+    return {chapter: run_script(script, *FASHION[chapter], cwd=folder, paths=(CV2_STANDIN,))
+            for chapter, script in scripts.items()}
+
+
+@pytest.fixture(scope="module")
+def fashion_book(fashion_mnist, tmp_path_factory) -> dict[str, list[str]]:
+    """What the book's code (the scripts as they are, with nnfs) prints."""
+    pytest.importorskip("nnfs")
+    return run_chapters({chapter: BOOK / f"{chapter}.py" for chapter in FASHION},
+                        fashion_mnist, tmp_path_factory.mktemp("book") / "run")
+
+
+def test_the_books_fashion_mnist_scripts_train_save_load_and_predict(fashion_book):
+    """What the book's code does with the dataset: the oracle the next tests hold xpnet to."""
+    ch19, ch21, ch22 = fashion_book["ch19"], fashion_book["ch21"], fashion_book["ch22"]
+    assert ch19[0] == "(600, 28, 28) uint8 (600,) uint8"  # 60 per label, the labels uint8
+    assert ch19[3] == "-1.0 1.0 (600, 784) float32"  # scaled and reshaped
+    # 600 samples in batches of 128: steps 0-4, printed at 0, 2 and the last, 4
+    epoch = ["step: 0", "step: 2", "step: 4", "training", "validation"]
+    assert [line.split(",")[0] for line in ch19[4:]] == [
+        *(head for n in (1, 2, 3) for head in (f"epoch: {n}", *epoch)),
+        "validation", "validation"]  # chapter 20: evaluate on the test and training data
+    assert ch19[-2] == ch19[-3]  # evaluate(X_test, y_test): the 120 samples are one batch
+    # chapter 21: the parameters set, the parameters loaded and the model loaded evaluate
+    # alike, and the loaded model in batches as the trained model's last validation did
+    heads = [line.split(",")[0] for line in ch21]
+    params = heads.index("3 [((784")
+    assert heads[params:] == ["3 [((784", *["validation"] * 4]
+    assert ch21[params + 1] == ch21[params + 2] == ch21[params + 3]
+    assert ch21[params + 4] == ch21[params - 1]
+    # chapter 22: the loaded model's predictions, named
+    assert ch22[0] == "(5, 10) float32"
+    labels = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+              "Sneaker", "Bag", "Ankle boot"}
+    names = [line for line in ch22 if line in labels]
+    assert len(names) == 5 + 2
+
+
+def test_chapters_19_to_22_on_xpnet_book_print_what_the_books_code_prints(
+        fashion_mnist, fashion_book, tmp_path):
+    """The scripts with their imports swapped for ``from xpnet.book import *`` and
+    ``init()``: the shuffle, the batches, evaluate, the parameters, save/load (xpnet's
+    file, not a pickle) and predict print the book's lines, to the last digit."""
+    scripts = {chapter: swapped(chapter, tmp_path) for chapter in FASHION}
+    ours = run_chapters(scripts, fashion_mnist, tmp_path / "run")
+    for chapter, lines in fashion_book.items():
+        assert ours[chapter] == lines, chapter
+
+
+@pytest.mark.parametrize("model", ["the book's Model", "xpnet's Model"])
+def test_chapter_19_with_its_own_classes_prints_the_books_lines(
+        fashion_mnist, fashion_book, tmp_path, model):
+    """The script keeps the book's classes (imported from the project's copy, as a listing
+    defines them) and swaps nnfs for xpnet.book: init() shuffles and computes as
+    nnfs.init() does, and xpnet's Model runs the book's loop over the student's classes."""
+    text = (BOOK / "ch19.py").read_text()
+    changes = [("import nnfs\n", "from xpnet.book import *\n"), ("nnfs.init()\n", "init()\n")]
+    if model == "xpnet's Model":
+        changes.append(("                       Model19 as Model,\n", ""))
+    for old, new in changes:
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    script = tmp_path / "ch19_own_classes.py"
+    script.write_text(text)
+    ours = run_chapters({"ch19": script}, fashion_mnist, tmp_path / "run")
+    assert ours["ch19"] == fashion_book["ch19"]
 
 
 # -- the adapters -----------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The classes of "Neural Networks from Scratch in Python" (Kinsley & Kukiela),
-chapters 14-18, reproduced in the book's own idioms and operation order.
+chapters 14-22, reproduced in the book's own idioms and operation order.
 
 This module is a test oracle: do not "improve" it.  Every expression keeps the
 book's evaluation order so that, run after ``nnfs.init()``, it reproduces the
@@ -7,9 +7,11 @@ book's printed numbers bit for bit.
 
 It is the project's single copy of the book's code: the benchmark's ``book`` and
 ``book_nnfs`` contenders (:mod:`xpnet.bench.contenders`) build their workload from
-these classes, and the test oracle scripts ``tests/book/ch14.py`` ... ``ch18.py``
+these classes, and the test oracle scripts ``tests/book/ch14.py`` ... ``ch22.py``
 import them from here and call ``nnfs.init()`` before using them.  It imports
-nothing but NumPy, has no side effects on import and never calls ``nnfs.init()``.
+nothing but NumPy and, for chapter 21's ``Model.save``/``load``, the standard
+library's ``copy`` and ``pickle``; it has no side effects on import and never
+calls ``nnfs.init()``.
 
 Deviations from the printed listings, all of which leave the arithmetic of
 every listing unchanged:
@@ -30,7 +32,19 @@ every listing unchanged:
 * ``Activation_Softmax_Loss_CategoricalCrossentropy`` keeps the chapter 14-17
   ``__init__``/``forward`` and the (unchanged) ``backward``; the chapter 18
   ``Model`` only uses ``backward``.
+* Chapters 19-22 change ``Loss.calculate``, ``Accuracy.calculate`` (a running
+  sum over the batches) and ``Model`` (batches, ``evaluate``, ``predict``,
+  parameters, ``save``/``load``).  Those versions are separate classes with
+  the suffix 19 (``Loss_CategoricalCrossentropy19``, ``Accuracy_Categorical19``,
+  ``Model19``...; see the end of the module), so that the chapter 14-18
+  classes compute and cost what those chapters' do; chapter scripts import
+  them under the book's names (``Model19 as Model``).  Chapter 21's
+  ``get_parameters``/``set_parameters`` are added to ``Layer_Dense`` itself
+  (new methods that no earlier chapter calls).
 """
+
+import copy
+import pickle
 
 import numpy as np
 
@@ -87,6 +101,15 @@ class Layer_Dense:
 
         # Gradient on values
         self.dinputs = np.dot(dvalues, self.weights.T)
+
+    # Retrieve layer parameters (chapter 21)
+    def get_parameters(self):
+        return self.weights, self.biases
+
+    # Set weights and biases in a layer instance (chapter 21)
+    def set_parameters(self, weights, biases):
+        self.weights = weights
+        self.biases = biases
 
 
 # Dropout
@@ -952,3 +975,405 @@ class Model:
         # in reversed order passing dinputs as a parameter
         for layer in reversed(self.layers):
             layer.backward(layer.next.dinputs)
+
+
+# ---------------------------------------------------------------------------
+# Chapters 19-22: batches, evaluation, saving and loading, prediction.
+#
+# Chapter 19 makes Loss.calculate and Accuracy.calculate add every batch to a
+# running sum and gives Model.train its batches; chapters 20-22 add
+# Model.evaluate, the parameters, save/load and predict.  These versions
+# carry the suffix 19 so that the chapter 14-18 classes above stay as those
+# chapters print them (a chapter script imports them under the book's
+# names: ``Model19 as Model``).  Each loss and accuracy is the chapter 18
+# class with the chapter 19 ``calculate`` mixed in, so ``isinstance`` finds
+# ``Loss_CategoricalCrossentropy`` and ``Activation_Softmax`` as in the book.
+# ---------------------------------------------------------------------------
+
+# Common loss class, chapter 19: accumulated over a pass
+class Loss19(Loss):
+
+    # Calculates the data and regularization losses
+    # given model output and ground truth values
+    def calculate(self, output, y, *, include_regularization=False):
+
+        # Calculate sample losses
+        sample_losses = self.forward(output, y)
+
+        # Calculate mean loss
+        data_loss = np.mean(sample_losses)
+
+        # Add accumulated sum of losses and sample count
+        self.accumulated_sum += np.sum(sample_losses)
+        self.accumulated_count += len(sample_losses)
+
+        # If just data loss - return it
+        if not include_regularization:
+            return data_loss
+
+        # Return the data and regularization losses
+        return data_loss, self.regularization_loss()
+
+    # Calculates accumulated loss
+    def calculate_accumulated(self, *, include_regularization=False):
+
+        # Calculate mean loss
+        data_loss = self.accumulated_sum / self.accumulated_count
+
+        # If just data loss - return it
+        if not include_regularization:
+            return data_loss
+
+        # Return the data and regularization losses
+        return data_loss, self.regularization_loss()
+
+    # Reset variables for accumulated loss
+    def new_pass(self):
+        self.accumulated_sum = 0
+        self.accumulated_count = 0
+
+
+class Loss_CategoricalCrossentropy19(Loss19, Loss_CategoricalCrossentropy):
+    pass
+
+
+class Loss_BinaryCrossentropy19(Loss19, Loss_BinaryCrossentropy):
+    pass
+
+
+class Loss_MeanSquaredError19(Loss19, Loss_MeanSquaredError):
+    pass
+
+
+class Loss_MeanAbsoluteError19(Loss19, Loss_MeanAbsoluteError):
+    pass
+
+
+# Common accuracy class, chapter 19: accumulated over a pass
+class Accuracy19(Accuracy):
+
+    # Calculates an accuracy
+    # given predictions and ground truth values
+    def calculate(self, predictions, y):
+
+        # Get comparison results
+        comparisons = self.compare(predictions, y)
+
+        # Calculate an accuracy
+        accuracy = np.mean(comparisons)
+
+        # Add accumulated sum of matching values and sample count
+        self.accumulated_sum += np.sum(comparisons)
+        self.accumulated_count += len(comparisons)
+
+        # Return accuracy
+        return accuracy
+
+    # Calculates accumulated accuracy
+    def calculate_accumulated(self):
+
+        # Calculate an accuracy
+        accuracy = self.accumulated_sum / self.accumulated_count
+
+        # Return accuracy
+        return accuracy
+
+    # Reset variables for accumulated accuracy
+    def new_pass(self):
+        self.accumulated_sum = 0
+        self.accumulated_count = 0
+
+
+class Accuracy_Categorical19(Accuracy19, Accuracy_Categorical):
+    pass
+
+
+class Accuracy_Regression19(Accuracy19, Accuracy_Regression):
+    pass
+
+
+# Model class, chapters 19-22 (finalize, forward and backward are chapter
+# 18's; chapter 21's finalize only adds ``if self.loss is not None:`` before
+# remember_trainable_layers, for a model without a loss, which no chapter
+# finalizes)
+class Model19(Model):
+
+    # Set loss, optimizer and accuracy
+    def set(self, *, loss=None, optimizer=None, accuracy=None):
+
+        if loss is not None:
+            self.loss = loss
+
+        if optimizer is not None:
+            self.optimizer = optimizer
+
+        if accuracy is not None:
+            self.accuracy = accuracy
+
+    # Train the model
+    def train(self, X, y, *, epochs=1, batch_size=None,
+              print_every=1, validation_data=None):
+
+        # Initialize accuracy object
+        self.accuracy.init(y)
+
+        # Default value if batch size is not being set
+        train_steps = 1
+
+        # Calculate number of steps
+        if batch_size is not None:
+            train_steps = len(X) // batch_size
+            # Dividing rounds down. If there are some remaining
+            # data but not a full batch, this won't include it
+            # Add `1` to include this not full batch
+            if train_steps * batch_size < len(X):
+                train_steps += 1
+
+        # Main training loop
+        for epoch in range(1, epochs+1):
+
+            # Print epoch number
+            print(f'epoch: {epoch}')
+
+            # Reset accumulated values in loss and accuracy objects
+            self.loss.new_pass()
+            self.accuracy.new_pass()
+
+            # Iterate over steps
+            for step in range(train_steps):
+
+                # If batch size is not set -
+                # train using one step and full dataset
+                if batch_size is None:
+                    batch_X = X
+                    batch_y = y
+
+                # Otherwise slice a batch
+                else:
+                    batch_X = X[step*batch_size:(step+1)*batch_size]
+                    batch_y = y[step*batch_size:(step+1)*batch_size]
+
+                # Perform the forward pass
+                output = self.forward(batch_X, training=True)
+
+                # Calculate loss
+                data_loss, regularization_loss = \
+                    self.loss.calculate(output, batch_y,
+                                        include_regularization=True)
+                loss = data_loss + regularization_loss
+
+                # Get predictions and calculate an accuracy
+                predictions = self.output_layer_activation.predictions(
+                                  output)
+                accuracy = self.accuracy.calculate(predictions,
+                                                   batch_y)
+
+                # Perform backward pass
+                self.backward(output, batch_y)
+
+                # Optimize (update parameters)
+                self.optimizer.pre_update_params()
+                for layer in self.trainable_layers:
+                    self.optimizer.update_params(layer)
+                self.optimizer.post_update_params()
+
+                # Print a summary
+                if not step % print_every or step == train_steps - 1:
+                    print(f'step: {step}, ' +
+                          f'acc: {accuracy:.3f}, ' +
+                          f'loss: {loss:.3f} (' +
+                          f'data_loss: {data_loss:.3f}, ' +
+                          f'reg_loss: {regularization_loss:.3f}), ' +
+                          f'lr: {self.optimizer.current_learning_rate}')
+
+            # Get and print epoch loss and accuracy
+            epoch_data_loss, epoch_regularization_loss = \
+                self.loss.calculate_accumulated(
+                    include_regularization=True)
+            epoch_loss = epoch_data_loss + epoch_regularization_loss
+            epoch_accuracy = self.accuracy.calculate_accumulated()
+
+            print(f'training, ' +
+                  f'acc: {epoch_accuracy:.3f}, ' +
+                  f'loss: {epoch_loss:.3f} (' +
+                  f'data_loss: {epoch_data_loss:.3f}, ' +
+                  f'reg_loss: {epoch_regularization_loss:.3f}), ' +
+                  f'lr: {self.optimizer.current_learning_rate}')
+
+            # If there is the validation data
+            if validation_data is not None:
+
+                # Evaluate the model:
+                self.evaluate(*validation_data,
+                              batch_size=batch_size)
+
+    # Evaluates the model using passed-in dataset (chapter 20)
+    def evaluate(self, X_val, y_val, *, batch_size=None):
+
+        # Default value if batch size is not being set
+        validation_steps = 1
+
+        # Calculate number of steps
+        if batch_size is not None:
+            validation_steps = len(X_val) // batch_size
+            # Dividing rounds down. If there are some remaining
+            # data but not a full batch, this won't include it
+            # Add `1` to include this not full batch
+            if validation_steps * batch_size < len(X_val):
+                validation_steps += 1
+
+        # Reset accumulated values in loss
+        # and accuracy objects
+        self.loss.new_pass()
+        self.accuracy.new_pass()
+
+        # Iterate over steps
+        for step in range(validation_steps):
+
+            # If batch size is not set -
+            # train using one step and full dataset
+            if batch_size is None:
+                batch_X = X_val
+                batch_y = y_val
+
+            # Otherwise slice a batch
+            else:
+                batch_X = X_val[
+                    step*batch_size:(step+1)*batch_size
+                ]
+                batch_y = y_val[
+                    step*batch_size:(step+1)*batch_size
+                ]
+
+            # Perform the forward pass
+            output = self.forward(batch_X, training=False)
+
+            # Calculate the loss
+            self.loss.calculate(output, batch_y)
+
+            # Get predictions and calculate an accuracy
+            predictions = self.output_layer_activation.predictions(
+                              output)
+            self.accuracy.calculate(predictions, batch_y)
+
+        # Get and print validation loss and accuracy
+        validation_loss = self.loss.calculate_accumulated()
+        validation_accuracy = self.accuracy.calculate_accumulated()
+
+        # Print a summary
+        print(f'validation, ' +
+              f'acc: {validation_accuracy:.3f}, ' +
+              f'loss: {validation_loss:.3f}')
+
+    # Predicts on the samples (chapter 22)
+    def predict(self, X, *, batch_size=None):
+
+        # Default value if batch size is not being set
+        prediction_steps = 1
+
+        # Calculate number of steps
+        if batch_size is not None:
+            prediction_steps = len(X) // batch_size
+            # Dividing rounds down. If there are some remaining
+            # data but not a full batch, this won't include it
+            # Add `1` to include this not full batch
+            if prediction_steps * batch_size < len(X):
+                prediction_steps += 1
+
+        # Model outputs
+        output = []
+
+        # Iterate over steps
+        for step in range(prediction_steps):
+
+            # If batch size is not set -
+            # train using one step and full dataset
+            if batch_size is None:
+                batch_X = X
+
+            # Otherwise slice a batch
+            else:
+                batch_X = X[step*batch_size:(step+1)*batch_size]
+
+            # Perform the forward pass
+            batch_output = self.forward(batch_X, training=False)
+
+            # Append batch prediction to the list of predictions
+            output.append(batch_output)
+
+        # Stack and return results
+        return np.vstack(output)
+
+    # Retrieves and returns parameters of trainable layers (chapter 21)
+    def get_parameters(self):
+
+        # Create a list for parameters
+        parameters = []
+
+        # Iterable trainable layers and get their parameters
+        for layer in self.trainable_layers:
+            parameters.append(layer.get_parameters())
+
+        # Return a list
+        return parameters
+
+    # Updates the model with new parameters
+    def set_parameters(self, parameters):
+
+        # Iterate over the parameters and layers
+        # and update each layers with each set of the parameters
+        for parameter_set, layer in zip(parameters,
+                                        self.trainable_layers):
+            layer.set_parameters(*parameter_set)
+
+    # Saves the parameters to a file
+    def save_parameters(self, path):
+
+        # Open a file in the binary-write mode
+        # and save parameters into it
+        with open(path, 'wb') as f:
+            pickle.dump(self.get_parameters(), f)
+
+    # Loads the weights and updates a model instance with them
+    def load_parameters(self, path):
+
+        # Open file in the binary-read mode,
+        # load weights and update trainable layers
+        with open(path, 'rb') as f:
+            self.set_parameters(pickle.load(f))
+
+    # Saves the model
+    def save(self, path):
+
+        # Make a deep copy of current model instance
+        model = copy.deepcopy(self)
+
+        # Reset accumulated values in loss and accuracy objects
+        model.loss.new_pass()
+        model.accuracy.new_pass()
+
+        # Remove data from the input layer
+        # and gradients from the loss object
+        model.input_layer.__dict__.pop('output', None)
+        model.loss.__dict__.pop('dinputs', None)
+
+        # For each layer remove inputs, output and dinputs properties
+        for layer in model.layers:
+            for property in ['inputs', 'output', 'dinputs',
+                             'dweights', 'dbiases']:
+                layer.__dict__.pop(property, None)
+
+        # Open a file in the binary-write mode and save the model
+        with open(path, 'wb') as f:
+            pickle.dump(model, f)
+
+    # Loads and returns a model
+    @staticmethod
+    def load(path):
+
+        # Open file in the binary-read mode, load a model
+        with open(path, 'rb') as f:
+            model = pickle.load(f)
+
+        # Return a model
+        return model
