@@ -54,12 +54,14 @@ XS, YS = datasets.sine(20)
 # -- constructors: (call, error class, what the message must say) -------------------------------
 CONSTRUCTORS = [
     # Dense
-    (lambda: Dense(0, 3), ValueError, r"Dense n_in must be a positive integer, got 0"),
+    (lambda: Dense(0, 3), ValueError, r"^Dense n_in must be a positive integer, got 0; pass "
+                                      r"e\.g\. n_in=10\.$"),
     (lambda: Dense(2, -1), ValueError, r"Dense n_out must be a positive integer, got -1"),
     (lambda: Dense(2.5, 3), TypeError, r"n_in must be an integer, got 2\.5 \(a float\); pass a "
                                        r"whole number such as 2 or 3"),
     (lambda: Dense(2.0, 3), TypeError, r"got 2\.0 \(a float\); pass the whole number 2"),
-    (lambda: Dense(True, 3), TypeError, r"n_in must be an integer, got True \(a bool\)"),
+    (lambda: Dense(True, 3), TypeError, r"n_in must be an integer, got True \(a bool\); pass a "
+                                        r"whole number, e\.g\. n_in=10\.$"),
     (lambda: Dense("2", 3), TypeError, r"got the string '2'; pass the number 2 \(without quotes\)"),
     (lambda: Dense(None, 3), TypeError, r"n_in must be an integer, got None"),
     (lambda: Dense(2, 3, init_scale=math.nan), ValueError,

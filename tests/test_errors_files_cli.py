@@ -895,11 +895,14 @@ def test_a_plan_recorded_without_quick_still_resumes(copy):
 @pytest.mark.parametrize(("kwargs", "error", "pattern"), [
     ({"workers": "2"}, TypeError, r"^workers must be an integer, got the string '2'; pass the "
                                   r"number 2 \(without quotes\)\.$"),
-    ({"workers": -1}, ValueError, r"^workers must be a positive integer, got -1\.$"),
-    ({"workers": 0}, ValueError, r"^workers must be a positive integer, got 0\.$"),
+    ({"workers": -1}, ValueError, r"^workers must be a positive integer, got -1; pass e\.g\. "
+                                   r"workers=10\.$"),
+    ({"workers": 0}, ValueError, r"^workers must be a positive integer, got 0; pass e\.g\. "
+                                  r"workers=10\.$"),
     ({"group_size": 1.5}, TypeError, r"^group_size must be an integer, got 1\.5 \(a float\); "
                                      r"pass a whole number such as 1 or 2"),
-    ({"group_size": 0}, ValueError, r"^group_size must be a positive integer, got 0\.$"),
+    ({"group_size": 0}, ValueError, r"^group_size must be a positive integer, got 0; pass "
+                                     r"e\.g\. group_size=10\.$"),
     ({"quick": "no"}, TypeError, r"^quick must be True or False, got the string 'no'\.$"),
     ({"resume": "yes"}, TypeError, r"^resume must be True or False, got the string 'yes'\.$"),
     ({"dask": 8786}, TypeError, r"^dask must be 'local' or a scheduler's address such as "
