@@ -1205,3 +1205,68 @@ def test_a_layer_setting_changed_after_construction_is_checked_and_used():
     assert drop.keep == 0.5 and drop.get_config() == {"rate": 0.5}
     x = np.ones((400, 50), dtype=np.float32)
     assert 0.4 < float((drop.forward(x) == 0).mean()) < 0.6
+
+
+# -- round three: standalone parts handed what a model would have refused ---------------------
+
+P3 = np.array([[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]], dtype=np.float32)
+
+
+@pytest.mark.parametrize("make", [CategoricalCrossentropy, SoftmaxCrossentropy, BinaryCrossentropy,
+                                  MeanSquaredError, MeanAbsoluteError])
+@pytest.mark.parametrize("method", ["calculate", "forward", "backward"])
+@pytest.mark.parametrize("targets", [[0, 1], None, 1])
+def test_a_standalone_loss_given_targets_that_are_no_array_names_the_conversion(make, method,
+                                                                               targets):
+    with pytest.raises(BackendError, match=r"expected an array .*got "
+                                           r"(list|NoneType|int)\. Convert it first, e\.g\. "
+                                           r".*numpy\.asarray\(labels\)"):
+        getattr(make(), method)(P3, targets)
+
+
+@pytest.mark.parametrize("method", ["calculate", "forward", "backward"])
+@pytest.mark.parametrize(("y_pred", "row"), [
+    (-P3, r"row 0 is \[-0\.7, -0\.2, -0\.1\] \(it sums to -1; 2 of 2 rows"),
+    (P3 * 3, r"row 0 is \[2\.1, 0\.6, 0\.3\] \(it sums to 3; 2 of 2 rows"),
+    (np.array([[2.0, -1.0, 0.5], [0.2, 0.3, 0.5]]), r"row 0 is \[2\.0, -1\.0, 0\.5\] "
+                                                    r"\(it sums to 1\.5; 1 of 2 rows"),
+])
+def test_categorical_crossentropy_refuses_predictions_that_are_not_probabilities(method, y_pred,
+                                                                                 row):
+    """Logits or scores were clipped to [1e-7, 1 - 1e-7] into a plausible, wrong loss."""
+    with pytest.raises(ValueError, match=r"^CategoricalCrossentropy takes class probabilities, "
+                                         r"a Softmax's output \(each row in \[0, 1\], summing "
+                                         rf"to 1\), but in y_pred, {row}.*Apply Softmax first "
+                                         r".*or give the raw outputs to SoftmaxCrossentropy"):
+        getattr(CategoricalCrossentropy(), method)(y_pred, np.array([0, 1]))
+
+
+def test_binary_crossentropy_refuses_outputs_beyond_0_and_1_and_probabilities_pass():
+    with pytest.raises(ValueError, match=r"^BinaryCrossentropy takes a probability per output, "
+                                         r"a Sigmoid's output \(in \[0, 1\]\), but in y_pred, "
+                                         r"row 1 is \[2\.5\] \(1 of 2 rows are like it\)\. "
+                                         r"Apply Sigmoid first"):
+        BinaryCrossentropy().calculate(np.array([[0.5], [2.5]]), np.array([[1.0], [0.0]]))
+    # probabilities pass, and the book's numbers come out: -log(0.7)
+    loss = CategoricalCrossentropy()
+    assert float(loss.calculate(P3[:1], np.array([0]))) == pytest.approx(-math.log(0.7), 1e-6)
+    # the logits SoftmaxCrossentropy takes are any numbers (a NaN logit gives a NaN loss)
+    assert float(SoftmaxCrossentropy().calculate(np.array([[2.0, -1.0, 0.5]]),
+                                                 np.array([0]))) == pytest.approx(0.2413, 1e-3)
+    assert math.isnan(float(SoftmaxCrossentropy().calculate(np.array([[np.nan, 0.0]]),
+                                                            np.array([0]))))
+
+
+def test_losses_alone_check_labels_in_forward_and_predictions_shaped_as_a_column():
+    """forward alone took labels out of range to NumPy's IndexError; a regression loss's
+    backward of a vector ended in 'not enough values to unpack'."""
+    with pytest.raises(ValueError, match=r"class labels must lie in \[0, 2\] for a model with 3 "
+                                         r"outputs, got labels from 3 to 4"):
+        CategoricalCrossentropy().forward(P3, np.array([3, 4]))
+    for make in (BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError):
+        for method in ("calculate", "backward"):
+            with pytest.raises(ValueError, match=rf"^{make.__name__} expects predictions of "
+                                                 r"shape \(n_samples, n_outputs\), got shape "
+                                                 r"\(4,\); one output per sample is a column: "
+                                                 r"y_pred\[:, None\]"):
+                getattr(make(), method)(np.full(4, 0.5), np.ones(4))
