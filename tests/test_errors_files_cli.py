@@ -338,7 +338,9 @@ def test_truncated_foreign_missing_and_folder_paths(tmp_path, good):
     np.savez(tmp_path / "foreign.npz", weights=np.ones(3))
     refused(tmp_path / "foreign.npz", "not one written by xpnet", "numpy.load(")
     refused(tmp_path / "missing.npz", "no model file", RESAVE)
-    refused(tmp_path, "no model file")
+    with pytest.raises(IsADirectoryError, match=r"is a folder holding cut\.npz, foreign\.npz; "
+                                                r"give a file path inside it"):
+        xpnet.Model.load(tmp_path)
 
 
 def test_a_user_layer_file_is_checked_against_its_built_parameters(tmp_path):
@@ -536,6 +538,40 @@ def test_save_onto_a_folder_is_refused(capsys, tmp_path):
     code, out, err = run_cli(capsys, *TRAIN, "--save", str(tmp_path / "m.npz"))
     assert code == 2 and out == ""
     assert "is a folder; give a file path inside it" in one_line(err)
+
+
+def test_loading_a_folder_names_the_model_files_inside_it(tmp_path):
+    """Model.load of a folder said 'no model file at DIR'; the book's load_parameters gave
+    pathlib's bare IsADirectoryError, and save_parameters(None) pathlib's TypeError."""
+    from xpnet import book
+
+    models = tmp_path / "models"
+    models.mkdir()
+    xpnet.Model.load(good_model(tmp_path)).save(models / "run1.npz")
+    (models / "empty").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"models' is a folder holding run1\.npz; give a "
+                                                r"file path inside it: Model\.load\('.*"
+                                                r"models/run1\.npz'\)\.$"):
+        xpnet.Model.load(models)
+    with pytest.raises(IsADirectoryError, match=r"is a folder; give a file path inside it: "
+                                                r"Model\.load\('.*/model\.npz'\)"):
+        xpnet.Model.load(models / "empty")
+    book.init()
+    net = book.Model()
+    for layer in (book.Layer_Dense(2, 3), book.Activation_Softmax()):
+        net.add(layer)
+    net.set(loss=book.Loss_CategoricalCrossentropy(), optimizer=book.Optimizer_Adam(),
+            accuracy=book.Accuracy_Categorical())
+    net.finalize()
+    with pytest.raises(IsADirectoryError, match=r"is a folder; give a file path inside it: "
+                                                r"model\.load_parameters\('.*/model\.parms'\)"):
+        net.load_parameters(models)
+    with pytest.raises(TypeError, match=r"^model\.save_parameters needs a file path \(a string "
+                                        r"or a pathlib\.Path\), got None \(a NoneType\); e\.g\. "
+                                        r"model\.save_parameters\('model\.parms'\)\.$"):
+        net.save_parameters(None)
+    with pytest.raises(IsADirectoryError, match=r"model\.save_parameters\('.*/model\.parms'\)"):
+        net.save_parameters(models)
 
 
 def test_save_onto_a_folder_without_the_suffix_is_refused(capsys, tmp_path):

@@ -52,7 +52,6 @@ import math
 import os
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -1228,6 +1227,7 @@ class Model:
     def save_parameters(self, path: str | os.PathLike[str]) -> None:
         """Write the parameters to ``path`` as an ``.npz`` file (the book pickles them;
         xpnet never pickles)."""
+        path = xpnet_io.file_path(path, "model.save_parameters", example="model.parms")
         arrays = {f"{i}.{name}": to_numpy(p) for i, pair in enumerate(self.get_parameters())
                   for name, p in zip(("weights", "biases"), pair, strict=True)}
         buffer = io.BytesIO()
@@ -1240,8 +1240,10 @@ class Model:
             msg = ("load_parameters needs the model's layers linked: call model.finalize() "
                    "first, as the book does before loading parameters.")
             raise RuntimeError(msg)
+        path = xpnet_io.file_path(path, "model.load_parameters", example="model.parms",
+                                  reading=True)
         try:
-            with Path(path).open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
+            with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
                 arrays = {key: npz[key] for key in npz.files}
             pairs = [(arrays[f"{i}.weights"], arrays[f"{i}.biases"])
                      for i in range(len(self.trainable_layers))]
