@@ -4,6 +4,7 @@ that names what was wrong and the fix. And the conversion rule for data as users
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -1270,3 +1271,32 @@ def test_losses_alone_check_labels_in_forward_and_predictions_shaped_as_a_column
                                                  r"\(4,\); one output per sample is a column: "
                                                  r"y_pred\[:, None\]"):
                 getattr(make(), method)(np.full(4, 0.5), np.ones(4))
+
+
+@pytest.mark.parametrize("make", [lambda: Dense(2, 3, seed=0), ReLU, Softmax, Sigmoid, Linear,
+                                  lambda: Dropout(0.5, seed=0)])
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_, np.float16, np.complex64])
+def test_a_layer_used_alone_takes_float32_or_float64_inputs(make, dtype):
+    """An integer input came out float64 from Dense, integer from ReLU and Linear; complex
+    passed through."""
+    layer = make()
+    with pytest.raises(TypeError, match=rf"^{type(layer).__name__} takes floating-point inputs "
+                                        rf"\(float32 or float64\), got an array of dtype "
+                                        rf"{np.dtype(dtype).name}; convert it first, e\.g\. "
+                                        r"x\.astype\(np\.float32\)"):
+        layer.forward(np.ones((4, 2), dtype=dtype))
+    assert make().forward(np.ones((4, 2), dtype=np.float64)).dtype == np.float64
+
+
+def test_dense_backward_names_a_gradient_not_shaped_like_its_output():
+    """It ended in NumPy's 'matmul: Input operand 1 has a mismatch in its core dimension 0'
+    (and a (1, 3) row would have been taken for the whole batch's)."""
+    layer = Dense(2, 3, seed=0)
+    layer.forward(np.ones((4, 2), dtype=np.float32))
+    for shape in ((4, 4), (3, 4), (1, 3), (3,)):
+        with pytest.raises(ValueError, match=rf"^Dense\(2, 3\)\.backward expected dy of shape "
+                                             rf"\(4, 3\), the gradient of each output of its "
+                                             rf"last forward pass, got shape "
+                                             rf"{re.escape(str(shape))}\.$"):
+            layer.backward(np.ones(shape, dtype=np.float32))
+    assert layer.backward(np.ones((4, 3), dtype=np.float32)).shape == (4, 2)

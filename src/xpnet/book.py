@@ -387,6 +387,9 @@ class _Layer(_Adapter):
                    f"lists of numbers), got {validate.describe(inputs)}: convert the data "
                    "first, e.g. np.array(data, dtype=np.float32).")
             raise TypeError(msg)
+        xp = self.xpnet.ops.xp
+        if xp.isdtype(array.dtype, ("integral", "bool")):  # np.dot takes them: so do these
+            array = xp.astype(array, xp.float32)
         return array
 
     def backward(self, dvalues: Any) -> None:
