@@ -239,10 +239,7 @@ class Dense(Layer):
     def backward(self, dy: Any) -> Any:
         ops, x, W, b = self.ops, self.x, self.W, self.b
         if tuple(dy.shape) != (*x.shape[:-1], self.n_out):
-            msg = (f"Dense({self.n_in}, {self.n_out}).backward expected dy of shape "
-                   f"{(*x.shape[:-1], self.n_out)}, the gradient of each output of its last "
-                   f"forward pass, got shape {tuple(dy.shape)}.")
-            raise ValueError(msg)
+            raise _gradient_shape_error(self, dy)
         dW = ops.matmul(ops.xp.matrix_transpose(x), dy)  # x^T @ dy, summed over the samples
         db = ops.sum_rows(dy)  # dy summed over the samples
         trace.emit(self.name, "backward", dy=dy, dW_data=dW, db_data=db)
@@ -275,6 +272,15 @@ class Dense(Layer):
         if self.bias_l2 > 0:
             loss = loss + self.bias_l2 * xp.sum(b * b, axis=(-2, -1))
         return loss
+
+
+def _gradient_shape_error(layer: Dense, dy: Any) -> ValueError:
+    """The error for a ``dy`` not shaped like ``layer``'s last output (NumPy's matmul would
+    name core dimensions; a ``(1, n_out)`` row would pass for the whole batch's)."""
+    expected = (*layer.x.shape[:-1], layer.n_out)
+    return ValueError(f"Dense({layer.n_in}, {layer.n_out}).backward expected dy of shape "
+                      f"{expected}, the gradient of each output of its last forward pass, got "
+                      f"shape {tuple(dy.shape)}.")
 
 
 def sign(xp: Any, w: Any) -> Any:
