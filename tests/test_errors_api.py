@@ -1300,3 +1300,37 @@ def test_dense_backward_names_a_gradient_not_shaped_like_its_output():
                                              rf"{re.escape(str(shape))}\.$"):
             layer.backward(np.ones(shape, dtype=np.float32))
     assert layer.backward(np.ones((4, 3), dtype=np.float32)).shape == (4, 2)
+
+
+def test_odd_arguments_that_slipped_past_round_two_are_named(capsys):
+    """callbacks='cb' was walked letter by letter; gradcheck's inputs=() and check_many({})
+    ended in an IndexError and an AssertionError; spiral(iid=1) passed; the book's batched
+    train took a list X to an AttributeError and a too-short y to a 0-row batch."""
+    with pytest.raises(TypeError, match=r"callbacks must be a list of functions callback\(model, "
+                                        r"epoch, logs\), got the string 'cb'; e\.g\. "
+                                        r"callbacks=\[my_callback\]"):
+        classifier().train(*datasets.spiral(5, 3), callbacks="cb")
+    with pytest.raises(ValueError, match=r"^a layer is checked on inputs \(x,\); got 0 arrays: "
+                                         r"pass inputs=\(x,\)\.$"):
+        gradcheck.check(Dense(2, 3), inputs=())
+    for components in ({}, [], {"Dense": 5}):
+        with pytest.raises(TypeError, match=r"^check_many takes a non-empty dict of label: "
+                                            r"function making a component, got "):
+            gradcheck.check_many(components)
+    with pytest.raises(TypeError, match=r"^iid must be True or False, got 1 \(an int\)\.$"):
+        datasets.spiral(5, 3, iid=1)
+
+    from xpnet import book
+
+    book.init()
+    X, y = datasets.spiral(10, 3)
+    net = book.Model()
+    for layer in (book.Layer_Dense(2, 3), book.Activation_Softmax()):
+        net.add(layer)
+    net.set(loss=book.Loss_CategoricalCrossentropy(), optimizer=book.Optimizer_Adam(),
+            accuracy=book.Accuracy_Categorical())
+    net.finalize()
+    net.train(X.tolist(), y.tolist(), epochs=1, batch_size=10)
+    assert capsys.readouterr().out.count("step: ") == 3
+    with pytest.raises(ValueError, match=r"X has 30 samples but y has shape \(10,\)"):
+        net.train(X, y[:10], epochs=1, batch_size=10)

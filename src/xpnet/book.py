@@ -1083,6 +1083,7 @@ class Model:
                 _print_validation(history.validation)
             return
         assert net.accuracy is not None
+        X, y = net.convert_data(X, y)  # lists too, checked once, before the batches are cut
         net.accuracy.init(y)  # from all the targets, before the first batch
         n = int(X.shape[0])
         steps = -(-n // batch_size)
