@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import xpnet
+from _util import book_classifier
 from xpnet import datasets, gradcheck, validate
 from xpnet.backend import resolve, same_device
 from xpnet.errors import BackendError, DivergenceError
@@ -1324,12 +1325,7 @@ def test_odd_arguments_that_slipped_past_round_two_are_named(capsys):
 
     book.init()
     X, y = datasets.spiral(10, 3)
-    net = book.Model()
-    for layer in (book.Layer_Dense(2, 3), book.Activation_Softmax()):
-        net.add(layer)
-    net.set(loss=book.Loss_CategoricalCrossentropy(), optimizer=book.Optimizer_Adam(),
-            accuracy=book.Accuracy_Categorical())
-    net.finalize()
+    net = book_classifier()
     net.train(X.tolist(), y.tolist(), epochs=1, batch_size=10)
     assert capsys.readouterr().out.count("step: ") == 3
     with pytest.raises(ValueError, match=r"X has 30 samples but y has shape \(10,\)"):

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import xpnet
+from _util import book_classifier
 from xpnet import cli, files
 from xpnet.errors import ModelFileError, StudyError, UserCodeError
 from xpnet.experiments import run_study
@@ -557,12 +558,7 @@ def test_loading_a_folder_names_the_model_files_inside_it(tmp_path):
                                                 r"Model\.load\('.*/model\.npz'\)"):
         xpnet.Model.load(models / "empty")
     book.init()
-    net = book.Model()
-    for layer in (book.Layer_Dense(2, 3), book.Activation_Softmax()):
-        net.add(layer)
-    net.set(loss=book.Loss_CategoricalCrossentropy(), optimizer=book.Optimizer_Adam(),
-            accuracy=book.Accuracy_Categorical())
-    net.finalize()
+    net = book_classifier()
     with pytest.raises(IsADirectoryError, match=r"is a folder; give a file path inside it: "
                                                 r"model\.load_parameters\('.*/model\.parms'\)"):
         net.load_parameters(models)
