@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import xpnet
+from xpnet import book
 from xpnet.backend import to_numpy
 from xpnet.engine import fused
 
@@ -118,3 +119,14 @@ def run_script(path: Path, *args: str, cwd: Path | None = None,
         msg = f"{path.name} {' '.join(args)} failed:\n{proc.stderr}"
         raise AssertionError(msg)
     return proc.stdout.splitlines()
+
+
+def book_classifier():
+    """The book's Model of ``Layer_Dense(2, 3)`` and softmax, finalized (after ``book.init()``)."""
+    net = book.Model()
+    for layer in (book.Layer_Dense(2, 3), book.Activation_Softmax()):
+        net.add(layer)
+    net.set(loss=book.Loss_CategoricalCrossentropy(), optimizer=book.Optimizer_Adam(),
+            accuracy=book.Accuracy_Categorical())
+    net.finalize()
+    return net

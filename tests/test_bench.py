@@ -9,6 +9,7 @@ import dataclasses
 import io
 import json
 import math
+import os
 import re
 import sys
 
@@ -840,3 +841,16 @@ def test_bench_fails_when_no_contender_ran(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert code == 1 and "no contender ran, so nothing was measured: failed: ValueError: " \
         "training on 3,000 samples" in err
+
+
+def test_a_thread_count_the_libraries_or_the_machine_cannot_give_is_said():
+    """--threads 1000 ran with OpenBLAS's 64 threads (its build's maximum) without a word."""
+    with machine.limit_threads(1000) as info:
+        capped = {f"{p.get('prefix') or p['internal_api']} runs {p['num_threads']} threads, "
+                  "not the 1000 asked: its build allows no more"
+                  for p in info["pools"] if p["num_threads"] < 1000}
+    assert set(info["warnings"][:-1]) == capped and len(info["warnings"]) == len(capped) + 1
+    assert info["warnings"][-1] == (f"1000 threads asked on {os.cpu_count()} CPUs: they take "
+                                    "turns on the cores, which slows every contender")
+    with machine.limit_threads(1) as info:
+        assert info["warnings"] == []

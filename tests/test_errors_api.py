@@ -4,11 +4,13 @@ that names what was wrong and the fix. And the conversion rule for data as users
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
 
 import xpnet
+from _util import book_classifier
 from xpnet import datasets, gradcheck, validate
 from xpnet.backend import resolve, same_device
 from xpnet.errors import BackendError, DivergenceError
@@ -54,12 +56,14 @@ XS, YS = datasets.sine(20)
 # -- constructors: (call, error class, what the message must say) -------------------------------
 CONSTRUCTORS = [
     # Dense
-    (lambda: Dense(0, 3), ValueError, r"Dense n_in must be a positive integer, got 0"),
+    (lambda: Dense(0, 3), ValueError, r"^Dense n_in must be a positive integer, got 0; pass "
+                                      r"e\.g\. n_in=10\.$"),
     (lambda: Dense(2, -1), ValueError, r"Dense n_out must be a positive integer, got -1"),
     (lambda: Dense(2.5, 3), TypeError, r"n_in must be an integer, got 2\.5 \(a float\); pass a "
                                        r"whole number such as 2 or 3"),
     (lambda: Dense(2.0, 3), TypeError, r"got 2\.0 \(a float\); pass the whole number 2"),
-    (lambda: Dense(True, 3), TypeError, r"n_in must be an integer, got True \(a bool\)"),
+    (lambda: Dense(True, 3), TypeError, r"n_in must be an integer, got True \(a bool\); pass a "
+                                        r"whole number, e\.g\. n_in=10\.$"),
     (lambda: Dense("2", 3), TypeError, r"got the string '2'; pass the number 2 \(without quotes\)"),
     (lambda: Dense(None, 3), TypeError, r"n_in must be an integer, got None"),
     (lambda: Dense(2, 3, init_scale=math.nan), ValueError,
@@ -1203,3 +1207,126 @@ def test_a_layer_setting_changed_after_construction_is_checked_and_used():
     assert drop.keep == 0.5 and drop.get_config() == {"rate": 0.5}
     x = np.ones((400, 50), dtype=np.float32)
     assert 0.4 < float((drop.forward(x) == 0).mean()) < 0.6
+
+
+# -- round three: standalone parts handed what a model would have refused ---------------------
+
+P3 = np.array([[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]], dtype=np.float32)
+
+
+@pytest.mark.parametrize("make", [CategoricalCrossentropy, SoftmaxCrossentropy, BinaryCrossentropy,
+                                  MeanSquaredError, MeanAbsoluteError])
+@pytest.mark.parametrize("method", ["calculate", "forward", "backward"])
+@pytest.mark.parametrize("targets", [[0, 1], None, 1])
+def test_a_standalone_loss_given_targets_that_are_no_array_names_the_conversion(make, method,
+                                                                               targets):
+    with pytest.raises(BackendError, match=r"expected an array .*got "
+                                           r"(list|NoneType|int)\. Convert it first, e\.g\. "
+                                           r".*numpy\.asarray\(labels\)"):
+        getattr(make(), method)(P3, targets)
+
+
+@pytest.mark.parametrize("method", ["calculate", "forward", "backward"])
+@pytest.mark.parametrize(("y_pred", "row"), [
+    (-P3, r"row 0 is \[-0\.7, -0\.2, -0\.1\] \(it sums to -1; 2 of 2 rows"),
+    (P3 * 3, r"row 0 is \[2\.1, 0\.6, 0\.3\] \(it sums to 3; 2 of 2 rows"),
+    (np.array([[2.0, -1.0, 0.5], [0.2, 0.3, 0.5]]), r"row 0 is \[2\.0, -1\.0, 0\.5\] "
+                                                    r"\(it sums to 1\.5; 1 of 2 rows"),
+])
+def test_categorical_crossentropy_refuses_predictions_that_are_not_probabilities(method, y_pred,
+                                                                                 row):
+    """Logits or scores were clipped to [1e-7, 1 - 1e-7] into a plausible, wrong loss."""
+    with pytest.raises(ValueError, match=r"^CategoricalCrossentropy takes class probabilities, "
+                                         r"a Softmax's output \(each row in \[0, 1\], summing "
+                                         rf"to 1\), but in y_pred, {row}.*Apply Softmax first "
+                                         r".*or give the raw outputs to SoftmaxCrossentropy"):
+        getattr(CategoricalCrossentropy(), method)(y_pred, np.array([0, 1]))
+
+
+def test_binary_crossentropy_refuses_outputs_beyond_0_and_1_and_probabilities_pass():
+    with pytest.raises(ValueError, match=r"^BinaryCrossentropy takes a probability per output, "
+                                         r"a Sigmoid's output \(in \[0, 1\]\), but in y_pred, "
+                                         r"row 1 is \[2\.5\] \(1 of 2 rows are like it\)\. "
+                                         r"Apply Sigmoid first"):
+        BinaryCrossentropy().calculate(np.array([[0.5], [2.5]]), np.array([[1.0], [0.0]]))
+    # probabilities pass, and the book's numbers come out: -log(0.7)
+    loss = CategoricalCrossentropy()
+    assert float(loss.calculate(P3[:1], np.array([0]))) == pytest.approx(-math.log(0.7), 1e-6)
+    # the logits SoftmaxCrossentropy takes are any numbers (a NaN logit gives a NaN loss)
+    assert float(SoftmaxCrossentropy().calculate(np.array([[2.0, -1.0, 0.5]]),
+                                                 np.array([0]))) == pytest.approx(0.2413, 1e-3)
+    assert math.isnan(float(SoftmaxCrossentropy().calculate(np.array([[np.nan, 0.0]]),
+                                                            np.array([0]))))
+
+
+def test_losses_alone_check_labels_in_forward_and_predictions_shaped_as_a_column():
+    """forward alone took labels out of range to NumPy's IndexError; a regression loss's
+    backward of a vector ended in 'not enough values to unpack'."""
+    with pytest.raises(ValueError, match=r"class labels must lie in \[0, 2\] for a model with 3 "
+                                         r"outputs, got labels from 3 to 4"):
+        CategoricalCrossentropy().forward(P3, np.array([3, 4]))
+    for make in (BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError):
+        for method in ("calculate", "backward"):
+            with pytest.raises(ValueError, match=rf"^{make.__name__} expects predictions of "
+                                                 r"shape \(n_samples, n_outputs\), got shape "
+                                                 r"\(4,\); one output per sample is a column: "
+                                                 r"y_pred\[:, None\]"):
+                getattr(make(), method)(np.full(4, 0.5), np.ones(4))
+
+
+@pytest.mark.parametrize("make", [lambda: Dense(2, 3, seed=0), ReLU, Softmax, Sigmoid, Linear,
+                                  lambda: Dropout(0.5, seed=0)])
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_, np.float16, np.complex64])
+def test_a_layer_used_alone_takes_float32_or_float64_inputs(make, dtype):
+    """An integer input came out float64 from Dense, integer from ReLU and Linear; complex
+    passed through."""
+    layer = make()
+    with pytest.raises(TypeError, match=rf"^{type(layer).__name__} takes floating-point inputs "
+                                        rf"\(float32 or float64\), got an array of dtype "
+                                        rf"{np.dtype(dtype).name}; convert it first, e\.g\. "
+                                        r"x\.astype\(np\.float32\)"):
+        layer.forward(np.ones((4, 2), dtype=dtype))
+    assert make().forward(np.ones((4, 2), dtype=np.float64)).dtype == np.float64
+
+
+def test_dense_backward_names_a_gradient_not_shaped_like_its_output():
+    """It ended in NumPy's 'matmul: Input operand 1 has a mismatch in its core dimension 0'
+    (and a (1, 3) row would have been taken for the whole batch's)."""
+    layer = Dense(2, 3, seed=0)
+    layer.forward(np.ones((4, 2), dtype=np.float32))
+    for shape in ((4, 4), (3, 4), (1, 3), (3,)):
+        with pytest.raises(ValueError, match=rf"^Dense\(2, 3\)\.backward expected dy of shape "
+                                             rf"\(4, 3\), the gradient of each output of its "
+                                             rf"last forward pass, got shape "
+                                             rf"{re.escape(str(shape))}\.$"):
+            layer.backward(np.ones(shape, dtype=np.float32))
+    assert layer.backward(np.ones((4, 3), dtype=np.float32)).shape == (4, 2)
+
+
+def test_odd_arguments_that_slipped_past_round_two_are_named(capsys):
+    """callbacks='cb' was walked letter by letter; gradcheck's inputs=() and check_many({})
+    ended in an IndexError and an AssertionError; spiral(iid=1) passed; the book's batched
+    train took a list X to an AttributeError and a too-short y to a 0-row batch."""
+    with pytest.raises(TypeError, match=r"callbacks must be a list of functions callback\(model, "
+                                        r"epoch, logs\), got the string 'cb'; e\.g\. "
+                                        r"callbacks=\[my_callback\]"):
+        classifier().train(*datasets.spiral(5, 3), callbacks="cb")
+    with pytest.raises(ValueError, match=r"^a layer is checked on inputs \(x,\); got 0 arrays: "
+                                         r"pass inputs=\(x,\)\.$"):
+        gradcheck.check(Dense(2, 3), inputs=())
+    for components in ({}, [], {"Dense": 5}):
+        with pytest.raises(TypeError, match=r"^check_many takes a non-empty dict of label: "
+                                            r"function making a component, got "):
+            gradcheck.check_many(components)
+    with pytest.raises(TypeError, match=r"^iid must be True or False, got 1 \(an int\)\.$"):
+        datasets.spiral(5, 3, iid=1)
+
+    from xpnet import book
+
+    book.init()
+    X, y = datasets.spiral(10, 3)
+    net = book_classifier()
+    net.train(X.tolist(), y.tolist(), epochs=1, batch_size=10)
+    assert capsys.readouterr().out.count("step: ") == 3
+    with pytest.raises(ValueError, match=r"X has 30 samples but y has shape \(10,\)"):
+        net.train(X, y[:10], epochs=1, batch_size=10)

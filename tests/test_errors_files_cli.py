@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import xpnet
+from _util import book_classifier
 from xpnet import cli, files
 from xpnet.errors import ModelFileError, StudyError, UserCodeError
 from xpnet.experiments import run_study
@@ -339,7 +340,9 @@ def test_truncated_foreign_missing_and_folder_paths(tmp_path, good):
     np.savez(tmp_path / "foreign.npz", weights=np.ones(3))
     refused(tmp_path / "foreign.npz", "not one written by xpnet", "numpy.load(")
     refused(tmp_path / "missing.npz", "no model file", RESAVE)
-    refused(tmp_path, "no model file")
+    with pytest.raises(IsADirectoryError, match=r"is a folder holding cut\.npz, foreign\.npz; "
+                                                r"give a file path inside it"):
+        xpnet.Model.load(tmp_path)
 
 
 def test_a_user_layer_file_is_checked_against_its_built_parameters(tmp_path):
@@ -537,6 +540,35 @@ def test_save_onto_a_folder_is_refused(capsys, tmp_path):
     code, out, err = run_cli(capsys, *TRAIN, "--save", str(tmp_path / "m.npz"))
     assert code == 2 and out == ""
     assert "is a folder; give a file path inside it" in one_line(err)
+
+
+def test_loading_a_folder_names_the_model_files_inside_it(tmp_path):
+    """Model.load of a folder said 'no model file at DIR'; the book's load_parameters gave
+    pathlib's bare IsADirectoryError, and save_parameters(None) pathlib's TypeError."""
+    from xpnet import book
+
+    models = tmp_path / "models"
+    models.mkdir()
+    xpnet.Model.load(good_model(tmp_path)).save(models / "run1.npz")
+    (models / "empty").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"models' is a folder holding run1\.npz; give a "
+                                                r"file path inside it: Model\.load\('.*"
+                                                r"models/run1\.npz'\)\.$"):
+        xpnet.Model.load(models)
+    with pytest.raises(IsADirectoryError, match=r"is a folder; give a file path inside it: "
+                                                r"Model\.load\('.*/model\.npz'\)"):
+        xpnet.Model.load(models / "empty")
+    book.init()
+    net = book_classifier()
+    with pytest.raises(IsADirectoryError, match=r"is a folder; give a file path inside it: "
+                                                r"model\.load_parameters\('.*/model\.parms'\)"):
+        net.load_parameters(models)
+    with pytest.raises(TypeError, match=r"^model\.save_parameters needs a file path \(a string "
+                                        r"or a pathlib\.Path\), got None \(a NoneType\); e\.g\. "
+                                        r"model\.save_parameters\('model\.parms'\)\.$"):
+        net.save_parameters(None)
+    with pytest.raises(IsADirectoryError, match=r"model\.save_parameters\('.*/model\.parms'\)"):
+        net.save_parameters(models)
 
 
 def test_save_onto_a_folder_without_the_suffix_is_refused(capsys, tmp_path):
@@ -928,11 +960,14 @@ def test_a_plan_recorded_without_quick_still_resumes(copy):
 @pytest.mark.parametrize(("kwargs", "error", "pattern"), [
     ({"workers": "2"}, TypeError, r"^workers must be an integer, got the string '2'; pass the "
                                   r"number 2 \(without quotes\)\.$"),
-    ({"workers": -1}, ValueError, r"^workers must be a positive integer, got -1\.$"),
-    ({"workers": 0}, ValueError, r"^workers must be a positive integer, got 0\.$"),
+    ({"workers": -1}, ValueError, r"^workers must be a positive integer, got -1; pass e\.g\. "
+                                   r"workers=10\.$"),
+    ({"workers": 0}, ValueError, r"^workers must be a positive integer, got 0; pass e\.g\. "
+                                  r"workers=10\.$"),
     ({"group_size": 1.5}, TypeError, r"^group_size must be an integer, got 1\.5 \(a float\); "
                                      r"pass a whole number such as 1 or 2"),
-    ({"group_size": 0}, ValueError, r"^group_size must be a positive integer, got 0\.$"),
+    ({"group_size": 0}, ValueError, r"^group_size must be a positive integer, got 0; pass "
+                                     r"e\.g\. group_size=10\.$"),
     ({"quick": "no"}, TypeError, r"^quick must be True or False, got the string 'no'\.$"),
     ({"resume": "yes"}, TypeError, r"^resume must be True or False, got the string 'yes'\.$"),
     ({"dask": 8786}, TypeError, r"^dask must be 'local' or a scheduler's address such as "

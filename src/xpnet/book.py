@@ -52,7 +52,6 @@ import math
 import os
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -388,6 +387,9 @@ class _Layer(_Adapter):
                    f"lists of numbers), got {validate.describe(inputs)}: convert the data "
                    "first, e.g. np.array(data, dtype=np.float32).")
             raise TypeError(msg)
+        xp = self.xpnet.ops.xp
+        if xp.isdtype(array.dtype, ("integral", "bool")):  # np.dot takes them: so do these
+            array = xp.astype(array, xp.float32)
         return array
 
     def backward(self, dvalues: Any) -> None:
@@ -1100,6 +1102,7 @@ class Model:
                 self.evaluate(*validation_data)
             return
         assert net.accuracy is not None
+        X, y = net.convert_data(X, y)  # lists too, checked once, before the batches are cut
         net.accuracy.init(y)  # from all the targets, before the first batch
         n = int(X.shape[0])
         steps = -(-n // batch_size)
@@ -1262,6 +1265,7 @@ class Model:
     def save_parameters(self, path: str | os.PathLike[str]) -> None:
         """Write the parameters to ``path`` as an ``.npz`` file (the book pickles them;
         xpnet never pickles)."""
+        path = xpnet_io.file_path(path, "model.save_parameters", example="model.parms")
         arrays = {f"{i}.{name}": to_numpy(p) for i, pair in enumerate(self.get_parameters())
                   for name, p in zip(("weights", "biases"), pair, strict=True)}
         buffer = io.BytesIO()
@@ -1274,8 +1278,10 @@ class Model:
             msg = ("load_parameters needs the model's layers linked: call model.finalize() "
                    "first, as the book does before loading parameters.")
             raise RuntimeError(msg)
+        path = xpnet_io.file_path(path, "model.load_parameters", example="model.parms",
+                                  reading=True)
         try:
-            with Path(path).open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
+            with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
                 arrays = {key: npz[key] for key in npz.files}
             pairs = [(arrays[f"{i}.weights"], arrays[f"{i}.biases"])
                      for i in range(len(self.trainable_layers))]

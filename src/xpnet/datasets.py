@@ -125,6 +125,8 @@ def spiral(
     >>> X.shape, X.dtype, y.tolist()
     ((10, 2), dtype('float32'), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
     """
+    iid = validate.flag("iid", iid)
+
     def arm(c: int, rng: Generator) -> np.ndarray:
         if iid:
             r = rng.rand(samples)

@@ -689,6 +689,9 @@ def check(
         checks = _check_loss(component, args[0], args[1], b, mode, samples, seed, rtol, atol,
                              label)
     else:
+        if len(args) != 1:
+            msg = f"a layer is checked on inputs (x,); got {len(args)} arrays: pass inputs=(x,)."
+            raise ValueError(msg)
         # move L1's kinks at 0 (biases start at zero) off the check point
         for pname, p in _params(component).items():
             host = to_numpy(p)
@@ -711,6 +714,12 @@ def check_many(components: dict[str, Callable[[], Any]] | None = None, **kwargs:
         line of the user's file).
     """
     components = builtin_components() if components is None else components
+    if not isinstance(components, dict) or not components or not all(
+            callable(make) for make in components.values()):
+        msg = (f"check_many takes a non-empty dict of label: function making a component, got "
+               f"{validate.describe(components)}; e.g. check_many({{'Dense': lambda: "
+               "Dense(3, 4)}).")
+        raise TypeError(msg)
     report: Report | None = None
     for label, make in components.items():
         component = make()

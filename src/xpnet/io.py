@@ -44,7 +44,7 @@ from .nn.registry import Registered, init_arguments, is_builtin
 from .random import DropoutStream, Generator
 
 __all__ = ["DTYPES", "FORMAT", "PRECISIONS", "VERSION", "SavedModel", "atomic_write_bytes",
-           "read_model_file", "save_model"]
+           "file_path", "read_model_file", "save_model"]
 
 FORMAT = "xpnet-model"
 VERSION = 1
@@ -104,13 +104,31 @@ def _plain(value: Any) -> bool:
     return True
 
 
-def _model_path(path: Any, call: str) -> Path:
-    """``path`` as a Path, or a TypeError for what is not one (a number, None)."""
+def file_path(path: Any, call: str, *, example: str = "model.npz",
+              reading: bool = False) -> Path:
+    """``path`` as the Path of a file for ``call`` to write (or, ``reading``, to read): a
+    TypeError for what is no path (a number, None), an IsADirectoryError for a folder, naming
+    a file inside it (there, to read one, the files named like ``example``).
+
+    >>> file_path(".", "model.save")
+    Traceback (most recent call last):
+    ...
+    IsADirectoryError: '.' is a folder; give a file path inside it: model.save('model.npz').
+    """
     if not isinstance(path, (str, os.PathLike)) or str(path).strip() == "":
         msg = (f"{call} needs a file path (a string or a pathlib.Path), got "
-               f"{validate.describe(path)}; e.g. {call}('model.npz').")
+               f"{validate.describe(path)}; e.g. {call}({example!r}).")
         raise TypeError(msg)
-    return Path(path)
+    path = Path(path)
+    if path.is_dir():
+        suffix = Path(example).suffix
+        files = sorted(p.name for p in path.glob(f"*{suffix}") if p.is_file()) if reading else []
+        there = f" holding {', '.join(files[:5])}{', ...' if len(files) > 5 else ''}" \
+            if files else ""
+        msg = (f"{str(path)!r} is a folder{there}; give a file path inside it: "
+               f"{call}({str(path / (files[0] if files else example))!r}).")
+        raise IsADirectoryError(msg)
+    return path
 
 
 def _describe_layer(layer: Layer) -> dict[str, Any]:
@@ -125,11 +143,7 @@ def _describe_layer(layer: Layer) -> dict[str, Any]:
 def save_model(model: Any, path: str | os.PathLike[str], *, suffix: bool = True) -> None:
     """Save ``model`` to ``path`` (``.npz`` is appended if missing, unless not ``suffix``:
     the book's ``model.save('x.model')`` writes ``x.model``)."""
-    path = _model_path(path, "model.save")
-    if path.is_dir():
-        msg = (f"{str(path)!r} is a folder; give a file path inside it: "
-               f"model.save({str(path / 'model.npz')!r}).")
-        raise IsADirectoryError(msg)
+    path = file_path(path, "model.save")
     if suffix and path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
     arrays: dict[str, np.ndarray] = {}
@@ -534,7 +548,7 @@ def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
         When the file is missing, not an xpnet model file, or breaks the format anywhere
         (the message names the key, what was expected, what was found and the fix).
     """
-    path = _model_path(path, "Model.load")
+    path = file_path(path, "Model.load", reading=True)
     appended = path.with_name(path.name + ".npz")  # model.save appends it
     if path.suffix != ".npz" and appended.is_file() and not (
             path.is_file() and zipfile.is_zipfile(path)):

@@ -355,7 +355,7 @@ def _log_every(log_every: Any) -> int | Collection[int] | None:
 
 
 def _callbacks(callbacks: Any) -> list[Callback]:
-    if callable(callbacks) or not isinstance(callbacks, Iterable):
+    if callable(callbacks) or isinstance(callbacks, str) or not isinstance(callbacks, Iterable):
         msg = (f"callbacks must be a list of functions callback(model, epoch, logs), got "
                f"{validate.describe(callbacks)}; e.g. callbacks=[my_callback].")
         raise TypeError(msg)

@@ -161,7 +161,7 @@ def _string_fix(value: str, example: str) -> str:
     try:
         float(value)
     except ValueError:
-        return f"pass a number, e.g. {example}"
+        return f"pass a number, e.g. {example}" if example else "pass a number"
     return f"pass the number {value.strip()} (without quotes)"
 
 
@@ -179,12 +179,12 @@ def integer(name: str, value: Any, *, minimum: int | None = None,
     >>> integer("start_epoch", np.int64(3), minimum=0)
     3
     """
-    example = f"{name}={minimum if minimum is not None and minimum > 0 else 10}"
+    example = _int_example(name, minimum, maximum)
     if isinstance(value, str):
         msg = f"{name} must be an integer, got {describe(value)}; {_string_fix(value, example)}."
         raise TypeError(msg)
     if is_bool(value) or not isinstance(value, numbers.Integral):
-        fix = f"pass a whole number, e.g. {example}"
+        fix = f"pass a whole number, e.g. {example}" if example else "pass a whole number"
         if isinstance(value, numbers.Real) and not is_bool(value) and math.isfinite(value):
             whole = float(value)
             fix = (f"pass the whole number {int(whole)}" if whole.is_integer() else
@@ -200,9 +200,27 @@ def integer(name: str, value: Any, *, minimum: int | None = None,
             expected = f"an integer <= {maximum}"
         else:
             expected = f"an integer from {minimum} to {maximum}"
-        msg = f"{name} must be {expected}, got {value}."
+        fix = f"; pass e.g. {example}" if example else ""
+        msg = f"{name} must be {expected}, got {value}{fix}."
         raise ValueError(msg)
     return value
+
+
+def _int_example(name: str, minimum: int | None, maximum: int | None) -> str:
+    """``keyword=value`` to suggest for the integer parameter called ``name`` (its last word,
+    as for :func:`_example`): 10, or the bound nearest to it; empty where the name is no
+    keyword (``"an epoch in log_every"``, ``"seeds[1]"``).
+
+    >>> _int_example("Dense n_in", 1, None), _int_example("threads", 1, 4)
+    ('n_in=10', 'threads=4')
+    >>> _int_example("seeds[1]", 0, None)
+    ''
+    """
+    words = name.split()
+    if not 1 <= len(words) <= 2 or not words[-1].isidentifier():
+        return ""
+    value = 10 if minimum is None else max(minimum, 10)
+    return f"{words[-1]}={value if maximum is None else min(value, maximum)}"
 
 
 def positive_int(name: str, value: Any) -> int:

@@ -60,6 +60,15 @@ def limit_threads(threads: int, torch: Any = None) -> Iterator[dict[str, Any]]:
             {k: pool.get(k) for k in ("user_api", "internal_api", "prefix", "version",
                                       "num_threads")}
             for pool in threadpoolctl.threadpool_info()]
+        # a library caps the count at its build's maximum (OpenBLAS: often 64) without a word
+        info["warnings"].extend(dict.fromkeys(  # (NumPy's and SciPy's OpenBLAS: said once)
+            f"{pool.get('prefix') or pool['internal_api']} runs {pool['num_threads']} threads, "
+            f"not the {threads} asked: its build allows no more"
+            for pool in info["pools"] if (pool.get("num_threads") or threads) < threads))
+        cpus = os.cpu_count()
+        if cpus and threads > cpus:
+            info["warnings"].append(f"{threads} threads asked on {cpus} CPUs: they take turns "
+                                    "on the cores, which slows every contender")
         if torch is not None:
             before = torch.get_num_threads()
             torch.set_num_threads(threads)

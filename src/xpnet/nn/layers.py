@@ -103,13 +103,19 @@ class Layer(Registered):
         backend (a NumPy layer would hand a PyTorch tensor back, its maths silently mixed)."""
         if type(x) is self._input_type:
             return
+        backend = backend_of(x) if self.ops is None else self.ops.backend
+        if self.ops is not None:
+            backend.check(x, f"the input of {type(self).__name__}",
+                          owner=f"this {type(self).__name__} layer")
+        if not any(x.dtype == getattr(backend.xp, name) for name in validate.FLOAT_DTYPES):
+            # (an integer input would come out float64, or integer through an activation)
+            msg = (f"{type(self).__name__} takes floating-point inputs (float32 or float64), "
+                   f"got an array of dtype {x.dtype}; convert it first, e.g. "
+                   "x.astype(np.float32) (a Model converts its data itself).")
+            raise TypeError(msg)
         if self.ops is None:
-            backend = backend_of(x)
             dtype = "float64" if x.dtype == backend.xp.float64 else "float32"
             self.build(Ops(backend), as_generator(seed), dtype)
-        else:
-            self.ops.backend.check(x, f"the input of {type(self).__name__}",
-                                   owner=f"this {type(self).__name__} layer")
         self._input_type = type(x)
 
     def forward(self, x: Any, training: bool = True) -> Any:
@@ -232,6 +238,8 @@ class Dense(Layer):
 
     def backward(self, dy: Any) -> Any:
         ops, x, W, b = self.ops, self.x, self.W, self.b
+        if tuple(dy.shape) != (*x.shape[:-1], self.n_out):
+            raise _gradient_shape_error(self, dy)
         dW = ops.matmul(ops.xp.matrix_transpose(x), dy)  # x^T @ dy, summed over the samples
         db = ops.sum_rows(dy)  # dy summed over the samples
         trace.emit(self.name, "backward", dy=dy, dW_data=dW, db_data=db)
@@ -264,6 +272,15 @@ class Dense(Layer):
         if self.bias_l2 > 0:
             loss = loss + self.bias_l2 * xp.sum(b * b, axis=(-2, -1))
         return loss
+
+
+def _gradient_shape_error(layer: Dense, dy: Any) -> ValueError:
+    """The error for a ``dy`` not shaped like ``layer``'s last output (NumPy's matmul would
+    name core dimensions; a ``(1, n_out)`` row would pass for the whole batch's)."""
+    expected = (*layer.x.shape[:-1], layer.n_out)
+    return ValueError(f"Dense({layer.n_in}, {layer.n_out}).backward expected dy of shape "
+                      f"{expected}, the gradient of each output of its last forward pass, got "
+                      f"shape {tuple(dy.shape)}.")
 
 
 def sign(xp: Any, w: Any) -> Any:

@@ -49,6 +49,9 @@ class Loss(Registered):
     #: the last host targets :meth:`calculate` checked (a training loop passes the same
     #: array every epoch: checked once)
     _checked: Any = None
+    #: whether a loss that takes probabilities has checked its first predictions (every
+    #: step would cost a pass over them)
+    _probabilities_checked = False
 
     def calculate(self, y_pred: Any, y_true: Any) -> Any:
         """The data loss: the mean of the per-sample losses (a 0-d array; one per model
@@ -71,6 +74,23 @@ class Loss(Registered):
                 and getattr(y_pred, "ndim", 0) == 2:
             self.check_targets(y_true, int(y_pred.shape[-1]))
             self._checked = y_true
+
+    def _check_probabilities(self, y_pred: Any, fix: str, *, rows: bool) -> None:
+        """Refuse first predictions that are not probabilities: each value in [0, 1] (and,
+        with ``rows``, each row summing to 1), as a softmax or sigmoid gives them. Logits or
+        raw outputs would be clipped to [1e-7, 1 - 1e-7] into a plausible, wrong loss.
+        Checked once per loss (reads the values back from a device)."""
+        if self._probabilities_checked:
+            return
+        values = to_numpy(y_pred)
+        problem = _not_distributions(values.reshape(-1, values.shape[-1]), rows_sum=rows)
+        if problem:
+            takes = ("class probabilities, a Softmax's output (each row in [0, 1], summing to "
+                     "1)" if rows else "a probability per output, a Sigmoid's output (in "
+                     "[0, 1])")
+            msg = f"{type(self).__name__} takes {takes}, but in y_pred, {problem}. {fix}"
+            raise ValueError(msg)
+        self._probabilities_checked = True
 
     def backward_through(self, layer: Any, y_pred: Any, y_true: Any) -> Any:
         """The gradient at the *input* of ``layer`` (the network's last layer, whose output
@@ -131,6 +151,11 @@ def softmax_crossentropy_backward(s: Any, y_true: Any) -> Any:
     return dx
 
 
+#: The fix for logits given to categorical cross-entropy.
+_SOFTMAX_FIRST = ("Apply Softmax first (xpnet.nn.Softmax().forward(logits)), or give the raw "
+                  "outputs to SoftmaxCrossentropy(), which applies it.")
+
+
 class CategoricalCrossentropy(Loss):
     r"""Categorical cross-entropy :math:`-\log \hat y_{i, y_i}` for integer labels, or
     :math:`-\sum_j y_{ij} \log \hat y_{ij}` for one-hot targets.
@@ -148,6 +173,8 @@ class CategoricalCrossentropy(Loss):
     def forward(self, y_pred: Any, y_true: Any) -> Any:
         xp = backend_of(y_pred).xp
         _check_class_targets(xp, y_pred, y_true)
+        self._check_host_targets(y_pred, y_true)
+        self._check_probabilities(y_pred, _SOFTMAX_FIRST, rows=True)
         p = xp.clip(y_pred, EPS, 1 - EPS)
         if y_true.ndim == y_pred.ndim - 1:  # labels
             index = xp.astype(y_true, xp.int64)[..., None]
@@ -160,6 +187,7 @@ class CategoricalCrossentropy(Loss):
         xp = backend_of(y_pred).xp
         _check_class_targets(xp, y_pred, y_true)
         self._check_host_targets(y_pred, y_true)
+        self._check_probabilities(y_pred, _SOFTMAX_FIRST, rows=True)
         n, k = y_pred.shape[-2:]
         if y_true.ndim == y_pred.ndim - 1:
             y_true = one_hot(xp, y_true, k, y_pred.dtype)
@@ -207,6 +235,8 @@ class SoftmaxCrossentropy(Loss):
     def __init__(self) -> None:
         self.softmax = Softmax()
         self.crossentropy = CategoricalCrossentropy()
+        # it takes the softmax's output: NaN logits give a NaN loss, not a Softmax hint
+        self.crossentropy._probabilities_checked = True
 
     def forward(self, y_pred: Any, y_true: Any) -> Any:
         self.s = self.softmax.forward(y_pred)
@@ -233,6 +263,10 @@ class SoftmaxCrossentropy(Loss):
             raise ValueError(msg)
 
 
+#: The fix for raw outputs given to binary cross-entropy.
+_SIGMOID_FIRST = "Apply Sigmoid first (xpnet.nn.Sigmoid().forward(outputs))."
+
+
 class BinaryCrossentropy(Loss):
     r"""Binary cross-entropy :math:`-[y \log \hat y + (1-y) \log(1-\hat y)]`, averaged over
     outputs; ``y_pred`` are sigmoid probabilities (clipped like cross-entropy's).
@@ -250,6 +284,7 @@ class BinaryCrossentropy(Loss):
     def forward(self, y_pred: Any, y_true: Any) -> Any:
         xp = backend_of(y_pred).xp
         y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
+        self._check_probabilities(y_pred, _SIGMOID_FIRST, rows=False)
         p = xp.clip(y_pred, EPS, 1 - EPS)
         sample_losses = -(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p))
         return xp.mean(sample_losses, axis=-1)
@@ -258,6 +293,7 @@ class BinaryCrossentropy(Loss):
         xp = backend_of(y_pred).xp
         self._check_host_targets(y_pred, y_true)
         y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
+        self._check_probabilities(y_pred, _SIGMOID_FIRST, rows=False)
         n, outputs = y_pred.shape
         p = xp.clip(y_pred, EPS, 1 - EPS)
         return -(y_true / p - (1 - y_true) / (1 - p)) / outputs / n
@@ -361,6 +397,8 @@ def regularization_loss(layers: Iterable[Any]) -> Any:
 def _check_class_targets(xp: Any, y_pred: Any, y_true: Any) -> None:
     """Predictions (..., n, k) against labels (..., n) or one-hot targets (..., n, k); the
     leading axes are those of many models trained at once."""
+    if not hasattr(y_true, "ndim"):
+        backend_of(y_true)  # not an array (a list, None): raises, naming the conversion
     if y_pred.ndim < 2:
         msg = (
             f"cross-entropy expects predictions of shape (n_samples, n_classes), got shape "
@@ -424,19 +462,32 @@ def _check_class_target_values(y_true: Any, k: int) -> None:
         raise ValueError(msg)
 
 
+def _not_distributions(rows: Any, *, rows_sum: bool = True) -> str:
+    """What is wrong with the host array ``rows`` as probabilities ("row 0 is [...] (it sums
+    to 3; ...)"), or "" when each value is in [0, 1] (NaN is not) and, with ``rows_sum``,
+    each row sums to 1 (to float32's rounding)."""
+    if not rows.size:
+        return ""
+    sums = rows.astype("float64").sum(axis=1)
+    bad = ~((rows >= 0) & (rows <= 1)).all(axis=1)
+    if rows_sum:
+        bad |= ~(abs(sums - 1) <= 1e-3)
+    where = bad.nonzero()[0]
+    if not where.size:
+        return ""
+    i = int(where[0])
+    total = f"it sums to {sums[i]:.4g}; " if rows_sum else ""
+    return (f"row {i} is {rows[i].astype('float64').round(4).tolist()} ({total}{where.size} of "
+            f"{rows.shape[0]} rows are like it)")
+
+
 def _check_distributions(rows: Any) -> None:
     """One-hot rows (a 1 among 0s), or class probabilities: each row of the host array
     ``rows`` in [0, 1], summing to 1 (to float32's rounding)."""
-    if not rows.size:
-        return
-    sums = rows.astype("float64").sum(axis=1)
-    bad = ((rows < 0).any(axis=1) | (rows > 1).any(axis=1) | (abs(sums - 1) > 1e-3)).nonzero()[0]
-    if bad.size:
-        i = int(bad[0])
+    problem = _not_distributions(rows)
+    if problem:
         msg = (f"one-hot targets must have one 1 per row and 0s elsewhere (or class "
-               f"probabilities in [0, 1] summing to 1), but row {i} is "
-               f"{rows[i].astype('float64').round(4).tolist()} (it sums to {sums[i]:.4g}; "
-               f"{bad.size} of {rows.shape[0]} rows are like it). Pass labels y of shape "
+               f"probabilities in [0, 1] summing to 1), but {problem}. Pass labels y of shape "
                "(n_samples,), or one-hot rows np.eye(n_classes)[y].")
         raise ValueError(msg)
 
@@ -456,6 +507,13 @@ def _check_target_shape(who: str, y_true: Any, k: int) -> None:
 
 
 def _float_targets(xp: Any, y_pred: Any, y_true: Any, who: str) -> Any:
+    if not hasattr(y_true, "shape"):
+        backend_of(y_true)  # not an array (a list, None): raises, naming the conversion
+    if y_pred.ndim < 2:
+        msg = (f"{who} expects predictions of shape (n_samples, n_outputs), got shape "
+               f"{tuple(y_pred.shape)}; one output per sample is a column: y_pred[:, None] "
+               "(with targets y[:, None]).")
+        raise ValueError(msg)
     if tuple(y_true.shape) != tuple(y_pred.shape):
         hint = ""
         if y_true.ndim == 1 and y_pred.ndim == 2 and y_pred.shape[1] == 1:
