@@ -1259,6 +1259,19 @@ def test_binary_crossentropy_refuses_outputs_beyond_0_and_1_and_probabilities_pa
                                                             np.array([0]))))
 
 
+def test_a_diverged_networks_nan_probabilities_are_a_nan_loss_not_logits():
+    """A diverged model's softmax gives NaN rows: its loss is NaN (the lab counts such runs),
+    not the 'takes class probabilities' error, which the finite rows still decide."""
+    nan_rows = np.array([[np.nan] * 3, [0.2, 0.3, 0.5]])
+    assert math.isnan(float(CategoricalCrossentropy().calculate(nan_rows, np.array([0, 2]))))
+    assert math.isnan(float(BinaryCrossentropy().calculate(np.array([[np.nan], [0.5]]),
+                                                           np.array([[1.0], [0.0]]))))
+    with pytest.raises(ValueError, match=r"but in y_pred, row 1 is \[2\.0, -1\.0, 0\.5\] "
+                                         r"\(it sums to 1\.5; 1 of 2 rows"):
+        CategoricalCrossentropy().calculate(np.array([[np.nan] * 3, [2.0, -1.0, 0.5]]),
+                                            np.array([0, 2]))
+
+
 def test_losses_alone_check_labels_in_forward_and_predictions_shaped_as_a_column():
     """forward alone took labels out of range to NumPy's IndexError; a regression loss's
     backward of a vector ended in 'not enough values to unpack'."""

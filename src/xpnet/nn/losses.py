@@ -79,11 +79,14 @@ class Loss(Registered):
         """Refuse first predictions that are not probabilities: each value in [0, 1] (and,
         with ``rows``, each row summing to 1), as a softmax or sigmoid gives them. Logits or
         raw outputs would be clipped to [1e-7, 1 - 1e-7] into a plausible, wrong loss.
-        Checked once per loss (reads the values back from a device)."""
+        Checked once per loss (reads the values back from a device). Rows holding NaN are
+        left out: a diverged network's softmax gives NaN, which is a loss of NaN, not
+        logits."""
         if self._probabilities_checked:
             return
         values = to_numpy(y_pred)
-        problem = _not_distributions(values.reshape(-1, values.shape[-1]), rows_sum=rows)
+        problem = _not_distributions(values.reshape(-1, values.shape[-1]), rows_sum=rows,
+                                     nan_rows=True)
         if problem:
             takes = ("class probabilities, a Softmax's output (each row in [0, 1], summing to "
                      "1)" if rows else "a probability per output, a Sigmoid's output (in "
@@ -462,16 +465,19 @@ def _check_class_target_values(y_true: Any, k: int) -> None:
         raise ValueError(msg)
 
 
-def _not_distributions(rows: Any, *, rows_sum: bool = True) -> str:
+def _not_distributions(rows: Any, *, rows_sum: bool = True, nan_rows: bool = False) -> str:
     """What is wrong with the host array ``rows`` as probabilities ("row 0 is [...] (it sums
-    to 3; ...)"), or "" when each value is in [0, 1] (NaN is not) and, with ``rows_sum``,
-    each row sums to 1 (to float32's rounding)."""
+    to 3; ...)"), or "" when each value is in [0, 1] (NaN is not, unless ``nan_rows`` lets
+    rows holding NaN pass) and, with ``rows_sum``, each row sums to 1 (to float32's
+    rounding)."""
     if not rows.size:
         return ""
     sums = rows.astype("float64").sum(axis=1)
     bad = ~((rows >= 0) & (rows <= 1)).all(axis=1)
     if rows_sum:
         bad |= ~(abs(sums - 1) <= 1e-3)
+    if nan_rows:
+        bad &= ~np.isnan(sums)
     where = bad.nonzero()[0]
     if not where.size:
         return ""
