@@ -486,6 +486,9 @@ def test_the_lr_sheet_waits_for_an_unfinished_rate_and_counts_runs_that_fell_bac
     fail = unfinished["Too high a learning rate makes training fail"]
     assert fail.verdict == "true" and "2 ended fallen back" in fail.because
     assert "2 of 4 failed in one of these ways, all of them in the mean above" in fail.because
+    # four runs measure how often, roughly: 2 of 4 leaves the rate between 0.068 and 0.93
+    assert "How often, with the failure rate's 95% interval (Clopper-Pearson): lr 0.2 2 of 4 " \
+        "runs (0.068 to 0.93)." in fail.because
 
 
 def test_the_lr_answer_names_rates_that_failed_in_some_runs_and_the_pick_on_the_test_sets():
@@ -842,6 +845,24 @@ def test_the_lowest_rate_being_best_and_the_books_rate_missing_are_both_said():
         "open: the book's lr 0.05 was not among the rates tried (0.01, 0.1, 0.2), so it was "
         "compared with none of them; add it, e.g. --lr 0.01,0.1,0.2,0.05 (--resume keeps the "
         "runs already stored).")
+
+
+def test_one_failed_run_shows_a_rate_can_fail_not_how_often():
+    """The teacher's case: 'true' on 1 of 1 run."""
+    from xpnet.experiments.answers import _lr_sheet
+
+    tables = lr_tables(still_low=False, fell_at_high=0)
+    high = next(r for r in tables["lr"]["rows"] if r["lr"] == 0.2)
+    for r in tables["lr"]["rows"]:
+        r["n"] = 1
+    high.update(n=0, diverged=1)
+    tables["why"] = {"rows": []}
+    fail = claims_of(_lr_sheet(tables, BASE))["Too high a learning rate makes training fail"]
+    assert fail.verdict == "partly"
+    assert fail.because.endswith(
+        " One run per rate: a failure shows that a rate this high can make training fail, but "
+        "how often it does was not measured (one failure in one run leaves its rate anywhere "
+        "from 0.025 to 1, 95%); --seeds 3 or more measures it.")
 
 
 def test_the_regularizers_study_alone_still_judges_question_2():

@@ -37,7 +37,7 @@ from .sections import (
     two_measurements,
 )
 from .sheets import Claim, Sheet, Verdict, render
-from .stats import Paired, fmt, fmt_p, samples_for_margin
+from .stats import Paired, binomial_interval, fmt, fmt_p, samples_for_margin
 from .why import FALL, LEARNED
 
 __all__ = ["EXPLORER", "QUESTIONS", "answer_sheets", "dropout_claim", "protection_claim",
@@ -812,11 +812,15 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                             "mean above" if w else ""))
         top = max(rows)
         high = all(r["lr"] > best for r in bad)
+        # one run per failed rate shows that such a rate can fail, not that it makes
+        # training fail: how often it does was not measured
+        once = all(r["n"] + r["diverged"] < 2 for r in bad)
         claims.append(_claim("Too high a learning rate makes training fail",
-                             "true" if high else "partly",
+                             "true" if high and not once else "partly",
                              "; ".join(parts) + (
                                  "." if high else
                                  f"; rates below the best ({best:g}) failed too.")
+                             + _how_often(bad, why_rows)
                              + ("" if any(r["lr"] == top for r in bad) else
                                 f" The highest rate tried, {top:g}, did not fail.")))
     else:
@@ -947,6 +951,33 @@ def _both_logged(epochs: Any) -> str:
     listed = ", ".join(map(str, epochs[:-1])) + (" and " if len(epochs) > 1 else "") \
         + str(epochs[-1])
     return f", epoch{'s' if len(epochs) > 1 else ''} {listed}"
+
+
+def _how_often(bad: list[Table], why_rows: dict[float, Table]) -> str:
+    """How often the failed rates fail, by their number of runs: one run shows that a rate
+    can fail, not how often it does; more runs give the failure rate with its 95% interval
+    (:func:`~xpnet.experiments.stats.binomial_interval`)."""
+    counts = []
+    for r in bad:
+        w = why_rows.get(r["lr"])
+        runs = r["n"] + r["diverged"]
+        failed = r["diverged"] + (w.get("failed", 0) if w and w["measured"] else 0)
+        counts.append((r["lr"], failed, runs))
+    if all(runs < 2 for _, _, runs in counts):
+        lo, hi = binomial_interval(1, 1)
+        return (f" One run per rate: a failure shows that a rate this high can make training "
+                f"fail, but how often it does was not measured (one failure in one run leaves "
+                f"its rate anywhere from {lo:.3f} to {hi:g}, 95%); --seeds 3 or more "
+                "measures it.")
+    return " How often, with the failure rate's 95% interval (Clopper-Pearson): " + ", ".join(
+        f"lr {lr:g} {failed} of {runs} runs ({_share(failed, runs)})"
+        for lr, failed, runs in counts) + "."
+
+
+def _share(k: int, n: int) -> str:
+    """``"0.29 to 1"``: the 95% interval of a rate seen ``k`` times in ``n``."""
+    lo, hi = binomial_interval(k, n)
+    return f"{lo:.2g} to {hi:.2g}"
 
 
 def _rates(rows: list[Table]) -> str:
