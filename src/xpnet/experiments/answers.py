@@ -28,6 +28,7 @@ from .sections import (
     bias_room,
     bias_ruled_out,
     biased_sizes,
+    both_hold,
     curve_name,
     epochs_span,
     judged_on,
@@ -517,7 +518,8 @@ def _epochs_sheet(t: Table) -> Sheet | None:
                                   " (a CI that excludes zero is a change beyond the noise)."
                                   if any(s["acc_gain"].n >= 2 for _, s in stops) else
                                   " (one run per size: no interval, nothing judged).")
-            + summary))
+            + summary + (f' Read beside "Too many epochs overfit": {link}' if (
+                link := both_hold(sizes)) else "")))
     claims += _regularizers_claims(t)
     answer = (f"Over {last} epochs at {epochs['train_samples']}/class, validation accuracy "
               f"was highest at epoch {epochs['best_acc_epoch']} and validation loss lowest at "
