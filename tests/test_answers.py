@@ -954,3 +954,18 @@ def test_one_regularizer_arm_judges_that_regularizer_and_names_the_other_unjudge
     assert "L2 protects" in claim.because
     assert "; dropout was not judged: no run of the 'no dropout' arm is stored beside the " \
         "book's." in claim.because
+
+
+def test_the_lr_sheet_names_rates_stored_but_set_aside():
+    from xpnet.experiments.answers import _lr_sheet
+
+    tables = lr_tables(still_low=False, fell_at_high=0)
+    assert _lr_sheet(tables, BASE).evidence == []
+    tables["lr"]["set_aside"] = [{"lr": 0.0224, "seeds": 4}]
+    evidence = _lr_sheet(tables, BASE).evidence
+    assert len(evidence) == 1 and evidence[0].startswith(
+        "Stored but not used: the runs at lr 0.0224, a grid refined around another rate, the "
+        "best of the first pass before --resume extended the study. This 1 rate is left out "
+        "because an earlier pick placed it, one the extended runs no longer make")
+    assert evidence[0].endswith("; it stays in results.sqlite, not in results.csv.")
+    assert "seeds" not in evidence[0]  # all 4 seeds ran: no seed caveat

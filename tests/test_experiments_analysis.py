@@ -510,3 +510,45 @@ def test_curve_figures_say_their_bands_are_pointwise():
               "train_samples": 1000, "n": 3, "split": "test_curve"}
     caption = _epochs_sheet({"epochs": epochs}).figures[0][1]
     assert caption.endswith(POINTWISE) and "pointwise 95% intervals" in POINTWISE
+
+
+def test_lr_runs_refined_around_an_earlier_best_are_found_and_named(tmp_path):
+    """--resume extended an lr study (0.2 added) and its best rate moved from 0.05 to 0.2:
+    the grid refined around 0.05 stays stored but out of the report, which now says so."""
+    from dataclasses import replace
+
+    from xpnet.experiments.document import Document
+    from xpnet.experiments.plan import Trial
+    from xpnet.experiments.sections import lr_late_section
+
+    def trial(seed, lr, **kw):
+        return Trial(seed=seed, lr=lr, epochs=10, test_points=300 if lr == 0.05 else 0, **kw)
+
+    coarse = [trial(s, lr) for s in range(3) for lr in (0.001, 0.01, 0.05, 0.2, 0.5)]
+    new = [trial(s, lr) for s in range(3) for lr in (0.1, 0.316)]
+    old = [trial(s, lr) for s in range(2) for lr in (0.0224, 0.158)]  # 2 of the 3 seeds
+    other = [replace(coarse[0], lr=0.07, train_samples=30),  # another size: not lr alone
+             replace(coarse[0], lr=0.07, epochs=20)]  # another length
+    with Store(tmp_path) as store:
+        for t in coarse + new + old + other:
+            store.add({"key": t.key, "config": t.config, "rows": [], "snapshots": {},
+                       "seconds": 0.1, "diverged_at": None})
+        aside = an.lr_set_aside(store, [t.key for t in coarse + new])
+    assert aside == [{"lr": 0.0224, "seeds": 2}, {"lr": 0.158, "seeds": 2}]
+    one = summarize([0.0, 0.0, 0.0])
+    table = {"rows": [{"lr": lr, "n": 3, "diverged": 0, "late_from": None, "late_loss": one,
+                       "late_acc": one} for lr in (0.001, 0.01, 0.05, 0.1, 0.2, 0.316, 0.5)],
+             "set_aside": aside}
+    doc = Document()
+    lr_late_section(doc, table, an.Base(1000, 0.05, 10, refined=(0.1, 0.316)))
+    text = doc.markdown()
+    assert ("- Stored but not used: the runs at lr 0.0224, 0.158, a grid refined around lr "
+            "0.05, the best of the first pass before --resume extended the study; the "
+            "extended first pass finds lr 0.2 best, and the grid was refined around it "
+            "instead. These 2 rates are left out because an earlier pick placed them, one the "
+            "extended runs no longer make, and this report describes the grid its own first "
+            "pass calls for (they also cover only 2 of the 3 seeds, so beside the other rates "
+            "they would compare means over different seeds); they stay in results.sqlite, not "
+            "in results.csv.") in text
+    assert "refined around its best rate, lr 0.2, with 0.1, 0.316" in text
+

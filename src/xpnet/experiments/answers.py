@@ -35,6 +35,7 @@ from .sections import (
     origin_note,
     powered_difference,
     rise_p,
+    set_aside_note,
     two_measurements,
 )
 from .sheets import Claim, Sheet, Verdict, render
@@ -920,7 +921,8 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
               + (f"{_rates_word(still)} {_rates(still)} "
                  f"{'were' if len(still) > 1 else 'was'} still improving at the end of the "
                  f"{base.epochs} epochs ({per_rate})." if still else ""))
-    return Sheet(QUESTIONS[6], answer.strip(), claims, [],
+    aside = set_aside_note(lr, base.refined)
+    return Sheet(QUESTIONS[6], answer.strip(), claims, [aside] if aside else [],
                  [("lr.png", "Accuracy and loss against the learning rate, and over epochs "
                    "per rate. " + POINTWISE)],
                  f"Each rate against the best, paired by seed on {against['test_samples']}"

@@ -30,7 +30,7 @@ from .stats import (
 
 __all__ = ["POINTWISE", "both_hold", "crossed_section", "epochs_section", "epochs_span",
            "judged_on", "lr_late_section", "lr_section", "origin_note", "powered_difference",
-           "regularizers_section", "samples_section", "why_section"]
+           "regularizers_section", "samples_section", "set_aside_note", "why_section"]
 
 
 #: How to read the curves' bands (figure captions): the claims about curves are decided by
@@ -892,6 +892,8 @@ def lr_late_section(doc: Document, t: Table, base: Base) -> None:
                     + (f", lr {center:g}," if center is not None else "") + " with "
                     + ", ".join(f"{lr:g}" for lr in base.refined)
                     + " (log-spaced between it and its neighbours, same seeds).")
+    if aside := set_aside_note(t, base.refined):
+        said.append(aside)
     still = [r for r in t["rows"] if r["n"] >= 2 and r["late_from"] is not None and (
         r["late_loss"].ci_high < 0 or r["late_acc"].ci_low > 0)]
     split = next((r["late_split"] for r in t["rows"] if r["late_from"] is not None), None)
@@ -912,6 +914,36 @@ def lr_late_section(doc: Document, t: Table, base: Base) -> None:
     if said:
         doc.heading(4, "Still improving at the end?")
         doc.items(said)
+
+
+def set_aside_note(t: Table, refined: tuple[float, ...]) -> str:
+    """The lr runs stored but left out of the lr table ``t`` (its ``"set_aside"``,
+    :func:`~xpnet.experiments.analysis.lr_set_aside`): which rates, and why; "" without.
+    ``refined`` is the refined grid the report does use (``Base.refined``)."""
+    aside = [a["lr"] for a in t.get("set_aside") or ()]
+    if not aside:
+        return ""
+    rates = [r["lr"] for r in t["rows"]]
+    then = refined_around([r for r in rates if r not in refined] + aside, aside)
+    now = refined_around(rates, refined)
+    seeds = max((r["n"] + r["diverged"] for r in t["rows"]), default=0)
+    fewer = sorted({a["seeds"] for a in t["set_aside"] if a["seeds"] < seeds})
+    m = len(aside)
+    they, them, verb = ("they", "them", "") if m > 1 else ("it", "it", "s")
+    return (
+        "Stored but not used: the runs at lr " + ", ".join(f"{lr:g}" for lr in aside)
+        + (f", a grid refined around lr {then:g}" if then is not None else
+           ", a grid refined around another rate")
+        + ", the best of the first pass before --resume extended the study"
+        + (f"; the extended first pass finds lr {now:g} best, and the grid was refined "
+           "around it instead" if now is not None else "")
+        + f". {'These' if m > 1 else 'This'} {m} rate{'s are' if m > 1 else ' is'} left out "
+        f"because an earlier pick placed {them}, one the extended runs no longer make, and "
+        "this report describes the grid its own first pass calls for"
+        + (f" ({they} also cover{verb} only {' or '.join(map(str, fewer))} of the {seeds} "
+           "seeds, so beside the other rates they would compare means over different seeds)"
+           if fewer else "")
+        + f"; {they} stay{verb} in results.sqlite, not in results.csv.")
 
 
 # -- question 4 ------------------------------------------------------------------------------
