@@ -385,6 +385,12 @@ def test_the_refined_grid_is_described_as_it_stands_to_the_best_rate():
     assert _refined_note(0.0794, full, (0.0171, 0.0292, 0.0794, 0.126)) == \
         " (a rate the refined grid added around the first pass's best, lr 0.05)"
     assert _refined_note(0.05, quick, ()) == ""
+    # one side refined (the first pass's best, 0.05, at the top of its grid): the best is
+    # the added rate, not the rate the grid was refined around
+    assert _refined_note(0.0224, [0.001, 0.01, 0.0224, 0.05], (0.0224,)) == \
+        " (a rate the refined grid, 0.0224, added beside the first pass's best)"
+    assert _refined_note(0.05, [0.001, 0.01, 0.0224, 0.05], (0.0224,)) == \
+        " (the grid was refined around it with 0.0224)"
 
 
 
@@ -969,3 +975,19 @@ def test_the_lr_sheet_names_rates_stored_but_set_aside():
         "because an earlier pick placed it, one the extended runs no longer make")
     assert evidence[0].endswith("; it stays in results.sqlite, not in results.csv.")
     assert "seeds" not in evidence[0]  # all 4 seeds ran: no seed caveat
+
+
+def test_a_rate_well_above_chance_is_not_failed_on_a_wide_two_seed_interval():
+    """A resumed two-seed study: lr 0.01 at mean 0.655 [0.253, 1.000] was counted as 'no
+    better than guessing' (its t(1) interval holds 1/3) and 'Training failed at lr 0.01 (0
+    of 2 runs)'. Only a mean near chance whose interval holds it counts."""
+    from xpnet.experiments.answers import _lr_sheet
+
+    tables = lr_tables(still_low=False, fell_at_high=0)
+    rows = {r["lr"]: r for r in tables["lr"]["rows"]}
+    rows[0.2]["val_acc"] = summarize([0.40, 0.91])  # mean 0.655, interval holds 1/3
+    rows[0.001]["val_acc"] = summarize([0.30, 0.40])  # mean 0.35, near chance
+    sheet = _lr_sheet(tables, BASE)
+    fail = claims_of(sheet)["Too high a learning rate makes training fail"]
+    assert "lr 0.001:" in fail.because and "lr 0.2:" not in fail.because
+    assert "Training failed at lr 0.001" in sheet.answer and "lr 0.2 (" not in sheet.answer

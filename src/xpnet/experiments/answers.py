@@ -789,14 +789,18 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
     chance = 1 / base.classes
 
     def failed(r: Table) -> bool:
-        """Diverged, collapsed to one class, no better than guessing, or half or more of
-        its finished runs failed (ended fallen back, predicting one class or over half
-        dead: :func:`~xpnet.experiments.why.trial_status`)."""
+        """Diverged, collapsed to one class, no better than guessing (a mean within
+        :data:`~xpnet.experiments.why.LEARNED` of chance, its interval holding chance), or
+        half or more of its finished runs failed (ended fallen back, predicting one class
+        or over half dead: :func:`~xpnet.experiments.why.trial_status`)."""
         w = why_rows.get(r["lr"])
         acc = r["val_acc"]
         return bool(r["diverged"] or (w and w["collapsed_end"]) or (
             w and w["measured"] and 2 * w.get("failed", 0) >= w["measured"]) or (
-            acc.n >= 2 and acc.ci_low <= chance <= acc.ci_high))
+            # not shown better than guessing, and not clearly above it: with two seeds
+            # the interval of a mean well above chance can reach it too
+            acc.n >= 2 and acc.ci_low <= chance <= acc.ci_high
+            and acc.mean < chance + LEARNED))
 
     bad = [r for r in lr["rows"] if failed(r)]
     if bad:
@@ -1197,6 +1201,10 @@ def _refined_note(best: float, rates: list[float], refined: tuple[float, ...]) -
         return ""
     added = ", ".join(f"{x:g}" for x in refined)
     center = refined_around(rates, refined)
+    if center is None and any(math.isclose(best, x) for x in refined):
+        # a grid refined on one side only (the first pass's best at its end): no centre
+        # between the added rates, and the best is one of them
+        return f" (a rate the refined grid, {added}, added beside the first pass's best)"
     if center is None or math.isclose(center, best):
         return f" (the grid was refined around it with {added})"
     ordered = sorted(rates)
