@@ -348,7 +348,11 @@ def test_a_study_writes_six_sheets(tmp_path):
 
 def test_answer_sheets_without_the_inside_runs_answer_the_studies_only():
     sheets = answer_sheets(samples_tables(0.05), BASE, inside=False)
-    assert [s.question for s in sheets] == [QUESTIONS[1]]
+    assert [s.question for s in sheets] == [QUESTIONS[1], QUESTIONS[2], QUESTIONS[6]]
+    # the studies not run say so, and which command answers them (were silently missing)
+    assert sheets[1].answer.startswith("Not studied in this run: xpnet study epochs answers "
+                                       "it") and not sheets[1].claims
+    assert sheets[2].answer.startswith("Not studied in this run: xpnet study lr answers it")
 
 
 @pytest.mark.parametrize("gain", [0.05, 0.0005])
@@ -381,6 +385,12 @@ def test_the_refined_grid_is_described_as_it_stands_to_the_best_rate():
     assert _refined_note(0.0794, full, (0.0171, 0.0292, 0.0794, 0.126)) == \
         " (a rate the refined grid added around the first pass's best, lr 0.05)"
     assert _refined_note(0.05, quick, ()) == ""
+    # one side refined (the first pass's best, 0.05, at the top of its grid): the best is
+    # the added rate, not the rate the grid was refined around
+    assert _refined_note(0.0224, [0.001, 0.01, 0.0224, 0.05], (0.0224,)) == \
+        " (a rate the refined grid, 0.0224, added beside the first pass's best)"
+    assert _refined_note(0.05, [0.001, 0.01, 0.0224, 0.05], (0.0224,)) == \
+        " (the grid was refined around it with 0.0224)"
 
 
 
@@ -471,7 +481,10 @@ def test_the_lr_sheet_waits_for_an_unfinished_rate_and_counts_runs_that_fell_bac
 
     done = claims(lr_tables(still_low=False, fell_at_high=0))
     assert done["A lower learning rate is more accurate in the end"].verdict == "false"
-    assert "Too high a learning rate makes training fail" not in done
+    calm = done["Too high a learning rate makes training fail"]  # was left out silently
+    assert calm.verdict == "open" and calm.because.startswith(
+        "open: no rate tried failed: the highest, lr 0.2, ended at validation accuracy ")
+    assert "whether a higher rate fails was not measured" in calm.because
     unfinished = claims(lr_tables(still_low=True, fell_at_high=2))
     lower = unfinished["A lower learning rate is more accurate in the end"]
     assert lower.verdict == "open" and "how they end in a longer run was not measured" in \
@@ -479,6 +492,9 @@ def test_the_lr_sheet_waits_for_an_unfinished_rate_and_counts_runs_that_fell_bac
     fail = unfinished["Too high a learning rate makes training fail"]
     assert fail.verdict == "true" and "2 ended fallen back" in fail.because
     assert "2 of 4 failed in one of these ways, all of them in the mean above" in fail.because
+    # four runs measure how often, roughly: 2 of 4 leaves the rate between 0.068 and 0.93
+    assert "How often, with the failure rate's 95% interval (Clopper-Pearson): lr 0.2 2 of 4 " \
+        "runs (0.068 to 0.93)." in fail.because
 
 
 def test_the_lr_answer_names_rates_that_failed_in_some_runs_and_the_pick_on_the_test_sets():
@@ -609,7 +625,7 @@ def test_a_higher_rate_trains_faster_is_judged_seed_by_seed_against_the_fastest(
         early, verdict, ending):
     from xpnet.experiments.answers import _speed_claim
 
-    claim = _speed_claim(speed(early))
+    claim = _speed_claim(speed(early), [])
     assert claim.verdict == verdict
     assert claim.because.endswith(ending)
     assert "(picked on these runs, so its lead is a little optimistic)" in claim.because
@@ -685,3 +701,293 @@ def test_one_long_run_is_described_as_one_and_judged_by_nothing():
     assert stopping.verdict == "open"
     assert stopping.because.endswith("(one run per size: no interval, nothing judged).")
     assert sheet.source == "1 long run per training size, paired within each run."
+
+
+def claims_of(sheet):
+    return {c.quote: c for c in sheet.claims}
+
+
+def test_one_training_size_says_what_ran_why_nothing_is_judged_and_how_to_fix_it():
+    """The teacher's case (--train-samples 100): question 1 was missing from the sheets
+    while the report said "nothing to compare"; now the sheet says so too, and still
+    answers what the test-set size does where the base size's models measured it."""
+    tables = samples_tables(0.05)
+    acc = summarize([0.71, 0.70, 0.72])
+    tables.update(
+        samples={"rows": [{"train_samples": 1000, "train_acc": acc, "train_loss": acc}]},
+        samples_against={"reference": 1000, "rows": [], "test_samples": 1000,
+                         "settings": [{"setting": 1000, "acc": acc}]},
+        samples_scan={"rows": [], "test_samples": 1000})
+    sheet = study_sheets(tables, BASE)[1]
+    assert sheet.answer.startswith(
+        f"The training-set size was not judged: only one training-set size was run, "
+        f"1000/class (test accuracy {fmt(acc)} at 1000/class), and what the size does shows "
+        "only against another size; to compare, give two or more sizes, e.g. xpnet study "
+        "samples --train-samples 30,100,1000 (--resume keeps the runs already stored).")
+    claims = claims_of(sheet)
+    for quote in ("More training data raises accuracy",
+                  "More training data slightly lowers loss"):
+        assert claims[quote].verdict == "open"
+        assert claims[quote].because.startswith("open: only one training-set size was run, "
+                                                "1000/class: a size's effect is a difference")
+    # the test-set half stands on the base size's models, and is still answered
+    assert verdicts(sheet)["Fewer test samples raise accuracy"] == "false"
+    assert " The test-set size changes the noise of the measured accuracy" in sheet.answer
+    assert sheet.source.startswith("No two training-set sizes to compare")
+    assert not any("Why the gap closes" in e for e in sheet.evidence)
+
+
+def test_a_size_other_than_the_base_leaves_the_test_set_half_unmeasured():
+    acc = summarize([0.71, 0.70, 0.72])
+    tables = {"samples": {"rows": [{"train_samples": 100, "train_acc": acc,
+                                    "train_loss": acc}]},
+              "samples_against": {"reference": 100, "rows": [], "test_samples": 1000,
+                                  "settings": [{"setting": 100, "acc": acc}]},
+              "samples_scan": {"rows": []},
+              "test_size": {"rows": [], "p": math.nan, "classes": 3, "reference": None}}
+    sheet = study_sheets(tables, BASE)[1]
+    why = ("the test-set sizes are measured on the models of the base setting, 1000/class, "
+           "and this run trained none; add it, e.g. --train-samples 100,1000 (--resume keeps "
+           "the runs already stored)")
+    assert sheet.answer.endswith(f" The test-set size was not judged: {why}.")
+    claims = claims_of(sheet)
+    assert [c.verdict for c in sheet.claims] == ["open"] * 4
+    assert sheet.source == "No two training-set sizes and no two test-set sizes to compare."
+    assert claims["Fewer test samples raise accuracy"].because == f"open: {why}."
+    assert claims["The book's 100 test samples per class tell two models apart"].because == \
+        f"open: {why}."
+
+
+def test_one_test_size_answers_the_training_sizes_and_says_why_not_the_test_size():
+    """--test-samples 1000 with several training sizes: the whole sheet was dropped."""
+    tables = samples_tables(0.05)
+    tables["test_size"]["rows"] = tables["test_size"]["rows"][1:]  # 1000/class alone
+    sheet = study_sheets(tables, BASE)[1]
+    assert verdicts(sheet)["More training data raises accuracy"] == "true"
+    assert sheet.answer.endswith(
+        " The test-set size was not judged: only one test-set size was measured, 1000/class, "
+        "and a bias or a narrower spread of the measured accuracy shows only against another "
+        "size; start a study with two or more, e.g. --test-samples 10,100,1000 (in a new --out "
+        "folder: --resume cannot change the test sets of stored runs).")
+    apart = claims_of(sheet)["The book's 100 test samples per class tell two models apart"]
+    assert apart.verdict == "open" and apart.because.startswith(
+        "open: no test sets of 100/class were measured (only 1000/class)")
+    assert claims_of(sheet)["Fewer test samples raise accuracy"].verdict == "open"
+    assert sheet.source.startswith("Paired by seed on 1000/class fresh test sets")
+
+
+def test_runs_that_never_pass_their_lowest_loss_do_not_show_that_epochs_do_not_overfit():
+    """--epochs 2: every run's picked epoch is its last, so the rise is exactly 0 with a
+    zero-width interval; that was judged 'false' (no overfitting, ruled out)."""
+    from xpnet.experiments.answers import _epochs_sheet
+
+    zero = summarize([0.0] * 3)
+    stop = {"epochs": [2, 2, 2], "acc_gain": zero, "loss_gain": zero}
+    epochs = {"rows": [{"epoch": 1}, {"epoch": 2}], "best_acc_epoch": 2, "acc_change": zero,
+              "best_loss_epoch": 2, "onset": None, "rise_epoch": None, "loss_rise": zero,
+              "loss_rise_p": 1.0, "loss_epochs": [2, 2, 2], "acc_epochs": [2, 2, 2],
+              "train_samples": 1000, "n": 3, "split": "test_curve", "early_stopping": stop}
+    claims = claims_of(_epochs_sheet({"epochs": epochs}))
+    overfit = claims["Too many epochs overfit and lower accuracy"]
+    assert overfit.verdict == "open"
+    assert "leave room" not in overfit.because and overfit.because.endswith(
+        "; at 1000/class every run's picked epoch was its last, 2: those runs never went past "
+        "their lowest validation loss, so what more epochs do after it was not measured there "
+        "(longer runs, --epochs, measure it).")
+    stopping = claims["Stopping at the lowest validation loss gives a better model"]
+    assert stopping.verdict == "open"
+    assert stopping.because.endswith("at 1000/class every run stopped at its last epoch, 2, "
+                                     "so stopping changed nothing.")
+    # a size whose runs did go past their minimum is judged as before
+    epochs.update(loss_epochs=[1, 1, 2], acc_epochs=[1, 1, 2])
+    assert claims_of(_epochs_sheet({"epochs": epochs}))[
+        "Too many epochs overfit and lower accuracy"].verdict == "false"
+
+
+def test_early_stopping_beside_no_detected_rise_says_why_both_hold():
+    """The teacher's case (quick study, 30/class): no rise past Holm (p 0.104) and yet
+    stopping lowered test loss beyond the noise; the sheet links the two."""
+    from xpnet.experiments.answers import _epochs_sheet
+
+    def size(n, rise, gain):
+        stop = {"epochs": [60, 140, 310], "acc_gain": summarize([-0.2, -0.1, -0.15]),
+                "loss_gain": summarize(gain), "test_samples": 1000, "last": 3000,
+                "acc_stop": summarize([0.5, 0.5, 0.5]), "acc_last": summarize([0.6] * 3)}
+        gap = summarize([0.1] * 3)
+        return {"rows": [{"epoch": 100, "gap": gap}, {"epoch": 3000, "gap": gap}],
+                "best_acc_epoch": 3000,
+                "acc_change": summarize([0.0, 0.01, -0.01]), "best_loss_epoch": 140,
+                "onset": None, "rise_epoch": None, "loss_rise": summarize(rise),
+                "loss_rise_p": 0.05, "loss_rise_holm": 0.104, "loss_epochs": [100, 140, 140],
+                "acc_epochs": [3000] * 3, "train_samples": n, "n": 3, "split": "test_curve",
+                "early_stopping": stop}
+
+    small = size(30, [0.1, 0.25, 0.35], [-0.25, -0.30, -0.35])
+    big = size(1000, [-0.01, 0.0, 0.005], [0.01, -0.01, 0.0])
+    tables = {"epochs": big, "crossed": {"rows": [small, big]}}
+    claims = claims_of(_epochs_sheet(tables))
+    assert claims["Too many epochs overfit and lower accuracy"].verdict == "open"
+    stopping = claims["Stopping at the lowest validation loss gives a better model"].because
+    link = stopping[stopping.index(" Read beside"):]
+    gain = fmt(small["early_stopping"]["loss_gain"], 4)
+    assert link == (
+        f' Read beside "Too many epochs overfit": at 30/class the loss showed no rise beyond '
+        f"the noise ({fmt(small['loss_rise'])}, Holm p = 0.104), yet early stopping lowered the "
+        f"test loss beyond it ({gain}). Both can hold, as they measure different things: the "
+        "rise runs from an epoch picked on the other runs' validation curves to the end, and "
+        "counts only past Holm's correction over the 2 sizes; early stopping compares each run "
+        "at its own lowest validation loss with its own last epoch, uncorrected, and a run's "
+        "own pick lands "
+        "where its test loss dips too (both curves share the run's epoch-to-epoch wobble), "
+        "which favours stopping. So the loss may well rise after the best epoch by less than 3 "
+        "runs confirm under the stricter test, while each run stopped at its own best still "
+        "has a lower test loss than at its end.")
+    # the report's section on the sizes, where both stand too, reads them together alike
+    from xpnet.experiments.document import Document
+    from xpnet.experiments.sections import crossed_section
+
+    doc = Document()
+    crossed_section(doc, tables["crossed"])
+    assert "- At 30/class the loss showed no rise beyond the noise (" + link[
+        len(' Read beside "Too many epochs overfit": at 30/class the loss showed no rise '
+            'beyond the noise ('):] in doc.markdown()
+    # where the rise is detected, or stopping gains nothing, there is nothing to reconcile
+    small["loss_rise_holm"] = 0.01
+    assert "Read beside" not in claims_of(_epochs_sheet(tables))[
+        "Stopping at the lowest validation loss gives a better model"].because
+    small["loss_rise_holm"] = 0.104
+    small["early_stopping"]["loss_gain"] = summarize([-0.1, 0.1, 0.0])
+    assert "Read beside" not in claims_of(_epochs_sheet(tables))[
+        "Stopping at the lowest validation loss gives a better model"].because
+
+
+def test_one_rate_answers_every_claim_of_question_6_or_says_why_not():
+    """--lr 0.05: three of the four claims were left out silently."""
+    from xpnet.experiments.answers import _lr_sheet
+
+    tables = lr_tables(still_low=False, fell_at_high=0)
+    only = summarize([0.75, 0.74, 0.76, 0.77])
+    tables["lr"]["rows"] = [r for r in tables["lr"]["rows"] if r["lr"] == 0.05]
+    tables["lr_against"].update(rows=[], settings=[{"setting": 0.05, "acc": only}])
+    claims = claims_of(_lr_sheet(tables, BASE))
+    assert list(claims) == ["Too high a learning rate makes training fail",
+                            "A lower learning rate is more accurate in the end",
+                            "The book's lr 0.05 is the best rate",
+                            "A higher learning rate trains faster"]
+    assert {c.verdict for c in claims.values()} == {"open"}
+    assert claims["A lower learning rate is more accurate in the end"].because == (
+        f"open: only lr 0.05 was tried (test accuracy {fmt(only)}): there is no lower or "
+        "higher rate to compare it with (--lr 0.01,0.05,0.2 compares three).")
+    assert claims["A higher learning rate trains faster"].because == (
+        "open: only lr 0.05 was tried: there is no other rate to compare its speed with "
+        "(--lr 0.01,0.05,0.2 compares three).")
+
+
+def test_the_lowest_rate_being_best_and_the_books_rate_missing_are_both_said():
+    from xpnet.experiments.answers import _lr_sheet
+
+    acc = {0.01: [0.78, 0.79, 0.80, 0.81], 0.1: [0.70, 0.71, 0.69, 0.72],
+           0.2: [0.60, 0.62, 0.61, 0.63]}
+    comps = [{"a": lr, "acc": paired(acc[lr], acc[0.01])} for lr in (0.1, 0.2)]
+    for r, q in zip(comps, holm([r["acc"].p for r in comps]), strict=True):
+        r["acc_holm"] = q
+    flat = summarize([0.01, -0.01, 0.0, 0.005])
+    tables = {"lr": {"rows": [{"lr": lr, "n": 4, "diverged": 0, "val_acc": summarize(v),
+                               "late_from": 50, "late_loss": flat, "late_acc": flat,
+                               "curve": []} for lr, v in acc.items()]},
+              "lr_against": {"reference": 0.01, "rows": comps, "test_samples": 1000,
+                             "settings": [{"setting": lr, "acc": summarize(v)}
+                                          for lr, v in acc.items()]}}
+    claims = claims_of(_lr_sheet(tables, BASE))
+    lower = claims["A lower learning rate is more accurate in the end"]
+    assert lower.verdict == "true"
+    assert lower.because.startswith("true: after 100 epochs the lowest rate tried, lr 0.01, "
+                                    "had the highest mean test accuracy")
+    book = claims["The book's lr 0.05 is the best rate"]
+    assert book.verdict == "open" and book.because == (
+        "open: the book's lr 0.05 was not among the rates tried (0.01, 0.1, 0.2), so it was "
+        "compared with none of them; add it, e.g. --lr 0.01,0.1,0.2,0.05 (--resume keeps the "
+        "runs already stored).")
+
+
+def test_one_failed_run_shows_a_rate_can_fail_not_how_often():
+    """The teacher's case: 'true' on 1 of 1 run."""
+    from xpnet.experiments.answers import _lr_sheet
+
+    tables = lr_tables(still_low=False, fell_at_high=0)
+    high = next(r for r in tables["lr"]["rows"] if r["lr"] == 0.2)
+    for r in tables["lr"]["rows"]:
+        r["n"] = 1
+    high.update(n=0, diverged=1)
+    tables["why"] = {"rows": []}
+    fail = claims_of(_lr_sheet(tables, BASE))["Too high a learning rate makes training fail"]
+    assert fail.verdict == "partly"
+    assert fail.because.endswith(
+        " One run per rate: a failure shows that a rate this high can make training fail, but "
+        "how often it does was not measured (one failure in one run leaves its rate anywhere "
+        "from 0.025 to 1, 95%); --seeds 3 or more measures it.")
+
+
+def test_the_regularizers_study_alone_still_judges_question_2():
+    """xpnet study regularizers: its two claims on overfitting sat in the epochs sheet,
+    which was left out without an epochs study."""
+    book = [0.70, 0.71, 0.72, 0.70]
+    off = {"train_samples": 100, "arm": "no dropout",
+           "acc_vs_book": paired(book, [a + 0.1 + 0.002 * i for i, a in enumerate(book)]),
+           "acc_holm": 0.001, "gap_vs_book": paired([0.05] * 4, [0.05, 0.051, 0.05, 0.049])}
+    sheet = study_sheets({"regularizers": {"rows": [off]}}, BASE)[2]
+    assert sheet.answer.startswith("Not studied in this run: xpnet study epochs answers it")
+    assert "The claims below come from the regularizers study" in sheet.answer
+    assert [c.quote for c in sheet.claims] == ["Dropout and L2 protect against overfitting",
+                                               "Dropout makes the model generalize better"]
+
+
+def test_a_study_that_ran_without_a_finished_run_says_so():
+    sheet = study_sheets({"lr": {"rows": []}, "lr_against": None}, BASE)[6]
+    assert sheet.answer.startswith("Not answered: the lr study ran, but none of its runs "
+                                   "finished")
+
+
+def test_one_regularizer_arm_judges_that_regularizer_and_names_the_other_unjudged():
+    """Only "no L2" beside the book's: L2 protects, dropout is not judged, so the claim on
+    both is partly (it was true on L2 alone)."""
+    book = [0.70, 0.71, 0.72, 0.70]
+    no_l2 = {"train_samples": 100, "arm": "no L2", "acc_holm": 0.001,
+             "acc_vs_book": paired(book, [a - 0.08 + 0.002 * i for i, a in enumerate(book)]),
+             "gap_vs_book": paired([0.05] * 4, [0.08 + 0.002 * i for i in range(4)])}
+    claim = protection_claim({"rows": [no_l2]})
+    assert claim.verdict == "partly"
+    assert "L2 protects" in claim.because
+    assert "; dropout was not judged: no run of the 'no dropout' arm is stored beside the " \
+        "book's." in claim.because
+
+
+def test_the_lr_sheet_names_rates_stored_but_set_aside():
+    from xpnet.experiments.answers import _lr_sheet
+
+    tables = lr_tables(still_low=False, fell_at_high=0)
+    assert _lr_sheet(tables, BASE).evidence == []
+    tables["lr"]["set_aside"] = [{"lr": 0.0224, "seeds": 4}]
+    evidence = _lr_sheet(tables, BASE).evidence
+    assert len(evidence) == 1 and evidence[0].startswith(
+        "Stored but not used: the runs at lr 0.0224, a grid refined around another rate, the "
+        "best of the first pass before --resume extended the study. This 1 rate is left out "
+        "because an earlier pick placed it, one the extended runs no longer make")
+    assert evidence[0].endswith("; it stays in results.sqlite, not in results.csv.")
+    assert "seeds" not in evidence[0]  # all 4 seeds ran: no seed caveat
+
+
+def test_a_rate_well_above_chance_is_not_failed_on_a_wide_two_seed_interval():
+    """A resumed two-seed study: lr 0.01 at mean 0.655 [0.253, 1.000] was counted as 'no
+    better than guessing' (its t(1) interval holds 1/3) and 'Training failed at lr 0.01 (0
+    of 2 runs)'. Only a mean near chance whose interval holds it counts."""
+    from xpnet.experiments.answers import _lr_sheet
+
+    tables = lr_tables(still_low=False, fell_at_high=0)
+    rows = {r["lr"]: r for r in tables["lr"]["rows"]}
+    rows[0.2]["val_acc"] = summarize([0.40, 0.91])  # mean 0.655, interval holds 1/3
+    rows[0.001]["val_acc"] = summarize([0.30, 0.40])  # mean 0.35, near chance
+    sheet = _lr_sheet(tables, BASE)
+    fail = claims_of(sheet)["Too high a learning rate makes training fail"]
+    assert "lr 0.001:" in fail.because and "lr 0.2:" not in fail.because
+    assert "Training failed at lr 0.001" in sheet.answer and "lr 0.2 (" not in sheet.answer

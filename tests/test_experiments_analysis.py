@@ -510,3 +510,117 @@ def test_curve_figures_say_their_bands_are_pointwise():
               "train_samples": 1000, "n": 3, "split": "test_curve"}
     caption = _epochs_sheet({"epochs": epochs}).figures[0][1]
     assert caption.endswith(POINTWISE) and "pointwise 95% intervals" in POINTWISE
+
+
+def test_lr_runs_refined_around_an_earlier_best_are_found_and_named(tmp_path):
+    """--resume extended an lr study (0.2 added) and its best rate moved from 0.05 to 0.2:
+    the grid refined around 0.05 stays stored but out of the report, which now says so."""
+    from dataclasses import replace
+
+    from xpnet.experiments.document import Document
+    from xpnet.experiments.plan import Trial
+    from xpnet.experiments.sections import lr_late_section
+
+    def trial(seed, lr, **kw):
+        return Trial(seed=seed, lr=lr, epochs=10, test_points=300 if lr == 0.05 else 0, **kw)
+
+    coarse = [trial(s, lr) for s in range(3) for lr in (0.001, 0.01, 0.05, 0.2, 0.5)]
+    new = [trial(s, lr) for s in range(3) for lr in (0.1, 0.316)]
+    old = [trial(s, lr) for s in range(2) for lr in (0.0224, 0.158)]  # 2 of the 3 seeds
+    other = [replace(coarse[0], lr=0.07, train_samples=30),  # another size: not lr alone
+             replace(coarse[0], lr=0.07, epochs=20)]  # another length
+    with Store(tmp_path) as store:
+        for t in coarse + new + old + other:
+            store.add({"key": t.key, "config": t.config, "rows": [], "snapshots": {},
+                       "seconds": 0.1, "diverged_at": None})
+        aside = an.lr_set_aside(store, [t.key for t in coarse + new])
+    assert aside == [{"lr": 0.0224, "seeds": 2}, {"lr": 0.158, "seeds": 2}]
+    one = summarize([0.0, 0.0, 0.0])
+    table = {"rows": [{"lr": lr, "n": 3, "diverged": 0, "late_from": None, "late_loss": one,
+                       "late_acc": one} for lr in (0.001, 0.01, 0.05, 0.1, 0.2, 0.316, 0.5)],
+             "set_aside": aside}
+    doc = Document()
+    lr_late_section(doc, table, an.Base(1000, 0.05, 10, refined=(0.1, 0.316)))
+    text = doc.markdown()
+    assert ("- Stored but not used: the runs at lr 0.0224, 0.158, a grid refined around lr "
+            "0.05, the best of the first pass before --resume extended the study; the "
+            "extended first pass finds lr 0.2 best, and the grid was refined around it "
+            "instead. These 2 rates are left out because an earlier pick placed them, one the "
+            "extended runs no longer make, and this report describes the grid its own first "
+            "pass calls for (they also cover only 2 of the 3 seeds, so beside the other rates "
+            "they would compare means over different seeds); they stay in results.sqlite, not "
+            "in results.csv.") in text
+    assert "refined around its best rate, lr 0.2, with 0.1, 0.316" in text
+
+
+def kept(monkeypatch):
+    """The figures the plot functions draw, drawn and kept open for inspection (a list
+    filled as they are saved)."""
+    figures = []
+    save = plots._save
+
+    def record(fig, path):
+        fig.canvas.draw()
+        figures.append({ax.get_title(): {
+            "axes": ax.get_window_extent(), "ylim": ax.get_ylim(),
+            "legend": ax.get_legend().get_window_extent(),
+            "labels": [t.get_text() for t in ax.get_legend().get_texts()],
+            "bands": [p.vertices for c in ax.collections
+                      if type(c).__name__ in ("PolyCollection", "FillBetweenPolyCollection")
+                      for p in c.get_paths()]} for ax in fig.axes})
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", record)
+    return figures
+
+
+def test_a_loss_band_reaching_zero_is_cut_above_the_log_axis_end(tmp_path, monkeypatch):
+    """The quick study's lr 0.5: its loss interval reached 0 at a few epochs and its band
+    ran off the bottom of the log axis; it now ends at half the lowest mean, above the
+    axis' end, and the legend says it is cut."""
+    def s(values):
+        return summarize(values, within=(0.0, math.inf))
+
+    def row(lr, losses):
+        curve = [{"epoch": e, "test_acc": s([0.5, 0.6, 0.55]), "test_loss": s(v)}
+                 for e, v in zip((1, 2, 3), losses, strict=True)]
+        final = {f"{p}_{m}": s([0.6, 0.62, 0.61]) for p in ("test", "val", "best_val")
+                 for m in ("acc", "loss")}
+        return {"lr": lr, "n": 3, "diverged": 0, "curve": curve, **final}
+
+    calm = [[1.1, 1.1, 1.1], [0.8, 0.82, 0.81], [0.6, 0.61, 0.62]]
+    wild = [[1.1, 1.1, 1.1], [0.3, 8.0, 14.0], [1.0, 1.2, 1.1]]  # interval reaches 0
+    assert s(wild[1]).ci_low == 0.0
+    figures = kept(monkeypatch)
+    plots.plot_lr({"rows": [row(0.05, calm), row(0.5, wild)], "test_samples": 1000},
+                  tmp_path / "l.png")
+    loss = figures[0]["fresh test (1000/class) loss over epochs"]
+    floor = min(summarize(v).mean for v in calm + wild) / 2  # 0.305
+    lowest = min(float(v[:, 1].min()) for v in loss["bands"])
+    assert lowest == pytest.approx(floor)
+    assert loss["ylim"][0] == pytest.approx(floor / 1.25) and loss["ylim"][0] < lowest
+    assert "band cut at 0.3: its 95% interval reaches lower" in loss["labels"]
+    # nothing reaches the floor without the wild rate: no cut, no legend entry
+    figures = kept(monkeypatch)
+    plots.plot_lr({"rows": [row(0.05, calm)], "test_samples": 1000}, tmp_path / "l.png")
+    assert not any("band cut" in t for t in
+                   figures[0]["fresh test (1000/class) loss over epochs"]["labels"])
+
+
+def test_the_epochs_legends_sit_below_their_panels(tmp_path, monkeypatch):
+    """The full study's 1000/class loss legend covered its curve: legends go below."""
+    one = summarize([0.5, 0.52, 0.51])
+    rows = [{"epoch": e, **{f"{p}_{m}": summarize([x * (1 + 0.01 * i) for i in range(3)])
+                            for p in ("train", "val", "test") for m, x in
+                            (("acc", 0.3 + 0.1 * k), ("loss", 1.1 - 0.1 * k))}}
+            for k, e in enumerate((1, 10, 100, 1000))]
+    table = {"rows": rows, "train_samples": 1000, "n": 3, "best_acc_epoch": 1000,
+             "best_loss_epoch": 1000, "onset": None, "rise_epoch": None,
+             "loss_rise_p": 0.5, "split": "test_curve",
+             "early_stopping": {"test_samples": 1000, "acc_gain": one}}
+    figures = kept(monkeypatch)
+    plots.plot_epochs([table, {**table, "train_samples": 30}], tmp_path / "e.png")
+    assert len(figures[0]) == 4
+    for title, ax in figures[0].items():
+        assert ax["legend"].y1 < ax["axes"].y0, title  # wholly below the plotting area
+        assert "validation" in ax["labels"]

@@ -11,6 +11,7 @@ from scipy import stats
 
 from xpnet.datasets import spiral
 from xpnet.experiments.stats import (
+    binomial_interval,
     binomial_sd,
     detectable,
     holm,
@@ -84,6 +85,20 @@ def test_binomial_spread_and_samples_for_a_margin():
     assert samples_for_margin(0.9) == math.ceil(stats.norm.ppf(0.975) ** 2 * 0.09 / 1e-4)
     assert samples_for_margin(0.5) == 9604
     assert samples_for_margin(0.9, margin=0.02) == 865
+
+
+def test_binomial_interval_is_clopper_pearson():
+    # the exact interval's ends in closed form where every try failed or every one did:
+    # P(all n | p) = p^n = 0.025 gives the lower end of n of n
+    for n in (1, 3, 10):
+        assert binomial_interval(n, n) == pytest.approx((0.025 ** (1 / n), 1.0))
+        assert binomial_interval(0, n) == pytest.approx((0.0, 1 - 0.025 ** (1 / n)))
+    # in between: the ends where the binomial tails hold 2.5% each
+    lo, hi = binomial_interval(2, 4)
+    assert stats.binom.sf(1, 4, lo) == pytest.approx(0.025)  # P(X >= 2 | lo)
+    assert stats.binom.cdf(2, 4, hi) == pytest.approx(0.025)  # P(X <= 2 | hi)
+    with pytest.raises(ValueError, match=r"0 <= k <= n and n >= 1 .* got k=3, n=2"):
+        binomial_interval(3, 2)
 
 
 def test_iid_spiral_draws_random_radii_on_the_same_arms():

@@ -19,6 +19,7 @@ study varies one thing of), not guessed from the results:
 from __future__ import annotations
 
 import io
+import json
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -39,7 +40,7 @@ from .why import collapsed_at, overconfident_at, trial_status, why_table
 # (frame, neighbours, why); they are named here too, the analysis's whole surface.
 __all__ = ["FRAME_COLUMNS", "Base", "analyze", "boundary_panels", "collapsed_at",
            "continues_base",
-           "crossed_table", "early_stopping", "epochs_table", "load", "lr_table",
+           "crossed_table", "early_stopping", "epochs_table", "load", "lr_set_aside", "lr_table",
            "neighbours_table", "overconfident_at", "regularizers_table", "samples_table",
            "seed_points", "test_size_table", "trial_status", "weight_stats", "why_table"]
 
@@ -446,6 +447,7 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
         tables["crossed"] = crossed_table(frame, base)
     if "lr" in names:
         tables["lr"] = lr_table(frame, base)
+        tables["lr"]["set_aside"] = [] if keys is None else lr_set_aside(store, keys)
         tables["lr_scan"] = neighbours_table(frame, base, "lr")
         tables["lr_against"] = against_table(frame, base, "lr")
         tables["lr_speed"] = speed_table(frame, base)
@@ -454,6 +456,28 @@ def analyze(store: Store, studies: Sequence[str], base: Base, *,
     tables["panels"] = boundary_panels(frame, configs, base, names)
     tables["why"] = why_table(frame, base, names)
     return tables
+
+
+def lr_set_aside(store: Store, keys: Iterable[str]) -> list[dict[str, Any]]:
+    """The stored runs a report of ``keys`` leaves out that differ from one of its runs in
+    the learning rate alone, at rates it does not use: an lr grid refined around an earlier
+    pass's best rate (:func:`~xpnet.experiments.study.refine_trials`) that a resumed,
+    extended study no longer picks. Resume keeps every planned trial, so such runs can only
+    be that. Returns ``[{"lr", "seeds"}]`` by rate, ``seeds`` the number of seeds run."""
+    configs = {t["key"]: t["config"] for t in store.trials()}
+    used = {k for k in keys if k in configs}
+
+    def apart_from_lr(config: dict[str, Any]) -> str:
+        return json.dumps({k: v for k, v in config.items() if k not in ("lr", "test_points")},
+                          sort_keys=True)
+
+    shapes = {apart_from_lr(configs[k]) for k in used}
+    rates = {configs[k]["lr"] for k in used}
+    aside: dict[float, set[int]] = {}
+    for key, config in configs.items():
+        if key not in used and config["lr"] not in rates and apart_from_lr(config) in shapes:
+            aside.setdefault(config["lr"], set()).add(config["seed"])
+    return [{"lr": lr, "seeds": len(seeds)} for lr, seeds in sorted(aside.items())]
 
 
 def seed_points(source: Store | pd.DataFrame, base: Base) -> dict[str, pd.DataFrame]:

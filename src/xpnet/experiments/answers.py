@@ -14,7 +14,7 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from ..files import atomic_write_bytes
 from .document import Document
@@ -28,16 +28,18 @@ from .sections import (
     bias_room,
     bias_ruled_out,
     biased_sizes,
+    both_hold,
     curve_name,
     epochs_span,
     judged_on,
     origin_note,
     powered_difference,
     rise_p,
+    set_aside_note,
     two_measurements,
 )
 from .sheets import Claim, Sheet, Verdict, render
-from .stats import Paired, fmt, fmt_p, samples_for_margin
+from .stats import Paired, binomial_interval, fmt, fmt_p, samples_for_margin
 from .why import FALL, LEARNED
 
 __all__ = ["EXPLORER", "QUESTIONS", "answer_sheets", "dropout_claim", "protection_claim",
@@ -90,10 +92,54 @@ def _step(r: Table, metric: str) -> str:
     return f"{r['a']} to {r['b']}/class ({_pair(r[metric], r[f'{metric}_holm'])})"
 
 
+#: The claims of question 1's halves, as the sheet quotes them.
+TRAINING_CLAIMS = ("More training data raises accuracy", "More training data slightly lowers loss")
+TEST_CLAIMS = ("Fewer test samples raise accuracy",
+               "The book's 100 test samples per class tell two models apart")
+
+
+class _Part(NamedTuple):
+    """One half of question 1's sheet (the training-set size, the test-set size): its
+    sentence of the answer, its claims and its evidence."""
+
+    answer: str
+    claims: list[Claim]
+    evidence: list[str]
+
+
 def _samples_sheet(t: Table, base: Base) -> Sheet | None:
-    against, sizes, scan = t.get("samples_against"), t.get("test_size"), t.get("samples_scan")
-    if not against or not against["rows"] or not sizes or len(sizes["rows"]) < 2 or not scan:
+    """Question 1 from the samples study's tables (None without that study): the
+    training-set size's half and the test-set size's, each answered where its runs compare
+    two or more sizes, else saying what was run, why nothing can be judged and what to run
+    instead."""
+    if "samples" not in t:
         return None
+    train, test = _training_sizes(t, base), _test_sizes(t, base)
+    against = t.get("samples_against") or {}
+    compared = len(against.get("settings", ())) >= 2 and bool(against["rows"])
+    tested = len((t.get("test_size") or {"rows": []})["rows"]) >= 2
+    source = (f"Paired by seed on {against['test_samples']}/class fresh test sets; steps "
+              "between neighbouring sizes Holm-corrected." if compared else
+              "No two training-set sizes to compare; each test-set size against the largest "
+              "on the same models." if tested else
+              "No two training-set sizes and no two test-set sizes to compare.")
+    return Sheet(QUESTIONS[1], f"{train.answer} {test.answer}", train.claims + test.claims,
+                 train.evidence + test.evidence,
+                 [("samples.png", "Accuracy, loss and gap against training samples (the fresh "
+                   "test sets' values are the ones quoted here)."),
+                  ("test_size.png", "Bias and spread against test-set size, on the book's spiral "
+                   "and on independent points (the bias with unadjusted 95% intervals: a "
+                   "shift counts where its Holm p < 0.05).")],
+                 source)
+
+
+def _training_sizes(t: Table, base: Base) -> _Part:
+    """The training-set size's half of question 1: every size against the largest and
+    against its neighbour, paired by seed (:func:`_no_training_sizes` with fewer than two
+    sizes to compare)."""
+    against, scan = t.get("samples_against"), t.get("samples_scan")
+    if not against or len(against["settings"]) < 2 or not against["rows"] or not scan:
+        return _no_training_sizes(t)
     ref = against["reference"]
     by_setting = {s["setting"]: s for s in against["settings"]}
     lo_n = min(by_setting)
@@ -170,8 +216,66 @@ def _samples_sheet(t: Table, base: Base) -> Sheet | None:
     else:
         claims.append(_claim("More training data slightly lowers loss", "open",
                              loss_path + ": no step changed it detectably."))
+    evidence = []
+    finals = {r["train_samples"]: r for r in t.get("samples", {"rows": []})["rows"]}
+    if lo_n in finals and ref in finals:
+        a, b = finals[lo_n], finals[ref]
+        evidence.append(
+            f"Why the gap closes: training accuracy (dropout off) went from "
+            f"{fmt(a['train_acc'])} at {lo_n}/class to {fmt(b['train_acc'])} at {ref}/class, "
+            f"training loss from {fmt(a['train_loss'])} to {fmt(b['train_loss'])}, and the gap "
+            f"(training minus test accuracy, per run) from {fmt(by_setting[lo_n]['gap'].diff)} "
+            f"to {fmt(by_setting[ref]['gap'].diff)}: a small set is fitted closely and "
+            f"generalizes less, while in the same number of epochs a large set is fitted less "
+            f"closely (its own training loss is higher; whether more epochs would fit it "
+            f"better was not measured at {ref}/class).")
+    if ups:
+        head = ("More training data raised test accuracy from " + ", ".join(
+            _step(r, "acc") for r in ups) + (", and lowered it from " + ", ".join(
+                _step(r, "acc") for r in downs) if downs else "")
+            + f"; it was highest at {acc(top)}"
+            + (f" (the largest of {len(by_setting)} means, so a little optimistic), and "
+               f"{fmt(by_setting[ref]['acc'])} at {ref}/class" if top != ref else ""))
+    else:
+        low = min(by_setting, key=lambda n: by_setting[n]["acc"].mean)
+        head = (f"More training data changed test accuracy by no step detectably; its means "
+                f"ranged from {acc(low)} to {acc(top)}")
+    return _Part(head + ".", claims, evidence)
+
+
+def _no_training_sizes(t: Table) -> _Part:
+    """Question 1's training-set half where fewer than two sizes have finished runs measured
+    on fresh test sets: what was run, why nothing can be judged, and how to fix it."""
+    run = sorted(r["train_samples"] for r in t.get("samples", {"rows": []})["rows"])
+    against = t.get("samples_against") or {"settings": []}
+    measured = {s["setting"]: s for s in against["settings"]}
+    listed = ", ".join(f"{n}/class" for n in run)
+    what = ("no training-set size has a finished run" if not run else
+            f"only one training-set size was run, {listed}" if len(run) == 1 else
+            f"of the {len(run)} training-set sizes run ({listed}), "
+            f"{len(measured) or 'none'} {'has' if len(measured) < 2 else 'have'} finished runs "
+            "measured on fresh test sets")
+    fix = ("give two or more sizes, e.g. xpnet study samples --train-samples 30,100,1000 "
+           "(--resume keeps the runs already stored)")
+    at = "".join(f" (test accuracy {fmt(s['acc'])} at {n}/class)" for n, s in measured.items())
+    because = (f"{what}: a size's effect is a difference between sizes, so nothing can "
+               f"be judged; {fix}.")
+    return _Part(f"The training-set size was not judged: {what}{at}, and what the size does "
+                 f"shows only against another size; to compare, {fix}.",
+                 [_claim(quote, "open", because) for quote in TRAINING_CLAIMS], [])
+
+
+def _test_sizes(t: Table, base: Base) -> _Part:
+    """The test-set size's half of question 1: the base setting's models measured on test
+    sets of each size against the largest (:func:`_no_test_sizes` with fewer than two)."""
+    sizes, iid = t.get("test_size") or {"rows": []}, t.get("test_size_iid")
+    evidence = _margin(sizes)
+    if len(sizes["rows"]) < 2:
+        why = _no_test_sizes(t, base)
+        return _Part(f"The test-set size was not judged: {why}.",
+                     [_claim(TEST_CLAIMS[0], "open", f"{why}."),
+                      _apart_claim(sizes, iid, why)], evidence)
     small, big = sizes["rows"][0], sizes["rows"][-1]
-    iid = t.get("test_size_iid")
     biased = biased_sizes(sizes)  # Holm over the sizes, on both kinds of test set
     m = len(sizes["rows"]) - 1
     smaller = f"the {m} smaller size{'s' if m != 1 else ''}"
@@ -209,66 +313,17 @@ def _samples_sheet(t: Table, base: Base) -> Sheet | None:
         verdict = "open"
         why_so = (f", and the intervals leave room for a raise of up to {reach_up:.3f} "
                   "(unadjusted 95% intervals)")
-    claims.append(_claim(
-        "Fewer test samples raise accuracy", verdict,
+    claims = [_claim(
+        TEST_CLAIMS[0], verdict,
         bias_line + why_so + ". A small test set is noisier: sd "
         f"{small['acc_sd']:.4f} across test sets at {small['test_samples']}/class, "
         f"{big['acc_sd']:.4f} at {big['test_samples']}/class"
-        + (". " + origin_note(sizes, small) if lowered or loss_up else ".")))
-    apart = two_measurements(sizes, iid)
-    if apart is not None:
-        spread, sd_book, sd_iid = apart
-        claims.append(_claim(
-            "The book's 100 test samples per class tell two models apart",
-            "partly" if spread < 0.2 else "false",
-            f"only differences larger than about {spread:.3f}: one measurement on 100/class "
-            f"has sd {sd_book:.4f} from the test set alone on the book's spiral"
-            + (f" and {sd_iid:.4f} on independent points, the spread new data would have"
-               if sd_iid is not None else "")
-            + f", so two measurements of the same model on two independent test sets differ "
-            f"by up to {spread:.3f} (95%: 1.96 x sqrt(2) x "
-            + ("the larger sd" if sd_iid is not None else "that sd")
-            + "); smaller real differences drown in it, and a true difference of "
-            f"{spread:.3f} itself is detected only about half the time (80% of the time from "
-            f"about {powered_difference(spread):.3f}). That is the test set's noise alone; "
-            "two models trained with different seeds differ by the seed spread on top. It is "
-            "the figure for measurements on two independent test sets; two models compared on "
-            "the same test set are a paired comparison, whose noise comes only from the "
-            "samples they disagree on, and is smaller."))
-    evidence = []
-    finals = {r["train_samples"]: r for r in t.get("samples", {"rows": []})["rows"]}
-    if lo_n in finals and ref in finals:
-        a, b = finals[lo_n], finals[ref]
-        evidence.append(
-            f"Why the gap closes: training accuracy (dropout off) went from "
-            f"{fmt(a['train_acc'])} at {lo_n}/class to {fmt(b['train_acc'])} at {ref}/class, "
-            f"training loss from {fmt(a['train_loss'])} to {fmt(b['train_loss'])}, and the gap "
-            f"(training minus test accuracy, per run) from {fmt(by_setting[lo_n]['gap'].diff)} "
-            f"to {fmt(by_setting[ref]['gap'].diff)}: a small set is fitted closely and "
-            f"generalizes less, while in the same number of epochs a large set is fitted less "
-            f"closely (its own training loss is higher; whether more epochs would fit it "
-            f"better was not measured at {ref}/class).")
-    p = sizes.get("p", math.nan)
-    if isinstance(p, float) and 0 < p < 1:
-        n = samples_for_margin(p)
-        evidence.append(f"A ±1-point 95% estimate of an accuracy near {p:.3f} needs {n} "
-                        f"independent test samples ({math.ceil(n / sizes['classes'])} per "
-                        f"class); the worst case, p = 0.5, {samples_for_margin(0.5)}.")
+        + (". " + origin_note(sizes, small) if lowered or loss_up else "."))]
+    claims.append(_apart_claim(sizes, iid))
     evidence.append(f"The spread of the measured accuracy fell from sd {small['acc_sd']:.4f} "
                     f"at {small['test_samples']}/class to {big['acc_sd']:.4f} at "
                     f"{big['test_samples']}/class; fitted slope of log sd on log n "
                     f"{sizes['slope']:.2f} (the binomial 1/sqrt(n) law: -0.50).")
-    if ups:
-        head = ("More training data raised test accuracy from " + ", ".join(
-            _step(r, "acc") for r in ups) + (", and lowered it from " + ", ".join(
-                _step(r, "acc") for r in downs) if downs else "")
-            + f"; it was highest at {acc(top)}"
-            + (f" (the largest of {len(by_setting)} means, so a little optimistic), and "
-               f"{fmt(by_setting[ref]['acc'])} at {ref}/class" if top != ref else ""))
-    else:
-        low = min(by_setting, key=lambda n: by_setting[n]["acc"].mean)
-        head = (f"More training data changed test accuracy by no step detectably; its means "
-                f"ranged from {acc(low)} to {acc(top)}")
     noise = (f"the noise of the measured accuracy (sd {small['acc_sd']:.4f} at "
              f"{small['test_samples']}/class against {big['acc_sd']:.4f} at "
              f"{big['test_samples']}/class)")
@@ -288,15 +343,68 @@ def _samples_sheet(t: Table, base: Base) -> Sheet | None:
         test_size += (f". The book's spiral does read a higher loss on small sets (at "
                       f"{bias_at(loss_up[0], 'loss')}), which its point (0, 0) can carry: every "
                       "set holds it once per class with a different label each time")
-    answer = head + f". The test-set size {test_size}."
-    return Sheet(QUESTIONS[1], answer, claims, evidence,
-                 [("samples.png", "Accuracy, loss and gap against training samples (the fresh "
-                   "test sets' values are the ones quoted here)."),
-                  ("test_size.png", "Bias and spread against test-set size, on the book's spiral "
-                   "and on independent points (the bias with unadjusted 95% intervals: a "
-                   "shift counts where its Holm p < 0.05).")],
-                 f"Paired by seed on {against['test_samples']}/class fresh test sets; steps "
-                 "between neighbouring sizes Holm-corrected.")
+    return _Part(f"The test-set size {test_size}.", claims, evidence)
+
+
+def _no_test_sizes(t: Table, base: Base) -> str:
+    """Why question 1's test-set half cannot be judged: what was measured and how to
+    measure two or more sizes."""
+    sizes = [r["test_samples"] for r in (t.get("test_size") or {"rows": []})["rows"]]
+    run = {r["train_samples"] for r in t.get("samples", {"rows": []})["rows"]}
+    if len(sizes) == 1:
+        return (f"only one test-set size was measured, {sizes[0]}/class, and a bias or a "
+                "narrower spread of the measured accuracy shows only against another size; "
+                "start a study with two or more, e.g. --test-samples 10,100,1000 (in a new "
+                "--out folder: --resume cannot change the test sets of stored runs)")
+    if base.train_samples not in run:
+        return (f"the test-set sizes are measured on the models of the base setting, "
+                f"{base.train_samples}/class, and this run trained none; add it, e.g. "
+                f"--train-samples {','.join(map(str, sorted(run | {base.train_samples})))} "
+                "(--resume keeps the runs already stored)")
+    return (f"no finished run of the base setting ({base.train_samples}/class) was measured "
+            "on fresh test sets")
+
+
+def _margin(sizes: Table) -> list[str]:
+    """How many test samples a ±1-point estimate of the measured accuracy needs (nothing
+    without a finite accuracy)."""
+    p = sizes.get("p", math.nan)
+    if not (isinstance(p, float) and 0 < p < 1):
+        return []
+    n = samples_for_margin(p)
+    return [f"A ±1-point 95% estimate of an accuracy near {p:.3f} needs {n} independent test "
+            f"samples ({math.ceil(n / sizes['classes'])} per class); the worst case, p = 0.5, "
+            f"{samples_for_margin(0.5)}."]
+
+
+def _apart_claim(sizes: Table, iid: Table | None, why: str = "") -> Claim:
+    """"The book's 100 test samples per class tell two models apart", from the spread of
+    one measurement on 100/class test sets (:func:`two_measurements`); open, saying why,
+    where no test sets of 100/class were measured (``why``: why no size was)."""
+    apart = two_measurements(sizes, iid)
+    if apart is None:
+        measured = ", ".join(f"{r['test_samples']}/class" for r in sizes["rows"])
+        return _claim(TEST_CLAIMS[1], "open", (
+            f"no test sets of 100/class were measured (only {measured}), so the spread of one "
+            "measurement there is not known; include 100 in --test-samples (in a new --out "
+            "folder)" if measured else why) + ".")
+    spread, sd_book, sd_iid = apart
+    return _claim(
+        TEST_CLAIMS[1], "partly" if spread < 0.2 else "false",
+        f"only differences larger than about {spread:.3f}: one measurement on 100/class "
+        f"has sd {sd_book:.4f} from the test set alone on the book's spiral"
+        + (f" and {sd_iid:.4f} on independent points, the spread new data would have"
+           if sd_iid is not None else "")
+        + f", so two measurements of the same model on two independent test sets differ "
+        f"by up to {spread:.3f} (95%: 1.96 x sqrt(2) x "
+        + ("the larger sd" if sd_iid is not None else "that sd")
+        + "); smaller real differences drown in it, and a true difference of "
+        f"{spread:.3f} itself is detected only about half the time (80% of the time from "
+        f"about {powered_difference(spread):.3f}). That is the test set's noise alone; "
+        "two models trained with different seeds differ by the seed spread on top. It is "
+        "the figure for measurements on two independent test sets; two models compared on "
+        "the same test set are a paired comparison, whose noise comes only from the "
+        "samples they disagree on, and is smaller.")
 
 
 # -- 2. epochs -------------------------------------------------------------------------------
@@ -359,15 +467,25 @@ def _epochs_sheet(t: Table) -> Sheet | None:
     else:
         # no rise and no fall detected: "false" only where the intervals rule out more than
         # a negligible one, else what went undetected may still be there
-        small = all(r["loss_rise"] is not None and r["loss_rise"].n >= 2
-                    and r["loss_rise"].ci_high <= NEGLIGIBLE_RISE
-                    and r["acc_change"].ci_low >= -NEGLIGIBLE_BIAS for r in sizes)
+        # a size whose runs all pick their last epoch never went past its lowest loss: its
+        # zero rise says nothing about what more epochs do
+        unpassed = [r for r in sizes if r.get("loss_epochs")
+                    and min(r["loss_epochs"]) == r["rows"][-1]["epoch"]]
+        small = not unpassed and all(r["loss_rise"] is not None and r["loss_rise"].n >= 2
+                                     and r["loss_rise"].ci_high <= NEGLIGIBLE_RISE
+                                     and r["acc_change"].ci_low >= -NEGLIGIBLE_BIAS
+                                     for r in sizes)
         verdict = "false" if small else "open"
         because = (f"no overfitting was detected within {last} epochs: " + detail + how
                    + (f"; every interval rules out a loss rise above {NEGLIGIBLE_RISE:g} and "
                       f"an accuracy fall above {NEGLIGIBLE_BIAS:g}" if small else
+                      "" if len(unpassed) == len(sizes) else
                       "; the intervals leave room for a rise these runs could not detect"
                       if epochs["n"] >= 2 else "; one run cannot show a rise beyond the noise")
+                   + (f"; at {', '.join(at(r) for r in unpassed)} every run's picked epoch "
+                      f"was its last, {last}: those runs never went past their lowest "
+                      "validation loss, so what more epochs do after it was not measured "
+                      "there (longer runs, --epochs, measure it)" if unpassed else "")
                    + ".")
     claims.append(_claim("Too many epochs overfit and lower accuracy", verdict, because))
     claims.append(_more_epochs_claim(epochs, where, last))
@@ -379,7 +497,10 @@ def _epochs_sheet(t: Table) -> Sheet | None:
             up = (acc.n >= 2 and acc.ci_low > 0) or (loss.n >= 2 and loss.ci_high < 0)
             down = (acc.n >= 2 and acc.ci_high < 0) or (loss.n >= 2 and loss.ci_low > 0)
             better, worse = better + up, worse + down
-            parts.append(f"at {at(r)} (stopped at epochs {min(s['epochs'])}-"
+            end = r["rows"][-1]["epoch"]
+            parts.append(f"at {at(r)} every run stopped at its last epoch, {end}, so stopping "
+                         "changed nothing" if min(s["epochs"]) == end else
+                         f"at {at(r)} (stopped at epochs {min(s['epochs'])}-"
                          f"{max(s['epochs'])}) test accuracy {fmt(acc, 4)}, test loss "
                          f"{fmt(loss, 4)}")
         verdict = ("true" if better == len(stops) and not worse else
@@ -393,17 +514,14 @@ def _epochs_sheet(t: Table) -> Sheet | None:
         claims.append(_claim(
             "Stopping at the lowest validation loss gives a better model", verdict,
             "on a fresh test set, stopped minus the same run's last epoch: "
-            + "; ".join(parts) + (" (a CI that excludes zero is a change beyond the noise)."
+            + "; ".join(parts) + ("." if all(min(s["epochs"]) == r["rows"][-1]["epoch"]
+                                             for r, s in stops) else
+                                  " (a CI that excludes zero is a change beyond the noise)."
                                   if any(s["acc_gain"].n >= 2 for _, s in stops) else
                                   " (one run per size: no interval, nothing judged).")
-            + summary))
-    reg = t.get("regularizers")
-    protect = protection_claim(reg, t.get("why"))
-    if protect is not None:
-        claims.append(protect)
-    dropout = dropout_claim(reg, t.get("why"))
-    if dropout is not None:
-        claims.append(dropout)
+            + summary + (f' Read beside "Too many epochs overfit": {link}' if (
+                link := both_hold(sizes)) else "")))
+    claims += _regularizers_claims(t)
     answer = (f"Over {last} epochs at {epochs['train_samples']}/class, validation accuracy "
               f"was highest at epoch {epochs['best_acc_epoch']} and validation loss lowest at "
               f"epoch {epochs['best_loss_epoch']} (mean curves); " + (
@@ -432,6 +550,13 @@ def _epochs_sheet(t: Table) -> Sheet | None:
                    + POINTWISE)],
                  f"{epochs['n']} long run{'s' if epochs['n'] != 1 else ''} per training size, "
                  "paired within each run.")
+
+
+def _regularizers_claims(t: Table) -> list[Claim]:
+    """Question 2's claims on the regularizers (:func:`protection_claim`,
+    :func:`dropout_claim`), from the regularizers study's arms where it ran."""
+    reg, why = t.get("regularizers"), t.get("why")
+    return [c for c in (protection_claim(reg, why), dropout_claim(reg, why)) if c is not None]
 
 
 def _more_epochs_claim(epochs: Table, where: str, last: int) -> Claim:
@@ -554,11 +679,13 @@ def protection_claim(reg: Table | None, why: Table | None = None) -> Claim | Non
     that only narrows the gap while test accuracy rises without it does so by fitting the
     training set less. The "none" arm switches both (and decay) off at once and so cannot
     tell them apart."""
-    judged = [(name, switched_off(reg, arm, why)) for name, arm in (("dropout", "no dropout"),
-                                                                    ("L2", "no L2"))]
-    judged = [(name, effects) for name, effects in judged if effects]
+    arms = (("dropout", "no dropout"), ("L2", "no L2"))
+    tried = [(name, arm, switched_off(reg, arm, why)) for name, arm in arms]
+    judged = [(name, effects) for name, _, effects in tried if effects]
     if not judged:
         return None
+    # an arm not run leaves its regularizer unjudged: the claim names both
+    missing = [(name, arm) for name, arm, effects in tried if not effects]
     said, protects, fits, costs, unclear, narrowing = [], [], [], [], [], []
     for name, effects in judged:
         helps, hurts = _sizes(effects, "lowers"), _sizes(effects, "raises")
@@ -591,12 +718,15 @@ def protection_claim(reg: Table | None, why: Table | None = None) -> Claim | Non
             unclear.append(name)
             text += f": no consistent change of test accuracy detected with {name} off"
         said.append(text)
-    verdict = ("true" if len(protects) == len(judged) else
+    verdict = ("true" if len(protects) == len(judged) and not missing else
                "partly" if protects or narrowing else
-               "false" if (costs or fits) and not unclear else "open")
+               "false" if (costs or fits) and not unclear and not missing else "open")
     return _claim("Dropout and L2 protect against overfitting", verdict,
                   "each judged on its own, against the book's setting seed by seed: "
-                  + "; ".join(said) + ". (Switching all the regularizers off at once mixes "
+                  + "; ".join(said) + "".join(
+                      f"; {name} was not judged: no run of the '{arm}' arm is stored beside "
+                      "the book's" for name, arm in missing)
+                  + ". (Switching all the regularizers off at once mixes "
                   "their effects, so it cannot judge either one.)")
 
 
@@ -659,14 +789,18 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
     chance = 1 / base.classes
 
     def failed(r: Table) -> bool:
-        """Diverged, collapsed to one class, no better than guessing, or half or more of
-        its finished runs failed (ended fallen back, predicting one class or over half
-        dead: :func:`~xpnet.experiments.why.trial_status`)."""
+        """Diverged, collapsed to one class, no better than guessing (a mean within
+        :data:`~xpnet.experiments.why.LEARNED` of chance, its interval holding chance), or
+        half or more of its finished runs failed (ended fallen back, predicting one class
+        or over half dead: :func:`~xpnet.experiments.why.trial_status`)."""
         w = why_rows.get(r["lr"])
         acc = r["val_acc"]
         return bool(r["diverged"] or (w and w["collapsed_end"]) or (
             w and w["measured"] and 2 * w.get("failed", 0) >= w["measured"]) or (
-            acc.n >= 2 and acc.ci_low <= chance <= acc.ci_high))
+            # not shown better than guessing, and not clearly above it: with two seeds
+            # the interval of a mean well above chance can reach it too
+            acc.n >= 2 and acc.ci_low <= chance <= acc.ci_high
+            and acc.mean < chance + LEARNED))
 
     bad = [r for r in lr["rows"] if failed(r)]
     if bad:
@@ -684,13 +818,27 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                             f"{w['measured']} failed in one of these ways, all of them in the "
                             "mean above" if w else ""))
         top = max(rows)
-        verdict = "true" if all(r["lr"] > best for r in bad) else "partly"
-        claims.append(_claim("Too high a learning rate makes training fail", verdict,
+        high = all(r["lr"] > best for r in bad)
+        # one run per failed rate shows that such a rate can fail, not that it makes
+        # training fail: how often it does was not measured
+        once = all(r["n"] + r["diverged"] < 2 for r in bad)
+        claims.append(_claim("Too high a learning rate makes training fail",
+                             "true" if high and not once else "partly",
                              "; ".join(parts) + (
-                                 "." if verdict == "true" else
+                                 "." if high else
                                  f"; rates below the best ({best:g}) failed too.")
+                             + _how_often(bad, why_rows)
                              + ("" if any(r["lr"] == top for r in bad) else
                                 f" The highest rate tried, {top:g}, did not fail.")))
+    else:
+        top_row = rows[max(rows)]
+        claims.append(_claim(
+            "Too high a learning rate makes training fail", "open",
+            f"no rate tried failed: the highest, lr {top_row['lr']:g}, ended at validation "
+            f"accuracy {fmt(top_row['val_acc'])} (chance {chance:.3f}) in "
+            f"{top_row['n'] + top_row['diverged']} run"
+            f"{'s' if top_row['n'] + top_row['diverged'] != 1 else ''}; whether a higher rate "
+            "fails was not measured (--lr with higher rates, e.g. 0.2,1, tries them)."))
     smallest = min(rows)
     still = [r for r in lr["rows"] if r["n"] >= 2 and r["late_from"] is not None
              and (r["late_loss"].ci_high < 0 or r["late_acc"].ci_low > 0)]
@@ -714,6 +862,8 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                    fmt(r["late_loss"], 4) for r in still) + ")" + _longer(t, base, still,
                                                                      settings[best], best)
                if still else "") + "."))
+    else:
+        claims.append(_lowest_is_best(against, base))
     if not math.isclose(best, base.lr):
         base_row = next((row for row in against["rows"] if math.isclose(row["a"], base.lr)),
                         None)
@@ -730,6 +880,13 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                    if base_row["acc"].diff.n < 2 else "; the best was picked on these same "
                    "test sets, so its lead is optimistic, and no difference survives: these "
                    "runs cannot tell whether the book's rate is the best") + "."))
+        else:
+            claims.append(_claim(
+                f"The book's lr {base.lr:g} is the best rate", "open",
+                f"the book's lr {base.lr:g} was not among the rates tried ("
+                + ", ".join(f"{x:g}" for x in sorted(settings)) + "), so it was compared with "
+                f"none of them; add it, e.g. --lr {','.join(f'{x:g}' for x in sorted(settings))}"
+                f",{base.lr:g} (--resume keeps the runs already stored)."))
     elif not against["rows"]:
         claims.append(_claim(
             f"The book's lr {base.lr:g} is the best rate", "open",
@@ -745,9 +902,7 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
                 "; within the noise of it (Holm): " + ", ".join(
                     f"lr {row['a']:g} ({_pair(row['acc'], row['acc_holm'])})" for row in close)
                 if close else ", every other rate lower after Holm's correction") + "."))
-    speed = _speed_claim(t.get("lr_speed"))
-    if speed is not None:
-        claims.append(speed)
+    claims.append(_speed_claim(t.get("lr_speed"), lr["rows"]))
     some = []  # rates that failed in some runs, fewer than failed() needs
     for r in lr["rows"]:
         w = why_rows.get(r["lr"])
@@ -770,7 +925,8 @@ def _lr_sheet(t: Table, base: Base) -> Sheet | None:
               + (f"{_rates_word(still)} {_rates(still)} "
                  f"{'were' if len(still) > 1 else 'was'} still improving at the end of the "
                  f"{base.epochs} epochs ({per_rate})." if still else ""))
-    return Sheet(QUESTIONS[6], answer.strip(), claims, [],
+    aside = set_aside_note(lr, base.refined)
+    return Sheet(QUESTIONS[6], answer.strip(), claims, [aside] if aside else [],
                  [("lr.png", "Accuracy and loss against the learning rate, and over epochs "
                    "per rate. " + POINTWISE)],
                  f"Each rate against the best, paired by seed on {against['test_samples']}"
@@ -805,6 +961,33 @@ def _both_logged(epochs: Any) -> str:
     return f", epoch{'s' if len(epochs) > 1 else ''} {listed}"
 
 
+def _how_often(bad: list[Table], why_rows: dict[float, Table]) -> str:
+    """How often the failed rates fail, by their number of runs: one run shows that a rate
+    can fail, not how often it does; more runs give the failure rate with its 95% interval
+    (:func:`~xpnet.experiments.stats.binomial_interval`)."""
+    counts = []
+    for r in bad:
+        w = why_rows.get(r["lr"])
+        runs = r["n"] + r["diverged"]
+        failed = r["diverged"] + (w.get("failed", 0) if w and w["measured"] else 0)
+        counts.append((r["lr"], failed, runs))
+    if all(runs < 2 for _, _, runs in counts):
+        lo, hi = binomial_interval(1, 1)
+        return (f" One run per rate: a failure shows that a rate this high can make training "
+                f"fail, but how often it does was not measured (one failure in one run leaves "
+                f"its rate anywhere from {lo:.3f} to {hi:g}, 95%); --seeds 3 or more "
+                "measures it.")
+    return " How often, with the failure rate's 95% interval (Clopper-Pearson): " + ", ".join(
+        f"lr {lr:g} {failed} of {runs} runs ({_share(failed, runs)})"
+        for lr, failed, runs in counts) + "."
+
+
+def _share(k: int, n: int) -> str:
+    """``"0.29 to 1"``: the 95% interval of a rate seen ``k`` times in ``n``."""
+    lo, hi = binomial_interval(k, n)
+    return f"{lo:.2g} to {hi:.2g}"
+
+
 def _rates(rows: list[Table]) -> str:
     return ", ".join(f"{r['lr']:g}" for r in rows)
 
@@ -823,14 +1006,45 @@ def _rates_word(rows: list[Table]) -> str:
     return "Rates" if len(rows) > 1 else "Rate"
 
 
-def _speed_claim(speed: Table | None) -> Claim | None:
+def _lowest_is_best(against: Table, base: Base) -> Claim:
+    """"A lower learning rate is more accurate in the end" where the lowest rate tried has
+    the highest mean test accuracy (or is the only one): true where every other rate is
+    less accurate after Holm's correction, partly where some are, open where none is (or
+    there is no other rate)."""
+    best = against["reference"]
+    acc = fmt(next(s["acc"] for s in against["settings"] if s["setting"] == best))
+    if not against["rows"]:
+        return _claim("A lower learning rate is more accurate in the end", "open",
+                      f"only lr {best:g} was tried (test accuracy {acc}): there is no lower or "
+                      "higher rate to compare it with (--lr 0.01,0.05,0.2 compares three).")
+    lower = [r for r in against["rows"] if _sig(r["acc"], r["acc_holm"])]
+    verdict = ("true" if len(lower) == len(against["rows"]) else "partly" if lower else "open")
+    return _claim(
+        "A lower learning rate is more accurate in the end", verdict,
+        f"after {base.epochs} epochs the lowest rate tried, lr {best:g}, had the highest mean "
+        f"test accuracy, {acc} (picked on these test sets, so its lead is a little "
+        "optimistic); it minus each other rate, Holm-corrected: " + ", ".join(
+            f"lr {r['a']:g} {_pair(r['acc'], r['acc_holm'])}" for r in against["rows"])
+        + ("" if lower else ": no other rate was less accurate beyond the noise") + ".")
+
+
+def _speed_claim(speed: Table | None, rows: list[Table]) -> Claim:
     """"A higher learning rate trains faster", judged at the epoch nearest a tenth of the
     run (:func:`~xpnet.experiments.neighbours.speed_table`): every rate against the fastest,
     paired by seed and Holm-corrected; true only where the highest rate is the fastest and
     lower rates are slower beyond the noise, partly where speed grows only up to a point,
-    false where only higher rates are slower, open where no rate is detectably slower."""
+    false where only higher rates are slower, open where no rate is detectably slower, and
+    open, saying why, without a speed table (one rate in ``rows``, the lr table's, or too
+    few runs to pair)."""
     if speed is None:
-        return None
+        tried = ", ".join(f"{r['lr']:g}" for r in rows)
+        return _claim(
+            "A higher learning rate trains faster", "open",
+            (f"only lr {tried} was tried: there is no other rate to compare its speed with "
+             "(--lr 0.01,0.05,0.2 compares three)" if len(rows) < 2 else
+             f"fewer than two of the rates tried ({tried}) have two or more finished runs "
+             "logged at a common early epoch, so no rate's speed can be compared seed by "
+             "seed (--seeds 3 or more)") + ".")
     epoch, fastest = speed["epoch"], speed["fastest"]
     where = (f"mean fresh-test accuracy ({speed['test_samples']}/class)"
              if speed["split"] == "test_curve" else "mean validation accuracy")
@@ -909,12 +1123,36 @@ def regularizer_claims(t: Table) -> list[Claim]:
     return claims
 
 
+#: The study that answers each of questions 1, 2 and 6 (and the table it leaves in
+#: :func:`~xpnet.experiments.analysis.analyze`'s tables).
+_ANSWERED_BY = {1: "samples", 2: "epochs", 6: "lr"}
+
+
 def study_sheets(tables: dict[str, Any], base: Base) -> dict[int, Sheet]:
-    """The sheets of questions 1, 2 and 6 that ``tables`` can answer, by question number."""
+    """The sheets of questions 1, 2 and 6, by question number: answered from ``tables``,
+    or saying why not (:func:`_unanswered`)."""
     builders: dict[int, Callable[[], Sheet | None]] = {
         1: lambda: _samples_sheet(tables, base), 2: lambda: _epochs_sheet(tables),
         6: lambda: _lr_sheet(tables, base)}
-    return {q: sheet for q, build in builders.items() if (sheet := build()) is not None}
+    return {q: build() or _unanswered(q, tables) for q, build in builders.items()}
+
+
+def _unanswered(q: int, tables: dict[str, Any]) -> Sheet:
+    """Question ``q``'s sheet where its study did not run, or ran without a finished run
+    to answer from; question 2 still judges the regularizers from their own study."""
+    study = _ANSWERED_BY[q]
+    if study in tables:
+        answer = (f"Not answered: the {study} study ran, but none of its runs finished with "
+                  "the measurements the answer needs (the report's section on it lists them, "
+                  "diverged runs included).")
+    else:
+        answer = (f"Not studied in this run: xpnet study {study} answers it (on this folder "
+                  "with --resume and the same options, it adds its runs to those stored).")
+    claims = _regularizers_claims(tables) if q == 2 else []
+    if claims:
+        answer += (" The claims below come from the regularizers study, which compares the "
+                   "chapter's regularizers at one run length.")
+    return Sheet(QUESTIONS[q], answer, claims)
 
 
 def answer_sheets(tables: dict[str, Any], base: Base, *, inside: bool = True,
@@ -963,6 +1201,10 @@ def _refined_note(best: float, rates: list[float], refined: tuple[float, ...]) -
         return ""
     added = ", ".join(f"{x:g}" for x in refined)
     center = refined_around(rates, refined)
+    if center is None and any(math.isclose(best, x) for x in refined):
+        # a grid refined on one side only (the first pass's best at its end): no centre
+        # between the added rates, and the best is one of them
+        return f" (a rate the refined grid, {added}, added beside the first pass's best)"
     if center is None or math.isclose(center, best):
         return f" (the grid was refined around it with {added})"
     ordered = sorted(rates)

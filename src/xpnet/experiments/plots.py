@@ -56,11 +56,13 @@ def _save(fig: Any, path: PathLike) -> Path:
 
 
 def _band(ax: Any, x: Sequence[float], s: Sequence[Summary], label: str,
-          **style: Any) -> Any:
-    """Mean line with its 95% CI band; returns the line's colour."""
+          floor: float | None = None, **style: Any) -> Any:
+    """Mean line with its 95% CI band, the band cut at ``floor`` where given (a log axis
+    has no room for an interval that reaches 0); returns the line's colour."""
     (line,) = ax.plot(x, [v.mean for v in s], label=label, **style)
-    ax.fill_between(x, [v.ci_low for v in s], [v.ci_high for v in s], alpha=0.2,
-                    color=line.get_color(), linewidth=0)
+    low = [v.ci_low if floor is None else max(v.ci_low, floor) for v in s]
+    ax.fill_between(x, low, [v.ci_high for v in s], alpha=0.2, color=line.get_color(),
+                    linewidth=0)
     return line.get_color()
 
 
@@ -187,6 +189,10 @@ def plot_test_size(table: Table, path: PathLike, iid: Table | None = None) -> Pa
     return _save(fig, path)
 
 
+#: Height (inches) of one training size's row in the epochs figure, its legends below it.
+_ROW = 5.2
+
+
 def plot_epochs(tables: Table | Sequence[Table], path: PathLike,
                 points: pd.DataFrame | None = None) -> Path:
     """Train, validation and (where logged) fresh-test curves over epochs, one row of
@@ -195,7 +201,7 @@ def plot_epochs(tables: Table | Sequence[Table], path: PathLike,
     epoch, with its ``train_samples``)."""
     plt = _pyplot()
     tables = [t for t in ([tables] if isinstance(tables, dict) else tables) if t["rows"]]
-    fig, grid = plt.subplots(len(tables), 2, figsize=(13, 4.3 * len(tables)), squeeze=False)
+    fig, grid = plt.subplots(len(tables), 2, figsize=(13, _ROW * len(tables)), squeeze=False)
     for table, axes in zip(tables, grid, strict=True):
         rows = table["rows"]
         x = [r["epoch"] for r in rows]
@@ -221,13 +227,14 @@ def plot_epochs(tables: Table | Sequence[Table], path: PathLike,
         else:  # said in the legend, which finds a place clear of the curves; "not detected",
             # not "none": the mean curve may well rise where the runs cannot show it
             axes[1].plot([], [], " ", label=no_rise_label(table))
-        for ax in axes:
-            ax.legend(fontsize="small")
+        for ax in axes:  # below the panel: inside, a long legend covers some curve
+            ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                      ncol=2, frameon=False)
     runs = sorted({t["n"] for t in tables})
     fig.suptitle(f"Epochs ({'/'.join(map(str, runs))} seeds per size, pointwise 95% CI "
                  "bands"
                  + ("; dots: seeds)" if points is not None else ")"))
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / (4.3 * len(tables))))  # room for the title
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / (_ROW * len(tables))))  # room for the title
     return _save(fig, path)
 
 
@@ -290,19 +297,26 @@ def plot_lr(table: Table, path: PathLike, points: pd.DataFrame | None = None) ->
     on_test = bool(curves) and all("test_acc" in r["curve"][0] for r in curves)
     split, where = ("test", test) if on_test else ("val", "validation")
     for ax, metric in ((axes[1, 0], "acc"), (axes[1, 1], "loss")):
+        # a loss band whose interval reaches 0 would run off the log axis: it is cut at
+        # half the lowest mean, above the axis' end, and the legend says so
+        means = [c[f"{split}_loss"].mean for r in curves for c in r["curve"]]
+        lowest = min((m for m in means if m > 0), default=None)
+        floor = lowest / 2 if metric == "loss" and lowest is not None else None
+        cut = False
         for r in curves:
-            _band(ax, [c["epoch"] for c in r["curve"]],
-                  [c[f"{split}_{metric}"] for c in r["curve"]], f"lr {r['lr']:g}")
+            s = [c[f"{split}_{metric}"] for c in r["curve"]]
+            _band(ax, [c["epoch"] for c in r["curve"]], s, f"lr {r['lr']:g}", floor)
+            cut = cut or (floor is not None and any(v.ci_low < floor for v in s))
         ax.set(xscale="log", yscale="linear" if metric == "acc" else "log", xlabel="epoch",
                title=f"{where} {'accuracy' if metric == 'acc' else 'loss'} over epochs",
                ylabel="accuracy" if metric == "acc" else "data loss (cross-entropy)")
         if metric == "loss":
-            # a CI band that reaches 0 would run off a log axis: the axis ends below the
-            # lowest mean instead, and the band at its edge
-            means = [c[f"{split}_loss"].mean for r in curves for c in r["curve"]]
-            lowest = min((m for m in means if m > 0), default=None)
-            if lowest is not None:
-                ax.set_ylim(bottom=lowest / 2)
+            if floor is not None:
+                ax.set_ylim(bottom=floor / 1.25)
+            if cut:
+                ax.fill_between([], [], [], color="grey", alpha=0.2,
+                                label=f"band cut at {floor:.2g}: its 95% interval reaches "
+                                "lower")
             _readable_log_axis(ax)
         ax.legend(fontsize="small")
     fig.suptitle("Learning rate (mean over non-diverged seeds, 95% CIs"

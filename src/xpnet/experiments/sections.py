@@ -28,9 +28,9 @@ from .stats import (
     spread_ratio,
 )
 
-__all__ = ["POINTWISE", "crossed_section", "epochs_section", "epochs_span", "judged_on",
-           "lr_late_section", "lr_section", "origin_note", "powered_difference",
-           "regularizers_section", "samples_section", "why_section"]
+__all__ = ["POINTWISE", "both_hold", "crossed_section", "epochs_section", "epochs_span",
+           "judged_on", "lr_late_section", "lr_section", "origin_note", "powered_difference",
+           "regularizers_section", "samples_section", "set_aside_note", "why_section"]
 
 
 #: How to read the curves' bands (figure captions): the claims about curves are decided by
@@ -81,6 +81,35 @@ def rise_p(t: Table) -> float:
     :func:`~xpnet.experiments.analysis.crossed_table` adjusted it, else its own."""
     p: float = t["loss_rise_holm"] if "loss_rise_holm" in t else t["loss_rise_p"]
     return p
+
+
+def both_hold(rows: list[Table]) -> str:
+    """Where the epochs study saw no loss rise beyond the noise at a size whose early
+    stopping still lowered the test loss beyond it, the sentence that reads the two
+    together: what each measures and why both can hold ("" elsewhere). ``rows``: the
+    epochs tables of every size (:func:`~xpnet.experiments.analysis.crossed_table`)."""
+    both = [r for r in rows if (stop := r.get("early_stopping")) and stop["loss_gain"].n >= 2
+            and stop["loss_gain"].ci_high < 0 and not (
+                r["loss_rise"] is not None and r["loss_rise"].mean > 0 and rise_p(r) < 0.05)]
+    if not both:
+        return ""
+    m, runs = len(rows), both[0]["loss_rise"].n
+    word = "Holm p" if "loss_rise_holm" in both[0] and m > 1 else "p"
+    return (
+        "at " + ", ".join(
+            f"{r['train_samples']}/class the loss showed no rise beyond the noise "
+            f"({fmt(r['loss_rise'])}, {word} {fmt_p(rise_p(r))}), yet early stopping lowered "
+            f"the test loss beyond it ({fmt(r['early_stopping']['loss_gain'], 4)})"
+            for r in both)
+        + ". Both can hold, as they measure different things: the rise runs from an epoch "
+        "picked on the other runs' validation curves to the end, and counts only "
+        + (f"past Holm's correction over the {m} sizes" if m > 1 else "where its p < 0.05")
+        + "; early stopping compares each run at its own lowest validation loss with its own "
+        "last epoch, uncorrected, and a run's own pick lands where its test loss dips too "
+        "(both curves share the run's epoch-to-epoch wobble), which favours stopping. So the "
+        f"loss may well rise after the best epoch by less than {runs} runs confirm under the "
+        "stricter test, while each run stopped at its own best still has a lower test loss "
+        "than at its end.")
 
 
 def biased_sizes(t: Table, metric: str = "acc") -> list[dict[str, Any]]:
@@ -820,6 +849,8 @@ def crossed_section(doc: Document, t: Table) -> None:
                 f"({_versus_zero(stop['acc_gain'], 'a gain', 'a loss')}), and test loss "
                 f"{fmt(stop['loss_gain'], 4)} "
                 f"({_versus_zero(stop['loss_gain'], 'higher', 'lower')}).")
+    if link := both_hold(rows):
+        said.append(link[0].upper() + link[1:])
     doc.items(said)
     where = curve_name(rows[0])
     doc.table(["train samples/class", "runs", "lowest val loss at (mean curve)",
@@ -861,6 +892,8 @@ def lr_late_section(doc: Document, t: Table, base: Base) -> None:
                     + (f", lr {center:g}," if center is not None else "") + " with "
                     + ", ".join(f"{lr:g}" for lr in base.refined)
                     + " (log-spaced between it and its neighbours, same seeds).")
+    if aside := set_aside_note(t, base.refined):
+        said.append(aside)
     still = [r for r in t["rows"] if r["n"] >= 2 and r["late_from"] is not None and (
         r["late_loss"].ci_high < 0 or r["late_acc"].ci_low > 0)]
     split = next((r["late_split"] for r in t["rows"] if r["late_from"] is not None), None)
@@ -881,6 +914,36 @@ def lr_late_section(doc: Document, t: Table, base: Base) -> None:
     if said:
         doc.heading(4, "Still improving at the end?")
         doc.items(said)
+
+
+def set_aside_note(t: Table, refined: tuple[float, ...]) -> str:
+    """The lr runs stored but left out of the lr table ``t`` (its ``"set_aside"``,
+    :func:`~xpnet.experiments.analysis.lr_set_aside`): which rates, and why; "" without.
+    ``refined`` is the refined grid the report does use (``Base.refined``)."""
+    aside = [a["lr"] for a in t.get("set_aside") or ()]
+    if not aside:
+        return ""
+    rates = [r["lr"] for r in t["rows"]]
+    then = refined_around([r for r in rates if r not in refined] + aside, aside)
+    now = refined_around(rates, refined)
+    seeds = max((r["n"] + r["diverged"] for r in t["rows"]), default=0)
+    fewer = sorted({a["seeds"] for a in t["set_aside"] if a["seeds"] < seeds})
+    m = len(aside)
+    they, them, verb = ("they", "them", "") if m > 1 else ("it", "it", "s")
+    return (
+        "Stored but not used: the runs at lr " + ", ".join(f"{lr:g}" for lr in aside)
+        + (f", a grid refined around lr {then:g}" if then is not None else
+           ", a grid refined around another rate")
+        + ", the best of the first pass before --resume extended the study"
+        + (f"; the extended first pass finds lr {now:g} best, and the grid was refined "
+           "around it instead" if now is not None else "")
+        + f". {'These' if m > 1 else 'This'} {m} rate{'s are' if m > 1 else ' is'} left out "
+        f"because an earlier pick placed {them}, one the extended runs no longer make, and "
+        "this report describes the grid its own first pass calls for"
+        + (f" ({they} also cover{verb} only {' or '.join(map(str, fewer))} of the {seeds} "
+           "seeds, so beside the other rates they would compare means over different seeds)"
+           if fewer else "")
+        + f"; {they} stay{verb} in results.sqlite, not in results.csv.")
 
 
 # -- question 4 ------------------------------------------------------------------------------

@@ -30,9 +30,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy import optimize, stats
 
-__all__ = ["Paired", "SpreadRatio", "Summary", "binomial_sd", "compare", "detectable", "fmt",
-           "fmt_p", "holm", "paired", "range_of", "samples_for_margin", "spread_ratio",
-           "summarize", "summarize_as", "t_quantile"]
+__all__ = ["Paired", "SpreadRatio", "Summary", "binomial_interval", "binomial_sd", "compare",
+           "detectable", "fmt", "fmt_p", "holm", "paired", "range_of", "samples_for_margin",
+           "spread_ratio", "summarize", "summarize_as", "t_quantile"]
 
 
 def t_quantile(df: int | float) -> float:
@@ -303,6 +303,26 @@ def samples_for_margin(p: float, margin: float = 0.01, confidence: float = 0.95)
     """
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     return math.ceil(z * z * p * (1 - p) / margin**2 - 1e-9)
+
+
+def binomial_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) ``confidence`` interval of a probability seen ``k``
+    times in ``n`` independent tries: how often a setting fails, from ``k`` failed runs of
+    ``n``. One try leaves almost everything open.
+
+    >>> [round(x, 3) for x in binomial_interval(1, 1)]
+    [0.025, 1.0]
+    >>> [round(x, 3) for x in binomial_interval(3, 3)]
+    [0.292, 1.0]
+    """
+    if not 0 <= k <= n or n < 1:
+        msg = (f"binomial_interval needs 0 <= k <= n and n >= 1 (k successes of n tries), got "
+               f"k={k!r}, n={n!r}.")
+        raise ValueError(msg)
+    a = (1 - confidence) / 2
+    lo = 0.0 if k == 0 else float(stats.beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(stats.beta.ppf(1 - a, k + 1, n - k))
+    return lo, hi
 
 
 # -- two spreads -----------------------------------------------------------------------------
