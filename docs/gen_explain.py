@@ -313,9 +313,9 @@ changes much more: its median goes from {q[0, 1]:.3g} at step {steps[0]} to
 step {n} it still spans {q[-1, 0]:.3g} to {q[-1, 2]:.3g} between the 5th and 95th
 percentiles, a factor of {q[-1, 2] / q[-1, 0]:.0f} between parameters that share one
 `lr_t`. Most of the change in Adam's step factor comes from `v_hat`, parameter by
-parameter, not from the schedule. (At step 1, `m_hat` is `g` and the multiplier is
-`lr / |g|`, so its large values there only undo small gradients: every first update is
-`±lr`.)""")
+parameter, not from the schedule. (At step 1, `m_hat` is `g` up to rounding and the
+multiplier is `lr / (|g| + eps)`, so its large values there only undo small gradients:
+every first update is `±lr`, to within `eps / |g|`.)""")
     return f"""\
 ## Over a whole run
 
