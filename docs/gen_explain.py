@@ -79,9 +79,10 @@ INTROS: dict[str, tuple[str, str, str]] = {
         "penalties enter its gradients?",
         """\
         Below, the output `Dense` layer of the tiny network at the first training step,
-        with small L1 and L2 penalties switched on for this topic: its input, weights,
-        biases and output, then the gradients that its backward pass computes, and the
-        penalty terms added to `dW` and `db`.""",
+        with small L1 and L2 penalties switched on for this topic: its weights and biases,
+        one output worked from its input, then the backward pass with the shapes of its
+        gradients and one entry of `dW` worked from `x` and `dy`, with the L1 and L2 terms
+        added to it, and the penalty added to the loss. `--full` prints every array.""",
     ),
     "sgd": (
         "SGD with momentum",
