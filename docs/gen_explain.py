@@ -79,9 +79,10 @@ INTROS: dict[str, tuple[str, str, str]] = {
         "penalties enter its gradients?",
         """\
         Below, the output `Dense` layer of the tiny network at the first training step,
-        with small L1 and L2 penalties switched on for this topic: its input, weights,
-        biases and output, then the gradients that its backward pass computes, and the
-        penalty terms added to `dW` and `db`.""",
+        with small L1 and L2 penalties switched on for this topic: its weights and biases,
+        one output worked from its input, then the backward pass with the shapes of its
+        gradients and one entry of `dW` worked from `x` and `dy`, with the L1 and L2 terms
+        added to it, and the penalty added to the loss. `--full` prints every array.""",
     ),
     "sgd": (
         "SGD with momentum",
@@ -313,9 +314,9 @@ changes much more: its median goes from {q[0, 1]:.3g} at step {steps[0]} to
 step {n} it still spans {q[-1, 0]:.3g} to {q[-1, 2]:.3g} between the 5th and 95th
 percentiles, a factor of {q[-1, 2] / q[-1, 0]:.0f} between parameters that share one
 `lr_t`. Most of the change in Adam's step factor comes from `v_hat`, parameter by
-parameter, not from the schedule. (At step 1, `m_hat` is `g` and the multiplier is
-`lr / |g|`, so its large values there only undo small gradients: every first update is
-`±lr`.)""")
+parameter, not from the schedule. (At step 1, `m_hat` is `g` up to rounding and the
+multiplier is `lr / (|g| + eps)`, so its large values there only undo small gradients:
+every first update is `±lr`, to within `eps / |g|`.)""")
     return f"""\
 ## Over a whole run
 

@@ -76,9 +76,11 @@ def test_kinks_are_moved_or_reported_never_failed():
 def test_a_directional_check_through_a_kink_fails_and_says_to_check_in_full_mode():
     report = gradcheck.check(ReLU(), (np.array([[0.0, 1.0, -1.0, 0.0]]),), mode="directional")
     assert not report.passed
-    line = str(report).splitlines()[2]
-    assert "FAIL: the random direction touches an entry on a kink" in line
-    assert "mode='full'" in line and "non-differentiable here" not in line
+    lines = str(report).splitlines()
+    assert lines[2].endswith("FAIL (note 1)") and "non-differentiable here" not in lines[2]
+    note = " ".join(line.strip() for line in lines[3:5])
+    assert note.startswith("note 1: ReLU.x: the random direction touches an entry on a kink")
+    assert "mode='full'" in note
 
 
 def test_dropout_is_checked_with_its_mask_frozen(backend):
@@ -247,3 +249,196 @@ def test_inputs_must_be_a_tuple_and_may_be_nested_lists():
         gradcheck.check(Dense(2, 3), np.zeros((4, 5)))
     report = gradcheck.check(Dense(2, 3), ([[0.1, 0.2], [0.3, 0.4]],))
     assert report.passed and report.backend == "numpy"
+
+
+# -- a learner's usual slips: each named, with the pattern that gives it away -------------------
+
+class StudentDense(Dense):
+    """Dense with the backward a learner writes by hand; the subclasses each make one slip."""
+
+    def backward(self, dy):
+        self.grads = {"W": self.dW(dy), "b": self.db(dy)}
+        return dy @ self.W.T
+
+    def dW(self, dy):
+        return self.x.T @ dy
+
+    def db(self, dy):
+        return self.xp.sum(dy, axis=0, keepdims=True)
+
+    def forward(self, x, training=True):
+        self.x = x
+        return x @ self.W + self.b
+
+
+class SignSlip(StudentDense):
+    def dW(self, dy):
+        return -(self.x.T @ dy)
+
+
+class MeanSlip(StudentDense):
+    def dW(self, dy):
+        return self.x.T @ dy / dy.shape[0]
+
+
+class TransposeSlip(StudentDense):
+    def dW(self, dy):
+        return (self.x.T @ dy).T  # right shape only because W is square here
+
+
+@pytest.mark.parametrize(("layer", "note"), [
+    (SignSlip(3, 2), "6 of 6 entries wrong; analytic = -numeric at every entry: the sign is "
+                     "wrong"),
+    (MeanSlip(3, 2), "6 of 6 entries wrong; analytic = numeric / 4 at every entry, and 4 is "
+                     "the number of samples: a division by the batch size that does not "
+                     "belong here"),
+    (TransposeSlip(3, 3), "analytic = numeric transposed: a product taken in the wrong order"),
+])
+def test_a_wrong_weight_gradient_is_named_with_its_pattern(layer, note):
+    report = gradcheck.check(layer)
+    assert [(c.parameter, c.passed) for c in report.checks] == [("x", True), ("W", False),
+                                                                 ("b", True)]
+    assert note in report.failures[0].note
+    text = str(report)
+    assert "W      " in text and "FAIL (note 1)" in text
+    assert f"note 1: {type(layer).__name__}.W: " in text
+
+
+def test_a_correct_hand_written_layer_passes_and_the_report_says_how():
+    report = gradcheck.check(StudentDense(3, 2))
+    assert report.passed, str(report)
+    how = " ".join(str(report).splitlines()[5:-1])
+    assert how.startswith("How: each entry a of every gradient from backward against n, a "
+                          "float64 central difference (L(p+h)-L(p-h))/2h, h = 1e-06")
+    assert ("Passes when |a-n|/(|a|+|n|) <= rtol or |a-n| <= atol: rtol 1e-06, atol 1e-09 "
+            "(float64 gradients") in how
+    f32 = " ".join(str(gradcheck.check(StudentDense(3, 2), dtype="float32")).splitlines())
+    assert "rtol 0.001, atol 1e-05 (float32 gradients: float32 keeps about 7" in f32
+
+
+class ReLUWritesIntoDy:
+    """The book's ReLU without its dvalues.copy(): right values, but the caller's dy changes."""
+
+    def forward(self, inputs, training=True):
+        self.inputs = inputs
+        return np.maximum(0, inputs)
+
+    def backward(self, dvalues):
+        dvalues[self.inputs <= 0] = 0
+        return dvalues
+
+
+class AddsIntoGrads(StudentDense):
+    """Adds into its gradients instead of setting them (the second call doubles them)."""
+
+    def backward(self, dy):
+        old = getattr(self, "grads", {}).get("W", 0)
+        dx = super().backward(dy)
+        self.grads["W"] = self.grads["W"] + old
+        return dx
+
+
+def test_a_backward_that_writes_into_dy_fails_though_its_values_are_right():
+    x = np.array([[1.0, -2.0, 3.0], [-0.5, 0.5, -1.5]])
+    report = gradcheck.check(ReLUWritesIntoDy(), (x,))
+    assert [(c.parameter, c.passed) for c in report.checks] == [("x", True),
+                                                                 ("dy (written into)", False)]
+    note = report.failures[0].note
+    assert note.startswith("backward wrote into the dy it was given (3 of 6 entries changed, "
+                           "e.g. at (0, 1): ")
+    assert "Fix: write into a copy (dx = dy.copy()" in note
+    np.testing.assert_array_equal(x, [[1.0, -2.0, 3.0], [-0.5, 0.5, -1.5]])  # x untouched
+
+
+def test_a_backward_that_keeps_state_between_calls_fails():
+    report = gradcheck.check(AddsIntoGrads(3, 2))
+    assert [(c.parameter, c.passed) for c in report.checks] == [
+        ("x", True), ("W", True), ("b", True), ("W (2nd call)", False)]
+    assert "gave two different values of the gradient of 'W' (the second about 2 x the " \
+           "first): backward keeps state between calls" in report.failures[0].note
+
+
+class BookCCE(nb.Loss_CategoricalCrossentropy):
+    pass
+
+
+class CCEWithoutN(nb.Loss_CategoricalCrossentropy):
+    def backward(self, dvalues, y_true):
+        self.dinputs = -np.eye(dvalues.shape[1])[y_true] / dvalues  # no / samples
+
+
+class CCEDividesInPlace(nb.Loss_CategoricalCrossentropy):
+    def backward(self, dvalues, y_true):
+        dvalues /= len(dvalues)  # in place, into the caller's y_pred
+        self.dinputs = -np.eye(dvalues.shape[1])[y_true] / (dvalues * len(dvalues) ** 2)
+
+
+def test_loss_slips_missing_mean_and_writing_into_y_pred():
+    missing = gradcheck.check(CCEWithoutN())
+    assert "analytic = 4 x numeric at every entry, and 4 is the number of samples: a " \
+           "division by the batch size is missing" in missing.failures[0].note
+    inplace = gradcheck.check(CCEDividesInPlace())
+    assert [(c.parameter, c.passed) for c in inplace.checks] == [
+        ("y_pred", True), ("y_pred (written into)", False)]
+    assert inplace.failures[0].note.startswith("calculate or backward wrote into the y_pred it "
+                                               "was given (12 of 12 entries changed")
+
+
+@pytest.mark.parametrize(("db", "hint"), [
+    (lambda dy: dy.sum(axis=0), "a sum without keepdims=True"),
+    (lambda dy: dy.sum(axis=1, keepdims=True), "It has one entry per sample (4 samples): "
+                                               "summed over the wrong axis?"),
+])
+def test_a_bias_gradient_of_the_wrong_shape_says_why(db, hint):
+    class WrongDb(StudentDense):
+        def db(self, dy):
+            return db(dy)
+
+    with pytest.raises(gradcheck.ComponentError, match="for parameter 'b' of shape") as info:
+        gradcheck.check(WrongDb(3, 2))
+    assert hint in str(info.value)
+
+
+def test_a_transposed_weight_gradient_of_the_wrong_shape_says_why():
+    class DyTx(StudentDense):
+        def dW(self, dy):
+            return dy.T @ self.x
+
+    with pytest.raises(gradcheck.ComponentError, match=r"shape \(2, 3\) for parameter 'W' of "
+                       r"shape \(3, 2\).*It is the transpose of that shape"):
+        gradcheck.check(DyTx(3, 2))
+
+
+def test_the_books_cross_entropy_losses_get_inputs_they_accept(tmp_path):
+    """A user's class is given inputs by its name (or its base class's): the book's
+    categorical and binary cross-entropy (correct) pass, where regression targets made them
+    fail."""
+    path = tmp_path / "book.py"
+    path.write_text(Path(nb.__file__).read_text())
+    code, text = run(f"{path}:Loss_CategoricalCrossentropy", f"{path}:Loss_BinaryCrossentropy")
+    assert code == 0, text
+    assert "2 gradients checked on numpy (float64, full): all passed" in text
+    assert gradcheck.check(BookCCE()).passed
+
+
+def test_a_user_loss_failing_on_generated_inputs_is_told_what_it_was_given(tmp_path, capsys):
+    path = tmp_path / "mine.py"
+    path.write_text(textwrap.dedent("""
+        import numpy as np
+
+        class NLL:
+            def forward(self, y_pred, y_true):
+                return -np.log(y_pred[range(len(y_pred)), y_true])
+
+            def calculate(self, y_pred, y_true):
+                return np.mean(self.forward(y_pred, y_true))
+
+            def backward(self, y_pred, y_true):
+                return None
+    """))
+    code, _ = run(f"{path}:NLL")
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "That line may be right and the inputs wrong for this loss: gradcheck generated " \
+           "float y_pred and y_true of shape (4, 2)" in err
+    assert "gradcheck.check(NLL(), (y_pred, y_true))" in err

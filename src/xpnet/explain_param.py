@@ -16,8 +16,8 @@ Two columns say what the numbers mean:
   the way earlier gradients did ("g = 0" where the weight moves with no gradient at all:
   a unit whose ReLU is dead on every sample still has its weights pushed by ``m``);
 * ``|step|/lr_t``: how much of the learning rate the step uses: 1 at the first step (Adam's
-  first step is ``lr * sign(g)``), then ``|m_hat| / (sqrt(v_hat) + eps)``, well below 1
-  once the gradient's sign keeps changing.
+  first step is ``lr * sign(g)``, to within ``eps / |g|``), then
+  ``|m_hat| / (sqrt(v_hat) + eps)``, well below 1 once the gradient's sign keeps changing.
 
 >>> table = trace_param("Dense[0].W[0,0]", steps=3)
 >>> [row["step"] for row in table.rows], round(table.rows[0]["ratio"], 4)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -120,21 +121,29 @@ class Report:
         head = ("component", "param", "max rel err", "worst index", "numeric", "analytic",
                 "result")
         rows = [head]
+        notes = []
         for c in self.checks:
             result = "ok" if c.passed else "FAIL"
             if c.non_differentiable and c.index is not None:  # (directional: the note says)
                 result += f" ({c.non_differentiable} non-differentiable here)"
             if not c.passed and c.note:
-                result += f": {c.note}"
+                notes.append(f"{c.component}.{c.parameter}: {c.note}")
+                result += f" (note {len(notes)})"
             rows.append((
-                c.component, c.parameter, f"{c.max_rel_error:.2e}",
+                c.component, c.parameter, _number(c.max_rel_error, ".2e"),
                 "" if c.index is None else str(tuple(c.index)),
-                f"{c.numeric:.6g}", f"{c.analytic:.6g}", result,
+                _number(c.numeric, ".6g"), _number(c.analytic, ".6g"), result,
             ))
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
                  for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
+        lines += [textwrap.fill(f"note {i}: {note}", width=100, subsequent_indent="    ",
+                                break_long_words=False, break_on_hyphens=False)
+                  for i, note in enumerate(notes, 1)]
+        if self.checks:
+            lines.append(textwrap.fill(self.how(), width=100, break_long_words=False,
+                                       break_on_hyphens=False))
         n_fail = len(self.failures)
         summary = (f"{len(self.checks)} gradients checked on {self.backend} ({self.dtype}, "
                    f"{self.mode}): " + ("nothing was compared, so nothing passed"
@@ -142,6 +151,31 @@ class Report:
                                         "all passed" if not n_fail else f"{n_fail} FAILED: "
                    + ", ".join(f"{c.component}.{c.parameter}" for c in self.failures)))
         return "\n".join([*lines, summary])
+
+    def how(self) -> str:
+        """What was compared, and with which tolerances and why, in a few sentences."""
+        what = {"full": "each entry a of every gradient from backward",
+                "sampled": "random entries a of every gradient from backward",
+                "directional": "every gradient from backward along one random unit direction "
+                               "u (a = sum(gradient*u))"}[self.mode]
+        used = sorted({(c.rtol, c.atol) for c in self.checks if math.isfinite(c.rtol)},
+                      reverse=True)
+        why = {TOLERANCES["float64"]: "float64 gradients: the central difference is good to "
+                                      "about 1e-8",
+               TOLERANCES["float32"]: "float32 gradients: float32 keeps about 7 significant "
+                                      "digits, and rounding adds up through forward and "
+                                      "backward"}
+        tolerances = "; ".join(f"rtol {r:g}, atol {a:g} ({why.get((r, a), 'as given')})"
+                               for r, a in used)
+        return (f"How: {what} against n, a float64 central difference (L(p+h)-L(p-h))/2h, "
+                f"h = {STEP:g}, of the loss (for a loss) or of sum(forward(x)*dy) + penalty (for "
+                "a layer; dy fixed and random). Passes when |a-n|/(|a|+|n|) <= rtol or "
+                f"|a-n| <= atol: {tolerances or 'nothing was compared'}.")
+
+
+def _number(value: float, spec: str) -> str:
+    """A table cell: the number, or "-" where a check could not compute one."""
+    return format(value, spec) if math.isfinite(value) else "-"
 
 
 # -- adapting components -------------------------------------------------------------------
@@ -301,7 +335,7 @@ def _perturbed(b: Backend, target: _Target, host: np.ndarray, index: tuple[int, 
 
 def _compare(component: str, target: _Target, numeric: np.ndarray, analytic: np.ndarray,
              rtol: float | None, atol: float | None, kinks: np.ndarray,
-             indices: list[tuple[int, ...]] | None) -> Check:
+             indices: list[tuple[int, ...]] | None, batch: int) -> Check:
     default_rtol, default_atol = TOLERANCES[target.dtype]
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
@@ -316,6 +350,10 @@ def _compare(component: str, target: _Target, numeric: np.ndarray, analytic: np.
     n_kinks = int(kinks.sum())
     note = "non-differentiable here" if n_kinks else ""
     passed = bool(ok.all())
+    if not passed and indices is not None:
+        note = _diagnose(numeric[valid], analytic[valid], ~ok[valid],
+                         [i for i, v in zip(indices, valid, strict=True) if v],
+                         target.analytic.shape, batch)
     if kinks.size and not valid.any():
         passed = False  # nothing was compared: that is no evidence of a correct gradient
         note = ("no entry could be checked: every one sits on a kink" if indices is not None
@@ -330,6 +368,48 @@ def _compare(component: str, target: _Target, numeric: np.ndarray, analytic: np.
         analytic=float(analytic.reshape(-1)[worst]) if analytic.size else 0.0,
         rtol=rtol, atol=atol, checked=int(valid.sum()), non_differentiable=n_kinks, note=note,
     )
+
+
+def _diagnose(numeric: np.ndarray, analytic: np.ndarray, wrong: np.ndarray,
+              indices: list[tuple[int, ...]], shape: tuple[int, ...], batch: int) -> str:
+    """A failed gradient in words: how many entries are wrong and, where the analytic values
+    follow a pattern, the pattern (the wrong sign, a constant factor such as the number of
+    samples, a transposed gradient, no gradient at all), which usually names the slip."""
+    head = f"{int(wrong.sum())} of {wrong.size} entries wrong"
+    scale = float(np.abs(numeric).max()) if numeric.size else 0.0
+
+    def close(a: np.ndarray, n: np.ndarray) -> bool:
+        return bool(np.allclose(a, n, rtol=1e-3, atol=1e-3 * scale))
+
+    if scale == 0.0:
+        return head + "; the numeric gradient is 0 everywhere: backward should return zeros"
+    if not np.any(analytic):
+        return head + ("; backward gave 0 for every entry of this gradient: is it computed "
+                       "at all (an array created with zeros and never filled)?")
+    if close(analytic, -numeric):
+        return head + "; analytic = -numeric at every entry: the sign is wrong"
+    size = math.prod(shape)
+    if len(shape) == 2 and shape[0] == shape[1] > 1 and len(indices) == size:
+        a, n = analytic.reshape(shape), numeric.reshape(shape)  # full mode: C order
+        if close(a, n.T):
+            return head + ("; analytic = numeric transposed: a product taken in the wrong "
+                           "order (for W of shape (n_in, n_out) the gradient is x.T @ dy, "
+                           "of W's shape)")
+    c = float(np.dot(analytic, numeric) / np.dot(numeric, numeric))
+    if close(analytic, c * numeric) and not math.isclose(c, 1.0, rel_tol=1e-3):
+        if math.isclose(c, 1 / batch, rel_tol=1e-3):
+            return head + (f"; analytic = numeric / {batch} at every entry, and {batch} is "
+                           "the number of samples: a division by the batch size that does "
+                           "not belong here")
+        if math.isclose(c, batch, rel_tol=1e-3):
+            return head + (f"; analytic = {batch} x numeric at every entry, and {batch} is "
+                           "the number of samples: a division by the batch size is missing")
+        return head + f"; analytic = {c:.4g} x numeric at every entry: a constant factor is off"
+    bad = [i for i, w in zip(indices, wrong, strict=True) if w]
+    if len(bad) == len(indices):
+        return head + "; no simple pattern (the sign, a constant factor, a transpose) fits them"
+    shown = ", ".join(str(i) for i in bad[:4]) + (" ..." if len(bad) > 4 else "")
+    return head + f" ({shown}); the other entries agree"
 
 
 def _numeric(b: Backend, target: _Target, f: Callable[[], float], mode: str, samples: int,
@@ -436,6 +516,7 @@ def _check_layer(layer: Any, x: Any, b: Backend, mode: str, samples: int,
     xp = b.xp
     rng = np.random.default_rng(seed)
     rewind = _rng_state(layer)
+    x_given = to_numpy(x).copy()  # to tell whether forward writes into its input
     problem = _non_finite({"the input x": x, **{f"the parameter {n}": p
                                                 for n, p in _params(layer).items()}})
     out = _forward(layer, x) if problem is None else x
@@ -449,11 +530,13 @@ def _check_layer(layer: Any, x: Any, b: Backend, mode: str, samples: int,
         rewind()
         c64 = _float64_copy(layer, b)
         rewind64 = _rng_state(c64)
+        x_before = to_numpy(x).copy()
         rewind()
         y = _forward(layer, x)
-        dy = b.asarray(dy_host, dtype=y.dtype)
+        dy = b.asarray(dy_host.copy(), dtype=y.dtype)
+        dy_before = to_numpy(dy).copy()
         dx = _backward(layer, dy, x)
-        x64 = b.asarray(to_numpy(x).astype(np.float64), dtype=xp.float64)
+        x64 = b.asarray(x_before.astype(np.float64), dtype=xp.float64)
         dy64 = b.asarray(dy_host, dtype=xp.float64)
         state = {"x": x64}
 
@@ -470,35 +553,41 @@ def _check_layer(layer: Any, x: Any, b: Backend, mode: str, samples: int,
                             "check at a smaller scale.")]
         if f0 != f():
             return [_failed(label, "forward", "the forward pass gives different results for "
-                            "the same input: it draws random numbers from a stream gradcheck "
-                            "cannot rewind (a global one?). Give the layer an `rng` attribute "
-                            "(an xpnet.random.Generator) to draw from, so its draws can be "
-                            "frozen.")]
-        targets = [_Target("x", to_numpy(dx).astype(np.float64), state, "x",
-                           _dtype_name(xp, dx))]
+                            "the same input: it keeps state between calls (a counter, a "
+                            "running value) or draws random numbers from a stream gradcheck "
+                            "cannot rewind (a global one?). Make forward depend on its input "
+                            "and parameters only, and draw random numbers from an `rng` "
+                            "attribute (an xpnet.random.Generator), so that gradcheck can "
+                            "freeze its draws.")]
         grads = _grads(layer)
-        for name, p in _params(layer).items():
-            if name not in grads:
-                msg = (f"{label}.backward did not set the gradient of parameter {name!r}: "
-                       f"set it in backward (grads[{name!r}], or the book's dweights and "
-                       "dbiases).")
-                raise ComponentError(msg)
-            if tuple(getattr(grads[name], "shape", ())) != tuple(p.shape):
-                msg = (f"{label}.backward set a gradient of shape "
-                       f"{tuple(getattr(grads[name], 'shape', ()))} for parameter {name!r} of "
-                       f"shape {tuple(p.shape)}: each gradient must have its parameter's "
-                       "shape.")
-                raise ComponentError(msg)
-            targets.append(_Target(name, to_numpy(grads[name]).astype(np.float64), c64, name,
-                                   _dtype_name(xp, grads[name])))
+        _check_grad_shapes(label, grads, _params(layer), _batch(x))
+        first = {"x": to_numpy(dx).astype(np.float64),
+                 **{n: to_numpy(grads[n]).astype(np.float64) for n in _params(layer)}}
+        dtypes = {"x": _dtype_name(xp, dx),
+                  **{n: _dtype_name(xp, grads[n]) for n in _params(layer)}}
+        side_effects = _written(label, "forward", {"x": (x_given, x)}) + _written(
+            label, "backward", {"dy": (dy_before, dy)})
+        # the same forward and backward again: a layer that keeps state between calls
+        # (gradients added into, not set) gives other gradients the second time
+        rewind()
+        _forward(layer, b.asarray(x_before.copy(), dtype=x.dtype))
+        dx_again = _backward(layer, b.asarray(dy_before.copy(), dtype=dy.dtype), x)
+        grads = _grads(layer)
+        again = {"x": to_numpy(dx_again).astype(np.float64),
+                 **{n: to_numpy(grads[n]).astype(np.float64) for n in _params(layer)
+                    if n in grads}}
+        side_effects += _repeat_differs(label, first, again)
+        targets = [_Target(name, first[name], state if name == "x" else c64, name,
+                           dtypes[name]) for name in first]
         checks, kinked = [], []
         for t in targets:
             numeric, analytic, kinks, idx = _numeric(b, t, f, mode, samples, rng)
-            checks.append(_compare(label, t, numeric, analytic, rtol, atol, kinks, idx))
+            checks.append(_compare(label, t, numeric, analytic, rtol, atol, kinks, idx,
+                                   _batch(x)))
             if kinks.any() and idx is not None:
                 kinked.append((t.name, [i for i, k in zip(idx, kinks, strict=True) if k]))
         if not kinked:
-            return checks
+            return checks + side_effects
         # move the check point off the kinks and try again
         for name, bad in kinked:
             if name == "x":
@@ -506,12 +595,96 @@ def _check_layer(layer: Any, x: Any, b: Backend, mode: str, samples: int,
                 for i in bad:
                     host_x[i] += 10 * STEP * (1 if host_x[i] >= 0 else -1) + 1e-3
                 x = b.asarray(host_x, dtype=x.dtype)
+                x_given = host_x.copy()
             else:
                 p = _params(layer)[name]
                 host_p = to_numpy(p).copy()
                 for i in bad:
                     host_p[i] += 1e-3 if host_p[i] >= 0 else -1e-3
                 _set_param(layer, name, b.asarray(host_p, dtype=p.dtype))
+    return checks + side_effects
+
+
+def _batch(a: Any) -> int:
+    """The number of samples (rows) of an input: the factor a misplaced mean introduces."""
+    return int(a.shape[0]) if len(a.shape) else 1
+
+
+def _check_grad_shapes(label: str, grads: dict[str, Any], params: dict[str, Any],
+                       batch: int) -> None:
+    """Every parameter has a gradient of its own shape, else a ComponentError saying which
+    and, for the usual slips, why."""
+    for name, p in params.items():
+        if name not in grads:
+            msg = (f"{label}.backward did not set the gradient of parameter {name!r}: "
+                   f"set it in backward (grads[{name!r}], or the book's dweights and "
+                   "dbiases).")
+            raise ComponentError(msg)
+        got, want = tuple(getattr(grads[name], "shape", ())), tuple(p.shape)
+        if got == want:
+            continue
+        if len(want) == 2 and want[0] == 1 and got == (batch, 1):
+            why = (f" It has one entry per sample ({batch} samples): summed over the wrong "
+                   "axis? A bias gradient sums dy over the samples: "
+                   "sum(dy, axis=0, keepdims=True).")
+        elif len(want) == 2 and got == want[::-1]:
+            why = (" It is the transpose of that shape: a product taken in the wrong order "
+                   "(for W of shape (n_in, n_out) the gradient is x.T @ dy).")
+        elif math.prod(got) == math.prod(want):
+            why = (" It has the right number of entries in another shape: a sum without "
+                   "keepdims=True (db = sum(dy, axis=0, keepdims=True))?")
+        else:
+            why = ""
+        msg = (f"{label}.backward set a gradient of shape {got} for parameter {name!r} of "
+               f"shape {want}: each gradient must have its parameter's shape.{why}")
+        raise ComponentError(msg)
+
+
+def _written(label: str, method: str, arrays: dict[str, tuple[np.ndarray, Any]]) -> list[Check]:
+    """A failed check for each array that ``method`` changed although it was only given it
+    (``arrays`` maps a name to its values before the call and the array after it)."""
+    checks = []
+    for name, (before, array) in arrays.items():
+        after = to_numpy(array)
+        changed = ~((after == before) | (np.isnan(after) & np.isnan(before)))
+        if not changed.any():
+            continue
+        at = tuple(int(i) for i in np.argwhere(changed)[0])
+        fix = {"x": "compute a new array (y = xp.maximum(x, 0), not x[x < 0] = 0)",
+               "dy": "write into a copy (dx = dy.copy(), then dx[x <= 0] = 0, as the book's "
+                     "ReLU does with dvalues.copy()), or compute a new array "
+                     "(dx = dy * (x > 0))",
+               "y_pred": "write into a copy (dx = y_pred.copy(), as the book's losses do "
+                         "with dvalues.copy())"}[name]
+        checks.append(_failed(label, f"{name} (written into)", (
+            f"{method} wrote into the {name} it was given ({int(changed.sum())} of "
+            f"{changed.size} entries changed, e.g. at {at}: {before[at]:.6g} became "
+            f"{after[at]:.6g}); the array belongs to the caller, which may still use it. "
+            f"The gradients above are checked from the values before the call. Fix: {fix}.")))
+    return checks
+
+
+def _repeat_differs(label: str, first: dict[str, np.ndarray],
+                    again: dict[str, np.ndarray]) -> list[Check]:
+    """A failed check for each gradient that a second, identical forward and backward
+    changed: the component keeps state between calls."""
+    checks = []
+    for name, a in first.items():
+        a2 = again.get(name)
+        scale = float(np.abs(a).max()) or 1.0
+        if a2 is not None and np.allclose(a2, a, rtol=1e-6, atol=1e-6 * scale):
+            continue
+        what = "dx" if name == "x" else f"the gradient of {name!r}"
+        ratio = ""
+        if a2 is not None and np.any(a):
+            c = float(np.dot(a2.ravel(), a.ravel()) / np.dot(a.ravel(), a.ravel()))
+            ratio = f" (the second about {c:.3g} x the first)"
+        checks.append(_failed(label, f"{name} (2nd call)", (
+            f"the same forward and backward, called twice on the same x and dy, gave two "
+            f"different values of {what}{ratio}: backward keeps state between calls, e.g. "
+            "adds into a gradient (self.dweights += ...) instead of setting it, while a model "
+            "calls it once per step. Compute each gradient afresh in every backward call. "
+            "The rows above check the first call.")))
     return checks
 
 
@@ -519,6 +692,7 @@ def _check_loss(loss: Any, y_pred: Any, y_true: Any, b: Backend, mode: str, samp
                 seed: int, rtol: float | None, atol: float | None, label: str) -> list[Check]:
     xp = b.xp
     rng = np.random.default_rng(seed)
+    before = to_numpy(y_pred).copy()  # to tell whether the loss writes into y_pred
     problem = _non_finite({"y_pred": y_pred, "y_true": y_true})
     if problem is None and not math.isfinite(float(loss.calculate(y_pred, y_true))):
         problem = "the loss of these inputs"
@@ -528,7 +702,8 @@ def _check_loss(loss: Any, y_pred: Any, y_true: Any, b: Backend, mode: str, samp
     for _attempt in range(3):
         loss.calculate(y_pred, y_true)  # fused losses cache the softmax here
         g = _backward_loss(loss, y_pred, y_true)
-        p64 = b.asarray(to_numpy(y_pred).astype(np.float64), dtype=xp.float64)
+        side_effects = _written(label, "calculate or backward", {"y_pred": (before, y_pred)})
+        p64 = b.asarray(before.astype(np.float64), dtype=xp.float64)
         t64 = y_true
         if xp.isdtype(y_true.dtype, "real floating"):
             t64 = xp.astype(y_true, xp.float64)
@@ -541,15 +716,17 @@ def _check_loss(loss: Any, y_pred: Any, y_true: Any, b: Backend, mode: str, samp
         target = _Target("y_pred", to_numpy(g).astype(np.float64), state, "p",
                          _dtype_name(xp, g))
         numeric, analytic, kinks, idx = _numeric(b, target, f, mode, samples, rng)
-        result = _compare(label, target, numeric, analytic, rtol, atol, kinks, idx)
+        result = _compare(label, target, numeric, analytic, rtol, atol, kinks, idx,
+                          _batch(y_pred))
         if not kinks.any() or idx is None:
-            return [result]
-        host = to_numpy(y_pred).copy()
+            return [result, *side_effects]
+        host = before.copy()
         for i, kink in zip(idx, kinks, strict=True):
             if kink:
                 host[i] += 1e-3
-        y_pred = b.asarray(host, dtype=y_pred.dtype)
-    return [result]
+        y_pred = b.asarray(host.copy(), dtype=y_pred.dtype)  # not sharing memory with host
+        before = host
+    return [result, *side_effects]
 
 
 def _dtype_name(xp: Any, a: Any) -> str:
@@ -579,13 +756,14 @@ def default_inputs(component: Any, b: Backend, dtype: str, seed: int = 0,
     dt = getattr(b.xp, dtype)
     if is_loss(component):
         k = 3
-        if isinstance(component, CategoricalCrossentropy):
+        kind = _loss_kind(component)
+        if kind == "categorical":
             return (b.asarray(_softmax_rows(rng, batch, k) * 0.9 + 0.1 / k, dtype=dt),
                     b.asarray(rng.integers(0, k, batch), dtype=b.xp.int64))
-        if isinstance(component, SoftmaxCrossentropy):
+        if kind == "logits":
             return (b.asarray(rng.standard_normal((batch, k)), dtype=dt),
                     b.asarray(rng.integers(0, k, batch), dtype=b.xp.int64))
-        if isinstance(component, BinaryCrossentropy):
+        if kind == "binary":
             return (b.asarray(rng.uniform(0.1, 0.9, (batch, 2)), dtype=dt),
                     b.asarray(rng.integers(0, 2, (batch, 2)), dtype=dt))
         # regression losses: predictions at least 0.1 from the targets (MAE's kink)
@@ -599,6 +777,38 @@ def default_inputs(component: Any, b: Backend, dtype: str, seed: int = 0,
     x = rng.standard_normal((batch, n_in))
     x += np.sign(x) * 0.1  # away from 0, where ReLU-like activations have their kink
     return (b.asarray(x, dtype=dt),)
+
+
+def _loss_kind(loss: Any) -> str:
+    """What inputs ``loss`` expects: ``categorical`` (probabilities and class indices),
+    ``logits`` (raw scores and class indices), ``binary`` (probabilities and 0/1 targets) or
+    ``regression``. xpnet's losses by class; a user's (the book's ``Loss_BinaryCrossentropy``,
+    ``Loss_CategoricalCrossentropy``, ...) by the words of its class's name, or of a class it
+    derives from."""
+    for cls, kind in ((SoftmaxCrossentropy, "logits"), (CategoricalCrossentropy, "categorical"),
+                      (BinaryCrossentropy, "binary")):
+        if isinstance(loss, cls):
+            return kind
+    name = " ".join(c.__name__ for c in type(loss).__mro__).lower().replace("_", "")
+    if "binary" in name:
+        return "binary"
+    if "categorical" in name or "crossentropy" in name:
+        return "categorical"
+    return "regression"
+
+
+def _generated(loss: Any) -> str:
+    """What gradcheck gave a user's loss, and how to give it other inputs."""
+    given = {"categorical": "probabilities y_pred of shape (4, 3) and class indices y_true "
+                            "of shape (4,)",
+             "logits": "scores y_pred of shape (4, 3) and class indices y_true of shape (4,)",
+             "binary": "probabilities y_pred and 0/1 targets y_true of shape (4, 2)",
+             "regression": "float y_pred and y_true of shape (4, 2)"}[_loss_kind(loss)]
+    return (f"That line may be right and the inputs wrong for this loss: gradcheck generated "
+            f"{given}, chosen by the name of the class or of a class it derives from "
+            "('Binary' in it: 0/1 targets; 'Categorical' or 'CrossEntropy': class indices; "
+            "other names: regression targets). To give it inputs of your own, check it from "
+            f"Python: gradcheck.check({type(loss).__name__}(), (y_pred, y_true)).")
 
 
 def builtin_components() -> dict[str, Callable[[], Any]]:
@@ -736,7 +946,10 @@ def check_many(components: dict[str, Callable[[], Any]] | None = None, **kwargs:
             source = source_of(component)
             if source is None:
                 raise  # xpnet's own component: a bug, with its traceback
-            raise user_error(exc, source, f"checking {label}", "check") from exc
+            error = user_error(exc, source, f"checking {label}", "check")
+            if is_loss(component) and "inputs" not in kwargs:
+                error = UserCodeError(f"{error} {_generated(component)}", error.phase)
+            raise error from exc
         if report is None:
             report = r
         else:

@@ -79,11 +79,11 @@ def explain(topic: str, *, steps: int = 3, preset: str | None = None, backend: A
     if preset is not None:
         p = presets.get(preset)
         model, (X, y), _ = presets.build(p, backend=backend, seed=seed)
-        fit_preset(topic, preset, model)
+        replaced = fit_preset(topic, preset, model)
         full: bool | str = "auto"
     else:
         model, X, y = tiny_model(topic, backend, seed)
-        full = True
+        full, replaced = True, None
     tracer = Tracer(full=full, max_size=4096)
     with tracer:
         # metrics every step: the loss topic shows the loss each step computes
@@ -101,6 +101,8 @@ def explain(topic: str, *, steps: int = 3, preset: str | None = None, backend: A
         "seed": seed if isinstance(seed, (int, str)) or seed is None else repr(seed),
         "optimizer": {"class": type(model.optimizer).__name__,
                       **(model.optimizer.get_config() if model.optimizer else {})},
+        # the preset's own optimizer, where an optimizer topic swapped in another
+        "preset_optimizer": replaced,
         "layers": [{"name": layer.name, "class": type(layer).__name__,
                     "config": layer.get_config()} for layer in model.layers],
     }

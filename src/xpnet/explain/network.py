@@ -97,19 +97,22 @@ def tiny_model(topic: str, backend: Any, seed: SeedLike) -> tuple[Model, Any, An
 _LAYERS = {"softmax": "Softmax", "dense": "Dense", "relu": "ReLU", "dropout": "Dropout"}
 
 
-def fit_preset(topic: str, preset: str, model: Model) -> None:
+def fit_preset(topic: str, preset: str, model: Model) -> str | None:
     """Make ``preset``'s model show ``topic``: an optimizer topic trains it with that
     optimizer (the tiny network's settings, :data:`OPTIMIZERS`) where the chapter uses
-    another (every chapter's model trains with Adam); a layer topic needs the layer, else a
+    another (every chapter's model trains with Adam), and returns the class name of the
+    optimizer it replaced (None otherwise); a layer topic needs the layer, else a
     ValueError names the presets that have one."""
     if topic in OPTIMIZERS:
-        if type(model.optimizer).__name__ != type(OPTIMIZERS[topic]()).__name__:
+        replaced = type(model.optimizer).__name__
+        if replaced != type(OPTIMIZERS[topic]()).__name__:
             assert model.loss is not None  # a preset's model is set
             model.set(loss=model.loss, optimizer=OPTIMIZERS[topic](), accuracy=model.accuracy)
-        return
+            return replaced
+        return None
     if topic == "loss":  # the page shows categorical cross-entropy's values
         if isinstance(model.loss, CategoricalCrossentropy):
-            return
+            return None
         msg = (f"explain 'loss' shows what categorical cross-entropy computes, but preset "
                f"{preset!r} trains with {type(model.loss).__name__}. Leave out --preset (the "
                "tiny network uses it), or use " + _presets_where(
@@ -117,7 +120,7 @@ def fit_preset(topic: str, preset: str, model: Model) -> None:
         raise ValueError(msg)
     wanted = _LAYERS.get(topic)
     if wanted is None or any(type(layer).__name__ == wanted for layer in model.layers):
-        return
+        return None
     msg = (f"explain {topic!r} shows what a {wanted} layer computes, but preset {preset!r} "
            "has none. Leave out --preset (the tiny network has one), or use " + _presets_where(
                lambda m: any(type(layer).__name__ == wanted for layer in m.layers)) + ".")

@@ -32,8 +32,17 @@ def weight_table(ex: Explanation, component: str, param: str, quantities: tuple[
                        else "-")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return "\n".join("    " + "  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True))
-                     for r in rows)
+    table = "\n".join("    " + "  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True))
+                      for r in rows)
+    dead = [r[0] for r in rows[1:] if "g" in quantities and r[head.index("g")] == "0"]
+    if dead:
+        moved = "the momentum of earlier steps still moves it" if component in (
+            "Adam", "SGD") else "it does not move"
+        entry = f"{param}[{','.join(map(str, index))}]"
+        table += (f"\ng = 0 at step {', '.join(dead)}: no gradient reached {entry}, as when "
+                  "the ReLU unit it feeds is off for every sample (a 'dead' unit); "
+                  f"{moved}.")
+    return table
 
 
 def render_adam(ex: Explanation, model: Model) -> tuple[Sections, Sections]:
@@ -61,7 +70,9 @@ def render_adam(ex: Explanation, model: Model) -> tuple[Sections, Sections]:
             for q, label in (("g", "g (gradient)"), ("m", "m"), ("v", "v"),
                              ("m_hat", f"m_hat = m / {1 - b1**t:.6g}"),
                              ("v_hat", f"v_hat = v / {1 - b2**t:.6g}"),
-                             ("update", "update = -lr_t * m_hat / (sqrt(v_hat) + eps)"),
+                             ("update", "update = -lr_t * m_hat / (sqrt(v_hat) + eps)"
+                              + (" (step 1: -lr_t * g / (|g| + eps), just under lr_t in "
+                                 "size; 5 decimals round it to lr_t)" if t == 1 else "")),
                              ("p_before", "p before"), ("p_after", "p after = p + update")):
                 lines.append(f"  {label}:")
                 lines.append(show(one(ex.events, component="Adam", quantity=q,
@@ -72,7 +83,8 @@ def render_adam(ex: Explanation, model: Model) -> tuple[Sections, Sections]:
     sections += [reading, faithful]
     param = params[0] if params else ""
     summary = [rule, (f"One weight, {param}[0,0], step by step", "\n".join([
-        f"Every value Adam computed for the first entry of {param}:",
+        f"Every value Adam computed for the first entry of {param}"
+        f"{_start(ex, 'Adam', param)}:",
         weight_table(ex, "Adam", param, ("g", "m", "v", "m_hat", "v_hat", "update",
                                          "p_after")),
         MORE])), reading, faithful]
@@ -91,9 +103,11 @@ def _adam_reading(ex: Explanation, b1: float, b2: float, eps: float, steps: list
     ]
     if 1 in steps:
         lines.append(
-            "At step 1, m_hat = g and v_hat = g**2 exactly, so every update is "
-            "-lr * g / (|g| + eps), i.e. +-lr: the first step ignores the gradients' sizes "
-            "and keeps only their signs (see the updates of step 1 above).")
+            "At step 1, m_hat = g and v_hat = g**2 (up to float32 rounding: m / 0.1 is not "
+            "always bitwise g), so every update is -lr * g / (|g| + eps): the first step "
+            "ignores the gradients' sizes and keeps only their signs. Its size is just under "
+            "lr, not lr itself" + _first_step_sizes(ex, "Adam") + " (the full arrays, "
+            "printed to 5 decimals, show them as +-lr).")
     v_hat = select(ex.events, quantity="v_hat", step=t)
     lr = one(ex.events, component="Adam", quantity="lr", step=t)
     if v_hat and lr is not None and all(e.value is not None for e in v_hat):
@@ -110,6 +124,43 @@ def _adam_reading(ex: Explanation, b1: float, b2: float, eps: float, steps: list
     return "\n\n".join(lines)
 
 
+#: What each optimizer keeps between steps, per parameter array.
+_STATE = {"SGD": "u, the momentum buffer, starts at 0",
+          "RMSprop": "cache, a moving average of g**2, starts at 0",
+          "Adagrad": "cache, the sum of every g**2 so far, starts at 0"}
+
+
+def _swapped(ex: Explanation, name: str) -> str:
+    """A sentence where an optimizer topic runs a preset with another optimizer than its own."""
+    own = ex.config.get("preset_optimizer")
+    if not own:
+        return ""
+    return (f"\nPreset {ex.config['preset']} trains with {own}; to show {name}, this run "
+            f"replaces it with {name} and the settings above (explain mode's, not the "
+            "chapter's).")
+
+
+def _start(ex: Explanation, component: str, param: str) -> str:
+    """``, which starts at 0.602387`` (the entry before the first update), or ""."""
+    e = one(ex.events, component=component, quantity="p_before", param=param, step=1)
+    if e is None or e.value is None:
+        return ""
+    return f", which starts at {fmt(np.asarray(e.value)[0, 0], 6)} (p before step 1)"
+
+
+def _first_step_sizes(ex: Explanation, component: str) -> str:
+    """``: |update| / lr_t at step 1 ranges from ... to ...`` over every parameter (printed
+    to 7 decimals, where 5 would round them all to 1), or "" when not recorded."""
+    lr = one(ex.events, component=component, quantity="lr", step=1)
+    ups = select(ex.events, component=component, quantity="update", step=1)
+    if lr is None or not ups or any(e.value is None for e in ups):
+        return ""
+    ratio = np.concatenate([np.abs(np.asarray(e.value)).ravel() for e in ups])
+    ratio = ratio / float(lr.value)  # type: ignore[arg-type]
+    return (f": |update| / lr_t at step 1 ranges from {ratio.min():.7f} to {ratio.max():.7f} "
+            "over the parameters")
+
+
 def render_optimizer(ex: Explanation, model: Model) -> tuple[Sections, Sections]:
     name = ex.config["optimizer"]["class"]
     formulas = {
@@ -120,10 +171,12 @@ def render_optimizer(ex: Explanation, model: Model) -> tuple[Sections, Sections]
     }[name]
     settings = ", ".join(f"{k} = {v}" for k, v in ex.config["optimizer"].items()
                          if k != "class")
-    formulas = "    lr_t = lr / (1 + decay * (t - 1))\n" + formulas
+    formulas = "    lr_t = lr / (1 + decay * (t - 1))       lr: the learning_rate\n" + formulas
     if name == "SGD":
         formulas += "\n(the update shown below is u, the momentum buffer)"
-    rule = (f"What {name} computes", f"Settings: {settings}.\n{formulas}")
+    rule = (f"What {name} computes", f"Settings: {settings}. For every parameter array p "
+            f"with gradient g, at step t = 1, 2, ... ({_STATE[name]}):\n{formulas}"
+            + _swapped(ex, name))
     sections = [rule]
     params = list(dict.fromkeys(e.param for e in ex.events if e.param))
     steps = sorted({e.step for e in select(ex.events, component=name)})
@@ -145,7 +198,8 @@ def render_optimizer(ex: Explanation, model: Model) -> tuple[Sections, Sections]
     quantities = ("g", "update", "p_after") if name == "SGD" else ("g", "cache", "update",
                                                                    "p_after")
     summary = [rule, (f"One weight, {param}[0,0], step by step", "\n".join([
-        f"Every value {name} computed for the first entry of {param}:",
+        f"Every value {name} computed for the first entry of {param}"
+        f"{_start(ex, name, param)}:",
         weight_table(ex, name, param, quantities), MORE])), reading, faithful]
     return summary, sections
 
@@ -163,6 +217,15 @@ def _optimizer_reading(ex: Explanation, name: str, steps: list[int]) -> str:
         lines.append(f"step {t}: |update| / lr_t over the {ratio.size} parameters ranges "
                      f"from {ratio.min():.3g} to {ratio.max():.3g} (median "
                      f"{np.median(ratio):.3g}).")
+    if steps and steps[0] == 1 and name in ("RMSprop", "Adagrad"):
+        cache = "(1 - rho) * g**2" if name == "RMSprop" else "g**2"
+        size = ("lr_t / sqrt(1 - rho)" if name == "RMSprop" else "lr_t (just under)")
+        rho = ex.config["optimizer"].get("rho")
+        factor = f" = {1 / np.sqrt(1 - rho):.3g} lr_t" if rho is not None else ""
+        lines.append(f"At step 1 the cache is {cache}, so every |update| is "
+                     f"lr_t * |g| / (sqrt(cache) + epsilon), about {size}{factor} whatever "
+                     "the gradient's size: the first step keeps only the gradients' signs"
+                     + _first_step_sizes(ex, name) + ".")
     why: dict[str, str] = {
         "SGD": "SGD's step is lr_t times the gradient plus the momentum carried from the "
                "previous steps: parameters with large gradients take large steps.",

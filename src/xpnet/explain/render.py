@@ -74,10 +74,15 @@ def md_body(body: str) -> list[str]:
 
 
 def fmt(value: Any, digits: int = 5) -> str:
-    """A number or a small array, printed with ``digits`` significant digits."""
+    """A number with ``digits`` significant digits, or a small array with ``digits`` decimals
+    (NumPy's fixed or scientific notation). A zero prints as 0, never -0: the sign of a
+    zero (``-0.03 * 0``) is an artefact of IEEE arithmetic, not a value a learner should
+    look for."""
     if value is None:
         return "(summary only)"
     arr = np.asarray(value)
+    if arr.dtype.kind == "f":
+        arr = arr + 0.0  # -0.0 + 0.0 is +0.0; every other value is unchanged
     if arr.ndim == 0:
         return f"{float(arr):.{digits}g}"
     return np.array2string(arr, precision=digits, suppress_small=False, max_line_width=88,
