@@ -319,10 +319,8 @@ def binomial_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, 
         msg = (f"binomial_interval needs 0 <= k <= n and n >= 1 (k successes of n tries), got "
                f"k={k!r}, n={n!r}.")
         raise ValueError(msg)
-    a = (1 - confidence) / 2
-    lo = 0.0 if k == 0 else float(stats.beta.ppf(a, k, n - k + 1))
-    hi = 1.0 if k == n else float(stats.beta.ppf(1 - a, k + 1, n - k))
-    return lo, hi
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
+    return float(ci.low), float(ci.high)
 
 
 # -- two spreads -----------------------------------------------------------------------------
