@@ -783,6 +783,17 @@ def test_a_users_file_error_is_shown_at_its_line(capsys, user_dir, spec, code, f
         assert "Fix that line of your code" in line
 
 
+def test_a_class_missing_from_a_package_lists_its_re_exports_and_names_a_near_miss(capsys):
+    """A package such as xpnet.nn defines no class itself: it listed 'none'."""
+    status, _, err = run_cli(capsys, "gradcheck", "xpnet.nn:dense")
+    assert status == 2
+    line = one_line(err)
+    assert "'xpnet.nn' has no class 'dense' (its layers and losses: [" in line
+    assert "'Dense', 'Dropout'" in line and "Did you mean xpnet.nn:Dense?" in line
+    status, _, err = run_cli(capsys, "gradcheck", "xpnet.nn.layers:Nope")
+    assert "Name one of them: xpnet.nn.layers:Dense." in one_line(err)
+
+
 @pytest.mark.parametrize("value", ["abc", "0", "-3"])
 def test_a_bad_size_given_with_arg_is_not_blamed_on_the_users_file(capsys, tmp_path, value):
     (tmp_path / "scale.py").write_text(textwrap.dedent("""\

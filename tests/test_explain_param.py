@@ -115,6 +115,16 @@ def test_a_weight_of_a_dead_unit_moves_on_momentum_alone():
                                                      optimizer="sgd").summary()
 
 
+@pytest.mark.parametrize(("optimizer", "column"), [("rmsprop", False), ("adagrad", False),
+                                                 ("sgd", True), ("adam", True)])
+def test_the_momentum_column_is_shown_for_optimizers_that_carry_momentum(optimizer, column):
+    """RMSprop's and Adagrad's steps follow the current gradient: their column was always
+    empty."""
+    table = trace_param("Dense[0].W[0,0]", steps=3, optimizer=optimizer)
+    assert not any(r["momentum"] for r in table.rows) or column
+    assert table.text().splitlines()[2].split()[-1] == ("momentum" if column else "|step|/lr_t")
+
+
 def test_the_command_prints_the_table_or_json_rows(capsys):
     from xpnet.cli import main
 

@@ -304,6 +304,41 @@ def test_a_wrong_weight_gradient_is_named_with_its_pattern(layer, note):
     assert f"note 1: {type(layer).__name__}.W: " in text
 
 
+class MeanSquares:
+    """A loss with calculate and backward only (no per-sample forward), as own-layer.md
+    allows; ``slip`` leaves out the book's divisions by the outputs and/or the samples."""
+
+    def __init__(self, slip=""):
+        self.slip = slip
+
+    def calculate(self, y_pred, y_true):
+        return np.mean((y_pred - y_true) ** 2)
+
+    def backward(self, y_pred, y_true):
+        n, outputs = y_pred.shape
+        dx = 2 * (y_pred - y_true)
+        if "outputs" not in self.slip:
+            dx = dx / outputs
+        if "samples" not in self.slip:
+            dx = dx / n
+        return dx
+
+
+@pytest.mark.parametrize(("slip", "note"), [
+    ("outputs", "analytic = 2 x numeric at every entry, and 2 is the number of outputs per "
+                "sample: a division by the outputs is missing"),
+    ("outputs samples", "analytic = 8 x numeric at every entry, and 8 is 4 samples x 2 "
+                        "outputs: the divisions by the outputs and by the samples are both "
+                        "missing"),
+    ("samples", "analytic = 4 x numeric at every entry, and 4 is the number of samples"),
+])
+def test_a_loss_with_calculate_and_backward_is_checked_and_a_missing_mean_named(slip, note):
+    y_pred, y_true = np.random.default_rng(0).normal(size=(2, 4, 2))
+    assert gradcheck.check(MeanSquares(), (y_pred, y_true)).passed
+    report = gradcheck.check(MeanSquares(slip), (y_pred, y_true))
+    assert not report.passed and note in report.failures[0].note
+
+
 def test_a_correct_hand_written_layer_passes_and_the_report_says_how():
     report = gradcheck.check(StudentDense(3, 2))
     assert report.passed, str(report)

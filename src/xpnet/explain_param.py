@@ -104,10 +104,13 @@ class ParamTrace:
 
     def text(self) -> str:
         """The table (one row per step) and the summary."""
-        head = ["step", "lr_t", *self.columns, "p after", "|step|/lr_t", "momentum"]
+        # RMSprop and Adagrad carry no momentum: a step never goes against g, no column
+        carried = self.optimizer not in _NO_MOMENTUM
+        head = ["step", "lr_t", *self.columns, "p after", "|step|/lr_t",
+                *(["momentum"] if carried else [])]
         body = [[str(r["step"]), f"{r['lr']:.6g}",
                  *(f"{r[c]:.6g}" for c in self.columns), f"{r['p_after']:.6g}",
-                 f"{r['ratio']:.3g}", _momentum(r)] for r in self.rows]
+                 f"{r['ratio']:.3g}", *([_momentum(r)] if carried else [])] for r in self.rows]
         widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
         lines = ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True))
                  for row in [head, *body]]
@@ -115,6 +118,9 @@ class ParamTrace:
         title = f"{self.optimizer} on {self.param}, every value it computed, step by step"
         return "\n".join([title, "", *lines, "", self.summary()]) + "\n"
 
+
+#: The optimizers whose step is the current gradient's, scaled: no momentum to show.
+_NO_MOMENTUM = frozenset({"RMSprop", "Adagrad"})
 
 #: What sets a step's size against the learning rate, per optimizer (the summary's ratio).
 _STEP_SIZE = {

@@ -145,7 +145,8 @@ class Report:
             lines.append(textwrap.fill(self.how(), width=100, break_long_words=False,
                                        break_on_hyphens=False))
         n_fail = len(self.failures)
-        summary = (f"{len(self.checks)} gradients checked on {self.backend} ({self.dtype}, "
+        count = f"{len(self.checks)} gradient{'' if len(self.checks) == 1 else 's'}"
+        summary = (f"{count} checked on {self.backend} ({self.dtype}, "
                    f"{self.mode}): " + ("nothing was compared, so nothing passed"
                                         if not self.checks else
                                         "all passed" if not n_fail else f"{n_fail} FAILED: "
@@ -353,7 +354,7 @@ def _compare(component: str, target: _Target, numeric: np.ndarray, analytic: np.
     if not passed and indices is not None:
         note = _diagnose(numeric[valid], analytic[valid], ~ok[valid],
                          [i for i, v in zip(indices, valid, strict=True) if v],
-                         target.analytic.shape, batch)
+                         target.analytic.shape, batch, isinstance(target.owner, dict))
     if kinks.size and not valid.any():
         passed = False  # nothing was compared: that is no evidence of a correct gradient
         note = ("no entry could be checked: every one sits on a kink" if indices is not None
@@ -371,10 +372,13 @@ def _compare(component: str, target: _Target, numeric: np.ndarray, analytic: np.
 
 
 def _diagnose(numeric: np.ndarray, analytic: np.ndarray, wrong: np.ndarray,
-              indices: list[tuple[int, ...]], shape: tuple[int, ...], batch: int) -> str:
+              indices: list[tuple[int, ...]], shape: tuple[int, ...], batch: int,
+              per_sample: bool = False) -> str:
     """A failed gradient in words: how many entries are wrong and, where the analytic values
     follow a pattern, the pattern (the wrong sign, a constant factor such as the number of
-    samples, a transposed gradient, no gradient at all), which usually names the slip."""
+    samples, or of a loss's outputs per sample, a transposed gradient, no gradient at all),
+    which usually names the slip. ``per_sample``: the gradient of an input (rows are
+    samples), not of a parameter."""
     head = f"{int(wrong.sum())} of {wrong.size} entries wrong"
     scale = float(np.abs(numeric).max()) if numeric.size else 0.0
 
@@ -404,6 +408,15 @@ def _diagnose(numeric: np.ndarray, analytic: np.ndarray, wrong: np.ndarray,
         if math.isclose(c, batch, rel_tol=1e-3):
             return head + (f"; analytic = {batch} x numeric at every entry, and {batch} is "
                            "the number of samples: a division by the batch size is missing")
+        outputs = shape[1] if per_sample and len(shape) == 2 and shape[0] == batch else 1
+        if outputs > 1 and math.isclose(c, outputs, rel_tol=1e-3):
+            return head + (f"; analytic = {outputs} x numeric at every entry, and {outputs} is "
+                           "the number of outputs per sample: a division by the outputs is "
+                           "missing (a loss averaged over each sample's outputs)")
+        if outputs > 1 and math.isclose(c, outputs * batch, rel_tol=1e-3):
+            return head + (f"; analytic = {outputs * batch} x numeric at every entry, and "
+                           f"{outputs * batch} is {batch} samples x {outputs} outputs: the "
+                           "divisions by the outputs and by the samples are both missing")
         return head + f"; analytic = {c:.4g} x numeric at every entry: a constant factor is off"
     bad = [i for i, w in zip(indices, wrong, strict=True) if w]
     if len(bad) == len(indices):

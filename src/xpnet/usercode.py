@@ -10,6 +10,7 @@ fix-and-recheck loop) must not run its old code.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -61,16 +62,38 @@ def load_class(spec: str, builtins: list[str] | tuple[str, ...] = ()) -> type:
                              f"importing {target!r}", "load") from exc
     cls = getattr(module, name, None)
     if not isinstance(cls, type):
-        found = sorted(k for k, v in vars(module).items()
-                       if isinstance(v, type) and v.__module__ == module.__name__)
-        msg = (f"{target!r} has no class {name!r} (its classes: {found or 'none'}). Name one of "
-               f"them: {target}:{found[0] if found else 'ClassName'}.")
+        found = _components(module)
+        close = difflib.get_close_matches(name, found, n=1)
+        fix = (f"Did you mean {target}:{close[0]}?" if close else
+               f"Name one of them: {target}:{(found or ['ClassName'])[0]}.")
+        msg = (f"{target!r} has no class {name!r} (its layers and losses: {found or 'none'}). "
+               f"{fix}")
         raise UserCodeError(msg, "load")
-    if validate.missing_methods(cls):
-        msg = (f"{name} is not a layer or loss: it needs forward and backward methods (see "
-               "docs/own-layer.md), e.g. subclass xpnet.nn.layers.Layer.")
+    if not _is_component(cls):
+        msg = (f"{name} is not a layer or loss: a layer needs forward and backward methods, a "
+               "loss calculate (or forward) and backward (see docs/own-layer.md), e.g. "
+               "subclass xpnet.nn.layers.Layer.")
         raise UserCodeError(msg, "load")
     return cls
+
+
+def _components(module: ModuleType) -> list[str]:
+    """The names of the layers and losses (classes with forward and backward) a module
+    offers: those it lists in ``__all__`` (a package such as ``xpnet.nn`` re-exports its
+    classes), else those it defines."""
+    exported = getattr(module, "__all__", None)
+    names = exported if exported is not None else [
+        k for k, v in vars(module).items()
+        if isinstance(v, type) and v.__module__ == module.__name__]
+    return sorted(k for k in names if isinstance(getattr(module, k, None), type)
+                  and _is_component(getattr(module, k)))
+
+
+def _is_component(cls: type) -> bool:
+    """A layer (forward and backward) or a loss (calculate or forward, and backward)."""
+    return not validate.missing_methods(cls, ("backward",)) and (
+        not validate.missing_methods(cls, ("forward",))
+        or not validate.missing_methods(cls, ("calculate",)))
 
 
 def _load_file(path: Path, spec: str) -> ModuleType:

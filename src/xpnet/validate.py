@@ -149,6 +149,8 @@ def layer_like(where: str, value: Any, *, call: str, example: str,
                f"a layer: give it to model.set({kind}=...), and add layers only.")
         raise TypeError(msg)
     missing = missing_methods(value)
+    if "loss" in expects and not missing_methods(value, ("calculate",)):
+        missing = missing_methods(value, ("backward",))  # a loss's calculate serves
     if missing:
         msg = (f"{where} expects {expects} with forward and backward methods, got "
                f"{describe(value)}, which has no {' and no '.join(missing)} method; e.g. "
