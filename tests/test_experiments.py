@@ -335,6 +335,31 @@ def test_regression_presets_are_refused_with_the_choices():
         plan(["lr"], preset="ch17")
 
 
+def test_an_interrupt_while_the_workers_start_stops_them(tmp_path, monkeypatch):
+    """Ctrl-C while the groups were submitted (the workers starting, on a busy machine) went
+    past the stop: the pool's exit hook then waited for the workers' whole groups."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from xpnet.experiments import runner
+
+    class Interrupted(ProcessPoolExecutor):
+        def submit(self, *args, **kwargs):
+            if getattr(self, "_submitted", False):
+                raise KeyboardInterrupt  # the second group's submit
+            self._submitted = True
+            return super().submit(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", Interrupted)
+    long = plan(["samples"], **{**TINY, "epochs": 10**6})  # trials of many minutes
+    with Store(tmp_path) as store, pytest.raises(KeyboardInterrupt):
+        run(long, store, workers=2, group_size=1)
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not multiprocessing.active_children()  # the started worker was stopped
+
+
 def test_ctrl_c_stops_a_study_with_worker_processes_at_once(tmp_path):
     """An interrupt loses the trials in flight and returns: the workers are stopped, not
     waited for (a group of the full study trains for minutes)."""

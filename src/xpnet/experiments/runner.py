@@ -140,11 +140,13 @@ def run(
     else:
         # "spawn": fresh interpreters that read the one-thread BLAS setting at start-up
         context = multiprocessing.get_context("spawn")
-        with _one_thread_children():  # the workers start as the groups are submitted
-            pool = ProcessPoolExecutor(n_workers, mp_context=context,
-                                       initializer=exit_with_parent, initargs=(os.getpid(),))
-            futures = {pool.submit(run_trials, g): g for g in groups}
+        pool = None
         try:
+            with _one_thread_children():  # the workers start as the groups are submitted
+                pool = ProcessPoolExecutor(n_workers, mp_context=context,
+                                           initializer=exit_with_parent,
+                                           initargs=(os.getpid(),))
+                futures = {pool.submit(run_trials, g): g for g in groups}
             while futures:
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -152,8 +154,10 @@ def run(
         except BaseException:
             # an interrupt (Ctrl-C) or a failed trial: the trials in flight are lost (the
             # stored ones stay; --resume goes on), and the workers stop now rather than
-            # finish their groups, which a wait here could wait on for good
-            _stop(pool)
+            # finish their groups, which a wait here could wait on for good; so too when
+            # the interrupt comes while they start (the pool's exit hook would wait on them)
+            if pool is not None:
+                _stop(pool)
             raise
         pool.shutdown(wait=True)
     return {"stored": finished, "ran": len(pending), "skipped": total - len(pending)}
