@@ -619,6 +619,8 @@ class Loss(_Accumulating):
         pass the same one every epoch)."""
         y_true = _as_array(y_true, y_pred)
         if y_true is not self.__dict__.get("_checked"):
+            validate.non_empty("y_pred", y_pred, "array (n_samples, n_outputs)",
+                               fix=validate.EMPTY_MEAN.format(f"{type(self).__name__}.calculate"))
             self.xpnet.check_targets(y_true, int(y_pred.shape[-1]) if y_pred.ndim else 0)
             self._checked = y_true
         return y_true
@@ -886,6 +888,7 @@ class Accuracy(_Accumulating):
         return self.xpnet.compare(predictions, _as_array(y, predictions))
 
     def calculate(self, predictions: Any, y: Any) -> Any:
+        self.xpnet.check_samples(_as_array(predictions), y)
         comparisons = self.compare(predictions, y)
         b = backend_of(comparisons)
         # float64 where the device has it, as xpnet's accuracies (the book's np.mean)
