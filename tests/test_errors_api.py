@@ -1270,12 +1270,22 @@ def test_round_two_inputs_that_slipped_past_are_named():
 def test_a_key_given_twice_on_the_command_line_is_refused(capsys):
     from xpnet import cli
 
-    for argv in (["train", "--preset", "ch14", "--set", "lr=0.1", "--set", "lr=0.2"],
-                 ["gradcheck", "x.py:L", "--arg", "n=1", "--arg", "n=2"]):
+    for argv, said in (
+            (["train", "--preset", "ch14", "--set", "lr=0.1", "--set", "lr=0.2"],
+             "xpnet train: error: --set lr=... is given twice (0.1, 0.2); give it once"),
+            (["gradcheck", "x.py:L", "--arg", "n=1", "--arg", "n=2"],
+             "xpnet gradcheck: error: --arg n=... is given twice (1, 2); give it once"),
+            # a list option twice read as both lists, but argparse kept only the last
+            (["study", "samples", "--train-samples", "30", "--train-samples", "100,300"],
+             "xpnet study: error: --train-samples is given twice; give every value once, "
+             "comma-separated: --train-samples 30,100,300"),
+            (["study", "lr", "--lr", "0.1", "--lr", "0.2"],
+             "xpnet study: error: --lr is given twice; give every value once, "
+             "comma-separated: --lr 0.1,0.2")):
         with pytest.raises(SystemExit) as info:
             cli.main(argv)
         assert info.value.code == 2
-        assert "is given twice" in capsys.readouterr().err
+        assert capsys.readouterr().err.splitlines()[-1] == said
 
 
 def test_a_layer_setting_changed_after_construction_is_checked_and_used():
