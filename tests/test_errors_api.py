@@ -900,6 +900,82 @@ def test_parts_used_out_of_order_say_which_call_comes_first():
         _ = dense.nope
 
 
+def test_an_optimizer_given_nothing_to_update_says_so():
+    """An unbuilt Dense or an activation has no parameters: the step would change nothing;
+    ``step`` takes a list, not one layer or a number."""
+    from xpnet import book
+
+    with pytest.raises(ValueError, match=r"SGD.update_params: Dense has no parameters \(yet\): "
+                                         r"a Dense's are created by its first forward pass"):
+        SGD().update_params(Dense(2, 3))
+    relu = ReLU()
+    relu.forward(np.ones((2, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"Adam.update_params: ReLU has no parameters to "
+                                         r"update \(an activation or a Dropout learns nothing\)"
+                                         r".*model.trainable_layers"):
+        Adam().update_params(relu)
+    book.init()
+    with pytest.raises(ValueError, match=r"Adam.update_params: ReLU has no parameters"):
+        book.Optimizer_Adam().update_params(book.Activation_ReLU())
+    sgd = SGD()
+    for bad, shown in ((5, r"5 \(an int\)"), (Dense(2, 3), r"Dense\(n_in=2.*\(a Dense\)"),
+                       (None, r"None \(a NoneType\)")):
+        with pytest.raises(TypeError, match=rf"SGD.step expects a list of layers, got {shown}; "
+                                            r"e.g. optimizer.step\(\[dense1, dense2\]\)"):
+            sgd.step(bad)
+    assert sgd.iterations == 0  # refused before the step counted
+
+
+@pytest.mark.parametrize(("iterations", "error", "said"), [
+    (-5, ValueError, r"optimizer.iterations must be an integer >= 0, got -5\."),
+    (-1, ValueError, r"got -1\."),  # Adam's t = 0 would divide by 1 - beta**0 = 0
+    (2.5, TypeError, r"optimizer.iterations must be an integer, got 2.5 \(a float\)"),
+])
+def test_a_step_count_set_by_hand_is_checked_when_training_starts(iterations, error, said):
+    model = classifier()
+    model.optimizer.iterations = iterations
+    X, y = datasets.spiral(samples=5, classes=3, seed=0)
+    with pytest.raises(error, match=said + r".* It counts the steps taken .*set it to 0"):
+        model.train(X, y, epochs=1)
+    model.optimizer.iterations = 3
+    model.train(X, y, epochs=1)
+    assert model.optimizer.iterations == 4
+
+
+def test_a_loss_or_accuracy_of_no_samples_is_an_error_not_nan():
+    """The mean over no samples is NaN with only NumPy's warning; a Model refuses empty
+    data, and so do the parts used on their own."""
+    from xpnet import book
+    from xpnet.nn.metrics import BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
+
+    empty_p, labels = np.zeros((0, 3), dtype=np.float32), np.zeros(0, dtype=np.int64)
+    column = np.zeros((0, 1), dtype=np.float32)
+    for loss, y_pred, y_true in ((CategoricalCrossentropy(), empty_p, labels),
+                                 (SoftmaxCrossentropy(), empty_p, labels),
+                                 (BinaryCrossentropy(), column, column),
+                                 (MeanSquaredError(), column, column)):
+        with pytest.raises(ValueError, match=r"y_pred must be a non-empty array \(n_samples, "
+                                             rf"n_outputs\), got shape \({y_pred.shape[0]}, "
+                                             rf"{y_pred.shape[1]}\). {type(loss).__name__}"
+                                             r".calculate is a mean over the samples"):
+            loss.calculate(y_pred, y_true)
+    for accuracy, predictions, y in ((CategoricalAccuracy(), labels, labels),
+                                     (BinaryAccuracy(), column, column),
+                                     (RegressionAccuracy(), column, column)):
+        with pytest.raises(ValueError, match=r"predictions must be a non-empty array .*got "
+                                             rf"shape .*{type(accuracy).__name__}.calculate"):
+            accuracy.calculate(predictions, y)
+    book.init()
+    with pytest.raises(ValueError, match=r"Loss_CategoricalCrossentropy.calculate is a mean"):
+        book.Loss_CategoricalCrossentropy().calculate(empty_p, labels)
+    with pytest.raises(ValueError, match=r"CategoricalAccuracy.calculate is a mean"):
+        book.Accuracy_Categorical().calculate(labels, labels)
+    # one sample is a mean
+    p = np.array([[0.5, 0.25, 0.25]], dtype=np.float32)
+    assert float(CategoricalCrossentropy().calculate(p, np.array([0]))) == pytest.approx(
+        -math.log(0.5))
+
+
 def test_model_endings_that_cannot_learn_are_refused_with_the_fix():
     X, y = datasets.spiral(samples=10, classes=2, seed=0)
     cases = [
@@ -980,6 +1056,14 @@ def test_training_must_be_a_bool_where_a_model_or_a_book_layer_runs_forward():
                        (X, r"an object of type ndarray")):
         with pytest.raises(TypeError, match=rf"training must be True or False, got {shown}"):
             model.forward(X, bad)
+    for layer in (xpnet.nn.Dense(2, 3), xpnet.nn.ReLU(), xpnet.nn.Softmax(),
+                  xpnet.nn.Sigmoid(), xpnet.nn.Linear(), xpnet.nn.Dropout(0.5)):
+        layer.forward(X, True)  # built: the check is not only the first call's
+        for bad, shown in (("False", r"the string 'False'"), (1, r"1 \(an int\)")):
+            with pytest.raises(TypeError, match=rf"training must be True or False, got "
+                                                rf"{shown}"):
+                layer.forward(X, bad)
+    assert xpnet.nn.Dropout(0.5, seed=0).forward(X, np.False_) is X  # NumPy's bool is a bool
     book.init()
     dense = book.Layer_Dense(2, 3)
     with pytest.raises(TypeError, match=r"training must be True or False, got the string"):
@@ -1186,12 +1270,22 @@ def test_round_two_inputs_that_slipped_past_are_named():
 def test_a_key_given_twice_on_the_command_line_is_refused(capsys):
     from xpnet import cli
 
-    for argv in (["train", "--preset", "ch14", "--set", "lr=0.1", "--set", "lr=0.2"],
-                 ["gradcheck", "x.py:L", "--arg", "n=1", "--arg", "n=2"]):
+    for argv, said in (
+            (["train", "--preset", "ch14", "--set", "lr=0.1", "--set", "lr=0.2"],
+             "xpnet train: error: --set lr=... is given twice (0.1, 0.2); give it once"),
+            (["gradcheck", "x.py:L", "--arg", "n=1", "--arg", "n=2"],
+             "xpnet gradcheck: error: --arg n=... is given twice (1, 2); give it once"),
+            # a list option twice read as both lists, but argparse kept only the last
+            (["study", "samples", "--train-samples", "30", "--train-samples", "100,300"],
+             "xpnet study: error: --train-samples is given twice; give every value once, "
+             "comma-separated: --train-samples 30,100,300"),
+            (["study", "lr", "--lr", "0.1", "--lr", "0.2"],
+             "xpnet study: error: --lr is given twice; give every value once, "
+             "comma-separated: --lr 0.1,0.2")):
         with pytest.raises(SystemExit) as info:
             cli.main(argv)
         assert info.value.code == 2
-        assert "is given twice" in capsys.readouterr().err
+        assert capsys.readouterr().err.splitlines()[-1] == said
 
 
 def test_a_layer_setting_changed_after_construction_is_checked_and_used():

@@ -141,6 +141,66 @@ def test_the_books_model_files_and_parameters_say_what_is_wrong(tmp_path):
         book.Model.load(text)  # the file named, not notes.txt.npz
 
 
+def test_the_books_parameters_file_is_checked_against_the_model(tmp_path, good):
+    """A truncated file, one of another architecture, a damaged array: one ModelFileError
+    naming the file and the array, never zipfile's or NumPy's own error."""
+    from xpnet import book
+
+    book.init()
+    model = book_classifier
+    saved = model()
+    saved.save_parameters(tmp_path / "p.parms")
+    data = (tmp_path / "p.parms").read_bytes()
+    (tmp_path / "cut.parms").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match=r"'.*cut\.parms': it is not an \.npz of this "
+                                             r"model's parameters, or is truncated or corrupt "
+                                             r"\(BadZipFile\)"):
+        model().load_parameters(tmp_path / "cut.parms")
+    with np.load(tmp_path / "p.parms") as f:
+        arrays = {k: f[k] for k in f.files}
+
+    def load(**changed):
+        path = tmp_path / "changed.npz"
+        np.savez(path, **{k: v for k, v in {**arrays, **changed}.items() if v is not None})
+        target = model()
+        before = target.get_parameters()[0][0].copy()
+        with pytest.raises(ModelFileError) as info:
+            target.load_parameters(path)
+        np.testing.assert_array_equal(target.get_parameters()[0][0], before)  # untouched
+        return str(info.value)
+
+    assert "'changed.npz' should hold this model's parameters, the arrays 0.weights, " \
+           "0.biases (1 layer with parameters), but it has also ['1.biases', '1.weights'] " \
+           "(the parameters of another architecture?)" in load(
+               **{"1.weights": np.ones((3, 3), np.float32),
+                  "1.biases": np.ones((1, 3), np.float32)}).replace(str(tmp_path) + "/", "")
+    assert "but it has no array '0.biases'" in load(**{"0.biases": None})
+    for bad, problem in ((np.ones((3, 3), np.float32), "shape (3, 3)"),
+                         (np.ones((2, 3), np.int64), "dtype int64"),
+                         (np.full((2, 3), np.nan, np.float32), "NaN or infinite values")):
+        message = load(**{"0.weights": bad})
+        assert "the array '0.weights' should be the weights of Layer_Dense 0 (finite " \
+               f"floating-point numbers of shape (2, 3)), but it has {problem}" in message
+        assert "model.save_parameters(path)" in message
+    with pytest.raises(ModelFileError, match=r"It is a whole model: load it with Model\.load"):
+        model().load_parameters(good)
+
+
+def test_the_books_set_parameters_refuses_nan(tmp_path):
+    """NaN parameters make every later output NaN: refused when they are set."""
+    from xpnet import book
+
+    book.init()
+    dense = book.Layer_Dense(2, 3)
+    before = dense.weights.copy()
+    with pytest.raises(ValueError, match=r"set_parameters: the biases hold NaN or infinite "
+                                         r"values, which would make every output and loss NaN"):
+        dense.set_parameters(np.ones((2, 3)), np.array([[0.0, np.inf, 0.0]]))
+    np.testing.assert_array_equal(dense.weights, before)
+    dense.set_parameters(np.ones((2, 3)), np.zeros((1, 3)))
+    np.testing.assert_array_equal(dense.weights, np.ones((2, 3), np.float32))
+
+
 def test_a_good_file_loads_with_its_state(good):
     model = xpnet.Model.load(good)
     assert [type(layer).__name__ for layer in model.layers] == [
@@ -263,6 +323,8 @@ def set_optimizer(**values):
                                                      "no such key"]),
     (set_array("layers.0.W", np.full((2, 8), np.nan, np.float32)),
      ["'layers.0.W'", "finite numbers", "16 NaN or infinite values", "smaller learning rate"]),
+    (set_array("optimizer.0.W.m", np.full((2, 8), np.inf, np.float32)),  # NaN at the next step
+     ["'optimizer.0.W.m'", "finite numbers", "16 NaN or infinite values"]),
     (set_key("dropout_masks", "gpu"), ["'dropout_masks'", "['host', 'counter']", "'gpu'"]),
     (set_key("dropout_masks", 1), ["'dropout_masks'", "a string", "1 (int)"]),
     (lambda m, a: m.update(precision="nnfs", dropout_masks="counter"),

@@ -3,13 +3,16 @@ kill, local and Dask runs giving the same table, and the ``xpnet study`` command
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 
@@ -260,6 +263,59 @@ def test_a_dask_scheduler_that_does_not_answer_is_named_with_the_fix(tmp_path, m
             StudyError, match=r"could not reach the Dask scheduler at 'tcp://127\.0\.0\.1:9' "
                               r"within 1 s .*leave --dask out.*--resume goes on"):
         run(tiny_plan()[:1], store, workers=1, dask="tcp://127.0.0.1:9")
+
+
+@pytest.fixture
+def not_a_scheduler():
+    """A port on this machine that accepts connections and answers like no scheduler: with
+    nothing at all (``"silent"``, as a web server waiting for its request) or with a few
+    bytes (``"bytes"``, read as a frame's length)."""
+    servers = []
+
+    def serve(answer: bytes | None) -> str:
+        server = socket.create_server(("127.0.0.1", 0))
+        servers.append(server)
+
+        def accept():
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = server.accept()
+                    servers.append(conn)
+                    if answer is not None:
+                        conn.sendall(answer)
+                        conn.close()
+
+        threading.Thread(target=accept, daemon=True).start()
+        return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+    yield serve
+    for s in servers:
+        s.close()
+
+
+@pytest.mark.parametrize(("answer", "said"), [
+    (None, r"could not reach the Dask scheduler at 'tcp://127\.0\.0\.1:\d+' within 1 s "
+           r"\(OSError: the port accepted, but no handshake came within 1 s"),
+    (b"SSH-2.0-OpenSSH_8.9\r\n" * 4, r"something answered there, but not a Dask scheduler "
+                                     r"\(MemoryError: .*another service may listen on that "
+                                     r"port.*--dask local"),
+    (b"\x01" + b"\x00" * 7 + b"\x10" + b"\x00" * 7 + b"x" * 16, r"but not a Dask scheduler "
+                                                          r"\(struct\.error: "),
+])
+def test_a_port_where_no_scheduler_answers_fails_fast(tmp_path, monkeypatch, not_a_scheduler,
+                                                      answer, said):
+    """distributed's Client waits without end for a handshake that never comes, and fails
+    with MemoryError or struct.error on bytes that are no scheduler's."""
+    pytest.importorskip("distributed")
+    from xpnet.errors import StudyError
+    from xpnet.experiments import runner
+
+    monkeypatch.setattr(runner, "_CONNECT_SECONDS", 1)
+    address = not_a_scheduler(answer)
+    start = time.monotonic()
+    with Store(tmp_path / "s") as store, pytest.raises(StudyError, match=said):
+        run(tiny_plan()[:1], store, workers=1, dask=address)
+    assert time.monotonic() - start < 20
 
 
 @pytest.mark.parametrize(("address", "said"), [

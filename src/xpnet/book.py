@@ -51,8 +51,10 @@ import io
 import math
 import os
 import weakref
+import zipfile
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from zlib import error as zlib_error
 
 import numpy as np
 
@@ -499,8 +501,15 @@ class Layer_Dense(_Layer):
                        f"{tuple(params[key].shape)}, got {shape}. Pass the arrays of a layer "
                        "of the same size (get_parameters() of the same architecture).")
                 raise ValueError(msg)
-        self.weights = b.asarray(weights, dtype=params["W"].dtype)
-        self.biases = b.asarray(biases, dtype=params["b"].dtype)
+        weights = b.asarray(weights, dtype=params["W"].dtype)
+        biases = b.asarray(biases, dtype=params["b"].dtype)
+        for name, value in (("weights", weights), ("biases", biases)):
+            if not bool(b.xp.all(b.xp.isfinite(value))):  # (each later number would be NaN)
+                msg = (f"set_parameters: the {name} hold NaN or infinite values, which would "
+                       "make every output and loss NaN. Pass the parameters of a model that "
+                       "trained without diverging (get_parameters() of a finite one).")
+                raise ValueError(msg)
+        self.weights, self.biases = weights, biases
 
 
 class Layer_Dropout(_Layer):
@@ -619,6 +628,8 @@ class Loss(_Accumulating):
         pass the same one every epoch)."""
         y_true = _as_array(y_true, y_pred)
         if y_true is not self.__dict__.get("_checked"):
+            validate.non_empty("y_pred", y_pred, "array (n_samples, n_outputs)",
+                               fix=validate.EMPTY_MEAN.format(f"{type(self).__name__}.calculate"))
             self.xpnet.check_targets(y_true, int(y_pred.shape[-1]) if y_pred.ndim else 0)
             self._checked = y_true
         return y_true
@@ -886,6 +897,7 @@ class Accuracy(_Accumulating):
         return self.xpnet.compare(predictions, _as_array(y, predictions))
 
     def calculate(self, predictions: Any, y: Any) -> Any:
+        self.xpnet.check_samples(_as_array(predictions), y)
         comparisons = self.compare(predictions, y)
         b = backend_of(comparisons)
         # float64 where the device has it, as xpnet's accuracies (the book's np.mean)
@@ -1283,24 +1295,59 @@ class Model:
         try:
             with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
                 arrays = {key: npz[key] for key in npz.files}
-            pairs = [(arrays[f"{i}.weights"], arrays[f"{i}.biases"])
-                     for i in range(len(self.trainable_layers))]
         except FileNotFoundError as exc:
             msg = (f"no parameters file at {os.fspath(path)!r}. Check the path, or write one "
                    f"with model.save_parameters({os.fspath(path)!r}).")
             raise ModelFileError(msg) from exc
         except OSError:
             raise  # no permission, a folder: the system's own words name the path
-        except (ValueError, KeyError) as exc:
+        except (ValueError, zipfile.BadZipFile, EOFError, zlib_error) as exc:
             if xpnet_io.is_pickle(path):
                 raise xpnet_io.pickle_refused(path, "model.save_parameters(path)") from exc
             # (NumPy's advice for a file that is not an .npz, allow_pickle, is not given on:
             # unpickling runs the file's code)
             msg = (f"cannot read parameters for this model from {os.fspath(path)!r}: it is "
-                   f"not an .npz of this model's parameters ({type(exc).__name__}). Write "
-                   "them with model.save_parameters(path) from the same architecture.")
+                   f"not an .npz of this model's parameters, or is truncated or corrupt "
+                   f"({type(exc).__name__}). Write them with model.save_parameters(path) from "
+                   "the model that trained.")
             raise ModelFileError(msg) from exc
-        self.set_parameters(pairs)
+        self.set_parameters(self._file_parameters(os.fspath(path), arrays))
+
+    def _file_parameters(self, path: str, arrays: dict[str, Any]) -> list[tuple[Any, Any]]:
+        """The (weights, biases) pairs of a parameters file, checked against this model's
+        layers: every array there, of a layer's shape, floating-point and finite, and none
+        left over (a file of a bigger model)."""
+        layers = self.trainable_layers
+        fix = ("Load it into a model of the architecture that saved it, or save the "
+               "parameters again with model.save_parameters(path).")
+        expected = [f"{i}.{name}" for i in range(len(layers)) for name in ("weights", "biases")]
+        missing = [key for key in expected if key not in arrays]
+        extra = sorted(set(arrays) - set(expected))
+        if "xpnet.json" in arrays:  # a whole model, as model.save writes it
+            fix = f"It is a whole model: load it with Model.load({path!r})."
+        if missing or extra:
+            found = (f"no array {missing[0]!r}" if missing else
+                     f"also {extra[:4]} (the parameters of another architecture?)")
+            names = ", ".join(expected if len(expected) <= 4 else [*expected[:2], "...",
+                                                                   expected[-1]])
+            count = f"{len(layers)} layer{'' if len(layers) == 1 else 's'}"
+            msg = (f"{path!r} should hold this model's parameters, the arrays {names} "
+                   f"({count} with parameters), but it has {found}. {fix}")
+            raise ModelFileError(msg)
+        for i, layer in enumerate(layers):
+            for name in ("weights", "biases"):
+                key, value = f"{i}.{name}", arrays[f"{i}.{name}"]
+                shape = tuple(getattr(layer, name).shape)
+                problem = ("bytes that are no .npy array" if not isinstance(value, np.ndarray)
+                           else f"dtype {value.dtype}" if value.dtype.kind != "f" else
+                           f"shape {value.shape}" if value.shape != shape else
+                           "NaN or infinite values" if not np.isfinite(value).all() else "")
+                if problem:
+                    msg = (f"{path!r}: the array {key!r} should be the {name} of "
+                           f"{type(layer).__name__} {i} (finite floating-point numbers of "
+                           f"shape {shape}), but it has {problem}. {fix}")
+                    raise ModelFileError(msg)
+        return [(arrays[f"{i}.weights"], arrays[f"{i}.biases"]) for i in range(len(layers))]
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the whole model (architecture, parameters, optimizer state) with

@@ -291,6 +291,20 @@ def _numbers(kind: type) -> Any:
     return parse
 
 
+class _Once(argparse.Action):
+    """Store a comma-separated list, refusing a second one: ``--lr 0.1 --lr 0.2`` reads as
+    two rates but would keep only the last."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        before = getattr(namespace, self.dest, None)
+        if before is not None:
+            every = ",".join(str(v) for v in (*before, *values))
+            parser.error(f"{option_string} is given twice; give every value once, "
+                         f"comma-separated: {option_string} {every}")
+        setattr(namespace, self.dest, values)
+
+
 class _Progress:
     """A progress bar with rate and ETA (tqdm) on a terminal's stderr, fed ``(done,
     total)``; nothing at all when stderr is not a terminal, so piped output stays quiet."""
@@ -532,13 +546,15 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--quick", action="store_true",
                     help="a small grid and 3 seeds, for a first look (about a minute on 2 "
                     "cores)")
-    st.add_argument("--train-samples", type=_numbers(int), default=None, metavar="N,N,...",
+    st.add_argument("--train-samples", type=_numbers(int), action=_Once, default=None,
+                    metavar="N,N,...",
                     help="training samples per class (default 30,100,300,1000,3000)")
-    st.add_argument("--test-samples", type=_numbers(int), default=None, metavar="N,N,...",
+    st.add_argument("--test-samples", type=_numbers(int), action=_Once, default=None,
+                    metavar="N,N,...",
                     help="test-set sizes per class (default 10,30,100,300,1000,10000)")
     st.add_argument("--epochs", type=_positive, default=None,
                     help="length of the epochs study's runs (default 30000)")
-    st.add_argument("--lr", type=_numbers(float), default=None, metavar="LR,LR,...",
+    st.add_argument("--lr", type=_numbers(float), action=_Once, default=None, metavar="LR,LR,...",
                     help="learning rates (default 1e-4,1e-3,1e-2,0.05,0.2,1)")
     st.add_argument("--backend", default="numpy", choices=BACKENDS,
                     help="the array library the trials compute with (default numpy; cupy "
@@ -615,6 +631,8 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--json", metavar="PATH",
                     help="also write every number to PATH (atomically, after every case)")
     bn.set_defaults(func=_bench)
+    for each in sub.choices.values():  # (its errors say "xpnet COMMAND: error: ...")
+        each.set_defaults(subparser=each)
     return parser
 
 
@@ -639,7 +657,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         keys = [key for key, _ in pairs]
         twice = next((key for i, key in enumerate(keys) if key in keys[:i]), None)
         if twice is not None:
-            parser.error(f"--{option} {twice}=... is given twice "
+            args.subparser.error(f"--{option} {twice}=... is given twice "
                          f"({', '.join(v for k, v in pairs if k == twice)}); give it once")
     try:
         return int(args.func(args, out))

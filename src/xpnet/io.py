@@ -565,8 +565,8 @@ def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
             layers, loss, optimizer, accuracy = _components(path, meta)
             _check_arrays(path, meta, layers, optimizer, headers)
             arrays = {key: _load(archive, h) for key, h in headers.items()}
-            for key, value in arrays.items():
-                if key.startswith("layers.") and not np.isfinite(value).all():
+            for key, value in arrays.items():  # (optimizer state too: NaN there is NaN next)
+                if not np.isfinite(value).all():
                     raise _error(path, f"the array {key!r}", "finite numbers",
                                  f"{int((~np.isfinite(value)).sum())} NaN or infinite "
                                  "values (saved after training diverged?)",

@@ -536,12 +536,8 @@ class Model:
         array of finite values with the first layer's number of features."""
         X = self._convert(X, what, labels=False)
         xp = self.backend.xp
-        if X.ndim != 2 or X.shape[0] == 0:
-            msg = (
-                f"{what} must be a non-empty 2-D array (n_samples, n_features), got shape "
-                f"{tuple(X.shape)}. A single feature is X[:, None]; a single sample X[None, :]."
-            )
-            raise ValueError(msg)
+        validate.non_empty(what, X, "2-D array (n_samples, n_features)", ndim=2,
+                           fix="A single feature is X[:, None]; a single sample X[None, :].")
         first = self.layers[0] if self.layers else None
         if isinstance(first, Dense) and X.shape[1] != first.n_in:
             msg = (

@@ -180,6 +180,7 @@ def train(
     if pair is not None:
         validation_data = model.convert_data(*pair, "validation X", "validation y")
     _check_parameters(model)
+    _check_iterations(model.optimizer)
     _check_memory(model, n if batch_size is None else min(batch_size, n), X.dtype)
     kernels = model.fused_kernels()
     auto = graph == "auto"
@@ -408,6 +409,18 @@ def _check_parameters(model: Trainable) -> None:
                "starts (did an earlier run diverge?), so no learning rate can help. Build the "
                "model again, or load a saved one with xpnet.Model.load(path).")
         raise ValueError(msg)
+
+
+def _check_iterations(optimizer: Any) -> None:
+    """Refuse a step count set by hand to what no run counts (``-5``, ``2.5``): Adam's bias
+    corrections and the decay divide by terms of it (``iterations = -1`` divides by 0)."""
+    try:
+        validate.non_negative_int("optimizer.iterations", optimizer.iterations)
+    except (TypeError, ValueError) as exc:
+        msg = (f"{exc} It counts the steps taken (the learning-rate decay and Adam's bias "
+               "corrections use it): set it to 0 to start afresh, or leave it as training "
+               "and Model.load set it.")
+        raise type(exc)(msg) from None
 
 
 def _check_memory(model: Trainable, rows: int, dtype: Any) -> None:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 __all__ = [
+    "EMPTY_MEAN",
     "FLOAT_DTYPES",
     "Checked",
     "describe",
@@ -39,6 +40,7 @@ __all__ = [
     "is_bool",
     "layer_like",
     "missing_methods",
+    "non_empty",
     "non_negative_float",
     "non_negative_int",
     "one_of",
@@ -156,6 +158,28 @@ def layer_like(where: str, value: Any, *, call: str, example: str,
                f"{describe(value)}, which has no {' and no '.join(missing)} method; e.g. "
                f"{example}.")
         raise TypeError(msg)
+
+
+#: How :func:`non_empty`'s error ends for a mean over the samples (``{}``: what takes it)
+EMPTY_MEAN = ("{} is a mean over the samples, and of none it would be NaN: pass at least one "
+              "sample (a Model refuses empty data the same way).")
+
+
+def non_empty(what: str, array: Any, form: str, *, ndim: int | None = None,
+              fix: str = "") -> None:
+    """Refuse an array with nothing in it (a mean over none is NaN, with only NumPy's
+    warning) or, given ``ndim``, with another number of axes; ``form`` names the shape
+    expected and ``fix`` ends the message.
+
+    >>> non_empty("y_pred", np.zeros((0, 3)), "array (n_samples, n_outputs)")
+    Traceback (most recent call last):
+    ...
+    ValueError: y_pred must be a non-empty array (n_samples, n_outputs), got shape (0, 3).
+    """
+    shape = tuple(array.shape)
+    if 0 in shape or (ndim is not None and len(shape) != ndim):
+        msg = f"{what} must be a non-empty {form}, got shape {shape}.{' ' + fix if fix else ''}"
+        raise ValueError(msg)
 
 
 def _string_fix(value: str, example: str) -> str:

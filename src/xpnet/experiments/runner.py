@@ -16,13 +16,14 @@ results identical to training them one by one; a group is stored when it finishe
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from typing import Any
 
 from .. import validate
@@ -211,6 +212,42 @@ def _groups(pending: Sequence[Trial], group_size: int, workers: int) -> list[lis
 _CONNECT_SECONDS = 10
 
 
+def _check_scheduler(address: str) -> None:
+    """Connect to ``address`` and read the scheduler's handshake, all within
+    :data:`_CONNECT_SECONDS`: distributed's ``Client`` waits for the handshake without end
+    when the port accepts and never answers (a web server, a firewall), and fails with
+    ``MemoryError`` or ``struct.error`` when something else answers (its bytes read as a
+    frame's length). Raises ``ValueError`` for a malformed address, ``OSError`` for no
+    answer in time, :class:`StudyError` for an answer that is not a scheduler's."""
+    from distributed.comm import connect
+
+    async def handshake() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=_CONNECT_SECONDS),
+                                      _CONNECT_SECONDS)
+        await comm.close()
+
+    # (in a thread of its own: the caller may run an event loop, a notebook's)
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            pool.submit(asyncio.run, handshake()).result()
+        except asyncio.TimeoutError as exc:
+            msg = (f"the port accepted, but no handshake came within {_CONNECT_SECONDS} s (is "
+                   "a scheduler listening there?)")
+            raise OSError(msg) from exc
+        except (ValueError, OSError):
+            raise
+        except Exception as exc:  # (whatever the bytes that came back did)
+            kind = type(exc).__name__
+            if kind.islower():  # an old module's "error": struct.error, not error
+                kind = f"{type(exc).__module__}.{kind}"
+            msg = (f"--dask {address!r}: something answered there, but not a Dask scheduler "
+                   f"({kind}: {exc}); a web page, the dashboard or another "
+                   "service may listen on that port. Give the address the scheduler printed "
+                   "(e.g. --dask tcp://HOST:8786), use --dask local, or leave --dask out to "
+                   "run on this machine.")
+            raise StudyError(msg) from exc
+
+
 def _run_dask(groups: list[list[Trial]], address: str, workers: int,
               stored: Callable[[list[Trial], Sequence[dict[str, Any]]], None]) -> None:
     try:
@@ -233,6 +270,7 @@ def _run_dask(groups: list[list[Trial]], address: str, workers: int,
                    "tcp://HOST:8786, or --dask local.")
             raise StudyError(msg)
         try:
+            _check_scheduler(address)
             client = Client(address, timeout=_CONNECT_SECONDS)
         except ValueError as exc:  # a malformed address ("missing port number ...")
             msg = (f"--dask {address!r} is not a scheduler address ({exc}); give it as "

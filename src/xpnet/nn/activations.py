@@ -42,7 +42,7 @@ class ReLU(Activation):
     """
 
     def forward(self, x: Any, training: bool = True) -> Any:
-        self.build_from(x)
+        self.build_from(x, training)
         trace.emit(self.name, "forward", x=x)  # before an engine may write y over x
         self.y = self.ops.relu(x)  # max(x, 0)
         trace.emit(self.name, "forward", y=self.y)
@@ -75,7 +75,7 @@ class Softmax(Activation):
     """
 
     def forward(self, x: Any, training: bool = True) -> Any:
-        self.build_from(x)
+        self.build_from(x, training)
         ops = self.ops
         row_max = ops.row_max(x)
         shifted = x - row_max  # every entry <= 0, so exp cannot overflow
@@ -141,7 +141,7 @@ class Sigmoid(Activation):
     """
 
     def forward(self, x: Any, training: bool = True) -> Any:
-        self.build_from(x)
+        self.build_from(x, training)
         xp = self.xp
         # exp(-x) overflows below x = -88 (float32) / -709 (float64), where s is 0 to working
         # precision anyway; bounding x there changes no result the book's formula gets right
@@ -171,7 +171,7 @@ class Linear(Activation):
     """
 
     def forward(self, x: Any, training: bool = True) -> Any:
-        self.build_from(x)
+        self.build_from(x, training)
         trace.emit(self.name, "forward", x=x, y=x)
         return x
 

@@ -97,10 +97,13 @@ class Layer(Registered):
     #: the model that holds the layer (a weak reference), set by ``Model.add``
     _owner: Any = None
 
-    def build_from(self, x: Any, seed: SeedLike = None) -> None:
+    def build_from(self, x: Any, training: Any = True, seed: SeedLike = None) -> None:
         """Build a layer used on its own from its first input: the plain engine of ``x``'s
         backend, parameters in ``x``'s float dtype. A built layer refuses inputs of another
-        backend (a NumPy layer would hand a PyTorch tensor back, its maths silently mixed)."""
+        backend (a NumPy layer would hand a PyTorch tensor back, its maths silently mixed),
+        and ``training`` that is no bool (``"False"``, a string, would count as True)."""
+        if type(training) is not bool:  # (a Model passes the bool it checked: no call)
+            validate.flag("training", training)
         if type(x) is self._input_type:
             return
         backend = backend_of(x) if self.ops is None else self.ops.backend
@@ -223,7 +226,7 @@ class Dense(Layer):
         return self.params["b"]
 
     def forward(self, x: Any, training: bool = True) -> Any:
-        self.build_from(x, self.seed)
+        self.build_from(x, training, self.seed)
         if x.ndim != self.W.ndim or x.shape[-1] != self.n_in:  # (copies,) samples, features
             msg = (
                 f"Dense({self.n_in}, {self.n_out}) expected inputs of shape (n_samples, "
@@ -349,9 +352,9 @@ class Dropout(Layer):
         self.rng = rng.dropout_stream()
 
     def forward(self, x: Any, training: bool = True) -> Any:
-        self.build_from(x, self.seed)
+        self.build_from(x, training, self.seed)  # (checks that training is a bool)
         self.mask = None  # the last step's mask is freed before a new one is drawn
-        if not validate.flag("training", training):  # ("False", a string, would drop)
+        if not training:
             return x
         self.mask = self.ops.dropout_mask(self.rng, self.keep, x)  # 1/keep or 0
         y = self.ops.dropout(x, self.mask)  # x * mask

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import device
 
-from .. import trace
+from .. import trace, validate
 from ..backend import backend_of, to_numpy
 from .activations import Linear, ReLU, Sigmoid, Softmax
 from .layers import Dense
@@ -61,19 +61,25 @@ class Loss(Registered):
         (:meth:`check_targets`: class labels in range, one-hot rows), as a model checks
         them before training; on a device that would cost a read back, so it is left to
         the model."""
-        self._check_host_targets(y_pred, y_true)
+        self._check_new_targets(y_pred, y_true, averaged=True)
         sample_losses = self.forward(y_pred, y_true)
         data_loss = backend_of(y_pred).xp.mean(sample_losses, axis=-1)
         trace.emit(type(self).__name__, "forward", y_pred=y_pred, sample_losses=sample_losses,
                    data_loss=data_loss)
         return data_loss
 
-    def _check_host_targets(self, y_pred: Any, y_true: Any) -> None:
-        """:meth:`check_targets` on host (NumPy) targets, once per targets array."""
-        if isinstance(y_true, np.ndarray) and y_true is not self._checked \
-                and getattr(y_pred, "ndim", 0) == 2:
+    def _check_new_targets(self, y_pred: Any, y_true: Any, *, averaged: bool = False) -> None:
+        """Once per targets array: :meth:`check_targets` on host (NumPy) targets and, for
+        :meth:`calculate` (``averaged``), predictions that hold samples (the mean of none is
+        NaN)."""
+        if y_true is self._checked:
+            return
+        if averaged and hasattr(y_pred, "shape"):
+            validate.non_empty("y_pred", y_pred, "array (n_samples, n_outputs)",
+                               fix=validate.EMPTY_MEAN.format(f"{type(self).__name__}.calculate"))
+        if isinstance(y_true, np.ndarray) and getattr(y_pred, "ndim", 0) == 2:
             self.check_targets(y_true, int(y_pred.shape[-1]))
-            self._checked = y_true
+        self._checked = y_true
 
     def _check_probabilities(self, y_pred: Any, fix: str, *, rows: bool) -> None:
         """Refuse first predictions that are not probabilities: each value in [0, 1] (and,
@@ -176,7 +182,7 @@ class CategoricalCrossentropy(Loss):
     def forward(self, y_pred: Any, y_true: Any) -> Any:
         xp = backend_of(y_pred).xp
         _check_class_targets(xp, y_pred, y_true)
-        self._check_host_targets(y_pred, y_true)
+        self._check_new_targets(y_pred, y_true)
         self._check_probabilities(y_pred, _SOFTMAX_FIRST, rows=True)
         p = xp.clip(y_pred, EPS, 1 - EPS)
         if y_true.ndim == y_pred.ndim - 1:  # labels
@@ -189,7 +195,7 @@ class CategoricalCrossentropy(Loss):
     def backward(self, y_pred: Any, y_true: Any) -> Any:
         xp = backend_of(y_pred).xp
         _check_class_targets(xp, y_pred, y_true)
-        self._check_host_targets(y_pred, y_true)
+        self._check_new_targets(y_pred, y_true)
         self._check_probabilities(y_pred, _SOFTMAX_FIRST, rows=True)
         n, k = y_pred.shape[-2:]
         if y_true.ndim == y_pred.ndim - 1:
@@ -248,7 +254,7 @@ class SoftmaxCrossentropy(Loss):
     def backward(self, y_pred: Any, y_true: Any) -> Any:
         """Gradient with respect to the logits ``y_pred`` (a training step calls this without
         ``forward``: the loss is computed only on logged epochs)."""
-        self._check_host_targets(y_pred, y_true)
+        self._check_new_targets(y_pred, y_true)
         return softmax_crossentropy_backward(self.softmax.forward(y_pred), y_true)
 
     def predictions(self, y_pred: Any) -> Any:
@@ -294,7 +300,7 @@ class BinaryCrossentropy(Loss):
 
     def backward(self, y_pred: Any, y_true: Any) -> Any:
         xp = backend_of(y_pred).xp
-        self._check_host_targets(y_pred, y_true)
+        self._check_new_targets(y_pred, y_true)
         y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
         self._check_probabilities(y_pred, _SIGMOID_FIRST, rows=False)
         n, outputs = y_pred.shape
@@ -341,7 +347,7 @@ class MeanSquaredError(Loss):
 
     def backward(self, y_pred: Any, y_true: Any) -> Any:
         xp = backend_of(y_pred).xp
-        self._check_host_targets(y_pred, y_true)
+        self._check_new_targets(y_pred, y_true)
         y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
         n, outputs = y_pred.shape
         return -2 * (y_true - y_pred) / outputs / n
@@ -374,7 +380,7 @@ class MeanAbsoluteError(Loss):
 
     def backward(self, y_pred: Any, y_true: Any) -> Any:
         xp = backend_of(y_pred).xp
-        self._check_host_targets(y_pred, y_true)
+        self._check_new_targets(y_pred, y_true)
         y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
         n, outputs = y_pred.shape
         return xp.sign(y_pred - y_true) / outputs / n

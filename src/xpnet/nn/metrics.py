@@ -32,7 +32,18 @@ class Accuracy(Registered):
         """Raise where this accuracy cannot compare what ``layer``, the network's last,
         predicts."""
 
+    #: the last targets :meth:`check_samples` saw (a loop passes the same ones: checked once)
+    _checked: Any = None
+
+    def check_samples(self, predictions: Any, y: Any) -> None:
+        """Refuse predictions with no samples (their mean would be NaN), once per targets."""
+        if y is not self._checked:
+            validate.non_empty("predictions", predictions, "array (n_samples, ...)",
+                               fix=validate.EMPTY_MEAN.format(f"{type(self).__name__}.calculate"))
+            self._checked = y
+
     def calculate(self, predictions: Any, y: Any) -> Any:
+        self.check_samples(predictions, y)
         b = backend_of(predictions)
         matches = self.compare(predictions, y)
         # float64 where the device has it: the fraction k/n is then exactly the book's

@@ -22,7 +22,7 @@ as in the book. Call order per training step, as in the book::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -116,12 +116,9 @@ class Optimizer(Registered):
         the layer computes with (``layer.ops``; the plain one for a component without)."""
         if not (isinstance(getattr(layer, "params", None), dict)
                 and isinstance(getattr(layer, "grads", None), dict)):
-            hint = ("use optimizer.step(layers) for several" if isinstance(layer, (list, tuple))
-                    else "a layer of xpnet.book takes the book's optimizers (Optimizer_Adam, "
-                    "...)" if hasattr(layer, "xpnet") else "e.g. a Dense")
-            msg = (f"{type(self).__name__}.update_params expects one layer with params and "
-                   f"grads, got {validate.describe(layer)}; {hint}.")
-            raise TypeError(msg)
+            raise self._not_a_layer(layer)
+        if not layer.params:  # (an unbuilt Dense, an activation: nothing would change)
+            raise self._no_params(layer)
         ops = getattr(layer, "ops", None)
         for name, p in layer.params.items():
             ops = ops or Ops(backend_of(p))
@@ -136,6 +133,26 @@ class Optimizer(Registered):
             self.emit(g=g, p_before=p)
             layer.params[name] = ops.update(self, p, g, state)
             self.emit(p_after=layer.params[name])
+
+    def _not_a_layer(self, layer: Any) -> TypeError:
+        hint = ("use optimizer.step(layers) for several" if isinstance(layer, (list, tuple))
+                else "a layer of xpnet.book takes the book's optimizers (Optimizer_Adam, ...)"
+                if hasattr(layer, "xpnet") else "e.g. a Dense")
+        return TypeError(f"{type(self).__name__}.update_params expects one layer with params "
+                         f"and grads, got {validate.describe(layer)}; {hint}.")
+
+    def _no_params(self, layer: Any) -> ValueError:
+        name = type(layer).__name__
+        if getattr(layer, "built", True) is False:
+            why = (f"{name} has no parameters (yet): a Dense's are created by its first "
+                   "forward pass (or when a Model builds it), and an activation or a Dropout "
+                   "has none. Pass layers with parameters, after their forward and backward "
+                   "passes (a Model's are model.trainable_layers)")
+        else:
+            why = (f"{name} has no parameters to update (an activation or a Dropout learns "
+                   "nothing). Pass only the layers with parameters, e.g. the Dense layers "
+                   "(a Model's are model.trainable_layers)")
+        return ValueError(f"{type(self).__name__}.update_params: {why}.")
 
     def state_of(self, layer: Any, name: str, p: Any) -> dict[str, Any]:
         """The state arrays of ``layer``'s parameter ``name`` (``{state name: array}``),
@@ -160,6 +177,11 @@ class Optimizer(Registered):
 
     def step(self, layers: Any) -> None:
         """One full update: pre_update, every layer's parameters, post_update."""
+        if hasattr(layers, "forward") or not isinstance(layers, Iterable):
+            msg = (f"{type(self).__name__}.step expects a list of layers, got "
+                   f"{validate.describe(layers)}; e.g. optimizer.step([dense1, dense2]) (or "
+                   "optimizer.update_params(layer) for one).")
+            raise TypeError(msg)
         self.pre_update_params()
         self.update_layers(layers)
         self.post_update_params()
