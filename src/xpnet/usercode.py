@@ -69,7 +69,7 @@ def load_class(spec: str, builtins: list[str] | tuple[str, ...] = ()) -> type:
         msg = (f"{target!r} has no class {name!r} (its layers and losses: {found or 'none'}). "
                f"{fix}")
         raise UserCodeError(msg, "load")
-    if not _is_component(cls):
+    if validate.component_missing(cls):
         msg = (f"{name} is not a layer or loss: a layer needs forward and backward methods, a "
                "loss calculate (or forward) and backward (see docs/own-layer.md), e.g. "
                "subclass xpnet.nn.layers.Layer.")
@@ -86,14 +86,7 @@ def _components(module: ModuleType) -> list[str]:
         k for k, v in vars(module).items()
         if isinstance(v, type) and v.__module__ == module.__name__]
     return sorted(k for k in names if isinstance(getattr(module, k, None), type)
-                  and _is_component(getattr(module, k)))
-
-
-def _is_component(cls: type) -> bool:
-    """A layer (forward and backward) or a loss (calculate or forward, and backward)."""
-    return not validate.missing_methods(cls, ("backward",)) and (
-        not validate.missing_methods(cls, ("forward",))
-        or not validate.missing_methods(cls, ("calculate",)))
+                  and not validate.component_missing(getattr(module, k)))
 
 
 def _load_file(path: Path, spec: str) -> ModuleType:

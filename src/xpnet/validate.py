@@ -32,6 +32,7 @@ __all__ = [
     "EMPTY_MEAN",
     "FLOAT_DTYPES",
     "Checked",
+    "component_missing",
     "describe",
     "finite_float",
     "flag",
@@ -114,6 +115,18 @@ def missing_methods(value: Any, names: tuple[str, ...] = ("forward", "backward")
     return [name for name in names if not callable(getattr(value, name, None))]
 
 
+def component_missing(value: Any) -> list[str]:
+    """The methods ``value`` (an object or a class) lacks as a layer (``forward`` and
+    ``backward``) or a loss, whose ``calculate`` serves for ``forward``.
+
+    >>> component_missing(type("Loss", (), {"calculate": len, "backward": len}))
+    []
+    """
+    if not missing_methods(value, ("calculate",)):
+        return missing_methods(value, ("backward",))
+    return missing_methods(value)
+
+
 #: The families a part of another kind than a layer belongs to, by the name of a class in its
 #: ancestry: xpnet's ``Loss``... and the book's ``Loss_CategoricalCrossentropy``...
 _OTHER_PARTS = (("Loss", "loss"), ("Optimizer", "optimizer"), ("Accuracy", "accuracy"))
@@ -150,9 +163,7 @@ def layer_like(where: str, value: Any, *, call: str, example: str,
         msg = (f"{type(value).__name__}() is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not "
                f"a layer: give it to model.set({kind}=...), and add layers only.")
         raise TypeError(msg)
-    missing = missing_methods(value)
-    if "loss" in expects and not missing_methods(value, ("calculate",)):
-        missing = missing_methods(value, ("backward",))  # a loss's calculate serves
+    missing = component_missing(value) if "loss" in expects else missing_methods(value)
     if missing:
         msg = (f"{where} expects {expects} with forward and backward methods, got "
                f"{describe(value)}, which has no {' and no '.join(missing)} method; e.g. "
