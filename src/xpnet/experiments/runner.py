@@ -142,6 +142,9 @@ def run(
         # "spawn": fresh interpreters that read the one-thread BLAS setting at start-up
         context = multiprocessing.get_context("spawn")
         pool = None
+        # the children already running (a worker started but not yet the pool's, when an
+        # interrupt comes while it starts, is one started since)
+        before = set(multiprocessing.active_children())
         try:
             with _one_thread_children():  # the workers start as the groups are submitted
                 pool = ProcessPoolExecutor(n_workers, mp_context=context,
@@ -158,15 +161,19 @@ def run(
             # finish their groups, which a wait here could wait on for good; so too when
             # the interrupt comes while they start (the pool's exit hook would wait on them)
             if pool is not None:
-                _stop(pool)
+                _stop(pool, before)
             raise
         pool.shutdown(wait=True)
     return {"stored": finished, "ran": len(pending), "skipped": total - len(pending)}
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel what ``pool`` has not started, end its worker processes and let it go."""
-    workers = list((getattr(pool, "_processes", None) or {}).values())
+def _stop(pool: ProcessPoolExecutor, before: set[Any]) -> None:
+    """Cancel what ``pool`` has not started, end its worker processes and let it go. Its
+    workers are those it lists and the children started since ``before`` (the processes
+    running when it was made): an interrupt in the pool's start of a worker can leave one
+    running but unlisted, which multiprocessing's exit hook would then wait on."""
+    listed = set((getattr(pool, "_processes", None) or {}).values())
+    workers = list(listed | (set(multiprocessing.active_children()) - before))
     pool.shutdown(wait=False, cancel_futures=True)
     for process in workers:
         if process.is_alive():
