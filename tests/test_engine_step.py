@@ -29,7 +29,7 @@ from xpnet.nn.losses import (
     MeanSquaredError,
     SoftmaxCrossentropy,
 )
-from xpnet.nn.optimizers import Adam
+from xpnet.nn.optimizers import SGD, Adam, Optimizer
 
 #: After 30 Adam steps of learning rate 0.05 on parameters of size ~1, float32's rounding
 #: differences have grown to ~5e-6 (Adam's step hardly depends on a gradient's size, so a
@@ -546,6 +546,65 @@ def test_a_graph_run_follows_callbacks_that_change_the_dropout_rate_or_a_penalty
     untouched.train(X, y, epochs=150, log_every=10, graph=True)
     assert not np.array_equal(untouched.parameters()["layers.0.W"],
                               runs[0].parameters()["layers.0.W"])
+
+
+def test_a_graph_run_follows_callbacks_that_set_another_optimizer_or_reset_its_state(host_cupy,
+                                                                                    data):
+    """A step table serves one optimizer and rule, and a recorded step writes the optimizer
+    state arrays it was recorded with: a callback that sets another optimizer, switches
+    SGD's momentum off, or resets the state gets a table (and a recording) of its own, and
+    the run gives the layered path's values (float64: to its rounding)."""
+    X, y = data
+
+    def meddle(model, epoch, logs):
+        if epoch == 40:
+            model.optimizer = SGD(learning_rate=0.5, momentum=0.9)  # another rule and width
+        if epoch == 70:
+            model.optimizer.momentum = 0.0  # the same optimizer, another rule
+        if epoch == 100:
+            for layer in model.trainable_layers:
+                layer.optimizer_state = {}  # Adam starts afresh
+            model.optimizer = Adam(learning_rate=0.01)
+
+    runs = [build(host_kernels(host_cupy), dtype="float64") for _ in range(2)]
+    layered = build(False, dtype="float64")
+    histories = [m.train(X, y, epochs=150, log_every=10, callbacks=[meddle], graph=g)
+                 for m, g in zip([*runs, layered], (True, False, False), strict=True)]
+    for history in histories[:2]:
+        for record, expected in zip(history.records, histories[2].records, strict=True):
+            assert record["lr"] == expected["lr"]
+            np.testing.assert_allclose(record["loss"], expected["loss"], rtol=1e-10)
+    rates = {r["epoch"]: r["lr"] for r in histories[0].records}
+    assert [rates[e] for e in (50, 100, 110, max(rates))] == [0.5, 0.5, 0.01, 0.01]
+    assert runs[0].fused_kernels().captures == 4  # the first, and once after each change
+    for run in runs:
+        assert_close_params(run, layered, "float64")
+        assert set(run.layers[0].optimizer_state["W"]) == {"m", "v"}
+
+
+def test_a_callback_may_set_an_optimizer_the_kernels_cannot_compile(host_cupy, data, caplog):
+    """The rest of the run then updates parameter by parameter, as the layered path does."""
+    class Clipped(Optimizer):
+        def update(self, xp, p, g, *, lr):
+            return (p - lr * xp.clip(g, -1.0, 1.0),)  # clip: not in the kernels' subset
+
+    X, y = data
+
+    def meddle(model, epoch, logs):
+        if epoch == 20:
+            model.optimizer = Clipped(0.2)
+
+    model, layered = build(host_kernels(host_cupy), dtype="float64"), build(False,
+                                                                           dtype="float64")
+    with caplog.at_level("WARNING", logger="xpnet.training"):
+        histories = [m.train(X, y, epochs=40, log_every=10, callbacks=[meddle], graph=True)
+                     if m is model else m.train(X, y, epochs=40, log_every=10,
+                                                callbacks=[meddle])
+                     for m in (model, layered)]
+    assert "a callback set Clipped, whose update rule cannot be compiled" in caplog.text
+    for record, expected in zip(*(h.records for h in histories), strict=True):
+        np.testing.assert_allclose(record["loss"], expected["loss"], rtol=1e-10)
+    assert_close_params(model, layered, "float64")
 
 
 # -- the identity the backward kernel rests on -------------------------------------------------

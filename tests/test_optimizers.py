@@ -60,6 +60,12 @@ def test_sgd_with_and_without_momentum(backend):
     opt.step([mom])
     opt.step([mom])  # u = 0.9 * -1 - 1 = -1.9
     np.testing.assert_allclose(host(mom.params["w"]), [1.0 - 1.0 - 1.9], rtol=1e-6)
+    opt.momentum = 0.0  # set later: plain SGD from here on, the velocity kept aside
+    opt.step([mom])
+    np.testing.assert_allclose(host(mom.params["w"]), [-1.9 - 1.0], rtol=1e-6)
+    opt.momentum = 0.5  # and back: the kept velocity goes on
+    opt.step([mom])  # u = 0.5 * -1.9 - 1 = -1.95
+    np.testing.assert_allclose(host(mom.params["w"]), [-2.9 - 1.95], rtol=1e-6)
 
 
 def test_adagrad_and_rmsprop_first_step(backend):

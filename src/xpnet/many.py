@@ -35,7 +35,7 @@ from .engine.step import WholeStep
 from .model import Model
 from .nn.losses import CategoricalCrossentropy, SoftmaxCrossentropy, regularization_loss
 from .random import DropoutStream, Generator
-from .training import step_table
+from .training import recorded_arrays, step_table
 
 __all__ = ["ManyModels", "Streams"]
 
@@ -255,7 +255,8 @@ class ManyModels:
             out.append(GraphRun(
                 functools.partial(self._step, k), model.optimizer, kernels, self.b, epochs,
                 dtype, stepped=functools.partial(self._stepped, k),
-                parameters=model.parameters, fallback=graph == "auto", record=record))
+                arrays=functools.partial(recorded_arrays, model), fallback=graph == "auto",
+                record=record))
         return out
 
     def train(self, epochs: int, *, graph: bool | str = "auto") -> dict[str, Any]:

@@ -12,7 +12,9 @@ while explain mode records. The engines are lent for each training step only, so
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
+import logging
 import math
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -31,8 +33,10 @@ from .nn.ops import Ops
 from .nn.optimizers import Optimizer
 from .random import Generator
 
+log = logging.getLogger(__name__)
+
 __all__ = ["GRAPH_MIN_EPOCHS", "Callback", "History", "Trainable", "graph_problem",
-           "step_table", "train", "validation_pair"]
+           "recorded_arrays", "step_table", "train", "validation_pair"]
 
 
 class Trainable(Protocol):
@@ -256,6 +260,8 @@ class _Run:
         self.whole: engine.step.WholeStep | None = None
         #: the run's step table (and recorded graph), for full-batch runs that can use one
         self.tabled: engine.fused.GraphRun | None = None
+        #: makes a step table for so many epochs, with the model's optimizer of the time
+        self.table: Callable[[int], engine.fused.GraphRun] | None = None
 
     @contextlib.contextmanager
     def lending(self, kernels: Any, graph: bool, tabled: bool, epochs: int,
@@ -271,13 +277,17 @@ class _Run:
             replaying = kernels.replaying()
         with replaying:
             if tabled and kernels is not None:
-                assert model.optimizer is not None
                 dtype = next(iter(model.trainable_layers[0].params.values())).dtype
-                self.tabled = engine.fused.GraphRun(
-                    lambda: self.step(self.X, self.y), model.optimizer, kernels,
-                    model.backend, epochs, dtype, stepped=self._stepped,
-                    parameters=model.parameters, fallback=auto, record=graph,
-                    values=self._recorded_values)
+
+                def table(epochs: int) -> engine.fused.GraphRun:
+                    assert model.optimizer is not None
+                    return engine.fused.GraphRun(
+                        lambda: self.step(self.X, self.y), model.optimizer, kernels,
+                        model.backend, epochs, dtype, stepped=self._stepped,
+                        arrays=functools.partial(recorded_arrays, model), fallback=auto,
+                        record=graph, values=self._recorded_values)
+
+                self.table, self.tabled = table, table(epochs)
             yield
 
     def step(self, X: Any, y: Any) -> Any:
@@ -295,6 +305,21 @@ class _Run:
         """What the whole step keeps in a recorded graph besides the arrays it uses."""
         return None if self.whole is None else self.whole.recorded_values()
 
+    def _retabled(self, old: engine.fused.GraphRun,
+                  optimizer: Optimizer) -> engine.fused.GraphRun | None:
+        """A callback set another optimizer, or another rule of it (SGD's momentum): the
+        rest of the run gets a table of its own (recorded again with a graph), or none
+        where its rule does not compile (its steps then update parameter by parameter)."""
+        if engine.rules.compile_rule(optimizer.rule()) is None:
+            log.warning("a callback set %s, whose update rule cannot be compiled into one "
+                        "kernel (see xpnet.engine.rules): the rest of the run updates "
+                        "parameter by parameter, without a graph", type(optimizer).__name__)
+            return None
+        assert self.table is not None
+        new = self.table(old.epochs - old.done)
+        new.failed = old.failed  # a step that could not be recorded is not tried again
+        return new
+
     def epoch(self, epoch: int, logged: bool) -> dict[str, Any] | None:
         """One pass over the data; its metrics when the epoch is logged."""
         model, optimizer = self.model, self.model.optimizer
@@ -303,6 +328,8 @@ class _Run:
         sums: list[tuple[Any, Any, int]] = []
         lr_before = optimizer.current_learning_rate
         reg_loss: Any = 0
+        if self.tabled is not None and self.tabled.dirty and not self.tabled.serves(optimizer):
+            self.tabled = self._retabled(self.tabled, optimizer)
         if self.tabled is not None:
             if logged:  # the penalty of the weights before this epoch's update
                 reg_loss = regularization_loss(model.trainable_layers)
@@ -329,6 +356,16 @@ class _Run:
             reg_loss = regularization_loss(model.trainable_layers)
         lr = lr_before if self.log_before_update else optimizer.current_learning_rate
         return _logs(epoch, sums, reg_loss, lr, self.n)
+
+
+def recorded_arrays(model: Trainable) -> list[Any]:
+    """The arrays a recorded training step of ``model`` reads and writes in place: its
+    parameters and its optimizer's state (a graph run records again when one is replaced)."""
+    arrays = list(model.parameters().values())
+    for layer in model.trainable_layers:
+        for state in getattr(layer, "optimizer_state", {}).values():
+            arrays += state.values()
+    return arrays
 
 
 def _logs(epoch: int, sums: Sequence[tuple[Any, Any, int]], reg_loss: Any, lr: float,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -339,7 +339,10 @@ class GraphRun:
     After callbacks ran (the trainer sets :attr:`dirty`), the next epoch checks the table
     against the optimizer's scalars (a callback may have set another learning rate) and
     rewrites the coming rows where they differ, and records the step again when an array it
-    reads was replaced (a callback loaded other weights).
+    reads was replaced (a callback loaded other weights, or reset the optimizer's state):
+    that step runs eagerly first, so that what it makes (new state arrays) is made outside
+    the recording, then the next one is recorded. A table serves one optimizer and rule
+    (:meth:`serves`); the trainer makes a new one when a callback sets another.
 
     Parameters
     ----------
@@ -355,9 +358,9 @@ class GraphRun:
     stepped : callable, optional
         Called after every epoch's step, however it ran: host state that a step moves on
         in device memory follows it here (the whole step's dropout position).
-    parameters : callable, optional
-        The model's ``parameters`` (name to array): the arrays the recorded step reads and
-        writes in place.
+    arrays : callable, optional
+        The arrays the recorded step reads and writes in place (the model's parameters and
+        the optimizer's state), as an iterable.
     values : callable, optional
         What else the recorded step keeps as it was recorded (settings it passes to its
         kernels by value or in arrays of its own, such as the whole step's dropout rate and
@@ -373,14 +376,14 @@ class GraphRun:
     def __init__(self, step: Callable[[], Any], optimizer: Optimizer, kernels: Kernels,
                  backend: Backend, epochs: int, dtype: Any,
                  stepped: Callable[[], None] | None = None,
-                 parameters: Callable[[], dict[str, Any]] | None = None,
+                 arrays: Callable[[], Iterable[Any]] | None = None,
                  fallback: bool = False,
                  record: bool = True,
                  values: Callable[[], Any] | None = None):
         rule = compile_rule(optimizer.rule())
         assert rule is not None  # checked by the trainer before
         self.step, self.optimizer, self.kernels, self.rule = step, optimizer, kernels, rule
-        self.stepped, self.parameters, self.fallback = stepped, parameters, fallback
+        self.stepped, self.arrays, self.fallback = stepped, arrays, fallback
         self.record, self.values = record, values
         self.epochs = epochs
         self.rows = self._coming(optimizer, epochs, pre_done=False)
@@ -388,7 +391,10 @@ class GraphRun:
         self.launch: Callable[[], Any] | None = None
         #: the ids of the arrays the recorded step uses, and its other values (``values``)
         self.recorded: tuple[list[int], Any] = ([], None)
-        self.done = 0  # steps run (the first runs eagerly, to make buffers and state)
+        self.done = 0  # steps run
+        #: whether the next step may be recorded: the first step, and the first after the
+        #: recorded one was dropped, run eagerly (buffers, optimizer state, kernels are made)
+        self.warm = False
         self.failed: str | None = None  # why recording failed (then every step runs eagerly)
         #: set by the trainer when callbacks ran: the next epoch checks the optimizer's
         #: scalars against the table and the arrays against the recorded ones
@@ -417,7 +423,13 @@ class GraphRun:
             self.rows[self.done:] = coming
             self.table.write(self.done, coming)
         if self.launch is not None and self._ids() != self.recorded:
-            self.launch = None
+            self.launch, self.warm = None, False
+
+    def serves(self, optimizer: Optimizer) -> bool:
+        """Whether this table holds ``optimizer``'s scalars: it is the optimizer the table
+        was made for, with the same update rule (a callback may set another optimizer, or
+        switch SGD's momentum on)."""
+        return optimizer is self.optimizer and compile_rule(optimizer.rule()) is self.rule
 
     def _step(self) -> Any:
         output = self.step()
@@ -425,7 +437,7 @@ class GraphRun:
         return output
 
     def _ids(self) -> tuple[list[int], Any]:
-        return ([id(a) for a in self.parameters().values()] if self.parameters else [],
+        return ([id(a) for a in self.arrays()] if self.arrays else [],
                 self.values() if self.values else None)
 
     def _record(self) -> None:
@@ -448,8 +460,9 @@ class GraphRun:
             if self.dirty:
                 self._refresh()
                 self.dirty = False
-            if not self.record or self.done == 0 or self.failed is not None:
+            if not self.record or not self.warm or self.failed is not None:
                 output = self._step()
+                self.warm = True
             else:
                 if self.launch is None:
                     self._record()

@@ -243,7 +243,11 @@ class SGD(Optimizer):
     def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, momentum: float = 0.0):
         super().__init__(learning_rate, decay)
         self.momentum = momentum
-        self.state_names = ("u",) if self.momentum else ()
+
+    @property
+    def state_names(self) -> tuple[str, ...]:  # type: ignore[override]
+        """``("u",)`` with momentum, else none (set later, momentum changes the rule)."""
+        return ("u",) if self.momentum else ()
 
     def hyperparameters(self) -> dict[str, Any]:
         lr = self.current_learning_rate
