@@ -437,21 +437,41 @@ def test_ctrl_c_stops_a_study_with_worker_processes_at_once(tmp_path):
                             start_new_session=True)  # SIGINT to it alone, as `timeout` sends
     time.sleep(8)  # the workers have started their (long) trials
     assert proc.poll() is None
+    timeline = []  # what was left of the study's processes, and when (said if it is slow)
+
+    def watch():
+        while proc.poll() is None:
+            seen = _processes_of(proc.pid)
+            if not timeline or timeline[-1][1] != seen:
+                timeline.append((round(time.monotonic() - signalled, 2), seen))
+            time.sleep(0.2)
+
     signalled = time.monotonic()
     proc.send_signal(signal.SIGINT)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert time.monotonic() - signalled < 15
+    took = time.monotonic() - signalled
+    watcher.join(timeout=5)
+    said = "\n".join(f"{t:6.2f} s: {seen}" for t, seen in timeline)
+    assert took < 15, f"stopped {took:.1f} s after Ctrl-C; stderr: {err!r}; left:\n{said}"
     assert proc.returncode != 0 and b"interrupted" in err
     deadline, left = time.monotonic() + 10, "?"
     while left and time.monotonic() < deadline:  # multiprocessing's helpers go soon after
-        left = subprocess.run(["ps", "-o", "pid=,args=", "-g", str(proc.pid)],
-                              capture_output=True, text=True).stdout.strip()
+        left = _processes_of(proc.pid)
         time.sleep(0.2)
     assert left == ""  # no worker left behind
+
+
+def _processes_of(group):
+    """The processes of process group ``group``: pid, state, what they wait in, command."""
+    listed = subprocess.run(["ps", "-o", "pid=,stat=,wchan:24=,args=", "-g", str(group)],
+                            capture_output=True, text=True).stdout
+    return "; ".join(line.strip()[:120] for line in listed.splitlines())
 
 
 def test_ctrl_c_says_how_many_trials_are_stored_and_how_to_go_on(tmp_path, monkeypatch,
