@@ -376,6 +376,11 @@ def test_cli_refuses_to_mix_studies_without_resume(tmp_path, capsys):
     text = io.StringIO()
     assert main([*args, "--resume"], out=text) == 0
     assert text.getvalue().startswith("0 trials run, 1 already stored")
+    assert "nothing to resume" not in capsys.readouterr().err
+    elsewhere = tmp_path / "typo"  # --resume where no study is: said, and one starts
+    assert main([*args[:-1], str(elsewhere), "--resume"], out=io.StringIO()) == 0
+    assert (f"xpnet study: nothing to resume in {str(elsewhere)!r} (no trials stored there): "
+            "a new study starts") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad", [["--lr", "0.1,abc"], ["--train-samples", "0"],

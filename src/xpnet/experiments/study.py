@@ -107,6 +107,9 @@ def run_study(
             raise StudyError(msg)
         added = _check_plan(outdir, {"quick": quick, **describe(names, trials)},
                             fresh=not stored)
+        if resume and not stored:  # a mistyped folder would otherwise pass unseen
+            added = (f"nothing to resume in {str(outdir)!r} (no trials stored there): "
+                     "a new study starts")
         counts = run(trials, store, workers=workers, dask=dask, progress=progress,
                      group_size=group_size)
         fine = refine_trials(store, trials, GRIDS["quick" if quick else "default"]["refine"])
