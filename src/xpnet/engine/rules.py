@@ -75,15 +75,16 @@ class UpdateRule:
     scalars: tuple[str, ...]
     python: str
     c: str
-    _code: tuple[CodeType, ...] = field(repr=False)
-    _prelude: tuple[tuple[str, CodeType], ...] = field(repr=False)
+    #: the scalar temporaries (in order, as assignments), then the kernel scalars, as one
+    #: tuple expression: one evaluation a step (a step table has a row per epoch)
+    _values: CodeType = field(repr=False)
+    _temporaries: int = field(repr=False)
 
     def scalar_values(self, hyperparameters: dict[str, Any]) -> list[Any]:
         """This step's kernel scalars, from the optimizer's ``hyperparameters()``."""
         env: dict[str, Any] = {"xp": _HOST_XP, **hyperparameters}
-        for name, code in self._prelude:
-            env[name] = eval(code, {"__builtins__": {}}, env)  # our own compiled subexpressions
-        return [eval(code, {"__builtins__": {}}, env) for code in self._code]
+        # our own compiled subexpressions, nothing of the user's but their arithmetic
+        return list(eval(self._values, {"__builtins__": {}}, env)[self._temporaries:])
 
 
 _CACHE: dict[Any, UpdateRule | None] = {}
@@ -117,8 +118,8 @@ class _Translator:
         self.arrays = {"p", "g", *self.state}
         self.scalar_names = {a.arg for a in fdef.args.kwonlyargs}
         self.hoisted: dict[str, str] = {}  # unparsed subexpression -> kernel scalar name
-        self.codes: list[CodeType] = []
-        self.prelude: list[tuple[str, CodeType]] = []
+        self.codes: list[ast.expr] = []  # the kernel scalars' expressions, in order
+        self.prelude: list[tuple[str, ast.expr]] = []  # the scalar temporaries, in order
         self.temps: list[str] = []
 
     # -- expressions ----------------------------------------------------------------------
@@ -159,7 +160,7 @@ class _Translator:
         text = ast.unparse(node)
         if text not in self.hoisted:
             self.hoisted[text] = f"_k{len(self.hoisted)}"
-            self.codes.append(_compile(node))
+            self.codes.append(node)
         return ast.Name(id=self.hoisted[text])
 
     # -- statements -----------------------------------------------------------------------
@@ -178,7 +179,7 @@ class _Translator:
                 value, is_array = self.lower(stmt.value)
                 if not is_array:  # a scalar temporary: computed on the host, in order
                     self.scalar_names.add(target)
-                    self.prelude.append((target, _compile(value)))
+                    self.prelude.append((target, value))
                     continue
                 declare = target not in self.arrays
                 self.arrays.add(target)
@@ -198,13 +199,17 @@ class _Translator:
         if not returned:
             raise Untranslatable("no return")
         return UpdateRule(self.name, self.state, tuple(self.hoisted.values()),
-                          "\n".join(python), "\n".join(c), tuple(self.codes),
-                          tuple(self.prelude))
+                          "\n".join(python), "\n".join(c), self._values(),
+                          len(self.prelude))
 
-
-def _compile(node: ast.expr) -> CodeType:
-    """A scalar subexpression, compiled to evaluate on the host."""
-    return compile(ast.fix_missing_locations(ast.Expression(body=node)), "<rule>", "eval")
+    def _values(self) -> CodeType:
+        """``(t0 := ..., t1 := ..., k0, k1, ...)``: the temporaries assigned in order, then
+        the kernel scalars, compiled to evaluate on the host."""
+        assigned: list[ast.expr] = [
+            ast.NamedExpr(target=ast.Name(id=name, ctx=ast.Store()), value=value)
+            for name, value in self.prelude]
+        values = ast.Tuple(elts=[*assigned, *self.codes], ctx=ast.Load())
+        return compile(ast.fix_missing_locations(ast.Expression(body=values)), "<rule>", "eval")
 
 
 def _c(node: ast.expr) -> str:
