@@ -385,11 +385,16 @@ def _checked_device(name: str, lib: ModuleType, xp: Any, device: Any) -> Any:
     if name == "numpy" and same_device(device, "cpu"):
         return "cpu"  # "CPU", "cpu:0": NumPy's one device, as NumPy names it
     try:
-        if name == "torch" and isinstance(device, str):
+        if name == "torch" and isinstance(device, (str, int)) and not isinstance(device, bool):
             device = lib.device(device)
         if name == "cupy":
             device = _cupy_device(lib, device)
-        xp.zeros((1,), device=device)
+        probe = xp.zeros((1,), device=device)
+        if name == "torch":
+            # the device its arrays report: torch.device("cuda") (the current GPU) and the
+            # ordinal 0 (the current accelerator's first) are cuda:0 there, so that the
+            # model's own arrays are its own (is_array) and synchronize() knows a GPU
+            device = probe.device
     except Exception as exc:  # each library words (and types) the refusal its own way
         if name == "torch":
             listed = ["cpu", *(f"cuda:{i}" for i in range(lib.cuda.device_count()))]
