@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import os
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -256,6 +257,14 @@ def _name_of(xp: ModuleType) -> str:
     return getattr(xp, "__name__", repr(xp))
 
 
+#: JAX's GPU client takes 75% of the GPU's memory when it starts unless told not to; it
+#: starts with the first device lookup, the CPU's included (``jax.devices("cpu")`` starts
+#: every platform), so that ``resolve("jax")``, whose default device is the CPU, would
+#: hold most of a GPU that CuPy and PyTorch in the same process then lack. xpnet sets this
+#: (unless it is set) before JAX starts: JAX then allocates as it needs.
+JAX_GPU_MEMORY = ("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
 def _import(name: str) -> ModuleType:
     module = {"array_api_strict": "array_api_strict", "jax": "jax.numpy"}.get(name, name)
     try:
@@ -271,6 +280,7 @@ def _enable_x64() -> None:
     Process-wide and set before xpnet creates a JAX array; arrays created earlier keep
     their dtypes. Gradient checks run in float64 and faithful mode multiplies in float64.
     """
+    os.environ.setdefault(*JAX_GPU_MEMORY)  # before JAX starts its devices (the probe)
     jax = importlib.import_module("jax")
     if not jax.config.read("jax_enable_x64"):
         jax.config.update("jax_enable_x64", True)
