@@ -879,7 +879,9 @@ def check(
         ``(x,)`` for a layer, ``(y_pred, y_true)`` for a loss; generated when omitted.
     backend : str or Backend, optional
         Where the component and its inputs live: by default where a built component's
-        parameters are (a layer of a model on PyTorch is checked on PyTorch), else NumPy.
+        parameters are (a layer of a model on PyTorch is checked on PyTorch), else NumPy. A
+        library's name for a built component means the device its parameters are on (a
+        layer on PyTorch's GPU is checked there); a Backend on another device is refused.
     dtype : "float64" or "float32"
         The component's dtype (the numerical derivative always runs in float64).
     mode : "full", "directional" or "sampled"
