@@ -15,6 +15,10 @@ import pytest
 from xpnet.backend import BACKENDS, resolve
 from xpnet.errors import BackendError
 
+# JAX's GPU client, started by any JAX device lookup (test_bench's jax.devices("gpu")
+# too), would take 75% of the GPU that the CuPy and PyTorch tests of this process need
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
 # the book's scripts are oracles run in subprocesses, not test modules
 collect_ignore_glob = ["book/*"]
 

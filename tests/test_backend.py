@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -225,3 +226,26 @@ def test_the_test_matrix_has_a_jax_session_that_installs_jax():
         "optional-dependencies"]
     assert extras["jax"] == ["jax>=0.4.30"]
     assert "jax>=0.4.30" in extras["test"]
+
+
+def test_resolving_jax_leaves_a_gpu_to_the_other_libraries(monkeypatch):
+    """JAX's GPU client takes 75% of the device's memory when it starts, unless
+    ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` (JAX's docs, "GPU memory allocation"), and any
+    device lookup starts it, the CPU's too (``jax._src.xla_bridge.backends()`` starts every
+    platform): ``resolve("jax")``, on the CPU by default, would have held most of a GPU that
+    CuPy and PyTorch use in the same process (the test matrix, the bench). Resolving JAX sets
+    it before the first lookup, unless it is set."""
+    pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    from xpnet.backend import JAX_GPU_MEMORY
+
+    variable, value = JAX_GPU_MEMORY
+    assert (variable, value) == ("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    for spelling in ("jax", jnp):
+        monkeypatch.delenv(variable, raising=False)
+        resolve(spelling)
+        assert os.environ[variable] == "false"
+    monkeypatch.setenv(variable, "true")  # the user's choice stands
+    resolve("jax")
+    assert os.environ[variable] == "true"

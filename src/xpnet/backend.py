@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import os
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -256,6 +257,14 @@ def _name_of(xp: ModuleType) -> str:
     return getattr(xp, "__name__", repr(xp))
 
 
+#: JAX's GPU client takes 75% of the GPU's memory when it starts unless told not to; it
+#: starts with the first device lookup, the CPU's included (``jax.devices("cpu")`` starts
+#: every platform), so that ``resolve("jax")``, whose default device is the CPU, would
+#: hold most of a GPU that CuPy and PyTorch in the same process then lack. xpnet sets this
+#: (unless it is set) before JAX starts: JAX then allocates as it needs.
+JAX_GPU_MEMORY = ("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
 def _import(name: str) -> ModuleType:
     module = {"array_api_strict": "array_api_strict", "jax": "jax.numpy"}.get(name, name)
     try:
@@ -271,6 +280,7 @@ def _enable_x64() -> None:
     Process-wide and set before xpnet creates a JAX array; arrays created earlier keep
     their dtypes. Gradient checks run in float64 and faithful mode multiplies in float64.
     """
+    os.environ.setdefault(*JAX_GPU_MEMORY)  # before JAX starts its devices (the probe)
     jax = importlib.import_module("jax")
     if not jax.config.read("jax_enable_x64"):
         jax.config.update("jax_enable_x64", True)
@@ -385,11 +395,16 @@ def _checked_device(name: str, lib: ModuleType, xp: Any, device: Any) -> Any:
     if name == "numpy" and same_device(device, "cpu"):
         return "cpu"  # "CPU", "cpu:0": NumPy's one device, as NumPy names it
     try:
-        if name == "torch" and isinstance(device, str):
+        if name == "torch" and isinstance(device, (str, int)) and not isinstance(device, bool):
             device = lib.device(device)
         if name == "cupy":
             device = _cupy_device(lib, device)
-        xp.zeros((1,), device=device)
+        probe = xp.zeros((1,), device=device)
+        if name == "torch":
+            # the device its arrays report: torch.device("cuda") (the current GPU) and the
+            # ordinal 0 (the current accelerator's first) are cuda:0 there, so that the
+            # model's own arrays are its own (is_array) and synchronize() knows a GPU
+            device = probe.device
     except Exception as exc:  # each library words (and types) the refusal its own way
         if name == "torch":
             listed = ["cpu", *(f"cuda:{i}" for i in range(lib.cuda.device_count()))]

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from . import validate
-from .backend import Backend, backend_of, resolve, to_numpy
+from .backend import Backend, backend_of, resolve, same_device, to_numpy
 from .errors import BackendError, UserCodeError
 from .nn.activations import Linear, ReLU, Sigmoid, Softmax
 from .nn.layers import Dense, Dropout
@@ -207,6 +207,16 @@ def _backend_for(component: Any, backend: Any) -> Backend:
         msg = (f"the {type(component).__name__} to check holds {own.name} arrays, but "
                f"backend={b.name!r} was asked for; leave backend out to check it where it "
                f"is, or build the component on {b.name}.")
+        raise ValueError(msg)
+    if own is not None and not same_device(own.device, b.device):
+        if not isinstance(backend, Backend):
+            # a library's name: its default device (PyTorch's CPU) is not where a component
+            # built on its GPU holds its arrays, and the inputs and perturbed copies must be
+            return own
+        here, there = str(own.device), str(b.device)
+        msg = (f"the {type(component).__name__} to check holds arrays on device {here!r}, "
+               f"but a backend on {there!r} was asked for; leave backend out to check it "
+               f"where it is, or build the component on {there!r}.")
         raise ValueError(msg)
     return b
 
@@ -869,7 +879,9 @@ def check(
         ``(x,)`` for a layer, ``(y_pred, y_true)`` for a loss; generated when omitted.
     backend : str or Backend, optional
         Where the component and its inputs live: by default where a built component's
-        parameters are (a layer of a model on PyTorch is checked on PyTorch), else NumPy.
+        parameters are (a layer of a model on PyTorch is checked on PyTorch), else NumPy. A
+        library's name for a built component means the device its parameters are on (a
+        layer on PyTorch's GPU is checked there); a Backend on another device is refused.
     dtype : "float64" or "float32"
         The component's dtype (the numerical derivative always runs in float64).
     mode : "full", "directional" or "sampled"

@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import resolve
+from ..backend import JAX_GPU_MEMORY, resolve
 from ..model import Model
 from ..nn.activations import ReLU, Softmax
 from ..nn.layers import Dense, Dropout
@@ -558,7 +558,7 @@ BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7
 def _import_jax() -> Any:
     # JAX takes 75% of a GPU's memory the first time it uses one unless told not to; the
     # other contenders of the run need theirs (read when JAX starts its GPU backend)
-    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    os.environ.setdefault(*JAX_GPU_MEMORY)
     try:
         import jax
     except ImportError as exc:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from array_api_compat import device
+
 from ..backend import Backend
 from ..nn.ops import Ops
 from ..random import DropoutStream, Generator
@@ -63,7 +65,9 @@ class FaithfulOps(Ops):
         xp = self.xp
         s64 = xp.astype(s, xp.float64)
         outer = xp.astype(s64[..., :, None] * s64[..., None, :], self.dtype)
-        jacobian = s[..., :, None] * xp.eye(s.shape[-1], dtype=s.dtype) - outer
+        # on s's device: PyTorch makes arrays without one on its default device (the CPU)
+        eye = xp.eye(s.shape[-1], dtype=s.dtype, device=device(s))
+        jacobian = s[..., :, None] * eye - outer
         dx = xp.matmul(xp.astype(jacobian, xp.float64), xp.astype(dy, xp.float64)[..., None])
         # np.dot's float32, stored into np.empty_like(dvalues)
         return xp.astype(xp.astype(dx[..., 0], self.dtype), dy.dtype)
