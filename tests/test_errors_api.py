@@ -1410,6 +1410,37 @@ def test_dense_backward_names_a_gradient_not_shaped_like_its_output():
     assert layer.backward(np.ones((4, 3), dtype=np.float32)).shape == (4, 2)
 
 
+@pytest.mark.parametrize("make", [ReLU, Softmax, Sigmoid, Linear, lambda: Dropout(0.5, seed=0)])
+def test_every_backward_names_a_gradient_not_shaped_like_its_output(make):
+    """Dense's check, now every layer's: a (1, 3) row or a (3,) vector was broadcast into
+    the whole batch's gradient without a word (Linear handed back any dy at all), and a
+    (5, 3) one ended in NumPy's 'operands could not be broadcast together'."""
+    layer = make()
+    name = type(layer).__name__
+    layer.forward(np.ones((4, 3), dtype=np.float32))
+    for shape in ((1, 3), (3,), (4, 1), (5, 3)):
+        with pytest.raises(ValueError, match=rf"^{name}\.backward expected dy of shape "
+                                             rf"\(4, 3\), the gradient of each output of its "
+                                             rf"last forward pass, got shape "
+                                             rf"{re.escape(str(shape))}\.$"):
+            layer.backward(np.ones(shape, dtype=np.float32))
+    for dy in ([[1.0] * 3] * 4, None):  # a list was broadcast by NumPy, None an AttributeError
+        with pytest.raises(TypeError, match=rf"^{name}\.backward expected dy of shape \(4, 3\)"
+                                            r".* got .*; pass an array .*np\.asarray\(dy, "):
+            layer.backward(dy)
+    dx = layer.backward(np.full((4, 3), 2.0, dtype=np.float32))
+    assert dx.shape == (4, 3) and dx.dtype == np.float32
+
+
+def test_linear_and_dropout_backward_before_forward_is_named():
+    """Linear and Dropout now keep their output for the check above: a backward before any
+    forward says so, as the other layers' do."""
+    for layer in (Linear(), Dropout(0.5)):
+        with pytest.raises(AttributeError, match=rf"^{type(layer).__name__}\.backward was "
+                                                 r"called before forward: run forward\(x\)"):
+            layer.backward(np.ones((4, 3), dtype=np.float32))
+
+
 def test_odd_arguments_that_slipped_past_round_two_are_named(capsys):
     """callbacks='cb' was walked letter by letter; gradcheck's inputs=() and check_many({})
     ended in an IndexError and an AssertionError; spiral(iid=1) passed; the book's batched

@@ -36,6 +36,7 @@ __all__ = [
     "describe",
     "finite_float",
     "flag",
+    "gradient_shape",
     "in_range",
     "integer",
     "is_bool",
@@ -191,6 +192,33 @@ def non_empty(what: str, array: Any, form: str, *, ndim: int | None = None,
     if 0 in shape or (ndim is not None and len(shape) != ndim):
         msg = f"{what} must be a non-empty {form}, got shape {shape}.{' ' + fix if fix else ''}"
         raise ValueError(msg)
+
+
+def gradient_shape(owner: Any, dy: Any, shape: tuple[int, ...]) -> None:
+    """Refuse a ``dy`` given to ``owner.backward`` that is not an array of ``shape``, the
+    shape of ``owner``'s last output: NumPy would broadcast a ``(1, k)`` row or a ``(k,)``
+    vector into the whole batch's gradient without a word, or fail naming core dimensions.
+
+    >>> gradient_shape(object(), np.ones((1, 3)), (4, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: object.backward expected dy of shape (4, 3), the gradient of each output of \
+its last forward pass, got shape (1, 3).
+    """
+    if getattr(dy, "shape", None) == shape:
+        return
+    who = type(owner).__name__
+    if isinstance(getattr(owner, "n_in", None), int) and isinstance(
+            getattr(owner, "n_out", None), int):  # Dense(2, 3)
+        who += f"({owner.n_in}, {owner.n_out})"
+    expected = f"{who}.backward expected dy of shape {tuple(shape)}, the gradient of each " \
+        "output of its last forward pass"
+    if not hasattr(dy, "shape"):
+        msg = (f"{expected}, got {describe(dy)}; pass an array of the backend of its forward's "
+               "input, e.g. np.asarray(dy, dtype=np.float32) on NumPy.")
+        raise TypeError(msg)
+    msg = f"{expected}, got shape {tuple(dy.shape)}."
+    raise ValueError(msg)
 
 
 def _string_fix(value: str, example: str) -> str:

@@ -241,8 +241,7 @@ class Dense(Layer):
 
     def backward(self, dy: Any) -> Any:
         ops, x, W, b = self.ops, self.x, self.W, self.b
-        if tuple(dy.shape) != (*x.shape[:-1], self.n_out):
-            raise _gradient_shape_error(self, dy)
+        validate.gradient_shape(self, dy, (*x.shape[:-1], self.n_out))
         dW = ops.matmul(ops.xp.matrix_transpose(x), dy)  # x^T @ dy, summed over the samples
         db = ops.sum_rows(dy)  # dy summed over the samples
         trace.emit(self.name, "backward", dy=dy, dW_data=dW, db_data=db)
@@ -275,15 +274,6 @@ class Dense(Layer):
         if self.bias_l2 > 0:
             loss = loss + self.bias_l2 * xp.sum(b * b, axis=(-2, -1))
         return loss
-
-
-def _gradient_shape_error(layer: Dense, dy: Any) -> ValueError:
-    """The error for a ``dy`` not shaped like ``layer``'s last output (NumPy's matmul would
-    name core dimensions; a ``(1, n_out)`` row would pass for the whole batch's)."""
-    expected = (*layer.x.shape[:-1], layer.n_out)
-    return ValueError(f"Dense({layer.n_in}, {layer.n_out}).backward expected dy of shape "
-                      f"{expected}, the gradient of each output of its last forward pass, got "
-                      f"shape {tuple(dy.shape)}.")
 
 
 def sign(xp: Any, w: Any) -> Any:
@@ -355,13 +345,15 @@ class Dropout(Layer):
         self.build_from(x, training, self.seed)  # (checks that training is a bool)
         self.mask = None  # the last step's mask is freed before a new one is drawn
         if not training:
+            self.y = x
             return x
         self.mask = self.ops.dropout_mask(self.rng, self.keep, x)  # 1/keep or 0
-        y = self.ops.dropout(x, self.mask)  # x * mask
+        self.y = y = self.ops.dropout(x, self.mask)  # x * mask
         trace.emit(self.name, "forward", x=x, mask=self.mask, y=y, info={"keep": self.keep})
         return y
 
     def backward(self, dy: Any) -> Any:
+        validate.gradient_shape(self, dy, self.y.shape)
         dx = dy if self.mask is None else self.ops.dropout_backward(dy, self.mask)  # dy * mask
         trace.emit(self.name, "backward", dy=dy, dx=dx)
         return dx
