@@ -1468,3 +1468,79 @@ def test_odd_arguments_that_slipped_past_round_two_are_named(capsys):
     assert capsys.readouterr().out.count("step: ") == 3
     with pytest.raises(ValueError, match=r"X has 30 samples but y has shape \(10,\)"):
         net.train(X, y[:10], epochs=1, batch_size=10)
+
+
+@pytest.mark.parametrize("make", [CategoricalCrossentropy, SoftmaxCrossentropy,
+                                  BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError])
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_, np.float16, np.complex64])
+def test_a_loss_on_its_own_names_predictions_that_are_not_float32_or_float64(make, dtype):
+    """Integer predictions came out float64 (cross-entropy's backward with a divide warning),
+    float16 ones gave a float16 loss, complex ones a complex loss (a ComplexWarning at
+    most); the layers refused all of them already."""
+    loss = make()
+    name = type(loss).__name__
+    y_pred = np.ones((4, 1) if "Cross" not in name or "Binary" in name else (4, 3), dtype=dtype)
+    y_true = np.zeros(4, dtype=np.int64) if y_pred.shape[1] == 3 else np.ones((4, 1))
+    for call in (loss.calculate, loss.backward):
+        with pytest.raises(TypeError, match=rf"^{name} takes floating-point predictions "
+                                            rf"\(float32 or float64\), got an array of dtype "
+                                            rf"{np.dtype(dtype)}; convert it first, e.g. "
+                                            r"y_pred\.astype\(np\.float32\)"):
+            call(y_pred, y_true)
+        loss = make()
+
+
+@pytest.mark.parametrize("make", [BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError])
+def test_regression_targets_that_are_no_real_numbers_are_named(make):
+    """Complex targets lost their imaginary part with a ComplexWarning; strings ended in
+    NumPy's UFuncTypeError or 'could not convert string to float'."""
+    y_pred = np.full((4, 1), 0.5, dtype=np.float32)
+    name = make.__name__
+    for y in (np.ones((4, 1), dtype=complex), np.array([["1"]] * 4)):
+        for call in ("calculate", "backward", "forward"):
+            with pytest.raises(TypeError, match=rf"^{name} expects targets of real numbers, "
+                                                rf"got an array of dtype {y.dtype}; convert "
+                                                r"them first, e.g. y\.astype\(np\.float32\)\.$"):
+                getattr(make(), call)(y_pred, y)
+    assert float(make().calculate(y_pred, np.ones((4, 1), dtype=np.int64))) > 0
+
+
+def test_regression_losses_backward_takes_a_leading_model_axis_as_calculate_does():
+    """calculate took (copies, n, k) predictions; backward ended in 'too many values to
+    unpack (expected 2)'."""
+    y_pred = np.full((2, 4, 1), 0.25, dtype=np.float32)
+    y = np.ones((2, 4, 1), dtype=np.float32)
+    assert MeanSquaredError().calculate(y_pred, y).shape == (2,)
+    dx = MeanSquaredError().backward(y_pred, y)
+    np.testing.assert_allclose(dx, np.full((2, 4, 1), -2 * 0.75 / 4), rtol=1e-6)
+    np.testing.assert_allclose(MeanAbsoluteError().backward(y_pred, y), np.full((2, 4, 1), -0.25))
+    assert BinaryCrossentropy().backward(y_pred, y).shape == (2, 4, 1)
+
+
+@pytest.mark.parametrize("make", [ReLU, Softmax, Sigmoid, Linear, lambda: Dense(1, 2)])
+def test_a_layer_given_a_zero_d_array_says_so(make):
+    """Softmax (and SoftmaxCrossentropy) ended in 'IndexError: tuple index out of range';
+    the others handed a 0-d array back."""
+    layer = make()
+    with pytest.raises(ValueError, match=rf"^{type(layer).__name__} takes an array of samples "
+                                         r"\(n_samples, n_features\), got a 0-d array \(a single "
+                                         r"number\); .* x\.reshape\(1, 1\)\.$"):
+        layer.forward(np.float32(0.5))
+    with pytest.raises(ValueError, match=r"^Softmax takes an array of samples"):
+        SoftmaxCrossentropy().calculate(np.float32(0.5), np.int64(0))
+
+
+
+def test_a_layer_checks_the_dtype_again_when_it_changes():
+    """The check ran once per input type: after float32 arrays, an int64 array of the same
+    type went through, Dense's output float64 and ReLU's int64."""
+    for layer in (Dense(2, 3, seed=0), ReLU()):
+        width = 2 if isinstance(layer, Dense) else 3
+        assert layer.forward(np.ones((4, width), dtype=np.float32)).dtype == np.float32
+        with pytest.raises(TypeError, match=rf"^{type(layer).__name__} takes floating-point "
+                                            r"inputs \(float32 or float64\), got an array of "
+                                            r"dtype int64; convert it first, e\.g\. "
+                                            r"x\.astype\(np\.float32\) \(Model\.train, "
+                                            r"evaluate and predict convert"):
+            layer.forward(np.ones((4, width), dtype=np.int64))
+        assert layer.forward(np.ones((4, width), dtype=np.float64)).dtype == np.float64

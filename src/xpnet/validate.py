@@ -36,6 +36,7 @@ __all__ = [
     "describe",
     "finite_float",
     "flag",
+    "floating",
     "gradient_shape",
     "in_range",
     "integer",
@@ -192,6 +193,26 @@ def non_empty(what: str, array: Any, form: str, *, ndim: int | None = None,
     if 0 in shape or (ndim is not None and len(shape) != ndim):
         msg = f"{what} must be a non-empty {form}, got shape {shape}.{' ' + fix if fix else ''}"
         raise ValueError(msg)
+
+
+def floating(who: str, a: Any, xp: Any, *, what: str = "inputs",
+             fix: str = "x.astype(np.float32) (Model.train, evaluate and predict convert "
+                        "their data themselves)") -> None:
+    """Refuse an array ``a`` (of namespace ``xp``) whose dtype is not one of
+    :data:`FLOAT_DTYPES`: integers would come out float64 (or stay integers through an
+    activation), float16 and complex numbers would be computed in as they are.
+
+    >>> floating("Dense", np.ones(2, dtype=np.int64), np)
+    Traceback (most recent call last):
+    ...
+    TypeError: Dense takes floating-point inputs (float32 or float64), got an array of dtype \
+int64; convert it first, e.g. x.astype(np.float32) (Model.train, evaluate and predict \
+convert their data themselves).
+    """
+    if not any(a.dtype == getattr(xp, name) for name in FLOAT_DTYPES):
+        msg = (f"{who} takes floating-point {what} (float32 or float64), got an array of dtype "
+               f"{a.dtype}; convert it first, e.g. {fix}.")
+        raise TypeError(msg)
 
 
 def gradient_shape(owner: Any, dy: Any, shape: tuple[int, ...]) -> None:
