@@ -265,6 +265,16 @@ def set_optimizer(**values):
     return edit
 
 
+def test_optimizer_state_in_float64_loads_as_faithful_mode_saves_it(good, tmp_path):
+    """Faithful mode keeps some of a float32 model's optimizer state in float64 (the book's
+    float64 gradients through a dropout mask): such a file loads, its state as saved."""
+    def edit(meta, arrays):
+        arrays["optimizer.0.b.m"] = arrays["optimizer.0.b.m"].astype(np.float64)
+    model = xpnet.Model.load(edited(good, tmp_path, edit))
+    assert model.layers[0].optimizer_state["b"]["m"].dtype == np.float64
+    assert model.layers[0].params["b"].dtype == np.float32
+
+
 @pytest.mark.parametrize(("edit", "fragments"), [
     (drop_last_layers, ["'layers.3.W' that the model does not use", "cut short"]),
     (del_key("layers"), ["'layers'", "a list", "no such key", RESAVE]),
@@ -298,8 +308,19 @@ def set_optimizer(**values):
     (set_array("layers.0.W", np.ones((5, 5), np.float32)), ["'layers.0.W'", "(2, 8)",
                                                             "shape (5, 5)"]),
     (del_array("layers.3.b"), ["'layers.3.b'", "(1, 3)", "no such array"]),
-    (set_array("layers.0.W", np.ones((2, 8), np.int8)), ["'layers.0.W'", "real floating",
+    (set_array("layers.0.W", np.ones((2, 8), np.int8)), ["'layers.0.W'", "dtype float32",
                                                          "dtype int8"]),
+    # float16 (and float64 in a float32 model) was cast silently, precision lost
+    (set_array("layers.0.W", np.ones((2, 8), np.float16)),
+     ["'layers.0.W' should be of dtype float32 (the model's dtype, as model.save writes it)",
+      "but the file has dtype float16"]),
+    (set_array("layers.3.b", np.ones((1, 3), np.float64)), ["'layers.3.b'", "dtype float64"]),
+    (set_array("optimizer.0.W.m", np.ones((2, 8), np.float16)),
+     ["'optimizer.0.W.m' should be of dtype float32 or float64", "dtype float16"]),
+    # a negative second moment made the next step's square root NaN
+    (set_array("optimizer.0.W.v", np.full((2, 8), -1.0, np.float32)),
+     ["'optimizer.0.W.v' should be numbers >= 0 (Adam's 'v' sums squared gradients; the "
+      "next step takes its square root)", "has 16 negative values (the smallest -1)"]),
     (set_array("layers.0.W", np.ones((2, 8), np.complex64)), ["dtype complex64"]),
     (set_array("optimizer.0.W.m", np.ones((3, 3), np.float32)),
      ["'optimizer.0.W.m'", "shape (2, 8)", "Adam state 'm'", "shape (3, 3)"]),

@@ -85,9 +85,13 @@ class Optimizer(Registered):
     state_names : tuple of str
         The state arrays kept per parameter, in the order ``update`` takes them (``("m",
         "v")`` for Adam).
+    squares : tuple of str
+        Those of ``state_names`` that sum squared gradients, never negative (``("v",)`` for
+        Adam): a saved model's are checked when it is loaded.
     """
 
     state_names: tuple[str, ...] = ()
+    squares: tuple[str, ...] = ()
     #: the model that trains with it (a weak reference), set by ``Model.set``
     _owner: Any = None
     learning_rate = Setting()
@@ -280,7 +284,7 @@ class Adagrad(Optimizer):
     """
 
     epsilon = Setting()
-    state_names = ("cache",)
+    state_names = squares = ("cache",)
 
     def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = EPSILON):
         super().__init__(learning_rate, decay)
@@ -354,7 +358,7 @@ class Adam(Optimizer):
     epsilon = Setting()
     beta_1 = Setting()
     beta_2 = Setting()
-    state_names = ("m", "v")
+    state_names, squares = ("m", "v"), ("v",)
 
     def __init__(
         self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = EPSILON,
