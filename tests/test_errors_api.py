@@ -1544,3 +1544,100 @@ def test_a_layer_checks_the_dtype_again_when_it_changes():
                                             r"evaluate and predict convert"):
             layer.forward(np.ones((4, width), dtype=np.int64))
         assert layer.forward(np.ones((4, width), dtype=np.float64)).dtype == np.float64
+
+def _small_classifier(**optimizer):
+    model = xpnet.Model(seed=0)
+    for layer in (Dense(2, 8), ReLU(), Dense(8, 3), Softmax()):
+        model.add(layer)
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.05, **optimizer))
+    return model
+
+
+@pytest.mark.parametrize(("change", "kind", "said"), [
+    (lambda m: setattr(m, "optimizer", None), TypeError,
+     r"it set model\.optimizer to None \(a NoneType\), but training needs an xpnet Optimizer: "
+     r"set one, e\.g\. model\.optimizer = xpnet\.nn\.Adam\(learning_rate=0\.01\)\."),
+    (lambda m: setattr(m, "optimizer", Adam), TypeError, r"model\.optimizer to <class "),
+    (lambda m: setattr(m, "loss", "cce"), TypeError,
+     r"it set model\.loss to the string 'cce', but training needs an xpnet Loss"),
+    (lambda m: setattr(m, "accuracy", None), TypeError, r"model\.accuracy to None"),
+    (lambda m: setattr(m, "loss", SoftmaxCrossentropy()), ValueError,
+     r"SoftmaxCrossentropy applies the softmax itself, but the model already ends with "
+     r"Softmax\(\)"),
+    (lambda m: m.layers[0].params.__setitem__("W", np.zeros((3, 8), np.float32)), TypeError,
+     r"it set model\.layers\[0\]\.params\['W'\] \(Dense\[0\]\) to an object of type ndarray "
+     r"with shape \(3, 8\) of dtype float32, but training needs an array \(ndarray\) of shape "
+     r"\(2, 8\) and dtype float32, as when it started\. Assign one of that shape and dtype "
+     r"\(e\.g\. new\.astype\(p\.dtype\) for p = layer\.params\['W'\]\)"),
+    (lambda m: m.layers[0].params.__setitem__("W", m.layers[0].params["W"].tolist()),
+     TypeError, r"params\['W'\] \(Dense\[0\]\) to \[\[.*\(a list\), but training needs an "
+                r"array"),
+    (lambda m: m.layers[2].params.__setitem__("b", m.layers[2].params["b"].astype(int)),
+     TypeError, r"params\['b'\] \(Dense\[2\]\) to .* of dtype int64, but .* dtype float32"),
+    (lambda m: m.layers[0].params.pop("W"), TypeError,
+     r"it set model\.layers\[0\]\.params \(Dense\[0\]\) to a dict of \['b'\], but training "
+     r"needs a dict of its arrays \['W', 'b'\]\."),
+    (lambda m: m.layers.pop(), ValueError,
+     r"it changed model\.layers from 4 layers to 3; training keeps the layers it started "
+     r"with\. Build another model \(model\.add\) between runs instead\."),
+    (lambda m: m.layers.__setitem__(1, "relu"), ValueError,
+     r"it replaced model\.layers\[1\] \(ReLU\[1\]\) with the string 'relu'"),
+    (lambda m: setattr(m.optimizer, "iterations", -1), ValueError,
+     r"model\.optimizer\.iterations must be an integer >= 0, got -1"),
+])
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_a_callback_that_leaves_the_model_untrainable_is_named_with_its_epoch(
+        change, kind, said, batch_size):
+    """Each ended in the next epoch: an AssertionError (optimizer or loss None), an
+    AttributeError ('str' object has no attribute 'backward_through'), NumPy's matmul
+    mismatch, 'zip() argument 2 is longer than argument 1', a KeyError; integer weights and
+    iterations = -1 trained on (the latter into a NaN 'divergence')."""
+    X, y = datasets.spiral(samples=20, classes=3, seed=0)
+    model = _small_classifier()
+    epochs = []
+
+    def meddle(model_, epoch, logs):
+        epochs.append(epoch)
+        if epoch == 2:
+            change(model_)
+
+    with pytest.raises(kind, match=r"^callback meddle left the model unable to train after "
+                                   rf"epoch 2: (it .*)?{said}.* Return True from the callback "
+                                   r"to stop training instead\.$"):
+        model.train(X, y, epochs=5, batch_size=batch_size, callbacks=[meddle])
+    assert epochs == [1, 2]
+
+
+def test_callbacks_that_change_what_training_allows_go_on_training():
+    """What a callback may do: set another optimizer or loss of the same kind, new weights of
+    the same shape and dtype, a learning rate; the run follows them."""
+    X, y = datasets.spiral(samples=20, classes=3, seed=0)
+    model = _small_classifier()
+    seen = []
+
+    def schedule(model_, epoch, logs):
+        seen.append(epoch)
+        if epoch == 1:
+            model_.layers[0].params["W"] = model_.layers[0].params["W"] * 0.5
+            model_.optimizer.learning_rate = 0.01
+        if epoch == 2:
+            model_.optimizer = SGD(learning_rate=0.5)
+            model_.loss = CategoricalCrossentropy()
+
+    history = model.train(X, y, epochs=4, callbacks=[schedule])
+    assert seen == [1, 2, 3, 4] and isinstance(model.optimizer, SGD)
+    assert model.optimizer.iterations == 2
+    assert all(math.isfinite(r["loss"]) for r in history.records)
+
+
+def test_an_error_raised_in_a_callback_names_it():
+    X, y = datasets.spiral(samples=10, classes=3, seed=0)
+
+    def broken(model_, epoch, logs):
+        return logs["val_acc"]
+
+    with pytest.raises(KeyError) as info:
+        _small_classifier().train(X, y, epochs=3, callbacks=[broken])
+    assert "(raised in callback broken after epoch 1)" in getattr(info.value, "__notes__", [])
+
+
