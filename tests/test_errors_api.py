@@ -1641,3 +1641,28 @@ def test_an_error_raised_in_a_callback_names_it():
     assert "(raised in callback broken after epoch 1)" in getattr(info.value, "__notes__", [])
 
 
+
+def test_host_data_that_is_no_array_and_huge_unsigned_labels_are_named():
+    """None, a dict or a file name were 'got None (a NoneType) of dtype object'; uint64
+    labels above int64's range wrapped to negative ones ('got labels from
+    -9223372036854775808'); a list given to a layer was to be converted with
+    '.asarray(Dense)'."""
+    X, y = datasets.spiral(samples=10, classes=3, seed=0)
+    for data, shown in ((None, r"None \(a NoneType\)"), ("data.csv", "the string 'data.csv'")):
+        with pytest.raises(TypeError, match=rf"^X must hold real numbers, got {shown}; convert "
+                                            r"it first, e\.g\. np\.asarray\(X, "):
+            _small_classifier().train(data, y)
+    with pytest.raises(TypeError, match=r"got an object of type ndarray with shape \(30, 2\) of "
+                                        r"dtype complex128; convert"):
+        _small_classifier().train(X.astype(complex), y)
+    huge = y.astype(np.uint64) + np.uint64(2**63)
+    with pytest.raises(ValueError, match=r"^y has labels up to 9223372036854775810, beyond "
+                                         r"int64's range: cast to int64 they would turn "
+                                         r"negative\. Number the classes 0, 1, \.\.\."):
+        _small_classifier().train(X, huge)
+    with pytest.raises(BackendError, match=r"the input of ReLU must be an array of backend "
+                                           r"'numpy', got list\. .* convert it with "
+                                           r"xpnet\.backend\.resolve\('numpy'\)\.asarray\(x\)\.$"):
+        relu = ReLU()
+        relu.forward(np.ones((2, 2), dtype=np.float32))
+        relu.forward([[1.0, 2.0]])

@@ -125,7 +125,7 @@ class Backend:
             msg = (
                 f"{what} must be an array of backend {self.name!r}, got {type(x).__name__}. "
                 f"Create it with xpnet.datasets.spiral(..., backend={self.name!r}) or convert "
-                f"it with xpnet.backend.resolve({self.name!r}).asarray({what.split()[-1]})."
+                f"it with xpnet.backend.resolve({self.name!r}).asarray(x)."
             )
             raise BackendError(msg)
         here = repr(self.name)

@@ -591,6 +591,12 @@ class Model:
             name = _dtype_name(xp, a.dtype)
         if not floating:
             dtype = xp.int64 if labels else getattr(xp, self.dtype)
+            if labels and isinstance(host, np.ndarray) and host.dtype == np.uint64 and \
+                    host.size and host.max() > np.iinfo(np.int64).max:
+                msg = (f"{what} has labels up to {host.max()}, beyond int64's range: cast to "
+                       "int64 they would turn negative. Number the classes 0, 1, ... "
+                       "(np.unique(y, return_inverse=True)[1] does).")
+                raise ValueError(msg)
         elif self.precision == "nnfs" and name in validate.FLOAT_DTYPES:
             dtype = getattr(xp, name)  # the book's dtype flow: its data keeps its dtype
         else:
@@ -699,8 +705,10 @@ def _host_array(a: Any, what: str) -> np.ndarray:
                "dtype=np.float32) to see which row differs.")
         raise TypeError(msg) from exc
     if host.dtype.kind not in "biuf":
-        msg = (f"{what} must hold real numbers, got {validate.describe(a)} of dtype "
-               f"{host.dtype}; convert it first, e.g. np.asarray({var}, dtype=np.float32).")
+        got = f"{validate.describe(a)} of dtype {host.dtype}" if isinstance(a, np.ndarray) \
+            else validate.describe(a)  # (None, a dict, a string: no dtype of theirs)
+        msg = (f"{what} must hold real numbers, got {got}; convert it first, e.g. "
+               f"np.asarray({var}, dtype=np.float32).")
         raise TypeError(msg)
     return host
 
