@@ -1666,3 +1666,35 @@ def test_host_data_that_is_no_array_and_huge_unsigned_labels_are_named():
         relu = ReLU()
         relu.forward(np.ones((2, 2), dtype=np.float32))
         relu.forward([[1.0, 2.0]])
+
+
+def test_a_users_loss_whose_backward_returns_no_gradient_of_the_predictions_is_named():
+    """The last layer's backward took the blame ('Linear.backward expected dy of shape ...'),
+    or, before that check, NumPy broadcast a (3,) row into the whole batch's gradient."""
+    X, _ = datasets.spiral(samples=10, classes=3, seed=0)
+
+    class RowLoss(MeanSquaredError):
+        def backward(self, y_pred, y_true):
+            return super().backward(y_pred, y_true).sum(axis=0)
+
+    class Forgetful(MeanSquaredError):
+        def backward(self, y_pred, y_true):
+            super().backward(y_pred, y_true)
+
+    def model(loss):
+        net = xpnet.Model(seed=0)
+        net.add(Dense(2, 3))
+        net.add(Linear())
+        net.set(loss=loss, optimizer=SGD())
+        return net
+
+    targets = np.zeros((30, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"^RowLoss\.backward returned a gradient of shape "
+                                         r"\(3,\) for predictions of shape \(30, 3\): a loss's "
+                                         r"backward returns the gradient of the data loss with "
+                                         r"respect to each prediction, an array of y_pred's "
+                                         r"shape\.$"):
+        model(RowLoss()).train(X, targets)
+    with pytest.raises(TypeError, match=r"^Forgetful\.backward returned None \(add 'return dx' "
+                                        r"at its end\) for predictions of shape \(30, 3\)"):
+        model(Forgetful()).train(X, targets)

@@ -363,6 +363,8 @@ class Model:
         dx = self.loss.backward_through(layers[-1], output, y)
         if dx is None:
             dx = self.loss.backward(output, y)
+            if not is_builtin(type(self.loss)):
+                _check_loss_gradient(self.loss, dx, output)
         else:
             layers = layers[:-1]
         for i in reversed(range(len(layers))):
@@ -711,6 +713,20 @@ def _host_array(a: Any, what: str) -> np.ndarray:
                f"np.asarray({var}, dtype=np.float32).")
         raise TypeError(msg)
     return host
+
+
+def _check_loss_gradient(loss: Any, dx: Any, output: Any) -> None:
+    """Refuse what a loss of the user's ``backward`` returned unless it is an array of the
+    predictions' shape (the last layer would name the wrong culprit, or broadcast it)."""
+    if getattr(dx, "shape", None) == output.shape:
+        return
+    got = "None (add 'return dx' at its end)" if dx is None else (
+        f"a gradient of shape {tuple(dx.shape)}" if hasattr(dx, "shape") else
+        validate.describe(dx))
+    msg = (f"{type(loss).__name__}.backward returned {got} for predictions of shape "
+           f"{tuple(output.shape)}: a loss's backward returns the gradient of the data loss "
+           "with respect to each prediction, an array of y_pred's shape.")
+    raise (ValueError if hasattr(dx, "shape") else TypeError)(msg)
 
 
 def _check_float32_range(host: np.ndarray, what: str) -> None:
