@@ -547,6 +547,7 @@ TRAIN = ("train", "--preset", "ch14", "--epochs", "2")
     ("classes=1", ["do not fit together", "--set classes=3"]),
     ("test_samples=0", ["do not fit together", "--set test_samples=100"]),
     ("learning_rate=0.1", ["unknown preset setting 'learning_rate'", "lr"]),
+    ("lrr=0.1", ["unknown preset setting 'lrr'. Did you mean 'lr'? Settings are: batch_size"]),
 ])
 def test_a_bad_preset_setting_is_one_line_exit_2(capsys, setting, fragments):
     code, out, err = run_cli(capsys, *TRAIN, "--set", setting)
@@ -847,6 +848,10 @@ def user_dir(tmp_path) -> Path:
     ("inspect.py:Needs", 2, ["needs the argument 'width'", "--arg width=VALUE"]),
     ("missing.py:L", 2, ["file not found"]),
     ("nosuchcomponent", 2, ["unknown component 'nosuchcomponent'", "Dense"]),
+    # a near miss of a built-in name, a file without its class
+    ("Dens", 2, ["unknown component 'Dens'. Did you mean 'Dense'? Give a built-in name"]),
+    ("inspect.py", 2, ["unknown component 'inspect.py'. Name the class in it too: "
+                       "inspect.py:ClassName. Give"]),
     # the user's backward forgot its return: no silent pass on W and b alone
     ("noreturn.py:L", 1, ["noreturn.py:L: L.backward returned None and set no .dinputs",
                           "e.g. 'return dx'"]),
@@ -864,6 +869,17 @@ def test_a_users_file_error_is_shown_at_its_line(capsys, user_dir, spec, code, f
         assert fragment in line, line
     if spec.partition(":")[0] in ("syntax.py", "init.py", "forward.py", "importerror.py"):
         assert "Fix that line of your code" in line
+
+
+def test_a_file_that_is_no_python_source_is_named(capsys, tmp_path):
+    """It was imported as a module: "cannot import module 'notes.txt' ... give the file:
+    path/to/txt.py:L"."""
+    (tmp_path / "notes.txt").write_text("class L: pass\n")
+    status, _, err = run_cli(capsys, "gradcheck", f"{tmp_path / 'notes.txt'}:L")
+    assert status == 2
+    assert f"'{tmp_path / 'notes.txt'}' (from '{tmp_path / 'notes.txt'}:L') is a file but not " \
+           "Python source: components are loaded from a .py file (path/to/file.py:ClassName) " \
+           "or an importable module (package.module:ClassName)." in one_line(err)
 
 
 def test_a_class_missing_from_a_package_lists_its_re_exports_and_names_a_near_miss(capsys):

@@ -21,6 +21,7 @@ TypeError: lr must be a number, got the string '0.1'; pass the number 0.1 (witho
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Collection
@@ -34,6 +35,7 @@ __all__ = [
     "Checked",
     "component_missing",
     "describe",
+    "did_you_mean",
     "finite_float",
     "flag",
     "floating",
@@ -73,6 +75,16 @@ def describe(value: Any) -> str:
         return f"an object of type {type(value).__name__} with shape {tuple(shape)}"
     name = type(value).__name__
     return f"{text} ({'an' if name[0].lower() in 'aeiou' else 'a'} {name})"
+
+
+def did_you_mean(name: str, choices: Collection[str]) -> str:
+    """The near miss of ``name`` among ``choices`` as a sentence to end a message with, or "".
+
+    >>> did_you_mean("lrr", ["lr", "l1", "l2", "decay"])
+    " Did you mean 'lr'?"
+    """
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 class Checked:
