@@ -1698,3 +1698,14 @@ def test_a_users_loss_whose_backward_returns_no_gradient_of_the_predictions_is_n
     with pytest.raises(TypeError, match=r"^Forgetful\.backward returned None \(add 'return dx' "
                                         r"at its end\) for predictions of shape \(30, 3\)"):
         model(Forgetful()).train(X, targets)
+
+
+def test_gradcheck_inputs_with_no_values_are_named():
+    """An empty x ended in NumPy's 'zero-size array to reduction operation maximum' (NaN
+    inputs are reported, in a failed check's note)."""
+    with pytest.raises(ValueError, match=r"^inputs\[0\] has shape \(0, 3\), no values to check "
+                                         r"a gradient at: pass at least one sample"):
+        gradcheck.check(ReLU(), inputs=(np.zeros((0, 3)),))
+    with pytest.raises(ValueError, match=r"^inputs\[1\] has shape \(0, 1\)"):
+        gradcheck.check(MeanSquaredError(), inputs=(np.ones((2, 1)), np.zeros((0, 1))))
+    assert gradcheck.check(ReLU(), inputs=(np.array([[0.5, -1.5, 2.0]]),)).passed
