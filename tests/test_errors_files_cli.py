@@ -137,7 +137,7 @@ def test_the_books_model_files_and_parameters_say_what_is_wrong(tmp_path):
     with pytest.raises(ModelFileError, match=r"not an \.npz of this model's parameters") as info:
         model.load_parameters(text)
     assert "allow_pickle" not in str(info.value)
-    with pytest.raises(ModelFileError, match=r"'.*notes\.txt' is not a readable xpnet model"):
+    with pytest.raises(ModelFileError, match=r"'.*notes\.txt' is a text file, not an xpnet model"):
         book.Model.load(text)  # the file named, not notes.txt.npz
 
 
@@ -414,6 +414,22 @@ def test_an_unreadable_npy_header_is_refused(tmp_path, good):
 
 def test_a_member_that_is_not_an_array_is_refused(tmp_path, good):
     refused(forged(tmp_path, good, "readme.txt", b"hello"), "'readme.txt'", "a .npy array")
+
+
+def test_a_file_of_another_kind_is_named_as_what_it_is(tmp_path):
+    """An empty file, numpy.save's .npy and a text file were each 'not a readable xpnet model
+    file (File is not a zip file). It may be truncated or corrupt'."""
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.save(tmp_path / "w.npy", np.ones(3))
+    (tmp_path / "notes.json").write_text('{"layers": []}\n')
+    for name, kind in (("empty.npz", "empty (0 bytes)"),
+                       ("w.npy", "a single NumPy array (.npy, numpy.save's format: load it "
+                                 "with numpy.load)"),
+                       ("notes.json", "a text file")):
+        message = refused(tmp_path / name, f"'{tmp_path / name}' is {kind}, not an xpnet model "
+                                           "file (the .npz archive model.save writes). Give the "
+                                           "path of a file written by model.save.")
+        assert "truncated" not in message
 
 
 def test_truncated_foreign_missing_and_folder_paths(tmp_path, good):

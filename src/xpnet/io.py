@@ -537,6 +537,27 @@ def _check_squares(path: Path, key: str, value: np.ndarray,
                  f"{int((value < 0).sum())} negative values (the smallest {value.min():.4g})")
 
 
+def _other_kind(path: Path) -> str:
+    """What the file at ``path`` is, from its first bytes, when it is plainly no zip archive
+    (an empty file, a single NumPy array, text): "" otherwise (truncated or corrupt)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return ""
+    if not head:
+        return "empty (0 bytes)"
+    if head.startswith(b"\x93NUMPY"):
+        return "a single NumPy array (.npy, numpy.save's format: load it with numpy.load)"
+    if head.startswith(b"PK"):
+        return ""  # an archive, cut short or damaged
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    return "a text file" if all(c.isprintable() or c.isspace() for c in text) else ""
+
+
 def is_pickle(path: str | os.PathLike[str]) -> bool:
     """Whether the file ``path`` starts as a pickle of protocol 2 or later does (``0x80``, then
     the protocol's number); read, never unpickled."""
@@ -597,6 +618,11 @@ def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
     except (zipfile.BadZipFile, EOFError, OSError, zlib_error) as exc:
         if is_pickle(path):
             raise pickle_refused(path, "model.save(path)") from exc
+        kind = _other_kind(path)
+        if kind:
+            msg = (f"{str(path)!r} is {kind}, not an xpnet model file (the .npz archive "
+                   "model.save writes). Give the path of a file written by model.save.")
+            raise ModelFileError(msg) from exc
         msg = (
             f"{str(path)!r} is not a readable xpnet model file ({exc}). It may be truncated or "
             f"corrupt; save the model again with model.save({str(path)!r})."
