@@ -1709,3 +1709,22 @@ def test_gradcheck_inputs_with_no_values_are_named():
     with pytest.raises(ValueError, match=r"^inputs\[1\] has shape \(0, 1\)"):
         gradcheck.check(MeanSquaredError(), inputs=(np.ones((2, 1)), np.zeros((0, 1))))
     assert gradcheck.check(ReLU(), inputs=(np.array([[0.5, -1.5, 2.0]]),)).passed
+
+
+def test_an_optimizer_names_a_gradient_not_shaped_like_its_parameter():
+    """NumPy broadcast it into the update ('operands could not be broadcast together', or a
+    (1, n) row silently applied to every row of W); a list ended in 'can't multiply
+    sequence by non-int of type float'."""
+    layer = Dense(2, 3, seed=0)
+    layer.forward(np.ones((4, 2), dtype=np.float32))
+    layer.backward(np.ones((4, 3), dtype=np.float32))
+    W = layer.params["W"].copy()
+    for grad, kind, got in ((np.ones((1, 3), np.float32), ValueError, r"has shape \(1, 3\)"),
+                            ([[1.0] * 3] * 2, TypeError, r"is \[\[1\.0, .*\(a list\)")):
+        layer.grads["W"] = grad
+        with pytest.raises(kind, match=rf"^Adam\.update_params: the gradient of Dense's 'W' "
+                                       rf"{got}, but the parameter has shape \(2, 3\): a "
+                                       r"layer's backward sets grads\['W'\] to an array of its "
+                                       r"parameter's shape"):
+            Adam().update_params(layer)
+        np.testing.assert_array_equal(layer.params["W"], W)  # untouched

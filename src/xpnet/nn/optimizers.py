@@ -132,11 +132,22 @@ class Optimizer(Registered):
                        f"{getattr(layer, 'name', type(layer).__name__)} has no gradient for "
                        f"{name!r} yet; call its backward before the optimizer step.")
                 raise RuntimeError(msg)
+            if getattr(g, "shape", None) != p.shape:  # (NumPy would broadcast a row)
+                raise self._gradient_mismatch(layer, name, g, p)
             state = self.state_of(layer, name, p)
             self.param = f"{getattr(layer, 'name', type(layer).__name__)}.{name}"
             self.emit(g=g, p_before=p)
             layer.params[name] = ops.update(self, p, g, state)
             self.emit(p_after=layer.params[name])
+
+    def _gradient_mismatch(self, layer: Any, name: str, g: Any, p: Any) -> Exception:
+        got = (f"has shape {tuple(g.shape)}" if hasattr(g, "shape") else
+               f"is {validate.describe(g)}")
+        msg = (f"{type(self).__name__}.update_params: the gradient of "
+               f"{getattr(layer, 'name', type(layer).__name__)}'s {name!r} {got}, but the "
+               f"parameter has shape {tuple(p.shape)}: a layer's backward sets grads[{name!r}] "
+               "to an array of its parameter's shape (dL/dp for each value).")
+        return (ValueError if hasattr(g, "shape") else TypeError)(msg)
 
     def _not_a_layer(self, layer: Any) -> TypeError:
         hint = ("use optimizer.step(layers) for several" if isinstance(layer, (list, tuple))
