@@ -686,8 +686,10 @@ def test_a_preset_by_name_and_a_model_loaded_by_the_name_it_was_saved_under(tmp_
 
     run = presets.run("ch14", epochs=1)  # the name, not only presets.get("ch14")
     assert run.model.layers[0].n_out == 64
-    with pytest.raises(ValueError, match=r"unknown preset 'ch99'; presets are: ch14"):
+    with pytest.raises(ValueError, match=r"unknown preset 'ch99'\. Presets are: ch14"):
         presets.build("ch99")
+    with pytest.raises(ValueError, match=r"^unknown preset 'CH15'\. Did you mean 'ch15'\? "):
+        presets.build("CH15")
     with pytest.raises(TypeError, match=r"expected a preset \(its name, e.g. 'ch15'"):
         presets.run(15)
     with pytest.raises(ValueError, match=r"epochs must be an integer >= 0, got -1"):

@@ -159,7 +159,8 @@ def get(name: str) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
-        msg = f"unknown preset {name!r}; presets are: {', '.join(PRESETS)}."
+        msg = (f"unknown preset {name!r}.{validate.did_you_mean(str(name), PRESETS)} "
+               f"Presets are: {', '.join(PRESETS)}.")
         raise ValueError(msg) from None
 
 

@@ -83,8 +83,9 @@ def did_you_mean(name: str, choices: Collection[str]) -> str:
     >>> did_you_mean("lrr", ["lr", "l1", "l2", "decay"])
     " Did you mean 'lr'?"
     """
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
+    lowered = {choice.lower(): choice for choice in choices}  # ('CH15' is 'ch15')
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1)
+    return f" Did you mean {lowered[close[0]]!r}?" if close else ""
 
 
 class Checked:
