@@ -1730,3 +1730,18 @@ def test_an_optimizer_names_a_gradient_not_shaped_like_its_parameter():
                                        r"parameter's shape"):
             Adam().update_params(layer)
         np.testing.assert_array_equal(layer.params["W"], W)  # untouched
+
+
+def test_a_torch_tensor_that_requires_grad_trains_as_plain_data():
+    """Autograd recorded every step on it, and reading a metric warned ('Converting a tensor
+    with requires_grad=True to a scalar'), an error under filterwarnings = error."""
+    torch = pytest.importorskip("torch")
+    X, y = datasets.spiral(samples=10, classes=3, seed=0)
+    model = xpnet.Model(backend="torch", seed=0)
+    for layer in (Dense(2, 8), ReLU(), Dense(8, 3), Softmax()):
+        model.add(layer)
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.05))
+    Xt = torch.tensor(X, requires_grad=True)
+    history = model.train(Xt, torch.tensor(y), epochs=2)
+    assert math.isfinite(history.records[-1]["loss"])
+    assert not model.predict(Xt).requires_grad and Xt.grad is None
