@@ -1745,3 +1745,19 @@ def test_a_torch_tensor_that_requires_grad_trains_as_plain_data():
     history = model.train(Xt, torch.tensor(y), epochs=2)
     assert math.isfinite(history.records[-1]["loss"])
     assert not model.predict(Xt).requires_grad and Xt.grad is None
+
+
+def test_a_backward_given_another_backends_dy_names_it():
+    """A NumPy dy given to a PyTorch layer ended in torch's own message: "to() received an
+    invalid combination of arguments", "matmul(): argument 'other' (position 2) must be
+    Tensor, not numpy.ndarray"."""
+    torch = pytest.importorskip("torch")
+    for layer in (ReLU(), Dense(3, 2, seed=0)):
+        out = layer.forward(torch.ones(4, 3))
+        name = re.escape("Dense(3, 2)" if isinstance(layer, Dense) else "ReLU")
+        with pytest.raises(BackendError, match=rf"^the dy given to {name}\.backward is an array "
+                                               rf"of backend 'numpy' .* but this "
+                                               rf"{type(layer).__name__} layer runs on "
+                                               r"Backend\('torch'"):
+            layer.backward(np.ones(tuple(out.shape), dtype=np.float32))
+        assert tuple(layer.backward(torch.ones_like(out)).shape) == (4, 3)

@@ -228,18 +228,20 @@ convert their data themselves).
         raise TypeError(msg)
 
 
-def gradient_shape(owner: Any, dy: Any, shape: tuple[int, ...]) -> None:
+def gradient_shape(owner: Any, dy: Any, shape: tuple[int, ...], like: Any) -> None:
     """Refuse a ``dy`` given to ``owner.backward`` that is not an array of ``shape``, the
-    shape of ``owner``'s last output: NumPy would broadcast a ``(1, k)`` row or a ``(k,)``
-    vector into the whole batch's gradient without a word, or fail naming core dimensions.
+    shape of ``owner``'s last output, and of the backend of ``like`` (an array of that pass):
+    NumPy would broadcast a ``(1, k)`` row or a ``(k,)`` vector into the whole batch's
+    gradient without a word, or fail naming core dimensions; PyTorch would refuse a NumPy
+    array naming its own arguments.
 
-    >>> gradient_shape(object(), np.ones((1, 3)), (4, 3))
+    >>> gradient_shape(object(), np.ones((1, 3)), (4, 3), np.ones((4, 3)))
     Traceback (most recent call last):
     ...
     ValueError: object.backward expected dy of shape (4, 3), the gradient of each output of \
 its last forward pass, got shape (1, 3).
     """
-    if getattr(dy, "shape", None) == shape:
+    if getattr(dy, "shape", None) == shape and type(dy) is type(like):
         return
     who = type(owner).__name__
     if isinstance(getattr(owner, "n_in", None), int) and isinstance(
@@ -251,8 +253,13 @@ its last forward pass, got shape (1, 3).
         msg = (f"{expected}, got {describe(dy)}; pass an array of the backend of its forward's "
                "input, e.g. np.asarray(dy, dtype=np.float32) on NumPy.")
         raise TypeError(msg)
-    msg = f"{expected}, got shape {tuple(dy.shape)}."
-    raise ValueError(msg)
+    if dy.shape != shape:
+        msg = f"{expected}, got shape {tuple(dy.shape)}."
+        raise ValueError(msg)
+    ops = getattr(owner, "ops", None)  # another type: another backend's array?
+    if ops is not None:
+        ops.backend.check(dy, f"the dy given to {who}.backward",
+                          owner=f"this {type(owner).__name__} layer")
 
 
 def _string_fix(value: str, example: str) -> str:

@@ -50,7 +50,7 @@ class ReLU(Activation):
 
     def backward(self, dy: Any) -> Any:
         y = self.y  # the forward's output
-        validate.gradient_shape(self, dy, y.shape)
+        validate.gradient_shape(self, dy, y.shape, y)
         dx = self.ops.relu_backward(dy, y)  # dy where y > 0, else 0
         trace.emit(self.name, "backward", dy=dy, dx=dx)
         return dx
@@ -89,7 +89,7 @@ class Softmax(Activation):
 
     def backward(self, dy: Any) -> Any:
         s = self.s
-        validate.gradient_shape(self, dy, s.shape)
+        validate.gradient_shape(self, dy, s.shape, s)
         dot = self.xp.sum(dy * s, axis=-1, keepdims=True)  # <dy, s> per sample
         dx = self.ops.softmax_backward(s, dy, dot)  # s * (dy - dot)
         trace.emit(self.name, "backward", dy=dy, dot=dot, dx=dx)
@@ -153,7 +153,7 @@ class Sigmoid(Activation):
         return self.s
 
     def backward(self, dy: Any) -> Any:
-        validate.gradient_shape(self, dy, self.s.shape)
+        validate.gradient_shape(self, dy, self.s.shape, self.s)
         dx = dy * (1 - self.s) * self.s
         trace.emit(self.name, "backward", dy=dy, dx=dx)
         return dx
@@ -180,6 +180,6 @@ class Linear(Activation):
         return x
 
     def backward(self, dy: Any) -> Any:
-        validate.gradient_shape(self, dy, self.y.shape)
+        validate.gradient_shape(self, dy, self.y.shape, self.y)
         trace.emit(self.name, "backward", dy=dy, dx=dy)
         return dy

@@ -243,7 +243,7 @@ class Dense(Layer):
 
     def backward(self, dy: Any) -> Any:
         ops, x, W, b = self.ops, self.x, self.W, self.b
-        validate.gradient_shape(self, dy, (*x.shape[:-1], self.n_out))
+        validate.gradient_shape(self, dy, (*x.shape[:-1], self.n_out), x)
         dW = ops.matmul(ops.xp.matrix_transpose(x), dy)  # x^T @ dy, summed over the samples
         db = ops.sum_rows(dy)  # dy summed over the samples
         trace.emit(self.name, "backward", dy=dy, dW_data=dW, db_data=db)
@@ -355,7 +355,7 @@ class Dropout(Layer):
         return y
 
     def backward(self, dy: Any) -> Any:
-        validate.gradient_shape(self, dy, self.y.shape)
+        validate.gradient_shape(self, dy, self.y.shape, self.y)
         dx = dy if self.mask is None else self.ops.dropout_backward(dy, self.mask)  # dy * mask
         trace.emit(self.name, "backward", dy=dy, dx=dx)
         return dx
