@@ -686,8 +686,10 @@ def test_a_preset_by_name_and_a_model_loaded_by_the_name_it_was_saved_under(tmp_
 
     run = presets.run("ch14", epochs=1)  # the name, not only presets.get("ch14")
     assert run.model.layers[0].n_out == 64
-    with pytest.raises(ValueError, match=r"unknown preset 'ch99'; presets are: ch14"):
+    with pytest.raises(ValueError, match=r"unknown preset 'ch99'\. Presets are: ch14"):
         presets.build("ch99")
+    with pytest.raises(ValueError, match=r"^unknown preset 'CH15'\. Did you mean 'ch15'\? "):
+        presets.build("CH15")
     with pytest.raises(TypeError, match=r"expected a preset \(its name, e.g. 'ch15'"):
         presets.run(15)
     with pytest.raises(ValueError, match=r"epochs must be an integer >= 0, got -1"):
@@ -1410,6 +1412,37 @@ def test_dense_backward_names_a_gradient_not_shaped_like_its_output():
     assert layer.backward(np.ones((4, 3), dtype=np.float32)).shape == (4, 2)
 
 
+@pytest.mark.parametrize("make", [ReLU, Softmax, Sigmoid, Linear, lambda: Dropout(0.5, seed=0)])
+def test_every_backward_names_a_gradient_not_shaped_like_its_output(make):
+    """Dense's check, now every layer's: a (1, 3) row or a (3,) vector was broadcast into
+    the whole batch's gradient without a word (Linear handed back any dy at all), and a
+    (5, 3) one ended in NumPy's 'operands could not be broadcast together'."""
+    layer = make()
+    name = type(layer).__name__
+    layer.forward(np.ones((4, 3), dtype=np.float32))
+    for shape in ((1, 3), (3,), (4, 1), (5, 3)):
+        with pytest.raises(ValueError, match=rf"^{name}\.backward expected dy of shape "
+                                             rf"\(4, 3\), the gradient of each output of its "
+                                             rf"last forward pass, got shape "
+                                             rf"{re.escape(str(shape))}\.$"):
+            layer.backward(np.ones(shape, dtype=np.float32))
+    for dy in ([[1.0] * 3] * 4, None):  # a list was broadcast by NumPy, None an AttributeError
+        with pytest.raises(TypeError, match=rf"^{name}\.backward expected dy of shape \(4, 3\)"
+                                            r".* got .*; pass an array .*np\.asarray\(dy, "):
+            layer.backward(dy)
+    dx = layer.backward(np.full((4, 3), 2.0, dtype=np.float32))
+    assert dx.shape == (4, 3) and dx.dtype == np.float32
+
+
+def test_linear_and_dropout_backward_before_forward_is_named():
+    """Linear and Dropout now keep their output for the check above: a backward before any
+    forward says so, as the other layers' do."""
+    for layer in (Linear(), Dropout(0.5)):
+        with pytest.raises(AttributeError, match=rf"^{type(layer).__name__}\.backward was "
+                                                 r"called before forward: run forward\(x\)"):
+            layer.backward(np.ones((4, 3), dtype=np.float32))
+
+
 def test_odd_arguments_that_slipped_past_round_two_are_named(capsys):
     """callbacks='cb' was walked letter by letter; gradcheck's inputs=() and check_many({})
     ended in an IndexError and an AssertionError; spiral(iid=1) passed; the book's batched
@@ -1437,3 +1470,294 @@ def test_odd_arguments_that_slipped_past_round_two_are_named(capsys):
     assert capsys.readouterr().out.count("step: ") == 3
     with pytest.raises(ValueError, match=r"X has 30 samples but y has shape \(10,\)"):
         net.train(X, y[:10], epochs=1, batch_size=10)
+
+
+@pytest.mark.parametrize("make", [CategoricalCrossentropy, SoftmaxCrossentropy,
+                                  BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError])
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_, np.float16, np.complex64])
+def test_a_loss_on_its_own_names_predictions_that_are_not_float32_or_float64(make, dtype):
+    """Integer predictions came out float64 (cross-entropy's backward with a divide warning),
+    float16 ones gave a float16 loss, complex ones a complex loss (a ComplexWarning at
+    most); the layers refused all of them already."""
+    loss = make()
+    name = type(loss).__name__
+    y_pred = np.ones((4, 1) if "Cross" not in name or "Binary" in name else (4, 3), dtype=dtype)
+    y_true = np.zeros(4, dtype=np.int64) if y_pred.shape[1] == 3 else np.ones((4, 1))
+    for call in (loss.calculate, loss.backward):
+        with pytest.raises(TypeError, match=rf"^{name} takes floating-point predictions "
+                                            rf"\(float32 or float64\), got an array of dtype "
+                                            rf"{np.dtype(dtype)}; convert it first, e.g. "
+                                            r"y_pred\.astype\(np\.float32\)"):
+            call(y_pred, y_true)
+        loss = make()
+
+
+@pytest.mark.parametrize("make", [BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError])
+def test_regression_targets_that_are_no_real_numbers_are_named(make):
+    """Complex targets lost their imaginary part with a ComplexWarning; strings ended in
+    NumPy's UFuncTypeError or 'could not convert string to float'."""
+    y_pred = np.full((4, 1), 0.5, dtype=np.float32)
+    name = make.__name__
+    for y in (np.ones((4, 1), dtype=complex), np.array([["1"]] * 4)):
+        for call in ("calculate", "backward", "forward"):
+            with pytest.raises(TypeError, match=rf"^{name} expects targets of real numbers, "
+                                                rf"got an array of dtype {y.dtype}; convert "
+                                                r"them first, e.g. y\.astype\(np\.float32\)\.$"):
+                getattr(make(), call)(y_pred, y)
+    assert float(make().calculate(y_pred, np.ones((4, 1), dtype=np.int64))) > 0
+
+
+def test_regression_losses_backward_takes_a_leading_model_axis_as_calculate_does():
+    """calculate took (copies, n, k) predictions; backward ended in 'too many values to
+    unpack (expected 2)'."""
+    y_pred = np.full((2, 4, 1), 0.25, dtype=np.float32)
+    y = np.ones((2, 4, 1), dtype=np.float32)
+    assert MeanSquaredError().calculate(y_pred, y).shape == (2,)
+    dx = MeanSquaredError().backward(y_pred, y)
+    np.testing.assert_allclose(dx, np.full((2, 4, 1), -2 * 0.75 / 4), rtol=1e-6)
+    np.testing.assert_allclose(MeanAbsoluteError().backward(y_pred, y), np.full((2, 4, 1), -0.25))
+    assert BinaryCrossentropy().backward(y_pred, y).shape == (2, 4, 1)
+
+
+@pytest.mark.parametrize("make", [ReLU, Softmax, Sigmoid, Linear, lambda: Dense(1, 2)])
+def test_a_layer_given_a_zero_d_array_says_so(make):
+    """Softmax (and SoftmaxCrossentropy) ended in 'IndexError: tuple index out of range';
+    the others handed a 0-d array back."""
+    layer = make()
+    with pytest.raises(ValueError, match=rf"^{type(layer).__name__} takes an array of samples "
+                                         r"\(n_samples, n_features\), got a 0-d array \(a single "
+                                         r"number\); .* x\.reshape\(1, 1\)\.$"):
+        layer.forward(np.float32(0.5))
+    with pytest.raises(ValueError, match=r"^Softmax takes an array of samples"):
+        SoftmaxCrossentropy().calculate(np.float32(0.5), np.int64(0))
+
+
+
+def test_a_layer_checks_the_dtype_again_when_it_changes():
+    """The check ran once per input type: after float32 arrays, an int64 array of the same
+    type went through, Dense's output float64 and ReLU's int64."""
+    for layer in (Dense(2, 3, seed=0), ReLU()):
+        width = 2 if isinstance(layer, Dense) else 3
+        assert layer.forward(np.ones((4, width), dtype=np.float32)).dtype == np.float32
+        with pytest.raises(TypeError, match=rf"^{type(layer).__name__} takes floating-point "
+                                            r"inputs \(float32 or float64\), got an array of "
+                                            r"dtype int64; convert it first, e\.g\. "
+                                            r"x\.astype\(np\.float32\) \(Model\.train, "
+                                            r"evaluate and predict convert"):
+            layer.forward(np.ones((4, width), dtype=np.int64))
+        assert layer.forward(np.ones((4, width), dtype=np.float64)).dtype == np.float64
+
+def _small_classifier(**optimizer):
+    model = xpnet.Model(seed=0)
+    for layer in (Dense(2, 8), ReLU(), Dense(8, 3), Softmax()):
+        model.add(layer)
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.05, **optimizer))
+    return model
+
+
+@pytest.mark.parametrize(("change", "kind", "said"), [
+    (lambda m: setattr(m, "optimizer", None), TypeError,
+     r"it set model\.optimizer to None \(a NoneType\), but training needs an xpnet Optimizer: "
+     r"set one, e\.g\. model\.optimizer = xpnet\.nn\.Adam\(learning_rate=0\.01\)\."),
+    (lambda m: setattr(m, "optimizer", Adam), TypeError, r"model\.optimizer to <class "),
+    (lambda m: setattr(m, "loss", "cce"), TypeError,
+     r"it set model\.loss to the string 'cce', but training needs an xpnet Loss"),
+    (lambda m: setattr(m, "accuracy", None), TypeError, r"model\.accuracy to None"),
+    (lambda m: setattr(m, "loss", SoftmaxCrossentropy()), ValueError,
+     r"SoftmaxCrossentropy applies the softmax itself, but the model already ends with "
+     r"Softmax\(\)"),
+    (lambda m: m.layers[0].params.__setitem__("W", np.zeros((3, 8), np.float32)), TypeError,
+     r"it set model\.layers\[0\]\.params\['W'\] \(Dense\[0\]\) to an object of type ndarray "
+     r"with shape \(3, 8\) of dtype float32, but training needs an array \(ndarray\) of shape "
+     r"\(2, 8\) and dtype float32, as when it started\. Assign one of that shape and dtype "
+     r"\(e\.g\. new\.astype\(p\.dtype\) for p = layer\.params\['W'\]\)"),
+    (lambda m: m.layers[0].params.__setitem__("W", m.layers[0].params["W"].tolist()),
+     TypeError, r"params\['W'\] \(Dense\[0\]\) to \[\[.*\(a list\), but training needs an "
+                r"array"),
+    (lambda m: m.layers[2].params.__setitem__("b", m.layers[2].params["b"].astype(int)),
+     TypeError, r"params\['b'\] \(Dense\[2\]\) to .* of dtype int64, but .* dtype float32"),
+    (lambda m: m.layers[0].params.pop("W"), TypeError,
+     r"it set model\.layers\[0\]\.params \(Dense\[0\]\) to a dict of \['b'\], but training "
+     r"needs a dict of its arrays \['W', 'b'\]\."),
+    (lambda m: m.layers.pop(), ValueError,
+     r"it changed model\.layers from 4 layers to 3; training keeps the layers it started "
+     r"with\. Build another model \(model\.add\) between runs instead\."),
+    (lambda m: m.layers.__setitem__(1, "relu"), ValueError,
+     r"it replaced model\.layers\[1\] \(ReLU\[1\]\) with the string 'relu'"),
+    (lambda m: setattr(m.optimizer, "iterations", -1), ValueError,
+     r"model\.optimizer\.iterations must be an integer >= 0, got -1"),
+])
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_a_callback_that_leaves_the_model_untrainable_is_named_with_its_epoch(
+        change, kind, said, batch_size):
+    """Each ended in the next epoch: an AssertionError (optimizer or loss None), an
+    AttributeError ('str' object has no attribute 'backward_through'), NumPy's matmul
+    mismatch, 'zip() argument 2 is longer than argument 1', a KeyError; integer weights and
+    iterations = -1 trained on (the latter into a NaN 'divergence')."""
+    X, y = datasets.spiral(samples=20, classes=3, seed=0)
+    model = _small_classifier()
+    epochs = []
+
+    def meddle(model_, epoch, logs):
+        epochs.append(epoch)
+        if epoch == 2:
+            change(model_)
+
+    with pytest.raises(kind, match=r"^callback meddle left the model unable to train after "
+                                   rf"epoch 2: (it .*)?{said}.* Return True from the callback "
+                                   r"to stop training instead\.$"):
+        model.train(X, y, epochs=5, batch_size=batch_size, callbacks=[meddle])
+    assert epochs == [1, 2]
+
+
+def test_callbacks_that_change_what_training_allows_go_on_training():
+    """What a callback may do: set another optimizer or loss of the same kind, new weights of
+    the same shape and dtype, a learning rate; the run follows them."""
+    X, y = datasets.spiral(samples=20, classes=3, seed=0)
+    model = _small_classifier()
+    seen = []
+
+    def schedule(model_, epoch, logs):
+        seen.append(epoch)
+        if epoch == 1:
+            model_.layers[0].params["W"] = model_.layers[0].params["W"] * 0.5
+            model_.optimizer.learning_rate = 0.01
+        if epoch == 2:
+            model_.optimizer = SGD(learning_rate=0.5)
+            model_.loss = CategoricalCrossentropy()
+
+    history = model.train(X, y, epochs=4, callbacks=[schedule])
+    assert seen == [1, 2, 3, 4] and isinstance(model.optimizer, SGD)
+    assert model.optimizer.iterations == 2
+    assert all(math.isfinite(r["loss"]) for r in history.records)
+
+
+def test_an_error_raised_in_a_callback_names_it():
+    X, y = datasets.spiral(samples=10, classes=3, seed=0)
+
+    def broken(model_, epoch, logs):
+        return logs["val_acc"]
+
+    with pytest.raises(KeyError) as info:
+        _small_classifier().train(X, y, epochs=3, callbacks=[broken])
+    assert "(raised in callback broken after epoch 1)" in getattr(info.value, "__notes__", [])
+
+
+
+def test_host_data_that_is_no_array_and_huge_unsigned_labels_are_named():
+    """None, a dict or a file name were 'got None (a NoneType) of dtype object'; uint64
+    labels above int64's range wrapped to negative ones ('got labels from
+    -9223372036854775808'); a list given to a layer was to be converted with
+    '.asarray(Dense)'."""
+    X, y = datasets.spiral(samples=10, classes=3, seed=0)
+    for data, shown in ((None, r"None \(a NoneType\)"), ("data.csv", "the string 'data.csv'")):
+        with pytest.raises(TypeError, match=rf"^X must hold real numbers, got {shown}; convert "
+                                            r"it first, e\.g\. np\.asarray\(X, "):
+            _small_classifier().train(data, y)
+    with pytest.raises(TypeError, match=r"got an object of type ndarray with shape \(30, 2\) of "
+                                        r"dtype complex128; convert"):
+        _small_classifier().train(X.astype(complex), y)
+    huge = y.astype(np.uint64) + np.uint64(2**63)
+    with pytest.raises(ValueError, match=r"^y has labels up to 9223372036854775810, beyond "
+                                         r"int64's range: cast to int64 they would turn "
+                                         r"negative\. Number the classes 0, 1, \.\.\."):
+        _small_classifier().train(X, huge)
+    with pytest.raises(BackendError, match=r"the input of ReLU must be an array of backend "
+                                           r"'numpy', got list\. .* convert it with "
+                                           r"xpnet\.backend\.resolve\('numpy'\)\.asarray\(x\)\.$"):
+        relu = ReLU()
+        relu.forward(np.ones((2, 2), dtype=np.float32))
+        relu.forward([[1.0, 2.0]])
+
+
+def test_a_users_loss_whose_backward_returns_no_gradient_of_the_predictions_is_named():
+    """The last layer's backward took the blame ('Linear.backward expected dy of shape ...'),
+    or, before that check, NumPy broadcast a (3,) row into the whole batch's gradient."""
+    X, _ = datasets.spiral(samples=10, classes=3, seed=0)
+
+    class RowLoss(MeanSquaredError):
+        def backward(self, y_pred, y_true):
+            return super().backward(y_pred, y_true).sum(axis=0)
+
+    class Forgetful(MeanSquaredError):
+        def backward(self, y_pred, y_true):
+            super().backward(y_pred, y_true)
+
+    def model(loss):
+        net = xpnet.Model(seed=0)
+        net.add(Dense(2, 3))
+        net.add(Linear())
+        net.set(loss=loss, optimizer=SGD())
+        return net
+
+    targets = np.zeros((30, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"^RowLoss\.backward returned a gradient of shape "
+                                         r"\(3,\) for predictions of shape \(30, 3\): a loss's "
+                                         r"backward returns the gradient of the data loss with "
+                                         r"respect to each prediction, an array of y_pred's "
+                                         r"shape\.$"):
+        model(RowLoss()).train(X, targets)
+    with pytest.raises(TypeError, match=r"^Forgetful\.backward returned None \(add 'return dx' "
+                                        r"at its end\) for predictions of shape \(30, 3\)"):
+        model(Forgetful()).train(X, targets)
+
+
+def test_gradcheck_inputs_with_no_values_are_named():
+    """An empty x ended in NumPy's 'zero-size array to reduction operation maximum' (NaN
+    inputs are reported, in a failed check's note)."""
+    with pytest.raises(ValueError, match=r"^inputs\[0\] has shape \(0, 3\), no values to check "
+                                         r"a gradient at: pass at least one sample"):
+        gradcheck.check(ReLU(), inputs=(np.zeros((0, 3)),))
+    with pytest.raises(ValueError, match=r"^inputs\[1\] has shape \(0, 1\)"):
+        gradcheck.check(MeanSquaredError(), inputs=(np.ones((2, 1)), np.zeros((0, 1))))
+    assert gradcheck.check(ReLU(), inputs=(np.array([[0.5, -1.5, 2.0]]),)).passed
+
+
+def test_an_optimizer_names_a_gradient_not_shaped_like_its_parameter():
+    """NumPy broadcast it into the update ('operands could not be broadcast together', or a
+    (1, n) row silently applied to every row of W); a list ended in 'can't multiply
+    sequence by non-int of type float'."""
+    layer = Dense(2, 3, seed=0)
+    layer.forward(np.ones((4, 2), dtype=np.float32))
+    layer.backward(np.ones((4, 3), dtype=np.float32))
+    W = layer.params["W"].copy()
+    for grad, kind, got in ((np.ones((1, 3), np.float32), ValueError, r"has shape \(1, 3\)"),
+                            ([[1.0] * 3] * 2, TypeError, r"is \[\[1\.0, .*\(a list\)")):
+        layer.grads["W"] = grad
+        with pytest.raises(kind, match=rf"^Adam\.update_params: the gradient of Dense's 'W' "
+                                       rf"{got}, but the parameter has shape \(2, 3\): a "
+                                       r"layer's backward sets grads\['W'\] to an array of its "
+                                       r"parameter's shape"):
+            Adam().update_params(layer)
+        np.testing.assert_array_equal(layer.params["W"], W)  # untouched
+
+
+def test_a_torch_tensor_that_requires_grad_trains_as_plain_data():
+    """Autograd recorded every step on it, and reading a metric warned ('Converting a tensor
+    with requires_grad=True to a scalar'), an error under filterwarnings = error."""
+    torch = pytest.importorskip("torch")
+    X, y = datasets.spiral(samples=10, classes=3, seed=0)
+    model = xpnet.Model(backend="torch", seed=0)
+    for layer in (Dense(2, 8), ReLU(), Dense(8, 3), Softmax()):
+        model.add(layer)
+    model.set(loss=CategoricalCrossentropy(), optimizer=Adam(learning_rate=0.05))
+    Xt = torch.tensor(X, requires_grad=True)
+    history = model.train(Xt, torch.tensor(y), epochs=2)
+    assert math.isfinite(history.records[-1]["loss"])
+    assert not model.predict(Xt).requires_grad and Xt.grad is None
+
+
+def test_a_backward_given_another_backends_dy_names_it():
+    """A NumPy dy given to a PyTorch layer ended in torch's own message: "to() received an
+    invalid combination of arguments", "matmul(): argument 'other' (position 2) must be
+    Tensor, not numpy.ndarray"."""
+    torch = pytest.importorskip("torch")
+    for layer in (ReLU(), Dense(3, 2, seed=0)):
+        out = layer.forward(torch.ones(4, 3))
+        name = re.escape("Dense(3, 2)" if isinstance(layer, Dense) else "ReLU")
+        with pytest.raises(BackendError, match=rf"^the dy given to {name}\.backward is an array "
+                                               rf"of backend 'numpy' .* but this "
+                                               rf"{type(layer).__name__} layer runs on "
+                                               r"Backend\('torch'"):
+            layer.backward(np.ones(tuple(out.shape), dtype=np.float32))
+        assert tuple(layer.backward(torch.ones_like(out)).shape) == (4, 3)

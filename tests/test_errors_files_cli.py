@@ -137,7 +137,7 @@ def test_the_books_model_files_and_parameters_say_what_is_wrong(tmp_path):
     with pytest.raises(ModelFileError, match=r"not an \.npz of this model's parameters") as info:
         model.load_parameters(text)
     assert "allow_pickle" not in str(info.value)
-    with pytest.raises(ModelFileError, match=r"'.*notes\.txt' is not a readable xpnet model"):
+    with pytest.raises(ModelFileError, match=r"'.*notes\.txt' is a text file, not an xpnet model"):
         book.Model.load(text)  # the file named, not notes.txt.npz
 
 
@@ -265,6 +265,16 @@ def set_optimizer(**values):
     return edit
 
 
+def test_optimizer_state_in_float64_loads_as_faithful_mode_saves_it(good, tmp_path):
+    """Faithful mode keeps some of a float32 model's optimizer state in float64 (the book's
+    float64 gradients through a dropout mask): such a file loads, its state as saved."""
+    def edit(meta, arrays):
+        arrays["optimizer.0.b.m"] = arrays["optimizer.0.b.m"].astype(np.float64)
+    model = xpnet.Model.load(edited(good, tmp_path, edit))
+    assert model.layers[0].optimizer_state["b"]["m"].dtype == np.float64
+    assert model.layers[0].params["b"].dtype == np.float32
+
+
 @pytest.mark.parametrize(("edit", "fragments"), [
     (drop_last_layers, ["'layers.3.W' that the model does not use", "cut short"]),
     (del_key("layers"), ["'layers'", "a list", "no such key", RESAVE]),
@@ -298,8 +308,19 @@ def set_optimizer(**values):
     (set_array("layers.0.W", np.ones((5, 5), np.float32)), ["'layers.0.W'", "(2, 8)",
                                                             "shape (5, 5)"]),
     (del_array("layers.3.b"), ["'layers.3.b'", "(1, 3)", "no such array"]),
-    (set_array("layers.0.W", np.ones((2, 8), np.int8)), ["'layers.0.W'", "real floating",
+    (set_array("layers.0.W", np.ones((2, 8), np.int8)), ["'layers.0.W'", "dtype float32",
                                                          "dtype int8"]),
+    # float16 (and float64 in a float32 model) was cast silently, precision lost
+    (set_array("layers.0.W", np.ones((2, 8), np.float16)),
+     ["'layers.0.W' should be of dtype float32 (the model's dtype, as model.save writes it)",
+      "but the file has dtype float16"]),
+    (set_array("layers.3.b", np.ones((1, 3), np.float64)), ["'layers.3.b'", "dtype float64"]),
+    (set_array("optimizer.0.W.m", np.ones((2, 8), np.float16)),
+     ["'optimizer.0.W.m' should be of dtype float32 or float64", "dtype float16"]),
+    # a negative second moment made the next step's square root NaN
+    (set_array("optimizer.0.W.v", np.full((2, 8), -1.0, np.float32)),
+     ["'optimizer.0.W.v' should be numbers >= 0 (Adam's 'v' sums squared gradients; the "
+      "next step takes its square root)", "has 16 negative values (the smallest -1)"]),
     (set_array("layers.0.W", np.ones((2, 8), np.complex64)), ["dtype complex64"]),
     (set_array("optimizer.0.W.m", np.ones((3, 3), np.float32)),
      ["'optimizer.0.W.m'", "shape (2, 8)", "Adam state 'm'", "shape (3, 3)"]),
@@ -393,6 +414,22 @@ def test_an_unreadable_npy_header_is_refused(tmp_path, good):
 
 def test_a_member_that_is_not_an_array_is_refused(tmp_path, good):
     refused(forged(tmp_path, good, "readme.txt", b"hello"), "'readme.txt'", "a .npy array")
+
+
+def test_a_file_of_another_kind_is_named_as_what_it_is(tmp_path):
+    """An empty file, numpy.save's .npy and a text file were each 'not a readable xpnet model
+    file (File is not a zip file). It may be truncated or corrupt'."""
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.save(tmp_path / "w.npy", np.ones(3))
+    (tmp_path / "notes.json").write_text('{"layers": []}\n')
+    for name, kind in (("empty.npz", "empty (0 bytes)"),
+                       ("w.npy", "a single NumPy array (.npy, numpy.save's format: load it "
+                                 "with numpy.load)"),
+                       ("notes.json", "a text file")):
+        message = refused(tmp_path / name, f"'{tmp_path / name}' is {kind}, not an xpnet model "
+                                           "file (the .npz archive model.save writes). Give the "
+                                           "path of a file written by model.save.")
+        assert "truncated" not in message
 
 
 def test_truncated_foreign_missing_and_folder_paths(tmp_path, good):
@@ -526,6 +563,7 @@ TRAIN = ("train", "--preset", "ch14", "--epochs", "2")
     ("classes=1", ["do not fit together", "--set classes=3"]),
     ("test_samples=0", ["do not fit together", "--set test_samples=100"]),
     ("learning_rate=0.1", ["unknown preset setting 'learning_rate'", "lr"]),
+    ("lrr=0.1", ["unknown preset setting 'lrr'. Did you mean 'lr'? Settings are: batch_size"]),
 ])
 def test_a_bad_preset_setting_is_one_line_exit_2(capsys, setting, fragments):
     code, out, err = run_cli(capsys, *TRAIN, "--set", setting)
@@ -826,6 +864,10 @@ def user_dir(tmp_path) -> Path:
     ("inspect.py:Needs", 2, ["needs the argument 'width'", "--arg width=VALUE"]),
     ("missing.py:L", 2, ["file not found"]),
     ("nosuchcomponent", 2, ["unknown component 'nosuchcomponent'", "Dense"]),
+    # a near miss of a built-in name, a file without its class
+    ("Dens", 2, ["unknown component 'Dens'. Did you mean 'Dense'? Give a built-in name"]),
+    ("inspect.py", 2, ["unknown component 'inspect.py'. Name the class in it too: "
+                       "inspect.py:ClassName. Give"]),
     # the user's backward forgot its return: no silent pass on W and b alone
     ("noreturn.py:L", 1, ["noreturn.py:L: L.backward returned None and set no .dinputs",
                           "e.g. 'return dx'"]),
@@ -843,6 +885,17 @@ def test_a_users_file_error_is_shown_at_its_line(capsys, user_dir, spec, code, f
         assert fragment in line, line
     if spec.partition(":")[0] in ("syntax.py", "init.py", "forward.py", "importerror.py"):
         assert "Fix that line of your code" in line
+
+
+def test_a_file_that_is_no_python_source_is_named(capsys, tmp_path):
+    """It was imported as a module: "cannot import module 'notes.txt' ... give the file:
+    path/to/txt.py:L"."""
+    (tmp_path / "notes.txt").write_text("class L: pass\n")
+    status, _, err = run_cli(capsys, "gradcheck", f"{tmp_path / 'notes.txt'}:L")
+    assert status == 2
+    assert f"'{tmp_path / 'notes.txt'}' (from '{tmp_path / 'notes.txt'}:L') is a file but not " \
+           "Python source: components are loaded from a .py file (path/to/file.py:ClassName) " \
+           "or an importable module (package.module:ClassName)." in one_line(err)
 
 
 def test_a_class_missing_from_a_package_lists_its_re_exports_and_names_a_near_miss(capsys):

@@ -206,5 +206,5 @@ def test_plot_returns_the_data_it_draws(tmp_path):
     assert np.allclose(np.sum(data["probabilities"], axis=-1), 1.0, atol=1e-6)
     data = plot("loss", str(tmp_path / "l.png"), steps=5)
     assert len(data["loss"]) == 5 and data["loss"][-1] < data["loss"][0]
-    with pytest.raises(ValueError, match="unknown topic 'nope'; topics are: adam"):
+    with pytest.raises(ValueError, match=r"unknown topic 'nope'\. Topics are: adam"):
         plot("nope", str(tmp_path / "n.png"))

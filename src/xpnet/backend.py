@@ -88,9 +88,14 @@ class Backend:
         """Copy host data (a NumPy array, list or scalar) onto this backend's device.
 
         An array that already belongs to this backend is returned as is (cast if
-        ``dtype`` differs); an array of another backend raises :class:`BackendError`.
+        ``dtype`` differs; a PyTorch tensor that requires grad, detached); an array of
+        another backend raises :class:`BackendError`.
         """
         if self.is_array(x):
+            if self.name == "torch" and x.requires_grad:
+                # xpnet computes its own gradients: autograd would record every step and
+                # warn when a metric is read (a graph of the data's own, never used)
+                x = x.detach()
             if dtype is not None and x.dtype != dtype:
                 return self.xp.astype(x, dtype)
             return x
@@ -126,7 +131,7 @@ class Backend:
             msg = (
                 f"{what} must be an array of backend {self.name!r}, got {type(x).__name__}. "
                 f"Create it with xpnet.datasets.spiral(..., backend={self.name!r}) or convert "
-                f"it with xpnet.backend.resolve({self.name!r}).asarray({what.split()[-1]})."
+                f"it with xpnet.backend.resolve({self.name!r}).asarray(x)."
             )
             raise BackendError(msg)
         here = repr(self.name)

@@ -491,12 +491,23 @@ def _given_inputs(inputs: Any, b: Backend, dtype: str) -> tuple[Any, ...]:
                f"loss, got {validate.describe(inputs)}; e.g. inputs=(x,).")
         raise TypeError(msg)
     args = []
-    for a in inputs:
+    for i, a in enumerate(inputs):
         if isinstance(a, (list, tuple)):  # a nested list: the array it writes out
             host = np.asarray(a)
             a = host.astype(dtype) if host.dtype.kind == "f" else host
+        if hasattr(a, "shape"):
+            _check_input(i, to_numpy(a))
         args.append(b.asarray(a) if isinstance(a, np.ndarray) else a)
     return tuple(args)
+
+
+def _check_input(i: int, host: np.ndarray) -> None:
+    """Refuse an input with no values (NumPy's 'zero-size array to reduction operation');
+    NaN and inf are reported as such, in a failed check's note."""
+    if not host.size:
+        msg = (f"inputs[{i}] has shape {host.shape}, no values to check a gradient at: pass "
+               "at least one sample, e.g. inputs=(np.ones((2, 3)),).")
+        raise ValueError(msg)
 
 
 def _float64_copy(component: Any, b: Backend) -> Any:

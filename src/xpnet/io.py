@@ -486,7 +486,8 @@ def _check_arrays(path: Path, meta: dict[str, Any], layers: list[Layer],
             if header is None:
                 raise _error(path, f"the array {key!r}", f"present, shape {shape} (parameter "
                              f"{name} of {layer!r})", "no such array")
-            _check_array(path, key, header, shape, f"parameter {name} of {layer!r}")
+            _check_array(path, key, header, shape, f"parameter {name} of {layer!r}",
+                         (meta["dtype"],))
             names = optimizer.state_names if optimizer is not None else ()
             state_keys = [f"optimizer.{i}.{name}.{slot}" for slot in names]
             present = [k for k in state_keys if k in unused]
@@ -497,7 +498,7 @@ def _check_arrays(path: Path, meta: dict[str, Any], layers: list[Layer],
                              "no such array")
             for slot, state_key in zip(names, present, strict=False):
                 _check_array(path, state_key, unused.pop(state_key), shape,
-                             f"{type(optimizer).__name__} state {slot!r} of {key}")
+                             f"{type(optimizer).__name__} state {slot!r} of {key}", DTYPES)
     if unused:
         key = sorted(unused)[0]
         found = f"an array {key!r} that the model does not use"
@@ -510,13 +511,51 @@ def _check_arrays(path: Path, meta: dict[str, Any], layers: list[Layer],
 
 
 def _check_array(path: Path, key: str, header: _Header, shape: tuple[int, ...],
-                 what: str) -> None:
+                 what: str, dtypes: tuple[str, ...]) -> None:
+    """An array of ``shape`` and one of ``dtypes``: a parameter has the model's (as
+    ``model.save`` writes it; float16 would have been cast up silently, its precision
+    lost), an optimizer's state float32 or float64 (faithful mode keeps some in float64)."""
     if header.shape != shape:
         raise _error(path, f"the array {key!r}", f"of shape {shape} ({what})",
                      f"shape {header.shape}")
-    if header.dtype.kind != "f":
-        raise _error(path, f"the array {key!r}", "of a real floating-point dtype "
-                     "(float32 or float64)", f"dtype {header.dtype}")
+    if header.dtype.name not in dtypes:
+        expected = (f"of dtype {dtypes[0]} (the model's dtype, as model.save writes it)"
+                    if len(dtypes) == 1 else f"of dtype {' or '.join(dtypes)}")
+        raise _error(path, f"the array {key!r}", expected, f"dtype {header.dtype}")
+
+
+def _check_squares(path: Path, key: str, value: np.ndarray,
+                   optimizer: Optimizer | None) -> None:
+    """Refuse negative values in an optimizer state that sums squared gradients (Adam's
+    ``v``, Adagrad's and RMSprop's ``cache``): the next step takes its square root, NaN."""
+    prefix, _, slot = key.rpartition(".")
+    if optimizer is None or not prefix.startswith("optimizer.") or \
+            slot not in optimizer.squares or not (value < 0).any():
+        return
+    raise _error(path, f"the array {key!r}", f"numbers >= 0 ({type(optimizer).__name__}'s "
+                 f"{slot!r} sums squared gradients; the next step takes its square root)",
+                 f"{int((value < 0).sum())} negative values (the smallest {value.min():.4g})")
+
+
+def _other_kind(path: Path) -> str:
+    """What the file at ``path`` is, from its first bytes, when it is plainly no zip archive
+    (an empty file, a single NumPy array, text): "" otherwise (truncated or corrupt)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return ""
+    if not head:
+        return "empty (0 bytes)"
+    if head.startswith(b"\x93NUMPY"):
+        return "a single NumPy array (.npy, numpy.save's format: load it with numpy.load)"
+    if head.startswith(b"PK"):
+        return ""  # an archive, cut short or damaged
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    return "a text file" if all(c.isprintable() or c.isspace() for c in text) else ""
 
 
 def is_pickle(path: str | os.PathLike[str]) -> bool:
@@ -571,6 +610,7 @@ def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
                                  f"{int((~np.isfinite(value)).sum())} NaN or infinite "
                                  "values (saved after training diverged?)",
                                  "Train again with a smaller learning rate and save then.")
+                _check_squares(path, key, value, optimizer)
     except PermissionError as exc:
         msg = (f"cannot read the model file {str(path)!r}: permission denied. Give this user "
                f"read access (chmod u+r {str(path)!r}) or copy the file somewhere readable.")
@@ -578,6 +618,11 @@ def read_model_file(path: str | os.PathLike[str]) -> SavedModel:
     except (zipfile.BadZipFile, EOFError, OSError, zlib_error) as exc:
         if is_pickle(path):
             raise pickle_refused(path, "model.save(path)") from exc
+        kind = _other_kind(path)
+        if kind:
+            msg = (f"{str(path)!r} is {kind}, not an xpnet model file (the .npz archive "
+                   "model.save writes). Give the path of a file written by model.save.")
+            raise ModelFileError(msg) from exc
         msg = (
             f"{str(path)!r} is not a readable xpnet model file ({exc}). It may be truncated or "
             f"corrupt; save the model again with model.save({str(path)!r})."

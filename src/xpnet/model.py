@@ -363,6 +363,8 @@ class Model:
         dx = self.loss.backward_through(layers[-1], output, y)
         if dx is None:
             dx = self.loss.backward(output, y)
+            if not is_builtin(type(self.loss)):
+                _check_loss_gradient(self.loss, dx, output)
         else:
             layers = layers[:-1]
         for i in reversed(range(len(layers))):
@@ -591,6 +593,12 @@ class Model:
             name = _dtype_name(xp, a.dtype)
         if not floating:
             dtype = xp.int64 if labels else getattr(xp, self.dtype)
+            if labels and isinstance(host, np.ndarray) and host.dtype == np.uint64 and \
+                    host.size and host.max() > np.iinfo(np.int64).max:
+                msg = (f"{what} has labels up to {host.max()}, beyond int64's range: cast to "
+                       "int64 they would turn negative. Number the classes 0, 1, ... "
+                       "(np.unique(y, return_inverse=True)[1] does).")
+                raise ValueError(msg)
         elif self.precision == "nnfs" and name in validate.FLOAT_DTYPES:
             dtype = getattr(xp, name)  # the book's dtype flow: its data keeps its dtype
         else:
@@ -699,10 +707,26 @@ def _host_array(a: Any, what: str) -> np.ndarray:
                "dtype=np.float32) to see which row differs.")
         raise TypeError(msg) from exc
     if host.dtype.kind not in "biuf":
-        msg = (f"{what} must hold real numbers, got {validate.describe(a)} of dtype "
-               f"{host.dtype}; convert it first, e.g. np.asarray({var}, dtype=np.float32).")
+        got = f"{validate.describe(a)} of dtype {host.dtype}" if isinstance(a, np.ndarray) \
+            else validate.describe(a)  # (None, a dict, a string: no dtype of theirs)
+        msg = (f"{what} must hold real numbers, got {got}; convert it first, e.g. "
+               f"np.asarray({var}, dtype=np.float32).")
         raise TypeError(msg)
     return host
+
+
+def _check_loss_gradient(loss: Any, dx: Any, output: Any) -> None:
+    """Refuse what a loss of the user's ``backward`` returned unless it is an array of the
+    predictions' shape (the last layer would name the wrong culprit, or broadcast it)."""
+    if getattr(dx, "shape", None) == output.shape:
+        return
+    got = "None (add 'return dx' at its end)" if dx is None else (
+        f"a gradient of shape {tuple(dx.shape)}" if hasattr(dx, "shape") else
+        validate.describe(dx))
+    msg = (f"{type(loss).__name__}.backward returned {got} for predictions of shape "
+           f"{tuple(output.shape)}: a loss's backward returns the gradient of the data loss "
+           "with respect to each prediction, an array of y_pred's shape.")
+    raise (ValueError if hasattr(dx, "shape") else TypeError)(msg)
 
 
 def _check_float32_range(host: np.ndarray, what: str) -> None:

@@ -64,7 +64,8 @@ class Preset:
         values: dict[str, Any] = {}
         for key, raw in overrides.items():
             if key not in SETTINGS:
-                msg = (f"unknown preset setting {key!r}; settings are: "
+                msg = (f"unknown preset setting {key!r}."
+                       f"{validate.did_you_mean(key, SETTINGS)} Settings are: "
                        f"{', '.join(sorted(SETTINGS))}.")
                 raise ValueError(msg)
             value = _parse(key, raw, str(kinds[key]), getattr(self, key))
@@ -158,7 +159,8 @@ def get(name: str) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
-        msg = f"unknown preset {name!r}; presets are: {', '.join(PRESETS)}."
+        msg = (f"unknown preset {name!r}.{validate.did_you_mean(str(name), PRESETS)} "
+               f"Presets are: {', '.join(PRESETS)}.")
         raise ValueError(msg) from None
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import logging
 import math
 import os
@@ -23,8 +22,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import callbacks as callback_checks
 from . import engine, trace, validate
 from .backend import Backend
+from .callbacks import Callback
 from .errors import DivergenceError
 from .nn.layers import Dropout
 from .nn.losses import Loss, regularization_loss
@@ -53,6 +54,7 @@ class Trainable(Protocol):
     @property
     def trainable_layers(self) -> list[Any]: ...
     def check_ready(self, training: bool) -> None: ...
+    def check_loss_fits(self) -> None: ...
     def convert_data(self, X: Any, y: Any, xname: str, yname: str) -> tuple[Any, Any]: ...
     def parameters(self) -> dict[str, Any]: ...
     def fused_kernels(self) -> Any: ...
@@ -63,8 +65,6 @@ class Trainable(Protocol):
     def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None) -> dict[str, float]:
         ...
 
-#: ``callback(model, epoch, logs)``; return True to stop training after this epoch.
-Callback = Callable[[Any, int, dict], Any]
 
 
 @dataclass
@@ -174,7 +174,7 @@ def train(
                    "validation_data was given: pass validation_data=(X_val, y_val), or drop "
                    "validate_every.")
             raise ValueError(msg)
-    callbacks = _callbacks(callbacks)
+    callbacks = callback_checks.checked(callbacks)
     start_epoch = validate.non_negative_int("start_epoch", start_epoch)
     log_before_update = validate.flag("log_before_update", log_before_update)
     graph = validate.flag("graph", graph, auto=True)
@@ -209,7 +209,12 @@ def train(
                 logs["val_acc"], logs["val_loss"] = val["acc"], val["loss"]
             _check_finite(model, logs, history, run)
             history.records.append(logs)
-            if any([_stops(cb, cb(model, epoch, logs)) for cb in run.callbacks]):
+            stop = False
+            for cb in run.callbacks:  # (each may change the model: checked after it ran)
+                stop = callback_checks.call(cb, model, epoch, logs) or stop
+                if run.guard is not None:
+                    run.guard.check(model, cb, epoch)
+            if stop:
                 history.stopped_early = True
                 break
             if run.tabled is not None and run.callbacks:
@@ -256,6 +261,8 @@ class _Run:
         self.shuffle = shuffle
         self.log_before_update = log_before_update
         self.callbacks = callbacks
+        #: what the next epoch trains with, checked after each callback (when there are any)
+        self.guard = callback_checks.Guard(model) if callbacks else None
         self.views: list[Ops] = []
         self.whole: engine.step.WholeStep | None = None
         #: the run's step table (and recorded graph), for full-batch runs that can use one
@@ -392,32 +399,6 @@ def _log_every(log_every: Any) -> int | Collection[int] | None:
     return validate.positive_int("log_every", log_every)  # raises, saying what arrived
 
 
-def _callbacks(callbacks: Any) -> list[Callback]:
-    if callable(callbacks) or isinstance(callbacks, str) or not isinstance(callbacks, Iterable):
-        msg = (f"callbacks must be a list of functions callback(model, epoch, logs), got "
-               f"{validate.describe(callbacks)}; e.g. callbacks=[my_callback].")
-        raise TypeError(msg)
-    callbacks = list(callbacks)
-    for cb in callbacks:
-        if not callable(cb):
-            msg = (f"each callback must be a function callback(model, epoch, logs), got "
-                   f"{validate.describe(cb)}.")
-            raise TypeError(msg)
-        try:
-            signature = inspect.signature(cb)
-        except (TypeError, ValueError):  # a builtin without one: called as it is
-            continue
-        try:
-            signature.bind(None, 0, {})
-        except TypeError:
-            name = getattr(cb, "__name__", type(cb).__name__)
-            msg = (f"each callback is called as callback(model, epoch, logs), but {name} "
-                   f"takes {signature}; give it those three arguments, e.g. "
-                   "def on_epoch(model, epoch, logs): ...")
-            raise TypeError(msg) from None
-    return callbacks
-
-
 def validation_pair(validation_data: Any) -> tuple[Any, Any] | None:
     """``validation_data`` as an ``(X_val, y_val)`` pair (or None)."""
     if validation_data is None:
@@ -517,17 +498,6 @@ def _check_finite(model: Trainable, logs: dict[str, Any], history: History, run:
         msg = (f"{head} {where[0].upper()}{where[1:]}. Lower the learning rate (it is "
                f"{model.optimizer.learning_rate}), scale the inputs, or add regularization.")
     raise DivergenceError(msg, epoch)
-
-
-def _stops(callback: Callback, result: Any) -> bool:
-    """Whether ``callback``'s ``result`` asks to stop: True stops, None or False goes on;
-    anything else is refused (a returned ``logs`` or ``"False"`` would stop silently)."""
-    if result is None or validate.is_bool(result):
-        return bool(result)
-    name = getattr(callback, "__name__", type(callback).__name__)
-    msg = (f"callback {name} returned {validate.describe(result)}: a callback returns True to "
-           "stop training after this epoch, or None (or False) to go on.")
-    raise TypeError(msg)
 
 
 def _first_non_finite(model: Trainable, X: Any) -> str:

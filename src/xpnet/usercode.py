@@ -45,8 +45,16 @@ def load_class(spec: str, builtins: list[str] | tuple[str, ...] = ()) -> type:
     target, sep, name = spec.rpartition(":")
     if not sep or not target or not name:
         known = f"a built-in name ({', '.join(builtins)}) or " if builtins else ""
-        msg = (f"unknown component {spec!r}: give {known}package.module:ClassName or "
+        hint = validate.did_you_mean(spec, builtins)
+        if spec.endswith(".py"):  # the file without its class
+            hint = f" Name the class in it too: {spec}:ClassName."
+        msg = (f"unknown component {spec!r}.{hint} Give {known}package.module:ClassName or "
                "path/to/file.py:ClassName.")
+        raise UserCodeError(msg, "load")
+    if Path(target).is_file() and not target.endswith(".py"):
+        msg = (f"{target!r} (from {spec!r}) is a file but not Python source: components are "
+               "loaded from a .py file (path/to/file.py:ClassName) or an importable module "
+               "(package.module:ClassName).")
         raise UserCodeError(msg, "load")
     if target.endswith(".py") or "/" in target or "\\" in target:
         module = _load_file(Path(target), spec)

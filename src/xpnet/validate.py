@@ -21,6 +21,7 @@ TypeError: lr must be a number, got the string '0.1'; pass the number 0.1 (witho
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Collection
@@ -34,8 +35,11 @@ __all__ = [
     "Checked",
     "component_missing",
     "describe",
+    "did_you_mean",
     "finite_float",
     "flag",
+    "floating",
+    "gradient_shape",
     "in_range",
     "integer",
     "is_bool",
@@ -71,6 +75,17 @@ def describe(value: Any) -> str:
         return f"an object of type {type(value).__name__} with shape {tuple(shape)}"
     name = type(value).__name__
     return f"{text} ({'an' if name[0].lower() in 'aeiou' else 'a'} {name})"
+
+
+def did_you_mean(name: str, choices: Collection[str]) -> str:
+    """The near miss of ``name`` among ``choices`` as a sentence to end a message with, or "".
+
+    >>> did_you_mean("lrr", ["lr", "l1", "l2", "decay"])
+    " Did you mean 'lr'?"
+    """
+    lowered = {choice.lower(): choice for choice in choices}  # ('CH15' is 'ch15')
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1)
+    return f" Did you mean {lowered[close[0]]!r}?" if close else ""
 
 
 class Checked:
@@ -191,6 +206,60 @@ def non_empty(what: str, array: Any, form: str, *, ndim: int | None = None,
     if 0 in shape or (ndim is not None and len(shape) != ndim):
         msg = f"{what} must be a non-empty {form}, got shape {shape}.{' ' + fix if fix else ''}"
         raise ValueError(msg)
+
+
+def floating(who: str, a: Any, xp: Any, *, what: str = "inputs",
+             fix: str = "x.astype(np.float32) (Model.train, evaluate and predict convert "
+                        "their data themselves)") -> None:
+    """Refuse an array ``a`` (of namespace ``xp``) whose dtype is not one of
+    :data:`FLOAT_DTYPES`: integers would come out float64 (or stay integers through an
+    activation), float16 and complex numbers would be computed in as they are.
+
+    >>> floating("Dense", np.ones(2, dtype=np.int64), np)
+    Traceback (most recent call last):
+    ...
+    TypeError: Dense takes floating-point inputs (float32 or float64), got an array of dtype \
+int64; convert it first, e.g. x.astype(np.float32) (Model.train, evaluate and predict \
+convert their data themselves).
+    """
+    if not any(a.dtype == getattr(xp, name) for name in FLOAT_DTYPES):
+        msg = (f"{who} takes floating-point {what} (float32 or float64), got an array of dtype "
+               f"{a.dtype}; convert it first, e.g. {fix}.")
+        raise TypeError(msg)
+
+
+def gradient_shape(owner: Any, dy: Any, shape: tuple[int, ...], like: Any) -> None:
+    """Refuse a ``dy`` given to ``owner.backward`` that is not an array of ``shape``, the
+    shape of ``owner``'s last output, and of the backend of ``like`` (an array of that pass):
+    NumPy would broadcast a ``(1, k)`` row or a ``(k,)`` vector into the whole batch's
+    gradient without a word, or fail naming core dimensions; PyTorch would refuse a NumPy
+    array naming its own arguments.
+
+    >>> gradient_shape(object(), np.ones((1, 3)), (4, 3), np.ones((4, 3)))
+    Traceback (most recent call last):
+    ...
+    ValueError: object.backward expected dy of shape (4, 3), the gradient of each output of \
+its last forward pass, got shape (1, 3).
+    """
+    if getattr(dy, "shape", None) == shape and type(dy) is type(like):
+        return
+    who = type(owner).__name__
+    if isinstance(getattr(owner, "n_in", None), int) and isinstance(
+            getattr(owner, "n_out", None), int):  # Dense(2, 3)
+        who += f"({owner.n_in}, {owner.n_out})"
+    expected = f"{who}.backward expected dy of shape {tuple(shape)}, the gradient of each " \
+        "output of its last forward pass"
+    if not hasattr(dy, "shape"):
+        msg = (f"{expected}, got {describe(dy)}; pass an array of the backend of its forward's "
+               "input, e.g. np.asarray(dy, dtype=np.float32) on NumPy.")
+        raise TypeError(msg)
+    if dy.shape != shape:
+        msg = f"{expected}, got shape {tuple(dy.shape)}."
+        raise ValueError(msg)
+    ops = getattr(owner, "ops", None)  # another type: another backend's array?
+    if ops is not None:
+        ops.backend.check(dy, f"the dy given to {who}.backward",
+                          owner=f"this {type(owner).__name__} layer")
 
 
 def _string_fix(value: str, example: str) -> str:

@@ -36,6 +36,7 @@ from .network import (
     TOPICS,
     check_steps,
     fit_preset,
+    known_topic,
     tiny_model,
 )
 from .optimizers import render_adam, render_optimizer
@@ -53,9 +54,7 @@ RENDERERS = {"adam": render_adam, "sgd": render_optimizer, "rmsprop": render_opt
 
 def check_topic(topic: str, steps: int) -> None:
     """Raise a ValueError that names the topics, or the bad step count."""
-    if topic not in TOPICS:
-        msg = f"unknown topic {topic!r}; topics are: {', '.join(TOPICS)}."
-        raise ValueError(msg)
+    known_topic(topic)
     check_steps(steps)
 
 

@@ -17,7 +17,7 @@ from ..nn.losses import CategoricalCrossentropy
 from ..nn.optimizers import SGD, Adagrad, Adam, RMSprop
 from ..random import SeedLike, as_generator
 
-__all__ = ["BOOK_CLASSES", "OPTIMIZERS", "TOPICS", "faithful_note", "fit_preset",
+__all__ = ["BOOK_CLASSES", "OPTIMIZERS", "TOPICS", "faithful_note", "fit_preset", "known_topic",
            "tiny_model"]
 
 OPTIMIZERS: dict[str, Callable[[], Any]] = {
@@ -46,6 +46,14 @@ BOOK_CLASSES: dict[str, tuple[str, ...]] = {
 
 #: The most steps one explanation, plot or parameter trace records (it keeps every value).
 MAX_STEPS = 20_000
+
+
+def known_topic(topic: Any) -> None:
+    """Raise a ValueError naming the topics (and the near miss) unless ``topic`` is one."""
+    if topic not in TOPICS:
+        msg = (f"unknown topic {topic!r}.{validate.did_you_mean(str(topic), TOPICS)} Topics "
+               f"are: {', '.join(TOPICS)}.")
+        raise ValueError(msg)
 
 
 def check_steps(steps: Any, name: str = "steps") -> int:

@@ -18,7 +18,7 @@ from .. import presets
 from ..files import atomic_write_bytes
 from ..random import SeedLike
 from ..trace import Event, Tracer, by_step
-from .network import TOPICS, check_steps, fit_preset, tiny_model
+from .network import check_steps, fit_preset, known_topic, tiny_model
 
 __all__ = ["adam_plot", "plot"]
 
@@ -114,9 +114,7 @@ def plot(topic: str, path: str, *, steps: int = 2000, preset: str | None = None,
     of active units; dropout, the kept fraction; loss, the mean and spread of the sample
     losses; sgd, rmsprop and adagrad, lr_t, the spread of |update| / lr_t and median |g|.
     """
-    if topic not in TOPICS:
-        msg = f"unknown topic {topic!r}; topics are: {', '.join(TOPICS)}."
-        raise ValueError(msg)
+    known_topic(topic)
     image_format(path)  # before the run: a bad name would throw its minutes away
     steps = check_steps(steps)
     if topic == "adam":

@@ -10,7 +10,7 @@ from typing import Any
 
 from array_api_compat import device
 
-from .. import trace
+from .. import trace, validate
 from ..backend import backend_of
 from .layers import Layer
 
@@ -50,6 +50,7 @@ class ReLU(Activation):
 
     def backward(self, dy: Any) -> Any:
         y = self.y  # the forward's output
+        validate.gradient_shape(self, dy, y.shape, y)
         dx = self.ops.relu_backward(dy, y)  # dy where y > 0, else 0
         trace.emit(self.name, "backward", dy=dy, dx=dx)
         return dx
@@ -88,6 +89,7 @@ class Softmax(Activation):
 
     def backward(self, dy: Any) -> Any:
         s = self.s
+        validate.gradient_shape(self, dy, s.shape, s)
         dot = self.xp.sum(dy * s, axis=-1, keepdims=True)  # <dy, s> per sample
         dx = self.ops.softmax_backward(s, dy, dot)  # s * (dy - dot)
         trace.emit(self.name, "backward", dy=dy, dot=dot, dx=dx)
@@ -151,6 +153,7 @@ class Sigmoid(Activation):
         return self.s
 
     def backward(self, dy: Any) -> Any:
+        validate.gradient_shape(self, dy, self.s.shape, self.s)
         dx = dy * (1 - self.s) * self.s
         trace.emit(self.name, "backward", dy=dy, dx=dx)
         return dx
@@ -172,9 +175,11 @@ class Linear(Activation):
 
     def forward(self, x: Any, training: bool = True) -> Any:
         self.build_from(x, training)
+        self.y = x
         trace.emit(self.name, "forward", x=x, y=x)
         return x
 
     def backward(self, dy: Any) -> Any:
+        validate.gradient_shape(self, dy, self.y.shape, self.y)
         trace.emit(self.name, "backward", dy=dy, dx=dy)
         return dy

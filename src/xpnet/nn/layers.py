@@ -92,8 +92,10 @@ class Layer(Registered):
         """Bind the layer to an engine (and so a backend), allocating any state in ``dtype``."""
         self.ops = ops
 
-    #: the type of the inputs :meth:`build_from` last accepted (checked again when it changes)
-    _input_type: type | None = None
+    #: the type and dtype of the inputs :meth:`build_from` last accepted (checked again
+    #: when either changes: an integer array after float ones came out float64)
+    _input_type: Any = None
+    _input_dtype: Any = None
     #: the model that holds the layer (a weak reference), set by ``Model.add``
     _owner: Any = None
 
@@ -104,22 +106,22 @@ class Layer(Registered):
         and ``training`` that is no bool (``"False"``, a string, would count as True)."""
         if type(training) is not bool:  # (a Model passes the bool it checked: no call)
             validate.flag("training", training)
-        if type(x) is self._input_type:
+        if type(x) is self._input_type and x.dtype is self._input_dtype:
             return
         backend = backend_of(x) if self.ops is None else self.ops.backend
         if self.ops is not None:
             backend.check(x, f"the input of {type(self).__name__}",
                           owner=f"this {type(self).__name__} layer")
-        if not any(x.dtype == getattr(backend.xp, name) for name in validate.FLOAT_DTYPES):
-            # (an integer input would come out float64, or integer through an activation)
-            msg = (f"{type(self).__name__} takes floating-point inputs (float32 or float64), "
-                   f"got an array of dtype {x.dtype}; convert it first, e.g. "
-                   "x.astype(np.float32) (a Model converts its data itself).")
-            raise TypeError(msg)
+        validate.floating(type(self).__name__, x, backend.xp)
+        if x.ndim == 0:
+            msg = (f"{type(self).__name__} takes an array of samples (n_samples, n_features), "
+                   "got a 0-d array (a single number); pass it as one sample of one feature: "
+                   "x.reshape(1, 1).")
+            raise ValueError(msg)
         if self.ops is None:
             dtype = "float64" if x.dtype == backend.xp.float64 else "float32"
             self.build(Ops(backend), as_generator(seed), dtype)
-        self._input_type = type(x)
+        self._input_type, self._input_dtype = type(x), x.dtype
 
     def forward(self, x: Any, training: bool = True) -> Any:
         raise NotImplementedError
@@ -241,8 +243,7 @@ class Dense(Layer):
 
     def backward(self, dy: Any) -> Any:
         ops, x, W, b = self.ops, self.x, self.W, self.b
-        if tuple(dy.shape) != (*x.shape[:-1], self.n_out):
-            raise _gradient_shape_error(self, dy)
+        validate.gradient_shape(self, dy, (*x.shape[:-1], self.n_out), x)
         dW = ops.matmul(ops.xp.matrix_transpose(x), dy)  # x^T @ dy, summed over the samples
         db = ops.sum_rows(dy)  # dy summed over the samples
         trace.emit(self.name, "backward", dy=dy, dW_data=dW, db_data=db)
@@ -275,15 +276,6 @@ class Dense(Layer):
         if self.bias_l2 > 0:
             loss = loss + self.bias_l2 * xp.sum(b * b, axis=(-2, -1))
         return loss
-
-
-def _gradient_shape_error(layer: Dense, dy: Any) -> ValueError:
-    """The error for a ``dy`` not shaped like ``layer``'s last output (NumPy's matmul would
-    name core dimensions; a ``(1, n_out)`` row would pass for the whole batch's)."""
-    expected = (*layer.x.shape[:-1], layer.n_out)
-    return ValueError(f"Dense({layer.n_in}, {layer.n_out}).backward expected dy of shape "
-                      f"{expected}, the gradient of each output of its last forward pass, got "
-                      f"shape {tuple(dy.shape)}.")
 
 
 def sign(xp: Any, w: Any) -> Any:
@@ -355,13 +347,15 @@ class Dropout(Layer):
         self.build_from(x, training, self.seed)  # (checks that training is a bool)
         self.mask = None  # the last step's mask is freed before a new one is drawn
         if not training:
+            self.y = x
             return x
         self.mask = self.ops.dropout_mask(self.rng, self.keep, x)  # 1/keep or 0
-        y = self.ops.dropout(x, self.mask)  # x * mask
+        self.y = y = self.ops.dropout(x, self.mask)  # x * mask
         trace.emit(self.name, "forward", x=x, mask=self.mask, y=y, info={"keep": self.keep})
         return y
 
     def backward(self, dy: Any) -> Any:
+        validate.gradient_shape(self, dy, self.y.shape, self.y)
         dx = dy if self.mask is None else self.ops.dropout_backward(dy, self.mask)  # dy * mask
         trace.emit(self.name, "backward", dy=dy, dx=dx)
         return dx

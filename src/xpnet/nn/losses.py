@@ -74,6 +74,10 @@ class Loss(Registered):
         NaN)."""
         if y_true is self._checked:
             return
+        if hasattr(y_pred, "dtype"):  # (else backend_of names what to convert)
+            validate.floating(type(self).__name__, y_pred, backend_of(y_pred).xp,
+                              what="predictions", fix="y_pred.astype(np.float32) (a model's "
+                              "outputs are)")
         if averaged and hasattr(y_pred, "shape"):
             validate.non_empty("y_pred", y_pred, "array (n_samples, n_outputs)",
                                fix=validate.EMPTY_MEAN.format(f"{type(self).__name__}.calculate"))
@@ -303,7 +307,7 @@ class BinaryCrossentropy(Loss):
         self._check_new_targets(y_pred, y_true)
         y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
         self._check_probabilities(y_pred, _SIGMOID_FIRST, rows=False)
-        n, outputs = y_pred.shape
+        n, outputs = y_pred.shape[-2:]
         p = xp.clip(y_pred, EPS, 1 - EPS)
         return -(y_true / p - (1 - y_true) / (1 - p)) / outputs / n
 
@@ -349,7 +353,7 @@ class MeanSquaredError(Loss):
         xp = backend_of(y_pred).xp
         self._check_new_targets(y_pred, y_true)
         y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
-        n, outputs = y_pred.shape
+        n, outputs = y_pred.shape[-2:]
         return -2 * (y_true - y_pred) / outputs / n
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
@@ -382,7 +386,7 @@ class MeanAbsoluteError(Loss):
         xp = backend_of(y_pred).xp
         self._check_new_targets(y_pred, y_true)
         y_true = _float_targets(xp, y_pred, y_true, type(self).__name__)
-        n, outputs = y_pred.shape
+        n, outputs = y_pred.shape[-2:]
         return xp.sign(y_pred - y_true) / outputs / n
 
     def check_targets(self, y_true: Any, n_outputs: int) -> None:
@@ -506,6 +510,7 @@ def _check_distributions(rows: Any) -> None:
 
 def _check_target_shape(who: str, y_true: Any, k: int) -> None:
     """Targets of the output's shape ``(n, k)`` (``k`` 0: unknown, any width)."""
+    _check_real(backend_of(y_true).xp, y_true, who)
     if y_true.ndim == 2 and (not k or y_true.shape[1] == k):
         return
     hint = f"Pass targets of shape (n_samples, {k or 'n_outputs'})"
@@ -537,5 +542,15 @@ def _float_targets(xp: Any, y_pred: Any, y_true: Any, who: str) -> Any:
         raise ValueError(msg)
     if xp.isdtype(y_true.dtype, "real floating"):
         return y_true
+    _check_real(xp, y_true, who)
     # integer or boolean targets (class ids 0/1): exact in the predictions' float dtype
     return xp.astype(y_true, y_pred.dtype)
+
+
+def _check_real(xp: Any, y_true: Any, who: str) -> None:
+    """Refuse targets that are no real numbers (complex, strings, objects): a cast to the
+    predictions' dtype would drop imaginary parts with only a warning, or fail in NumPy."""
+    if not xp.isdtype(y_true.dtype, ("real floating", "integral", "bool")):
+        msg = (f"{who} expects targets of real numbers, got an array of dtype {y_true.dtype}; "
+               "convert them first, e.g. y.astype(np.float32).")
+        raise TypeError(msg)

@@ -85,9 +85,13 @@ class Optimizer(Registered):
     state_names : tuple of str
         The state arrays kept per parameter, in the order ``update`` takes them (``("m",
         "v")`` for Adam).
+    squares : tuple of str
+        Those of ``state_names`` that sum squared gradients, never negative (``("v",)`` for
+        Adam): a saved model's are checked when it is loaded.
     """
 
     state_names: tuple[str, ...] = ()
+    squares: tuple[str, ...] = ()
     #: the model that trains with it (a weak reference), set by ``Model.set``
     _owner: Any = None
     learning_rate = Setting()
@@ -128,11 +132,22 @@ class Optimizer(Registered):
                        f"{getattr(layer, 'name', type(layer).__name__)} has no gradient for "
                        f"{name!r} yet; call its backward before the optimizer step.")
                 raise RuntimeError(msg)
+            if getattr(g, "shape", None) != p.shape:  # (NumPy would broadcast a row)
+                raise self._gradient_mismatch(layer, name, g, p)
             state = self.state_of(layer, name, p)
             self.param = f"{getattr(layer, 'name', type(layer).__name__)}.{name}"
             self.emit(g=g, p_before=p)
             layer.params[name] = ops.update(self, p, g, state)
             self.emit(p_after=layer.params[name])
+
+    def _gradient_mismatch(self, layer: Any, name: str, g: Any, p: Any) -> Exception:
+        got = (f"has shape {tuple(g.shape)}" if hasattr(g, "shape") else
+               f"is {validate.describe(g)}")
+        msg = (f"{type(self).__name__}.update_params: the gradient of "
+               f"{getattr(layer, 'name', type(layer).__name__)}'s {name!r} {got}, but the "
+               f"parameter has shape {tuple(p.shape)}: a layer's backward sets grads[{name!r}] "
+               "to an array of its parameter's shape (dL/dp for each value).")
+        return (ValueError if hasattr(g, "shape") else TypeError)(msg)
 
     def _not_a_layer(self, layer: Any) -> TypeError:
         hint = ("use optimizer.step(layers) for several" if isinstance(layer, (list, tuple))
@@ -280,7 +295,7 @@ class Adagrad(Optimizer):
     """
 
     epsilon = Setting()
-    state_names = ("cache",)
+    state_names = squares = ("cache",)
 
     def __init__(self, learning_rate: float = 1.0, decay: float = 0.0, epsilon: float = EPSILON):
         super().__init__(learning_rate, decay)
@@ -354,7 +369,7 @@ class Adam(Optimizer):
     epsilon = Setting()
     beta_1 = Setting()
     beta_2 = Setting()
-    state_names = ("m", "v")
+    state_names, squares = ("m", "v"), ("v",)
 
     def __init__(
         self, learning_rate: float = 0.001, decay: float = 0.0, epsilon: float = EPSILON,
