@@ -494,6 +494,35 @@ def test_after_train_with_validation_each_layer_holds_the_books_inputs_and_outpu
     assert ours.layers[-1].output.shape == (60 % 7, 3)  # the last batch's, as the book's
 
 
+def test_a_pass_with_dropout_off_leaves_the_last_training_mask_as_the_books_does():
+    """The book's Layer_Dropout.forward with training off returns before the mask: after
+    training and a prediction, binary_mask still holds the last training step's."""
+    def predicted(classes):
+        book.init()
+        X, y = book.spiral_data(samples=30, classes=3)
+        model = classes.Model()
+        for layer in (classes.Layer_Dense(2, 8), classes.Activation_ReLU(),
+                      classes.Layer_Dropout(0.2), classes.Layer_Dense(8, 3),
+                      classes.Activation_Softmax()):
+            model.add(layer)
+        model.set(loss=classes.Loss_CategoricalCrossentropy(),
+                  optimizer=classes.Optimizer_Adam(), accuracy=classes.Accuracy_Categorical())
+        model.finalize()
+        model.train(X, y, epochs=2, print_every=100)
+        model.forward(X[:5], training=False)
+        return model.layers[2]
+
+    theirs = predicted(nnfs_book)
+    ours = predicted(book)
+    assert theirs.binary_mask.shape == (90, 8)
+    np.testing.assert_array_equal(host(ours.binary_mask), theirs.binary_mask)
+    assert host(ours.binary_mask).dtype == theirs.binary_mask.dtype
+    fresh = book.Layer_Dropout(0.2)
+    assert not hasattr(fresh, "binary_mask")  # as the book's, before a training pass
+    with pytest.raises(AttributeError, match="no binary_mask yet: a forward pass with "):
+        _ = fresh.binary_mask
+
+
 def test_model_save_and_load_round_trip(tmp_path):
     model, (X, y), _ = spiral_model()
     model.train(X, y, epochs=5, print_every=100)

@@ -517,20 +517,45 @@ class Layer_Dropout(_Layer):
 
     ``rate`` is the fraction of units to drop, and, as in the book, the attribute ``.rate``
     holds the fraction kept (``1 - rate``). ``binary_mask`` is the last training pass's
-    scaled mask. ``forward(inputs)`` drops (the chapter 15 listing); ``forward(inputs,
-    False)`` passes the inputs through (chapter 18).
+    scaled mask (a pass with dropout off leaves it, as the book's does). ``forward(inputs)``
+    drops (the chapter 15 listing); ``forward(inputs, False)`` passes the inputs through
+    (chapter 18).
     """
 
+    xpnet: layers.Dropout
     rate = _Through("keep", writable=False)
-    binary_mask = _Through("mask", writable=False)
 
     def __init__(self, rate: float):
         super().__init__(layers.Dropout(rate))
 
     @property
+    def binary_mask(self) -> Any:
+        """The scaled mask of the last training pass, ``binomial(1, keep) / keep``."""
+        mask = self.xpnet.mask  # None after a pass with dropout off, which frees it
+        if mask is None:
+            mask = self.__dict__.get("_kept_mask")
+        if mask is None:  # (none drawn yet: __getattr__ says so)
+            raise AttributeError
+        return mask
+
+    def forward(self, inputs: Any, training: bool = True) -> None:
+        # the book's forward with training off returns before the mask: keep the last one
+        drawn = self.xpnet.mask
+        super().forward(inputs, training)
+        if drawn is not None and self.xpnet.mask is None:
+            self._kept_mask = drawn
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "binary_mask":
+            msg = ("this Layer_Dropout has no binary_mask yet: a forward pass with training "
+                   "on (layer.forward(inputs) or model.train) draws it.")
+            raise AttributeError(msg, name=name, obj=self)
+        return super().__getattr__(name)
+
+    @property
     def rng(self) -> DropoutStream:
         """The stream the masks are drawn from (``xpnet gradcheck`` rewinds it)."""
-        return self.xpnet.rng  # type: ignore[attr-defined]
+        return self.xpnet.rng
 
     def _sync(self) -> None:
         # the backward applies the mask the last forward drew; a forward run again here
