@@ -453,8 +453,9 @@ def test_model_predict_evaluate_and_parameters(tmp_path, capsys):
 
 def test_after_train_with_validation_each_layer_holds_the_books_inputs_and_output(capsys):
     """Students print model.layers[i].output after training: the book's layers hold the
-    last pass's (here chapter 18's validation pass), and so do these, to the bit; what
-    xpnet's training loop does not keep (dinputs) is named with the call that sets it."""
+    last pass's (here chapter 18's validation pass), and so do these, to the bit, and the
+    last training step's dinputs; what xpnet's training loop does not compute (the first
+    layer's dinputs) is named with the call that sets it."""
     def trained(classes):
         book.init()  # the same stream for both models
         X, y = book.spiral_data(samples=50, classes=3)
@@ -478,10 +479,14 @@ def test_after_train_with_validation_each_layer_holds_the_books_inputs_and_outpu
         for name in ("inputs", "output"):
             np.testing.assert_array_equal(getattr(mine, name), getattr(books, name))
     assert ours.layers[0].inputs.shape == X_test.shape
+    for mine, books in zip(ours.layers[1:], theirs.layers[1:], strict=True):
+        np.testing.assert_array_equal(mine.dinputs, books.dinputs)  # the last step's
+        assert mine.dinputs.dtype == books.dinputs.dtype
     with pytest.raises(AttributeError, match=r"this Layer_Dense has no dinputs yet: "
                                              r"model\.backward\(output, y\) or "
-                                             r"layer\.backward\(dvalues\) sets it"):
-        _ = ours.layers[3].dinputs
+                                             r"layer\.backward\(dvalues\) sets it.*but the "
+                                             r"first layer's"):
+        _ = ours.layers[0].dinputs
     with pytest.raises(AttributeError, match="has no attribute 'dinputz'"):
         _ = ours.layers[3].dinputz
     fresh = book.Layer_Dense(2, 3)

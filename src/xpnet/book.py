@@ -437,10 +437,11 @@ class _Layer(_Adapter):
                   else "model.forward(X, training=False), model.predict, model.evaluate or "
                        "layer.forward(inputs)")
         msg = (f"this {type(self).__name__} has no {name} yet: {setter} sets it. A Model's "
-               "train runs xpnet's loop, which keeps the parameters and their gradients "
-               "(weights, dweights, ...) but not each layer's inputs, output and dinputs; "
-               "a validation pass (train(..., validation_data=...)) or evaluate afterwards "
-               "leaves each layer's inputs and output, as the book's do.")
+               "train runs xpnet's loop, which keeps the parameters, their gradients "
+               "(weights, dweights, ...) and each layer's dinputs but the first layer's "
+               "(which nothing needs, so it is not computed), not each layer's inputs and "
+               "output; a validation pass (train(..., validation_data=...)) or evaluate "
+               "afterwards leaves each layer's inputs and output, as the book's do.")
         raise AttributeError(msg)
 
     def __repr__(self) -> str:
@@ -1071,6 +1072,7 @@ class Model:
             self.optimizer.xpnet.__dict__.pop("_owner", None)  # (likewise)
         net.set(loss=self.loss.xpnet, accuracy=self.accuracy.xpnet,
                 optimizer=None if self.optimizer is None else self.optimizer.xpnet)
+        net.keep_input_grads = True  # the layers' dinputs after train, as the book's hold
         self.xpnet = net
 
     def _link(self) -> None:
@@ -1135,6 +1137,7 @@ class Model:
                     print(_line(f"epoch: {epoch}", logs))
 
             net.train(X, y, epochs=epochs, log_every=print_every, callbacks=[report])
+            self._keep_dinputs(net)
             if validation_data is not None:  # through the book's layers, which keep it
                 self.evaluate(*validation_data)
             return
@@ -1149,6 +1152,7 @@ class Model:
             for step in range(steps):
                 lo, hi = step * batch_size, min((step + 1) * batch_size, n)
                 logs = net.train(X[lo:hi, ...], y[lo:hi, ...], epochs=1).records[0]
+                self._keep_dinputs(net)
                 sums.append((logs["data_loss"], logs["acc"], hi - lo))
                 if not step % print_every or step == steps - 1:
                     print(_line(f"step: {step}", logs))
@@ -1161,6 +1165,18 @@ class Model:
                 "reg_loss": reg_loss, "lr": net.optimizer.current_learning_rate}))
             if validation_data is not None:
                 self.evaluate(*validation_data, batch_size=batch_size)
+
+    def _keep_dinputs(self, net: xpnet_model.Model) -> None:
+        """Each layer's (and the loss's) ``dinputs`` of the last backward pass of xpnet's
+        loop, as the book's hold theirs after train (none for the first layer, whose input
+        gradient xpnet's loop does not compute, nor for the loss where the model ends in
+        softmax and cross-entropy)."""
+        grads = net.input_grads or [None] * (len(self.layers) + 1)
+        for part, grad in zip([*self.layers, self.loss], grads, strict=True):
+            if grad is None:
+                part.__dict__.pop("dinputs", None)  # (not an earlier pass's)
+            else:
+                part.dinputs = grad
 
     # -- the book's own loop, for models with the student's own parts ------------------------
     def _train_book(self, X: Any, y: Any, epochs: int, batch_size: int | None,
