@@ -434,6 +434,48 @@ def test_model_train_with_batches_prints_the_chapter_19_lines(capsys):
     assert model.optimizer.iterations == 8
 
 
+def test_the_batched_train_checks_the_data_and_the_model_once(capsys):
+    """One xpnet run per call, not one per batch, each checking the data and the model."""
+    model, (X, y), test = spiral_model()
+    checks = []
+    model.xpnet.check_ready = lambda training: checks.append(training)
+    model.train(X, y, epochs=3, batch_size=40, print_every=2, validation_data=test)
+    assert checks == [True]
+    assert model.optimizer.iterations == 3 * 4
+    capsys.readouterr()
+
+
+def test_after_a_batched_train_the_layers_and_the_loss_hold_the_books_dinputs(capsys):
+    """Chapter 19's Model with a binary output (no joint gradient): each part's dinputs of
+    the last step, to the bit and in the book's dtypes (the first layer's is not computed)."""
+    def trained(classes, model, loss, accuracy):
+        book.init()
+        X, y = book.spiral_data(samples=45, classes=2)
+        y = y.reshape(-1, 1)
+        model = model()
+        for layer in (classes.Layer_Dense(2, 16, weight_regularizer_l2=5e-4),
+                      classes.Activation_ReLU(), classes.Layer_Dropout(0.1),
+                      classes.Layer_Dense(16, 1), classes.Activation_Sigmoid()):
+            model.add(layer)
+        model.set(loss=loss(), optimizer=classes.Optimizer_Adam(decay=5e-7),
+                  accuracy=accuracy(binary=True))
+        model.finalize()
+        model.train(X, y, epochs=2, batch_size=32, print_every=1)
+        return model
+
+    theirs = trained(nnfs_book, nnfs_book.Model19, nnfs_book.Loss_BinaryCrossentropy19,
+                     nnfs_book.Accuracy_Categorical19)
+    book_lines = capsys.readouterr().out
+    ours = trained(book, book.Model, book.Loss_BinaryCrossentropy, book.Accuracy_Categorical)
+    assert capsys.readouterr().out == book_lines
+    for mine, books in zip([*ours.layers[1:], ours.loss], [*theirs.layers[1:], theirs.loss],
+                           strict=True):
+        np.testing.assert_array_equal(mine.dinputs, books.dinputs)
+        assert mine.dinputs.dtype == books.dinputs.dtype
+    assert ours.layers[-1].dinputs.shape == (90 - 64, 1)  # the last, short batch's
+    assert not hasattr(ours.layers[0], "dinputs")
+
+
 def test_model_predict_evaluate_and_parameters(tmp_path, capsys):
     model, (X, y), test = spiral_model()
     model.train(X, y, epochs=5, print_every=100)

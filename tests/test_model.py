@@ -124,6 +124,24 @@ def test_minibatches_shuffle_and_callbacks():
     assert model.optimizer.iterations == 20 * 6  # ceil(180 / 32) steps per epoch
 
 
+def test_batch_callbacks_see_each_batchs_metrics_as_a_run_on_that_batch_logs_them():
+    """What the book's chapter 19 prints per step: a run on one batch logs it."""
+    X, y = xpnet.datasets.spiral(30, 3, seed=2)
+    seen = []
+    model = classifier("numpy")
+    model.train(X, y, epochs=2, batch_size=32, log_every=None,
+                batch_callbacks=[lambda _model, step, logs: seen.append((step, logs))])
+    assert [step for step, _ in seen] == [0, 1, 2] * 2  # ceil(90 / 32) batches an epoch
+    alone = classifier("numpy")
+    for epoch, (step, logs) in zip([1, 1, 1, 2, 2, 2], seen, strict=True):
+        lo = 32 * step
+        one = alone.train(X[lo:lo + 32], y[lo:lo + 32], epochs=1).records[0]
+        assert logs == {**one, "epoch": epoch}
+    with pytest.raises(TypeError, match=r"each batch_callback is called as "
+                                        r"batch_callback\(model, step, logs\)"):
+        model.train(X, y, batch_callbacks=[lambda model, logs: None])
+
+
 def test_binary_and_regression_models_train():
     X, y = xpnet.datasets.spiral(100, 2, seed=0)
     binary = xpnet.Model(seed=0)

@@ -1141,30 +1141,26 @@ class Model:
             if validation_data is not None:  # through the book's layers, which keep it
                 self.evaluate(*validation_data)
             return
-        assert net.accuracy is not None
-        X, y = net.convert_data(X, y)  # lists too, checked once, before the batches are cut
-        net.accuracy.init(y)  # from all the targets, before the first batch
-        n = int(X.shape[0])
-        steps = -(-n // batch_size)
-        for epoch in range(1, epochs + 1):
-            print(f"epoch: {epoch}")
-            sums = []
-            for step in range(steps):
-                lo, hi = step * batch_size, min((step + 1) * batch_size, n)
-                logs = net.train(X[lo:hi, ...], y[lo:hi, ...], epochs=1).records[0]
-                self._keep_dinputs(net)
-                sums.append((logs["data_loss"], logs["acc"], hi - lo))
-                if not step % print_every or step == steps - 1:
-                    print(_line(f"step: {step}", logs))
-            data_loss = sum(d * c for d, _, c in sums) / n
-            acc = sum(a * c for _, a, c in sums) / n
+        X, y = net.convert_data(X, y)  # (lists too) to count the batches
+        steps = -(-int(X.shape[0]) // batch_size)
+
+        def step_line(_model: Any, step: int, logs: dict[str, Any]) -> None:
+            if not step:
+                print(f"epoch: {logs['epoch']}")
+            if not step % print_every or step == steps - 1:
+                print(_line(f"step: {step}", logs))
+
+        def epoch_lines(_model: Any, _epoch: int, logs: dict[str, Any]) -> None:
+            # the book's penalty after the epoch's steps (with one batch too)
             reg_loss = float(losses.regularization_loss(net.trainable_layers))
-            assert net.optimizer is not None
-            print(_line("training", {
-                "acc": acc, "loss": data_loss + reg_loss, "data_loss": data_loss,
-                "reg_loss": reg_loss, "lr": net.optimizer.current_learning_rate}))
+            print(_line("training", {**logs, "loss": logs["data_loss"] + reg_loss,
+                                     "reg_loss": reg_loss}))
             if validation_data is not None:
                 self.evaluate(*validation_data, batch_size=batch_size)
+
+        net.train(X, y, epochs=epochs, batch_size=batch_size, callbacks=[epoch_lines],
+                  batch_callbacks=[step_line])
+        self._keep_dinputs(net)
 
     def _keep_dinputs(self, net: xpnet_model.Model) -> None:
         """Each layer's (and the loss's) ``dinputs`` of the last backward pass of xpnet's
