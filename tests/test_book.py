@@ -304,6 +304,21 @@ def test_softmax_backward_after_init_is_the_books_per_sample_jacobian_to_the_bit
         np.testing.assert_array_equal(host(ours.dinputs), theirs.dinputs)
 
 
+def test_relu_backward_after_init_leaves_the_books_positive_zeros():
+    """The book zeroes the gradient where the unit is off (``dinputs[inputs <= 0] = 0``): a
+    student printing activation1.dinputs sees 0., not the -0. of a product with the mask."""
+    book.init()
+    x = np.array([[-1.0, 0.0, 2.0, -3.0]], dtype=np.float32)
+    dvalues = np.array([[-0.5, -0.25, -1.0, 0.5]], dtype=np.float32)
+    ours, theirs = book.Activation_ReLU(), nnfs_book.Activation_ReLU()
+    for relu in (ours, theirs):
+        relu.forward(x)
+        relu.backward(dvalues)
+    np.testing.assert_array_equal(ours.dinputs, theirs.dinputs)
+    assert not np.signbit(ours.dinputs[0, :2]).any()
+    assert str(ours.dinputs) == str(theirs.dinputs) == "[[ 0.  0. -1.  0.]]"
+
+
 def test_softmax_with_crossentropy_sets_output_and_the_joint_gradient():
     combined = book.Activation_Softmax_Loss_CategoricalCrossentropy()
     logits = np.array([[2.0, 1.0, 0.1]], dtype=np.float32)
