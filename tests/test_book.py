@@ -93,6 +93,22 @@ def test_every_chapter_on_xpnet_book_prints_the_reference(name, tmp_path):
     assert run_script(swapped(chapter, tmp_path), *REFERENCES[name]) == reference(name)
 
 
+# -- students' scripts: the same lines on nnfs and on xpnet.book -----------------------------
+#: scripts written as a student would (hand loops with accuracy by np.argmax, a subclass of a
+#: book layer, a class of one's own beside the library's, the arrays of a trained Model
+#: printed), each run with ``nnfs`` (the nnfs package and the book's classes) or ``xpnet``
+STUDENTS = sorted((BOOK / "students").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", [
+    pytest.param(path, marks=() if path.stem == "ch18_model_inspected" else pytest.mark.slow,
+                 id=path.stem) for path in STUDENTS])
+def test_a_students_script_prints_the_same_lines_on_xpnet_book_as_on_nnfs(script):
+    theirs = run_script(script, "nnfs")
+    assert len(theirs) > 5
+    assert run_script(script, "xpnet") == theirs
+
+
 # -- chapters 19-22: Fashion MNIST, read from image files -----------------------------------
 # The book's scripts and their copies on xpnet.book run on a small dataset in the book's
 # layout (no download), written once per session; each run has a working folder of its own
