@@ -611,6 +611,9 @@ def test_model_save_and_load_round_trip(tmp_path):
     assert isinstance(loaded.layers[0], book.Layer_Dense)
     assert isinstance(loaded.optimizer, book.Optimizer_Adam)
     assert loaded.optimizer.iterations == 5
+    loaded.train(X, y, epochs=1, print_every=100)  # (trains on, keeping dinputs as the book's)
+    model.train(X, y, epochs=1, print_every=100)
+    np.testing.assert_array_equal(loaded.layers[1].dinputs, model.layers[1].dinputs)
 
 
 def test_a_loaded_model_draws_its_dropout_masks_from_numpys_global_stream(tmp_path, capsys):

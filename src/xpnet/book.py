@@ -1410,6 +1410,7 @@ class Model:
             model.optimizer = _ADAPTERS[type(net.optimizer)].around(net.optimizer)
         if net.accuracy is not None:
             model.accuracy = _ADAPTERS[type(net.accuracy)].around(net.accuracy)
+        net.keep_input_grads = True  # (as finalize sets it)
         model.xpnet = net
         model._link()
         return model
