@@ -35,7 +35,7 @@ from .random import Generator
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GRAPH_MIN_EPOCHS", "Callback", "History", "Trainable", "graph_problem",
+__all__ = ["GRAPH_MIN_EPOCHS", "BatchCallback", "Callback", "History", "Trainable", "graph_problem",
            "recorded_arrays", "step_table", "train", "validation_pair"]
 
 
