@@ -366,9 +366,11 @@ def caption(topic: str, data: dict[str, Any]) -> str:
     if topic in ("relu", "dropout"):
         f = np.asarray(data["fraction"])
         what = "active" if topic == "relu" else "kept"
+        keep = (f", around the dashed line: each unit is kept with probability 1 - rate = "
+                f"{data['keep']:.0%}" if topic == "dropout" else "")
         return (f"The fraction of units {what}: {f[0]:.0%} at {first}, {f[-1]:.0%} at {last}; "
                 f"{f.mean():.1%} on average over the {t.size} steps, from {f.min():.0%} to "
-                f"{f.max():.0%}.")
+                f"{f.max():.0%}{keep}.")
     if topic == "loss":
         loss = np.asarray(data["loss"])
         return (f"The data loss: {loss[0]:.4g} at {first}, {loss[-1]:.3g} at {last}, "

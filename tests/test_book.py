@@ -93,6 +93,22 @@ def test_every_chapter_on_xpnet_book_prints_the_reference(name, tmp_path):
     assert run_script(swapped(chapter, tmp_path), *REFERENCES[name]) == reference(name)
 
 
+# -- students' scripts: the same lines on nnfs and on xpnet.book -----------------------------
+#: scripts written as a student would (hand loops with accuracy by np.argmax, a subclass of a
+#: book layer, a class of one's own beside the library's, the arrays of a trained Model
+#: printed), each run with ``nnfs`` (the nnfs package and the book's classes) or ``xpnet``
+STUDENTS = sorted((BOOK / "students").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", [
+    pytest.param(path, marks=() if path.stem == "ch18_model_inspected" else pytest.mark.slow,
+                 id=path.stem) for path in STUDENTS])
+def test_a_students_script_prints_the_same_lines_on_xpnet_book_as_on_nnfs(script):
+    theirs = run_script(script, "nnfs")
+    assert len(theirs) > 5
+    assert run_script(script, "xpnet") == theirs
+
+
 # -- chapters 19-22: Fashion MNIST, read from image files -----------------------------------
 # The book's scripts and their copies on xpnet.book run on a small dataset in the book's
 # layout (no download), written once per session; each run has a working folder of its own
@@ -304,6 +320,21 @@ def test_softmax_backward_after_init_is_the_books_per_sample_jacobian_to_the_bit
         np.testing.assert_array_equal(host(ours.dinputs), theirs.dinputs)
 
 
+def test_relu_backward_after_init_leaves_the_books_positive_zeros():
+    """The book zeroes the gradient where the unit is off (``dinputs[inputs <= 0] = 0``): a
+    student printing activation1.dinputs sees 0., not the -0. of a product with the mask."""
+    book.init()
+    x = np.array([[-1.0, 0.0, 2.0, -3.0]], dtype=np.float32)
+    dvalues = np.array([[-0.5, -0.25, -1.0, 0.5]], dtype=np.float32)
+    ours, theirs = book.Activation_ReLU(), nnfs_book.Activation_ReLU()
+    for relu in (ours, theirs):
+        relu.forward(x)
+        relu.backward(dvalues)
+    np.testing.assert_array_equal(ours.dinputs, theirs.dinputs)
+    assert not np.signbit(ours.dinputs[0, :2]).any()
+    assert str(ours.dinputs) == str(theirs.dinputs) == "[[ 0.  0. -1.  0.]]"
+
+
 def test_softmax_with_crossentropy_sets_output_and_the_joint_gradient():
     combined = book.Activation_Softmax_Loss_CategoricalCrossentropy()
     logits = np.array([[2.0, 1.0, 0.1]], dtype=np.float32)
@@ -434,6 +465,48 @@ def test_model_train_with_batches_prints_the_chapter_19_lines(capsys):
     assert model.optimizer.iterations == 8
 
 
+def test_the_batched_train_checks_the_data_and_the_model_once(capsys):
+    """One xpnet run per call, not one per batch, each checking the data and the model."""
+    model, (X, y), test = spiral_model()
+    checks = []
+    model.xpnet.check_ready = lambda training: checks.append(training)
+    model.train(X, y, epochs=3, batch_size=40, print_every=2, validation_data=test)
+    assert checks == [True]
+    assert model.optimizer.iterations == 3 * 4
+    capsys.readouterr()
+
+
+def test_after_a_batched_train_the_layers_and_the_loss_hold_the_books_dinputs(capsys):
+    """Chapter 19's Model with a binary output (no joint gradient): each part's dinputs of
+    the last step, to the bit and in the book's dtypes (the first layer's is not computed)."""
+    def trained(classes, model, loss, accuracy):
+        book.init()
+        X, y = book.spiral_data(samples=45, classes=2)
+        y = y.reshape(-1, 1)
+        model = model()
+        for layer in (classes.Layer_Dense(2, 16, weight_regularizer_l2=5e-4),
+                      classes.Activation_ReLU(), classes.Layer_Dropout(0.1),
+                      classes.Layer_Dense(16, 1), classes.Activation_Sigmoid()):
+            model.add(layer)
+        model.set(loss=loss(), optimizer=classes.Optimizer_Adam(decay=5e-7),
+                  accuracy=accuracy(binary=True))
+        model.finalize()
+        model.train(X, y, epochs=2, batch_size=32, print_every=1)
+        return model
+
+    theirs = trained(nnfs_book, nnfs_book.Model19, nnfs_book.Loss_BinaryCrossentropy19,
+                     nnfs_book.Accuracy_Categorical19)
+    book_lines = capsys.readouterr().out
+    ours = trained(book, book.Model, book.Loss_BinaryCrossentropy, book.Accuracy_Categorical)
+    assert capsys.readouterr().out == book_lines
+    for mine, books in zip([*ours.layers[1:], ours.loss], [*theirs.layers[1:], theirs.loss],
+                           strict=True):
+        np.testing.assert_array_equal(mine.dinputs, books.dinputs)
+        assert mine.dinputs.dtype == books.dinputs.dtype
+    assert ours.layers[-1].dinputs.shape == (90 - 64, 1)  # the last, short batch's
+    assert not hasattr(ours.layers[0], "dinputs")
+
+
 def test_model_predict_evaluate_and_parameters(tmp_path, capsys):
     model, (X, y), test = spiral_model()
     model.train(X, y, epochs=5, print_every=100)
@@ -453,8 +526,9 @@ def test_model_predict_evaluate_and_parameters(tmp_path, capsys):
 
 def test_after_train_with_validation_each_layer_holds_the_books_inputs_and_output(capsys):
     """Students print model.layers[i].output after training: the book's layers hold the
-    last pass's (here chapter 18's validation pass), and so do these, to the bit; what
-    xpnet's training loop does not keep (dinputs) is named with the call that sets it."""
+    last pass's (here chapter 18's validation pass), and so do these, to the bit, and the
+    last training step's dinputs; what xpnet's training loop does not compute (the first
+    layer's dinputs) is named with the call that sets it."""
     def trained(classes):
         book.init()  # the same stream for both models
         X, y = book.spiral_data(samples=50, classes=3)
@@ -478,10 +552,14 @@ def test_after_train_with_validation_each_layer_holds_the_books_inputs_and_outpu
         for name in ("inputs", "output"):
             np.testing.assert_array_equal(getattr(mine, name), getattr(books, name))
     assert ours.layers[0].inputs.shape == X_test.shape
+    for mine, books in zip(ours.layers[1:], theirs.layers[1:], strict=True):
+        np.testing.assert_array_equal(mine.dinputs, books.dinputs)  # the last step's
+        assert mine.dinputs.dtype == books.dinputs.dtype
     with pytest.raises(AttributeError, match=r"this Layer_Dense has no dinputs yet: "
                                              r"model\.backward\(output, y\) or "
-                                             r"layer\.backward\(dvalues\) sets it"):
-        _ = ours.layers[3].dinputs
+                                             r"layer\.backward\(dvalues\) sets it.*but the "
+                                             r"first layer's"):
+        _ = ours.layers[0].dinputs
     with pytest.raises(AttributeError, match="has no attribute 'dinputz'"):
         _ = ours.layers[3].dinputz
     fresh = book.Layer_Dense(2, 3)
@@ -494,6 +572,35 @@ def test_after_train_with_validation_each_layer_holds_the_books_inputs_and_outpu
     assert ours.layers[-1].output.shape == (60 % 7, 3)  # the last batch's, as the book's
 
 
+def test_a_pass_with_dropout_off_leaves_the_last_training_mask_as_the_books_does():
+    """The book's Layer_Dropout.forward with training off returns before the mask: after
+    training and a prediction, binary_mask still holds the last training step's."""
+    def predicted(classes):
+        book.init()
+        X, y = book.spiral_data(samples=30, classes=3)
+        model = classes.Model()
+        for layer in (classes.Layer_Dense(2, 8), classes.Activation_ReLU(),
+                      classes.Layer_Dropout(0.2), classes.Layer_Dense(8, 3),
+                      classes.Activation_Softmax()):
+            model.add(layer)
+        model.set(loss=classes.Loss_CategoricalCrossentropy(),
+                  optimizer=classes.Optimizer_Adam(), accuracy=classes.Accuracy_Categorical())
+        model.finalize()
+        model.train(X, y, epochs=2, print_every=100)
+        model.forward(X[:5], training=False)
+        return model.layers[2]
+
+    theirs = predicted(nnfs_book)
+    ours = predicted(book)
+    assert theirs.binary_mask.shape == (90, 8)
+    np.testing.assert_array_equal(host(ours.binary_mask), theirs.binary_mask)
+    assert host(ours.binary_mask).dtype == theirs.binary_mask.dtype
+    fresh = book.Layer_Dropout(0.2)
+    assert not hasattr(fresh, "binary_mask")  # as the book's, before a training pass
+    with pytest.raises(AttributeError, match="no binary_mask yet: a forward pass with "):
+        _ = fresh.binary_mask
+
+
 def test_model_save_and_load_round_trip(tmp_path):
     model, (X, y), _ = spiral_model()
     model.train(X, y, epochs=5, print_every=100)
@@ -504,6 +611,9 @@ def test_model_save_and_load_round_trip(tmp_path):
     assert isinstance(loaded.layers[0], book.Layer_Dense)
     assert isinstance(loaded.optimizer, book.Optimizer_Adam)
     assert loaded.optimizer.iterations == 5
+    loaded.train(X, y, epochs=1, print_every=100)  # (trains on, keeping dinputs as the book's)
+    model.train(X, y, epochs=1, print_every=100)
+    np.testing.assert_array_equal(loaded.layers[1].dinputs, model.layers[1].dinputs)
 
 
 def test_a_loaded_model_draws_its_dropout_masks_from_numpys_global_stream(tmp_path, capsys):

@@ -202,6 +202,7 @@ def test_plot_returns_the_data_it_draws(tmp_path):
     assert data["steps"] == [1, 2, 3, 4, 5] and all(0 <= f <= 1 for f in data["fraction"])
     data = plot("dropout", str(tmp_path / "d.png"), steps=5)
     assert len(data["fraction"]) == 5
+    assert data["keep"] == 0.75  # the reference line: the tiny network's Dropout(0.25) keeps
     data = plot("softmax", str(tmp_path / "s.png"), steps=5)
     assert np.allclose(np.sum(data["probabilities"], axis=-1), 1.0, atol=1e-6)
     data = plot("loss", str(tmp_path / "l.png"), steps=5)

@@ -26,6 +26,17 @@ def array(ex, component, quantity, step=1, **match):
     return np.asarray(e.value, dtype=np.float64)
 
 
+def test_numbers_print_with_5_significant_digits_and_never_hide_a_value():
+    """A step just under lr = 0.01 is not shown as 0.01, a small value is not 0."""
+    assert fmt(np.array([-0.0099996, 0.0049999, 0.0])) == "[-0.0099996  0.0049999  0.       ]"
+    assert fmt(np.array([[12.345678, -3.0]])) == "[[12.346 -3.   ]]"
+    assert fmt(np.array([0.5, 1.2345678e-7])) == "[5.0000e-01 1.2346e-07]"
+    assert fmt(1.2345678e-7) == "1.2346e-07"
+    for values in ([0.5, 3e-8], [0.012, 0.0009], [2e-6, 1e-6], [1e5, 0.5]):
+        shown = [float(v) for v in fmt(np.array(values)).strip("[]").split()]
+        np.testing.assert_allclose(shown, values, rtol=1e-4)  # every one, to 5 digits
+
+
 def test_a_zero_never_prints_as_minus_zero():
     assert fmt(np.array([[-0.0, 0.5], [-0.25, -0.0]], dtype=np.float32)) == \
         "[[ 0.    0.5 ]\n [-0.25  0.  ]]"
@@ -45,9 +56,9 @@ def test_adams_first_step_is_said_to_be_just_under_lr_with_the_numbers():
         ex.events, component="Adam", quantity="update", step=1)])
     assert ratios.max() < 1  # the claim: under lr, never lr itself
     assert (f"Its size is just under lr, not lr itself: |update| / lr_t at step 1 ranges from "
-            f"{ratios.min():.7f} to {ratios.max():.7f} over the parameters") in text
-    assert "(step 1: -lr_t * g / (|g| + eps), just under lr_t in size; 5 decimals round it " \
-           "to lr_t)" in ex.text(full=True)
+            f"{fmt(ratios.min(), 7)} to {fmt(ratios.max(), 7)} over the parameters") in text
+    assert "(step 1: -lr_t * g / (|g| + eps), just under lr_t in size; 5 significant digits " \
+           "round most to lr_t)" in ex.text(full=True)
 
 
 @pytest.mark.parametrize(("topic", "size"), [("rmsprop", "about lr_t / sqrt(1 - rho) = 3.16 "
@@ -62,7 +73,7 @@ def test_rmsprop_and_adagrad_explain_their_first_step(topic, size):
     np.testing.assert_allclose(ratios, expected, rtol=1e-3)  # eps / |g| below 1e-3 here
     text = ex.text()
     assert size in text
-    assert f"ranges from {ratios.min():.7f} to {ratios.max():.7f}" in text
+    assert f"ranges from {fmt(ratios.min(), 7)} to {fmt(ratios.max(), 7)}" in text
 
 
 def test_the_optimizer_table_gives_the_starting_value_and_names_a_dead_weight():

@@ -10,7 +10,12 @@ from _util import host
 from xpnet.errors import BackendError, DivergenceError
 from xpnet.nn.activations import Linear, ReLU, Sigmoid, Softmax
 from xpnet.nn.layers import Dense, Dropout
-from xpnet.nn.losses import BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError
+from xpnet.nn.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    MeanSquaredError,
+    softmax_crossentropy_backward,
+)
 from xpnet.nn.optimizers import SGD, Adam
 
 
@@ -70,6 +75,39 @@ def test_fused_path_equals_separate_softmax_and_crossentropy_gradients(np_backen
         np.testing.assert_allclose(fused[k], model.layers[2].grads[k], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("joint", [True, False])
+def test_keep_input_grads_keeps_the_last_backward_passs_gradient_at_each_input(joint):
+    """xpnet.book's dinputs after train: the gradient at each layer's input (and at the
+    loss's), None where nothing computed it; nothing is kept by default."""
+    X, y = xpnet.datasets.spiral(20, 3, seed=0)
+    model = classifier("numpy")
+    if not joint:  # a loss without a joint gradient with the last layer
+        model = xpnet.Model(seed=0)
+        for layer in (Dense(2, 16), ReLU(), Dense(16, 3), Sigmoid()):
+            model.add(layer)
+        model.set(loss=MeanSquaredError(), optimizer=Adam())
+        y = np.eye(3, dtype=np.float32)[y]
+    model.train(X, y, epochs=1)
+    assert model.input_grads == []
+    model.keep_input_grads = True
+    model.train(X, y, epochs=1)
+    grads = model.input_grads
+    assert len(grads) == 5 and grads[0] is None  # (the first layer's: nothing needs it)
+    assert [tuple(g.shape) for g in grads[1:4]] == [(60, 16), (60, 16), (60, 3)]
+    assert (grads[4] is None) == joint
+    out = model.forward(X, training=True)
+    model.backward(out, y)
+    grads = model.input_grads
+    if joint:
+        assert grads[4] is None
+        np.testing.assert_array_equal(grads[3], softmax_crossentropy_backward(out, y))
+    else:
+        np.testing.assert_array_equal(grads[4], model.loss.backward(out, y))
+        np.testing.assert_array_equal(grads[3], model.layers[3].backward(grads[4]))
+    for i in (2, 1):  # each is the backward pass of the one after it
+        np.testing.assert_array_equal(grads[i], model.layers[i].backward(grads[i + 1]))
+
+
 def test_minibatches_shuffle_and_callbacks():
     X, y = xpnet.datasets.spiral(60, 3, seed=2)
     model = classifier("numpy")
@@ -84,6 +122,24 @@ def test_minibatches_shuffle_and_callbacks():
     assert [e for e, _ in seen] == [10, 20]
     assert history.stopped_early and len(history) == 2
     assert model.optimizer.iterations == 20 * 6  # ceil(180 / 32) steps per epoch
+
+
+def test_batch_callbacks_see_each_batchs_metrics_as_a_run_on_that_batch_logs_them():
+    """What the book's chapter 19 prints per step: a run on one batch logs it."""
+    X, y = xpnet.datasets.spiral(30, 3, seed=2)
+    seen = []
+    model = classifier("numpy")
+    model.train(X, y, epochs=2, batch_size=32, log_every=None,
+                batch_callbacks=[lambda _model, step, logs: seen.append((step, logs))])
+    assert [step for step, _ in seen] == [0, 1, 2] * 2  # ceil(90 / 32) batches an epoch
+    alone = classifier("numpy")
+    for epoch, (step, logs) in zip([1, 1, 1, 2, 2, 2], seen, strict=True):
+        lo = 32 * step
+        one = alone.train(X[lo:lo + 32], y[lo:lo + 32], epochs=1).records[0]
+        assert logs == {**one, "epoch": epoch}
+    with pytest.raises(TypeError, match=r"each batch_callback is called as "
+                                        r"batch_callback\(model, step, logs\)"):
+        model.train(X, y, batch_callbacks=[lambda model, logs: None])
 
 
 def test_binary_and_regression_models_train():

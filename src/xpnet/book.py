@@ -437,10 +437,11 @@ class _Layer(_Adapter):
                   else "model.forward(X, training=False), model.predict, model.evaluate or "
                        "layer.forward(inputs)")
         msg = (f"this {type(self).__name__} has no {name} yet: {setter} sets it. A Model's "
-               "train runs xpnet's loop, which keeps the parameters and their gradients "
-               "(weights, dweights, ...) but not each layer's inputs, output and dinputs; "
-               "a validation pass (train(..., validation_data=...)) or evaluate afterwards "
-               "leaves each layer's inputs and output, as the book's do.")
+               "train runs xpnet's loop, which keeps the parameters, their gradients "
+               "(weights, dweights, ...) and each layer's dinputs but the first layer's "
+               "(which nothing needs, so it is not computed), not each layer's inputs and "
+               "output; a validation pass (train(..., validation_data=...)) or evaluate "
+               "afterwards leaves each layer's inputs and output, as the book's do.")
         raise AttributeError(msg)
 
     def __repr__(self) -> str:
@@ -517,20 +518,45 @@ class Layer_Dropout(_Layer):
 
     ``rate`` is the fraction of units to drop, and, as in the book, the attribute ``.rate``
     holds the fraction kept (``1 - rate``). ``binary_mask`` is the last training pass's
-    scaled mask. ``forward(inputs)`` drops (the chapter 15 listing); ``forward(inputs,
-    False)`` passes the inputs through (chapter 18).
+    scaled mask (a pass with dropout off leaves it, as the book's does). ``forward(inputs)``
+    drops (the chapter 15 listing); ``forward(inputs, False)`` passes the inputs through
+    (chapter 18).
     """
 
+    xpnet: layers.Dropout
     rate = _Through("keep", writable=False)
-    binary_mask = _Through("mask", writable=False)
 
     def __init__(self, rate: float):
         super().__init__(layers.Dropout(rate))
 
     @property
+    def binary_mask(self) -> Any:
+        """The scaled mask of the last training pass, ``binomial(1, keep) / keep``."""
+        mask = self.xpnet.mask  # None after a pass with dropout off, which frees it
+        if mask is None:
+            mask = self.__dict__.get("_kept_mask")
+        if mask is None:  # (none drawn yet: __getattr__ says so)
+            raise AttributeError
+        return mask
+
+    def forward(self, inputs: Any, training: bool = True) -> None:
+        # the book's forward with training off returns before the mask: keep the last one
+        drawn = self.xpnet.mask
+        super().forward(inputs, training)
+        if drawn is not None and self.xpnet.mask is None:
+            self._kept_mask = drawn
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "binary_mask":
+            msg = ("this Layer_Dropout has no binary_mask yet: a forward pass with training "
+                   "on (layer.forward(inputs) or model.train) draws it.")
+            raise AttributeError(msg, name=name, obj=self)
+        return super().__getattr__(name)
+
+    @property
     def rng(self) -> DropoutStream:
         """The stream the masks are drawn from (``xpnet gradcheck`` rewinds it)."""
-        return self.xpnet.rng  # type: ignore[attr-defined]
+        return self.xpnet.rng
 
     def _sync(self) -> None:
         # the backward applies the mask the last forward drew; a forward run again here
@@ -1046,6 +1072,7 @@ class Model:
             self.optimizer.xpnet.__dict__.pop("_owner", None)  # (likewise)
         net.set(loss=self.loss.xpnet, accuracy=self.accuracy.xpnet,
                 optimizer=None if self.optimizer is None else self.optimizer.xpnet)
+        net.keep_input_grads = True  # the layers' dinputs after train, as the book's hold
         self.xpnet = net
 
     def _link(self) -> None:
@@ -1110,32 +1137,42 @@ class Model:
                     print(_line(f"epoch: {epoch}", logs))
 
             net.train(X, y, epochs=epochs, log_every=print_every, callbacks=[report])
+            self._keep_dinputs(net)
             if validation_data is not None:  # through the book's layers, which keep it
                 self.evaluate(*validation_data)
             return
-        assert net.accuracy is not None
-        X, y = net.convert_data(X, y)  # lists too, checked once, before the batches are cut
-        net.accuracy.init(y)  # from all the targets, before the first batch
-        n = int(X.shape[0])
-        steps = -(-n // batch_size)
-        for epoch in range(1, epochs + 1):
-            print(f"epoch: {epoch}")
-            sums = []
-            for step in range(steps):
-                lo, hi = step * batch_size, min((step + 1) * batch_size, n)
-                logs = net.train(X[lo:hi, ...], y[lo:hi, ...], epochs=1).records[0]
-                sums.append((logs["data_loss"], logs["acc"], hi - lo))
-                if not step % print_every or step == steps - 1:
-                    print(_line(f"step: {step}", logs))
-            data_loss = sum(d * c for d, _, c in sums) / n
-            acc = sum(a * c for _, a, c in sums) / n
+        X, y = net.convert_data(X, y)  # (lists too) to count the batches
+        steps = -(-int(X.shape[0]) // batch_size)
+
+        def step_line(_model: Any, step: int, logs: dict[str, Any]) -> None:
+            if not step:
+                print(f"epoch: {logs['epoch']}")
+            if not step % print_every or step == steps - 1:
+                print(_line(f"step: {step}", logs))
+
+        def epoch_lines(_model: Any, _epoch: int, logs: dict[str, Any]) -> None:
+            # the book's penalty after the epoch's steps (with one batch too)
             reg_loss = float(losses.regularization_loss(net.trainable_layers))
-            assert net.optimizer is not None
-            print(_line("training", {
-                "acc": acc, "loss": data_loss + reg_loss, "data_loss": data_loss,
-                "reg_loss": reg_loss, "lr": net.optimizer.current_learning_rate}))
+            print(_line("training", {**logs, "loss": logs["data_loss"] + reg_loss,
+                                     "reg_loss": reg_loss}))
             if validation_data is not None:
                 self.evaluate(*validation_data, batch_size=batch_size)
+
+        net.train(X, y, epochs=epochs, batch_size=batch_size, callbacks=[epoch_lines],
+                  batch_callbacks=[step_line])
+        self._keep_dinputs(net)
+
+    def _keep_dinputs(self, net: xpnet_model.Model) -> None:
+        """Each layer's (and the loss's) ``dinputs`` of the last backward pass of xpnet's
+        loop, as the book's hold theirs after train (none for the first layer, whose input
+        gradient xpnet's loop does not compute, nor for the loss where the model ends in
+        softmax and cross-entropy)."""
+        grads = net.input_grads or [None] * (len(self.layers) + 1)
+        for part, grad in zip([*self.layers, self.loss], grads, strict=True):
+            if grad is None:
+                part.__dict__.pop("dinputs", None)  # (not an earlier pass's)
+            else:
+                part.dinputs = grad
 
     # -- the book's own loop, for models with the student's own parts ------------------------
     def _train_book(self, X: Any, y: Any, epochs: int, batch_size: int | None,
@@ -1373,6 +1410,7 @@ class Model:
             model.optimizer = _ADAPTERS[type(net.optimizer)].around(net.optimizer)
         if net.accuracy is not None:
             model.accuracy = _ADAPTERS[type(net.accuracy)].around(net.accuracy)
+        net.keep_input_grads = True  # (as finalize sets it)
         model.xpnet = net
         model._link()
         return model

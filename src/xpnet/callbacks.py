@@ -21,10 +21,13 @@ from .nn.losses import Loss
 from .nn.metrics import Accuracy
 from .nn.optimizers import Optimizer
 
-__all__ = ["Callback", "Guard", "call", "checked"]
+__all__ = ["BatchCallback", "Callback", "Guard", "call", "checked"]
 
 #: ``callback(model, epoch, logs)``; return True to stop training after this epoch.
 Callback = Callable[[Any, int, dict], Any]
+#: ``batch_callback(model, step, logs)``, after each batch's update (what it returns is not
+#: read).
+BatchCallback = Callable[[Any, int, dict], Any]
 
 
 def name(callback: Callback) -> str:
@@ -32,17 +35,19 @@ def name(callback: Callback) -> str:
     return getattr(callback, "__name__", type(callback).__name__)
 
 
-def checked(callbacks: Any) -> list[Callback]:
-    """``callbacks`` as a list, each callable as ``callback(model, epoch, logs)``."""
+def checked(callbacks: Any, what: str = "callbacks", count: str = "epoch") -> list[Callback]:
+    """``callbacks`` as a list, each callable as ``callback(model, epoch, logs)`` (or
+    ``batch_callbacks``, called with the ``step``: ``what="batch_callbacks", count="step"``)."""
+    one = what.removesuffix("s")
+    call = f"{one}(model, {count}, logs)"
     if callable(callbacks) or isinstance(callbacks, str) or not isinstance(callbacks, Iterable):
-        msg = (f"callbacks must be a list of functions callback(model, epoch, logs), got "
-               f"{validate.describe(callbacks)}; e.g. callbacks=[my_callback].")
+        msg = (f"{what} must be a list of functions {call}, got "
+               f"{validate.describe(callbacks)}; e.g. {what}=[my_{one}].")
         raise TypeError(msg)
     callbacks = list(callbacks)
     for cb in callbacks:
         if not callable(cb):
-            msg = (f"each callback must be a function callback(model, epoch, logs), got "
-                   f"{validate.describe(cb)}.")
+            msg = f"each {one} must be a function {call}, got {validate.describe(cb)}."
             raise TypeError(msg)
         try:
             signature = inspect.signature(cb)
@@ -51,9 +56,8 @@ def checked(callbacks: Any) -> list[Callback]:
         try:
             signature.bind(None, 0, {})
         except TypeError:
-            msg = (f"each callback is called as callback(model, epoch, logs), but {name(cb)} "
-                   f"takes {signature}; give it those three arguments, e.g. "
-                   "def on_epoch(model, epoch, logs): ...")
+            msg = (f"each {one} is called as {call}, but {name(cb)} takes {signature}; give "
+                   f"it those three arguments, e.g. def on_{count}(model, {count}, logs): ...")
             raise TypeError(msg) from None
     return callbacks
 

@@ -158,6 +158,15 @@ class Model:
         self.loss: Loss | None = None
         self.optimizer: Optimizer | None = None
         self.accuracy: Accuracy | None = None
+        #: keep the gradients of the last backward pass in :attr:`input_grads` (the book's
+        #: ``dinputs``, for ``xpnet.book``); off by default: they would stay in memory
+        #: between steps
+        self.keep_input_grads = False
+        #: with ``keep_input_grads``, the last backward pass's gradient of the data loss at
+        #: each layer's input, then (``input_grads[len(layers)]``) at the loss's input; None
+        #: where it was not computed: at the first layer's input, which nothing needs, and at
+        #: the loss's where softmax + cross-entropy start from their joint gradient
+        self.input_grads: list[Any] = []
 
     # -- building ------------------------------------------------------------------------
     def add(self, layer: Layer) -> Layer:
@@ -360,6 +369,8 @@ class Model:
         """
         assert self.loss is not None
         layers = self.layers
+        kept = [None] * (len(layers) + 1) if self.keep_input_grads else None
+        self.input_grads = kept or []  # (the last pass's are let go first)
         dx = self.loss.backward_through(layers[-1], output, y)
         if dx is None:
             dx = self.loss.backward(output, y)
@@ -367,14 +378,18 @@ class Model:
                 _check_loss_gradient(self.loss, dx, output)
         else:
             layers = layers[:-1]
+        if kept is not None:  # at the loss's input, or (joint gradient) the last layer's
+            kept[len(layers)] = dx
         for i in reversed(range(len(layers))):
             layer = layers[i]
             if i in self._user:
                 dx = self._user_step(i, layer, "backward", dx)
-                continue
-            dx = layer.backward(dx)
-            if dx is None and i:
-                raise self._returned_none(layer, "backward")
+            else:
+                dx = layer.backward(dx)
+                if dx is None and i:
+                    raise self._returned_none(layer, "backward")
+            if kept is not None:
+                kept[i] = dx
 
     def _user_step(self, i: int, layer: Any, method: str, value: Any, *args: Any) -> Any:
         """``layer.forward`` or ``layer.backward`` of a layer of the user's, checked: an error

@@ -25,7 +25,7 @@ import numpy as np
 from . import callbacks as callback_checks
 from . import engine, trace, validate
 from .backend import Backend
-from .callbacks import Callback
+from .callbacks import BatchCallback, Callback
 from .errors import DivergenceError
 from .nn.layers import Dropout
 from .nn.losses import Loss, regularization_loss
@@ -36,7 +36,7 @@ from .random import Generator
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GRAPH_MIN_EPOCHS", "Callback", "History", "Trainable", "graph_problem",
+__all__ = ["GRAPH_MIN_EPOCHS", "BatchCallback", "Callback", "History", "Trainable", "graph_problem",
            "recorded_arrays", "step_table", "train", "validation_pair"]
 
 
@@ -110,6 +110,7 @@ def train(
     log_every: int | Collection[int] | None = 1,
     validate_every: int | None = None,
     callbacks: Iterable[Callback] = (),
+    batch_callbacks: Iterable[BatchCallback] = (),
     start_epoch: int = 1,
     log_before_update: bool = False,
     graph: bool | str = "auto",
@@ -138,6 +139,12 @@ def train(
         computed only for logged epochs.
     callbacks : iterable of callables
         ``callback(model, epoch, logs)``; a callback returning True stops training.
+    batch_callbacks : iterable of callables
+        ``batch_callback(model, step, logs)`` after each batch's update, ``step`` counting
+        the epoch's batches from 0 (the book's chapter 19 prints its ``step:`` lines from
+        it): ``logs`` holds ``epoch``, and the batch's ``acc``, ``loss``, ``data_loss``,
+        ``reg_loss`` (the penalty of the weights its forward pass used) and ``lr`` (the
+        step's own). Each batch's metrics are then computed, in every epoch.
     start_epoch : int
         Number of the first epoch (the book's chapters 14-17 count from 0).
     log_before_update : bool
@@ -175,6 +182,7 @@ def train(
                    "validate_every.")
             raise ValueError(msg)
     callbacks = callback_checks.checked(callbacks)
+    batch_callbacks = callback_checks.checked(batch_callbacks, "batch_callbacks", "step")
     start_epoch = validate.non_negative_int("start_epoch", start_epoch)
     log_before_update = validate.flag("log_before_update", log_before_update)
     graph = validate.flag("graph", graph, auto=True)
@@ -191,7 +199,8 @@ def train(
     tabled, graph = step_table(model, kernels, graph, epochs, batch_size, shuffle)
     assert model.accuracy is not None and model.optimizer is not None
     model.accuracy.init(y)
-    run = _Run(model, X, y, n, batch_size, shuffle, log_before_update, callbacks)
+    run = _Run(model, X, y, n, batch_size, shuffle, log_before_update, callbacks,
+               batch_callbacks)
     history = History()
     schedule = _Schedule(log_every, start_epoch + epochs - 1,
                          validate_every if validation_data is not None else None)
@@ -254,7 +263,8 @@ class _Run:
     """The state of one :func:`train` call: data, batches, the engines lent to the layers."""
 
     def __init__(self, model: Trainable, X: Any, y: Any, n: int, batch_size: int | None,
-                 shuffle: bool, log_before_update: bool, callbacks: list[Callback]):
+                 shuffle: bool, log_before_update: bool, callbacks: list[Callback],
+                 batch_callbacks: list[BatchCallback]):
         self.model, self.X, self.y, self.n = model, X, y, n
         self.batches = [(0, n)] if batch_size is None else [
             (s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
@@ -263,6 +273,7 @@ class _Run:
         self.callbacks = callbacks
         #: what the next epoch trains with, checked after each callback (when there are any)
         self.guard = callback_checks.Guard(model) if callbacks else None
+        self.batch_callbacks = batch_callbacks
         self.views: list[Ops] = []
         self.whole: engine.step.WholeStep | None = None
         #: the run's step table (and recorded graph), for full-batch runs that can use one
@@ -337,25 +348,28 @@ class _Run:
         reg_loss: Any = 0
         if self.tabled is not None and self.tabled.dirty and not self.tabled.serves(optimizer):
             self.tabled = self._retabled(self.tabled, optimizer)
+        measured = logged or bool(self.batch_callbacks)  # each batch's metrics are read
         if self.tabled is not None:
-            if logged:  # the penalty of the weights before this epoch's update
+            if measured:  # the penalty of the weights before this epoch's update
                 reg_loss = regularization_loss(model.trainable_layers)
             output = self.tabled.epoch()
-            if logged:
+            if measured:
                 sums.append(model.batch_metrics(output, y, self.n))
+                self._batch_done(epoch, 0, sums[-1], reg_loss)
         else:
-            for lo, hi in self.batches:
+            for step, (lo, hi) in enumerate(self.batches):
                 full = (lo, hi) == (0, self.n)
                 Xb, yb = (X, y) if full else (X[lo:hi, ...], y[lo:hi, ...])
-                if logged and full:
-                    # full batch: the penalty of the weights that produce this forward pass,
-                    # as the book computes it (before the update)
+                if measured and (full or self.batch_callbacks):
+                    # the penalty of the weights that produce this forward pass, as the book
+                    # computes it (before the update)
                     reg_loss = regularization_loss(model.trainable_layers)
                 optimizer.pre_update_params()
                 output = self.step(Xb, yb)
                 optimizer.post_update_params()
-                if logged:
+                if measured:
                     sums.append(model.batch_metrics(output, yb, hi - lo))
+                    self._batch_done(epoch, step, sums[-1], reg_loss)
         if not logged:
             return None
         if len(self.batches) > 1:
@@ -363,6 +377,19 @@ class _Run:
             reg_loss = regularization_loss(model.trainable_layers)
         lr = lr_before if self.log_before_update else optimizer.current_learning_rate
         return _logs(epoch, sums, reg_loss, lr, self.n)
+
+    def _batch_done(self, epoch: int, step: int, metrics: tuple[Any, Any, int],
+                    reg_loss: Any) -> None:
+        """Call the batch callbacks with the metrics of the batch ``step`` just trained on."""
+        if not self.batch_callbacks:
+            return
+        assert self.model.optimizer is not None
+        logs = _logs(epoch, [metrics], reg_loss, self.model.optimizer.current_learning_rate,
+                     metrics[2])
+        for callback in self.batch_callbacks:
+            callback(self.model, step, logs)
+        if self.tabled is not None:  # they may have changed the rate or the weights
+            self.tabled.dirty = True
 
 
 def recorded_arrays(model: Trainable) -> list[Any]:

@@ -59,6 +59,12 @@ class FaithfulOps(Ops):
     def row_max(self, x: Any) -> Any:
         return self.xp.max(x, axis=-1, keepdims=True)
 
+    def relu_backward(self, dy: Any, y: Any) -> Any:
+        # the book's `dinputs[inputs <= 0] = 0`: +0 where the unit is off, not the -0 that a
+        # product with the mask leaves under a negative dy (a printed gradient shows it)
+        xp = self.xp
+        return xp.where(y > 0, dy, xp.zeros_like(dy))
+
     def softmax_backward(self, s: Any, dy: Any, dot: Any) -> Any:
         # the book's loop: per sample, the Jacobian diagflat(s) - np.dot(s, s.T) times dy,
         # each np.dot a float64 product cast to float32 (``dot`` is not what it computes)

@@ -72,7 +72,8 @@ def render_adam(ex: Explanation, model: Model) -> tuple[Sections, Sections]:
                              ("v_hat", f"v_hat = v / {1 - b2**t:.6g}"),
                              ("update", "update = -lr_t * m_hat / (sqrt(v_hat) + eps)"
                               + (" (step 1: -lr_t * g / (|g| + eps), just under lr_t in "
-                                 "size; 5 decimals round it to lr_t)" if t == 1 else "")),
+                                 "size; 5 significant digits round most to lr_t)" if t == 1
+                                 else "")),
                              ("p_before", "p before"), ("p_after", "p after = p + update")):
                 lines.append(f"  {label}:")
                 lines.append(show(one(ex.events, component="Adam", quantity=q,
@@ -107,7 +108,7 @@ def _adam_reading(ex: Explanation, b1: float, b2: float, eps: float, steps: list
             "always bitwise g), so every update is -lr * g / (|g| + eps): the first step "
             "ignores the gradients' sizes and keeps only their signs. Its size is just under "
             "lr, not lr itself" + _first_step_sizes(ex, "Adam") + " (the full arrays, "
-            "printed to 5 decimals, show them as +-lr).")
+            "to 5 significant digits, show most of them as +-lr).")
     v_hat = select(ex.events, quantity="v_hat", step=t)
     lr = one(ex.events, component="Adam", quantity="lr", step=t)
     if v_hat and lr is not None and all(e.value is not None for e in v_hat):
@@ -149,16 +150,16 @@ def _start(ex: Explanation, component: str, param: str) -> str:
 
 
 def _first_step_sizes(ex: Explanation, component: str) -> str:
-    """``: |update| / lr_t at step 1 ranges from ... to ...`` over every parameter (printed
-    to 7 decimals, where 5 would round them all to 1), or "" when not recorded."""
+    """``: |update| / lr_t at step 1 ranges from ... to ...`` over every parameter (to 7
+    significant digits, where 5 would round them all to 1), or "" when not recorded."""
     lr = one(ex.events, component=component, quantity="lr", step=1)
     ups = select(ex.events, component=component, quantity="update", step=1)
     if lr is None or not ups or any(e.value is None for e in ups):
         return ""
     ratio = np.concatenate([np.abs(np.asarray(e.value)).ravel() for e in ups])
     ratio = ratio / float(lr.value)  # type: ignore[arg-type]
-    return (f": |update| / lr_t at step 1 ranges from {ratio.min():.7f} to {ratio.max():.7f} "
-            "over the parameters")
+    return (f": |update| / lr_t at step 1 ranges from {fmt(ratio.min(), 7)} to "
+            f"{fmt(ratio.max(), 7)} over the parameters")
 
 
 def render_optimizer(ex: Explanation, model: Model) -> tuple[Sections, Sections]:

@@ -111,8 +111,9 @@ def plot(topic: str, path: str, *, steps: int = 2000, preset: str | None = None,
     adam: :func:`adam_plot` (preset ``ch15`` unless ``preset`` says otherwise). The others
     train the tiny network of explain mode (or ``preset``): softmax, each class's probability
     for three samples; dense, the output layer's weights and their spread; relu, the fraction
-    of active units; dropout, the kept fraction; loss, the mean and spread of the sample
-    losses; sgd, rmsprop and adagrad, lr_t, the spread of |update| / lr_t and median |g|.
+    of active units; dropout, the kept fraction against the keep probability; loss, the mean
+    and spread of the sample losses; sgd, rmsprop and adagrad, lr_t, the spread of
+    |update| / lr_t and median |g|.
     """
     known_topic(topic)
     image_format(path)  # before the run: a bad name would throw its minutes away
@@ -192,6 +193,19 @@ def _fraction(quantity: str, what: str) -> Any:
     return draw
 
 
+def _dropout(plt: Any, events: list[Event], name: str) -> tuple[Any, dict[str, Any]]:
+    """The kept fraction per step against the keep probability ``1 - rate``, which it
+    scatters around (each unit is kept with that probability, and scaled by its inverse)."""
+    fig, data = _fraction("mask", "kept (mask > 0)")(plt, events, name)
+    keep = next(e.info["keep"] for e in events if e.quantity == "mask")
+    ax = fig.axes[0]
+    ax.axhline(keep, color="black", linestyle="--", zorder=3,
+               label=f"keep probability 1 - rate = {keep:.3g} (kept units scaled by "
+                     f"1 / {keep:.3g})")
+    ax.legend(loc="lower right")
+    return fig, {**data, "keep": keep}
+
+
 def _loss(plt: Any, events: list[Event], name: str) -> tuple[Any, dict[str, Any]]:
     t, loss = _first(events, "data_loss")
     _, samples = _first(events, "sample_losses")
@@ -234,5 +248,5 @@ def _optimizer(plt: Any, events: list[Event], name: str) -> tuple[Any, dict[str,
 
 
 _FIGURES = {"softmax": _softmax, "dense": _dense, "relu": _fraction("y", "active (y > 0)"),
-            "dropout": _fraction("mask", "kept (mask > 0)"), "loss": _loss,
+            "dropout": _dropout, "loss": _loss,
             "sgd": _optimizer, "rmsprop": _optimizer, "adagrad": _optimizer}

@@ -4,6 +4,7 @@ the few formatting helpers its renderers share."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,10 +75,17 @@ def md_body(body: str) -> list[str]:
 
 
 def fmt(value: Any, digits: int = 5) -> str:
-    """A number with ``digits`` significant digits, or a small array with ``digits`` decimals
-    (NumPy's fixed or scientific notation). A zero prints as 0, never -0: the sign of a
+    """A number with ``digits`` significant digits, or a small array whose largest entry
+    has ``digits`` (the others as many decimals, in NumPy's fixed notation; each with
+    ``digits`` in its scientific notation, which NumPy takes where an entry is under 1e-4 or
+    1000 times smaller than the largest), so that a non-zero value never shows as 0 and a
+    value just under 0.01 does not show as 0.01. A zero prints as 0, never -0: the sign of a
     zero (``-0.03 * 0``) is an artefact of IEEE arithmetic, not a value a learner should
-    look for."""
+    look for.
+
+    >>> fmt(1e-7), fmt(np.array([0.0099996, 0.005])), fmt(np.array([0.5, 1e-7]))
+    ('1e-07', '[0.0099996 0.005    ]', '[5.e-01 1.e-07]')
+    """
     if value is None:
         return "(summary only)"
     arr = np.asarray(value)
@@ -85,8 +93,21 @@ def fmt(value: Any, digits: int = 5) -> str:
         arr = arr + 0.0  # -0.0 + 0.0 is +0.0; every other value is unchanged
     if arr.ndim == 0:
         return f"{float(arr):.{digits}g}"
-    return np.array2string(arr, precision=digits, suppress_small=False, max_line_width=88,
-                           threshold=64, floatmode="maxprec")
+    return np.array2string(arr, precision=_decimals(arr, digits), suppress_small=False,
+                           max_line_width=88, threshold=64, floatmode="maxprec")
+
+
+def _decimals(arr: np.ndarray, digits: int) -> int:
+    """NumPy's ``precision`` that gives ``arr``'s largest entry ``digits`` significant
+    digits, in the notation NumPy will choose for it."""
+    sizes = np.abs(arr[np.isfinite(arr)]) if arr.dtype.kind == "f" else np.zeros(0)
+    sizes = sizes[sizes > 0]
+    if not sizes.size:
+        return digits
+    big, small = float(sizes.max()), float(sizes.min())
+    if big >= 1e8 or small < 1e-4 or big / small > 1e3:  # NumPy's rule for scientific
+        return digits - 1  # (the digits after the mantissa's point)
+    return max(digits - 1 - math.floor(math.log10(big)), 0)
 
 
 def indent(text: str) -> str:
