@@ -434,14 +434,16 @@ def test_ctrl_c_stops_a_study_with_worker_processes_at_once(tmp_path):
     """An interrupt loses the trials in flight and returns: the workers are stopped, not
     waited for (a group of the full study trains for minutes)."""
     out = tmp_path / "study"
+    # trials of 10000 samples a class: minutes each (at 1000 a class a fast machine finished
+    # the whole study before the interrupt came)
     argv = [sys.executable, "-m", "xpnet", "study", "samples", "--seeds", "2",
-            "--train-samples", "1000", "--test-samples", "10",
+            "--train-samples", "10000", "--test-samples", "10",
             "--workers", "2", "--group-size", "1", "--out", str(out)]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)  # SIGINT to it alone, as `timeout` sends
     time.sleep(8)  # the workers have started their (long) trials
-    assert proc.poll() is None
+    assert proc.poll() is None, f"the study ended before the interrupt: {proc.stderr.read()!r}"
     timeline = []  # what was left of the study's processes, and when (said if it is slow)
 
     def watch():

@@ -82,6 +82,7 @@ def test_explain_softmax_in_faithful_mode_and_the_books_softmax_on_another_devic
 
     with torch.device("meta"):
         explain("softmax", backend=cpu_torch, seed="nnfs")
+    saved = book._session  # (module-wide: the tests after this one expect it back)
     book.init(backend=cpu_torch)
     try:
         X, y = book.spiral_data(20, 3)
@@ -96,6 +97,7 @@ def test_explain_softmax_in_faithful_mode_and_the_books_softmax_on_another_devic
             dense.backward(softmax.dinputs)
         assert dense.dweights.device == torch.device("cpu")
     finally:
+        book._session = saved
         book.restore_numpy()
 
 
