@@ -443,8 +443,8 @@ def test_ctrl_c_stops_a_study_with_worker_processes_at_once(tmp_path):
     # SIGINT to it alone, as `timeout` sends; and handled as in a terminal, even where these
     # tests run in a background job, whose children inherit an ignored SIGINT (a study run
     # so goes on to its end: the cause of this test's failures in CI runs started with `&`)
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True, preexec_fn=_interruptible)
+    proc = subprocess.Popen(_interruptible(argv), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
     time.sleep(8)  # the workers have started their (long) trials
     assert proc.poll() is None, f"the study ended before the interrupt: {proc.stderr.read()!r}"
     timeline = []  # what was left of the study's processes, and when (said if it is slow)
@@ -478,10 +478,14 @@ def test_ctrl_c_stops_a_study_with_worker_processes_at_once(tmp_path):
     assert left == ""  # no worker left behind
 
 
-def _interruptible():
-    """In the child, before it starts: SIGINT as a terminal gives it (Python then turns it
-    into KeyboardInterrupt; an ignored one it leaves ignored)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def _interruptible(argv):
+    """``argv`` (a Python command) started with SIGINT as a terminal gives it, which Python
+    turns into KeyboardInterrupt (an ignored one it leaves ignored): a first interpreter
+    resets it and becomes the command (exec keeps the pid; a reset in the child between
+    fork and exec would need a fork, which JAX, loaded by earlier tests, warns against)."""
+    reset = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+             "os.execv(sys.argv[1], sys.argv[1:])")
+    return [argv[0], "-c", reset, *argv]
 
 
 def _processes_of(group):
