@@ -1141,13 +1141,11 @@ class Model:
             if validation_data is not None:  # through the book's layers, which keep it
                 self.evaluate(*validation_data)
             return
-        X, y = net.convert_data(X, y)  # (lists too) to count the batches
-        steps = -(-int(X.shape[0]) // batch_size)
-
         def step_line(_model: Any, step: int, logs: dict[str, Any]) -> None:
             if not step:
                 print(f"epoch: {logs['epoch']}")
-            if not step % print_every or step == steps - 1:
+            rows = X.shape[0] if hasattr(X, "shape") else len(X)  # (net.train checked X)
+            if not step % print_every or step == -(-int(rows) // batch_size) - 1:
                 print(_line(f"step: {step}", logs))
 
         def epoch_lines(_model: Any, _epoch: int, logs: dict[str, Any]) -> None:

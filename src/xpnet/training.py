@@ -36,8 +36,8 @@ from .random import Generator
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GRAPH_MIN_EPOCHS", "BatchCallback", "Callback", "History", "Trainable", "graph_problem",
-           "recorded_arrays", "step_table", "train", "validation_pair"]
+__all__ = ["GRAPH_MIN_EPOCHS", "BatchCallback", "Callback", "History", "Trainable",
+           "graph_problem", "recorded_arrays", "step_table", "train", "validation_pair"]
 
 
 class Trainable(Protocol):
@@ -64,7 +64,6 @@ class Trainable(Protocol):
     def shuffled(self, X: Any, y: Any) -> tuple[Any, Any]: ...
     def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None) -> dict[str, float]:
         ...
-
 
 
 @dataclass
